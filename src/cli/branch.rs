@@ -1,0 +1,106 @@
+//! `folio branch` and `folio tag`.
+
+use super::{Ctx, Failure, Result, out, out_json};
+use folio::refs::{Head, RefKind};
+
+#[derive(clap::Args, Debug)]
+pub struct BranchArgs {
+    /// Create a branch of this name at HEAD (or at --at)
+    name: Option<String>,
+    /// Where the new branch starts
+    #[arg(long, value_name = "REV", requires = "name")]
+    at: Option<String>,
+    /// Delete this branch
+    #[arg(short, long, value_name = "NAME", conflicts_with = "name")]
+    delete: Option<String>,
+    /// Print the list as JSON
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct TagArgs {
+    /// Create a tag of this name
+    name: Option<String>,
+    /// The commit to tag (default HEAD)
+    #[arg(requires = "name")]
+    rev: Option<String>,
+    /// Delete this tag
+    #[arg(short, long, value_name = "NAME", conflicts_with = "name")]
+    delete: Option<String>,
+    /// Print the list as JSON
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn branch(ctx: &Ctx, a: &BranchArgs) -> Result {
+    let repo = ctx.repo()?;
+    let current = match repo.head()? {
+        Head::Branch(b) => Some(b),
+        Head::Detached(_) => None,
+    };
+    if let Some(name) = &a.delete {
+        if current.as_deref() == Some(name) {
+            return Err(Failure::user(format!(
+                "cannot delete branch '{name}': HEAD is on it; switch to another branch first"
+            )));
+        }
+        let _lock = repo.lock(ctx.wait)?;
+        repo.refs().delete(RefKind::Branch, name)?;
+        return out(&format!("deleted branch {name}\n"));
+    }
+    if let Some(name) = &a.name {
+        let id = repo.resolve(a.at.as_deref().unwrap_or("HEAD"))?;
+        let _lock = repo.lock(ctx.wait)?;
+        repo.refs().create(RefKind::Branch, name, id)?;
+        return out(&format!("created branch {name} at {}\n", id.0.short(12)));
+    }
+    list(&repo, RefKind::Branch, current.as_deref(), a.json)
+}
+
+pub fn tag(ctx: &Ctx, a: &TagArgs) -> Result {
+    let repo = ctx.repo()?;
+    if let Some(name) = &a.delete {
+        let _lock = repo.lock(ctx.wait)?;
+        repo.refs().delete(RefKind::Tag, name)?;
+        return out(&format!("deleted tag {name}\n"));
+    }
+    if let Some(name) = &a.name {
+        let id = repo.resolve(a.rev.as_deref().unwrap_or("HEAD"))?;
+        let _lock = repo.lock(ctx.wait)?;
+        repo.refs().create(RefKind::Tag, name, id)?;
+        return out(&format!("tagged {} as {name}\n", id.0.short(12)));
+    }
+    list(&repo, RefKind::Tag, None, a.json)
+}
+
+fn list(repo: &folio::repo::Repo, kind: RefKind, current: Option<&str>, json: bool) -> Result {
+    let refs = repo.refs().list(kind)?;
+    if json {
+        let v: Vec<serde_json::Value> = refs
+            .iter()
+            .map(|(n, r)| {
+                serde_json::json!({
+                    "name": n,
+                    "commit": r.as_ref().ok().map(|c| c.to_string()),
+                    "current": current == Some(n.as_str()),
+                })
+            })
+            .collect();
+        return out_json(&v);
+    }
+    let mut s = String::new();
+    for (n, r) in &refs {
+        let mark = if current == Some(n.as_str()) {
+            '*'
+        } else {
+            ' '
+        };
+        let id = match r {
+            Ok(c) => c.0.short(12),
+            Err(e) => format!("(unreadable: {e})"),
+        };
+        s += &format!("{mark} {n:<24} {id}\n");
+    }
+    out(&s)
+}

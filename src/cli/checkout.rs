@@ -1,0 +1,87 @@
+//! `folio checkout` and `folio switch`.
+
+use std::path::PathBuf;
+
+use super::{Ctx, Failure, Result, fmt_bytes, out};
+use folio::refs::{Head, RefKind};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The commit, branch or tag to materialise
+    rev: String,
+    /// Write into this new or empty folder instead of the working tree
+    #[arg(long, value_name = "DIR")]
+    to: Option<PathBuf>,
+    /// Overwrite uncommitted changes in the working tree
+    #[arg(short, long)]
+    force: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct SwitchArgs {
+    /// The branch to switch to
+    branch: String,
+    /// Overwrite uncommitted changes in the working tree
+    #[arg(short, long)]
+    force: bool,
+}
+
+pub fn run(ctx: &Ctx, a: &Args) -> Result {
+    let repo = ctx.repo()?;
+    let id = repo.resolve(&a.rev)?;
+    let bar = ctx.progress();
+    if let Some(dir) = &a.to {
+        let dir = if dir.is_absolute() {
+            dir.clone()
+        } else {
+            ctx.cwd.join(dir)
+        };
+        let st = repo.checkout_to(id, &dir, &bar)?;
+        return out(&format!(
+            "wrote {} files ({}) of {} into {}\n",
+            st.written,
+            fmt_bytes(st.bytes),
+            id.0.short(12),
+            dir.display()
+        ));
+    }
+    let lock = repo.lock(ctx.wait)?;
+    // A branch name checks out the branch; anything else detaches HEAD.
+    let head = match repo.refs().get(RefKind::Branch, &a.rev)? {
+        Some(_) => Head::Branch(a.rev.clone()),
+        None => Head::Detached(id),
+    };
+    let st = repo.checkout(&lock, id, head.clone(), a.force, &bar)?;
+    let where_ = match head {
+        Head::Branch(b) => format!("branch {b}"),
+        Head::Detached(c) => format!("{} (detached HEAD)", c.0.short(12)),
+    };
+    out(&format!(
+        "checked out {where_}: {} files written ({}), {} removed\n",
+        st.written,
+        fmt_bytes(st.bytes),
+        st.removed
+    ))
+}
+
+pub fn switch(ctx: &Ctx, a: &SwitchArgs) -> Result {
+    let repo = ctx.repo()?;
+    let Some(id) = repo.refs().get(RefKind::Branch, &a.branch)? else {
+        return Err(Failure::user(format!(
+            "no branch named '{}': create it with `folio branch {}`",
+            a.branch, a.branch
+        )));
+    };
+    let lock = repo.lock(ctx.wait)?;
+    let st = repo.checkout(
+        &lock,
+        id,
+        Head::Branch(a.branch.clone()),
+        a.force,
+        &ctx.progress(),
+    )?;
+    out(&format!(
+        "switched to branch {}: {} files written, {} removed\n",
+        a.branch, st.written, st.removed
+    ))
+}

@@ -1,0 +1,146 @@
+//! `folio commit`.
+
+use std::path::PathBuf;
+
+use super::{Ctx, Failure, Result, fmt_bytes, out, out_json};
+use folio::repo::CommitOptions;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Datasets to snapshot (folders or files); default: every tracked one
+    paths: Vec<PathBuf>,
+    /// The commit message
+    #[arg(short, long)]
+    message: String,
+    /// Author (default: $FOLIO_AUTHOR, then git's user.name and user.email)
+    #[arg(long)]
+    author: Option<String>,
+    /// Record a commit even if nothing changed
+    #[arg(long)]
+    allow_empty: bool,
+    /// Print the result as JSON
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(ctx: &Ctx, a: &Args) -> Result {
+    if a.message.trim().is_empty() {
+        return Err(Failure::user(
+            "the commit message is empty: give one with -m",
+        ));
+    }
+    let repo = ctx.repo()?;
+    let lock = repo.lock(ctx.wait)?;
+    let paths = a
+        .paths
+        .iter()
+        .map(|p| {
+            if p.is_absolute() {
+                p.clone()
+            } else {
+                ctx.cwd.join(p)
+            }
+        })
+        .collect();
+    let opts = CommitOptions {
+        paths,
+        message: a.message.clone(),
+        author: author(a.author.as_deref()),
+        time: now()?,
+        allow_empty: a.allow_empty,
+    };
+    let bar = ctx.progress();
+    let res = repo.commit(&lock, &opts, &bar)?;
+    for s in &res.skipped {
+        ctx.hint(&format!(
+            "warning: skipped {s}: not a file, folder or symlink"
+        ));
+    }
+    if a.json {
+        let changes: serde_json::Map<String, serde_json::Value> = res
+            .changes
+            .iter()
+            .map(|(p, c)| (p.clone(), serde_json::to_value(c).unwrap_or_default()))
+            .collect();
+        return out_json(&serde_json::json!({
+            "commit": res.commit.map(|c| c.to_string()),
+            "changes": changes,
+            "hashed_files": res.stats.hashed_files,
+            "hashed_bytes": res.stats.hashed_bytes,
+            "cached_files": res.stats.cached_files,
+            "skipped": res.skipped,
+        }));
+    }
+    let Some(id) = res.commit else {
+        return out(
+            "nothing to commit: the tracked datasets match HEAD (use --allow-empty to commit anyway)\n",
+        );
+    };
+    let mut s = format!(
+        "committed {}  {}\n",
+        id.0.short(12),
+        a.message.lines().next().unwrap_or("")
+    );
+    for (path, ch) in &res.changes {
+        s += &format!(
+            "  {path}: {} added, {} modified, {} deleted\n",
+            ch.added.len(),
+            ch.modified.len(),
+            ch.deleted.len()
+        );
+    }
+    s += &format!(
+        "  hashed {} files ({}), {} unchanged from the stat cache\n",
+        res.stats.hashed_files,
+        fmt_bytes(res.stats.hashed_bytes),
+        res.stats.cached_files
+    );
+    out(&s)
+}
+
+/// The author: flag, then `FOLIO_AUTHOR`, then git's configuration, then
+/// the login name.
+fn author(flag: Option<&str>) -> String {
+    if let Some(a) = flag.filter(|a| !a.trim().is_empty()) {
+        return a.to_string();
+    }
+    if let Ok(a) = std::env::var("FOLIO_AUTHOR")
+        && !a.trim().is_empty()
+    {
+        return a;
+    }
+    let git = |key: &str| {
+        std::process::Command::new("git")
+            .args(["config", "--get", key])
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .filter(|s| !s.is_empty())
+    };
+    match (git("user.name"), git("user.email")) {
+        (Some(n), Some(e)) => format!("{n} <{e}>"),
+        (Some(n), None) => n,
+        _ => std::env::var("USER").unwrap_or_else(|_| "unknown".into()),
+    }
+}
+
+/// Now, or `FOLIO_NOW` (RFC 3339 or Unix seconds) when set.
+fn now() -> Result<i64> {
+    match std::env::var("FOLIO_NOW") {
+        Ok(v) => parse_time(&v).ok_or_else(|| {
+            Failure::user(format!(
+                "FOLIO_NOW={v:?} is not a time: use RFC 3339 (2026-01-31T12:00:00Z) or Unix seconds"
+            ))
+        }),
+        Err(_) => Ok(chrono::Utc::now().timestamp()),
+    }
+}
+
+fn parse_time(v: &str) -> Option<i64> {
+    v.trim().parse::<i64>().ok().or_else(|| {
+        chrono::DateTime::parse_from_rfc3339(v.trim())
+            .ok()
+            .map(|d| d.timestamp())
+    })
+}

@@ -1,0 +1,242 @@
+//! The command line: parse, call the library, render, map errors to exit
+//! codes. Only this layer reads the environment and prints.
+
+mod branch;
+mod checkout;
+mod commit;
+mod gc;
+mod init;
+mod log;
+mod progress;
+mod reindex;
+mod show;
+mod status;
+mod verify;
+
+use std::io::{self, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use folio::lock::LockError;
+use folio::refs::RefError;
+use folio::repo::{Repo, RepoError};
+use folio::store::StoreError;
+
+/// Version ML training datasets and keep a ledger of every example
+#[derive(Parser, Debug)]
+#[command(name = "folio", version, about, max_term_width = 100)]
+pub struct Cli {
+    /// Run as if started in DIR
+    #[arg(short = 'C', global = true, value_name = "DIR")]
+    dir: Option<PathBuf>,
+    /// Print only results: no progress bars or hints
+    #[arg(short, long, global = true)]
+    quiet: bool,
+    /// Wait for another folio process's lock instead of failing
+    #[arg(long, global = true)]
+    wait: bool,
+    /// Worker threads for hashing and writing (default: one per core)
+    #[arg(short, long, global = true, value_name = "N")]
+    jobs: Option<usize>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Create an empty repository in the current folder
+    Init(init::Args),
+    /// Record a new snapshot of datasets
+    Commit(commit::Args),
+    /// Show what changed in tracked datasets since HEAD
+    Status(status::Args),
+    /// List commits, newest first
+    Log(log::Args),
+    /// Describe one commit: metadata, datasets, changes
+    Show(show::Args),
+    /// Materialise a snapshot in the working tree or another folder
+    Checkout(checkout::Args),
+    /// Point HEAD at a branch and update the working tree
+    Switch(checkout::SwitchArgs),
+    /// List, create or delete branches
+    Branch(branch::BranchArgs),
+    /// List or create tags
+    Tag(branch::TagArgs),
+    /// Re-hash every reachable object and check commits, trees and refs
+    Verify(verify::Args),
+    /// Find objects no ref reaches, and delete them with --prune
+    Gc(gc::Args),
+    /// Rebuild the derived index from the working tree and the store
+    Reindex(reindex::Args),
+}
+
+/// What every command needs.
+pub struct Ctx {
+    cwd: PathBuf,
+    quiet: bool,
+    wait: bool,
+}
+
+impl Ctx {
+    fn repo(&self) -> std::result::Result<Repo, RepoError> {
+        Repo::discover(&self.cwd)
+    }
+
+    fn progress(&self) -> progress::Bar {
+        progress::Bar::new(!self.quiet && io::stderr().is_terminal())
+    }
+
+    /// Prints a hint on stderr unless quiet.
+    fn hint(&self, msg: &str) {
+        if !self.quiet {
+            eprintln!("{msg}");
+        }
+    }
+}
+
+/// A command's failure: the error and the exit code it maps to.
+pub struct Failure {
+    code: u8,
+    message: String,
+}
+
+impl From<RepoError> for Failure {
+    fn from(e: RepoError) -> Self {
+        Failure {
+            code: exit_code(&e),
+            message: e.to_string(),
+        }
+    }
+}
+
+impl From<RefError> for Failure {
+    fn from(e: RefError) -> Self {
+        RepoError::from(e).into()
+    }
+}
+
+impl From<io::Error> for Failure {
+    fn from(e: io::Error) -> Self {
+        Failure {
+            code: 74,
+            message: e.to_string(),
+        }
+    }
+}
+
+impl Failure {
+    fn user(message: impl Into<String>) -> Self {
+        Failure {
+            code: 1,
+            message: message.into(),
+        }
+    }
+
+    /// A failure that has already been reported on stdout or stderr.
+    fn silent(code: u8) -> Self {
+        Failure {
+            code,
+            message: String::new(),
+        }
+    }
+}
+
+/// Exit codes: 1 for what the user can fix, 74 for I/O failures (disk
+/// full, permissions), 70 for damaged repository data.
+fn exit_code(e: &RepoError) -> u8 {
+    match e {
+        RepoError::Io { .. } | RepoError::Store(StoreError::Io { .. }) => 74,
+        RepoError::Ref(RefError::Io { .. }) | RepoError::Lock(LockError::Io { .. }) => 74,
+        RepoError::BadObject { .. }
+        | RepoError::Store(StoreError::Corrupt { .. } | StoreError::Missing(_))
+        | RepoError::Ref(RefError::Corrupt { .. }) => 70,
+        _ => 1,
+    }
+}
+
+type Result<T = ()> = std::result::Result<T, Failure>;
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Some(n) = cli.jobs {
+        let _ = rayon::ThreadPoolBuilder::new()
+            .num_threads(n.max(1))
+            .build_global();
+    }
+    let cwd = match &cli.dir {
+        Some(d) => d.clone(),
+        None => std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
+    };
+    let ctx = Ctx {
+        cwd,
+        quiet: cli.quiet,
+        wait: cli.wait,
+    };
+    let result = match &cli.command {
+        Command::Init(a) => init::run(&ctx, a),
+        Command::Commit(a) => commit::run(&ctx, a),
+        Command::Status(a) => status::run(&ctx, a),
+        Command::Log(a) => log::run(&ctx, a),
+        Command::Show(a) => show::run(&ctx, a),
+        Command::Checkout(a) => checkout::run(&ctx, a),
+        Command::Switch(a) => checkout::switch(&ctx, a),
+        Command::Branch(a) => branch::branch(&ctx, a),
+        Command::Tag(a) => branch::tag(&ctx, a),
+        Command::Verify(a) => verify::run(&ctx, a),
+        Command::Gc(a) => gc::run(&ctx, a),
+        Command::Reindex(a) => reindex::run(&ctx, a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            if !f.message.is_empty() {
+                eprintln!("error: {}", f.message);
+            }
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+/// Writes to stdout, treating a closed pipe as a clean end.
+pub fn out(text: &str) -> Result {
+    let mut o = io::stdout().lock();
+    match o.write_all(text.as_bytes()).and_then(|_| o.flush()) {
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => std::process::exit(0),
+        Err(e) => Err(e.into()),
+        Ok(()) => Ok(()),
+    }
+}
+
+/// Prints a value as pretty JSON.
+pub fn out_json<T: serde::Serialize>(v: &T) -> Result {
+    let s = serde_json::to_string_pretty(v).map_err(|e| Failure {
+        code: 70,
+        message: e.to_string(),
+    })?;
+    out(&format!("{s}\n"))
+}
+
+/// A UTC time for humans.
+pub fn fmt_time(t: i64) -> String {
+    chrono::DateTime::from_timestamp(t, 0)
+        .map(|d| d.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .unwrap_or_else(|| t.to_string())
+}
+
+/// A byte count for humans.
+pub fn fmt_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}

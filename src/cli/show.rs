@@ -1,0 +1,60 @@
+//! `folio show`.
+
+use super::{Ctx, Result, fmt_bytes, fmt_time, out, out_json};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The commit to describe
+    #[arg(default_value = "HEAD")]
+    rev: String,
+    /// Print the result as JSON
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(ctx: &Ctx, a: &Args) -> Result {
+    let repo = ctx.repo()?;
+    let id = repo.resolve(&a.rev)?;
+    let info = repo.show(id)?;
+    if a.json {
+        return out_json(&info);
+    }
+    let e = &info.entry;
+    let mut s = format!("commit {}\n", e.id);
+    for p in &e.parents {
+        s += &format!("Parent: {p}\n");
+    }
+    s += &format!("Author: {}\nDate:   {}\n\n", e.author, fmt_time(e.time));
+    for l in e.message.lines() {
+        s += &format!("    {l}\n");
+    }
+    s += "\nDatasets:\n";
+    for d in &info.datasets {
+        s += &format!(
+            "  {:<30} {:<10} {:>8} files {:>12}  {}\n",
+            d.path,
+            d.kind,
+            d.files,
+            fmt_bytes(d.bytes),
+            &d.id[..12]
+        );
+    }
+    let against = if e.parents.is_empty() {
+        "(first commit)"
+    } else {
+        "against the parent"
+    };
+    s += &format!("\nChanges {against}:\n");
+    if info.changes.is_empty() {
+        s += "  none\n";
+    }
+    for (path, ch) in &info.changes {
+        s += &format!(
+            "  {path}: {} added, {} modified, {} deleted\n",
+            ch.added.len(),
+            ch.modified.len(),
+            ch.deleted.len()
+        );
+    }
+    out(&s)
+}

@@ -1,0 +1,68 @@
+//! `folio status`.
+
+use super::{Ctx, Result, out, out_json};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Print the result as JSON
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(ctx: &Ctx, a: &Args) -> Result {
+    let repo = ctx.repo()?;
+    let st = repo.status(&ctx.progress())?;
+    if a.json {
+        return out_json(&st);
+    }
+    let mut s = match (&st.branch, &st.head) {
+        (Some(b), Some(_)) => format!("On branch {b}\n"),
+        (Some(b), None) => format!("On branch {b}, no commits yet\n"),
+        (None, Some(h)) => format!("HEAD detached at {}\n", &h[..12]),
+        (None, None) => "HEAD detached\n".to_string(),
+    };
+    for d in &st.datasets {
+        if d.missing {
+            s += &format!("\n{}: deleted from the working tree\n", d.path);
+            continue;
+        }
+        if d.changes.is_empty() {
+            s += &format!("\n{}: unchanged\n", d.path);
+            continue;
+        }
+        s += &format!(
+            "\n{}: {} added, {} modified, {} deleted\n",
+            d.path,
+            d.changes.added.len(),
+            d.changes.modified.len(),
+            d.changes.deleted.len()
+        );
+        for (tag, list) in [
+            ("added", &d.changes.added),
+            ("modified", &d.changes.modified),
+            ("deleted", &d.changes.deleted),
+        ] {
+            for p in list {
+                s += &format!("  {tag:<9} {}\n", join(&d.path, p));
+            }
+        }
+    }
+    if !st.untracked.is_empty() {
+        s += "\nUntracked (not in any dataset; add with `folio commit PATH`):\n";
+        for u in &st.untracked {
+            s += &format!("  {u}\n");
+        }
+    }
+    if st.datasets.is_empty() && st.head.is_none() {
+        s += "\nNothing tracked yet: `folio commit PATH -m MESSAGE` snapshots a folder or file.\n";
+    }
+    out(&s)
+}
+
+fn join(dataset: &str, rel: &str) -> String {
+    if rel.is_empty() {
+        dataset.to_string()
+    } else {
+        format!("{dataset}/{rel}")
+    }
+}

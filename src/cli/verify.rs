@@ -1,0 +1,41 @@
+//! `folio verify`.
+
+use super::{Ctx, Failure, Result, fmt_bytes, out, out_json};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Print the report as JSON
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(ctx: &Ctx, a: &Args) -> Result {
+    let repo = ctx.repo()?;
+    let r = repo.verify(&ctx.progress())?;
+    if a.json {
+        out_json(&r)?;
+    } else {
+        let mut s = String::new();
+        for p in &r.problems {
+            s += &format!("problem: {}: {}\n", p.file.display(), p.detail);
+        }
+        s += &format!(
+            "checked {} commits, {} trees, {} blobs ({}): {}\n",
+            r.commits,
+            r.trees,
+            r.blobs,
+            fmt_bytes(r.bytes),
+            if r.problems.is_empty() {
+                "no problems".to_string()
+            } else {
+                format!("{} problems", r.problems.len())
+            }
+        );
+        out(&s)?;
+    }
+    if r.problems.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::silent(1))
+    }
+}

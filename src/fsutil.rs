@@ -1,0 +1,156 @@
+//! Atomic, durable file writes: the one place that creates files in `.folio/`.
+//!
+//! Every write goes to a temporary file in the destination folder, is
+//! fsynced, renamed over its final name, and the folder is fsynced, so a
+//! crash at any instant leaves either the old file or the complete new one.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Prefix of every temporary file; `gc` removes stale ones.
+pub const TEMP_PREFIX: &str = ".tmp-folio-";
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// A temporary file in the destination folder, renamed into place by
+/// [`TempFile::persist`] and removed on drop otherwise.
+pub struct TempFile {
+    path: PathBuf,
+    file: Option<File>,
+}
+
+impl TempFile {
+    /// Creates a new empty temporary file in `dir`.
+    pub fn new_in(dir: &Path) -> io::Result<Self> {
+        loop {
+            let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+            let name = format!("{TEMP_PREFIX}{}-{n}", std::process::id());
+            let path = dir.join(name);
+            match OpenOptions::new().write(true).create_new(true).open(&path) {
+                Ok(file) => {
+                    return Ok(TempFile {
+                        path,
+                        file: Some(file),
+                    });
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// The open file, for writing.
+    pub fn file(&mut self) -> &mut File {
+        self.file.as_mut().expect("file is present until persist")
+    }
+
+    /// Path of the temporary file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Fsyncs the file, renames it to `dest` and fsyncs the folder.
+    pub fn persist(mut self, dest: &Path) -> io::Result<()> {
+        let file = self.file.take().expect("file is present until persist");
+        file.sync_all()?;
+        drop(file);
+        fs::rename(&self.path, dest)?;
+        self.path = PathBuf::new();
+        sync_dir(dest.parent().unwrap_or(Path::new(".")))
+    }
+
+    /// Like [`TempFile::persist`], without fsync: for working-tree files,
+    /// which (like git) folio writes atomically but not durably.
+    pub fn persist_fast(mut self, dest: &Path) -> io::Result<()> {
+        drop(self.file.take());
+        fs::rename(&self.path, dest)?;
+        self.path = PathBuf::new();
+        Ok(())
+    }
+}
+
+impl Write for TempFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.file().write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.file().flush()
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if !self.path.as_os_str().is_empty() {
+            let _ = fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// Writes `bytes` to `dest` atomically and durably.
+pub fn write_atomic(dest: &Path, bytes: &[u8]) -> io::Result<()> {
+    let dir = dest.parent().unwrap_or(Path::new("."));
+    let mut tmp = TempFile::new_in(dir)?;
+    tmp.file().write_all(bytes)?;
+    tmp.persist(dest)
+}
+
+/// Fsyncs a folder so that renames into it survive a crash.
+pub fn sync_dir(dir: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        File::open(dir)?.sync_all()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
+        Ok(())
+    }
+}
+
+/// Creates `dir` and its parents, fsyncing each folder it creates' parent.
+pub fn create_dir_durable(dir: &Path) -> io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    if let Some(parent) = dir.parent() {
+        create_dir_durable(parent)?;
+    }
+    match fs::create_dir(dir) {
+        Ok(()) => sync_dir(dir.parent().unwrap_or(Path::new("."))),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_atomic_replaces_whole_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("f");
+        write_atomic(&p, b"first version, long").expect("write");
+        write_atomic(&p, b"second").expect("write");
+        assert_eq!(fs::read(&p).expect("read"), b"second");
+        let leftovers: Vec<_> = fs::read_dir(dir.path())
+            .expect("list")
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().starts_with(TEMP_PREFIX))
+            .collect();
+        assert!(leftovers.is_empty());
+    }
+
+    #[test]
+    fn dropped_temp_file_is_removed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = {
+            let mut t = TempFile::new_in(dir.path()).expect("temp");
+            t.file().write_all(b"x").expect("write");
+            t.path().to_path_buf()
+        };
+        assert!(!path.exists());
+    }
+}

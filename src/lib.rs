@@ -1,0 +1,36 @@
+//! folio: version ML training datasets as capital.
+//!
+//! The library owns everything folio does; the `folio` binary only parses
+//! arguments, calls it and renders results. The library never prints,
+//! reads the environment or exits.
+//!
+//! ```
+//! use folio::repo::{CommitOptions, Repo};
+//! use folio::progress::NoProgress;
+//!
+//! let dir = tempfile::tempdir()?;
+//! std::fs::create_dir(dir.path().join("data"))?;
+//! std::fs::write(dir.path().join("data/a.txt"), "hello\n")?;
+//! let repo = Repo::init(dir.path())?;
+//! let lock = repo.lock(false)?;
+//! let out = repo.commit(&lock, &CommitOptions {
+//!     paths: vec![dir.path().join("data")],
+//!     message: "first".into(),
+//!     author: "Ada".into(),
+//!     time: 0,
+//!     allow_empty: false,
+//! }, &NoProgress)?;
+//! assert!(out.commit.is_some());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+pub mod fsutil;
+pub mod id;
+pub mod index;
+pub mod lock;
+pub mod object;
+pub mod progress;
+pub mod refs;
+pub mod repo;
+pub mod snapshot;
+pub mod store;

@@ -1,0 +1,88 @@
+//! The repository write lock: one writer at a time, readers never blocked.
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{self, Read, Seek, Write};
+use std::path::{Path, PathBuf};
+
+/// Errors taking the lock.
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    /// Another process holds the lock.
+    #[error(
+        "repository is locked by another folio process (pid {pid}); wait for it to finish, or pass --wait"
+    )]
+    Held {
+        /// The holder's pid as it wrote it, or "unknown".
+        pid: String,
+    },
+    /// The lock file could not be opened or locked.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The lock file.
+        path: PathBuf,
+        /// The underlying error.
+        source: io::Error,
+    },
+}
+
+/// A held repository lock; released when dropped (or when the process ends).
+#[derive(Debug)]
+pub struct RepoLock {
+    _file: File,
+}
+
+impl RepoLock {
+    /// Takes the lock at `path`; waits for it when `wait` is true.
+    pub fn acquire(path: &Path, wait: bool) -> Result<RepoLock, LockError> {
+        let io_err = |source| LockError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(io_err)?;
+        if wait {
+            file.lock().map_err(io_err)?;
+        } else {
+            match file.try_lock() {
+                Ok(()) => {}
+                Err(TryLockError::WouldBlock) => {
+                    let mut pid = String::new();
+                    let _ = file.read_to_string(&mut pid);
+                    let pid = pid.trim();
+                    return Err(LockError::Held {
+                        pid: if pid.is_empty() { "unknown" } else { pid }.to_string(),
+                    });
+                }
+                Err(TryLockError::Error(e)) => return Err(io_err(e)),
+            }
+        }
+        // The pid is informational; the lock itself is the flock.
+        file.set_len(0).map_err(io_err)?;
+        file.rewind().map_err(io_err)?;
+        write!(file, "{}", std::process::id()).map_err(io_err)?;
+        Ok(RepoLock { _file: file })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn second_writer_is_refused_with_the_pid() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("lock");
+        let first = RepoLock::acquire(&p, false).expect("first lock");
+        match RepoLock::acquire(&p, false) {
+            Err(LockError::Held { pid }) => assert_eq!(pid, std::process::id().to_string()),
+            other => panic!("expected Held, got {other:?}"),
+        }
+        drop(first);
+        RepoLock::acquire(&p, false).expect("free again after drop");
+    }
+}

@@ -1,0 +1,357 @@
+//! The repository: where the working tree, the store, the refs and the
+//! index meet. Commands are methods on [`Repo`], spread over the
+//! submodules by topic.
+
+mod checkout;
+mod commit;
+mod history;
+mod maintenance;
+mod revision;
+mod status;
+
+use std::io;
+use std::path::{Component, Path, PathBuf};
+
+pub use checkout::CheckoutStats;
+pub use commit::{CommitOptions, CommitOutcome};
+pub use history::{CommitInfo, DatasetInfo, LogEntry};
+pub use maintenance::{GcReport, Problem, VerifyReport};
+pub use status::{DatasetStatus, Status};
+
+use crate::fsutil;
+use crate::id::{CommitId, ObjectId};
+use crate::index::{Index, IndexError};
+use crate::lock::{LockError, RepoLock};
+use crate::object::{Commit, DecodeError};
+use crate::refs::{Head, RefError, Refs};
+use crate::snapshot::SnapshotError;
+use crate::store::{Store, StoreError};
+
+/// Name of the repository folder.
+pub const DOT_FOLIO: &str = ".folio";
+/// The branch `init` creates.
+pub const DEFAULT_BRANCH: &str = "main";
+
+/// Errors of repository operations.
+#[derive(Debug, thiserror::Error)]
+pub enum RepoError {
+    /// No `.folio` folder here or above.
+    #[error("not a folio repository (or any parent up to /): {}; run `folio init` there first", .0.display())]
+    NotARepository(PathBuf),
+    /// `init` where a repository exists.
+    #[error("{} is already a folio repository", .0.display())]
+    AlreadyExists(PathBuf),
+    /// A path is not inside the working tree.
+    #[error("{} is outside the repository at {}", path.display(), root.display())]
+    PathOutside {
+        /// The path given.
+        path: PathBuf,
+        /// The working tree root.
+        root: PathBuf,
+    },
+    /// A dataset path does not exist and is not tracked.
+    #[error("{}: no such file or folder, and it is not a tracked dataset", .0.display())]
+    PathNotFound(PathBuf),
+    /// A path that cannot be a dataset.
+    #[error("{path}: {reason}")]
+    BadDataset {
+        /// The path.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// Nothing is tracked and no path was given.
+    #[error(
+        "nothing is tracked yet: name a folder or file to snapshot, e.g. `folio commit data -m \"first\"`"
+    )]
+    NothingTracked,
+    /// The revision names no commit.
+    #[error(
+        "unknown revision '{0}': give a commit id (or a unique prefix of 4+ digits), a branch, a tag or HEAD, optionally followed by ~N"
+    )]
+    UnknownRevision(String),
+    /// A prefix matches several commits.
+    #[error("revision '{prefix}' is ambiguous; it matches:\n{}", candidates.join("\n"))]
+    AmbiguousRevision {
+        /// The prefix given.
+        prefix: String,
+        /// `id summary` of each match.
+        candidates: Vec<String>,
+    },
+    /// HEAD names a branch with no commit.
+    #[error("HEAD has no commit yet: run `folio commit` first")]
+    NoCommits,
+    /// Checkout would overwrite work that is not committed.
+    #[error("checkout would overwrite uncommitted changes in:\n{}\ncommit them first, or pass --force to discard them", paths.join("\n"))]
+    UncommittedChanges {
+        /// The paths at risk.
+        paths: Vec<String>,
+    },
+    /// A checkout destination that is not empty.
+    #[error("{} exists and is not empty: choose a new or empty folder", .0.display())]
+    DestinationNotEmpty(PathBuf),
+    /// A branch command needs HEAD on a branch.
+    #[error("{0}")]
+    Refused(String),
+    /// An object that should be a commit or tree is not.
+    #[error("object {id} ({location}): {source}")]
+    BadObject {
+        /// The object id.
+        id: ObjectId,
+        /// Where it is stored.
+        location: String,
+        /// Why it does not decode.
+        source: DecodeError,
+    },
+    /// A file operation failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The underlying error.
+        source: io::Error,
+    },
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Refs failed.
+    #[error(transparent)]
+    Ref(#[from] RefError),
+    /// The lock is held or failed.
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    /// The index failed.
+    #[error(transparent)]
+    Index(#[from] IndexError),
+    /// Scanning failed.
+    #[error(transparent)]
+    Snapshot(#[from] SnapshotError),
+}
+
+impl RepoError {
+    fn io(path: &Path) -> impl FnOnce(io::Error) -> RepoError + '_ {
+        move |source| RepoError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+/// An open repository.
+pub struct Repo {
+    work: PathBuf,
+    dot: PathBuf,
+    store: Store,
+    refs: Refs,
+}
+
+impl Repo {
+    /// Creates a repository in `dir` (which must exist).
+    pub fn init(dir: &Path) -> Result<Repo, RepoError> {
+        let work = dir.canonicalize().map_err(RepoError::io(dir))?;
+        let dot = work.join(DOT_FOLIO);
+        if dot.exists() {
+            return Err(RepoError::AlreadyExists(work));
+        }
+        // Build in a temporary folder and rename it into place, so a failed
+        // init leaves nothing behind.
+        let tmp = work.join(format!(
+            "{}init-{}",
+            fsutil::TEMP_PREFIX,
+            std::process::id()
+        ));
+        let build = || -> Result<(), RepoError> {
+            fsutil::create_dir_durable(&tmp).map_err(RepoError::io(&tmp))?;
+            Store::init(&tmp)?;
+            Refs::new(&tmp).init(DEFAULT_BRANCH)?;
+            fsutil::write_atomic(&tmp.join("config.toml"), CONFIG_TEMPLATE.as_bytes())
+                .map_err(RepoError::io(&tmp))?;
+            std::fs::rename(&tmp, &dot).map_err(RepoError::io(&dot))?;
+            fsutil::sync_dir(&work).map_err(RepoError::io(&work))
+        };
+        if let Err(e) = build() {
+            let _ = std::fs::remove_dir_all(&tmp);
+            return Err(e);
+        }
+        Repo::open_at(&work)
+    }
+
+    /// Opens the repository whose working tree contains `start`.
+    pub fn discover(start: &Path) -> Result<Repo, RepoError> {
+        let start = start.canonicalize().map_err(RepoError::io(start))?;
+        let mut dir = start.as_path();
+        loop {
+            if dir.join(DOT_FOLIO).join("HEAD").is_file() {
+                return Repo::open_at(dir);
+            }
+            match dir.parent() {
+                Some(p) => dir = p,
+                None => return Err(RepoError::NotARepository(start.clone())),
+            }
+        }
+    }
+
+    fn open_at(work: &Path) -> Result<Repo, RepoError> {
+        let dot = work.join(DOT_FOLIO);
+        Ok(Repo {
+            work: work.to_path_buf(),
+            store: Store::open(&dot)?,
+            refs: Refs::new(&dot),
+            dot,
+        })
+    }
+
+    /// The working tree root.
+    pub fn work_dir(&self) -> &Path {
+        &self.work
+    }
+
+    /// The `.folio` folder.
+    pub fn dot_dir(&self) -> &Path {
+        &self.dot
+    }
+
+    /// The object store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The refs.
+    pub fn refs(&self) -> &Refs {
+        &self.refs
+    }
+
+    /// Takes the write lock (waiting for it when `wait`).
+    pub fn lock(&self, wait: bool) -> Result<RepoLock, RepoError> {
+        Ok(RepoLock::acquire(&self.dot.join("lock"), wait)?)
+    }
+
+    fn index_dir(&self) -> PathBuf {
+        self.dot.join("index")
+    }
+
+    fn open_index_rw(&self, _lock: &RepoLock) -> Result<Index, RepoError> {
+        Ok(Index::open_rw(&self.index_dir())?)
+    }
+
+    /// Reads HEAD.
+    pub fn head(&self) -> Result<Head, RepoError> {
+        Ok(self.refs.head()?)
+    }
+
+    /// The commit HEAD points at, if any.
+    pub fn head_commit(&self) -> Result<Option<CommitId>, RepoError> {
+        Ok(self.refs.head_commit()?)
+    }
+
+    /// Reads and decodes a commit.
+    pub fn read_commit(&self, id: CommitId) -> Result<Commit, RepoError> {
+        let bytes = self.store.get(&id.0)?;
+        Commit::decode(&bytes).map_err(|source| RepoError::BadObject {
+            id: id.0,
+            location: self
+                .store
+                .locate(&id.0)
+                .map(|l| l.to_string())
+                .unwrap_or_default(),
+            source,
+        })
+    }
+
+    /// Turns a user-given path into a dataset path relative to the working
+    /// tree (`/`-separated, no `.` or `..`).
+    pub fn dataset_path(&self, given: &Path) -> Result<String, RepoError> {
+        let abs = if given.is_absolute() {
+            given.to_path_buf()
+        } else {
+            std::env::current_dir()
+                .map_err(RepoError::io(given))?
+                .join(given)
+        };
+        let abs = normalize(&abs);
+        let rel = abs
+            .strip_prefix(&self.work)
+            .map_err(|_| RepoError::PathOutside {
+                path: given.to_path_buf(),
+                root: self.work.clone(),
+            })?;
+        let mut parts = Vec::new();
+        for c in rel.components() {
+            let s = c
+                .as_os_str()
+                .to_str()
+                .ok_or_else(|| RepoError::BadDataset {
+                    path: rel.to_string_lossy().into_owned(),
+                    reason: "the name is not valid UTF-8".into(),
+                })?;
+            parts.push(s);
+        }
+        let path = parts.join("/");
+        if path.is_empty() {
+            return Err(RepoError::BadDataset {
+                path: ".".into(),
+                reason:
+                    "the whole working tree cannot be a dataset: name a folder or file inside it"
+                        .into(),
+            });
+        }
+        if parts[0] == DOT_FOLIO {
+            return Err(RepoError::BadDataset {
+                path,
+                reason: "is inside the repository's own .folio folder".into(),
+            });
+        }
+        Ok(path)
+    }
+
+    /// The absolute working-tree path of a dataset.
+    pub fn abs(&self, dataset: &str) -> PathBuf {
+        self.work.join(dataset)
+    }
+
+    fn repo_ignore(&self) -> PathBuf {
+        self.work.join(crate::snapshot::IGNORE_FILE)
+    }
+}
+
+/// Resolves `.` and `..` lexically, without touching the file system
+/// except to canonicalize the longest existing prefix (so symlinked
+/// temporary folders compare equal).
+fn normalize(p: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other.as_os_str()),
+        }
+    }
+    let mut existing = out.clone();
+    let mut rest = Vec::new();
+    while !existing.exists() {
+        match (
+            existing.file_name().map(|n| n.to_os_string()),
+            existing.parent(),
+        ) {
+            (Some(n), Some(parent)) => {
+                rest.push(n);
+                existing = parent.to_path_buf();
+            }
+            _ => return out,
+        }
+    }
+    let mut base = existing.canonicalize().unwrap_or(existing);
+    for n in rest.into_iter().rev() {
+        base.push(n);
+    }
+    base
+}
+
+const CONFIG_TEMPLATE: &str = "# folio repository configuration\n";
+
+/// True when dataset path `a` is `b` or inside it.
+fn is_within(a: &str, b: &str) -> bool {
+    a == b || (a.starts_with(b) && a.as_bytes().get(b.len()) == Some(&b'/'))
+}

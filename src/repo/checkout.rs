@@ -1,0 +1,325 @@
+//! `checkout` and `switch`: materialise a snapshot.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use rayon::prelude::*;
+
+use super::{Repo, RepoError};
+use crate::fsutil::TempFile;
+use crate::id::CommitId;
+use crate::index::{DatasetCache, StatEntry};
+use crate::lock::RepoLock;
+use crate::object::{DatasetEntry, EntryKind};
+use crate::progress::Progress;
+use crate::refs::Head;
+use crate::snapshot::FlatEntry;
+
+/// What a checkout wrote.
+#[derive(Debug, Default, Clone, Copy, serde::Serialize)]
+pub struct CheckoutStats {
+    /// Files and symlinks written.
+    pub written: u64,
+    /// Bytes written.
+    pub bytes: u64,
+    /// Files, symlinks and folders removed.
+    pub removed: u64,
+}
+
+/// One path to write: absolute destination and what goes there.
+struct Job<'a> {
+    dest: std::path::PathBuf,
+    entry: &'a FlatEntry,
+}
+
+impl Repo {
+    /// Writes every dataset of `id` into `dir`, which must be new or empty.
+    pub fn checkout_to(
+        &self,
+        id: CommitId,
+        dir: &Path,
+        progress: &dyn Progress,
+    ) -> Result<CheckoutStats, RepoError> {
+        if dir.exists() {
+            let mut rd = fs::read_dir(dir).map_err(RepoError::io(dir))?;
+            if rd.next().is_some() {
+                return Err(RepoError::DestinationNotEmpty(dir.to_path_buf()));
+            }
+        }
+        fs::create_dir_all(dir).map_err(RepoError::io(dir))?;
+        let commit = self.read_commit(id)?;
+        let mut flats = Vec::new();
+        for d in &commit.datasets {
+            flats.push((d, self.flatten_dataset(Some(d))?));
+        }
+        let mut jobs = Vec::new();
+        for (d, flat) in &flats {
+            let base = dir.join(&d.path);
+            if let Some(parent) = base.parent() {
+                fs::create_dir_all(parent).map_err(RepoError::io(parent))?;
+            }
+            if d.kind == EntryKind::Tree {
+                fs::create_dir_all(&base).map_err(RepoError::io(&base))?;
+            }
+            for (p, e) in flat {
+                jobs.push(Job {
+                    dest: if p.is_empty() {
+                        base.clone()
+                    } else {
+                        base.join(p)
+                    },
+                    entry: e,
+                });
+            }
+        }
+        self.run_jobs(&jobs, progress)
+    }
+
+    /// Makes the working tree match `target` and points HEAD at `new_head`.
+    /// Refuses to overwrite or delete uncommitted work unless `force`.
+    pub fn checkout(
+        &self,
+        lock: &RepoLock,
+        target: CommitId,
+        new_head: Head,
+        force: bool,
+        progress: &dyn Progress,
+    ) -> Result<CheckoutStats, RepoError> {
+        let index = self.open_index_rw(lock)?;
+        let stamp = index.stamp()?;
+        let current: Vec<DatasetEntry> = match self.refs.head_commit()? {
+            Some(h) => self.read_commit(h)?.datasets,
+            None => Vec::new(),
+        };
+        let wanted = self.read_commit(target)?.datasets;
+        let mut paths: Vec<&str> = current
+            .iter()
+            .chain(&wanted)
+            .map(|d| d.path.as_str())
+            .collect();
+        paths.sort();
+        paths.dedup();
+
+        // Plan everything first; touch nothing until the plan is safe.
+        let mut plans = Vec::new();
+        let mut at_risk = Vec::new();
+        for p in paths {
+            let head = self.flatten_dataset(current.iter().find(|d| d.path == p))?;
+            let want = self.flatten_dataset(wanted.iter().find(|d| d.path == p))?;
+            let exists = fs::symlink_metadata(self.abs(p)).is_ok();
+            let work = if exists {
+                self.scan_flat(p, Some(&index), stamp, progress)?.0
+            } else {
+                BTreeMap::new()
+            };
+            for (rel, w) in &work {
+                let differs_from_head = head.get(rel).is_none_or(|h| !same(h, w));
+                let differs_from_target = want.get(rel).is_none_or(|t| !same(t, w));
+                // Untracked files that the target does not have are left alone.
+                let touched = want.contains_key(rel) || head.contains_key(rel);
+                if touched && differs_from_head && differs_from_target && w.kind != EntryKind::Tree
+                {
+                    at_risk.push(join(p, rel));
+                }
+            }
+            plans.push((p.to_string(), head, want, work));
+        }
+        if !at_risk.is_empty() && !force {
+            return Err(RepoError::UncommittedChanges { paths: at_risk });
+        }
+
+        let mut stats = CheckoutStats::default();
+        let mut caches: Vec<(String, DatasetCache)> = Vec::new();
+        for (p, head, want, work) in &plans {
+            stats.removed += self.remove_stale(p, head, want, work)?;
+            let base = self.abs(p);
+            let mut jobs = Vec::new();
+            for (rel, t) in want {
+                if work.get(rel).is_some_and(|w| same(w, t)) {
+                    continue;
+                }
+                jobs.push(Job {
+                    dest: if rel.is_empty() {
+                        base.clone()
+                    } else {
+                        base.join(rel)
+                    },
+                    entry: t,
+                });
+            }
+            if want.is_empty() && !wanted.iter().any(|d| &d.path == p) {
+                continue;
+            }
+            if let Some(d) = wanted.iter().find(|d| &d.path == p)
+                && d.kind == EntryKind::Tree
+            {
+                ensure_dir(&base, force)?;
+            }
+            let s = self.run_jobs(&jobs, progress)?;
+            stats.written += s.written;
+            stats.bytes += s.bytes;
+            caches.push((p.clone(), self.refresh_cache(&base, want, stamp)));
+        }
+        self.refs.set_head(&new_head)?;
+        self.save_caches(&index, &caches)?;
+        let keep: Vec<&str> = wanted.iter().map(|d| d.path.as_str()).collect();
+        index.retain_datasets(&keep)?;
+        Ok(stats)
+    }
+
+    /// Removes tracked paths the target no longer has; untracked files
+    /// stay, and so do folders that still hold them.
+    fn remove_stale(
+        &self,
+        dataset: &str,
+        head: &BTreeMap<String, FlatEntry>,
+        want: &BTreeMap<String, FlatEntry>,
+        work: &BTreeMap<String, FlatEntry>,
+    ) -> Result<u64, RepoError> {
+        let base = self.abs(dataset);
+        let mut removed = 0;
+        // Deepest paths first so folders are empty when their turn comes.
+        for (rel, w) in work.iter().rev() {
+            if want.contains_key(rel) || !head.contains_key(rel) {
+                continue;
+            }
+            let abs = join_abs(&base, rel);
+            if w.kind == EntryKind::Tree {
+                if fs::remove_dir(&abs).is_ok() {
+                    removed += 1;
+                }
+                continue;
+            }
+            fs::remove_file(&abs).map_err(RepoError::io(&abs))?;
+            removed += 1;
+        }
+        if want.is_empty() && base.is_dir() && fs::remove_dir(&base).is_ok() {
+            removed += 1;
+        }
+        Ok(removed)
+    }
+
+    fn run_jobs(
+        &self,
+        jobs: &[Job<'_>],
+        progress: &dyn Progress,
+    ) -> Result<CheckoutStats, RepoError> {
+        // Folders first (sequentially, parents before children), then files
+        // in parallel.
+        for j in jobs.iter().filter(|j| j.entry.kind == EntryKind::Tree) {
+            if fs::symlink_metadata(&j.dest).is_ok_and(|m| !m.is_dir()) {
+                fs::remove_file(&j.dest).map_err(RepoError::io(&j.dest))?;
+            }
+            fs::create_dir_all(&j.dest).map_err(RepoError::io(&j.dest))?;
+        }
+        let files: Vec<&Job<'_>> = jobs
+            .iter()
+            .filter(|j| j.entry.kind != EntryKind::Tree)
+            .collect();
+        progress.begin("writing", files.iter().map(|j| j.entry.size).sum());
+        let written: Result<Vec<u64>, RepoError> = files
+            .par_iter()
+            .map(|j| {
+                self.write_entry(&j.dest, j.entry)?;
+                progress.advance(j.entry.size);
+                Ok(j.entry.size)
+            })
+            .collect();
+        progress.end();
+        let written = written?;
+        Ok(CheckoutStats {
+            written: written.len() as u64,
+            bytes: written.iter().sum(),
+            removed: 0,
+        })
+    }
+
+    /// Writes one file or symlink atomically (temp file, rename), without
+    /// fsync: working-tree files are not part of the repository's truth.
+    fn write_entry(&self, dest: &Path, e: &FlatEntry) -> Result<(), RepoError> {
+        let dir = dest.parent().expect("destination has a folder");
+        if !dir.is_dir() {
+            fs::create_dir_all(dir).map_err(RepoError::io(dir))?;
+        }
+        if let Ok(m) = fs::symlink_metadata(dest)
+            && m.is_dir()
+        {
+            fs::remove_dir_all(dest).map_err(RepoError::io(dest))?;
+        }
+        if e.kind == EntryKind::Symlink {
+            let target = self.store.get(&e.id)?;
+            let target = std::ffi::OsStr::from_bytes(&target);
+            let tmp = dir.join(format!(
+                "{}link-{}",
+                crate::fsutil::TEMP_PREFIX,
+                e.id.short(16)
+            ));
+            let _ = fs::remove_file(&tmp);
+            std::os::unix::fs::symlink(target, &tmp).map_err(RepoError::io(&tmp))?;
+            return fs::rename(&tmp, dest).map_err(RepoError::io(dest));
+        }
+        let mut tmp = TempFile::new_in(dir).map_err(RepoError::io(dir))?;
+        self.store.copy_to(&e.id, tmp.file())?;
+        let mode = if e.kind == EntryKind::Executable {
+            0o755
+        } else {
+            0o644
+        };
+        fs::set_permissions(tmp.path(), fs::Permissions::from_mode(mode))
+            .map_err(RepoError::io(dest))?;
+        tmp.persist_fast(dest).map_err(RepoError::io(dest))
+    }
+
+    /// A stat cache for files just written (their ids are known).
+    fn refresh_cache(
+        &self,
+        base: &Path,
+        want: &BTreeMap<String, FlatEntry>,
+        stamp: i128,
+    ) -> DatasetCache {
+        want.iter()
+            .filter(|(_, e)| e.kind.is_file())
+            .filter_map(|(rel, e)| {
+                let meta = fs::symlink_metadata(join_abs(base, rel)).ok()?;
+                Some((rel.clone(), StatEntry::new(&meta, e.id, stamp)))
+            })
+            .collect()
+    }
+}
+
+fn same(a: &FlatEntry, b: &FlatEntry) -> bool {
+    a.kind == b.kind && (a.kind == EntryKind::Tree || a.id == b.id)
+}
+
+fn join(dataset: &str, rel: &str) -> String {
+    if rel.is_empty() {
+        dataset.to_string()
+    } else {
+        format!("{dataset}/{rel}")
+    }
+}
+
+fn join_abs(base: &Path, rel: &str) -> std::path::PathBuf {
+    if rel.is_empty() {
+        base.to_path_buf()
+    } else {
+        base.join(rel)
+    }
+}
+
+fn ensure_dir(path: &Path, force: bool) -> Result<(), RepoError> {
+    if let Ok(m) = fs::symlink_metadata(path)
+        && !m.is_dir()
+    {
+        if !force {
+            return Err(RepoError::UncommittedChanges {
+                paths: vec![path.display().to_string()],
+            });
+        }
+        fs::remove_file(path).map_err(RepoError::io(path))?;
+    }
+    fs::create_dir_all(path).map_err(RepoError::io(path))
+}

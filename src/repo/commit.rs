@@ -1,0 +1,203 @@
+//! `commit`: snapshot datasets into the store and move the branch.
+
+use std::path::PathBuf;
+
+use super::{Repo, RepoError, is_within};
+use crate::id::CommitId;
+use crate::index::DatasetCache;
+use crate::lock::RepoLock;
+use crate::object::{Commit, DatasetEntry, EntryKind};
+use crate::progress::Progress;
+use crate::refs::{Head, RefKind};
+use crate::snapshot::{self, FileChanges, HashStats};
+
+/// What to commit.
+#[derive(Debug, Clone)]
+pub struct CommitOptions {
+    /// Datasets to snapshot; empty means every tracked dataset.
+    pub paths: Vec<PathBuf>,
+    /// The message.
+    pub message: String,
+    /// The author.
+    pub author: String,
+    /// Seconds since the epoch, UTC.
+    pub time: i64,
+    /// Create a commit even when nothing changed.
+    pub allow_empty: bool,
+}
+
+/// What `commit` did.
+#[derive(Debug)]
+pub struct CommitOutcome {
+    /// The new commit, or `None` when nothing changed.
+    pub commit: Option<CommitId>,
+    /// Per snapshotted dataset, what changed against the parent.
+    pub changes: Vec<(String, FileChanges)>,
+    /// Hashing work done.
+    pub stats: HashStats,
+    /// Paths skipped (sockets, devices, fifos).
+    pub skipped: Vec<String>,
+}
+
+impl Repo {
+    /// Snapshots datasets and records a commit on the current branch.
+    pub fn commit(
+        &self,
+        lock: &RepoLock,
+        opts: &CommitOptions,
+        progress: &dyn Progress,
+    ) -> Result<CommitOutcome, RepoError> {
+        let head = self.refs.head()?;
+        let parent = self.refs.head_commit()?;
+        let parent_commit = parent.map(|p| self.read_commit(p)).transpose()?;
+        let old: Vec<DatasetEntry> = parent_commit
+            .as_ref()
+            .map(|c| c.datasets.clone())
+            .unwrap_or_default();
+
+        let targets = self.commit_targets(&old, &opts.paths)?;
+        let index = self.open_index_rw(lock)?;
+        let stamp = index.stamp()?;
+        let writer = self.store.writer()?;
+        let mut stats = HashStats::default();
+        let mut skipped = Vec::new();
+        let mut new_entries: Vec<DatasetEntry> = old
+            .iter()
+            .filter(|d| !targets.contains(&d.path))
+            .cloned()
+            .collect();
+        let mut caches: Vec<(String, DatasetCache)> = Vec::new();
+        let mut changes = Vec::new();
+        for path in &targets {
+            let abs = self.abs(path);
+            let prev = old.iter().find(|d| &d.path == path);
+            if std::fs::symlink_metadata(&abs).is_err() {
+                // A tracked dataset that is gone from the working tree.
+                if let Some(p) = prev {
+                    changes.push((path.clone(), self.dataset_changes(Some(p), None)?));
+                }
+                continue;
+            }
+            let mut scan = snapshot::scan(&abs, Some(&self.repo_ignore()))?;
+            let cache = index.stat_cache(path);
+            let (cache, st) =
+                snapshot::resolve_ids(&mut scan, &abs, &cache, Some(&writer), stamp, progress)?;
+            stats.hashed_files += st.hashed_files;
+            stats.hashed_bytes += st.hashed_bytes;
+            stats.cached_files += st.cached_files;
+            skipped.extend(scan.skipped.iter().map(|s| format!("{path}/{s}")));
+            let entry = if scan.single_file {
+                let e = &scan.entries[0];
+                DatasetEntry {
+                    path: path.clone(),
+                    kind: e.kind,
+                    id: e.id.expect("resolved"),
+                    size: e.size,
+                }
+            } else {
+                let (tree, size) = snapshot::write_trees(&scan, &writer)?;
+                DatasetEntry {
+                    path: path.clone(),
+                    kind: EntryKind::Tree,
+                    id: tree.0,
+                    size,
+                }
+            };
+            if prev != Some(&entry) {
+                // The new trees are not readable until the pack is finished:
+                // compare against the scan itself.
+                let old = self.flatten_dataset(prev)?;
+                let new = snapshot::flatten_scan(&scan);
+                changes.push((path.clone(), snapshot::compare(&old, &new)));
+            }
+            new_entries.push(entry);
+            caches.push((path.clone(), cache));
+        }
+        new_entries.sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
+
+        if new_entries == old && !opts.allow_empty {
+            // Nothing changed: the unfinished pack is discarded on drop.
+            drop(writer);
+            self.save_caches(&index, &caches)?;
+            return Ok(CommitOutcome {
+                commit: None,
+                changes,
+                stats,
+                skipped,
+            });
+        }
+        let commit = Commit {
+            parents: parent.into_iter().collect(),
+            datasets: new_entries,
+            author: opts.author.clone(),
+            time: opts.time,
+            message: opts.message.clone(),
+        };
+        let id = CommitId(writer.put(&commit.encode())?);
+        writer.finish()?;
+        match head {
+            Head::Branch(b) => self.refs.set(RefKind::Branch, &b, id)?,
+            Head::Detached(_) => self.refs.set_head(&Head::Detached(id))?,
+        }
+        self.save_caches(&index, &caches)?;
+        let keep: Vec<&str> = commit.datasets.iter().map(|d| d.path.as_str()).collect();
+        index.retain_datasets(&keep)?;
+        Ok(CommitOutcome {
+            commit: Some(id),
+            changes,
+            stats,
+            skipped,
+        })
+    }
+
+    pub(super) fn save_caches(
+        &self,
+        index: &crate::index::Index,
+        caches: &[(String, DatasetCache)],
+    ) -> Result<(), RepoError> {
+        let refs: Vec<(&str, &DatasetCache)> =
+            caches.iter().map(|(p, c)| (p.as_str(), c)).collect();
+        index.save_stat_caches(&refs)?;
+        Ok(())
+    }
+
+    /// The dataset paths a commit snapshots: the given ones (validated)
+    /// or every tracked one.
+    fn commit_targets(
+        &self,
+        old: &[DatasetEntry],
+        given: &[PathBuf],
+    ) -> Result<Vec<String>, RepoError> {
+        if given.is_empty() {
+            if old.is_empty() {
+                return Err(RepoError::NothingTracked);
+            }
+            return Ok(old.iter().map(|d| d.path.clone()).collect());
+        }
+        let mut out: Vec<String> = Vec::new();
+        for g in given {
+            let path = self.dataset_path(g)?;
+            if out.contains(&path) {
+                continue;
+            }
+            let tracked = old.iter().any(|d| d.path == path);
+            if !tracked && std::fs::symlink_metadata(self.abs(&path)).is_err() {
+                return Err(RepoError::PathNotFound(g.clone()));
+            }
+            if !tracked {
+                for d in old.iter().map(|d| &d.path).chain(out.iter()) {
+                    if is_within(&path, d) || is_within(d, &path) {
+                        return Err(RepoError::BadDataset {
+                            path: path.clone(),
+                            reason: format!(
+                                "overlaps the tracked dataset '{d}': datasets cannot be nested; commit '{d}' instead"
+                            ),
+                        });
+                    }
+                }
+            }
+            out.push(path);
+        }
+        Ok(out)
+    }
+}

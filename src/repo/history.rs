@@ -1,0 +1,222 @@
+//! `log` and `show`: reading history.
+
+use std::collections::{BTreeMap, BinaryHeap, HashSet};
+
+use super::{Repo, RepoError, is_within};
+use crate::id::{CommitId, ObjectId, TreeId};
+use crate::object::{Commit, DatasetEntry, EntryKind};
+use crate::snapshot::{self, FileChanges, FlatEntry};
+
+/// One commit as `log` lists it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LogEntry {
+    /// Commit id.
+    pub id: String,
+    /// Parent ids.
+    pub parents: Vec<String>,
+    /// Author.
+    pub author: String,
+    /// Seconds since the epoch, UTC.
+    pub time: i64,
+    /// Full message.
+    pub message: String,
+}
+
+impl LogEntry {
+    fn new(id: CommitId, c: &Commit) -> Self {
+        LogEntry {
+            id: id.to_string(),
+            parents: c.parents.iter().map(|p| p.to_string()).collect(),
+            author: c.author.clone(),
+            time: c.time,
+            message: c.message.clone(),
+        }
+    }
+}
+
+/// One dataset of a commit, as `show` describes it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DatasetInfo {
+    /// Dataset path.
+    pub path: String,
+    /// "folder", "file", "executable" or "symlink".
+    pub kind: &'static str,
+    /// Root tree or blob id.
+    pub id: String,
+    /// Number of files and symlinks.
+    pub files: u64,
+    /// Total bytes.
+    pub bytes: u64,
+}
+
+/// Everything `show` reports about a commit.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CommitInfo {
+    /// Metadata.
+    #[serde(flatten)]
+    pub entry: LogEntry,
+    /// Datasets with their counts.
+    pub datasets: Vec<DatasetInfo>,
+    /// Changes against the first parent (or against nothing), per dataset.
+    pub changes: BTreeMap<String, FileChanges>,
+}
+
+impl Repo {
+    /// Flattens a dataset entry (`None` gives an empty map). A single-file
+    /// dataset flattens to one entry with the empty path.
+    pub(crate) fn flatten_dataset(
+        &self,
+        d: Option<&DatasetEntry>,
+    ) -> Result<BTreeMap<String, FlatEntry>, RepoError> {
+        Ok(match d {
+            None => BTreeMap::new(),
+            Some(d) if d.kind == EntryKind::Tree => snapshot::flatten(&self.store, TreeId(d.id))?,
+            Some(d) => BTreeMap::from([(
+                String::new(),
+                FlatEntry {
+                    kind: d.kind,
+                    id: d.id,
+                    size: d.size,
+                },
+            )]),
+        })
+    }
+
+    /// File changes between two versions of one dataset.
+    pub(crate) fn dataset_changes(
+        &self,
+        old: Option<&DatasetEntry>,
+        new: Option<&DatasetEntry>,
+    ) -> Result<FileChanges, RepoError> {
+        if old.map(|d| (d.kind, d.id)) == new.map(|d| (d.kind, d.id)) {
+            return Ok(FileChanges::default());
+        }
+        let a = self.flatten_dataset(old)?;
+        let b = self.flatten_dataset(new)?;
+        Ok(snapshot::compare(&a, &b))
+    }
+
+    /// Commits reachable from `start`, newest first; at most `limit`; only
+    /// those that changed `path` (a dataset or a path inside one) if given.
+    pub fn log(
+        &self,
+        start: CommitId,
+        limit: Option<usize>,
+        path: Option<&str>,
+    ) -> Result<Vec<LogEntry>, RepoError> {
+        let mut out = Vec::new();
+        let mut seen = HashSet::new();
+        let mut heap = BinaryHeap::new();
+        let first = self.read_commit(start)?;
+        heap.push((first.time, start));
+        seen.insert(start);
+        while let Some((_, id)) = heap.pop() {
+            let c = self.read_commit(id)?;
+            if limit.is_some_and(|n| out.len() >= n) {
+                break;
+            }
+            let mut parent_commits = Vec::new();
+            for p in &c.parents {
+                let pc = self.read_commit(*p)?;
+                if seen.insert(*p) {
+                    heap.push((pc.time, *p));
+                }
+                parent_commits.push(pc);
+            }
+            let include = match path {
+                None => true,
+                Some(p) => {
+                    let mine = self.object_at(&c, p)?;
+                    match parent_commits.first() {
+                        None => mine.is_some(),
+                        Some(pc) => self.object_at(pc, p)? != mine,
+                    }
+                }
+            };
+            if include {
+                out.push(LogEntry::new(id, &c));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The id of the object at `path` in a commit, if any.
+    fn object_at(&self, c: &Commit, path: &str) -> Result<Option<ObjectId>, RepoError> {
+        let path = path.trim_end_matches('/');
+        for d in &c.datasets {
+            if is_within(path, &d.path) {
+                if path == d.path {
+                    return Ok(Some(d.id));
+                }
+                let rest = &path[d.path.len() + 1..];
+                let mut id = d.id;
+                for part in rest.split('/') {
+                    let tree = snapshot::read_tree(&self.store, id)?;
+                    match tree.entries.into_iter().find(|e| e.name == part) {
+                        Some(e) => id = e.id,
+                        None => return Ok(None),
+                    }
+                }
+                return Ok(Some(id));
+            }
+            if is_within(&d.path, path) {
+                // The path is a folder holding whole datasets: hash them.
+                let ids: Vec<u8> = c
+                    .datasets
+                    .iter()
+                    .filter(|d| is_within(&d.path, path))
+                    .flat_map(|d| d.id.0)
+                    .collect();
+                return Ok(Some(ObjectId::of(&ids)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Describes a commit: metadata, datasets and changes since its parent.
+    pub fn show(&self, id: CommitId) -> Result<CommitInfo, RepoError> {
+        let c = self.read_commit(id)?;
+        let parent = c
+            .parents
+            .first()
+            .map(|p| self.read_commit(*p))
+            .transpose()?;
+        let mut datasets = Vec::new();
+        for d in &c.datasets {
+            let flat = self.flatten_dataset(Some(d))?;
+            let files = flat.values().filter(|e| e.kind != EntryKind::Tree).count() as u64;
+            datasets.push(DatasetInfo {
+                path: d.path.clone(),
+                kind: d.kind.name(),
+                id: d.id.to_string(),
+                files,
+                bytes: d.size,
+            });
+        }
+        let mut changes = BTreeMap::new();
+        let old: &[DatasetEntry] = parent
+            .as_ref()
+            .map(|p| p.datasets.as_slice())
+            .unwrap_or(&[]);
+        let mut paths: Vec<&str> = old
+            .iter()
+            .chain(&c.datasets)
+            .map(|d| d.path.as_str())
+            .collect();
+        paths.sort();
+        paths.dedup();
+        for p in paths {
+            let a = old.iter().find(|d| d.path == p);
+            let b = c.datasets.iter().find(|d| d.path == p);
+            let ch = self.dataset_changes(a, b)?;
+            if !ch.is_empty() {
+                changes.insert(p.to_string(), ch);
+            }
+        }
+        Ok(CommitInfo {
+            entry: LogEntry::new(id, &c),
+            datasets,
+            changes,
+        })
+    }
+}

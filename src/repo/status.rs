@@ -1,0 +1,165 @@
+//! `status`: what changed in the working tree since HEAD.
+
+use std::collections::BTreeMap;
+
+use super::{Repo, RepoError};
+use crate::id::CommitId;
+use crate::index::{DatasetCache, Index};
+use crate::object::DatasetEntry;
+use crate::progress::Progress;
+use crate::refs::Head;
+use crate::snapshot::{self, FileChanges, FlatEntry, HashStats};
+
+/// The state of one tracked dataset.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DatasetStatus {
+    /// Dataset path.
+    pub path: String,
+    /// True when the dataset's path is gone from the working tree.
+    pub missing: bool,
+    /// File changes against HEAD.
+    #[serde(flatten)]
+    pub changes: FileChanges,
+}
+
+/// The working tree against HEAD.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Status {
+    /// The current branch, or `None` when detached.
+    pub branch: Option<String>,
+    /// The HEAD commit, if any.
+    pub head: Option<String>,
+    /// Tracked datasets, sorted by path.
+    pub datasets: Vec<DatasetStatus>,
+    /// Top-level entries of the working tree that no dataset tracks.
+    pub untracked: Vec<String>,
+    /// Files re-hashed because the stat cache could not vouch for them.
+    pub hashed_files: u64,
+    /// Files whose id came from the stat cache.
+    pub cached_files: u64,
+}
+
+impl Status {
+    /// True when no tracked dataset has a change.
+    pub fn is_clean(&self) -> bool {
+        self.datasets
+            .iter()
+            .all(|d| !d.missing && d.changes.is_empty())
+    }
+}
+
+impl Repo {
+    /// Compares every tracked dataset with HEAD. Takes the lock only if it
+    /// is free, to refresh the stat cache; otherwise reads without it.
+    pub fn status(&self, progress: &dyn Progress) -> Result<Status, RepoError> {
+        let head = self.refs.head()?;
+        let head_id = self.refs.head_commit()?;
+        let datasets = match head_id {
+            Some(id) => self.read_commit(id)?.datasets,
+            None => Vec::new(),
+        };
+        let lock = self.lock(false).ok();
+        let index = match &lock {
+            Some(l) => Some(self.open_index_rw(l)?),
+            None => Index::open_ro(&self.index_dir()),
+        };
+        let stamp = match (&lock, &index) {
+            (Some(_), Some(ix)) => ix.stamp()?,
+            _ => i128::MIN,
+        };
+        let mut out = Vec::new();
+        let mut stats = HashStats::default();
+        let mut caches: Vec<(String, DatasetCache)> = Vec::new();
+        for d in &datasets {
+            let (st, cache, hs) = self.dataset_status(d, index.as_ref(), stamp, progress)?;
+            stats.hashed_files += hs.hashed_files;
+            stats.cached_files += hs.cached_files;
+            if let Some(c) = cache {
+                caches.push((d.path.clone(), c));
+            }
+            out.push(st);
+        }
+        if let (Some(_), Some(ix)) = (&lock, &index) {
+            self.save_caches(ix, &caches)?;
+        }
+        Ok(Status {
+            branch: match head {
+                Head::Branch(b) => Some(b),
+                Head::Detached(_) => None,
+            },
+            head: head_id.map(|c: CommitId| c.to_string()),
+            datasets: out,
+            untracked: self.untracked(&datasets)?,
+            hashed_files: stats.hashed_files,
+            cached_files: stats.cached_files,
+        })
+    }
+
+    fn dataset_status(
+        &self,
+        d: &DatasetEntry,
+        index: Option<&Index>,
+        stamp: i128,
+        progress: &dyn Progress,
+    ) -> Result<(DatasetStatus, Option<DatasetCache>, HashStats), RepoError> {
+        let abs = self.abs(&d.path);
+        if std::fs::symlink_metadata(&abs).is_err() {
+            let changes = self.dataset_changes(Some(d), None)?;
+            let st = DatasetStatus {
+                path: d.path.clone(),
+                missing: true,
+                changes,
+            };
+            return Ok((st, None, HashStats::default()));
+        }
+        let (work, cache, hs) = self.scan_flat(&d.path, index, stamp, progress)?;
+        let old = self.flatten_dataset(Some(d))?;
+        let st = DatasetStatus {
+            path: d.path.clone(),
+            missing: false,
+            changes: snapshot::compare(&old, &work),
+        };
+        Ok((st, Some(cache), hs))
+    }
+
+    /// Scans a dataset in the working tree (hashing without storing) and
+    /// flattens it; paths are relative to the dataset, `""` for one file.
+    pub(crate) fn scan_flat(
+        &self,
+        path: &str,
+        index: Option<&Index>,
+        stamp: i128,
+        progress: &dyn Progress,
+    ) -> Result<(BTreeMap<String, FlatEntry>, DatasetCache, HashStats), RepoError> {
+        let abs = self.abs(path);
+        let mut scan = snapshot::scan(&abs, Some(&self.repo_ignore()))?;
+        let cache = index.map(|ix| ix.stat_cache(path)).unwrap_or_default();
+        let (cache, hs) = snapshot::resolve_ids(&mut scan, &abs, &cache, None, stamp, progress)?;
+        Ok((snapshot::flatten_scan(&scan), cache, hs))
+    }
+
+    fn untracked(&self, datasets: &[DatasetEntry]) -> Result<Vec<String>, RepoError> {
+        let mut out = Vec::new();
+        let rd = std::fs::read_dir(&self.work).map_err(RepoError::io(&self.work))?;
+        for e in rd {
+            let e = e.map_err(RepoError::io(&self.work))?;
+            let Some(name) = e.file_name().to_str().map(str::to_string) else {
+                continue;
+            };
+            if name == super::DOT_FOLIO
+                || name == snapshot::IGNORE_FILE
+                || name.starts_with(crate::fsutil::TEMP_PREFIX)
+            {
+                continue;
+            }
+            let covered = datasets
+                .iter()
+                .any(|d| super::is_within(&d.path, &name) || super::is_within(&name, &d.path));
+            if !covered {
+                out.push(name);
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+}

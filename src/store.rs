@@ -1,0 +1,630 @@
+//! The content-addressed object store: packs for small objects, loose
+//! files for large ones, zstd where it pays.
+//!
+//! The store knows nothing of trees, commits or the ledger: it maps an
+//! [`ObjectId`] to bytes whose BLAKE3 hash is that id.
+
+mod pack;
+
+use std::collections::HashSet;
+use std::fs::{self, File};
+use std::io::{self, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use crate::fsutil::{self, TempFile};
+use crate::id::ObjectId;
+pub use pack::Pack;
+use pack::PackWriter;
+
+/// Objects at least this large are stored loose, one file each.
+pub const LOOSE_THRESHOLD: u64 = 512 * 1024;
+/// zstd level for stored objects.
+const ZSTD_LEVEL: i32 = 3;
+/// Chunk size for streaming large files.
+const CHUNK: usize = 1 << 20;
+
+/// Errors of the object store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Reading or writing a store file failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// The underlying error.
+        source: io::Error,
+    },
+    /// An object that should be present is not.
+    #[error("object {0} is missing from the store (run `folio verify`)")]
+    Missing(ObjectId),
+    /// A store file is damaged.
+    #[error("{}: {detail}", path.display())]
+    Corrupt {
+        /// The damaged file.
+        path: PathBuf,
+        /// What is wrong.
+        detail: String,
+    },
+}
+
+impl StoreError {
+    /// Wraps an I/O error with the path it concerns.
+    pub fn io(path: &Path, source: io::Error) -> Self {
+        StoreError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+/// How an object's bytes are stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    /// As they are.
+    Raw,
+    /// One zstd frame.
+    Zstd,
+}
+
+impl Encoding {
+    fn code(self) -> u8 {
+        match self {
+            Encoding::Raw => 0,
+            Encoding::Zstd => 1,
+        }
+    }
+
+    fn from_code(c: u8) -> Option<Self> {
+        match c {
+            0 => Some(Encoding::Raw),
+            1 => Some(Encoding::Zstd),
+            _ => None,
+        }
+    }
+}
+
+/// Where an object is stored, for messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// In a pack, at this record offset.
+    Packed {
+        /// The `.pack` file.
+        pack: PathBuf,
+        /// Offset of the record.
+        offset: u64,
+    },
+    /// A loose file.
+    Loose(PathBuf),
+}
+
+impl Location {
+    /// The file that holds the object.
+    pub fn path(&self) -> &Path {
+        match self {
+            Location::Packed { pack, .. } => pack,
+            Location::Loose(p) => p,
+        }
+    }
+}
+
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Location::Packed { pack, offset } => write!(f, "{} (offset {offset})", pack.display()),
+            Location::Loose(p) => write!(f, "{}", p.display()),
+        }
+    }
+}
+
+/// An open object store rooted at `.folio/`.
+pub struct Store {
+    objects: PathBuf,
+    packs_dir: PathBuf,
+    packs: Vec<Pack>,
+}
+
+impl Store {
+    /// Creates the store folders under `root`.
+    pub fn init(root: &Path) -> Result<(), StoreError> {
+        for d in ["objects", "packs"] {
+            let p = root.join(d);
+            fsutil::create_dir_durable(&p).map_err(|e| StoreError::io(&p, e))?;
+        }
+        Ok(())
+    }
+
+    /// Opens the store under `root`, loading every pack index.
+    pub fn open(root: &Path) -> Result<Store, StoreError> {
+        let packs_dir = root.join("packs");
+        let mut packs = Vec::new();
+        for idx in list_pack_indexes(&packs_dir)? {
+            packs.push(Pack::open(&idx)?);
+        }
+        Ok(Store {
+            objects: root.join("objects"),
+            packs_dir,
+            packs,
+        })
+    }
+
+    /// The open packs.
+    pub fn packs(&self) -> &[Pack] {
+        &self.packs
+    }
+
+    fn loose_path(&self, id: &ObjectId, enc: Encoding) -> PathBuf {
+        let hex = id.to_hex();
+        let mut p = self.objects.join(&hex[..2]).join(&hex[2..]);
+        if enc == Encoding::Zstd {
+            p.set_extension("zst");
+        }
+        p
+    }
+
+    /// Where `id` is stored, if anywhere.
+    pub fn locate(&self, id: &ObjectId) -> Option<Location> {
+        for p in &self.packs {
+            if let Some(offset) = p.find(id) {
+                return Some(Location::Packed {
+                    pack: p.path.clone(),
+                    offset,
+                });
+            }
+        }
+        [Encoding::Raw, Encoding::Zstd]
+            .into_iter()
+            .map(|e| self.loose_path(id, e))
+            .find(|p| p.exists())
+            .map(Location::Loose)
+    }
+
+    /// True when the store holds `id`.
+    pub fn contains(&self, id: &ObjectId) -> bool {
+        self.locate(id).is_some()
+    }
+
+    /// Reads a whole object into memory (for trees, commits, small blobs).
+    pub fn get(&self, id: &ObjectId) -> Result<Vec<u8>, StoreError> {
+        let mut out = Vec::new();
+        self.copy_to(id, &mut out)?;
+        Ok(out)
+    }
+
+    /// Streams an object's bytes into `w` without checking its hash.
+    pub fn copy_to(&self, id: &ObjectId, w: &mut dyn Write) -> Result<u64, StoreError> {
+        match self.locate(id).ok_or(StoreError::Missing(*id))? {
+            Location::Packed { pack, offset } => {
+                let p = self
+                    .packs
+                    .iter()
+                    .find(|p| p.path == pack)
+                    .expect("located pack is open");
+                let rec = p.read_record(offset, id)?;
+                let bytes = match rec.encoding {
+                    Encoding::Raw => rec.data,
+                    Encoding::Zstd => zstd::bulk::decompress(&rec.data, rec.raw_len as usize)
+                        .map_err(|e| StoreError::Corrupt {
+                            path: pack.clone(),
+                            detail: format!("object {} does not decompress: {e}", id.short(12)),
+                        })?,
+                };
+                w.write_all(&bytes).map_err(|e| StoreError::io(&pack, e))?;
+                Ok(bytes.len() as u64)
+            }
+            Location::Loose(path) => {
+                let f = File::open(&path).map_err(|e| StoreError::io(&path, e))?;
+                let mut r: Box<dyn Read> = if path.extension().is_some_and(|e| e == "zst") {
+                    Box::new(zstd::Decoder::new(f).map_err(|e| StoreError::io(&path, e))?)
+                } else {
+                    Box::new(BufReader::with_capacity(CHUNK, f))
+                };
+                io::copy(&mut r, w).map_err(|e| StoreError::io(&path, e))
+            }
+        }
+    }
+
+    /// Re-hashes an object and returns the id its bytes really have.
+    pub fn rehash(&self, id: &ObjectId) -> Result<ObjectId, StoreError> {
+        let mut h = HashWriter(blake3::Hasher::new());
+        self.copy_to(id, &mut h)?;
+        Ok(h.0.finalize().into())
+    }
+
+    /// Ids of every stored object whose hex form starts with `prefix`.
+    pub fn ids_with_prefix(&self, prefix: &str) -> Result<Vec<ObjectId>, StoreError> {
+        let prefix = prefix.to_ascii_lowercase();
+        let mut out: HashSet<ObjectId> = HashSet::new();
+        for p in &self.packs {
+            out.extend(p.ids_with_prefix(&prefix));
+        }
+        for (id, _) in self.loose_objects()? {
+            if id.to_hex().starts_with(&prefix) {
+                out.insert(id);
+            }
+        }
+        let mut v: Vec<_> = out.into_iter().collect();
+        v.sort();
+        Ok(v)
+    }
+
+    /// Every loose object with its file path.
+    pub fn loose_objects(&self) -> Result<Vec<(ObjectId, PathBuf)>, StoreError> {
+        let mut out = Vec::new();
+        let rd = match fs::read_dir(&self.objects) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(out),
+            Err(e) => return Err(StoreError::io(&self.objects, e)),
+        };
+        for fan in rd {
+            let fan = fan.map_err(|e| StoreError::io(&self.objects, e))?;
+            let fan_name = fan.file_name().to_string_lossy().into_owned();
+            if fan_name.len() != 2 || !fan.path().is_dir() {
+                continue;
+            }
+            for obj in fs::read_dir(fan.path()).map_err(|e| StoreError::io(&fan.path(), e))? {
+                let obj = obj.map_err(|e| StoreError::io(&fan.path(), e))?;
+                let name = obj.file_name().to_string_lossy().into_owned();
+                let stem = name.strip_suffix(".zst").unwrap_or(&name);
+                if let Ok(id) = format!("{fan_name}{stem}").parse::<ObjectId>() {
+                    out.push((id, obj.path()));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every stored object's id.
+    pub fn all_ids(&self) -> Result<HashSet<ObjectId>, StoreError> {
+        let mut out: HashSet<ObjectId> = HashSet::new();
+        for p in &self.packs {
+            out.extend(p.entries().map(|(id, _)| id));
+        }
+        out.extend(self.loose_objects()?.into_iter().map(|(id, _)| id));
+        Ok(out)
+    }
+
+    /// Starts a batch of writes. Small objects go into one new pack that
+    /// becomes visible at [`Writer::finish`]; large ones are written loose
+    /// at once (they are invisible to readers until a ref names them).
+    pub fn writer(&self) -> Result<Writer<'_>, StoreError> {
+        Ok(Writer {
+            store: self,
+            pack: Mutex::new(PackWriter::new(&self.packs_dir)?),
+        })
+    }
+
+    /// Copies the objects of `packs` that are in `keep` into one new pack,
+    /// then removes those packs (index first, so readers never see a pack
+    /// without its objects).
+    pub fn repack(&self, packs: &[PathBuf], keep: &HashSet<ObjectId>) -> Result<(), StoreError> {
+        let mut w = PackWriter::new(&self.packs_dir)?;
+        for p in self.packs.iter().filter(|p| packs.contains(&p.path)) {
+            for (id, off) in p.entries() {
+                if keep.contains(&id) && !w.contains(&id) {
+                    let rec = p.read_record(off, &id)?;
+                    w.add(id, rec.encoding, rec.raw_len, &rec.data)?;
+                }
+            }
+        }
+        w.finish()?;
+        for pack in packs {
+            for path in [pack.with_extension("idx"), pack.clone()] {
+                fs::remove_file(&path).map_err(|e| StoreError::io(&path, e))?;
+            }
+        }
+        fsutil::sync_dir(&self.packs_dir).map_err(|e| StoreError::io(&self.packs_dir, e))
+    }
+
+    /// Removes leftovers of interrupted writes: temporary files and packs
+    /// without an index. Call only under the repository lock.
+    pub fn remove_stale_files(&self) -> Result<u64, StoreError> {
+        let mut removed = 0;
+        let root = self.objects.parent().unwrap_or(Path::new("."));
+        let mut dirs = vec![root.to_path_buf(), self.packs_dir.clone()];
+        if let Ok(rd) = fs::read_dir(&self.objects) {
+            dirs.push(self.objects.clone());
+            dirs.extend(
+                rd.filter_map(Result::ok)
+                    .map(|e| e.path())
+                    .filter(|p| p.is_dir()),
+            );
+        }
+        for dir in dirs {
+            let Ok(rd) = fs::read_dir(&dir) else { continue };
+            for e in rd.filter_map(Result::ok) {
+                let p = e.path();
+                let name = e.file_name().to_string_lossy().into_owned();
+                let orphan_pack = dir == self.packs_dir
+                    && p.extension().is_some_and(|x| x == "pack")
+                    && !p.with_extension("idx").exists();
+                if name.starts_with(fsutil::TEMP_PREFIX) || orphan_pack {
+                    let res = if p.is_dir() {
+                        fs::remove_dir_all(&p)
+                    } else {
+                        fs::remove_file(&p)
+                    };
+                    res.map_err(|e| StoreError::io(&p, e))?;
+                    removed += 1;
+                }
+            }
+        }
+        Ok(removed)
+    }
+
+    /// The folder of loose objects.
+    pub fn objects_dir(&self) -> &Path {
+        &self.objects
+    }
+
+    /// The folder of packs.
+    pub fn packs_dir(&self) -> &Path {
+        &self.packs_dir
+    }
+}
+
+/// Lists the `.idx` files in `dir`, sorted.
+pub fn list_pack_indexes(dir: &Path) -> Result<Vec<PathBuf>, StoreError> {
+    let mut out = Vec::new();
+    let rd = match fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(out),
+        Err(e) => return Err(StoreError::io(dir, e)),
+    };
+    for e in rd {
+        let p = e.map_err(|e| StoreError::io(dir, e))?.path();
+        if p.extension().is_some_and(|x| x == "idx") {
+            out.push(p);
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+struct HashWriter(blake3::Hasher);
+
+impl Write for HashWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Compresses `raw` when that saves at least an eighth.
+fn maybe_compress(raw: &[u8]) -> Option<Vec<u8>> {
+    if raw.len() < 64 {
+        return None;
+    }
+    let z = zstd::bulk::compress(raw, ZSTD_LEVEL).ok()?;
+    (z.len() < raw.len() - raw.len() / 8).then_some(z)
+}
+
+/// A batch of writes into the store; safe to share between threads.
+pub struct Writer<'s> {
+    store: &'s Store,
+    pack: Mutex<PackWriter>,
+}
+
+impl Writer<'_> {
+    /// Stores `bytes` (if not already present) and returns their id.
+    pub fn put(&self, bytes: &[u8]) -> Result<ObjectId, StoreError> {
+        let id = ObjectId::of(bytes);
+        self.put_with_id(id, bytes)?;
+        Ok(id)
+    }
+
+    fn put_with_id(&self, id: ObjectId, bytes: &[u8]) -> Result<(), StoreError> {
+        if bytes.len() as u64 >= LOOSE_THRESHOLD {
+            if self.store.contains(&id) {
+                return Ok(());
+            }
+            return self.put_loose(id, bytes);
+        }
+        if self.has(&id, bytes.len() as u64) {
+            return Ok(());
+        }
+        let z = maybe_compress(bytes);
+        let (enc, stored) = match &z {
+            Some(z) => (Encoding::Zstd, z.as_slice()),
+            None => (Encoding::Raw, bytes),
+        };
+        self.lock_pack().add(id, enc, bytes.len() as u64, stored)
+    }
+
+    /// True when the object is stored or pending in this batch. `size`
+    /// says where to look: small objects are only ever packed.
+    pub fn has(&self, id: &ObjectId, size: u64) -> bool {
+        if size >= LOOSE_THRESHOLD {
+            self.store.contains(id)
+        } else {
+            self.pending(id) || self.store.packs.iter().any(|p| p.find(id).is_some())
+        }
+    }
+
+    fn lock_pack(&self) -> std::sync::MutexGuard<'_, PackWriter> {
+        self.pack.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn pending(&self, id: &ObjectId) -> bool {
+        self.lock_pack().contains(id)
+    }
+
+    fn put_loose(&self, id: ObjectId, bytes: &[u8]) -> Result<(), StoreError> {
+        let z = maybe_compress(bytes);
+        let enc = if z.is_some() {
+            Encoding::Zstd
+        } else {
+            Encoding::Raw
+        };
+        let dest = self.store.loose_path(&id, enc);
+        let dir = dest.parent().expect("fan-out folder");
+        fsutil::create_dir_durable(dir).map_err(|e| StoreError::io(dir, e))?;
+        let mut tmp = TempFile::new_in(dir).map_err(|e| StoreError::io(dir, e))?;
+        tmp.file()
+            .write_all(z.as_deref().unwrap_or(bytes))
+            .map_err(|e| StoreError::io(dir, e))?;
+        tmp.persist(&dest).map_err(|e| StoreError::io(&dest, e))
+    }
+
+    /// Stores the file at `path`, streaming it, and returns its blob id and
+    /// size. Small files are read whole; large ones are hashed while they
+    /// are copied into a temporary loose object.
+    pub fn put_file(&self, path: &Path) -> Result<(ObjectId, u64), StoreError> {
+        let mut f = File::open(path).map_err(|e| StoreError::io(path, e))?;
+        let len = f.metadata().map_err(|e| StoreError::io(path, e))?.len();
+        if len < LOOSE_THRESHOLD {
+            let mut buf = Vec::with_capacity(len as usize + 1);
+            f.read_to_end(&mut buf)
+                .map_err(|e| StoreError::io(path, e))?;
+            let id = self.put(&buf)?;
+            return Ok((id, buf.len() as u64));
+        }
+        self.put_large(path, f)
+    }
+
+    fn put_large(&self, path: &Path, mut f: File) -> Result<(ObjectId, u64), StoreError> {
+        let tmp_dir = self.store.objects.clone();
+        let mut tmp = TempFile::new_in(&tmp_dir).map_err(|e| StoreError::io(&tmp_dir, e))?;
+        let mut buf = vec![0u8; CHUNK];
+        let mut hasher = blake3::Hasher::new();
+        let first = read_full(&mut f, &mut buf).map_err(|e| StoreError::io(path, e))?;
+        let compress = maybe_compress(&buf[..first]).is_some();
+        let mut total = first as u64;
+        hasher.update(&buf[..first]);
+        let tmp_err = |e: io::Error| StoreError::io(&tmp_dir, e);
+        if compress {
+            let mut enc = zstd::Encoder::new(tmp.file(), ZSTD_LEVEL).map_err(tmp_err)?;
+            enc.write_all(&buf[..first]).map_err(tmp_err)?;
+            loop {
+                let n = read_full(&mut f, &mut buf).map_err(|e| StoreError::io(path, e))?;
+                if n == 0 {
+                    break;
+                }
+                hasher.update(&buf[..n]);
+                enc.write_all(&buf[..n]).map_err(tmp_err)?;
+                total += n as u64;
+            }
+            enc.finish().map_err(tmp_err)?;
+        } else {
+            tmp.file().write_all(&buf[..first]).map_err(tmp_err)?;
+            loop {
+                let n = read_full(&mut f, &mut buf).map_err(|e| StoreError::io(path, e))?;
+                if n == 0 {
+                    break;
+                }
+                hasher.update(&buf[..n]);
+                tmp.file().write_all(&buf[..n]).map_err(tmp_err)?;
+                total += n as u64;
+            }
+        }
+        let id: ObjectId = hasher.finalize().into();
+        if self.store.contains(&id) {
+            return Ok((id, total));
+        }
+        let enc = if compress {
+            Encoding::Zstd
+        } else {
+            Encoding::Raw
+        };
+        let dest = self.store.loose_path(&id, enc);
+        let dir = dest.parent().expect("fan-out folder");
+        fsutil::create_dir_durable(dir).map_err(|e| StoreError::io(dir, e))?;
+        tmp.persist(&dest).map_err(|e| StoreError::io(&dest, e))?;
+        Ok((id, total))
+    }
+
+    /// Makes the pack of small objects visible. Call before writing a ref
+    /// that names any of them.
+    pub fn finish(self) -> Result<(), StoreError> {
+        let pack = self.pack.into_inner().unwrap_or_else(|e| e.into_inner());
+        pack.finish()?;
+        Ok(())
+    }
+}
+
+fn read_full(f: &mut File, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match f.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn new_store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        Store::init(dir.path()).expect("init");
+        let s = Store::open(dir.path()).expect("open");
+        (dir, s)
+    }
+
+    #[test]
+    fn small_objects_round_trip_through_a_pack() {
+        let (dir, s) = new_store();
+        let w = s.writer().expect("writer");
+        let a = w.put(b"alpha").expect("put");
+        let b = w.put(&b"compressible ".repeat(100)).expect("put");
+        w.finish().expect("finish");
+        let s = Store::open(dir.path()).expect("reopen");
+        assert_eq!(s.get(&a).expect("get a"), b"alpha");
+        assert_eq!(s.get(&b).expect("get b"), b"compressible ".repeat(100));
+        assert!(matches!(s.locate(&a), Some(Location::Packed { .. })));
+        assert_eq!(s.packs().len(), 1);
+    }
+
+    #[test]
+    fn large_files_are_loose_and_hash_like_b3sum() {
+        let (dir, s) = new_store();
+        let data: Vec<u8> = (0..(LOOSE_THRESHOLD as usize * 3))
+            .map(|i| (i * 7 % 251) as u8)
+            .collect();
+        let f = dir.path().join("big");
+        fs::write(&f, &data).expect("write");
+        let w = s.writer().expect("writer");
+        let (id, len) = w.put_file(&f).expect("put_file");
+        w.finish().expect("finish");
+        assert_eq!(id, ObjectId::of(&data));
+        assert_eq!(len, data.len() as u64);
+        assert!(matches!(s.locate(&id), Some(Location::Loose(_))));
+        assert_eq!(s.get(&id).expect("get"), data);
+        assert_eq!(s.rehash(&id).expect("rehash"), id);
+    }
+
+    #[test]
+    fn unfinished_pack_is_invisible() {
+        let (dir, s) = new_store();
+        let w = s.writer().expect("writer");
+        let a = w.put(b"never finished").expect("put");
+        drop(w);
+        let s = Store::open(dir.path()).expect("reopen");
+        assert!(!s.contains(&a));
+        let left: Vec<_> = fs::read_dir(dir.path().join("packs"))
+            .expect("list")
+            .collect();
+        assert!(left.is_empty(), "temporary pack removed on drop");
+    }
+
+    #[test]
+    fn prefix_lookup_finds_packed_and_loose() {
+        let (dir, s) = new_store();
+        let w = s.writer().expect("writer");
+        let a = w.put(b"one").expect("put");
+        let big = vec![9u8; LOOSE_THRESHOLD as usize];
+        let b = w.put(&big).expect("put");
+        w.finish().expect("finish");
+        let s = Store::open(dir.path()).expect("reopen");
+        assert_eq!(s.ids_with_prefix(&a.short(6)).expect("prefix"), vec![a]);
+        assert_eq!(s.ids_with_prefix(&b.short(6)).expect("prefix"), vec![b]);
+    }
+}
