@@ -84,6 +84,9 @@ impl RefKind {
     }
 }
 
+/// Every ref of one kind: name and its commit, or why it cannot be read.
+pub type RefList = Vec<(String, Result<CommitId, RefError>)>;
+
 /// The refs of one repository.
 pub struct Refs {
     root: PathBuf,
@@ -238,10 +241,7 @@ impl Refs {
 
     /// Every branch or tag with its commit, sorted by name. Unreadable
     /// refs are returned as errors in place so `verify` can report them.
-    pub fn list(
-        &self,
-        kind: RefKind,
-    ) -> Result<Vec<(String, Result<CommitId, RefError>)>, RefError> {
+    pub fn list(&self, kind: RefKind) -> Result<RefList, RefError> {
         let base = self.root.join(kind.dir());
         let mut out = Vec::new();
         let mut stack = vec![base.clone()];

@@ -506,40 +506,28 @@ mod tests {
         assert_eq!(s.dirs, ["a", "a/empty"]);
     }
 
+    fn resolve(d: &Path, cache: &DatasetCache, stamp: i128) -> (DatasetCache, HashStats) {
+        let mut s = scan(d, None).expect("scan");
+        resolve_ids(&mut s, d, cache, None, stamp, &NoProgress).expect("resolve")
+    }
+
     #[test]
     fn resolve_uses_the_cache_for_unchanged_files() {
         let d = tempfile::tempdir().expect("tempdir");
         fs::write(d.path().join("f"), b"content").expect("write");
-        let mut s = scan(d.path(), None).expect("scan");
-        let (cache, st) = resolve_ids(
-            &mut s,
-            d.path(),
-            &DatasetCache::new(),
-            None,
-            i128::MAX,
-            &NoProgress,
-        )
-        .expect("resolve");
+        // A stamp no later than the file's mtime makes the entry racy.
+        let (racy, st) = resolve(d.path(), &DatasetCache::new(), i128::MIN);
         assert_eq!(st.hashed_files, 1);
-        assert_eq!(s.entries[0].id, Some(ObjectId::of(b"content")));
-        // Stamp far in the future made the entry racy: it must be re-hashed.
-        let mut s2 = scan(d.path(), None).expect("scan");
-        let (_, st2) =
-            resolve_ids(&mut s2, d.path(), &cache, None, 0, &NoProgress).expect("resolve");
-        assert_eq!(st2.hashed_files, 1);
-        let (cache3, _) = resolve_ids(
-            &mut s2,
-            d.path(),
-            &DatasetCache::new(),
-            None,
-            i128::MIN,
-            &NoProgress,
-        )
-        .expect("resolve");
-        let mut s3 = scan(d.path(), None).expect("scan");
-        let (_, st3) =
-            resolve_ids(&mut s3, d.path(), &cache3, None, 0, &NoProgress).expect("resolve");
-        assert_eq!((st3.hashed_files, st3.cached_files), (0, 1));
+        assert_eq!(racy["f"].id, *ObjectId::of(b"content").as_bytes());
+        let (_, st) = resolve(d.path(), &racy, 0);
+        assert_eq!((st.hashed_files, st.cached_files), (1, 0));
+        // A stamp after the mtime makes it trustworthy.
+        let (fresh, _) = resolve(d.path(), &DatasetCache::new(), i128::MAX);
+        let (_, st) = resolve(d.path(), &fresh, 0);
+        assert_eq!((st.hashed_files, st.cached_files), (0, 1));
+        fs::write(d.path().join("f"), b"changed, longer").expect("write");
+        let (_, st) = resolve(d.path(), &fresh, 0);
+        assert_eq!((st.hashed_files, st.cached_files), (1, 0));
     }
 
     #[test]

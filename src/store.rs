@@ -10,7 +10,7 @@ use std::collections::HashSet;
 use std::fs::{self, File};
 use std::io::{self, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, RwLock};
 
 use crate::fsutil::{self, TempFile};
 use crate::id::ObjectId;
@@ -121,7 +121,7 @@ impl std::fmt::Display for Location {
 pub struct Store {
     objects: PathBuf,
     packs_dir: PathBuf,
-    packs: Vec<Pack>,
+    packs: RwLock<Vec<Arc<Pack>>>,
 }
 
 impl Store {
@@ -137,20 +137,35 @@ impl Store {
     /// Opens the store under `root`, loading every pack index.
     pub fn open(root: &Path) -> Result<Store, StoreError> {
         let packs_dir = root.join("packs");
-        let mut packs = Vec::new();
-        for idx in list_pack_indexes(&packs_dir)? {
-            packs.push(Pack::open(&idx)?);
-        }
-        Ok(Store {
+        let store = Store {
             objects: root.join("objects"),
             packs_dir,
-            packs,
-        })
+            packs: RwLock::new(Vec::new()),
+        };
+        store.reload_packs()?;
+        Ok(store)
+    }
+
+    /// Re-reads the list of packs from disk.
+    pub fn reload_packs(&self) -> Result<(), StoreError> {
+        let mut packs = Vec::new();
+        for idx in list_pack_indexes(&self.packs_dir)? {
+            packs.push(Arc::new(Pack::open(&idx)?));
+        }
+        *self.packs.write().unwrap_or_else(|e| e.into_inner()) = packs;
+        Ok(())
     }
 
     /// The open packs.
-    pub fn packs(&self) -> &[Pack] {
-        &self.packs
+    pub fn packs(&self) -> Vec<Arc<Pack>> {
+        self.packs.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn in_packs(&self, id: &ObjectId) -> Option<(Arc<Pack>, u64)> {
+        let packs = self.packs.read().unwrap_or_else(|e| e.into_inner());
+        packs
+            .iter()
+            .find_map(|p| p.find(id).map(|off| (Arc::clone(p), off)))
     }
 
     fn loose_path(&self, id: &ObjectId, enc: Encoding) -> PathBuf {
@@ -164,13 +179,11 @@ impl Store {
 
     /// Where `id` is stored, if anywhere.
     pub fn locate(&self, id: &ObjectId) -> Option<Location> {
-        for p in &self.packs {
-            if let Some(offset) = p.find(id) {
-                return Some(Location::Packed {
-                    pack: p.path.clone(),
-                    offset,
-                });
-            }
+        if let Some((p, offset)) = self.in_packs(id) {
+            return Some(Location::Packed {
+                pack: p.path.clone(),
+                offset,
+            });
         }
         [Encoding::Raw, Encoding::Zstd]
             .into_iter()
@@ -195,11 +208,7 @@ impl Store {
     pub fn copy_to(&self, id: &ObjectId, w: &mut dyn Write) -> Result<u64, StoreError> {
         match self.locate(id).ok_or(StoreError::Missing(*id))? {
             Location::Packed { pack, offset } => {
-                let p = self
-                    .packs
-                    .iter()
-                    .find(|p| p.path == pack)
-                    .expect("located pack is open");
+                let (p, _) = self.in_packs(id).ok_or(StoreError::Missing(*id))?;
                 let rec = p.read_record(offset, id)?;
                 let bytes = match rec.encoding {
                     Encoding::Raw => rec.data,
@@ -235,7 +244,7 @@ impl Store {
     pub fn ids_with_prefix(&self, prefix: &str) -> Result<Vec<ObjectId>, StoreError> {
         let prefix = prefix.to_ascii_lowercase();
         let mut out: HashSet<ObjectId> = HashSet::new();
-        for p in &self.packs {
+        for p in self.packs() {
             out.extend(p.ids_with_prefix(&prefix));
         }
         for (id, _) in self.loose_objects()? {
@@ -277,7 +286,7 @@ impl Store {
     /// Every stored object's id.
     pub fn all_ids(&self) -> Result<HashSet<ObjectId>, StoreError> {
         let mut out: HashSet<ObjectId> = HashSet::new();
-        for p in &self.packs {
+        for p in self.packs() {
             out.extend(p.entries().map(|(id, _)| id));
         }
         out.extend(self.loose_objects()?.into_iter().map(|(id, _)| id));
@@ -299,7 +308,7 @@ impl Store {
     /// without its objects).
     pub fn repack(&self, packs: &[PathBuf], keep: &HashSet<ObjectId>) -> Result<(), StoreError> {
         let mut w = PackWriter::new(&self.packs_dir)?;
-        for p in self.packs.iter().filter(|p| packs.contains(&p.path)) {
+        for p in self.packs().iter().filter(|p| packs.contains(&p.path)) {
             for (id, off) in p.entries() {
                 if keep.contains(&id) && !w.contains(&id) {
                     let rec = p.read_record(off, &id)?;
@@ -307,13 +316,15 @@ impl Store {
                 }
             }
         }
-        w.finish()?;
-        for pack in packs {
+        let new = w.finish()?.map(|idx| idx.with_extension("pack"));
+        // The new pack may be byte-identical to an old one (same name).
+        for pack in packs.iter().filter(|p| Some(*p) != new.as_ref()) {
             for path in [pack.with_extension("idx"), pack.clone()] {
                 fs::remove_file(&path).map_err(|e| StoreError::io(&path, e))?;
             }
         }
-        fsutil::sync_dir(&self.packs_dir).map_err(|e| StoreError::io(&self.packs_dir, e))
+        fsutil::sync_dir(&self.packs_dir).map_err(|e| StoreError::io(&self.packs_dir, e))?;
+        self.reload_packs()
     }
 
     /// Removes leftovers of interrupted writes: temporary files and packs
@@ -440,7 +451,7 @@ impl Writer<'_> {
         if size >= LOOSE_THRESHOLD {
             self.store.contains(id)
         } else {
-            self.pending(id) || self.store.packs.iter().any(|p| p.find(id).is_some())
+            self.pending(id) || self.store.in_packs(id).is_some()
         }
     }
 
@@ -540,7 +551,14 @@ impl Writer<'_> {
     /// that names any of them.
     pub fn finish(self) -> Result<(), StoreError> {
         let pack = self.pack.into_inner().unwrap_or_else(|e| e.into_inner());
-        pack.finish()?;
+        if let Some(idx) = pack.finish()? {
+            let p = Arc::new(Pack::open(&idx)?);
+            self.store
+                .packs
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(p);
+        }
         Ok(())
     }
 }

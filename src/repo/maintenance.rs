@@ -54,6 +54,9 @@ pub struct GcReport {
     pub stale_files: u64,
 }
 
+/// A blob id with its size.
+type SizedId = (ObjectId, u64);
+
 impl Repo {
     /// Every commit id some ref (or HEAD) names, with problems for refs
     /// that cannot be read.
@@ -126,7 +129,7 @@ impl Repo {
         &self,
         tips: &[CommitId],
         r: &mut VerifyReport,
-    ) -> Result<(Vec<ObjectId>, Vec<(ObjectId, u64)>), RepoError> {
+    ) -> Result<(Vec<ObjectId>, Vec<SizedId>), RepoError> {
         let mut seen = HashSet::new();
         let mut stack: Vec<CommitId> = tips.to_vec();
         let (mut trees, mut blobs) = (Vec::new(), Vec::new());
@@ -179,7 +182,7 @@ impl Repo {
     fn walk_trees(
         &self,
         mut trees: Vec<ObjectId>,
-        mut blobs: Vec<(ObjectId, u64)>,
+        mut blobs: Vec<SizedId>,
         r: &mut VerifyReport,
         progress: &dyn Progress,
     ) -> Result<(), RepoError> {
@@ -297,8 +300,9 @@ impl Repo {
                 dead_loose.push(path);
             }
         }
+        let packs = self.store.packs();
         let mut dirty_packs = Vec::new();
-        for p in self.store.packs() {
+        for p in &packs {
             let dead: Vec<ObjectId> = p
                 .entries()
                 .map(|(id, _)| id)
@@ -318,6 +322,11 @@ impl Repo {
         }
         if !prune {
             return Ok(rep);
+        }
+        // Pruning also consolidates: every commit adds a pack, and lookups
+        // cost one binary search per pack.
+        if packs.len() > 1 {
+            dirty_packs = packs.iter().map(|p| p.path.clone()).collect();
         }
         // Repack the live objects of every pack that holds dead ones, then
         // remove the old packs: a crash in between leaves duplicates, never

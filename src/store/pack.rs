@@ -285,7 +285,7 @@ impl PackWriter {
         tmp.persist(&pack_path)
             .map_err(|e| StoreError::io(&pack_path, e))?;
 
-        self.entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        self.entries.sort_unstable_by_key(|e| e.0);
         let mut idx = Vec::with_capacity(IDX_HEADER + self.entries.len() * IDX_ENTRY + ID_LEN);
         idx.extend_from_slice(IDX_MAGIC);
         idx.extend_from_slice(&VERSION.to_le_bytes());

@@ -1,0 +1,33 @@
+# folio: the two set-up commands are `make demo` and `make test`.
+CARGO ?= cargo
+
+.PHONY: all build demo test lint bench toolchain clean
+
+all: build
+
+toolchain:
+	@$(CARGO) fmt --version >/dev/null 2>&1 || rustup component add rustfmt
+	@$(CARGO) clippy --version >/dev/null 2>&1 || rustup component add clippy
+
+build:
+	$(CARGO) build --release
+
+## Build folio and run the end-to-end demo on fixtures/ in a temporary folder.
+demo: build
+	bash scripts/demo.sh target/release/folio
+
+lint: toolchain
+	$(CARGO) fmt --check
+	$(CARGO) clippy --all-targets -- -D warnings
+
+## The whole suite: formatting, lints, every test.
+test: lint
+	$(CARGO) test --all-targets
+	$(CARGO) test --doc
+
+## Benchmarks against b3sum, cp and git (not part of `make test`).
+bench: build
+	bash bench/run.sh
+
+clean:
+	$(CARGO) clean

@@ -1,0 +1,154 @@
+//! `init`, `commit`, `status`.
+
+use crate::{Env, redact};
+
+#[test]
+fn init_twice_is_refused() {
+    let e = Env::new();
+    let err = e.fails(&["init"], 1);
+    assert!(err.contains("already a folio repository"), "{err}");
+}
+
+#[test]
+fn first_commit_and_clean_status() {
+    let e = Env::new();
+    e.write("data/a.txt", b"alpha\n");
+    e.write("data/sub/b.txt", b"beta\n");
+    e.write("labels.csv", b"id,label\n1,cat\n");
+    let out = e.ok(&["commit", "data", "labels.csv", "-m", "first"]);
+    insta::assert_snapshot!(redact(&out), @r"
+    committed [SHORT]  first
+      data: 2 added, 0 modified, 0 deleted
+      labels.csv: 1 added, 0 modified, 0 deleted
+      hashed 3 files (26 B), 0 unchanged from the stat cache
+    ");
+    let st = e.json(&["status", "--json"]);
+    assert_eq!(st["branch"], "main");
+    for d in st["datasets"].as_array().expect("datasets") {
+        assert_eq!(d["added"].as_array().map(Vec::len), Some(0));
+        assert_eq!(d["modified"].as_array().map(Vec::len), Some(0));
+        assert_eq!(d["deleted"].as_array().map(Vec::len), Some(0));
+    }
+}
+
+#[test]
+fn status_lists_each_kind_of_change() {
+    let e = Env::new();
+    e.write("data/keep.txt", b"same\n");
+    e.write("data/edit.txt", b"before\n");
+    e.write("data/gone.txt", b"bye\n");
+    e.ok(&["commit", "data", "-m", "first"]);
+    e.write("data/edit.txt", b"after\n");
+    e.write("data/new.txt", b"hello\n");
+    std::fs::remove_file(e.p("data/gone.txt")).expect("rm");
+    e.write("stray.txt", b"untracked\n");
+    let out = e.ok(&["status"]);
+    insta::assert_snapshot!(out, @r"
+    On branch main
+
+    data: 1 added, 1 modified, 1 deleted
+      added     data/new.txt
+      modified  data/edit.txt
+      deleted   data/gone.txt
+
+    Untracked (not in any dataset; add with `folio commit PATH`):
+      stray.txt
+    ");
+}
+
+#[test]
+fn mode_change_is_a_modification() {
+    use std::os::unix::fs::PermissionsExt;
+    let e = Env::new();
+    e.write("data/run.sh", b"#!/bin/sh\n");
+    e.ok(&["commit", "data", "-m", "first"]);
+    std::fs::set_permissions(e.p("data/run.sh"), std::fs::Permissions::from_mode(0o755))
+        .expect("chmod");
+    let st = e.json(&["status", "--json"]);
+    assert_eq!(st["datasets"][0]["modified"][0], "run.sh");
+}
+
+#[test]
+fn commit_without_change_creates_nothing() {
+    let e = Env::new();
+    e.write("data/a.txt", b"a");
+    e.ok(&["commit", "data", "-m", "first"]);
+    let before = e.repo_state();
+    let out = e.ok(&["commit", "-m", "again"]);
+    assert!(out.starts_with("nothing to commit"), "{out}");
+    assert_eq!(e.repo_state(), before);
+    e.ok(&["commit", "--allow-empty", "-m", "empty"]);
+    assert_eq!(e.json(&["log", "--json"]).as_array().map(Vec::len), Some(2));
+}
+
+#[test]
+fn recommit_rehashes_only_changed_files() {
+    let e = Env::new();
+    for i in 0..20 {
+        e.write(&format!("data/f{i}.txt"), format!("file {i}").as_bytes());
+    }
+    e.ok(&["commit", "data", "-m", "first"]);
+    // Let the stat cache entries age past the racy window, then refresh it.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    e.ok(&["status"]);
+    e.write("data/f3.txt", b"changed");
+    let r = e.json(&["commit", "-m", "second", "--json"]);
+    assert_eq!(r["hashed_files"], 1, "{r}");
+    assert_eq!(r["cached_files"], 19, "{r}");
+}
+
+#[test]
+fn folioignore_excludes_files() {
+    let e = Env::new();
+    e.write("data/a.txt", b"a");
+    e.write("data/tmp.log", b"noise");
+    e.write("data/.folioignore", b"*.log\n");
+    e.write(".folioignore", b"cache/\n");
+    e.write("data/cache/x.bin", b"x");
+    let r = e.json(&["commit", "data", "-m", "first", "--json"]);
+    let added: Vec<&str> = r["changes"]["data"]["added"]
+        .as_array()
+        .expect("added")
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    assert_eq!(added, [".folioignore", "a.txt"]);
+}
+
+#[test]
+fn author_and_time_are_recorded() {
+    let e = Env::new();
+    e.write("data/a.txt", b"a");
+    e.ok(&[
+        "commit",
+        "data",
+        "-m",
+        "first",
+        "--author",
+        "Grace <g@example.com>",
+    ]);
+    let log = e.json(&["log", "--json"]);
+    assert_eq!(log[0]["author"], "Grace <g@example.com>");
+    // 2026-01-15T10:00:00Z, computed with: date -u -d 2026-01-15T10:00:00Z +%s
+    assert_eq!(log[0]["time"], 1768471200);
+}
+
+#[test]
+fn deleted_dataset_is_dropped_on_commit() {
+    let e = Env::new();
+    e.write("a/x.txt", b"x");
+    e.write("b/y.txt", b"y");
+    e.ok(&["commit", "a", "b", "-m", "two datasets"]);
+    std::fs::remove_dir_all(e.p("b")).expect("rm");
+    let st = e.json(&["status", "--json"]);
+    assert_eq!(st["datasets"][1]["missing"], true);
+    e.ok(&["commit", "-m", "drop b"]);
+    let show = e.json(&["show", "--json"]);
+    let paths: Vec<&str> = show["datasets"]
+        .as_array()
+        .expect("datasets")
+        .iter()
+        .filter_map(|d| d["path"].as_str())
+        .collect();
+    assert_eq!(paths, ["a"]);
+}

@@ -1,0 +1,80 @@
+//! Bad input: clear errors that name what failed, and nothing changed.
+
+use std::os::unix::ffi::OsStrExt;
+
+use crate::Env;
+
+#[test]
+fn not_a_repository() {
+    let e = Env::bare();
+    let err = e.fails(&["status"], 1);
+    assert!(err.contains("not a folio repository"), "{err}");
+    assert!(err.contains("folio init"), "{err}");
+}
+
+#[test]
+fn missing_and_outside_paths() {
+    let e = Env::new();
+    let err = e.fails(&["commit", "nope", "-m", "x"], 1);
+    assert!(err.contains("nope: no such file or folder"), "{err}");
+    let err = e.fails(&["commit", "/", "-m", "x"], 1);
+    assert!(err.contains("outside the repository"), "{err}");
+    let err = e.fails(&["commit", "-m", "x"], 1);
+    assert!(err.contains("nothing is tracked yet"), "{err}");
+    let err = e.fails(&["commit", ".folio", "-m", "x"], 1);
+    assert!(err.contains(".folio"), "{err}");
+}
+
+#[test]
+fn nested_datasets_are_refused() {
+    let e = Env::new();
+    e.write("data/sub/a.txt", b"a");
+    e.ok(&["commit", "data", "-m", "first"]);
+    let before = e.repo_state();
+    let err = e.fails(&["commit", "data/sub", "-m", "nested"], 1);
+    assert!(err.contains("overlaps the tracked dataset 'data'"), "{err}");
+    assert_eq!(e.repo_state(), before);
+}
+
+#[test]
+fn non_utf8_name_is_refused_and_nothing_is_written() {
+    let e = Env::new();
+    e.write("data/ok.txt", b"ok");
+    e.ok(&["commit", "data", "-m", "first"]);
+    let before = e.repo_state();
+    let bad = e
+        .p("data")
+        .join(std::ffi::OsStr::from_bytes(b"bad\xffname"));
+    std::fs::write(&bad, b"x").expect("write");
+    e.write("data/ok.txt", b"changed");
+    let err = e.fails(&["commit", "-m", "second"], 1);
+    assert!(err.contains("not valid UTF-8"), "{err}");
+    assert!(err.contains("bad"), "{err}");
+    assert_eq!(
+        e.repo_state(),
+        before,
+        "a failed commit must leave the repository as it was"
+    );
+}
+
+#[test]
+fn empty_message_and_bad_clock() {
+    let e = Env::new();
+    e.write("data/a.txt", b"a");
+    let err = e.fails(&["commit", "data", "-m", " "], 1);
+    assert!(err.contains("message is empty"), "{err}");
+    let out = e
+        .cmd(&["commit", "data", "-m", "x"])
+        .env("FOLIO_NOW", "yesterday")
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("FOLIO_NOW=\"yesterday\""));
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let e = Env::new();
+    e.fails(&["commit"], 2);
+    e.fails(&["frobnicate"], 2);
+}

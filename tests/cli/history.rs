@@ -1,0 +1,98 @@
+//! `log`, `show`, revisions, branches and tags.
+
+use crate::{Env, redact};
+
+fn three_commits() -> Env {
+    let e = Env::new();
+    e.write("data/a.txt", b"one");
+    e.ok(&["commit", "data", "-m", "first"]);
+    e.write("data/a.txt", b"two");
+    e.ok(&["commit", "-m", "second"]);
+    e.write("other/b.txt", b"b");
+    e.ok(&["commit", "other", "-m", "third"]);
+    e
+}
+
+#[test]
+fn log_lists_newest_first_and_limits() {
+    let e = three_commits();
+    let log = e.json(&["log", "--json"]);
+    let msgs: Vec<&str> = log
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter_map(|c| c["message"].as_str())
+        .collect();
+    assert_eq!(msgs, ["third", "second", "first"]);
+    assert_eq!(
+        e.json(&["log", "-n", "1", "--json"])
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+    let only_data = e.json(&["log", "data", "--json"]);
+    assert_eq!(only_data.as_array().map(Vec::len), Some(2));
+    let one_file = e.json(&["log", "other/b.txt", "--json"]);
+    assert_eq!(one_file[0]["message"], "third");
+}
+
+#[test]
+fn revisions_resolve() {
+    let e = three_commits();
+    let log = e.json(&["log", "--json"]);
+    let first = log[2]["id"].as_str().expect("id").to_string();
+    for rev in ["HEAD~2", "main~2", "HEAD~1~1", &first, &first[..8]] {
+        let show = e.json(&["show", rev, "--json"]);
+        assert_eq!(show["id"], first.as_str(), "{rev}");
+    }
+    let err = e.fails(&["show", "HEAD~3"], 1);
+    assert!(err.contains("unknown revision"), "{err}");
+    let err = e.fails(&["show", "nope"], 1);
+    assert!(err.contains("unknown revision 'nope'"), "{err}");
+}
+
+#[test]
+fn show_reports_counts_and_changes() {
+    let e = three_commits();
+    let out = e.ok(&["show", "HEAD~1"]);
+    insta::assert_snapshot!(redact(&out), @r"
+    commit [ID]
+    Parent: [ID]
+    Author: Test Author <test@example.com>
+    Date:   2026-01-15 10:00:00 UTC
+
+        second
+
+    Datasets:
+      data                           folder            1 files          3 B  [SHORT]
+
+    Changes against the parent:
+      data: 0 added, 1 modified, 0 deleted
+    ");
+}
+
+#[test]
+fn branches_and_tags() {
+    let e = three_commits();
+    e.ok(&["branch", "exp", "--at", "HEAD~1"]);
+    e.ok(&["tag", "v1", "HEAD~2"]);
+    let branches = e.json(&["branch", "--json"]);
+    assert_eq!(branches.as_array().map(Vec::len), Some(2));
+    assert_eq!(branches[1]["name"], "main");
+    assert_eq!(branches[1]["current"], true);
+    let v1 = e.json(&["show", "v1", "--json"]);
+    assert_eq!(v1["message"], "first");
+    let exp = e.json(&["show", "exp", "--json"]);
+    assert_eq!(exp["message"], "second");
+    let err = e.fails(&["branch", "exp"], 1);
+    assert!(err.contains("already exists"), "{err}");
+    let err = e.fails(&["branch", "bad..name"], 1);
+    assert!(err.contains("not a valid name"), "{err}");
+    let err = e.fails(&["branch", "-d", "main"], 1);
+    assert!(err.contains("HEAD is on it"), "{err}");
+    e.ok(&["branch", "-d", "exp"]);
+    assert_eq!(
+        e.json(&["branch", "--json"]).as_array().map(Vec::len),
+        Some(1)
+    );
+}
