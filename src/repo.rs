@@ -355,3 +355,6 @@ const CONFIG_TEMPLATE: &str = "# folio repository configuration\n";
 fn is_within(a: &str, b: &str) -> bool {
     a == b || (a.starts_with(b) && a.as_bytes().get(b.len()) == Some(&b'/'))
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,175 @@
+//! Library tests of whole repository operations.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use proptest::prelude::*;
+
+use super::*;
+use crate::progress::NoProgress;
+
+fn opts(paths: Vec<PathBuf>, msg: &str) -> CommitOptions {
+    CommitOptions {
+        paths,
+        message: msg.into(),
+        author: "T".into(),
+        time: 0,
+        allow_empty: false,
+    }
+}
+
+/// What a folder holds, independently of folio: path → description.
+fn describe(root: &Path) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in fs::read_dir(&d).expect("read_dir").flatten() {
+            let p = e.path();
+            let rel = p
+                .strip_prefix(root)
+                .expect("inside")
+                .to_string_lossy()
+                .into_owned();
+            let m = fs::symlink_metadata(&p).expect("lstat");
+            let desc = if m.file_type().is_symlink() {
+                format!("link -> {}", fs::read_link(&p).expect("readlink").display())
+            } else if m.is_dir() {
+                stack.push(p.clone());
+                "dir".to_string()
+            } else {
+                let exec = m.permissions().mode() & 0o100 != 0;
+                format!("file exec={exec} {:?}", fs::read(&p).expect("read"))
+            };
+            out.insert(rel, desc);
+        }
+    }
+    out
+}
+
+#[derive(Debug, Clone)]
+enum Node {
+    File(Vec<u8>, bool),
+    Link(String),
+    Dir(Vec<(String, Node)>),
+}
+
+fn name() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "[a-z]{1,6}(\\.txt)?",
+        Just("é日本".to_string()),
+        Just("with space".to_string()),
+        Just("Ünïcødé-ñ".to_string()),
+    ]
+}
+
+fn node() -> impl Strategy<Value = Node> {
+    let leaf = prop_oneof![
+        (
+            proptest::collection::vec(any::<u8>(), 0..300),
+            any::<bool>()
+        )
+            .prop_map(|(b, x)| Node::File(b, x)),
+        "[a-z]{1,8}".prop_map(Node::Link),
+    ];
+    leaf.prop_recursive(3, 24, 5, |inner| {
+        proptest::collection::vec((name(), inner), 0..5).prop_map(Node::Dir)
+    })
+}
+
+fn materialise(at: &Path, n: &Node) {
+    match n {
+        Node::File(b, x) => {
+            fs::write(at, b).expect("write");
+            let mode = if *x { 0o755 } else { 0o644 };
+            fs::set_permissions(at, fs::Permissions::from_mode(mode)).expect("chmod");
+        }
+        Node::Link(t) => std::os::unix::fs::symlink(t, at).expect("symlink"),
+        Node::Dir(children) => {
+            fs::create_dir_all(at).expect("mkdir");
+            for (name, c) in children {
+                let p = at.join(name);
+                if fs::symlink_metadata(&p).is_err() {
+                    materialise(&p, c);
+                }
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    #[test]
+    fn commit_then_checkout_reproduces_the_tree(children in proptest::collection::vec((name(), node()), 0..6)) {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let work = tmp.path().join("work");
+        fs::create_dir(&work).expect("mkdir");
+        materialise(&work.join("data"), &Node::Dir(children));
+        let repo = Repo::init(&work).expect("init");
+        let lock = repo.lock(false).expect("lock");
+        let out = repo.commit(&lock, &opts(vec![work.join("data")], "c"), &NoProgress).expect("commit");
+        let id = out.commit.expect("a commit");
+        let dest = tmp.path().join("out");
+        repo.checkout_to(id, &dest, &NoProgress).expect("checkout");
+        prop_assert_eq!(describe(&work.join("data")), describe(&dest.join("data")));
+    }
+}
+
+#[test]
+fn ambiguous_prefix_lists_candidates() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let repo = Repo::init(tmp.path()).expect("init");
+    // Store commits until two share a 4-digit prefix (birthday bound: a
+    // few hundred), all in one pack.
+    let w = repo.store().writer().expect("writer");
+    let mut seen: BTreeMap<String, ObjectId> = BTreeMap::new();
+    let mut pair = None;
+    for i in 0..5000 {
+        let c = Commit {
+            parents: vec![],
+            datasets: vec![],
+            author: "T".into(),
+            time: i,
+            message: format!("commit {i}"),
+        };
+        let id = w.put(&c.encode()).expect("put");
+        let prefix = id.short(4);
+        if let Some(other) = seen.insert(prefix.clone(), id) {
+            pair = Some((prefix, other, id));
+            break;
+        }
+    }
+    w.finish().expect("finish");
+    let (prefix, a, b) = pair.expect("a collision within 5000 commits");
+    match repo.resolve(&prefix) {
+        Err(RepoError::AmbiguousRevision { candidates, .. }) => {
+            assert_eq!(candidates.len(), 2);
+            let text = candidates.join("\n");
+            assert!(
+                text.contains(&a.short(12)) && text.contains(&b.short(12)),
+                "{text}"
+            );
+        }
+        other => panic!("expected ambiguity, got {other:?}"),
+    }
+    let longer = a.short(12);
+    assert_eq!(repo.resolve(&longer).expect("unique").0, a);
+}
+
+#[test]
+fn library_sees_its_own_new_commit() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    fs::create_dir(tmp.path().join("d")).expect("mkdir");
+    fs::write(tmp.path().join("d/a"), b"a").expect("write");
+    let repo = Repo::init(tmp.path()).expect("init");
+    let lock = repo.lock(false).expect("lock");
+    let id = repo
+        .commit(&lock, &opts(vec![tmp.path().join("d")], "c"), &NoProgress)
+        .expect("commit")
+        .commit
+        .expect("id");
+    assert_eq!(repo.resolve("HEAD").expect("head"), id);
+    assert_eq!(repo.show(id).expect("show").datasets[0].files, 1);
+}
