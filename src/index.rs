@@ -179,6 +179,9 @@ impl Index {
         let Db::Rw(db) = &self.db else {
             return Ok(());
         };
+        if caches.is_empty() {
+            return Ok(());
+        }
         let e = |e: &dyn std::fmt::Display| Self::err(&self.dir, e);
         let txn = db.begin_write().map_err(|x| e(&x))?;
         {

@@ -98,6 +98,8 @@ pub struct HashStats {
     pub hashed_bytes: u64,
     /// Files whose id came from the stat cache.
     pub cached_files: u64,
+    /// True when the new stat cache differs from the old one.
+    pub cache_changed: bool,
 }
 
 fn kind_of(meta: &Metadata) -> Option<EntryKind> {
@@ -259,8 +261,10 @@ pub fn resolve_ids(
         e.size = size;
         stats.hashed_files += 1;
         stats.hashed_bytes += size;
+        // Symlinks are not cached: reading one is as cheap as a stat.
+        stats.cache_changed |= e.kind != EntryKind::Symlink;
     }
-    let new_cache = scan
+    let new_cache: DatasetCache = scan
         .entries
         .iter()
         .filter(|e| e.kind != EntryKind::Symlink)
@@ -269,6 +273,9 @@ pub fn resolve_ids(
             (e.path.clone(), StatEntry::new(&e.meta, id, stamp))
         })
         .collect();
+    // Every entry not re-hashed came unchanged from the cache, so only a
+    // re-hash or a removal changes it.
+    stats.cache_changed |= new_cache.len() != cache.len();
     Ok((new_cache, stats))
 }
 

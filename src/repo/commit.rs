@@ -111,7 +111,9 @@ impl Repo {
                 changes.push((path.clone(), snapshot::compare(&old, &new)));
             }
             new_entries.push(entry);
-            caches.push((path.clone(), cache));
+            if st.cache_changed {
+                caches.push((path.clone(), cache));
+            }
         }
         new_entries.sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
 
@@ -141,7 +143,9 @@ impl Repo {
         }
         self.save_caches(&index, &caches)?;
         let keep: Vec<&str> = commit.datasets.iter().map(|d| d.path.as_str()).collect();
-        index.retain_datasets(&keep)?;
+        if keep.len() != old.len() || old.iter().any(|d| !keep.contains(&d.path.as_str())) {
+            index.retain_datasets(&keep)?;
+        }
         Ok(CommitOutcome {
             commit: Some(id),
             changes,

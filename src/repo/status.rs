@@ -58,6 +58,8 @@ impl Repo {
             Some(id) => self.read_commit(id)?.datasets,
             None => Vec::new(),
         };
+        // With the lock free, status refreshes the stat cache (as git
+        // status refreshes its index); without it, it only reads.
         let lock = self.lock(false).ok();
         let index = match &lock {
             Some(l) => Some(self.open_index_rw(l)?),
@@ -74,12 +76,14 @@ impl Repo {
             let (st, cache, hs) = self.dataset_status(d, index.as_ref(), stamp, progress)?;
             stats.hashed_files += hs.hashed_files;
             stats.cached_files += hs.cached_files;
-            if let Some(c) = cache {
+            if let Some(c) = cache.filter(|_| hs.cache_changed) {
                 caches.push((d.path.clone(), c));
             }
             out.push(st);
         }
-        if let (Some(_), Some(ix)) = (&lock, &index) {
+        if let (Some(_), Some(ix)) = (&lock, &index)
+            && !caches.is_empty()
+        {
             self.save_caches(ix, &caches)?;
         }
         Ok(Status {
