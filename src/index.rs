@@ -5,7 +5,6 @@
 //! re-hash only files that changed. Deleting the folder loses nothing: the
 //! next scan re-hashes and rebuilds it.
 
-use std::collections::HashMap;
 use std::fs::{self, Metadata};
 use std::io;
 use std::os::unix::fs::MetadataExt;
@@ -42,6 +41,33 @@ pub enum IndexError {
     },
 }
 
+/// The parts of a file's metadata the stat cache compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileStat {
+    /// Size in bytes.
+    pub size: u64,
+    /// Modification time, nanoseconds since the epoch.
+    pub mtime: i128,
+    /// Status-change time, nanoseconds since the epoch.
+    pub ctime: i128,
+    /// Inode number.
+    pub ino: u64,
+    /// Mode bits (file type and permissions).
+    pub mode: u32,
+}
+
+impl From<&Metadata> for FileStat {
+    fn from(m: &Metadata) -> Self {
+        FileStat {
+            size: m.len(),
+            mtime: mtime_ns(m),
+            ctime: i128::from(m.ctime()) * 1_000_000_000 + i128::from(m.ctime_nsec()),
+            ino: m.ino(),
+            mode: m.mode(),
+        }
+    }
+}
+
 /// What the stat cache remembers of one file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StatEntry {
@@ -63,29 +89,27 @@ pub struct StatEntry {
 
 impl StatEntry {
     /// A cache entry from fresh metadata and the id just computed.
-    pub fn new(meta: &Metadata, id: ObjectId, stamp: i128) -> StatEntry {
-        let mtime = mtime_ns(meta);
+    pub fn new(st: &FileStat, id: ObjectId, stamp: i128) -> StatEntry {
         StatEntry {
-            size: meta.len(),
-            mtime,
-            ctime: i128::from(meta.ctime()) * 1_000_000_000 + i128::from(meta.ctime_nsec()),
-            ino: meta.ino(),
-            mode: meta.mode(),
+            size: st.size,
+            mtime: st.mtime,
+            ctime: st.ctime,
+            ino: st.ino,
+            mode: st.mode,
             id: *id.as_bytes(),
-            racy: mtime >= stamp,
+            racy: st.mtime >= stamp,
         }
     }
 
     /// The cached id when `meta` shows the file unchanged and the entry is
     /// not racy; `None` means the file must be re-hashed.
-    pub fn id_if_fresh(&self, meta: &Metadata) -> Option<ObjectId> {
+    pub fn id_if_fresh(&self, st: &FileStat) -> Option<ObjectId> {
         let same = !self.racy
-            && self.size == meta.len()
-            && self.mtime == mtime_ns(meta)
-            && self.ctime
-                == i128::from(meta.ctime()) * 1_000_000_000 + i128::from(meta.ctime_nsec())
-            && self.ino == meta.ino()
-            && self.mode == meta.mode();
+            && self.size == st.size
+            && self.mtime == st.mtime
+            && self.ctime == st.ctime
+            && self.ino == st.ino
+            && self.mode == st.mode;
         same.then_some(ObjectId(self.id))
     }
 }
@@ -95,8 +119,9 @@ pub fn mtime_ns(meta: &Metadata) -> i128 {
     i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec())
 }
 
-/// The stat cache of one dataset: path relative to the dataset → entry.
-pub type DatasetCache = HashMap<String, StatEntry>;
+/// The stat cache of one dataset: (path relative to the dataset, entry),
+/// in path order (see `snapshot::path_order`).
+pub type DatasetCache = Vec<(String, StatEntry)>;
 
 enum Db {
     Rw(redb::Database),
@@ -217,10 +242,21 @@ impl Index {
         txn.commit().map_err(|x| e(&x))
     }
 
-    /// The file-system time now, read from a file written in the index
-    /// folder: entries modified at or after it are racy.
+    /// See [`stamp`].
     pub fn stamp(&self) -> Result<i128, IndexError> {
-        let p = self.dir.join("stamp");
+        stamp(&self.dir)
+    }
+}
+
+/// The file-system time now, read from a file written in the index folder
+/// `dir`: entries modified at or after it are racy.
+pub fn stamp(dir: &Path) -> Result<i128, IndexError> {
+    {
+        fsutil::create_dir_durable(dir).map_err(|source| IndexError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let p = dir.join("stamp");
         let io = |source| IndexError::Io {
             path: p.clone(),
             source,
@@ -251,16 +287,18 @@ mod tests {
         let meta = fs::metadata(&f).expect("stat");
         let idx = Index::open_rw(&dir.path().join("index")).expect("open");
         let stamp = mtime_ns(&meta) + 1;
-        let entry = StatEntry::new(&meta, ObjectId::of(b"one"), stamp);
-        let mut cache = DatasetCache::new();
-        cache.insert("f".into(), entry);
+        let entry = StatEntry::new(&(&meta).into(), ObjectId::of(b"one"), stamp);
+        let cache: DatasetCache = vec![("f".into(), entry)];
         idx.save_stat_caches(&[("d", &cache)]).expect("save");
         let loaded = idx.stat_cache("d");
-        assert_eq!(loaded.get("f"), Some(&entry));
-        assert_eq!(entry.id_if_fresh(&meta), Some(ObjectId::of(b"one")));
+        assert_eq!(loaded, cache);
+        assert_eq!(
+            entry.id_if_fresh(&(&meta).into()),
+            Some(ObjectId::of(b"one"))
+        );
         fs::write(&f, b"two!").expect("rewrite");
         let meta2 = fs::metadata(&f).expect("stat");
-        assert_eq!(entry.id_if_fresh(&meta2), None);
+        assert_eq!(entry.id_if_fresh(&(&meta2).into()), None);
     }
 
     #[test]
@@ -270,9 +308,9 @@ mod tests {
         fs::write(&f, b"one").expect("write");
         let meta = fs::metadata(&f).expect("stat");
         // The cache was written in the same timestamp tick as the file.
-        let entry = StatEntry::new(&meta, ObjectId::of(b"one"), mtime_ns(&meta));
+        let entry = StatEntry::new(&(&meta).into(), ObjectId::of(b"one"), mtime_ns(&meta));
         assert!(entry.racy);
-        assert_eq!(entry.id_if_fresh(&meta), None);
+        assert_eq!(entry.id_if_fresh(&(&meta).into()), None);
     }
 
     #[test]

@@ -93,6 +93,22 @@ pub struct TreeEntry {
     pub size: u64,
 }
 
+impl TreeEntry {
+    /// Appends this entry's canonical encoding.
+    pub fn encode_into(&self, out: &mut Vec<u8>) {
+        encode_entry(out, self.kind, &self.name, &self.id, self.size);
+    }
+}
+
+/// Appends one tree entry's canonical encoding.
+pub fn encode_entry(out: &mut Vec<u8>, kind: EntryKind, name: &str, id: &ObjectId, size: u64) {
+    out.push(kind.code());
+    out.extend_from_slice(&u32_len(name.len()).to_le_bytes());
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(id.as_bytes());
+    out.extend_from_slice(&size.to_le_bytes());
+}
+
 /// A folder: its entries sorted by name bytes.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Tree {
@@ -119,16 +135,20 @@ impl Tree {
 
     /// The canonical encoding (entries must already be sorted).
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(TREE_TAG.len() + 4 + self.entries.len() * 64);
-        out.extend_from_slice(TREE_TAG);
-        out.extend_from_slice(&u32_len(self.entries.len()).to_le_bytes());
+        let mut body = Vec::with_capacity(self.entries.len() * 64);
         for e in &self.entries {
-            out.push(e.kind.code());
-            out.extend_from_slice(&u32_len(e.name.len()).to_le_bytes());
-            out.extend_from_slice(e.name.as_bytes());
-            out.extend_from_slice(e.id.as_bytes());
-            out.extend_from_slice(&e.size.to_le_bytes());
+            e.encode_into(&mut body);
         }
+        Tree::encode_parts(u32_len(self.entries.len()), &body)
+    }
+
+    /// A tree's encoding from its entry count and its entries' encodings
+    /// (see [`TreeEntry::encode_into`]), already in canonical order.
+    pub fn encode_parts(count: u32, body: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(TREE_TAG.len() + 4 + body.len());
+        out.extend_from_slice(TREE_TAG);
+        out.extend_from_slice(&count.to_le_bytes());
+        out.extend_from_slice(body);
         out
     }
 

@@ -1,7 +1,7 @@
 //! Scanning datasets in the working tree, hashing them with the stat
 //! cache, and turning them into trees.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, Metadata};
 use std::io;
 use std::os::unix::ffi::OsStrExt;
@@ -10,9 +10,15 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
+mod tree;
+mod walk;
+
+pub use tree::{TreeSource, WorkTrees, diff_trees};
+pub use walk::path_order;
+
 use crate::id::{ObjectId, TreeId};
-use crate::index::{DatasetCache, StatEntry};
-use crate::object::{DecodeError, EntryKind, Tree, TreeEntry};
+use crate::index::{DatasetCache, FileStat, StatEntry};
+use crate::object::{DecodeError, EntryKind, Tree};
 use crate::progress::Progress;
 use crate::store::{Store, StoreError, Writer};
 
@@ -69,7 +75,7 @@ pub struct WorkEntry {
     /// File, executable or symlink.
     pub kind: EntryKind,
     /// Its metadata, taken before reading it.
-    pub meta: Metadata,
+    pub meta: FileStat,
     /// Its blob id, once known.
     pub id: Option<ObjectId>,
     /// Its size (for symlinks, the target length).
@@ -119,99 +125,39 @@ fn kind_of(meta: &Metadata) -> Option<EntryKind> {
     }
 }
 
-fn utf8_rel(path: &Path, base: &Path) -> Result<String, SnapshotError> {
-    let rel = path.strip_prefix(base).unwrap_or(path);
-    let mut parts = Vec::new();
-    for c in rel.components() {
-        let s = c
-            .as_os_str()
-            .to_str()
-            .ok_or_else(|| SnapshotError::NonUtf8Name {
-                path: path.to_path_buf(),
-            })?;
-        parts.push(s);
-    }
-    Ok(parts.join("/"))
-}
-
 /// Scans the dataset at `abs` (a folder or one file). `repo_ignore` is the
 /// repository's top-level `.folioignore`, applied to every dataset.
+/// Entries and folders come in [`path_order`].
 pub fn scan(abs: &Path, repo_ignore: Option<&Path>) -> Result<Scan, SnapshotError> {
     let meta = fs::symlink_metadata(abs).map_err(|source| SnapshotError::Unreadable {
         path: abs.to_path_buf(),
         source,
     })?;
-    if !meta.is_dir() {
-        let kind = kind_of(&meta).ok_or_else(|| SnapshotError::Walk {
-            path: abs.to_path_buf(),
-            detail: "not a file, folder or symlink".into(),
-        })?;
-        let size = meta.len();
-        return Ok(Scan {
-            entries: vec![WorkEntry {
-                path: String::new(),
-                kind,
-                meta,
-                id: None,
-                size,
-            }],
-            single_file: true,
-            ..Scan::default()
-        });
+    if meta.is_dir() {
+        return walk::walk(abs, repo_ignore);
     }
-    let mut builder = ignore::WalkBuilder::new(abs);
-    builder
-        .standard_filters(false)
-        .follow_links(false)
-        .add_custom_ignore_filename(IGNORE_FILE)
-        .filter_entry(|e| e.file_name() != ".folio");
-    if let Some(ig) = repo_ignore.filter(|p| p.is_file()) {
-        builder.add_ignore(ig);
-    }
-    let mut scan = Scan::default();
-    for item in builder.build() {
-        let entry = item.map_err(|e| SnapshotError::Walk {
-            path: abs.to_path_buf(),
-            detail: e.to_string(),
-        })?;
-        if entry.depth() == 0 {
-            continue;
-        }
-        let path = entry.path();
-        if path.file_name().is_some_and(|n| {
-            n.as_bytes()
-                .starts_with(crate::fsutil::TEMP_PREFIX.as_bytes())
-        }) {
-            continue;
-        }
-        let rel = utf8_rel(path, abs)?;
-        let meta = fs::symlink_metadata(path).map_err(|source| SnapshotError::Unreadable {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        match kind_of(&meta) {
-            Some(EntryKind::Tree) => scan.dirs.push(rel),
-            Some(kind) => {
-                let size = meta.len();
-                scan.entries.push(WorkEntry {
-                    path: rel,
-                    kind,
-                    meta,
-                    id: None,
-                    size,
-                });
-            }
-            None => scan.skipped.push(rel),
-        }
-    }
-    scan.entries.sort_by(|a, b| a.path.cmp(&b.path));
-    scan.dirs.sort();
-    Ok(scan)
+    let kind = kind_of(&meta).ok_or_else(|| SnapshotError::Walk {
+        path: abs.to_path_buf(),
+        detail: "not a file, folder or symlink".into(),
+    })?;
+    let size = meta.len();
+    Ok(Scan {
+        entries: vec![WorkEntry {
+            path: String::new(),
+            kind,
+            meta: (&meta).into(),
+            id: None,
+            size,
+        }],
+        single_file: true,
+        ..Scan::default()
+    })
 }
 
 /// Fills in every entry's id: from the stat cache when the file is
 /// unchanged, otherwise by hashing it (and storing it when `writer` is
-/// given). Returns the new stat cache and what was done.
+/// given). Returns the new stat cache (`None` when it equals the old one)
+/// and what was done.
 pub fn resolve_ids(
     scan: &mut Scan,
     abs: &Path,
@@ -219,14 +165,19 @@ pub fn resolve_ids(
     writer: Option<&Writer<'_>>,
     stamp: i128,
     progress: &dyn Progress,
-) -> Result<(DatasetCache, HashStats), SnapshotError> {
+) -> Result<(Option<DatasetCache>, HashStats), SnapshotError> {
     let mut stats = HashStats::default();
     let mut todo = Vec::new();
+    // Both lists are in path order: walk them together.
+    let mut ci = 0;
     for (i, e) in scan.entries.iter_mut().enumerate() {
+        while ci < cache.len() && path_order(&cache[ci].0, &e.path).is_lt() {
+            ci += 1;
+        }
+        let hit = cache.get(ci).filter(|c| c.0 == e.path).map(|c| c.1);
         // A cached id counts only if the store has the blob when storing:
         // `status` caches ids of files it hashed but did not store.
-        let cached = cache
-            .get(&e.path)
+        let cached = hit
             .and_then(|c| c.id_if_fresh(&e.meta))
             .filter(|id| writer.is_none_or(|w| w.has(id, e.size)));
         match cached {
@@ -264,6 +215,17 @@ pub fn resolve_ids(
         // Symlinks are not cached: reading one is as cheap as a stat.
         stats.cache_changed |= e.kind != EntryKind::Symlink;
     }
+    // Every entry not re-hashed came unchanged from the cache, so only a
+    // re-hash or a removal changes it.
+    let cached_entries = scan
+        .entries
+        .iter()
+        .filter(|e| e.kind != EntryKind::Symlink)
+        .count();
+    stats.cache_changed |= cached_entries != cache.len();
+    if !stats.cache_changed {
+        return Ok((None, stats));
+    }
     let new_cache: DatasetCache = scan
         .entries
         .iter()
@@ -273,10 +235,7 @@ pub fn resolve_ids(
             (e.path.clone(), StatEntry::new(&e.meta, id, stamp))
         })
         .collect();
-    // Every entry not re-hashed came unchanged from the cache, so only a
-    // re-hash or a removal changes it.
-    stats.cache_changed |= new_cache.len() != cache.len();
-    Ok((new_cache, stats))
+    Ok((Some(new_cache), stats))
 }
 
 fn hash_entry(
@@ -309,52 +268,6 @@ fn hash_entry(
             let size = h.count();
             Ok((h.finalize().into(), size))
         }
-    }
-}
-
-/// Writes the trees of a resolved folder scan and returns the root tree
-/// id and total size.
-pub fn write_trees(scan: &Scan, writer: &Writer<'_>) -> Result<(TreeId, u64), SnapshotError> {
-    let mut children: HashMap<&str, Vec<TreeEntry>> = HashMap::new();
-    for e in &scan.entries {
-        let (parent, name) = split_parent(&e.path);
-        children.entry(parent).or_default().push(TreeEntry {
-            name: name.to_string(),
-            kind: e.kind,
-            id: e.id.expect("resolved before writing trees"),
-            size: e.size,
-        });
-    }
-    let mut dirs: Vec<&str> = scan.dirs.iter().map(String::as_str).collect();
-    // Deepest first, so every folder's children are done before it.
-    dirs.sort_by_key(|d| std::cmp::Reverse(d.matches('/').count()));
-    for d in dirs {
-        let mut tree = Tree {
-            entries: children.remove(d).unwrap_or_default(),
-        };
-        tree.sort();
-        let size = tree.total_size();
-        let id = writer.put(&tree.encode())?;
-        let (parent, name) = split_parent(d);
-        children.entry(parent).or_default().push(TreeEntry {
-            name: name.to_string(),
-            kind: EntryKind::Tree,
-            id,
-            size,
-        });
-    }
-    let mut root = Tree {
-        entries: children.remove("").unwrap_or_default(),
-    };
-    root.sort();
-    let id = writer.put(&root.encode())?;
-    Ok((TreeId(id), root.total_size()))
-}
-
-fn split_parent(path: &str) -> (&str, &str) {
-    match path.rfind('/') {
-        Some(i) => (&path[..i], &path[i + 1..]),
-        None => ("", path),
     }
 }
 
@@ -515,7 +428,8 @@ mod tests {
 
     fn resolve(d: &Path, cache: &DatasetCache, stamp: i128) -> (DatasetCache, HashStats) {
         let mut s = scan(d, None).expect("scan");
-        resolve_ids(&mut s, d, cache, None, stamp, &NoProgress).expect("resolve")
+        let (new, st) = resolve_ids(&mut s, d, cache, None, stamp, &NoProgress).expect("resolve");
+        (new.unwrap_or_else(|| cache.clone()), st)
     }
 
     #[test]
@@ -525,7 +439,7 @@ mod tests {
         // A stamp no later than the file's mtime makes the entry racy.
         let (racy, st) = resolve(d.path(), &DatasetCache::new(), i128::MIN);
         assert_eq!(st.hashed_files, 1);
-        assert_eq!(racy["f"].id, *ObjectId::of(b"content").as_bytes());
+        assert_eq!(racy[0].1.id, *ObjectId::of(b"content").as_bytes());
         let (_, st) = resolve(d.path(), &racy, 0);
         assert_eq!((st.hashed_files, st.cached_files), (1, 0));
         // A stamp after the mtime makes it trustworthy.

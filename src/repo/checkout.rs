@@ -280,13 +280,16 @@ impl Repo {
         want: &BTreeMap<String, FlatEntry>,
         stamp: i128,
     ) -> DatasetCache {
-        want.iter()
+        let mut cache: DatasetCache = want
+            .iter()
             .filter(|(_, e)| e.kind.is_file())
             .filter_map(|(rel, e)| {
                 let meta = fs::symlink_metadata(join_abs(base, rel)).ok()?;
-                Some((rel.clone(), StatEntry::new(&meta, e.id, stamp)))
+                Some((rel.clone(), StatEntry::new(&(&meta).into(), e.id, stamp)))
             })
-            .collect()
+            .collect();
+        cache.sort_by(|a, b| crate::snapshot::path_order(&a.0, &b.0));
+        cache
     }
 }
 

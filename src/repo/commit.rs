@@ -9,7 +9,7 @@ use crate::lock::RepoLock;
 use crate::object::{Commit, DatasetEntry, EntryKind};
 use crate::progress::Progress;
 use crate::refs::{Head, RefKind};
-use crate::snapshot::{self, FileChanges, HashStats};
+use crate::snapshot::{self, FileChanges, HashStats, WorkTrees};
 
 /// What to commit.
 #[derive(Debug, Clone)]
@@ -86,32 +86,46 @@ impl Repo {
             stats.hashed_bytes += st.hashed_bytes;
             stats.cached_files += st.cached_files;
             skipped.extend(scan.skipped.iter().map(|s| format!("{path}/{s}")));
-            let entry = if scan.single_file {
+            let (entry, ch) = if scan.single_file {
                 let e = &scan.entries[0];
-                DatasetEntry {
+                let entry = DatasetEntry {
                     path: path.clone(),
                     kind: e.kind,
                     id: e.id.expect("resolved"),
                     size: e.size,
-                }
+                };
+                let ch = self.dataset_changes(prev, Some(&entry))?;
+                (entry, ch)
             } else {
-                let (tree, size) = snapshot::write_trees(&scan, &writer)?;
-                DatasetEntry {
+                let trees = WorkTrees::build(&scan);
+                // Compare before writing: the new trees are in memory.
+                let ch = match prev.filter(|p| p.kind == EntryKind::Tree) {
+                    Some(p) => {
+                        snapshot::diff_trees(&self.store, Some(p.id), &trees, Some(trees.root.0))?
+                    }
+                    None => {
+                        let mut ch =
+                            snapshot::diff_trees(&self.store, None, &trees, Some(trees.root.0))?;
+                        if prev.is_some() {
+                            ch.deleted.push(String::new());
+                        }
+                        ch
+                    }
+                };
+                trees.write(&writer)?;
+                let entry = DatasetEntry {
                     path: path.clone(),
                     kind: EntryKind::Tree,
-                    id: tree.0,
-                    size,
-                }
+                    id: trees.root.0,
+                    size: trees.size,
+                };
+                (entry, ch)
             };
             if prev != Some(&entry) {
-                // The new trees are not readable until the pack is finished:
-                // compare against the scan itself.
-                let old = self.flatten_dataset(prev)?;
-                let new = snapshot::flatten_scan(&scan);
-                changes.push((path.clone(), snapshot::compare(&old, &new)));
+                changes.push((path.clone(), ch));
             }
             new_entries.push(entry);
-            if st.cache_changed {
+            if let Some(cache) = cache {
                 caches.push((path.clone(), cache));
             }
         }

@@ -91,6 +91,12 @@ impl Repo {
         if old.map(|d| (d.kind, d.id)) == new.map(|d| (d.kind, d.id)) {
             return Ok(FileChanges::default());
         }
+        let is_tree = |d: Option<&DatasetEntry>| d.is_none_or(|d| d.kind == EntryKind::Tree);
+        if is_tree(old) && is_tree(new) {
+            let (a, b) = (old.map(|d| d.id), new.map(|d| d.id));
+            return Ok(snapshot::diff_trees(&self.store, a, &self.store, b)?);
+        }
+        // A dataset that changed between one file and a folder.
         let a = self.flatten_dataset(old)?;
         let b = self.flatten_dataset(new)?;
         Ok(snapshot::compare(&a, &b))

@@ -361,6 +361,7 @@ impl Repo {
                 continue;
             }
             let (_, cache, _) = self.scan_flat(&d.path, None, stamp, progress)?;
+            let cache = cache.unwrap_or_default();
             files += cache.len() as u64;
             caches.push((d.path.clone(), cache));
         }

@@ -8,7 +8,7 @@ use crate::index::{DatasetCache, Index};
 use crate::object::DatasetEntry;
 use crate::progress::Progress;
 use crate::refs::Head;
-use crate::snapshot::{self, FileChanges, FlatEntry, HashStats};
+use crate::snapshot::{self, FileChanges, FlatEntry, HashStats, WorkTrees};
 
 /// The state of one tracked dataset.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -59,16 +59,14 @@ impl Repo {
             None => Vec::new(),
         };
         // With the lock free, status refreshes the stat cache (as git
-        // status refreshes its index); without it, it only reads.
+        // status refreshes its index); without it, it only reads. The
+        // index is opened for writing only if there is something to save.
         let lock = self.lock(false).ok();
-        let index = match &lock {
-            Some(l) => Some(self.open_index_rw(l)?),
-            None => Index::open_ro(&self.index_dir()),
+        let stamp = match &lock {
+            Some(_) => crate::index::stamp(&self.index_dir())?,
+            None => i128::MIN,
         };
-        let stamp = match (&lock, &index) {
-            (Some(_), Some(ix)) => ix.stamp()?,
-            _ => i128::MIN,
-        };
+        let index = Index::open_ro(&self.index_dir());
         let mut out = Vec::new();
         let mut stats = HashStats::default();
         let mut caches: Vec<(String, DatasetCache)> = Vec::new();
@@ -76,15 +74,16 @@ impl Repo {
             let (st, cache, hs) = self.dataset_status(d, index.as_ref(), stamp, progress)?;
             stats.hashed_files += hs.hashed_files;
             stats.cached_files += hs.cached_files;
-            if let Some(c) = cache.filter(|_| hs.cache_changed) {
+            if let Some(c) = cache {
                 caches.push((d.path.clone(), c));
             }
             out.push(st);
         }
-        if let (Some(_), Some(ix)) = (&lock, &index)
+        drop(index);
+        if let Some(l) = &lock
             && !caches.is_empty()
         {
-            self.save_caches(ix, &caches)?;
+            self.save_caches(&self.open_index_rw(l)?, &caches)?;
         }
         Ok(Status {
             branch: match head {
@@ -116,14 +115,29 @@ impl Repo {
             };
             return Ok((st, None, HashStats::default()));
         }
-        let (work, cache, hs) = self.scan_flat(&d.path, index, stamp, progress)?;
-        let old = self.flatten_dataset(Some(d))?;
+        // Walk the folder while the stat cache loads.
+        let (scan, old_cache) = rayon::join(
+            || snapshot::scan(&abs, Some(&self.repo_ignore())),
+            || index.map(|ix| ix.stat_cache(&d.path)).unwrap_or_default(),
+        );
+        let mut scan = scan?;
+        let (cache, hs) =
+            snapshot::resolve_ids(&mut scan, &abs, &old_cache, None, stamp, progress)?;
+        let changes = if scan.single_file || d.kind != crate::object::EntryKind::Tree {
+            let work = snapshot::flatten_scan(&scan);
+            snapshot::compare(&self.flatten_dataset(Some(d))?, &work)
+        } else {
+            // Build the working tree's trees in memory: when the root id
+            // equals HEAD's, nothing changed and nothing is flattened.
+            let trees = WorkTrees::build(&scan);
+            snapshot::diff_trees(&self.store, Some(d.id), &trees, Some(trees.root.0))?
+        };
         let st = DatasetStatus {
             path: d.path.clone(),
             missing: false,
-            changes: snapshot::compare(&old, &work),
+            changes,
         };
-        Ok((st, Some(cache), hs))
+        Ok((st, cache, hs))
     }
 
     /// Scans a dataset in the working tree (hashing without storing) and
@@ -134,7 +148,7 @@ impl Repo {
         index: Option<&Index>,
         stamp: i128,
         progress: &dyn Progress,
-    ) -> Result<(BTreeMap<String, FlatEntry>, DatasetCache, HashStats), RepoError> {
+    ) -> Result<(BTreeMap<String, FlatEntry>, Option<DatasetCache>, HashStats), RepoError> {
         let abs = self.abs(path);
         let mut scan = snapshot::scan(&abs, Some(&self.repo_ignore()))?;
         let cache = index.map(|ix| ix.stat_cache(path)).unwrap_or_default();
