@@ -24,6 +24,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod config;
 pub mod fsutil;
 pub mod id;
 pub mod index;
@@ -34,3 +35,4 @@ pub mod refs;
 pub mod repo;
 pub mod snapshot;
 pub mod store;
+pub mod table;

@@ -310,6 +310,8 @@ impl Store {
         Ok(Writer {
             store: self,
             pack: Mutex::new(PackWriter::new(&self.packs_dir)?),
+            created: Mutex::new(Vec::new()),
+            finished: false,
         })
     }
 
@@ -424,9 +426,25 @@ fn maybe_compress(raw: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// A batch of writes into the store; safe to share between threads.
+/// Dropped without [`Writer::finish`], it removes the loose objects it
+/// created and its pending pack, leaving the store as it was.
 pub struct Writer<'s> {
     store: &'s Store,
     pack: Mutex<PackWriter>,
+    created: Mutex<Vec<PathBuf>>,
+    finished: bool,
+}
+
+impl Drop for Writer<'_> {
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        let created = std::mem::take(&mut *self.created.lock().unwrap_or_else(|e| e.into_inner()));
+        for p in created {
+            let _ = fs::remove_file(&p);
+        }
+    }
 }
 
 impl Writer<'_> {
@@ -487,7 +505,16 @@ impl Writer<'_> {
         tmp.file()
             .write_all(z.as_deref().unwrap_or(bytes))
             .map_err(|e| StoreError::io(dir, e))?;
-        tmp.persist(&dest).map_err(|e| StoreError::io(&dest, e))
+        tmp.persist(&dest).map_err(|e| StoreError::io(&dest, e))?;
+        self.note_created(dest);
+        Ok(())
+    }
+
+    fn note_created(&self, path: PathBuf) {
+        self.created
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(path);
     }
 
     /// Stores the file at `path`, streaming it, and returns its blob id and
@@ -554,13 +581,18 @@ impl Writer<'_> {
         let dir = dest.parent().expect("fan-out folder");
         fsutil::create_dir_durable(dir).map_err(|e| StoreError::io(dir, e))?;
         tmp.persist(&dest).map_err(|e| StoreError::io(&dest, e))?;
+        self.note_created(dest);
         Ok((id, total))
     }
 
     /// Makes the pack of small objects visible. Call before writing a ref
     /// that names any of them.
-    pub fn finish(self) -> Result<(), StoreError> {
-        let pack = self.pack.into_inner().unwrap_or_else(|e| e.into_inner());
+    pub fn finish(mut self) -> Result<(), StoreError> {
+        let pack = std::mem::replace(
+            &mut *self.pack.lock().unwrap_or_else(|e| e.into_inner()),
+            PackWriter::placeholder(),
+        );
+        self.finished = true;
         if let Some(idx) = pack.finish()? {
             let p = Arc::new(Pack::open(&idx)?);
             self.store
@@ -641,6 +673,19 @@ mod tests {
             .expect("list")
             .collect();
         assert!(left.is_empty(), "temporary pack removed on drop");
+    }
+
+    #[test]
+    fn abandoned_writer_removes_its_loose_objects() {
+        let (dir, s) = new_store();
+        let big = vec![3u8; LOOSE_THRESHOLD as usize + 10];
+        let w = s.writer().expect("writer");
+        let id = w.put(&big).expect("put");
+        assert!(s.contains(&id));
+        drop(w);
+        assert!(!s.contains(&id), "an abandoned batch leaves nothing behind");
+        assert!(s.loose_objects().expect("list").is_empty());
+        let _ = dir;
     }
 
     #[test]

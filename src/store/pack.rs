@@ -207,7 +207,7 @@ fn hash_file(path: &Path) -> io::Result<ObjectId> {
 /// Appends objects to a new pack; [`PackWriter::finish`] makes it visible.
 pub struct PackWriter {
     dir: PathBuf,
-    out: BufWriter<TempFile>,
+    out: Option<BufWriter<TempFile>>,
     hasher: blake3::Hasher,
     offset: u64,
     entries: Vec<(ObjectId, u64)>,
@@ -220,7 +220,7 @@ impl PackWriter {
         let tmp = TempFile::new_in(dir).map_err(|e| StoreError::io(dir, e))?;
         let mut w = PackWriter {
             dir: dir.to_path_buf(),
-            out: BufWriter::with_capacity(1 << 20, tmp),
+            out: Some(BufWriter::with_capacity(1 << 20, tmp)),
             hasher: blake3::Hasher::new(),
             offset: 0,
             entries: Vec::new(),
@@ -235,11 +235,26 @@ impl PackWriter {
 
     fn write(&mut self, bytes: &[u8]) -> Result<(), StoreError> {
         self.out
+            .as_mut()
+            .expect("a writing pack has its file")
             .write_all(bytes)
             .map_err(|e| StoreError::io(&self.dir, e))?;
         self.hasher.update(bytes);
         self.offset += bytes.len() as u64;
         Ok(())
+    }
+
+    /// A writer that holds nothing and writes nothing (for moving the real
+    /// one out of a struct that implements `Drop`).
+    pub fn placeholder() -> Self {
+        PackWriter {
+            dir: PathBuf::new(),
+            out: None,
+            hasher: blake3::Hasher::new(),
+            offset: 0,
+            entries: Vec::new(),
+            ids: HashSet::new(),
+        }
     }
 
     /// True when this pack already holds `id`.
@@ -280,6 +295,8 @@ impl PackWriter {
         let idx_path = self.dir.join(format!("{name}.idx"));
         let tmp = self
             .out
+            .take()
+            .expect("a pack with entries has its file")
             .into_inner()
             .map_err(|e| StoreError::io(&self.dir, e.into_error()))?;
         tmp.persist(&pack_path)

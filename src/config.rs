@@ -1,0 +1,99 @@
+//! `.folio/config.toml`: per-table settings (format, key, column types).
+//!
+//! ```toml
+//! [tables."data/reviews.csv"]
+//! format = "csv"            # csv, tsv or jsonl; default from the extension
+//! key = ["id"]              # the row identity; default: the row's content
+//! [tables."data/reviews.csv".columns]
+//! label = "categorical"     # integer, float, boolean, string or categorical
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::table::{ColumnType, Format};
+
+/// Errors reading the configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file cannot be read.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The config file.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or has unknown settings.
+    #[error("{}: {detail}", path.display())]
+    Invalid {
+        /// The config file.
+        path: PathBuf,
+        /// What is wrong, with its line.
+        detail: String,
+    },
+}
+
+/// Settings of one table.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TableConfig {
+    /// Format, overriding the extension.
+    pub format: Option<Format>,
+    /// Key columns.
+    #[serde(default)]
+    pub key: Vec<String>,
+    /// Declared column types.
+    #[serde(default)]
+    pub columns: BTreeMap<String, ColumnType>,
+}
+
+/// The repository configuration.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Per-table settings, by path relative to the working tree.
+    #[serde(default)]
+    pub tables: BTreeMap<String, TableConfig>,
+}
+
+impl Config {
+    /// Reads `config.toml` under the `.folio` folder (absent means defaults).
+    pub fn load(dot: &Path) -> Result<Config, ConfigError> {
+        let path = dot.join("config.toml");
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
+            Err(source) => return Err(ConfigError::Io { path, source }),
+        };
+        toml::from_str(&text).map_err(|e| ConfigError::Invalid {
+            path,
+            detail: e.to_string(),
+        })
+    }
+
+    /// The settings of the table at `path` (defaults when none).
+    pub fn table(&self, path: &str) -> TableConfig {
+        self.tables.get(path).cloned().unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_table_settings_and_rejects_unknown_ones() {
+        let c: Config = toml::from_str(
+            "[tables.\"d/t.csv\"]\nformat = \"tsv\"\nkey = [\"id\"]\n[tables.\"d/t.csv\".columns]\nlabel = \"categorical\"\n",
+        )
+        .expect("valid");
+        let t = c.table("d/t.csv");
+        assert_eq!(t.format, Some(Format::Tsv));
+        assert_eq!(t.key, ["id"]);
+        assert_eq!(t.columns["label"], ColumnType::Categorical);
+        assert!(toml::from_str::<Config>("[tables.\"x\"]\nkee = 1\n").is_err());
+    }
+}

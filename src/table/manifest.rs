@@ -1,0 +1,833 @@
+//! Row manifests: every row of a table version, sorted by identity and cut
+//! into content-defined chunks, so versions share unchanged chunks and a
+//! diff reads only the chunks that differ.
+//!
+//! A manifest is a root object (`folio-table 1`) listing its chunks, and
+//! chunk objects (`folio-rows 1`) holding rows: identity, content hash,
+//! multiplicity and canonical encoding. Layouts are in docs/FORMAT.md.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use super::read::{ReadSummary, RowSink};
+use super::{Cell, ColumnType, Format, TableError, encode_key, encode_row, read_table, row_hash};
+use crate::id::ObjectId;
+
+/// First line of a manifest root.
+pub const TABLE_TAG: &[u8] = b"folio-table 1\n";
+/// First line of a chunk.
+pub const CHUNK_TAG: &[u8] = b"folio-rows 1\n";
+/// A chunk ends after a row whose identity hash is 63 modulo this (so
+/// about this many rows a chunk), or at [`MAX_CHUNK_ROWS`].
+const CHUNK_DIVISOR: u32 = 64;
+const MAX_CHUNK_ROWS: usize = 1024;
+
+/// How a table is read: its format, key and declared types.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableSettings {
+    /// File format.
+    pub format: Format,
+    /// Key columns (empty: rows are identified by their content).
+    pub key: Vec<String>,
+    /// Declared column types.
+    pub declared: BTreeMap<String, ColumnType>,
+    /// Record bad rows instead of failing.
+    pub lenient: bool,
+}
+
+/// One chunk of a manifest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChunkRef {
+    /// The chunk object.
+    pub id: ObjectId,
+    /// Distinct rows in it.
+    pub rows: u32,
+}
+
+/// A table version: schema, counts, rejected lines and chunks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Manifest {
+    /// The blob (file) the manifest describes.
+    pub blob: ObjectId,
+    /// How it was read.
+    pub format: Format,
+    /// Key columns.
+    pub key: Vec<String>,
+    /// Declared column types in force.
+    pub declared: BTreeMap<String, ColumnType>,
+    /// Columns in file order with their types.
+    pub columns: Vec<(String, ColumnType)>,
+    /// Rows read (counting duplicates).
+    pub rows: u64,
+    /// Rows that repeat an earlier row exactly (unkeyed tables only).
+    pub duplicates: u64,
+    /// Lines rejected in lenient mode: (line, reason).
+    pub rejected: Vec<(u64, String)>,
+    /// Chunks in identity order.
+    pub chunks: Vec<ChunkRef>,
+}
+
+/// One row of a chunk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChunkRow {
+    /// Key encoding, or the content hash for unkeyed tables.
+    pub ident: Vec<u8>,
+    /// Content hash.
+    pub hash: [u8; 32],
+    /// How many times the row occurs.
+    pub count: u32,
+    /// Canonical encoding (see [`super::decode_row`]).
+    pub body: Vec<u8>,
+}
+
+/// Rows held while a table is read: bytes in one arena, records pointing in.
+struct Collector<'a> {
+    path: &'a Path,
+    key: &'a [String],
+    arena: Vec<u8>,
+    recs: Vec<Rec>,
+}
+
+struct Rec {
+    at: usize,
+    ident_len: u32,
+    body_len: u32,
+    hash: [u8; 32],
+    line: u64,
+}
+
+impl Collector<'_> {
+    fn ident(&self, r: &Rec) -> &[u8] {
+        &self.arena[r.at..r.at + r.ident_len as usize]
+    }
+
+    fn body(&self, r: &Rec) -> &[u8] {
+        let s = r.at + r.ident_len as usize;
+        &self.arena[s..s + r.body_len as usize]
+    }
+}
+
+impl RowSink for Collector<'_> {
+    fn row(&mut self, line: u64, columns: &[String], cells: &[Cell]) -> Result<(), TableError> {
+        let mut pairs: Vec<(&str, &Cell)> = columns
+            .iter()
+            .zip(cells.iter().chain(std::iter::repeat(&Cell::Null)))
+            .map(|(n, c)| (n.as_str(), c))
+            .collect();
+        let mut key_cells = Vec::with_capacity(self.key.len());
+        for k in self.key {
+            let Some(i) = columns.iter().position(|c| c == k) else {
+                return Err(TableError::UnknownKey {
+                    path: self.path.to_path_buf(),
+                    column: k.clone(),
+                    columns: columns.join(", "),
+                });
+            };
+            let v = cells.get(i).unwrap_or(&Cell::Null);
+            if *v == Cell::Null {
+                let reason = format!("the row has no value for key column '{k}'");
+                return Err(TableError::bad(self.path, line, reason));
+            }
+            key_cells.push(v);
+        }
+        let body = encode_row(&mut pairs);
+        let hash = row_hash(&body);
+        let ident = if self.key.is_empty() {
+            hash.to_vec()
+        } else {
+            encode_key(&key_cells)
+        };
+        let at = self.arena.len();
+        self.arena.extend_from_slice(&ident);
+        self.arena.extend_from_slice(&body);
+        self.recs.push(Rec {
+            at,
+            ident_len: ident.len() as u32,
+            body_len: body.len() as u32,
+            hash,
+            line,
+        });
+        Ok(())
+    }
+}
+
+fn boundary(ident: &[u8], keyed: bool) -> bool {
+    let h = if keyed {
+        *blake3::hash(ident).as_bytes()
+    } else {
+        // Unkeyed identities are already hashes.
+        let mut h = [0u8; 32];
+        h[..ident.len().min(32)].copy_from_slice(&ident[..ident.len().min(32)]);
+        h
+    };
+    u32::from_le_bytes([h[0], h[1], h[2], h[3]]) % CHUNK_DIVISOR == CHUNK_DIVISOR - 1
+}
+
+/// Encoded chunks of a manifest, by id.
+pub type Chunks = Vec<(ObjectId, Vec<u8>)>;
+
+/// Reads the table at `path` (whose blob id is `blob`) and builds its
+/// manifest and chunks. Duplicate keys are an error naming both lines.
+pub fn build(
+    path: &Path,
+    blob: ObjectId,
+    settings: &TableSettings,
+) -> Result<(Manifest, Chunks), TableError> {
+    let mut c = Collector {
+        path,
+        key: &settings.key,
+        arena: Vec::new(),
+        recs: Vec::new(),
+    };
+    let ReadSummary { columns, rejected } = read_table(
+        path,
+        settings.format,
+        &settings.declared,
+        settings.lenient,
+        &mut c,
+    )?;
+    let mut recs = std::mem::take(&mut c.recs);
+    recs.sort_by(|a, b| c.ident(a).cmp(c.ident(b)).then(a.line.cmp(&b.line)));
+    let keyed = !settings.key.is_empty();
+    let mut chunks: Chunks = Vec::new();
+    let mut refs = Vec::new();
+    let mut cur: Vec<u8> = Vec::new();
+    let mut cur_rows = 0u32;
+    let mut duplicates = 0u64;
+    let mut i = 0;
+    while i < recs.len() {
+        let r = &recs[i];
+        let mut j = i + 1;
+        while j < recs.len() && c.ident(&recs[j]) == c.ident(r) {
+            j += 1;
+        }
+        if keyed && j > i + 1 {
+            return Err(TableError::DuplicateKey {
+                path: path.to_path_buf(),
+                key: super::display_key(c.ident(r)),
+                first: r.line,
+                second: recs[i + 1].line,
+            });
+        }
+        let count = (j - i) as u32;
+        duplicates += u64::from(count - 1);
+        put_row(&mut cur, c.ident(r), &r.hash, count, c.body(r));
+        cur_rows += 1;
+        if boundary(c.ident(r), keyed) || cur_rows as usize >= MAX_CHUNK_ROWS {
+            flush(&mut cur, &mut cur_rows, &mut chunks, &mut refs);
+        }
+        i = j;
+    }
+    flush(&mut cur, &mut cur_rows, &mut chunks, &mut refs);
+    let m = Manifest {
+        blob,
+        format: settings.format,
+        key: settings.key.clone(),
+        declared: settings.declared.clone(),
+        columns,
+        rows: recs.len() as u64,
+        duplicates,
+        rejected,
+        chunks: refs,
+    };
+    Ok((m, chunks))
+}
+
+fn put_row(out: &mut Vec<u8>, ident: &[u8], hash: &[u8; 32], count: u32, body: &[u8]) {
+    out.extend_from_slice(&(ident.len() as u32).to_le_bytes());
+    out.extend_from_slice(ident);
+    out.extend_from_slice(hash);
+    out.extend_from_slice(&count.to_le_bytes());
+    out.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    out.extend_from_slice(body);
+}
+
+fn flush(cur: &mut Vec<u8>, rows: &mut u32, chunks: &mut Chunks, refs: &mut Vec<ChunkRef>) {
+    if *rows == 0 {
+        return;
+    }
+    let mut bytes = Vec::with_capacity(CHUNK_TAG.len() + 4 + cur.len());
+    bytes.extend_from_slice(CHUNK_TAG);
+    bytes.extend_from_slice(&rows.to_le_bytes());
+    bytes.append(cur);
+    let id = ObjectId::of(&bytes);
+    refs.push(ChunkRef { id, rows: *rows });
+    chunks.push((id, bytes));
+    *rows = 0;
+}
+
+/// Decodes a chunk.
+pub fn decode_chunk(id: ObjectId, bytes: &[u8]) -> Result<Vec<ChunkRow>, TableError> {
+    let bad = |what: &str| TableError::Corrupt(id, what.to_string());
+    let mut r = bytes
+        .strip_prefix(CHUNK_TAG)
+        .ok_or_else(|| bad("not a row chunk"))?;
+    let n = super::take_u32(&mut r).ok_or_else(|| bad("truncated"))?;
+    let mut out = Vec::with_capacity(n as usize);
+    for _ in 0..n {
+        let il = super::take_u32(&mut r).ok_or_else(|| bad("truncated"))? as usize;
+        let ident = super::take(&mut r, il)
+            .ok_or_else(|| bad("truncated"))?
+            .to_vec();
+        let hash: [u8; 32] = super::take(&mut r, 32)
+            .ok_or_else(|| bad("truncated"))?
+            .try_into()
+            .expect("32 bytes");
+        let count = super::take_u32(&mut r).ok_or_else(|| bad("truncated"))?;
+        let bl = super::take_u32(&mut r).ok_or_else(|| bad("truncated"))? as usize;
+        let body = super::take(&mut r, bl)
+            .ok_or_else(|| bad("truncated"))?
+            .to_vec();
+        out.push(ChunkRow {
+            ident,
+            hash,
+            count,
+            body,
+        });
+    }
+    if !r.is_empty() {
+        return Err(bad("trailing bytes"));
+    }
+    Ok(out)
+}
+
+mod field {
+    pub const BLOB: u8 = 1;
+    pub const FORMAT: u8 = 2;
+    pub const KEY: u8 = 3;
+    pub const DECLARED: u8 = 4;
+    pub const COLUMN: u8 = 5;
+    pub const ROWS: u8 = 6;
+    pub const DUPLICATES: u8 = 7;
+    pub const REJECTED: u8 = 8;
+    pub const CHUNK: u8 = 9;
+}
+
+fn put(out: &mut Vec<u8>, tag: u8, value: &[u8]) {
+    out.push(tag);
+    out.extend_from_slice(&(value.len() as u32).to_le_bytes());
+    out.extend_from_slice(value);
+}
+
+impl Manifest {
+    /// The canonical encoding of the root.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = TABLE_TAG.to_vec();
+        put(&mut out, field::BLOB, self.blob.as_bytes());
+        put(&mut out, field::FORMAT, &[self.format.code()]);
+        for k in &self.key {
+            put(&mut out, field::KEY, k.as_bytes());
+        }
+        for (name, ty) in &self.declared {
+            let mut v = vec![ty.code()];
+            v.extend_from_slice(name.as_bytes());
+            put(&mut out, field::DECLARED, &v);
+        }
+        for (name, ty) in &self.columns {
+            let mut v = vec![ty.code()];
+            v.extend_from_slice(name.as_bytes());
+            put(&mut out, field::COLUMN, &v);
+        }
+        put(&mut out, field::ROWS, &self.rows.to_le_bytes());
+        put(&mut out, field::DUPLICATES, &self.duplicates.to_le_bytes());
+        for (line, reason) in &self.rejected {
+            let mut v = line.to_le_bytes().to_vec();
+            v.extend_from_slice(reason.as_bytes());
+            put(&mut out, field::REJECTED, &v);
+        }
+        for c in &self.chunks {
+            let mut v = c.id.as_bytes().to_vec();
+            v.extend_from_slice(&c.rows.to_le_bytes());
+            put(&mut out, field::CHUNK, &v);
+        }
+        out
+    }
+
+    /// The id of the encoded root.
+    pub fn id(&self) -> ObjectId {
+        ObjectId::of(&self.encode())
+    }
+
+    /// Decodes a root.
+    pub fn decode(id: ObjectId, bytes: &[u8]) -> Result<Manifest, TableError> {
+        let bad = |what: &str| TableError::Corrupt(id, what.to_string());
+        let mut r = bytes
+            .strip_prefix(TABLE_TAG)
+            .ok_or_else(|| bad("not a table manifest"))?;
+        let mut m = Manifest {
+            blob: ObjectId([0; 32]),
+            format: Format::Csv,
+            key: Vec::new(),
+            declared: BTreeMap::new(),
+            columns: Vec::new(),
+            rows: 0,
+            duplicates: 0,
+            rejected: Vec::new(),
+            chunks: Vec::new(),
+        };
+        let text = |v: &[u8]| String::from_utf8(v.to_vec()).map_err(|_| bad("text is not UTF-8"));
+        let typed = |v: &[u8]| -> Result<(String, ColumnType), TableError> {
+            let (t, name) = v.split_first().ok_or_else(|| bad("empty column field"))?;
+            let ty = ColumnType::from_code(*t).ok_or_else(|| bad("unknown column type"))?;
+            Ok((text(name)?, ty))
+        };
+        let u64_of = |v: &[u8]| -> Result<u64, TableError> {
+            Ok(u64::from_le_bytes(
+                v.try_into().map_err(|_| bad("bad number"))?,
+            ))
+        };
+        while !r.is_empty() {
+            let tag = *super::take(&mut r, 1)
+                .ok_or_else(|| bad("truncated"))?
+                .first()
+                .expect("1");
+            let len = super::take_u32(&mut r).ok_or_else(|| bad("truncated"))? as usize;
+            let v = super::take(&mut r, len).ok_or_else(|| bad("truncated"))?;
+            match tag {
+                field::BLOB => {
+                    m.blob = ObjectId::from_slice(v).ok_or_else(|| bad("bad blob id"))?
+                }
+                field::FORMAT => {
+                    m.format = v
+                        .first()
+                        .and_then(|c| Format::from_code(*c))
+                        .ok_or_else(|| bad("unknown format"))?
+                }
+                field::KEY => m.key.push(text(v)?),
+                field::DECLARED => {
+                    let (n, t) = typed(v)?;
+                    m.declared.insert(n, t);
+                }
+                field::COLUMN => m.columns.push(typed(v)?),
+                field::ROWS => m.rows = u64_of(v)?,
+                field::DUPLICATES => m.duplicates = u64_of(v)?,
+                field::REJECTED => {
+                    if v.len() < 8 {
+                        return Err(bad("short rejected-line field"));
+                    }
+                    m.rejected.push((u64_of(&v[..8])?, text(&v[8..])?));
+                }
+                field::CHUNK => {
+                    if v.len() != 36 {
+                        return Err(bad("bad chunk field"));
+                    }
+                    let id = ObjectId::from_slice(&v[..32]).expect("32 bytes");
+                    let rows = u32::from_le_bytes(v[32..].try_into().expect("4 bytes"));
+                    m.chunks.push(ChunkRef { id, rows });
+                }
+                _ => return Err(bad("unknown field")),
+            }
+        }
+        Ok(m)
+    }
+
+    /// The settings this manifest was built with (lenient is not recorded
+    /// as a setting: rejected lines show it).
+    pub fn same_settings(&self, s: &TableSettings) -> bool {
+        self.format == s.format && self.key == s.key && self.declared == s.declared
+    }
+
+    /// Distinct rows.
+    pub fn distinct_rows(&self) -> u64 {
+        self.chunks.iter().map(|c| u64::from(c.rows)).sum()
+    }
+}
+
+/// Where chunks are read from.
+pub trait ChunkSource {
+    /// The encoded chunk with this id.
+    fn chunk(&self, id: &ObjectId) -> Result<Vec<u8>, TableError>;
+}
+
+/// Chunks held in memory (a working-tree table not yet stored).
+impl ChunkSource for HashMap<ObjectId, Vec<u8>> {
+    fn chunk(&self, id: &ObjectId) -> Result<Vec<u8>, TableError> {
+        self.get(id)
+            .cloned()
+            .ok_or_else(|| TableError::Corrupt(*id, "chunk missing".into()))
+    }
+}
+
+/// What happened to one row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RowChangeKind {
+    /// Only in the new version.
+    Added,
+    /// Only in the old version.
+    Removed,
+    /// Same identity, different content (keyed tables).
+    Modified,
+}
+
+/// One changed row.
+#[derive(Debug, Clone)]
+pub struct RowChange {
+    /// What happened.
+    pub kind: RowChangeKind,
+    /// The identity.
+    pub ident: Vec<u8>,
+    /// How many rows (more than 1 for repeated unkeyed rows).
+    pub count: u32,
+    /// The old canonical row, if any.
+    pub old: Option<Vec<u8>>,
+    /// The new canonical row, if any.
+    pub new: Option<Vec<u8>>,
+}
+
+/// Row-level differences between two versions of a table.
+#[derive(Debug, Clone, Default)]
+pub struct RowDiff {
+    /// Rows added.
+    pub added: u64,
+    /// Rows removed.
+    pub removed: u64,
+    /// Rows modified.
+    pub modified: u64,
+    /// Rows in chunks that were skipped because they are shared.
+    pub unchanged_chunks: u64,
+    /// Changed rows in identity order, up to the requested limit.
+    pub changes: Vec<RowChange>,
+}
+
+struct Cursor<'a> {
+    chunks: &'a [ChunkRef],
+    src: &'a dyn ChunkSource,
+    ci: usize,
+    rows: Vec<ChunkRow>,
+    ri: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn new(chunks: &'a [ChunkRef], src: &'a dyn ChunkSource) -> Self {
+        Cursor {
+            chunks,
+            src,
+            ci: 0,
+            rows: Vec::new(),
+            ri: 0,
+        }
+    }
+
+    fn at_chunk_start(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    fn chunk_id(&self) -> Option<ObjectId> {
+        self.chunks.get(self.ci).map(|c| c.id)
+    }
+
+    fn skip_chunk(&mut self) {
+        self.ci += 1;
+    }
+
+    fn peek(&mut self) -> Result<Option<&ChunkRow>, TableError> {
+        if self.rows.is_empty() {
+            let Some(c) = self.chunks.get(self.ci) else {
+                return Ok(None);
+            };
+            self.rows = decode_chunk(c.id, &self.src.chunk(&c.id)?)?;
+            self.ri = 0;
+        }
+        Ok(self.rows.get(self.ri))
+    }
+
+    fn advance(&mut self) -> ChunkRow {
+        let row = std::mem::replace(
+            &mut self.rows[self.ri],
+            ChunkRow {
+                ident: Vec::new(),
+                hash: [0; 32],
+                count: 0,
+                body: Vec::new(),
+            },
+        );
+        self.ri += 1;
+        if self.ri == self.rows.len() {
+            self.rows.clear();
+            self.ci += 1;
+        }
+        row
+    }
+}
+
+/// Compares two versions of a table (either may be absent), reading only
+/// chunks that are not shared. Keeps at most `limit` row changes.
+pub fn diff(
+    old: Option<(&Manifest, &dyn ChunkSource)>,
+    new: Option<(&Manifest, &dyn ChunkSource)>,
+    limit: Option<usize>,
+) -> Result<RowDiff, TableError> {
+    let empty: Vec<ChunkRef> = Vec::new();
+    let none: HashMap<ObjectId, Vec<u8>> = HashMap::new();
+    let (oc, os) = old.map_or((&empty[..], &none as &dyn ChunkSource), |(m, s)| {
+        (&m.chunks[..], s)
+    });
+    let (nc, ns) = new.map_or((&empty[..], &none as &dyn ChunkSource), |(m, s)| {
+        (&m.chunks[..], s)
+    });
+    let mut a = Cursor::new(oc, os);
+    let mut b = Cursor::new(nc, ns);
+    let mut d = RowDiff::default();
+    let keep = |d: &RowDiff| limit.is_none_or(|n| d.changes.len() < n);
+    loop {
+        if a.at_chunk_start() && b.at_chunk_start() {
+            if let (Some(x), Some(y)) = (a.chunk_id(), b.chunk_id())
+                && x == y
+            {
+                a.skip_chunk();
+                b.skip_chunk();
+                d.unchanged_chunks += 1;
+                continue;
+            }
+        }
+        let order = match (a.peek()?, b.peek()?) {
+            (None, None) => break,
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (Some(x), Some(y)) => x.ident.cmp(&y.ident),
+        };
+        match order {
+            std::cmp::Ordering::Less => {
+                let r = a.advance();
+                d.removed += u64::from(r.count);
+                if keep(&d) {
+                    d.changes.push(RowChange {
+                        kind: RowChangeKind::Removed,
+                        count: r.count,
+                        ident: r.ident,
+                        old: Some(r.body),
+                        new: None,
+                    });
+                }
+            }
+            std::cmp::Ordering::Greater => {
+                let r = b.advance();
+                d.added += u64::from(r.count);
+                if keep(&d) {
+                    d.changes.push(RowChange {
+                        kind: RowChangeKind::Added,
+                        count: r.count,
+                        ident: r.ident,
+                        old: None,
+                        new: Some(r.body),
+                    });
+                }
+            }
+            std::cmp::Ordering::Equal => {
+                let (x, y) = (a.advance(), b.advance());
+                if x.hash != y.hash {
+                    d.modified += 1;
+                    if keep(&d) {
+                        d.changes.push(RowChange {
+                            kind: RowChangeKind::Modified,
+                            count: 1,
+                            ident: x.ident,
+                            old: Some(x.body),
+                            new: Some(y.body),
+                        });
+                    }
+                } else if x.count != y.count {
+                    // A repeated unkeyed row occurs more or fewer times.
+                    let (kind, n) = if y.count > x.count {
+                        d.added += u64::from(y.count - x.count);
+                        (RowChangeKind::Added, y.count - x.count)
+                    } else {
+                        d.removed += u64::from(x.count - y.count);
+                        (RowChangeKind::Removed, x.count - y.count)
+                    };
+                    if keep(&d) {
+                        d.changes.push(RowChange {
+                            kind,
+                            count: n,
+                            ident: x.ident,
+                            old: Some(x.body),
+                            new: Some(y.body),
+                        });
+                    }
+                }
+            }
+        }
+    }
+    Ok(d)
+}
+
+/// A changed cell of a modified row.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CellChange {
+    /// The column.
+    pub column: String,
+    /// The old value (`None` when null).
+    pub old: Option<String>,
+    /// The new value (`None` when null).
+    pub new: Option<String>,
+}
+
+/// The cells that differ between two canonical rows.
+pub fn cell_changes(old: &[u8], new: &[u8]) -> Vec<CellChange> {
+    let a: BTreeMap<String, Cell> = super::decode_row(old)
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    let b: BTreeMap<String, Cell> = super::decode_row(new)
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    let mut names: Vec<&String> = a.keys().chain(b.keys()).collect();
+    names.sort();
+    names.dedup();
+    let show = |c: Option<&Cell>| c.map(Cell::display);
+    names
+        .into_iter()
+        .filter(|n| a.get(*n) != b.get(*n))
+        .map(|n| CellChange {
+            column: n.clone(),
+            old: show(a.get(n)),
+            new: show(b.get(n)),
+        })
+        .collect()
+}
+
+/// A difference in schema.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "change", rename_all = "snake_case")]
+pub enum SchemaChange {
+    /// A new column.
+    ColumnAdded {
+        /// Its name.
+        column: String,
+        /// Its type.
+        #[serde(rename = "type")]
+        ty: ColumnType,
+    },
+    /// A column that is gone.
+    ColumnRemoved {
+        /// Its name.
+        column: String,
+        /// Its type.
+        #[serde(rename = "type")]
+        ty: ColumnType,
+    },
+    /// A column whose type changed.
+    TypeChanged {
+        /// Its name.
+        column: String,
+        /// Old type.
+        old: ColumnType,
+        /// New type.
+        new: ColumnType,
+    },
+}
+
+/// Schema changes between two column lists.
+pub fn schema_changes(
+    old: &[(String, ColumnType)],
+    new: &[(String, ColumnType)],
+) -> Vec<SchemaChange> {
+    let mut out = Vec::new();
+    for (n, t) in new {
+        match old.iter().find(|(o, _)| o == n) {
+            None => out.push(SchemaChange::ColumnAdded {
+                column: n.clone(),
+                ty: *t,
+            }),
+            Some((_, ot)) if ot != t => out.push(SchemaChange::TypeChanged {
+                column: n.clone(),
+                old: *ot,
+                new: *t,
+            }),
+            _ => {}
+        }
+    }
+    for (n, t) in old {
+        if !new.iter().any(|(x, _)| x == n) {
+            out.push(SchemaChange::ColumnRemoved {
+                column: n.clone(),
+                ty: *t,
+            });
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(key: &[&str]) -> TableSettings {
+        TableSettings {
+            format: Format::Csv,
+            key: key.iter().map(|s| s.to_string()).collect(),
+            declared: BTreeMap::new(),
+            lenient: false,
+        }
+    }
+
+    fn build_str(
+        d: &Path,
+        content: &str,
+        key: &[&str],
+    ) -> Result<(Manifest, HashMap<ObjectId, Vec<u8>>), TableError> {
+        let p = d.join("t.csv");
+        std::fs::write(&p, content).expect("write");
+        let (m, chunks) = build(&p, ObjectId::of(content.as_bytes()), &settings(key))?;
+        Ok((m, chunks.into_iter().collect()))
+    }
+
+    #[test]
+    fn manifest_round_trips() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let (m, _) = build_str(d.path(), "id,x\n1,a\n2,b\n", &["id"]).expect("build");
+        assert_eq!(Manifest::decode(m.id(), &m.encode()).expect("decode"), m);
+        assert_eq!(m.rows, 2);
+    }
+
+    #[test]
+    fn duplicate_keys_name_both_lines() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let err = build_str(d.path(), "id,x\n1,a\n2,b\n1,c\n", &["id"]).expect_err("dup");
+        let msg = err.to_string();
+        assert!(msg.contains("duplicate key 1 on lines 2 and 4"), "{msg}");
+    }
+
+    #[test]
+    fn unkeyed_duplicates_are_counted() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let (m, _) = build_str(d.path(), "a\nx\nx\ny\n", &[]).expect("build");
+        assert_eq!((m.rows, m.duplicates, m.distinct_rows()), (3, 1, 2));
+    }
+
+    #[test]
+    fn same_rows_in_other_spellings_have_one_identity() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let (a, _) = build_str(d.path(), "id,t\n1,\"x\"\n2,y\n", &[]).expect("build");
+        let (b, _) = build_str(d.path(), "\"id\",t\r\n2,\"y\"\r\n\"1\",x\r\n", &[]).expect("build");
+        assert_eq!(a.chunks, b.chunks);
+    }
+
+    #[test]
+    fn diff_reports_rows_and_cells() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let (a, ca) = build_str(d.path(), "id,x,y\n1,a,p\n2,b,q\n3,c,r\n", &["id"]).expect("a");
+        let (b, cb) = build_str(d.path(), "id,x,y\n1,a,p\n2,B,q\n4,d,s\n", &["id"]).expect("b");
+        let r = diff(Some((&a, &ca)), Some((&b, &cb)), None).expect("diff");
+        assert_eq!((r.added, r.removed, r.modified), (1, 1, 1));
+        let m = r
+            .changes
+            .iter()
+            .find(|c| c.kind == RowChangeKind::Modified)
+            .expect("mod");
+        let cells = cell_changes(
+            m.old.as_deref().expect("old"),
+            m.new.as_deref().expect("new"),
+        );
+        assert_eq!(
+            cells,
+            [CellChange {
+                column: "x".into(),
+                old: Some("b".into()),
+                new: Some("B".into())
+            }]
+        );
+    }
+}

@@ -1,0 +1,436 @@
+//! Streaming readers: one row at a time, never the whole file.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+use std::rc::Rc;
+
+use super::{Cell, ColumnType, Format, TableError};
+
+/// Receives the rows of a table as they are read.
+pub trait RowSink {
+    /// One good row: `cells[i]` is the value of `columns[i]` (cells may be
+    /// shorter than columns: the rest are null).
+    fn row(&mut self, line: u64, columns: &[String], cells: &[Cell]) -> Result<(), TableError>;
+}
+
+/// What reading a table found besides its rows.
+#[derive(Debug, Default, Clone)]
+pub struct ReadSummary {
+    /// Columns in order of first appearance, with inferred (or declared) types.
+    pub columns: Vec<(String, ColumnType)>,
+    /// Rows rejected in lenient mode: (line, reason).
+    pub rejected: Vec<(u64, String)>,
+}
+
+/// Reads a table, checking declared types and inferring the others. A bad
+/// row stops the read with an error naming the file, line and column, or,
+/// when `lenient`, is recorded in the summary and skipped.
+pub fn read_table(
+    path: &Path,
+    format: Format,
+    declared: &BTreeMap<String, ColumnType>,
+    lenient: bool,
+    sink: &mut dyn RowSink,
+) -> Result<ReadSummary, TableError> {
+    let mut st = State {
+        path,
+        declared,
+        lenient,
+        columns: Vec::new(),
+        types: Vec::new(),
+        rejected: Vec::new(),
+    };
+    match format {
+        Format::Csv => read_csv(&mut st, b',', sink)?,
+        Format::Tsv => read_csv(&mut st, b'\t', sink)?,
+        Format::Jsonl => read_jsonl(&mut st, sink)?,
+    }
+    let columns = st
+        .columns
+        .iter()
+        .zip(&st.types)
+        .map(|(c, t)| (c.clone(), declared.get(c).copied().unwrap_or(*t)))
+        .collect();
+    Ok(ReadSummary {
+        columns,
+        rejected: st.rejected,
+    })
+}
+
+struct State<'a> {
+    path: &'a Path,
+    declared: &'a BTreeMap<String, ColumnType>,
+    lenient: bool,
+    columns: Vec<String>,
+    types: Vec<ColumnType>,
+    rejected: Vec<(u64, String)>,
+}
+
+impl State<'_> {
+    fn io(&self, source: std::io::Error) -> TableError {
+        TableError::Io {
+            path: self.path.to_path_buf(),
+            source,
+        }
+    }
+
+    /// A bad row: an error, or a rejection in lenient mode.
+    fn reject(&mut self, line: u64, reason: String) -> Result<(), TableError> {
+        if self.lenient {
+            self.rejected.push((line, reason));
+            Ok(())
+        } else {
+            Err(TableError::bad(self.path, line, reason))
+        }
+    }
+
+    /// Checks declared types, updates inferred ones, hands the row on.
+    fn accept(
+        &mut self,
+        line: u64,
+        cells: &[Cell],
+        sink: &mut dyn RowSink,
+    ) -> Result<(), TableError> {
+        for (i, c) in cells.iter().enumerate() {
+            if let Some(ty) = self.declared.get(&self.columns[i])
+                && !c.fits(*ty)
+            {
+                let reason = format!(
+                    "column '{}': {:?} is not {} (the type declared in .folio/config.toml)",
+                    self.columns[i],
+                    c.display(),
+                    ty
+                );
+                return self.reject(line, reason);
+            }
+        }
+        for (i, c) in cells.iter().enumerate() {
+            self.types[i] = self.types[i].join(c.infer());
+        }
+        sink.row(line, &self.columns, cells)
+    }
+
+    fn column(&mut self, name: &str) -> usize {
+        match self.columns.iter().position(|c| c == name) {
+            Some(i) => i,
+            None => {
+                self.columns.push(name.to_string());
+                self.types.push(ColumnType::Null);
+                self.columns.len() - 1
+            }
+        }
+    }
+}
+
+/// Counts the newlines a reader passes on, so a byte offset can be turned
+/// into a line number (csv's own line count skips newlines inside quoted
+/// fields).
+struct LineCounter<R> {
+    inner: R,
+    /// Offset as csv counts it: csv does not count a leading UTF-8 BOM.
+    offset: i64,
+    newlines: Rc<RefCell<VecDeque<u64>>>,
+}
+
+impl<R: Read> Read for LineCounter<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if self.offset == 0 && buf[..n].starts_with(b"\xEF\xBB\xBF") {
+            self.offset = -3;
+        }
+        let mut q = self.newlines.borrow_mut();
+        for (i, b) in buf[..n].iter().enumerate() {
+            if *b == b'\n' {
+                q.push_back((self.offset + i as i64).max(0) as u64);
+            }
+        }
+        self.offset += n as i64;
+        Ok(n)
+    }
+}
+
+/// Line numbers of byte offsets that only move forward.
+struct Lines {
+    newlines: Rc<RefCell<VecDeque<u64>>>,
+    passed: u64,
+}
+
+impl Lines {
+    fn line_at(&mut self, byte: u64) -> u64 {
+        let mut q = self.newlines.borrow_mut();
+        while q.front().is_some_and(|&o| o < byte) {
+            q.pop_front();
+            self.passed += 1;
+        }
+        self.passed + 1
+    }
+}
+
+fn read_csv(st: &mut State<'_>, delimiter: u8, sink: &mut dyn RowSink) -> Result<(), TableError> {
+    let file = File::open(st.path).map_err(|e| st.io(e))?;
+    let newlines = Rc::new(RefCell::new(VecDeque::new()));
+    let mut lines = Lines {
+        newlines: Rc::clone(&newlines),
+        passed: 0,
+    };
+    let counted = LineCounter {
+        inner: file,
+        offset: 0,
+        newlines,
+    };
+    let mut rdr = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .has_headers(true)
+        .flexible(false)
+        .from_reader(BufReader::with_capacity(1 << 16, counted));
+    let header = match rdr.headers() {
+        Ok(h) => h.clone(),
+        Err(e) => {
+            return Err(TableError::bad(
+                st.path,
+                1,
+                format!("cannot read the header: {e}"),
+            ));
+        }
+    };
+    for (i, name) in header.iter().enumerate() {
+        if name.is_empty() {
+            let reason = format!("header column {} has no name", i + 1);
+            return Err(TableError::bad(st.path, 1, reason));
+        }
+        if st.columns.iter().any(|c| c == name) {
+            let reason = format!("column '{name}' appears twice in the header");
+            return Err(TableError::bad(st.path, 1, reason));
+        }
+        st.column(name);
+    }
+    let mut record = csv::StringRecord::new();
+    let mut cells: Vec<Cell> = Vec::with_capacity(st.columns.len());
+    loop {
+        match rdr.read_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {
+                let line = lines.line_at(record.position().map_or(0, |p| p.byte()));
+                cells.clear();
+                cells.extend(record.iter().map(|f| {
+                    if f.is_empty() {
+                        Cell::Null
+                    } else {
+                        Cell::Text(f.to_string())
+                    }
+                }));
+                st.accept(line, &cells, sink)?;
+            }
+            Err(e) => {
+                let line = lines.line_at(e.position().map_or(0, |p| p.byte()));
+                let reason = match e.kind() {
+                    csv::ErrorKind::UnequalLengths {
+                        expected_len, len, ..
+                    } => format!("the row has {len} fields but the header has {expected_len}"),
+                    csv::ErrorKind::Utf8 { err, .. } => {
+                        format!("field {} is not valid UTF-8", err.field() + 1)
+                    }
+                    csv::ErrorKind::Io(_) => {
+                        return Err(st.io(std::io::Error::other(e.to_string())));
+                    }
+                    _ => e.to_string(),
+                };
+                st.reject(line, reason)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn read_jsonl(st: &mut State<'_>, sink: &mut dyn RowSink) -> Result<(), TableError> {
+    let file = File::open(st.path).map_err(|e| st.io(e))?;
+    let mut rdr = BufReader::with_capacity(1 << 16, file);
+    let mut buf = Vec::new();
+    let mut cells: Vec<Cell> = Vec::new();
+    let mut line = 0u64;
+    loop {
+        buf.clear();
+        let n = rdr.read_until(b'\n', &mut buf).map_err(|e| st.io(e))?;
+        if n == 0 {
+            break;
+        }
+        line += 1;
+        let mut bytes = buf.as_slice();
+        if line == 1 {
+            bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+        }
+        while let Some((b'\n' | b'\r', rest)) = bytes.split_last() {
+            bytes = rest;
+        }
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let value: serde_json::Value = match serde_json::from_slice(bytes) {
+            Ok(v) => v,
+            Err(e) => {
+                st.reject(line, format!("invalid JSON: {e}"))?;
+                continue;
+            }
+        };
+        let serde_json::Value::Object(map) = value else {
+            st.reject(line, "a JSON Lines row must be an object ({...})".into())?;
+            continue;
+        };
+        cells.clear();
+        for (k, v) in map {
+            let i = st.column(&k);
+            if cells.len() <= i {
+                cells.resize(i + 1, Cell::Null);
+            }
+            cells[i] = json_cell(v);
+        }
+        st.accept(line, &cells, sink)?;
+    }
+    Ok(())
+}
+
+fn json_cell(v: serde_json::Value) -> Cell {
+    use serde_json::Value;
+    match v {
+        Value::Null => Cell::Null,
+        Value::Bool(b) => Cell::Bool(b),
+        Value::Number(n) => Cell::Number(n.to_string()),
+        Value::String(s) => Cell::Text(s),
+        // serde_json's default map is sorted: this is canonical JSON text.
+        nested => Cell::Json(nested.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct Collect(Vec<(u64, Vec<(String, Cell)>)>);
+
+    impl RowSink for Collect {
+        fn row(&mut self, line: u64, columns: &[String], cells: &[Cell]) -> Result<(), TableError> {
+            let row = columns
+                .iter()
+                .zip(cells.iter().chain(std::iter::repeat(&Cell::Null)))
+                .filter(|(_, c)| **c != Cell::Null)
+                .map(|(n, c)| (n.clone(), c.clone()))
+                .collect();
+            self.0.push((line, row));
+            Ok(())
+        }
+    }
+
+    fn read(
+        name: &str,
+        content: &[u8],
+        lenient: bool,
+    ) -> Result<(ReadSummary, Collect), TableError> {
+        let d = tempfile::tempdir().expect("tempdir");
+        let p = d.path().join(name);
+        std::fs::write(&p, content).expect("write");
+        let mut c = Collect(Vec::new());
+        let fmt = Format::from_path(name).expect("format");
+        let s = read_table(&p, fmt, &BTreeMap::new(), lenient, &mut c)?;
+        Ok((s, c))
+    }
+
+    fn t(s: &str) -> Cell {
+        Cell::Text(s.into())
+    }
+
+    #[test]
+    fn csv_with_bom_crlf_quotes_and_embedded_newlines() {
+        let (s, c) = read(
+            "t.csv",
+            b"\xEF\xBB\xBFid,text\r\n1,\"a, \"\"quoted\"\"\r\nline\"\r\n2,plain\r\n",
+            false,
+        )
+        .expect("reads");
+        assert_eq!(
+            s.columns[0].0, "id",
+            "the BOM is not part of the first name"
+        );
+        assert_eq!(c.0.len(), 2);
+        assert_eq!(c.0[0].1[1], ("text".into(), t("a, \"quoted\"\r\nline")));
+        assert_eq!(c.0[1].0, 4, "row 2 starts on line 4");
+        assert_eq!(s.columns[0].1, ColumnType::Integer);
+    }
+
+    #[test]
+    fn tsv_and_long_lines() {
+        let long = "x".repeat(1 << 20);
+        let content = format!("a\tb\n1\t{long}\n");
+        let (_, c) = read("t.tsv", content.as_bytes(), false).expect("reads");
+        assert_eq!(c.0[0].1[1].1, t(&long));
+    }
+
+    #[test]
+    fn empty_and_header_only_files() {
+        let (s, c) = read("e.csv", b"", false).expect("empty");
+        assert!(s.columns.is_empty() && c.0.is_empty());
+        let (s, c) = read("h.csv", b"a,b\n", false).expect("header only");
+        assert_eq!(s.columns.len(), 2);
+        assert!(c.0.is_empty());
+        assert_eq!(s.columns[0].1, ColumnType::Null);
+    }
+
+    #[test]
+    fn ragged_csv_row_names_its_line() {
+        let err = read("r.csv", b"a,b\n1,2\n3\n", false).expect_err("ragged");
+        let msg = err.to_string();
+        assert!(
+            msg.contains("r.csv:3:") && msg.contains("1 fields but the header has 2"),
+            "{msg}"
+        );
+        let (s, c) = read("r.csv", b"a,b\n1,2\n3\n4,5\n", true).expect("lenient");
+        assert_eq!(c.0.len(), 2);
+        assert_eq!(s.rejected.len(), 1);
+        assert_eq!(s.rejected[0].0, 3);
+    }
+
+    #[test]
+    fn jsonl_nested_nulls_and_bad_lines() {
+        let (s, c) = read(
+            "t.jsonl",
+            b"{\"b\": {\"y\": 1, \"x\": [1,2]}, \"a\": null, \"e\": \"\"}\r\n\n{\"a\": 2.5}\n",
+            false,
+        )
+        .expect("reads");
+        assert_eq!(
+            c.0[0].1[0],
+            ("b".into(), Cell::Json("{\"x\":[1,2],\"y\":1}".into()))
+        );
+        assert_eq!(
+            c.0[0].1[1],
+            ("e".into(), t("")),
+            "empty string kept, null dropped"
+        );
+        assert_eq!(c.0[1].0, 3);
+        let a = s.columns.iter().find(|c| c.0 == "a").expect("a");
+        assert_eq!(a.1, ColumnType::Float);
+        let err = read("t.jsonl", b"{\"a\":1}\n{\"a\":\n", false).expect_err("bad");
+        assert!(err.to_string().contains("t.jsonl:2: invalid JSON"), "{err}");
+        let err = read("t.jsonl", b"[1,2]\n", false).expect_err("not an object");
+        assert!(err.to_string().contains("must be an object"), "{err}");
+    }
+
+    #[test]
+    fn declared_types_are_enforced() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let p = d.path().join("t.csv");
+        std::fs::write(&p, b"id,n\n1,5\n2,x\n").expect("write");
+        let decl = BTreeMap::from([("n".to_string(), ColumnType::Integer)]);
+        let mut c = Collect(Vec::new());
+        let err = read_table(&p, Format::Csv, &decl, false, &mut c).expect_err("bad type");
+        let msg = err.to_string();
+        assert!(
+            msg.contains("t.csv:3: column 'n': \"x\" is not integer"),
+            "{msg}"
+        );
+    }
+}
