@@ -19,6 +19,7 @@
 //!     author: "Ada".into(),
 //!     time: 0,
 //!     allow_empty: false,
+//!     tables: Default::default(),
 //! }, &NoProgress)?;
 //! assert!(out.commit.is_some());
 //! # Ok::<(), Box<dyn std::error::Error>>(())

@@ -204,6 +204,15 @@ pub struct DatasetEntry {
     pub size: u64,
 }
 
+/// A table file of a commit and its row manifest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableRef {
+    /// Path of the file relative to the working tree.
+    pub path: String,
+    /// The manifest root object.
+    pub manifest: ObjectId,
+}
+
 /// A snapshot of every tracked dataset, with its history and metadata.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Commit {
@@ -211,6 +220,8 @@ pub struct Commit {
     pub parents: Vec<CommitId>,
     /// Datasets, sorted by path.
     pub datasets: Vec<DatasetEntry>,
+    /// Table files with their row manifests, sorted by path.
+    pub tables: Vec<TableRef>,
     /// Who made the commit.
     pub author: String,
     /// Seconds since the Unix epoch, UTC.
@@ -225,6 +236,12 @@ mod field {
     pub const AUTHOR: u8 = 3;
     pub const TIME: u8 = 4;
     pub const MESSAGE: u8 = 5;
+    pub const TABLE: u8 = 6;
+
+    /// Tags that may appear more than once.
+    pub fn repeats(tag: u8) -> bool {
+        matches!(tag, PARENT | DATASET | TABLE)
+    }
 }
 
 impl Commit {
@@ -246,6 +263,12 @@ impl Commit {
         put_field(&mut out, field::AUTHOR, self.author.as_bytes());
         put_field(&mut out, field::TIME, &self.time.to_le_bytes());
         put_field(&mut out, field::MESSAGE, self.message.as_bytes());
+        for t in &self.tables {
+            let mut v = Vec::with_capacity(32 + t.path.len());
+            v.extend_from_slice(t.manifest.as_bytes());
+            v.extend_from_slice(t.path.as_bytes());
+            put_field(&mut out, field::TABLE, &v);
+        }
         out
     }
 
@@ -262,16 +285,17 @@ impl Commit {
         let mut c = Commit {
             parents: Vec::new(),
             datasets: Vec::new(),
+            tables: Vec::new(),
             author: String::new(),
             time: 0,
             message: String::new(),
         };
         let mut last_tag = 0u8;
-        let mut seen = [false; 6];
+        let mut seen = [false; 7];
         while !r.at_end() {
             let tag = r.u8()?;
             let len = r.u32()? as usize;
-            if tag < last_tag || (tag == last_tag && tag > field::DATASET) {
+            if tag < last_tag || (tag == last_tag && !field::repeats(tag)) {
                 return Err(r.bad(format!("field {tag} out of order")));
             }
             last_tag = tag;
@@ -286,6 +310,14 @@ impl Commit {
                     c.time = r.u64()? as i64;
                 }
                 field::MESSAGE => c.message = r.utf8(len)?,
+                field::TABLE => {
+                    if len < 33 {
+                        return Err(r.bad("table field too short".into()));
+                    }
+                    let manifest = r.id()?;
+                    let path = r.utf8(len - 32)?;
+                    c.tables.push(TableRef { path, manifest });
+                }
                 other => return Err(r.bad(format!("unknown field {other}"))),
             }
             seen[usize::from(tag)] = true;
@@ -296,6 +328,11 @@ impl Commit {
         for w in c.datasets.windows(2) {
             if w[0].path.as_bytes() >= w[1].path.as_bytes() {
                 return Err(r.bad(format!("datasets not sorted at {:?}", w[1].path)));
+            }
+        }
+        for w in c.tables.windows(2) {
+            if w[0].path.as_bytes() >= w[1].path.as_bytes() {
+                return Err(r.bad(format!("tables not sorted at {:?}", w[1].path)));
             }
         }
         Ok(c)
@@ -462,10 +499,27 @@ mod tests {
                 id: sample_tree().id().0,
                 size: 6,
             }],
+            tables: vec![],
             author: "Ada <ada@example.com>".into(),
             time: 1_700_000_000,
             message: "first".into(),
         }
+    }
+
+    #[test]
+    fn commit_with_tables_round_trips() {
+        let mut c = sample_commit();
+        c.tables = vec![
+            TableRef {
+                path: "data/a.csv".into(),
+                manifest: ObjectId::of(b"m1"),
+            },
+            TableRef {
+                path: "data/b.jsonl".into(),
+                manifest: ObjectId::of(b"m2"),
+            },
+        ];
+        assert_eq!(Commit::decode(&c.encode()).expect("decodes"), c);
     }
 
     #[test]

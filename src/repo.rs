@@ -8,15 +8,17 @@ mod history;
 mod maintenance;
 mod revision;
 mod status;
+mod tables;
 
 use std::io;
 use std::path::{Component, Path, PathBuf};
 
 pub use checkout::CheckoutStats;
-pub use commit::{CommitOptions, CommitOutcome};
-pub use history::{CommitInfo, DatasetInfo, LogEntry};
+pub use commit::{CommitOptions, CommitOutcome, TableSummary};
+pub use history::{ColumnInfo, CommitInfo, DatasetInfo, LogEntry, RejectedLine, TableInfo};
 pub use maintenance::{GcReport, Problem, VerifyReport};
 pub use status::{DatasetStatus, Status};
+pub use tables::{BuiltTable, TableFile, TableOptions};
 
 use crate::fsutil;
 use crate::id::{CommitId, ObjectId};
@@ -126,6 +128,12 @@ pub enum RepoError {
     /// Scanning failed.
     #[error(transparent)]
     Snapshot(#[from] SnapshotError),
+    /// A table could not be read.
+    #[error(transparent)]
+    Table(#[from] crate::table::TableError),
+    /// The configuration is invalid.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
 }
 
 impl RepoError {

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use super::{Ctx, Failure, Result, fmt_bytes, out, out_json};
-use folio::repo::CommitOptions;
+use folio::repo::{CommitOptions, TableOptions};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -18,6 +18,12 @@ pub struct Args {
     /// Record a commit even if nothing changed
     #[arg(long)]
     allow_empty: bool,
+    /// Key column(s) of the tables being committed (repeat or comma-separate)
+    #[arg(long, value_delimiter = ',', value_name = "COLUMN")]
+    key: Vec<String>,
+    /// Commit the good rows of tables and record every rejected line
+    #[arg(long)]
+    lenient: bool,
     /// Print the result as JSON
     #[arg(long)]
     json: bool,
@@ -48,6 +54,10 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
         author: author(a.author.as_deref()),
         time: now()?,
         allow_empty: a.allow_empty,
+        tables: TableOptions {
+            key: a.key.clone(),
+            lenient: a.lenient,
+        },
     };
     let bar = ctx.progress();
     let res = repo.commit(&lock, &opts, &bar)?;
@@ -69,6 +79,7 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
             "hashed_bytes": res.stats.hashed_bytes,
             "cached_files": res.stats.cached_files,
             "skipped": res.skipped,
+            "tables": res.tables,
         }));
     }
     let Some(id) = res.commit else {
@@ -88,6 +99,21 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
             ch.modified.len(),
             ch.deleted.len()
         );
+    }
+    for t in res.tables.iter().filter(|t| t.parsed) {
+        let key = if t.key.is_empty() {
+            "rows identified by content".to_string()
+        } else {
+            format!("key {}", t.key.join(","))
+        };
+        s += &format!(
+            "  table {}: {} rows, {} columns, {key}",
+            t.path, t.rows, t.columns
+        );
+        if !t.rejected.is_empty() {
+            s += &format!(", {} lines rejected (see `folio show`)", t.rejected.len());
+        }
+        s += "\n";
     }
     s += &format!(
         "  hashed {} files ({}), {} unchanged from the stat cache\n",

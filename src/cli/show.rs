@@ -39,6 +39,32 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
             &d.id[..12]
         );
     }
+    if !info.tables.is_empty() {
+        s += "\nTables:\n";
+    }
+    for t in &info.tables {
+        let key = if t.key.is_empty() {
+            "rows identified by content".to_string()
+        } else {
+            format!("key {}", t.key.join(","))
+        };
+        s += &format!("  {} ({}, {} rows, {key})\n", t.path, t.format, t.rows);
+        let cols: Vec<String> = t
+            .columns
+            .iter()
+            .map(|c| format!("{}: {}", c.name, c.ty))
+            .collect();
+        s += &format!("    columns: {}\n", cols.join(", "));
+        if t.duplicates > 0 {
+            s += &format!("    {} rows repeat another row exactly\n", t.duplicates);
+        }
+        if !t.rejected.is_empty() {
+            s += &format!("    {} lines rejected (--lenient):\n", t.rejected.len());
+            for r in &t.rejected {
+                s += &format!("      line {}: {}\n", r.line, r.reason);
+            }
+        }
+    }
     let against = if e.parents.is_empty() {
         "(first commit)"
     } else {

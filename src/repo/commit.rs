@@ -2,11 +2,12 @@
 
 use std::path::PathBuf;
 
+use super::TableOptions;
 use super::{Repo, RepoError, is_within};
 use crate::id::CommitId;
 use crate::index::DatasetCache;
 use crate::lock::RepoLock;
-use crate::object::{Commit, DatasetEntry, EntryKind};
+use crate::object::{Commit, DatasetEntry, EntryKind, TableRef};
 use crate::progress::Progress;
 use crate::refs::{Head, RefKind};
 use crate::snapshot::{self, FileChanges, HashStats, WorkTrees};
@@ -24,6 +25,25 @@ pub struct CommitOptions {
     pub time: i64,
     /// Create a commit even when nothing changed.
     pub allow_empty: bool,
+    /// How tables are read (key override, lenient mode).
+    pub tables: TableOptions,
+}
+
+/// What a commit recorded about one table.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TableSummary {
+    /// Path relative to the working tree.
+    pub path: String,
+    /// Rows read.
+    pub rows: u64,
+    /// Columns.
+    pub columns: usize,
+    /// Key columns (empty: rows are identified by content).
+    pub key: Vec<String>,
+    /// Lines rejected in lenient mode: (line, reason).
+    pub rejected: Vec<(u64, String)>,
+    /// False when the parent's manifest was reused (file unchanged).
+    pub parsed: bool,
 }
 
 /// What `commit` did.
@@ -37,6 +57,8 @@ pub struct CommitOutcome {
     pub stats: HashStats,
     /// Paths skipped (sockets, devices, fifos).
     pub skipped: Vec<String>,
+    /// Tables of the snapshotted datasets.
+    pub tables: Vec<TableSummary>,
 }
 
 impl Repo {
@@ -55,6 +77,12 @@ impl Repo {
             .map(|c| c.datasets.clone())
             .unwrap_or_default();
 
+        let old_tables = parent_commit
+            .as_ref()
+            .map(|c| c.tables.clone())
+            .unwrap_or_default();
+        let config = self.config()?;
+        let parent_manifests = self.parent_manifests(&old_tables)?;
         let targets = self.commit_targets(&old, &opts.paths)?;
         let index = self.open_index_rw(lock)?;
         let stamp = index.stamp()?;
@@ -68,6 +96,7 @@ impl Repo {
             .collect();
         let mut caches: Vec<(String, DatasetCache)> = Vec::new();
         let mut changes = Vec::new();
+        let mut table_files = Vec::new();
         for path in &targets {
             let abs = self.abs(path);
             let prev = old.iter().find(|d| &d.path == path);
@@ -86,6 +115,13 @@ impl Repo {
             stats.hashed_bytes += st.hashed_bytes;
             stats.cached_files += st.cached_files;
             skipped.extend(scan.skipped.iter().map(|s| format!("{path}/{s}")));
+            table_files.extend(self.table_files(
+                &config,
+                path,
+                &scan,
+                &parent_manifests,
+                &opts.tables,
+            ));
             let (entry, ch) = if scan.single_file {
                 let e = &scan.entries[0];
                 let entry = DatasetEntry {
@@ -131,7 +167,34 @@ impl Repo {
         }
         new_entries.sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
 
-        if new_entries == old && !opts.allow_empty {
+        // Tables: rebuild manifests of changed table files, keep the others.
+        let built = self.build_tables(&table_files, &parent_manifests)?;
+        let mut new_tables: Vec<TableRef> = old_tables
+            .iter()
+            .filter(|t| !targets.iter().any(|d| is_within(&t.path, d)))
+            .cloned()
+            .collect();
+        let mut summaries = Vec::new();
+        for b in &built {
+            if let Some(chunks) = &b.chunks {
+                for (_, bytes) in chunks {
+                    writer.put(bytes)?;
+                }
+                writer.put(&b.manifest.encode())?;
+            }
+            new_tables.push(b.table_ref());
+            summaries.push(TableSummary {
+                path: b.path.clone(),
+                rows: b.manifest.rows,
+                columns: b.manifest.columns.len(),
+                key: b.manifest.key.clone(),
+                rejected: b.manifest.rejected.clone(),
+                parsed: b.chunks.is_some(),
+            });
+        }
+        new_tables.sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
+
+        if new_entries == old && new_tables == old_tables && !opts.allow_empty {
             // Nothing changed: the unfinished pack is discarded on drop.
             drop(writer);
             self.save_caches(&index, &caches)?;
@@ -140,11 +203,13 @@ impl Repo {
                 changes,
                 stats,
                 skipped,
+                tables: summaries,
             });
         }
         let commit = Commit {
             parents: parent.into_iter().collect(),
             datasets: new_entries,
+            tables: new_tables,
             author: opts.author.clone(),
             time: opts.time,
             message: opts.message.clone(),
@@ -165,6 +230,7 @@ impl Repo {
             changes,
             stats,
             skipped,
+            tables: summaries,
         })
     }
 

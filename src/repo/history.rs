@@ -59,6 +59,48 @@ pub struct CommitInfo {
     pub datasets: Vec<DatasetInfo>,
     /// Changes against the first parent (or against nothing), per dataset.
     pub changes: BTreeMap<String, FileChanges>,
+    /// Tables with their schema and rejected lines.
+    pub tables: Vec<TableInfo>,
+}
+
+/// One table of a commit, as `show` describes it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TableInfo {
+    /// Path relative to the working tree.
+    pub path: String,
+    /// The manifest id.
+    pub manifest: String,
+    /// File format.
+    pub format: &'static str,
+    /// Key columns (empty: rows are identified by their content).
+    pub key: Vec<String>,
+    /// Rows read.
+    pub rows: u64,
+    /// Rows that repeat another row exactly (unkeyed tables).
+    pub duplicates: u64,
+    /// Columns and their types.
+    pub columns: Vec<ColumnInfo>,
+    /// Lines rejected in lenient mode.
+    pub rejected: Vec<RejectedLine>,
+}
+
+/// A column and its type.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ColumnInfo {
+    /// Name.
+    pub name: String,
+    /// Type (inferred, or declared in the config).
+    #[serde(rename = "type")]
+    pub ty: &'static str,
+}
+
+/// A line `--lenient` left out.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RejectedLine {
+    /// 1-based line.
+    pub line: u64,
+    /// Why.
+    pub reason: String,
 }
 
 impl Repo {
@@ -219,10 +261,39 @@ impl Repo {
                 changes.insert(p.to_string(), ch);
             }
         }
+        let mut tables = Vec::new();
+        for t in &c.tables {
+            let m = self.read_manifest(t.manifest)?;
+            tables.push(TableInfo {
+                path: t.path.clone(),
+                manifest: t.manifest.to_string(),
+                format: m.format.name(),
+                key: m.key.clone(),
+                rows: m.rows,
+                duplicates: m.duplicates,
+                columns: m
+                    .columns
+                    .iter()
+                    .map(|(n, t)| ColumnInfo {
+                        name: n.clone(),
+                        ty: t.name(),
+                    })
+                    .collect(),
+                rejected: m
+                    .rejected
+                    .iter()
+                    .map(|(line, reason)| RejectedLine {
+                        line: *line,
+                        reason: reason.clone(),
+                    })
+                    .collect(),
+            });
+        }
         Ok(CommitInfo {
             entry: LogEntry::new(id, &c),
             datasets,
             changes,
+            tables,
         })
     }
 }

@@ -17,6 +17,7 @@ fn opts(paths: Vec<PathBuf>, msg: &str) -> CommitOptions {
         author: "T".into(),
         time: 0,
         allow_empty: false,
+        tables: TableOptions::default(),
     }
 }
 
@@ -130,6 +131,7 @@ fn ambiguous_prefix_lists_candidates() {
         let c = Commit {
             parents: vec![],
             datasets: vec![],
+            tables: vec![],
             author: "T".into(),
             time: i,
             message: format!("commit {i}"),
