@@ -4,6 +4,7 @@
 
 mod checkout;
 mod commit;
+mod diff;
 mod history;
 mod maintenance;
 mod revision;
@@ -15,6 +16,7 @@ use std::path::{Component, Path, PathBuf};
 
 pub use checkout::CheckoutStats;
 pub use commit::{CommitOptions, CommitOutcome, TableSummary};
+pub use diff::{Diff, DiffOptions, DiffSide, FileDiff, Rename, RowReport, TableDiff};
 pub use history::{ColumnInfo, CommitInfo, DatasetInfo, LogEntry, RejectedLine, TableInfo};
 pub use maintenance::{GcReport, Problem, VerifyReport};
 pub use status::{DatasetStatus, Status};

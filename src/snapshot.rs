@@ -345,7 +345,7 @@ pub fn flatten_scan(scan: &Scan) -> BTreeMap<String, FlatEntry> {
     out
 }
 
-/// Changes between two flattened snapshots of one dataset.
+/// Changes between two snapshots of one dataset.
 #[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct FileChanges {
     /// Paths only in the new side.
@@ -354,6 +354,13 @@ pub struct FileChanges {
     pub modified: Vec<String>,
     /// Paths only in the old side.
     pub deleted: Vec<String>,
+    /// Blob ids of `added`, in the same order (folders: `None`); filled by
+    /// [`diff_trees`] only.
+    #[serde(skip)]
+    pub added_ids: Vec<Option<ObjectId>>,
+    /// Blob ids of `deleted`, as for `added_ids`.
+    #[serde(skip)]
+    pub deleted_ids: Vec<Option<ObjectId>>,
 }
 
 impl FileChanges {

@@ -4,6 +4,7 @@
 mod branch;
 mod checkout;
 mod commit;
+mod diff;
 mod gc;
 mod init;
 mod log;
@@ -55,6 +56,8 @@ enum Command {
     Log(log::Args),
     /// Describe one commit: metadata, datasets, changes
     Show(show::Args),
+    /// Compare commits, or a commit and the working tree, down to rows and cells
+    Diff(diff::Args),
     /// Materialise a snapshot in the working tree or another folder
     Checkout(checkout::Args),
     /// Point HEAD at a branch and update the working tree
@@ -180,6 +183,7 @@ pub fn main() -> ExitCode {
         Command::Status(a) => status::run(&ctx, a),
         Command::Log(a) => log::run(&ctx, a),
         Command::Show(a) => show::run(&ctx, a),
+        Command::Diff(a) => diff::run(&ctx, a),
         Command::Checkout(a) => checkout::run(&ctx, a),
         Command::Switch(a) => checkout::switch(&ctx, a),
         Command::Branch(a) => branch::branch(&ctx, a),

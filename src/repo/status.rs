@@ -48,6 +48,10 @@ impl Status {
     }
 }
 
+/// A flattened working-tree dataset, its refreshed stat cache (if it
+/// changed) and the hashing work done.
+pub(crate) type FlatScan = (BTreeMap<String, FlatEntry>, Option<DatasetCache>, HashStats);
+
 impl Repo {
     /// Compares every tracked dataset with HEAD. Takes the lock only if it
     /// is free, to refresh the stat cache; otherwise reads without it.
@@ -148,7 +152,7 @@ impl Repo {
         index: Option<&Index>,
         stamp: i128,
         progress: &dyn Progress,
-    ) -> Result<(BTreeMap<String, FlatEntry>, Option<DatasetCache>, HashStats), RepoError> {
+    ) -> Result<FlatScan, RepoError> {
         let abs = self.abs(path);
         let mut scan = snapshot::scan(&abs, Some(&self.repo_ignore()))?;
         let cache = index.map(|ix| ix.stat_cache(path)).unwrap_or_default();

@@ -206,11 +206,13 @@ impl Differ<'_> {
             };
             match ord {
                 std::cmp::Ordering::Less => {
-                    self.all(self.old_src, prefix, &a.entries[i], &mut ch.deleted)?;
+                    let out = (&mut ch.deleted, &mut ch.deleted_ids);
+                    self.all(self.old_src, prefix, &a.entries[i], out)?;
                     i += 1;
                 }
                 std::cmp::Ordering::Greater => {
-                    self.all(self.new_src, prefix, &b.entries[j], &mut ch.added)?;
+                    let out = (&mut ch.added, &mut ch.added_ids);
+                    self.all(self.new_src, prefix, &b.entries[j], out)?;
                     j += 1;
                 }
                 std::cmp::Ordering::Equal => {
@@ -240,8 +242,13 @@ impl Differ<'_> {
                 Ok(())
             }
             _ => {
-                self.all(self.old_src, prefix, x, &mut ch.deleted)?;
-                self.all(self.new_src, prefix, y, &mut ch.added)
+                self.all(
+                    self.old_src,
+                    prefix,
+                    x,
+                    (&mut ch.deleted, &mut ch.deleted_ids),
+                )?;
+                self.all(self.new_src, prefix, y, (&mut ch.added, &mut ch.added_ids))
             }
         }
     }
@@ -252,19 +259,22 @@ impl Differ<'_> {
         src: &dyn TreeSource,
         prefix: &str,
         e: &TreeEntry,
-        out: &mut Vec<String>,
+        out: (&mut Vec<String>, &mut Vec<Option<ObjectId>>),
     ) -> Result<(), SnapshotError> {
+        let (paths, ids) = out;
         let path = join(prefix, &e.name);
         if e.kind != EntryKind::Tree {
-            out.push(path);
+            paths.push(path);
+            ids.push(e.kind.is_file().then_some(e.id));
             return Ok(());
         }
         let t = src.tree(&e.id)?;
         if t.entries.is_empty() {
-            out.push(format!("{path}/"));
+            paths.push(format!("{path}/"));
+            ids.push(None);
         }
         for c in &t.entries {
-            self.all(src, &path, c, out)?;
+            self.all(src, &path, c, (&mut *paths, &mut *ids))?;
         }
         Ok(())
     }

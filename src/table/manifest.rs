@@ -19,7 +19,7 @@ pub const TABLE_TAG: &[u8] = b"folio-table 1\n";
 pub const CHUNK_TAG: &[u8] = b"folio-rows 1\n";
 /// A chunk ends after a row whose identity hash is 63 modulo this (so
 /// about this many rows a chunk), or at [`MAX_CHUNK_ROWS`].
-const CHUNK_DIVISOR: u32 = 64;
+const CHUNK_DIVISOR: u32 = 32;
 const MAX_CHUNK_ROWS: usize = 1024;
 
 /// How a table is read: its format, key and declared types.
@@ -571,15 +571,15 @@ pub fn diff(
     let mut d = RowDiff::default();
     let keep = |d: &RowDiff| limit.is_none_or(|n| d.changes.len() < n);
     loop {
-        if a.at_chunk_start() && b.at_chunk_start() {
-            if let (Some(x), Some(y)) = (a.chunk_id(), b.chunk_id())
-                && x == y
-            {
-                a.skip_chunk();
-                b.skip_chunk();
-                d.unchanged_chunks += 1;
-                continue;
-            }
+        if a.at_chunk_start()
+            && b.at_chunk_start()
+            && let (Some(x), Some(y)) = (a.chunk_id(), b.chunk_id())
+            && x == y
+        {
+            a.skip_chunk();
+            b.skip_chunk();
+            d.unchanged_chunks += 1;
+            continue;
         }
         let order = match (a.peek()?, b.peek()?) {
             (None, None) => break,

@@ -3,6 +3,7 @@
 
 mod checkout;
 mod commit;
+mod diff;
 mod errors;
 mod history;
 mod lock;
@@ -14,11 +15,13 @@ use assert_cmd::Command;
 
 /// A temporary working folder with a repository in it.
 pub struct Env {
+    /// The folder, removed on drop.
     pub dir: tempfile::TempDir,
 }
 
 impl Env {
     /// A new folder with `folio init` run in it.
+    #[allow(clippy::new_without_default)]
     pub fn new() -> Env {
         let e = Env::bare();
         e.ok(&["init"]);
@@ -32,10 +35,12 @@ impl Env {
         }
     }
 
+    /// The folder.
     pub fn path(&self) -> &Path {
         self.dir.path()
     }
 
+    /// A path inside the folder.
     pub fn p(&self, rel: &str) -> PathBuf {
         self.dir.path().join(rel)
     }

@@ -1,0 +1,215 @@
+//! `folio diff`.
+
+use std::path::PathBuf;
+
+use super::{Ctx, Failure, Result, out, out_json};
+use folio::repo::{Diff, DiffOptions, DiffSide, RepoError, RowReport};
+use folio::table::manifest::{RowChangeKind, SchemaChange};
+
+/// Rows and paths shown per section when no --limit is given.
+const DEFAULT_LIMIT: usize = 20;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// [REV_A [REV_B]] [PATH...]: no revision compares HEAD with the
+    /// working tree, one compares it with the working tree, two compare them
+    args: Vec<String>,
+    /// Paths to compare (after --)
+    #[arg(last = true)]
+    paths: Vec<PathBuf>,
+    /// Counts only
+    #[arg(long)]
+    stat: bool,
+    /// Print everything as JSON (every changed row unless --limit is given)
+    #[arg(long)]
+    json: bool,
+    /// Exit with 1 when there are differences
+    #[arg(long)]
+    exit_code: bool,
+    /// Show at most N paths and N rows per table (default 20)
+    #[arg(long, value_name = "N")]
+    limit: Option<usize>,
+}
+
+pub fn run(ctx: &Ctx, a: &Args) -> Result {
+    let repo = ctx.repo()?;
+    let mut revs = Vec::new();
+    let mut paths: Vec<PathBuf> = Vec::new();
+    for arg in &a.args {
+        if paths.is_empty() && revs.len() < 2 {
+            match repo.resolve(arg) {
+                Ok(id) => {
+                    revs.push(id);
+                    continue;
+                }
+                Err(e @ (RepoError::UnknownRevision(_) | RepoError::NoCommits)) => {
+                    let p = ctx.cwd.join(arg);
+                    if std::fs::symlink_metadata(&p).is_err() {
+                        return Err(Failure::user(format!(
+                            "{e}\n(to compare a path that no longer exists, put it after --: folio diff REV -- PATH)"
+                        )));
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        paths.push(ctx.cwd.join(arg));
+    }
+    paths.extend(a.paths.iter().map(|p| ctx.cwd.join(p)));
+    let (from, to) = match revs.as_slice() {
+        [] => (DiffSide::Commit(repo.resolve("HEAD")?), DiffSide::WorkTree),
+        [x] => (DiffSide::Commit(*x), DiffSide::WorkTree),
+        [x, y] => (DiffSide::Commit(*x), DiffSide::Commit(*y)),
+        _ => unreachable!("at most two revisions are taken"),
+    };
+    let opts = DiffOptions {
+        paths: paths
+            .iter()
+            .map(|p| repo.dataset_path(p))
+            .collect::<std::result::Result<_, _>>()?,
+        limit: if a.json {
+            a.limit
+        } else {
+            Some(a.limit.unwrap_or(DEFAULT_LIMIT))
+        },
+        tables: Default::default(),
+    };
+    let d = repo.diff(from, to, &opts, &ctx.progress())?;
+    if a.json {
+        out_json(&d)?;
+    } else {
+        out(&render(&d, a.stat, a.limit.unwrap_or(DEFAULT_LIMIT)))?;
+    }
+    if a.exit_code && !d.is_empty() {
+        return Err(Failure::silent(1));
+    }
+    Ok(())
+}
+
+fn short(side: &str) -> &str {
+    if side.len() == 64 { &side[..12] } else { side }
+}
+
+fn list(s: &mut String, tag: &str, items: &[String], limit: usize) {
+    for p in items.iter().take(limit) {
+        s.push_str(&format!("  {tag:<9} {p}\n"));
+    }
+    if items.len() > limit {
+        s.push_str(&format!(
+            "  … {} more {tag} (use --limit N or --json)\n",
+            items.len() - limit
+        ));
+    }
+}
+
+/// The human form of a diff.
+pub fn render(d: &Diff, stat: bool, limit: usize) -> String {
+    let mut s = format!("diff {} → {}\n", short(&d.from), short(&d.to));
+    if d.is_empty() {
+        s += "no differences\n";
+        return s;
+    }
+    let f = &d.files;
+    s += &format!(
+        "files: {} added, {} removed, {} modified, {} renamed\n",
+        f.added.len(),
+        f.removed.len(),
+        f.modified.len(),
+        f.renamed.len()
+    );
+    if !stat {
+        list(&mut s, "added", &f.added, limit);
+        list(&mut s, "removed", &f.removed, limit);
+        list(&mut s, "modified", &f.modified, limit);
+        let renames: Vec<String> = f
+            .renamed
+            .iter()
+            .map(|r| format!("{} → {}", r.from, r.to))
+            .collect();
+        list(&mut s, "renamed", &renames, limit);
+    }
+    for t in &d.tables {
+        let key = if t.key.is_empty() {
+            "rows identified by content".to_string()
+        } else {
+            format!("key {}", t.key.join(","))
+        };
+        s += &format!(
+            "\ntable {} ({}, {key}): {} rows added, {} removed, {} modified\n",
+            t.path, t.status, t.rows_added, t.rows_removed, t.rows_modified
+        );
+        if let Some(n) = &t.note {
+            s += &format!("  note: {n}\n");
+        }
+        for c in &t.schema {
+            s += &format!("  schema: {}\n", schema_line(c));
+        }
+        if stat {
+            continue;
+        }
+        for r in &t.rows {
+            s += &row_line(r);
+        }
+        if t.omitted > 0 {
+            s += &format!(
+                "  … {} more changed rows (use --limit N or --json)\n",
+                t.omitted
+            );
+        }
+    }
+    s
+}
+
+fn schema_line(c: &SchemaChange) -> String {
+    match c {
+        SchemaChange::ColumnAdded { column, ty } => format!("column '{column}' added ({ty})"),
+        SchemaChange::ColumnRemoved { column, ty } => {
+            format!("column '{column}' removed (was {ty})")
+        }
+        SchemaChange::TypeChanged { column, old, new } => {
+            format!("column '{column}' changed type: {old} → {new}")
+        }
+    }
+}
+
+fn row_line(r: &RowReport) -> String {
+    let mark = match r.change {
+        RowChangeKind::Added => '+',
+        RowChangeKind::Removed => '-',
+        RowChangeKind::Modified => '~',
+    };
+    let who = r
+        .key
+        .as_deref()
+        .map(|k| format!("{k}  "))
+        .unwrap_or_default();
+    let times = if r.count > 1 {
+        format!(" (×{})", r.count)
+    } else {
+        String::new()
+    };
+    let body = if r.change == RowChangeKind::Modified {
+        r.cells
+            .iter()
+            .map(|c| {
+                let v = |x: &Option<String>| x.clone().unwrap_or_else(|| "null".into());
+                format!("{}: {} → {}", c.column, v(&c.old), v(&c.new))
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    } else {
+        let row = r.row.clone().unwrap_or_default();
+        let cells: Vec<String> = row.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        format!("{{{}}}", truncate(&cells.join(", "), 120))
+    };
+    format!("  {mark} {who}{body}{times}\n")
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        let t: String = s.chars().take(n).collect();
+        format!("{t}…")
+    }
+}
