@@ -95,9 +95,10 @@ fn schema_changes_are_reported() {
             )
         })
         .collect();
+    // In the new table's column order, then the removed columns.
     assert_eq!(
         kinds,
-        ["column_added c", "type_changed a", "column_removed b"]
+        ["type_changed a", "column_added c", "column_removed b"]
     );
 }
 
