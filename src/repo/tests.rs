@@ -175,3 +175,97 @@ fn library_sees_its_own_new_commit() {
     assert_eq!(repo.resolve("HEAD").expect("head"), id);
     assert_eq!(repo.show(id).expect("show").datasets[0].files, 1);
 }
+
+fn table_csv(rows: &BTreeMap<u32, (u8, i32)>) -> String {
+    let mut s = String::from("id,label,value\n");
+    for (k, (l, v)) in rows {
+        s += &format!("{k},L{l},{v}\n");
+    }
+    s
+}
+
+fn commit_file(repo: &Repo, work: &Path, content: &str, key: &[&str], msg: &str) -> CommitId {
+    fs::write(work.join("t.csv"), content).expect("write");
+    let lock = repo.lock(false).expect("lock");
+    let mut o = opts(vec![work.join("t.csv")], msg);
+    o.tables.key = key.iter().map(|k| k.to_string()).collect();
+    o.allow_empty = true;
+    repo.commit(&lock, &o, &NoProgress)
+        .expect("commit")
+        .commit
+        .expect("id")
+}
+
+fn table_rows() -> impl Strategy<Value = BTreeMap<u32, (u8, i32)>> {
+    proptest::collection::btree_map(0u32..300, (0u8..3, -5i32..5), 0..200)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    #[test]
+    fn keyed_diff_matches_a_naive_diff(old in table_rows(), new in table_rows()) {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let repo = Repo::init(tmp.path()).expect("init");
+        let a = commit_file(&repo, tmp.path(), &table_csv(&old), &["id"], "a");
+        let b = commit_file(&repo, tmp.path(), &table_csv(&new), &["id"], "b");
+        let d = repo.diff(DiffSide::Commit(a), DiffSide::Commit(b), &DiffOptions::default(), &NoProgress).expect("diff");
+        let mut want: Vec<(String, &str)> = Vec::new();
+        for (k, v) in &old {
+            match new.get(k) {
+                None => want.push((k.to_string(), "removed")),
+                Some(w) if w != v => want.push((k.to_string(), "modified")),
+                _ => {}
+            }
+        }
+        for k in new.keys().filter(|k| !old.contains_key(k)) {
+            want.push((k.to_string(), "added"));
+        }
+        want.sort();
+        let mut got: Vec<(String, &str)> = d.tables.iter().flat_map(|t| t.rows.iter()).map(|r| {
+            let kind = match r.change {
+                crate::table::manifest::RowChangeKind::Added => "added",
+                crate::table::manifest::RowChangeKind::Removed => "removed",
+                crate::table::manifest::RowChangeKind::Modified => "modified",
+            };
+            (r.key.clone().expect("keyed"), kind)
+        }).collect();
+        got.sort();
+        prop_assert_eq!(got, want);
+    }
+
+    #[test]
+    fn unkeyed_diff_matches_a_multiset_diff(
+        old in proptest::collection::vec((0u8..4, 0i32..3), 0..120),
+        new in proptest::collection::vec((0u8..4, 0i32..3), 0..120),
+    ) {
+        let csv = |rows: &[(u8, i32)]| {
+            let mut s = String::from("label,value\n");
+            for (l, v) in rows {
+                s += &format!("L{l},{v}\n");
+            }
+            s
+        };
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let repo = Repo::init(tmp.path()).expect("init");
+        let a = commit_file(&repo, tmp.path(), &csv(&old), &[], "a");
+        let b = commit_file(&repo, tmp.path(), &csv(&new), &[], "b");
+        let d = repo.diff(DiffSide::Commit(a), DiffSide::Commit(b), &DiffOptions::default(), &NoProgress).expect("diff");
+        let count = |rows: &[(u8, i32)]| {
+            let mut m: BTreeMap<(u8, i32), i64> = BTreeMap::new();
+            for r in rows {
+                *m.entry(*r).or_default() += 1;
+            }
+            m
+        };
+        let (co, cn) = (count(&old), count(&new));
+        let mut a_add = 0i64;
+        let mut a_rem = 0i64;
+        for k in co.keys().chain(cn.keys().filter(|k| !co.contains_key(*k))) {
+            let delta = cn.get(k).copied().unwrap_or(0) - co.get(k).copied().unwrap_or(0);
+            if delta > 0 { a_add += delta } else { a_rem -= delta }
+        }
+        let (got_add, got_rem) = d.tables.first().map_or((0, 0), |t| (t.rows_added as i64, t.rows_removed as i64));
+        prop_assert_eq!((got_add, got_rem), (a_add, a_rem));
+    }
+}
