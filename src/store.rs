@@ -65,6 +65,8 @@ pub enum Encoding {
     Raw,
     /// One zstd frame.
     Zstd,
+    /// A list of content-defined chunks, each an object of its own.
+    Chunked,
 }
 
 impl Encoding {
@@ -72,6 +74,7 @@ impl Encoding {
         match self {
             Encoding::Raw => 0,
             Encoding::Zstd => 1,
+            Encoding::Chunked => 2,
         }
     }
 
@@ -79,9 +82,43 @@ impl Encoding {
         match c {
             0 => Some(Encoding::Raw),
             1 => Some(Encoding::Zstd),
+            2 => Some(Encoding::Chunked),
             _ => None,
         }
     }
+}
+
+/// First line of a chunk list.
+pub const CHUNKS_TAG: &[u8] = b"folio-chunks 1\n";
+/// Content-defined chunk sizes for large compressible files: rows of a
+/// table edited in place change few chunks.
+const CDC_MIN: usize = 1024;
+const CDC_AVG: usize = 4096;
+const CDC_MAX: usize = 16384;
+
+fn encode_chunk_list(chunks: &[(ObjectId, u32)]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(CHUNKS_TAG.len() + chunks.len() * 36);
+    out.extend_from_slice(CHUNKS_TAG);
+    for (id, len) in chunks {
+        out.extend_from_slice(id.as_bytes());
+        out.extend_from_slice(&len.to_le_bytes());
+    }
+    out
+}
+
+fn decode_chunk_list(bytes: &[u8]) -> Option<Vec<(ObjectId, u32)>> {
+    let body = bytes.strip_prefix(CHUNKS_TAG)?;
+    if body.len() % 36 != 0 {
+        return None;
+    }
+    Some(
+        body.chunks_exact(36)
+            .map(|c| {
+                let id = ObjectId::from_slice(&c[..32]).expect("32 bytes");
+                (id, u32::from_le_bytes(c[32..].try_into().expect("4 bytes")))
+            })
+            .collect(),
+    )
 }
 
 /// Where an object is stored, for messages.
@@ -211,6 +248,18 @@ impl Store {
                 let (p, _) = self.in_packs(id).ok_or(StoreError::Missing(*id))?;
                 let rec = p.read_record(offset, id)?;
                 let bytes = match rec.encoding {
+                    Encoding::Chunked => {
+                        let list =
+                            decode_chunk_list(&rec.data).ok_or_else(|| StoreError::Corrupt {
+                                path: pack.clone(),
+                                detail: format!("object {}: malformed chunk list", id.short(12)),
+                            })?;
+                        let mut total = 0;
+                        for (cid, _) in list {
+                            total += self.copy_to(&cid, w)?;
+                        }
+                        return Ok(total);
+                    }
                     Encoding::Raw => rec.data,
                     Encoding::Zstd => zstd::bulk::decompress(&rec.data, rec.raw_len as usize)
                         .map_err(|e| StoreError::Corrupt {
@@ -231,6 +280,23 @@ impl Store {
                 io::copy(&mut r, w).map_err(|e| StoreError::io(&path, e))
             }
         }
+    }
+
+    /// The chunks of an object stored as a chunk list, or `None` for an
+    /// object stored whole.
+    pub fn chunk_ids(&self, id: &ObjectId) -> Result<Option<Vec<ObjectId>>, StoreError> {
+        let Some((p, off)) = self.in_packs(id) else {
+            return Ok(None);
+        };
+        let rec = p.read_record(off, id)?;
+        if rec.encoding != Encoding::Chunked {
+            return Ok(None);
+        }
+        let list = decode_chunk_list(&rec.data).ok_or_else(|| StoreError::Corrupt {
+            path: p.path.clone(),
+            detail: format!("object {}: malformed chunk list", id.short(12)),
+        })?;
+        Ok(Some(list.into_iter().map(|(c, _)| c).collect()))
     }
 
     /// Re-hashes an object and returns the id its bytes really have.
@@ -533,55 +599,57 @@ impl Writer<'_> {
         self.put_large(path, f)
     }
 
+    /// Stores a large file. Compressible ones (text, tables) are cut into
+    /// content-defined chunks, so a new version shares most of its chunks
+    /// with the old one; others are copied raw into a loose object, which
+    /// `b3sum` can check.
     fn put_large(&self, path: &Path, mut f: File) -> Result<(ObjectId, u64), StoreError> {
+        let mut buf = vec![0u8; CHUNK];
+        let first = read_full(&mut f, &mut buf).map_err(|e| StoreError::io(path, e))?;
+        if maybe_compress(&buf[..first]).is_some() {
+            buf.truncate(first);
+            return self.put_chunked(path, io::Cursor::new(buf).chain(f));
+        }
         let tmp_dir = self.store.objects.clone();
         let mut tmp = TempFile::new_in(&tmp_dir).map_err(|e| StoreError::io(&tmp_dir, e))?;
-        let mut buf = vec![0u8; CHUNK];
-        let mut hasher = blake3::Hasher::new();
-        let first = read_full(&mut f, &mut buf).map_err(|e| StoreError::io(path, e))?;
-        let compress = maybe_compress(&buf[..first]).is_some();
-        let mut total = first as u64;
-        hasher.update(&buf[..first]);
         let tmp_err = |e: io::Error| StoreError::io(&tmp_dir, e);
-        if compress {
-            let mut enc = zstd::Encoder::new(tmp.file(), ZSTD_LEVEL).map_err(tmp_err)?;
-            enc.write_all(&buf[..first]).map_err(tmp_err)?;
-            loop {
-                let n = read_full(&mut f, &mut buf).map_err(|e| StoreError::io(path, e))?;
-                if n == 0 {
-                    break;
-                }
-                hasher.update(&buf[..n]);
-                enc.write_all(&buf[..n]).map_err(tmp_err)?;
-                total += n as u64;
-            }
-            enc.finish().map_err(tmp_err)?;
-        } else {
-            tmp.file().write_all(&buf[..first]).map_err(tmp_err)?;
-            loop {
-                let n = read_full(&mut f, &mut buf).map_err(|e| StoreError::io(path, e))?;
-                if n == 0 {
-                    break;
-                }
-                hasher.update(&buf[..n]);
-                tmp.file().write_all(&buf[..n]).map_err(tmp_err)?;
-                total += n as u64;
-            }
+        let mut hasher = blake3::Hasher::new();
+        let mut n = first;
+        let mut total = 0u64;
+        while n > 0 {
+            hasher.update(&buf[..n]);
+            tmp.file().write_all(&buf[..n]).map_err(tmp_err)?;
+            total += n as u64;
+            n = read_full(&mut f, &mut buf).map_err(|e| StoreError::io(path, e))?;
         }
         let id: ObjectId = hasher.finalize().into();
         if self.store.contains(&id) {
             return Ok((id, total));
         }
-        let enc = if compress {
-            Encoding::Zstd
-        } else {
-            Encoding::Raw
-        };
-        let dest = self.store.loose_path(&id, enc);
+        let dest = self.store.loose_path(&id, Encoding::Raw);
         let dir = dest.parent().expect("fan-out folder");
         fsutil::create_dir_durable(dir).map_err(|e| StoreError::io(dir, e))?;
         tmp.persist(&dest).map_err(|e| StoreError::io(&dest, e))?;
         self.note_created(dest);
+        Ok((id, total))
+    }
+
+    fn put_chunked(&self, path: &Path, r: impl Read) -> Result<(ObjectId, u64), StoreError> {
+        let mut hasher = blake3::Hasher::new();
+        let mut list = Vec::new();
+        let mut total = 0u64;
+        for chunk in fastcdc::v2020::StreamCDC::new(r, CDC_MIN, CDC_AVG, CDC_MAX) {
+            let chunk = chunk.map_err(|e| StoreError::io(path, io::Error::other(e.to_string())))?;
+            hasher.update(&chunk.data);
+            let cid = self.put(&chunk.data)?;
+            list.push((cid, chunk.data.len() as u32));
+            total += chunk.data.len() as u64;
+        }
+        let id: ObjectId = hasher.finalize().into();
+        if !self.has(&id, total) {
+            let bytes = encode_chunk_list(&list);
+            self.lock_pack().add(id, Encoding::Chunked, total, &bytes)?;
+        }
         Ok((id, total))
     }
 
@@ -643,12 +711,23 @@ mod tests {
         assert_eq!(s.packs().len(), 1);
     }
 
+    /// Deterministic incompressible bytes (xorshift).
+    fn noise(n: usize) -> Vec<u8> {
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect()
+    }
+
     #[test]
-    fn large_files_are_loose_and_hash_like_b3sum() {
+    fn large_incompressible_files_are_loose_and_hash_like_b3sum() {
         let (dir, s) = new_store();
-        let data: Vec<u8> = (0..(LOOSE_THRESHOLD as usize * 3))
-            .map(|i| (i * 7 % 251) as u8)
-            .collect();
+        let data = noise(LOOSE_THRESHOLD as usize * 3);
         let f = dir.path().join("big");
         fs::write(&f, &data).expect("write");
         let w = s.writer().expect("writer");
@@ -656,9 +735,43 @@ mod tests {
         w.finish().expect("finish");
         assert_eq!(id, ObjectId::of(&data));
         assert_eq!(len, data.len() as u64);
-        assert!(matches!(s.locate(&id), Some(Location::Loose(_))));
-        assert_eq!(s.get(&id).expect("get"), data);
+        match s.locate(&id) {
+            Some(Location::Loose(p)) => assert_eq!(fs::read(p).expect("read"), data),
+            other => panic!("expected a raw loose object, got {other:?}"),
+        }
         assert_eq!(s.rehash(&id).expect("rehash"), id);
+    }
+
+    #[test]
+    fn large_text_is_chunked_and_versions_share_chunks() {
+        let (dir, s) = new_store();
+        let rows: Vec<String> = (0..40_000)
+            .map(|i| format!("{i},label{},{}\n", i % 7, i * 31 % 1000))
+            .collect();
+        let v1 = rows.concat();
+        let mut rows2 = rows.clone();
+        rows2[20_000] = "20000,changed,1\n".into();
+        let v2 = rows2.concat();
+        let f = dir.path().join("t.csv");
+        let w = s.writer().expect("writer");
+        fs::write(&f, &v1).expect("write");
+        let (a, _) = w.put_file(&f).expect("put v1");
+        w.finish().expect("finish");
+        let chunks_a = s.chunk_ids(&a).expect("read").expect("chunked");
+        let w = s.writer().expect("writer");
+        fs::write(&f, &v2).expect("write");
+        let (b, _) = w.put_file(&f).expect("put v2");
+        w.finish().expect("finish");
+        let chunks_b = s.chunk_ids(&b).expect("read").expect("chunked");
+        assert_eq!(a, ObjectId::of(v1.as_bytes()));
+        assert_eq!(s.get(&b).expect("get"), v2.as_bytes());
+        assert_eq!(s.rehash(&b).expect("rehash"), b);
+        let shared = chunks_b.iter().filter(|c| chunks_a.contains(c)).count();
+        assert!(
+            shared + 3 >= chunks_b.len(),
+            "one edit changes at most a few chunks: {shared} of {}",
+            chunks_b.len()
+        );
     }
 
     #[test]
@@ -678,7 +791,7 @@ mod tests {
     #[test]
     fn abandoned_writer_removes_its_loose_objects() {
         let (dir, s) = new_store();
-        let big = vec![3u8; LOOSE_THRESHOLD as usize + 10];
+        let big = noise(LOOSE_THRESHOLD as usize + 10);
         let w = s.writer().expect("writer");
         let id = w.put(&big).expect("put");
         assert!(s.contains(&id));

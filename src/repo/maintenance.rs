@@ -33,6 +33,8 @@ pub struct VerifyReport {
     pub trees: u64,
     /// Blobs re-hashed.
     pub blobs: u64,
+    /// Table manifests checked (with their row chunks).
+    pub tables: u64,
     /// Bytes re-hashed.
     pub bytes: u64,
     /// Every problem found.
@@ -111,7 +113,8 @@ impl Repo {
                 detail: format!("HEAD names branch '{b}', which does not exist"),
             });
         }
-        let (trees, blobs) = self.walk_commits(&tips, &mut r)?;
+        let (trees, blobs, tables) = self.walk_commits(&tips, &mut r)?;
+        self.check_tables(tables, &mut r);
         self.walk_trees(trees, blobs, &mut r, progress)?;
         if let Some(ix) = Index::open_ro(&self.index_dir()) {
             drop(ix);
@@ -129,10 +132,10 @@ impl Repo {
         &self,
         tips: &[CommitId],
         r: &mut VerifyReport,
-    ) -> Result<(Vec<ObjectId>, Vec<SizedId>), RepoError> {
+    ) -> Result<(Vec<ObjectId>, Vec<SizedId>, Vec<ObjectId>), RepoError> {
         let mut seen = HashSet::new();
         let mut stack: Vec<CommitId> = tips.to_vec();
-        let (mut trees, mut blobs) = (Vec::new(), Vec::new());
+        let (mut trees, mut blobs, mut tables) = (Vec::new(), Vec::new(), Vec::new());
         while let Some(id) = stack.pop() {
             if !seen.insert(id) {
                 continue;
@@ -150,6 +153,7 @@ impl Repo {
                 None => continue,
             };
             stack.extend(c.parents.iter().copied());
+            tables.extend(c.tables.iter().map(|t| t.manifest));
             for d in &c.datasets {
                 if d.kind == EntryKind::Tree {
                     trees.push(d.id);
@@ -158,7 +162,37 @@ impl Repo {
                 }
             }
         }
-        Ok((trees, blobs))
+        Ok((trees, blobs, tables))
+    }
+
+    /// Checks every table manifest and its row chunks.
+    fn check_tables(&self, mut manifests: Vec<ObjectId>, r: &mut VerifyReport) {
+        manifests.sort();
+        manifests.dedup();
+        let mut chunks = HashSet::new();
+        for id in manifests {
+            r.tables += 1;
+            let Some(bytes) = self.checked_object(&id, r) else {
+                continue;
+            };
+            match crate::table::manifest::Manifest::decode(id, &bytes) {
+                Ok(m) => chunks.extend(m.chunks.iter().map(|c| c.id)),
+                Err(e) => r.problems.push(Problem {
+                    file: self.where_is(&id),
+                    detail: e.to_string(),
+                }),
+            }
+        }
+        for c in chunks {
+            if let Some(bytes) = self.checked_object(&c, r)
+                && let Err(e) = crate::table::manifest::decode_chunk(c, &bytes)
+            {
+                r.problems.push(Problem {
+                    file: self.where_is(&c),
+                    detail: e.to_string(),
+                });
+            }
+        }
     }
 
     /// Reads an object and checks its hash, recording problems.
@@ -217,6 +251,22 @@ impl Repo {
         let results: Vec<Result<u64, Problem>> = blobs
             .par_iter()
             .map(|(id, size)| {
+                // A chunked blob: name the damaged chunk and its pack.
+                if let Ok(Some(chunks)) = self.store.chunk_ids(id) {
+                    for c in chunks {
+                        match self.store.rehash(&c) {
+                            Ok(got) if got == c => {}
+                            Ok(got) => {
+                                progress.advance(*size);
+                                return Err(Problem {
+                                    file: self.where_is(&c),
+                                    detail: format!("chunk {c} of blob {id} re-hashes to {got}"),
+                                });
+                            }
+                            Err(e) => return Err(store_problem(e)),
+                        }
+                    }
+                }
                 let res = match self.store.rehash(id) {
                     Ok(got) if got == *id => Ok(*size),
                     Ok(got) => Err(Problem {
@@ -260,6 +310,12 @@ impl Repo {
             }
             let commit = self.read_commit(c)?;
             commits.extend(commit.parents.iter().copied());
+            for t in &commit.tables {
+                if out.insert(t.manifest) {
+                    let m = self.read_manifest(t.manifest)?;
+                    out.extend(m.chunks.iter().map(|c| c.id));
+                }
+            }
             for d in commit.datasets {
                 if d.kind == EntryKind::Tree {
                     trees.push(d.id);
@@ -278,6 +334,13 @@ impl Repo {
                 } else {
                     out.insert(e.id);
                 }
+            }
+        }
+        // Chunked blobs reach their chunks.
+        let blobs: Vec<ObjectId> = out.iter().copied().collect();
+        for b in blobs {
+            if let Some(chunks) = self.store.chunk_ids(&b)? {
+                out.extend(chunks);
             }
         }
         Ok(out)

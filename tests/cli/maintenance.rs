@@ -149,3 +149,49 @@ fn index_is_derived() {
         before["datasets"]
     );
 }
+
+#[test]
+fn gc_keeps_manifests_and_chunks_of_reachable_tables() {
+    let e = Env::new();
+    let mut big = String::from("id,text\n");
+    for i in 0..30_000 {
+        big += &format!("{i},row number {i} with some text\n");
+    }
+    e.write("t.csv", big.as_bytes());
+    e.ok(&["commit", "t.csv", "--key", "id", "-m", "a"]);
+    e.ok(&["branch", "side"]);
+    e.ok(&["switch", "side"]);
+    e.write(
+        "t.csv",
+        big.replace("row number 7 ", "row number seven ").as_bytes(),
+    );
+    e.ok(&["commit", "-m", "side"]);
+    e.ok(&["switch", "main"]);
+    e.ok(&["branch", "-d", "side"]);
+    let r = e.json(&["gc", "--json"]);
+    assert!(r["unreachable"].as_u64().unwrap_or(0) >= 3, "{r}");
+    e.ok(&["gc", "--prune"]);
+    let v = e.json(&["verify", "--json"]);
+    assert_eq!(v["problems"].as_array().map(Vec::len), Some(0), "{v}");
+    assert_eq!(v["tables"], 1);
+    assert_eq!(fs::read(e.p("t.csv")).expect("read"), big.as_bytes());
+    e.ok(&["checkout", "HEAD", "--to", "copy"]);
+    assert_eq!(fs::read(e.p("copy/t.csv")).expect("read"), big.as_bytes());
+}
+
+#[test]
+fn verify_names_a_damaged_chunk() {
+    let e = Env::new();
+    let mut big = String::new();
+    for i in 0..40_000 {
+        big += &format!("line {i} of a large compressible text file\n");
+    }
+    e.write("data/log.txt", big.as_bytes());
+    e.ok(&["commit", "data", "-m", "a"]);
+    let packs = files_under(&e, ".folio/packs", Some("pack"));
+    flip_byte(&packs[0], 5000);
+    let out = e.cmd(&["verify"]).output().expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(&packs[0].display().to_string()), "{text}");
+}
