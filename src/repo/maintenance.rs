@@ -59,6 +59,9 @@ pub struct GcReport {
 /// A blob id with its size.
 type SizedId = (ObjectId, u64);
 
+/// What commits name: trees, blobs (with sizes) and table manifests.
+type Reached = (Vec<ObjectId>, Vec<SizedId>, Vec<ObjectId>);
+
 impl Repo {
     /// Every commit id some ref (or HEAD) names, with problems for refs
     /// that cannot be read.
@@ -132,7 +135,7 @@ impl Repo {
         &self,
         tips: &[CommitId],
         r: &mut VerifyReport,
-    ) -> Result<(Vec<ObjectId>, Vec<SizedId>, Vec<ObjectId>), RepoError> {
+    ) -> Result<Reached, RepoError> {
         let mut seen = HashSet::new();
         let mut stack: Vec<CommitId> = tips.to_vec();
         let (mut trees, mut blobs, mut tables) = (Vec::new(), Vec::new(), Vec::new());
