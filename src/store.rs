@@ -92,9 +92,9 @@ impl Encoding {
 pub const CHUNKS_TAG: &[u8] = b"folio-chunks 1\n";
 /// Content-defined chunk sizes for large compressible files: rows of a
 /// table edited in place change few chunks.
-const CDC_MIN: usize = 1024;
-const CDC_AVG: usize = 4096;
-const CDC_MAX: usize = 16384;
+const CDC_MIN: usize = 512;
+const CDC_AVG: usize = 2048;
+const CDC_MAX: usize = 8192;
 
 fn encode_chunk_list(chunks: &[(ObjectId, u32)]) -> Vec<u8> {
     let mut out = Vec::with_capacity(CHUNKS_TAG.len() + chunks.len() * 36);

@@ -131,11 +131,7 @@ impl Repo {
     }
 
     /// Checks commits; returns the trees and blobs their datasets name.
-    fn walk_commits(
-        &self,
-        tips: &[CommitId],
-        r: &mut VerifyReport,
-    ) -> Result<Reached, RepoError> {
+    fn walk_commits(&self, tips: &[CommitId], r: &mut VerifyReport) -> Result<Reached, RepoError> {
         let mut seen = HashSet::new();
         let mut stack: Vec<CommitId> = tips.to_vec();
         let (mut trees, mut blobs, mut tables) = (Vec::new(), Vec::new(), Vec::new());

@@ -19,7 +19,7 @@ pub const TABLE_TAG: &[u8] = b"folio-table 1\n";
 pub const CHUNK_TAG: &[u8] = b"folio-rows 1\n";
 /// A chunk ends after a row whose identity hash is 63 modulo this (so
 /// about this many rows a chunk), or at [`MAX_CHUNK_ROWS`].
-const CHUNK_DIVISOR: u32 = 32;
+const CHUNK_DIVISOR: u32 = 16;
 const MAX_CHUNK_ROWS: usize = 1024;
 
 /// How a table is read: its format, key and declared types.
@@ -92,7 +92,6 @@ struct Rec {
     at: usize,
     ident_len: u32,
     body_len: u32,
-    hash: [u8; 32],
     line: u64,
 }
 
@@ -144,7 +143,6 @@ impl RowSink for Collector<'_> {
             at,
             ident_len: ident.len() as u32,
             body_len: body.len() as u32,
-            hash,
             line,
         });
         Ok(())
@@ -211,14 +209,14 @@ pub fn build(
         }
         let count = (j - i) as u32;
         duplicates += u64::from(count - 1);
-        put_row(&mut cur, c.ident(r), &r.hash, count, c.body(r));
+        put_row(&mut cur, keyed.then(|| c.ident(r)), count, c.body(r));
         cur_rows += 1;
         if boundary(c.ident(r), keyed) || cur_rows as usize >= MAX_CHUNK_ROWS {
-            flush(&mut cur, &mut cur_rows, &mut chunks, &mut refs);
+            flush(keyed, &mut cur, &mut cur_rows, &mut chunks, &mut refs);
         }
         i = j;
     }
-    flush(&mut cur, &mut cur_rows, &mut chunks, &mut refs);
+    flush(keyed, &mut cur, &mut cur_rows, &mut chunks, &mut refs);
     let m = Manifest {
         blob,
         format: settings.format,
@@ -233,21 +231,32 @@ pub fn build(
     Ok((m, chunks))
 }
 
-fn put_row(out: &mut Vec<u8>, ident: &[u8], hash: &[u8; 32], count: u32, body: &[u8]) {
-    out.extend_from_slice(&(ident.len() as u32).to_le_bytes());
-    out.extend_from_slice(ident);
-    out.extend_from_slice(hash);
+/// Appends one row. Keyed rows carry their key; an unkeyed row's identity
+/// and every row's content hash are recomputed from the body on reading,
+/// so chunks hold no incompressible hashes.
+fn put_row(out: &mut Vec<u8>, ident: Option<&[u8]>, count: u32, body: &[u8]) {
+    if let Some(ident) = ident {
+        out.extend_from_slice(&(ident.len() as u32).to_le_bytes());
+        out.extend_from_slice(ident);
+    }
     out.extend_from_slice(&count.to_le_bytes());
     out.extend_from_slice(&(body.len() as u32).to_le_bytes());
     out.extend_from_slice(body);
 }
 
-fn flush(cur: &mut Vec<u8>, rows: &mut u32, chunks: &mut Chunks, refs: &mut Vec<ChunkRef>) {
+fn flush(
+    keyed: bool,
+    cur: &mut Vec<u8>,
+    rows: &mut u32,
+    chunks: &mut Chunks,
+    refs: &mut Vec<ChunkRef>,
+) {
     if *rows == 0 {
         return;
     }
-    let mut bytes = Vec::with_capacity(CHUNK_TAG.len() + 4 + cur.len());
+    let mut bytes = Vec::with_capacity(CHUNK_TAG.len() + 5 + cur.len());
     bytes.extend_from_slice(CHUNK_TAG);
+    bytes.push(u8::from(keyed));
     bytes.extend_from_slice(&rows.to_le_bytes());
     bytes.append(cur);
     let id = ObjectId::of(&bytes);
@@ -262,22 +271,31 @@ pub fn decode_chunk(id: ObjectId, bytes: &[u8]) -> Result<Vec<ChunkRow>, TableEr
     let mut r = bytes
         .strip_prefix(CHUNK_TAG)
         .ok_or_else(|| bad("not a row chunk"))?;
+    let keyed = match super::take(&mut r, 1).ok_or_else(|| bad("truncated"))? {
+        [0] => false,
+        [1] => true,
+        _ => return Err(bad("bad keyed flag")),
+    };
     let n = super::take_u32(&mut r).ok_or_else(|| bad("truncated"))?;
     let mut out = Vec::with_capacity(n as usize);
     for _ in 0..n {
-        let il = super::take_u32(&mut r).ok_or_else(|| bad("truncated"))? as usize;
-        let ident = super::take(&mut r, il)
-            .ok_or_else(|| bad("truncated"))?
-            .to_vec();
-        let hash: [u8; 32] = super::take(&mut r, 32)
-            .ok_or_else(|| bad("truncated"))?
-            .try_into()
-            .expect("32 bytes");
+        let key = if keyed {
+            let il = super::take_u32(&mut r).ok_or_else(|| bad("truncated"))? as usize;
+            Some(
+                super::take(&mut r, il)
+                    .ok_or_else(|| bad("truncated"))?
+                    .to_vec(),
+            )
+        } else {
+            None
+        };
         let count = super::take_u32(&mut r).ok_or_else(|| bad("truncated"))?;
         let bl = super::take_u32(&mut r).ok_or_else(|| bad("truncated"))? as usize;
         let body = super::take(&mut r, bl)
             .ok_or_else(|| bad("truncated"))?
             .to_vec();
+        let hash = row_hash(&body);
+        let ident = key.unwrap_or_else(|| hash.to_vec());
         out.push(ChunkRow {
             ident,
             hash,
