@@ -16,21 +16,25 @@ cp -r "$FIXTURES/images" "$FIXTURES/reviews.csv" "$FIXTURES/sensors.jsonl" .
 echo "demo folder: $WORK"
 
 step "Create a repository" init
-step "Snapshot a folder of images and two tables" commit images reviews.csv sensors.jsonl -m "Import labelled images and reviews"
+step "Snapshot a folder of images and two keyed tables" commit images reviews.csv sensors.jsonl --key id -m "Import labelled images and reviews"
 step "Nothing changed yet" status
 
-echo; echo "(relabel one image, remove another, add a new one, edit the reviews table)"
+echo; echo "(move one image to another label, remove one, add one; relabel review 3, drop review 7, add review 41; fix one sensor reading)"
 mv images/dog/dog_03.pgm images/cat/cat_04.pgm
 rm images/bird/bird_02.pgm
 printf 'P2\n1 1\n255\n0\n' > images/bird/bird_09.pgm
+sed -i -e '/^3,/s/,negative,/,positive,/' -e '/^7,/d' reviews.csv
 printf '41,"new review great",positive,ann,0.91,crawl://forum\n' >> reviews.csv
+sed -i 's/"id": "r005", "temp": [0-9.]*/"id": "r005", "temp": 22.0/' sensors.jsonl
 
 step "What changed" status
+step "Down to rows and cells" diff
 export FOLIO_NOW="2026-02-01T09:00:00Z"
 step "Record the new version" commit -m "Relabel dog_03 as cat, drop a blurry bird, add review 41"
 step "Tag the first version" tag v1 HEAD~1
 step "History" log
 step "One commit in detail" show HEAD
+step "Compare two versions, counts only" diff v1 HEAD --stat
 step "Branches" branch experiment
 step "List branches" branch
 step "Materialise v1 elsewhere, byte for byte" checkout v1 --to "$WORK/v1-copy"

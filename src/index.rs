@@ -123,6 +123,19 @@ pub fn mtime_ns(meta: &Metadata) -> i128 {
 /// in path order (see `snapshot::path_order`).
 pub type DatasetCache = Vec<(String, StatEntry)>;
 
+/// What `verify` finds of the derived index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IndexHealth {
+    /// There is none (it is rebuilt on the next scan).
+    Missing,
+    /// It opens.
+    Ok,
+    /// It was not closed cleanly; the next writing command repairs it.
+    NeedsRepair,
+    /// It cannot be opened: `folio reindex` rebuilds it.
+    Broken(String),
+}
+
 enum Db {
     Rw(redb::Database),
     Ro(redb::ReadOnlyDatabase),
@@ -178,6 +191,26 @@ impl Index {
             dir: dir.to_path_buf(),
             db: Db::Ro(db),
         })
+    }
+
+    /// The state of the index folder `dir`, for `verify`.
+    pub fn health(dir: &Path) -> IndexHealth {
+        let path = Self::db_path(dir);
+        if !path.exists() {
+            return IndexHealth::Missing;
+        }
+        let res = redb::Builder::new()
+            .set_concurrency_mode(redb::ConcurrencyMode::SingleWriter)
+            .open_read_only(&path);
+        match res {
+            Ok(_) => IndexHealth::Ok,
+            // Not closed cleanly (a process was interrupted): the next
+            // writer repairs it; readers meanwhile re-hash.
+            Err(redb::DatabaseError::RepairAborted) => IndexHealth::NeedsRepair,
+            // A writer has it open right now.
+            Err(redb::DatabaseError::DatabaseAlreadyOpen) => IndexHealth::Ok,
+            Err(e) => IndexHealth::Broken(e.to_string()),
+        }
     }
 
     /// The stat cache of `dataset` (empty when none is recorded or the

@@ -8,7 +8,7 @@ use rayon::prelude::*;
 
 use super::{Repo, RepoError};
 use crate::id::{CommitId, ObjectId};
-use crate::index::Index;
+use crate::index::{Index, IndexHealth};
 use crate::lock::RepoLock;
 use crate::object::{Commit, EntryKind, Tree};
 use crate::progress::Progress;
@@ -35,6 +35,8 @@ pub struct VerifyReport {
     pub blobs: u64,
     /// Table manifests checked (with their row chunks).
     pub tables: u64,
+    /// The state of the derived index.
+    pub index: String,
     /// Bytes re-hashed.
     pub bytes: u64,
     /// Every problem found.
@@ -119,14 +121,22 @@ impl Repo {
         let (trees, blobs, tables) = self.walk_commits(&tips, &mut r)?;
         self.check_tables(tables, &mut r);
         self.walk_trees(trees, blobs, &mut r, progress)?;
-        if let Some(ix) = Index::open_ro(&self.index_dir()) {
-            drop(ix);
-        } else if self.index_dir().join("index.redb").exists() {
-            r.problems.push(Problem {
-                file: self.index_dir().join("index.redb"),
-                detail: "the index cannot be opened; it is derived: run `folio reindex`".into(),
-            });
-        }
+        r.index = match Index::health(&self.index_dir()) {
+            IndexHealth::Missing => "missing (rebuilt by the next scan)".into(),
+            IndexHealth::Ok => "ok".into(),
+            IndexHealth::NeedsRepair => {
+                "not closed cleanly; the next writing command repairs it".into()
+            }
+            IndexHealth::Broken(e) => {
+                r.problems.push(Problem {
+                    file: self.index_dir().join("index.redb"),
+                    detail: format!(
+                        "the index cannot be opened ({e}); it is derived: run `folio reindex`"
+                    ),
+                });
+                "broken".into()
+            }
+        };
         Ok(r)
     }
 

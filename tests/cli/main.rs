@@ -3,6 +3,7 @@
 
 mod checkout;
 mod commit;
+mod crash;
 mod diff;
 mod errors;
 mod history;
