@@ -66,6 +66,11 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
             "warning: skipped {s}: not a file, folder or symlink"
         ));
     }
+    for t in &res.tables {
+        for (line, reason) in &t.rejected {
+            ctx.hint(&format!("warning: {}:{line}: rejected: {reason}", t.path));
+        }
+    }
     if a.json {
         let changes: serde_json::Map<String, serde_json::Value> = res
             .changes
