@@ -106,11 +106,7 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
         );
     }
     for t in res.tables.iter().filter(|t| t.parsed) {
-        let key = if t.key.is_empty() {
-            "rows identified by content".to_string()
-        } else {
-            format!("key {}", t.key.join(","))
-        };
+        let key = super::describe_key(&t.key);
         s += &format!(
             "  table {}: {} rows, {} columns, {key}",
             t.path, t.rows, t.columns

@@ -129,11 +129,7 @@ pub fn render(d: &Diff, stat: bool, limit: usize) -> String {
         list(&mut s, "renamed", &renames, limit);
     }
     for t in &d.tables {
-        let key = if t.key.is_empty() {
-            "rows identified by content".to_string()
-        } else {
-            format!("key {}", t.key.join(","))
-        };
+        let key = super::describe_key(&t.key);
         s += &format!(
             "\ntable {} ({}, {key}): {} rows added, {} removed, {} modified\n",
             t.path, t.status, t.rows_added, t.rows_removed, t.rows_modified

@@ -244,3 +244,12 @@ pub fn fmt_bytes(n: u64) -> String {
         format!("{v:.1} {}", UNITS[u])
     }
 }
+
+/// How a table's rows are identified, for humans.
+pub fn describe_key(key: &[String]) -> String {
+    if key.is_empty() {
+        "rows identified by content".to_string()
+    } else {
+        format!("key {}", key.join(","))
+    }
+}

@@ -43,11 +43,7 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
         s += "\nTables:\n";
     }
     for t in &info.tables {
-        let key = if t.key.is_empty() {
-            "rows identified by content".to_string()
-        } else {
-            format!("key {}", t.key.join(","))
-        };
+        let key = super::describe_key(&t.key);
         s += &format!("  {} ({}, {} rows, {key})\n", t.path, t.format, t.rows);
         let cols: Vec<String> = t
             .columns

@@ -508,6 +508,29 @@ pub struct RowDiff {
     pub changes: Vec<RowChange>,
 }
 
+impl RowDiff {
+    /// Records a row that only one side has.
+    fn one_sided(&mut self, kind: RowChangeKind, r: ChunkRow, limit: Option<usize>) {
+        let n = u64::from(r.count);
+        let (old, new) = if kind == RowChangeKind::Added {
+            self.added += n;
+            (None, Some(r.body))
+        } else {
+            self.removed += n;
+            (Some(r.body), None)
+        };
+        if limit.is_none_or(|l| self.changes.len() < l) {
+            self.changes.push(RowChange {
+                kind,
+                count: r.count,
+                ident: r.ident,
+                old,
+                new,
+            });
+        }
+    }
+}
+
 struct Cursor<'a> {
     chunks: &'a [ChunkRef],
     src: &'a dyn ChunkSource,
@@ -606,32 +629,8 @@ pub fn diff(
             (Some(x), Some(y)) => x.ident.cmp(&y.ident),
         };
         match order {
-            std::cmp::Ordering::Less => {
-                let r = a.advance();
-                d.removed += u64::from(r.count);
-                if keep(&d) {
-                    d.changes.push(RowChange {
-                        kind: RowChangeKind::Removed,
-                        count: r.count,
-                        ident: r.ident,
-                        old: Some(r.body),
-                        new: None,
-                    });
-                }
-            }
-            std::cmp::Ordering::Greater => {
-                let r = b.advance();
-                d.added += u64::from(r.count);
-                if keep(&d) {
-                    d.changes.push(RowChange {
-                        kind: RowChangeKind::Added,
-                        count: r.count,
-                        ident: r.ident,
-                        old: None,
-                        new: Some(r.body),
-                    });
-                }
-            }
+            std::cmp::Ordering::Less => d.one_sided(RowChangeKind::Removed, a.advance(), limit),
+            std::cmp::Ordering::Greater => d.one_sided(RowChangeKind::Added, b.advance(), limit),
             std::cmp::Ordering::Equal => {
                 let (x, y) = (a.advance(), b.advance());
                 if x.hash != y.hash {
