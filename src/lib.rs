@@ -29,6 +29,7 @@ pub mod config;
 pub mod fsutil;
 pub mod id;
 pub mod index;
+pub mod ledger;
 pub mod lock;
 pub mod object;
 pub mod progress;

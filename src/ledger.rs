@@ -1,0 +1,208 @@
+//! The ledger: an append-only, hash-chained, Merkle-attested log of what
+//! happened to every example.
+//!
+//! Each event carries the hash of the one before it; each commit records
+//! the ledger head (event count and RFC 6962 root) after its own events, so
+//! a commit id attests everything the ledger said up to it. Events recorded
+//! by a commit belong to it: they lie between its parent's head and its own.
+
+pub mod event;
+pub mod log;
+pub mod merkle;
+
+use std::path::Path;
+
+pub use event::{Event, ExampleId, ExportedEvent, Payload, Subject};
+pub use log::{Checkpoint, Head, LedgerLog, LogError};
+
+use crate::id::CommitId;
+
+/// An event before it is placed in the chain.
+#[derive(Debug, Clone)]
+pub struct Draft {
+    /// Seconds since the epoch, UTC.
+    pub time: i64,
+    /// Who records it.
+    pub actor: String,
+    /// The commit it belongs to, when known at recording time.
+    pub commit: Option<CommitId>,
+    /// What it is about.
+    pub subject: Subject,
+    /// What happened.
+    pub payload: Payload,
+}
+
+/// The ledger, opened for appending (under the repository lock).
+pub struct Ledger {
+    log: LedgerLog,
+    cp: Checkpoint,
+}
+
+impl Ledger {
+    /// Opens the ledger in `dir` for writing. `attested` is the head the
+    /// current commit records: events past the saved checkpoint that it
+    /// attests are kept (a crash between moving the ref and saving the
+    /// checkpoint); any others are an abandoned append and are dropped.
+    pub fn open(dir: &Path, attested: Option<Head>) -> Result<Ledger, LogError> {
+        let log = LedgerLog::new(dir);
+        let need = attested.map_or(0, |h| h.size);
+        let cp = match log.checkpoint() {
+            Some(cp) if cp.frontier.size >= need => cp,
+            _ => log.scan_upto(need, |_, _| Ok(()))?,
+        };
+        if cp.frontier.size < need {
+            return Err(LogError::Chain {
+                seq: cp.frontier.size,
+                detail: format!(
+                    "the ledger ends after {} events but the current commit attests {need}: events were cut off",
+                    cp.frontier.size
+                ),
+            });
+        }
+        Ok(Ledger { log, cp })
+    }
+
+    /// The head of the committed ledger.
+    pub fn head(&self) -> Head {
+        self.cp.head()
+    }
+
+    /// Chains and durably appends events; returns the checkpoint after
+    /// them, to be saved with [`Ledger::settle`] once a commit attests them
+    /// (or at once, for events no commit needs to attest first).
+    pub fn append(&self, drafts: Vec<Draft>) -> Result<Checkpoint, LogError> {
+        let mut last = self.cp.last;
+        let mut seq = self.cp.frontier.size;
+        let mut events = Vec::with_capacity(drafts.len());
+        for d in drafts {
+            let e = Event {
+                seq,
+                time: d.time,
+                actor: d.actor,
+                commit: d.commit,
+                subject: d.subject,
+                payload: d.payload,
+                prev: last,
+            };
+            last = e.hash();
+            seq += 1;
+            events.push(e);
+        }
+        self.log.append(&self.cp, &events)
+    }
+
+    /// Makes appended events part of the committed ledger.
+    pub fn settle(&mut self, cp: Checkpoint) -> Result<(), LogError> {
+        self.log.save(&cp)?;
+        self.cp = cp;
+        Ok(())
+    }
+}
+
+/// The head of a ledger folder as its checkpoint records it (empty when
+/// there is none), for readers.
+pub fn saved_head(dir: &Path) -> Head {
+    LedgerLog::new(dir).checkpoint().unwrap_or_default().head()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn draft(n: u64) -> Draft {
+        Draft {
+            time: n as i64,
+            actor: "t".into(),
+            commit: None,
+            subject: Subject::Example(ExampleId::file(&format!("f{n}"))),
+            payload: Payload::Added {
+                dataset: "d".into(),
+                locator: format!("d/f{n}"),
+                source: None,
+            },
+        }
+    }
+
+    #[test]
+    fn append_scan_and_reopen() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let mut l = Ledger::open(d.path(), None).expect("open");
+        let cp = l.append((0..10).map(draft).collect()).expect("append");
+        l.settle(cp.clone()).expect("settle");
+        let scanned = LedgerLog::new(d.path()).scan(|_, _| Ok(())).expect("scan");
+        assert_eq!(scanned, cp);
+        assert_eq!(l.head().size, 10);
+        let l2 = Ledger::open(d.path(), Some(l.head())).expect("reopen");
+        assert_eq!(l2.head(), l.head());
+    }
+
+    #[test]
+    fn abandoned_append_is_dropped_and_torn_tail_ignored() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let mut l = Ledger::open(d.path(), None).expect("open");
+        let cp = l.append((0..3).map(draft).collect()).expect("append");
+        l.settle(cp).expect("settle");
+        // Appended but never attested nor settled (a crash before the ref moved).
+        l.append((3..5).map(draft).collect()).expect("append");
+        let l = Ledger::open(d.path(), Some(l.head())).expect("reopen");
+        assert_eq!(l.head().size, 3);
+        let cp = l.append(vec![draft(9)]).expect("append after recovery");
+        assert_eq!(cp.frontier.size, 4);
+        // A torn final frame: cut the last bytes off.
+        let seg = d.path().join("seg-00000000.log");
+        let len = std::fs::metadata(&seg).expect("stat").len();
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&seg)
+            .expect("open");
+        f.set_len(len - 5).expect("truncate");
+        let scanned = LedgerLog::new(d.path()).scan(|_, _| Ok(())).expect("scan");
+        assert_eq!(
+            scanned.frontier.size, 3,
+            "the torn event is ignored, not misread"
+        );
+    }
+
+    #[test]
+    fn tampering_is_caught_with_the_first_bad_seq() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let mut l = Ledger::open(d.path(), None).expect("open");
+        let cp = l.append((0..6).map(draft).collect()).expect("append");
+        l.settle(cp).expect("settle");
+        let seg = d.path().join("seg-00000000.log");
+        let bytes = std::fs::read(&seg).expect("read");
+        // Edit one byte inside event 2's frame (its checksum then fails in
+        // the middle of the ledger).
+        let mut frames = Vec::new();
+        let mut off = 0;
+        while off < bytes.len() {
+            let n = u32::from_le_bytes(bytes[off..off + 4].try_into().expect("4")) as usize;
+            frames.push(bytes[off..off + 12 + n].to_vec());
+            off += 12 + n;
+        }
+        let mut edited = frames.clone();
+        let last = edited[2].len() - 40;
+        edited[2][last] ^= 1;
+        std::fs::write(&seg, edited.concat()).expect("write");
+        let err = LedgerLog::new(d.path())
+            .scan(|_, _| Ok(()))
+            .expect_err("edit");
+        assert!(err.to_string().contains("checksum"), "{err}");
+        // Swap two events.
+        let mut swapped = frames.clone();
+        swapped.swap(1, 2);
+        std::fs::write(&seg, swapped.concat()).expect("write");
+        let err = LedgerLog::new(d.path())
+            .scan(|_, _| Ok(()))
+            .expect_err("swap");
+        assert!(err.to_string().contains("ledger event 1"), "{err}");
+        // Delete one.
+        let mut deleted = frames.clone();
+        deleted.remove(3);
+        std::fs::write(&seg, deleted.concat()).expect("write");
+        let err = LedgerLog::new(d.path())
+            .scan(|_, _| Ok(()))
+            .expect_err("delete");
+        assert!(err.to_string().contains("ledger event 3"), "{err}");
+    }
+}
