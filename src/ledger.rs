@@ -72,9 +72,8 @@ impl Ledger {
     /// (or at once, for events no commit needs to attest first).
     pub fn append(&self, drafts: Vec<Draft>) -> Result<Checkpoint, LogError> {
         let mut last = self.cp.last;
-        let mut seq = self.cp.frontier.size;
         let mut events = Vec::with_capacity(drafts.len());
-        for d in drafts {
+        for (seq, d) in (self.cp.frontier.size..).zip(drafts) {
             let e = Event {
                 seq,
                 time: d.time,
@@ -85,7 +84,6 @@ impl Ledger {
                 prev: last,
             };
             last = e.hash();
-            seq += 1;
             events.push(e);
         }
         self.log.append(&self.cp, &events)

@@ -20,6 +20,7 @@
 //!     time: 0,
 //!     allow_empty: false,
 //!     tables: Default::default(),
+//!     source: None,
 //! }, &NoProgress)?;
 //! assert!(out.commit.is_some());
 //! # Ok::<(), Box<dyn std::error::Error>>(())

@@ -222,6 +222,9 @@ pub struct Commit {
     pub datasets: Vec<DatasetEntry>,
     /// Table files with their row manifests, sorted by path.
     pub tables: Vec<TableRef>,
+    /// The ledger head after this commit's events: event count and
+    /// RFC 6962 root (absent in repositories with no ledger events yet).
+    pub ledger: Option<(u64, [u8; 32])>,
     /// Who made the commit.
     pub author: String,
     /// Seconds since the Unix epoch, UTC.
@@ -237,6 +240,7 @@ mod field {
     pub const TIME: u8 = 4;
     pub const MESSAGE: u8 = 5;
     pub const TABLE: u8 = 6;
+    pub const LEDGER: u8 = 7;
 
     /// Tags that may appear more than once.
     pub fn repeats(tag: u8) -> bool {
@@ -269,6 +273,11 @@ impl Commit {
             v.extend_from_slice(t.path.as_bytes());
             put_field(&mut out, field::TABLE, &v);
         }
+        if let Some((size, root)) = &self.ledger {
+            let mut v = size.to_le_bytes().to_vec();
+            v.extend_from_slice(root);
+            put_field(&mut out, field::LEDGER, &v);
+        }
         out
     }
 
@@ -286,12 +295,13 @@ impl Commit {
             parents: Vec::new(),
             datasets: Vec::new(),
             tables: Vec::new(),
+            ledger: None,
             author: String::new(),
             time: 0,
             message: String::new(),
         };
         let mut last_tag = 0u8;
-        let mut seen = [false; 7];
+        let mut seen = [false; 8];
         while !r.at_end() {
             let tag = r.u8()?;
             let len = r.u32()? as usize;
@@ -317,6 +327,14 @@ impl Commit {
                     let manifest = r.id()?;
                     let path = r.utf8(len - 32)?;
                     c.tables.push(TableRef { path, manifest });
+                }
+                field::LEDGER => {
+                    if len != 40 {
+                        return Err(r.bad("ledger head is not 40 bytes".into()));
+                    }
+                    let size = r.u64()?;
+                    let root = *r.id()?.as_bytes();
+                    c.ledger = Some((size, root));
                 }
                 other => return Err(r.bad(format!("unknown field {other}"))),
             }
@@ -500,6 +518,7 @@ mod tests {
                 size: 6,
             }],
             tables: vec![],
+            ledger: None,
             author: "Ada <ada@example.com>".into(),
             time: 1_700_000_000,
             message: "first".into(),
@@ -520,6 +539,8 @@ mod tests {
             },
         ];
         assert_eq!(Commit::decode(&c.encode()).expect("decodes"), c);
+        c.ledger = Some((12, [9; 32]));
+        assert_eq!(Commit::decode(&c.encode()).expect("decodes"), c);
     }
 
     #[test]
@@ -530,7 +551,9 @@ mod tests {
 
     #[test]
     fn commit_round_trip() {
-        let c = sample_commit();
+        let mut c = sample_commit();
+        assert_eq!(Commit::decode(&c.encode()).expect("decodes"), c);
+        c.ledger = Some((12, [9; 32]));
         assert_eq!(Commit::decode(&c.encode()).expect("decodes"), c);
     }
 

@@ -5,7 +5,9 @@
 mod checkout;
 mod commit;
 mod diff;
+mod examples;
 mod history;
+mod lineage;
 mod maintenance;
 mod revision;
 mod status;
@@ -18,6 +20,7 @@ pub use checkout::CheckoutStats;
 pub use commit::{CommitOptions, CommitOutcome, TableSummary};
 pub use diff::{Diff, DiffOptions, DiffSide, FileDiff, Rename, RowReport, TableDiff};
 pub use history::{ColumnInfo, CommitInfo, DatasetInfo, LogEntry, RejectedLine, TableInfo};
+pub use lineage::{Lineage, LineageEvent};
 pub use maintenance::{GcReport, Problem, VerifyReport};
 pub use status::{DatasetStatus, Status};
 pub use tables::{BuiltTable, TableFile, TableOptions};
@@ -136,6 +139,9 @@ pub enum RepoError {
     /// The configuration is invalid.
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
+    /// The ledger failed or is damaged.
+    #[error(transparent)]
+    Ledger(#[from] crate::ledger::LogError),
 }
 
 impl RepoError {
@@ -317,6 +323,11 @@ impl Repo {
     /// The absolute working-tree path of a dataset.
     pub fn abs(&self, dataset: &str) -> PathBuf {
         self.work.join(dataset)
+    }
+
+    /// The ledger folder.
+    pub fn ledger_dir(&self) -> PathBuf {
+        self.dot.join("ledger")
     }
 
     fn repo_ignore(&self) -> PathBuf {

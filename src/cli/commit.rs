@@ -24,6 +24,9 @@ pub struct Args {
     /// Commit the good rows of tables and record every rejected line
     #[arg(long)]
     lenient: bool,
+    /// Where the examples this commit adds come from (URI), for the ledger
+    #[arg(long, value_name = "URI")]
+    source: Option<String>,
     /// Print the result as JSON
     #[arg(long)]
     json: bool,
@@ -58,6 +61,7 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
             key: a.key.clone(),
             lenient: a.lenient,
         },
+        source: a.source.clone(),
     };
     let bar = ctx.progress();
     let res = repo.commit(&lock, &opts, &bar)?;
@@ -85,6 +89,7 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
             "cached_files": res.stats.cached_files,
             "skipped": res.skipped,
             "tables": res.tables,
+            "ledger_events": res.events,
         }));
     }
     let Some(id) = res.commit else {
@@ -115,6 +120,9 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
             s += &format!(", {} lines rejected (see `folio show`)", t.rejected.len());
         }
         s += "\n";
+    }
+    if res.events > 0 {
+        s += &format!("  ledger: {} examples added or removed\n", res.events);
     }
     s += &format!(
         "  hashed {} files ({}), {} unchanged from the stat cache\n",

@@ -7,6 +7,8 @@ mod commit;
 mod diff;
 mod gc;
 mod init;
+mod ledger;
+mod lineage;
 mod log;
 mod progress;
 mod reindex;
@@ -66,7 +68,11 @@ enum Command {
     Branch(branch::BranchArgs),
     /// List or create tags
     Tag(branch::TagArgs),
-    /// Re-hash every reachable object and check commits, trees and refs
+    /// Show the whole story of one example: where it came from, every event
+    Lineage(lineage::Args),
+    /// Work with the ledger itself
+    Ledger(ledger::Args),
+    /// Re-hash every reachable object and check commits, trees, refs and the ledger
     Verify(verify::Args),
     /// Find objects no ref reaches, and delete them with --prune
     Gc(gc::Args),
@@ -188,6 +194,8 @@ pub fn main() -> ExitCode {
         Command::Switch(a) => checkout::switch(&ctx, a),
         Command::Branch(a) => branch::branch(&ctx, a),
         Command::Tag(a) => branch::tag(&ctx, a),
+        Command::Lineage(a) => lineage::run(&ctx, a),
+        Command::Ledger(a) => ledger::run(&ctx, a),
         Command::Verify(a) => verify::run(&ctx, a),
         Command::Gc(a) => gc::run(&ctx, a),
         Command::Reindex(a) => reindex::run(&ctx, a),

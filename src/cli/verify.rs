@@ -20,11 +20,13 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
             s += &format!("problem: {}: {}\n", p.file.display(), p.detail);
         }
         s += &format!(
-            "checked {} commits, {} trees, {} blobs ({}): {}\n",
+            "checked {} commits, {} trees, {} blobs ({}), {} tables, {} ledger events: {}\n",
             r.commits,
             r.trees,
             r.blobs,
             fmt_bytes(r.bytes),
+            r.tables,
+            r.events,
             if r.problems.is_empty() {
                 "no problems".to_string()
             } else {

@@ -3,9 +3,11 @@
 use std::path::PathBuf;
 
 use super::TableOptions;
+use super::examples::EventContext;
 use super::{Repo, RepoError, is_within};
 use crate::id::CommitId;
 use crate::index::DatasetCache;
+use crate::ledger::{Head as LedgerHead, Ledger};
 use crate::lock::RepoLock;
 use crate::object::{Commit, DatasetEntry, EntryKind, TableRef};
 use crate::progress::Progress;
@@ -27,6 +29,8 @@ pub struct CommitOptions {
     pub allow_empty: bool,
     /// How tables are read (key override, lenient mode).
     pub tables: TableOptions,
+    /// Where the examples this commit adds come from (recorded in the ledger).
+    pub source: Option<String>,
 }
 
 /// What a commit recorded about one table.
@@ -59,6 +63,8 @@ pub struct CommitOutcome {
     pub skipped: Vec<String>,
     /// Tables of the snapshotted datasets.
     pub tables: Vec<TableSummary>,
+    /// Ledger events recorded (examples added and removed).
+    pub events: u64,
 }
 
 impl Repo {
@@ -69,7 +75,7 @@ impl Repo {
         opts: &CommitOptions,
         progress: &dyn Progress,
     ) -> Result<CommitOutcome, RepoError> {
-        let head = self.refs.head()?;
+        let branch_head = self.refs.head()?;
         let parent = self.refs.head_commit()?;
         let parent_commit = parent.map(|p| self.read_commit(p)).transpose()?;
         let old: Vec<DatasetEntry> = parent_commit
@@ -204,22 +210,48 @@ impl Repo {
                 stats,
                 skipped,
                 tables: summaries,
+                events: 0,
             });
         }
+        // The ledger: record the examples this commit adds and removes, and
+        // attest the new head in the commit.
+        let ctx = EventContext {
+            actor: &opts.author,
+            time: opts.time,
+            source: opts.source.as_deref(),
+        };
+        let drafts = self.example_events(
+            &ctx,
+            &targets,
+            &changes,
+            &old_tables,
+            &parent_manifests,
+            &built,
+        )?;
+        let events = drafts.len() as u64;
+        let attested = parent_commit
+            .as_ref()
+            .and_then(|c| c.ledger)
+            .map(|(size, root)| LedgerHead { size, root });
+        let mut ledger = Ledger::open(&self.ledger_dir(), attested)?;
+        let cp = ledger.append(drafts)?;
+        let head = cp.head();
         let commit = Commit {
             parents: parent.into_iter().collect(),
             datasets: new_entries,
             tables: new_tables,
+            ledger: (head.size > 0).then_some((head.size, head.root)),
             author: opts.author.clone(),
             time: opts.time,
             message: opts.message.clone(),
         };
         let id = CommitId(writer.put(&commit.encode())?);
         writer.finish()?;
-        match head {
+        match branch_head {
             Head::Branch(b) => self.refs.set(RefKind::Branch, &b, id)?,
             Head::Detached(_) => self.refs.set_head(&Head::Detached(id))?,
         }
+        ledger.settle(cp)?;
         self.save_caches(&index, &caches)?;
         let keep: Vec<&str> = commit.datasets.iter().map(|d| d.path.as_str()).collect();
         if keep.len() != old.len() || old.iter().any(|d| !keep.contains(&d.path.as_str())) {
@@ -231,6 +263,7 @@ impl Repo {
             stats,
             skipped,
             tables: summaries,
+            events,
         })
     }
 

@@ -37,6 +37,8 @@ pub struct VerifyReport {
     pub tables: u64,
     /// The state of the derived index.
     pub index: String,
+    /// Ledger events checked.
+    pub events: u64,
     /// Bytes re-hashed.
     pub bytes: u64,
     /// Every problem found.
@@ -120,6 +122,7 @@ impl Repo {
         }
         let (trees, blobs, tables) = self.walk_commits(&tips, &mut r)?;
         self.check_tables(tables, &mut r);
+        self.check_ledger(&tips, &mut r)?;
         self.walk_trees(trees, blobs, &mut r, progress)?;
         r.index = match Index::health(&self.index_dir()) {
             IndexHealth::Missing => "missing (rebuilt by the next scan)".into(),
@@ -172,6 +175,94 @@ impl Repo {
             }
         }
         Ok((trees, blobs, tables))
+    }
+
+    /// Checks the ledger: every frame, the hash chain, and every ledger
+    /// head a reachable commit records (so a re-chained forgery, a cut-off
+    /// tail or an edited event contradicts a commit).
+    fn check_ledger(&self, tips: &[CommitId], r: &mut VerifyReport) -> Result<(), RepoError> {
+        use std::collections::BTreeMap;
+        // Heads the commits attest: size -> (root, commit).
+        let mut heads: BTreeMap<u64, Vec<([u8; 32], CommitId)>> = BTreeMap::new();
+        let mut seen = HashSet::new();
+        let mut stack = tips.to_vec();
+        while let Some(id) = stack.pop() {
+            if !seen.insert(id) {
+                continue;
+            }
+            let Ok(c) = self.read_commit(id) else {
+                continue;
+            };
+            stack.extend(c.parents.iter().copied());
+            if let Some((size, root)) = c.ledger {
+                heads.entry(size).or_default().push((root, id));
+            }
+        }
+        let log = crate::ledger::LedgerLog::new(&self.ledger_dir());
+        let mut frontier = crate::ledger::merkle::Frontier::default();
+        let check = |f: &crate::ledger::merkle::Frontier, r: &mut VerifyReport| {
+            if let Some(list) = heads.get(&f.size) {
+                let root = f.root();
+                for (want, commit) in list {
+                    if *want != root {
+                        r.problems.push(Problem {
+                            file: self.ledger_dir(),
+                            detail: format!(
+                                "the first {} ledger events do not hash to the root commit {} records: events were edited, removed, reordered or forged",
+                                f.size,
+                                commit.0.short(12)
+                            ),
+                        });
+                    }
+                }
+            }
+        };
+        check(&frontier, r);
+        let scanned = log.scan(|_, h| {
+            frontier.push(crate::ledger::merkle::leaf(h));
+            check(&frontier, r);
+            Ok(())
+        });
+        match scanned {
+            Ok(cp) => {
+                r.events = cp.frontier.size;
+                if let Some((&max, list)) = heads.iter().next_back()
+                    && max > cp.frontier.size
+                {
+                    r.problems.push(Problem {
+                        file: self.ledger_dir(),
+                        detail: format!(
+                            "the ledger ends after {} events but commit {} attests {max}: events were cut off",
+                            cp.frontier.size,
+                            list[0].1 .0.short(12)
+                        ),
+                    });
+                }
+                if let Some(saved) = log.checkpoint()
+                    && saved.frontier.size > cp.frontier.size
+                {
+                    r.problems.push(Problem {
+                        file: self.ledger_dir().join("checkpoint"),
+                        detail: format!(
+                            "the checkpoint records {} events but only {} are readable: events were cut off",
+                            saved.frontier.size, cp.frontier.size
+                        ),
+                    });
+                }
+            }
+            Err(e) => {
+                let file = match &e {
+                    crate::ledger::LogError::Corrupt { path, .. }
+                    | crate::ledger::LogError::Io { path, .. } => path.clone(),
+                    crate::ledger::LogError::Chain { .. } => self.ledger_dir(),
+                };
+                r.problems.push(Problem {
+                    file,
+                    detail: e.to_string(),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Checks every table manifest and its row chunks.

@@ -18,6 +18,7 @@ fn opts(paths: Vec<PathBuf>, msg: &str) -> CommitOptions {
         time: 0,
         allow_empty: false,
         tables: TableOptions::default(),
+        source: None,
     }
 }
 
@@ -132,6 +133,7 @@ fn ambiguous_prefix_lists_candidates() {
             parents: vec![],
             datasets: vec![],
             tables: vec![],
+            ledger: None,
             author: "T".into(),
             time: i,
             message: format!("commit {i}"),

@@ -508,29 +508,6 @@ pub struct RowDiff {
     pub changes: Vec<RowChange>,
 }
 
-impl RowDiff {
-    /// Records a row that only one side has.
-    fn one_sided(&mut self, kind: RowChangeKind, r: ChunkRow, limit: Option<usize>) {
-        let n = u64::from(r.count);
-        let (old, new) = if kind == RowChangeKind::Added {
-            self.added += n;
-            (None, Some(r.body))
-        } else {
-            self.removed += n;
-            (Some(r.body), None)
-        };
-        if limit.is_none_or(|l| self.changes.len() < l) {
-            self.changes.push(RowChange {
-                kind,
-                count: r.count,
-                ident: r.ident,
-                old,
-                new,
-            });
-        }
-    }
-}
-
 struct Cursor<'a> {
     chunks: &'a [ChunkRef],
     src: &'a dyn ChunkSource,
@@ -592,13 +569,15 @@ impl<'a> Cursor<'a> {
     }
 }
 
-/// Compares two versions of a table (either may be absent), reading only
-/// chunks that are not shared. Keeps at most `limit` row changes.
-pub fn diff(
+/// Walks the differences of two versions of a table (either may be
+/// absent), reading only chunks that are not shared. `each` receives the
+/// kind, the old and new rows (as present) and how many rows changed.
+/// Returns the number of shared chunks skipped.
+pub fn diff_each(
     old: Option<(&Manifest, &dyn ChunkSource)>,
     new: Option<(&Manifest, &dyn ChunkSource)>,
-    limit: Option<usize>,
-) -> Result<RowDiff, TableError> {
+    each: &mut dyn FnMut(RowChangeKind, Option<ChunkRow>, Option<ChunkRow>, u32),
+) -> Result<u64, TableError> {
     let empty: Vec<ChunkRef> = Vec::new();
     let none: HashMap<ObjectId, Vec<u8>> = HashMap::new();
     let (oc, os) = old.map_or((&empty[..], &none as &dyn ChunkSource), |(m, s)| {
@@ -609,8 +588,7 @@ pub fn diff(
     });
     let mut a = Cursor::new(oc, os);
     let mut b = Cursor::new(nc, ns);
-    let mut d = RowDiff::default();
-    let keep = |d: &RowDiff| limit.is_none_or(|n| d.changes.len() < n);
+    let mut skipped = 0;
     loop {
         if a.at_chunk_start()
             && b.at_chunk_start()
@@ -619,7 +597,7 @@ pub fn diff(
         {
             a.skip_chunk();
             b.skip_chunk();
-            d.unchanged_chunks += 1;
+            skipped += 1;
             continue;
         }
         let order = match (a.peek()?, b.peek()?) {
@@ -629,43 +607,63 @@ pub fn diff(
             (Some(x), Some(y)) => x.ident.cmp(&y.ident),
         };
         match order {
-            std::cmp::Ordering::Less => d.one_sided(RowChangeKind::Removed, a.advance(), limit),
-            std::cmp::Ordering::Greater => d.one_sided(RowChangeKind::Added, b.advance(), limit),
+            std::cmp::Ordering::Less => {
+                let r = a.advance();
+                let n = r.count;
+                each(RowChangeKind::Removed, Some(r), None, n);
+            }
+            std::cmp::Ordering::Greater => {
+                let r = b.advance();
+                let n = r.count;
+                each(RowChangeKind::Added, None, Some(r), n);
+            }
             std::cmp::Ordering::Equal => {
                 let (x, y) = (a.advance(), b.advance());
                 if x.hash != y.hash {
-                    d.modified += 1;
-                    if keep(&d) {
-                        d.changes.push(RowChange {
-                            kind: RowChangeKind::Modified,
-                            count: 1,
-                            ident: x.ident,
-                            old: Some(x.body),
-                            new: Some(y.body),
-                        });
-                    }
-                } else if x.count != y.count {
+                    each(RowChangeKind::Modified, Some(x), Some(y), 1);
+                } else if y.count > x.count {
                     // A repeated unkeyed row occurs more or fewer times.
-                    let (kind, n) = if y.count > x.count {
-                        d.added += u64::from(y.count - x.count);
-                        (RowChangeKind::Added, y.count - x.count)
-                    } else {
-                        d.removed += u64::from(x.count - y.count);
-                        (RowChangeKind::Removed, x.count - y.count)
-                    };
-                    if keep(&d) {
-                        d.changes.push(RowChange {
-                            kind,
-                            count: n,
-                            ident: x.ident,
-                            old: Some(x.body),
-                            new: Some(y.body),
-                        });
-                    }
+                    let n = y.count - x.count;
+                    each(RowChangeKind::Added, Some(x), Some(y), n);
+                } else if x.count > y.count {
+                    let n = x.count - y.count;
+                    each(RowChangeKind::Removed, Some(x), Some(y), n);
                 }
             }
         }
     }
+    Ok(skipped)
+}
+
+/// Compares two versions of a table (either may be absent), reading only
+/// chunks that are not shared. Keeps at most `limit` row changes.
+pub fn diff(
+    old: Option<(&Manifest, &dyn ChunkSource)>,
+    new: Option<(&Manifest, &dyn ChunkSource)>,
+    limit: Option<usize>,
+) -> Result<RowDiff, TableError> {
+    let mut d = RowDiff::default();
+    d.unchanged_chunks = diff_each(old, new, &mut |kind, x, y, n| {
+        match kind {
+            RowChangeKind::Added => d.added += u64::from(n),
+            RowChangeKind::Removed => d.removed += u64::from(n),
+            RowChangeKind::Modified => d.modified += 1,
+        }
+        if limit.is_none_or(|l| d.changes.len() < l) {
+            let ident = x
+                .as_ref()
+                .or(y.as_ref())
+                .map(|r| r.ident.clone())
+                .unwrap_or_default();
+            d.changes.push(RowChange {
+                kind,
+                count: n,
+                ident,
+                old: x.map(|r| r.body),
+                new: y.map(|r| r.body),
+            });
+        }
+    })?;
     Ok(d)
 }
 

@@ -7,6 +7,7 @@ mod crash;
 mod diff;
 mod errors;
 mod history;
+mod ledger;
 mod lock;
 mod maintenance;
 

@@ -1,0 +1,47 @@
+//! `folio lineage`.
+
+use super::{Ctx, Result, fmt_time, out, out_json};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// An example id (or unique prefix), a file path, or TABLE:KEY for a row
+    selector: String,
+    /// Print the result as JSON
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(ctx: &Ctx, a: &Args) -> Result {
+    let repo = ctx.repo()?;
+    let l = repo.lineage(&a.selector)?;
+    if a.json {
+        return out_json(&l);
+    }
+    let short = |c: &Option<String>| {
+        c.as_deref()
+            .map_or("-".to_string(), |c| c[..12].to_string())
+    };
+    let mut s = format!("example {}\n", l.example);
+    s += &format!("  locator:  {}\n", l.locator);
+    s += &format!("  dataset:  {}\n", l.dataset.as_deref().unwrap_or("-"));
+    s += &format!(
+        "  source:   {}\n",
+        l.source.as_deref().unwrap_or("(none recorded)")
+    );
+    s += &format!("  added in: {}\n", short(&l.added_in));
+    if l.removed_in.is_some() {
+        s += &format!("  removed in: {}\n", short(&l.removed_in));
+    }
+    s += "  events:\n";
+    for e in &l.events {
+        s += &format!(
+            "    #{:<6} {}  {:<16} by {}  (commit {})\n",
+            e.seq,
+            fmt_time(e.time),
+            e.kind,
+            e.actor,
+            short(&e.commit)
+        );
+    }
+    out(&s)
+}

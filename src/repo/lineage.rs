@@ -1,0 +1,175 @@
+//! `lineage` and `ledger export`: reading the ledger.
+
+use std::collections::BTreeMap;
+
+use super::{Repo, RepoError};
+use crate::id::CommitId;
+use crate::ledger::{Event, ExampleId, ExportedEvent, LedgerLog, Payload, Subject};
+
+/// One event in an example's story.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LineageEvent {
+    /// Sequence number.
+    pub seq: u64,
+    /// UTC seconds.
+    pub time: i64,
+    /// Who recorded it.
+    pub actor: String,
+    /// Event kind.
+    pub kind: &'static str,
+    /// The commit it belongs to (whose ledger head first covers it).
+    pub commit: Option<String>,
+    /// Kind-specific fields.
+    pub payload: serde_json::Value,
+}
+
+/// The whole story of one example.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Lineage {
+    /// Example id.
+    pub example: String,
+    /// Where it is (file path, or `TABLE:KEY`).
+    pub locator: String,
+    /// Its dataset.
+    pub dataset: Option<String>,
+    /// Where it came from.
+    pub source: Option<String>,
+    /// The commit that added it.
+    pub added_in: Option<String>,
+    /// The commit that removed it (absent while it is still present).
+    pub removed_in: Option<String>,
+    /// Every event about it, in order.
+    pub events: Vec<LineageEvent>,
+}
+
+impl Repo {
+    /// Every event, in order, with its hashes (for export).
+    pub fn export_ledger(&self, each: &mut dyn FnMut(ExportedEvent)) -> Result<u64, RepoError> {
+        let cp = LedgerLog::new(&self.ledger_dir()).scan(|e, _| {
+            each(ExportedEvent::from(e));
+            Ok(())
+        })?;
+        Ok(cp.frontier.size)
+    }
+
+    /// Ledger sizes recorded by the commits reachable from HEAD, sorted:
+    /// the events of a commit lie between its parent's size and its own.
+    fn commit_heads(&self) -> Result<Vec<(u64, CommitId)>, RepoError> {
+        let mut out = Vec::new();
+        let Some(head) = self.refs.head_commit()? else {
+            return Ok(out);
+        };
+        let mut seen = std::collections::HashSet::new();
+        let mut stack = vec![head];
+        while let Some(id) = stack.pop() {
+            if !seen.insert(id) {
+                continue;
+            }
+            let c = self.read_commit(id)?;
+            stack.extend(c.parents.iter().copied());
+            if let Some((size, _)) = c.ledger {
+                out.push((size, id));
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// The story of the example named by `selector`: an example id (or a
+    /// unique prefix of 4+ hex digits), a file path, or `TABLE:KEY` for a row.
+    pub fn lineage(&self, selector: &str) -> Result<Lineage, RepoError> {
+        let log = LedgerLog::new(&self.ledger_dir());
+        let file_id = ExampleId::file(selector.trim_end_matches('/'));
+        let prefix = selector.to_ascii_lowercase();
+        let by_prefix = prefix.len() >= 4 && crate::id::is_hex(&prefix);
+        // First pass: which example the selector names.
+        let mut candidates: BTreeMap<ExampleId, ()> = BTreeMap::new();
+        log.scan(|e, _| {
+            if let Subject::Example(id) = &e.subject {
+                let locator = match &e.payload {
+                    Payload::Added { locator, .. } | Payload::Removed { locator } => Some(locator),
+                };
+                if *id == file_id
+                    || locator.is_some_and(|l| l == selector)
+                    || (by_prefix && id.to_hex().starts_with(&prefix))
+                {
+                    candidates.insert(*id, ());
+                }
+            }
+            Ok(())
+        })?;
+        let id = match candidates.len() {
+            0 => {
+                return Err(RepoError::Refused(format!(
+                    "no example matches '{selector}': give an example id (or a prefix of 4+ digits), a file path, or TABLE:KEY for a row"
+                )));
+            }
+            1 => *candidates.keys().next().expect("one"),
+            _ => {
+                let list: Vec<String> = candidates
+                    .keys()
+                    .map(|k| format!("  {}", &k.to_hex()[..16]))
+                    .collect();
+                return Err(RepoError::Refused(format!(
+                    "'{selector}' matches several examples:\n{}",
+                    list.join("\n")
+                )));
+            }
+        };
+        let heads = self.commit_heads()?;
+        let commit_of = |seq: u64| {
+            heads
+                .iter()
+                .find(|(size, _)| *size > seq)
+                .map(|(_, c)| c.to_string())
+        };
+        let mut events: Vec<Event> = Vec::new();
+        log.scan(|e, _| {
+            if e.subject == Subject::Example(id) {
+                events.push(e.clone());
+            }
+            Ok(())
+        })?;
+        let mut l = Lineage {
+            example: id.to_hex(),
+            locator: String::new(),
+            dataset: None,
+            source: None,
+            added_in: None,
+            removed_in: None,
+            events: Vec::new(),
+        };
+        for e in &events {
+            let commit = e.commit.map(|c| c.to_string()).or_else(|| commit_of(e.seq));
+            match &e.payload {
+                Payload::Added {
+                    dataset,
+                    locator,
+                    source,
+                } => {
+                    l.locator = locator.clone();
+                    l.dataset = Some(dataset.clone());
+                    if source.is_some() {
+                        l.source = source.clone();
+                    }
+                    l.added_in = commit.clone();
+                    l.removed_in = None;
+                }
+                Payload::Removed { locator } => {
+                    l.locator = locator.clone();
+                    l.removed_in = commit.clone();
+                }
+            }
+            let x = ExportedEvent::from(e);
+            l.events.push(LineageEvent {
+                seq: e.seq,
+                time: e.time,
+                actor: e.actor.clone(),
+                kind: x.kind,
+                commit,
+                payload: x.payload,
+            });
+        }
+        Ok(l)
+    }
+}

@@ -1,0 +1,203 @@
+//! The ledger: events on commit, lineage, export, and tamper evidence.
+
+use std::fs;
+
+use crate::Env;
+
+fn with_history() -> Env {
+    let e = Env::new();
+    e.write("data/a.txt", b"a");
+    e.write("data/b.txt", b"b");
+    e.write("t.csv", b"id,label\n1,cat\n2,dog\n3,cat\n");
+    e.ok(&[
+        "commit",
+        "data",
+        "t.csv",
+        "--key",
+        "id",
+        "--source",
+        "s3://vendor/batch1",
+        "-m",
+        "one",
+    ]);
+    fs::remove_file(e.p("data/b.txt")).expect("rm");
+    e.write("t.csv", b"id,label\n1,cat\n3,bird\n4,dog\n");
+    e.ok(&["commit", "-m", "two"]);
+    e
+}
+
+/// Frames of the first segment: (offset, bytes).
+fn frames(e: &Env) -> Vec<Vec<u8>> {
+    let bytes = fs::read(e.p(".folio/ledger/seg-00000000.log")).expect("segment");
+    let mut out = Vec::new();
+    let mut off = 0;
+    while off < bytes.len() {
+        let n = u32::from_le_bytes(bytes[off..off + 4].try_into().expect("4")) as usize;
+        out.push(bytes[off..off + 12 + n].to_vec());
+        off += 12 + n;
+    }
+    out
+}
+
+fn verify_problems(e: &Env) -> String {
+    let out = e.cmd(&["verify"]).output().expect("run");
+    assert_eq!(out.status.code(), Some(1), "verify must fail");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn commits_record_examples_added_and_removed() {
+    let e = with_history();
+    // Commit one: 2 files + 3 rows; commit two: b.txt removed, row 2
+    // removed, row 4 added (row 3 modified is not an addition).
+    let export = e.ok(&["ledger", "export"]);
+    let kinds: Vec<String> = export
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).expect("json")["kind"]
+                .as_str()
+                .unwrap_or("")
+                .to_string()
+        })
+        .collect();
+    assert_eq!(kinds.iter().filter(|k| *k == "example_added").count(), 6);
+    assert_eq!(kinds.iter().filter(|k| *k == "example_removed").count(), 2);
+    let v = e.json(&["verify", "--json"]);
+    assert_eq!(v["events"], 8);
+    assert_eq!(v["problems"].as_array().map(Vec::len), Some(0), "{v}");
+}
+
+#[test]
+fn lineage_of_a_row_and_a_file() {
+    let e = with_history();
+    let log = e.json(&["log", "--json"]);
+    let (two, one) = (log[0]["id"].clone(), log[1]["id"].clone());
+    let row = e.json(&["lineage", "t.csv:2", "--json"]);
+    assert_eq!(row["source"], "s3://vendor/batch1");
+    assert_eq!(row["added_in"], one);
+    assert_eq!(row["removed_in"], two);
+    let file = e.json(&["lineage", "data/a.txt", "--json"]);
+    assert_eq!(file["added_in"], one);
+    assert_eq!(file["removed_in"], serde_json::Value::Null);
+    let by_id = e.json(&[
+        "lineage",
+        &file["example"].as_str().expect("id")[..10],
+        "--json",
+    ]);
+    assert_eq!(by_id["locator"], "data/a.txt");
+    let err = e.fails(&["lineage", "nope.txt"], 1);
+    assert!(err.contains("no example matches 'nope.txt'"), "{err}");
+}
+
+#[test]
+fn export_can_be_rechecked_without_folio() {
+    let e = with_history();
+    let mut prev = "0".repeat(64);
+    for line in e.ok(&["ledger", "export"]).lines() {
+        let v: serde_json::Value = serde_json::from_str(line).expect("json");
+        let enc = v["encoding"].as_str().expect("encoding");
+        let bytes: Vec<u8> = (0..enc.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&enc[i..i + 2], 16).expect("hex"))
+            .collect();
+        assert_eq!(
+            blake3::hash(&bytes).to_hex().to_string(),
+            v["hash"].as_str().expect("hash")
+        );
+        assert_eq!(v["prev"].as_str().expect("prev"), prev);
+        prev = v["hash"].as_str().expect("hash").to_string();
+    }
+}
+
+#[test]
+fn edited_deleted_swapped_and_cut_events_are_caught() {
+    let e = with_history();
+    let seg = e.p(".folio/ledger/seg-00000000.log");
+    let original = frames(&e);
+
+    let mut edited = original.clone();
+    let n = edited[2].len();
+    edited[2][n - 40] ^= 1;
+    fs::write(&seg, edited.concat()).expect("write");
+    assert!(verify_problems(&e).contains("checksum"));
+
+    let mut swapped = original.clone();
+    swapped.swap(3, 4);
+    fs::write(&seg, swapped.concat()).expect("write");
+    assert!(verify_problems(&e).contains("ledger event 3"));
+
+    let mut deleted = original.clone();
+    deleted.remove(5);
+    fs::write(&seg, deleted.concat()).expect("write");
+    assert!(verify_problems(&e).contains("ledger event 5"));
+
+    let cut = original[..6].concat();
+    fs::write(&seg, cut).expect("write");
+    assert!(verify_problems(&e).contains("cut off"));
+
+    fs::write(&seg, original.concat()).expect("restore");
+    e.ok(&["verify"]);
+}
+
+#[test]
+fn a_rechained_forgery_contradicts_the_commits() {
+    let e = with_history();
+    // Rewrite the whole ledger with one source changed, re-chained and with
+    // a fresh checkpoint: frames and chain are valid, the commits are not.
+    let export = e.ok(&["ledger", "export"]);
+    let dir = e.p(".folio/ledger");
+    fs::remove_dir_all(&dir).expect("rm");
+    let mut forged = folio::ledger::Ledger::open(&dir, None).expect("open");
+    let mut drafts = Vec::new();
+    for line in export.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).expect("json");
+        let id = v["subject"]
+            .as_str()
+            .expect("subject")
+            .trim_start_matches("example:");
+        let mut raw = [0u8; 32];
+        for (i, b) in raw.iter_mut().enumerate() {
+            *b = u8::from_str_radix(&id[2 * i..2 * i + 2], 16).expect("hex");
+        }
+        let p = &v["payload"];
+        let payload = if v["kind"] == "example_added" {
+            folio::ledger::Payload::Added {
+                dataset: p["dataset"].as_str().unwrap_or("").into(),
+                locator: p["locator"].as_str().unwrap_or("").into(),
+                source: Some("s3://somewhere-else".into()),
+            }
+        } else {
+            folio::ledger::Payload::Removed {
+                locator: p["locator"].as_str().unwrap_or("").into(),
+            }
+        };
+        drafts.push(folio::ledger::Draft {
+            time: v["time"].as_i64().unwrap_or(0),
+            actor: v["actor"].as_str().unwrap_or("").into(),
+            commit: None,
+            subject: folio::ledger::Subject::Example(folio::ledger::ExampleId(raw)),
+            payload,
+        });
+    }
+    let cp = forged.append(drafts).expect("append");
+    forged.settle(cp).expect("settle");
+    let problems = verify_problems(&e);
+    assert!(
+        problems.contains("do not hash to the root commit"),
+        "{problems}"
+    );
+}
+
+#[test]
+fn a_torn_final_frame_is_ignored_and_the_next_commit_goes_on() {
+    let e = with_history();
+    let seg = e.p(".folio/ledger/seg-00000000.log");
+    let mut bytes = fs::read(&seg).expect("read");
+    bytes.extend_from_slice(&[200, 0, 0, 0, 1, 2, 3]);
+    fs::write(&seg, &bytes).expect("write");
+    e.ok(&["verify"]);
+    e.write("data/c.txt", b"c");
+    e.ok(&["commit", "-m", "three"]);
+    let v = e.json(&["verify", "--json"]);
+    assert_eq!(v["events"], 9);
+}
