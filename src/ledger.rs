@@ -67,26 +67,22 @@ impl Ledger {
         self.cp.head()
     }
 
+    /// Starts appending events after the committed ledger.
+    pub fn writer(&self) -> Result<EventWriter<'_>, LogError> {
+        Ok(EventWriter {
+            inner: self.log.appender(&self.cp)?,
+        })
+    }
+
     /// Chains and durably appends events; returns the checkpoint after
     /// them, to be saved with [`Ledger::settle`] once a commit attests them
     /// (or at once, for events no commit needs to attest first).
     pub fn append(&self, drafts: Vec<Draft>) -> Result<Checkpoint, LogError> {
-        let mut last = self.cp.last;
-        let mut events = Vec::with_capacity(drafts.len());
-        for (seq, d) in (self.cp.frontier.size..).zip(drafts) {
-            let e = Event {
-                seq,
-                time: d.time,
-                actor: d.actor,
-                commit: d.commit,
-                subject: d.subject,
-                payload: d.payload,
-                prev: last,
-            };
-            last = e.hash();
-            events.push(e);
+        let mut w = self.writer()?;
+        for d in drafts {
+            w.push(d)?;
         }
-        self.log.append(&self.cp, &events)
+        w.finish()
     }
 
     /// Makes appended events part of the committed ledger.
@@ -94,6 +90,40 @@ impl Ledger {
         self.log.save(&cp)?;
         self.cp = cp;
         Ok(())
+    }
+}
+
+/// Chains events as they come and streams them to disk.
+pub struct EventWriter<'a> {
+    inner: log::Appender<'a>,
+}
+
+impl EventWriter<'_> {
+    /// Places one event after the last and appends it.
+    pub fn push(&mut self, d: Draft) -> Result<(), LogError> {
+        let cp = self.inner.checkpoint();
+        let e = Event {
+            seq: cp.frontier.size,
+            time: d.time,
+            actor: d.actor,
+            commit: d.commit,
+            subject: d.subject,
+            payload: d.payload,
+            prev: cp.last,
+        };
+        let enc = e.encode();
+        let hash = *blake3::hash(&enc).as_bytes();
+        self.inner.push_encoded(&enc, &hash)
+    }
+
+    /// Events pushed so far, counting those before this writer.
+    pub fn size(&self) -> u64 {
+        self.inner.checkpoint().frontier.size
+    }
+
+    /// Makes the events durable; returns the checkpoint after them.
+    pub fn finish(self) -> Result<Checkpoint, LogError> {
+        self.inner.finish()
     }
 }
 

@@ -487,7 +487,18 @@ fn maybe_compress(raw: &[u8]) -> Option<Vec<u8>> {
     if raw.len() < 64 {
         return None;
     }
-    let z = zstd::bulk::compress(raw, ZSTD_LEVEL).ok()?;
+    thread_local! {
+        // Creating a zstd context costs more than compressing a small object.
+        static ZSTD: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    let z = ZSTD.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.is_none() {
+            *c = zstd::bulk::Compressor::new(ZSTD_LEVEL).ok();
+        }
+        c.as_mut()?.compress(raw).ok()
+    })?;
     (z.len() < raw.len() - raw.len() / 8).then_some(z)
 }
 

@@ -219,38 +219,17 @@ impl LedgerLog {
         Ok(cp)
     }
 
-    /// Appends events (already chained from `cp`) durably and returns the
-    /// new checkpoint, which the caller saves with [`LedgerLog::save`] once
-    /// the events are attested.
-    pub fn append(&self, cp: &Checkpoint, events: &[Event]) -> Result<Checkpoint, LogError> {
+    /// Starts appending after `cp` (anything already past it is dropped).
+    pub fn appender(&self, cp: &Checkpoint) -> Result<Appender<'_>, LogError> {
         fsutil::create_dir_durable(&self.dir).map_err(io_err(&self.dir))?;
-        let mut cp = cp.clone();
-        let mut path = self.seg_path(cp.segment);
-        let mut f = self.open_at(&path, cp.offset)?;
-        for ev in events {
-            if cp.offset >= SEGMENT_MAX {
-                f.flush().map_err(io_err(&path))?;
-                f.get_ref().sync_all().map_err(io_err(&path))?;
-                cp.segment += 1;
-                cp.offset = 0;
-                path = self.seg_path(cp.segment);
-                f = self.open_at(&path, 0)?;
-            }
-            let payload = ev.encode();
-            let hash = *blake3::hash(&payload).as_bytes();
-            let mut frame = Vec::with_capacity(FRAME_HEAD + payload.len());
-            frame.extend_from_slice(&(payload.len() as u32).to_le_bytes());
-            frame.extend_from_slice(&hash[..8]);
-            frame.extend_from_slice(&payload);
-            f.write_all(&frame).map_err(io_err(&path))?;
-            cp.offset += frame.len() as u64;
-            cp.frontier.push(merkle::leaf(&hash));
-            cp.last = hash;
-        }
-        f.flush().map_err(io_err(&path))?;
-        f.get_ref().sync_all().map_err(io_err(&path))?;
-        fsutil::sync_dir(&self.dir).map_err(io_err(&self.dir))?;
-        Ok(cp)
+        let path = self.seg_path(cp.segment);
+        let out = self.open_at(&path, cp.offset)?;
+        Ok(Appender {
+            log: self,
+            cp: cp.clone(),
+            path,
+            out,
+        })
     }
 
     /// Opens a segment for appending at `offset`, dropping anything after
@@ -283,6 +262,57 @@ impl LedgerLog {
 /// A damaged frame: why, and whether it is the last thing in the file
 /// (then it may be a torn append).
 type BadFrame = (String, bool);
+
+/// Appends events one at a time, streaming them to disk.
+pub struct Appender<'a> {
+    log: &'a LedgerLog,
+    cp: Checkpoint,
+    path: PathBuf,
+    out: io::BufWriter<File>,
+}
+
+impl Appender<'_> {
+    /// The checkpoint after the events pushed so far.
+    pub fn checkpoint(&self) -> &Checkpoint {
+        &self.cp
+    }
+
+    /// Appends one encoded event whose hash is `hash`.
+    pub fn push_encoded(&mut self, payload: &[u8], hash: &Hash) -> Result<(), LogError> {
+        if self.cp.offset >= SEGMENT_MAX {
+            self.sync()?;
+            self.cp.segment += 1;
+            self.cp.offset = 0;
+            self.path = self.log.seg_path(self.cp.segment);
+            self.out = self.log.open_at(&self.path, 0)?;
+        }
+        let io = |source| LogError::Io {
+            path: self.path.clone(),
+            source,
+        };
+        self.out
+            .write_all(&(payload.len() as u32).to_le_bytes())
+            .and_then(|_| self.out.write_all(&hash[..8]))
+            .and_then(|_| self.out.write_all(payload))
+            .map_err(io)?;
+        self.cp.offset += (FRAME_HEAD + payload.len()) as u64;
+        self.cp.frontier.push(merkle::leaf(hash));
+        self.cp.last = *hash;
+        Ok(())
+    }
+
+    fn sync(&mut self) -> Result<(), LogError> {
+        self.out.flush().map_err(io_err(&self.path))?;
+        self.out.get_ref().sync_all().map_err(io_err(&self.path))
+    }
+
+    /// Makes everything pushed durable; returns the checkpoint after it.
+    pub fn finish(mut self) -> Result<Checkpoint, LogError> {
+        self.sync()?;
+        fsutil::sync_dir(&self.log.dir).map_err(io_err(&self.log.dir))?;
+        Ok(self.cp)
+    }
+}
 
 /// Reads one frame.
 fn read_frame(

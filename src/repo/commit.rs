@@ -220,21 +220,22 @@ impl Repo {
             time: opts.time,
             source: opts.source.as_deref(),
         };
-        let drafts = self.example_events(
+        let attested = parent_commit
+            .as_ref()
+            .and_then(|c| c.ledger)
+            .map(|(size, root)| LedgerHead { size, root });
+        let mut ledger = Ledger::open(&self.ledger_dir(), attested)?;
+        let mut events_out = ledger.writer()?;
+        let events = self.example_events(
             &ctx,
             &targets,
             &changes,
             &old_tables,
             &parent_manifests,
             &built,
+            &mut |d| Ok(events_out.push(d)?),
         )?;
-        let events = drafts.len() as u64;
-        let attested = parent_commit
-            .as_ref()
-            .and_then(|c| c.ledger)
-            .map(|(size, root)| LedgerHead { size, root });
-        let mut ledger = Ledger::open(&self.ledger_dir(), attested)?;
-        let cp = ledger.append(drafts)?;
+        let cp = events_out.finish()?;
         let head = cp.head();
         let commit = Commit {
             parents: parent.into_iter().collect(),

@@ -46,18 +46,27 @@ impl Repo {
         old_tables: &[TableRef],
         parent_manifests: &HashMap<String, Manifest>,
         built: &[BuiltTable],
-    ) -> Result<Vec<Draft>, RepoError> {
-        let mut out = Vec::new();
+        sink: &mut dyn FnMut(Draft) -> Result<(), RepoError>,
+    ) -> Result<u64, RepoError> {
+        let mut count = 0u64;
+        let mut failed: Option<RepoError> = None;
         let is_table =
             |p: &str| built.iter().any(|b| b.path == p) || old_tables.iter().any(|t| t.path == p);
         let mut push = |payload: Payload, subject: ExampleId| {
-            out.push(Draft {
+            if failed.is_some() {
+                return;
+            }
+            let d = Draft {
                 time: ctx.time,
                 actor: ctx.actor.to_string(),
                 commit: None,
                 subject: Subject::Example(subject),
                 payload,
-            });
+            };
+            match sink(d) {
+                Ok(()) => count += 1,
+                Err(e) => failed = Some(e),
+            }
         };
         for (dataset, ch) in changes {
             let full = |rel: &str| {
@@ -107,9 +116,9 @@ impl Repo {
         }
         for (path, old, new) in table_versions {
             let dataset = dataset_of(datasets, path).to_string();
-            let mem: Option<HashMap<_, _>> = new
+            let mem: Option<HashMap<crate::id::ObjectId, &[u8]>> = new
                 .and_then(|b| b.chunks.as_ref())
-                .map(|c| c.iter().cloned().collect());
+                .map(|c| c.iter().map(|(id, b)| (*id, b.as_slice())).collect());
             let old_side = old.map(|m| (m, &self.store as &dyn ChunkSource));
             let new_side = match (new, &mem) {
                 (Some(b), Some(m)) => Some((&b.manifest, m as &dyn ChunkSource)),
@@ -140,6 +149,9 @@ impl Repo {
                 push(payload, id);
             })?;
         }
-        Ok(out)
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(count),
+        }
     }
 }

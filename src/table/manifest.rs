@@ -72,8 +72,6 @@ pub struct Manifest {
 pub struct ChunkRow {
     /// Key encoding, or the content hash for unkeyed tables.
     pub ident: Vec<u8>,
-    /// Content hash.
-    pub hash: [u8; 32],
     /// How many times the row occurs.
     pub count: u32,
     /// Canonical encoding (see [`super::decode_row`]).
@@ -294,14 +292,9 @@ pub fn decode_chunk(id: ObjectId, bytes: &[u8]) -> Result<Vec<ChunkRow>, TableEr
         let body = super::take(&mut r, bl)
             .ok_or_else(|| bad("truncated"))?
             .to_vec();
-        let hash = row_hash(&body);
-        let ident = key.unwrap_or_else(|| hash.to_vec());
-        out.push(ChunkRow {
-            ident,
-            hash,
-            count,
-            body,
-        });
+        // An unkeyed row's identity is its content hash, recomputed here.
+        let ident = key.unwrap_or_else(|| row_hash(&body).to_vec());
+        out.push(ChunkRow { ident, count, body });
     }
     if !r.is_empty() {
         return Err(bad("trailing bytes"));
@@ -457,6 +450,15 @@ pub trait ChunkSource {
     fn chunk(&self, id: &ObjectId) -> Result<Vec<u8>, TableError>;
 }
 
+/// Chunks borrowed from memory (a table being committed).
+impl ChunkSource for HashMap<ObjectId, &[u8]> {
+    fn chunk(&self, id: &ObjectId) -> Result<Vec<u8>, TableError> {
+        self.get(id)
+            .map(|b| b.to_vec())
+            .ok_or_else(|| TableError::Corrupt(*id, "chunk missing".into()))
+    }
+}
+
 /// Chunks held in memory (a working-tree table not yet stored).
 impl ChunkSource for HashMap<ObjectId, Vec<u8>> {
     fn chunk(&self, id: &ObjectId) -> Result<Vec<u8>, TableError> {
@@ -555,7 +557,6 @@ impl<'a> Cursor<'a> {
             &mut self.rows[self.ri],
             ChunkRow {
                 ident: Vec::new(),
-                hash: [0; 32],
                 count: 0,
                 body: Vec::new(),
             },
@@ -619,7 +620,8 @@ pub fn diff_each(
             }
             std::cmp::Ordering::Equal => {
                 let (x, y) = (a.advance(), b.advance());
-                if x.hash != y.hash {
+                // Equal canonical bodies are equal contents.
+                if x.body != y.body {
                     each(RowChangeKind::Modified, Some(x), Some(y), 1);
                 } else if y.count > x.count {
                     // A repeated unkeyed row occurs more or fewer times.
