@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use super::TableOptions;
-use super::examples::EventContext;
+use super::examples::{CommitDelta, EventContext};
 use super::{Repo, RepoError, is_within};
 use crate::id::CommitId;
 use crate::index::DatasetCache;
@@ -226,15 +226,14 @@ impl Repo {
             .map(|(size, root)| LedgerHead { size, root });
         let mut ledger = Ledger::open(&self.ledger_dir(), attested)?;
         let mut events_out = ledger.writer()?;
-        let events = self.example_events(
-            &ctx,
-            &targets,
-            &changes,
-            &old_tables,
-            &parent_manifests,
-            &built,
-            &mut |d| Ok(events_out.push(d)?),
-        )?;
+        let delta = CommitDelta {
+            datasets: &targets,
+            changes: &changes,
+            old_tables: &old_tables,
+            parent_manifests: &parent_manifests,
+            built: &built,
+        };
+        let events = self.example_events(&ctx, &delta, &mut |d| Ok(events_out.push(d)?))?;
         let cp = events_out.finish()?;
         let head = cp.head();
         let commit = Commit {

@@ -16,6 +16,21 @@ pub(crate) struct EventContext<'a> {
     pub source: Option<&'a str>,
 }
 
+/// What a commit changed, as the commit computed it.
+#[derive(Clone, Copy)]
+pub(crate) struct CommitDelta<'a> {
+    /// Dataset paths snapshotted.
+    pub datasets: &'a [String],
+    /// File changes per snapshotted dataset.
+    pub changes: &'a [(String, FileChanges)],
+    /// The parent's tables.
+    pub old_tables: &'a [TableRef],
+    /// Their manifests.
+    pub parent_manifests: &'a HashMap<String, Manifest>,
+    /// The tables of the snapshotted datasets, as built or reused.
+    pub built: &'a [BuiltTable],
+}
+
 /// The locator of a row: `TABLE:KEY` for keyed tables, `TABLE#HASH` for
 /// rows identified by content.
 pub fn row_locator(table: &str, keyed: bool, ident: &[u8]) -> String {
@@ -41,13 +56,16 @@ impl Repo {
     pub(crate) fn example_events(
         &self,
         ctx: &EventContext<'_>,
-        datasets: &[String],
-        changes: &[(String, FileChanges)],
-        old_tables: &[TableRef],
-        parent_manifests: &HashMap<String, Manifest>,
-        built: &[BuiltTable],
+        delta: &CommitDelta<'_>,
         sink: &mut dyn FnMut(Draft) -> Result<(), RepoError>,
     ) -> Result<u64, RepoError> {
+        let CommitDelta {
+            datasets,
+            changes,
+            old_tables,
+            parent_manifests,
+            built,
+        } = *delta;
         let mut count = 0u64;
         let mut failed: Option<RepoError> = None;
         let is_table =
