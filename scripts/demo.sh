@@ -16,7 +16,7 @@ cp -r "$FIXTURES/images" "$FIXTURES/reviews.csv" "$FIXTURES/sensors.jsonl" .
 echo "demo folder: $WORK"
 
 step "Create a repository" init
-step "Snapshot a folder of images and two keyed tables" commit images reviews.csv sensors.jsonl --key id -m "Import labelled images and reviews"
+step "Snapshot a folder of images and two keyed tables" commit images reviews.csv sensors.jsonl --key id --source s3://vendor-a/2026-01 -m "Import labelled images and reviews"
 step "Nothing changed yet" status
 
 echo; echo "(move one image to another label, remove one, add one; relabel review 3, drop review 7, add review 41; fix one sensor reading)"
@@ -41,7 +41,10 @@ step "Materialise v1 elsewhere, byte for byte" checkout v1 --to "$WORK/v1-copy"
 ls -R "$WORK/v1-copy" | head -20
 step "Go back to v1 in the working tree" checkout v1
 step "And back to main" switch main
-step "Check every object, commit, tree and ref" verify
+step "The story of one row: where it came from, when it left" lineage reviews.csv:7
+printf '\n\033[1m== %s\033[0m\n$ folio ledger export | head -n 2\n' "The first ledger events, re-checkable without folio"
+"$FOLIO" ledger export | head -n 2 | cut -c 1-300
+step "Check every object, commit, tree, ref and ledger event" verify
 step "Look for unreachable objects" gc
 step "Machine-readable output for CI" log -n 1 --json
 echo; echo "demo finished: every step above ran on a fresh repository in $WORK"
