@@ -9,6 +9,7 @@ mod examples;
 mod history;
 mod lineage;
 mod maintenance;
+mod proof;
 mod revision;
 mod status;
 mod tables;
@@ -22,6 +23,7 @@ pub use diff::{Diff, DiffOptions, DiffSide, FileDiff, Rename, RowReport, TableDi
 pub use history::{ColumnInfo, CommitInfo, DatasetInfo, LogEntry, RejectedLine, TableInfo};
 pub use lineage::{Lineage, LineageEvent};
 pub use maintenance::{GcReport, Problem, VerifyReport};
+pub use proof::{Proof, ProofCheck, ProvenEvent, verify_proof};
 pub use status::{DatasetStatus, Status};
 pub use tables::{BuiltTable, TableFile, TableOptions};
 

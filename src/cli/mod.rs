@@ -11,6 +11,7 @@ mod ledger;
 mod lineage;
 mod log;
 mod progress;
+mod prove;
 mod reindex;
 mod show;
 mod status;
@@ -72,6 +73,10 @@ enum Command {
     Lineage(lineage::Args),
     /// Work with the ledger itself
     Ledger(ledger::Args),
+    /// Print a Merkle proof that an example's events are in the ledger a commit attests
+    Prove(prove::ProveArgs),
+    /// Check a proof written by `folio prove`
+    VerifyProof(prove::VerifyProofArgs),
     /// Re-hash every reachable object and check commits, trees, refs and the ledger
     Verify(verify::Args),
     /// Find objects no ref reaches, and delete them with --prune
@@ -196,6 +201,8 @@ pub fn main() -> ExitCode {
         Command::Tag(a) => branch::tag(&ctx, a),
         Command::Lineage(a) => lineage::run(&ctx, a),
         Command::Ledger(a) => ledger::run(&ctx, a),
+        Command::Prove(a) => prove::prove(&ctx, a),
+        Command::VerifyProof(a) => prove::verify(&ctx, a),
         Command::Verify(a) => verify::run(&ctx, a),
         Command::Gc(a) => gc::run(&ctx, a),
         Command::Reindex(a) => reindex::run(&ctx, a),

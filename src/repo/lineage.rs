@@ -75,22 +75,21 @@ impl Repo {
         Ok(out)
     }
 
-    /// The story of the example named by `selector`: an example id (or a
-    /// unique prefix of 4+ hex digits), a file path, or `TABLE:KEY` for a row.
-    pub fn lineage(&self, selector: &str) -> Result<Lineage, RepoError> {
+    /// The example a selector names: an example id (or a unique prefix of
+    /// 4+ hex digits), a file path, or `TABLE:KEY` for a row.
+    pub fn resolve_example(&self, selector: &str) -> Result<ExampleId, RepoError> {
         let log = LedgerLog::new(&self.ledger_dir());
         let file_id = ExampleId::file(selector.trim_end_matches('/'));
         let prefix = selector.to_ascii_lowercase();
         let by_prefix = prefix.len() >= 4 && crate::id::is_hex(&prefix);
-        // First pass: which example the selector names.
         let mut candidates: BTreeMap<ExampleId, ()> = BTreeMap::new();
         log.scan(|e, _| {
             if let Subject::Example(id) = &e.subject {
                 let locator = match &e.payload {
-                    Payload::Added { locator, .. } | Payload::Removed { locator } => Some(locator),
+                    Payload::Added { locator, .. } | Payload::Removed { locator } => locator,
                 };
                 if *id == file_id
-                    || locator.is_some_and(|l| l == selector)
+                    || locator == selector
                     || (by_prefix && id.to_hex().starts_with(&prefix))
                 {
                     candidates.insert(*id, ());
@@ -98,24 +97,29 @@ impl Repo {
             }
             Ok(())
         })?;
-        let id = match candidates.len() {
-            0 => {
-                return Err(RepoError::Refused(format!(
-                    "no example matches '{selector}': give an example id (or a prefix of 4+ digits), a file path, or TABLE:KEY for a row"
-                )));
-            }
-            1 => *candidates.keys().next().expect("one"),
+        match candidates.len() {
+            0 => Err(RepoError::Refused(format!(
+                "no example matches '{selector}': give an example id (or a prefix of 4+ digits), a file path, or TABLE:KEY for a row"
+            ))),
+            1 => Ok(*candidates.keys().next().expect("one")),
             _ => {
                 let list: Vec<String> = candidates
                     .keys()
                     .map(|k| format!("  {}", &k.to_hex()[..16]))
                     .collect();
-                return Err(RepoError::Refused(format!(
+                Err(RepoError::Refused(format!(
                     "'{selector}' matches several examples:\n{}",
                     list.join("\n")
-                )));
+                )))
             }
-        };
+        }
+    }
+
+    /// The story of the example named by `selector` (see
+    /// [`Repo::resolve_example`]).
+    pub fn lineage(&self, selector: &str) -> Result<Lineage, RepoError> {
+        let log = LedgerLog::new(&self.ledger_dir());
+        let id = self.resolve_example(selector)?;
         let heads = self.commit_heads()?;
         let commit_of = |seq: u64| {
             heads

@@ -201,3 +201,57 @@ fn a_torn_final_frame_is_ignored_and_the_next_commit_goes_on() {
     let v = e.json(&["verify", "--json"]);
     assert_eq!(v["events"], 9);
 }
+
+#[test]
+fn proofs_verify_and_any_altered_value_fails() {
+    let e = with_history();
+    let proof = e.ok(&["prove", "t.csv:2", "--rev", "HEAD"]);
+    e.write("proof.json", proof.as_bytes());
+    let ok = e.json(&["verify-proof", "proof.json", "--json"]);
+    assert_eq!(ok["events"], 2, "added and removed: {ok}");
+    // Against the first commit only the addition is attested.
+    let first = e.ok(&["prove", "t.csv:2", "--rev", "HEAD~1"]);
+    e.write("first.json", first.as_bytes());
+    assert_eq!(
+        e.json(&["verify-proof", "first.json", "--json"])["events"],
+        1
+    );
+    // Change each hex digit of every value in turn (a sample of positions
+    // in each field): every change must be caught.
+    let v: serde_json::Value = serde_json::from_str(&proof).expect("json");
+    let mut fields: Vec<String> = vec![
+        v["commit"].as_str().expect("commit").into(),
+        v["commit_encoding"].as_str().expect("enc").into(),
+        v["root"].as_str().expect("root").into(),
+        v["example"].as_str().expect("example").into(),
+    ];
+    for ev in v["events"].as_array().expect("events") {
+        fields.push(ev["encoding"].as_str().expect("encoding").into());
+        for p in ev["path"].as_array().expect("path") {
+            fields.push(p.as_str().expect("hash").into());
+        }
+    }
+    let mut tried = 0;
+    for f in &fields {
+        for pos in (0..f.len()).step_by((f.len() / 7).max(1)) {
+            let mut g = f.clone().into_bytes();
+            g[pos] = if g[pos] == b'0' { b'1' } else { b'0' };
+            let altered = proof.replacen(f.as_str(), std::str::from_utf8(&g).expect("utf8"), 1);
+            e.write("bad.json", altered.as_bytes());
+            let err = e.fails(&["verify-proof", "bad.json"], 1);
+            assert!(
+                err.contains("invalid proof") || err.contains("not a folio proof"),
+                "{err}"
+            );
+            tried += 1;
+        }
+    }
+    assert!(tried > 50, "{tried}");
+    let bumped = proof.replacen(
+        &format!("\"size\": {}", v["size"]),
+        &format!("\"size\": {}", v["size"].as_u64().unwrap_or(0) + 1),
+        1,
+    );
+    e.write("bad.json", bumped.as_bytes());
+    e.fails(&["verify-proof", "bad.json"], 1);
+}

@@ -1,0 +1,55 @@
+//! `folio prove` and `folio verify-proof`.
+
+use std::path::PathBuf;
+
+use super::{Ctx, Failure, Result, out, out_json};
+use folio::repo::{Proof, verify_proof};
+
+#[derive(clap::Args, Debug)]
+pub struct ProveArgs {
+    /// An example id (or unique prefix), a file path, or TABLE:KEY for a row
+    selector: String,
+    /// The commit whose ledger head the proof is against
+    #[arg(long, default_value = "HEAD")]
+    rev: String,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct VerifyProofArgs {
+    /// A proof written by `folio prove`
+    file: PathBuf,
+    /// Print the result as JSON
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn prove(ctx: &Ctx, a: &ProveArgs) -> Result {
+    let repo = ctx.repo()?;
+    let rev = repo.resolve(&a.rev)?;
+    out_json(&repo.prove(&a.selector, rev)?)
+}
+
+pub fn verify(ctx: &Ctx, a: &VerifyProofArgs) -> Result {
+    let path = if a.file.is_absolute() {
+        a.file.clone()
+    } else {
+        ctx.cwd.join(&a.file)
+    };
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| Failure::user(format!("{}: {e}", path.display())))?;
+    let proof: Proof = serde_json::from_str(&text)
+        .map_err(|e| Failure::user(format!("{}: not a folio proof: {e}", path.display())))?;
+    match verify_proof(&proof) {
+        Ok(c) if a.json => out_json(&c),
+        Ok(c) => out(&format!(
+            "valid: {} events of example {} are in the ledger commit {} attests\n",
+            c.events,
+            &c.example[..16],
+            &c.commit[..12]
+        )),
+        Err(why) => Err(Failure::user(format!(
+            "{}: invalid proof: {why}",
+            path.display()
+        ))),
+    }
+}
