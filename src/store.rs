@@ -108,7 +108,7 @@ fn encode_chunk_list(chunks: &[(ObjectId, u32)]) -> Vec<u8> {
 
 fn decode_chunk_list(bytes: &[u8]) -> Option<Vec<(ObjectId, u32)>> {
     let body = bytes.strip_prefix(CHUNKS_TAG)?;
-    if body.len() % 36 != 0 {
+    if !body.len().is_multiple_of(36) {
         return None;
     }
     Some(
