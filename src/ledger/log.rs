@@ -1,7 +1,9 @@
 //! Ledger segments on disk: framed, checksummed, append-only.
 //!
 //! `ledger/seg-NNNNNNNN.log` holds frames `[len u32][first 8 bytes of
-//! BLAKE3(payload)][payload]`, the payload an encoded event.
+//! BLAKE3(payload)][payload]`; a payload is one zstd frame holding a batch
+//! of events, each `[len u32][encoded event]` (events repeat most of their
+//! bytes, so batches compress about threefold).
 //! `ledger/checkpoint` (replaced atomically) records where the committed
 //! ledger ends, the last event's hash and the Merkle frontier, so opening
 //! the ledger does not re-read it. Frames after the checkpoint are a torn
@@ -20,6 +22,8 @@ use crate::fsutil;
 /// A segment is closed once it passes this size.
 const SEGMENT_MAX: u64 = 64 << 20;
 const FRAME_HEAD: usize = 12;
+/// Events per frame at most.
+const BATCH: usize = 4096;
 
 /// Errors of the ledger files.
 #[derive(Debug, thiserror::Error)]
@@ -187,31 +191,40 @@ impl LedgerLog {
                         });
                     }
                 };
-                let ev =
-                    Event::decode(&payload).map_err(|EventDecodeError(d)| LogError::Corrupt {
-                        path: path.clone(),
-                        offset: off,
-                        detail: d,
-                    })?;
-                let hash = *blake3::hash(&payload).as_bytes();
-                if ev.seq != cp.frontier.size {
-                    return Err(LogError::Chain {
+                let corrupt = |detail: String| LogError::Corrupt {
+                    path: path.clone(),
+                    offset: off,
+                    detail,
+                };
+                let batch = zstd::stream::decode_all(&payload[..])
+                    .map_err(|e| corrupt(format!("frame does not decompress: {e}")))?;
+                let mut rest = &batch[..];
+                while !rest.is_empty() {
+                    if cp.frontier.size >= limit {
+                        // Heads fall on frame ends; a limit inside a frame
+                        // means the ledger and the head disagree.
+                        return Err(LogError::Chain {
+                            seq: limit,
+                            detail: "the attested head falls inside a frame".into(),
+                        });
+                    }
+                    let n = rest
+                        .get(..4)
+                        .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")) as usize)
+                        .filter(|n| rest.len() >= 4 + n)
+                        .ok_or_else(|| corrupt("an event in the frame is cut short".into()))?;
+                    let enc = &rest[4..4 + n];
+                    rest = &rest[4 + n..];
+                    let ev = Event::decode(enc).map_err(|EventDecodeError(d)| LogError::Chain {
                         seq: cp.frontier.size,
-                        detail: format!(
-                            "found event {} where event {} belongs (events removed or reordered)",
-                            ev.seq, cp.frontier.size
-                        ),
-                    });
+                        detail: format!("does not decode ({d})"),
+                    })?;
+                    let hash = *blake3::hash(enc).as_bytes();
+                    check_link(&ev, &cp)?;
+                    each(&ev, &hash)?;
+                    cp.frontier.push(merkle::leaf(&hash));
+                    cp.last = hash;
                 }
-                if ev.prev != cp.last {
-                    return Err(LogError::Chain {
-                        seq: ev.seq,
-                        detail: "its previous-event hash does not match the event before it (an event was edited, removed or reordered)".into(),
-                    });
-                }
-                each(&ev, &hash)?;
-                cp.frontier.push(merkle::leaf(&hash));
-                cp.last = hash;
                 off += (FRAME_HEAD + payload.len()) as u64;
                 cp.offset = off;
             }
@@ -229,6 +242,8 @@ impl LedgerLog {
             cp: cp.clone(),
             path,
             out,
+            batch: Vec::new(),
+            batched: 0,
         })
     }
 
@@ -247,6 +262,56 @@ impl LedgerLog {
         Ok(io::BufWriter::with_capacity(1 << 20, f))
     }
 
+    /// Every event's encoding, in order, without checking the chain (for
+    /// tools and tests that inspect or rewrite a ledger).
+    pub fn raw_events(&self) -> Result<Vec<Vec<u8>>, LogError> {
+        let mut out = Vec::new();
+        for i in self.segments()? {
+            let path = self.seg_path(i);
+            let bytes = fs::read(&path).map_err(io_err(&path))?;
+            let mut off = 0usize;
+            while off + FRAME_HEAD <= bytes.len() {
+                let n =
+                    u32::from_le_bytes(bytes[off..off + 4].try_into().expect("4 bytes")) as usize;
+                let Some(payload) = bytes.get(off + FRAME_HEAD..off + FRAME_HEAD + n) else {
+                    break;
+                };
+                let batch = zstd::stream::decode_all(payload).map_err(io_err(&path))?;
+                let mut rest = &batch[..];
+                while rest.len() >= 4 {
+                    let m = u32::from_le_bytes(rest[..4].try_into().expect("4 bytes")) as usize;
+                    let Some(ev) = rest.get(4..4 + m) else { break };
+                    out.push(ev.to_vec());
+                    rest = &rest[4 + m..];
+                }
+                off += FRAME_HEAD + n;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Replaces the whole ledger with these event encodings, as they are,
+    /// one event a frame, and removes the checkpoint (for tools and tests
+    /// that simulate damage; the chain is not checked).
+    pub fn rewrite_raw(&self, events: &[Vec<u8>]) -> Result<(), LogError> {
+        for i in self.segments()? {
+            let p = self.seg_path(i);
+            fs::remove_file(&p).map_err(io_err(&p))?;
+        }
+        let _ = fs::remove_file(self.checkpoint_path());
+        let mut out = Vec::new();
+        for ev in events {
+            let mut batch = (ev.len() as u32).to_le_bytes().to_vec();
+            batch.extend_from_slice(ev);
+            let payload = zstd::bulk::compress(&batch, 3).map_err(io_err(&self.dir))?;
+            out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+            out.extend_from_slice(&blake3::hash(&payload).as_bytes()[..8]);
+            out.extend_from_slice(&payload);
+        }
+        let p = self.seg_path(0);
+        fsutil::write_atomic(&p, &out).map_err(io_err(&p))
+    }
+
     /// Saves the checkpoint atomically.
     pub fn save(&self, cp: &Checkpoint) -> Result<(), LogError> {
         fsutil::create_dir_durable(&self.dir).map_err(io_err(&self.dir))?;
@@ -263,12 +328,36 @@ impl LedgerLog {
 /// (then it may be a torn append).
 type BadFrame = (String, bool);
 
-/// Appends events one at a time, streaming them to disk.
+/// Checks that an event follows the checkpoint: next sequence number, and
+/// the previous event's hash.
+fn check_link(ev: &Event, cp: &Checkpoint) -> Result<(), LogError> {
+    if ev.seq != cp.frontier.size {
+        return Err(LogError::Chain {
+            seq: cp.frontier.size,
+            detail: format!(
+                "found event {} where event {} belongs (events removed or reordered)",
+                ev.seq, cp.frontier.size
+            ),
+        });
+    }
+    if ev.prev != cp.last {
+        return Err(LogError::Chain {
+            seq: ev.seq,
+            detail: "its previous-event hash does not match the event before it (an event was edited, removed or reordered)".into(),
+        });
+    }
+    Ok(())
+}
+
+/// Appends events one at a time, streaming them to disk in compressed
+/// batches.
 pub struct Appender<'a> {
     log: &'a LedgerLog,
     cp: Checkpoint,
     path: PathBuf,
     out: io::BufWriter<File>,
+    batch: Vec<u8>,
+    batched: usize,
 }
 
 impl Appender<'_> {
@@ -278,7 +367,24 @@ impl Appender<'_> {
     }
 
     /// Appends one encoded event whose hash is `hash`.
-    pub fn push_encoded(&mut self, payload: &[u8], hash: &Hash) -> Result<(), LogError> {
+    pub fn push_encoded(&mut self, event: &[u8], hash: &Hash) -> Result<(), LogError> {
+        self.batch
+            .extend_from_slice(&(event.len() as u32).to_le_bytes());
+        self.batch.extend_from_slice(event);
+        self.batched += 1;
+        self.cp.frontier.push(merkle::leaf(hash));
+        self.cp.last = *hash;
+        if self.batched >= BATCH {
+            self.flush_batch()?;
+        }
+        Ok(())
+    }
+
+    /// Writes the pending batch as one frame.
+    fn flush_batch(&mut self) -> Result<(), LogError> {
+        if self.batched == 0 {
+            return Ok(());
+        }
         if self.cp.offset >= SEGMENT_MAX {
             self.sync()?;
             self.cp.segment += 1;
@@ -290,14 +396,19 @@ impl Appender<'_> {
             path: self.path.clone(),
             source,
         };
+        let payload = zstd::bulk::compress(&self.batch, 3).map_err(io)?;
+        let check = blake3::hash(&payload);
         self.out
             .write_all(&(payload.len() as u32).to_le_bytes())
-            .and_then(|_| self.out.write_all(&hash[..8]))
-            .and_then(|_| self.out.write_all(payload))
-            .map_err(io)?;
+            .and_then(|_| self.out.write_all(&check.as_bytes()[..8]))
+            .and_then(|_| self.out.write_all(&payload))
+            .map_err(|source| LogError::Io {
+                path: self.path.clone(),
+                source,
+            })?;
         self.cp.offset += (FRAME_HEAD + payload.len()) as u64;
-        self.cp.frontier.push(merkle::leaf(hash));
-        self.cp.last = *hash;
+        self.batch.clear();
+        self.batched = 0;
         Ok(())
     }
 
@@ -308,6 +419,7 @@ impl Appender<'_> {
 
     /// Makes everything pushed durable; returns the checkpoint after it.
     pub fn finish(mut self) -> Result<Checkpoint, LogError> {
+        self.flush_batch()?;
         self.sync()?;
         fsutil::sync_dir(&self.log.dir).map_err(io_err(&self.log.dir))?;
         Ok(self.cp)
