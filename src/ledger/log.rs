@@ -396,7 +396,7 @@ impl Appender<'_> {
             path: self.path.clone(),
             source,
         };
-        let payload = zstd::bulk::compress(&self.batch, 3).map_err(io)?;
+        let payload = zstd::bulk::compress(&self.batch, 1).map_err(io)?;
         let check = blake3::hash(&payload);
         self.out
             .write_all(&(payload.len() as u32).to_le_bytes())
