@@ -9,6 +9,7 @@
 pub mod event;
 pub mod log;
 pub mod merkle;
+pub mod money;
 
 use std::path::Path;
 

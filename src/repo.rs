@@ -2,6 +2,7 @@
 //! index meet. Commands are methods on [`Repo`], spread over the
 //! submodules by topic.
 
+mod annotate;
 mod checkout;
 mod commit;
 mod diff;
@@ -17,6 +18,7 @@ mod tables;
 use std::io;
 use std::path::{Component, Path, PathBuf};
 
+pub use annotate::{Annotation, Recorder, SENSITIVITIES, Valuation};
 pub use checkout::CheckoutStats;
 pub use commit::{CommitOptions, CommitOutcome, TableSummary};
 pub use diff::{Diff, DiffOptions, DiffSide, FileDiff, Rename, RowReport, TableDiff};

@@ -135,7 +135,7 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
 
 /// The author: flag, then `FOLIO_AUTHOR`, then git's configuration, then
 /// the login name.
-fn author(flag: Option<&str>) -> String {
+pub(super) fn author(flag: Option<&str>) -> String {
     if let Some(a) = flag.filter(|a| !a.trim().is_empty()) {
         return a.to_string();
     }
@@ -161,7 +161,7 @@ fn author(flag: Option<&str>) -> String {
 }
 
 /// Now, or `FOLIO_NOW` (RFC 3339 or Unix seconds) when set.
-fn now() -> Result<i64> {
+pub(super) fn now() -> Result<i64> {
     match std::env::var("FOLIO_NOW") {
         Ok(v) => parse_time(&v).ok_or_else(|| {
             Failure::user(format!(

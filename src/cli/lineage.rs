@@ -29,6 +29,30 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
         l.source.as_deref().unwrap_or("(none recorded)")
     );
     s += &format!("  added in: {}\n", short(&l.added_in));
+    if let Some(label) = &l.label {
+        let by = l
+            .annotator
+            .as_deref()
+            .map(|a| format!(" by {a}"))
+            .unwrap_or_default();
+        let conf = l
+            .confidence
+            .map(|c| format!(", confidence {c}"))
+            .unwrap_or_default();
+        s += &format!("  label:    {label}{by}{conf}\n");
+    }
+    if let (Some(c), Some(cur)) = (l.cost_minor, &l.currency) {
+        s += &format!(
+            "  cost:     {} {cur}\n",
+            folio::ledger::money::format_minor(c, cur)
+        );
+    }
+    if let Some(sens) = &l.sensitivity {
+        s += &format!("  sensitivity: {sens}\n");
+    }
+    for m in &l.models {
+        s += &format!("  trained:  {m}\n");
+    }
     if l.removed_in.is_some() {
         s += &format!("  removed in: {}\n", short(&l.removed_in));
     }

@@ -12,6 +12,7 @@ mod lineage;
 mod log;
 mod progress;
 mod prove;
+mod record;
 mod reindex;
 mod show;
 mod status;
@@ -69,6 +70,14 @@ enum Command {
     Branch(branch::BranchArgs),
     /// List or create tags
     Tag(branch::TagArgs),
+    /// Record a label for one example
+    Annotate(record::AnnotateArgs),
+    /// Record the cost basis of one example
+    Value(record::ValueArgs),
+    /// Record the sensitivity of one example
+    Classify(record::ClassifyArgs),
+    /// Record that a model was trained on a commit
+    Trained(record::TrainedArgs),
     /// Show the whole story of one example: where it came from, every event
     Lineage(lineage::Args),
     /// Work with the ledger itself
@@ -199,6 +208,10 @@ pub fn main() -> ExitCode {
         Command::Switch(a) => checkout::switch(&ctx, a),
         Command::Branch(a) => branch::branch(&ctx, a),
         Command::Tag(a) => branch::tag(&ctx, a),
+        Command::Annotate(a) => record::annotate(&ctx, a),
+        Command::Value(a) => record::value(&ctx, a),
+        Command::Classify(a) => record::classify(&ctx, a),
+        Command::Trained(a) => record::trained(&ctx, a),
         Command::Lineage(a) => lineage::run(&ctx, a),
         Command::Ledger(a) => ledger::run(&ctx, a),
         Command::Prove(a) => prove::prove(&ctx, a),

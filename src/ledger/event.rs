@@ -80,6 +80,38 @@ pub enum Payload {
         /// Where it was.
         locator: String,
     },
+    /// The example was labelled.
+    Annotated {
+        /// The label.
+        label: String,
+        /// Who labelled it.
+        annotator: Option<String>,
+        /// How sure they were, 0 to 1.
+        confidence: Option<f64>,
+    },
+    /// The example's cost basis was set.
+    Valued {
+        /// Acquisition cost, in minor units of `currency`.
+        acquisition: i64,
+        /// Labelling cost, in minor units of `currency`.
+        labelling: i64,
+        /// ISO 4217 code.
+        currency: String,
+        /// Who was paid.
+        vendor: Option<String>,
+    },
+    /// The example's sensitivity was set.
+    Reclassified {
+        /// public, internal, confidential, pii, or a configured class.
+        sensitivity: String,
+    },
+    /// A model was trained on a commit holding this dataset.
+    Trained {
+        /// The model's name.
+        model: String,
+        /// The training run.
+        run: String,
+    },
 }
 
 impl Payload {
@@ -87,6 +119,10 @@ impl Payload {
         match self {
             Payload::Added { .. } => 1,
             Payload::Removed { .. } => 2,
+            Payload::Annotated { .. } => 3,
+            Payload::Valued { .. } => 4,
+            Payload::Reclassified { .. } => 5,
+            Payload::Trained { .. } => 6,
         }
     }
 
@@ -95,6 +131,38 @@ impl Payload {
         match self {
             Payload::Added { .. } => "example_added",
             Payload::Removed { .. } => "example_removed",
+            Payload::Annotated { .. } => "annotated",
+            Payload::Valued { .. } => "valued",
+            Payload::Reclassified { .. } => "reclassified",
+            Payload::Trained { .. } => "model_trained",
+        }
+    }
+
+    /// The payload's fields as JSON.
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::json;
+        match self {
+            Payload::Added {
+                dataset,
+                locator,
+                source,
+            } => json!({"dataset": dataset, "locator": locator, "source": source}),
+            Payload::Removed { locator } => json!({"locator": locator}),
+            Payload::Annotated {
+                label,
+                annotator,
+                confidence,
+            } => json!({"label": label, "annotator": annotator, "confidence": confidence}),
+            Payload::Valued {
+                acquisition,
+                labelling,
+                currency,
+                vendor,
+            } => {
+                json!({"acquisition_minor": acquisition, "labelling_minor": labelling, "currency": currency, "vendor": vendor})
+            }
+            Payload::Reclassified { sensitivity } => json!({"sensitivity": sensitivity}),
+            Payload::Trained { model, run } => json!({"model": model, "run": run}),
         }
     }
 }
@@ -170,6 +238,33 @@ impl Event {
                 put_opt(&mut p, 3, source);
             }
             Payload::Removed { locator } => put(&mut p, 2, locator.as_bytes()),
+            Payload::Annotated {
+                label,
+                annotator,
+                confidence,
+            } => {
+                put(&mut p, 1, label.as_bytes());
+                put_opt(&mut p, 2, annotator);
+                if let Some(c) = confidence {
+                    put(&mut p, 3, &c.to_le_bytes());
+                }
+            }
+            Payload::Valued {
+                acquisition,
+                labelling,
+                currency,
+                vendor,
+            } => {
+                put(&mut p, 1, &acquisition.to_le_bytes());
+                put(&mut p, 2, &labelling.to_le_bytes());
+                put(&mut p, 3, currency.as_bytes());
+                put_opt(&mut p, 4, vendor);
+            }
+            Payload::Reclassified { sensitivity } => put(&mut p, 1, sensitivity.as_bytes()),
+            Payload::Trained { model, run } => {
+                put(&mut p, 1, model.as_bytes());
+                put(&mut p, 2, run.as_bytes());
+            }
         }
         put(&mut out, 6, &p);
         put(&mut out, 7, &self.prev);
@@ -226,6 +321,38 @@ impl Event {
                 source: pget(3).map(text).transpose()?,
             },
             2 => Payload::Removed { locator: need(2)? },
+            3 => Payload::Annotated {
+                label: need(1)?,
+                annotator: pget(2).map(text).transpose()?,
+                confidence: pget(3)
+                    .map(|v| {
+                        v.try_into()
+                            .map(f64::from_le_bytes)
+                            .map_err(|_| bad("bad confidence"))
+                    })
+                    .transpose()?,
+            },
+            4 => {
+                let int = |t: u8| -> Result<i64, EventDecodeError> {
+                    let v = pget(t).ok_or_else(|| bad("payload field missing"))?;
+                    Ok(i64::from_le_bytes(
+                        v.try_into().map_err(|_| bad("bad amount"))?,
+                    ))
+                };
+                Payload::Valued {
+                    acquisition: int(1)?,
+                    labelling: int(2)?,
+                    currency: need(3)?,
+                    vendor: pget(4).map(text).transpose()?,
+                }
+            }
+            5 => Payload::Reclassified {
+                sensitivity: need(1)?,
+            },
+            6 => Payload::Trained {
+                model: need(1)?,
+                run: need(2)?,
+            },
             _ => return Err(bad("unknown event kind")),
         };
         let ev = Event {
@@ -296,14 +423,7 @@ fn hex(b: &[u8]) -> String {
 
 impl From<&Event> for ExportedEvent {
     fn from(e: &Event) -> Self {
-        let payload = match &e.payload {
-            Payload::Added {
-                dataset,
-                locator,
-                source,
-            } => serde_json::json!({"dataset": dataset, "locator": locator, "source": source}),
-            Payload::Removed { locator } => serde_json::json!({"locator": locator}),
-        };
+        let payload = e.payload.to_json();
         let enc = e.encode();
         ExportedEvent {
             seq: e.seq,
@@ -347,6 +467,37 @@ mod tests {
     fn round_trip_and_canonical() {
         for e in [
             sample(3),
+            Event {
+                payload: Payload::Annotated {
+                    label: "cat".into(),
+                    annotator: Some("ann".into()),
+                    confidence: Some(0.75),
+                },
+                ..sample(5)
+            },
+            Event {
+                payload: Payload::Valued {
+                    acquisition: 1250,
+                    labelling: -0,
+                    currency: "EUR".into(),
+                    vendor: None,
+                },
+                ..sample(6)
+            },
+            Event {
+                payload: Payload::Reclassified {
+                    sensitivity: "pii".into(),
+                },
+                ..sample(7)
+            },
+            Event {
+                payload: Payload::Trained {
+                    model: "m".into(),
+                    run: "r1".into(),
+                },
+                subject: Subject::Dataset("data".into()),
+                ..sample(8)
+            },
             Event {
                 payload: Payload::Removed {
                     locator: "x".into(),

@@ -38,6 +38,20 @@ pub struct Lineage {
     pub added_in: Option<String>,
     /// The commit that removed it (absent while it is still present).
     pub removed_in: Option<String>,
+    /// The latest label.
+    pub label: Option<String>,
+    /// Who gave it.
+    pub annotator: Option<String>,
+    /// With what confidence.
+    pub confidence: Option<f64>,
+    /// The latest cost basis: acquisition plus labelling, in minor units.
+    pub cost_minor: Option<i64>,
+    /// Its currency.
+    pub currency: Option<String>,
+    /// The latest sensitivity.
+    pub sensitivity: Option<String>,
+    /// Models trained on a commit that contains it: `model (run) on commit`.
+    pub models: Vec<String>,
     /// Every event about it, in order.
     pub events: Vec<LineageEvent>,
 }
@@ -86,10 +100,11 @@ impl Repo {
         log.scan(|e, _| {
             if let Subject::Example(id) = &e.subject {
                 let locator = match &e.payload {
-                    Payload::Added { locator, .. } | Payload::Removed { locator } => locator,
+                    Payload::Added { locator, .. } | Payload::Removed { locator } => Some(locator),
+                    _ => None,
                 };
                 if *id == file_id
-                    || locator == selector
+                    || locator.is_some_and(|l| l == selector)
                     || (by_prefix && id.to_hex().starts_with(&prefix))
                 {
                     candidates.insert(*id, ());
@@ -128,9 +143,12 @@ impl Repo {
                 .map(|(_, c)| c.to_string())
         };
         let mut events: Vec<Event> = Vec::new();
+        let mut trainings: Vec<Event> = Vec::new();
         log.scan(|e, _| {
             if e.subject == Subject::Example(id) {
                 events.push(e.clone());
+            } else if matches!(e.payload, Payload::Trained { .. }) {
+                trainings.push(e.clone());
             }
             Ok(())
         })?;
@@ -141,8 +159,17 @@ impl Repo {
             source: None,
             added_in: None,
             removed_in: None,
+            label: None,
+            annotator: None,
+            confidence: None,
+            cost_minor: None,
+            currency: None,
+            sensitivity: None,
+            models: Vec::new(),
             events: Vec::new(),
         };
+        // When the example was present: from its addition to its removal.
+        let mut spans: Vec<(u64, u64)> = Vec::new();
         for e in &events {
             let commit = e.commit.map(|c| c.to_string()).or_else(|| commit_of(e.seq));
             match &e.payload {
@@ -158,11 +185,35 @@ impl Repo {
                     }
                     l.added_in = commit.clone();
                     l.removed_in = None;
+                    spans.push((e.seq, u64::MAX));
                 }
                 Payload::Removed { locator } => {
                     l.locator = locator.clone();
                     l.removed_in = commit.clone();
+                    if let Some(s) = spans.last_mut() {
+                        s.1 = e.seq;
+                    }
                 }
+                Payload::Annotated {
+                    label,
+                    annotator,
+                    confidence,
+                } => {
+                    l.label = Some(label.clone());
+                    l.annotator = annotator.clone();
+                    l.confidence = *confidence;
+                }
+                Payload::Valued {
+                    acquisition,
+                    labelling,
+                    currency,
+                    ..
+                } => {
+                    l.cost_minor = Some(acquisition + labelling);
+                    l.currency = Some(currency.clone());
+                }
+                Payload::Reclassified { sensitivity } => l.sensitivity = Some(sensitivity.clone()),
+                Payload::Trained { .. } => {}
             }
             let x = ExportedEvent::from(e);
             l.events.push(LineageEvent {
@@ -173,6 +224,23 @@ impl Repo {
                 commit,
                 payload: x.payload,
             });
+        }
+        // A model trained on commit C saw the example when C's ledger head
+        // covers its addition and not its removal.
+        let size_of: std::collections::HashMap<String, u64> =
+            heads.iter().map(|(s, c)| (c.to_string(), *s)).collect();
+        for t in &trainings {
+            let (Payload::Trained { model, run }, Some(c)) = (&t.payload, t.commit) else {
+                continue;
+            };
+            let Some(&size) = size_of.get(&c.to_string()) else {
+                continue;
+            };
+            let same_dataset = matches!(&t.subject, Subject::Dataset(d) if l.dataset.as_deref() == Some(d.as_str()));
+            if same_dataset && spans.iter().any(|&(a, r)| a < size && r >= size) {
+                l.models
+                    .push(format!("{model} ({run}) on {}", &c.to_string()[..12]));
+            }
         }
         Ok(l)
     }

@@ -259,3 +259,82 @@ fn proofs_verify_and_any_altered_value_fails() {
     e.write("bad.json", bumped.as_bytes());
     e.fails(&["verify-proof", "bad.json"], 1);
 }
+
+#[test]
+fn annotations_values_classes_and_models_tell_the_story() {
+    let e = with_history();
+    e.ok(&[
+        "annotate",
+        "t.csv:3",
+        "--label",
+        "bird",
+        "--confidence",
+        "0.8",
+        "--annotator",
+        "zed",
+    ]);
+    e.ok(&[
+        "value",
+        "t.csv:3",
+        "--cost",
+        "1.20",
+        "--labelling-cost",
+        "0.05",
+        "--currency",
+        "eur",
+        "--vendor",
+        "acme",
+    ]);
+    e.ok(&["classify", "t.csv:3", "--sensitivity", "PII"]);
+    e.ok(&["trained", "HEAD", "--model", "resnet", "--run", "r7"]);
+    let l = e.json(&["lineage", "t.csv:3", "--json"]);
+    assert_eq!(l["label"], "bird");
+    assert_eq!(l["annotator"], "zed");
+    assert_eq!(l["confidence"], 0.8);
+    // 1.20 + 0.05 EUR = 125 cents, computed by hand.
+    assert_eq!(l["cost_minor"], 125);
+    assert_eq!(l["currency"], "EUR");
+    assert_eq!(l["sensitivity"], "pii");
+    assert_eq!(l["models"].as_array().map(Vec::len), Some(1), "{l}");
+    // Row 2 was removed before the training commit: the model never saw it.
+    let gone = e.json(&["lineage", "t.csv:2", "--json"]);
+    assert_eq!(gone["models"].as_array().map(Vec::len), Some(0), "{gone}");
+    let v = e.json(&["verify", "--json"]);
+    assert_eq!(v["problems"].as_array().map(Vec::len), Some(0), "{v}");
+}
+
+#[test]
+fn invalid_metadata_is_refused_and_records_nothing() {
+    let e = with_history();
+    let before = raw(&e).len();
+    for (args, msg) in [
+        (
+            vec!["annotate", "t.csv:3", "--label", "x", "--confidence", "1.5"],
+            "confidence 1.5 is outside 0..1",
+        ),
+        (
+            vec!["value", "t.csv:3", "--cost", "3", "--currency", "EUX"],
+            "unknown currency 'EUX'",
+        ),
+        (
+            vec!["value", "t.csv:3", "--cost", "-3", "--currency", "EUR"],
+            "negative",
+        ),
+        (
+            vec!["value", "t.csv:3", "--cost", "1.234", "--currency", "EUR"],
+            "more decimals than EUR allows",
+        ),
+        (
+            vec!["classify", "t.csv:3", "--sensitivity", "secret"],
+            "unknown sensitivity 'secret'",
+        ),
+        (
+            vec!["annotate", "t.csv:99", "--label", "x"],
+            "no example matches 't.csv:99'",
+        ),
+    ] {
+        let err = e.fails(&args, 1);
+        assert!(err.contains(msg), "{args:?}: {err}");
+    }
+    assert_eq!(raw(&e).len(), before, "nothing was recorded");
+}
