@@ -41,7 +41,12 @@ step "Materialise v1 elsewhere, byte for byte" checkout v1 --to "$WORK/v1-copy"
 ls -R "$WORK/v1-copy" | head -20
 step "Go back to v1 in the working tree" checkout v1
 step "And back to main" switch main
-step "The story of one row: where it came from, when it left" lineage reviews.csv:7
+step "Label a row, give its cost and sensitivity" annotate reviews.csv:12 --label positive --confidence 0.95 --annotator cy
+"$FOLIO" value reviews.csv:12 --cost 0.40 --labelling-cost 0.08 --currency EUR --vendor acme
+"$FOLIO" classify reviews.csv:12 --sensitivity internal
+step "A model was trained on v1" trained v1 --model sentiment-bert --run run-001
+step "The story of one row" lineage reviews.csv:12
+step "The story of a row that left" lineage reviews.csv:7
 printf '\n\033[1m== %s\033[0m\n$ folio ledger export | head -n 2\n' "The first ledger events, re-checkable without folio"
 "$FOLIO" ledger export | head -n 2 | cut -c 1-300
 step "Check every object, commit, tree, ref and ledger event" verify

@@ -29,6 +29,9 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
         l.source.as_deref().unwrap_or("(none recorded)")
     );
     s += &format!("  added in: {}\n", short(&l.added_in));
+    if l.removed_in.is_some() {
+        s += &format!("  removed in: {}\n", short(&l.removed_in));
+    }
     if let Some(label) = &l.label {
         let by = l
             .annotator
@@ -52,9 +55,6 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
     }
     for m in &l.models {
         s += &format!("  trained:  {m}\n");
-    }
-    if l.removed_in.is_some() {
-        s += &format!("  removed in: {}\n", short(&l.removed_in));
     }
     s += "  events:\n";
     for e in &l.events {
