@@ -47,6 +47,8 @@ step "Label a row, give its cost and sensitivity" annotate reviews.csv:12 --labe
 step "A model was trained on v1" trained v1 --model sentiment-bert --run run-001
 step "The story of one row" lineage reviews.csv:12
 step "The story of a row that left" lineage reviews.csv:7
+printf '\n\033[1m== %s\033[0m\n$ folio audit | head -n 12\n' "The inventory a reviewer asks for"
+"$FOLIO" audit | head -n 12
 printf '\n\033[1m== %s\033[0m\n$ folio ledger export | head -n 2\n' "The first ledger events, re-checkable without folio"
 "$FOLIO" ledger export | head -n 2 | cut -c 1-300
 step "Check every object, commit, tree, ref and ledger event" verify

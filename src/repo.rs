@@ -3,6 +3,7 @@
 //! submodules by topic.
 
 mod annotate;
+mod audit;
 mod checkout;
 mod commit;
 mod diff;
@@ -19,6 +20,7 @@ use std::io;
 use std::path::{Component, Path, PathBuf};
 
 pub use annotate::{Annotation, Recorder, SENSITIVITIES, Valuation};
+pub use audit::{AuditFilter, AuditGroup, AuditReport};
 pub use checkout::CheckoutStats;
 pub use commit::{CommitOptions, CommitOutcome, TableSummary};
 pub use diff::{Diff, DiffOptions, DiffSide, FileDiff, Rename, RowReport, TableDiff};

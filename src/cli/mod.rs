@@ -1,6 +1,7 @@
 //! The command line: parse, call the library, render, map errors to exit
 //! codes. Only this layer reads the environment and prints.
 
+mod audit;
 mod branch;
 mod checkout;
 mod commit;
@@ -80,6 +81,8 @@ enum Command {
     Trained(record::TrainedArgs),
     /// Show the whole story of one example: where it came from, every event
     Lineage(lineage::Args),
+    /// Inventory the examples of a commit by source and dataset
+    Audit(audit::Args),
     /// Work with the ledger itself
     Ledger(ledger::Args),
     /// Print a Merkle proof that an example's events are in the ledger a commit attests
@@ -213,6 +216,7 @@ pub fn main() -> ExitCode {
         Command::Classify(a) => record::classify(&ctx, a),
         Command::Trained(a) => record::trained(&ctx, a),
         Command::Lineage(a) => lineage::run(&ctx, a),
+        Command::Audit(a) => audit::run(&ctx, a),
         Command::Ledger(a) => ledger::run(&ctx, a),
         Command::Prove(a) => prove::prove(&ctx, a),
         Command::VerifyProof(a) => prove::verify(&ctx, a),

@@ -338,3 +338,65 @@ fn invalid_metadata_is_refused_and_records_nothing() {
     }
     assert_eq!(raw(&e).len(), before, "nothing was recorded");
 }
+
+#[test]
+fn audit_inventories_sources_sensitivity_annotations_and_cost() {
+    let e = with_history();
+    e.write("extra/x.txt", b"x");
+    e.ok(&["commit", "extra", "-m", "no source"]);
+    e.ok(&[
+        "annotate",
+        "t.csv:1",
+        "--label",
+        "cat",
+        "--confidence",
+        "0.9",
+        "--annotator",
+        "ann",
+    ]);
+    e.ok(&[
+        "annotate",
+        "t.csv:3",
+        "--label",
+        "bird",
+        "--confidence",
+        "0.5",
+        "--annotator",
+        "bob",
+    ]);
+    e.ok(&["value", "t.csv:1", "--cost", "2.50", "--currency", "EUR"]);
+    e.ok(&["value", "t.csv:3", "--cost", "1", "--currency", "EUR"]);
+    e.ok(&["classify", "t.csv:3", "--sensitivity", "pii"]);
+    let r = e.json(&["audit", "--json"]);
+    let groups = r["groups"].as_array().expect("groups");
+    // Present now: data/a.txt and rows 1 and 3 from s3://vendor/batch1
+    // (commit one); row 4 (commit two) and extra/x.txt with no source.
+    // Expected values worked out by hand.
+    let vendor = groups
+        .iter()
+        .find(|g| g["source"] == "s3://vendor/batch1" && g["dataset"] == "t.csv")
+        .expect("table group");
+    assert_eq!(vendor["examples"], 2);
+    assert_eq!(vendor["annotated"], 2);
+    assert_eq!(vendor["mean_confidence"], 0.7);
+    assert_eq!(vendor["min_confidence"], 0.5);
+    assert_eq!(vendor["cost_minor"]["EUR"], 350);
+    assert_eq!(vendor["sensitivity"]["pii"], 1);
+    assert_eq!(vendor["sensitivity"]["unclassified"], 1);
+    assert_eq!(r["without_source"], serde_json::json!(["extra/x.txt", "t.csv:4"]));
+    let only_pii = e.json(&["audit", "--sensitivity", "pii", "--json"]);
+    assert_eq!(only_pii["groups"].as_array().map(Vec::len), Some(1));
+    // As the commit attests it, the later labels do not count yet.
+    let attested = e.json(&["audit", "--rev", "HEAD", "--json"]);
+    let g = attested["groups"]
+        .as_array()
+        .expect("groups")
+        .iter()
+        .find(|g| g["dataset"] == "t.csv")
+        .cloned()
+        .expect("group");
+    assert_eq!(g["annotated"], 0);
+    let csv = e.ok(&["audit", "--csv"]);
+    assert!(csv.starts_with("source,dataset,examples,"), "{csv}");
+    assert!(csv.contains("s3://vendor/batch1,t.csv,2,2,"), "{csv}");
+}

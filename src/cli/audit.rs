@@ -1,0 +1,133 @@
+//! `folio audit`.
+
+use super::{Ctx, Failure, Result, out, out_json};
+use folio::ledger::money::format_minor;
+use folio::repo::AuditFilter;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The commit to audit, as its ledger head attests it (default: HEAD
+    /// with every event recorded since)
+    #[arg(long)]
+    rev: Option<String>,
+    /// Only examples from this source
+    #[arg(long)]
+    source: Option<String>,
+    /// Only examples of this dataset
+    #[arg(long)]
+    dataset: Option<String>,
+    /// Only examples of this sensitivity
+    #[arg(long)]
+    sensitivity: Option<String>,
+    /// Print the report as JSON
+    #[arg(long, conflicts_with = "csv")]
+    json: bool,
+    /// Print the groups as CSV
+    #[arg(long)]
+    csv: bool,
+}
+
+pub fn run(ctx: &Ctx, a: &Args) -> Result {
+    let repo = ctx.repo()?;
+    let rev = a.rev.as_deref().map(|r| repo.resolve(r)).transpose()?;
+    let filter = AuditFilter {
+        source: a.source.clone(),
+        dataset: a.dataset.clone(),
+        sensitivity: a.sensitivity.clone(),
+    };
+    let r = repo.audit(rev, &filter)?;
+    if a.json {
+        return out_json(&r);
+    }
+    let costs = |m: &std::collections::BTreeMap<String, i64>| {
+        m.iter()
+            .map(|(c, v)| format!("{} {c}", format_minor(*v, c)))
+            .collect::<Vec<_>>()
+            .join(" + ")
+    };
+    let opt = |x: Option<f64>| x.map_or(String::new(), |v| format!("{v:.3}"));
+    if a.csv {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        let io = |e: csv::Error| Failure::user(e.to_string());
+        w.write_record([
+            "source",
+            "dataset",
+            "examples",
+            "annotated",
+            "sensitivity",
+            "annotators",
+            "mean_confidence",
+            "min_confidence",
+            "cost",
+        ])
+        .map_err(io)?;
+        for g in &r.groups {
+            let sens: Vec<String> = g
+                .sensitivity
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            let anns: Vec<&str> = g.annotators.iter().map(String::as_str).collect();
+            w.write_record([
+                g.source.clone(),
+                g.dataset.clone(),
+                g.examples.to_string(),
+                g.annotated.to_string(),
+                sens.join(";"),
+                anns.join(";"),
+                opt(g.mean_confidence),
+                opt(g.min_confidence),
+                costs(&g.cost_minor),
+            ])
+            .map_err(io)?;
+        }
+        let bytes = w.into_inner().map_err(|e| Failure::user(e.to_string()))?;
+        return out(&String::from_utf8_lossy(&bytes));
+    }
+    let mut s = format!("audit of {}\n", &r.commit[..12]);
+    for g in &r.groups {
+        let sens: Vec<String> = g
+            .sensitivity
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect();
+        s += &format!(
+            "\nsource {}  dataset {}\n  examples {} ({} annotated)  sensitivity: {}\n",
+            g.source,
+            g.dataset,
+            g.examples,
+            g.annotated,
+            sens.join(", ")
+        );
+        if !g.annotators.is_empty() {
+            let anns: Vec<&str> = g.annotators.iter().map(String::as_str).collect();
+            s += &format!(
+                "  annotators: {}  confidence mean {} min {}\n",
+                anns.join(", "),
+                opt(g.mean_confidence),
+                opt(g.min_confidence)
+            );
+        }
+        if !g.cost_minor.is_empty() {
+            s += &format!("  cost basis: {}\n", costs(&g.cost_minor));
+        }
+    }
+    for (title, list) in [
+        ("without a recorded source", &r.without_source),
+        ("without an annotation", &r.without_annotation),
+    ] {
+        s += &format!("\n{} examples {title}", list.len());
+        if list.is_empty() {
+            s += "\n";
+            continue;
+        }
+        s += ":\n";
+        for l in list.iter().take(20) {
+            s += &format!("  {l}\n");
+        }
+        if list.len() > 20 {
+            s += &format!("  … {} more (use --json)\n", list.len() - 20);
+        }
+    }
+    out(&s)
+}
