@@ -6,6 +6,10 @@
 //! key = ["id"]              # the row identity; default: the row's content
 //! [tables."data/reviews.csv".columns]
 //! label = "categorical"     # integer, float, boolean, string or categorical
+//! [tables."data/reviews.csv".meta]
+//! source = "origin"         # columns holding each row's ledger metadata:
+//! label = "label"           # source, label, annotator, confidence, cost,
+//! confidence = "conf"       # currency, license, sensitivity
 //! ```
 
 use std::collections::BTreeMap;
@@ -48,6 +52,38 @@ pub struct TableConfig {
     /// Declared column types.
     #[serde(default)]
     pub columns: BTreeMap<String, ColumnType>,
+    /// Columns that hold each example's ledger metadata.
+    #[serde(default)]
+    pub meta: MetaColumns,
+}
+
+/// Which columns of a table hold ledger metadata (each optional).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetaColumns {
+    /// Where the example came from.
+    pub source: Option<String>,
+    /// Its label.
+    pub label: Option<String>,
+    /// Who labelled it.
+    pub annotator: Option<String>,
+    /// How sure, 0..1.
+    pub confidence: Option<String>,
+    /// Its cost (decimal, in `currency`).
+    pub cost: Option<String>,
+    /// The cost's ISO 4217 currency.
+    pub currency: Option<String>,
+    /// Its licence.
+    pub license: Option<String>,
+    /// Its sensitivity.
+    pub sensitivity: Option<String>,
+}
+
+impl MetaColumns {
+    /// True when no column is mapped.
+    pub fn is_empty(&self) -> bool {
+        *self == MetaColumns::default()
+    }
 }
 
 /// The repository configuration.

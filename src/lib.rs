@@ -21,6 +21,7 @@
 //!     allow_empty: false,
 //!     tables: Default::default(),
 //!     source: None,
+//!     meta: Default::default(),
 //! }, &NoProgress)?;
 //! assert!(out.commit.is_some());
 //! # Ok::<(), Box<dyn std::error::Error>>(())

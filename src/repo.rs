@@ -24,6 +24,7 @@ pub use audit::{AuditFilter, AuditGroup, AuditReport};
 pub use checkout::CheckoutStats;
 pub use commit::{CommitOptions, CommitOutcome, TableSummary};
 pub use diff::{Diff, DiffOptions, DiffSide, FileDiff, Rename, RowReport, TableDiff};
+pub use examples::Meta;
 pub use history::{ColumnInfo, CommitInfo, DatasetInfo, LogEntry, RejectedLine, TableInfo};
 pub use lineage::{Lineage, LineageEvent};
 pub use maintenance::{GcReport, Problem, VerifyReport};

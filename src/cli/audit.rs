@@ -115,6 +115,7 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
     for (title, list) in [
         ("without a recorded source", &r.without_source),
         ("without an annotation", &r.without_annotation),
+        ("without a licence", &r.without_license),
     ] {
         s += &format!("\n{} examples {title}", list.len());
         if list.is_empty() {

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use super::{Ctx, Failure, Result, fmt_bytes, out, out_json};
-use folio::repo::{CommitOptions, TableOptions};
+use folio::repo::{CommitOptions, Meta, TableOptions};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -27,6 +27,27 @@ pub struct Args {
     /// Where the examples this commit adds come from (URI), for the ledger
     #[arg(long, value_name = "URI")]
     source: Option<String>,
+    /// Label of every example this commit adds
+    #[arg(long)]
+    label: Option<String>,
+    /// Who labelled the examples this commit adds
+    #[arg(long)]
+    annotator: Option<String>,
+    /// Their label confidence, 0 to 1
+    #[arg(long, allow_hyphen_values = true)]
+    confidence: Option<String>,
+    /// The cost of each example this commit adds (decimal, in --currency)
+    #[arg(long, allow_hyphen_values = true)]
+    cost: Option<String>,
+    /// ISO 4217 currency of --cost
+    #[arg(long)]
+    currency: Option<String>,
+    /// Licence of the examples this commit adds
+    #[arg(long)]
+    license: Option<String>,
+    /// Sensitivity of the examples this commit adds: public, internal, confidential, pii
+    #[arg(long)]
+    sensitivity: Option<String>,
     /// Print the result as JSON
     #[arg(long)]
     json: bool,
@@ -62,6 +83,16 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
             lenient: a.lenient,
         },
         source: a.source.clone(),
+        meta: Meta {
+            source: None,
+            label: a.label.clone(),
+            annotator: a.annotator.clone(),
+            confidence: a.confidence.clone(),
+            cost: a.cost.clone(),
+            currency: a.currency.clone(),
+            license: a.license.clone(),
+            sensitivity: a.sensitivity.clone(),
+        },
     };
     let bar = ctx.progress();
     let res = repo.commit(&lock, &opts, &bar)?;

@@ -53,6 +53,9 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
     if let Some(sens) = &l.sensitivity {
         s += &format!("  sensitivity: {sens}\n");
     }
+    if let Some(lic) = &l.license {
+        s += &format!("  licence:  {lic}\n");
+    }
     for m in &l.models {
         s += &format!("  trained:  {m}\n");
     }

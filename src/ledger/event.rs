@@ -105,6 +105,11 @@ pub enum Payload {
         /// public, internal, confidential, pii, or a configured class.
         sensitivity: String,
     },
+    /// The example's licence was set.
+    Licensed {
+        /// A licence identifier (SPDX, or the vendor's terms).
+        license: String,
+    },
     /// A model was trained on a commit holding this dataset.
     Trained {
         /// The model's name.
@@ -123,6 +128,7 @@ impl Payload {
             Payload::Valued { .. } => 4,
             Payload::Reclassified { .. } => 5,
             Payload::Trained { .. } => 6,
+            Payload::Licensed { .. } => 7,
         }
     }
 
@@ -135,6 +141,7 @@ impl Payload {
             Payload::Valued { .. } => "valued",
             Payload::Reclassified { .. } => "reclassified",
             Payload::Trained { .. } => "model_trained",
+            Payload::Licensed { .. } => "license_set",
         }
     }
 
@@ -163,6 +170,7 @@ impl Payload {
             }
             Payload::Reclassified { sensitivity } => json!({"sensitivity": sensitivity}),
             Payload::Trained { model, run } => json!({"model": model, "run": run}),
+            Payload::Licensed { license } => json!({"license": license}),
         }
     }
 }
@@ -265,6 +273,7 @@ impl Event {
                 put(&mut p, 1, model.as_bytes());
                 put(&mut p, 2, run.as_bytes());
             }
+            Payload::Licensed { license } => put(&mut p, 1, license.as_bytes()),
         }
         put(&mut out, 6, &p);
         put(&mut out, 7, &self.prev);
@@ -353,6 +362,7 @@ impl Event {
                 model: need(1)?,
                 run: need(2)?,
             },
+            7 => Payload::Licensed { license: need(1)? },
             _ => return Err(bad("unknown event kind")),
         };
         let ev = Event {

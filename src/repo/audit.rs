@@ -18,6 +18,7 @@ struct ExampleState {
     confidence: Option<f64>,
     cost: Option<(i64, String)>,
     sensitivity: Option<String>,
+    license: Option<String>,
 }
 
 /// Filters for `audit`.
@@ -42,6 +43,8 @@ pub struct AuditGroup {
     pub examples: u64,
     /// Examples per sensitivity (`unclassified` when unrecorded).
     pub sensitivity: BTreeMap<String, u64>,
+    /// Examples per licence (`(none)` when unrecorded).
+    pub licenses: BTreeMap<String, u64>,
     /// Annotators who labelled them.
     pub annotators: BTreeSet<String>,
     /// Examples with a label.
@@ -65,6 +68,8 @@ pub struct AuditReport {
     pub without_source: Vec<String>,
     /// Locators of examples with no label.
     pub without_annotation: Vec<String>,
+    /// Locators of examples with no licence.
+    pub without_license: Vec<String>,
 }
 
 impl Repo {
@@ -123,6 +128,7 @@ impl Repo {
                     ..
                 } => st.cost = Some((acquisition + labelling, currency.clone())),
                 Payload::Reclassified { sensitivity } => st.sensitivity = Some(sensitivity.clone()),
+                Payload::Licensed { license } => st.license = Some(license.clone()),
                 Payload::Trained { .. } => {}
             }
             Ok(())
@@ -130,6 +136,7 @@ impl Repo {
         let mut groups: BTreeMap<(String, String), (AuditGroup, f64, u64)> = BTreeMap::new();
         let mut without_source = Vec::new();
         let mut without_annotation = Vec::new();
+        let mut without_license = Vec::new();
         for st in states.values().filter(|s| s.present) {
             let src = st.source.clone().unwrap_or_else(|| "(none)".into());
             let sens = st
@@ -148,6 +155,9 @@ impl Repo {
             if st.label.is_none() {
                 without_annotation.push(st.locator.clone());
             }
+            if st.license.is_none() {
+                without_license.push(st.locator.clone());
+            }
             let (g, sum, n) = groups
                 .entry((src.clone(), st.dataset.clone()))
                 .or_insert_with(|| {
@@ -157,6 +167,7 @@ impl Repo {
                             dataset: st.dataset.clone(),
                             examples: 0,
                             sensitivity: BTreeMap::new(),
+                            licenses: BTreeMap::new(),
                             annotators: BTreeSet::new(),
                             annotated: 0,
                             mean_confidence: None,
@@ -169,6 +180,8 @@ impl Repo {
                 });
             g.examples += 1;
             *g.sensitivity.entry(sens).or_default() += 1;
+            let lic = st.license.clone().unwrap_or_else(|| "(none)".into());
+            *g.licenses.entry(lic).or_default() += 1;
             if st.label.is_some() {
                 g.annotated += 1;
             }
@@ -186,6 +199,7 @@ impl Repo {
         }
         without_source.sort();
         without_annotation.sort();
+        without_license.sort();
         Ok(AuditReport {
             commit,
             groups: groups
@@ -197,6 +211,7 @@ impl Repo {
                 .collect(),
             without_source,
             without_annotation,
+            without_license,
         })
     }
 }

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use super::TableOptions;
-use super::examples::{CommitDelta, EventContext};
+use super::examples::{CommitDelta, EventContext, Meta};
 use super::{Repo, RepoError, is_within};
 use crate::id::CommitId;
 use crate::index::DatasetCache;
@@ -31,6 +31,9 @@ pub struct CommitOptions {
     pub tables: TableOptions,
     /// Where the examples this commit adds come from (recorded in the ledger).
     pub source: Option<String>,
+    /// Ledger metadata for every example this commit adds (table columns
+    /// mapped in the config take precedence, row by row).
+    pub meta: Meta,
 }
 
 /// What a commit recorded about one table.
@@ -90,6 +93,8 @@ impl Repo {
         let config = self.config()?;
         let parent_manifests = self.parent_manifests(&old_tables)?;
         let targets = self.commit_targets(&old, &opts.paths)?;
+        // Refuse bad batch metadata before anything is written.
+        opts.meta.payloads(None, "commit flags")?;
         let index = self.open_index_rw(lock)?;
         let stamp = index.stamp()?;
         let writer = self.store.writer()?;
@@ -219,6 +224,8 @@ impl Repo {
             actor: &opts.author,
             time: opts.time,
             source: opts.source.as_deref(),
+            batch: &opts.meta,
+            config: &config,
         };
         let attested = parent_commit
             .as_ref()

@@ -14,6 +14,141 @@ pub(crate) struct EventContext<'a> {
     pub actor: &'a str,
     pub time: i64,
     pub source: Option<&'a str>,
+    /// Metadata for every example the commit adds (flags on `commit`).
+    pub batch: &'a Meta,
+    /// The repository configuration (metadata columns of tables).
+    pub config: &'a crate::config::Config,
+}
+
+/// Ledger metadata of one example, as text (validated when recorded).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Meta {
+    /// Where it came from.
+    pub source: Option<String>,
+    /// Its label.
+    pub label: Option<String>,
+    /// Who labelled it.
+    pub annotator: Option<String>,
+    /// How sure, 0..1.
+    pub confidence: Option<String>,
+    /// Its cost, a decimal amount.
+    pub cost: Option<String>,
+    /// The cost's currency.
+    pub currency: Option<String>,
+    /// Its licence.
+    pub license: Option<String>,
+    /// Its sensitivity.
+    pub sensitivity: Option<String>,
+}
+
+impl Meta {
+    /// Each field of `self`, or of `other` where `self` has none.
+    fn or(&self, other: &Meta) -> Meta {
+        let pick = |a: &Option<String>, b: &Option<String>| a.clone().or_else(|| b.clone());
+        Meta {
+            source: pick(&self.source, &other.source),
+            label: pick(&self.label, &other.label),
+            annotator: pick(&self.annotator, &other.annotator),
+            confidence: pick(&self.confidence, &other.confidence),
+            cost: pick(&self.cost, &other.cost),
+            currency: pick(&self.currency, &other.currency),
+            license: pick(&self.license, &other.license),
+            sensitivity: pick(&self.sensitivity, &other.sensitivity),
+        }
+    }
+
+    /// The values of a row's mapped columns.
+    fn from_row(cols: &crate::config::MetaColumns, body: &[u8]) -> Meta {
+        let row: HashMap<String, crate::table::Cell> = crate::table::decode_row(body)
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
+        let get = |c: &Option<String>| {
+            c.as_ref()
+                .and_then(|c| row.get(c))
+                .filter(|v| **v != crate::table::Cell::Null)
+                .map(crate::table::Cell::display)
+        };
+        Meta {
+            source: get(&cols.source),
+            label: get(&cols.label),
+            annotator: get(&cols.annotator),
+            confidence: get(&cols.confidence),
+            cost: get(&cols.cost),
+            currency: get(&cols.currency),
+            license: get(&cols.license),
+            sensitivity: get(&cols.sensitivity),
+        }
+    }
+
+    /// The events that record this metadata; with `old`, only what changed.
+    /// `at` names the example in error messages.
+    pub fn payloads(&self, old: Option<&Meta>, at: &str) -> Result<Vec<Payload>, RepoError> {
+        let bad = |what: String| RepoError::Refused(format!("{at}: {what}"));
+        let changed = |f: fn(&Meta) -> &Option<String>| old.is_none_or(|o| f(o) != f(self));
+        let mut out = Vec::new();
+        if self.label.is_some()
+            && (changed(|m| &m.label) || changed(|m| &m.annotator) || changed(|m| &m.confidence))
+        {
+            let confidence = match &self.confidence {
+                Some(c) => {
+                    let v: f64 = c
+                        .trim()
+                        .parse()
+                        .map_err(|_| bad(format!("confidence '{c}' is not a number")))?;
+                    if !(v.is_finite() && (0.0..=1.0).contains(&v)) {
+                        return Err(bad(format!("confidence {c} is outside 0..1")));
+                    }
+                    Some(v)
+                }
+                None => None,
+            };
+            out.push(Payload::Annotated {
+                label: self.label.clone().expect("checked above"),
+                annotator: self.annotator.clone(),
+                confidence,
+            });
+        }
+        if let Some(cost) = &self.cost
+            && (changed(|m| &m.cost) || changed(|m| &m.currency))
+        {
+            let currency = self
+                .currency
+                .as_deref()
+                .ok_or_else(|| {
+                    bad(format!(
+                        "cost {cost} has no currency: give --currency or map a currency column"
+                    ))
+                })?
+                .to_ascii_uppercase();
+            let minor = crate::ledger::money::parse_minor(cost, &currency)
+                .map_err(|e| bad(e.to_string()))?;
+            out.push(Payload::Valued {
+                acquisition: minor,
+                labelling: 0,
+                currency,
+                vendor: None,
+            });
+        }
+        if let Some(l) = &self.license
+            && changed(|m| &m.license)
+        {
+            out.push(Payload::Licensed { license: l.clone() });
+        }
+        if let Some(s) = &self.sensitivity
+            && changed(|m| &m.sensitivity)
+        {
+            let s = s.to_ascii_lowercase();
+            if !super::SENSITIVITIES.contains(&s.as_str()) {
+                return Err(bad(format!(
+                    "unknown sensitivity '{s}': use one of {}",
+                    super::SENSITIVITIES.join(", ")
+                )));
+            }
+            out.push(Payload::Reclassified { sensitivity: s });
+        }
+        Ok(out)
+    }
 }
 
 /// What a commit changed, as the commit computed it.
@@ -97,14 +232,18 @@ impl Repo {
             for rel in ch.added.iter().filter(|p| !p.ends_with('/')) {
                 let path = full(rel);
                 if !is_table(&path) {
+                    let id = ExampleId::file(&path);
                     push(
                         Payload::Added {
                             dataset: dataset.clone(),
                             locator: path.clone(),
                             source: ctx.source.map(str::to_string),
                         },
-                        ExampleId::file(&path),
+                        id,
                     );
+                    for p in ctx.batch.payloads(None, &path)? {
+                        push(p, id);
+                    }
                 }
             }
             for rel in ch.deleted.iter().filter(|p| !p.ends_with('/')) {
@@ -146,26 +285,56 @@ impl Repo {
                 || old.is_some_and(|m| !m.key.is_empty()),
                 |b| !b.manifest.key.is_empty(),
             );
+            let cols = ctx.config.table(path).meta;
+            let mut meta_err: Option<RepoError> = None;
             manifest::diff_each(old_side, new_side, &mut |kind, x, y, _n| {
-                let row = match kind {
-                    RowChangeKind::Added => y.as_ref(),
-                    RowChangeKind::Removed => x.as_ref(),
-                    RowChangeKind::Modified => None,
+                let row = if kind == RowChangeKind::Removed {
+                    x.as_ref()
+                } else {
+                    y.as_ref()
                 };
                 let Some(row) = row else { return };
                 let locator = row_locator(path, keyed, &row.ident);
                 let id = ExampleId::row(path, &row.ident);
-                let payload = if kind == RowChangeKind::Added {
-                    Payload::Added {
-                        dataset: dataset.clone(),
-                        locator,
-                        source: ctx.source.map(str::to_string),
+                let result = match kind {
+                    RowChangeKind::Removed => {
+                        push(Payload::Removed { locator }, id);
+                        Ok(())
                     }
-                } else {
-                    Payload::Removed { locator }
+                    RowChangeKind::Added => {
+                        let meta = Meta::from_row(&cols, &row.body).or(ctx.batch);
+                        let source = meta
+                            .source
+                            .clone()
+                            .or_else(|| ctx.source.map(str::to_string));
+                        push(
+                            Payload::Added {
+                                dataset: dataset.clone(),
+                                locator: locator.clone(),
+                                source,
+                            },
+                            id,
+                        );
+                        meta.payloads(None, &locator)
+                            .map(|ps| ps.into_iter().for_each(|p| push(p, id)))
+                    }
+                    RowChangeKind::Modified if !cols.is_empty() => {
+                        let old_meta = x.as_ref().map(|o| Meta::from_row(&cols, &o.body));
+                        Meta::from_row(&cols, &row.body)
+                            .payloads(old_meta.as_ref(), &locator)
+                            .map(|ps| ps.into_iter().for_each(|p| push(p, id)))
+                    }
+                    RowChangeKind::Modified => Ok(()),
                 };
-                push(payload, id);
+                if let Err(e) = result
+                    && meta_err.is_none()
+                {
+                    meta_err = Some(e);
+                }
             })?;
+            if let Some(e) = meta_err {
+                return Err(e);
+            }
         }
         match failed {
             Some(e) => Err(e),

@@ -50,6 +50,8 @@ pub struct Lineage {
     pub currency: Option<String>,
     /// The latest sensitivity.
     pub sensitivity: Option<String>,
+    /// The latest licence.
+    pub license: Option<String>,
     /// Models trained on a commit that contains it: `model (run) on commit`.
     pub models: Vec<String>,
     /// Every event about it, in order.
@@ -165,6 +167,7 @@ impl Repo {
             cost_minor: None,
             currency: None,
             sensitivity: None,
+            license: None,
             models: Vec::new(),
             events: Vec::new(),
         };
@@ -213,6 +216,7 @@ impl Repo {
                     l.currency = Some(currency.clone());
                 }
                 Payload::Reclassified { sensitivity } => l.sensitivity = Some(sensitivity.clone()),
+                Payload::Licensed { license } => l.license = Some(license.clone()),
                 Payload::Trained { .. } => {}
             }
             let x = ExportedEvent::from(e);

@@ -19,6 +19,7 @@ fn opts(paths: Vec<PathBuf>, msg: &str) -> CommitOptions {
         allow_empty: false,
         tables: TableOptions::default(),
         source: None,
+        meta: Meta::default(),
     }
 }
 

@@ -383,7 +383,10 @@ fn audit_inventories_sources_sensitivity_annotations_and_cost() {
     assert_eq!(vendor["cost_minor"]["EUR"], 350);
     assert_eq!(vendor["sensitivity"]["pii"], 1);
     assert_eq!(vendor["sensitivity"]["unclassified"], 1);
-    assert_eq!(r["without_source"], serde_json::json!(["extra/x.txt", "t.csv:4"]));
+    assert_eq!(
+        r["without_source"],
+        serde_json::json!(["extra/x.txt", "t.csv:4"])
+    );
     let only_pii = e.json(&["audit", "--sensitivity", "pii", "--json"]);
     assert_eq!(only_pii["groups"].as_array().map(Vec::len), Some(1));
     // As the commit attests it, the later labels do not count yet.
@@ -399,4 +402,74 @@ fn audit_inventories_sources_sensitivity_annotations_and_cost() {
     let csv = e.ok(&["audit", "--csv"]);
     assert!(csv.starts_with("source,dataset,examples,"), "{csv}");
     assert!(csv.contains("s3://vendor/batch1,t.csv,2,2,"), "{csv}");
+}
+
+#[test]
+fn metadata_columns_and_batch_flags_feed_the_ledger_at_commit() {
+    let e = Env::new();
+    e.write(
+        ".folio/config.toml",
+        b"[tables.\"r.csv\"]\nkey = [\"id\"]\n[tables.\"r.csv\".meta]\nlabel = \"label\"\nannotator = \"who\"\nconfidence = \"conf\"\nsource = \"origin\"\n",
+    );
+    e.write(
+        "r.csv",
+        b"id,label,who,conf,origin\n1,cat,ann,0.9,s3://a\n2,dog,bob,0.4,s3://b\n",
+    );
+    e.write("files/x.txt", b"x");
+    e.ok(&[
+        "commit",
+        "r.csv",
+        "files",
+        "--cost",
+        "0.10",
+        "--currency",
+        "USD",
+        "--sensitivity",
+        "internal",
+        "--license",
+        "CC-BY-4.0",
+        "-m",
+        "one",
+    ]);
+    let one = e.json(&["lineage", "r.csv:1", "--json"]);
+    assert_eq!(
+        (
+            one["label"].as_str(),
+            one["annotator"].as_str(),
+            one["source"].as_str()
+        ),
+        (Some("cat"), Some("ann"), Some("s3://a"))
+    );
+    assert_eq!(one["confidence"], 0.9);
+    assert_eq!(one["cost_minor"], 10);
+    assert_eq!(one["license"], "CC-BY-4.0");
+    let file = e.json(&["lineage", "files/x.txt", "--json"]);
+    assert_eq!(file["sensitivity"], "internal");
+    assert_eq!(file["label"], serde_json::Value::Null);
+    // Relabelling row 2 in the file records an annotation at the next commit.
+    e.write(
+        "r.csv",
+        b"id,label,who,conf,origin\n1,cat,ann,0.9,s3://a\n2,cat,cy,0.8,s3://b\n",
+    );
+    let r = e.json(&["commit", "-m", "relabel", "--json"]);
+    assert_eq!(r["ledger_events"], 1, "{r}");
+    let two = e.json(&["lineage", "r.csv:2", "--json"]);
+    assert_eq!(
+        (two["label"].as_str(), two["annotator"].as_str()),
+        (Some("cat"), Some("cy"))
+    );
+    // A bad value names the row and stops the commit; nothing is recorded.
+    let before = raw(&e).len();
+    e.write(
+        "r.csv",
+        b"id,label,who,conf,origin\n1,cat,ann,0.9,s3://a\n2,cat,cy,1.7,s3://b\n",
+    );
+    let err = e.fails(&["commit", "-m", "bad"], 1);
+    assert!(
+        err.contains("r.csv:2: confidence 1.7 is outside 0..1"),
+        "{err}"
+    );
+    assert_eq!(raw(&e).len(), before);
+    let err = e.fails(&["commit", "-m", "bad flags", "--cost", "5"], 1);
+    assert!(err.contains("has no currency"), "{err}");
 }
