@@ -16,7 +16,16 @@ cp -r "$FIXTURES/images" "$FIXTURES/reviews.csv" "$FIXTURES/sensors.jsonl" .
 echo "demo folder: $WORK"
 
 step "Create a repository" init
-step "Snapshot a folder of images and two keyed tables" commit images reviews.csv sensors.jsonl --key id --source s3://vendor-a/2026-01 -m "Import labelled images and reviews"
+echo "(map the reviews table's columns to ledger metadata)"
+cat >> .folio/config.toml <<'TOML'
+[tables."reviews.csv".meta]
+label = "label"
+annotator = "annotator"
+confidence = "confidence"
+source = "source"
+TOML
+cat .folio/config.toml
+step "Snapshot a folder of images and two keyed tables" commit images reviews.csv sensors.jsonl --key id --source s3://vendor-a/2026-01 --license CC-BY-4.0 -m "Import labelled images and reviews"
 step "Nothing changed yet" status
 
 echo; echo "(move one image to another label, remove one, add one; relabel review 3, drop review 7, add review 41; fix one sensor reading)"

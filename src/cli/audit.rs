@@ -91,13 +91,15 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
             .iter()
             .map(|(k, v)| format!("{k} {v}"))
             .collect();
+        let lic: Vec<String> = g.licenses.iter().map(|(k, v)| format!("{k} {v}")).collect();
         s += &format!(
-            "\nsource {}  dataset {}\n  examples {} ({} annotated)  sensitivity: {}\n",
+            "\nsource {}  dataset {}\n  examples {} ({} annotated)  sensitivity: {}  licences: {}\n",
             g.source,
             g.dataset,
             g.examples,
             g.annotated,
-            sens.join(", ")
+            sens.join(", "),
+            lic.join(", ")
         );
         if !g.annotators.is_empty() {
             let anns: Vec<&str> = g.annotators.iter().map(String::as_str).collect();
