@@ -12,6 +12,7 @@ mod history;
 mod lineage;
 mod maintenance;
 mod proof;
+mod quality;
 mod revision;
 mod status;
 mod tables;
@@ -29,6 +30,7 @@ pub use history::{ColumnInfo, CommitInfo, DatasetInfo, LogEntry, RejectedLine, T
 pub use lineage::{Lineage, LineageEvent};
 pub use maintenance::{GcReport, Problem, VerifyReport};
 pub use proof::{Proof, ProofCheck, ProvenEvent, verify_proof};
+pub use quality::{AnnotatorQuality, ExampleQuality, QualityReport, normalised_entropy};
 pub use status::{DatasetStatus, Status};
 pub use tables::{BuiltTable, TableFile, TableOptions};
 

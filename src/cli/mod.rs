@@ -13,6 +13,7 @@ mod lineage;
 mod log;
 mod progress;
 mod prove;
+mod quality;
 mod record;
 mod reindex;
 mod show;
@@ -83,6 +84,8 @@ enum Command {
     Lineage(lineage::Args),
     /// Inventory the examples of a commit by source and dataset
     Audit(audit::Args),
+    /// Measure label agreement and list the examples to relabel
+    Quality(quality::Args),
     /// Work with the ledger itself
     Ledger(ledger::Args),
     /// Print a Merkle proof that an example's events are in the ledger a commit attests
@@ -217,6 +220,7 @@ pub fn main() -> ExitCode {
         Command::Trained(a) => record::trained(&ctx, a),
         Command::Lineage(a) => lineage::run(&ctx, a),
         Command::Audit(a) => audit::run(&ctx, a),
+        Command::Quality(a) => quality::run(&ctx, a),
         Command::Ledger(a) => ledger::run(&ctx, a),
         Command::Prove(a) => prove::prove(&ctx, a),
         Command::VerifyProof(a) => prove::verify(&ctx, a),

@@ -473,3 +473,88 @@ fn metadata_columns_and_batch_flags_feed_the_ledger_at_commit() {
     let err = e.fails(&["commit", "-m", "bad flags", "--cost", "5"], 1);
     assert!(err.contains("has no currency"), "{err}");
 }
+
+#[test]
+fn quality_measures_agreement_and_lists_what_to_relabel() {
+    let e = with_history();
+    // Row 1: ann, bob, cy say cat, cat, dog. Row 3: ann and bob agree (bird)
+    // but the latest confidence is 0.3. data/a.txt: one annotator only.
+    for (who, label) in [("ann", "cat"), ("bob", "cat"), ("cy", "dog")] {
+        e.ok(&[
+            "annotate",
+            "t.csv:1",
+            "--label",
+            label,
+            "--annotator",
+            who,
+            "--confidence",
+            "0.9",
+        ]);
+    }
+    e.ok(&[
+        "annotate",
+        "t.csv:3",
+        "--label",
+        "bird",
+        "--annotator",
+        "ann",
+        "--confidence",
+        "0.9",
+    ]);
+    e.ok(&[
+        "annotate",
+        "t.csv:3",
+        "--label",
+        "bird",
+        "--annotator",
+        "bob",
+        "--confidence",
+        "0.3",
+    ]);
+    e.ok(&[
+        "annotate",
+        "data/a.txt",
+        "--label",
+        "x",
+        "--annotator",
+        "ann",
+    ]);
+    let q = e.json(&["quality", "--json"]);
+    let row1 = q["examples"]
+        .as_array()
+        .expect("examples")
+        .iter()
+        .find(|x| x["locator"] == "t.csv:1")
+        .cloned()
+        .expect("row 1");
+    // Shares 2/3, 1/3: H = 0.9182958 bits, over log2 3 = 1.5849625 bits.
+    let want = 0.9182958 / 1.5849625;
+    assert!(
+        (row1["entropy"].as_f64().expect("entropy") - want).abs() < 1e-6,
+        "{row1}"
+    );
+    let cy = q["annotators"]
+        .as_array()
+        .expect("annotators")
+        .iter()
+        .find(|a| a["annotator"] == "cy")
+        .cloned()
+        .expect("cy");
+    assert_eq!(
+        (cy["agreed"].as_u64(), cy["compared"].as_u64()),
+        (Some(0), Some(1))
+    );
+    let ann = q["annotators"]
+        .as_array()
+        .expect("annotators")
+        .iter()
+        .find(|a| a["annotator"] == "ann")
+        .cloned()
+        .expect("ann");
+    assert_eq!(
+        (ann["agreed"].as_u64(), ann["compared"].as_u64()),
+        (Some(2), Some(2))
+    );
+    assert_eq!(q["relabel"], serde_json::json!(["t.csv:1", "t.csv:3"]));
+    e.fails(&["quality", "--min-confidence", "2"], 1);
+}
