@@ -16,10 +16,15 @@ fn recorder(flag: Option<&str>) -> Result<Recorder> {
 #[derive(clap::Args, Debug)]
 pub struct AnnotateArgs {
     /// An example id (or unique prefix), a file path, or TABLE:KEY for a row
-    selector: String,
+    #[arg(required_unless_present = "from")]
+    selector: Option<String>,
     /// The label
-    #[arg(long)]
-    label: String,
+    #[arg(long, required_unless_present = "from")]
+    label: Option<String>,
+    /// Record every label of a CSV/TSV/JSONL file with columns example,
+    /// label, annotator, confidence (e.g. a labelling tool's export)
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["selector", "label", "confidence", "annotator"])]
+    from: Option<std::path::PathBuf>,
     /// How sure the annotator is, 0 to 1
     #[arg(long, allow_hyphen_values = true)]
     confidence: Option<f64>,
@@ -82,13 +87,31 @@ pub struct TrainedArgs {
 pub fn annotate(ctx: &Ctx, a: &AnnotateArgs) -> Result {
     let repo = ctx.repo()?;
     let lock = repo.lock(ctx.wait)?;
+    let who = recorder(a.author.as_deref())?;
+    if let Some(file) = &a.from {
+        let path = if file.is_absolute() {
+            file.clone()
+        } else {
+            ctx.cwd.join(file)
+        };
+        let n = repo.annotate_from(&lock, &path, &who)?;
+        return out(&format!(
+            "recorded {n} annotations from {}\n",
+            file.display()
+        ));
+    }
+    let (Some(selector), Some(label)) = (&a.selector, &a.label) else {
+        return Err(super::Failure::user(
+            "give SELECTOR and --label, or --from FILE",
+        ));
+    };
     let ann = Annotation {
-        label: a.label.clone(),
+        label: label.clone(),
         annotator: a.annotator.clone(),
         confidence: a.confidence,
     };
-    repo.annotate(&lock, &a.selector, &ann, &recorder(a.author.as_deref())?)?;
-    out(&format!("annotated {} as {}\n", a.selector, a.label))
+    repo.annotate(&lock, selector, &ann, &who)?;
+    out(&format!("annotated {selector} as {label}\n"))
 }
 
 pub fn value(ctx: &Ctx, a: &ValueArgs) -> Result {

@@ -175,3 +175,107 @@ impl Repo {
         self.record(lock, drafts)
     }
 }
+
+/// Rows of an annotation file: (line, column → value).
+struct Rows(Vec<(u64, std::collections::HashMap<String, String>)>);
+
+impl crate::table::RowSink for Rows {
+    fn row(
+        &mut self,
+        line: u64,
+        columns: &[String],
+        cells: &[crate::table::Cell],
+    ) -> Result<(), crate::table::TableError> {
+        let map = columns
+            .iter()
+            .zip(cells)
+            .filter(|(_, c)| **c != crate::table::Cell::Null)
+            .map(|(n, c)| (n.clone(), c.display()))
+            .collect();
+        self.0.push((line, map));
+        Ok(())
+    }
+}
+
+impl Repo {
+    /// Records the labels of an annotation file (CSV, TSV or JSONL with
+    /// columns `example`, `label`, and optionally `annotator` and
+    /// `confidence`; `example` is a locator — a file path or `TABLE:KEY` —
+    /// or a full example id). Every row is checked before anything is
+    /// recorded; an error names the file and line.
+    pub fn annotate_from(
+        &self,
+        lock: &RepoLock,
+        file: &std::path::Path,
+        who: &Recorder,
+    ) -> Result<u64, RepoError> {
+        let name = file.to_string_lossy();
+        let format = crate::table::Format::from_path(&name).ok_or_else(|| {
+            RepoError::Refused(format!(
+                "{name}: use a .csv, .tsv or .jsonl annotation file"
+            ))
+        })?;
+        let mut rows = Rows(Vec::new());
+        crate::table::read_table(file, format, &Default::default(), false, &mut rows)?;
+        // One pass over the ledger: locator and id → example.
+        let mut by_locator: std::collections::HashMap<String, crate::ledger::ExampleId> =
+            std::collections::HashMap::new();
+        let mut ids = std::collections::HashSet::new();
+        crate::ledger::LedgerLog::new(&self.ledger_dir()).scan(|e, _| {
+            if let (Subject::Example(id), Payload::Added { locator, .. }) = (&e.subject, &e.payload)
+            {
+                by_locator.insert(locator.clone(), *id);
+                ids.insert(id.to_hex());
+            }
+            Ok(())
+        })?;
+        let head = self.refs.head_commit()?;
+        let mut drafts = Vec::with_capacity(rows.0.len());
+        for (line, row) in &rows.0 {
+            let at = |what: String| RepoError::Refused(format!("{name}:{line}: {what}"));
+            let sel = row
+                .get("example")
+                .ok_or_else(|| at("no 'example' value".into()))?;
+            let id = match by_locator.get(sel) {
+                Some(id) => *id,
+                None if ids.contains(&sel.to_ascii_lowercase()) => {
+                    let oid: crate::id::ObjectId = sel
+                        .to_ascii_lowercase()
+                        .parse()
+                        .map_err(|_| at("bad id".into()))?;
+                    crate::ledger::ExampleId(oid.0)
+                }
+                None => return Err(at(format!("no example matches '{sel}'"))),
+            };
+            let label = row
+                .get("label")
+                .filter(|l| !l.trim().is_empty())
+                .ok_or_else(|| at("no 'label' value".into()))?;
+            let confidence = match row.get("confidence") {
+                Some(c) => {
+                    let v: f64 = c
+                        .trim()
+                        .parse()
+                        .map_err(|_| at(format!("confidence '{c}' is not a number")))?;
+                    if !(v.is_finite() && (0.0..=1.0).contains(&v)) {
+                        return Err(at(format!("confidence {c} is outside 0..1")));
+                    }
+                    Some(v)
+                }
+                None => None,
+            };
+            drafts.push(Draft {
+                time: who.time,
+                actor: who.actor.clone(),
+                commit: head,
+                subject: Subject::Example(id),
+                payload: Payload::Annotated {
+                    label: label.clone(),
+                    annotator: row.get("annotator").cloned(),
+                    confidence,
+                },
+            });
+        }
+        self.record(lock, drafts)
+    }
+}

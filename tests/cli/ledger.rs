@@ -558,3 +558,27 @@ fn quality_measures_agreement_and_lists_what_to_relabel() {
     assert_eq!(q["relabel"], serde_json::json!(["t.csv:1", "t.csv:3"]));
     e.fails(&["quality", "--min-confidence", "2"], 1);
 }
+
+#[test]
+fn annotations_from_a_file_all_or_nothing() {
+    let e = with_history();
+    e.write("labels.csv", b"example,label,annotator,confidence\nt.csv:1,cat,ann,0.9\nt.csv:3,bird,bob,0.7\ndata/a.txt,doc,ann,\n");
+    let out = e.ok(&["annotate", "--from", "labels.csv"]);
+    assert!(out.contains("recorded 3 annotations"), "{out}");
+    assert_eq!(e.json(&["lineage", "t.csv:3", "--json"])["label"], "bird");
+    assert_eq!(e.json(&["lineage", "data/a.txt", "--json"])["label"], "doc");
+    let before = raw(&e).len();
+    e.write("bad.jsonl", b"{\"example\": \"t.csv:1\", \"label\": \"dog\"}\n{\"example\": \"t.csv:77\", \"label\": \"dog\"}\n");
+    let err = e.fails(&["annotate", "--from", "bad.jsonl"], 1);
+    assert!(
+        err.contains("bad.jsonl:2: no example matches 't.csv:77'"),
+        "{err}"
+    );
+    e.write("bad.csv", b"example,label,confidence\nt.csv:1,dog,2\n");
+    let err = e.fails(&["annotate", "--from", "bad.csv"], 1);
+    assert!(
+        err.contains("bad.csv:2: confidence 2 is outside 0..1"),
+        "{err}"
+    );
+    assert_eq!(raw(&e).len(), before, "nothing was recorded");
+}
