@@ -22,6 +22,7 @@
 //!     tables: Default::default(),
 //!     source: None,
 //!     meta: Default::default(),
+//!     meta_file: None,
 //! }, &NoProgress)?;
 //! assert!(out.commit.is_some());
 //! # Ok::<(), Box<dyn std::error::Error>>(())

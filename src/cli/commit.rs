@@ -48,6 +48,11 @@ pub struct Args {
     /// Sensitivity of the examples this commit adds: public, internal, confidential, pii
     #[arg(long)]
     sensitivity: Option<String>,
+    /// Per-example metadata: a CSV/TSV/JSONL file with a column `example`
+    /// (file path or TABLE:KEY) and any of source, label, annotator,
+    /// confidence, cost, currency, license, sensitivity
+    #[arg(long, value_name = "FILE")]
+    meta: Option<PathBuf>,
     /// Print the result as JSON
     #[arg(long)]
     json: bool,
@@ -93,6 +98,13 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
             license: a.license.clone(),
             sensitivity: a.sensitivity.clone(),
         },
+        meta_file: a.meta.as_ref().map(|p| {
+            if p.is_absolute() {
+                p.clone()
+            } else {
+                ctx.cwd.join(p)
+            }
+        }),
     };
     let bar = ctx.progress();
     let res = repo.commit(&lock, &opts, &bar)?;

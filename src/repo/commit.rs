@@ -34,6 +34,9 @@ pub struct CommitOptions {
     /// Ledger metadata for every example this commit adds (table columns
     /// mapped in the config take precedence, row by row).
     pub meta: Meta,
+    /// A sidecar file of per-example metadata (it takes precedence over
+    /// columns and flags).
+    pub meta_file: Option<PathBuf>,
 }
 
 /// What a commit recorded about one table.
@@ -93,8 +96,18 @@ impl Repo {
         let config = self.config()?;
         let parent_manifests = self.parent_manifests(&old_tables)?;
         let targets = self.commit_targets(&old, &opts.paths)?;
-        // Refuse bad batch metadata before anything is written.
+        // Refuse bad batch or sidecar metadata before anything is written.
         opts.meta.payloads(None, "commit flags")?;
+        let sidecar = match &opts.meta_file {
+            Some(f) => super::examples::read_sidecar(f)?,
+            None => Default::default(),
+        };
+        let sidecar_name = opts
+            .meta_file
+            .as_ref()
+            .map(|f| f.display().to_string())
+            .unwrap_or_default();
+        let sidecar = std::cell::RefCell::new(sidecar);
         let index = self.open_index_rw(lock)?;
         let stamp = index.stamp()?;
         let writer = self.store.writer()?;
@@ -225,6 +238,8 @@ impl Repo {
             time: opts.time,
             source: opts.source.as_deref(),
             batch: &opts.meta,
+            sidecar: &sidecar,
+            sidecar_name: &sidecar_name,
             config: &config,
         };
         let attested = parent_commit

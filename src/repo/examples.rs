@@ -16,6 +16,11 @@ pub(crate) struct EventContext<'a> {
     pub source: Option<&'a str>,
     /// Metadata for every example the commit adds (flags on `commit`).
     pub batch: &'a Meta,
+    /// Per-example metadata from a sidecar file, by locator (with the line
+    /// it came from); entries are taken as their examples are met.
+    pub sidecar: &'a std::cell::RefCell<HashMap<String, (u64, Meta)>>,
+    /// The sidecar file's name, for messages.
+    pub sidecar_name: &'a str,
     /// The repository configuration (metadata columns of tables).
     pub config: &'a crate::config::Config,
 }
@@ -43,7 +48,7 @@ pub struct Meta {
 
 impl Meta {
     /// Each field of `self`, or of `other` where `self` has none.
-    fn or(&self, other: &Meta) -> Meta {
+    pub fn or(&self, other: &Meta) -> Meta {
         let pick = |a: &Option<String>, b: &Option<String>| a.clone().or_else(|| b.clone());
         Meta {
             source: pick(&self.source, &other.source),
@@ -241,7 +246,9 @@ impl Repo {
                         },
                         id,
                     );
-                    for p in ctx.batch.payloads(None, &path)? {
+                    let side = ctx.sidecar.borrow_mut().remove(&path).map(|(_, m)| m);
+                    let meta = side.unwrap_or_default().or(ctx.batch);
+                    for p in meta.payloads(None, &path)? {
                         push(p, id);
                     }
                 }
@@ -302,7 +309,11 @@ impl Repo {
                         Ok(())
                     }
                     RowChangeKind::Added => {
-                        let meta = Meta::from_row(&cols, &row.body).or(ctx.batch);
+                        let side = ctx.sidecar.borrow_mut().remove(&locator).map(|(_, m)| m);
+                        let meta = side
+                            .unwrap_or_default()
+                            .or(&Meta::from_row(&cols, &row.body))
+                            .or(ctx.batch);
                         let source = meta
                             .source
                             .clone()
@@ -336,9 +347,101 @@ impl Repo {
                 return Err(e);
             }
         }
-        match failed {
-            Some(e) => Err(e),
-            None => Ok(count),
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        // Sidecar rows for examples this commit did not add: existing
+        // examples get their metadata recorded; unknown ones are an error.
+        let rest: Vec<(String, (u64, Meta))> = ctx.sidecar.borrow_mut().drain().collect();
+        if !rest.is_empty() {
+            let mut known: HashMap<String, ExampleId> = HashMap::new();
+            crate::ledger::LedgerLog::new(&self.ledger_dir()).scan(|e, _| {
+                if let (Subject::Example(id), Payload::Added { locator, .. }) =
+                    (&e.subject, &e.payload)
+                {
+                    known.insert(locator.clone(), *id);
+                }
+                Ok(())
+            })?;
+            let mut rest = rest;
+            rest.sort_by_key(|r| r.1.0);
+            for (locator, (line, meta)) in rest {
+                let Some(id) = known.get(&locator) else {
+                    return Err(RepoError::Refused(format!(
+                        "{}:{line}: '{locator}' matches no example (give a file path or TABLE:KEY of an example)",
+                        ctx.sidecar_name
+                    )));
+                };
+                for p in meta.payloads(None, &locator)? {
+                    let d = Draft {
+                        time: ctx.time,
+                        actor: ctx.actor.to_string(),
+                        commit: None,
+                        subject: Subject::Example(*id),
+                        payload: p,
+                    };
+                    sink(d)?;
+                    count += 1;
+                }
+            }
+        }
+        Ok(count)
+    }
+}
+
+/// Reads a sidecar metadata file: CSV, TSV or JSONL with a column
+/// `example` (a file path or `TABLE:KEY`) and any of source, label,
+/// annotator, confidence, cost, currency, license, sensitivity. Values are
+/// checked here, so a bad one stops the commit before anything is written.
+pub fn read_sidecar(path: &std::path::Path) -> Result<HashMap<String, (u64, Meta)>, RepoError> {
+    struct Rows(Vec<(u64, HashMap<String, String>)>);
+    impl crate::table::RowSink for Rows {
+        fn row(
+            &mut self,
+            line: u64,
+            columns: &[String],
+            cells: &[crate::table::Cell],
+        ) -> Result<(), crate::table::TableError> {
+            let map = columns
+                .iter()
+                .zip(cells)
+                .filter(|(_, c)| **c != crate::table::Cell::Null)
+                .map(|(n, c)| (n.clone(), c.display()))
+                .collect();
+            self.0.push((line, map));
+            Ok(())
         }
     }
+    let name = path.to_string_lossy().into_owned();
+    let format = crate::table::Format::from_path(&name).ok_or_else(|| {
+        RepoError::Refused(format!("{name}: use a .csv, .tsv or .jsonl metadata file"))
+    })?;
+    let mut rows = Rows(Vec::new());
+    crate::table::read_table(path, format, &Default::default(), false, &mut rows)?;
+    let mut out = HashMap::new();
+    for (line, row) in rows.0 {
+        let at = format!("{name}:{line}");
+        let example = row
+            .get("example")
+            .cloned()
+            .ok_or_else(|| RepoError::Refused(format!("{at}: no 'example' value")))?;
+        let get = |k: &str| row.get(k).cloned();
+        let meta = Meta {
+            source: get("source"),
+            label: get("label"),
+            annotator: get("annotator"),
+            confidence: get("confidence"),
+            cost: get("cost"),
+            currency: get("currency"),
+            license: get("license"),
+            sensitivity: get("sensitivity"),
+        };
+        meta.payloads(None, &at)?;
+        if out.insert(example.clone(), (line, meta)).is_some() {
+            return Err(RepoError::Refused(format!(
+                "{at}: '{example}' appears twice"
+            )));
+        }
+    }
+    Ok(out)
 }

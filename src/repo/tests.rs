@@ -20,6 +20,7 @@ fn opts(paths: Vec<PathBuf>, msg: &str) -> CommitOptions {
         tables: TableOptions::default(),
         source: None,
         meta: Meta::default(),
+        meta_file: None,
     }
 }
 

@@ -582,3 +582,59 @@ fn annotations_from_a_file_all_or_nothing() {
     );
     assert_eq!(raw(&e).len(), before, "nothing was recorded");
 }
+
+#[test]
+fn sidecar_metadata_is_per_example_and_checked() {
+    let e = Env::new();
+    e.write("imgs/a.png", b"a");
+    e.write("imgs/b.png", b"b");
+    e.write(
+        "side.csv",
+        b"example,label,annotator,confidence,source,license\nimgs/a.png,cat,ann,0.8,s3://x,CC0\n",
+    );
+    e.ok(&[
+        "commit",
+        "imgs",
+        "--meta",
+        "side.csv",
+        "--license",
+        "proprietary",
+        "-m",
+        "one",
+    ]);
+    let a = e.json(&["lineage", "imgs/a.png", "--json"]);
+    assert_eq!(
+        (a["label"].as_str(), a["license"].as_str()),
+        (Some("cat"), Some("CC0")),
+        "{a}"
+    );
+    let b = e.json(&["lineage", "imgs/b.png", "--json"]);
+    assert_eq!(
+        (b["label"].as_str(), b["license"].as_str()),
+        (None, Some("proprietary")),
+        "{b}"
+    );
+    // A later sidecar can update an existing example; an unknown one is refused.
+    e.write("imgs/c.png", b"c");
+    e.write(
+        "side2.jsonl",
+        b"{\"example\": \"imgs/b.png\", \"label\": \"dog\"}\n",
+    );
+    e.ok(&["commit", "--meta", "side2.jsonl", "-m", "two"]);
+    assert_eq!(e.json(&["lineage", "imgs/b.png", "--json"])["label"], "dog");
+    let before = raw(&e).len();
+    e.write("imgs/d.png", b"d");
+    e.write("side3.csv", b"example,label\nimgs/zzz.png,cat\n");
+    let err = e.fails(&["commit", "--meta", "side3.csv", "-m", "three"], 1);
+    assert!(
+        err.contains("side3.csv:2: 'imgs/zzz.png' matches no example"),
+        "{err}"
+    );
+    e.write("side4.csv", b"example,confidence,label\nimgs/d.png,7,cat\n");
+    let err = e.fails(&["commit", "--meta", "side4.csv", "-m", "four"], 1);
+    assert!(
+        err.contains("side4.csv:2: confidence 7 is outside 0..1"),
+        "{err}"
+    );
+    assert_eq!(raw(&e).len(), before, "nothing was recorded");
+}
