@@ -17,6 +17,30 @@ use serde::{Deserialize, Serialize};
 
 pub use read::{RowSink, read_table};
 
+/// One row as text: its line, and column → value (null cells left out).
+pub type TextRow = (u64, std::collections::HashMap<String, String>);
+
+/// The rows of a small table as text. For metadata and annotation files,
+/// which are read whole.
+pub fn read_text_rows(path: &Path, format: Format) -> Result<Vec<TextRow>, TableError> {
+    struct Rows(Vec<TextRow>);
+    impl RowSink for Rows {
+        fn row(&mut self, line: u64, columns: &[String], cells: &[Cell]) -> Result<(), TableError> {
+            let map = columns
+                .iter()
+                .zip(cells)
+                .filter(|(_, c)| **c != Cell::Null)
+                .map(|(n, c)| (n.clone(), c.display()))
+                .collect();
+            self.0.push((line, map));
+            Ok(())
+        }
+    }
+    let mut rows = Rows(Vec::new());
+    read_table(path, format, &Default::default(), false, &mut rows)?;
+    Ok(rows.0)
+}
+
 /// A table file format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -176,27 +176,6 @@ impl Repo {
     }
 }
 
-/// Rows of an annotation file: (line, column → value).
-struct Rows(Vec<(u64, std::collections::HashMap<String, String>)>);
-
-impl crate::table::RowSink for Rows {
-    fn row(
-        &mut self,
-        line: u64,
-        columns: &[String],
-        cells: &[crate::table::Cell],
-    ) -> Result<(), crate::table::TableError> {
-        let map = columns
-            .iter()
-            .zip(cells)
-            .filter(|(_, c)| **c != crate::table::Cell::Null)
-            .map(|(n, c)| (n.clone(), c.display()))
-            .collect();
-        self.0.push((line, map));
-        Ok(())
-    }
-}
-
 impl Repo {
     /// Records the labels of an annotation file (CSV, TSV or JSONL with
     /// columns `example`, `label`, and optionally `annotator` and
@@ -215,8 +194,7 @@ impl Repo {
                 "{name}: use a .csv, .tsv or .jsonl annotation file"
             ))
         })?;
-        let mut rows = Rows(Vec::new());
-        crate::table::read_table(file, format, &Default::default(), false, &mut rows)?;
+        let rows = crate::table::read_text_rows(file, format)?;
         // One pass over the ledger: locator and id → example.
         let mut by_locator: std::collections::HashMap<String, crate::ledger::ExampleId> =
             std::collections::HashMap::new();
@@ -230,8 +208,8 @@ impl Repo {
             Ok(())
         })?;
         let head = self.refs.head_commit()?;
-        let mut drafts = Vec::with_capacity(rows.0.len());
-        for (line, row) in &rows.0 {
+        let mut drafts = Vec::with_capacity(rows.len());
+        for (line, row) in &rows {
             let at = |what: String| RepoError::Refused(format!("{name}:{line}: {what}"));
             let sel = row
                 .get("example")

@@ -394,32 +394,12 @@ impl Repo {
 /// annotator, confidence, cost, currency, license, sensitivity. Values are
 /// checked here, so a bad one stops the commit before anything is written.
 pub fn read_sidecar(path: &std::path::Path) -> Result<HashMap<String, (u64, Meta)>, RepoError> {
-    struct Rows(Vec<(u64, HashMap<String, String>)>);
-    impl crate::table::RowSink for Rows {
-        fn row(
-            &mut self,
-            line: u64,
-            columns: &[String],
-            cells: &[crate::table::Cell],
-        ) -> Result<(), crate::table::TableError> {
-            let map = columns
-                .iter()
-                .zip(cells)
-                .filter(|(_, c)| **c != crate::table::Cell::Null)
-                .map(|(n, c)| (n.clone(), c.display()))
-                .collect();
-            self.0.push((line, map));
-            Ok(())
-        }
-    }
     let name = path.to_string_lossy().into_owned();
     let format = crate::table::Format::from_path(&name).ok_or_else(|| {
         RepoError::Refused(format!("{name}: use a .csv, .tsv or .jsonl metadata file"))
     })?;
-    let mut rows = Rows(Vec::new());
-    crate::table::read_table(path, format, &Default::default(), false, &mut rows)?;
     let mut out = HashMap::new();
-    for (line, row) in rows.0 {
+    for (line, row) in crate::table::read_text_rows(path, format)? {
         let at = format!("{name}:{line}");
         let example = row
             .get("example")
