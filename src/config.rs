@@ -54,13 +54,15 @@ pub struct TableConfig {
     pub columns: BTreeMap<String, ColumnType>,
     /// Columns that hold each example's ledger metadata.
     #[serde(default)]
-    pub meta: MetaColumns,
+    pub meta: MetaFields,
 }
 
-/// Which columns of a table hold ledger metadata (each optional).
+/// The eight ledger metadata fields of an example, each optional, as text.
+/// In the config they name the column that holds each field; on commit
+/// they hold an example's values (see `repo::Meta`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct MetaColumns {
+pub struct MetaFields {
     /// Where the example came from.
     pub source: Option<String>,
     /// Its label.
@@ -79,10 +81,10 @@ pub struct MetaColumns {
     pub sensitivity: Option<String>,
 }
 
-impl MetaColumns {
+impl MetaFields {
     /// True when no column is mapped.
     pub fn is_empty(&self) -> bool {
-        *self == MetaColumns::default()
+        *self == MetaFields::default()
     }
 }
 

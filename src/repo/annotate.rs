@@ -225,34 +225,25 @@ impl Repo {
                 }
                 None => return Err(at(format!("no example matches '{sel}'"))),
             };
-            let label = row
-                .get("label")
-                .filter(|l| !l.trim().is_empty())
-                .ok_or_else(|| at("no 'label' value".into()))?;
-            let confidence = match row.get("confidence") {
-                Some(c) => {
-                    let v: f64 = c
-                        .trim()
-                        .parse()
-                        .map_err(|_| at(format!("confidence '{c}' is not a number")))?;
-                    if !(v.is_finite() && (0.0..=1.0).contains(&v)) {
-                        return Err(at(format!("confidence {c} is outside 0..1")));
-                    }
-                    Some(v)
-                }
-                None => None,
+            if row.get("label").is_none_or(|l| l.trim().is_empty()) {
+                return Err(at("no 'label' value".into()));
+            }
+            // The same checks as metadata on commit.
+            let meta = super::Meta {
+                label: row.get("label").cloned(),
+                annotator: row.get("annotator").cloned(),
+                confidence: row.get("confidence").cloned(),
+                ..Default::default()
             };
-            drafts.push(Draft {
-                time: who.time,
-                actor: who.actor.clone(),
-                commit: head,
-                subject: Subject::Example(id),
-                payload: Payload::Annotated {
-                    label: label.clone(),
-                    annotator: row.get("annotator").cloned(),
-                    confidence,
-                },
-            });
+            for payload in meta.payloads(None, &format!("{name}:{line}"))? {
+                drafts.push(Draft {
+                    time: who.time,
+                    actor: who.actor.clone(),
+                    commit: head,
+                    subject: Subject::Example(id),
+                    payload,
+                });
+            }
         }
         self.record(lock, drafts)
     }

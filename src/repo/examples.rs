@@ -26,25 +26,7 @@ pub(crate) struct EventContext<'a> {
 }
 
 /// Ledger metadata of one example, as text (validated when recorded).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Meta {
-    /// Where it came from.
-    pub source: Option<String>,
-    /// Its label.
-    pub label: Option<String>,
-    /// Who labelled it.
-    pub annotator: Option<String>,
-    /// How sure, 0..1.
-    pub confidence: Option<String>,
-    /// Its cost, a decimal amount.
-    pub cost: Option<String>,
-    /// The cost's currency.
-    pub currency: Option<String>,
-    /// Its licence.
-    pub license: Option<String>,
-    /// Its sensitivity.
-    pub sensitivity: Option<String>,
-}
+pub use crate::config::MetaFields as Meta;
 
 impl Meta {
     /// Each field of `self`, or of `other` where `self` has none.
@@ -63,7 +45,7 @@ impl Meta {
     }
 
     /// The values of a row's mapped columns.
-    fn from_row(cols: &crate::config::MetaColumns, body: &[u8]) -> Meta {
+    fn from_row(cols: &Meta, body: &[u8]) -> Meta {
         let row: HashMap<String, crate::table::Cell> = crate::table::decode_row(body)
             .unwrap_or_default()
             .into_iter()
