@@ -18,6 +18,73 @@ pub use log::{Checkpoint, Head, LedgerLog, LogError};
 
 use crate::id::CommitId;
 
+/// What the ledger says of one example: the fold of its events, in order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ExampleState {
+    /// Where it is (file path, or `TABLE:KEY`).
+    pub locator: String,
+    /// Its dataset.
+    pub dataset: String,
+    /// Where it came from.
+    pub source: Option<String>,
+    /// Added and not removed since.
+    pub present: bool,
+    /// The latest label.
+    pub label: Option<String>,
+    /// Who gave it.
+    pub annotator: Option<String>,
+    /// With what confidence.
+    pub confidence: Option<f64>,
+    /// The latest cost basis (acquisition plus labelling, minor units) and currency.
+    pub cost: Option<(i64, String)>,
+    /// The latest sensitivity.
+    pub sensitivity: Option<String>,
+    /// The latest licence.
+    pub license: Option<String>,
+}
+
+impl ExampleState {
+    /// Applies the next event about the example.
+    pub fn apply(&mut self, p: &Payload) {
+        match p {
+            Payload::Added {
+                dataset,
+                locator,
+                source,
+            } => {
+                self.present = true;
+                self.dataset = dataset.clone();
+                self.locator = locator.clone();
+                if source.is_some() {
+                    self.source = source.clone();
+                }
+            }
+            Payload::Removed { locator } => {
+                self.present = false;
+                self.locator = locator.clone();
+            }
+            Payload::Annotated {
+                label,
+                annotator,
+                confidence,
+            } => {
+                self.label = Some(label.clone());
+                self.annotator = annotator.clone();
+                self.confidence = *confidence;
+            }
+            Payload::Valued {
+                acquisition,
+                labelling,
+                currency,
+                ..
+            } => self.cost = Some((acquisition + labelling, currency.clone())),
+            Payload::Reclassified { sensitivity } => self.sensitivity = Some(sensitivity.clone()),
+            Payload::Licensed { license } => self.license = Some(license.clone()),
+            Payload::Trained { .. } => {}
+        }
+    }
+}
+
 /// An event before it is placed in the chain.
 #[derive(Debug, Clone)]
 pub struct Draft {

@@ -4,22 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::{Repo, RepoError};
 use crate::id::CommitId;
-use crate::ledger::{ExampleId, LedgerLog, Payload, Subject};
-
-/// What the ledger says of one example, as of some point.
-#[derive(Debug, Clone, Default)]
-struct ExampleState {
-    locator: String,
-    dataset: String,
-    source: Option<String>,
-    present: bool,
-    label: Option<String>,
-    annotator: Option<String>,
-    confidence: Option<f64>,
-    cost: Option<(i64, String)>,
-    sensitivity: Option<String>,
-    license: Option<String>,
-}
+use crate::ledger::{ExampleId, ExampleState, LedgerLog, Subject};
 
 /// Filters for `audit`.
 #[derive(Debug, Clone, Default)]
@@ -97,40 +82,7 @@ impl Repo {
             let Subject::Example(id) = &e.subject else {
                 return Ok(());
             };
-            let st = states.entry(*id).or_default();
-            match &e.payload {
-                Payload::Added {
-                    dataset,
-                    locator,
-                    source,
-                } => {
-                    st.present = true;
-                    st.dataset = dataset.clone();
-                    st.locator = locator.clone();
-                    if source.is_some() {
-                        st.source = source.clone();
-                    }
-                }
-                Payload::Removed { .. } => st.present = false,
-                Payload::Annotated {
-                    label,
-                    annotator,
-                    confidence,
-                } => {
-                    st.label = Some(label.clone());
-                    st.annotator = annotator.clone();
-                    st.confidence = *confidence;
-                }
-                Payload::Valued {
-                    acquisition,
-                    labelling,
-                    currency,
-                    ..
-                } => st.cost = Some((acquisition + labelling, currency.clone())),
-                Payload::Reclassified { sensitivity } => st.sensitivity = Some(sensitivity.clone()),
-                Payload::Licensed { license } => st.license = Some(license.clone()),
-                Payload::Trained { .. } => {}
-            }
+            states.entry(*id).or_default().apply(&e.payload);
             Ok(())
         })?;
         let mut groups: BTreeMap<(String, String), (AuditGroup, f64, u64)> = BTreeMap::new();

@@ -173,51 +173,23 @@ impl Repo {
         };
         // When the example was present: from its addition to its removal.
         let mut spans: Vec<(u64, u64)> = Vec::new();
+        let mut st = crate::ledger::ExampleState::default();
         for e in &events {
             let commit = e.commit.map(|c| c.to_string()).or_else(|| commit_of(e.seq));
+            st.apply(&e.payload);
             match &e.payload {
-                Payload::Added {
-                    dataset,
-                    locator,
-                    source,
-                } => {
-                    l.locator = locator.clone();
-                    l.dataset = Some(dataset.clone());
-                    if source.is_some() {
-                        l.source = source.clone();
-                    }
+                Payload::Added { .. } => {
                     l.added_in = commit.clone();
                     l.removed_in = None;
                     spans.push((e.seq, u64::MAX));
                 }
-                Payload::Removed { locator } => {
-                    l.locator = locator.clone();
+                Payload::Removed { .. } => {
                     l.removed_in = commit.clone();
                     if let Some(s) = spans.last_mut() {
                         s.1 = e.seq;
                     }
                 }
-                Payload::Annotated {
-                    label,
-                    annotator,
-                    confidence,
-                } => {
-                    l.label = Some(label.clone());
-                    l.annotator = annotator.clone();
-                    l.confidence = *confidence;
-                }
-                Payload::Valued {
-                    acquisition,
-                    labelling,
-                    currency,
-                    ..
-                } => {
-                    l.cost_minor = Some(acquisition + labelling);
-                    l.currency = Some(currency.clone());
-                }
-                Payload::Reclassified { sensitivity } => l.sensitivity = Some(sensitivity.clone()),
-                Payload::Licensed { license } => l.license = Some(license.clone()),
-                Payload::Trained { .. } => {}
+                _ => {}
             }
             let x = ExportedEvent::from(e);
             l.events.push(LineageEvent {
@@ -229,6 +201,16 @@ impl Repo {
                 payload: x.payload,
             });
         }
+        l.locator = st.locator;
+        l.dataset = (!st.dataset.is_empty()).then_some(st.dataset);
+        l.source = st.source;
+        l.label = st.label;
+        l.annotator = st.annotator;
+        l.confidence = st.confidence;
+        l.cost_minor = st.cost.as_ref().map(|c| c.0);
+        l.currency = st.cost.map(|c| c.1);
+        l.sensitivity = st.sensitivity;
+        l.license = st.license;
         // A model trained on commit C saw the example when C's ledger head
         // covers its addition and not its removal.
         let size_of: std::collections::HashMap<String, u64> =
