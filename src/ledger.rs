@@ -7,13 +7,14 @@
 //! by a commit belong to it: they lie between its parent's head and its own.
 
 pub mod event;
+pub mod index;
 pub mod log;
 pub mod merkle;
 pub mod money;
 
 use std::path::Path;
 
-pub use event::{Event, ExampleId, ExportedEvent, Payload, Subject};
+pub use event::{Event, ExampleId, ExportedEvent, Payload, Peek, Subject};
 pub use log::{Checkpoint, Head, LedgerLog, LogError};
 
 use crate::id::CommitId;
@@ -112,7 +113,11 @@ impl Ledger {
     /// attests are kept (a crash between moving the ref and saving the
     /// checkpoint); any others are an abandoned append and are dropped.
     pub fn open(dir: &Path, attested: Option<Head>) -> Result<Ledger, LogError> {
-        let log = LedgerLog::new(dir);
+        Ledger::open_log(LedgerLog::new(dir), attested)
+    }
+
+    /// [`Ledger::open`] on a given log.
+    pub fn open_log(log: LedgerLog, attested: Option<Head>) -> Result<Ledger, LogError> {
         let need = attested.map_or(0, |h| h.size);
         let cp = match log.checkpoint() {
             Some(cp) if cp.frontier.size >= need => cp,
@@ -257,6 +262,37 @@ mod tests {
             scanned.frontier.size, 3,
             "the torn event is ignored, not misread"
         );
+    }
+
+    #[test]
+    fn abandoned_append_across_segments_is_dropped() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let small = || LedgerLog::with_segment_max(d.path(), 64);
+        let mut l = Ledger::open_log(small(), None).expect("open");
+        let cp = l.append((0..3).map(draft).collect()).expect("append");
+        l.settle(cp).expect("settle");
+        let head = l.head();
+        // An abandoned append of three frames, each in a segment of its own.
+        l.append((0..10_000).map(draft).collect()).expect("append");
+        assert!(d.path().join("seg-00000003.log").exists());
+        // With the checkpoint, then without it (a scan up to the attested
+        // head), then with neither (the state before a repository's first
+        // commit): the abandoned events are never read back.
+        for (attested, keep_checkpoint) in [(Some(head), true), (Some(head), false), (None, false)]
+        {
+            if !keep_checkpoint {
+                let _ = std::fs::remove_file(d.path().join("checkpoint"));
+            }
+            let l = Ledger::open_log(small(), attested).expect("reopen");
+            let want = attested.map_or(0, |h| h.size);
+            assert_eq!(l.head().size, want);
+            let cp = l.append(vec![draft(9)]).expect("append after recovery");
+            assert_eq!(cp.frontier.size, want + 1);
+            let scanned = small().scan(|_, _| Ok(())).expect("scan");
+            assert_eq!(scanned, cp, "no event of the abandoned append is read");
+            l.append((0..10_000).map(draft).collect())
+                .expect("abandon another");
+        }
     }
 
     #[test]

@@ -151,6 +151,9 @@ pub enum RepoError {
     /// The ledger failed or is damaged.
     #[error(transparent)]
     Ledger(#[from] crate::ledger::LogError),
+    /// The ledger's derived index failed.
+    #[error(transparent)]
+    LedgerIndex(#[from] crate::ledger::index::LedgerIndexError),
 }
 
 impl RepoError {

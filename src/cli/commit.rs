@@ -165,7 +165,7 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
         s += "\n";
     }
     if res.events > 0 {
-        s += &format!("  ledger: {} examples added or removed\n", res.events);
+        s += &format!("  ledger: {} events recorded\n", res.events);
     }
     s += &format!(
         "  hashed {} files ({}), {} unchanged from the stat cache\n",

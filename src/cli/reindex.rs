@@ -8,6 +8,8 @@ pub struct Args {}
 pub fn run(ctx: &Ctx, _: &Args) -> Result {
     let repo = ctx.repo()?;
     let lock = repo.lock(ctx.wait)?;
-    let n = repo.reindex(&lock, &ctx.progress())?;
-    out(&format!("rebuilt the index: {n} files in the stat cache\n"))
+    let (files, events) = repo.reindex(&lock, &ctx.progress())?;
+    out(&format!(
+        "rebuilt the index: {files} files in the stat cache, {events} ledger events\n"
+    ))
 }

@@ -215,14 +215,15 @@ impl Event {
     /// The canonical encoding: tag line, then (tag u8, len u32, value)
     /// fields in ascending tag order (docs/FORMAT.md).
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = EVENT_TAG.to_vec();
+        let mut out = Vec::with_capacity(320);
+        out.extend_from_slice(EVENT_TAG);
         put(&mut out, 1, &self.seq.to_le_bytes());
         put(&mut out, 2, &self.time.to_le_bytes());
         put(&mut out, 3, self.actor.as_bytes());
         if let Some(c) = &self.commit {
             put(&mut out, 4, c.0.as_bytes());
         }
-        let mut subj = Vec::new();
+        let mut subj = Vec::with_capacity(33);
         match &self.subject {
             Subject::Example(e) => {
                 subj.push(1);
@@ -234,7 +235,8 @@ impl Event {
             }
         }
         put(&mut out, 5, &subj);
-        let mut p = vec![self.payload.code()];
+        let mut p = Vec::with_capacity(160);
+        p.push(self.payload.code());
         match &self.payload {
             Payload::Added {
                 dataset,
@@ -291,7 +293,8 @@ impl Event {
         let body = bytes
             .strip_prefix(EVENT_TAG)
             .ok_or_else(|| bad("wrong type tag"))?;
-        let fields = tlv(body).ok_or_else(|| bad("truncated field"))?;
+        let (fields, nf) = tlv(body).ok_or_else(|| bad("truncated field"))?;
+        let fields = &fields[..nf];
         let get = |t: u8| fields.iter().find(|f| f.0 == t).map(|f| f.1);
         let text = |v: &[u8]| String::from_utf8(v.to_vec()).map_err(|_| bad("text is not UTF-8"));
         let u64_of = |v: &[u8]| -> Result<u64, EventDecodeError> {
@@ -300,7 +303,7 @@ impl Event {
             ))
         };
         let mut last = 0;
-        for (t, _) in &fields {
+        for (t, _) in fields {
             if *t <= last || *t > 7 {
                 return Err(bad("fields out of order or unknown"));
             }
@@ -316,7 +319,26 @@ impl Event {
         };
         let p = get(6).ok_or_else(|| bad("no payload"))?;
         let (code, pf) = p.split_first().ok_or_else(|| bad("empty payload"))?;
-        let pfields = tlv(pf).ok_or_else(|| bad("truncated payload"))?;
+        let (pfields, np) = tlv(pf).ok_or_else(|| bad("truncated payload"))?;
+        let pfields = &pfields[..np];
+        // Payload fields: ascending, and only those the kind defines (so
+        // the encoding is canonical: it is what `encode` would write).
+        let known: &[u8] = match code {
+            1 => &[1, 2, 3],
+            2 => &[2],
+            3 => &[1, 2, 3],
+            4 => &[1, 2, 3, 4],
+            5 | 7 => &[1],
+            6 => &[1, 2],
+            _ => return Err(bad("unknown event kind")),
+        };
+        let mut last = 0;
+        for (t, _) in pfields {
+            if *t <= last || !known.contains(t) {
+                return Err(bad("payload fields out of order or unknown"));
+            }
+            last = *t;
+        }
         let pget = |t: u8| pfields.iter().find(|f| f.0 == t).map(|f| f.1);
         let need = |t: u8| {
             pget(t)
@@ -383,23 +405,68 @@ impl Event {
                 .try_into()
                 .map_err(|_| bad("bad prev"))?,
         };
-        if ev.encode() != bytes {
-            return Err(bad("not in canonical form"));
-        }
+        debug_assert!(
+            ev.encode() == bytes,
+            "decode accepted a non-canonical event"
+        );
         Ok(ev)
     }
 }
 
-fn tlv(mut r: &[u8]) -> Option<Vec<(u8, &[u8])>> {
-    let mut out = Vec::new();
+/// A look at an encoded event without decoding it (no allocation), so
+/// readers skip events they do not need.
+#[derive(Debug, Clone, Copy)]
+pub struct Peek<'a> {
+    /// Sequence number.
+    pub seq: u64,
+    /// The example it is about, if any.
+    pub example: Option<&'a [u8]>,
+    /// The payload kind code (1 added … 7 licence set).
+    pub code: u8,
+    payload: &'a [u8],
+}
+
+impl<'a> Peek<'a> {
+    /// Peeks at an encoded event; `None` when it does not parse (the full
+    /// decode then reports why).
+    pub fn new(bytes: &'a [u8]) -> Option<Peek<'a>> {
+        let (fields, n) = tlv(bytes.strip_prefix(EVENT_TAG)?)?;
+        let get = |t: u8| fields[..n].iter().find(|f| f.0 == t).map(|f| f.1);
+        let example = match get(5)?.split_first()? {
+            (1, id) => Some(id),
+            _ => None,
+        };
+        let (code, payload) = get(6)?.split_first()?;
+        Some(Peek {
+            seq: u64::from_le_bytes(get(1)?.try_into().ok()?),
+            example,
+            code: *code,
+            payload,
+        })
+    }
+
+    /// A payload field's bytes.
+    pub fn field(&self, tag: u8) -> Option<&'a [u8]> {
+        let (fields, n) = tlv(self.payload)?;
+        fields[..n].iter().find(|f| f.0 == tag).map(|f| f.1)
+    }
+}
+
+/// Splits (tag u8, len u32, value) fields; at most 8 (no event or payload
+/// defines more), so no allocation.
+#[allow(clippy::type_complexity)]
+fn tlv(mut r: &[u8]) -> Option<([(u8, &[u8]); 8], usize)> {
+    let mut out: [(u8, &[u8]); 8] = [(0, &[]); 8];
+    let mut n = 0;
     while !r.is_empty() {
         let tag = r[0];
         let len = u32::from_le_bytes(r.get(1..5)?.try_into().ok()?) as usize;
         let v = r.get(5..5 + len)?;
-        out.push((tag, v));
+        *out.get_mut(n)? = (tag, v);
+        n += 1;
         r = &r[5 + len..];
     }
-    Some(out)
+    Some((out, n))
 }
 
 /// An event as `ledger export` writes it: every field plus its hashes.

@@ -10,7 +10,7 @@
 //! or abandoned append: a writer drops them (unless a commit attests them).
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
+use std::io::{self, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -98,6 +98,7 @@ impl Checkpoint {
 /// The ledger folder.
 pub struct LedgerLog {
     dir: PathBuf,
+    segment_max: u64,
 }
 
 fn segment_name(i: u32) -> String {
@@ -109,6 +110,16 @@ impl LedgerLog {
     pub fn new(dir: &Path) -> LedgerLog {
         LedgerLog {
             dir: dir.to_path_buf(),
+            segment_max: SEGMENT_MAX,
+        }
+    }
+
+    /// The same, closing segments once they pass `bytes` (tests use small
+    /// segments to exercise segment boundaries).
+    pub fn with_segment_max(dir: &Path, bytes: u64) -> LedgerLog {
+        LedgerLog {
+            dir: dir.to_path_buf(),
+            segment_max: bytes,
         }
     }
 
@@ -160,81 +171,142 @@ impl LedgerLog {
         self.scan_upto(u64::MAX, each)
     }
 
-    /// Like [`LedgerLog::scan`], stopping after `limit` events.
+    /// Like [`LedgerLog::scan`], stopping after `limit` events. Frames are
+    /// decompressed, decoded and hashed on every core; the chain and the
+    /// Merkle frontier are then checked and extended in order.
     pub fn scan_upto(
         &self,
         limit: u64,
         mut each: impl FnMut(&Event, &Hash) -> Result<(), LogError>,
     ) -> Result<Checkpoint, LogError> {
+        self.scan_frontiers(limit, Some(&mut each), &mut |_| {})
+    }
+
+    /// Like [`LedgerLog::scan_upto`], also showing `after` the Merkle
+    /// frontier after each event (to compare roots with recorded heads).
+    pub fn scan_frontiers(
+        &self,
+        limit: u64,
+        mut each: Option<&mut EachEvent<'_>>,
+        after: &mut dyn FnMut(&Frontier),
+    ) -> Result<Checkpoint, LogError> {
+        use rayon::prelude::*;
         let mut cp = Checkpoint::default();
-        let segs = self.segments()?;
-        for (k, &i) in segs.iter().enumerate() {
-            let path = self.seg_path(i);
-            let last_segment = k + 1 == segs.len();
-            let file = File::open(&path).map_err(io_err(&path))?;
-            let len = file.metadata().map_err(io_err(&path))?.len();
-            let mut r = BufReader::with_capacity(1 << 20, file);
-            let mut off = 0u64;
-            cp.segment = i;
-            while off < len && cp.frontier.size < limit {
-                let frame = read_frame(&mut r, off, len, &path)?;
-                let payload = match frame {
-                    Ok(p) => p,
-                    Err((detail, at_end)) => {
-                        if last_segment && at_end {
+        if let Some(&first) = self.segments()?.first() {
+            cp.segment = first;
+        }
+        let frames = self.frames_from(0, 0)?;
+        let last_segment = self.segments()?.last().copied();
+        type Decoded = Result<Option<Vec<Linked>>, LogError>;
+        let keep = each.is_some();
+        let decode = |w: &[FrameRef]| -> Vec<Decoded> {
+            w.par_iter().map(|f| self.hashed_events(f, keep)).collect()
+        };
+        let windows: Vec<&[FrameRef]> = frames.chunks(READ_WINDOW).collect();
+        // The next window decodes on the other cores while this one is
+        // checked and chained in order.
+        std::thread::scope(|sc| -> Result<(), LogError> {
+            let mut next = windows.first().map(|w| decode(w));
+            for (w, window) in windows.iter().enumerate() {
+                let decoded = next.take().expect("decoded");
+                if cp.frontier.size >= limit {
+                    break;
+                }
+                let pending = windows.get(w + 1).map(|nw| sc.spawn(move || decode(nw)));
+                for (k, (f, evs)) in window.iter().zip(decoded).enumerate() {
+                    if cp.frontier.size >= limit {
+                        break;
+                    }
+                    let Some(evs) = evs? else {
+                        let is_last = w * READ_WINDOW + k + 1 == frames.len()
+                            && Some(f.segment) == last_segment
+                            && self.segment_len(f.segment)? == f.end();
+                        if is_last {
                             break; // a torn final append: ignored
                         }
                         return Err(LogError::Corrupt {
-                            path,
-                            offset: off,
-                            detail,
+                            path: self.seg_path(f.segment),
+                            offset: f.offset,
+                            detail: "frame checksum does not match".into(),
                         });
+                    };
+                    for ev in evs {
+                        if cp.frontier.size >= limit {
+                            // Heads fall on frame ends; a limit inside a
+                            // frame means the ledger and the head disagree.
+                            return Err(LogError::Chain {
+                                seq: limit,
+                                detail: "the attested head falls inside a frame".into(),
+                            });
+                        }
+                        check_link(&ev, &cp)?;
+                        if let (Some(each), Some(e)) = (each.as_mut(), &ev.event) {
+                            each(e, &ev.hash)?;
+                        }
+                        cp.frontier.push(ev.leaf);
+                        cp.last = ev.hash;
+                        after(&cp.frontier);
                     }
-                };
-                let corrupt = |detail: String| LogError::Corrupt {
-                    path: path.clone(),
-                    offset: off,
-                    detail,
-                };
-                let batch = zstd::stream::decode_all(&payload[..])
-                    .map_err(|e| corrupt(format!("frame does not decompress: {e}")))?;
-                let mut rest = &batch[..];
-                while !rest.is_empty() {
-                    if cp.frontier.size >= limit {
-                        // Heads fall on frame ends; a limit inside a frame
-                        // means the ledger and the head disagree.
-                        return Err(LogError::Chain {
-                            seq: limit,
-                            detail: "the attested head falls inside a frame".into(),
-                        });
-                    }
-                    let n = rest
-                        .get(..4)
-                        .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")) as usize)
-                        .filter(|n| rest.len() >= 4 + n)
-                        .ok_or_else(|| corrupt("an event in the frame is cut short".into()))?;
-                    let enc = &rest[4..4 + n];
-                    rest = &rest[4 + n..];
-                    let ev = Event::decode(enc).map_err(|EventDecodeError(d)| LogError::Chain {
-                        seq: cp.frontier.size,
-                        detail: format!("does not decode ({d})"),
-                    })?;
-                    let hash = *blake3::hash(enc).as_bytes();
-                    check_link(&ev, &cp)?;
-                    each(&ev, &hash)?;
-                    cp.frontier.push(merkle::leaf(&hash));
-                    cp.last = hash;
+                    cp.segment = f.segment;
+                    cp.offset = f.end();
                 }
-                off += (FRAME_HEAD + payload.len()) as u64;
-                cp.offset = off;
+                next = pending.map(|h| h.join().expect("the decoding thread does not panic"));
             }
-        }
+            Ok(())
+        })?;
         Ok(cp)
+    }
+
+    /// The events of a frame with their hashes and Merkle leaves; `Ok(None)`
+    /// on a bad checksum. An event that does not decode is a chain error
+    /// naming its sequence number (counted within the frame by the caller's
+    /// position, so it is reported as the event that fails to link).
+    fn hashed_events(&self, f: &FrameRef, keep: bool) -> Result<Option<Vec<Linked>>, LogError> {
+        let Some(batch) = self.frame_bytes(f)? else {
+            return Ok(None);
+        };
+        let corrupt = |detail: String| LogError::Corrupt {
+            path: self.seg_path(f.segment),
+            offset: f.offset,
+            detail,
+        };
+        let mut out = Vec::new();
+        let mut rest = &batch[..];
+        while !rest.is_empty() {
+            let n = rest
+                .get(..4)
+                .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")) as usize)
+                .filter(|n| rest.len() >= 4 + n)
+                .ok_or_else(|| corrupt("an event in the frame is cut short".into()))?;
+            let enc = &rest[4..4 + n];
+            rest = &rest[4 + n..];
+            let ev = Event::decode(enc).map_err(|EventDecodeError(d)| {
+                let seq = super::Peek::new(enc).map_or(0, |p| p.seq);
+                LogError::Chain {
+                    seq,
+                    detail: format!("does not decode ({d})"),
+                }
+            })?;
+            let hash = *blake3::hash(enc).as_bytes();
+            out.push(Linked {
+                seq: ev.seq,
+                prev: ev.prev,
+                hash,
+                leaf: merkle::leaf(&hash),
+                event: keep.then_some(ev),
+            });
+        }
+        Ok(Some(out))
     }
 
     /// Starts appending after `cp` (anything already past it is dropped).
     pub fn appender(&self, cp: &Checkpoint) -> Result<Appender<'_>, LogError> {
         fsutil::create_dir_durable(&self.dir).map_err(io_err(&self.dir))?;
+        // Segments after the checkpoint's belong to an abandoned append.
+        for i in self.segments()?.into_iter().filter(|&i| i > cp.segment) {
+            let p = self.seg_path(i);
+            fs::remove_file(&p).map_err(io_err(&p))?;
+        }
         let path = self.seg_path(cp.segment);
         let out = self.open_at(&path, cp.offset)?;
         Ok(Appender {
@@ -324,13 +396,274 @@ impl LedgerLog {
     }
 }
 
-/// A damaged frame: why, and whether it is the last thing in the file
-/// (then it may be a torn append).
-type BadFrame = (String, bool);
+/// Where a frame lies: its segment, the offset of its header, and the
+/// length of its payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FrameRef {
+    /// Segment index.
+    pub segment: u32,
+    /// Offset of the frame header in the segment.
+    pub offset: u64,
+    /// Payload length.
+    pub len: u32,
+    /// The first 8 bytes of BLAKE3 of the payload, as the header records.
+    pub check: [u8; 8],
+}
+
+impl FrameRef {
+    /// Where the next frame starts.
+    pub fn end(&self) -> u64 {
+        self.offset + FRAME_HEAD as u64 + u64::from(self.len)
+    }
+}
+
+/// A scan's callback: each event with its hash.
+pub type EachEvent<'a> = dyn FnMut(&Event, &Hash) -> Result<(), LogError> + 'a;
+
+/// A raw read's callback: each encoded event with its frame; `Ok(false)`
+/// stops the read.
+pub type EachRaw<'a> = dyn FnMut(&FrameRef, &[u8]) -> Result<bool, LogError> + Send + 'a;
+
+/// Which encoded events a reader decodes (see [`super::Peek`]).
+pub type Keep<'a> = dyn Fn(&[u8]) -> bool + Sync + 'a;
+
+/// Frames read per parallel batch by [`LedgerLog::read`].
+const READ_WINDOW: usize = 16;
+
+impl LedgerLog {
+    /// The frames from `(segment, offset)` on, reading only their headers.
+    /// A frame cut short at the end of the last segment (a torn append)
+    /// ends the list.
+    pub fn frames_from(&self, segment: u32, offset: u64) -> Result<Vec<FrameRef>, LogError> {
+        let segs = self.segments()?;
+        let mut out = Vec::new();
+        for (k, &i) in segs.iter().enumerate().filter(|(_, i)| **i >= segment) {
+            let path = self.seg_path(i);
+            let file = File::open(&path).map_err(io_err(&path))?;
+            let len = file.metadata().map_err(io_err(&path))?.len();
+            let mut off = if i == segment { offset } else { 0 };
+            while off < len {
+                let mut head = [0u8; FRAME_HEAD];
+                let complete = len - off >= FRAME_HEAD as u64
+                    && std::os::unix::fs::FileExt::read_exact_at(&file, &mut head, off).is_ok();
+                let n = u32::from_le_bytes(head[..4].try_into().expect("4 bytes"));
+                if !complete || len - off - (FRAME_HEAD as u64) < u64::from(n) {
+                    if k + 1 == segs.len() {
+                        return Ok(out); // torn
+                    }
+                    return Err(LogError::Corrupt {
+                        path,
+                        offset: off,
+                        detail: "frame cut short".into(),
+                    });
+                }
+                let f = FrameRef {
+                    segment: i,
+                    offset: off,
+                    len: n,
+                    check: head[4..].try_into().expect("8 bytes"),
+                };
+                off = f.end();
+                out.push(f);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Reads and decompresses one frame, checking its checksum; `Ok(None)`
+    /// when the checksum fails (the caller decides whether it is a torn tail).
+    pub fn frame_bytes(&self, f: &FrameRef) -> Result<Option<Vec<u8>>, LogError> {
+        let path = self.seg_path(f.segment);
+        let file = File::open(&path).map_err(io_err(&path))?;
+        let mut payload = vec![0u8; f.len as usize];
+        std::os::unix::fs::FileExt::read_exact_at(
+            &file,
+            &mut payload,
+            f.offset + FRAME_HEAD as u64,
+        )
+        .map_err(io_err(&path))?;
+        if blake3::hash(&payload).as_bytes()[..8] != f.check {
+            return Ok(None);
+        }
+        decompress(&payload)
+            .map(Some)
+            .map_err(|e| LogError::Corrupt {
+                path,
+                offset: f.offset,
+                detail: format!("frame does not decompress: {e}"),
+            })
+    }
+
+    /// The events of one frame that `keep` accepts (given each encoding),
+    /// decoded.
+    pub fn frame_events(
+        &self,
+        f: &FrameRef,
+        keep: &Keep<'_>,
+    ) -> Result<Option<Vec<Event>>, LogError> {
+        let Some(batch) = self.frame_bytes(f)? else {
+            return Ok(None);
+        };
+        let corrupt = |detail: String| LogError::Corrupt {
+            path: self.seg_path(f.segment),
+            offset: f.offset,
+            detail,
+        };
+        let mut out = Vec::new();
+        let mut rest = &batch[..];
+        while !rest.is_empty() {
+            let n = rest
+                .get(..4)
+                .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")) as usize)
+                .filter(|n| rest.len() >= 4 + n)
+                .ok_or_else(|| corrupt("an event in the frame is cut short".into()))?;
+            let enc = &rest[4..4 + n];
+            rest = &rest[4 + n..];
+            if !keep(enc) {
+                continue;
+            }
+            let ev = Event::decode(enc).map_err(|EventDecodeError(d)| {
+                corrupt(format!("an event does not decode ({d})"))
+            })?;
+            out.push(ev);
+        }
+        Ok(Some(out))
+    }
+
+    /// Reads the events of `frames` in order, decompressing and decoding
+    /// them on every core, and gives each to `each` until `limit` events
+    /// (by sequence number). It checks frame checksums but not the chain:
+    /// queries trust the chain `verify` checks. A bad checksum on the
+    /// ledger's last frame is a torn append and ends the read.
+    pub fn read(
+        &self,
+        frames: &[FrameRef],
+        limit: u64,
+        keep: &Keep<'_>,
+        each: &mut dyn FnMut(&FrameRef, Event) -> Result<(), LogError>,
+    ) -> Result<(), LogError> {
+        use rayon::prelude::*;
+        let last = self.segments()?.last().copied();
+        for (w, window) in frames.chunks(READ_WINDOW).enumerate() {
+            let decoded: Vec<Result<Option<Vec<Event>>, LogError>> = window
+                .par_iter()
+                .map(|f| self.frame_events(f, keep))
+                .collect();
+            for (k, (f, evs)) in window.iter().zip(decoded).enumerate() {
+                let Some(evs) = evs? else {
+                    let is_last = w * READ_WINDOW + k + 1 == frames.len()
+                        && Some(f.segment) == last
+                        && self.segment_len(f.segment)? == f.end();
+                    if is_last {
+                        return Ok(());
+                    }
+                    return Err(LogError::Corrupt {
+                        path: self.seg_path(f.segment),
+                        offset: f.offset,
+                        detail: "frame checksum does not match".into(),
+                    });
+                };
+                for ev in evs {
+                    if ev.seq >= limit {
+                        return Ok(());
+                    }
+                    each(f, ev)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Gives `each`, in order, the encoding of every event in `frames`
+    /// (with its frame), decompressing the next frames on one core while
+    /// the caller works through the current ones on another: for readers
+    /// that look at every event and decode few (see [`super::Peek`]).
+    /// Checksums and torn tails are handled as [`LedgerLog::read`] does;
+    /// the caller stops at its own limit by returning `Ok(false)`.
+    pub fn read_raw(&self, frames: &[FrameRef], each: &mut EachRaw<'_>) -> Result<(), LogError> {
+        use rayon::prelude::*;
+        let last = self.segments()?.last().copied();
+        let load = |w: &[FrameRef]| -> Vec<Result<Option<Vec<u8>>, LogError>> {
+            w.par_iter().map(|f| self.frame_bytes(f)).collect()
+        };
+        let windows: Vec<&[FrameRef]> = frames.chunks(READ_WINDOW).collect();
+        let mut next = windows.first().map(|w| load(w));
+        for (k, window) in windows.iter().enumerate() {
+            let current = next.take().expect("loaded");
+            let following = windows.get(k + 1);
+            let (loaded, done) = rayon::join(
+                || following.map(|w| load(w)),
+                || -> Result<bool, LogError> {
+                    for (j, (f, bytes)) in window.iter().zip(current).enumerate() {
+                        let Some(batch) = bytes? else {
+                            let is_last = k * READ_WINDOW + j + 1 == frames.len()
+                                && Some(f.segment) == last
+                                && self.segment_len(f.segment)? == f.end();
+                            if is_last {
+                                return Ok(true);
+                            }
+                            return Err(LogError::Corrupt {
+                                path: self.seg_path(f.segment),
+                                offset: f.offset,
+                                detail: "frame checksum does not match".into(),
+                            });
+                        };
+                        let mut rest = &batch[..];
+                        while rest.len() >= 4 {
+                            let n =
+                                u32::from_le_bytes(rest[..4].try_into().expect("4 bytes")) as usize;
+                            let Some(enc) = rest.get(4..4 + n) else {
+                                return Err(LogError::Corrupt {
+                                    path: self.seg_path(f.segment),
+                                    offset: f.offset,
+                                    detail: "an event in the frame is cut short".into(),
+                                });
+                            };
+                            if !each(f, enc)? {
+                                return Ok(true);
+                            }
+                            rest = &rest[4 + n..];
+                        }
+                    }
+                    Ok(false)
+                },
+            );
+            if done? {
+                return Ok(());
+            }
+            next = loaded;
+        }
+        Ok(())
+    }
+
+    fn segment_len(&self, i: u32) -> Result<u64, LogError> {
+        let p = self.seg_path(i);
+        fs::metadata(&p).map(|m| m.len()).map_err(io_err(&p))
+    }
+}
+
+/// Decompresses a frame's payload into a buffer of the size its zstd
+/// header records (one allocation), or by streaming when it records none.
+fn decompress(payload: &[u8]) -> io::Result<Vec<u8>> {
+    match zstd::zstd_safe::get_frame_content_size(payload) {
+        Ok(Some(n)) if n <= 1 << 30 => zstd::bulk::decompress(payload, n as usize),
+        _ => zstd::stream::decode_all(payload),
+    }
+}
+
+/// What chaining needs of an event: its number, the hash it links to, its
+/// own hash and Merkle leaf, and the event itself when the reader wants it.
+struct Linked {
+    seq: u64,
+    prev: Hash,
+    hash: Hash,
+    leaf: Hash,
+    event: Option<Event>,
+}
 
 /// Checks that an event follows the checkpoint: next sequence number, and
 /// the previous event's hash.
-fn check_link(ev: &Event, cp: &Checkpoint) -> Result<(), LogError> {
+fn check_link(ev: &Linked, cp: &Checkpoint) -> Result<(), LogError> {
     if ev.seq != cp.frontier.size {
         return Err(LogError::Chain {
             seq: cp.frontier.size,
@@ -385,7 +718,7 @@ impl Appender<'_> {
         if self.batched == 0 {
             return Ok(());
         }
-        if self.cp.offset >= SEGMENT_MAX {
+        if self.cp.offset >= self.log.segment_max {
             self.sync()?;
             self.cp.segment += 1;
             self.cp.offset = 0;
@@ -424,29 +757,4 @@ impl Appender<'_> {
         fsutil::sync_dir(&self.log.dir).map_err(io_err(&self.log.dir))?;
         Ok(self.cp)
     }
-}
-
-/// Reads one frame.
-fn read_frame(
-    r: &mut impl Read,
-    off: u64,
-    len: u64,
-    path: &Path,
-) -> Result<Result<Vec<u8>, BadFrame>, LogError> {
-    if len - off < FRAME_HEAD as u64 {
-        return Ok(Err(("frame header cut short".into(), true)));
-    }
-    let mut head = [0u8; FRAME_HEAD];
-    r.read_exact(&mut head).map_err(io_err(path))?;
-    let n = u32::from_le_bytes(head[..4].try_into().expect("4 bytes")) as u64;
-    if (len - off - FRAME_HEAD as u64) < n {
-        return Ok(Err(("frame cut short".into(), true)));
-    }
-    let mut payload = vec![0u8; n as usize];
-    r.read_exact(&mut payload).map_err(io_err(path))?;
-    if blake3::hash(&payload).as_bytes()[..8] != head[4..] {
-        let at_end = off + FRAME_HEAD as u64 + n == len;
-        return Ok(Err(("frame checksum does not match".into(), at_end)));
-    }
-    Ok(Ok(payload))
 }

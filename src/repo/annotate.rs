@@ -45,7 +45,7 @@ pub struct Valuation {
 }
 
 impl Repo {
-    fn record(&self, _lock: &RepoLock, drafts: Vec<Draft>) -> Result<u64, RepoError> {
+    fn record(&self, lock: &RepoLock, drafts: Vec<Draft>) -> Result<u64, RepoError> {
         let head = match self.refs.head_commit()? {
             Some(h) => self.read_commit(h)?.ledger,
             None => None,
@@ -55,6 +55,8 @@ impl Repo {
         let n = drafts.len() as u64;
         let cp = ledger.append(drafts)?;
         ledger.settle(cp)?;
+        // Derived: a failure leaves the index behind, which readers detect.
+        let _ = self.update_ledger_index(lock);
         Ok(n)
     }
 

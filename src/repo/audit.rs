@@ -1,10 +1,11 @@
 //! `audit`: the inventory a reviewer asks for, folded from the ledger.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::{Repo, RepoError};
 use crate::id::CommitId;
-use crate::ledger::{ExampleId, ExampleState, LedgerLog, Subject};
+use crate::ledger::index::Term;
+use crate::ledger::{Event, ExampleId, ExampleState, LedgerLog, Peek, Subject};
 
 /// Filters for `audit`.
 #[derive(Debug, Clone, Default)]
@@ -77,14 +78,68 @@ impl Repo {
                 (head.to_string(), u64::MAX)
             }
         };
-        let mut states: BTreeMap<ExampleId, ExampleState> = BTreeMap::new();
-        LedgerLog::new(&self.ledger_dir()).scan_upto(size, |e, _| {
-            let Subject::Example(id) = &e.subject else {
-                return Ok(());
+        let limit = match rev {
+            Some(_) => size,
+            None => self.ledger_limit()?,
+        };
+        let mut states: HashMap<ExampleId, ExampleState> = HashMap::new();
+        let apply = |states: &mut HashMap<ExampleId, ExampleState>, e: Event| {
+            if let Subject::Example(id) = &e.subject {
+                states.entry(*id).or_default().apply(&e.payload);
+            }
+        };
+        if let Some(src) = &filter.source {
+            // Only that source's examples are folded, in one pass that
+            // decodes their events alone: an example's first event is its
+            // addition, which names the source.
+            let log = LedgerLog::new(&self.ledger_dir());
+            let t = Term::Source(src).key();
+            let frames = self.ledger_frames(&log, &Some(vec![(t, t)]))?;
+            let frames = match frames.first() {
+                // Later events of those examples lie after their addition.
+                Some(first) => log.frames_from(first.segment, first.offset)?,
+                None => Vec::new(),
             };
-            states.entry(*id).or_default().apply(&e.payload);
-            Ok(())
-        })?;
+            let mut failed = None;
+            log.read_raw(&frames, &mut |_, raw| {
+                let Some(p) = Peek::new(raw) else {
+                    return Ok(true); // the full decode below reports it
+                };
+                if p.seq >= limit {
+                    return Ok(false);
+                }
+                let Some(x) = p.example.and_then(|x| <[u8; 32]>::try_from(x).ok()) else {
+                    return Ok(true);
+                };
+                let id = ExampleId(x);
+                let wanted = if p.code == 1 && p.field(3) == Some(src.as_bytes()) {
+                    true
+                } else {
+                    states.contains_key(&id)
+                };
+                if wanted {
+                    match Event::decode(raw) {
+                        Ok(e) => apply(&mut states, e),
+                        Err(d) => {
+                            failed = Some((p.seq, d));
+                            return Ok(false);
+                        }
+                    }
+                }
+                Ok(true)
+            })?;
+            if let Some((seq, d)) = failed {
+                return Err(RepoError::Ledger(crate::ledger::LogError::Chain {
+                    seq,
+                    detail: format!("does not decode ({})", d.0),
+                }));
+            }
+        } else {
+            self.read_ledger(&None, limit, &|_| true, &mut |e| {
+                apply(&mut states, e);
+                Ok(())
+            })?;
+        }
         let mut groups: BTreeMap<(String, String), (AuditGroup, f64, u64)> = BTreeMap::new();
         let mut without_source = Vec::new();
         let mut without_annotation = Vec::new();

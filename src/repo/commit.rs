@@ -97,7 +97,7 @@ impl Repo {
         let parent_manifests = self.parent_manifests(&old_tables)?;
         let targets = self.commit_targets(&old, &opts.paths)?;
         // Refuse bad batch or sidecar metadata before anything is written.
-        opts.meta.payloads(None, "commit flags")?;
+        opts.meta.payloads(None, &"commit flags")?;
         let sidecar = match &opts.meta_file {
             Some(f) => super::examples::read_sidecar(f)?,
             None => Default::default(),
@@ -274,6 +274,9 @@ impl Repo {
             Head::Detached(_) => self.refs.set_head(&Head::Detached(id))?,
         }
         ledger.settle(cp)?;
+        // The commit is done: the derived indexes follow. A failure leaves
+        // them behind, which readers detect (they read the unindexed tail).
+        let _ = self.update_ledger_index(lock);
         self.save_caches(&index, &caches)?;
         let keep: Vec<&str> = commit.datasets.iter().map(|d| d.path.as_str()).collect();
         if keep.len() != old.len() || old.iter().any(|d| !keep.contains(&d.path.as_str())) {

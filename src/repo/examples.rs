@@ -70,7 +70,11 @@ impl Meta {
 
     /// The events that record this metadata; with `old`, only what changed.
     /// `at` names the example in error messages.
-    pub fn payloads(&self, old: Option<&Meta>, at: &str) -> Result<Vec<Payload>, RepoError> {
+    pub fn payloads(
+        &self,
+        old: Option<&Meta>,
+        at: &dyn std::fmt::Display,
+    ) -> Result<Vec<Payload>, RepoError> {
         let bad = |what: String| RepoError::Refused(format!("{at}: {what}"));
         let changed = |f: fn(&Meta) -> &Option<String>| old.is_none_or(|o| f(o) != f(self));
         let mut out = Vec::new();
@@ -135,6 +139,15 @@ impl Meta {
             out.push(Payload::Reclassified { sensitivity: s });
         }
         Ok(out)
+    }
+}
+
+/// Names a row in an error about the metadata its columns map.
+struct RowAt<'a>(&'a str);
+
+impl std::fmt::Display for RowAt<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "row {} (its metadata columns)", self.0)
     }
 }
 
@@ -230,7 +243,7 @@ impl Repo {
                     );
                     let side = ctx.sidecar.borrow_mut().remove(&path).map(|(_, m)| m);
                     let meta = side.unwrap_or_default().or(ctx.batch);
-                    for p in meta.payloads(None, &path)? {
+                    for p in meta.payloads(None, &path.as_str())? {
                         push(p, id);
                     }
                 }
@@ -308,13 +321,13 @@ impl Repo {
                             },
                             id,
                         );
-                        meta.payloads(None, &locator)
+                        meta.payloads(None, &RowAt(&locator))
                             .map(|ps| ps.into_iter().for_each(|p| push(p, id)))
                     }
                     RowChangeKind::Modified if !cols.is_empty() => {
                         let old_meta = x.as_ref().map(|o| Meta::from_row(&cols, &o.body));
                         Meta::from_row(&cols, &row.body)
-                            .payloads(old_meta.as_ref(), &locator)
+                            .payloads(old_meta.as_ref(), &RowAt(&locator))
                             .map(|ps| ps.into_iter().for_each(|p| push(p, id)))
                     }
                     RowChangeKind::Modified => Ok(()),
@@ -354,7 +367,7 @@ impl Repo {
                         ctx.sidecar_name
                     )));
                 };
-                for p in meta.payloads(None, &locator)? {
+                for p in meta.payloads(None, &locator.as_str())? {
                     let d = Draft {
                         time: ctx.time,
                         actor: ctx.actor.to_string(),

@@ -199,7 +199,7 @@ impl Repo {
             }
         }
         let log = crate::ledger::LedgerLog::new(&self.ledger_dir());
-        let mut frontier = crate::ledger::merkle::Frontier::default();
+        let frontier = crate::ledger::merkle::Frontier::default();
         let check = |f: &crate::ledger::merkle::Frontier, r: &mut VerifyReport| {
             if let Some(list) = heads.get(&f.size) {
                 let root = f.root();
@@ -218,11 +218,7 @@ impl Repo {
             }
         };
         check(&frontier, r);
-        let scanned = log.scan(|_, h| {
-            frontier.push(crate::ledger::merkle::leaf(h));
-            check(&frontier, r);
-            Ok(())
-        });
+        let scanned = log.scan_frontiers(u64::MAX, None, &mut |f| check(f, r));
         match scanned {
             Ok(cp) => {
                 r.events = cp.frontier.size;
@@ -504,9 +500,14 @@ impl Repo {
         Ok(rep)
     }
 
-    /// Rebuilds the derived index from scratch: deletes it and re-hashes
-    /// every tracked dataset into a new stat cache.
-    pub fn reindex(&self, lock: &RepoLock, progress: &dyn Progress) -> Result<u64, RepoError> {
+    /// Rebuilds the derived index from scratch: deletes it, re-hashes
+    /// every tracked dataset into a new stat cache, and indexes the ledger
+    /// from the ledger alone. Returns the files cached and events indexed.
+    pub fn reindex(
+        &self,
+        lock: &RepoLock,
+        progress: &dyn Progress,
+    ) -> Result<(u64, u64), RepoError> {
         let dir = self.index_dir();
         if dir.exists() {
             fs::remove_dir_all(&dir).map_err(RepoError::io(&dir))?;
@@ -529,7 +530,9 @@ impl Repo {
             caches.push((d.path.clone(), cache));
         }
         self.save_caches(&index, &caches)?;
-        Ok(files)
+        drop(index);
+        let events = self.update_ledger_index(lock)?;
+        Ok((files, events))
     }
 }
 

@@ -466,7 +466,7 @@ fn metadata_columns_and_batch_flags_feed_the_ledger_at_commit() {
     );
     let err = e.fails(&["commit", "-m", "bad"], 1);
     assert!(
-        err.contains("r.csv:2: confidence 1.7 is outside 0..1"),
+        err.contains("row r.csv:2 (its metadata columns): confidence 1.7 is outside 0..1"),
         "{err}"
     );
     assert_eq!(raw(&e).len(), before);
@@ -637,4 +637,76 @@ fn sidecar_metadata_is_per_example_and_checked() {
         "{err}"
     );
     assert_eq!(raw(&e).len(), before, "nothing was recorded");
+}
+
+/// Answers of the queries the ledger index serves.
+fn index_answers(e: &Env) -> Vec<serde_json::Value> {
+    vec![
+        e.json(&["lineage", "t.csv:3", "--json"]),
+        e.json(&["lineage", "data/a.txt", "--json"]),
+        e.json(&["audit", "--source", "s3://vendor/batch1", "--json"]),
+        e.json(&["audit", "--json"]),
+    ]
+}
+
+#[test]
+fn the_ledger_index_answers_as_the_ledger_does() {
+    let e = with_history();
+    e.ok(&[
+        "annotate",
+        "t.csv:3",
+        "--label",
+        "owl",
+        "--annotator",
+        "ann",
+    ]);
+    e.ok(&["trained", "HEAD", "--model", "m1", "--run", "r1"]);
+    let index = e.p(".folio/index/ledger.redb");
+    assert!(index.exists(), "commits and records keep the index");
+    let with_index = index_answers(&e);
+    // The events each query must see, read from the export independently.
+    let lineage = &with_index[0];
+    let labels: Vec<&str> = lineage["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|ev| ev["kind"] == "annotated")
+        .map(|ev| ev["payload"]["label"].as_str().expect("label"))
+        .collect();
+    assert_eq!(labels, ["owl"], "{lineage}");
+    assert_eq!(
+        lineage["models"].as_array().map(Vec::len),
+        Some(1),
+        "{lineage}"
+    );
+    // Without the index: every frame is read, the answers are the same.
+    fs::remove_file(&index).expect("rm index");
+    assert_eq!(index_answers(&e), with_index);
+    // Rebuilt from the ledger alone: the same again.
+    let out = e.ok(&["reindex"]);
+    assert!(out.contains("ledger events"), "{out}");
+    assert!(index.exists());
+    assert_eq!(index_answers(&e), with_index);
+    // An index left behind by a crash (saved before the last record):
+    // the events past it are still read.
+    let behind = fs::read(&index).expect("read index");
+    e.ok(&[
+        "annotate",
+        "t.csv:3",
+        "--label",
+        "hawk",
+        "--annotator",
+        "bo",
+    ]);
+    fs::write(&index, behind).expect("restore stale index");
+    let l = e.json(&["lineage", "t.csv:3", "--json"]);
+    assert_eq!(l["label"], "hawk", "{l}");
+    // A ledger rewritten under the index (one event a frame): the index
+    // is not trusted, and the answer is the one without an index.
+    let events = raw(&e);
+    rewrite(&e, &events);
+    let l = e.json(&["lineage", "t.csv:3", "--json"]);
+    fs::remove_file(&index).expect("rm index");
+    assert_eq!(e.json(&["lineage", "t.csv:3", "--json"]), l);
+    assert!(l["events"].as_array().is_some_and(|v| !v.is_empty()), "{l}");
 }
