@@ -20,7 +20,7 @@ mod tables;
 use std::io;
 use std::path::{Component, Path, PathBuf};
 
-pub use annotate::{Annotation, Recorder, SENSITIVITIES, Valuation};
+pub use annotate::{Annotation, ExampleFilter, Recorder, SENSITIVITIES, Selector, Valuation};
 pub use audit::{AuditFilter, AuditGroup, AuditReport};
 pub use checkout::CheckoutStats;
 pub use commit::{CommitOptions, CommitOutcome, TableSummary};

@@ -3,7 +3,68 @@
 
 use super::commit::{author, now};
 use super::{Ctx, Result, out};
-use folio::repo::{Annotation, Recorder, Valuation};
+use folio::repo::{Annotation, ExampleFilter, Recorder, Selector, Valuation};
+
+/// Filters that select every present example they all match, instead of
+/// one SELECTOR. They read `--where-…` because `annotate --label` and
+/// `classify --sensitivity` are the values recorded.
+#[derive(clap::Args, Debug, Default)]
+pub struct FilterArgs {
+    /// Examples from this source
+    #[arg(long, value_name = "URI")]
+    where_source: Option<String>,
+    /// Examples of this dataset
+    #[arg(long, value_name = "PATH")]
+    where_dataset: Option<String>,
+    /// Examples whose latest label is this
+    #[arg(long, value_name = "LABEL")]
+    where_label: Option<String>,
+    /// Examples whose latest label came from this annotator
+    #[arg(long, value_name = "NAME")]
+    where_annotator: Option<String>,
+    /// Examples of this sensitivity
+    #[arg(long, value_name = "CLASS")]
+    where_sensitivity: Option<String>,
+    /// Examples whose latest confidence is at least this
+    #[arg(long, value_name = "X", allow_hyphen_values = true)]
+    min_confidence: Option<f64>,
+    /// Examples whose latest confidence is at most this
+    #[arg(long, value_name = "X", allow_hyphen_values = true)]
+    max_confidence: Option<f64>,
+}
+
+impl FilterArgs {
+    /// The selector: SELECTOR, or the filters (not both).
+    fn selector(&self, one: Option<&String>) -> Result<Selector> {
+        let f = ExampleFilter {
+            source: self.where_source.clone(),
+            dataset: self.where_dataset.clone(),
+            label: self.where_label.clone(),
+            annotator: self.where_annotator.clone(),
+            sensitivity: self
+                .where_sensitivity
+                .as_ref()
+                .map(|s| s.to_ascii_lowercase()),
+            min_confidence: self.min_confidence,
+            max_confidence: self.max_confidence,
+        };
+        match (one, f.is_empty()) {
+            (Some(s), true) => Ok(Selector::One(s.clone())),
+            (Some(_), false) => Err(super::Failure::user(
+                "give SELECTOR or --where-… filters, not both",
+            )),
+            (None, _) => Ok(Selector::Filter(f)),
+        }
+    }
+}
+
+/// How a selector reads in a confirmation.
+fn named(sel: &Selector, n: u64) -> String {
+    match sel {
+        Selector::One(s) => s.clone(),
+        Selector::Filter(_) => format!("{n} examples"),
+    }
+}
 
 /// Who records, from --author, FOLIO_AUTHOR or git's configuration.
 fn recorder(flag: Option<&str>) -> Result<Recorder> {
@@ -15,9 +76,11 @@ fn recorder(flag: Option<&str>) -> Result<Recorder> {
 
 #[derive(clap::Args, Debug)]
 pub struct AnnotateArgs {
-    /// An example id (or unique prefix), a file path, or TABLE:KEY for a row
-    #[arg(required_unless_present = "from")]
+    /// An example id (or unique prefix), a file path, or TABLE:KEY for a
+    /// row (or select with --where-… filters)
     selector: Option<String>,
+    #[command(flatten)]
+    filters: FilterArgs,
     /// The label
     #[arg(long, required_unless_present = "from")]
     label: Option<String>,
@@ -38,8 +101,11 @@ pub struct AnnotateArgs {
 
 #[derive(clap::Args, Debug)]
 pub struct ValueArgs {
-    /// An example id (or unique prefix), a file path, or TABLE:KEY for a row
-    selector: String,
+    /// An example id (or unique prefix), a file path, or TABLE:KEY for a
+    /// row (or select with --where-… filters)
+    selector: Option<String>,
+    #[command(flatten)]
+    filters: FilterArgs,
     /// Acquisition cost, a decimal amount (e.g. 12.50)
     #[arg(long, allow_hyphen_values = true)]
     cost: String,
@@ -59,8 +125,11 @@ pub struct ValueArgs {
 
 #[derive(clap::Args, Debug)]
 pub struct ClassifyArgs {
-    /// An example id (or unique prefix), a file path, or TABLE:KEY for a row
-    selector: String,
+    /// An example id (or unique prefix), a file path, or TABLE:KEY for a
+    /// row (or select with --where-… filters)
+    selector: Option<String>,
+    #[command(flatten)]
+    filters: FilterArgs,
     /// public, internal, confidential or pii
     #[arg(long)]
     sensitivity: String,
@@ -89,6 +158,14 @@ pub fn annotate(ctx: &Ctx, a: &AnnotateArgs) -> Result {
     let lock = repo.lock(ctx.wait)?;
     let who = recorder(a.author.as_deref())?;
     if let Some(file) = &a.from {
+        if a.filters
+            .selector(None)
+            .is_ok_and(|s| matches!(s, Selector::Filter(f) if !f.is_empty()))
+        {
+            return Err(super::Failure::user(
+                "--from FILE names its examples: drop the --where-… filters",
+            ));
+        }
         let path = if file.is_absolute() {
             file.clone()
         } else {
@@ -100,18 +177,19 @@ pub fn annotate(ctx: &Ctx, a: &AnnotateArgs) -> Result {
             file.display()
         ));
     }
-    let (Some(selector), Some(label)) = (&a.selector, &a.label) else {
+    let Some(label) = &a.label else {
         return Err(super::Failure::user(
-            "give SELECTOR and --label, or --from FILE",
+            "give SELECTOR (or --where-… filters) and --label, or --from FILE",
         ));
     };
+    let sel = a.filters.selector(a.selector.as_ref())?;
     let ann = Annotation {
         label: label.clone(),
         annotator: a.annotator.clone(),
         confidence: a.confidence,
     };
-    repo.annotate(&lock, selector, &ann, &who)?;
-    out(&format!("annotated {selector} as {label}\n"))
+    let n = repo.annotate(&lock, &sel, &ann, &who)?;
+    out(&format!("annotated {} as {label}\n", named(&sel, n)))
 }
 
 pub fn value(ctx: &Ctx, a: &ValueArgs) -> Result {
@@ -123,27 +201,29 @@ pub fn value(ctx: &Ctx, a: &ValueArgs) -> Result {
         currency: a.currency.clone(),
         vendor: a.vendor.clone(),
     };
-    repo.value(&lock, &a.selector, &v, &recorder(a.author.as_deref())?)?;
+    let sel = a.filters.selector(a.selector.as_ref())?;
+    let n = repo.value(&lock, &sel, &v, &recorder(a.author.as_deref())?)?;
     out(&format!(
-        "valued {} at {} {}\n",
-        a.selector,
+        "valued {} at {} {}{}\n",
+        named(&sel, n),
         a.cost,
-        a.currency.to_ascii_uppercase()
+        a.currency.to_ascii_uppercase(),
+        if matches!(sel, Selector::Filter(_)) {
+            " each"
+        } else {
+            ""
+        }
     ))
 }
 
 pub fn classify(ctx: &Ctx, a: &ClassifyArgs) -> Result {
     let repo = ctx.repo()?;
     let lock = repo.lock(ctx.wait)?;
-    repo.classify(
-        &lock,
-        &a.selector,
-        &a.sensitivity,
-        &recorder(a.author.as_deref())?,
-    )?;
+    let sel = a.filters.selector(a.selector.as_ref())?;
+    let n = repo.classify(&lock, &sel, &a.sensitivity, &recorder(a.author.as_deref())?)?;
     out(&format!(
         "classified {} as {}\n",
-        a.selector,
+        named(&sel, n),
         a.sensitivity.to_ascii_lowercase()
     ))
 }

@@ -5,7 +5,9 @@
 use super::{Repo, RepoError};
 use crate::id::CommitId;
 use crate::ledger::money;
-use crate::ledger::{Draft, Ledger, Payload, Subject};
+use std::collections::HashMap;
+
+use crate::ledger::{Draft, ExampleId, ExampleState, Ledger, Payload, Subject};
 use crate::lock::RepoLock;
 
 /// The sensitivity classes folio accepts.
@@ -29,6 +31,68 @@ pub struct Annotation {
     pub annotator: Option<String>,
     /// How sure, 0..1.
     pub confidence: Option<f64>,
+}
+
+/// Which examples an event is recorded for: one, by id (or prefix), path
+/// or `TABLE:KEY`; or every present example the filters all match.
+#[derive(Debug, Clone)]
+pub enum Selector {
+    /// One example.
+    One(String),
+    /// Every example present now that matches.
+    Filter(ExampleFilter),
+}
+
+/// Filters on what the ledger says of an example now.
+#[derive(Debug, Clone, Default)]
+pub struct ExampleFilter {
+    /// Its source.
+    pub source: Option<String>,
+    /// Its dataset.
+    pub dataset: Option<String>,
+    /// Its latest label.
+    pub label: Option<String>,
+    /// Who gave its latest label.
+    pub annotator: Option<String>,
+    /// Its sensitivity.
+    pub sensitivity: Option<String>,
+    /// Latest confidence at least this.
+    pub min_confidence: Option<f64>,
+    /// Latest confidence at most this.
+    pub max_confidence: Option<f64>,
+}
+
+impl ExampleFilter {
+    /// No filter given.
+    pub fn is_empty(&self) -> bool {
+        self.source.is_none()
+            && self.dataset.is_none()
+            && self.label.is_none()
+            && self.annotator.is_none()
+            && self.sensitivity.is_none()
+            && self.min_confidence.is_none()
+            && self.max_confidence.is_none()
+    }
+
+    /// Whether an example's state passes every filter (an example with no
+    /// confidence fails a confidence bound).
+    pub fn matches(&self, st: &crate::ledger::ExampleState) -> bool {
+        let eq = |f: &Option<String>, v: &Option<String>| {
+            f.as_ref().is_none_or(|f| v.as_ref() == Some(f))
+        };
+        st.present
+            && eq(&self.source, &st.source)
+            && self.dataset.as_ref().is_none_or(|d| *d == st.dataset)
+            && eq(&self.label, &st.label)
+            && eq(&self.annotator, &st.annotator)
+            && eq(&self.sensitivity, &st.sensitivity)
+            && self
+                .min_confidence
+                .is_none_or(|m| st.confidence.is_some_and(|c| c >= m))
+            && self
+                .max_confidence
+                .is_none_or(|m| st.confidence.is_some_and(|c| c <= m))
+    }
 }
 
 /// A cost basis for `value`, as the user wrote it.
@@ -60,27 +124,62 @@ impl Repo {
         Ok(n)
     }
 
-    fn example_draft(
-        &self,
-        selector: &str,
-        who: &Recorder,
-        payload: Payload,
-    ) -> Result<Draft, RepoError> {
-        let id = self.resolve_example(selector)?;
-        Ok(Draft {
-            time: who.time,
-            actor: who.actor.clone(),
-            commit: self.refs.head_commit()?,
-            subject: Subject::Example(id),
-            payload,
-        })
+    /// The examples a selector names, in id order.
+    pub fn select(&self, sel: &Selector) -> Result<Vec<ExampleId>, RepoError> {
+        match sel {
+            Selector::One(s) => Ok(vec![self.resolve_example(s)?]),
+            Selector::Filter(f) if f.is_empty() => Err(RepoError::Refused(
+                "give an example (id, path or TABLE:KEY) or at least one filter".into(),
+            )),
+            Selector::Filter(f) => {
+                let mut states: HashMap<ExampleId, ExampleState> = HashMap::new();
+                self.read_ledger(&None, self.ledger_limit()?, &|_| true, &mut |e| {
+                    if let Subject::Example(id) = &e.subject {
+                        states.entry(*id).or_default().apply(&e.payload);
+                    }
+                    Ok(())
+                })?;
+                let mut ids: Vec<ExampleId> = states
+                    .into_iter()
+                    .filter(|(_, st)| f.matches(st))
+                    .map(|(id, _)| id)
+                    .collect();
+                if ids.is_empty() {
+                    return Err(RepoError::Refused(
+                        "no example present now matches the filters; nothing was recorded".into(),
+                    ));
+                }
+                ids.sort();
+                Ok(ids)
+            }
+        }
     }
 
-    /// Records a label for one example.
+    fn example_drafts(
+        &self,
+        sel: &Selector,
+        who: &Recorder,
+        payload: Payload,
+    ) -> Result<Vec<Draft>, RepoError> {
+        let commit = self.refs.head_commit()?;
+        Ok(self
+            .select(sel)?
+            .into_iter()
+            .map(|id| Draft {
+                time: who.time,
+                actor: who.actor.clone(),
+                commit,
+                subject: Subject::Example(id),
+                payload: payload.clone(),
+            })
+            .collect())
+    }
+
+    /// Records a label for the selected examples; returns how many.
     pub fn annotate(
         &self,
         lock: &RepoLock,
-        selector: &str,
+        selector: &Selector,
         a: &Annotation,
         who: &Recorder,
     ) -> Result<u64, RepoError> {
@@ -99,15 +198,15 @@ impl Repo {
             annotator: a.annotator.clone(),
             confidence: a.confidence,
         };
-        let d = self.example_draft(selector, who, payload)?;
-        self.record(lock, vec![d])
+        let drafts = self.example_drafts(selector, who, payload)?;
+        self.record(lock, drafts)
     }
 
-    /// Records the cost basis of one example.
+    /// Records the cost basis of each selected example; returns how many.
     pub fn value(
         &self,
         lock: &RepoLock,
-        selector: &str,
+        selector: &Selector,
         v: &Valuation,
         who: &Recorder,
     ) -> Result<u64, RepoError> {
@@ -121,15 +220,15 @@ impl Repo {
             currency: currency.clone(),
             vendor: v.vendor.clone(),
         };
-        let d = self.example_draft(selector, who, payload)?;
-        self.record(lock, vec![d])
+        let drafts = self.example_drafts(selector, who, payload)?;
+        self.record(lock, drafts)
     }
 
-    /// Records the sensitivity of one example.
+    /// Records the sensitivity of the selected examples; returns how many.
     pub fn classify(
         &self,
         lock: &RepoLock,
-        selector: &str,
+        selector: &Selector,
         sensitivity: &str,
         who: &Recorder,
     ) -> Result<u64, RepoError> {
@@ -140,8 +239,9 @@ impl Repo {
                 SENSITIVITIES.join(", ")
             )));
         }
-        let d = self.example_draft(selector, who, Payload::Reclassified { sensitivity: s })?;
-        self.record(lock, vec![d])
+        let drafts =
+            self.example_drafts(selector, who, Payload::Reclassified { sensitivity: s })?;
+        self.record(lock, drafts)
     }
 
     /// Records that a model was trained on commit `rev`: one event per

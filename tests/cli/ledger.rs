@@ -710,3 +710,97 @@ fn the_ledger_index_answers_as_the_ledger_does() {
     assert_eq!(e.json(&["lineage", "t.csv:3", "--json"]), l);
     assert!(l["events"].as_array().is_some_and(|v| !v.is_empty()), "{l}");
 }
+
+#[test]
+fn filters_select_the_examples_an_event_is_recorded_for() {
+    let e = with_history();
+    // Present now, from the history above: data/a.txt, t.csv rows 1 and 3
+    // carry source s3://vendor/batch1; row 4 (commit two) has none.
+    e.ok(&[
+        "annotate",
+        "t.csv:1",
+        "--label",
+        "cat",
+        "--annotator",
+        "ann",
+        "--confidence",
+        "0.3",
+    ]);
+    e.ok(&[
+        "annotate",
+        "t.csv:3",
+        "--label",
+        "bird",
+        "--annotator",
+        "bo",
+        "--confidence",
+        "0.9",
+    ]);
+    let out = e.ok(&[
+        "annotate",
+        "--max-confidence",
+        "0.5",
+        "--label",
+        "cat?",
+        "--annotator",
+        "rev",
+    ]);
+    assert!(out.contains("annotated 1 examples"), "{out}");
+    assert_eq!(e.json(&["lineage", "t.csv:1", "--json"])["label"], "cat?");
+    assert_eq!(e.json(&["lineage", "t.csv:3", "--json"])["label"], "bird");
+    let out = e.ok(&[
+        "classify",
+        "--where-source",
+        "s3://vendor/batch1",
+        "--sensitivity",
+        "pii",
+    ]);
+    assert!(out.contains("classified 3 examples as pii"), "{out}");
+    let audit = e.json(&["audit", "--sensitivity", "pii", "--json"]);
+    let n: u64 = audit["groups"]
+        .as_array()
+        .expect("groups")
+        .iter()
+        .map(|g| g["examples"].as_u64().expect("count"))
+        .sum();
+    assert_eq!(n, 3, "{audit}");
+    let out = e.ok(&[
+        "value",
+        "--where-annotator",
+        "bo",
+        "--cost",
+        "2.50",
+        "--currency",
+        "eur",
+    ]);
+    assert!(out.contains("valued 1 examples at 2.50 EUR each"), "{out}");
+    assert_eq!(e.json(&["lineage", "t.csv:3", "--json"])["cost_minor"], 250);
+    // No match, or a selector and filters together: refused, nothing recorded.
+    let before = raw(&e).len();
+    let err = e.fails(
+        &[
+            "classify",
+            "--where-label",
+            "zebra",
+            "--sensitivity",
+            "public",
+        ],
+        1,
+    );
+    assert!(err.contains("no example present now matches"), "{err}");
+    let err = e.fails(
+        &[
+            "classify",
+            "t.csv:1",
+            "--where-label",
+            "cat",
+            "--sensitivity",
+            "public",
+        ],
+        1,
+    );
+    assert!(err.contains("not both"), "{err}");
+    let err = e.fails(&["classify", "--sensitivity", "public"], 1);
+    assert!(err.contains("at least one filter"), "{err}");
+    assert_eq!(raw(&e).len(), before);
+}
