@@ -53,6 +53,7 @@ step "And back to main" switch main
 step "Label a row, give its cost and sensitivity" annotate reviews.csv:12 --label positive --confidence 0.95 --annotator cy
 "$FOLIO" value reviews.csv:12 --cost 0.40 --labelling-cost 0.08 --currency EUR --vendor acme
 "$FOLIO" classify reviews.csv:12 --sensitivity internal
+step "Send every unsure label from the forum crawl back for review" annotate --where-source crawl://forum --max-confidence 0.6 --label needs-review --annotator triage
 step "A model was trained on v1" trained v1 --model sentiment-bert --run run-001
 step "The story of one row" lineage reviews.csv:12
 step "The story of a row that left" lineage reviews.csv:7
@@ -62,5 +63,6 @@ printf '\n\033[1m== %s\033[0m\n$ folio ledger export | head -n 2\n' "The first l
 "$FOLIO" ledger export | head -n 2 | cut -c 1-300
 step "Check every object, commit, tree, ref and ledger event" verify
 step "Look for unreachable objects" gc
+step "Rebuild the derived indexes from the working tree and the ledger alone" reindex
 step "Machine-readable output for CI" log -n 1 --json
 echo; echo "demo finished: every step above ran on a fresh repository in $WORK"

@@ -29,6 +29,7 @@
 //! ```
 
 pub mod config;
+pub mod drift;
 pub mod fsutil;
 pub mod id;
 pub mod index;

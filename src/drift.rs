@@ -1,0 +1,4 @@
+//! Drift between two samples of a column: exact statistics with their
+//! definitions (docs/DRIFT.md).
+
+pub mod stats;
