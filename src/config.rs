@@ -9,7 +9,10 @@
 //! [tables."data/reviews.csv".meta]
 //! source = "origin"         # columns holding each row's ledger metadata:
 //! label = "label"           # source, label, annotator, confidence, cost,
-//! confidence = "conf"       # currency, license, sensitivity
+//! confidence = "conf"       # labelling_cost, vendor, currency, license,
+//!                           # sensitivity
+//! [ledger]
+//! sensitivities = ["public", "internal", "confidential", "pii"]  # the default
 //! ```
 
 use std::collections::BTreeMap;
@@ -57,7 +60,7 @@ pub struct TableConfig {
     pub meta: MetaFields,
 }
 
-/// The eight ledger metadata fields of an example, each optional, as text.
+/// The ledger metadata fields of an example, each optional, as text.
 /// In the config they name the column that holds each field; on commit
 /// they hold an example's values (see `repo::Meta`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -71,8 +74,12 @@ pub struct MetaFields {
     pub annotator: Option<String>,
     /// How sure, 0..1.
     pub confidence: Option<String>,
-    /// Its cost (decimal, in `currency`).
+    /// Its acquisition cost (decimal, in `currency`).
     pub cost: Option<String>,
+    /// Its labelling cost (decimal, in `currency`).
+    pub labelling_cost: Option<String>,
+    /// Who was paid.
+    pub vendor: Option<String>,
     /// The cost's ISO 4217 currency.
     pub currency: Option<String>,
     /// Its licence.
@@ -82,11 +89,70 @@ pub struct MetaFields {
 }
 
 impl MetaFields {
-    /// True when no column is mapped.
+    /// The fields' names, as config keys, sidecar columns and flags use them.
+    pub const NAMES: [&'static str; 10] = [
+        "source",
+        "label",
+        "annotator",
+        "confidence",
+        "cost",
+        "labelling_cost",
+        "vendor",
+        "currency",
+        "license",
+        "sensitivity",
+    ];
+
+    /// True when no field is set.
     pub fn is_empty(&self) -> bool {
         *self == MetaFields::default()
     }
+
+    /// The field called `name` (one of [`MetaFields::NAMES`]).
+    pub fn field(&self, name: &str) -> &Option<String> {
+        match name {
+            "source" => &self.source,
+            "label" => &self.label,
+            "annotator" => &self.annotator,
+            "confidence" => &self.confidence,
+            "cost" => &self.cost,
+            "labelling_cost" => &self.labelling_cost,
+            "vendor" => &self.vendor,
+            "currency" => &self.currency,
+            "license" => &self.license,
+            "sensitivity" => &self.sensitivity,
+            _ => panic!("no metadata field '{name}'"),
+        }
+    }
+
+    /// Builds metadata field by field.
+    pub fn from_fn(mut f: impl FnMut(&'static str) -> Option<String>) -> MetaFields {
+        MetaFields {
+            source: f("source"),
+            label: f("label"),
+            annotator: f("annotator"),
+            confidence: f("confidence"),
+            cost: f("cost"),
+            labelling_cost: f("labelling_cost"),
+            vendor: f("vendor"),
+            currency: f("currency"),
+            license: f("license"),
+            sensitivity: f("sensitivity"),
+        }
+    }
 }
+
+/// Ledger settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LedgerConfig {
+    /// The sensitivity classes examples may have (default: public,
+    /// internal, confidential, pii).
+    pub sensitivities: Option<Vec<String>>,
+}
+
+/// The sensitivity classes when none are configured.
+pub const DEFAULT_SENSITIVITIES: [&str; 4] = ["public", "internal", "confidential", "pii"];
 
 /// The repository configuration.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -95,6 +161,9 @@ pub struct Config {
     /// Per-table settings, by path relative to the working tree.
     #[serde(default)]
     pub tables: BTreeMap<String, TableConfig>,
+    /// Ledger settings.
+    #[serde(default)]
+    pub ledger: LedgerConfig,
 }
 
 impl Config {
@@ -106,10 +175,45 @@ impl Config {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
             Err(source) => return Err(ConfigError::Io { path, source }),
         };
-        toml::from_str(&text).map_err(|e| ConfigError::Invalid {
-            path,
+        let c: Config = toml::from_str(&text).map_err(|e| ConfigError::Invalid {
+            path: path.clone(),
             detail: e.to_string(),
-        })
+        })?;
+        if let Some(list) = &c.ledger.sensitivities {
+            let mut seen = std::collections::BTreeSet::new();
+            for s in list {
+                let ok = !s.is_empty()
+                    && s.chars().all(|ch| {
+                        ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '-' || ch == '_'
+                    });
+                if !ok || !seen.insert(s) {
+                    return Err(ConfigError::Invalid {
+                        path,
+                        detail: format!(
+                            "[ledger] sensitivities: '{s}' is empty, repeated, or not lowercase letters, digits, '-' and '_'"
+                        ),
+                    });
+                }
+            }
+            if list.is_empty() {
+                return Err(ConfigError::Invalid {
+                    path,
+                    detail: "[ledger] sensitivities is empty: list at least one class".into(),
+                });
+            }
+        }
+        Ok(c)
+    }
+
+    /// The sensitivity classes examples may have.
+    pub fn sensitivities(&self) -> Vec<String> {
+        match &self.ledger.sensitivities {
+            Some(list) => list.clone(),
+            None => DEFAULT_SENSITIVITIES
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+        }
     }
 
     /// The settings of the table at `path` (defaults when none).

@@ -39,13 +39,20 @@ pub struct Args {
     /// The cost of each example this commit adds (decimal, in --currency)
     #[arg(long, allow_hyphen_values = true)]
     cost: Option<String>,
-    /// ISO 4217 currency of --cost
+    /// The labelling cost of each example this commit adds (decimal, in --currency)
+    #[arg(long, allow_hyphen_values = true)]
+    labelling_cost: Option<String>,
+    /// Who was paid for the examples this commit adds
+    #[arg(long)]
+    vendor: Option<String>,
+    /// ISO 4217 currency of --cost and --labelling-cost
     #[arg(long)]
     currency: Option<String>,
     /// Licence of the examples this commit adds
     #[arg(long)]
     license: Option<String>,
-    /// Sensitivity of the examples this commit adds: public, internal, confidential, pii
+    /// Sensitivity of the examples this commit adds: public, internal,
+    /// confidential, pii (or the classes configured in [ledger] sensitivities)
     #[arg(long)]
     sensitivity: Option<String>,
     /// Per-example metadata: a CSV/TSV/JSONL file with a column `example`
@@ -94,6 +101,8 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
             annotator: a.annotator.clone(),
             confidence: a.confidence.clone(),
             cost: a.cost.clone(),
+            labelling_cost: a.labelling_cost.clone(),
+            vendor: a.vendor.clone(),
             currency: a.currency.clone(),
             license: a.license.clone(),
             sensitivity: a.sensitivity.clone(),

@@ -10,8 +10,8 @@ use std::collections::HashMap;
 use crate::ledger::{Draft, ExampleId, ExampleState, Ledger, Payload, Subject};
 use crate::lock::RepoLock;
 
-/// The sensitivity classes folio accepts.
-pub const SENSITIVITIES: &[&str] = &["public", "internal", "confidential", "pii"];
+/// The sensitivity classes folio accepts unless configured otherwise.
+pub use crate::config::DEFAULT_SENSITIVITIES as SENSITIVITIES;
 
 /// Who records an event, and when.
 #[derive(Debug, Clone)]
@@ -233,10 +233,11 @@ impl Repo {
         who: &Recorder,
     ) -> Result<u64, RepoError> {
         let s = sensitivity.to_ascii_lowercase();
-        if !SENSITIVITIES.contains(&s.as_str()) {
+        let classes = self.config()?.sensitivities();
+        if !classes.contains(&s) {
             return Err(RepoError::Refused(format!(
-                "unknown sensitivity '{sensitivity}': use one of {}",
-                SENSITIVITIES.join(", ")
+                "unknown sensitivity '{sensitivity}': use one of {} (or configure [ledger] sensitivities)",
+                classes.join(", ")
             )));
         }
         let drafts =
@@ -297,6 +298,7 @@ impl Repo {
             ))
         })?;
         let rows = crate::table::read_text_rows(file, format)?;
+        let classes = self.config()?.sensitivities();
         // One pass over the ledger: locator and id → example.
         let mut by_locator: std::collections::HashMap<String, crate::ledger::ExampleId> =
             std::collections::HashMap::new();
@@ -337,7 +339,7 @@ impl Repo {
                 confidence: row.get("confidence").cloned(),
                 ..Default::default()
             };
-            for payload in meta.payloads(None, &format!("{name}:{line}"))? {
+            for payload in meta.payloads(None, &format!("{name}:{line}"), &classes)? {
                 drafts.push(Draft {
                     time: who.time,
                     actor: who.actor.clone(),

@@ -97,9 +97,10 @@ impl Repo {
         let parent_manifests = self.parent_manifests(&old_tables)?;
         let targets = self.commit_targets(&old, &opts.paths)?;
         // Refuse bad batch or sidecar metadata before anything is written.
-        opts.meta.payloads(None, &"commit flags")?;
+        let classes = config.sensitivities();
+        opts.meta.payloads(None, &"commit flags", &classes)?;
         let sidecar = match &opts.meta_file {
-            Some(f) => super::examples::read_sidecar(f)?,
+            Some(f) => super::examples::read_sidecar(f, &classes)?,
             None => Default::default(),
         };
         let sidecar_name = opts
@@ -241,6 +242,7 @@ impl Repo {
             sidecar: &sidecar,
             sidecar_name: &sidecar_name,
             config: &config,
+            classes: classes.clone(),
         };
         let attested = parent_commit
             .as_ref()

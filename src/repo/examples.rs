@@ -23,6 +23,8 @@ pub(crate) struct EventContext<'a> {
     pub sidecar_name: &'a str,
     /// The repository configuration (metadata columns of tables).
     pub config: &'a crate::config::Config,
+    /// The sensitivity classes allowed.
+    pub classes: Vec<String>,
 }
 
 /// Ledger metadata of one example, as text (validated when recorded).
@@ -31,17 +33,7 @@ pub use crate::config::MetaFields as Meta;
 impl Meta {
     /// Each field of `self`, or of `other` where `self` has none.
     pub fn or(&self, other: &Meta) -> Meta {
-        let pick = |a: &Option<String>, b: &Option<String>| a.clone().or_else(|| b.clone());
-        Meta {
-            source: pick(&self.source, &other.source),
-            label: pick(&self.label, &other.label),
-            annotator: pick(&self.annotator, &other.annotator),
-            confidence: pick(&self.confidence, &other.confidence),
-            cost: pick(&self.cost, &other.cost),
-            currency: pick(&self.currency, &other.currency),
-            license: pick(&self.license, &other.license),
-            sensitivity: pick(&self.sensitivity, &other.sensitivity),
-        }
+        Meta::from_fn(|f| self.field(f).clone().or_else(|| other.field(f).clone()))
     }
 
     /// The values of a row's mapped columns.
@@ -56,16 +48,7 @@ impl Meta {
                 .filter(|v| **v != crate::table::Cell::Null)
                 .map(crate::table::Cell::display)
         };
-        Meta {
-            source: get(&cols.source),
-            label: get(&cols.label),
-            annotator: get(&cols.annotator),
-            confidence: get(&cols.confidence),
-            cost: get(&cols.cost),
-            currency: get(&cols.currency),
-            license: get(&cols.license),
-            sensitivity: get(&cols.sensitivity),
-        }
+        Meta::from_fn(|f| get(cols.field(f)))
     }
 
     /// The events that record this metadata; with `old`, only what changed.
@@ -74,6 +57,7 @@ impl Meta {
         &self,
         old: Option<&Meta>,
         at: &dyn std::fmt::Display,
+        classes: &[String],
     ) -> Result<Vec<Payload>, RepoError> {
         let bad = |what: String| RepoError::Refused(format!("{at}: {what}"));
         let changed = |f: fn(&Meta) -> &Option<String>| old.is_none_or(|o| f(o) != f(self));
@@ -100,25 +84,38 @@ impl Meta {
                 confidence,
             });
         }
-        if let Some(cost) = &self.cost
-            && (changed(|m| &m.cost) || changed(|m| &m.currency))
+        if (self.cost.is_some() || self.labelling_cost.is_some())
+            && (changed(|m| &m.cost)
+                || changed(|m| &m.labelling_cost)
+                || changed(|m| &m.currency)
+                || changed(|m| &m.vendor))
         {
+            let shown = self
+                .cost
+                .as_deref()
+                .or(self.labelling_cost.as_deref())
+                .unwrap_or("");
             let currency = self
                 .currency
                 .as_deref()
                 .ok_or_else(|| {
                     bad(format!(
-                        "cost {cost} has no currency: give --currency or map a currency column"
+                        "cost {shown} has no currency: give --currency or map a currency column"
                     ))
                 })?
                 .to_ascii_uppercase();
-            let minor = crate::ledger::money::parse_minor(cost, &currency)
-                .map_err(|e| bad(e.to_string()))?;
+            let minor = |v: &Option<String>| -> Result<i64, RepoError> {
+                match v {
+                    Some(v) => crate::ledger::money::parse_minor(v, &currency)
+                        .map_err(|e| bad(e.to_string())),
+                    None => Ok(0),
+                }
+            };
             out.push(Payload::Valued {
-                acquisition: minor,
-                labelling: 0,
+                acquisition: minor(&self.cost)?,
+                labelling: minor(&self.labelling_cost)?,
                 currency,
-                vendor: None,
+                vendor: self.vendor.clone(),
             });
         }
         if let Some(l) = &self.license
@@ -130,10 +127,10 @@ impl Meta {
             && changed(|m| &m.sensitivity)
         {
             let s = s.to_ascii_lowercase();
-            if !super::SENSITIVITIES.contains(&s.as_str()) {
+            if !classes.contains(&s) {
                 return Err(bad(format!(
-                    "unknown sensitivity '{s}': use one of {}",
-                    super::SENSITIVITIES.join(", ")
+                    "unknown sensitivity '{s}': use one of {} (or configure [ledger] sensitivities)",
+                    classes.join(", ")
                 )));
             }
             out.push(Payload::Reclassified { sensitivity: s });
@@ -243,7 +240,7 @@ impl Repo {
                     );
                     let side = ctx.sidecar.borrow_mut().remove(&path).map(|(_, m)| m);
                     let meta = side.unwrap_or_default().or(ctx.batch);
-                    for p in meta.payloads(None, &path.as_str())? {
+                    for p in meta.payloads(None, &path.as_str(), &ctx.classes)? {
                         push(p, id);
                     }
                 }
@@ -321,13 +318,13 @@ impl Repo {
                             },
                             id,
                         );
-                        meta.payloads(None, &RowAt(&locator))
+                        meta.payloads(None, &RowAt(&locator), &ctx.classes)
                             .map(|ps| ps.into_iter().for_each(|p| push(p, id)))
                     }
                     RowChangeKind::Modified if !cols.is_empty() => {
                         let old_meta = x.as_ref().map(|o| Meta::from_row(&cols, &o.body));
                         Meta::from_row(&cols, &row.body)
-                            .payloads(old_meta.as_ref(), &RowAt(&locator))
+                            .payloads(old_meta.as_ref(), &RowAt(&locator), &ctx.classes)
                             .map(|ps| ps.into_iter().for_each(|p| push(p, id)))
                     }
                     RowChangeKind::Modified => Ok(()),
@@ -367,7 +364,7 @@ impl Repo {
                         ctx.sidecar_name
                     )));
                 };
-                for p in meta.payloads(None, &locator.as_str())? {
+                for p in meta.payloads(None, &locator.as_str(), &ctx.classes)? {
                     let d = Draft {
                         time: ctx.time,
                         actor: ctx.actor.to_string(),
@@ -388,7 +385,10 @@ impl Repo {
 /// `example` (a file path or `TABLE:KEY`) and any of source, label,
 /// annotator, confidence, cost, currency, license, sensitivity. Values are
 /// checked here, so a bad one stops the commit before anything is written.
-pub fn read_sidecar(path: &std::path::Path) -> Result<HashMap<String, (u64, Meta)>, RepoError> {
+pub fn read_sidecar(
+    path: &std::path::Path,
+    classes: &[String],
+) -> Result<HashMap<String, (u64, Meta)>, RepoError> {
     let name = path.to_string_lossy().into_owned();
     let format = crate::table::Format::from_path(&name).ok_or_else(|| {
         RepoError::Refused(format!("{name}: use a .csv, .tsv or .jsonl metadata file"))
@@ -401,17 +401,17 @@ pub fn read_sidecar(path: &std::path::Path) -> Result<HashMap<String, (u64, Meta
             .cloned()
             .ok_or_else(|| RepoError::Refused(format!("{at}: no 'example' value")))?;
         let get = |k: &str| row.get(k).cloned();
-        let meta = Meta {
-            source: get("source"),
-            label: get("label"),
-            annotator: get("annotator"),
-            confidence: get("confidence"),
-            cost: get("cost"),
-            currency: get("currency"),
-            license: get("license"),
-            sensitivity: get("sensitivity"),
-        };
-        meta.payloads(None, &at)?;
+        if let Some(unknown) = row
+            .keys()
+            .find(|k| *k != "example" && !Meta::NAMES.contains(&k.as_str()))
+        {
+            return Err(RepoError::Refused(format!(
+                "{at}: unknown column '{unknown}' (use example and any of {})",
+                Meta::NAMES.join(", ")
+            )));
+        }
+        let meta = Meta::from_fn(get);
+        meta.payloads(None, &at, classes)?;
         if out.insert(example.clone(), (line, meta)).is_some() {
             return Err(RepoError::Refused(format!(
                 "{at}: '{example}' appears twice"

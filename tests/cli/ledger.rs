@@ -804,3 +804,77 @@ fn filters_select_the_examples_an_event_is_recorded_for() {
     assert!(err.contains("at least one filter"), "{err}");
     assert_eq!(raw(&e).len(), before);
 }
+
+#[test]
+fn labelling_cost_vendor_and_configured_sensitivities() {
+    let e = Env::new();
+    e.write(
+        ".folio/config.toml",
+        b"[ledger]\nsensitivities = [\"open\", \"restricted\"]\n[tables.\"r.csv\"]\nkey = [\"id\"]\n[tables.\"r.csv\".meta]\ncost = \"buy\"\nlabelling_cost = \"tag\"\nvendor = \"who\"\nsensitivity = \"class\"\n",
+    );
+    e.write(
+        "r.csv",
+        b"id,buy,tag,who,class\n1,1.20,0.35,acme,open\n2,,0.50,labelco,restricted\n",
+    );
+    e.ok(&["commit", "r.csv", "--currency", "EUR", "-m", "one"]);
+    // Cost basis = acquisition + labelling, in cents: 120 + 35 and 0 + 50.
+    let one = e.json(&["lineage", "r.csv:1", "--json"]);
+    assert_eq!(
+        (one["cost_minor"].as_i64(), one["sensitivity"].as_str()),
+        (Some(155), Some("open")),
+        "{one}"
+    );
+    let valued = one["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .find(|ev| ev["kind"] == "valued")
+        .expect("a valued event")
+        .clone();
+    assert_eq!(valued["payload"]["acquisition_minor"], 120, "{valued}");
+    assert_eq!(valued["payload"]["labelling_minor"], 35, "{valued}");
+    assert_eq!(valued["payload"]["vendor"], "acme", "{valued}");
+    assert_eq!(e.json(&["lineage", "r.csv:2", "--json"])["cost_minor"], 50);
+    // Only the configured classes are accepted, anywhere.
+    e.ok(&["classify", "r.csv:2", "--sensitivity", "open"]);
+    let err = e.fails(&["classify", "r.csv:2", "--sensitivity", "pii"], 1);
+    assert!(
+        err.contains("unknown sensitivity 'pii': use one of open, restricted"),
+        "{err}"
+    );
+    e.write(
+        "r.csv",
+        b"id,buy,tag,who,class\n1,1.20,0.35,acme,open\n3,1,0,x,secret\n",
+    );
+    let err = e.fails(&["commit", "r.csv", "--currency", "EUR", "-m", "bad"], 1);
+    assert!(
+        err.contains("row r.csv:3") && err.contains("unknown sensitivity 'secret'"),
+        "{err}"
+    );
+    // A sidecar column folio does not know is refused, naming it.
+    e.write("side.csv", b"example,labeling_cost\nr.csv:1,0.10\n");
+    let err = e.fails(
+        &[
+            "commit",
+            "r.csv",
+            "--meta",
+            "side.csv",
+            "--currency",
+            "EUR",
+            "-m",
+            "bad",
+        ],
+        1,
+    );
+    assert!(
+        err.contains("side.csv:2: unknown column 'labeling_cost'"),
+        "{err}"
+    );
+    // A bad configured set is a configuration error naming the class.
+    e.write(
+        ".folio/config.toml",
+        b"[ledger]\nsensitivities = [\"Open\"]\n",
+    );
+    let err = e.fails(&["classify", "r.csv:1", "--sensitivity", "open"], 1);
+    assert!(err.contains("'Open'"), "{err}");
+}
