@@ -68,6 +68,8 @@ pub struct TableConfig {
 pub struct MetaFields {
     /// Where the example came from.
     pub source: Option<String>,
+    /// When it was collected (a date `YYYY-MM-DD` or an RFC 3339 time).
+    pub collected_at: Option<String>,
     /// Its label.
     pub label: Option<String>,
     /// Who labelled it.
@@ -90,8 +92,9 @@ pub struct MetaFields {
 
 impl MetaFields {
     /// The fields' names, as config keys, sidecar columns and flags use them.
-    pub const NAMES: [&'static str; 10] = [
+    pub const NAMES: [&'static str; 11] = [
         "source",
+        "collected_at",
         "label",
         "annotator",
         "confidence",
@@ -112,6 +115,7 @@ impl MetaFields {
     pub fn field(&self, name: &str) -> &Option<String> {
         match name {
             "source" => &self.source,
+            "collected_at" => &self.collected_at,
             "label" => &self.label,
             "annotator" => &self.annotator,
             "confidence" => &self.confidence,
@@ -129,6 +133,7 @@ impl MetaFields {
     pub fn from_fn(mut f: impl FnMut(&'static str) -> Option<String>) -> MetaFields {
         MetaFields {
             source: f("source"),
+            collected_at: f("collected_at"),
             label: f("label"),
             annotator: f("annotator"),
             confidence: f("confidence"),

@@ -28,6 +28,8 @@ pub struct ExampleState {
     pub dataset: String,
     /// Where it came from.
     pub source: Option<String>,
+    /// When it was collected.
+    pub collected_at: Option<String>,
     /// Added and not removed since.
     pub present: bool,
     /// The latest label.
@@ -52,7 +54,11 @@ impl ExampleState {
                 dataset,
                 locator,
                 source,
+                collected_at,
             } => {
+                if collected_at.is_some() {
+                    self.collected_at = collected_at.clone();
+                }
                 self.present = true;
                 self.dataset = dataset.clone();
                 self.locator = locator.clone();
@@ -220,6 +226,7 @@ mod tests {
                 dataset: "d".into(),
                 locator: format!("d/f{n}"),
                 source: None,
+                collected_at: None,
             },
         }
     }

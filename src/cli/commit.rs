@@ -39,6 +39,9 @@ pub struct Args {
     /// The cost of each example this commit adds (decimal, in --currency)
     #[arg(long, allow_hyphen_values = true)]
     cost: Option<String>,
+    /// When the examples this commit adds were collected (YYYY-MM-DD or RFC 3339)
+    #[arg(long, value_name = "TIME")]
+    collected_at: Option<String>,
     /// The labelling cost of each example this commit adds (decimal, in --currency)
     #[arg(long, allow_hyphen_values = true)]
     labelling_cost: Option<String>,
@@ -97,6 +100,7 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
         source: a.source.clone(),
         meta: Meta {
             source: None,
+            collected_at: a.collected_at.clone(),
             label: a.label.clone(),
             annotator: a.annotator.clone(),
             confidence: a.confidence.clone(),

@@ -74,6 +74,8 @@ pub enum Payload {
         locator: String,
         /// Where it came from, when known.
         source: Option<String>,
+        /// When it was collected, as given (a date or RFC 3339 time), when known.
+        collected_at: Option<String>,
     },
     /// The example left its dataset.
     Removed {
@@ -153,7 +155,10 @@ impl Payload {
                 dataset,
                 locator,
                 source,
-            } => json!({"dataset": dataset, "locator": locator, "source": source}),
+                collected_at,
+            } => {
+                json!({"dataset": dataset, "locator": locator, "source": source, "collected_at": collected_at})
+            }
             Payload::Removed { locator } => json!({"locator": locator}),
             Payload::Annotated {
                 label,
@@ -242,10 +247,12 @@ impl Event {
                 dataset,
                 locator,
                 source,
+                collected_at,
             } => {
                 put(&mut p, 1, dataset.as_bytes());
                 put(&mut p, 2, locator.as_bytes());
                 put_opt(&mut p, 3, source);
+                put_opt(&mut p, 4, collected_at);
             }
             Payload::Removed { locator } => put(&mut p, 2, locator.as_bytes()),
             Payload::Annotated {
@@ -324,7 +331,7 @@ impl Event {
         // Payload fields: ascending, and only those the kind defines (so
         // the encoding is canonical: it is what `encode` would write).
         let known: &[u8] = match code {
-            1 => &[1, 2, 3],
+            1 => &[1, 2, 3, 4],
             2 => &[2],
             3 => &[1, 2, 3],
             4 => &[1, 2, 3, 4],
@@ -350,6 +357,7 @@ impl Event {
                 dataset: need(1)?,
                 locator: need(2)?,
                 source: pget(3).map(text).transpose()?,
+                collected_at: pget(4).map(text).transpose()?,
             },
             2 => Payload::Removed { locator: need(2)? },
             3 => Payload::Annotated {
@@ -535,6 +543,7 @@ mod tests {
                 dataset: "data".into(),
                 locator: "data/t.csv:1".into(),
                 source: Some("s3://vendor/batch".into()),
+                collected_at: Some("2026-01-15".into()),
             },
             prev: [7; 32],
         }

@@ -59,6 +59,7 @@ impl Meta {
         at: &dyn std::fmt::Display,
         classes: &[String],
     ) -> Result<Vec<Payload>, RepoError> {
+        checked_time(self, at)?;
         let bad = |what: String| RepoError::Refused(format!("{at}: {what}"));
         let changed = |f: fn(&Meta) -> &Option<String>| old.is_none_or(|o| f(o) != f(self));
         let mut out = Vec::new();
@@ -137,6 +138,23 @@ impl Meta {
         }
         Ok(out)
     }
+}
+
+/// The collection time of `meta`, checked: a date `YYYY-MM-DD` or an RFC
+/// 3339 time, kept as written.
+fn checked_time(meta: &Meta, at: &dyn std::fmt::Display) -> Result<Option<String>, RepoError> {
+    let Some(t) = &meta.collected_at else {
+        return Ok(None);
+    };
+    let t = t.trim();
+    let ok = chrono::NaiveDate::parse_from_str(t, "%Y-%m-%d").is_ok()
+        || chrono::DateTime::parse_from_rfc3339(t).is_ok();
+    if !ok {
+        return Err(RepoError::Refused(format!(
+            "{at}: collected_at '{t}' is not a date (YYYY-MM-DD) or an RFC 3339 time"
+        )));
+    }
+    Ok(Some(t.to_string()))
 }
 
 /// Names a row in an error about the metadata its columns map.
@@ -230,16 +248,20 @@ impl Repo {
                 let path = full(rel);
                 if !is_table(&path) {
                     let id = ExampleId::file(&path);
+                    let side = ctx.sidecar.borrow_mut().remove(&path).map(|(_, m)| m);
+                    let meta = side.unwrap_or_default().or(ctx.batch);
                     push(
                         Payload::Added {
                             dataset: dataset.clone(),
                             locator: path.clone(),
-                            source: ctx.source.map(str::to_string),
+                            source: meta
+                                .source
+                                .clone()
+                                .or_else(|| ctx.source.map(str::to_string)),
+                            collected_at: checked_time(&meta, &path.as_str())?,
                         },
                         id,
                     );
-                    let side = ctx.sidecar.borrow_mut().remove(&path).map(|(_, m)| m);
-                    let meta = side.unwrap_or_default().or(ctx.batch);
                     for p in meta.payloads(None, &path.as_str(), &ctx.classes)? {
                         push(p, id);
                     }
@@ -310,11 +332,21 @@ impl Repo {
                             .source
                             .clone()
                             .or_else(|| ctx.source.map(str::to_string));
+                        let collected_at = match checked_time(&meta, &RowAt(&locator)) {
+                            Ok(t) => t,
+                            Err(e) => {
+                                if meta_err.is_none() {
+                                    meta_err = Some(e);
+                                }
+                                None
+                            }
+                        };
                         push(
                             Payload::Added {
                                 dataset: dataset.clone(),
                                 locator: locator.clone(),
                                 source,
+                                collected_at,
                             },
                             id,
                         );

@@ -37,6 +37,8 @@ pub struct Lineage {
     pub dataset: Option<String>,
     /// Where it came from.
     pub source: Option<String>,
+    /// When it was collected, as recorded.
+    pub collected_at: Option<String>,
     /// The commit that added it.
     pub added_in: Option<String>,
     /// The commit that removed it (absent while it is still present).
@@ -265,6 +267,7 @@ impl Repo {
             locator: String::new(),
             dataset: None,
             source: None,
+            collected_at: None,
             added_in: None,
             removed_in: None,
             label: None,
@@ -310,6 +313,7 @@ impl Repo {
         l.locator = st.locator;
         l.dataset = (!st.dataset.is_empty()).then_some(st.dataset);
         l.source = st.source;
+        l.collected_at = st.collected_at;
         l.label = st.label;
         l.annotator = st.annotator;
         l.confidence = st.confidence;

@@ -169,6 +169,7 @@ fn a_rechained_forgery_contradicts_the_commits() {
                 dataset: p["dataset"].as_str().unwrap_or("").into(),
                 locator: p["locator"].as_str().unwrap_or("").into(),
                 source: Some("s3://somewhere-else".into()),
+                collected_at: None,
             }
         } else {
             folio::ledger::Payload::Removed {
@@ -877,4 +878,53 @@ fn labelling_cost_vendor_and_configured_sensitivities() {
     );
     let err = e.fails(&["classify", "r.csv:1", "--sensitivity", "open"], 1);
     assert!(err.contains("'Open'"), "{err}");
+}
+
+#[test]
+fn collection_time_and_file_sources_come_from_columns_sidecars_and_flags() {
+    let e = Env::new();
+    e.write(
+        ".folio/config.toml",
+        b"[tables.\"r.csv\"]\nkey = [\"id\"]\n[tables.\"r.csv\".meta]\ncollected_at = \"when\"\n",
+    );
+    e.write("r.csv", b"id,when\n1,2025-12-24\n2,\n");
+    e.write("img/a.png", b"a");
+    e.write("img/b.png", b"b");
+    e.write("side.jsonl", b"{\"example\":\"img/a.png\",\"source\":\"cam://front\",\"collected_at\":\"2025-11-02T08:00:00Z\"}\n");
+    e.ok(&[
+        "commit",
+        "r.csv",
+        "img",
+        "--meta",
+        "side.jsonl",
+        "--collected-at",
+        "2026-01-01",
+        "--source",
+        "s3://batch",
+        "-m",
+        "one",
+    ]);
+    let row = |k: &str| e.json(&["lineage", k, "--json"]);
+    // Column, then flag where the column is empty; sidecar, then flags.
+    assert_eq!(row("r.csv:1")["collected_at"], "2025-12-24");
+    assert_eq!(row("r.csv:2")["collected_at"], "2026-01-01");
+    let a = row("img/a.png");
+    assert_eq!(
+        (a["collected_at"].as_str(), a["source"].as_str()),
+        (Some("2025-11-02T08:00:00Z"), Some("cam://front")),
+        "{a}"
+    );
+    let b = row("img/b.png");
+    assert_eq!(
+        (b["collected_at"].as_str(), b["source"].as_str()),
+        (Some("2026-01-01"), Some("s3://batch")),
+        "{b}"
+    );
+    // A time that does not parse names where it came from.
+    e.write("r.csv", b"id,when\n1,2025-12-24\n3,yesterday\n");
+    let err = e.fails(&["commit", "r.csv", "-m", "bad"], 1);
+    assert!(
+        err.contains("row r.csv:3") && err.contains("collected_at 'yesterday'"),
+        "{err}"
+    );
 }
