@@ -156,11 +156,36 @@ pub struct LedgerConfig {
     pub sensitivities: Option<Vec<String>>,
 }
 
+/// Drift settings: `[drift]` and `[drift.columns."NAME"]`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DriftConfig {
+    /// Bins of numeric columns (default 10).
+    pub bins: Option<usize>,
+    /// Share of drifted columns at which a table drifts (default 0.5).
+    pub share: Option<f64>,
+    /// Change of missing rate at which a column drifts (default 0.1).
+    pub missing: Option<f64>,
+    /// Per-column metric and threshold.
+    #[serde(default)]
+    pub columns: BTreeMap<String, DriftColumn>,
+}
+
+/// A column's drift rule.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DriftColumn {
+    /// Metric name (see docs/DRIFT.md).
+    pub metric: Option<String>,
+    /// Threshold.
+    pub threshold: Option<f64>,
+}
+
 /// The sensitivity classes when none are configured.
 pub const DEFAULT_SENSITIVITIES: [&str; 4] = ["public", "internal", "confidential", "pii"];
 
 /// The repository configuration.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Per-table settings, by path relative to the working tree.
@@ -169,6 +194,9 @@ pub struct Config {
     /// Ledger settings.
     #[serde(default)]
     pub ledger: LedgerConfig,
+    /// Drift settings.
+    #[serde(default)]
+    pub drift: DriftConfig,
 }
 
 impl Config {
@@ -207,7 +235,50 @@ impl Config {
                 });
             }
         }
+        c.drift_settings()
+            .map_err(|detail| ConfigError::Invalid { path, detail })?;
         Ok(c)
+    }
+
+    /// The drift settings the config gives, over the defaults; an error
+    /// names the bad setting.
+    pub fn drift_settings(&self) -> Result<crate::drift::Settings, String> {
+        let d = &self.drift;
+        let mut s = crate::drift::Settings::default();
+        if let Some(b) = d.bins {
+            s.bins = crate::drift::check_bins(b)?;
+        }
+        if let Some(x) = d.share {
+            s.share = crate::drift::check_unit("[drift] share", x)?;
+        }
+        if let Some(x) = d.missing {
+            s.missing = crate::drift::check_unit("[drift] missing", x)?;
+        }
+        for (col, rule) in &d.columns {
+            let metric = rule
+                .metric
+                .as_deref()
+                .map(|m| {
+                    crate::drift::parse_metric(m)
+                        .map_err(|e| format!("[drift.columns.\"{col}\"] {e}"))
+                })
+                .transpose()?;
+            if let Some(t) = rule.threshold
+                && !t.is_finite()
+            {
+                return Err(format!(
+                    "[drift.columns.\"{col}\"] threshold {t} is not a number"
+                ));
+            }
+            s.rules.insert(
+                col.clone(),
+                crate::drift::Rule {
+                    metric,
+                    threshold: rule.threshold,
+                },
+            );
+        }
+        Ok(s)
     }
 
     /// The sensitivity classes examples may have.

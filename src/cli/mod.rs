@@ -6,6 +6,7 @@ mod branch;
 mod checkout;
 mod commit;
 mod diff;
+mod drift;
 mod gc;
 mod init;
 mod ledger;
@@ -64,6 +65,8 @@ enum Command {
     Show(show::Args),
     /// Compare commits, or a commit and the working tree, down to rows and cells
     Diff(diff::Args),
+    /// Measure distribution drift between two commits, column by column
+    Drift(drift::Args),
     /// Materialise a snapshot in the working tree or another folder
     Checkout(checkout::Args),
     /// Point HEAD at a branch and update the working tree
@@ -72,11 +75,11 @@ enum Command {
     Branch(branch::BranchArgs),
     /// List or create tags
     Tag(branch::TagArgs),
-    /// Record a label for one example
+    /// Record a label for one example, or for every example a filter selects
     Annotate(record::AnnotateArgs),
-    /// Record the cost basis of one example
+    /// Record the cost basis of one example, or of every example a filter selects
     Value(record::ValueArgs),
-    /// Record the sensitivity of one example
+    /// Record the sensitivity of one example, or of every example a filter selects
     Classify(record::ClassifyArgs),
     /// Record that a model was trained on a commit
     Trained(record::TrainedArgs),
@@ -210,6 +213,7 @@ pub fn main() -> ExitCode {
         Command::Log(a) => log::run(&ctx, a),
         Command::Show(a) => show::run(&ctx, a),
         Command::Diff(a) => diff::run(&ctx, a),
+        Command::Drift(a) => drift::run(&ctx, a),
         Command::Checkout(a) => checkout::run(&ctx, a),
         Command::Switch(a) => checkout::switch(&ctx, a),
         Command::Branch(a) => branch::branch(&ctx, a),

@@ -5,6 +5,7 @@ mod checkout;
 mod commit;
 mod crash;
 mod diff;
+mod drift;
 mod errors;
 mod history;
 mod ledger;

@@ -1,0 +1,357 @@
+//! `folio drift`.
+
+use std::path::PathBuf;
+
+use super::{Ctx, Failure, Result, out, out_json};
+use folio::drift::{Rule, TableDrift, parse_metric};
+use folio::id::CommitId;
+use folio::repo::{DriftOptions, DriftReport, Repo};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The reference commit
+    reference: String,
+    /// The current commit (or, with --series, a range A..B: each commit
+    /// after A up to B, along first parents)
+    current: String,
+    /// Tables or dataset folders to compare (default: all)
+    paths: Vec<PathBuf>,
+    /// Compare only this column (repeatable)
+    #[arg(long = "column", value_name = "NAME")]
+    columns: Vec<String>,
+    /// Bins of numeric columns, from the reference's quantiles (default 10)
+    #[arg(long, value_name = "N")]
+    bins: Option<usize>,
+    /// A table drifts when this share of its columns drifts (default 0.5)
+    #[arg(long, value_name = "X")]
+    share: Option<f64>,
+    /// A column drifts when its missing rate moves by this much (default 0.1)
+    #[arg(long, value_name = "X")]
+    missing: Option<f64>,
+    /// The metric of a column's verdict, as COLUMN=METRIC (repeatable)
+    #[arg(long, value_name = "COLUMN=METRIC")]
+    metric: Vec<String>,
+    /// The threshold of a column's verdict, as COLUMN=X (repeatable)
+    #[arg(long, value_name = "COLUMN=X")]
+    threshold: Vec<String>,
+    /// Every figure and definition as JSON
+    #[arg(long)]
+    json: bool,
+    /// Also write a self-contained HTML report to FILE
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
+    /// Exit with 3 when anything drifted (for CI and retraining triggers)
+    #[arg(long)]
+    fail_on_drift: bool,
+    /// Compare each commit of the range CURRENT (A..B) against REFERENCE
+    #[arg(long)]
+    series: bool,
+}
+
+fn options(ctx: &Ctx, repo: &Repo, a: &Args) -> Result<DriftOptions> {
+    let mut settings = repo
+        .config()?
+        .drift_settings()
+        .map_err(|e| Failure::user(format!(".folio/config.toml: {e}")))?;
+    if let Some(b) = a.bins {
+        settings.bins = folio::drift::check_bins(b).map_err(Failure::user)?;
+    }
+    if let Some(x) = a.share {
+        settings.share = folio::drift::check_unit("--share", x).map_err(Failure::user)?;
+    }
+    if let Some(x) = a.missing {
+        settings.missing = folio::drift::check_unit("--missing", x).map_err(Failure::user)?;
+    }
+    let split = |s: &str, flag: &str| -> Result<(String, String)> {
+        s.rsplit_once('=')
+            .map(|(c, v)| (c.to_string(), v.to_string()))
+            .filter(|(c, v)| !c.is_empty() && !v.is_empty())
+            .ok_or_else(|| Failure::user(format!("{flag} '{s}': write COLUMN=VALUE")))
+    };
+    for m in &a.metric {
+        let (col, name) = split(m, "--metric")?;
+        let metric = parse_metric(&name).map_err(|e| Failure::user(format!("--metric {e}")))?;
+        settings
+            .rules
+            .entry(col)
+            .or_insert_with(Rule::default)
+            .metric = Some(metric);
+    }
+    for t in &a.threshold {
+        let (col, v) = split(t, "--threshold")?;
+        let x: f64 = v
+            .parse()
+            .ok()
+            .filter(|x: &f64| x.is_finite())
+            .ok_or_else(|| Failure::user(format!("--threshold '{t}': '{v}' is not a number")))?;
+        settings
+            .rules
+            .entry(col)
+            .or_insert_with(Rule::default)
+            .threshold = Some(x);
+    }
+    let paths = a
+        .paths
+        .iter()
+        .map(|p| repo.dataset_path(&ctx.cwd.join(p)))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    Ok(DriftOptions {
+        paths,
+        columns: a.columns.clone(),
+        settings,
+    })
+}
+
+fn num(v: Option<f64>) -> String {
+    match v {
+        None => "-".into(),
+        Some(x) if x != 0.0 && x.abs() < 1e-4 => format!("{x:.2e}"),
+        Some(x) => format!("{x:.4}"),
+    }
+}
+
+fn table_text(t: &TableDrift) -> String {
+    let mut s = format!(
+        "\n{}  {} → {} {}: {} of {} columns drifted ({:.0}%) — {}\n",
+        t.path,
+        t.rows.0,
+        t.rows.1,
+        if t.path.ends_with('/') {
+            "files"
+        } else {
+            "rows"
+        },
+        t.drifted_columns,
+        t.columns.len(),
+        t.drifted_share * 100.0,
+        if t.drifted { "DRIFTED" } else { "stable" }
+    );
+    if let Some(n) = &t.note {
+        s += &format!("  {n}\n");
+    }
+    for sc in &t.schema {
+        s += &format!("  schema: column {} {}\n", sc.column, sc.change);
+    }
+    if !t.key.is_empty() {
+        s += &format!("  key (not compared): {}\n", t.key.join(", "));
+    }
+    if t.columns.is_empty() {
+        return s;
+    }
+    let w = t
+        .columns
+        .iter()
+        .map(|c| c.column.chars().count())
+        .max()
+        .unwrap_or(6)
+        .max(6);
+    s += &format!(
+        "  {:<w$}  {:<11}  {:<16}  {:>10}  {:>10}  {:>15}  {}\n",
+        "column", "kind", "metric", "value", "threshold", "missing", "drifted"
+    );
+    for c in &t.columns {
+        let kind = format!("{:?}", c.kind).to_lowercase();
+        let thr = if c.metric.is_p_value() {
+            format!("< {}", c.threshold)
+        } else {
+            format!("≥ {}", c.threshold)
+        };
+        let missing = format!(
+            "{:.1}%→{:.1}%",
+            c.missing.reference * 100.0,
+            c.missing.current * 100.0
+        );
+        s += &format!(
+            "  {:<w$}  {:<11}  {:<16}  {:>10}  {:>10}  {:>15}  {}\n",
+            c.column,
+            kind,
+            c.metric.name(),
+            num(c.value),
+            thr,
+            missing,
+            if c.drifted {
+                if c.missing.drifted {
+                    "yes (missing)"
+                } else {
+                    "yes"
+                }
+            } else {
+                "no"
+            }
+        );
+        if let Some(b) = &c.bins {
+            s += &format!("  {:<w$}  bins: {} from the {}\n", "", b.count, b.source);
+        }
+        for (what, list) in [
+            ("new", &c.new_categories),
+            ("vanished", &c.vanished_categories),
+        ] {
+            if !list.is_empty() {
+                let items: Vec<String> = list
+                    .iter()
+                    .take(5)
+                    .map(|(k, v)| format!("{k} ({:.1}%)", v * 100.0))
+                    .collect();
+                let more = if list.len() > 5 {
+                    format!(" and {} more", list.len() - 5)
+                } else {
+                    String::new()
+                };
+                s += &format!("  {:<w$}  {what}: {}{more}\n", "", items.join(", "));
+            }
+        }
+        if let Some(n) = &c.note {
+            s += &format!("  {:<w$}  note: {n}\n", "");
+        }
+    }
+    s
+}
+
+fn report_text(r: &DriftReport) -> String {
+    let mut s = format!(
+        "drift {} → {}: {}\n",
+        &r.reference[..12],
+        &r.current[..12],
+        if r.drifted { "DRIFTED" } else { "no drift" }
+    );
+    for t in &r.tables {
+        s += &table_text(t);
+    }
+    s += &format!(
+        "\npsi and kl: natural log, an empty bin counts half an observation; jensen_shannon: divergence in bits (0..1);\n\
+         numeric bins: {} from the reference's quantiles; a table drifts when {:.0}% of its columns drift;\n\
+         a column drifts when its metric crosses its threshold or its missing rate moves by {:.0} points (docs/DRIFT.md)\n",
+        r.bins,
+        r.share_threshold * 100.0,
+        r.missing_threshold * 100.0
+    );
+    s
+}
+
+/// Definitions included in the JSON output.
+fn definitions() -> serde_json::Value {
+    serde_json::json!({
+        "psi": "sum over bins of (q - p) * ln(q / p); natural log; zero-bin policy applied",
+        "kl": "KL(reference || current) = sum p * ln(p / q), nats; zero-bin policy applied",
+        "jensen_shannon": "Jensen-Shannon divergence in bits (0..1): 0.5 KL2(p||m) + 0.5 KL2(q||m), m = (p+q)/2; not the distance (its square root)",
+        "hellinger": "sqrt(0.5 * sum (sqrt p - sqrt q)^2), 0..1",
+        "l_infinity": "max |p - q| over categories",
+        "chi_square": "two-sample chi-square on the 2 x k contingency table, no continuity correction; chi_square_p from the chi-square distribution with k-1 degrees of freedom",
+        "ks": "two-sample Kolmogorov-Smirnov statistic D; ks_p from the asymptotic Kolmogorov distribution at sqrt(nm/(n+m)) D",
+        "wasserstein": "Wasserstein-1 distance between the empirical distributions, in the column's unit; wasserstein_norm divides by the reference's (population) standard deviation",
+        "outside_reference_range": "share of current values below the reference's minimum or above its maximum",
+        "zero_bin_policy": "a bin with no observations on one side gets half an observation (0.5 / n) on that side, no renormalisation; PSI and KL only",
+        "bins": "numeric columns: interior edges at the k/B quantiles of the reference (nearest rank), repeated edges merged; outer bins open",
+        "missing": "null, empty or NaN cells; two-proportion pooled z-test, two-sided p-value",
+        "text": "string columns with more than 20 distinct values, more than half of them distinct (or more than 10,000 distinct): length distribution (length_*) and Jensen-Shannon over the reference's 100 most frequent tokens plus the rest",
+        "key": "key columns identify rows and are not compared",
+        "verdict": "a column drifts when its metric crosses its threshold (below it for p-values) or its missing rate moves by the missing threshold; a table drifts when the share of drifted columns reaches the share threshold",
+    })
+}
+
+/// The commits of `range` (A..B): first parents from B back to, not
+/// including, A; oldest first.
+fn range(repo: &Repo, range: &str) -> Result<Vec<CommitId>> {
+    let (a, b) = range
+        .split_once("..")
+        .ok_or_else(|| Failure::user(format!("--series needs a range A..B, not '{range}'")))?;
+    let (a, b) = (repo.resolve(a)?, repo.resolve(b)?);
+    let mut out = Vec::new();
+    let mut at = Some(b);
+    while let Some(id) = at {
+        if id == a {
+            out.reverse();
+            return Ok(out);
+        }
+        out.push(id);
+        at = repo.read_commit(id)?.parents.first().copied();
+    }
+    Err(Failure::user(format!(
+        "{} is not a first-parent ancestor of {}: the range {range} is empty",
+        &a.to_string()[..12],
+        &b.to_string()[..12]
+    )))
+}
+
+pub fn run(ctx: &Ctx, a: &Args) -> Result {
+    let repo = ctx.repo()?;
+    let opts = options(ctx, &repo, a)?;
+    let reference = repo.resolve(&a.reference)?;
+    if a.series {
+        if a.html.is_some() {
+            return Err(Failure::user("--html writes one comparison: drop --series"));
+        }
+        let mut reports = Vec::new();
+        let mut text = String::new();
+        for c in range(&repo, &a.current)? {
+            let r = repo.drift(reference, c, &opts)?;
+            let commit = repo.read_commit(c)?;
+            let (cols, drifted) = r.tables.iter().fold((0, 0), |(n, d), t| {
+                (n + t.columns.len(), d + t.drifted_columns)
+            });
+            let worst = r
+                .tables
+                .iter()
+                .flat_map(|t| {
+                    t.columns
+                        .iter()
+                        .filter(|c| c.drifted)
+                        .map(move |c| format!("{}:{}", t.path, c.column))
+                })
+                .take(3)
+                .collect::<Vec<_>>();
+            text += &format!(
+                "{}  {}  {:<9} {drifted}/{cols} columns drifted{}  {}\n",
+                &r.current[..12],
+                chrono::DateTime::from_timestamp(commit.time, 0)
+                    .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+                    .unwrap_or_default(),
+                if r.drifted { "DRIFTED" } else { "stable" },
+                if worst.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", worst.join(", "))
+                },
+                commit.message.lines().next().unwrap_or("")
+            );
+            reports.push(r);
+        }
+        let any = reports.iter().any(|r| r.drifted);
+        if a.json {
+            out_json(
+                &serde_json::json!({"reference": reference.to_string(), "series": reports, "definitions": definitions()}),
+            )?;
+        } else {
+            out(&text)?;
+        }
+        if a.fail_on_drift && any {
+            return Err(Failure::silent(3));
+        }
+        return Ok(());
+    }
+    let current = repo.resolve(&a.current)?;
+    let r = repo.drift(reference, current, &opts)?;
+    if let Some(file) = &a.html {
+        let path = ctx.cwd.join(file);
+        folio::fsutil::write_atomic(&path, folio::drift::html::render(&r).as_bytes()).map_err(
+            |e| {
+                Failure::from(std::io::Error::new(
+                    e.kind(),
+                    format!("{}: {e}", path.display()),
+                ))
+            },
+        )?;
+        ctx.hint(&format!("wrote {}", file.display()));
+    }
+    if a.json {
+        let mut v = serde_json::to_value(&r).map_err(|e| Failure::user(e.to_string()))?;
+        v["definitions"] = definitions();
+        out_json(&v)?;
+    } else {
+        out(&report_text(&r))?;
+    }
+    if a.fail_on_drift && r.drifted {
+        return Err(Failure::silent(3));
+    }
+    Ok(())
+}

@@ -1,0 +1,645 @@
+//! Comparing two profiles: per-column statistics, thresholds and verdicts.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use super::profile::{ColumnProfile, Profile, Values, is_numeric};
+use super::stats::{self, Counts};
+
+/// A drift metric a verdict can use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Metric {
+    /// Population stability index (nats).
+    Psi,
+    /// Jensen–Shannon divergence (bits).
+    JensenShannon,
+    /// KL(reference ‖ current) (nats).
+    Kl,
+    /// Hellinger distance.
+    Hellinger,
+    /// Largest change of a category's share.
+    LInfinity,
+    /// Kolmogorov–Smirnov statistic D.
+    Ks,
+    /// Kolmogorov–Smirnov p-value (drift when below the threshold).
+    KsP,
+    /// Chi-square p-value (drift when below the threshold).
+    ChiSquareP,
+    /// Wasserstein distance over the reference standard deviation.
+    WassersteinNorm,
+}
+
+impl Metric {
+    /// Every metric, for messages.
+    pub const ALL: [Metric; 9] = [
+        Metric::Psi,
+        Metric::JensenShannon,
+        Metric::Kl,
+        Metric::Hellinger,
+        Metric::LInfinity,
+        Metric::Ks,
+        Metric::KsP,
+        Metric::ChiSquareP,
+        Metric::WassersteinNorm,
+    ];
+
+    /// Its name in output, config and flags.
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::Psi => "psi",
+            Metric::JensenShannon => "jensen_shannon",
+            Metric::Kl => "kl",
+            Metric::Hellinger => "hellinger",
+            Metric::LInfinity => "l_infinity",
+            Metric::Ks => "ks",
+            Metric::KsP => "ks_p",
+            Metric::ChiSquareP => "chi_square_p",
+            Metric::WassersteinNorm => "wasserstein_norm",
+        }
+    }
+
+    /// Parses a name.
+    pub fn parse(s: &str) -> Option<Metric> {
+        Metric::ALL.into_iter().find(|m| m.name() == s)
+    }
+
+    /// True for p-values: drift when the value falls *below* the threshold.
+    pub fn is_p_value(self) -> bool {
+        matches!(self, Metric::KsP | Metric::ChiSquareP)
+    }
+}
+
+/// How a column is compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// Numbers.
+    Numeric,
+    /// Labels.
+    Categorical,
+    /// Free text (strings with many distinct values).
+    Text,
+}
+
+impl Kind {
+    /// The default metric and threshold (docs/DRIFT.md, "Verdicts").
+    pub fn default_rule(self) -> (Metric, f64) {
+        match self {
+            Kind::Numeric => (Metric::Psi, 0.25),
+            Kind::Categorical | Kind::Text => (Metric::JensenShannon, 0.1),
+        }
+    }
+}
+
+/// A per-column override of the metric or threshold.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Rule {
+    /// The metric.
+    pub metric: Option<Metric>,
+    /// The threshold.
+    pub threshold: Option<f64>,
+}
+
+/// Settings of a comparison.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// Bins for numeric columns, frozen from the reference's quantiles.
+    pub bins: usize,
+    /// A table drifted when at least this share of its columns drifted.
+    pub share: f64,
+    /// A column's missing rate drifted when it moved by at least this much.
+    pub missing: f64,
+    /// Overrides by column name.
+    pub rules: BTreeMap<String, Rule>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            bins: 10,
+            share: 0.5,
+            missing: 0.1,
+            rules: BTreeMap::new(),
+        }
+    }
+}
+
+/// Binning of a numeric comparison.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Bins {
+    /// Bins used (repeated quantiles merge, so at most the setting).
+    pub count: usize,
+    /// Interior edges; bin 0 is (−∞, e₀], the last is (e_last, +∞).
+    pub edges: Vec<f64>,
+    /// Where the edges came from.
+    pub source: &'static str,
+}
+
+/// Two distributions side by side, for reports.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Shares {
+    /// Bin or category labels.
+    pub labels: Vec<String>,
+    /// Reference shares.
+    pub reference: Vec<f64>,
+    /// Current shares.
+    pub current: Vec<f64>,
+}
+
+/// The missing-value rate on both sides.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Missing {
+    /// Reference rate.
+    pub reference: f64,
+    /// Current rate.
+    pub current: f64,
+    /// Two-proportion z statistic.
+    pub z: f64,
+    /// Its two-sided p-value.
+    pub p_value: f64,
+    /// The rate moved by at least the setting.
+    pub drifted: bool,
+}
+
+/// One column's drift.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ColumnDrift {
+    /// Column name.
+    pub column: String,
+    /// How it was compared.
+    pub kind: Kind,
+    /// Its type in the reference and in the current table.
+    pub types: (String, String),
+    /// Non-missing values on each side.
+    pub n: (u64, u64),
+    /// Missing values.
+    pub missing: Missing,
+    /// Every statistic computed (`null` when undefined).
+    pub metrics: BTreeMap<&'static str, Option<f64>>,
+    /// Binning, for numeric columns (and text lengths).
+    pub bins: Option<Bins>,
+    /// The distributions compared.
+    pub shares: Shares,
+    /// Categories new in the current table, with their current share.
+    pub new_categories: Vec<(String, f64)>,
+    /// Categories gone from the current table, with their reference share.
+    pub vanished_categories: Vec<(String, f64)>,
+    /// The metric the verdict uses.
+    pub metric: Metric,
+    /// Its value (`null` when undefined: no values on a side).
+    pub value: Option<f64>,
+    /// The threshold.
+    pub threshold: f64,
+    /// Whether the column drifted (by its metric, or its missing rate).
+    pub drifted: bool,
+    /// Why a figure is missing, when one is.
+    pub note: Option<String>,
+}
+
+/// A column present on one side only, or whose type changed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SchemaNote {
+    /// Column name.
+    pub column: String,
+    /// What changed.
+    pub change: String,
+}
+
+/// A table's (or folder's) drift.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TableDrift {
+    /// Table (or folder) path.
+    pub path: String,
+    /// Rows (files) on each side.
+    pub rows: (u64, u64),
+    /// Columns compared.
+    pub columns: Vec<ColumnDrift>,
+    /// Schema changes (not compared).
+    pub schema: Vec<SchemaNote>,
+    /// Key columns, not compared: they identify rows.
+    pub key: Vec<String>,
+    /// Columns that drifted.
+    pub drifted_columns: usize,
+    /// Their share of the columns compared.
+    pub drifted_share: f64,
+    /// Whether the table drifted (share ≥ the setting).
+    pub drifted: bool,
+    /// A message when nothing could be compared.
+    pub note: Option<String>,
+}
+
+fn rate(k: u64, n: u64) -> f64 {
+    if n == 0 { 0.0 } else { k as f64 / n as f64 }
+}
+
+fn mean_sd(v: &[f64]) -> (f64, f64) {
+    if v.is_empty() {
+        return (0.0, 0.0);
+    }
+    let n = v.len() as f64;
+    let mean = v.iter().sum::<f64>() / n;
+    let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n;
+    (mean, var.sqrt())
+}
+
+fn fmt_edge(x: f64) -> String {
+    let s = format!("{x:.6}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    if s.is_empty() || s == "-0" {
+        "0".into()
+    } else {
+        s.to_string()
+    }
+}
+
+/// Numeric comparison over bins frozen from the reference.
+fn numeric(
+    r: &[f64],
+    c: &[f64],
+    bins: usize,
+    m: &mut BTreeMap<&'static str, Option<f64>>,
+) -> (Option<Bins>, Shares) {
+    let edges = stats::quantile_edges(r, bins);
+    let (cr, cc) = (stats::bin_counts(r, &edges), stats::bin_counts(c, &edges));
+    let both = !r.is_empty() && !c.is_empty();
+    let some = |v: f64| both.then_some(v);
+    m.insert("psi", some(stats::psi(&cr, &cc)));
+    m.insert("jensen_shannon", some(stats::jensen_shannon(&cr, &cc)));
+    m.insert("kl", some(stats::kl(&cr, &cc)));
+    m.insert("hellinger", some(stats::hellinger(&cr, &cc)));
+    let (d, p) = stats::ks(r, c);
+    m.insert("ks", some(d));
+    m.insert("ks_p", some(p));
+    let w = stats::wasserstein(r, c);
+    m.insert("wasserstein", some(w));
+    let (_, sd) = mean_sd(r);
+    m.insert(
+        "wasserstein_norm",
+        both.then_some(w / sd).filter(|v| v.is_finite()),
+    );
+    let mean = |v: &[f64]| (!v.is_empty()).then(|| mean_sd(v).0);
+    m.insert("mean_reference", mean(r));
+    m.insert("mean_current", mean(c));
+    let outside = match (r.first(), r.last()) {
+        (Some(lo), Some(hi)) if !c.is_empty() => {
+            Some(c.iter().filter(|x| *x < lo || *x > hi).count() as f64 / c.len() as f64)
+        }
+        _ => None,
+    };
+    m.insert("outside_reference_range", outside);
+    let mut labels = Vec::new();
+    for i in 0..=edges.len() {
+        labels.push(match (i.checked_sub(1).map(|j| edges[j]), edges.get(i)) {
+            (None, Some(hi)) => format!("≤ {}", fmt_edge(*hi)),
+            (Some(lo), Some(hi)) => format!("({}, {}]", fmt_edge(lo), fmt_edge(*hi)),
+            (Some(lo), None) => format!("> {}", fmt_edge(lo)),
+            (None, None) => "all".into(),
+        });
+    }
+    (
+        Some(Bins {
+            count: edges.len() + 1,
+            edges,
+            source: "reference quantiles",
+        }),
+        Shares {
+            labels,
+            reference: cr.proportions(),
+            current: cc.proportions(),
+        },
+    )
+}
+
+/// Categorical comparison over the union of categories.
+#[allow(clippy::type_complexity)]
+fn categorical(
+    r: &BTreeMap<String, u64>,
+    c: &BTreeMap<String, u64>,
+    m: &mut BTreeMap<&'static str, Option<f64>>,
+) -> (Shares, Vec<(String, f64)>, Vec<(String, f64)>) {
+    let keys: BTreeSet<&String> = r.keys().chain(c.keys()).collect();
+    // Largest reference share first, then largest current share, then name.
+    let mut keys: Vec<&String> = keys.into_iter().collect();
+    let get = |x: &BTreeMap<String, u64>, k: &String| x.get(k).copied().unwrap_or(0);
+    keys.sort_by(|a, b| {
+        get(r, b)
+            .cmp(&get(r, a))
+            .then(get(c, b).cmp(&get(c, a)))
+            .then(a.cmp(b))
+    });
+    let cr = Counts(keys.iter().map(|k| get(r, k)).collect());
+    let cc = Counts(keys.iter().map(|k| get(c, k)).collect());
+    let both = cr.total() > 0 && cc.total() > 0;
+    let some = |v: f64| both.then_some(v);
+    m.insert("psi", some(stats::psi(&cr, &cc)));
+    m.insert("jensen_shannon", some(stats::jensen_shannon(&cr, &cc)));
+    m.insert("kl", some(stats::kl(&cr, &cc)));
+    m.insert("hellinger", some(stats::hellinger(&cr, &cc)));
+    m.insert("l_infinity", some(stats::l_infinity(&cr, &cc)));
+    let (chi, dof, p) = stats::chi_square(&cr, &cc);
+    m.insert("chi_square", some(chi));
+    m.insert("chi_square_dof", some(dof as f64));
+    m.insert("chi_square_p", some(p));
+    let (pr, pc) = (cr.proportions(), cc.proportions());
+    let mut new = Vec::new();
+    let mut gone = Vec::new();
+    for (i, k) in keys.iter().enumerate() {
+        if cr.0[i] == 0 && cc.0[i] > 0 {
+            new.push(((*k).clone(), pc[i]));
+        }
+        if cc.0[i] == 0 && cr.0[i] > 0 {
+            gone.push(((*k).clone(), pr[i]));
+        }
+    }
+    (
+        Shares {
+            labels: keys.into_iter().cloned().collect(),
+            reference: pr,
+            current: pc,
+        },
+        new,
+        gone,
+    )
+}
+
+/// Token shares over the reference's 100 most frequent tokens plus
+/// "(other tokens)".
+fn token_counts(
+    r: &BTreeMap<String, u64>,
+    r_total: u64,
+    c: &BTreeMap<String, u64>,
+    c_total: u64,
+) -> (BTreeMap<String, u64>, BTreeMap<String, u64>) {
+    let mut top: Vec<(&String, &u64)> = r.iter().collect();
+    top.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    top.truncate(100);
+    let mut rr = BTreeMap::new();
+    let mut cc = BTreeMap::new();
+    let (mut r_in, mut c_in) = (0, 0);
+    for (t, n) in top {
+        rr.insert(t.clone(), *n);
+        let k = c.get(t).copied().unwrap_or(0);
+        cc.insert(t.clone(), k);
+        r_in += n;
+        c_in += k;
+    }
+    rr.insert("(other tokens)".into(), r_total - r_in);
+    cc.insert("(other tokens)".into(), c_total - c_in);
+    (rr, cc)
+}
+
+/// Compares one column present on both sides.
+pub fn compare_column(r: &ColumnProfile, c: &ColumnProfile, s: &Settings) -> ColumnDrift {
+    let mut metrics = BTreeMap::new();
+    let (mut bins, mut new_categories, mut vanished_categories) = (None, Vec::new(), Vec::new());
+    let mut note = None;
+    let (kind, shares, n) = match (&r.values, &c.values) {
+        (Values::Numeric(a), Values::Numeric(b)) => {
+            let (bn, sh) = numeric(a, b, s.bins, &mut metrics);
+            bins = bn;
+            (Kind::Numeric, sh, (a.len() as u64, b.len() as u64))
+        }
+        (
+            Values::Strings {
+                counts: ca,
+                distinct,
+                lengths: la,
+                tokens: ta,
+                token_total: tta,
+            },
+            Values::Strings {
+                counts: cb,
+                lengths: lb,
+                tokens: tb,
+                token_total: ttb,
+                ..
+            },
+        ) => {
+            // Free text: a string column whose values are mostly distinct
+            // (more than 20 distinct, and more than half the values).
+            let non_missing = r.total - r.missing;
+            let text = r.ty == crate::table::ColumnType::String
+                && (ca.is_none() || (*distinct > 20 && 2 * *distinct > non_missing));
+            let categorical_kind = !text && ca.is_some() && cb.is_some();
+            let n = (r.total - r.missing, c.total - c.missing);
+            match (categorical_kind, ca, cb) {
+                (true, Some(a), Some(b)) => {
+                    let (sh, new, gone) = categorical(a, b, &mut metrics);
+                    new_categories = new;
+                    vanished_categories = gone;
+                    (Kind::Categorical, sh, n)
+                }
+                _ => {
+                    // Text: length distribution as numeric, tokens as
+                    // categories; the verdict uses the token divergence.
+                    let mut lm = BTreeMap::new();
+                    let (bn, _) = numeric(la, lb, s.bins, &mut lm);
+                    bins = bn;
+                    for (k, v) in lm {
+                        let name: &'static str = match k {
+                            "psi" => "length_psi",
+                            "jensen_shannon" => "length_jensen_shannon",
+                            "ks" => "length_ks",
+                            "ks_p" => "length_ks_p",
+                            "wasserstein" => "length_wasserstein",
+                            "mean_reference" => "length_mean_reference",
+                            "mean_current" => "length_mean_current",
+                            _ => continue,
+                        };
+                        metrics.insert(name, v);
+                    }
+                    let (tr, tc) = token_counts(ta, *tta, tb, *ttb);
+                    let (sh, _, _) = categorical(&tr, &tc, &mut metrics);
+                    metrics.remove("chi_square");
+                    metrics.remove("chi_square_dof");
+                    metrics.remove("chi_square_p");
+                    (Kind::Text, sh, n)
+                }
+            }
+        }
+        _ => {
+            // Numbers on one side, strings on the other: compare as labels.
+            let as_counts = |p: &ColumnProfile| -> BTreeMap<String, u64> {
+                match &p.values {
+                    Values::Numeric(v) => {
+                        let mut m = BTreeMap::new();
+                        for x in v {
+                            *m.entry(fmt_edge(*x)).or_default() += 1;
+                        }
+                        m
+                    }
+                    Values::Strings { counts, .. } => counts.clone().unwrap_or_default(),
+                }
+            };
+            let (sh, new, gone) = categorical(&as_counts(r), &as_counts(c), &mut metrics);
+            new_categories = new;
+            vanished_categories = gone;
+            note = Some("the column's type changed: compared as categories".into());
+            (
+                Kind::Categorical,
+                sh,
+                (r.total - r.missing, c.total - c.missing),
+            )
+        }
+    };
+    let (z, p) = stats::two_proportion_z(r.missing, r.total, c.missing, c.total);
+    let (mr, mc) = (rate(r.missing, r.total), rate(c.missing, c.total));
+    let missing = Missing {
+        reference: mr,
+        current: mc,
+        z,
+        p_value: p,
+        drifted: (mc - mr).abs() >= s.missing,
+    };
+    let rule = s.rules.get(&r.name).copied().unwrap_or_default();
+    let (dm, dt) = kind.default_rule();
+    let metric = rule.metric.unwrap_or(dm);
+    let threshold = rule.threshold.unwrap_or(dt);
+    let value = metrics.get(metric.name()).copied().flatten();
+    if value.is_none() && note.is_none() {
+        note = Some(if n.0 == 0 || n.1 == 0 {
+            "no values on one side: only the missing rate is compared".into()
+        } else {
+            format!("{} is not defined for this column", metric.name())
+        });
+    }
+    let by_metric = value.is_some_and(|v| {
+        if metric.is_p_value() {
+            v < threshold
+        } else {
+            v >= threshold
+        }
+    });
+    ColumnDrift {
+        column: r.name.clone(),
+        kind,
+        types: (r.ty.name().into(), c.ty.name().into()),
+        n,
+        drifted: by_metric || missing.drifted,
+        missing,
+        metrics,
+        bins,
+        shares,
+        new_categories,
+        vanished_categories,
+        metric,
+        value,
+        threshold,
+        note,
+    }
+}
+
+/// Compares two profiles of one table (either may be absent: the table is
+/// new or gone).
+pub fn compare(path: &str, r: Option<&Profile>, c: Option<&Profile>, s: &Settings) -> TableDrift {
+    let mut out = TableDrift {
+        path: path.to_string(),
+        rows: (r.map_or(0, |p| p.rows), c.map_or(0, |p| p.rows)),
+        columns: Vec::new(),
+        schema: Vec::new(),
+        key: Vec::new(),
+        drifted_columns: 0,
+        drifted_share: 0.0,
+        drifted: false,
+        note: None,
+    };
+    let (Some(r), Some(c)) = (r, c) else {
+        out.note = Some(match r {
+            None => "the table is new in the current commit: nothing to compare".into(),
+            Some(_) => "the table is gone from the current commit: nothing to compare".into(),
+        });
+        return out;
+    };
+    if r.rows == 0 || c.rows == 0 {
+        out.note = Some(format!(
+            "the table has no rows in the {} commit: nothing to compare",
+            if r.rows == 0 { "reference" } else { "current" }
+        ));
+        return out;
+    }
+    out.key = r.key.clone();
+    for k in &c.key {
+        if !out.key.contains(k) {
+            out.key.push(k.clone());
+        }
+    }
+    let is_key = |name: &str| out.key.iter().any(|k| k == name);
+    for rc in r.columns.iter().filter(|x| !is_key(&x.name)) {
+        match c.columns.iter().find(|x| x.name == rc.name) {
+            Some(cc) => {
+                if rc.ty != cc.ty && !(is_numeric(rc.ty) && is_numeric(cc.ty)) {
+                    out.schema.push(SchemaNote {
+                        column: rc.name.clone(),
+                        change: format!("type changed from {} to {}", rc.ty, cc.ty),
+                    });
+                }
+                out.columns.push(compare_column(rc, cc, s));
+            }
+            None => out.schema.push(SchemaNote {
+                column: rc.name.clone(),
+                change: "only in the reference commit".into(),
+            }),
+        }
+    }
+    for cc in c.columns.iter().filter(|x| !is_key(&x.name)) {
+        if !r.columns.iter().any(|x| x.name == cc.name) {
+            out.schema.push(SchemaNote {
+                column: cc.name.clone(),
+                change: "only in the current commit".into(),
+            });
+        }
+    }
+    out.drifted_columns = out.columns.iter().filter(|c| c.drifted).count();
+    out.drifted_share = rate(out.drifted_columns as u64, out.columns.len() as u64);
+    out.drifted = !out.columns.is_empty() && out.drifted_share >= s.share;
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::profile::ColumnBuilder;
+    use super::*;
+    use crate::table::{Cell, ColumnType};
+
+    fn cat(name: &str, counts: &[(&str, u64)]) -> ColumnProfile {
+        let mut b = ColumnBuilder::new(name, ColumnType::Categorical);
+        for (v, n) in counts {
+            b.add(&Cell::Text(v.to_string()), *n);
+        }
+        b.finish()
+    }
+
+    #[test]
+    fn categorical_column_uses_the_issue_check_values() {
+        let r = cat("label", &[("a", 50), ("b", 30), ("c", 20)]);
+        let c = cat("label", &[("a", 30), ("b", 30), ("c", 40)]);
+        let d = compare_column(&r, &c, &Settings::default());
+        assert_eq!(d.kind, Kind::Categorical);
+        let js = d.value.expect("defined");
+        assert!((js - 0.0427376).abs() < 5e-8, "{js}");
+        assert!(!d.drifted, "0.043 bits is under the 0.1 default");
+        let strict = Settings {
+            rules: BTreeMap::from([(
+                "label".to_string(),
+                Rule {
+                    metric: Some(Metric::ChiSquareP),
+                    threshold: Some(0.01),
+                },
+            )]),
+            ..Settings::default()
+        };
+        let d = compare_column(&r, &c, &strict);
+        assert!(d.drifted, "p = 0.0029 < 0.01");
+    }
+
+    #[test]
+    fn new_and_vanished_categories_are_listed_with_shares() {
+        let r = cat("k", &[("a", 3), ("b", 1)]);
+        let c = cat("k", &[("a", 2), ("z", 2)]);
+        let d = compare_column(&r, &c, &Settings::default());
+        assert_eq!(d.new_categories, vec![("z".to_string(), 0.5)]);
+        assert_eq!(d.vanished_categories, vec![("b".to_string(), 0.25)]);
+    }
+}
