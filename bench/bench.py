@@ -113,6 +113,21 @@ def meta_config(table: str) -> str:
             'cost = "cost"\nlicense = "lic"\nsensitivity = "sens"\n')
 
 
+def gen_drift_table(path: Path, rows: int, seed: int, shift: float):
+    """5 numeric and 5 categorical columns; `shift` moves the numbers and
+    tilts the categories."""
+    rng = random.Random(seed)
+    cats = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta"]
+    weights = [6 - i * (1 - shift) for i in range(6)]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as f:
+        f.write("id," + ",".join(f"n{i}" for i in range(5)) + "," + ",".join(f"c{i}" for i in range(5)) + "\n")
+        for r in range(rows):
+            nums = [f"{rng.gauss(shift * (i + 1), 1 + i):.5f}" for i in range(5)]
+            cs = rng.choices(cats, weights=weights, k=5)
+            f.write(f"{r}," + ",".join(nums) + "," + ",".join(cs) + "\n")
+
+
 def touch_percent(data: Path, pct: float, seed: int):
     files = sorted(p for p in data.rglob("*") if p.is_file())
     rng = random.Random(seed)
@@ -316,6 +331,32 @@ class Bench:
         self.record(case + ": verify everything", "folio", t, m, "chain, 2 tables, blobs")
 
 
+    def drift(self, rows):
+        base = OUT / f"drift-{rows}"
+        ref, cur = base / "ref.csv", base / "cur.csv"
+        if not cur.exists():
+            print(f"generating two {rows}-row tables for drift ...", flush=True)
+            gen_drift_table(ref, rows, 5, 0.0)
+            gen_drift_table(cur, rows, 6, 0.3)
+        f, env, r = self.folio, self.env, self.runs
+        case = f"{rows}-row table, 5 numeric + 5 categorical: drift"
+        fresh(base / ".folio")
+        run(f"{f} init", base)
+        shutil.copy(ref, base / "t.csv")
+        run(f"{f} commit t.csv --key id -m ref", base, env)
+        shutil.copy(cur, base / "t.csv")
+        run(f"{f} commit t.csv -m cur", base, env)
+        t, m = run(f"{f} drift HEAD~1 HEAD > /dev/null", base, env)
+        self.record(case, "folio (profiles computed)", t, m)
+        self.drift_cold = (t, m)
+        t, m = best(f"{f} drift HEAD~1 HEAD > /dev/null", base, r, env=env)
+        self.record(case, "folio (profiles cached)", t, m)
+        self.drift_warm = (t, m)
+        t, m = best(f"python3 {ROOT / 'drift_scipy.py'} {ref} {cur}", base, r)
+        self.record(case, "python csv + scipy (ks, wasserstein, chi2, js)", t, m)
+        self.drift_scipy = t
+
+
 def du(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
@@ -348,6 +389,7 @@ def main():
     b.large_files(8, (128 << 20) // scale)
     b.table(1_000_000 // scale)
     b.ledger(1_000_000 // scale)
+    b.drift(1_000_000 // scale)
 
     print("\nratios (lower is better for folio):")
     n_small = 100_000 // scale
@@ -379,6 +421,12 @@ def main():
     print(f"  lineage of one example (whole process)    = {1000 * b.lineage_secs:6.1f} ms  < 50 ms")
     print(f"  audit of one source                       = {b.audit_secs:6.2f} s  < 2 s")
     print(f"  verify of the chain                       = {b.verify_rate / 1e6:6.2f} M events/s  > 1")
+    (tc, mc), (tw, mw) = b.drift_cold, b.drift_warm
+    print(f"  drift, profiles computed                   = {tc:6.2f} s, {mc:.0f} MiB  < 5 s, < 500 MB")
+    print(f"  drift, profiles cached                     = {tw:6.2f} s, {mw:.0f} MiB  < 1 s")
+    print(f"  drift (cached) / python + scipy            = {tw / b.drift_scipy:6.2f}")
+    ratios.append({"case": "drift, profiles cached", "ratio": round(tw / b.drift_scipy, 3),
+                   "against": "python csv + scipy", "target": "< 1 s absolute"})
     ratios.append({"case": "commit with metadata", "ratio": round(b.meta_commit_ratio, 3),
                    "against": "the same commit without metadata", "target": "<= 2"})
     peak = max(r["peak_mib"] for r in b.rows if r["tool"].startswith("folio"))

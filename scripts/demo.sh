@@ -44,6 +44,13 @@ step "Tag the first version" tag v1 HEAD~1
 step "History" log
 step "One commit in detail" show HEAD
 step "Compare two versions, counts only" diff v1 HEAD --stat
+step "Did the data drift between the two versions? (every figure is defined in docs/DRIFT.md)" drift v1 HEAD
+printf '\n\033[1m== %s\033[0m\n$ folio drift v1 HEAD --html drift.html --fail-on-drift\n' "The same as a CI gate, with a report to look at"
+if "$FOLIO" drift v1 HEAD --html "$WORK/drift.html" --fail-on-drift > /dev/null; then
+  echo "exit 0: nothing drifted; report in $WORK/drift.html"
+else
+  echo "exit $?: drifted; report in $WORK/drift.html"
+fi
 step "Branches" branch experiment
 step "List branches" branch
 step "Materialise v1 elsewhere, byte for byte" checkout v1 --to "$WORK/v1-copy"

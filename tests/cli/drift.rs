@@ -266,3 +266,51 @@ fn html_report_series_and_folders() {
         .clone();
     assert_eq!(types["new_categories"], serde_json::json!([[".jpg", 0.5]]));
 }
+
+#[test]
+fn labels_and_confidence_from_the_ledger_drift_too() {
+    let e = Env::new();
+    e.write(
+        ".folio/config.toml",
+        b"[tables.\"t.csv\"]\nkey = [\"id\"]\n[tables.\"t.csv\".meta]\nlabel = \"label\"\nconfidence = \"conf\"\n",
+    );
+    // 10 rows: 4 labelled a, 6 labelled b.
+    let mut csv = String::from("id,label,conf\n");
+    for i in 0..10 {
+        csv += &format!("{i},{},0.9\n", if i < 4 { "a" } else { "b" });
+    }
+    e.write("t.csv", csv.as_bytes());
+    e.ok(&["commit", "t.csv", "-m", "one"]);
+    // Relabel in the ledger only; the next commit attests it.
+    e.ok(&[
+        "annotate",
+        "--where-label",
+        "a",
+        "--label",
+        "z",
+        "--confidence",
+        "0.4",
+    ]);
+    e.ok(&["commit", "--allow-empty", "-m", "relabelled"]);
+    let r = e.json(&["drift", "HEAD~1", "HEAD", "--json"]);
+    let cols = r["tables"][0]["columns"].as_array().expect("cols");
+    let col = |n: &str| {
+        cols.iter()
+            .find(|c| c["column"] == n)
+            .unwrap_or_else(|| panic!("{n} in {r}"))
+    };
+    // The file did not change: its own label column did not drift.
+    assert_eq!(col("label")["value"].as_f64(), Some(0.0));
+    let l = col("(ledger) label");
+    assert_eq!(l["new_categories"], serde_json::json!([["z", 0.4]]));
+    assert_eq!(l["vanished_categories"], serde_json::json!([["a", 0.4]]));
+    assert_eq!(l["drifted"], true);
+    let c = col("(ledger) confidence");
+    let before = c["metrics"]["mean_reference"].as_f64().expect("mean");
+    assert!((before - 0.9).abs() < 1e-12, "{before}");
+    let mean = c["metrics"]["mean_current"].as_f64().expect("mean");
+    assert!(
+        (mean - (4.0 * 0.4 + 6.0 * 0.9) / 10.0).abs() < 1e-12,
+        "{mean}"
+    );
+}
