@@ -261,11 +261,12 @@ impl Store {
                         return Ok(total);
                     }
                     Encoding::Raw => rec.data,
-                    Encoding::Zstd => zstd::bulk::decompress(&rec.data, rec.raw_len as usize)
-                        .map_err(|e| StoreError::Corrupt {
+                    Encoding::Zstd => decompress(&rec.data, rec.raw_len as usize).map_err(|e| {
+                        StoreError::Corrupt {
                             path: pack.clone(),
                             detail: format!("object {} does not decompress: {e}", id.short(12)),
-                        })?,
+                        }
+                    })?,
                 };
                 w.write_all(&bytes).map_err(|e| StoreError::io(&pack, e))?;
                 Ok(bytes.len() as u64)
@@ -500,6 +501,22 @@ fn maybe_compress(raw: &[u8]) -> Option<Vec<u8>> {
         c.as_mut()?.compress(raw).ok()
     })?;
     (z.len() < raw.len() - raw.len() / 8).then_some(z)
+}
+
+/// Decompresses a packed object of `raw_len` bytes with this thread's
+/// zstd context.
+fn decompress(data: &[u8], raw_len: usize) -> io::Result<Vec<u8>> {
+    thread_local! {
+        static UNZSTD: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    UNZSTD.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.is_none() {
+            *c = Some(zstd::bulk::Decompressor::new()?);
+        }
+        c.as_mut().expect("set above").decompress(data, raw_len)
+    })
 }
 
 /// A batch of writes into the store; safe to share between threads.

@@ -392,6 +392,58 @@ fn take_u32(r: &mut &[u8]) -> Option<u32> {
     take(r, 4).map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")))
 }
 
+/// A cell borrowed from an encoded row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CellRef<'a> {
+    /// Missing or null.
+    Null,
+    /// Text.
+    Text(&'a str),
+    /// A JSON number's text.
+    Number(&'a str),
+    /// A JSON boolean.
+    Bool(bool),
+    /// Nested JSON text.
+    Json(&'a str),
+}
+
+impl Cell {
+    /// The cell, borrowed.
+    pub fn as_ref(&self) -> CellRef<'_> {
+        match self {
+            Cell::Null => CellRef::Null,
+            Cell::Text(t) => CellRef::Text(t),
+            Cell::Number(t) => CellRef::Number(t),
+            Cell::Bool(b) => CellRef::Bool(*b),
+            Cell::Json(t) => CellRef::Json(t),
+        }
+    }
+}
+
+/// Gives `f` each (column, value) of an encoded row without allocating;
+/// `None` when the row does not decode.
+pub fn visit_row<'a>(body: &'a [u8], f: &mut dyn FnMut(&'a str, CellRef<'a>)) -> Option<()> {
+    let mut r = body;
+    let n = take_u32(&mut r)?;
+    for _ in 0..n {
+        let len = take_u32(&mut r)? as usize;
+        let name = std::str::from_utf8(take(&mut r, len)?).ok()?;
+        let tag = *take(&mut r, 1)?.first()?;
+        let len = take_u32(&mut r)? as usize;
+        let text = std::str::from_utf8(take(&mut r, len)?).ok()?;
+        let cell = match tag {
+            0 => CellRef::Null,
+            1 => CellRef::Text(text),
+            2 => CellRef::Number(text),
+            3 => CellRef::Bool(text == "true"),
+            4 => CellRef::Json(text),
+            _ => return None,
+        };
+        f(name, cell);
+    }
+    r.is_empty().then_some(())
+}
+
 fn take_cell(r: &mut &[u8]) -> Option<Cell> {
     let tag = *take(r, 1)?.first()?;
     let len = take_u32(r)? as usize;

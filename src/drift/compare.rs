@@ -566,6 +566,7 @@ pub fn compare(path: &str, r: Option<&Profile>, c: Option<&Profile>, s: &Setting
         }
     }
     let is_key = |name: &str| out.key.iter().any(|k| k == name);
+    let mut pairs = Vec::new();
     for rc in r.columns.iter().filter(|x| !is_key(&x.name)) {
         match c.columns.iter().find(|x| x.name == rc.name) {
             Some(cc) => {
@@ -575,13 +576,21 @@ pub fn compare(path: &str, r: Option<&Profile>, c: Option<&Profile>, s: &Setting
                         change: format!("type changed from {} to {}", rc.ty, cc.ty),
                     });
                 }
-                out.columns.push(compare_column(rc, cc, s));
+                pairs.push((rc, cc));
             }
             None => out.schema.push(SchemaNote {
                 column: rc.name.clone(),
                 change: "only in the reference commit".into(),
             }),
         }
+    }
+    {
+        use rayon::prelude::*;
+        // Columns are independent: compared on every core, kept in order.
+        out.columns = pairs
+            .par_iter()
+            .map(|(rc, cc)| compare_column(rc, cc, s))
+            .collect();
     }
     for cc in c.columns.iter().filter(|x| !is_key(&x.name)) {
         if !r.columns.iter().any(|x| x.name == cc.name) {

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
-use crate::table::{Cell, ColumnType};
+use crate::table::{Cell, CellRef, ColumnType};
 
 /// Version of the profile encoding and of the rules that fill it; part of
 /// the cache key, so a change recomputes every profile.
@@ -74,31 +74,34 @@ pub struct Profile {
 }
 
 /// True when a cell counts as missing: null, empty (or blank) text, NaN.
-pub fn is_missing(c: &Cell) -> bool {
+pub fn is_missing(c: CellRef<'_>) -> bool {
     match c {
-        Cell::Null => true,
-        Cell::Text(t) => {
+        CellRef::Null => true,
+        CellRef::Text(t) => {
             let t = t.trim();
             t.is_empty() || t.eq_ignore_ascii_case("nan")
         }
-        Cell::Number(n) => n.parse::<f64>().is_ok_and(f64::is_nan),
+        CellRef::Number(n) => n.parse::<f64>().is_ok_and(f64::is_nan),
         _ => false,
     }
 }
 
-fn number(c: &Cell) -> Option<f64> {
+fn number(c: CellRef<'_>) -> Option<f64> {
     match c {
-        Cell::Number(n) | Cell::Text(n) => n.trim().parse::<f64>().ok().filter(|v| !v.is_nan()),
-        Cell::Bool(b) => Some(f64::from(u8::from(*b))),
+        CellRef::Number(n) | CellRef::Text(n) => {
+            n.trim().parse::<f64>().ok().filter(|v| !v.is_nan())
+        }
+        CellRef::Bool(b) => Some(f64::from(u8::from(b))),
         _ => None,
     }
 }
 
-fn text(c: &Cell) -> String {
+fn text(c: CellRef<'_>) -> &str {
     match c {
-        Cell::Text(t) | Cell::Number(t) | Cell::Json(t) => t.clone(),
-        Cell::Bool(b) => b.to_string(),
-        Cell::Null => String::new(),
+        CellRef::Text(t) | CellRef::Number(t) | CellRef::Json(t) => t,
+        CellRef::Bool(true) => "true",
+        CellRef::Bool(false) => "false",
+        CellRef::Null => "",
     }
 }
 
@@ -148,6 +151,11 @@ impl ColumnBuilder {
 
     /// Adds a cell that occurs `n` times.
     pub fn add(&mut self, c: &Cell, n: u64) {
+        self.add_ref(c.as_ref(), n);
+    }
+
+    /// Adds a borrowed cell that occurs `n` times.
+    pub fn add_ref(&mut self, c: CellRef<'_>, n: u64) {
         self.total += n;
         if is_missing(c) {
             self.missing += n;
@@ -164,13 +172,18 @@ impl ColumnBuilder {
         if self.ty == ColumnType::String {
             let len = t.chars().count() as f64;
             self.lengths.extend(std::iter::repeat_n(len, n as usize));
-            for tok in tokens(&t) {
+            for tok in tokens(t) {
                 self.token_total += n;
                 *self.tokens.entry(tok).or_default() += n;
             }
         }
         if !self.overflow {
-            *self.counts.entry(t).or_default() += n;
+            match self.counts.get_mut(t) {
+                Some(k) => *k += n,
+                None => {
+                    self.counts.insert(t.to_string(), n);
+                }
+            }
             if self.counts.len() > MAX_CATEGORIES && self.ty == ColumnType::String {
                 self.overflow = true;
             }
@@ -235,7 +248,7 @@ impl Profile {
     /// Encodes for the cache (postcard, then zstd).
     pub fn encode(&self) -> Vec<u8> {
         let raw = postcard::to_stdvec(self).expect("a profile serialises");
-        zstd::bulk::compress(&raw, 3).expect("compression of an in-memory buffer")
+        zstd::bulk::compress(&raw, 1).expect("compression of an in-memory buffer")
     }
 
     /// Decodes a cached profile; `None` when unreadable or of another version.

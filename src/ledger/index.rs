@@ -1,8 +1,8 @@
 //! The ledger's derived lookups: a redb database, `.folio/index/ledger.redb`.
 //!
 //! It is an inverted index from terms to the frames that mention them: an
-//! example (by the first 8 bytes of its id), a locator, a source, and
-//! trainings. A query looks up the frames of its term, decodes only those,
+//! example (by the first 8 bytes of its id), a locator, a source,
+//! trainings and annotations. A query looks up the frames of its term, decodes only those,
 //! and filters their events exactly, so a collision of 8-byte terms costs a
 //! frame read, never a wrong answer. The index covers the ledger up to the
 //! position it records; a reader decodes whatever lies past it (the tail a
@@ -19,11 +19,11 @@ use super::event::{Event, ExampleId, Payload, Subject};
 use super::log::{FrameRef, LedgerLog, LogError};
 
 /// Frame by its first sequence number.
-const FRAMES: TableDefinition<u64, &[u8]> = TableDefinition::new("ledger-frames-v1");
+const FRAMES: TableDefinition<u64, &[u8]> = TableDefinition::new("ledger-frames-v2");
 /// (term, first sequence number of a frame that mentions it).
-const POSTINGS: TableDefinition<(u64, u64), ()> = TableDefinition::new("ledger-postings-v1");
+const POSTINGS: TableDefinition<(u64, u64), ()> = TableDefinition::new("ledger-postings-v2");
 /// Where the index ends.
-const END: TableDefinition<&str, &[u8]> = TableDefinition::new("ledger-end-v1");
+const END: TableDefinition<&str, &[u8]> = TableDefinition::new("ledger-end-v2");
 
 /// Errors of the ledger index.
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +52,8 @@ pub enum Term<'a> {
     Source(&'a str),
     /// Every `trained` event.
     Trained,
+    /// Every `annotated` event.
+    Annotated,
 }
 
 impl Term<'_> {
@@ -68,6 +70,7 @@ impl Term<'_> {
             Term::Locator(l) => hashed(b"locator\0", l.as_bytes()),
             Term::Source(s) => hashed(b"source\0", s.as_bytes()),
             Term::Trained => hashed(b"trained\0", b""),
+            Term::Annotated => hashed(b"annotated\0", b""),
         }
     }
 }
@@ -128,6 +131,7 @@ fn terms(e: &Event, out: &mut Vec<u64>) {
         }
         Payload::Removed { locator } => out.push(Term::Locator(locator).key()),
         Payload::Trained { .. } => out.push(Term::Trained.key()),
+        Payload::Annotated { .. } => out.push(Term::Annotated.key()),
         _ => {}
     }
 }

@@ -12,7 +12,8 @@ use super::{Repo, RepoError, is_within};
 use crate::drift::profile::PROFILE_VERSION;
 use crate::drift::{ColumnBuilder, ColumnProfile, Profile, Settings, TableDrift, compare};
 use crate::id::{CommitId, ObjectId};
-use crate::ledger::{ExampleId, ExampleState, Subject};
+use crate::ledger::index::{LedgerIndex, Term};
+use crate::ledger::{Payload, Peek};
 use crate::object::{Commit, EntryKind};
 use crate::table::manifest::decode_chunk;
 use crate::table::{Cell, ColumnType};
@@ -101,46 +102,58 @@ impl Repo {
                 .map(|(n, t)| ColumnBuilder::new(n, *t))
                 .collect()
         };
-        let parts: Vec<Result<(Vec<ColumnBuilder>, u64), RepoError>> = m
+        // Builders per worker (fold), merged pairwise (reduce): memory is
+        // one set of builders per thread, not per chunk.
+        type Part = Result<(Vec<ColumnBuilder>, u64), RepoError>;
+        let (all, rows) = m
             .chunks
             .par_iter()
-            .map(|ch| {
-                let bytes = self.store.get(&ch.id)?;
-                let rows = decode_chunk(ch.id, &bytes)?;
-                let mut b = fresh();
-                let mut seen = vec![false; b.len()];
-                let mut n = 0u64;
-                for row in rows {
-                    let cells = crate::table::decode_row(&row.body).ok_or_else(|| {
-                        crate::table::TableError::Corrupt(ch.id, "a row does not decode".into())
-                    })?;
-                    let count = u64::from(row.count);
-                    n += count;
-                    seen.iter_mut().for_each(|s| *s = false);
-                    for (name, cell) in &cells {
-                        if let Some(&i) = index.get(name.as_str()) {
-                            b[i].add(cell, count);
-                            seen[i] = true;
+            .fold(
+                || -> Part { Ok((fresh(), 0)) },
+                |acc: Part, ch| {
+                    let (mut b, mut n) = acc?;
+                    let bytes = self.store.get(&ch.id)?;
+                    let mut seen = vec![false; b.len()];
+                    for row in decode_chunk(ch.id, &bytes)? {
+                        let count = u64::from(row.count);
+                        n += count;
+                        seen.iter_mut().for_each(|s| *s = false);
+                        // Rows usually list columns in table order: try the
+                        // position first, then the name.
+                        let mut k = 0;
+                        crate::table::visit_row(&row.body, &mut |name, cell| {
+                            let i = match columns.get(k) {
+                                Some((n, _)) if n == name => Some(k),
+                                _ => index.get(name).copied(),
+                            };
+                            k += 1;
+                            if let Some(i) = i {
+                                b[i].add_ref(cell, count);
+                                seen[i] = true;
+                            }
+                        })
+                        .ok_or_else(|| {
+                            crate::table::TableError::Corrupt(ch.id, "a row does not decode".into())
+                        })?;
+                        for (i, s) in seen.iter().enumerate() {
+                            if !s {
+                                b[i].add_ref(crate::table::CellRef::Null, count);
+                            }
                         }
                     }
-                    for (i, s) in seen.iter().enumerate() {
-                        if !s {
-                            b[i].add(&Cell::Null, count);
-                        }
+                    Ok((b, n))
+                },
+            )
+            .reduce(
+                || Ok((fresh(), 0)),
+                |x, y| {
+                    let ((mut a, n), (b, k)) = (x?, y?);
+                    for (acc, more) in a.iter_mut().zip(b) {
+                        acc.merge(more);
                     }
-                }
-                Ok((b, n))
-            })
-            .collect();
-        let mut all = fresh();
-        let mut rows = 0;
-        for part in parts {
-            let (b, n) = part?;
-            rows += n;
-            for (acc, x) in all.iter_mut().zip(b) {
-                acc.merge(x);
-            }
-        }
+                    Ok((a, n + k))
+                },
+            )?;
         let p = Profile {
             version: PROFILE_VERSION,
             rows,
@@ -158,7 +171,6 @@ impl Repo {
         &self,
         commit: &Commit,
         table: &str,
-        states: &mut Option<(u64, HashMap<ExampleId, ExampleState>)>,
     ) -> Result<(Vec<ColumnProfile>, bool), RepoError> {
         let Some((size, root)) = commit.ledger else {
             return Ok((Vec::new(), false));
@@ -169,29 +181,87 @@ impl Repo {
         if let Some(p) = self.cached(&path) {
             return Ok((p.columns, false));
         }
-        if states.as_ref().is_none_or(|(s, _)| *s != size) {
-            let mut m: HashMap<ExampleId, ExampleState> = HashMap::new();
-            self.read_ledger(&None, size, &|_| true, &mut |e| {
-                if let Subject::Example(id) = &e.subject {
-                    m.entry(*id).or_default().apply(&e.payload);
-                }
-                Ok(())
-            })?;
-            *states = Some((size, m));
+        // The index knows when the ledger holds no annotation at all.
+        let log = crate::ledger::LedgerLog::new(&self.ledger_dir());
+        if let Some(ix) = LedgerIndex::open_ro(&self.index_dir())
+            && let Some(end) = ix.valid_end(&log)?
+            && end.seq >= size
+            && ix.frames_of(&[Term::Annotated.key()])?.is_empty()
+        {
+            let p = Profile {
+                version: PROFILE_VERSION,
+                rows: 0,
+                key: Vec::new(),
+                columns: Vec::new(),
+            };
+            self.cache(&path, &p);
+            return Ok((p.columns, true));
         }
-        let (_, m) = states.as_ref().expect("set above");
+        // One pass over the raw events up to the commit's head, decoding
+        // only the annotations of this table's examples.
+        struct Seen {
+            present: bool,
+            label: Option<String>,
+            confidence: Option<f64>,
+        }
+        let (colon, hash) = (format!("{table}:"), format!("{table}#"));
+        let mine = |l: &[u8]| l.starts_with(colon.as_bytes()) || l.starts_with(hash.as_bytes());
+        let mut m: HashMap<[u8; 32], Seen> = HashMap::new();
+        let frames = log.frames_from(0, 0)?;
+        let mut failed = None;
+        log.read_raw(&frames, &mut |_, raw| {
+            let Some(p) = Peek::new(raw) else {
+                return Ok(true);
+            };
+            if p.seq >= size {
+                return Ok(false);
+            }
+            let Some(id) = p.example.and_then(|x| <[u8; 32]>::try_from(x).ok()) else {
+                return Ok(true);
+            };
+            match p.code {
+                1 | 2 if p.field(2).is_some_and(mine) => {
+                    let e = m.entry(id).or_insert(Seen {
+                        present: false,
+                        label: None,
+                        confidence: None,
+                    });
+                    e.present = p.code == 1;
+                }
+                3 if m.contains_key(&id) => match crate::ledger::Event::decode(raw) {
+                    Ok(ev) => {
+                        if let Payload::Annotated {
+                            label, confidence, ..
+                        } = ev.payload
+                        {
+                            let e = m.get_mut(&id).expect("checked");
+                            e.label = Some(label);
+                            e.confidence = confidence;
+                        }
+                    }
+                    Err(d) => {
+                        failed = Some((p.seq, d.0));
+                        return Ok(false);
+                    }
+                },
+                _ => {}
+            }
+            Ok(true)
+        })?;
+        if let Some((seq, detail)) = failed {
+            return Err(RepoError::Ledger(crate::ledger::LogError::Chain {
+                seq,
+                detail: format!("does not decode ({detail})"),
+            }));
+        }
         let mut label = ColumnBuilder::new(LEDGER_LABEL, ColumnType::Categorical);
         let mut conf = ColumnBuilder::new(LEDGER_CONFIDENCE, ColumnType::Float);
-        let (colon, hash) = (format!("{table}:"), format!("{table}#"));
         let mut any = false;
         let mut rows = 0;
-        for st in m.values().filter(|s| s.present) {
-            if !(st.locator.starts_with(&colon) || st.locator.starts_with(&hash)) {
-                continue;
-            }
+        for st in m.into_values().filter(|s| s.present) {
             rows += 1;
             any |= st.label.is_some() || st.confidence.is_some();
-            label.add(&st.label.clone().map_or(Cell::Null, Cell::Text), 1);
+            label.add(&st.label.map_or(Cell::Null, Cell::Text), 1);
             conf.add(
                 &st.confidence
                     .map_or(Cell::Null, |c| Cell::Number(format!("{c}"))),
@@ -269,29 +339,31 @@ impl Repo {
             tables.entry(&t.path).or_default().1 = Some(t.manifest);
         }
         let mut out = Vec::new();
-        let (mut rs, mut cs) = (None, None);
         for (path, (rm, cm)) in tables {
             if !wanted(path) {
                 continue;
             }
-            let mut side = |m: Option<ObjectId>,
-                            commit: &Commit,
-                            st: &mut Option<(u64, HashMap<ExampleId, ExampleState>)>|
-             -> Result<Option<Profile>, RepoError> {
+            let side = |m: Option<ObjectId>,
+                        commit: &Commit|
+             -> Result<Option<(Profile, usize)>, RepoError> {
                 let Some(m) = m else { return Ok(None) };
                 let (mut p, fresh) = self.table_profile(m)?;
-                computed += usize::from(fresh);
-                let (extra, fresh) = self.ledger_columns(commit, path, st)?;
-                computed += usize::from(fresh);
+                let (extra, fresh2) = self.ledger_columns(commit, path)?;
                 p.columns.extend(extra);
                 if !opts.columns.is_empty() {
                     p.columns.retain(|c| opts.columns.contains(&c.name));
                 }
-                Ok(Some(p))
+                Ok(Some((p, usize::from(fresh) + usize::from(fresh2))))
             };
-            let a = side(rm, &rc, &mut rs)?;
-            let b = side(cm, &cc, &mut cs)?;
-            out.push(compare(path, a.as_ref(), b.as_ref(), &opts.settings));
+            let (a, b) = rayon::join(|| side(rm, &rc), || side(cm, &cc));
+            let (a, b) = (a?, b?);
+            computed += a.as_ref().map_or(0, |x| x.1) + b.as_ref().map_or(0, |x| x.1);
+            out.push(compare(
+                path,
+                a.as_ref().map(|x| &x.0),
+                b.as_ref().map(|x| &x.0),
+                &opts.settings,
+            ));
         }
         // Folder datasets: file sizes and types.
         let mut folders: Vec<&str> = rc
