@@ -651,4 +651,69 @@ mod tests {
         assert_eq!(d.new_categories, vec![("z".to_string(), 0.5)]);
         assert_eq!(d.vanished_categories, vec![("b".to_string(), 0.25)]);
     }
+
+    fn num(name: &str, values: &[Option<f64>]) -> ColumnProfile {
+        let mut b = ColumnBuilder::new(name, ColumnType::Float);
+        for v in values {
+            b.add(&v.map_or(Cell::Null, |x| Cell::Number(x.to_string())), 1);
+        }
+        b.finish()
+    }
+
+    #[test]
+    fn edge_cases_single_value_all_null_and_empty_side() {
+        let s = Settings::default();
+        // A single repeated value on both sides: one edge, two bins, no drift.
+        let one = num("x", &[Some(3.0); 5]);
+        let d = compare_column(&one, &one, &s);
+        assert_eq!(d.bins.as_ref().map(|b| b.count), Some(2));
+        assert_eq!((d.value, d.drifted), (Some(0.0), false));
+        assert_eq!(d.metrics["ks"], Some(0.0));
+        assert_eq!(
+            d.metrics["wasserstein_norm"], None,
+            "sd 0: undefined, not infinite"
+        );
+        // All null on the current side: no figure, a note, and the
+        // missing rate (0 → 1) drifts.
+        let nulls = num("x", &[None; 4]);
+        let d = compare_column(&one, &nulls, &s);
+        assert_eq!(d.value, None);
+        assert!(
+            d.note
+                .as_deref()
+                .is_some_and(|n| n.contains("no values on one side"))
+        );
+        assert_eq!((d.missing.reference, d.missing.current), (0.0, 1.0));
+        assert!(d.drifted);
+        // Disjoint numbers: KS D = 1, every value outside the range.
+        let far = num("x", &[Some(10.0), Some(11.0)]);
+        let d = compare_column(&one, &far, &s);
+        assert_eq!(d.metrics["ks"], Some(1.0));
+        assert_eq!(d.metrics["outside_reference_range"], Some(1.0));
+        assert!(d.drifted);
+    }
+
+    #[test]
+    fn an_empty_side_is_a_message_not_a_figure() {
+        let s = Settings::default();
+        let p = |rows| Profile {
+            version: super::super::profile::PROFILE_VERSION,
+            rows,
+            key: Vec::new(),
+            columns: vec![num("x", &[Some(1.0)])],
+        };
+        let t = compare("t.csv", Some(&p(1)), Some(&p(0)), &s);
+        assert!(
+            t.note
+                .as_deref()
+                .is_some_and(|n| n.contains("no rows in the current commit"))
+        );
+        assert!(t.columns.is_empty() && !t.drifted);
+        let t = compare("t.csv", None, Some(&p(1)), &s);
+        assert!(
+            t.note
+                .as_deref()
+                .is_some_and(|n| n.contains("new in the current commit"))
+        );
+    }
 }

@@ -314,3 +314,60 @@ fn labels_and_confidence_from_the_ledger_drift_too() {
         "{mean}"
     );
 }
+
+#[test]
+fn terminal_and_json_output_snapshots() {
+    let e = two_versions();
+    let out = e.ok(&["drift", "HEAD~1", "HEAD"]);
+    insta::assert_snapshot!("drift_terminal", crate::redact(&out));
+    let r = e.json(&[
+        "drift", "HEAD~1", "HEAD", "--json", "--column", "label", "--column", "grade",
+    ]);
+    let text = serde_json::to_string_pretty(&r["tables"]).expect("json");
+    insta::assert_snapshot!("drift_json_label_grade", text);
+}
+
+#[test]
+fn html_has_a_chart_per_column() {
+    let e = two_versions();
+    e.ok(&["drift", "HEAD~1", "HEAD", "--html", "r.html"]);
+    let html = fs::read_to_string(e.p("r.html")).expect("html");
+    let r = e.json(&["drift", "HEAD~1", "HEAD", "--json"]);
+    let columns = r["tables"][0]["columns"].as_array().expect("cols");
+    let sections: Vec<&str> = html.split("<section class=\"col").skip(1).collect();
+    assert_eq!(sections.len(), columns.len());
+    for (sec, col) in sections.iter().zip(columns) {
+        let name = col["column"].as_str().expect("name");
+        assert!(sec.contains(&format!("<h3>{name} ")), "section for {name}");
+        let svg = &sec[sec.find("<svg").expect("an svg")..sec.find("</svg>").expect("closed")];
+        let bars = col["shares"]["labels"]
+            .as_array()
+            .expect("labels")
+            .len()
+            .min(30);
+        assert_eq!(
+            svg.matches("<rect").count(),
+            2 * bars,
+            "two bars per bin or category in {name}"
+        );
+        let verdict = if col["drifted"] == true {
+            "drifted"
+        } else {
+            "stable"
+        };
+        assert!(
+            sec.starts_with(&format!(" {verdict}\"")),
+            "{name}: {verdict}"
+        );
+    }
+    // Balanced tags of the structure the page is built from.
+    for tag in ["section", "svg", "table", "h2", "h3", "p"] {
+        let open =
+            html.matches(&format!("<{tag}>")).count() + html.matches(&format!("<{tag} ")).count();
+        assert_eq!(
+            open,
+            html.matches(&format!("</{tag}>")).count(),
+            "<{tag}> balanced"
+        );
+    }
+}
