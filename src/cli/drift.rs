@@ -180,7 +180,12 @@ fn table_text(t: &TableDrift) -> String {
             }
         );
         if let Some(b) = &c.bins {
-            s += &format!("  {:<w$}  bins: {} from the {}\n", "", b.count, b.source);
+            let what = if c.kind == folio::drift::Kind::Text {
+                "length bins"
+            } else {
+                "bins"
+            };
+            s += &format!("  {:<w$}  {what}: {} from the {}\n", "", b.count, b.source);
         }
         for (what, list) in [
             ("new", &c.new_categories),
