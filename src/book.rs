@@ -2,6 +2,112 @@
 //! commits, depreciated by policy, disposed of when their examples leave
 //! (docs/BOOK.md).
 
+pub mod report;
 pub mod schedule;
 
 pub use schedule::{Convention, Method, charges};
+
+use serde::Serialize;
+
+/// A dataset's asset policy.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Policy {
+    /// How it depreciates.
+    pub method: Method,
+    /// Useful life in months.
+    pub life: u32,
+    /// Residual (salvage) value as a share of cost, 0 to 1.
+    pub residual: f64,
+    /// When depreciation starts.
+    pub convention: Convention,
+    /// The currency its reports are in, when fixed.
+    pub currency: Option<String>,
+}
+
+/// A policy as `.folio/config.toml` writes it (`[book."DATASET"]`).
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyConfig {
+    /// straight-line, declining-balance, sum-of-years-digits, units-of-use.
+    pub method: Option<String>,
+    /// Declining-balance factor (default 2.0).
+    pub factor: Option<f64>,
+    /// Useful life in months.
+    pub life: Option<u32>,
+    /// Residual value as a share of cost (default 0).
+    pub residual: Option<f64>,
+    /// full-month (default), mid-month or next-month.
+    pub convention: Option<String>,
+    /// Units of use: training runs expected over the life.
+    pub expected_runs: Option<u64>,
+    /// ISO 4217 currency of the dataset's costs.
+    pub currency: Option<String>,
+}
+
+impl PolicyConfig {
+    /// The policy, checked; an error names the bad setting and says what
+    /// to give.
+    pub fn policy(&self) -> Result<Policy, String> {
+        let method = match self.method.as_deref() {
+            None => return Err("no method: give straight-line, declining-balance, sum-of-years-digits or units-of-use".into()),
+            Some("straight-line") => Method::StraightLine,
+            Some("declining-balance") => {
+                let factor = self.factor.unwrap_or(2.0);
+                if !(factor.is_finite() && factor > 0.0 && factor <= 10.0) {
+                    return Err(format!("factor {factor}: use a number above 0 and at most 10 (2.0 is double-declining)"));
+                }
+                Method::DecliningBalance { factor }
+            }
+            Some("sum-of-years-digits") => Method::SumOfYearsDigits,
+            Some("units-of-use") => Method::UnitsOfUse {
+                expected_runs: match self.expected_runs {
+                    Some(n) if n > 0 => n,
+                    _ => return Err("units-of-use needs expected_runs, the training runs expected over the life (at least 1)".into()),
+                },
+            },
+            Some(m) => {
+                return Err(format!(
+                    "unknown method '{m}': use straight-line, declining-balance, sum-of-years-digits or units-of-use"
+                ));
+            }
+        };
+        if self.factor.is_some() && !matches!(method, Method::DecliningBalance { .. }) {
+            return Err("factor applies to declining-balance only".into());
+        }
+        let life = match self.life {
+            Some(0) => return Err("a useful life of 0 months: give at least 1".into()),
+            Some(l) if l <= 1200 => l,
+            Some(l) => return Err(format!("a useful life of {l} months: give at most 1200")),
+            None => return Err("no life: give the useful life in months".into()),
+        };
+        let residual = self.residual.unwrap_or(0.0);
+        if !(residual.is_finite() && (0.0..=1.0).contains(&residual)) {
+            return Err(format!(
+                "residual {residual}: the residual value is a share of cost from 0 to 1 (above 1 it would exceed the cost)"
+            ));
+        }
+        let convention = match self.convention.as_deref() {
+            None => Convention::FullMonth,
+            Some(c) => Convention::parse(c).ok_or_else(|| {
+                format!("unknown convention '{c}': use full-month, mid-month or next-month")
+            })?,
+        };
+        let currency = match &self.currency {
+            None => None,
+            Some(c) => {
+                let c = c.to_ascii_uppercase();
+                if crate::ledger::money::exponent(&c).is_none() {
+                    return Err(format!("unknown currency '{c}': give an ISO 4217 code"));
+                }
+                Some(c)
+            }
+        };
+        Ok(Policy {
+            method,
+            life,
+            residual,
+            convention,
+            currency,
+        })
+    }
+}

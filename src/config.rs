@@ -197,6 +197,9 @@ pub struct Config {
     /// Drift settings.
     #[serde(default)]
     pub drift: DriftConfig,
+    /// Asset policies by dataset path.
+    #[serde(default)]
+    pub book: BTreeMap<String, crate::book::PolicyConfig>,
 }
 
 impl Config {

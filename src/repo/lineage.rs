@@ -158,7 +158,7 @@ impl Repo {
 
     /// Ledger sizes recorded by the commits reachable from HEAD, sorted:
     /// the events of a commit lie between its parent's size and its own.
-    fn commit_heads(&self) -> Result<Vec<(u64, CommitId)>, RepoError> {
+    pub(crate) fn commit_heads(&self) -> Result<Vec<(u64, CommitId)>, RepoError> {
         let mut out = Vec::new();
         let Some(head) = self.refs.head_commit()? else {
             return Ok(out);

@@ -1,0 +1,589 @@
+//! Lots and their schedules, aggregated by period and by tranche, dataset
+//! or source, in exact minor units.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::Serialize;
+
+use super::{Method, Policy, charges};
+
+/// A calendar month, counted from year 0 (`year * 12 + month - 1`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Month(pub i32);
+
+impl Month {
+    /// The month of a UTC time (seconds since the epoch).
+    pub fn of_time(secs: i64) -> Month {
+        use chrono::Datelike;
+        let t = chrono::DateTime::from_timestamp(secs, 0).unwrap_or_default();
+        Month(t.year() * 12 + t.month0() as i32)
+    }
+
+    /// Parses `YYYY-MM` or `YYYY-MM-DD`.
+    pub fn parse(s: &str) -> Option<Month> {
+        let s = s.trim();
+        let ym = if s.len() == 10 {
+            chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()?;
+            &s[..7]
+        } else {
+            s
+        };
+        let (y, m) = ym.split_once('-')?;
+        let (y, m): (i32, i32) = (y.parse().ok()?, m.parse().ok()?);
+        (y.len_ok() && (1..=12).contains(&m) && ym.len() == 7).then_some(Month(y * 12 + m - 1))
+    }
+
+    /// The month `n` later.
+    pub fn plus(self, n: i32) -> Month {
+        Month(self.0 + n)
+    }
+
+    /// The label of the period it falls in.
+    pub fn period(self, kind: PeriodKind) -> String {
+        let (y, m) = (self.0.div_euclid(12), self.0.rem_euclid(12) + 1);
+        match kind {
+            PeriodKind::Month => format!("{y:04}-{m:02}"),
+            PeriodKind::Quarter => format!("{y:04}-Q{}", (m - 1) / 3 + 1),
+            PeriodKind::Year => format!("{y:04}"),
+        }
+    }
+}
+
+trait YearOk {
+    fn len_ok(&self) -> bool;
+}
+
+impl YearOk for i32 {
+    fn len_ok(&self) -> bool {
+        (1..=9999).contains(self)
+    }
+}
+
+impl fmt::Display for Month {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.period(PeriodKind::Month))
+    }
+}
+
+/// Reporting periods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PeriodKind {
+    /// Calendar months.
+    Month,
+    /// Calendar quarters.
+    Quarter,
+    /// Calendar years.
+    Year,
+}
+
+/// How rows are grouped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum By {
+    /// One row per lot (commit × source).
+    Tranche,
+    /// One row per dataset.
+    Dataset,
+    /// One row per source.
+    Source,
+}
+
+/// Examples one commit placed in service in one dataset from one source.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Lot {
+    /// Dataset path.
+    pub dataset: String,
+    /// The commit that added them.
+    pub commit: String,
+    /// Their source (`(none)` when unrecorded).
+    pub source: String,
+    /// The month placed in service.
+    #[serde(serialize_with = "month_str")]
+    pub start: Month,
+    /// ISO 4217 currency.
+    pub currency: String,
+    /// The part still held, and each part disposed of, by month.
+    pub parts: Vec<Part>,
+}
+
+/// Part of a lot: its cost and, when its examples left, the month.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Part {
+    /// Cost basis in minor units.
+    pub cost: i64,
+    /// When its examples were removed.
+    #[serde(serialize_with = "opt_month_str")]
+    pub disposed: Option<Month>,
+}
+
+fn month_str<S: serde::Serializer>(m: &Month, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&m.to_string())
+}
+
+fn opt_month_str<S: serde::Serializer>(m: &Option<Month>, s: S) -> Result<S::Ok, S::Error> {
+    match m {
+        Some(m) => s.serialize_str(&m.to_string()),
+        None => s.serialize_none(),
+    }
+}
+
+impl Lot {
+    /// Total cost.
+    pub fn cost(&self) -> i64 {
+        self.parts.iter().map(|p| p.cost).sum()
+    }
+}
+
+/// One month of one part: what happened to it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Moves {
+    additions: i64,
+    depreciation: i64,
+    disposals: i64,
+}
+
+/// The monthly moves of a part, from its lot's start.
+fn part_moves(
+    lot: &Lot,
+    part: &Part,
+    policy: &Policy,
+    runs: &dyn Fn(Month) -> u64,
+    until: Month,
+) -> BTreeMap<Month, Moves> {
+    let residual = (part.cost as f64 * policy.residual).round() as i64;
+    let periods = (until.0 - lot.start.0 + 1).max(0) as u32;
+    let by_period = |p: u32| runs(lot.start.plus(p as i32));
+    let charges = charges(
+        part.cost,
+        residual,
+        policy.life,
+        &policy.method,
+        policy.convention,
+        &by_period,
+        periods,
+    );
+    let mut out: BTreeMap<Month, Moves> = BTreeMap::new();
+    out.entry(lot.start).or_default().additions += part.cost;
+    let mut accumulated = 0;
+    for (p, c) in charges.iter().enumerate() {
+        let m = lot.start.plus(p as i32);
+        if part.disposed.is_some_and(|d| m >= d) {
+            break;
+        }
+        out.entry(m).or_default().depreciation += c;
+        accumulated += c;
+    }
+    if let Some(d) = part.disposed {
+        out.entry(d.max(lot.start)).or_default().disposals += part.cost - accumulated;
+    }
+    out
+}
+
+/// One row of a schedule.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Row {
+    /// The tranche, dataset or source.
+    pub key: String,
+    /// The period label.
+    pub period: String,
+    /// Carrying amount at the start of the period.
+    pub opening: i64,
+    /// Cost placed in service in the period.
+    pub additions: i64,
+    /// Depreciation charged.
+    pub depreciation: i64,
+    /// Impairment losses.
+    pub impairment: i64,
+    /// Carrying amount derecognised on disposal.
+    pub disposals: i64,
+    /// Carrying amount at the end: opening + additions − depreciation −
+    /// impairment − disposals.
+    pub closing: i64,
+    /// Depreciation charged so far on what is still held.
+    pub accumulated: i64,
+    /// Cost of what is still held at the end.
+    pub cost: i64,
+}
+
+/// A schedule: rows per key and period, and totals per period.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Schedule {
+    /// ISO 4217 currency of every amount.
+    pub currency: String,
+    /// First and last month covered.
+    pub from: String,
+    /// See `from`.
+    pub to: String,
+    /// Period length.
+    pub period: PeriodKind,
+    /// Grouping.
+    pub by: By,
+    /// Rows, by key then period.
+    pub rows: Vec<Row>,
+    /// All keys together, per period.
+    pub totals: Vec<Row>,
+}
+
+/// Errors building a report.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum BookError {
+    /// Amounts in more than one currency.
+    #[error("the report would add {0} to {1}: give --dataset to report one currency at a time")]
+    Currencies(String, String),
+    /// A dataset with lots has no policy.
+    #[error(
+        "dataset {0} has no book policy: set one with `folio book policy {0} --method straight-line --life 18`"
+    )]
+    NoPolicy(String),
+    /// A lot's currency differs from its policy's.
+    #[error("dataset {dataset}: its policy is in {policy} but commit {commit} cost {lot}")]
+    PolicyCurrency {
+        /// Dataset.
+        dataset: String,
+        /// The policy's currency.
+        policy: String,
+        /// The commit of the lot.
+        commit: String,
+        /// The lot's currency.
+        lot: String,
+    },
+    /// Nothing to report.
+    #[error("{0}")]
+    Empty(String),
+}
+
+fn key_of(lot: &Lot, by: By) -> String {
+    match by {
+        By::Tranche => format!(
+            "{} @ {} ({})",
+            lot.dataset,
+            &lot.commit[..12.min(lot.commit.len())],
+            lot.source
+        ),
+        By::Dataset => lot.dataset.clone(),
+        By::Source => lot.source.clone(),
+    }
+}
+
+/// Checks that every lot has a policy and all share one currency; returns it.
+pub fn check(lots: &[Lot], policies: &BTreeMap<String, Policy>) -> Result<String, BookError> {
+    let mut currency: Option<&str> = None;
+    for lot in lots {
+        let p = policies
+            .get(&lot.dataset)
+            .ok_or_else(|| BookError::NoPolicy(lot.dataset.clone()))?;
+        if let Some(c) = &p.currency
+            && *c != lot.currency
+        {
+            return Err(BookError::PolicyCurrency {
+                dataset: lot.dataset.clone(),
+                policy: c.clone(),
+                commit: lot.commit[..12.min(lot.commit.len())].to_string(),
+                lot: lot.currency.clone(),
+            });
+        }
+        match currency {
+            None => currency = Some(&lot.currency),
+            Some(c) if c != lot.currency => {
+                return Err(BookError::Currencies(c.to_string(), lot.currency.clone()));
+            }
+            _ => {}
+        }
+    }
+    currency
+        .map(str::to_string)
+        .ok_or_else(|| BookError::Empty("no example in scope has a cost basis: record costs with `folio value` or a cost column".into()))
+}
+
+/// Training runs by month, cumulative, per dataset: `runs[d]` lists the
+/// months of each run.
+pub type Runs = BTreeMap<String, Vec<Month>>;
+
+fn runs_fn<'a>(runs: &'a Runs, lot: &'a Lot) -> impl Fn(Month) -> u64 + 'a {
+    move |m: Month| {
+        runs.get(&lot.dataset).map_or(0, |v| {
+            v.iter().filter(|r| **r >= lot.start && **r <= m).count() as u64
+        })
+    }
+}
+
+/// The schedule of `lots` from `from` to `to`.
+pub fn schedule(
+    lots: &[Lot],
+    policies: &BTreeMap<String, Policy>,
+    runs: &Runs,
+    from: Month,
+    to: Month,
+    period: PeriodKind,
+    by: By,
+) -> Result<Schedule, BookError> {
+    let currency = check(lots, policies)?;
+    // Per key: month → moves; the carrying amount, accumulated
+    // depreciation and cost before `from`; and, per month, the cost and
+    // accumulated depreciation of parts that leave.
+    #[derive(Default)]
+    struct KeyState {
+        moves: BTreeMap<Month, Moves>,
+        carrying: i64,
+        accumulated: i64,
+        cost: i64,
+        gone: BTreeMap<Month, (i64, i64)>,
+    }
+    let mut per_key: BTreeMap<String, KeyState> = BTreeMap::new();
+    for lot in lots {
+        let policy = &policies[&lot.dataset];
+        let st = per_key.entry(key_of(lot, by)).or_default();
+        for part in &lot.parts {
+            if part.disposed.is_some_and(|d| d < from) {
+                continue; // gone before the range: nothing of it remains
+            }
+            let moves = part_moves(lot, part, policy, &runs_fn(runs, lot), to);
+            let dep_total: i64 = moves.values().map(|x| x.depreciation).sum();
+            if let Some(d) = part.disposed.filter(|d| *d <= to) {
+                let g = st.gone.entry(d.max(lot.start)).or_default();
+                g.0 += part.cost;
+                g.1 += dep_total;
+            }
+            for (m, mv) in moves {
+                if m < from {
+                    st.carrying += mv.additions - mv.depreciation - mv.disposals;
+                    st.accumulated += mv.depreciation;
+                    st.cost += mv.additions;
+                } else if m <= to {
+                    let e = st.moves.entry(m).or_default();
+                    e.additions += mv.additions;
+                    e.depreciation += mv.depreciation;
+                    e.disposals += mv.disposals;
+                }
+            }
+        }
+    }
+    let mut rows = Vec::new();
+    let mut totals: BTreeMap<String, Row> = BTreeMap::new();
+    for (key, st) in &per_key {
+        let (mut carrying, mut accumulated, mut cost) = (st.carrying, st.accumulated, st.cost);
+        let mut m = from;
+        let mut row: Option<Row> = None;
+        while m <= to {
+            let label = m.period(period);
+            if row.as_ref().is_some_and(|r| r.period != label) {
+                rows.push(row.take().expect("checked"));
+            }
+            let r = row.get_or_insert_with(|| Row {
+                key: key.clone(),
+                period: label.clone(),
+                opening: carrying,
+                ..Row::default()
+            });
+            if let Some(mv) = st.moves.get(&m) {
+                r.additions += mv.additions;
+                r.depreciation += mv.depreciation;
+                r.disposals += mv.disposals;
+                carrying += mv.additions - mv.depreciation - mv.disposals;
+                accumulated += mv.depreciation;
+                cost += mv.additions;
+            }
+            if let Some((c, a)) = st.gone.get(&m) {
+                cost -= c;
+                accumulated -= a;
+            }
+            r.closing = carrying;
+            r.accumulated = accumulated;
+            r.cost = cost;
+            m = m.plus(1);
+        }
+        rows.extend(row);
+    }
+    for r in &rows {
+        let t = totals.entry(r.period.clone()).or_insert_with(|| Row {
+            key: "total".into(),
+            period: r.period.clone(),
+            ..Row::default()
+        });
+        t.opening += r.opening;
+        t.additions += r.additions;
+        t.depreciation += r.depreciation;
+        t.impairment += r.impairment;
+        t.disposals += r.disposals;
+        t.closing += r.closing;
+        t.accumulated += r.accumulated;
+        t.cost += r.cost;
+    }
+    Ok(Schedule {
+        currency,
+        from: from.to_string(),
+        to: to.to_string(),
+        period,
+        by,
+        rows,
+        totals: totals.into_values().collect(),
+    })
+}
+
+/// The carrying amount at the end of month `at` of the share `held / part
+/// cost` of each part (rounded half away from zero, part by part).
+pub fn carrying(lot: &Lot, part: &Part, held: i64, policy: &Policy, runs: &Runs, at: Month) -> i64 {
+    if at < lot.start || part.cost == 0 || part.disposed.is_some_and(|d| d <= at) {
+        return 0;
+    }
+    let moves = part_moves(lot, part, policy, &runs_fn(runs, lot), at);
+    let dep: i64 = moves
+        .iter()
+        .filter(|(m, _)| **m <= at)
+        .map(|(_, mv)| mv.depreciation)
+        .sum();
+    let c = i128::from(part.cost - dep) * i128::from(held);
+    ((2 * c + i128::from(part.cost)) / (2 * i128::from(part.cost))) as i64
+}
+
+/// The last month any lot still moves (fully depreciated or disposed).
+pub fn last_month(lots: &[Lot], policies: &BTreeMap<String, Policy>) -> Option<Month> {
+    lots.iter()
+        .map(|l| {
+            let p = &policies[&l.dataset];
+            let life_end = match p.method {
+                Method::UnitsOfUse { .. } => l.start.plus(p.life as i32),
+                _ => l.start.plus(p.life as i32),
+            };
+            l.parts
+                .iter()
+                .filter_map(|x| x.disposed)
+                .fold(life_end, Month::max)
+        })
+        .max()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::book::{Convention, Method};
+
+    fn sl18() -> BTreeMap<String, Policy> {
+        BTreeMap::from([(
+            "d".to_string(),
+            Policy {
+                method: Method::StraightLine,
+                life: 18,
+                residual: 0.0,
+                convention: Convention::FullMonth,
+                currency: None,
+            },
+        )])
+    }
+
+    fn lot(parts: Vec<Part>) -> Lot {
+        Lot {
+            dataset: "d".into(),
+            commit: "c".repeat(64),
+            source: "s3://v".into(),
+            start: Month::parse("2026-01").expect("month"),
+            currency: "EUR".into(),
+            parts,
+        }
+    }
+
+    #[test]
+    fn rows_tie_out_and_a_disposal_derecognises_the_carrying_amount() {
+        // 60,000.00 held; 60,000.00 whose examples leave in April, after
+        // three months of 60,000 / 18 = 3,333.33⅓ (10,000.00 in all).
+        let l = lot(vec![
+            Part {
+                cost: 6_000_000,
+                disposed: None,
+            },
+            Part {
+                cost: 6_000_000,
+                disposed: Month::parse("2026-04"),
+            },
+        ]);
+        let (from, to) = (
+            Month::parse("2026-01").expect("m"),
+            Month::parse("2027-12").expect("m"),
+        );
+        let s = schedule(
+            &[l.clone()],
+            &sl18(),
+            &Runs::new(),
+            from,
+            to,
+            PeriodKind::Quarter,
+            By::Dataset,
+        )
+        .expect("schedule");
+        for r in &s.rows {
+            assert_eq!(
+                r.opening + r.additions - r.depreciation - r.impairment - r.disposals,
+                r.closing,
+                "{r:?}"
+            );
+        }
+        let q2 = s.rows.iter().find(|r| r.period == "2026-Q2").expect("Q2");
+        assert_eq!(q2.disposals, 6_000_000 - 1_000_000);
+        let dep: i64 = s.rows.iter().map(|r| r.depreciation).sum();
+        assert_eq!(
+            dep,
+            6_000_000 + 1_000_000,
+            "the held half fully, the other for 3 months"
+        );
+        let last = s.rows.last().expect("rows");
+        assert_eq!(
+            (last.closing, last.cost, last.accumulated),
+            (0, 6_000_000, 6_000_000)
+        );
+        // Book value: half the held part at the end of March 2026 is
+        // (60,000 − 10,000) / 2; the disposed part is worth nothing after
+        // it left.
+        let march = Month::parse("2026-03").expect("m");
+        assert_eq!(
+            carrying(
+                &l,
+                &l.parts[0],
+                3_000_000,
+                &sl18()["d"],
+                &Runs::new(),
+                march
+            ),
+            2_500_000
+        );
+        assert_eq!(
+            carrying(
+                &l,
+                &l.parts[1],
+                6_000_000,
+                &sl18()["d"],
+                &Runs::new(),
+                Month::parse("2026-05").expect("m")
+            ),
+            0
+        );
+    }
+
+    #[test]
+    fn currencies_never_mix_and_policies_are_required() {
+        let mut usd = lot(vec![Part {
+            cost: 1,
+            disposed: None,
+        }]);
+        usd.currency = "USD".into();
+        let eur = lot(vec![Part {
+            cost: 1,
+            disposed: None,
+        }]);
+        assert_eq!(
+            check(&[eur.clone(), usd], &sl18()),
+            Err(BookError::Currencies("EUR".into(), "USD".into()))
+        );
+        assert_eq!(
+            check(&[eur], &BTreeMap::new()),
+            Err(BookError::NoPolicy("d".into()))
+        );
+        assert_eq!(Month::parse("2026-13"), None);
+        assert_eq!(Month::parse("2026-02-30"), None);
+        assert_eq!(
+            Month::parse("2026-02-28").map(|m| m.to_string()),
+            Some("2026-02".into())
+        );
+    }
+}
