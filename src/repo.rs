@@ -4,6 +4,7 @@
 
 mod annotate;
 mod audit;
+mod book;
 mod checkout;
 mod commit;
 mod diff;
@@ -23,6 +24,7 @@ use std::path::{Component, Path, PathBuf};
 
 pub use annotate::{Annotation, ExampleFilter, Recorder, SENSITIVITIES, Selector, Valuation};
 pub use audit::{AuditFilter, AuditGroup, AuditReport};
+pub use book::{BookValue, ScheduleOptions};
 pub use checkout::CheckoutStats;
 pub use commit::{CommitOptions, CommitOutcome, TableSummary};
 pub use diff::{Diff, DiffOptions, DiffSide, FileDiff, Rename, RowReport, TableDiff};

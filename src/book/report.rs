@@ -6,7 +6,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use super::{Method, Policy, charges};
+use super::{Convention, Method, Policy, charges};
 
 /// A calendar month, counted from year 0 (`year * 12 + month - 1`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -257,7 +257,7 @@ pub enum BookError {
 fn key_of(lot: &Lot, by: By) -> String {
     match by {
         By::Tranche => format!(
-            "{} @ {} ({})",
+            "{} @ {} from {}",
             lot.dataset,
             &lot.commit[..12.min(lot.commit.len())],
             lot.source
@@ -443,8 +443,11 @@ pub fn last_month(lots: &[Lot], policies: &BTreeMap<String, Policy>) -> Option<M
     lots.iter()
         .map(|l| {
             let p = &policies[&l.dataset];
-            let life_end = match p.method {
-                Method::UnitsOfUse { .. } => l.start.plus(p.life as i32),
+            // The month of the last charge.
+            let life_end = match (p.method, p.convention) {
+                (Method::UnitsOfUse { .. }, _) | (_, Convention::FullMonth) => {
+                    l.start.plus(p.life as i32 - 1)
+                }
                 _ => l.start.plus(p.life as i32),
             };
             l.parts

@@ -2,6 +2,7 @@
 //! codes. Only this layer reads the environment and prints.
 
 mod audit;
+mod book;
 mod branch;
 mod checkout;
 mod commit;
@@ -91,6 +92,8 @@ enum Command {
     Quality(quality::Args),
     /// Work with the ledger itself
     Ledger(ledger::Args),
+    /// Datasets as assets: policies, depreciation schedules, book value
+    Book(book::Args),
     /// Print a Merkle proof that an example's events are in the ledger a commit attests
     Prove(prove::ProveArgs),
     /// Check a proof written by `folio prove`
@@ -226,6 +229,7 @@ pub fn main() -> ExitCode {
         Command::Audit(a) => audit::run(&ctx, a),
         Command::Quality(a) => quality::run(&ctx, a),
         Command::Ledger(a) => ledger::run(&ctx, a),
+        Command::Book(a) => book::run(&ctx, a),
         Command::Prove(a) => prove::prove(&ctx, a),
         Command::VerifyProof(a) => prove::verify(&ctx, a),
         Command::Verify(a) => verify::run(&ctx, a),

@@ -1,0 +1,352 @@
+//! `folio book`: policies, schedules and book value.
+
+use super::{Ctx, Failure, Result, out, out_json};
+use folio::book::PolicyConfig;
+use folio::book::report::{By, Month, PeriodKind, Schedule};
+use folio::ledger::money::format_minor;
+use folio::repo::ScheduleOptions;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[command(subcommand)]
+    command: BookCommand,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum BookCommand {
+    /// Show every dataset's asset policy, or set one
+    Policy(PolicyArgs),
+    /// The depreciation schedule: per period, opening, additions,
+    /// depreciation, impairment, disposals, closing, accumulated depreciation
+    Schedule(ScheduleArgs),
+    /// The carrying (book) value of the examples in a snapshot
+    Value(ValueArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct PolicyArgs {
+    /// The dataset (its path); with no option, show its policy
+    dataset: Option<String>,
+    /// straight-line, declining-balance, sum-of-years-digits or units-of-use
+    #[arg(long)]
+    method: Option<String>,
+    /// Useful life in months
+    #[arg(long, value_name = "MONTHS")]
+    life: Option<u32>,
+    /// Residual value as a share of cost, 0 to 1 (default 0)
+    #[arg(long, value_name = "SHARE")]
+    residual: Option<f64>,
+    /// full-month (default), mid-month or next-month
+    #[arg(long)]
+    convention: Option<String>,
+    /// Declining-balance factor (default 2.0)
+    #[arg(long)]
+    factor: Option<f64>,
+    /// Units of use: training runs expected over the life
+    #[arg(long, value_name = "N")]
+    expected_runs: Option<u64>,
+    /// The ISO 4217 currency of the dataset's costs
+    #[arg(long)]
+    currency: Option<String>,
+    /// Print as JSON
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Args, Debug)]
+struct ScheduleArgs {
+    /// Only this dataset
+    #[arg(long)]
+    dataset: Option<String>,
+    /// First month (YYYY-MM or a date; default: the first lot's)
+    #[arg(long, value_name = "DATE")]
+    from: Option<String>,
+    /// Last month (default: when the last lot is fully depreciated)
+    #[arg(long, value_name = "DATE")]
+    to: Option<String>,
+    /// month, quarter or year
+    #[arg(long, default_value = "month")]
+    period: String,
+    /// tranche, dataset or source
+    #[arg(long, default_value = "dataset")]
+    by: String,
+    /// Print as JSON
+    #[arg(long, conflicts_with = "csv")]
+    json: bool,
+    /// Print as CSV (amounts in minor units)
+    #[arg(long)]
+    csv: bool,
+}
+
+#[derive(clap::Args, Debug)]
+struct ValueArgs {
+    /// The snapshot (default HEAD)
+    rev: Option<String>,
+    /// The date (YYYY-MM or YYYY-MM-DD; the end of its month; default: this month)
+    #[arg(long, value_name = "DATE")]
+    as_of: Option<String>,
+    /// Print as JSON
+    #[arg(long)]
+    json: bool,
+}
+
+fn month(s: &str, flag: &str) -> Result<Month> {
+    Month::parse(s).ok_or_else(|| {
+        Failure::user(format!(
+            "{flag} '{s}' is not a date: write YYYY-MM or YYYY-MM-DD"
+        ))
+    })
+}
+
+pub fn run(ctx: &Ctx, a: &Args) -> Result {
+    match &a.command {
+        BookCommand::Policy(p) => policy(ctx, p),
+        BookCommand::Schedule(s) => schedule(ctx, s),
+        BookCommand::Value(v) => value(ctx, v),
+    }
+}
+
+fn policy(ctx: &Ctx, a: &PolicyArgs) -> Result {
+    let repo = ctx.repo()?;
+    let setting = a.method.is_some()
+        || a.life.is_some()
+        || a.residual.is_some()
+        || a.convention.is_some()
+        || a.factor.is_some()
+        || a.expected_runs.is_some()
+        || a.currency.is_some();
+    if setting {
+        let Some(d) = &a.dataset else {
+            return Err(Failure::user("give the DATASET whose policy to set"));
+        };
+        let d = repo.dataset_path(&ctx.cwd.join(d))?;
+        let lock = repo.lock(ctx.wait)?;
+        // Unset options keep the dataset's current settings.
+        let old = repo.config()?.book.get(&d).cloned().unwrap_or_default();
+        let cfg = PolicyConfig {
+            method: a.method.clone().or(old.method),
+            factor: a.factor.or(old.factor),
+            life: a.life.or(old.life),
+            residual: a.residual.or(old.residual),
+            convention: a.convention.clone().or(old.convention),
+            expected_runs: a.expected_runs.or(old.expected_runs),
+            currency: a.currency.clone().or(old.currency),
+        };
+        repo.set_book_policy(&lock, &d, &cfg)?;
+    }
+    let mut policies = repo.book_policies()?;
+    if let Some(d) = &a.dataset {
+        let d = repo.dataset_path(&ctx.cwd.join(d))?;
+        policies.retain(|k, _| *k == d);
+        if policies.is_empty() {
+            return Err(Failure::user(format!(
+                "{d} has no book policy: set one with `folio book policy {d} --method straight-line --life 18`"
+            )));
+        }
+    }
+    if a.json {
+        return out_json(&policies);
+    }
+    if policies.is_empty() {
+        return out(
+            "no book policy: set one with `folio book policy DATASET --method straight-line --life 18`\n",
+        );
+    }
+    let mut s = String::new();
+    for (d, p) in &policies {
+        let extra = match p.method {
+            folio::book::Method::DecliningBalance { factor } => format!(" (factor {factor})"),
+            folio::book::Method::UnitsOfUse { expected_runs } => {
+                format!(" ({expected_runs} runs expected)")
+            }
+            _ => String::new(),
+        };
+        s += &format!(
+            "{d}: {}{extra}, {} months, residual {}% of cost, {}{}\n",
+            p.method.name(),
+            p.life,
+            p.residual * 100.0,
+            p.convention.name(),
+            p.currency
+                .as_deref()
+                .map(|c| format!(", in {c}"))
+                .unwrap_or_default()
+        );
+    }
+    out(&s)
+}
+
+fn schedule_text(s: &Schedule) -> String {
+    let c = &s.currency;
+    let m = |v: i64| format_minor(v, c);
+    let mut rows = vec![[
+        "key".to_string(),
+        "period".into(),
+        "opening".into(),
+        "additions".into(),
+        "depreciation".into(),
+        "impairment".into(),
+        "disposals".into(),
+        "closing".into(),
+        "accumulated".into(),
+    ]];
+    for r in s.rows.iter().chain(&s.totals) {
+        rows.push([
+            r.key.clone(),
+            r.period.clone(),
+            m(r.opening),
+            m(r.additions),
+            m(r.depreciation),
+            m(r.impairment),
+            m(r.disposals),
+            m(r.closing),
+            m(r.accumulated),
+        ]);
+    }
+    let widths: Vec<usize> = (0..9)
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = format!(
+        "book schedule {} to {} by {:?}, per {:?}, in {c}\n",
+        s.from, s.to, s.by, s.period
+    )
+    .to_lowercase()
+    .replace(&c.to_lowercase(), c);
+    for (k, r) in rows.iter().enumerate() {
+        if k == 1 + s.rows.len() {
+            out += "\n";
+        }
+        let mut line = format!(
+            "{:<w0$}  {:<w1$}",
+            r[0],
+            r[1],
+            w0 = widths[0],
+            w1 = widths[1]
+        );
+        for i in 2..9 {
+            line += &format!("  {:>w$}", r[i], w = widths[i]);
+        }
+        out += line.trim_end();
+        out += "\n";
+    }
+    let dep: i64 = s.totals.iter().map(|r| r.depreciation).sum();
+    let disp: i64 = s.totals.iter().map(|r| r.disposals).sum();
+    let add: i64 = s.totals.iter().map(|r| r.additions).sum();
+    out += &format!(
+        "\ntotals: additions {}, depreciation {}, disposals {}; opening + additions − depreciation − impairment − disposals = closing in every row\n",
+        m(add),
+        m(dep),
+        m(disp)
+    );
+    out
+}
+
+fn schedule(ctx: &Ctx, a: &ScheduleArgs) -> Result {
+    let repo = ctx.repo()?;
+    let period = match a.period.as_str() {
+        "month" => PeriodKind::Month,
+        "quarter" => PeriodKind::Quarter,
+        "year" => PeriodKind::Year,
+        p => {
+            return Err(Failure::user(format!(
+                "--period '{p}': use month, quarter or year"
+            )));
+        }
+    };
+    let by = match a.by.as_str() {
+        "tranche" => By::Tranche,
+        "dataset" => By::Dataset,
+        "source" => By::Source,
+        b => {
+            return Err(Failure::user(format!(
+                "--by '{b}': use tranche, dataset or source"
+            )));
+        }
+    };
+    let dataset = a
+        .dataset
+        .as_ref()
+        .map(|d| repo.dataset_path(&ctx.cwd.join(d)))
+        .transpose()?;
+    let o = ScheduleOptions {
+        dataset,
+        from: a.from.as_deref().map(|s| month(s, "--from")).transpose()?,
+        to: a.to.as_deref().map(|s| month(s, "--to")).transpose()?,
+        period,
+        by,
+    };
+    let s = repo.book_schedule(&o)?;
+    if a.json {
+        return out_json(&s);
+    }
+    if a.csv {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        let io = |e: csv::Error| Failure::user(e.to_string());
+        w.write_record([
+            "key",
+            "period",
+            "currency",
+            "opening_minor",
+            "additions_minor",
+            "depreciation_minor",
+            "impairment_minor",
+            "disposals_minor",
+            "closing_minor",
+            "accumulated_minor",
+        ])
+        .map_err(io)?;
+        for r in s.rows.iter().chain(&s.totals) {
+            w.write_record([
+                r.key.clone(),
+                r.period.clone(),
+                s.currency.clone(),
+                r.opening.to_string(),
+                r.additions.to_string(),
+                r.depreciation.to_string(),
+                r.impairment.to_string(),
+                r.disposals.to_string(),
+                r.closing.to_string(),
+                r.accumulated.to_string(),
+            ])
+            .map_err(io)?;
+        }
+        let bytes = w.into_inner().map_err(|e| Failure::user(e.to_string()))?;
+        return out(&String::from_utf8_lossy(&bytes));
+    }
+    out(&schedule_text(&s))
+}
+
+fn value(ctx: &Ctx, a: &ValueArgs) -> Result {
+    let repo = ctx.repo()?;
+    let rev = repo.resolve(a.rev.as_deref().unwrap_or("HEAD"))?;
+    let as_of = match &a.as_of {
+        Some(s) => month(s, "--as-of")?,
+        None => Month::of_time(chrono::Utc::now().timestamp()),
+    };
+    let v = repo.book_value(rev, as_of)?;
+    if a.json {
+        return out_json(&v);
+    }
+    let c = &v.currency;
+    let mut s = format!(
+        "book value of {} at the end of {}: {} {c} (cost {} {c})\n",
+        &v.commit[..12],
+        v.as_of,
+        format_minor(v.carrying, c),
+        format_minor(v.cost, c)
+    );
+    for (d, (cost, carrying)) in &v.datasets {
+        s += &format!(
+            "  {d}: {} {c} (cost {} {c})\n",
+            format_minor(*carrying, c),
+            format_minor(*cost, c)
+        );
+    }
+    if v.without_cost > 0 {
+        s += &format!(
+            "{} examples present have no cost basis and are not on the book\n",
+            v.without_cost
+        );
+    }
+    out(&s)
+}
