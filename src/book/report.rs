@@ -506,7 +506,7 @@ mod tests {
             Month::parse("2027-12").expect("m"),
         );
         let s = schedule(
-            &[l.clone()],
+            std::slice::from_ref(&l),
             &sl18(),
             &Runs::new(),
             from,
