@@ -1,6 +1,7 @@
 //! End-to-end tests of the `folio` binary, one module per command area.
 //! All run hermetically: a cleared environment, a pinned clock and author.
 
+mod book;
 mod checkout;
 mod commit;
 mod crash;

@@ -1,0 +1,217 @@
+//! The book: schedules against tests/golden/book_expect.py (exact rational
+//! arithmetic in Python), reports, disposals, book value and bad input.
+
+use std::fs;
+
+use crate::Env;
+use folio::book::{Convention, Method, charges};
+
+#[test]
+fn every_method_and_convention_matches_the_independent_schedules() {
+    let path = format!(
+        "{}/tests/golden/book/expected.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let cases: Vec<serde_json::Value> =
+        serde_json::from_slice(&fs::read(path).expect("expected.json")).expect("json");
+    assert!(cases.len() >= 10);
+    for c in &cases {
+        let method = match c["method"].as_str().expect("method") {
+            "straight-line" => Method::StraightLine,
+            "sum-of-years-digits" => Method::SumOfYearsDigits,
+            "declining-balance" => Method::DecliningBalance {
+                factor: c["factor"].as_f64().expect("factor"),
+            },
+            m => panic!("{m}"),
+        };
+        let conv = Convention::parse(c["convention"].as_str().expect("conv")).expect("convention");
+        let (cost, residual) = (
+            c["cost"].as_i64().expect("cost"),
+            c["residual"].as_i64().expect("res"),
+        );
+        let got = charges(
+            cost,
+            residual,
+            c["life"].as_u64().expect("life") as u32,
+            &method,
+            conv,
+            &|_| 0,
+            0,
+        );
+        let want: Vec<i64> = serde_json::from_value(c["charges"].clone()).expect("charges");
+        assert_eq!(got, want, "{c}");
+        assert_eq!(got.iter().sum::<i64>(), cost - residual);
+    }
+}
+
+/// A repository whose table carries a cost per row: 120,000.00 EUR placed
+/// in service in January 2026 (40,000 + 80,000), and row 1 removed in April.
+fn booked() -> Env {
+    let e = Env::new();
+    e.write(
+        ".folio/config.toml",
+        b"[tables.\"t.csv\"]\nkey = [\"id\"]\n[tables.\"t.csv\".meta]\ncost = \"cost\"\nsource = \"src\"\n",
+    );
+    e.write(
+        "t.csv",
+        b"id,cost,src\n1,40000.00,s3://a\n2,80000.00,s3://b\n",
+    );
+    e.cmd(&["commit", "t.csv", "--currency", "EUR", "-m", "one"])
+        .env("FOLIO_NOW", "2026-01-15T10:00:00Z")
+        .assert()
+        .success();
+    e.ok(&[
+        "book",
+        "policy",
+        "t.csv",
+        "--method",
+        "straight-line",
+        "--life",
+        "18",
+    ]);
+    e.write("t.csv", b"id,cost,src\n2,80000.00,s3://b\n");
+    e.cmd(&["commit", "-m", "drop row 1"])
+        .env("FOLIO_NOW", "2026-04-02T10:00:00Z")
+        .assert()
+        .success();
+    e
+}
+
+#[test]
+fn schedules_tie_out_and_disposals_derecognise_the_carrying_amount() {
+    let e = booked();
+    let s = e.json(&["book", "schedule", "--json"]);
+    let rows = s["rows"].as_array().expect("rows");
+    for r in rows {
+        let v = |k: &str| r[k].as_i64().expect(k);
+        assert_eq!(
+            v("opening") + v("additions") - v("depreciation") - v("impairment") - v("disposals"),
+            v("closing"),
+            "{r}"
+        );
+    }
+    // Row 1 (40,000.00) depreciates January to March at 40,000 / 18 a
+    // month, 6,666.67 in all; its carrying amount 33,333.33 leaves in April.
+    let april = rows
+        .iter()
+        .find(|r| r["period"] == "2026-04")
+        .expect("april");
+    assert_eq!(april["disposals"], 4_000_000 - 666_667);
+    let dep: i64 = rows
+        .iter()
+        .map(|r| r["depreciation"].as_i64().expect("dep"))
+        .sum();
+    assert_eq!(dep, 8_000_000 + 666_667);
+    assert_eq!(rows.last().expect("last")["closing"], 0);
+    // By source: one key per source; by tranche: commit and source.
+    let by_source = e.json(&[
+        "book", "schedule", "--by", "source", "--period", "year", "--json",
+    ]);
+    let keys: std::collections::BTreeSet<String> = by_source["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|r| r["key"].as_str().expect("key").to_string())
+        .collect();
+    assert_eq!(keys.into_iter().collect::<Vec<_>>(), ["s3://a", "s3://b"]);
+    // CSV: amounts in minor units, one line per row and per total.
+    let csv = e.ok(&["book", "schedule", "--period", "quarter", "--csv"]);
+    assert!(
+        csv.starts_with("key,period,currency,opening_minor"),
+        "{csv}"
+    );
+    assert!(csv.contains("t.csv,2026-Q1,EUR,0,12000000,"), "{csv}");
+}
+
+#[test]
+fn book_value_of_a_snapshot_at_a_date() {
+    let e = booked();
+    // At the end of March 2026 each example is 3/18 depreciated; HEAD~1
+    // holds both (120,000.00 → 100,000.00), HEAD only row 2 (80,000.00 →
+    // 66,666.67).
+    let v = e.json(&["book", "value", "HEAD~1", "--as-of", "2026-03-31", "--json"]);
+    assert_eq!(
+        (v["cost"].as_i64(), v["carrying"].as_i64()),
+        (Some(12_000_000), Some(10_000_000)),
+        "{v}"
+    );
+    let v = e.json(&["book", "value", "HEAD", "--as-of", "2026-03", "--json"]);
+    assert_eq!(
+        (v["cost"].as_i64(), v["carrying"].as_i64()),
+        (Some(8_000_000), Some(6_666_667)),
+        "{v}"
+    );
+    let out = e.ok(&["book", "value", "--as-of", "2027-12"]);
+    assert!(
+        out.contains(": 0.00 EUR (cost 80000.00 EUR)"),
+        "fully depreciated: {out}"
+    );
+}
+
+#[test]
+fn bad_policies_dates_and_currencies_are_refused_and_nothing_is_written() {
+    let e = booked();
+    let config = fs::read(e.p(".folio/config.toml")).expect("config");
+    for (args, want) in [
+        (vec!["--method", "linear"], "unknown method 'linear'"),
+        (vec!["--life", "0"], "useful life of 0 months"),
+        (vec!["--residual", "1.5"], "residual 1.5"),
+        (
+            vec!["--convention", "half-year"],
+            "unknown convention 'half-year'",
+        ),
+        (vec!["--currency", "EURO"], "unknown currency 'EURO'"),
+    ] {
+        let mut cmd = vec!["book", "policy", "t.csv"];
+        cmd.extend(args);
+        let err = e.fails(&cmd, 1);
+        assert!(err.contains(want), "{err}");
+        assert_eq!(
+            fs::read(e.p(".folio/config.toml")).expect("config"),
+            config,
+            "nothing written"
+        );
+    }
+    let err = e.fails(&["book", "schedule", "--from", "2026-13"], 1);
+    assert!(err.contains("'2026-13' is not a date"), "{err}");
+    let err = e.fails(&["book", "value", "--as-of", "yesterday"], 1);
+    assert!(err.contains("'yesterday' is not a date"), "{err}");
+    // Dollars next to euros: never added.
+    e.write("u.csv", b"id,cost,src\n1,10.00,s3://c\n");
+    let cfg = String::from_utf8(config).expect("utf8")
+        + "[tables.\"u.csv\"]\nkey = [\"id\"]\n[tables.\"u.csv\".meta]\ncost = \"cost\"\n";
+    fs::write(e.p(".folio/config.toml"), cfg).expect("config");
+    e.ok(&["commit", "u.csv", "--currency", "USD", "-m", "dollars"]);
+    e.ok(&[
+        "book",
+        "policy",
+        "u.csv",
+        "--method",
+        "sum-of-years-digits",
+        "--life",
+        "12",
+    ]);
+    let err = e.fails(&["book", "schedule"], 1);
+    assert!(
+        err.contains("EUR") && err.contains("USD") && err.contains("--dataset"),
+        "{err}"
+    );
+    e.ok(&["book", "schedule", "--dataset", "u.csv"]);
+    // A dataset without a policy.
+    e.write("w.csv", b"id,cost,src\n1,1.00,x\n");
+    let cfg = fs::read_to_string(e.p(".folio/config.toml")).expect("config")
+        + "[tables.\"w.csv\"]\nkey = [\"id\"]\n[tables.\"w.csv\".meta]\ncost = \"cost\"\n";
+    fs::write(e.p(".folio/config.toml"), cfg).expect("config");
+    e.ok(&["commit", "w.csv", "--currency", "USD", "-m", "w"]);
+    let err = e.fails(&["book", "schedule", "--dataset", "w.csv"], 1);
+    assert!(err.contains("w.csv has no book policy"), "{err}");
+}
+
+#[test]
+fn schedule_report_snapshot() {
+    let e = booked();
+    let out = e.ok(&["book", "schedule", "--period", "quarter", "--by", "tranche"]);
+    insta::assert_snapshot!("book_schedule_quarter_tranche", crate::redact(&out));
+    let policy = e.ok(&["book", "policy"]);
+    insta::assert_snapshot!("book_policy", policy);
+}
