@@ -25,7 +25,7 @@ confidence = "confidence"
 source = "source"
 TOML
 cat .folio/config.toml
-step "Snapshot a folder of images and two keyed tables" commit images reviews.csv sensors.jsonl --key id --source s3://vendor-a/2026-01 --license CC-BY-4.0 -m "Import labelled images and reviews"
+step "Snapshot a folder of images and two keyed tables" commit images reviews.csv sensors.jsonl --key id --source s3://vendor-a/2026-01 --license CC-BY-4.0 --cost 0.40 --labelling-cost 0.10 --currency EUR -m "Import labelled images and reviews"
 step "Nothing changed yet" status
 
 echo; echo "(move one image to another label, remove one, add one; relabel review 3, drop review 7, add review 41; fix one sensor reading)"
@@ -68,6 +68,13 @@ printf '\n\033[1m== %s\033[0m\n$ folio audit | head -n 12\n' "The inventory a re
 "$FOLIO" audit | head -n 12
 printf '\n\033[1m== %s\033[0m\n$ folio ledger export | head -n 2\n' "The first ledger events, re-checkable without folio"
 "$FOLIO" ledger export | head -n 2 | cut -c 1-300
+step "Book the reviews as an asset: 18 months, double-declining" book policy reviews.csv --method declining-balance --life 18
+"$FOLIO" book policy images --method straight-line --life 24 > /dev/null
+"$FOLIO" book policy sensors.jsonl --method sum-of-years-digits --life 12 --residual 0.1 > /dev/null
+step "Every dataset's policy" book policy
+step "The reviews' depreciation schedule, by quarter (a removed review leaves the book)" book schedule --dataset reviews.csv --period quarter
+step "All datasets by year" book schedule --period year
+step "What v1 is worth on the balance sheet at the end of June 2026" book value v1 --as-of 2026-06
 step "Check every object, commit, tree, ref and ledger event" verify
 step "Look for unreachable objects" gc
 step "Rebuild the derived indexes from the working tree and the ledger alone" reindex

@@ -396,6 +396,16 @@ pub fn schedule(
         }
         rows.extend(row);
     }
+    // A key with nothing left (all of it disposed of) has no further rows.
+    rows.retain(|r: &Row| {
+        r.opening != 0
+            || r.additions != 0
+            || r.depreciation != 0
+            || r.impairment != 0
+            || r.disposals != 0
+            || r.closing != 0
+            || r.cost != 0
+    });
     for r in &rows {
         let t = totals.entry(r.period.clone()).or_insert_with(|| Row {
             key: "total".into(),
