@@ -141,21 +141,35 @@ impl Lot {
 struct Moves {
     additions: i64,
     depreciation: i64,
+    impairment: i64,
     disposals: i64,
 }
 
-/// The monthly moves of a part, from its lot's start.
+/// Impairment losses recorded per dataset: (month, amount in minor units).
+pub type Impairments = BTreeMap<String, Vec<(Month, i64)>>;
+
+/// `round(num / den)` half away from zero, for num ≥ 0 and den > 0.
+fn round_div(num: i128, den: i128) -> i128 {
+    (2 * num + den) / (2 * den)
+}
+
+/// The monthly moves of a part, from its lot's start to `until`, with the
+/// impairment losses allocated to it. After an impairment the rest of the
+/// schedule is the method's remaining schedule scaled to the new
+/// depreciable amount (carrying amount − residual), so later charges are
+/// recomputed over the remaining life.
 fn part_moves(
     lot: &Lot,
     part: &Part,
     policy: &Policy,
     runs: &dyn Fn(Month) -> u64,
     until: Month,
+    impairments: &[(Month, i64)],
 ) -> BTreeMap<Month, Moves> {
     let residual = (part.cost as f64 * policy.residual).round() as i64;
     let periods = (until.0 - lot.start.0 + 1).max(0) as u32;
     let by_period = |p: u32| runs(lot.start.plus(p as i32));
-    let charges = charges(
+    let base = charges(
         part.cost,
         residual,
         policy.life,
@@ -164,19 +178,133 @@ fn part_moves(
         &by_period,
         periods,
     );
+    let d = i128::from(part.cost - residual);
     let mut out: BTreeMap<Month, Moves> = BTreeMap::new();
     out.entry(lot.start).or_default().additions += part.cost;
-    let mut accumulated = 0;
-    for (p, c) in charges.iter().enumerate() {
+    let (mut accumulated, mut impaired) = (0i64, 0i64);
+    let mut cum_base: i128 = 0;
+    // After an impairment: (new depreciable amount, base cumulative then).
+    let mut anchor: Option<(i128, i128)> = None;
+    let mut prev_scaled: i128 = 0;
+    for p in 0..periods as usize {
         let m = lot.start.plus(p as i32);
-        if part.disposed.is_some_and(|d| m >= d) {
+        if part.disposed.is_some_and(|x| m >= x) {
             break;
         }
-        out.entry(m).or_default().depreciation += c;
+        cum_base += i128::from(base.get(p).copied().unwrap_or(0));
+        let c = match anchor {
+            None => base.get(p).copied().unwrap_or(0),
+            Some((dp, at)) => {
+                let rest = d - at;
+                let scaled = if rest <= 0 {
+                    0
+                } else {
+                    round_div(dp * (cum_base - at), rest)
+                };
+                let c = scaled - prev_scaled;
+                prev_scaled = scaled;
+                c as i64
+            }
+        };
+        if c != 0 {
+            out.entry(m).or_default().depreciation += c;
+        }
         accumulated += c;
+        for (_, a) in impairments.iter().filter(|(q, _)| *q == m) {
+            out.entry(m).or_default().impairment += a;
+            impaired += a;
+            let carrying = i128::from(part.cost - accumulated - impaired);
+            anchor = Some(((carrying - i128::from(residual)).max(0), cum_base));
+            prev_scaled = 0;
+        }
     }
-    if let Some(d) = part.disposed {
-        out.entry(d.max(lot.start)).or_default().disposals += part.cost - accumulated;
+    if let Some(x) = part.disposed {
+        out.entry(x.max(lot.start)).or_default().disposals += part.cost - accumulated - impaired;
+    }
+    out
+}
+
+/// The carrying amount of a part at the end of month `at` from its moves.
+fn carrying_of(part: &Part, moves: &BTreeMap<Month, Moves>, at: Month) -> i64 {
+    if part.disposed.is_some_and(|d| d <= at) {
+        return 0;
+    }
+    part.cost
+        - moves
+            .iter()
+            .filter(|(m, _)| **m <= at)
+            .map(|(_, mv)| mv.depreciation + mv.impairment)
+            .sum::<i64>()
+}
+
+/// Allocates each dataset's impairment losses over the parts it holds that
+/// month, in proportion to their carrying amounts after that month's
+/// depreciation (largest remainder, so the parts' shares sum exactly);
+/// returns `[lot][part]` lists.
+fn allocate(
+    lots: &[Lot],
+    policies: &BTreeMap<String, Policy>,
+    runs: &Runs,
+    impairments: &Impairments,
+) -> Vec<Vec<Vec<(Month, i64)>>> {
+    let mut out: Vec<Vec<Vec<(Month, i64)>>> = lots
+        .iter()
+        .map(|l| vec![Vec::new(); l.parts.len()])
+        .collect();
+    for (dataset, list) in impairments {
+        let mut list = list.clone();
+        list.sort();
+        for (q, amount) in list {
+            let mut held: Vec<(usize, usize, i64)> = Vec::new();
+            for (i, lot) in lots
+                .iter()
+                .enumerate()
+                .filter(|(_, l)| l.dataset == *dataset)
+            {
+                let Some(policy) = policies.get(&lot.dataset) else {
+                    continue;
+                };
+                if lot.start > q {
+                    continue;
+                }
+                for (j, part) in lot.parts.iter().enumerate() {
+                    let moves = part_moves(lot, part, policy, &runs_fn(runs, lot), q, &out[i][j]);
+                    let c = carrying_of(part, &moves, q);
+                    if c > 0 {
+                        held.push((i, j, c));
+                    }
+                }
+            }
+            let total: i128 = held.iter().map(|h| i128::from(h.2)).sum();
+            if total == 0 {
+                continue;
+            }
+            let a = i128::from(amount.min(total as i64));
+            let mut shares: Vec<(i128, i128, usize)> = held
+                .iter()
+                .enumerate()
+                .map(|(k, h)| {
+                    let exact = a * i128::from(h.2);
+                    (exact / total, exact % total, k)
+                })
+                .collect();
+            let mut left = a - shares.iter().map(|s| s.0).sum::<i128>();
+            let mut order: Vec<usize> = (0..shares.len()).collect();
+            order.sort_by(|x, y| shares[*y].1.cmp(&shares[*x].1).then(x.cmp(y)));
+            for k in order {
+                if left == 0 {
+                    break;
+                }
+                shares[k].0 += 1;
+                left -= 1;
+            }
+            for (share, _, k) in shares {
+                if share > 0 {
+                    let (i, j, _) = held[k];
+                    out[i][j].push((q, share as i64));
+                }
+            }
+        }
     }
     out
 }
@@ -310,16 +438,19 @@ fn runs_fn<'a>(runs: &'a Runs, lot: &'a Lot) -> impl Fn(Month) -> u64 + 'a {
 }
 
 /// The schedule of `lots` from `from` to `to`.
+#[allow(clippy::too_many_arguments)]
 pub fn schedule(
     lots: &[Lot],
     policies: &BTreeMap<String, Policy>,
     runs: &Runs,
+    impairments: &Impairments,
     from: Month,
     to: Month,
     period: PeriodKind,
     by: By,
 ) -> Result<Schedule, BookError> {
     let currency = check(lots, policies)?;
+    let allocated = allocate(lots, policies, runs, impairments);
     // Per key: month → moves; the carrying amount, accumulated
     // depreciation and cost before `from`; and, per month, the cost and
     // accumulated depreciation of parts that leave.
@@ -332,14 +463,14 @@ pub fn schedule(
         gone: BTreeMap<Month, (i64, i64)>,
     }
     let mut per_key: BTreeMap<String, KeyState> = BTreeMap::new();
-    for lot in lots {
+    for (i, lot) in lots.iter().enumerate() {
         let policy = &policies[&lot.dataset];
         let st = per_key.entry(key_of(lot, by)).or_default();
-        for part in &lot.parts {
+        for (j, part) in lot.parts.iter().enumerate() {
             if part.disposed.is_some_and(|d| d < from) {
                 continue; // gone before the range: nothing of it remains
             }
-            let moves = part_moves(lot, part, policy, &runs_fn(runs, lot), to);
+            let moves = part_moves(lot, part, policy, &runs_fn(runs, lot), to, &allocated[i][j]);
             let dep_total: i64 = moves.values().map(|x| x.depreciation).sum();
             if let Some(d) = part.disposed.filter(|d| *d <= to) {
                 let g = st.gone.entry(d.max(lot.start)).or_default();
@@ -348,13 +479,14 @@ pub fn schedule(
             }
             for (m, mv) in moves {
                 if m < from {
-                    st.carrying += mv.additions - mv.depreciation - mv.disposals;
+                    st.carrying += mv.additions - mv.depreciation - mv.impairment - mv.disposals;
                     st.accumulated += mv.depreciation;
                     st.cost += mv.additions;
                 } else if m <= to {
                     let e = st.moves.entry(m).or_default();
                     e.additions += mv.additions;
                     e.depreciation += mv.depreciation;
+                    e.impairment += mv.impairment;
                     e.disposals += mv.disposals;
                 }
             }
@@ -380,8 +512,9 @@ pub fn schedule(
             if let Some(mv) = st.moves.get(&m) {
                 r.additions += mv.additions;
                 r.depreciation += mv.depreciation;
+                r.impairment += mv.impairment;
                 r.disposals += mv.disposals;
-                carrying += mv.additions - mv.depreciation - mv.disposals;
+                carrying += mv.additions - mv.depreciation - mv.impairment - mv.disposals;
                 accumulated += mv.depreciation;
                 cost += mv.additions;
             }
@@ -433,19 +566,35 @@ pub fn schedule(
 }
 
 /// The carrying amount at the end of month `at` of the share `held / part
-/// cost` of each part (rounded half away from zero, part by part).
-pub fn carrying(lot: &Lot, part: &Part, held: i64, policy: &Policy, runs: &Runs, at: Month) -> i64 {
-    if at < lot.start || part.cost == 0 || part.disposed.is_some_and(|d| d <= at) {
-        return 0;
-    }
-    let moves = part_moves(lot, part, policy, &runs_fn(runs, lot), at);
-    let dep: i64 = moves
-        .iter()
-        .filter(|(m, _)| **m <= at)
-        .map(|(_, mv)| mv.depreciation)
-        .sum();
-    let c = i128::from(part.cost - dep) * i128::from(held);
-    ((2 * c + i128::from(part.cost)) / (2 * i128::from(part.cost))) as i64
+/// cost` of each part of `lots` (rounded half away from zero, part by
+/// part): `held[(lot, part)]`.
+pub fn carrying(
+    lots: &[Lot],
+    held: &BTreeMap<(usize, usize), i64>,
+    policies: &BTreeMap<String, Policy>,
+    runs: &Runs,
+    impairments: &Impairments,
+    at: Month,
+) -> BTreeMap<(usize, usize), i64> {
+    let allocated = allocate(lots, policies, runs, impairments);
+    held.iter()
+        .map(|(&(i, j), &h)| {
+            let (lot, part) = (&lots[i], &lots[i].parts[j]);
+            if at < lot.start || part.cost == 0 {
+                return ((i, j), 0);
+            }
+            let moves = part_moves(
+                lot,
+                part,
+                &policies[&lot.dataset],
+                &runs_fn(runs, lot),
+                at,
+                &allocated[i][j],
+            );
+            let c = i128::from(carrying_of(part, &moves, at)) * i128::from(h);
+            ((i, j), round_div(c, i128::from(part.cost)) as i64)
+        })
+        .collect()
 }
 
 /// The last month any lot still moves (fully depreciated or disposed).
@@ -519,6 +668,7 @@ mod tests {
             std::slice::from_ref(&l),
             &sl18(),
             &Runs::new(),
+            &Impairments::new(),
             from,
             to,
             PeriodKind::Quarter,
@@ -548,29 +698,69 @@ mod tests {
         // Book value: half the held part at the end of March 2026 is
         // (60,000 − 10,000) / 2; the disposed part is worth nothing after
         // it left.
-        let march = Month::parse("2026-03").expect("m");
-        assert_eq!(
-            carrying(
-                &l,
-                &l.parts[0],
-                3_000_000,
-                &sl18()["d"],
-                &Runs::new(),
-                march
-            ),
-            2_500_000
-        );
-        assert_eq!(
-            carrying(
-                &l,
-                &l.parts[1],
-                6_000_000,
-                &sl18()["d"],
-                &Runs::new(),
-                Month::parse("2026-05").expect("m")
-            ),
-            0
-        );
+        let lots = std::slice::from_ref(&l);
+        let value = |part: usize, held: i64, at: &str| {
+            let m = Month::parse(at).expect("m");
+            let held = BTreeMap::from([((0, part), held)]);
+            carrying(lots, &held, &sl18(), &Runs::new(), &Impairments::new(), m)[&(0, part)]
+        };
+        assert_eq!(value(0, 3_000_000, "2026-03"), 2_500_000);
+        assert_eq!(value(1, 6_000_000, "2026-05"), 0);
+    }
+
+    /// 120,000.00 straight-line over 18 months; 30,000.00 impaired at the
+    /// end of month 6 (carrying 80,000.00 → 50,000.00), spread over the 12
+    /// months left: 4,166.67 a month (cumulative rounding), and over two
+    /// parts of 2:1 in proportion to their carrying amounts.
+    #[test]
+    fn impairment_writes_down_and_later_charges_follow_the_remaining_life() {
+        let l = lot(vec![
+            Part {
+                cost: 8_000_000,
+                disposed: None,
+            },
+            Part {
+                cost: 4_000_000,
+                disposed: None,
+            },
+        ]);
+        let june = Month::parse("2026-06").expect("m");
+        let imp = Impairments::from([("d".to_string(), vec![(june, 3_000_000)])]);
+        let s = schedule(
+            std::slice::from_ref(&l),
+            &sl18(),
+            &Runs::new(),
+            &imp,
+            Month::parse("2026-01").expect("m"),
+            Month::parse("2027-06").expect("m"),
+            PeriodKind::Month,
+            By::Dataset,
+        )
+        .expect("schedule");
+        let row = |p: &str| s.rows.iter().find(|r| r.period == p).expect(p).clone();
+        assert_eq!(row("2026-06").impairment, 3_000_000);
+        assert_eq!(row("2026-06").closing, 5_000_000);
+        // 50,000.00 over 12 months: 4,166.67, 4,166.66, 4,166.67, …
+        let later: Vec<i64> = s
+            .rows
+            .iter()
+            .filter(|r| r.period.as_str() > "2026-06")
+            .map(|r| r.depreciation)
+            .collect();
+        assert_eq!(later.len(), 12);
+        assert_eq!(later.iter().sum::<i64>(), 5_000_000);
+        for c in &later {
+            assert!((416_666..=416_668).contains(c), "{later:?}");
+        }
+        assert_eq!(s.rows.last().expect("last").closing, 0);
+        // By hand: after 6 months the parts carry 80,000 − 26,666.67 =
+        // 53,333.33 and 40,000 − 13,333.33 = 26,666.67; the loss splits
+        // 19,999.99875 : 10,000.00125, floors 19,999.99 and 10,000.00, the
+        // cent left going to the larger remainder: 20,000.00 and 10,000.00.
+        let lots = std::slice::from_ref(&l);
+        let held = BTreeMap::from([((0, 0), 8_000_000), ((0, 1), 4_000_000)]);
+        let v = carrying(lots, &held, &sl18(), &Runs::new(), &imp, june);
+        assert_eq!((v[&(0, 0)], v[&(0, 1)]), (3_333_333, 1_666_667));
     }
 
     #[test]

@@ -21,6 +21,38 @@ enum BookCommand {
     Schedule(ScheduleArgs),
     /// The carrying (book) value of the examples in a snapshot
     Value(ValueArgs),
+    /// Write a dataset's carrying amount down (or propose it from drift)
+    Impair(ImpairArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct ImpairArgs {
+    /// The dataset (its path)
+    dataset: String,
+    /// The loss, a decimal amount in the dataset's currency
+    #[arg(
+        long,
+        required_unless_present = "from_drift",
+        conflicts_with = "from_drift",
+        allow_hyphen_values = true
+    )]
+    amount: Option<String>,
+    /// Why (recorded in the ledger)
+    #[arg(long, required_unless_present = "from_drift")]
+    reason: Option<String>,
+    /// Propose the amount from the drift between REF and CUR: the share of
+    /// drifted columns times the carrying amount
+    #[arg(long, num_args = 2, value_names = ["REF", "CUR"])]
+    from_drift: Option<Vec<String>>,
+    /// With --from-drift: record the proposal
+    #[arg(long, requires = "from_drift")]
+    apply: bool,
+    /// Who records the event (default: as for commit)
+    #[arg(long)]
+    author: Option<String>,
+    /// Print as JSON
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -103,7 +135,72 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
         BookCommand::Policy(p) => policy(ctx, p),
         BookCommand::Schedule(s) => schedule(ctx, s),
         BookCommand::Value(v) => value(ctx, v),
+        BookCommand::Impair(i) => impair(ctx, i),
     }
+}
+
+fn impair(ctx: &Ctx, a: &ImpairArgs) -> Result {
+    let repo = ctx.repo()?;
+    let dataset = repo.dataset_path(&ctx.cwd.join(&a.dataset))?;
+    let who = folio::repo::Recorder {
+        actor: super::commit::author(a.author.as_deref()),
+        time: super::commit::now()?,
+    };
+    let imp = match &a.from_drift {
+        Some(revs) => {
+            let (r, c) = (repo.resolve(&revs[0])?, repo.resolve(&revs[1])?);
+            let settings = repo
+                .config()?
+                .drift_settings()
+                .map_err(|e| Failure::user(format!(".folio/config.toml: {e}")))?;
+            let (mut imp, _) =
+                repo.book_impairment_from_drift(&dataset, r, c, settings, who.time)?;
+            if let Some(reason) = &a.reason {
+                imp.reason = format!("{reason} ({})", imp.reason);
+            }
+            if a.apply && imp.amount > 0 {
+                let lock = repo.lock(ctx.wait)?;
+                let amount = format_minor(imp.amount, &imp.currency);
+                repo.book_impair(&lock, &dataset, &amount, &imp.reason, &who)?
+            } else {
+                imp
+            }
+        }
+        None => {
+            let lock = repo.lock(ctx.wait)?;
+            repo.book_impair(
+                &lock,
+                &dataset,
+                a.amount.as_deref().expect("clap requires it"),
+                a.reason.as_deref().expect("clap requires it"),
+                &who,
+            )?
+        }
+    };
+    if a.json {
+        return out_json(&imp);
+    }
+    let c = &imp.currency;
+    let verb = if imp.recorded {
+        "impaired"
+    } else if imp.amount == 0 {
+        "nothing to impair:"
+    } else {
+        "proposed impairment of"
+    };
+    let mut s = format!(
+        "{verb} {} by {} {c} in {} (carrying amount {} {c} → {} {c}): {}\n",
+        imp.dataset,
+        format_minor(imp.amount, c),
+        imp.month,
+        format_minor(imp.carrying, c),
+        format_minor(imp.carrying - imp.amount, c),
+        imp.reason
+    );
+    if !imp.recorded && imp.amount > 0 {
+        s += "rule: the share of the dataset's compared columns that drifted, times its carrying amount; add --apply to record it\n";
+    }
+    out(&s)
 }
 
 fn policy(ctx: &Ctx, a: &PolicyArgs) -> Result {

@@ -119,6 +119,15 @@ pub enum Payload {
         /// The training run.
         run: String,
     },
+    /// The dataset's carrying amount was written down.
+    Impaired {
+        /// The loss, in minor units.
+        amount: i64,
+        /// Its ISO 4217 currency.
+        currency: String,
+        /// Why.
+        reason: String,
+    },
 }
 
 impl Payload {
@@ -131,6 +140,7 @@ impl Payload {
             Payload::Reclassified { .. } => 5,
             Payload::Trained { .. } => 6,
             Payload::Licensed { .. } => 7,
+            Payload::Impaired { .. } => 8,
         }
     }
 
@@ -144,6 +154,7 @@ impl Payload {
             Payload::Reclassified { .. } => "reclassified",
             Payload::Trained { .. } => "model_trained",
             Payload::Licensed { .. } => "license_set",
+            Payload::Impaired { .. } => "impaired",
         }
     }
 
@@ -176,6 +187,11 @@ impl Payload {
             Payload::Reclassified { sensitivity } => json!({"sensitivity": sensitivity}),
             Payload::Trained { model, run } => json!({"model": model, "run": run}),
             Payload::Licensed { license } => json!({"license": license}),
+            Payload::Impaired {
+                amount,
+                currency,
+                reason,
+            } => json!({"amount_minor": amount, "currency": currency, "reason": reason}),
         }
     }
 }
@@ -283,6 +299,15 @@ impl Event {
                 put(&mut p, 2, run.as_bytes());
             }
             Payload::Licensed { license } => put(&mut p, 1, license.as_bytes()),
+            Payload::Impaired {
+                amount,
+                currency,
+                reason,
+            } => {
+                put(&mut p, 1, &amount.to_le_bytes());
+                put(&mut p, 2, currency.as_bytes());
+                put(&mut p, 3, reason.as_bytes());
+            }
         }
         put(&mut out, 6, &p);
         put(&mut out, 7, &self.prev);
@@ -337,6 +362,7 @@ impl Event {
             4 => &[1, 2, 3, 4],
             5 | 7 => &[1],
             6 => &[1, 2],
+            8 => &[1, 2, 3],
             _ => return Err(bad("unknown event kind")),
         };
         let mut last = 0;
@@ -393,6 +419,16 @@ impl Event {
                 run: need(2)?,
             },
             7 => Payload::Licensed { license: need(1)? },
+            8 => Payload::Impaired {
+                amount: i64::from_le_bytes(
+                    pget(1)
+                        .ok_or_else(|| bad("payload field missing"))?
+                        .try_into()
+                        .map_err(|_| bad("bad amount"))?,
+                ),
+                currency: need(2)?,
+                reason: need(3)?,
+            },
             _ => return Err(bad("unknown event kind")),
         };
         let ev = Event {

@@ -109,7 +109,7 @@ pub struct Valuation {
 }
 
 impl Repo {
-    fn record(&self, lock: &RepoLock, drafts: Vec<Draft>) -> Result<u64, RepoError> {
+    pub(crate) fn record(&self, lock: &RepoLock, drafts: Vec<Draft>) -> Result<u64, RepoError> {
         let head = match self.refs.head_commit()? {
             Some(h) => self.read_commit(h)?.ledger,
             None => None,

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde::Serialize;
 
 use super::{Repo, RepoError};
-use crate::book::report::{self, By, Lot, Month, Part, PeriodKind, Runs, Schedule};
+use crate::book::report::{self, By, Impairments, Lot, Month, Part, PeriodKind, Runs, Schedule};
 use crate::book::{Policy, PolicyConfig};
 use crate::id::CommitId;
 use crate::ledger::{ExampleId, Payload, Subject};
@@ -57,6 +57,7 @@ struct Ledgered {
     members: HashMap<ExampleId, Vec<Member>>,
     costs: HashMap<ExampleId, (i64, String)>,
     runs: Runs,
+    impairments: Impairments,
     added_seq: HashMap<ExampleId, Vec<u64>>,
 }
 
@@ -138,6 +139,8 @@ impl Repo {
         let mut members: HashMap<ExampleId, Vec<Member>> = HashMap::new();
         let mut costs: HashMap<ExampleId, (i64, String)> = HashMap::new();
         let mut runs: Runs = BTreeMap::new();
+        let mut impairments: Impairments = BTreeMap::new();
+        let mut impairment_currency: Vec<(String, String)> = Vec::new();
         let mut added_seq: HashMap<ExampleId, Vec<u64>> = HashMap::new();
         self.read_ledger(&None, limit, &|_| true, &mut |e| {
             let month = Month::of_time(e.time);
@@ -192,6 +195,18 @@ impl Repo {
                 (Subject::Dataset(d), Payload::Trained { .. }) => {
                     runs.entry(d.clone()).or_default().push(month);
                 }
+                (
+                    Subject::Dataset(d),
+                    Payload::Impaired {
+                        amount, currency, ..
+                    },
+                ) if !later => {
+                    impairments
+                        .entry(d.clone())
+                        .or_default()
+                        .push((month, *amount));
+                    impairment_currency.push((d.clone(), currency.clone()));
+                }
                 _ => {}
             }
             Ok(())
@@ -237,8 +252,21 @@ impl Repo {
                 });
             }
         }
+        for (d, c) in impairment_currency {
+            if let Some(lot) = lots
+                .iter()
+                .find(|l| l.dataset == d && !l.currency.is_empty())
+                && lot.currency != c
+            {
+                return Err(RepoError::Refused(format!(
+                    "an impairment of {d} is in {c} but its cost is in {}: amounts in different currencies are never added",
+                    lot.currency
+                )));
+            }
+        }
         Ok(Ledgered {
             lots,
+            impairments,
             members,
             costs,
             runs,
@@ -286,7 +314,17 @@ impl Repo {
                 "{from} to {to} spans more than 100 years: give --from and --to"
             )));
         }
-        report::schedule(&lots, &policies, &l.runs, from, to, o.period, o.by).map_err(bad)
+        report::schedule(
+            &lots,
+            &policies,
+            &l.runs,
+            &l.impairments,
+            from,
+            to,
+            o.period,
+            o.by,
+        )
+        .map_err(bad)
     }
 
     /// The carrying amount of the examples present at `rev`, at the end of
@@ -298,7 +336,7 @@ impl Repo {
         let bad = |e: report::BookError| RepoError::Refused(e.to_string());
         // The examples present at `rev`: a membership added before its
         // ledger head and not removed before it.
-        let mut held: HashMap<(usize, usize), i64> = HashMap::new();
+        let mut held: BTreeMap<(usize, usize), i64> = BTreeMap::new();
         let mut without_cost = 0;
         let mut per_dataset: BTreeMap<String, (i64, i64)> = BTreeMap::new();
         for (id, ms) in &l.members {
@@ -328,14 +366,11 @@ impl Repo {
         } else {
             report::check(&in_scope, &policies).map_err(bad)?
         };
+        let values = report::carrying(&l.lots, &held, &policies, &l.runs, &l.impairments, as_of);
         let (mut cost, mut carrying) = (0, 0);
-        let mut keys: Vec<&(usize, usize)> = held.keys().collect();
-        keys.sort();
-        for k in keys {
-            let h = held[k];
+        for (k, h) in &held {
+            let c = values[k];
             let lot = &l.lots[k.0];
-            let part = &lot.parts[k.1];
-            let c = report::carrying(lot, part, h, &policies[&lot.dataset], &l.runs, as_of);
             cost += h;
             carrying += c;
             let e = per_dataset.entry(lot.dataset.clone()).or_default();
@@ -351,5 +386,168 @@ impl Repo {
             datasets: per_dataset,
             without_cost,
         })
+    }
+}
+
+/// An impairment to record or propose.
+#[derive(Debug, Clone, Serialize)]
+pub struct Impairment {
+    /// The dataset.
+    pub dataset: String,
+    /// The month it takes effect in.
+    pub month: String,
+    /// The carrying amount before it, in minor units.
+    pub carrying: i64,
+    /// The loss, in minor units.
+    pub amount: i64,
+    /// ISO 4217 currency.
+    pub currency: String,
+    /// Why.
+    pub reason: String,
+    /// Whether it was recorded in the ledger.
+    pub recorded: bool,
+}
+
+impl Repo {
+    /// The carrying amount of a dataset at the end of `month` and its
+    /// currency (an error when nothing of it is on the book).
+    fn dataset_carrying(&self, dataset: &str, month: Month) -> Result<(i64, String), RepoError> {
+        let policies = self.book_policies()?;
+        if !policies.contains_key(dataset) {
+            return Err(RepoError::Refused(
+                report::BookError::NoPolicy(dataset.to_string()).to_string(),
+            ));
+        }
+        let l = self.ledgered(self.ledger_limit()?, None)?;
+        let mut held = BTreeMap::new();
+        let mut scope = Vec::new();
+        for (i, lot) in l
+            .lots
+            .iter()
+            .enumerate()
+            .filter(|(_, x)| x.dataset == dataset)
+        {
+            for (j, part) in lot.parts.iter().enumerate() {
+                held.insert((i, j), part.cost);
+            }
+            if !lot.parts.is_empty() {
+                scope.push(lot.clone());
+            }
+        }
+        if scope.is_empty() {
+            return Err(RepoError::Refused(format!(
+                "no example of {dataset} has a cost basis: nothing of it is on the book"
+            )));
+        }
+        let currency =
+            report::check(&scope, &policies).map_err(|e| RepoError::Refused(e.to_string()))?;
+        let values = report::carrying(&l.lots, &held, &policies, &l.runs, &l.impairments, month);
+        Ok((values.values().sum(), currency))
+    }
+
+    /// Writes a dataset's carrying amount down by `amount` (a decimal in
+    /// the dataset's currency) in the month of `who.time`, recording an
+    /// `impaired` event. The amount must be positive and at most the
+    /// carrying amount.
+    pub fn book_impair(
+        &self,
+        lock: &crate::lock::RepoLock,
+        dataset: &str,
+        amount: &str,
+        reason: &str,
+        who: &super::Recorder,
+    ) -> Result<Impairment, RepoError> {
+        if reason.trim().is_empty() {
+            return Err(RepoError::Refused(
+                "give a --reason for the impairment".into(),
+            ));
+        }
+        let month = Month::of_time(who.time);
+        let (carrying, currency) = self.dataset_carrying(dataset, month)?;
+        let minor = crate::ledger::money::parse_minor(amount, &currency)
+            .map_err(|e| RepoError::Refused(format!("--amount: {e}")))?;
+        if minor <= 0 {
+            return Err(RepoError::Refused(format!(
+                "--amount {amount}: an impairment is a positive amount"
+            )));
+        }
+        if minor > carrying {
+            return Err(RepoError::Refused(format!(
+                "--amount {amount} {currency} exceeds the carrying amount of {dataset}, {} {currency}, at the end of {month}",
+                crate::ledger::money::format_minor(carrying, &currency)
+            )));
+        }
+        self.record(
+            lock,
+            vec![crate::ledger::Draft {
+                time: who.time,
+                actor: who.actor.clone(),
+                commit: self.refs.head_commit()?,
+                subject: crate::ledger::Subject::Dataset(dataset.to_string()),
+                payload: Payload::Impaired {
+                    amount: minor,
+                    currency: currency.clone(),
+                    reason: reason.to_string(),
+                },
+            }],
+        )?;
+        Ok(Impairment {
+            dataset: dataset.to_string(),
+            month: month.to_string(),
+            carrying,
+            amount: minor,
+            currency,
+            reason: reason.to_string(),
+            recorded: true,
+        })
+    }
+
+    /// The impairment drift suggests: the share of the dataset's compared
+    /// columns that drifted from `r` to `c`, times its carrying amount now
+    /// (docs/BOOK.md), rounded half away from zero.
+    pub fn book_impairment_from_drift(
+        &self,
+        dataset: &str,
+        r: CommitId,
+        c: CommitId,
+        settings: crate::drift::Settings,
+        when: i64,
+    ) -> Result<(Impairment, super::DriftReport), RepoError> {
+        let month = Month::of_time(when);
+        let (carrying, currency) = self.dataset_carrying(dataset, month)?;
+        let report = self.drift(
+            r,
+            c,
+            &super::DriftOptions {
+                paths: vec![dataset.to_string()],
+                columns: Vec::new(),
+                settings,
+            },
+        )?;
+        let (n, k) = report.tables.iter().fold((0u64, 0u64), |(n, k), t| {
+            (n + t.columns.len() as u64, k + t.drifted_columns as u64)
+        });
+        let amount = if n == 0 {
+            0
+        } else {
+            ((2 * i128::from(carrying) * i128::from(k) + i128::from(n)) / (2 * i128::from(n)))
+                as i64
+        };
+        Ok((
+            Impairment {
+                dataset: dataset.to_string(),
+                month: month.to_string(),
+                carrying,
+                amount,
+                currency,
+                reason: format!(
+                    "drift {}..{}: {k} of {n} columns drifted",
+                    &r.to_string()[..12],
+                    &c.to_string()[..12]
+                ),
+                recorded: false,
+            },
+            report,
+        ))
     }
 }

@@ -215,3 +215,78 @@ fn schedule_report_snapshot() {
     let policy = e.ok(&["book", "policy"]);
     insta::assert_snapshot!("book_policy", policy);
 }
+
+#[test]
+fn impairment_is_recorded_in_the_ledger_and_recomputes_later_charges() {
+    let e = booked();
+    let events = || e.ok(&["ledger", "export"]).lines().count();
+    let before = events();
+    // At the end of June 2026 row 2 (80,000.00, straight-line over 18
+    // months) carries 80,000 × 12/18 = 53,333.33.
+    let err = e
+        .cmd(&[
+            "book", "impair", "t.csv", "--amount", "60000", "--reason", "r",
+        ])
+        .env("FOLIO_NOW", "2026-06-20T00:00:00Z")
+        .output()
+        .expect("run");
+    assert_eq!(err.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&err.stderr)
+            .contains("exceeds the carrying amount of t.csv, 53333.33 EUR")
+    );
+    let err = e.fails(
+        &["book", "impair", "t.csv", "--amount", "-5", "--reason", "r"],
+        1,
+    );
+    assert!(err.contains("amount"), "{err}");
+    assert_eq!(events(), before, "nothing recorded");
+    // A proposal from drift is shown, not recorded.
+    let out = e
+        .cmd(&["book", "impair", "t.csv", "--from-drift", "HEAD~1", "HEAD"])
+        .env("FOLIO_NOW", "2026-06-20T00:00:00Z")
+        .output()
+        .expect("run");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("add --apply"),
+        "{out:?}"
+    );
+    assert_eq!(events(), before);
+    e.cmd(&[
+        "book",
+        "impair",
+        "t.csv",
+        "--amount",
+        "13333.33",
+        "--reason",
+        "licence narrowed",
+    ])
+    .env("FOLIO_NOW", "2026-06-20T00:00:00Z")
+    .assert()
+    .success();
+    assert_eq!(events(), before + 1);
+    let export = e.ok(&["ledger", "export"]);
+    assert!(
+        export
+            .lines()
+            .last()
+            .expect("event")
+            .contains("\"kind\":\"impaired\"")
+    );
+    // 40,000.00 left over the 12 remaining months: 3,333.33 a month.
+    let s = e.json(&[
+        "book", "schedule", "--from", "2026-06", "--to", "2027-06", "--json",
+    ]);
+    let rows = s["rows"].as_array().expect("rows");
+    assert_eq!(rows[0]["impairment"], 1_333_333);
+    assert_eq!(rows[0]["closing"], 4_000_000);
+    let later: i64 = rows[1..]
+        .iter()
+        .map(|r| r["depreciation"].as_i64().expect("dep"))
+        .sum();
+    assert_eq!(later, 4_000_000);
+    assert_eq!(rows[1]["depreciation"], 333_333);
+    assert_eq!(rows.last().expect("last")["closing"], 0);
+    // verify still checks the whole ledger, impairment included.
+    e.ok(&["verify"]);
+}
