@@ -2,6 +2,7 @@
 //! commits, depreciated by policy, disposed of when their examples leave
 //! (docs/BOOK.md).
 
+pub mod html;
 pub mod report;
 pub mod schedule;
 

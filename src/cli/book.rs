@@ -23,6 +23,25 @@ enum BookCommand {
     Value(ValueArgs),
     /// Write a dataset's carrying amount down (or propose it from drift)
     Impair(ImpairArgs),
+    /// The data balance sheet: per dataset and source, cost, accumulated
+    /// depreciation, carrying amount, share, confidence, drift, sensitivity
+    Portfolio(PortfolioArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct PortfolioArgs {
+    /// The date (YYYY-MM or YYYY-MM-DD; the end of its month; default: this month)
+    #[arg(long, value_name = "DATE")]
+    as_of: Option<String>,
+    /// Print as JSON
+    #[arg(long, conflicts_with = "csv")]
+    json: bool,
+    /// Print as CSV (amounts in minor units)
+    #[arg(long)]
+    csv: bool,
+    /// Also write a self-contained HTML page to FILE
+    #[arg(long, value_name = "FILE")]
+    html: Option<std::path::PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -108,6 +127,9 @@ struct ScheduleArgs {
     /// Print as CSV (amounts in minor units)
     #[arg(long)]
     csv: bool,
+    /// Also write a self-contained HTML page to FILE
+    #[arg(long, value_name = "FILE")]
+    html: Option<std::path::PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -136,7 +158,113 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
         BookCommand::Schedule(s) => schedule(ctx, s),
         BookCommand::Value(v) => value(ctx, v),
         BookCommand::Impair(i) => impair(ctx, i),
+        BookCommand::Portfolio(p) => portfolio(ctx, p),
     }
+}
+
+fn write_html(ctx: &Ctx, file: &std::path::Path, page: &str) -> Result {
+    let path = ctx.cwd.join(file);
+    folio::fsutil::write_atomic(&path, page.as_bytes()).map_err(|e| {
+        Failure::from(std::io::Error::new(
+            e.kind(),
+            format!("{}: {e}", path.display()),
+        ))
+    })?;
+    ctx.hint(&format!("wrote {}", file.display()));
+    Ok(())
+}
+
+fn portfolio(ctx: &Ctx, a: &PortfolioArgs) -> Result {
+    let repo = ctx.repo()?;
+    let as_of = match &a.as_of {
+        Some(s) => month(s, "--as-of")?,
+        None => Month::of_time(super::commit::now()?),
+    };
+    let p = repo.book_portfolio(as_of)?;
+    if let Some(f) = &a.html {
+        write_html(ctx, f, &folio::book::html::portfolio(&p))?;
+    }
+    if a.json {
+        return out_json(&p);
+    }
+    let c = &p.currency;
+    if a.csv {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        let io = |e: csv::Error| Failure::user(e.to_string());
+        w.write_record([
+            "kind",
+            "name",
+            "currency",
+            "cost_minor",
+            "accumulated_minor",
+            "carrying_minor",
+            "share",
+            "mean_confidence",
+            "sensitivity",
+            "drift",
+        ])
+        .map_err(io)?;
+        for r in &p.rows {
+            let sens: Vec<String> = r
+                .sensitivity
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            w.write_record([
+                r.kind.to_string(),
+                r.name.clone(),
+                c.clone(),
+                r.cost.to_string(),
+                r.accumulated.to_string(),
+                r.carrying.to_string(),
+                format!("{:.6}", r.share),
+                r.mean_confidence
+                    .map_or(String::new(), |x| format!("{x:.6}")),
+                sens.join(";"),
+                r.drift.clone().unwrap_or_default(),
+            ])
+            .map_err(io)?;
+        }
+        let bytes = w.into_inner().map_err(|e| Failure::user(e.to_string()))?;
+        return out(&String::from_utf8_lossy(&bytes));
+    }
+    let mut s = format!(
+        "data balance sheet at the end of {}: carrying amount {} {c} of cost {} {c}\n",
+        p.as_of,
+        format_minor(p.carrying, c),
+        format_minor(p.cost, c)
+    );
+    let w = p
+        .rows
+        .iter()
+        .map(|r| r.name.chars().count())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    s += &format!(
+        "\n{:<8} {:<w$} {:>12} {:>12} {:>12} {:>7} {:>6}  {:<8} sensitivity\n",
+        "", "name", "cost", "accumulated", "carrying", "share", "conf", "drift"
+    );
+    for r in &p.rows {
+        let sens: Vec<String> = r
+            .sensitivity
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect();
+        s += &format!(
+            "{:<8} {:<w$} {:>12} {:>12} {:>12} {:>6.1}% {:>6}  {:<8} {}\n",
+            r.kind,
+            r.name,
+            format_minor(r.cost, c),
+            format_minor(r.accumulated, c),
+            format_minor(r.carrying, c),
+            r.share * 100.0,
+            r.mean_confidence.map_or("-".into(), |x| format!("{x:.3}")),
+            r.drift.as_deref().unwrap_or("-"),
+            sens.join(", ")
+        );
+    }
+    out(&s)
 }
 
 fn impair(ctx: &Ctx, a: &ImpairArgs) -> Result {
@@ -373,6 +501,9 @@ fn schedule(ctx: &Ctx, a: &ScheduleArgs) -> Result {
         by,
     };
     let s = repo.book_schedule(&o)?;
+    if let Some(f) = &a.html {
+        write_html(ctx, f, &folio::book::html::schedule(&s))?;
+    }
     if a.json {
         return out_json(&s);
     }

@@ -551,3 +551,183 @@ impl Repo {
         ))
     }
 }
+
+/// One line of the data balance sheet.
+#[derive(Debug, Clone, Serialize)]
+pub struct PortfolioRow {
+    /// `dataset` or `source`.
+    pub kind: &'static str,
+    /// The dataset path or source.
+    pub name: String,
+    /// Cost of what is held.
+    pub cost: i64,
+    /// Depreciation and impairment charged on it.
+    pub accumulated: i64,
+    /// Carrying amount.
+    pub carrying: i64,
+    /// Share of the total carrying amount.
+    pub share: f64,
+    /// Mean latest confidence of its examples present now (when any).
+    pub mean_confidence: Option<f64>,
+    /// Its examples present now, per sensitivity class (`unclassified`
+    /// when none is recorded).
+    pub sensitivity: BTreeMap<String, u64>,
+    /// For datasets: the drift verdict from HEAD's first parent to HEAD
+    /// (`drifted`, `stable`, or none when there is no parent or nothing to
+    /// compare).
+    pub drift: Option<String>,
+}
+
+/// The data balance sheet.
+#[derive(Debug, Clone, Serialize)]
+pub struct Portfolio {
+    /// The month whose end it is measured at.
+    pub as_of: String,
+    /// ISO 4217 currency.
+    pub currency: String,
+    /// Per dataset, then per source.
+    pub rows: Vec<PortfolioRow>,
+    /// Total carrying amount.
+    pub carrying: i64,
+    /// Total cost.
+    pub cost: i64,
+    /// Carrying amount at the end of each month from the first lot's.
+    pub history: Vec<(String, i64)>,
+}
+
+impl Repo {
+    /// The book at the end of `as_of`: per dataset and per source, cost,
+    /// accumulated depreciation and impairment, carrying amount, share,
+    /// mean confidence, sensitivity and the latest drift verdict.
+    pub fn book_portfolio(&self, as_of: Month) -> Result<Portfolio, RepoError> {
+        let policies = self.book_policies()?;
+        let l = self.ledgered(self.ledger_limit()?, Some(as_of))?;
+        let lots: Vec<Lot> = l
+            .lots
+            .iter()
+            .filter(|x| !x.parts.is_empty())
+            .cloned()
+            .collect();
+        let bad = |e: report::BookError| RepoError::Refused(e.to_string());
+        let currency = report::check(&lots, &policies).map_err(bad)?;
+        let from = lots
+            .iter()
+            .map(|x| x.start)
+            .min()
+            .expect("checked: not empty");
+        let to = as_of.max(from);
+        let mut rows = Vec::new();
+        let mut history = Vec::new();
+        for (kind, by) in [("dataset", By::Dataset), ("source", By::Source)] {
+            let s = report::schedule(
+                &lots,
+                &policies,
+                &l.runs,
+                &l.impairments,
+                from,
+                to,
+                PeriodKind::Month,
+                by,
+            )
+            .map_err(bad)?;
+            if by == By::Dataset {
+                history = s
+                    .totals
+                    .iter()
+                    .map(|t| (t.period.clone(), t.closing))
+                    .collect();
+            }
+            let last = to.to_string();
+            for r in s.rows.iter().filter(|r| r.period == last) {
+                rows.push(PortfolioRow {
+                    kind,
+                    name: r.key.clone(),
+                    cost: r.cost,
+                    accumulated: r.cost - r.closing,
+                    carrying: r.closing,
+                    share: 0.0,
+                    mean_confidence: None,
+                    sensitivity: BTreeMap::new(),
+                    drift: None,
+                });
+            }
+        }
+        // Confidence and sensitivity of the examples present now.
+        let mut states: HashMap<ExampleId, crate::ledger::ExampleState> = HashMap::new();
+        self.read_ledger(&None, self.ledger_limit()?, &|_| true, &mut |e| {
+            if let Subject::Example(id) = &e.subject {
+                states.entry(*id).or_default().apply(&e.payload);
+            }
+            Ok(())
+        })?;
+        let mut conf: HashMap<(&str, String), (f64, u64)> = HashMap::new();
+        let mut sens: HashMap<(&str, String), BTreeMap<String, u64>> = HashMap::new();
+        for st in states.values().filter(|s| s.present) {
+            let source = st.source.clone().unwrap_or_else(|| "(none)".into());
+            for key in [("dataset", st.dataset.clone()), ("source", source)] {
+                if let Some(c) = st.confidence {
+                    let e = conf.entry(key.clone()).or_default();
+                    e.0 += c;
+                    e.1 += 1;
+                }
+                let class = st
+                    .sensitivity
+                    .clone()
+                    .unwrap_or_else(|| "unclassified".into());
+                *sens.entry(key).or_default().entry(class).or_default() += 1;
+            }
+        }
+        // The latest drift verdict per dataset: HEAD's first parent → HEAD.
+        let head = self.refs.head_commit()?;
+        let parent = match head {
+            Some(h) => self.read_commit(h)?.parents.first().copied(),
+            None => None,
+        };
+        let settings = self
+            .config()?
+            .drift_settings()
+            .map_err(RepoError::Refused)?;
+        let total: i64 = rows
+            .iter()
+            .filter(|r| r.kind == "dataset")
+            .map(|r| r.carrying)
+            .sum();
+        let cost: i64 = rows
+            .iter()
+            .filter(|r| r.kind == "dataset")
+            .map(|r| r.cost)
+            .sum();
+        for r in &mut rows {
+            let key = (r.kind, r.name.clone());
+            r.share = if total > 0 {
+                r.carrying as f64 / total as f64
+            } else {
+                0.0
+            };
+            r.mean_confidence = conf.get(&key).map(|(s, n)| s / *n as f64);
+            r.sensitivity = sens.get(&key).cloned().unwrap_or_default();
+            if r.kind == "dataset"
+                && let (Some(p), Some(h)) = (parent, head)
+            {
+                let o = super::DriftOptions {
+                    paths: vec![r.name.clone()],
+                    columns: Vec::new(),
+                    settings: settings.clone(),
+                };
+                r.drift = match self.drift(p, h, &o) {
+                    Ok(d) => Some(if d.drifted { "drifted" } else { "stable" }.to_string()),
+                    Err(RepoError::Refused(_)) => None,
+                    Err(e) => return Err(e),
+                };
+            }
+        }
+        Ok(Portfolio {
+            as_of: as_of.to_string(),
+            currency,
+            rows,
+            carrying: total,
+            cost,
+            history,
+        })
+    }
+}

@@ -290,3 +290,60 @@ fn impairment_is_recorded_in_the_ledger_and_recomputes_later_charges() {
     // verify still checks the whole ledger, impairment included.
     e.ok(&["verify"]);
 }
+
+#[test]
+fn portfolio_balance_sheet_and_html_pages() {
+    let e = booked();
+    // End of June 2026: row 2 (source s3://b) carries 80,000 × 12/18.
+    let p = e.json(&["book", "portfolio", "--as-of", "2026-06", "--json"]);
+    assert_eq!(
+        (p["cost"].as_i64(), p["carrying"].as_i64()),
+        (Some(8_000_000), Some(5_333_333)),
+        "{p}"
+    );
+    let rows = p["rows"].as_array().expect("rows");
+    let ds: Vec<&serde_json::Value> = rows.iter().filter(|r| r["kind"] == "dataset").collect();
+    assert_eq!(ds.len(), 1);
+    assert_eq!(ds[0]["name"], "t.csv");
+    assert_eq!(ds[0]["accumulated"], 8_000_000 - 5_333_333);
+    assert_eq!(ds[0]["share"], 1.0);
+    assert_eq!(ds[0]["sensitivity"]["unclassified"], 1);
+    assert!(
+        ds[0]["drift"].is_string(),
+        "a verdict from HEAD~1 to HEAD: {p}"
+    );
+    let src: Vec<&str> = rows
+        .iter()
+        .filter(|r| r["kind"] == "source")
+        .map(|r| r["name"].as_str().expect("name"))
+        .collect();
+    assert_eq!(src, ["s3://b"], "s3://a left the book in April");
+    let csv = e.ok(&["book", "portfolio", "--as-of", "2026-06", "--csv"]);
+    assert!(
+        csv.starts_with("kind,name,currency,cost_minor,accumulated_minor,carrying_minor,share"),
+        "{csv}"
+    );
+    // HTML: self-contained, a chart point per month, a table row per row.
+    e.ok(&[
+        "book",
+        "portfolio",
+        "--as-of",
+        "2026-06",
+        "--html",
+        "p.html",
+    ]);
+    let html = fs::read_to_string(e.p("p.html")).expect("html");
+    assert!(html.contains("<svg") && html.contains("<polyline") && !html.contains("<script"));
+    assert_eq!(html.matches("<circle").count(), 6, "January to June");
+    assert_eq!(html.matches("<tr>").count(), 1 + rows.len());
+    e.ok(&["book", "schedule", "--html", "s.html"]);
+    let html = fs::read_to_string(e.p("s.html")).expect("html");
+    let s = e.json(&["book", "schedule", "--json"]);
+    let n =
+        s["rows"].as_array().expect("rows").len() + s["totals"].as_array().expect("totals").len();
+    assert_eq!(html.matches("<tr>").count(), 1 + n);
+    assert_eq!(
+        html.matches("<circle").count(),
+        s["totals"].as_array().expect("totals").len()
+    );
+}
