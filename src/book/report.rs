@@ -492,23 +492,35 @@ pub fn schedule(
             }
         }
     }
+    // Period labels, computed once: month offset → period index.
+    let months = (to.0 - from.0 + 1).max(0) as usize;
+    let mut labels: Vec<String> = Vec::new();
+    let mut period_of: Vec<usize> = Vec::with_capacity(months);
+    for k in 0..months {
+        let label = from.plus(k as i32).period(period);
+        if labels.last() != Some(&label) {
+            labels.push(label);
+        }
+        period_of.push(labels.len() - 1);
+    }
     let mut rows = Vec::new();
-    let mut totals: BTreeMap<String, Row> = BTreeMap::new();
     for (key, st) in &per_key {
         let (mut carrying, mut accumulated, mut cost) = (st.carrying, st.accumulated, st.cost);
-        let mut m = from;
         let mut row: Option<Row> = None;
-        while m <= to {
-            let label = m.period(period);
-            if row.as_ref().is_some_and(|r| r.period != label) {
-                rows.push(row.take().expect("checked"));
+        let mut current = usize::MAX;
+        for (k, &pi) in period_of.iter().enumerate() {
+            let m = from.plus(k as i32);
+            if pi != current {
+                rows.extend(row.take());
+                current = pi;
+                row = Some(Row {
+                    key: key.clone(),
+                    period: labels[pi].clone(),
+                    opening: carrying,
+                    ..Row::default()
+                });
             }
-            let r = row.get_or_insert_with(|| Row {
-                key: key.clone(),
-                period: label.clone(),
-                opening: carrying,
-                ..Row::default()
-            });
+            let r = row.as_mut().expect("set above");
             if let Some(mv) = st.moves.get(&m) {
                 r.additions += mv.additions;
                 r.depreciation += mv.depreciation;
@@ -525,7 +537,6 @@ pub fn schedule(
             r.closing = carrying;
             r.accumulated = accumulated;
             r.cost = cost;
-            m = m.plus(1);
         }
         rows.extend(row);
     }
@@ -539,12 +550,21 @@ pub fn schedule(
             || r.closing != 0
             || r.cost != 0
     });
-    for r in &rows {
-        let t = totals.entry(r.period.clone()).or_insert_with(|| Row {
+    let mut totals: Vec<Row> = labels
+        .iter()
+        .map(|l| Row {
             key: "total".into(),
-            period: r.period.clone(),
+            period: l.clone(),
             ..Row::default()
-        });
+        })
+        .collect();
+    let index: std::collections::HashMap<&str, usize> = labels
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (l.as_str(), i))
+        .collect();
+    for r in &rows {
+        let t = &mut totals[index[r.period.as_str()]];
         t.opening += r.opening;
         t.additions += r.additions;
         t.depreciation += r.depreciation;
@@ -561,7 +581,7 @@ pub fn schedule(
         period,
         by,
         rows,
-        totals: totals.into_values().collect(),
+        totals,
     })
 }
 

@@ -402,65 +402,90 @@ fn policy(ctx: &Ctx, a: &PolicyArgs) -> Result {
 }
 
 fn schedule_text(s: &Schedule) -> String {
+    use std::fmt::Write;
     let c = &s.currency;
-    let m = |v: i64| format_minor(v, c);
-    let mut rows = vec![[
-        "key".to_string(),
-        "period".into(),
-        "opening".into(),
-        "additions".into(),
-        "depreciation".into(),
-        "impairment".into(),
-        "disposals".into(),
-        "closing".into(),
-        "accumulated".into(),
-    ]];
-    for r in s.rows.iter().chain(&s.totals) {
-        rows.push([
-            r.key.clone(),
-            r.period.clone(),
-            m(r.opening),
-            m(r.additions),
-            m(r.depreciation),
-            m(r.impairment),
-            m(r.disposals),
-            m(r.closing),
-            m(r.accumulated),
-        ]);
+    let digits = folio::ledger::money::exponent(c).unwrap_or(2);
+    let m = |v: i64| folio::ledger::money::format_digits(v, digits);
+    // Widths without formatting every amount twice: an amount's width is
+    // its integer digits, the sign, the point and the decimals.
+    let width = |v: i64| {
+        let int = (v.unsigned_abs() / 10u64.pow(digits)).max(1);
+        int.ilog10() as usize
+            + 1
+            + usize::from(v < 0)
+            + if digits > 0 { 1 + digits as usize } else { 0 }
+    };
+    let heads = [
+        "key",
+        "period",
+        "opening",
+        "additions",
+        "depreciation",
+        "impairment",
+        "disposals",
+        "closing",
+        "accumulated",
+    ];
+    let all = || s.rows.iter().chain(&s.totals);
+    let mut w: Vec<usize> = heads.iter().map(|h| h.len()).collect();
+    for r in all() {
+        let vals = [
+            r.opening,
+            r.additions,
+            r.depreciation,
+            r.impairment,
+            r.disposals,
+            r.closing,
+            r.accumulated,
+        ];
+        w[0] = w[0].max(r.key.chars().count());
+        w[1] = w[1].max(r.period.len());
+        for (i, v) in vals.into_iter().enumerate() {
+            w[i + 2] = w[i + 2].max(width(v));
+        }
     }
-    let widths: Vec<usize> = (0..9)
-        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
-        .collect();
     let mut out = format!(
-        "book schedule {} to {} by {:?}, per {:?}, in {c}\n",
-        s.from, s.to, s.by, s.period
-    )
-    .to_lowercase()
-    .replace(&c.to_lowercase(), c);
-    for (k, r) in rows.iter().enumerate() {
-        if k == 1 + s.rows.len() {
-            out += "\n";
+        "book schedule {} to {} by {}, per {}, in {c}\n",
+        s.from,
+        s.to,
+        format!("{:?}", s.by).to_lowercase(),
+        format!("{:?}", s.period).to_lowercase()
+    );
+    let mut line = format!("{:<a$}  {:<b$}", heads[0], heads[1], a = w[0], b = w[1]);
+    for i in 2..9 {
+        let _ = write!(line, "  {:>x$}", heads[i], x = w[i]);
+    }
+    out += line.trim_end();
+    out.push('\n');
+    for (k, r) in all().enumerate() {
+        if k == s.rows.len() {
+            out.push('\n');
         }
-        let mut line = format!(
-            "{:<w0$}  {:<w1$}",
-            r[0],
-            r[1],
-            w0 = widths[0],
-            w1 = widths[1]
-        );
-        for i in 2..9 {
-            line += &format!("  {:>w$}", r[i], w = widths[i]);
+        let _ = write!(out, "{:<a$}  {:<b$}", r.key, r.period, a = w[0], b = w[1]);
+        let vals = [
+            r.opening,
+            r.additions,
+            r.depreciation,
+            r.impairment,
+            r.disposals,
+            r.closing,
+            r.accumulated,
+        ];
+        for (i, v) in vals.into_iter().enumerate() {
+            let _ = write!(out, "  {:>x$}", m(v), x = w[i + 2]);
         }
-        out += line.trim_end();
-        out += "\n";
+        out.push('\n');
     }
     let dep: i64 = s.totals.iter().map(|r| r.depreciation).sum();
+    let imp: i64 = s.totals.iter().map(|r| r.impairment).sum();
     let disp: i64 = s.totals.iter().map(|r| r.disposals).sum();
     let add: i64 = s.totals.iter().map(|r| r.additions).sum();
-    out += &format!(
-        "\ntotals: additions {}, depreciation {}, disposals {}; opening + additions − depreciation − impairment − disposals = closing in every row\n",
+    let _ = write!(
+        out,
+        "\ntotals: additions {}, depreciation {}, impairment {}, disposals {}; opening + additions − depreciation − impairment − disposals = closing in every row\n",
         m(add),
         m(dep),
+        m(imp),
         m(disp)
     );
     out

@@ -241,14 +241,20 @@ pub fn parse_minor(amount: &str, currency: &str) -> Result<i64, MoneyError> {
 
 /// Formats minor units of `currency` as a decimal amount.
 pub fn format_minor(minor: i64, currency: &str) -> String {
-    let digits = exponent(currency).unwrap_or(2);
+    format_digits(minor, exponent(currency).unwrap_or(2))
+}
+
+/// Formats minor units with `digits` decimals (see [`exponent`]); for
+/// callers formatting many amounts of one currency.
+pub fn format_digits(minor: i64, digits: u32) -> String {
     if digits == 0 {
         return minor.to_string();
     }
     let scale = 10i64.pow(digits);
+    let sign = if minor < 0 { "-" } else { "" };
     format!(
-        "{}.{:0width$}",
-        minor / scale,
+        "{sign}{}.{:0width$}",
+        (minor / scale).abs(),
         (minor % scale).abs(),
         width = digits as usize
     )
