@@ -23,6 +23,28 @@ pub struct Policy {
     pub convention: Convention,
     /// The currency its reports are in, when fixed.
     pub currency: Option<String>,
+    /// Changes of estimate, in order: from that month on, the policy is
+    /// the given one (applied prospectively; see docs/BOOK.md).
+    pub changes: Vec<(report::Month, Policy)>,
+}
+
+/// A change of estimate as the config writes it
+/// (`[[book."DATASET".changes]]`): from a month, the settings that change.
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeConfig {
+    /// The first month it applies to (YYYY-MM).
+    pub from: String,
+    /// See [`PolicyConfig`].
+    pub method: Option<String>,
+    /// See [`PolicyConfig`].
+    pub factor: Option<f64>,
+    /// See [`PolicyConfig`].
+    pub life: Option<u32>,
+    /// See [`PolicyConfig`].
+    pub residual: Option<f64>,
+    /// See [`PolicyConfig`].
+    pub expected_runs: Option<u64>,
 }
 
 /// A policy as `.folio/config.toml` writes it (`[book."DATASET"]`).
@@ -43,12 +65,48 @@ pub struct PolicyConfig {
     pub expected_runs: Option<u64>,
     /// ISO 4217 currency of the dataset's costs.
     pub currency: Option<String>,
+    /// Changes of estimate, applied prospectively.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<ChangeConfig>,
 }
 
 impl PolicyConfig {
     /// The policy, checked; an error names the bad setting and says what
     /// to give.
     pub fn policy(&self) -> Result<Policy, String> {
+        let mut base = self.policy_alone()?;
+        let mut current = self.clone();
+        current.changes.clear();
+        let mut last: Option<report::Month> = None;
+        for ch in &self.changes {
+            let from = report::Month::parse(&ch.from).ok_or_else(|| {
+                format!("change from '{}' is not a month: write YYYY-MM", ch.from)
+            })?;
+            if last.is_some_and(|l| from <= l) {
+                return Err(format!(
+                    "change from {from}: changes must be in month order, one per month"
+                ));
+            }
+            last = Some(from);
+            if ch.method.is_some() {
+                current.method = ch.method.clone();
+                current.factor = None;
+                current.expected_runs = None;
+            }
+            current.factor = ch.factor.or(current.factor);
+            current.life = ch.life.or(current.life);
+            current.residual = ch.residual.or(current.residual);
+            current.expected_runs = ch.expected_runs.or(current.expected_runs);
+            let p = current
+                .policy_alone()
+                .map_err(|e| format!("change from {from}: {e}"))?;
+            base.changes.push((from, p));
+        }
+        Ok(base)
+    }
+
+    /// The policy without its changes.
+    fn policy_alone(&self) -> Result<Policy, String> {
         let method = match self.method.as_deref() {
             None => return Err("no method: give straight-line, declining-balance, sum-of-years-digits or units-of-use".into()),
             Some("straight-line") => Method::StraightLine,
@@ -109,6 +167,7 @@ impl PolicyConfig {
             residual,
             convention,
             currency,
+            changes: Vec::new(),
         })
     }
 }

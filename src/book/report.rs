@@ -60,6 +60,12 @@ impl YearOk for i32 {
     }
 }
 
+impl Serialize for Month {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
 impl fmt::Display for Month {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.period(PeriodKind::Month))
@@ -155,9 +161,12 @@ fn round_div(num: i128, den: i128) -> i128 {
 
 /// The monthly moves of a part, from its lot's start to `until`, with the
 /// impairment losses allocated to it. After an impairment the rest of the
-/// schedule is the method's remaining schedule scaled to the new
+/// schedule is the current schedule's remainder scaled to the new
 /// depreciable amount (carrying amount − residual), so later charges are
-/// recomputed over the remaining life.
+/// recomputed over the remaining life. A change of estimate from month q
+/// depreciates the carrying amount at the start of q over the life left
+/// under the new policy (its life less the months already in service), by
+/// the new method, from q on (full months) — prospectively.
 fn part_moves(
     lot: &Lot,
     part: &Part,
@@ -166,19 +175,33 @@ fn part_moves(
     until: Month,
     impairments: &[(Month, i64)],
 ) -> BTreeMap<Month, Moves> {
-    let residual = (part.cost as f64 * policy.residual).round() as i64;
-    let periods = (until.0 - lot.start.0 + 1).max(0) as u32;
+    let periods = (until.0 - lot.start.0 + 1).max(0) as usize;
+    // The policy in force when the lot was placed in service, and the
+    // changes after it.
+    let mut active = policy;
+    let mut pending: Vec<(Month, &Policy)> = Vec::new();
+    for (from, p) in &policy.changes {
+        if *from <= lot.start {
+            active = p;
+        } else {
+            pending.push((*from, p));
+        }
+    }
+    let residual_of =
+        |p: &Policy, cap: i64| ((part.cost as f64 * p.residual).round() as i64).min(cap);
+    let mut residual = residual_of(active, part.cost);
     let by_period = |p: u32| runs(lot.start.plus(p as i32));
-    let base = charges(
+    let mut base = charges(
         part.cost,
         residual,
-        policy.life,
-        &policy.method,
-        policy.convention,
+        active.life,
+        &active.method,
+        active.convention,
         &by_period,
-        periods,
+        periods as u32,
     );
-    let d = i128::from(part.cost - residual);
+    let mut base_start = 0usize;
+    let mut d = i128::from(part.cost - residual);
     let mut out: BTreeMap<Month, Moves> = BTreeMap::new();
     out.entry(lot.start).or_default().additions += part.cost;
     let (mut accumulated, mut impaired) = (0i64, 0i64);
@@ -186,14 +209,36 @@ fn part_moves(
     // After an impairment: (new depreciable amount, base cumulative then).
     let mut anchor: Option<(i128, i128)> = None;
     let mut prev_scaled: i128 = 0;
-    for p in 0..periods as usize {
+    for p in 0..periods {
         let m = lot.start.plus(p as i32);
         if part.disposed.is_some_and(|x| m >= x) {
             break;
         }
-        cum_base += i128::from(base.get(p).copied().unwrap_or(0));
+        if let Some((_, np)) = pending.iter().find(|(f, _)| *f == m) {
+            let carrying = part.cost - accumulated - impaired;
+            residual = residual_of(np, carrying);
+            let left = (i64::from(np.life) - p as i64).max(1) as u32;
+            let before = runs(m.plus(-1));
+            let seg_runs = |q: u32| runs(m.plus(q as i32)).saturating_sub(before);
+            base = charges(
+                carrying,
+                residual,
+                left,
+                &np.method,
+                Convention::FullMonth,
+                &seg_runs,
+                (periods - p) as u32,
+            );
+            base_start = p;
+            d = i128::from(carrying - residual);
+            cum_base = 0;
+            anchor = None;
+            prev_scaled = 0;
+        }
+        let step = i128::from(base.get(p - base_start).copied().unwrap_or(0));
+        cum_base += step;
         let c = match anchor {
-            None => base.get(p).copied().unwrap_or(0),
+            None => step as i64,
             Some((dp, at)) => {
                 let rest = d - at;
                 let scaled = if rest <= 0 {
@@ -621,7 +666,9 @@ pub fn carrying(
 pub fn last_month(lots: &[Lot], policies: &BTreeMap<String, Policy>) -> Option<Month> {
     lots.iter()
         .map(|l| {
-            let p = &policies[&l.dataset];
+            let base = &policies[&l.dataset];
+            // The policy of the last change (its life counts from the start).
+            let p = base.changes.last().map_or(base, |c| &c.1);
             // The month of the last charge.
             let life_end = match (p.method, p.convention) {
                 (Method::UnitsOfUse { .. }, _) | (_, Convention::FullMonth) => {
@@ -651,8 +698,52 @@ mod tests {
                 residual: 0.0,
                 convention: Convention::FullMonth,
                 currency: None,
+                changes: Vec::new(),
             },
         )])
+    }
+
+    /// A change of estimate in July 2026 (life 18 → 24 months): the
+    /// carrying amount then, 120,000 × 12/18 = 80,000.00, is spread over
+    /// the 24 − 6 = 18 months left, 4,444.44⅘ a month; January to June keep
+    /// their 6,666.67-ish charges.
+    #[test]
+    fn a_change_of_estimate_applies_prospectively() {
+        let mut policies = sl18();
+        let p = policies.get_mut("d").expect("d");
+        let mut longer = p.clone();
+        longer.life = 24;
+        p.changes
+            .push((Month::parse("2026-07").expect("m"), longer));
+        let l = lot(vec![Part {
+            cost: 12_000_000,
+            disposed: None,
+        }]);
+        let s = schedule(
+            std::slice::from_ref(&l),
+            &policies,
+            &Runs::new(),
+            &Impairments::new(),
+            Month::parse("2026-01").expect("m"),
+            last_month(std::slice::from_ref(&l), &policies).expect("last"),
+            PeriodKind::Month,
+            By::Dataset,
+        )
+        .expect("schedule");
+        assert_eq!(s.to, "2027-12");
+        let dep: Vec<i64> = s.rows.iter().map(|r| r.depreciation).collect();
+        assert_eq!(dep.len(), 24);
+        assert_eq!(
+            dep[..6].iter().sum::<i64>(),
+            4_000_000,
+            "six months at the old estimate"
+        );
+        assert_eq!(dep[6], 444_444);
+        assert_eq!(dep[6..].iter().sum::<i64>(), 8_000_000);
+        assert!(
+            dep[6..].iter().all(|c| (444_444..=444_445).contains(c)),
+            "{dep:?}"
+        );
     }
 
     fn lot(parts: Vec<Part>) -> Lot {

@@ -99,6 +99,11 @@ struct PolicyArgs {
     /// The ISO 4217 currency of the dataset's costs
     #[arg(long)]
     currency: Option<String>,
+    /// Apply the change from this month on (YYYY-MM or a date): a change of
+    /// estimate, prospectively. Once the dataset is on the book, changes
+    /// always apply from a month (default: this one)
+    #[arg(long, value_name = "DATE")]
+    from: Option<String>,
     /// Print as JSON
     #[arg(long)]
     json: bool,
@@ -346,16 +351,68 @@ fn policy(ctx: &Ctx, a: &PolicyArgs) -> Result {
         };
         let d = repo.dataset_path(&ctx.cwd.join(d))?;
         let lock = repo.lock(ctx.wait)?;
+        // Bad values are named before anything else is decided.
+        if let Some(c) = &a.convention
+            && folio::book::Convention::parse(c).is_none()
+        {
+            return Err(Failure::user(format!(
+                "book policy for {d}: unknown convention '{c}': use full-month, mid-month or next-month"
+            )));
+        }
+        if let Some(c) = &a.currency
+            && folio::ledger::money::exponent(&c.to_ascii_uppercase()).is_none()
+        {
+            return Err(Failure::user(format!(
+                "book policy for {d}: unknown currency '{}': give an ISO 4217 code",
+                c.to_ascii_uppercase()
+            )));
+        }
         // Unset options keep the dataset's current settings.
-        let old = repo.config()?.book.get(&d).cloned().unwrap_or_default();
-        let cfg = PolicyConfig {
-            method: a.method.clone().or(old.method),
-            factor: a.factor.or(old.factor),
-            life: a.life.or(old.life),
-            residual: a.residual.or(old.residual),
-            convention: a.convention.clone().or(old.convention),
-            expected_runs: a.expected_runs.or(old.expected_runs),
-            currency: a.currency.clone().or(old.currency),
+        let old = repo.config()?.book.get(&d).cloned();
+        let on_book = old.is_some() && repo.book_has_lots(&d)?;
+        let cfg = match old {
+            Some(mut old) if on_book || a.from.is_some() => {
+                // A change of estimate: from a month on, prospectively.
+                if a.convention.is_some() || a.currency.is_some() {
+                    return Err(Failure::user(format!(
+                        "{d} is on the book: its convention and currency cannot change (a change of estimate may set --method, --life, --residual, --factor, --expected-runs)"
+                    )));
+                }
+                let from = match &a.from {
+                    Some(s) => month(s, "--from")?,
+                    None => Month::of_time(super::commit::now()?),
+                };
+                old.changes.retain(|c| Month::parse(&c.from) != Some(from));
+                if let Some(last) = old.changes.last().and_then(|c| Month::parse(&c.from))
+                    && last > from
+                {
+                    return Err(Failure::user(format!(
+                        "--from {from}: a change from {last} is already recorded; changes apply in month order"
+                    )));
+                }
+                old.changes.push(folio::book::ChangeConfig {
+                    from: from.to_string(),
+                    method: a.method.clone(),
+                    factor: a.factor,
+                    life: a.life,
+                    residual: a.residual,
+                    expected_runs: a.expected_runs,
+                });
+                old
+            }
+            old => {
+                let old = old.unwrap_or_default();
+                PolicyConfig {
+                    method: a.method.clone().or(old.method),
+                    factor: a.factor.or(old.factor),
+                    life: a.life.or(old.life),
+                    residual: a.residual.or(old.residual),
+                    convention: a.convention.clone().or(old.convention),
+                    expected_runs: a.expected_runs.or(old.expected_runs),
+                    currency: a.currency.clone().or(old.currency),
+                    changes: old.changes,
+                }
+            }
         };
         repo.set_book_policy(&lock, &d, &cfg)?;
     }
@@ -397,6 +454,14 @@ fn policy(ctx: &Ctx, a: &PolicyArgs) -> Result {
                 .map(|c| format!(", in {c}"))
                 .unwrap_or_default()
         );
+        for (from, c) in &p.changes {
+            s += &format!(
+                "  from {from}: {}, {} months from placed in service, residual {}% of cost\n",
+                c.method.name(),
+                c.life,
+                c.residual * 100.0
+            );
+        }
     }
     out(&s)
 }

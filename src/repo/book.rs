@@ -90,12 +90,13 @@ impl Repo {
         let path = self.dot.join("config.toml");
         let text = std::fs::read_to_string(&path).unwrap_or_default();
         let header = format!("[book.\"{dataset}\"]");
+        let changes_header = format!("[[book.\"{dataset}\".changes]]");
         let mut out = String::new();
         let mut skipping = false;
         for line in text.lines() {
             let t = line.trim();
             if t.starts_with('[') {
-                skipping = t == header;
+                skipping = t == header || t == changes_header;
             }
             if !skipping {
                 out.push_str(line);
@@ -117,11 +118,32 @@ impl Repo {
         line("convention", p.convention.as_deref().map(q));
         line("expected_runs", p.expected_runs.map(|n| n.to_string()));
         line("currency", p.currency.as_deref().map(q));
+        for ch in &p.changes {
+            out.push_str(&format!("{changes_header}\nfrom = {}\n", q(&ch.from)));
+            let mut line = |k: &str, v: Option<String>| {
+                if let Some(v) = v {
+                    out.push_str(&format!("{k} = {v}\n"));
+                }
+            };
+            line("method", ch.method.as_deref().map(q));
+            line("factor", ch.factor.map(|f| format!("{f:?}")));
+            line("life", ch.life.map(|l| l.to_string()));
+            line("residual", ch.residual.map(|r| format!("{r:?}")));
+            line("expected_runs", ch.expected_runs.map(|n| n.to_string()));
+        }
         // Check the whole file before replacing it.
         toml::from_str::<crate::config::Config>(&out)
             .map_err(|e| RepoError::Refused(format!("the new config does not parse: {e}")))?;
         crate::fsutil::write_atomic(&path, out.as_bytes()).map_err(RepoError::io(&path))?;
         Ok(policy)
+    }
+
+    /// Whether any example of `dataset` with a cost basis is on the book.
+    pub fn book_has_lots(&self, dataset: &str) -> Result<bool, RepoError> {
+        let l = self.ledgered(self.ledger_limit()?, None)?;
+        Ok(l.lots
+            .iter()
+            .any(|x| x.dataset == dataset && !x.parts.is_empty()))
     }
 
     /// Lots, memberships, costs and training runs, from every event up to

@@ -347,3 +347,51 @@ fn portfolio_balance_sheet_and_html_pages() {
         s["totals"].as_array().expect("totals").len()
     );
 }
+
+#[test]
+fn a_change_of_estimate_is_prospective() {
+    let e = booked();
+    let before = e.json(&["book", "schedule", "--to", "2026-06", "--json"]);
+    // Row 2 (80,000.00): 6 months at 80,000/18, then the carrying amount
+    // 53,333.33 over the 24 − 6 = 18 months left: 2,962.96 a month.
+    e.ok(&[
+        "book", "policy", "t.csv", "--life", "24", "--from", "2026-07",
+    ]);
+    let out = e.ok(&["book", "policy", "t.csv"]);
+    assert!(
+        out.contains("from 2026-07: straight-line, 24 months"),
+        "{out}"
+    );
+    let after = e.json(&["book", "schedule", "--json"]);
+    let rows = after["rows"].as_array().expect("rows");
+    // The past is unchanged.
+    for (a, b) in before["rows"].as_array().expect("rows").iter().zip(rows) {
+        assert_eq!(a, b);
+    }
+    let july = rows
+        .iter()
+        .find(|r| r["period"] == "2026-07")
+        .expect("july");
+    assert_eq!(july["opening"], 5_333_333);
+    assert_eq!(july["depreciation"], 296_296);
+    assert_eq!(after["to"], "2027-12");
+    let later: i64 = rows
+        .iter()
+        .filter(|r| r["period"].as_str() >= Some("2026-07"))
+        .map(|r| r["depreciation"].as_i64().expect("dep"))
+        .sum();
+    assert_eq!(later, 5_333_333);
+    // The convention is fixed once the dataset is on the book.
+    let err = e.fails(&["book", "policy", "t.csv", "--convention", "mid-month"], 1);
+    assert!(err.contains("cannot change"), "{err}");
+    // Without --from, a change applies from this month.
+    e.cmd(&["book", "policy", "t.csv", "--life", "30"])
+        .env("FOLIO_NOW", "2026-09-05T00:00:00Z")
+        .assert()
+        .success();
+    let out = e.ok(&["book", "policy", "t.csv"]);
+    assert!(
+        out.contains("from 2026-09: straight-line, 30 months"),
+        "{out}"
+    );
+}
