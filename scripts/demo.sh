@@ -75,6 +75,10 @@ step "Every dataset's policy" book policy
 step "The reviews' depreciation schedule, by quarter (a removed review leaves the book)" book schedule --dataset reviews.csv --period quarter
 step "All datasets by year" book schedule --period year
 step "What v1 is worth on the balance sheet at the end of June 2026" book value v1 --as-of 2026-06
+step "Would drift justify writing the reviews down? (shown, not recorded)" book impair reviews.csv --from-drift v1 HEAD
+export FOLIO_NOW="2026-03-10T09:00:00Z"
+step "Write the images down after a licence narrowed (recorded in the ledger)" book impair images --amount 1.00 --reason "licence narrowed to research use"
+step "The data balance sheet, and a page to look at" book portfolio --as-of 2026-06 --html "$WORK/book.html"
 step "Check every object, commit, tree, ref and ledger event" verify
 step "Look for unreachable objects" gc
 step "Rebuild the derived indexes from the working tree and the ledger alone" reindex

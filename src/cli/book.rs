@@ -314,22 +314,30 @@ fn impair(ctx: &Ctx, a: &ImpairArgs) -> Result {
         return out_json(&imp);
     }
     let c = &imp.currency;
-    let verb = if imp.recorded {
-        "impaired"
-    } else if imp.amount == 0 {
-        "nothing to impair:"
+    let mut s = if !imp.recorded && imp.amount == 0 {
+        format!(
+            "nothing to impair in {}: {} (carrying amount {} {c} at the end of {})\n",
+            imp.dataset,
+            imp.reason,
+            format_minor(imp.carrying, c),
+            imp.month
+        )
     } else {
-        "proposed impairment of"
+        format!(
+            "{} {} by {} {c} in {} (carrying amount {} {c} → {} {c}): {}\n",
+            if imp.recorded {
+                "impaired"
+            } else {
+                "proposed impairment of"
+            },
+            imp.dataset,
+            format_minor(imp.amount, c),
+            imp.month,
+            format_minor(imp.carrying, c),
+            format_minor(imp.carrying - imp.amount, c),
+            imp.reason
+        )
     };
-    let mut s = format!(
-        "{verb} {} by {} {c} in {} (carrying amount {} {c} → {} {c}): {}\n",
-        imp.dataset,
-        format_minor(imp.amount, c),
-        imp.month,
-        format_minor(imp.carrying, c),
-        format_minor(imp.carrying - imp.amount, c),
-        imp.reason
-    );
     if !imp.recorded && imp.amount > 0 {
         s += "rule: the share of the dataset's compared columns that drifted, times its carrying amount; add --apply to record it\n";
     }
