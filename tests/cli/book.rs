@@ -214,6 +214,8 @@ fn schedule_report_snapshot() {
     insta::assert_snapshot!("book_schedule_quarter_tranche", crate::redact(&out));
     let policy = e.ok(&["book", "policy"]);
     insta::assert_snapshot!("book_policy", policy);
+    let portfolio = e.ok(&["book", "portfolio", "--as-of", "2026-06"]);
+    insta::assert_snapshot!("book_portfolio", portfolio);
 }
 
 #[test]
