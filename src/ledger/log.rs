@@ -218,17 +218,8 @@ impl LedgerLog {
                         break;
                     }
                     let Some(evs) = evs? else {
-                        let is_last = w * READ_WINDOW + k + 1 == frames.len()
-                            && Some(f.segment) == last_segment
-                            && self.segment_len(f.segment)? == f.end();
-                        if is_last {
-                            break; // a torn final append: ignored
-                        }
-                        return Err(LogError::Corrupt {
-                            path: self.seg_path(f.segment),
-                            offset: f.offset,
-                            detail: "frame checksum does not match".into(),
-                        });
+                        self.torn_tail(&frames, w * READ_WINDOW + k, last_segment)?;
+                        break; // a torn final append: ignored
                     };
                     for ev in evs {
                         if cp.frontier.size >= limit {
@@ -271,15 +262,7 @@ impl LedgerLog {
             detail,
         };
         let mut out = Vec::new();
-        let mut rest = &batch[..];
-        while !rest.is_empty() {
-            let n = rest
-                .get(..4)
-                .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")) as usize)
-                .filter(|n| rest.len() >= 4 + n)
-                .ok_or_else(|| corrupt("an event in the frame is cut short".into()))?;
-            let enc = &rest[4..4 + n];
-            rest = &rest[4 + n..];
+        for enc in split_events(&batch, &corrupt)? {
             let ev = Event::decode(enc).map_err(|EventDecodeError(d)| {
                 let seq = super::Peek::new(enc).map_or(0, |p| p.seq);
                 LogError::Chain {
@@ -510,15 +493,7 @@ impl LedgerLog {
             detail,
         };
         let mut out = Vec::new();
-        let mut rest = &batch[..];
-        while !rest.is_empty() {
-            let n = rest
-                .get(..4)
-                .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")) as usize)
-                .filter(|n| rest.len() >= 4 + n)
-                .ok_or_else(|| corrupt("an event in the frame is cut short".into()))?;
-            let enc = &rest[4..4 + n];
-            rest = &rest[4 + n..];
+        for enc in split_events(&batch, &corrupt)? {
             if !keep(enc) {
                 continue;
             }
@@ -551,17 +526,8 @@ impl LedgerLog {
                 .collect();
             for (k, (f, evs)) in window.iter().zip(decoded).enumerate() {
                 let Some(evs) = evs? else {
-                    let is_last = w * READ_WINDOW + k + 1 == frames.len()
-                        && Some(f.segment) == last
-                        && self.segment_len(f.segment)? == f.end();
-                    if is_last {
-                        return Ok(());
-                    }
-                    return Err(LogError::Corrupt {
-                        path: self.seg_path(f.segment),
-                        offset: f.offset,
-                        detail: "frame checksum does not match".into(),
-                    });
+                    self.torn_tail(frames, w * READ_WINDOW + k, last)?;
+                    return Ok(()); // a torn final append: ignored
                 };
                 for ev in evs {
                     if ev.seq >= limit {
@@ -596,33 +562,18 @@ impl LedgerLog {
                 || -> Result<bool, LogError> {
                     for (j, (f, bytes)) in window.iter().zip(current).enumerate() {
                         let Some(batch) = bytes? else {
-                            let is_last = k * READ_WINDOW + j + 1 == frames.len()
-                                && Some(f.segment) == last
-                                && self.segment_len(f.segment)? == f.end();
-                            if is_last {
-                                return Ok(true);
-                            }
-                            return Err(LogError::Corrupt {
-                                path: self.seg_path(f.segment),
-                                offset: f.offset,
-                                detail: "frame checksum does not match".into(),
-                            });
+                            self.torn_tail(frames, k * READ_WINDOW + j, last)?;
+                            return Ok(true); // a torn final append: ignored
                         };
-                        let mut rest = &batch[..];
-                        while rest.len() >= 4 {
-                            let n =
-                                u32::from_le_bytes(rest[..4].try_into().expect("4 bytes")) as usize;
-                            let Some(enc) = rest.get(4..4 + n) else {
-                                return Err(LogError::Corrupt {
-                                    path: self.seg_path(f.segment),
-                                    offset: f.offset,
-                                    detail: "an event in the frame is cut short".into(),
-                                });
-                            };
+                        let corrupt = |detail: String| LogError::Corrupt {
+                            path: self.seg_path(f.segment),
+                            offset: f.offset,
+                            detail,
+                        };
+                        for enc in split_events(&batch, &corrupt)? {
                             if !each(f, enc)? {
                                 return Ok(true);
                             }
-                            rest = &rest[4 + n..];
                         }
                     }
                     Ok(false)
@@ -634,6 +585,24 @@ impl LedgerLog {
             next = loaded;
         }
         Ok(())
+    }
+
+    /// Accepts a frame whose checksum fails when it is the torn end of the
+    /// ledger — the last frame listed, ending the last segment — and
+    /// reports any other as damage.
+    fn torn_tail(&self, frames: &[FrameRef], i: usize, last: Option<u32>) -> Result<(), LogError> {
+        let f = &frames[i];
+        if i + 1 == frames.len()
+            && Some(f.segment) == last
+            && self.segment_len(f.segment)? == f.end()
+        {
+            return Ok(());
+        }
+        Err(LogError::Corrupt {
+            path: self.seg_path(f.segment),
+            offset: f.offset,
+            detail: "frame checksum does not match".into(),
+        })
     }
 
     fn segment_len(&self, i: u32) -> Result<u64, LogError> {
@@ -649,6 +618,26 @@ fn decompress(payload: &[u8]) -> io::Result<Vec<u8>> {
         Ok(Some(n)) if n <= 1 << 30 => zstd::bulk::decompress(payload, n as usize),
         _ => zstd::stream::decode_all(payload),
     }
+}
+
+/// The encoded events of a decompressed frame, in order; an error names
+/// the frame when one is cut short.
+fn split_events<'b>(
+    batch: &'b [u8],
+    corrupt: &dyn Fn(String) -> LogError,
+) -> Result<Vec<&'b [u8]>, LogError> {
+    let mut out = Vec::new();
+    let mut rest = batch;
+    while !rest.is_empty() {
+        let n = rest
+            .get(..4)
+            .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")) as usize)
+            .filter(|n| rest.len() >= 4 + n)
+            .ok_or_else(|| corrupt("an event in the frame is cut short".into()))?;
+        out.push(&rest[4..4 + n]);
+        rest = &rest[4 + n..];
+    }
+    Ok(out)
 }
 
 /// What chaining needs of an event: its number, the hash it links to, its
