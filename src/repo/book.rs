@@ -104,32 +104,47 @@ impl Repo {
             }
         }
         let q = |v: &str| format!("\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\""));
-        out.push_str(&header);
-        out.push('\n');
-        let mut line = |k: &str, v: Option<String>| {
-            if let Some(v) = v {
-                out.push_str(&format!("{k} = {v}\n"));
-            }
+        // The settings both a policy and its changes have, as TOML lines.
+        let common = |method: &Option<String>,
+                      factor: Option<f64>,
+                      life: Option<u32>,
+                      residual: Option<f64>,
+                      runs: Option<u64>| {
+            [
+                ("method", method.as_deref().map(q)),
+                ("factor", factor.map(|f| format!("{f:?}"))),
+                ("life", life.map(|l| l.to_string())),
+                ("residual", residual.map(|r| format!("{r:?}"))),
+                ("expected_runs", runs.map(|n| n.to_string())),
+            ]
         };
-        line("method", p.method.as_deref().map(q));
-        line("factor", p.factor.map(|f| format!("{f:?}")));
-        line("life", p.life.map(|l| l.to_string()));
-        line("residual", p.residual.map(|r| format!("{r:?}")));
-        line("convention", p.convention.as_deref().map(q));
-        line("expected_runs", p.expected_runs.map(|n| n.to_string()));
-        line("currency", p.currency.as_deref().map(q));
+        let lines = |pairs: &[(&str, Option<String>)]| -> String {
+            pairs
+                .iter()
+                .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k} = {v}\n")))
+                .collect()
+        };
+        out.push_str(&format!("{header}\n"));
+        out.push_str(&lines(&common(
+            &p.method,
+            p.factor,
+            p.life,
+            p.residual,
+            p.expected_runs,
+        )));
+        out.push_str(&lines(&[
+            ("convention", p.convention.as_deref().map(q)),
+            ("currency", p.currency.as_deref().map(q)),
+        ]));
         for ch in &p.changes {
             out.push_str(&format!("{changes_header}\nfrom = {}\n", q(&ch.from)));
-            let mut line = |k: &str, v: Option<String>| {
-                if let Some(v) = v {
-                    out.push_str(&format!("{k} = {v}\n"));
-                }
-            };
-            line("method", ch.method.as_deref().map(q));
-            line("factor", ch.factor.map(|f| format!("{f:?}")));
-            line("life", ch.life.map(|l| l.to_string()));
-            line("residual", ch.residual.map(|r| format!("{r:?}")));
-            line("expected_runs", ch.expected_runs.map(|n| n.to_string()));
+            out.push_str(&lines(&common(
+                &ch.method,
+                ch.factor,
+                ch.life,
+                ch.residual,
+                ch.expected_runs,
+            )));
         }
         // Check the whole file before replacing it.
         toml::from_str::<crate::config::Config>(&out)
