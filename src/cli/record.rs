@@ -118,6 +118,10 @@ pub struct ValueArgs {
     /// Who was paid
     #[arg(long)]
     vendor: Option<String>,
+    /// The amounts are for all the selected examples together: split them
+    /// equally, to the minor unit
+    #[arg(long)]
+    batch: bool,
     /// Who records the event (default: as for commit)
     #[arg(long)]
     author: Option<String>,
@@ -200,6 +204,7 @@ pub fn value(ctx: &Ctx, a: &ValueArgs) -> Result {
         labelling: a.labelling_cost.clone(),
         currency: a.currency.clone(),
         vendor: a.vendor.clone(),
+        batch: a.batch,
     };
     let sel = a.filters.selector(a.selector.as_ref())?;
     let n = repo.value(&lock, &sel, &v, &recorder(a.author.as_deref())?)?;
@@ -208,10 +213,10 @@ pub fn value(ctx: &Ctx, a: &ValueArgs) -> Result {
         named(&sel, n),
         a.cost,
         a.currency.to_ascii_uppercase(),
-        if matches!(sel, Selector::Filter(_)) {
-            " each"
-        } else {
-            ""
+        match (&sel, a.batch) {
+            (_, true) => " in all",
+            (Selector::Filter(_), false) => " each",
+            _ => "",
         }
     ))
 }

@@ -106,6 +106,18 @@ pub struct Valuation {
     pub currency: String,
     /// Who was paid.
     pub vendor: Option<String>,
+    /// The amounts are for all the selected examples together: split
+    /// equally to the minor unit, the units left over going one each to
+    /// the first examples in id order.
+    pub batch: bool,
+}
+
+/// Splits `total` minor units over `n` shares: equal, the remainder one
+/// unit each to the first shares.
+fn split(total: i64, n: usize) -> Vec<i64> {
+    let n = n.max(1) as i64;
+    let (base, rest) = (total / n, total % n);
+    (0..n).map(|i| base + i64::from(i < rest)).collect()
 }
 
 impl Repo {
@@ -214,13 +226,32 @@ impl Repo {
         let money = |s: &str| {
             money::parse_minor(s, &currency).map_err(|e| RepoError::Refused(e.to_string()))
         };
+        let (acquisition, labelling) = (
+            money(&v.cost)?,
+            v.labelling.as_deref().map(money).transpose()?.unwrap_or(0),
+        );
         let payload = Payload::Valued {
-            acquisition: money(&v.cost)?,
-            labelling: v.labelling.as_deref().map(money).transpose()?.unwrap_or(0),
+            acquisition,
+            labelling,
             currency: currency.clone(),
             vendor: v.vendor.clone(),
         };
-        let drafts = self.example_drafts(selector, who, payload)?;
+        let mut drafts = self.example_drafts(selector, who, payload)?;
+        if v.batch {
+            let n = drafts.len();
+            let shares = split(acquisition, n).into_iter().zip(split(labelling, n));
+            for (d, (a, l)) in drafts.iter_mut().zip(shares) {
+                if let Payload::Valued {
+                    acquisition,
+                    labelling,
+                    ..
+                } = &mut d.payload
+                {
+                    *acquisition = a;
+                    *labelling = l;
+                }
+            }
+        }
         self.record(lock, drafts)
     }
 

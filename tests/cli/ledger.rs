@@ -928,3 +928,33 @@ fn collection_time_and_file_sources_come_from_columns_sidecars_and_flags() {
         "{err}"
     );
 }
+
+#[test]
+fn a_batch_cost_is_split_over_the_selected_examples() {
+    let e = with_history();
+    // t.csv holds rows 1, 3 and 4 now: 100.00 EUR split 33.34 + 33.33 + 33.33.
+    let out = e.ok(&[
+        "value",
+        "--where-dataset",
+        "t.csv",
+        "--cost",
+        "100.00",
+        "--currency",
+        "eur",
+        "--batch",
+    ]);
+    assert!(
+        out.contains("valued 3 examples at 100.00 EUR in all"),
+        "{out}"
+    );
+    let mut costs: Vec<i64> = ["t.csv:1", "t.csv:3", "t.csv:4"]
+        .iter()
+        .map(|k| {
+            e.json(&["lineage", k, "--json"])["cost_minor"]
+                .as_i64()
+                .expect("cost")
+        })
+        .collect();
+    costs.sort_unstable();
+    assert_eq!(costs, [3333, 3333, 3334]);
+}
