@@ -256,13 +256,9 @@ impl LedgerLog {
         let Some(batch) = self.frame_bytes(f)? else {
             return Ok(None);
         };
-        let corrupt = |detail: String| LogError::Corrupt {
-            path: self.seg_path(f.segment),
-            offset: f.offset,
-            detail,
-        };
         let mut out = Vec::new();
-        for enc in split_events(&batch, &corrupt)? {
+        for enc in split_events(&batch) {
+            let enc = enc.map_err(|()| self.corrupt(f, "an event in the frame is cut short"))?;
             let ev = Event::decode(enc).map_err(|EventDecodeError(d)| {
                 let seq = super::Peek::new(enc).map_or(0, |p| p.seq);
                 LogError::Chain {
@@ -470,11 +466,7 @@ impl LedgerLog {
         }
         decompress(&payload)
             .map(Some)
-            .map_err(|e| LogError::Corrupt {
-                path,
-                offset: f.offset,
-                detail: format!("frame does not decompress: {e}"),
-            })
+            .map_err(|e| self.corrupt(f, format!("frame does not decompress: {e}")))
     }
 
     /// The events of one frame that `keep` accepts (given each encoding),
@@ -487,18 +479,14 @@ impl LedgerLog {
         let Some(batch) = self.frame_bytes(f)? else {
             return Ok(None);
         };
-        let corrupt = |detail: String| LogError::Corrupt {
-            path: self.seg_path(f.segment),
-            offset: f.offset,
-            detail,
-        };
         let mut out = Vec::new();
-        for enc in split_events(&batch, &corrupt)? {
+        for enc in split_events(&batch) {
+            let enc = enc.map_err(|()| self.corrupt(f, "an event in the frame is cut short"))?;
             if !keep(enc) {
                 continue;
             }
             let ev = Event::decode(enc).map_err(|EventDecodeError(d)| {
-                corrupt(format!("an event does not decode ({d})"))
+                self.corrupt(f, format!("an event does not decode ({d})"))
             })?;
             out.push(ev);
         }
@@ -565,12 +553,10 @@ impl LedgerLog {
                             self.torn_tail(frames, k * READ_WINDOW + j, last)?;
                             return Ok(true); // a torn final append: ignored
                         };
-                        let corrupt = |detail: String| LogError::Corrupt {
-                            path: self.seg_path(f.segment),
-                            offset: f.offset,
-                            detail,
-                        };
-                        for enc in split_events(&batch, &corrupt)? {
+                        for enc in split_events(&batch) {
+                            let enc = enc.map_err(|()| {
+                                self.corrupt(f, "an event in the frame is cut short")
+                            })?;
                             if !each(f, enc)? {
                                 return Ok(true);
                             }
@@ -598,11 +584,16 @@ impl LedgerLog {
         {
             return Ok(());
         }
-        Err(LogError::Corrupt {
+        Err(self.corrupt(f, "frame checksum does not match"))
+    }
+
+    /// Damage inside frame `f`.
+    fn corrupt(&self, f: &FrameRef, detail: impl Into<String>) -> LogError {
+        LogError::Corrupt {
             path: self.seg_path(f.segment),
             offset: f.offset,
-            detail: "frame checksum does not match".into(),
-        })
+            detail: detail.into(),
+        }
     }
 
     fn segment_len(&self, i: u32) -> Result<u64, LogError> {
@@ -620,24 +611,31 @@ fn decompress(payload: &[u8]) -> io::Result<Vec<u8>> {
     }
 }
 
-/// The encoded events of a decompressed frame, in order; an error names
-/// the frame when one is cut short.
-fn split_events<'b>(
-    batch: &'b [u8],
-    corrupt: &dyn Fn(String) -> LogError,
-) -> Result<Vec<&'b [u8]>, LogError> {
-    let mut out = Vec::new();
+/// The encoded events of a decompressed frame, in order, read lazily (a
+/// frame is larger than the cache: one pass touches it once); an event cut
+/// short yields `Err(())` and ends the iteration.
+fn split_events(batch: &[u8]) -> impl Iterator<Item = Result<&[u8], ()>> {
     let mut rest = batch;
-    while !rest.is_empty() {
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
         let n = rest
             .get(..4)
             .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")) as usize)
-            .filter(|n| rest.len() >= 4 + n)
-            .ok_or_else(|| corrupt("an event in the frame is cut short".into()))?;
-        out.push(&rest[4..4 + n]);
-        rest = &rest[4 + n..];
-    }
-    Ok(out)
+            .filter(|n| rest.len() >= 4 + n);
+        Some(match n {
+            Some(n) => {
+                let enc = &rest[4..4 + n];
+                rest = &rest[4 + n..];
+                Ok(enc)
+            }
+            None => {
+                rest = &[];
+                Err(())
+            }
+        })
+    })
 }
 
 /// What chaining needs of an event: its number, the hash it links to, its
