@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use redb::{ReadableDatabase, TableDefinition};
 use serde::{Deserialize, Serialize};
 
-use super::event::{Event, ExampleId, Payload, Subject};
+use super::event::{ExampleId, Peek};
 use super::log::{FrameRef, LedgerLog, LogError};
 
 /// Frame by its first sequence number.
@@ -56,17 +56,24 @@ pub enum Term<'a> {
     Annotated,
 }
 
+/// The first 8 bytes of BLAKE3(tag || value), big-endian.
+fn hashed(tag: &[u8], value: &[u8]) -> u64 {
+    let mut h = blake3::Hasher::new();
+    h.update(tag);
+    h.update(value);
+    u64::from_be_bytes(h.finalize().as_bytes()[..8].try_into().expect("8 bytes"))
+}
+
+/// The term of an example id (its first 8 bytes).
+fn example_key(id: &[u8]) -> u64 {
+    u64::from_be_bytes(id[..8].try_into().expect("an example id has 32 bytes"))
+}
+
 impl Term<'_> {
     /// The 8-byte term.
     pub fn key(&self) -> u64 {
-        let hashed = |tag: &[u8], s: &[u8]| {
-            let mut h = blake3::Hasher::new();
-            h.update(tag);
-            h.update(s);
-            u64::from_be_bytes(h.finalize().as_bytes()[..8].try_into().expect("8 bytes"))
-        };
         match self {
-            Term::Example(id) => u64::from_be_bytes(id.0[..8].try_into().expect("8 bytes")),
+            Term::Example(id) => example_key(&id.0),
             Term::Locator(l) => hashed(b"locator\0", l.as_bytes()),
             Term::Source(s) => hashed(b"source\0", s.as_bytes()),
             Term::Trained => hashed(b"trained\0", b""),
@@ -115,25 +122,28 @@ fn db_err(path: &Path, e: impl std::fmt::Display) -> LedgerIndexError {
     }
 }
 
-/// The terms an event adds to its frame's postings.
-fn terms(e: &Event, out: &mut Vec<u64>) {
-    if let Subject::Example(id) = &e.subject {
-        out.push(Term::Example(id).key());
+/// The terms an encoded event adds to its frame's postings, read without
+/// decoding it: its example; for an addition its locator and source; for a
+/// removal its locator; trainings and annotations by kind. `None` when the
+/// event does not parse.
+fn raw_terms(raw: &[u8], out: &mut Vec<u64>) -> Option<u64> {
+    let p = Peek::new(raw)?;
+    if let Some(id) = p.example.filter(|x| x.len() == 32) {
+        out.push(example_key(id));
     }
-    match &e.payload {
-        Payload::Added {
-            locator, source, ..
-        } => {
-            out.push(Term::Locator(locator).key());
-            if let Some(s) = source {
-                out.push(Term::Source(s).key());
+    match p.code {
+        1 => {
+            out.push(hashed(b"locator\0", p.field(2)?));
+            if let Some(src) = p.field(3) {
+                out.push(hashed(b"source\0", src));
             }
         }
-        Payload::Removed { locator } => out.push(Term::Locator(locator).key()),
-        Payload::Trained { .. } => out.push(Term::Trained.key()),
-        Payload::Annotated { .. } => out.push(Term::Annotated.key()),
+        2 => out.push(hashed(b"locator\0", p.field(2)?)),
+        3 => out.push(Term::Annotated.key()),
+        6 => out.push(Term::Trained.key()),
         _ => {}
     }
+    Some(p.seq)
 }
 
 impl LedgerIndex {
@@ -225,47 +235,60 @@ impl LedgerIndex {
         let frames = log.frames_from(end.segment, end.offset)?;
         let mut postings: Vec<(u64, u64)> = Vec::new();
         let mut new_frames: Vec<(u64, FrameRef)> = Vec::new();
-        let mut current: Option<(FrameRef, u64, u64)> = None; // frame, first seq, events
-        let mut keys = Vec::new();
-        let mut stop = false;
-        log.read(&frames, u64::MAX, &|_| true, &mut |f, e| {
-            if stop {
-                return Ok(());
-            }
+        let mut indexed_to = end.seq;
+        // The frame being read: itself, its first event, its events, and
+        // its terms (deduplicated when the frame is done: an example's
+        // events usually share a frame).
+        let mut current: Option<(FrameRef, u64, u64)> = None;
+        let mut keys: Vec<u64> = Vec::new();
+        let mut bad: Option<u64> = None;
+        let mut flush =
+            |cur: (FrameRef, u64, u64), keys: &mut Vec<u64>, postings: &mut Vec<(u64, u64)>| {
+                keys.sort_unstable();
+                keys.dedup();
+                postings.extend(keys.drain(..).map(|k| (k, cur.1)));
+                new_frames.push((cur.1, cur.0));
+                indexed_to = cur.1 + cur.2;
+            };
+        log.read_raw(&frames, &mut |f, raw| {
+            let mut these = Vec::new();
+            let Some(seq) = raw_terms(raw, &mut these) else {
+                bad = Some(current.as_ref().map_or(start, |c| c.1 + c.2));
+                return Ok(false);
+            };
             if current.as_ref().is_none_or(|(c, _, _)| c != f) {
-                if let Some((c, first, n)) = current.take() {
-                    new_frames.push((first, c));
-                    end.seq = first + n;
+                if let Some(c) = current.take() {
+                    flush(c, &mut keys, &mut postings);
                 }
-                if e.seq >= limit {
-                    stop = true;
-                    return Ok(());
+                if seq >= limit {
+                    return Ok(false);
                 }
-                current = Some((*f, e.seq, 0));
+                current = Some((*f, seq, 0));
             }
-            let (_, first, n) = current.as_mut().expect("set above");
-            *n += 1;
-            keys.clear();
-            terms(&e, &mut keys);
-            let first = *first;
-            postings.extend(keys.iter().map(|k| (*k, first)));
-            Ok(())
+            current.as_mut().expect("set above").2 += 1;
+            keys.extend(these);
+            Ok(true)
         })?;
-        if let Some((c, first, n)) = current.take()
-            && first + n <= limit
-        {
-            new_frames.push((first, c));
-            end.seq = first + n;
+        if let Some(seq) = bad {
+            return Err(LogError::Chain {
+                seq,
+                detail: "does not decode: run `folio verify`".into(),
+            }
+            .into());
         }
+        if let Some(c) = current.take()
+            && c.1 + c.2 <= limit
+        {
+            flush(c, &mut keys, &mut postings);
+        }
+        end.seq = indexed_to;
         let Some((_, last)) = new_frames.last() else {
             return Ok(0);
         };
         end.segment = last.segment;
         end.offset = last.end();
         end.last = Some(*last);
-        postings.retain(|(_, first)| *first < end.seq);
         postings.sort_unstable();
-        postings.dedup();
         let txn = self.begin_write()?;
         {
             let mut ft = txn.open_table(FRAMES).map_err(|e| self.err(e))?;
