@@ -124,10 +124,9 @@ fn db_err(path: &Path, e: impl std::fmt::Display) -> LedgerIndexError {
 
 /// The terms an encoded event adds to its frame's postings, read without
 /// decoding it: its example; for an addition its locator and source; for a
-/// removal its locator; trainings and annotations by kind. `None` when the
-/// event does not parse.
-fn raw_terms(raw: &[u8], out: &mut Vec<u64>) -> Option<u64> {
-    let p = Peek::new(raw)?;
+/// removal its locator; trainings and annotations by kind. `None` when a
+/// field it needs is missing.
+fn raw_terms(p: &Peek<'_>, out: &mut Vec<u64>) -> Option<()> {
     if let Some(id) = p.example.filter(|x| x.len() == 32) {
         out.push(example_key(id));
     }
@@ -143,7 +142,7 @@ fn raw_terms(raw: &[u8], out: &mut Vec<u64>) -> Option<u64> {
         6 => out.push(Term::Trained.key()),
         _ => {}
     }
-    Some(p.seq)
+    Some(())
 }
 
 impl LedgerIndex {
@@ -250,10 +249,11 @@ impl LedgerIndex {
                 new_frames.push((cur.1, cur.0));
                 indexed_to = cur.1 + cur.2;
             };
-        log.read_raw(&frames, &mut |f, raw| {
+        log.read_raw(&frames, &mut |f, _, p| {
             let mut these = Vec::new();
-            let Some(seq) = raw_terms(raw, &mut these) else {
-                bad = Some(current.as_ref().map_or(start, |c| c.1 + c.2));
+            let seq = p.seq;
+            let Some(()) = raw_terms(p, &mut these) else {
+                bad = Some(seq);
                 return Ok(false);
             };
             if current.as_ref().is_none_or(|(c, _, _)| c != f) {
@@ -272,7 +272,7 @@ impl LedgerIndex {
         if let Some(seq) = bad {
             return Err(LogError::Chain {
                 seq,
-                detail: "does not decode: run `folio verify`".into(),
+                detail: "a field its kind requires is missing: run `folio verify`".into(),
             }
             .into());
         }

@@ -259,13 +259,7 @@ impl LedgerLog {
         let mut out = Vec::new();
         for enc in split_events(&batch) {
             let enc = enc.map_err(|()| self.corrupt(f, "an event in the frame is cut short"))?;
-            let ev = Event::decode(enc).map_err(|EventDecodeError(d)| {
-                let seq = super::Peek::new(enc).map_or(0, |p| p.seq);
-                LogError::Chain {
-                    seq,
-                    detail: format!("does not decode ({d})"),
-                }
-            })?;
+            let ev = decode_event(enc)?;
             let hash = *blake3::hash(enc).as_bytes();
             out.push(Linked {
                 seq: ev.seq,
@@ -401,7 +395,8 @@ pub type EachEvent<'a> = dyn FnMut(&Event, &Hash) -> Result<(), LogError> + 'a;
 
 /// A raw read's callback: each encoded event with its frame; `Ok(false)`
 /// stops the read.
-pub type EachRaw<'a> = dyn FnMut(&FrameRef, &[u8]) -> Result<bool, LogError> + Send + 'a;
+pub type EachRaw<'a> =
+    dyn FnMut(&FrameRef, &[u8], &super::Peek<'_>) -> Result<bool, LogError> + Send + 'a;
 
 /// Which encoded events a reader decodes (see [`super::Peek`]).
 pub type Keep<'a> = dyn Fn(&[u8]) -> bool + Sync + 'a;
@@ -557,7 +552,9 @@ impl LedgerLog {
                             let enc = enc.map_err(|()| {
                                 self.corrupt(f, "an event in the frame is cut short")
                             })?;
-                            if !each(f, enc)? {
+                            let peek = super::Peek::new(enc)
+                                .ok_or_else(|| self.corrupt(f, "an event does not parse"))?;
+                            if !each(f, enc, &peek)? {
                                 return Ok(true);
                             }
                         }
@@ -635,6 +632,15 @@ fn split_events(batch: &[u8]) -> impl Iterator<Item = Result<&[u8], ()>> {
                 Err(())
             }
         })
+    })
+}
+
+/// Decodes an encoded event; an error names its sequence number (when
+/// that much of it parses) when it does not decode.
+pub fn decode_event(enc: &[u8]) -> Result<Event, LogError> {
+    Event::decode(enc).map_err(|EventDecodeError(d)| LogError::Chain {
+        seq: super::Peek::new(enc).map_or(0, |p| p.seq),
+        detail: format!("does not decode ({d})"),
     })
 }
 

@@ -5,7 +5,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use super::{Repo, RepoError};
 use crate::id::CommitId;
 use crate::ledger::index::Term;
-use crate::ledger::{Event, ExampleId, ExampleState, LedgerLog, Peek, Subject};
+use crate::ledger::log::decode_event;
+use crate::ledger::{Event, ExampleId, ExampleState, LedgerLog, Subject};
 
 /// Filters for `audit`.
 #[derive(Debug, Clone, Default)]
@@ -100,11 +101,7 @@ impl Repo {
                 Some(first) => log.frames_from(first.segment, first.offset)?,
                 None => Vec::new(),
             };
-            let mut failed = None;
-            log.read_raw(&frames, &mut |_, raw| {
-                let Some(p) = Peek::new(raw) else {
-                    return Ok(true); // the full decode below reports it
-                };
+            log.read_raw(&frames, &mut |_, raw, p| {
                 if p.seq >= limit {
                     return Ok(false);
                 }
@@ -112,28 +109,13 @@ impl Repo {
                     return Ok(true);
                 };
                 let id = ExampleId(x);
-                let wanted = if p.code == 1 && p.field(3) == Some(src.as_bytes()) {
-                    true
-                } else {
-                    states.contains_key(&id)
-                };
+                let wanted =
+                    (p.code == 1 && p.field(3) == Some(src.as_bytes())) || states.contains_key(&id);
                 if wanted {
-                    match Event::decode(raw) {
-                        Ok(e) => apply(&mut states, e),
-                        Err(d) => {
-                            failed = Some((p.seq, d));
-                            return Ok(false);
-                        }
-                    }
+                    apply(&mut states, decode_event(raw)?);
                 }
                 Ok(true)
             })?;
-            if let Some((seq, d)) = failed {
-                return Err(RepoError::Ledger(crate::ledger::LogError::Chain {
-                    seq,
-                    detail: format!("does not decode ({})", d.0),
-                }));
-            }
         } else {
             self.read_ledger(&None, limit, &|_| true, &mut |e| {
                 apply(&mut states, e);

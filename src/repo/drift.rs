@@ -12,8 +12,8 @@ use super::{Repo, RepoError, is_within};
 use crate::drift::profile::PROFILE_VERSION;
 use crate::drift::{ColumnBuilder, ColumnProfile, Profile, Settings, TableDrift, compare};
 use crate::id::{CommitId, ObjectId};
+use crate::ledger::Payload;
 use crate::ledger::index::{LedgerIndex, Term};
-use crate::ledger::{Payload, Peek};
 use crate::object::{Commit, EntryKind};
 use crate::table::manifest::decode_chunk;
 use crate::table::{Cell, ColumnType};
@@ -208,11 +208,7 @@ impl Repo {
         let mine = |l: &[u8]| l.starts_with(colon.as_bytes()) || l.starts_with(hash.as_bytes());
         let mut m: HashMap<[u8; 32], Seen> = HashMap::new();
         let frames = log.frames_from(0, 0)?;
-        let mut failed = None;
-        log.read_raw(&frames, &mut |_, raw| {
-            let Some(p) = Peek::new(raw) else {
-                return Ok(true);
-            };
+        log.read_raw(&frames, &mut |_, raw, p| {
             if p.seq >= size {
                 return Ok(false);
             }
@@ -228,32 +224,20 @@ impl Repo {
                     });
                     e.present = p.code == 1;
                 }
-                3 if m.contains_key(&id) => match crate::ledger::Event::decode(raw) {
-                    Ok(ev) => {
-                        if let Payload::Annotated {
-                            label, confidence, ..
-                        } = ev.payload
-                        {
-                            let e = m.get_mut(&id).expect("checked");
-                            e.label = Some(label);
-                            e.confidence = confidence;
-                        }
+                3 if m.contains_key(&id) => {
+                    if let Payload::Annotated {
+                        label, confidence, ..
+                    } = crate::ledger::log::decode_event(raw)?.payload
+                    {
+                        let e = m.get_mut(&id).expect("checked");
+                        e.label = Some(label);
+                        e.confidence = confidence;
                     }
-                    Err(d) => {
-                        failed = Some((p.seq, d.0));
-                        return Ok(false);
-                    }
-                },
+                }
                 _ => {}
             }
             Ok(true)
         })?;
-        if let Some((seq, detail)) = failed {
-            return Err(RepoError::Ledger(crate::ledger::LogError::Chain {
-                seq,
-                detail: format!("does not decode ({detail})"),
-            }));
-        }
         let mut label = ColumnBuilder::new(LEDGER_LABEL, ColumnType::Categorical);
         let mut conf = ColumnBuilder::new(LEDGER_CONFIDENCE, ColumnType::Float);
         let mut any = false;
