@@ -7,12 +7,7 @@ use super::report::Schedule;
 use crate::ledger::money::format_minor;
 use crate::repo::Portfolio;
 
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
+use crate::drift::html::esc;
 
 const STYLE: &str = "<style>body{font:14px/1.4 system-ui,sans-serif;margin:2em auto;max-width:64em;color:#222}\
 table{border-collapse:collapse;font-size:12px;margin:1em 0}td,th{border:1px solid #ddd;padding:2px 8px}\

@@ -31,7 +31,8 @@ impl Month {
         };
         let (y, m) = ym.split_once('-')?;
         let (y, m): (i32, i32) = (y.parse().ok()?, m.parse().ok()?);
-        (y.len_ok() && (1..=12).contains(&m) && ym.len() == 7).then_some(Month(y * 12 + m - 1))
+        ((1..=9999).contains(&y) && (1..=12).contains(&m) && ym.len() == 7)
+            .then_some(Month(y * 12 + m - 1))
     }
 
     /// The month `n` later.
@@ -47,16 +48,6 @@ impl Month {
             PeriodKind::Quarter => format!("{y:04}-Q{}", (m - 1) / 3 + 1),
             PeriodKind::Year => format!("{y:04}"),
         }
-    }
-}
-
-trait YearOk {
-    fn len_ok(&self) -> bool;
-}
-
-impl YearOk for i32 {
-    fn len_ok(&self) -> bool {
-        (1..=9999).contains(self)
     }
 }
 

@@ -9,7 +9,8 @@ use crate::repo::DriftReport;
 /// Bars drawn per chart; further categories are summed into one.
 const MAX_BARS: usize = 30;
 
-fn esc(s: &str) -> String {
+/// Escapes text for HTML content and attribute values.
+pub fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
