@@ -47,6 +47,9 @@ pub struct BookValue {
 /// One example's membership of a lot.
 struct Member {
     lot: usize,
+    /// Sequence number of its `example_added` event.
+    added: u64,
+    /// Month and sequence number of its `example_removed` event.
     removed: Option<(Month, u64)>,
 }
 
@@ -58,7 +61,6 @@ struct Ledgered {
     costs: HashMap<ExampleId, (i64, String)>,
     runs: Runs,
     impairments: Impairments,
-    added_seq: HashMap<ExampleId, Vec<u64>>,
 }
 
 impl Repo {
@@ -178,7 +180,6 @@ impl Repo {
         let mut runs: Runs = BTreeMap::new();
         let mut impairments: Impairments = BTreeMap::new();
         let mut impairment_currency: Vec<(String, String)> = Vec::new();
-        let mut added_seq: HashMap<ExampleId, Vec<u64>> = HashMap::new();
         self.read_ledger(&None, limit, &|_| true, &mut |e| {
             let month = Month::of_time(e.time);
             // Costs are those known at `as_of`; which examples a snapshot
@@ -205,11 +206,11 @@ impl Repo {
                         });
                         lots.len() - 1
                     });
-                    members
-                        .entry(*id)
-                        .or_default()
-                        .push(Member { lot, removed: None });
-                    added_seq.entry(*id).or_default().push(e.seq);
+                    members.entry(*id).or_default().push(Member {
+                        lot,
+                        added: e.seq,
+                        removed: None,
+                    });
                 }
                 (Subject::Example(id), Payload::Removed { .. }) => {
                     if let Some(m) = members.get_mut(id).and_then(|v| v.last_mut())
@@ -307,7 +308,6 @@ impl Repo {
             members,
             costs,
             runs,
-            added_seq,
         })
     }
 
@@ -377,9 +377,8 @@ impl Repo {
         let mut without_cost = 0;
         let mut per_dataset: BTreeMap<String, (i64, i64)> = BTreeMap::new();
         for (id, ms) in &l.members {
-            let seqs = &l.added_seq[id];
-            for (m, seq) in ms.iter().zip(seqs) {
-                let present = *seq < size && m.removed.is_none_or(|(_, r)| r >= size);
+            for m in ms {
+                let present = m.added < size && m.removed.is_none_or(|(_, r)| r >= size);
                 if !present {
                     continue;
                 }
