@@ -14,7 +14,7 @@ pub mod money;
 
 use std::path::Path;
 
-pub use event::{Event, ExampleId, ExportedEvent, Payload, Peek, Subject};
+pub use event::{Event, ExampleId, ExportedEvent, IdMap, Payload, Peek, Subject};
 pub use log::{Checkpoint, Head, LedgerLog, LogError};
 
 use crate::id::CommitId;

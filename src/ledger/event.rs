@@ -54,6 +54,28 @@ impl fmt::Debug for ExampleId {
     }
 }
 
+/// Hashes example ids by their first 8 bytes: they are BLAKE3 output,
+/// uniformly distributed, so nothing more is needed (and SipHash over 32
+/// bytes is a measurable share of a ledger-wide fold).
+#[derive(Default, Clone, Copy)]
+pub struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for (i, b) in bytes.iter().take(8).enumerate() {
+            self.0 ^= u64::from(*b) << (8 * i);
+        }
+    }
+}
+
+/// A map keyed by example id, hashed with [`IdHasher`].
+pub type IdMap<V> =
+    std::collections::HashMap<ExampleId, V, std::hash::BuildHasherDefault<IdHasher>>;
+
 /// What an event is about.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Subject {

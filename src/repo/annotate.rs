@@ -5,7 +5,6 @@
 use super::{Repo, RepoError};
 use crate::id::CommitId;
 use crate::ledger::money;
-use std::collections::HashMap;
 
 use crate::ledger::{Draft, ExampleId, ExampleState, Ledger, Payload, Subject};
 use crate::lock::RepoLock;
@@ -144,7 +143,7 @@ impl Repo {
                 "give an example (id, path or TABLE:KEY) or at least one filter".into(),
             )),
             Selector::Filter(f) => {
-                let mut states: HashMap<ExampleId, ExampleState> = HashMap::new();
+                let mut states: crate::ledger::IdMap<ExampleState> = Default::default();
                 self.read_ledger(&None, self.ledger_limit()?, &|_| true, &mut |e| {
                     if let Subject::Example(id) = &e.subject {
                         states.entry(*id).or_default().apply(&e.payload);

@@ -1,12 +1,12 @@
 //! `audit`: the inventory a reviewer asks for, folded from the ledger.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::{Repo, RepoError};
 use crate::id::CommitId;
 use crate::ledger::index::Term;
 use crate::ledger::log::decode_event;
-use crate::ledger::{Event, ExampleId, ExampleState, LedgerLog, Subject};
+use crate::ledger::{Event, ExampleId, ExampleState, IdMap, LedgerLog, Subject};
 
 /// Filters for `audit`.
 #[derive(Debug, Clone, Default)]
@@ -83,8 +83,8 @@ impl Repo {
             Some(_) => size,
             None => self.ledger_limit()?,
         };
-        let mut states: HashMap<ExampleId, ExampleState> = HashMap::new();
-        let apply = |states: &mut HashMap<ExampleId, ExampleState>, e: Event| {
+        let mut states: IdMap<ExampleState> = IdMap::default();
+        let apply = |states: &mut IdMap<ExampleState>, e: Event| {
             if let Subject::Example(id) = &e.subject {
                 states.entry(*id).or_default().apply(&e.payload);
             }

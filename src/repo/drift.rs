@@ -206,13 +206,17 @@ impl Repo {
         }
         let (colon, hash) = (format!("{table}:"), format!("{table}#"));
         let mine = |l: &[u8]| l.starts_with(colon.as_bytes()) || l.starts_with(hash.as_bytes());
-        let mut m: HashMap<[u8; 32], Seen> = HashMap::new();
+        let mut m: crate::ledger::IdMap<Seen> = Default::default();
         let frames = log.frames_from(0, 0)?;
         log.read_raw(&frames, &mut |_, raw, p| {
             if p.seq >= size {
                 return Ok(false);
             }
-            let Some(id) = p.example.and_then(|x| <[u8; 32]>::try_from(x).ok()) else {
+            let Some(id) = p
+                .example
+                .and_then(|x| <[u8; 32]>::try_from(x).ok())
+                .map(crate::ledger::ExampleId)
+            else {
                 return Ok(true);
             };
             match p.code {
