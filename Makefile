@@ -18,12 +18,12 @@ demo: build
 
 lint: toolchain
 	$(CARGO) fmt --check
-	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 ## The whole suite: formatting, lints, every test.
 test: lint
-	$(CARGO) test --all-targets
-	$(CARGO) test --doc
+	$(CARGO) test --workspace --all-targets
+	$(CARGO) test --workspace --doc
 
 ## Benchmarks against b3sum, cp and git (not part of `make test`).
 bench: build

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use super::{Ctx, Failure, Result, fmt_bytes, out};
-use folio::refs::{Head, RefKind};
+use folio_core::refs::{Head, RefKind};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {

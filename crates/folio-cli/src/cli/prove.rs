@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use super::{Ctx, Failure, Result, out, out_json};
-use folio::repo::{Proof, verify_proof};
+use folio_core::repo::{Proof, verify_proof};
 
 #[derive(clap::Args, Debug)]
 pub struct ProveArgs {

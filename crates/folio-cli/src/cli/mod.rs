@@ -27,10 +27,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use folio::lock::LockError;
-use folio::refs::RefError;
-use folio::repo::{Repo, RepoError};
-use folio::store::StoreError;
+use folio_core::lock::LockError;
+use folio_core::refs::RefError;
+use folio_core::repo::{Repo, RepoError};
+use folio_core::store::StoreError;
 
 /// Version ML training datasets and keep a ledger of every example
 #[derive(Parser, Debug)]

@@ -103,9 +103,9 @@ fn blob_ids_match_b3sum() {
     let show = e.json(&["show", "--json"]);
     let tree_id = show["datasets"][0]["id"].as_str().expect("id").to_string();
     // The tree lists the blob; look it up through the library.
-    let repo = folio::repo::Repo::discover(e.path()).expect("open");
+    let repo = folio_core::repo::Repo::discover(e.path()).expect("open");
     let tree =
-        folio::snapshot::read_tree(repo.store(), tree_id.parse().expect("id")).expect("tree");
+        folio_core::snapshot::read_tree(repo.store(), tree_id.parse().expect("id")).expect("tree");
     let entry = tree
         .entries
         .iter()

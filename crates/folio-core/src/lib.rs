@@ -5,8 +5,8 @@
 //! reads the environment or exits.
 //!
 //! ```
-//! use folio::repo::{CommitOptions, Repo};
-//! use folio::progress::NoProgress;
+//! use folio_core::repo::{CommitOptions, Repo};
+//! use folio_core::progress::NoProgress;
 //!
 //! let dir = tempfile::tempdir()?;
 //! std::fs::create_dir(dir.path().join("data"))?;

@@ -50,7 +50,7 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
     if let (Some(c), Some(cur)) = (l.cost_minor, &l.currency) {
         s += &format!(
             "  cost:     {} {cur}\n",
-            folio::ledger::money::format_minor(c, cur)
+            folio_core::ledger::money::format_minor(c, cur)
         );
     }
     if let Some(sens) = &l.sensitivity {

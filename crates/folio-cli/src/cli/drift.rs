@@ -3,9 +3,9 @@
 use std::path::PathBuf;
 
 use super::{Ctx, Failure, Result, out, out_json};
-use folio::drift::{Rule, TableDrift, parse_metric};
-use folio::id::CommitId;
-use folio::repo::{DriftOptions, DriftReport, Repo};
+use folio_core::drift::{Rule, TableDrift, parse_metric};
+use folio_core::id::CommitId;
+use folio_core::repo::{DriftOptions, DriftReport, Repo};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -54,13 +54,13 @@ fn options(ctx: &Ctx, repo: &Repo, a: &Args) -> Result<DriftOptions> {
         .drift_settings()
         .map_err(|e| Failure::user(format!(".folio/config.toml: {e}")))?;
     if let Some(b) = a.bins {
-        settings.bins = folio::drift::check_bins(b).map_err(Failure::user)?;
+        settings.bins = folio_core::drift::check_bins(b).map_err(Failure::user)?;
     }
     if let Some(x) = a.share {
-        settings.share = folio::drift::check_unit("--share", x).map_err(Failure::user)?;
+        settings.share = folio_core::drift::check_unit("--share", x).map_err(Failure::user)?;
     }
     if let Some(x) = a.missing {
-        settings.missing = folio::drift::check_unit("--missing", x).map_err(Failure::user)?;
+        settings.missing = folio_core::drift::check_unit("--missing", x).map_err(Failure::user)?;
     }
     let split = |s: &str, flag: &str| -> Result<(String, String)> {
         s.rsplit_once('=')
@@ -180,7 +180,7 @@ fn table_text(t: &TableDrift) -> String {
             }
         );
         if let Some(b) = &c.bins {
-            let what = if c.kind == folio::drift::Kind::Text {
+            let what = if c.kind == folio_core::drift::Kind::Text {
                 "length bins"
             } else {
                 "bins"
@@ -338,14 +338,13 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
     let r = repo.drift(reference, current, &opts)?;
     if let Some(file) = &a.html {
         let path = ctx.cwd.join(file);
-        folio::fsutil::write_atomic(&path, folio::drift::html::render(&r).as_bytes()).map_err(
-            |e| {
+        folio_core::fsutil::write_atomic(&path, folio_core::drift::html::render(&r).as_bytes())
+            .map_err(|e| {
                 Failure::from(std::io::Error::new(
                     e.kind(),
                     format!("{}: {e}", path.display()),
                 ))
-            },
-        )?;
+            })?;
         ctx.hint(&format!("wrote {}", file.display()));
     }
     if a.json {

@@ -7,7 +7,7 @@ use crate::Env;
 
 fn golden(name: &str) -> Vec<u8> {
     fs::read(format!(
-        "{}/tests/golden/drift/{name}",
+        "{}/../../tests/golden/drift/{name}",
         env!("CARGO_MANIFEST_DIR")
     ))
     .expect("golden file")

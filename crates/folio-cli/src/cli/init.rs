@@ -1,7 +1,7 @@
 //! `folio init`.
 
 use super::{Ctx, Result, out};
-use folio::repo::Repo;
+use folio_core::repo::Repo;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {}

@@ -586,7 +586,7 @@ mod tests {
     fn golden_empty_tree() {
         assert_eq!(
             Tree::default().id().to_string(),
-            include_str!("../tests/golden/empty_tree.id").trim()
+            include_str!("../../../tests/golden/empty_tree.id").trim()
         );
     }
 
@@ -594,11 +594,11 @@ mod tests {
     fn golden_sample_tree_and_commit() {
         assert_eq!(
             sample_tree().id().to_string(),
-            include_str!("../tests/golden/sample_tree.id").trim()
+            include_str!("../../../tests/golden/sample_tree.id").trim()
         );
         assert_eq!(
             sample_commit().id().to_string(),
-            include_str!("../tests/golden/sample_commit.id").trim()
+            include_str!("../../../tests/golden/sample_commit.id").trim()
         );
     }
 }

@@ -3,7 +3,7 @@
 
 use super::commit::{author, now};
 use super::{Ctx, Result, out};
-use folio::repo::{Annotation, ExampleFilter, Recorder, Selector, Valuation};
+use folio_core::repo::{Annotation, ExampleFilter, Recorder, Selector, Valuation};
 
 /// Filters that select every present example they all match, instead of
 /// one SELECTOR. They read `--where-…` because `annotate --label` and

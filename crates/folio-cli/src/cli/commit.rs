@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use super::{Ctx, Failure, Result, fmt_bytes, out, out_json};
-use folio::repo::{CommitOptions, Meta, TableOptions};
+use folio_core::repo::{CommitOptions, Meta, TableOptions};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {

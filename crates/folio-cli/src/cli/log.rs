@@ -1,7 +1,7 @@
 //! `folio log`.
 
 use super::{Ctx, Result, fmt_time, out, out_json};
-use folio::repo::RepoError;
+use folio_core::repo::RepoError;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {

@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 
 use super::{Ctx, Failure, Result, out, out_json};
-use folio::repo::{Diff, DiffOptions, DiffSide, RepoError, RowReport};
-use folio::table::manifest::{RowChangeKind, SchemaChange};
+use folio_core::repo::{Diff, DiffOptions, DiffSide, RepoError, RowReport};
+use folio_core::table::manifest::{RowChangeKind, SchemaChange};
 
 /// Rows and paths shown per section when no --limit is given.
 const DEFAULT_LIMIT: usize = 20;

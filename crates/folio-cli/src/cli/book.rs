@@ -1,10 +1,10 @@
 //! `folio book`: policies, schedules and book value.
 
 use super::{Ctx, Failure, Result, out, out_json};
-use folio::book::PolicyConfig;
-use folio::book::report::{By, Month, PeriodKind, Schedule};
-use folio::ledger::money::format_minor;
-use folio::repo::ScheduleOptions;
+use folio_core::book::PolicyConfig;
+use folio_core::book::report::{By, Month, PeriodKind, Schedule};
+use folio_core::ledger::money::format_minor;
+use folio_core::repo::ScheduleOptions;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -169,7 +169,7 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
 
 fn write_html(ctx: &Ctx, file: &std::path::Path, page: &str) -> Result {
     let path = ctx.cwd.join(file);
-    folio::fsutil::write_atomic(&path, page.as_bytes()).map_err(|e| {
+    folio_core::fsutil::write_atomic(&path, page.as_bytes()).map_err(|e| {
         Failure::from(std::io::Error::new(
             e.kind(),
             format!("{}: {e}", path.display()),
@@ -187,7 +187,7 @@ fn portfolio(ctx: &Ctx, a: &PortfolioArgs) -> Result {
     };
     let p = repo.book_portfolio(as_of)?;
     if let Some(f) = &a.html {
-        write_html(ctx, f, &folio::book::html::portfolio(&p))?;
+        write_html(ctx, f, &folio_core::book::html::portfolio(&p))?;
     }
     if a.json {
         return out_json(&p);
@@ -275,7 +275,7 @@ fn portfolio(ctx: &Ctx, a: &PortfolioArgs) -> Result {
 fn impair(ctx: &Ctx, a: &ImpairArgs) -> Result {
     let repo = ctx.repo()?;
     let dataset = repo.dataset_path(&ctx.cwd.join(&a.dataset))?;
-    let who = folio::repo::Recorder {
+    let who = folio_core::repo::Recorder {
         actor: super::commit::author(a.author.as_deref()),
         time: super::commit::now()?,
     };
@@ -361,14 +361,14 @@ fn policy(ctx: &Ctx, a: &PolicyArgs) -> Result {
         let lock = repo.lock(ctx.wait)?;
         // Bad values are named before anything else is decided.
         if let Some(c) = &a.convention
-            && folio::book::Convention::parse(c).is_none()
+            && folio_core::book::Convention::parse(c).is_none()
         {
             return Err(Failure::user(format!(
                 "book policy for {d}: unknown convention '{c}': use full-month, mid-month or next-month"
             )));
         }
         if let Some(c) = &a.currency
-            && folio::ledger::money::exponent(&c.to_ascii_uppercase()).is_none()
+            && folio_core::ledger::money::exponent(&c.to_ascii_uppercase()).is_none()
         {
             return Err(Failure::user(format!(
                 "book policy for {d}: unknown currency '{}': give an ISO 4217 code",
@@ -398,7 +398,7 @@ fn policy(ctx: &Ctx, a: &PolicyArgs) -> Result {
                         "--from {from}: a change from {last} is already recorded; changes apply in month order"
                     )));
                 }
-                old.changes.push(folio::book::ChangeConfig {
+                old.changes.push(folio_core::book::ChangeConfig {
                     from: from.to_string(),
                     method: a.method.clone(),
                     factor: a.factor,
@@ -445,8 +445,8 @@ fn policy(ctx: &Ctx, a: &PolicyArgs) -> Result {
     let mut s = String::new();
     for (d, p) in &policies {
         let extra = match p.method {
-            folio::book::Method::DecliningBalance { factor } => format!(" (factor {factor})"),
-            folio::book::Method::UnitsOfUse { expected_runs } => {
+            folio_core::book::Method::DecliningBalance { factor } => format!(" (factor {factor})"),
+            folio_core::book::Method::UnitsOfUse { expected_runs } => {
                 format!(" ({expected_runs} runs expected)")
             }
             _ => String::new(),
@@ -477,8 +477,8 @@ fn policy(ctx: &Ctx, a: &PolicyArgs) -> Result {
 fn schedule_text(s: &Schedule) -> String {
     use std::fmt::Write;
     let c = &s.currency;
-    let digits = folio::ledger::money::exponent(c).unwrap_or(2);
-    let m = |v: i64| folio::ledger::money::format_digits(v, digits);
+    let digits = folio_core::ledger::money::exponent(c).unwrap_or(2);
+    let m = |v: i64| folio_core::ledger::money::format_digits(v, digits);
     // Widths without formatting every amount twice: an amount's width is
     // its integer digits, the sign, the point and the decimals.
     let width = |v: i64| {
@@ -600,7 +600,7 @@ fn schedule(ctx: &Ctx, a: &ScheduleArgs) -> Result {
     };
     let s = repo.book_schedule(&o)?;
     if let Some(f) = &a.html {
-        write_html(ctx, f, &folio::book::html::schedule(&s))?;
+        write_html(ctx, f, &folio_core::book::html::schedule(&s))?;
     }
     if a.json {
         return out_json(&s);

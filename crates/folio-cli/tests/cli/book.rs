@@ -4,12 +4,12 @@
 use std::fs;
 
 use crate::Env;
-use folio::book::{Convention, Method, charges};
+use folio_core::book::{Convention, Method, charges};
 
 #[test]
 fn every_method_and_convention_matches_the_independent_schedules() {
     let path = format!(
-        "{}/tests/golden/book/expected.json",
+        "{}/../../tests/golden/book/expected.json",
         env!("CARGO_MANIFEST_DIR")
     );
     let cases: Vec<serde_json::Value> =

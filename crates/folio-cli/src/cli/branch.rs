@@ -1,7 +1,7 @@
 //! `folio branch` and `folio tag`.
 
 use super::{Ctx, Failure, Result, out, out_json};
-use folio::refs::{Head, RefKind};
+use folio_core::refs::{Head, RefKind};
 
 #[derive(clap::Args, Debug)]
 pub struct BranchArgs {
@@ -74,7 +74,7 @@ pub fn tag(ctx: &Ctx, a: &TagArgs) -> Result {
     list(&repo, RefKind::Tag, None, a.json)
 }
 
-fn list(repo: &folio::repo::Repo, kind: RefKind, current: Option<&str>, json: bool) -> Result {
+fn list(repo: &folio_core::repo::Repo, kind: RefKind, current: Option<&str>, json: bool) -> Result {
     let refs = repo.refs().list(kind)?;
     if json {
         let v: Vec<serde_json::Value> = refs

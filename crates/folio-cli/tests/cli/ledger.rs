@@ -28,13 +28,13 @@ fn with_history() -> Env {
 
 /// Every event encoding of the ledger, in order.
 fn raw(e: &Env) -> Vec<Vec<u8>> {
-    folio::ledger::LedgerLog::new(&e.p(".folio/ledger"))
+    folio_core::ledger::LedgerLog::new(&e.p(".folio/ledger"))
         .raw_events()
         .expect("raw events")
 }
 
 fn rewrite(e: &Env, events: &[Vec<u8>]) {
-    folio::ledger::LedgerLog::new(&e.p(".folio/ledger"))
+    folio_core::ledger::LedgerLog::new(&e.p(".folio/ledger"))
         .rewrite_raw(events)
         .expect("rewrite");
 }
@@ -151,7 +151,7 @@ fn a_rechained_forgery_contradicts_the_commits() {
     let export = e.ok(&["ledger", "export"]);
     let dir = e.p(".folio/ledger");
     fs::remove_dir_all(&dir).expect("rm");
-    let mut forged = folio::ledger::Ledger::open(&dir, None).expect("open");
+    let mut forged = folio_core::ledger::Ledger::open(&dir, None).expect("open");
     let mut drafts = Vec::new();
     for line in export.lines() {
         let v: serde_json::Value = serde_json::from_str(line).expect("json");
@@ -165,22 +165,22 @@ fn a_rechained_forgery_contradicts_the_commits() {
         }
         let p = &v["payload"];
         let payload = if v["kind"] == "example_added" {
-            folio::ledger::Payload::Added {
+            folio_core::ledger::Payload::Added {
                 dataset: p["dataset"].as_str().unwrap_or("").into(),
                 locator: p["locator"].as_str().unwrap_or("").into(),
                 source: Some("s3://somewhere-else".into()),
                 collected_at: None,
             }
         } else {
-            folio::ledger::Payload::Removed {
+            folio_core::ledger::Payload::Removed {
                 locator: p["locator"].as_str().unwrap_or("").into(),
             }
         };
-        drafts.push(folio::ledger::Draft {
+        drafts.push(folio_core::ledger::Draft {
             time: v["time"].as_i64().unwrap_or(0),
             actor: v["actor"].as_str().unwrap_or("").into(),
             commit: None,
-            subject: folio::ledger::Subject::Example(folio::ledger::ExampleId(raw)),
+            subject: folio_core::ledger::Subject::Example(folio_core::ledger::ExampleId(raw)),
             payload,
         });
     }
