@@ -294,7 +294,7 @@ pub fn stamp(dir: &Path) -> Result<i128, IndexError> {
             path: p.clone(),
             source,
         };
-        fs::write(&p, b"folio stat-cache stamp\n").map_err(io)?;
+        fsutil::write_atomic(&p, b"folio stat-cache stamp\n").map_err(io)?;
         let meta = fs::metadata(&p).map_err(io)?;
         Ok(mtime_ns(&meta))
     }

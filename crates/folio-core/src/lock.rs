@@ -38,6 +38,9 @@ impl RepoLock {
             path: path.to_path_buf(),
             source,
         };
+        // The lock file is locked in place and never replaced, so it is
+        // opened directly rather than through fsutil.
+        #[allow(clippy::disallowed_methods)]
         let mut file = OpenOptions::new()
             .read(true)
             .write(true)

@@ -198,8 +198,7 @@ impl Repo {
             Refs::new(&tmp).init(DEFAULT_BRANCH)?;
             fsutil::write_atomic(&tmp.join("config.toml"), CONFIG_TEMPLATE.as_bytes())
                 .map_err(RepoError::io(&tmp))?;
-            std::fs::rename(&tmp, &dot).map_err(RepoError::io(&dot))?;
-            fsutil::sync_dir(&work).map_err(RepoError::io(&work))
+            fsutil::rename_durable(&tmp, &dot).map_err(RepoError::io(&dot))
         };
         if let Err(e) = build() {
             let _ = std::fs::remove_dir_all(&tmp);

@@ -1,6 +1,9 @@
 //! End-to-end tests of the `folio` binary, one module per command area.
 //! All run hermetically: a cleared environment, a pinned clock and author.
 
+// The tests prepare working trees and tamper with repositories on purpose.
+#![allow(clippy::disallowed_methods)]
+
 mod book;
 mod checkout;
 mod commit;

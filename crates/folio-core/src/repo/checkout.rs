@@ -259,7 +259,7 @@ impl Repo {
             ));
             let _ = fs::remove_file(&tmp);
             std::os::unix::fs::symlink(target, &tmp).map_err(RepoError::io(&tmp))?;
-            return fs::rename(&tmp, dest).map_err(RepoError::io(dest));
+            return crate::fsutil::rename_fast(&tmp, dest).map_err(RepoError::io(dest));
         }
         let mut tmp = TempFile::new_in(dir).map_err(RepoError::io(dir))?;
         self.store.copy_to(&e.id, tmp.file())?;
