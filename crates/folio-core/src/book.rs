@@ -70,22 +70,87 @@ pub struct PolicyConfig {
     pub changes: Vec<ChangeConfig>,
 }
 
+/// Why a book policy (a `[book."DATASET"]` table, or `book policy` flags)
+/// is refused; each names the setting and what to give.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PolicyError {
+    /// No method.
+    #[error(
+        "no method: give straight-line, declining-balance, sum-of-years-digits or units-of-use"
+    )]
+    NoMethod,
+    /// A method folio does not know.
+    #[error(
+        "unknown method '{0}': use straight-line, declining-balance, sum-of-years-digits or units-of-use"
+    )]
+    UnknownMethod(String),
+    /// A declining-balance factor out of range.
+    #[error("factor {0}: use a number above 0 and at most 10 (2.0 is double-declining)")]
+    Factor(f64),
+    /// A factor for another method.
+    #[error("factor applies to declining-balance only")]
+    FactorWithoutDeclining,
+    /// Units of use without the runs expected.
+    #[error(
+        "units-of-use needs expected_runs, the training runs expected over the life (at least 1)"
+    )]
+    NoExpectedRuns,
+    /// No useful life.
+    #[error("no life: give the useful life in months")]
+    NoLife,
+    /// A life of 0 months.
+    #[error("a useful life of 0 months: give at least 1")]
+    ZeroLife,
+    /// A life over 100 years.
+    #[error("a useful life of {0} months: give at most 1200")]
+    LifeTooLong(u32),
+    /// A residual share outside 0..1.
+    #[error(
+        "residual {0}: the residual value is a share of cost from 0 to 1 (above 1 it would exceed the cost)"
+    )]
+    Residual(f64),
+    /// A convention folio does not know.
+    #[error("unknown convention '{0}': use full-month, mid-month or next-month")]
+    UnknownConvention(String),
+    /// Not an ISO 4217 code.
+    #[error("unknown currency '{0}': give an ISO 4217 code")]
+    UnknownCurrency(String),
+    /// A change whose month does not parse.
+    #[error("change from '{0}' is not a month: write YYYY-MM")]
+    ChangeMonth(String),
+    /// Changes out of month order.
+    #[error("change from {0}: changes must be in month order, one per month")]
+    ChangeOrder(report::Month),
+    /// A change that makes the policy invalid.
+    #[error("change from {from}: {source}")]
+    Change {
+        /// The month the change applies from.
+        from: report::Month,
+        /// What is wrong with the policy it makes.
+        source: Box<PolicyError>,
+    },
+}
+
+impl PolicyError {
+    /// What kind of failure this is.
+    pub fn kind(&self) -> crate::error::ErrorKind {
+        crate::error::ErrorKind::Invalid
+    }
+}
+
 impl PolicyConfig {
     /// The policy, checked; an error names the bad setting and says what
     /// to give.
-    pub fn policy(&self) -> Result<Policy, String> {
+    pub fn policy(&self) -> Result<Policy, PolicyError> {
         let mut base = self.policy_alone()?;
         let mut current = self.clone();
         current.changes.clear();
         let mut last: Option<report::Month> = None;
         for ch in &self.changes {
-            let from = report::Month::parse(&ch.from).ok_or_else(|| {
-                format!("change from '{}' is not a month: write YYYY-MM", ch.from)
-            })?;
+            let from = report::Month::parse(&ch.from)
+                .ok_or_else(|| PolicyError::ChangeMonth(ch.from.clone()))?;
             if last.is_some_and(|l| from <= l) {
-                return Err(format!(
-                    "change from {from}: changes must be in month order, one per month"
-                ));
+                return Err(PolicyError::ChangeOrder(from));
             }
             last = Some(from);
             if ch.method.is_some() {
@@ -97,66 +162,43 @@ impl PolicyConfig {
             current.life = ch.life.or(current.life);
             current.residual = ch.residual.or(current.residual);
             current.expected_runs = ch.expected_runs.or(current.expected_runs);
-            let p = current
-                .policy_alone()
-                .map_err(|e| format!("change from {from}: {e}"))?;
+            let p = current.policy_alone().map_err(|e| PolicyError::Change {
+                from,
+                source: Box::new(e),
+            })?;
             base.changes.push((from, p));
         }
         Ok(base)
     }
 
     /// The policy without its changes.
-    fn policy_alone(&self) -> Result<Policy, String> {
-        let method = match self.method.as_deref() {
-            None => return Err("no method: give straight-line, declining-balance, sum-of-years-digits or units-of-use".into()),
-            Some("straight-line") => Method::StraightLine,
-            Some("declining-balance") => {
-                let factor = self.factor.unwrap_or(2.0);
-                if !(factor.is_finite() && factor > 0.0 && factor <= 10.0) {
-                    return Err(format!("factor {factor}: use a number above 0 and at most 10 (2.0 is double-declining)"));
-                }
-                Method::DecliningBalance { factor }
-            }
-            Some("sum-of-years-digits") => Method::SumOfYearsDigits,
-            Some("units-of-use") => Method::UnitsOfUse {
-                expected_runs: match self.expected_runs {
-                    Some(n) if n > 0 => n,
-                    _ => return Err("units-of-use needs expected_runs, the training runs expected over the life (at least 1)".into()),
-                },
-            },
-            Some(m) => {
-                return Err(format!(
-                    "unknown method '{m}': use straight-line, declining-balance, sum-of-years-digits or units-of-use"
-                ));
-            }
-        };
+    fn policy_alone(&self) -> Result<Policy, PolicyError> {
+        let method = self.method()?;
         if self.factor.is_some() && !matches!(method, Method::DecliningBalance { .. }) {
-            return Err("factor applies to declining-balance only".into());
+            return Err(PolicyError::FactorWithoutDeclining);
         }
         let life = match self.life {
-            Some(0) => return Err("a useful life of 0 months: give at least 1".into()),
+            Some(0) => return Err(PolicyError::ZeroLife),
             Some(l) if l <= 1200 => l,
-            Some(l) => return Err(format!("a useful life of {l} months: give at most 1200")),
-            None => return Err("no life: give the useful life in months".into()),
+            Some(l) => return Err(PolicyError::LifeTooLong(l)),
+            None => return Err(PolicyError::NoLife),
         };
         let residual = self.residual.unwrap_or(0.0);
         if !(residual.is_finite() && (0.0..=1.0).contains(&residual)) {
-            return Err(format!(
-                "residual {residual}: the residual value is a share of cost from 0 to 1 (above 1 it would exceed the cost)"
-            ));
+            return Err(PolicyError::Residual(residual));
         }
         let convention = match self.convention.as_deref() {
             None => Convention::FullMonth,
-            Some(c) => Convention::parse(c).ok_or_else(|| {
-                format!("unknown convention '{c}': use full-month, mid-month or next-month")
-            })?,
+            Some(c) => {
+                Convention::parse(c).ok_or_else(|| PolicyError::UnknownConvention(c.to_string()))?
+            }
         };
         let currency = match &self.currency {
             None => None,
             Some(c) => {
                 let c = c.to_ascii_uppercase();
                 if crate::ledger::money::exponent(&c).is_none() {
-                    return Err(format!("unknown currency '{c}': give an ISO 4217 code"));
+                    return Err(PolicyError::UnknownCurrency(c));
                 }
                 Some(c)
             }
@@ -168,6 +210,30 @@ impl PolicyConfig {
             convention,
             currency,
             changes: Vec::new(),
+        })
+    }
+}
+
+impl PolicyConfig {
+    fn method(&self) -> Result<Method, PolicyError> {
+        Ok(match self.method.as_deref() {
+            None => return Err(PolicyError::NoMethod),
+            Some("straight-line") => Method::StraightLine,
+            Some("declining-balance") => {
+                let factor = self.factor.unwrap_or(2.0);
+                if !(factor.is_finite() && factor > 0.0 && factor <= 10.0) {
+                    return Err(PolicyError::Factor(factor));
+                }
+                Method::DecliningBalance { factor }
+            }
+            Some("sum-of-years-digits") => Method::SumOfYearsDigits,
+            Some("units-of-use") => Method::UnitsOfUse {
+                expected_runs: match self.expected_runs {
+                    Some(n) if n > 0 => n,
+                    _ => return Err(PolicyError::NoExpectedRuns),
+                },
+            },
+            Some(m) => return Err(PolicyError::UnknownMethod(m.to_string())),
         })
     }
 }

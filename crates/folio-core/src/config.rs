@@ -15,6 +15,7 @@
 //! sensitivities = ["public", "internal", "confidential", "pii"]  # the default
 //! ```
 
+use crate::error::ErrorKind;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -41,6 +42,16 @@ pub enum ConfigError {
         /// What is wrong, with its line.
         detail: String,
     },
+}
+
+impl ConfigError {
+    /// What kind of failure this is.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            ConfigError::Io { .. } => ErrorKind::Io,
+            ConfigError::Invalid { .. } => ErrorKind::Invalid,
+        }
+    }
 }
 
 /// Settings of one table.
@@ -238,14 +249,17 @@ impl Config {
                 });
             }
         }
-        c.drift_settings()
-            .map_err(|detail| ConfigError::Invalid { path, detail })?;
+        c.drift_settings().map_err(|e| ConfigError::Invalid {
+            path,
+            detail: e.to_string(),
+        })?;
         Ok(c)
     }
 
     /// The drift settings the config gives, over the defaults; an error
     /// names the bad setting.
-    pub fn drift_settings(&self) -> Result<crate::drift::Settings, String> {
+    pub fn drift_settings(&self) -> Result<crate::drift::Settings, crate::drift::DriftError> {
+        use crate::drift::DriftError;
         let d = &self.drift;
         let mut s = crate::drift::Settings::default();
         if let Some(b) = d.bins {
@@ -258,20 +272,19 @@ impl Config {
             s.missing = crate::drift::check_unit("[drift] missing", x)?;
         }
         for (col, rule) in &d.columns {
+            let at = |e: DriftError| DriftError::Column {
+                column: col.clone(),
+                source: Box::new(e),
+            };
             let metric = rule
                 .metric
                 .as_deref()
-                .map(|m| {
-                    crate::drift::parse_metric(m)
-                        .map_err(|e| format!("[drift.columns.\"{col}\"] {e}"))
-                })
+                .map(|m| crate::drift::parse_metric(m).map_err(at))
                 .transpose()?;
             if let Some(t) = rule.threshold
                 && !t.is_finite()
             {
-                return Err(format!(
-                    "[drift.columns.\"{col}\"] threshold {t} is not a number"
-                ));
+                return Err(at(DriftError::Threshold(t)));
             }
             s.rules.insert(
                 col.clone(),

@@ -10,28 +10,79 @@ pub mod stats;
 pub use compare::{ColumnDrift, Kind, Metric, Rule, Settings, TableDrift, compare};
 pub use profile::{ColumnBuilder, ColumnProfile, Profile, Values};
 
+/// Why drift settings or a drift request are refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum DriftError {
+    /// A bin count out of range.
+    #[error("bins {0}: use 2 to 1000")]
+    Bins(usize),
+    /// A share or rate out of range.
+    #[error("{what} {value}: use a number above 0 and at most 1")]
+    Unit {
+        /// The setting.
+        what: String,
+        /// The value given.
+        value: f64,
+    },
+    /// A metric folio does not compute.
+    #[error("unknown metric '{0}': use one of {names}", names = Metric::ALL.iter().map(|m| m.name()).collect::<Vec<_>>().join(", "))]
+    UnknownMetric(String),
+    /// A threshold that is not a number.
+    #[error("threshold {0} is not a number")]
+    Threshold(f64),
+    /// A setting of one column that is wrong.
+    #[error("[drift.columns.\"{column}\"] {source}")]
+    Column {
+        /// The column.
+        column: String,
+        /// What is wrong.
+        source: Box<DriftError>,
+    },
+    /// Nothing to compare.
+    #[error("{}", nothing_to_compare(.0))]
+    NothingToCompare(Vec<String>),
+    /// A column asked for that no compared table has on both sides.
+    #[error("no compared table has a column '{0}' on both sides")]
+    NoSuchColumn(String),
+}
+
+fn nothing_to_compare(paths: &[String]) -> String {
+    if paths.is_empty() {
+        "neither commit has a table or a folder dataset to compare".into()
+    } else {
+        format!("no table or folder dataset matches {}", paths.join(", "))
+    }
+}
+
+impl DriftError {
+    /// What kind of failure this is.
+    pub fn kind(&self) -> crate::error::ErrorKind {
+        crate::error::ErrorKind::Invalid
+    }
+}
+
 /// Checks a bin count (2 to 1000).
-pub fn check_bins(b: usize) -> Result<usize, String> {
+pub fn check_bins(b: usize) -> Result<usize, DriftError> {
     if (2..=1000).contains(&b) {
         Ok(b)
     } else {
-        Err(format!("bins {b}: use 2 to 1000"))
+        Err(DriftError::Bins(b))
     }
 }
 
 /// Checks a share or rate setting (0 < x ≤ 1).
-pub fn check_unit(what: &str, x: f64) -> Result<f64, String> {
+pub fn check_unit(what: &str, x: f64) -> Result<f64, DriftError> {
     if x > 0.0 && x <= 1.0 {
         Ok(x)
     } else {
-        Err(format!("{what} {x}: use a number above 0 and at most 1"))
+        Err(DriftError::Unit {
+            what: what.to_string(),
+            value: x,
+        })
     }
 }
 
-/// Parses a metric name, listing the valid ones when it is unknown.
-pub fn parse_metric(m: &str) -> Result<Metric, String> {
-    Metric::parse(m).ok_or_else(|| {
-        let names: Vec<&str> = Metric::ALL.iter().map(|m| m.name()).collect();
-        format!("unknown metric '{m}': use one of {}", names.join(", "))
-    })
+/// Parses a metric name.
+pub fn parse_metric(m: &str) -> Result<Metric, DriftError> {
+    Metric::parse(m).ok_or_else(|| DriftError::UnknownMetric(m.to_string()))
 }

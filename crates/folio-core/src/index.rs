@@ -5,6 +5,7 @@
 //! re-hash only files that changed. Deleting the folder loses nothing: the
 //! next scan re-hashes and rebuilds it.
 
+use crate::error::ErrorKind;
 use std::fs::{self, Metadata};
 use std::io;
 use std::os::unix::fs::MetadataExt;
@@ -39,6 +40,16 @@ pub enum IndexError {
         /// The underlying error.
         source: io::Error,
     },
+}
+
+impl IndexError {
+    /// What kind of failure this is.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            IndexError::Db { .. } => ErrorKind::Damaged,
+            IndexError::Io { .. } => ErrorKind::Io,
+        }
+    }
 }
 
 /// The parts of a file's metadata the stat cache compares.

@@ -11,6 +11,9 @@ pub mod index;
 pub mod log;
 pub mod merkle;
 pub mod money;
+pub mod proof;
+pub mod query;
+pub mod values;
 
 use std::path::Path;
 
@@ -269,6 +272,27 @@ mod tests {
             scanned.frontier.size, 3,
             "the torn event is ignored, not misread"
         );
+    }
+
+    #[test]
+    fn damage_to_a_committed_final_frame_is_an_error() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let mut l = Ledger::open(d.path(), None).expect("open");
+        let cp = l.append((0..3).map(draft).collect()).expect("append");
+        l.settle(cp).expect("settle");
+        let seg = d.path().join("seg-00000000.log");
+        let mut bytes = std::fs::read(&seg).expect("read");
+        let n = bytes.len();
+        bytes[n - 3] ^= 1;
+        std::fs::write(&seg, &bytes).expect("write");
+        let err = LedgerLog::new(d.path()).scan(|_, _| Ok(()));
+        assert!(
+            matches!(err, Err(LogError::Corrupt { .. })),
+            "a settled frame is acknowledged work, not a torn tail: {err:?}"
+        );
+        std::fs::write(&seg, &bytes[..n - 3]).expect("cut");
+        let err = LedgerLog::new(d.path()).scan(|_, _| Ok(()));
+        assert!(matches!(err, Err(LogError::Corrupt { .. })), "{err:?}");
     }
 
     #[test]

@@ -35,6 +35,7 @@
 pub mod book;
 pub mod config;
 pub mod drift;
+pub mod error;
 pub mod fsutil;
 pub mod id;
 pub mod index;

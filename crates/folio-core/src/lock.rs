@@ -1,5 +1,6 @@
 //! The repository write lock: one writer at a time, readers never blocked.
 
+use crate::error::ErrorKind;
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{self, Read, Seek, Write};
 use std::path::{Path, PathBuf};
@@ -23,6 +24,16 @@ pub enum LockError {
         /// The underlying error.
         source: io::Error,
     },
+}
+
+impl LockError {
+    /// What kind of failure this is.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            LockError::Held { .. } => ErrorKind::Locked,
+            LockError::Io { .. } => ErrorKind::Io,
+        }
+    }
 }
 
 /// A held repository lock; released when dropped (or when the process ends).

@@ -5,6 +5,7 @@
 //! form (sorted entries, no trailing bytes), so every tree or commit has
 //! exactly one encoding and one id.
 
+use crate::error::ErrorKind;
 use crate::id::{CommitId, ObjectId, TreeId};
 
 /// First line of every encoded tree.
@@ -29,6 +30,13 @@ pub enum DecodeError {
         /// What is wrong.
         detail: String,
     },
+}
+
+impl DecodeError {
+    /// What kind of failure this is.
+    pub fn kind(&self) -> ErrorKind {
+        ErrorKind::Damaged
+    }
 }
 
 /// What a tree entry (or a dataset root) is.

@@ -1,5 +1,6 @@
 //! HEAD, branches and tags: small files replaced by atomic rename.
 
+use crate::error::ErrorKind;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -47,6 +48,18 @@ pub enum RefError {
         /// Its name.
         name: String,
     },
+}
+
+impl RefError {
+    /// What kind of failure this is.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            RefError::Io { .. } => ErrorKind::Io,
+            RefError::Corrupt { .. } => ErrorKind::Damaged,
+            RefError::InvalidName(_) | RefError::NotFound { .. } => ErrorKind::Invalid,
+            RefError::Exists { .. } => ErrorKind::Conflict,
+        }
+    }
 }
 
 /// What HEAD points at.

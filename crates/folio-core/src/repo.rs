@@ -9,6 +9,7 @@ mod checkout;
 mod commit;
 mod diff;
 mod drift;
+mod error;
 mod examples;
 mod history;
 mod lineage;
@@ -19,7 +20,6 @@ mod revision;
 mod status;
 mod tables;
 
-use std::io;
 use std::path::{Component, Path, PathBuf};
 
 pub use annotate::{Annotation, ExampleFilter, Recorder, SENSITIVITIES, Selector, Valuation};
@@ -29,145 +29,27 @@ pub use checkout::CheckoutStats;
 pub use commit::{CommitOptions, CommitOutcome, TableSummary};
 pub use diff::{Diff, DiffOptions, DiffSide, FileDiff, Rename, RowReport, TableDiff};
 pub use drift::{DriftOptions, DriftReport, LEDGER_CONFIDENCE, LEDGER_LABEL};
+pub use error::{InputProblem, RepoError};
 pub use examples::Meta;
 pub use history::{ColumnInfo, CommitInfo, DatasetInfo, LogEntry, RejectedLine, TableInfo};
 pub use lineage::{Lineage, LineageEvent};
 pub use maintenance::{GcReport, Problem, VerifyReport};
-pub use proof::{Proof, ProofCheck, ProvenEvent, verify_proof};
 pub use quality::{AnnotatorQuality, ExampleQuality, QualityReport, normalised_entropy};
 pub use status::{DatasetStatus, Status};
 pub use tables::{BuiltTable, TableFile, TableOptions};
 
 use crate::fsutil;
-use crate::id::{CommitId, ObjectId};
-use crate::index::{Index, IndexError};
-use crate::lock::{LockError, RepoLock};
-use crate::object::{Commit, DecodeError};
-use crate::refs::{Head, RefError, Refs};
-use crate::snapshot::SnapshotError;
-use crate::store::{Store, StoreError};
+use crate::id::CommitId;
+use crate::index::Index;
+use crate::lock::RepoLock;
+use crate::object::Commit;
+use crate::refs::{Head, Refs};
+use crate::store::Store;
 
 /// Name of the repository folder.
 pub const DOT_FOLIO: &str = ".folio";
 /// The branch `init` creates.
 pub const DEFAULT_BRANCH: &str = "main";
-
-/// Errors of repository operations.
-#[derive(Debug, thiserror::Error)]
-pub enum RepoError {
-    /// No `.folio` folder here or above.
-    #[error("not a folio repository (or any parent up to /): {}; run `folio init` there first", .0.display())]
-    NotARepository(PathBuf),
-    /// `init` where a repository exists.
-    #[error("{} is already a folio repository", .0.display())]
-    AlreadyExists(PathBuf),
-    /// A path is not inside the working tree.
-    #[error("{} is outside the repository at {}", path.display(), root.display())]
-    PathOutside {
-        /// The path given.
-        path: PathBuf,
-        /// The working tree root.
-        root: PathBuf,
-    },
-    /// A dataset path does not exist and is not tracked.
-    #[error("{}: no such file or folder, and it is not a tracked dataset", .0.display())]
-    PathNotFound(PathBuf),
-    /// A path that cannot be a dataset.
-    #[error("{path}: {reason}")]
-    BadDataset {
-        /// The path.
-        path: String,
-        /// Why.
-        reason: String,
-    },
-    /// Nothing is tracked and no path was given.
-    #[error(
-        "nothing is tracked yet: name a folder or file to snapshot, e.g. `folio commit data -m \"first\"`"
-    )]
-    NothingTracked,
-    /// The revision names no commit.
-    #[error(
-        "unknown revision '{0}': give a commit id (or a unique prefix of 4+ digits), a branch, a tag or HEAD, optionally followed by ~N"
-    )]
-    UnknownRevision(String),
-    /// A prefix matches several commits.
-    #[error("revision '{prefix}' is ambiguous; it matches:\n{}", candidates.join("\n"))]
-    AmbiguousRevision {
-        /// The prefix given.
-        prefix: String,
-        /// `id summary` of each match.
-        candidates: Vec<String>,
-    },
-    /// HEAD names a branch with no commit.
-    #[error("HEAD has no commit yet: run `folio commit` first")]
-    NoCommits,
-    /// Checkout would overwrite work that is not committed.
-    #[error("checkout would overwrite uncommitted changes in:\n{}\ncommit them first, or pass --force to discard them", paths.join("\n"))]
-    UncommittedChanges {
-        /// The paths at risk.
-        paths: Vec<String>,
-    },
-    /// A checkout destination that is not empty.
-    #[error("{} exists and is not empty: choose a new or empty folder", .0.display())]
-    DestinationNotEmpty(PathBuf),
-    /// A branch command needs HEAD on a branch.
-    #[error("{0}")]
-    Refused(String),
-    /// An object that should be a commit or tree is not.
-    #[error("object {id} ({location}): {source}")]
-    BadObject {
-        /// The object id.
-        id: ObjectId,
-        /// Where it is stored.
-        location: String,
-        /// Why it does not decode.
-        source: DecodeError,
-    },
-    /// A file operation failed.
-    #[error("{}: {source}", path.display())]
-    Io {
-        /// The path.
-        path: PathBuf,
-        /// The underlying error.
-        source: io::Error,
-    },
-    /// The store failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// Refs failed.
-    #[error(transparent)]
-    Ref(#[from] RefError),
-    /// The lock is held or failed.
-    #[error(transparent)]
-    Lock(#[from] LockError),
-    /// The index failed.
-    #[error(transparent)]
-    Index(#[from] IndexError),
-    /// Scanning failed.
-    #[error(transparent)]
-    Snapshot(#[from] SnapshotError),
-    /// A table could not be read.
-    #[error(transparent)]
-    Table(#[from] crate::table::TableError),
-    /// The configuration is invalid.
-    #[error(transparent)]
-    Config(#[from] crate::config::ConfigError),
-    /// The ledger failed or is damaged.
-    #[error(transparent)]
-    Ledger(#[from] crate::ledger::LogError),
-    /// The ledger's derived index failed.
-    #[error(transparent)]
-    LedgerIndex(#[from] crate::ledger::index::LedgerIndexError),
-}
-
-impl RepoError {
-    fn io(path: &Path) -> impl FnOnce(io::Error) -> RepoError + '_ {
-        move |source| RepoError::Io {
-            path: path.to_path_buf(),
-            source,
-        }
-    }
-}
 
 /// An open repository.
 pub struct Repo {

@@ -1,6 +1,7 @@
 //! Scanning datasets in the working tree, hashing them with the stat
 //! cache, and turning them into trees.
 
+use crate::error::ErrorKind;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, Metadata};
 use std::io;
@@ -64,6 +65,18 @@ pub enum SnapshotError {
         /// The decoding error.
         source: DecodeError,
     },
+}
+
+impl SnapshotError {
+    /// What kind of failure this is.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            SnapshotError::Unreadable { .. } | SnapshotError::Walk { .. } => ErrorKind::Io,
+            SnapshotError::NonUtf8Name { .. } => ErrorKind::Invalid,
+            SnapshotError::Store(e) => e.kind(),
+            SnapshotError::BadTree { .. } => ErrorKind::Damaged,
+        }
+    }
 }
 
 /// One file or symlink found in the working tree.

@@ -6,6 +6,7 @@
 
 mod pack;
 
+use crate::error::ErrorKind;
 use std::collections::HashSet;
 use std::fs::{self, File};
 use std::io::{self, BufReader, Read, Write};
@@ -46,6 +47,16 @@ pub enum StoreError {
         /// What is wrong.
         detail: String,
     },
+}
+
+impl StoreError {
+    /// What kind of failure this is.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            StoreError::Io { .. } => ErrorKind::Io,
+            StoreError::Missing(_) | StoreError::Corrupt { .. } => ErrorKind::Damaged,
+        }
+    }
 }
 
 impl StoreError {

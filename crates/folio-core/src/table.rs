@@ -10,6 +10,7 @@
 pub mod manifest;
 mod read;
 
+use crate::error::ErrorKind;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -294,6 +295,19 @@ pub enum TableError {
     /// A stored table object is damaged.
     #[error("table object {0}: malformed ({1})")]
     Corrupt(crate::id::ObjectId, String),
+}
+
+impl TableError {
+    /// What kind of failure this is.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            TableError::Io { .. } => ErrorKind::Io,
+            TableError::BadRow { .. }
+            | TableError::DuplicateKey { .. }
+            | TableError::UnknownKey { .. } => ErrorKind::Invalid,
+            TableError::Corrupt(..) => ErrorKind::Damaged,
+        }
+    }
 }
 
 impl TableError {

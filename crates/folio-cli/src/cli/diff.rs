@@ -81,7 +81,7 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
         out(&render(&d, a.stat, a.limit.unwrap_or(DEFAULT_LIMIT)))?;
     }
     if a.exit_code && !d.is_empty() {
-        return Err(Failure::silent(1));
+        return Err(Failure::silent(super::exit::FIX));
     }
     Ok(())
 }

@@ -54,13 +54,13 @@ fn options(ctx: &Ctx, repo: &Repo, a: &Args) -> Result<DriftOptions> {
         .drift_settings()
         .map_err(|e| Failure::user(format!(".folio/config.toml: {e}")))?;
     if let Some(b) = a.bins {
-        settings.bins = folio_core::drift::check_bins(b).map_err(Failure::user)?;
+        settings.bins = folio_core::drift::check_bins(b)?;
     }
     if let Some(x) = a.share {
-        settings.share = folio_core::drift::check_unit("--share", x).map_err(Failure::user)?;
+        settings.share = folio_core::drift::check_unit("--share", x)?;
     }
     if let Some(x) = a.missing {
-        settings.missing = folio_core::drift::check_unit("--missing", x).map_err(Failure::user)?;
+        settings.missing = folio_core::drift::check_unit("--missing", x)?;
     }
     let split = |s: &str, flag: &str| -> Result<(String, String)> {
         s.rsplit_once('=')
@@ -330,7 +330,7 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
             out(&text)?;
         }
         if a.fail_on_drift && any {
-            return Err(Failure::silent(3));
+            return Err(Failure::silent(super::exit::DRIFTED));
         }
         return Ok(());
     }
@@ -355,7 +355,7 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
         out(&report_text(&r))?;
     }
     if a.fail_on_drift && r.drifted {
-        return Err(Failure::silent(3));
+        return Err(Failure::silent(super::exit::DRIFTED));
     }
     Ok(())
 }

@@ -27,14 +27,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use folio_core::lock::LockError;
 use folio_core::refs::RefError;
 use folio_core::repo::{Repo, RepoError};
-use folio_core::store::StoreError;
 
 /// Version ML training datasets and keep a ledger of every example
 #[derive(Parser, Debug)]
-#[command(name = "folio", version, about, max_term_width = 100)]
+#[command(name = "folio", version, about, max_term_width = 100, after_help = EXIT_CODES)]
 pub struct Cli {
     /// Run as if started in DIR
     #[arg(short = 'C', global = true, value_name = "DIR")]
@@ -106,6 +104,16 @@ enum Command {
     Reindex(reindex::Args),
 }
 
+/// The exit codes, as `folio --help` lists them.
+const EXIT_CODES: &str = "Exit codes:
+  0   success
+  1   a problem you can fix (the message says how); diff --exit-code: differences
+  2   usage: the command line does not parse
+  3   drift --fail-on-drift: the data drifted
+  70  damaged repository data (verify found problems, or data did not decode)
+  74  I/O failure (disk full, permissions)
+  75  the repository is locked by another folio process (retry, or pass --wait)";
+
 /// What every command needs.
 pub struct Ctx {
     cwd: PathBuf,
@@ -130,40 +138,81 @@ impl Ctx {
     }
 }
 
+/// Exit codes: the one place they are decided (README "Exit codes", D43).
+pub mod exit {
+    use folio_core::error::ErrorKind;
+
+    /// A problem the user can fix (the message says how), or a finding
+    /// documented as exit 1 (`diff --exit-code` found differences).
+    pub const FIX: u8 = 1;
+    /// The command line does not parse (clap's own code).
+    pub const USAGE: u8 = 2;
+    /// `drift --fail-on-drift`: the data drifted.
+    pub const DRIFTED: u8 = 3;
+    /// Stored data is damaged (`verify` found problems, or a command met
+    /// data that does not decode or re-hash).
+    pub const DAMAGED: u8 = 70;
+    /// The operating system failed a read or write.
+    pub const IO: u8 = 74;
+    /// Another folio process holds the lock: try again, or pass --wait.
+    pub const LOCKED: u8 = 75;
+
+    /// The exit code of a library error's kind.
+    pub fn of(kind: ErrorKind) -> u8 {
+        match kind {
+            ErrorKind::Invalid | ErrorKind::Conflict => FIX,
+            ErrorKind::Locked => LOCKED,
+            ErrorKind::Io => IO,
+            ErrorKind::Damaged => DAMAGED,
+        }
+    }
+}
+
 /// A command's failure: the error and the exit code it maps to.
 pub struct Failure {
     code: u8,
     message: String,
 }
 
-impl From<RepoError> for Failure {
-    fn from(e: RepoError) -> Self {
-        Failure {
-            code: exit_code(&e),
-            message: e.to_string(),
+/// Library errors become failures through their kind.
+macro_rules! failure_from {
+    ($($t:ty),* $(,)?) => {$(
+        impl From<$t> for Failure {
+            fn from(e: $t) -> Self {
+                Failure {
+                    code: exit::of(e.kind()),
+                    message: e.to_string(),
+                }
+            }
         }
-    }
+    )*};
 }
 
-impl From<RefError> for Failure {
-    fn from(e: RefError) -> Self {
-        RepoError::from(e).into()
-    }
-}
+failure_from!(
+    RepoError,
+    RefError,
+    folio_core::config::ConfigError,
+    folio_core::drift::DriftError,
+    folio_core::book::PolicyError,
+    folio_core::book::report::BookError,
+    folio_core::ledger::proof::ProofError,
+    folio_core::ledger::values::ValueError,
+);
 
 impl From<io::Error> for Failure {
     fn from(e: io::Error) -> Self {
         Failure {
-            code: 74,
+            code: exit::IO,
             message: e.to_string(),
         }
     }
 }
 
 impl Failure {
+    /// A problem with the command's input that the user can fix.
     fn user(message: impl Into<String>) -> Self {
         Failure {
-            code: 1,
+            code: exit::FIX,
             message: message.into(),
         }
     }
@@ -177,24 +226,18 @@ impl Failure {
     }
 }
 
-/// Exit codes: 1 for what the user can fix, 74 for I/O failures (disk
-/// full, permissions), 70 for damaged repository data.
-fn exit_code(e: &RepoError) -> u8 {
-    match e {
-        RepoError::Io { .. } | RepoError::Store(StoreError::Io { .. }) => 74,
-        RepoError::Ref(RefError::Io { .. }) | RepoError::Lock(LockError::Io { .. }) => 74,
-        RepoError::BadObject { .. }
-        | RepoError::Store(StoreError::Corrupt { .. } | StoreError::Missing(_))
-        | RepoError::Ref(RefError::Corrupt { .. }) => 70,
-        _ => 1,
-    }
-}
-
 type Result<T = ()> = std::result::Result<T, Failure>;
 
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            // --help and --version print to stdout and succeed.
+            return ExitCode::from(if e.use_stderr() { exit::USAGE } else { 0 });
+        }
+    };
     if let Some(n) = cli.jobs {
         let _ = rayon::ThreadPoolBuilder::new()
             .num_threads(n.max(1))
@@ -260,7 +303,7 @@ pub fn out(text: &str) -> Result {
 /// Prints a value as pretty JSON.
 pub fn out_json<T: serde::Serialize>(v: &T) -> Result {
     let s = serde_json::to_string_pretty(v).map_err(|e| Failure {
-        code: 70,
+        code: exit::DAMAGED,
         message: e.to_string(),
     })?;
     out(&format!("{s}\n"))

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use super::{Ctx, Failure, Result, out, out_json};
-use folio_core::repo::{Proof, verify_proof};
+use folio_core::ledger::proof::Proof;
 
 #[derive(clap::Args, Debug)]
 pub struct ProveArgs {
@@ -39,7 +39,7 @@ pub fn verify(ctx: &Ctx, a: &VerifyProofArgs) -> Result {
         .map_err(|e| Failure::user(format!("{}: {e}", path.display())))?;
     let proof: Proof = serde_json::from_str(&text)
         .map_err(|e| Failure::user(format!("{}: not a folio proof: {e}", path.display())))?;
-    match verify_proof(&proof) {
+    match folio_core::ledger::proof::verify(&proof) {
         Ok(c) if a.json => out_json(&c),
         Ok(c) => out(&format!(
             "valid: {} events of example {} are in the ledger commit {} attests\n",
@@ -47,9 +47,9 @@ pub fn verify(ctx: &Ctx, a: &VerifyProofArgs) -> Result {
             &c.example[..16],
             &c.commit[..12]
         )),
-        Err(why) => Err(Failure::user(format!(
-            "{}: invalid proof: {why}",
-            path.display()
-        ))),
+        Err(why) => Err(Failure {
+            code: super::exit::of(why.kind()),
+            message: format!("{}: invalid proof: {why}", path.display()),
+        }),
     }
 }

@@ -38,6 +38,6 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
     if r.problems.is_empty() {
         Ok(())
     } else {
-        Err(Failure::silent(1))
+        Err(Failure::silent(super::exit::DAMAGED))
     }
 }

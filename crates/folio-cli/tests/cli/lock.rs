@@ -9,7 +9,7 @@ fn second_writer_is_refused_then_waits() {
     let e = Env::new();
     e.write("data/a.txt", b"a");
     let lock = folio_core::lock::RepoLock::acquire(&e.p(".folio/lock"), false).expect("lock");
-    let err = e.fails(&["commit", "data", "-m", "blocked"], 1);
+    let err = e.fails(&["commit", "data", "-m", "blocked"], 75);
     let expected = format!(
         "locked by another folio process (pid {})",
         std::process::id()

@@ -11,6 +11,7 @@ mod crash;
 mod diff;
 mod drift;
 mod errors;
+mod exit_codes;
 mod history;
 mod ledger;
 mod lock;

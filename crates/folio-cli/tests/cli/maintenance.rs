@@ -61,7 +61,7 @@ fn verify_catches_a_flipped_byte_in_a_loose_object() {
     assert_eq!(loose.len(), 1, "the 600 kB file is stored loose");
     flip_byte(&loose[0], 1000);
     let out = e.cmd(&["verify"]).output().expect("run");
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(70));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains(&loose[0].display().to_string()), "{text}");
     assert!(text.contains("re-hashes to"), "{text}");
@@ -76,7 +76,7 @@ fn verify_catches_a_flipped_byte_in_a_pack() {
     // The last bytes of the pack are the commit, written last.
     flip_byte(&packs[0], len - 3);
     let out = e.cmd(&["verify"]).output().expect("run");
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(70));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains(&packs[0].display().to_string()), "{text}");
     assert!(
@@ -90,7 +90,7 @@ fn verify_catches_a_damaged_ref() {
     let e = with_data();
     fs::write(e.p(".folio/refs/heads/main"), b"not an id\n").expect("write");
     let out = e.cmd(&["verify"]).output().expect("run");
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(70));
     assert!(String::from_utf8_lossy(&out.stdout).contains("refs/heads/main"));
 }
 
@@ -191,7 +191,7 @@ fn verify_names_a_damaged_chunk() {
     let packs = files_under(&e, ".folio/packs", Some("pack"));
     flip_byte(&packs[0], 5000);
     let out = e.cmd(&["verify"]).output().expect("run");
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(70));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains(&packs[0].display().to_string()), "{text}");
 }

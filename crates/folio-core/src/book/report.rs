@@ -413,9 +413,105 @@ pub enum BookError {
         /// The lot's currency.
         lot: String,
     },
-    /// Nothing to report.
-    #[error("{0}")]
-    Empty(String),
+    /// No example in scope has a cost basis.
+    #[error("{}", no_cost_basis(.0))]
+    NoCostBasis(Option<String>),
+    /// The examples of a dataset have a cost basis but none is on the book.
+    #[error("no example of {0} has a cost basis: nothing of it is on the book")]
+    NothingOnBook(String),
+    /// One commit added examples of a dataset costed in two currencies.
+    #[error(
+        "commit {commit} added examples to {dataset} costed in {first} and in {second}: one lot cannot add currencies"
+    )]
+    LotCurrencies {
+        /// The commit (12 digits).
+        commit: String,
+        /// The dataset.
+        dataset: String,
+        /// One currency.
+        first: String,
+        /// The other.
+        second: String,
+    },
+    /// An impairment in another currency than the dataset's cost.
+    #[error(
+        "an impairment of {dataset} is in {impairment} but its cost is in {cost}: amounts in different currencies are never added"
+    )]
+    ImpairmentCurrency {
+        /// The dataset.
+        dataset: String,
+        /// The impairment's currency.
+        impairment: String,
+        /// The cost's currency.
+        cost: String,
+    },
+    /// A period that ends before it starts.
+    #[error("--to {to} is before --from {from}")]
+    PeriodOrder {
+        /// First month.
+        from: Month,
+        /// Last month.
+        to: Month,
+    },
+    /// A period over a century.
+    #[error("{from} to {to} spans more than 100 years: give --from and --to")]
+    PeriodTooLong {
+        /// First month.
+        from: Month,
+        /// Last month.
+        to: Month,
+    },
+    /// An impairment without a reason.
+    #[error("give a --reason for the impairment")]
+    NoReason,
+    /// An impairment amount that is not money.
+    #[error("--amount: {0}")]
+    Amount(crate::ledger::money::MoneyError),
+    /// An impairment of zero or less.
+    #[error("--amount {0}: an impairment is a positive amount")]
+    NotPositive(String),
+    /// An impairment above the carrying amount.
+    #[error(
+        "--amount {amount} {currency} exceeds the carrying amount of {dataset}, {carrying} {currency}, at the end of {month}"
+    )]
+    ExceedsCarrying {
+        /// The amount given.
+        amount: String,
+        /// Its currency.
+        currency: String,
+        /// The dataset.
+        dataset: String,
+        /// The carrying amount, formatted.
+        carrying: String,
+        /// The month.
+        month: Month,
+    },
+    /// A policy that does not check.
+    #[error("{at}: {source}")]
+    Policy {
+        /// Where it was given: `[book."D"]` or `book policy for D`.
+        at: String,
+        /// What is wrong.
+        source: crate::book::PolicyError,
+    },
+}
+
+fn no_cost_basis(dataset: &Option<String>) -> String {
+    match dataset {
+        Some(d) => format!(
+            "no example of {d} has a cost basis: record costs with `folio value` or a cost column"
+        ),
+        None => {
+            "no example has a cost basis: record costs with `folio value` or a cost column".into()
+        }
+    }
+}
+
+impl BookError {
+    /// What kind of failure this is.
+    pub fn kind(&self) -> crate::error::ErrorKind {
+        crate::error::ErrorKind::Invalid
+    }
 }
 
 fn key_of(lot: &Lot, by: By) -> String {
@@ -458,7 +554,7 @@ pub fn check(lots: &[Lot], policies: &BTreeMap<String, Policy>) -> Result<String
     }
     currency
         .map(str::to_string)
-        .ok_or_else(|| BookError::Empty("no example in scope has a cost basis: record costs with `folio value` or a cost column".into()))
+        .ok_or(BookError::NoCostBasis(None))
 }
 
 /// Training runs by month, cumulative, per dataset: `runs[d]` lists the

@@ -40,6 +40,11 @@ impl ExampleId {
     pub fn to_hex(&self) -> String {
         ObjectId(self.0).to_hex()
     }
+
+    /// The first `n` hex digits, for humans.
+    pub fn short(&self, n: usize) -> String {
+        ObjectId(self.0).short(n)
+    }
 }
 
 impl fmt::Display for ExampleId {

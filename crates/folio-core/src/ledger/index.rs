@@ -9,6 +9,7 @@
 //! crash kept from being indexed), so a stale index is slower, never wrong.
 //! Everything here is rebuilt from the ledger alone by `folio reindex`.
 
+use crate::error::ErrorKind;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -39,6 +40,16 @@ pub enum LedgerIndexError {
     /// Reading the ledger failed.
     #[error(transparent)]
     Log(#[from] LogError),
+}
+
+impl LedgerIndexError {
+    /// What kind of failure this is.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            LedgerIndexError::Db { .. } => ErrorKind::Damaged,
+            LedgerIndexError::Log(e) => e.kind(),
+        }
+    }
 }
 
 /// What a term names.

@@ -9,6 +9,7 @@
 //! the ledger does not re-read it. Frames after the checkpoint are a torn
 //! or abandoned append: a writer drops them (unless a commit attests them).
 
+use crate::error::ErrorKind;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -54,6 +55,16 @@ pub enum LogError {
         /// What is wrong.
         detail: String,
     },
+}
+
+impl LogError {
+    /// What kind of failure this is.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            LogError::Io { .. } => ErrorKind::Io,
+            LogError::Corrupt { .. } | LogError::Chain { .. } => ErrorKind::Damaged,
+        }
+    }
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> LogError + '_ {
@@ -425,7 +436,7 @@ impl LedgerLog {
                     && std::os::unix::fs::FileExt::read_exact_at(&file, &mut head, off).is_ok();
                 let n = u32::from_le_bytes(head[..4].try_into().expect("4 bytes"));
                 if !complete || len - off - (FRAME_HEAD as u64) < u64::from(n) {
-                    if k + 1 == segs.len() {
+                    if k + 1 == segs.len() && !self.committed(i, off) {
                         return Ok(out); // torn
                     }
                     return Err(LogError::Corrupt {
@@ -576,15 +587,25 @@ impl LedgerLog {
     /// Accepts a frame whose checksum fails when it is the torn end of the
     /// ledger — the last frame listed, ending the last segment — and
     /// reports any other as damage.
+    /// A frame that starts before the checkpoint's committed end holds
+    /// acknowledged events: damage there is never a torn append.
     fn torn_tail(&self, frames: &[FrameRef], i: usize, last: Option<u32>) -> Result<(), LogError> {
         let f = &frames[i];
         if i + 1 == frames.len()
             && Some(f.segment) == last
             && self.segment_len(f.segment)? == f.end()
+            && !self.committed(f.segment, f.offset)
         {
             return Ok(());
         }
         Err(self.corrupt(f, "frame checksum does not match"))
+    }
+
+    /// Whether a frame starting at `(segment, offset)` lies before the end
+    /// of the committed ledger the checkpoint records.
+    fn committed(&self, segment: u32, offset: u64) -> bool {
+        self.checkpoint()
+            .is_some_and(|cp| (segment, offset) < (cp.segment, cp.offset))
     }
 
     /// Damage inside frame `f`.

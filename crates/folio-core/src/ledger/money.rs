@@ -1,5 +1,7 @@
 //! Money: ISO 4217 currencies and exact amounts in minor units.
 
+use crate::error::ErrorKind;
+
 /// Active ISO 4217 codes with their minor-unit exponents (digits after the
 /// decimal point). Codes not listed here are refused.
 const CURRENCIES: &[(&str, u32)] = &[
@@ -177,7 +179,7 @@ pub fn exponent(code: &str) -> Option<u32> {
 }
 
 /// Why an amount is refused.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
 pub enum MoneyError {
     /// Not an ISO 4217 code.
     #[error("unknown currency '{0}': use an ISO 4217 code such as EUR, USD or JPY")]
@@ -198,6 +200,13 @@ pub enum MoneyError {
         /// Its minor-unit digits.
         digits: u32,
     },
+}
+
+impl MoneyError {
+    /// What kind of failure this is.
+    pub fn kind(&self) -> ErrorKind {
+        ErrorKind::Invalid
+    }
 }
 
 /// Parses a decimal amount exactly into minor units of `currency`.

@@ -2,9 +2,10 @@
 //! changing data. They name HEAD as their commit and are attested by the
 //! next commit's ledger head.
 
-use super::{Repo, RepoError};
+use super::{InputProblem, Repo, RepoError};
 use crate::id::CommitId;
-use crate::ledger::money;
+use crate::ledger::query::SelectError;
+use crate::ledger::values;
 
 use crate::ledger::{Draft, ExampleId, ExampleState, Ledger, Payload, Subject};
 use crate::lock::RepoLock;
@@ -139,9 +140,7 @@ impl Repo {
     pub fn select(&self, sel: &Selector) -> Result<Vec<ExampleId>, RepoError> {
         match sel {
             Selector::One(s) => Ok(vec![self.resolve_example(s)?]),
-            Selector::Filter(f) if f.is_empty() => Err(RepoError::Refused(
-                "give an example (id, path or TABLE:KEY) or at least one filter".into(),
-            )),
+            Selector::Filter(f) if f.is_empty() => Err(SelectError::Nothing.into()),
             Selector::Filter(f) => {
                 let mut states: crate::ledger::IdMap<ExampleState> = Default::default();
                 self.read_ledger(&None, self.ledger_limit()?, &|_| true, &mut |e| {
@@ -156,9 +155,7 @@ impl Repo {
                     .map(|(id, _)| id)
                     .collect();
                 if ids.is_empty() {
-                    return Err(RepoError::Refused(
-                        "no example present now matches the filters; nothing was recorded".into(),
-                    ));
+                    return Err(SelectError::NoFilterMatch.into());
                 }
                 ids.sort();
                 Ok(ids)
@@ -194,16 +191,8 @@ impl Repo {
         a: &Annotation,
         who: &Recorder,
     ) -> Result<u64, RepoError> {
-        if a.label.trim().is_empty() {
-            return Err(RepoError::Refused("the label is empty".into()));
-        }
-        if let Some(c) = a.confidence
-            && !(c.is_finite() && (0.0..=1.0).contains(&c))
-        {
-            return Err(RepoError::Refused(format!(
-                "confidence {c} is outside 0..1"
-            )));
-        }
+        values::label(&a.label)?;
+        a.confidence.map(values::confidence).transpose()?;
         let payload = Payload::Annotated {
             label: a.label.clone(),
             annotator: a.annotator.clone(),
@@ -222,9 +211,7 @@ impl Repo {
         who: &Recorder,
     ) -> Result<u64, RepoError> {
         let currency = v.currency.to_ascii_uppercase();
-        let money = |s: &str| {
-            money::parse_minor(s, &currency).map_err(|e| RepoError::Refused(e.to_string()))
-        };
+        let money = |s: &str| values::minor(s, &currency);
         let (acquisition, labelling) = (
             money(&v.cost)?,
             v.labelling.as_deref().map(money).transpose()?.unwrap_or(0),
@@ -262,14 +249,7 @@ impl Repo {
         sensitivity: &str,
         who: &Recorder,
     ) -> Result<u64, RepoError> {
-        let s = sensitivity.to_ascii_lowercase();
-        let classes = self.config()?.sensitivities();
-        if !classes.contains(&s) {
-            return Err(RepoError::Refused(format!(
-                "unknown sensitivity '{sensitivity}': use one of {} (or configure [ledger] sensitivities)",
-                classes.join(", ")
-            )));
-        }
+        let s = values::sensitivity(sensitivity, &self.config()?.sensitivities())?;
         let drafts =
             self.example_drafts(selector, who, Payload::Reclassified { sensitivity: s })?;
         self.record(lock, drafts)
@@ -285,11 +265,7 @@ impl Repo {
         run: &str,
         who: &Recorder,
     ) -> Result<u64, RepoError> {
-        if model.trim().is_empty() || run.trim().is_empty() {
-            return Err(RepoError::Refused(
-                "the model name and the run id must not be empty".into(),
-            ));
-        }
+        values::training(model, run)?;
         let c = self.read_commit(rev)?;
         let drafts = c
             .datasets
@@ -322,10 +298,9 @@ impl Repo {
         who: &Recorder,
     ) -> Result<u64, RepoError> {
         let name = file.to_string_lossy();
-        let format = crate::table::Format::from_path(&name).ok_or_else(|| {
-            RepoError::Refused(format!(
-                "{name}: use a .csv, .tsv or .jsonl annotation file"
-            ))
+        let format = crate::table::Format::from_path(&name).ok_or_else(|| RepoError::Input {
+            at: name.to_string(),
+            problem: InputProblem::Format,
         })?;
         let rows = crate::table::read_text_rows(file, format)?;
         let classes = self.config()?.sensitivities();
@@ -344,23 +319,26 @@ impl Repo {
         let head = self.refs.head_commit()?;
         let mut drafts = Vec::with_capacity(rows.len());
         for (line, row) in &rows {
-            let at = |what: String| RepoError::Refused(format!("{name}:{line}: {what}"));
+            let at = |problem: InputProblem| RepoError::Input {
+                at: format!("{name}:{line}"),
+                problem,
+            };
             let sel = row
                 .get("example")
-                .ok_or_else(|| at("no 'example' value".into()))?;
+                .ok_or_else(|| at(InputProblem::NoExample))?;
             let id = match by_locator.get(sel) {
                 Some(id) => *id,
                 None if ids.contains(&sel.to_ascii_lowercase()) => {
                     let oid: crate::id::ObjectId = sel
                         .to_ascii_lowercase()
                         .parse()
-                        .map_err(|_| at("bad id".into()))?;
+                        .map_err(|_| at(InputProblem::NoMatch(sel.clone())))?;
                     crate::ledger::ExampleId(oid.0)
                 }
-                None => return Err(at(format!("no example matches '{sel}'"))),
+                None => return Err(at(InputProblem::NoMatch(sel.clone()))),
             };
             if row.get("label").is_none_or(|l| l.trim().is_empty()) {
-                return Err(at("no 'label' value".into()));
+                return Err(at(InputProblem::NoLabel));
             }
             // The same checks as metadata on commit.
             let meta = super::Meta {
@@ -369,7 +347,13 @@ impl Repo {
                 confidence: row.get("confidence").cloned(),
                 ..Default::default()
             };
-            for payload in meta.payloads(None, &format!("{name}:{line}"), &classes)? {
+            let payloads = meta
+                .payloads(None, &classes)
+                .map_err(|source| RepoError::ValueAt {
+                    at: format!("{name}:{line}"),
+                    source,
+                })?;
+            for payload in payloads {
                 drafts.push(Draft {
                     time: who.time,
                     actor: who.actor.clone(),

@@ -5,7 +5,9 @@ use std::collections::{BTreeMap, HashMap};
 use serde::Serialize;
 
 use super::{Repo, RepoError};
-use crate::book::report::{self, By, Impairments, Lot, Month, Part, PeriodKind, Runs, Schedule};
+use crate::book::report::{
+    self, BookError, By, Impairments, Lot, Month, Part, PeriodKind, Runs, Schedule,
+};
 use crate::book::{Policy, PolicyConfig};
 use crate::id::CommitId;
 use crate::ledger::{ExampleId, Payload, Subject};
@@ -71,9 +73,12 @@ impl Repo {
             .book
             .iter()
             .map(|(d, p)| {
-                p.policy()
-                    .map(|p| (d.clone(), p))
-                    .map_err(|e| RepoError::Refused(format!("[book.\"{d}\"] {e}")))
+                p.policy().map(|p| (d.clone(), p)).map_err(|source| {
+                    RepoError::from(BookError::Policy {
+                        at: format!("[book.\"{d}\"]"),
+                        source,
+                    })
+                })
             })
             .collect()
     }
@@ -86,9 +91,10 @@ impl Repo {
         dataset: &str,
         p: &PolicyConfig,
     ) -> Result<Policy, RepoError> {
-        let policy = p
-            .policy()
-            .map_err(|e| RepoError::Refused(format!("book policy for {dataset}: {e}")))?;
+        let policy = p.policy().map_err(|source| BookError::Policy {
+            at: format!("book policy for {dataset}"),
+            source,
+        })?;
         let path = self.dot.join("config.toml");
         let text = std::fs::read_to_string(&path).unwrap_or_default();
         let header = format!("[book.\"{dataset}\"]");
@@ -149,8 +155,12 @@ impl Repo {
             )));
         }
         // Check the whole file before replacing it.
-        toml::from_str::<crate::config::Config>(&out)
-            .map_err(|e| RepoError::Refused(format!("the new config does not parse: {e}")))?;
+        toml::from_str::<crate::config::Config>(&out).map_err(|e| {
+            crate::config::ConfigError::Invalid {
+                path: path.clone(),
+                detail: format!("the new config does not parse: {e}"),
+            }
+        })?;
         crate::fsutil::write_atomic(&path, out.as_bytes()).map_err(RepoError::io(&path))?;
         Ok(policy)
     }
@@ -261,11 +271,14 @@ impl Repo {
                 match &currency[m.lot] {
                     None => currency[m.lot] = Some(cur.clone()),
                     Some(c) if c != cur => {
-                        return Err(RepoError::Refused(format!(
-                            "commit {} added examples to {} costed in {c} and in {cur}: one lot cannot add currencies",
-                            &lots[m.lot].commit[..12.min(lots[m.lot].commit.len())],
-                            lots[m.lot].dataset
-                        )));
+                        return Err(BookError::LotCurrencies {
+                            commit: lots[m.lot].commit[..12.min(lots[m.lot].commit.len())]
+                                .to_string(),
+                            dataset: lots[m.lot].dataset.clone(),
+                            first: c.clone(),
+                            second: cur.clone(),
+                        }
+                        .into());
                     }
                     _ => {}
                 }
@@ -296,10 +309,12 @@ impl Repo {
                 .find(|l| l.dataset == d && !l.currency.is_empty())
                 && lot.currency != c
             {
-                return Err(RepoError::Refused(format!(
-                    "an impairment of {d} is in {c} but its cost is in {}: amounts in different currencies are never added",
-                    lot.currency
-                )));
+                return Err(BookError::ImpairmentCurrency {
+                    dataset: d.clone(),
+                    impairment: c.clone(),
+                    cost: lot.currency.clone(),
+                }
+                .into());
             }
         }
         Ok(Ledgered {
@@ -322,18 +337,9 @@ impl Repo {
             .filter(|x| o.dataset.as_ref().is_none_or(|d| *d == x.dataset))
             .collect();
         if lots.is_empty() {
-            return Err(RepoError::Refused(match &o.dataset {
-                Some(d) => format!(
-                    "no example of {d} has a cost basis: record costs with `folio value` or a cost column"
-                ),
-                None => {
-                    "no example has a cost basis: record costs with `folio value` or a cost column"
-                        .into()
-                }
-            }));
+            return Err(BookError::NoCostBasis(o.dataset.clone()).into());
         }
-        let bad = |e: report::BookError| RepoError::Refused(e.to_string());
-        report::check(&lots, &policies).map_err(bad)?;
+        report::check(&lots, &policies)?;
         let from = o
             .from
             .or_else(|| lots.iter().map(|x| x.start).min())
@@ -342,14 +348,10 @@ impl Repo {
             o.to.or_else(|| report::last_month(&lots, &policies))
                 .expect("lots are not empty after check");
         if to < from {
-            return Err(RepoError::Refused(format!(
-                "--to {to} is before --from {from}"
-            )));
+            return Err(BookError::PeriodOrder { from, to }.into());
         }
         if to.0 - from.0 > 12 * 100 {
-            return Err(RepoError::Refused(format!(
-                "{from} to {to} spans more than 100 years: give --from and --to"
-            )));
+            return Err(BookError::PeriodTooLong { from, to }.into());
         }
         report::schedule(
             &lots,
@@ -361,7 +363,7 @@ impl Repo {
             o.period,
             o.by,
         )
-        .map_err(bad)
+        .map_err(RepoError::from)
     }
 
     /// The carrying amount of the examples present at `rev`, at the end of
@@ -370,7 +372,6 @@ impl Repo {
         let policies = self.book_policies()?;
         let size = self.read_commit(rev)?.ledger.map_or(0, |(s, _)| s);
         let l = self.ledgered(self.ledger_limit()?, Some(as_of))?;
-        let bad = |e: report::BookError| RepoError::Refused(e.to_string());
         // The examples present at `rev`: a membership added before its
         // ledger head and not removed before it.
         let mut held: BTreeMap<(usize, usize), i64> = BTreeMap::new();
@@ -400,7 +401,7 @@ impl Repo {
         let currency = if in_scope.is_empty() {
             String::new()
         } else {
-            report::check(&in_scope, &policies).map_err(bad)?
+            report::check(&in_scope, &policies)?
         };
         let values = report::carrying(&l.lots, &held, &policies, &l.runs, &l.impairments, as_of);
         let (mut cost, mut carrying) = (0, 0);
@@ -450,9 +451,7 @@ impl Repo {
     fn dataset_carrying(&self, dataset: &str, month: Month) -> Result<(i64, String), RepoError> {
         let policies = self.book_policies()?;
         if !policies.contains_key(dataset) {
-            return Err(RepoError::Refused(
-                report::BookError::NoPolicy(dataset.to_string()).to_string(),
-            ));
+            return Err(BookError::NoPolicy(dataset.to_string()).into());
         }
         let l = self.ledgered(self.ledger_limit()?, None)?;
         let mut held = BTreeMap::new();
@@ -471,12 +470,9 @@ impl Repo {
             }
         }
         if scope.is_empty() {
-            return Err(RepoError::Refused(format!(
-                "no example of {dataset} has a cost basis: nothing of it is on the book"
-            )));
+            return Err(BookError::NothingOnBook(dataset.to_string()).into());
         }
-        let currency =
-            report::check(&scope, &policies).map_err(|e| RepoError::Refused(e.to_string()))?;
+        let currency = report::check(&scope, &policies)?;
         let values = report::carrying(&l.lots, &held, &policies, &l.runs, &l.impairments, month);
         Ok((values.values().sum(), currency))
     }
@@ -494,24 +490,24 @@ impl Repo {
         who: &super::Recorder,
     ) -> Result<Impairment, RepoError> {
         if reason.trim().is_empty() {
-            return Err(RepoError::Refused(
-                "give a --reason for the impairment".into(),
-            ));
+            return Err(BookError::NoReason.into());
         }
         let month = Month::of_time(who.time);
         let (carrying, currency) = self.dataset_carrying(dataset, month)?;
-        let minor = crate::ledger::money::parse_minor(amount, &currency)
-            .map_err(|e| RepoError::Refused(format!("--amount: {e}")))?;
+        let minor =
+            crate::ledger::money::parse_minor(amount, &currency).map_err(BookError::Amount)?;
         if minor <= 0 {
-            return Err(RepoError::Refused(format!(
-                "--amount {amount}: an impairment is a positive amount"
-            )));
+            return Err(BookError::NotPositive(amount.to_string()).into());
         }
         if minor > carrying {
-            return Err(RepoError::Refused(format!(
-                "--amount {amount} {currency} exceeds the carrying amount of {dataset}, {} {currency}, at the end of {month}",
-                crate::ledger::money::format_minor(carrying, &currency)
-            )));
+            return Err(BookError::ExceedsCarrying {
+                amount: amount.to_string(),
+                carrying: crate::ledger::money::format_minor(carrying, &currency),
+                currency,
+                dataset: dataset.to_string(),
+                month,
+            }
+            .into());
         }
         self.record(
             lock,
@@ -644,8 +640,7 @@ impl Repo {
             .filter(|x| !x.parts.is_empty())
             .cloned()
             .collect();
-        let bad = |e: report::BookError| RepoError::Refused(e.to_string());
-        let currency = report::check(&lots, &policies).map_err(bad)?;
+        let currency = report::check(&lots, &policies)?;
         let from = lots
             .iter()
             .map(|x| x.start)
@@ -664,8 +659,7 @@ impl Repo {
                 to,
                 PeriodKind::Month,
                 by,
-            )
-            .map_err(bad)?;
+            )?;
             if by == By::Dataset {
                 history = s
                     .totals
@@ -719,10 +713,7 @@ impl Repo {
             Some(h) => self.read_commit(h)?.parents.first().copied(),
             None => None,
         };
-        let settings = self
-            .config()?
-            .drift_settings()
-            .map_err(RepoError::Refused)?;
+        let settings = self.config()?.drift_settings()?;
         let total: i64 = rows
             .iter()
             .filter(|r| r.kind == "dataset")
@@ -752,7 +743,7 @@ impl Repo {
                 };
                 r.drift = match self.drift(p, h, &o) {
                     Ok(d) => Some(if d.drifted { "drifted" } else { "stable" }.to_string()),
-                    Err(RepoError::Refused(_)) => None,
+                    Err(RepoError::Drift(_)) => None,
                     Err(e) => return Err(e),
                 };
             }

@@ -98,7 +98,12 @@ impl Repo {
         let targets = self.commit_targets(&old, &opts.paths)?;
         // Refuse bad batch or sidecar metadata before anything is written.
         let classes = config.sensitivities();
-        opts.meta.payloads(None, &"commit flags", &classes)?;
+        opts.meta
+            .payloads(None, &classes)
+            .map_err(|source| RepoError::ValueAt {
+                at: "commit flags".into(),
+                source,
+            })?;
         let sidecar = match &opts.meta_file {
             Some(f) => super::examples::read_sidecar(f, &classes)?,
             None => Default::default(),

@@ -10,7 +10,9 @@ use serde::Serialize;
 
 use super::{Repo, RepoError, is_within};
 use crate::drift::profile::PROFILE_VERSION;
-use crate::drift::{ColumnBuilder, ColumnProfile, Profile, Settings, TableDrift, compare};
+use crate::drift::{
+    ColumnBuilder, ColumnProfile, DriftError, Profile, Settings, TableDrift, compare,
+};
 use crate::id::{CommitId, ObjectId};
 use crate::ledger::Payload;
 use crate::ledger::index::{LedgerIndex, Term};
@@ -382,14 +384,7 @@ impl Repo {
             ));
         }
         if out.is_empty() {
-            return Err(RepoError::Refused(if opts.paths.is_empty() {
-                "neither commit has a table or a folder dataset to compare".into()
-            } else {
-                format!(
-                    "no table or folder dataset matches {}",
-                    opts.paths.join(", ")
-                )
-            }));
+            return Err(DriftError::NothingToCompare(opts.paths.clone()).into());
         }
         if !opts.columns.is_empty() {
             let known: Vec<&str> = out
@@ -397,9 +392,7 @@ impl Repo {
                 .flat_map(|t| t.columns.iter().map(|c| c.column.as_str()))
                 .collect();
             if let Some(missing) = opts.columns.iter().find(|c| !known.contains(&c.as_str())) {
-                return Err(RepoError::Refused(format!(
-                    "no compared table has a column '{missing}' on both sides"
-                )));
+                return Err(DriftError::NoSuchColumn(missing.clone()).into());
             }
         }
         Ok(DriftReport {

@@ -2,7 +2,8 @@
 
 use std::collections::HashMap;
 
-use super::{BuiltTable, Repo, RepoError, is_within};
+use super::{BuiltTable, InputProblem, Repo, RepoError, is_within};
+use crate::ledger::values::{self, ValueError};
 use crate::ledger::{Draft, ExampleId, Payload, Subject};
 use crate::object::TableRef;
 use crate::snapshot::FileChanges;
@@ -31,11 +32,6 @@ pub(crate) struct EventContext<'a> {
 pub use crate::config::MetaFields as Meta;
 
 impl Meta {
-    /// Each field of `self`, or of `other` where `self` has none.
-    pub fn or(&self, other: &Meta) -> Meta {
-        Meta::from_fn(|f| self.field(f).clone().or_else(|| other.field(f).clone()))
-    }
-
     /// The values of a row's mapped columns.
     fn from_row(cols: &Meta, body: &[u8]) -> Meta {
         let row: HashMap<String, crate::table::Cell> = crate::table::decode_row(body)
@@ -50,120 +46,27 @@ impl Meta {
         };
         Meta::from_fn(|f| get(cols.field(f)))
     }
+}
 
-    /// The events that record this metadata; with `old`, only what changed.
-    /// `at` names the example in error messages.
-    pub fn payloads(
-        &self,
-        old: Option<&Meta>,
-        at: &dyn std::fmt::Display,
-        classes: &[String],
-    ) -> Result<Vec<Payload>, RepoError> {
-        checked_time(self, at)?;
-        let bad = |what: String| RepoError::Refused(format!("{at}: {what}"));
-        let changed = |f: fn(&Meta) -> &Option<String>| old.is_none_or(|o| f(o) != f(self));
-        let mut out = Vec::new();
-        if self.label.is_some()
-            && (changed(|m| &m.label) || changed(|m| &m.annotator) || changed(|m| &m.confidence))
-        {
-            let confidence = match &self.confidence {
-                Some(c) => {
-                    let v: f64 = c
-                        .trim()
-                        .parse()
-                        .map_err(|_| bad(format!("confidence '{c}' is not a number")))?;
-                    if !(v.is_finite() && (0.0..=1.0).contains(&v)) {
-                        return Err(bad(format!("confidence {c} is outside 0..1")));
-                    }
-                    Some(v)
-                }
-                None => None,
-            };
-            out.push(Payload::Annotated {
-                label: self.label.clone().expect("checked above"),
-                annotator: self.annotator.clone(),
-                confidence,
-            });
-        }
-        if (self.cost.is_some() || self.labelling_cost.is_some())
-            && (changed(|m| &m.cost)
-                || changed(|m| &m.labelling_cost)
-                || changed(|m| &m.currency)
-                || changed(|m| &m.vendor))
-        {
-            let shown = self
-                .cost
-                .as_deref()
-                .or(self.labelling_cost.as_deref())
-                .unwrap_or("");
-            let currency = self
-                .currency
-                .as_deref()
-                .ok_or_else(|| {
-                    bad(format!(
-                        "cost {shown} has no currency: give --currency or map a currency column"
-                    ))
-                })?
-                .to_ascii_uppercase();
-            let minor = |v: &Option<String>| -> Result<i64, RepoError> {
-                match v {
-                    Some(v) => crate::ledger::money::parse_minor(v, &currency)
-                        .map_err(|e| bad(e.to_string())),
-                    None => Ok(0),
-                }
-            };
-            out.push(Payload::Valued {
-                acquisition: minor(&self.cost)?,
-                labelling: minor(&self.labelling_cost)?,
-                currency,
-                vendor: self.vendor.clone(),
-            });
-        }
-        if let Some(l) = &self.license
-            && changed(|m| &m.license)
-        {
-            out.push(Payload::Licensed { license: l.clone() });
-        }
-        if let Some(s) = &self.sensitivity
-            && changed(|m| &m.sensitivity)
-        {
-            let s = s.to_ascii_lowercase();
-            if !classes.contains(&s) {
-                return Err(bad(format!(
-                    "unknown sensitivity '{s}': use one of {} (or configure [ledger] sensitivities)",
-                    classes.join(", ")
-                )));
-            }
-            out.push(Payload::Reclassified { sensitivity: s });
-        }
-        Ok(out)
+/// Where a value was read, for an error about it.
+fn at(place: impl std::fmt::Display) -> impl Fn(ValueError) -> RepoError {
+    move |source| RepoError::ValueAt {
+        at: place.to_string(),
+        source,
     }
 }
 
-/// The collection time of `meta`, checked: a date `YYYY-MM-DD` or an RFC
-/// 3339 time, kept as written.
-fn checked_time(meta: &Meta, at: &dyn std::fmt::Display) -> Result<Option<String>, RepoError> {
-    let Some(t) = &meta.collected_at else {
-        return Ok(None);
-    };
-    let t = t.trim();
-    let ok = chrono::NaiveDate::parse_from_str(t, "%Y-%m-%d").is_ok()
-        || chrono::DateTime::parse_from_rfc3339(t).is_ok();
-    if !ok {
-        return Err(RepoError::Refused(format!(
-            "{at}: collected_at '{t}' is not a date (YYYY-MM-DD) or an RFC 3339 time"
-        )));
-    }
-    Ok(Some(t.to_string()))
+/// A row, in an error about the metadata its columns map.
+fn row_at(locator: &str) -> String {
+    format!("row {locator} (its metadata columns)")
 }
 
-/// Names a row in an error about the metadata its columns map.
-struct RowAt<'a>(&'a str);
-
-impl std::fmt::Display for RowAt<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "row {} (its metadata columns)", self.0)
-    }
+/// The checked collection time of `meta`, if it has one.
+fn collected(meta: &Meta) -> Result<Option<String>, ValueError> {
+    meta.collected_at
+        .as_deref()
+        .map(values::collected_at)
+        .transpose()
 }
 
 /// What a commit changed, as the commit computed it.
@@ -258,11 +161,11 @@ impl Repo {
                                 .source
                                 .clone()
                                 .or_else(|| ctx.source.map(str::to_string)),
-                            collected_at: checked_time(&meta, &path.as_str())?,
+                            collected_at: collected(&meta).map_err(at(&path))?,
                         },
                         id,
                     );
-                    for p in meta.payloads(None, &path.as_str(), &ctx.classes)? {
+                    for p in meta.payloads(None, &ctx.classes).map_err(at(&path))? {
                         push(p, id);
                     }
                 }
@@ -332,7 +235,7 @@ impl Repo {
                             .source
                             .clone()
                             .or_else(|| ctx.source.map(str::to_string));
-                        let collected_at = match checked_time(&meta, &RowAt(&locator)) {
+                        let collected_at = match collected(&meta).map_err(at(row_at(&locator))) {
                             Ok(t) => t,
                             Err(e) => {
                                 if meta_err.is_none() {
@@ -350,13 +253,15 @@ impl Repo {
                             },
                             id,
                         );
-                        meta.payloads(None, &RowAt(&locator), &ctx.classes)
+                        meta.payloads(None, &ctx.classes)
+                            .map_err(at(row_at(&locator)))
                             .map(|ps| ps.into_iter().for_each(|p| push(p, id)))
                     }
                     RowChangeKind::Modified if !cols.is_empty() => {
                         let old_meta = x.as_ref().map(|o| Meta::from_row(&cols, &o.body));
                         Meta::from_row(&cols, &row.body)
-                            .payloads(old_meta.as_ref(), &RowAt(&locator), &ctx.classes)
+                            .payloads(old_meta.as_ref(), &ctx.classes)
+                            .map_err(at(row_at(&locator)))
                             .map(|ps| ps.into_iter().for_each(|p| push(p, id)))
                     }
                     RowChangeKind::Modified => Ok(()),
@@ -391,12 +296,12 @@ impl Repo {
             rest.sort_by_key(|r| r.1.0);
             for (locator, (line, meta)) in rest {
                 let Some(id) = known.get(&locator) else {
-                    return Err(RepoError::Refused(format!(
-                        "{}:{line}: '{locator}' matches no example (give a file path or TABLE:KEY of an example)",
-                        ctx.sidecar_name
-                    )));
+                    return Err(RepoError::Input {
+                        at: format!("{}:{line}", ctx.sidecar_name),
+                        problem: InputProblem::NoMatch(locator),
+                    });
                 };
-                for p in meta.payloads(None, &locator.as_str(), &ctx.classes)? {
+                for p in meta.payloads(None, &ctx.classes).map_err(at(&locator))? {
                     let d = Draft {
                         time: ctx.time,
                         actor: ctx.actor.to_string(),
@@ -422,32 +327,35 @@ pub fn read_sidecar(
     classes: &[String],
 ) -> Result<HashMap<String, (u64, Meta)>, RepoError> {
     let name = path.to_string_lossy().into_owned();
-    let format = crate::table::Format::from_path(&name).ok_or_else(|| {
-        RepoError::Refused(format!("{name}: use a .csv, .tsv or .jsonl metadata file"))
+    let format = crate::table::Format::from_path(&name).ok_or_else(|| RepoError::Input {
+        at: name.clone(),
+        problem: InputProblem::Format,
     })?;
     let mut out = HashMap::new();
     for (line, row) in crate::table::read_text_rows(path, format)? {
-        let at = format!("{name}:{line}");
+        let here = format!("{name}:{line}");
+        let bad = |problem| RepoError::Input {
+            at: here.clone(),
+            problem,
+        };
         let example = row
             .get("example")
             .cloned()
-            .ok_or_else(|| RepoError::Refused(format!("{at}: no 'example' value")))?;
+            .ok_or_else(|| bad(InputProblem::NoExample))?;
         let get = |k: &str| row.get(k).cloned();
         if let Some(unknown) = row
             .keys()
             .find(|k| *k != "example" && !Meta::NAMES.contains(&k.as_str()))
         {
-            return Err(RepoError::Refused(format!(
-                "{at}: unknown column '{unknown}' (use example and any of {})",
-                Meta::NAMES.join(", ")
-            )));
+            return Err(bad(InputProblem::UnknownColumn {
+                column: unknown.clone(),
+                allowed: Meta::NAMES.join(", "),
+            }));
         }
         let meta = Meta::from_fn(get);
-        meta.payloads(None, &at, classes)?;
+        meta.payloads(None, classes).map_err(at(&here))?;
         if out.insert(example.clone(), (line, meta)).is_some() {
-            return Err(RepoError::Refused(format!(
-                "{at}: '{example}' appears twice"
-            )));
+            return Err(bad(InputProblem::Repeated(example)));
         }
     }
     Ok(out)

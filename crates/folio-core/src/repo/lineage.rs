@@ -6,6 +6,7 @@ use super::{Repo, RepoError};
 use crate::id::{CommitId, ObjectId};
 use crate::ledger::index::{LedgerIndex, Term};
 use crate::ledger::log::{FrameRef, Keep};
+use crate::ledger::query::SelectError;
 use crate::ledger::{Event, ExampleId, ExportedEvent, LedgerLog, Payload, Peek, Subject};
 use crate::lock::RepoLock;
 
@@ -220,20 +221,13 @@ impl Repo {
             Ok(())
         })?;
         match candidates.len() {
-            0 => Err(RepoError::Refused(format!(
-                "no example matches '{selector}': give an example id (or a prefix of 4+ digits), a file path, or TABLE:KEY for a row"
-            ))),
+            0 => Err(SelectError::NoMatch(selector.to_string()).into()),
             1 => Ok(*candidates.keys().next().expect("one")),
-            _ => {
-                let list: Vec<String> = candidates
-                    .keys()
-                    .map(|k| format!("  {}", &k.to_hex()[..16]))
-                    .collect();
-                Err(RepoError::Refused(format!(
-                    "'{selector}' matches several examples:\n{}",
-                    list.join("\n")
-                )))
+            _ => Err(SelectError::Ambiguous {
+                selector: selector.to_string(),
+                candidates: candidates.into_keys().collect(),
             }
+            .into()),
         }
     }
 

@@ -391,11 +391,11 @@ impl Repo {
         let mut problems = Vec::new();
         let tips = self.ref_tips(&mut problems)?;
         if let Some(p) = problems.first() {
-            return Err(RepoError::Refused(format!(
-                "a ref cannot be read ({}: {}); run `folio verify` and repair it before gc",
-                p.file.display(),
-                p.detail
-            )));
+            return Err(crate::refs::RefError::Corrupt {
+                path: p.file.clone(),
+                detail: format!("{}; run `folio verify` and repair it before gc", p.detail),
+            }
+            .into());
         }
         let mut out = HashSet::new();
         let mut commits: Vec<CommitId> = tips;

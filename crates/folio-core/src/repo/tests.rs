@@ -8,6 +8,7 @@ use std::path::Path;
 use proptest::prelude::*;
 
 use super::*;
+use crate::id::ObjectId;
 use crate::progress::NoProgress;
 
 fn opts(paths: Vec<PathBuf>, msg: &str) -> CommitOptions {

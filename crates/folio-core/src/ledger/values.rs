@@ -1,0 +1,254 @@
+//! What may be recorded: the checks every value passes before it becomes
+//! an event, and the fold of an example's metadata fields into payloads.
+//!
+//! Commit metadata (flags, mapped columns, sidecars), `annotate`, `value`,
+//! `classify` and `annotate --from` all go through these checks, so the same
+//! value is accepted or refused, with the same message, wherever it comes
+//! from.
+
+use super::Payload;
+use super::money::{self, MoneyError};
+use crate::config::MetaFields;
+use crate::error::ErrorKind;
+
+/// Why a value cannot be recorded.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ValueError {
+    /// A label that is empty or blank.
+    #[error("the label is empty")]
+    EmptyLabel,
+    /// A confidence that does not parse.
+    #[error("confidence '{0}' is not a number")]
+    ConfidenceNotANumber(String),
+    /// A confidence outside 0..1.
+    #[error("confidence {0} is outside 0..1")]
+    ConfidenceRange(String),
+    /// A cost without a currency.
+    #[error("cost {cost} has no currency: give --currency or map a currency column")]
+    NoCurrency {
+        /// The cost as written.
+        cost: String,
+    },
+    /// An amount or currency that is not exact ISO 4217 money.
+    #[error(transparent)]
+    Money(#[from] MoneyError),
+    /// A sensitivity outside the configured classes.
+    #[error("unknown sensitivity '{given}': use one of {} (or configure [ledger] sensitivities)", classes.join(", "))]
+    UnknownSensitivity {
+        /// The class given.
+        given: String,
+        /// The classes allowed.
+        classes: Vec<String>,
+    },
+    /// A collection time that is neither a date nor an RFC 3339 time.
+    #[error("collected_at '{0}' is not a date (YYYY-MM-DD) or an RFC 3339 time")]
+    CollectedAt(String),
+    /// A training record without a model or run.
+    #[error("the model name and the run id must not be empty")]
+    EmptyTraining,
+}
+
+impl ValueError {
+    /// What kind of failure this is.
+    pub fn kind(&self) -> ErrorKind {
+        ErrorKind::Invalid
+    }
+}
+
+/// A label, checked.
+pub fn label(l: &str) -> Result<(), ValueError> {
+    if l.trim().is_empty() {
+        return Err(ValueError::EmptyLabel);
+    }
+    Ok(())
+}
+
+/// A confidence given as a number, checked to lie in 0..1.
+pub fn confidence(c: f64) -> Result<f64, ValueError> {
+    if !(c.is_finite() && (0.0..=1.0).contains(&c)) {
+        return Err(ValueError::ConfidenceRange(c.to_string()));
+    }
+    Ok(c)
+}
+
+/// A confidence given as text, parsed and checked.
+pub fn confidence_text(c: &str) -> Result<f64, ValueError> {
+    let v: f64 = c
+        .trim()
+        .parse()
+        .map_err(|_| ValueError::ConfidenceNotANumber(c.to_string()))?;
+    confidence(v).map_err(|_| ValueError::ConfidenceRange(c.to_string()))
+}
+
+/// A sensitivity class, lower-cased and checked against `classes`.
+pub fn sensitivity(s: &str, classes: &[String]) -> Result<String, ValueError> {
+    let lower = s.to_ascii_lowercase();
+    if !classes.contains(&lower) {
+        return Err(ValueError::UnknownSensitivity {
+            given: s.to_string(),
+            classes: classes.to_vec(),
+        });
+    }
+    Ok(lower)
+}
+
+/// A collection time: a date `YYYY-MM-DD` or an RFC 3339 time, kept as
+/// written (trimmed).
+pub fn collected_at(t: &str) -> Result<String, ValueError> {
+    let t = t.trim();
+    let ok = chrono::NaiveDate::parse_from_str(t, "%Y-%m-%d").is_ok()
+        || chrono::DateTime::parse_from_rfc3339(t).is_ok();
+    if !ok {
+        return Err(ValueError::CollectedAt(t.to_string()));
+    }
+    Ok(t.to_string())
+}
+
+/// A model name and run id, checked to be non-empty.
+pub fn training(model: &str, run: &str) -> Result<(), ValueError> {
+    if model.trim().is_empty() || run.trim().is_empty() {
+        return Err(ValueError::EmptyTraining);
+    }
+    Ok(())
+}
+
+/// An amount in `currency`'s minor units.
+pub fn minor(amount: &str, currency: &str) -> Result<i64, ValueError> {
+    Ok(money::parse_minor(amount, currency)?)
+}
+
+impl MetaFields {
+    /// Each field of `self`, or of `other` where `self` has none.
+    pub fn or(&self, other: &MetaFields) -> MetaFields {
+        MetaFields::from_fn(|f| self.field(f).clone().or_else(|| other.field(f).clone()))
+    }
+
+    /// The events that record this metadata; with `old`, only what
+    /// changed. Every value is checked, including the collection time.
+    pub fn payloads(
+        &self,
+        old: Option<&MetaFields>,
+        classes: &[String],
+    ) -> Result<Vec<Payload>, ValueError> {
+        if let Some(t) = &self.collected_at {
+            collected_at(t)?;
+        }
+        let changed = |f: fn(&MetaFields) -> &Option<String>| old.is_none_or(|o| f(o) != f(self));
+        let mut out = Vec::new();
+        if let Some(l) = &self.label
+            && (changed(|m| &m.label) || changed(|m| &m.annotator) || changed(|m| &m.confidence))
+        {
+            out.push(Payload::Annotated {
+                label: l.clone(),
+                annotator: self.annotator.clone(),
+                confidence: self
+                    .confidence
+                    .as_deref()
+                    .map(confidence_text)
+                    .transpose()?,
+            });
+        }
+        if (self.cost.is_some() || self.labelling_cost.is_some())
+            && (changed(|m| &m.cost)
+                || changed(|m| &m.labelling_cost)
+                || changed(|m| &m.currency)
+                || changed(|m| &m.vendor))
+        {
+            out.push(self.valued()?);
+        }
+        if let Some(l) = &self.license
+            && changed(|m| &m.license)
+        {
+            out.push(Payload::Licensed { license: l.clone() });
+        }
+        if let Some(s) = &self.sensitivity
+            && changed(|m| &m.sensitivity)
+        {
+            out.push(Payload::Reclassified {
+                sensitivity: sensitivity(s, classes)?,
+            });
+        }
+        Ok(out)
+    }
+
+    fn valued(&self) -> Result<Payload, ValueError> {
+        let shown = self
+            .cost
+            .as_deref()
+            .or(self.labelling_cost.as_deref())
+            .unwrap_or("");
+        let currency = self
+            .currency
+            .as_deref()
+            .ok_or_else(|| ValueError::NoCurrency {
+                cost: shown.to_string(),
+            })?
+            .to_ascii_uppercase();
+        let amount = |v: &Option<String>| v.as_deref().map_or(Ok(0), |v| minor(v, &currency));
+        Ok(Payload::Valued {
+            acquisition: amount(&self.cost)?,
+            labelling: amount(&self.labelling_cost)?,
+            currency,
+            vendor: self.vendor.clone(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checks_refuse_with_the_value() {
+        assert_eq!(label("  "), Err(ValueError::EmptyLabel));
+        assert_eq!(
+            confidence_text("1.5"),
+            Err(ValueError::ConfidenceRange("1.5".into()))
+        );
+        assert_eq!(
+            confidence_text("high"),
+            Err(ValueError::ConfidenceNotANumber("high".into()))
+        );
+        assert_eq!(confidence_text(" 0.25 "), Ok(0.25));
+        assert!(confidence(f64::NAN).is_err());
+        let classes = vec!["public".to_string(), "pii".to_string()];
+        assert_eq!(sensitivity("PII", &classes), Ok("pii".into()));
+        assert!(matches!(
+            sensitivity("secret", &classes),
+            Err(ValueError::UnknownSensitivity { .. })
+        ));
+        assert!(collected_at("2026-02-30").is_err());
+        assert_eq!(collected_at("2026-02-28"), Ok("2026-02-28".into()));
+        assert_eq!(training("m", " "), Err(ValueError::EmptyTraining));
+    }
+
+    #[test]
+    fn payloads_record_only_what_changed() {
+        let m = MetaFields {
+            label: Some("cat".into()),
+            cost: Some("1.5".into()),
+            currency: Some("eur".into()),
+            ..Default::default()
+        };
+        let all = m.payloads(None, &[]).expect("valid");
+        assert_eq!(all.len(), 2);
+        assert!(matches!(
+            &all[1],
+            Payload::Valued { acquisition: 150, currency, .. } if currency == "EUR"
+        ));
+        let relabelled = MetaFields {
+            label: Some("dog".into()),
+            ..m.clone()
+        };
+        let changed = relabelled.payloads(Some(&m), &[]).expect("valid");
+        assert_eq!(changed.len(), 1, "only the label changed");
+        let no_currency = MetaFields {
+            currency: None,
+            ..m
+        };
+        assert!(matches!(
+            no_currency.payloads(None, &[]),
+            Err(ValueError::NoCurrency { .. })
+        ));
+    }
+}

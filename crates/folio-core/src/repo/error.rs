@@ -1,0 +1,223 @@
+//! Errors of repository operations: the module errors they wrap, and the
+//! few that belong to the repository itself.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use crate::error::ErrorKind;
+use crate::id::ObjectId;
+use crate::index::IndexError;
+use crate::lock::LockError;
+use crate::object::DecodeError;
+use crate::refs::RefError;
+use crate::snapshot::SnapshotError;
+use crate::store::StoreError;
+
+/// Errors of repository operations.
+#[derive(Debug, thiserror::Error)]
+pub enum RepoError {
+    /// No `.folio` folder here or above.
+    #[error("not a folio repository (or any parent up to /): {}; run `folio init` there first", .0.display())]
+    NotARepository(PathBuf),
+    /// `init` where a repository exists.
+    #[error("{} is already a folio repository", .0.display())]
+    AlreadyExists(PathBuf),
+    /// A path is not inside the working tree.
+    #[error("{} is outside the repository at {}", path.display(), root.display())]
+    PathOutside {
+        /// The path given.
+        path: PathBuf,
+        /// The working tree root.
+        root: PathBuf,
+    },
+    /// A dataset path does not exist and is not tracked.
+    #[error("{}: no such file or folder, and it is not a tracked dataset", .0.display())]
+    PathNotFound(PathBuf),
+    /// A path that cannot be a dataset.
+    #[error("{path}: {reason}")]
+    BadDataset {
+        /// The path.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// Nothing is tracked and no path was given.
+    #[error(
+        "nothing is tracked yet: name a folder or file to snapshot, e.g. `folio commit data -m \"first\"`"
+    )]
+    NothingTracked,
+    /// The revision names no commit.
+    #[error(
+        "unknown revision '{0}': give a commit id (or a unique prefix of 4+ digits), a branch, a tag or HEAD, optionally followed by ~N"
+    )]
+    UnknownRevision(String),
+    /// A prefix matches several commits.
+    #[error("revision '{prefix}' is ambiguous; it matches:\n{}", candidates.join("\n"))]
+    AmbiguousRevision {
+        /// The prefix given.
+        prefix: String,
+        /// `id summary` of each match.
+        candidates: Vec<String>,
+    },
+    /// HEAD names a branch with no commit.
+    #[error("HEAD has no commit yet: run `folio commit` first")]
+    NoCommits,
+    /// Checkout would overwrite work that is not committed.
+    #[error("checkout would overwrite uncommitted changes in:\n{}\ncommit them first, or pass --force to discard them", paths.join("\n"))]
+    UncommittedChanges {
+        /// The paths at risk.
+        paths: Vec<String>,
+    },
+    /// A checkout destination that is not empty.
+    #[error("{} exists and is not empty: choose a new or empty folder", .0.display())]
+    DestinationNotEmpty(PathBuf),
+    /// A value to record, given on the command line, is refused.
+    #[error(transparent)]
+    Value(#[from] crate::ledger::values::ValueError),
+    /// A value to record, read from a file or a table's columns, is refused.
+    #[error("{at}: {source}")]
+    ValueAt {
+        /// Where the value was read: `FILE:LINE`, or a row and its columns.
+        at: String,
+        /// What is wrong with it.
+        source: crate::ledger::values::ValueError,
+    },
+    /// A row of a metadata or annotation file is refused.
+    #[error("{at}: {problem}")]
+    Input {
+        /// `FILE:LINE`, or the file alone.
+        at: String,
+        /// What is wrong.
+        problem: InputProblem,
+    },
+    /// A selector names no example, or several.
+    #[error(transparent)]
+    Select(#[from] crate::ledger::query::SelectError),
+    /// A proof cannot be made.
+    #[error(transparent)]
+    Proof(#[from] crate::ledger::proof::ProofError),
+    /// A drift request or setting is refused.
+    #[error(transparent)]
+    Drift(#[from] crate::drift::DriftError),
+    /// A book request, policy or amount is refused.
+    #[error(transparent)]
+    Book(#[from] crate::book::report::BookError),
+    /// An object that should be a commit or tree is not.
+    #[error("object {id} ({location}): {source}")]
+    BadObject {
+        /// The object id.
+        id: ObjectId,
+        /// Where it is stored.
+        location: String,
+        /// Why it does not decode.
+        source: DecodeError,
+    },
+    /// A file operation failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The underlying error.
+        source: io::Error,
+    },
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Refs failed.
+    #[error(transparent)]
+    Ref(#[from] RefError),
+    /// The lock is held or failed.
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    /// The index failed.
+    #[error(transparent)]
+    Index(#[from] IndexError),
+    /// Scanning failed.
+    #[error(transparent)]
+    Snapshot(#[from] SnapshotError),
+    /// A table could not be read.
+    #[error(transparent)]
+    Table(#[from] crate::table::TableError),
+    /// The configuration is invalid.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    /// The ledger failed or is damaged.
+    #[error(transparent)]
+    Ledger(#[from] crate::ledger::LogError),
+    /// The ledger's derived index failed.
+    #[error(transparent)]
+    LedgerIndex(#[from] crate::ledger::index::LedgerIndexError),
+}
+
+/// What is wrong with a row of a metadata sidecar or an annotation file.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum InputProblem {
+    /// Not CSV, TSV or JSON Lines.
+    #[error("use a .csv, .tsv or .jsonl file")]
+    Format,
+    /// A row without the `example` column.
+    #[error("no 'example' value")]
+    NoExample,
+    /// An annotation row without a label.
+    #[error("no 'label' value")]
+    NoLabel,
+    /// A column the file may not have.
+    #[error("unknown column '{column}' (use example and any of {allowed})")]
+    UnknownColumn {
+        /// The column.
+        column: String,
+        /// The columns allowed, comma-separated.
+        allowed: String,
+    },
+    /// The same example on two rows.
+    #[error("'{0}' appears twice")]
+    Repeated(String),
+    /// A selector that matches no example.
+    #[error("'{0}' matches no example (give a file path or TABLE:KEY of an example, or its id)")]
+    NoMatch(String),
+}
+
+impl RepoError {
+    pub(crate) fn io(path: &Path) -> impl FnOnce(io::Error) -> RepoError + '_ {
+        move |source| RepoError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
+    /// What kind of failure this is.
+    pub fn kind(&self) -> ErrorKind {
+        use RepoError as E;
+        match self {
+            E::NotARepository(_)
+            | E::PathOutside { .. }
+            | E::PathNotFound(_)
+            | E::BadDataset { .. }
+            | E::NothingTracked
+            | E::UnknownRevision(_)
+            | E::AmbiguousRevision { .. }
+            | E::NoCommits
+            | E::Value(_)
+            | E::ValueAt { .. }
+            | E::Input { .. } => ErrorKind::Invalid,
+            E::AlreadyExists(_) | E::UncommittedChanges { .. } | E::DestinationNotEmpty(_) => {
+                ErrorKind::Conflict
+            }
+            E::BadObject { .. } => ErrorKind::Damaged,
+            E::Io { .. } => ErrorKind::Io,
+            E::Select(e) => e.kind(),
+            E::Proof(e) => e.kind(),
+            E::Drift(e) => e.kind(),
+            E::Book(e) => e.kind(),
+            E::Store(e) => e.kind(),
+            E::Ref(e) => e.kind(),
+            E::Lock(e) => e.kind(),
+            E::Index(e) => e.kind(),
+            E::Snapshot(e) => e.kind(),
+            E::Table(e) => e.kind(),
+            E::Config(e) => e.kind(),
+            E::Ledger(e) => e.kind(),
+            E::LedgerIndex(e) => e.kind(),
+        }
+    }
+}
