@@ -17,7 +17,9 @@ pub mod values;
 
 use std::path::Path;
 
-pub use event::{Event, ExampleId, ExportedEvent, IdMap, Payload, Peek, Subject};
+pub use event::{
+    Event, EventKind, ExampleId, ExportedEvent, IdMap, Locator, Payload, Peek, Subject,
+};
 pub use log::{Checkpoint, Head, LedgerLog, LogError};
 
 use crate::id::CommitId;
@@ -25,8 +27,8 @@ use crate::id::CommitId;
 /// What the ledger says of one example: the fold of its events, in order.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ExampleState {
-    /// Where it is (file path, or `TABLE:KEY`).
-    pub locator: String,
+    /// Where it is.
+    pub locator: Locator,
     /// Its dataset.
     pub dataset: String,
     /// Where it came from.
@@ -227,7 +229,7 @@ mod tests {
             subject: Subject::Example(ExampleId::file(&format!("f{n}"))),
             payload: Payload::Added {
                 dataset: "d".into(),
-                locator: format!("d/f{n}"),
+                locator: Locator::file(&format!("d/f{n}")),
                 source: None,
                 collected_at: None,
             },

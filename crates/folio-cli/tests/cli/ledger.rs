@@ -171,13 +171,17 @@ fn a_rechained_forgery_contradicts_the_commits() {
         let payload = if v["kind"] == "example_added" {
             folio_core::ledger::Payload::Added {
                 dataset: p["dataset"].as_str().unwrap_or("").into(),
-                locator: p["locator"].as_str().unwrap_or("").into(),
+                locator: folio_core::ledger::Locator::from_stored(
+                    p["locator"].as_str().unwrap_or("").into(),
+                ),
                 source: Some("s3://somewhere-else".into()),
                 collected_at: None,
             }
         } else {
             folio_core::ledger::Payload::Removed {
-                locator: p["locator"].as_str().unwrap_or("").into(),
+                locator: folio_core::ledger::Locator::from_stored(
+                    p["locator"].as_str().unwrap_or("").into(),
+                ),
             }
         };
         drafts.push(folio_core::ledger::Draft {

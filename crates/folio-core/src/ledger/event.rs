@@ -81,6 +81,182 @@ impl std::hash::Hasher for IdHasher {
 pub type IdMap<V> =
     std::collections::HashMap<ExampleId, V, std::hash::BuildHasherDefault<IdHasher>>;
 
+/// The kinds of event, with their wire codes (docs/FORMAT.md). Adding a
+/// kind means adding a variant here and to [`Payload`]: every `match` on
+/// either then asks for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum EventKind {
+    /// An example entered a dataset.
+    Added,
+    /// An example left its dataset.
+    Removed,
+    /// An example was labelled.
+    Annotated,
+    /// An example's cost basis was set.
+    Valued,
+    /// An example's sensitivity was set.
+    Reclassified,
+    /// A model was trained on a commit holding a dataset.
+    Trained,
+    /// An example's licence was set.
+    Licensed,
+    /// A dataset's carrying amount was written down.
+    Impaired,
+}
+
+impl EventKind {
+    /// Every kind, in code order.
+    pub const ALL: [EventKind; 8] = [
+        EventKind::Added,
+        EventKind::Removed,
+        EventKind::Annotated,
+        EventKind::Valued,
+        EventKind::Reclassified,
+        EventKind::Trained,
+        EventKind::Licensed,
+        EventKind::Impaired,
+    ];
+
+    /// The byte that encodes the kind.
+    pub fn code(self) -> u8 {
+        match self {
+            EventKind::Added => 1,
+            EventKind::Removed => 2,
+            EventKind::Annotated => 3,
+            EventKind::Valued => 4,
+            EventKind::Reclassified => 5,
+            EventKind::Trained => 6,
+            EventKind::Licensed => 7,
+            EventKind::Impaired => 8,
+        }
+    }
+
+    /// The kind a code encodes.
+    pub fn from_code(code: u8) -> Option<EventKind> {
+        EventKind::ALL.into_iter().find(|k| k.code() == code)
+    }
+
+    /// Its name in exports and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            EventKind::Added => "example_added",
+            EventKind::Removed => "example_removed",
+            EventKind::Annotated => "annotated",
+            EventKind::Valued => "valued",
+            EventKind::Reclassified => "reclassified",
+            EventKind::Trained => "model_trained",
+            EventKind::Licensed => "license_set",
+            EventKind::Impaired => "impaired",
+        }
+    }
+
+    /// The payload field tags the kind defines, ascending.
+    fn fields(self) -> &'static [u8] {
+        use tag::*;
+        match self {
+            EventKind::Added => &[DATASET, LOCATOR, SOURCE, COLLECTED_AT],
+            EventKind::Removed => &[LOCATOR],
+            EventKind::Annotated => &[LABEL, ANNOTATOR, CONFIDENCE],
+            EventKind::Valued => &[ACQUISITION, LABELLING, CURRENCY, VENDOR],
+            EventKind::Reclassified => &[SENSITIVITY],
+            EventKind::Trained => &[MODEL, RUN],
+            EventKind::Licensed => &[LICENSE],
+            EventKind::Impaired => &[AMOUNT, IMPAIRED_CURRENCY, REASON],
+        }
+    }
+}
+
+/// Field tags: of the event (`EVENT_*`) and of each payload kind.
+mod tag {
+    pub const SEQ: u8 = 1;
+    pub const TIME: u8 = 2;
+    pub const ACTOR: u8 = 3;
+    pub const COMMIT: u8 = 4;
+    pub const SUBJECT: u8 = 5;
+    pub const PAYLOAD: u8 = 6;
+    pub const PREV: u8 = 7;
+    // Added; Removed uses LOCATOR.
+    pub const DATASET: u8 = 1;
+    pub const LOCATOR: u8 = 2;
+    pub const SOURCE: u8 = 3;
+    pub const COLLECTED_AT: u8 = 4;
+    // Annotated.
+    pub const LABEL: u8 = 1;
+    pub const ANNOTATOR: u8 = 2;
+    pub const CONFIDENCE: u8 = 3;
+    // Valued.
+    pub const ACQUISITION: u8 = 1;
+    pub const LABELLING: u8 = 2;
+    pub const CURRENCY: u8 = 3;
+    pub const VENDOR: u8 = 4;
+    // Reclassified, Licensed.
+    pub const SENSITIVITY: u8 = 1;
+    pub const LICENSE: u8 = 1;
+    // Trained.
+    pub const MODEL: u8 = 1;
+    pub const RUN: u8 = 2;
+    // Impaired.
+    pub const AMOUNT: u8 = 1;
+    pub const IMPAIRED_CURRENCY: u8 = 2;
+    pub const REASON: u8 = 3;
+    // Subject kinds.
+    pub const SUBJECT_EXAMPLE: u8 = 1;
+    pub const SUBJECT_DATASET: u8 = 2;
+}
+
+/// Where an example is, as users name it: a file's path; `TABLE:KEY` for
+/// a row of a keyed table; `TABLE#HASH` (16 hex digits of the row's
+/// identity) for a row identified by its content. Made and read only here.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize)]
+#[serde(transparent)]
+pub struct Locator(String);
+
+impl Locator {
+    /// The locator of the file at `path`.
+    pub fn file(path: &str) -> Locator {
+        Locator(path.to_string())
+    }
+
+    /// The locator of the row with identity `ident` of table `table`.
+    pub fn row(table: &str, keyed: bool, ident: &[u8]) -> Locator {
+        if keyed {
+            Locator(format!("{table}:{}", crate::table::display_key(ident)))
+        } else {
+            let hex: String = ident.iter().take(8).map(|b| format!("{b:02x}")).collect();
+            Locator(format!("{table}#{hex}"))
+        }
+    }
+
+    /// A locator as stored or typed (not checked: a selector compares it).
+    pub fn from_stored(s: String) -> Locator {
+        Locator(s)
+    }
+
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether encoded locator bytes name a row of `table`.
+    pub fn is_row_of(locator: &[u8], table: &str) -> bool {
+        locator
+            .strip_prefix(table.as_bytes())
+            .is_some_and(|rest| rest.first().is_some_and(|c| *c == b':' || *c == b'#'))
+    }
+}
+
+impl fmt::Display for Locator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl PartialEq<str> for Locator {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
 /// What an event is about.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Subject {
@@ -97,8 +273,8 @@ pub enum Payload {
     Added {
         /// Its dataset.
         dataset: String,
-        /// Where it is: a file path, or `TABLE:KEY` for a row.
-        locator: String,
+        /// Where it is.
+        locator: Locator,
         /// Where it came from, when known.
         source: Option<String>,
         /// When it was collected, as given (a date or RFC 3339 time), when known.
@@ -107,7 +283,7 @@ pub enum Payload {
     /// The example left its dataset.
     Removed {
         /// Where it was.
-        locator: String,
+        locator: Locator,
     },
     /// The example was labelled.
     Annotated {
@@ -158,30 +334,17 @@ pub enum Payload {
 }
 
 impl Payload {
-    fn code(&self) -> u8 {
+    /// The kind of event.
+    pub fn kind(&self) -> EventKind {
         match self {
-            Payload::Added { .. } => 1,
-            Payload::Removed { .. } => 2,
-            Payload::Annotated { .. } => 3,
-            Payload::Valued { .. } => 4,
-            Payload::Reclassified { .. } => 5,
-            Payload::Trained { .. } => 6,
-            Payload::Licensed { .. } => 7,
-            Payload::Impaired { .. } => 8,
-        }
-    }
-
-    /// A short name of the kind.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Payload::Added { .. } => "example_added",
-            Payload::Removed { .. } => "example_removed",
-            Payload::Annotated { .. } => "annotated",
-            Payload::Valued { .. } => "valued",
-            Payload::Reclassified { .. } => "reclassified",
-            Payload::Trained { .. } => "model_trained",
-            Payload::Licensed { .. } => "license_set",
-            Payload::Impaired { .. } => "impaired",
+            Payload::Added { .. } => EventKind::Added,
+            Payload::Removed { .. } => EventKind::Removed,
+            Payload::Annotated { .. } => EventKind::Annotated,
+            Payload::Valued { .. } => EventKind::Valued,
+            Payload::Reclassified { .. } => EventKind::Reclassified,
+            Payload::Trained { .. } => EventKind::Trained,
+            Payload::Licensed { .. } => EventKind::Licensed,
+            Payload::Impaired { .. } => EventKind::Impaired,
         }
     }
 
@@ -265,79 +428,26 @@ impl Event {
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(320);
         out.extend_from_slice(EVENT_TAG);
-        put(&mut out, 1, &self.seq.to_le_bytes());
-        put(&mut out, 2, &self.time.to_le_bytes());
-        put(&mut out, 3, self.actor.as_bytes());
+        put(&mut out, tag::SEQ, &self.seq.to_le_bytes());
+        put(&mut out, tag::TIME, &self.time.to_le_bytes());
+        put(&mut out, tag::ACTOR, self.actor.as_bytes());
         if let Some(c) = &self.commit {
-            put(&mut out, 4, c.0.as_bytes());
+            put(&mut out, tag::COMMIT, c.0.as_bytes());
         }
         let mut subj = Vec::with_capacity(33);
         match &self.subject {
             Subject::Example(e) => {
-                subj.push(1);
+                subj.push(tag::SUBJECT_EXAMPLE);
                 subj.extend_from_slice(&e.0);
             }
             Subject::Dataset(d) => {
-                subj.push(2);
+                subj.push(tag::SUBJECT_DATASET);
                 subj.extend_from_slice(d.as_bytes());
             }
         }
-        put(&mut out, 5, &subj);
-        let mut p = Vec::with_capacity(160);
-        p.push(self.payload.code());
-        match &self.payload {
-            Payload::Added {
-                dataset,
-                locator,
-                source,
-                collected_at,
-            } => {
-                put(&mut p, 1, dataset.as_bytes());
-                put(&mut p, 2, locator.as_bytes());
-                put_opt(&mut p, 3, source);
-                put_opt(&mut p, 4, collected_at);
-            }
-            Payload::Removed { locator } => put(&mut p, 2, locator.as_bytes()),
-            Payload::Annotated {
-                label,
-                annotator,
-                confidence,
-            } => {
-                put(&mut p, 1, label.as_bytes());
-                put_opt(&mut p, 2, annotator);
-                if let Some(c) = confidence {
-                    put(&mut p, 3, &c.to_le_bytes());
-                }
-            }
-            Payload::Valued {
-                acquisition,
-                labelling,
-                currency,
-                vendor,
-            } => {
-                put(&mut p, 1, &acquisition.to_le_bytes());
-                put(&mut p, 2, &labelling.to_le_bytes());
-                put(&mut p, 3, currency.as_bytes());
-                put_opt(&mut p, 4, vendor);
-            }
-            Payload::Reclassified { sensitivity } => put(&mut p, 1, sensitivity.as_bytes()),
-            Payload::Trained { model, run } => {
-                put(&mut p, 1, model.as_bytes());
-                put(&mut p, 2, run.as_bytes());
-            }
-            Payload::Licensed { license } => put(&mut p, 1, license.as_bytes()),
-            Payload::Impaired {
-                amount,
-                currency,
-                reason,
-            } => {
-                put(&mut p, 1, &amount.to_le_bytes());
-                put(&mut p, 2, currency.as_bytes());
-                put(&mut p, 3, reason.as_bytes());
-            }
-        }
-        put(&mut out, 6, &p);
-        put(&mut out, 7, &self.prev);
+        put(&mut out, tag::SUBJECT, &subj);
+        put(&mut out, tag::PAYLOAD, &self.payload.encode());
+        put(&mut out, tag::PREV, &self.prev);
         out
     }
 
@@ -348,121 +458,33 @@ impl Event {
 
     /// Decodes a canonical encoding.
     pub fn decode(bytes: &[u8]) -> Result<Event, EventDecodeError> {
-        let bad = |s: &str| EventDecodeError(s.to_string());
         let body = bytes
             .strip_prefix(EVENT_TAG)
             .ok_or_else(|| bad("wrong type tag"))?;
         let (fields, nf) = tlv(body).ok_or_else(|| bad("truncated field"))?;
-        let fields = &fields[..nf];
-        let get = |t: u8| fields.iter().find(|f| f.0 == t).map(|f| f.1);
-        let text = |v: &[u8]| String::from_utf8(v.to_vec()).map_err(|_| bad("text is not UTF-8"));
-        let u64_of = |v: &[u8]| -> Result<u64, EventDecodeError> {
-            Ok(u64::from_le_bytes(
-                v.try_into().map_err(|_| bad("bad integer"))?,
-            ))
-        };
-        let mut last = 0;
-        for (t, _) in fields {
-            if *t <= last || *t > 7 {
-                return Err(bad("fields out of order or unknown"));
-            }
-            last = *t;
-        }
-        let subj = get(5).ok_or_else(|| bad("no subject"))?;
-        let subject = match subj.split_first() {
-            Some((1, id)) => {
+        let fields = Fields(&fields[..nf]);
+        fields.canonical(&[
+            tag::SEQ,
+            tag::TIME,
+            tag::ACTOR,
+            tag::COMMIT,
+            tag::SUBJECT,
+            tag::PAYLOAD,
+            tag::PREV,
+        ])?;
+        let subject = match fields.need(tag::SUBJECT)?.split_first() {
+            Some((&tag::SUBJECT_EXAMPLE, id)) => {
                 Subject::Example(ExampleId(id.try_into().map_err(|_| bad("bad example id"))?))
             }
-            Some((2, d)) => Subject::Dataset(text(d)?),
+            Some((&tag::SUBJECT_DATASET, d)) => Subject::Dataset(text(d)?),
             _ => return Err(bad("unknown subject kind")),
         };
-        let p = get(6).ok_or_else(|| bad("no payload"))?;
-        let (code, pf) = p.split_first().ok_or_else(|| bad("empty payload"))?;
-        let (pfields, np) = tlv(pf).ok_or_else(|| bad("truncated payload"))?;
-        let pfields = &pfields[..np];
-        // Payload fields: ascending, and only those the kind defines (so
-        // the encoding is canonical: it is what `encode` would write).
-        let known: &[u8] = match code {
-            1 => &[1, 2, 3, 4],
-            2 => &[2],
-            3 => &[1, 2, 3],
-            4 => &[1, 2, 3, 4],
-            5 | 7 => &[1],
-            6 => &[1, 2],
-            8 => &[1, 2, 3],
-            _ => return Err(bad("unknown event kind")),
-        };
-        let mut last = 0;
-        for (t, _) in pfields {
-            if *t <= last || !known.contains(t) {
-                return Err(bad("payload fields out of order or unknown"));
-            }
-            last = *t;
-        }
-        let pget = |t: u8| pfields.iter().find(|f| f.0 == t).map(|f| f.1);
-        let need = |t: u8| {
-            pget(t)
-                .ok_or_else(|| bad("payload field missing"))
-                .and_then(text)
-        };
-        let payload = match code {
-            1 => Payload::Added {
-                dataset: need(1)?,
-                locator: need(2)?,
-                source: pget(3).map(text).transpose()?,
-                collected_at: pget(4).map(text).transpose()?,
-            },
-            2 => Payload::Removed { locator: need(2)? },
-            3 => Payload::Annotated {
-                label: need(1)?,
-                annotator: pget(2).map(text).transpose()?,
-                confidence: pget(3)
-                    .map(|v| {
-                        v.try_into()
-                            .map(f64::from_le_bytes)
-                            .map_err(|_| bad("bad confidence"))
-                    })
-                    .transpose()?,
-            },
-            4 => {
-                let int = |t: u8| -> Result<i64, EventDecodeError> {
-                    let v = pget(t).ok_or_else(|| bad("payload field missing"))?;
-                    Ok(i64::from_le_bytes(
-                        v.try_into().map_err(|_| bad("bad amount"))?,
-                    ))
-                };
-                Payload::Valued {
-                    acquisition: int(1)?,
-                    labelling: int(2)?,
-                    currency: need(3)?,
-                    vendor: pget(4).map(text).transpose()?,
-                }
-            }
-            5 => Payload::Reclassified {
-                sensitivity: need(1)?,
-            },
-            6 => Payload::Trained {
-                model: need(1)?,
-                run: need(2)?,
-            },
-            7 => Payload::Licensed { license: need(1)? },
-            8 => Payload::Impaired {
-                amount: i64::from_le_bytes(
-                    pget(1)
-                        .ok_or_else(|| bad("payload field missing"))?
-                        .try_into()
-                        .map_err(|_| bad("bad amount"))?,
-                ),
-                currency: need(2)?,
-                reason: need(3)?,
-            },
-            _ => return Err(bad("unknown event kind")),
-        };
         let ev = Event {
-            seq: u64_of(get(1).ok_or_else(|| bad("no seq"))?)?,
-            time: u64_of(get(2).ok_or_else(|| bad("no time"))?)? as i64,
-            actor: text(get(3).ok_or_else(|| bad("no actor"))?)?,
-            commit: get(4)
+            seq: fields.int(tag::SEQ)? as u64,
+            time: fields.int(tag::TIME)?,
+            actor: fields.text(tag::ACTOR)?,
+            commit: fields
+                .get(tag::COMMIT)
                 .map(|c| {
                     ObjectId::from_slice(c)
                         .map(CommitId)
@@ -470,9 +492,9 @@ impl Event {
                 })
                 .transpose()?,
             subject,
-            payload,
-            prev: get(7)
-                .ok_or_else(|| bad("no prev"))?
+            payload: Payload::decode(fields.need(tag::PAYLOAD)?)?,
+            prev: fields
+                .need(tag::PREV)?
                 .try_into()
                 .map_err(|_| bad("bad prev"))?,
         };
@@ -484,6 +506,172 @@ impl Event {
     }
 }
 
+impl Payload {
+    /// The payload field's bytes: the kind's code, then its fields.
+    fn encode(&self) -> Vec<u8> {
+        use tag::*;
+        let mut p = Vec::with_capacity(160);
+        p.push(self.kind().code());
+        match self {
+            Payload::Added {
+                dataset,
+                locator,
+                source,
+                collected_at,
+            } => {
+                put(&mut p, DATASET, dataset.as_bytes());
+                put(&mut p, LOCATOR, locator.as_str().as_bytes());
+                put_opt(&mut p, SOURCE, source);
+                put_opt(&mut p, COLLECTED_AT, collected_at);
+            }
+            Payload::Removed { locator } => put(&mut p, LOCATOR, locator.as_str().as_bytes()),
+            Payload::Annotated {
+                label,
+                annotator,
+                confidence,
+            } => {
+                put(&mut p, LABEL, label.as_bytes());
+                put_opt(&mut p, ANNOTATOR, annotator);
+                if let Some(c) = confidence {
+                    put(&mut p, CONFIDENCE, &c.to_le_bytes());
+                }
+            }
+            Payload::Valued {
+                acquisition,
+                labelling,
+                currency,
+                vendor,
+            } => {
+                put(&mut p, ACQUISITION, &acquisition.to_le_bytes());
+                put(&mut p, LABELLING, &labelling.to_le_bytes());
+                put(&mut p, CURRENCY, currency.as_bytes());
+                put_opt(&mut p, VENDOR, vendor);
+            }
+            Payload::Reclassified { sensitivity } => {
+                put(&mut p, SENSITIVITY, sensitivity.as_bytes())
+            }
+            Payload::Trained { model, run } => {
+                put(&mut p, MODEL, model.as_bytes());
+                put(&mut p, RUN, run.as_bytes());
+            }
+            Payload::Licensed { license } => put(&mut p, LICENSE, license.as_bytes()),
+            Payload::Impaired {
+                amount,
+                currency,
+                reason,
+            } => {
+                put(&mut p, AMOUNT, &amount.to_le_bytes());
+                put(&mut p, IMPAIRED_CURRENCY, currency.as_bytes());
+                put(&mut p, REASON, reason.as_bytes());
+            }
+        }
+        p
+    }
+
+    /// Decodes a payload field, accepting only the fields its kind defines
+    /// in ascending order (so the encoding is canonical).
+    fn decode(p: &[u8]) -> Result<Payload, EventDecodeError> {
+        use tag::*;
+        let (code, pf) = p.split_first().ok_or_else(|| bad("empty payload"))?;
+        let kind = EventKind::from_code(*code).ok_or_else(|| bad("unknown event kind"))?;
+        let (fields, np) = tlv(pf).ok_or_else(|| bad("truncated payload"))?;
+        let f = Fields(&fields[..np]);
+        f.canonical(kind.fields())?;
+        Ok(match kind {
+            EventKind::Added => Payload::Added {
+                dataset: f.text(DATASET)?,
+                locator: Locator(f.text(LOCATOR)?),
+                source: f.opt_text(SOURCE)?,
+                collected_at: f.opt_text(COLLECTED_AT)?,
+            },
+            EventKind::Removed => Payload::Removed {
+                locator: Locator(f.text(LOCATOR)?),
+            },
+            EventKind::Annotated => Payload::Annotated {
+                label: f.text(LABEL)?,
+                annotator: f.opt_text(ANNOTATOR)?,
+                confidence: f
+                    .get(CONFIDENCE)
+                    .map(|v| {
+                        v.try_into()
+                            .map(f64::from_le_bytes)
+                            .map_err(|_| bad("bad confidence"))
+                    })
+                    .transpose()?,
+            },
+            EventKind::Valued => Payload::Valued {
+                acquisition: f.int(ACQUISITION)?,
+                labelling: f.int(LABELLING)?,
+                currency: f.text(CURRENCY)?,
+                vendor: f.opt_text(VENDOR)?,
+            },
+            EventKind::Reclassified => Payload::Reclassified {
+                sensitivity: f.text(SENSITIVITY)?,
+            },
+            EventKind::Trained => Payload::Trained {
+                model: f.text(MODEL)?,
+                run: f.text(RUN)?,
+            },
+            EventKind::Licensed => Payload::Licensed {
+                license: f.text(LICENSE)?,
+            },
+            EventKind::Impaired => Payload::Impaired {
+                amount: f.int(AMOUNT)?,
+                currency: f.text(IMPAIRED_CURRENCY)?,
+                reason: f.text(REASON)?,
+            },
+        })
+    }
+}
+
+fn bad(s: &str) -> EventDecodeError {
+    EventDecodeError(s.to_string())
+}
+
+fn text(v: &[u8]) -> Result<String, EventDecodeError> {
+    String::from_utf8(v.to_vec()).map_err(|_| bad("text is not UTF-8"))
+}
+
+/// Decoded (tag, value) fields of an event or a payload.
+struct Fields<'a, 'b>(&'b [(u8, &'a [u8])]);
+
+impl<'a> Fields<'a, '_> {
+    /// Checks the tags ascend and are all in `known`.
+    fn canonical(&self, known: &[u8]) -> Result<(), EventDecodeError> {
+        let mut last = 0;
+        for (t, _) in self.0 {
+            if *t <= last || !known.contains(t) {
+                return Err(bad("fields out of order or unknown"));
+            }
+            last = *t;
+        }
+        Ok(())
+    }
+
+    fn get(&self, t: u8) -> Option<&'a [u8]> {
+        self.0.iter().find(|f| f.0 == t).map(|f| f.1)
+    }
+
+    fn need(&self, t: u8) -> Result<&'a [u8], EventDecodeError> {
+        self.get(t)
+            .ok_or_else(|| bad("a required field is missing"))
+    }
+
+    fn text(&self, t: u8) -> Result<String, EventDecodeError> {
+        text(self.need(t)?)
+    }
+
+    fn opt_text(&self, t: u8) -> Result<Option<String>, EventDecodeError> {
+        self.get(t).map(text).transpose()
+    }
+
+    fn int(&self, t: u8) -> Result<i64, EventDecodeError> {
+        Ok(i64::from_le_bytes(
+            self.need(t)?.try_into().map_err(|_| bad("bad integer"))?,
+        ))
+    }
+}
+
 /// A look at an encoded event without decoding it (no allocation), so
 /// readers skip events they do not need.
 #[derive(Debug, Clone, Copy)]
@@ -492,8 +680,8 @@ pub struct Peek<'a> {
     pub seq: u64,
     /// The example it is about, if any.
     pub example: Option<&'a [u8]>,
-    /// The payload kind code (1 added … 7 licence set).
-    pub code: u8,
+    /// The kind of event.
+    pub kind: EventKind,
     payload: &'a [u8],
 }
 
@@ -502,24 +690,46 @@ impl<'a> Peek<'a> {
     /// decode then reports why).
     pub fn new(bytes: &'a [u8]) -> Option<Peek<'a>> {
         let (fields, n) = tlv(bytes.strip_prefix(EVENT_TAG)?)?;
-        let get = |t: u8| fields[..n].iter().find(|f| f.0 == t).map(|f| f.1);
-        let example = match get(5)?.split_first()? {
-            (1, id) => Some(id),
+        let f = Fields(&fields[..n]);
+        let example = match f.get(tag::SUBJECT)?.split_first()? {
+            (&tag::SUBJECT_EXAMPLE, id) => Some(id),
             _ => None,
         };
-        let (code, payload) = get(6)?.split_first()?;
+        let (code, payload) = f.get(tag::PAYLOAD)?.split_first()?;
         Some(Peek {
-            seq: u64::from_le_bytes(get(1)?.try_into().ok()?),
+            seq: u64::from_le_bytes(f.get(tag::SEQ)?.try_into().ok()?),
             example,
-            code: *code,
+            kind: EventKind::from_code(*code)?,
             payload,
         })
     }
 
-    /// A payload field's bytes.
-    pub fn field(&self, tag: u8) -> Option<&'a [u8]> {
+    fn field(&self, t: u8) -> Option<&'a [u8]> {
         let (fields, n) = tlv(self.payload)?;
-        fields[..n].iter().find(|f| f.0 == tag).map(|f| f.1)
+        Fields(&fields[..n]).get(t)
+    }
+
+    /// The example id, when the event is about one.
+    pub fn example_id(&self) -> Option<ExampleId> {
+        self.example
+            .and_then(|x| <[u8; 32]>::try_from(x).ok())
+            .map(ExampleId)
+    }
+
+    /// The locator's bytes, for an addition or a removal.
+    pub fn locator(&self) -> Option<&'a [u8]> {
+        match self.kind {
+            EventKind::Added | EventKind::Removed => self.field(tag::LOCATOR),
+            _ => None,
+        }
+    }
+
+    /// The source's bytes, for an addition that names one.
+    pub fn source(&self) -> Option<&'a [u8]> {
+        match self.kind {
+            EventKind::Added => self.field(tag::SOURCE),
+            _ => None,
+        }
     }
 }
 
@@ -582,7 +792,7 @@ impl From<&Event> for ExportedEvent {
                 Subject::Example(x) => format!("example:{x}"),
                 Subject::Dataset(d) => format!("dataset:{d}"),
             },
-            kind: e.payload.kind(),
+            kind: e.payload.kind().name(),
             payload,
             prev: hex(&e.prev),
             hash: hex(blake3::hash(&enc).as_bytes()),
@@ -604,7 +814,7 @@ mod tests {
             subject: Subject::Example(ExampleId::row("data/t.csv", b"\x01\x00\x00\x00\x001")),
             payload: Payload::Added {
                 dataset: "data".into(),
-                locator: "data/t.csv:1".into(),
+                locator: Locator::file("data/t.csv:1"),
                 source: Some("s3://vendor/batch".into()),
                 collected_at: Some("2026-01-15".into()),
             },
@@ -649,7 +859,7 @@ mod tests {
             },
             Event {
                 payload: Payload::Removed {
-                    locator: "x".into(),
+                    locator: Locator::file("x"),
                 },
                 subject: Subject::Dataset("data".into()),
                 commit: None,

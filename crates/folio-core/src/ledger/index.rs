@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use redb::{ReadableDatabase, TableDefinition};
 use serde::{Deserialize, Serialize};
 
-use super::event::{ExampleId, Peek};
+use super::event::{EventKind, ExampleId, Peek};
 use super::log::{FrameRef, LedgerLog, LogError};
 
 /// Frame by its first sequence number.
@@ -141,16 +141,15 @@ fn raw_terms(p: &Peek<'_>, out: &mut Vec<u64>) -> Option<()> {
     if let Some(id) = p.example.filter(|x| x.len() == 32) {
         out.push(example_key(id));
     }
-    match p.code {
-        1 => {
-            out.push(hashed(b"locator\0", p.field(2)?));
-            if let Some(src) = p.field(3) {
+    match p.kind {
+        EventKind::Added | EventKind::Removed => {
+            out.push(hashed(b"locator\0", p.locator()?));
+            if let Some(src) = p.source() {
                 out.push(hashed(b"source\0", src));
             }
         }
-        2 => out.push(hashed(b"locator\0", p.field(2)?)),
-        3 => out.push(Term::Annotated.key()),
-        6 => out.push(Term::Trained.key()),
+        EventKind::Annotated => out.push(Term::Annotated.key()),
+        EventKind::Trained => out.push(Term::Trained.key()),
         _ => {}
     }
     Some(())

@@ -311,7 +311,7 @@ impl Repo {
         crate::ledger::LedgerLog::new(&self.ledger_dir()).scan(|e, _| {
             if let (Subject::Example(id), Payload::Added { locator, .. }) = (&e.subject, &e.payload)
             {
-                by_locator.insert(locator.clone(), *id);
+                by_locator.insert(locator.to_string(), *id);
                 ids.insert(id.to_hex());
             }
             Ok(())

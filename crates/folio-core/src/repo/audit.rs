@@ -6,7 +6,7 @@ use super::{Repo, RepoError};
 use crate::id::CommitId;
 use crate::ledger::index::Term;
 use crate::ledger::log::decode_event;
-use crate::ledger::{Event, ExampleId, ExampleState, IdMap, LedgerLog, Subject};
+use crate::ledger::{Event, EventKind, ExampleId, ExampleState, IdMap, LedgerLog, Subject};
 
 /// Filters for `audit`.
 #[derive(Debug, Clone, Default)]
@@ -52,11 +52,11 @@ pub struct AuditReport {
     /// Groups, by source then dataset.
     pub groups: Vec<AuditGroup>,
     /// Locators of examples with no recorded source.
-    pub without_source: Vec<String>,
+    pub without_source: Vec<crate::ledger::Locator>,
     /// Locators of examples with no label.
-    pub without_annotation: Vec<String>,
+    pub without_annotation: Vec<crate::ledger::Locator>,
     /// Locators of examples with no licence.
-    pub without_license: Vec<String>,
+    pub without_license: Vec<crate::ledger::Locator>,
 }
 
 impl Repo {
@@ -109,8 +109,8 @@ impl Repo {
                     return Ok(true);
                 };
                 let id = ExampleId(x);
-                let wanted =
-                    (p.code == 1 && p.field(3) == Some(src.as_bytes())) || states.contains_key(&id);
+                let wanted = (p.kind == EventKind::Added && p.source() == Some(src.as_bytes()))
+                    || states.contains_key(&id);
                 if wanted {
                     apply(&mut states, decode_event(raw)?);
                 }

@@ -14,8 +14,8 @@ use crate::drift::{
     ColumnBuilder, ColumnProfile, DriftError, Profile, Settings, TableDrift, compare,
 };
 use crate::id::{CommitId, ObjectId};
-use crate::ledger::Payload;
 use crate::ledger::index::{LedgerIndex, Term};
+use crate::ledger::{EventKind, Locator, Payload};
 use crate::object::{Commit, EntryKind};
 use crate::table::manifest::decode_chunk;
 use crate::table::{Cell, ColumnType};
@@ -206,8 +206,7 @@ impl Repo {
             label: Option<String>,
             confidence: Option<f64>,
         }
-        let (colon, hash) = (format!("{table}:"), format!("{table}#"));
-        let mine = |l: &[u8]| l.starts_with(colon.as_bytes()) || l.starts_with(hash.as_bytes());
+        let mine = |l: &[u8]| Locator::is_row_of(l, table);
         let mut m: crate::ledger::IdMap<Seen> = Default::default();
         let frames = log.frames_from(0, 0)?;
         log.read_raw(&frames, &mut |_, raw, p| {
@@ -221,16 +220,16 @@ impl Repo {
             else {
                 return Ok(true);
             };
-            match p.code {
-                1 | 2 if p.field(2).is_some_and(mine) => {
+            match p.kind {
+                EventKind::Added | EventKind::Removed if p.locator().is_some_and(mine) => {
                     let e = m.entry(id).or_insert(Seen {
                         present: false,
                         label: None,
                         confidence: None,
                     });
-                    e.present = p.code == 1;
+                    e.present = p.kind == EventKind::Added;
                 }
-                3 if m.contains_key(&id) => {
+                EventKind::Annotated if m.contains_key(&id) => {
                     if let Payload::Annotated {
                         label, confidence, ..
                     } = crate::ledger::log::decode_event(raw)?.payload

@@ -4,10 +4,9 @@ use std::collections::HashMap;
 
 use super::{BuiltTable, InputProblem, Repo, RepoError, is_within};
 use crate::ledger::values::{self, ValueError};
-use crate::ledger::{Draft, ExampleId, Payload, Subject};
+use crate::ledger::{Draft, ExampleId, Locator, Payload, Subject};
 use crate::object::TableRef;
 use crate::snapshot::FileChanges;
-use crate::table::display_key;
 use crate::table::manifest::{self, ChunkSource, Manifest, RowChangeKind};
 
 /// Who, when and from where, for a commit's events.
@@ -84,17 +83,6 @@ pub(crate) struct CommitDelta<'a> {
     pub built: &'a [BuiltTable],
 }
 
-/// The locator of a row: `TABLE:KEY` for keyed tables, `TABLE#HASH` for
-/// rows identified by content.
-pub fn row_locator(table: &str, keyed: bool, ident: &[u8]) -> String {
-    if keyed {
-        format!("{table}:{}", display_key(ident))
-    } else {
-        let hex: String = ident.iter().take(8).map(|b| format!("{b:02x}")).collect();
-        format!("{table}#{hex}")
-    }
-}
-
 /// The dataset a path belongs to.
 fn dataset_of<'a>(datasets: &'a [String], path: &str) -> &'a str {
     datasets
@@ -156,7 +144,7 @@ impl Repo {
                     push(
                         Payload::Added {
                             dataset: dataset.clone(),
-                            locator: path.clone(),
+                            locator: Locator::file(&path),
                             source: meta
                                 .source
                                 .clone()
@@ -175,7 +163,7 @@ impl Repo {
                 if !is_table(&path) {
                     push(
                         Payload::Removed {
-                            locator: path.clone(),
+                            locator: Locator::file(&path),
                         },
                         ExampleId::file(&path),
                     );
@@ -218,7 +206,7 @@ impl Repo {
                     y.as_ref()
                 };
                 let Some(row) = row else { return };
-                let locator = row_locator(path, keyed, &row.ident);
+                let locator = Locator::row(path, keyed, &row.ident);
                 let id = ExampleId::row(path, &row.ident);
                 let result = match kind {
                     RowChangeKind::Removed => {
@@ -226,7 +214,11 @@ impl Repo {
                         Ok(())
                     }
                     RowChangeKind::Added => {
-                        let side = ctx.sidecar.borrow_mut().remove(&locator).map(|(_, m)| m);
+                        let side = ctx
+                            .sidecar
+                            .borrow_mut()
+                            .remove(locator.as_str())
+                            .map(|(_, m)| m);
                         let meta = side
                             .unwrap_or_default()
                             .or(&Meta::from_row(&cols, &row.body))
@@ -235,15 +227,16 @@ impl Repo {
                             .source
                             .clone()
                             .or_else(|| ctx.source.map(str::to_string));
-                        let collected_at = match collected(&meta).map_err(at(row_at(&locator))) {
-                            Ok(t) => t,
-                            Err(e) => {
-                                if meta_err.is_none() {
-                                    meta_err = Some(e);
+                        let collected_at =
+                            match collected(&meta).map_err(at(row_at(locator.as_str()))) {
+                                Ok(t) => t,
+                                Err(e) => {
+                                    if meta_err.is_none() {
+                                        meta_err = Some(e);
+                                    }
+                                    None
                                 }
-                                None
-                            }
-                        };
+                            };
                         push(
                             Payload::Added {
                                 dataset: dataset.clone(),
@@ -254,14 +247,14 @@ impl Repo {
                             id,
                         );
                         meta.payloads(None, &ctx.classes)
-                            .map_err(at(row_at(&locator)))
+                            .map_err(at(row_at(locator.as_str())))
                             .map(|ps| ps.into_iter().for_each(|p| push(p, id)))
                     }
                     RowChangeKind::Modified if !cols.is_empty() => {
                         let old_meta = x.as_ref().map(|o| Meta::from_row(&cols, &o.body));
                         Meta::from_row(&cols, &row.body)
                             .payloads(old_meta.as_ref(), &ctx.classes)
-                            .map_err(at(row_at(&locator)))
+                            .map_err(at(row_at(locator.as_str())))
                             .map(|ps| ps.into_iter().for_each(|p| push(p, id)))
                     }
                     RowChangeKind::Modified => Ok(()),
@@ -288,7 +281,7 @@ impl Repo {
                 if let (Subject::Example(id), Payload::Added { locator, .. }) =
                     (&e.subject, &e.payload)
                 {
-                    known.insert(locator.clone(), *id);
+                    known.insert(locator.to_string(), *id);
                 }
                 Ok(())
             })?;

@@ -7,7 +7,9 @@ use crate::id::{CommitId, ObjectId};
 use crate::ledger::index::{LedgerIndex, Term};
 use crate::ledger::log::{FrameRef, Keep};
 use crate::ledger::query::SelectError;
-use crate::ledger::{Event, ExampleId, ExportedEvent, LedgerLog, Payload, Peek, Subject};
+use crate::ledger::{
+    Event, EventKind, ExampleId, ExportedEvent, LedgerLog, Payload, Peek, Subject,
+};
 use crate::lock::RepoLock;
 
 /// One event in an example's story.
@@ -33,7 +35,7 @@ pub struct Lineage {
     /// Example id.
     pub example: String,
     /// Where it is (file path, or `TABLE:KEY`).
-    pub locator: String,
+    pub locator: crate::ledger::Locator,
     /// Its dataset.
     pub dataset: Option<String>,
     /// Where it came from.
@@ -198,7 +200,7 @@ impl Repo {
             Peek::new(raw).is_none_or(|p| {
                 p.example.is_some_and(|x| {
                     x == file_id.0
-                        || matches!(p.code, 1 | 2)
+                        || matches!(p.kind, EventKind::Added | EventKind::Removed)
                         || (by_prefix
                             && ObjectId::from_slice(x)
                                 .is_some_and(|o| o.to_hex().starts_with(&prefix)))
@@ -246,8 +248,10 @@ impl Repo {
         let mut trainings: Vec<Event> = Vec::new();
         let (ex, tr) = (Term::Example(&id).key(), Term::Trained.key());
         let want = Some(vec![(ex, ex), (tr, tr)]);
-        let keep =
-            |raw: &[u8]| Peek::new(raw).is_none_or(|p| p.example == Some(&id.0[..]) || p.code == 6);
+        let keep = |raw: &[u8]| {
+            Peek::new(raw)
+                .is_none_or(|p| p.example == Some(&id.0[..]) || p.kind == EventKind::Trained)
+        };
         self.read_ledger(&want, self.ledger_limit()?, &keep, &mut |e| {
             if e.subject == Subject::Example(id) {
                 events.push(e);
@@ -258,7 +262,7 @@ impl Repo {
         })?;
         let mut l = Lineage {
             example: id.to_hex(),
-            locator: String::new(),
+            locator: Default::default(),
             dataset: None,
             source: None,
             collected_at: None,

@@ -11,13 +11,13 @@
 use std::collections::BTreeMap;
 
 use super::{Repo, RepoError};
-use crate::ledger::{ExampleId, LedgerLog, Payload, Subject};
+use crate::ledger::{ExampleId, LedgerLog, Locator, Payload, Subject};
 
 /// One example's annotations.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ExampleQuality {
     /// Where it is.
-    pub locator: String,
+    pub locator: Locator,
     /// Annotators counted.
     pub annotations: usize,
     /// Label → how many annotators gave it.
@@ -52,7 +52,7 @@ pub struct QualityReport {
     pub annotators: Vec<AnnotatorQuality>,
     /// Locators to relabel: annotators disagree, or the latest confidence
     /// is below the threshold.
-    pub relabel: Vec<String>,
+    pub relabel: Vec<Locator>,
     /// The confidence threshold used.
     pub min_confidence: f64,
 }
@@ -78,7 +78,7 @@ impl Repo {
     /// Label quality over every annotation in the ledger.
     pub fn quality(&self, min_confidence: f64) -> Result<QualityReport, RepoError> {
         // Per example: locator, annotator → latest label, latest confidence.
-        type Seen = (String, BTreeMap<String, String>, Option<f64>);
+        type Seen = (Locator, BTreeMap<String, String>, Option<f64>);
         let mut seen: BTreeMap<ExampleId, Seen> = BTreeMap::new();
         LedgerLog::new(&self.ledger_dir()).scan(|e, _| {
             let Subject::Example(id) = &e.subject else {
