@@ -12,6 +12,7 @@ mod drift;
 mod error;
 mod examples;
 mod history;
+mod ledger;
 mod lineage;
 mod maintenance;
 mod proof;

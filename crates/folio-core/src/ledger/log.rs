@@ -107,6 +107,7 @@ impl Checkpoint {
 }
 
 /// The ledger folder.
+#[derive(Debug, Clone)]
 pub struct LedgerLog {
     dir: PathBuf,
     segment_max: u64,

@@ -7,7 +7,7 @@ use crate::id::CommitId;
 use crate::ledger::query::SelectError;
 use crate::ledger::values;
 
-use crate::ledger::{Draft, ExampleId, ExampleState, Ledger, Payload, Subject};
+use crate::ledger::{Draft, ExampleId, Payload, Subject};
 use crate::lock::RepoLock;
 
 /// The sensitivity classes folio accepts unless configured otherwise.
@@ -121,34 +121,13 @@ fn split(total: i64, n: usize) -> Vec<i64> {
 }
 
 impl Repo {
-    pub(crate) fn record(&self, lock: &RepoLock, drafts: Vec<Draft>) -> Result<u64, RepoError> {
-        let head = match self.refs.head_commit()? {
-            Some(h) => self.read_commit(h)?.ledger,
-            None => None,
-        };
-        let attested = head.map(|(size, root)| crate::ledger::Head { size, root });
-        let mut ledger = Ledger::open(&self.ledger_dir(), attested)?;
-        let n = drafts.len() as u64;
-        let cp = ledger.append(drafts)?;
-        ledger.settle(cp)?;
-        // Derived: a failure leaves the index behind, which readers detect.
-        let _ = self.update_ledger_index(lock);
-        Ok(n)
-    }
-
     /// The examples a selector names, in id order.
     pub fn select(&self, sel: &Selector) -> Result<Vec<ExampleId>, RepoError> {
         match sel {
             Selector::One(s) => Ok(vec![self.resolve_example(s)?]),
             Selector::Filter(f) if f.is_empty() => Err(SelectError::Nothing.into()),
             Selector::Filter(f) => {
-                let mut states: crate::ledger::IdMap<ExampleState> = Default::default();
-                self.read_ledger(&None, self.ledger_limit()?, &|_| true, &mut |e| {
-                    if let Subject::Example(id) = &e.subject {
-                        states.entry(*id).or_default().apply(&e.payload);
-                    }
-                    Ok(())
-                })?;
+                let states = self.ledger_view()?.states()?;
                 let mut ids: Vec<ExampleId> = states
                     .into_iter()
                     .filter(|(_, st)| f.matches(st))
@@ -305,17 +284,9 @@ impl Repo {
         let rows = crate::table::read_text_rows(file, format)?;
         let classes = self.config()?.sensitivities();
         // One pass over the ledger: locator and id → example.
-        let mut by_locator: std::collections::HashMap<String, crate::ledger::ExampleId> =
-            std::collections::HashMap::new();
-        let mut ids = std::collections::HashSet::new();
-        crate::ledger::LedgerLog::new(&self.ledger_dir()).scan(|e, _| {
-            if let (Subject::Example(id), Payload::Added { locator, .. }) = (&e.subject, &e.payload)
-            {
-                by_locator.insert(locator.to_string(), *id);
-                ids.insert(id.to_hex());
-            }
-            Ok(())
-        })?;
+        let by_locator = self.ledger_view()?.locators()?;
+        let ids: std::collections::HashSet<String> =
+            by_locator.values().map(ExampleId::to_hex).collect();
         let head = self.refs.head_commit()?;
         let mut drafts = Vec::with_capacity(rows.len());
         for (line, row) in &rows {

@@ -6,7 +6,7 @@ use super::{Repo, RepoError};
 use crate::id::CommitId;
 use crate::ledger::index::Term;
 use crate::ledger::log::decode_event;
-use crate::ledger::{Event, EventKind, ExampleId, ExampleState, IdMap, LedgerLog, Subject};
+use crate::ledger::{Event, EventKind, ExampleState, IdMap, Subject};
 
 /// Filters for `audit`.
 #[derive(Debug, Clone, Default)]
@@ -69,19 +69,14 @@ impl Repo {
         rev: Option<CommitId>,
         filter: &AuditFilter,
     ) -> Result<AuditReport, RepoError> {
-        let (commit, size) = match rev {
-            Some(r) => (
-                r.to_string(),
-                self.read_commit(r)?.ledger.map_or(0, |(s, _)| s),
-            ),
-            None => {
-                let head = self.refs.head_commit()?.ok_or(RepoError::NoCommits)?;
-                (head.to_string(), u64::MAX)
-            }
-        };
-        let limit = match rev {
-            Some(_) => size,
-            None => self.ledger_limit()?,
+        let commit = match rev {
+            Some(r) => r,
+            None => self.refs.head_commit()?.ok_or(RepoError::NoCommits)?,
+        }
+        .to_string();
+        let view = match rev {
+            Some(r) => self.ledger_view_at(r)?,
+            None => self.ledger_view()?,
         };
         let mut states: IdMap<ExampleState> = IdMap::default();
         let apply = |states: &mut IdMap<ExampleState>, e: Event| {
@@ -93,22 +88,12 @@ impl Repo {
             // Only that source's examples are folded, in one pass that
             // decodes their events alone: an example's first event is its
             // addition, which names the source.
-            let log = LedgerLog::new(&self.ledger_dir());
             let t = Term::Source(src).key();
-            let frames = self.ledger_frames(&log, &Some(vec![(t, t)]))?;
-            let frames = match frames.first() {
-                // Later events of those examples lie after their addition.
-                Some(first) => log.frames_from(first.segment, first.offset)?,
-                None => Vec::new(),
-            };
-            log.read_raw(&frames, &mut |_, raw, p| {
-                if p.seq >= limit {
-                    return Ok(false);
-                }
-                let Some(x) = p.example.and_then(|x| <[u8; 32]>::try_from(x).ok()) else {
+            // Later events of those examples lie after their addition.
+            view.read_raw_since(&Some(vec![(t, t)]), &mut |_, raw, p| {
+                let Some(id) = p.example_id() else {
                     return Ok(true);
                 };
-                let id = ExampleId(x);
                 let wanted = (p.kind == EventKind::Added && p.source() == Some(src.as_bytes()))
                     || states.contains_key(&id);
                 if wanted {
@@ -117,9 +102,9 @@ impl Repo {
                 Ok(true)
             })?;
         } else {
-            self.read_ledger(&None, limit, &|_| true, &mut |e| {
+            view.each(&mut |e| {
                 apply(&mut states, e);
-                Ok(())
+                Ok::<(), RepoError>(())
             })?;
         }
         let mut groups: BTreeMap<(String, String), (AuditGroup, f64, u64)> = BTreeMap::new();

@@ -10,6 +10,7 @@ use crate::book::report::{
 };
 use crate::book::{Policy, PolicyConfig};
 use crate::id::CommitId;
+use crate::ledger::query::LedgerView;
 use crate::ledger::{ExampleId, Payload, Subject};
 
 /// What a schedule covers.
@@ -167,7 +168,7 @@ impl Repo {
 
     /// Whether any example of `dataset` with a cost basis is on the book.
     pub fn book_has_lots(&self, dataset: &str) -> Result<bool, RepoError> {
-        let l = self.ledgered(self.ledger_limit()?, None)?;
+        let l = self.ledgered(&self.ledger_view()?, None)?;
         Ok(l.lots
             .iter()
             .any(|x| x.dataset == dataset && !x.parts.is_empty()))
@@ -175,7 +176,7 @@ impl Repo {
 
     /// Lots, memberships, costs and training runs, from every event up to
     /// `limit` whose time is at most `as_of` (end of that month).
-    fn ledgered(&self, limit: u64, as_of: Option<Month>) -> Result<Ledgered, RepoError> {
+    fn ledgered(&self, view: &LedgerView, as_of: Option<Month>) -> Result<Ledgered, RepoError> {
         let heads = self.commit_heads()?;
         let commit_of = |seq: u64| -> String {
             heads
@@ -190,7 +191,7 @@ impl Repo {
         let mut runs: Runs = BTreeMap::new();
         let mut impairments: Impairments = BTreeMap::new();
         let mut impairment_currency: Vec<(String, String)> = Vec::new();
-        self.read_ledger(&None, limit, &|_| true, &mut |e| {
+        view.each(&mut |e| {
             let month = Month::of_time(e.time);
             // Costs are those known at `as_of`; which examples a snapshot
             // holds does not depend on the date.
@@ -257,7 +258,7 @@ impl Repo {
                 }
                 _ => {}
             }
-            Ok(())
+            Ok::<(), RepoError>(())
         })?;
         // Parts: per lot, the cost held and the cost disposed of by month.
         let mut held: Vec<i64> = vec![0; lots.len()];
@@ -329,7 +330,7 @@ impl Repo {
     /// The depreciation schedule of the book (or of one dataset).
     pub fn book_schedule(&self, o: &ScheduleOptions) -> Result<Schedule, RepoError> {
         let policies = self.book_policies()?;
-        let l = self.ledgered(self.ledger_limit()?, None)?;
+        let l = self.ledgered(&self.ledger_view()?, None)?;
         let lots: Vec<Lot> = l
             .lots
             .into_iter()
@@ -371,7 +372,7 @@ impl Repo {
     pub fn book_value(&self, rev: CommitId, as_of: Month) -> Result<BookValue, RepoError> {
         let policies = self.book_policies()?;
         let size = self.read_commit(rev)?.ledger.map_or(0, |(s, _)| s);
-        let l = self.ledgered(self.ledger_limit()?, Some(as_of))?;
+        let l = self.ledgered(&self.ledger_view()?, Some(as_of))?;
         // The examples present at `rev`: a membership added before its
         // ledger head and not removed before it.
         let mut held: BTreeMap<(usize, usize), i64> = BTreeMap::new();
@@ -453,7 +454,7 @@ impl Repo {
         if !policies.contains_key(dataset) {
             return Err(BookError::NoPolicy(dataset.to_string()).into());
         }
-        let l = self.ledgered(self.ledger_limit()?, None)?;
+        let l = self.ledgered(&self.ledger_view()?, None)?;
         let mut held = BTreeMap::new();
         let mut scope = Vec::new();
         for (i, lot) in l
@@ -633,7 +634,7 @@ impl Repo {
     /// mean confidence, sensitivity and the latest drift verdict.
     pub fn book_portfolio(&self, as_of: Month) -> Result<Portfolio, RepoError> {
         let policies = self.book_policies()?;
-        let l = self.ledgered(self.ledger_limit()?, Some(as_of))?;
+        let l = self.ledgered(&self.ledger_view()?, Some(as_of))?;
         let lots: Vec<Lot> = l
             .lots
             .iter()
@@ -683,13 +684,7 @@ impl Repo {
             }
         }
         // Confidence and sensitivity of the examples present now.
-        let mut states: HashMap<ExampleId, crate::ledger::ExampleState> = HashMap::new();
-        self.read_ledger(&None, self.ledger_limit()?, &|_| true, &mut |e| {
-            if let Subject::Example(id) = &e.subject {
-                states.entry(*id).or_default().apply(&e.payload);
-            }
-            Ok(())
-        })?;
+        let states = self.ledger_view()?.states()?;
         let mut conf: HashMap<(&str, String), (f64, u64)> = HashMap::new();
         let mut sens: HashMap<(&str, String), BTreeMap<String, u64>> = HashMap::new();
         for st in states.values().filter(|s| s.present) {

@@ -15,6 +15,7 @@ use crate::drift::{
 };
 use crate::id::{CommitId, ObjectId};
 use crate::ledger::index::{LedgerIndex, Term};
+use crate::ledger::query::LedgerView;
 use crate::ledger::{EventKind, Locator, Payload};
 use crate::object::{Commit, EntryKind};
 use crate::table::manifest::decode_chunk;
@@ -208,41 +209,40 @@ impl Repo {
         }
         let mine = |l: &[u8]| Locator::is_row_of(l, table);
         let mut m: crate::ledger::IdMap<Seen> = Default::default();
-        let frames = log.frames_from(0, 0)?;
-        log.read_raw(&frames, &mut |_, raw, p| {
-            if p.seq >= size {
-                return Ok(false);
-            }
-            let Some(id) = p
-                .example
-                .and_then(|x| <[u8; 32]>::try_from(x).ok())
-                .map(crate::ledger::ExampleId)
-            else {
-                return Ok(true);
-            };
-            match p.kind {
-                EventKind::Added | EventKind::Removed if p.locator().is_some_and(mine) => {
-                    let e = m.entry(id).or_insert(Seen {
-                        present: false,
-                        label: None,
-                        confidence: None,
-                    });
-                    e.present = p.kind == EventKind::Added;
-                }
-                EventKind::Annotated if m.contains_key(&id) => {
-                    if let Payload::Annotated {
-                        label, confidence, ..
-                    } = crate::ledger::log::decode_event(raw)?.payload
-                    {
-                        let e = m.get_mut(&id).expect("checked");
-                        e.label = Some(label);
-                        e.confidence = confidence;
+        LedgerView::new(&self.ledger_dir(), &self.index_dir(), size).read_raw(
+            &None,
+            &mut |_, raw, p| {
+                let Some(id) = p
+                    .example
+                    .and_then(|x| <[u8; 32]>::try_from(x).ok())
+                    .map(crate::ledger::ExampleId)
+                else {
+                    return Ok(true);
+                };
+                match p.kind {
+                    EventKind::Added | EventKind::Removed if p.locator().is_some_and(mine) => {
+                        let e = m.entry(id).or_insert(Seen {
+                            present: false,
+                            label: None,
+                            confidence: None,
+                        });
+                        e.present = p.kind == EventKind::Added;
                     }
+                    EventKind::Annotated if m.contains_key(&id) => {
+                        if let Payload::Annotated {
+                            label, confidence, ..
+                        } = crate::ledger::log::decode_event(raw)?.payload
+                        {
+                            let e = m.get_mut(&id).expect("checked");
+                            e.label = Some(label);
+                            e.confidence = confidence;
+                        }
+                    }
+                    _ => {}
                 }
-                _ => {}
-            }
-            Ok(true)
-        })?;
+                Ok(true)
+            },
+        )?;
         let mut label = ColumnBuilder::new(LEDGER_LABEL, ColumnType::Categorical);
         let mut conf = ColumnBuilder::new(LEDGER_CONFIDENCE, ColumnType::Float);
         let mut any = false;

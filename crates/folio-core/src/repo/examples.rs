@@ -276,15 +276,7 @@ impl Repo {
         // examples get their metadata recorded; unknown ones are an error.
         let rest: Vec<(String, (u64, Meta))> = ctx.sidecar.borrow_mut().drain().collect();
         if !rest.is_empty() {
-            let mut known: HashMap<String, ExampleId> = HashMap::new();
-            crate::ledger::LedgerLog::new(&self.ledger_dir()).scan(|e, _| {
-                if let (Subject::Example(id), Payload::Added { locator, .. }) =
-                    (&e.subject, &e.payload)
-                {
-                    known.insert(locator.to_string(), *id);
-                }
-                Ok(())
-            })?;
+            let known = self.ledger_view()?.locators()?;
             let mut rest = rest;
             rest.sort_by_key(|r| r.1.0);
             for (locator, (line, meta)) in rest {

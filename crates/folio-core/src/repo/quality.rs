@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 
 use super::{Repo, RepoError};
-use crate::ledger::{ExampleId, LedgerLog, Locator, Payload, Subject};
+use crate::ledger::{ExampleId, Locator, Payload, Subject};
 
 /// One example's annotations.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -80,9 +80,9 @@ impl Repo {
         // Per example: locator, annotator → latest label, latest confidence.
         type Seen = (Locator, BTreeMap<String, String>, Option<f64>);
         let mut seen: BTreeMap<ExampleId, Seen> = BTreeMap::new();
-        LedgerLog::new(&self.ledger_dir()).scan(|e, _| {
+        self.ledger_view()?.each(&mut |e| {
             let Subject::Example(id) = &e.subject else {
-                return Ok(());
+                return Ok::<(), RepoError>(());
             };
             let entry = seen.entry(*id).or_default();
             match &e.payload {
