@@ -5,6 +5,7 @@
 pub mod compare;
 pub mod html;
 pub mod profile;
+pub mod report;
 pub mod stats;
 
 pub use compare::{ColumnDrift, Kind, Metric, Rule, Settings, TableDrift, compare};

@@ -29,7 +29,6 @@ pub use book::{BookValue, Impairment, Portfolio, PortfolioRow, ScheduleOptions};
 pub use checkout::CheckoutStats;
 pub use commit::{CommitOptions, CommitOutcome, TableSummary};
 pub use diff::{Diff, DiffOptions, DiffSide, FileDiff, Rename, RowReport, TableDiff};
-pub use drift::{DriftOptions, DriftReport, LEDGER_CONFIDENCE, LEDGER_LABEL};
 pub use error::{InputProblem, RepoError};
 pub use examples::Meta;
 pub use history::{ColumnInfo, CommitInfo, DatasetInfo, LogEntry, RejectedLine, TableInfo};

@@ -3,9 +3,10 @@
 use std::path::PathBuf;
 
 use super::{Ctx, Failure, Result, out, out_json};
+use folio_core::drift::report::{DriftOptions, DriftReport};
 use folio_core::drift::{Rule, TableDrift, parse_metric};
 use folio_core::id::CommitId;
-use folio_core::repo::{DriftOptions, DriftReport, Repo};
+use folio_core::repo::Repo;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -222,60 +223,34 @@ fn report_text(r: &DriftReport) -> String {
     for t in &r.tables {
         s += &table_text(t);
     }
-    s += &format!(
-        "\npsi and kl: natural log, an empty bin counts half an observation; jensen_shannon: divergence in bits (0..1);\n\
-         numeric bins: {} from the reference's quantiles; a table drifts when {:.0}% of its columns drift;\n\
-         a column drifts when its metric crosses its threshold or its missing rate moves by {:.0} points (docs/DRIFT.md)\n",
-        r.bins,
-        r.share_threshold * 100.0,
-        r.missing_threshold * 100.0
-    );
-    s
+    s + "\n" + &r.footer()
 }
 
-/// Definitions included in the JSON output.
-fn definitions() -> serde_json::Value {
-    serde_json::json!({
-        "psi": "sum over bins of (q - p) * ln(q / p); natural log; zero-bin policy applied",
-        "kl": "KL(reference || current) = sum p * ln(p / q), nats; zero-bin policy applied",
-        "jensen_shannon": "Jensen-Shannon divergence in bits (0..1): 0.5 KL2(p||m) + 0.5 KL2(q||m), m = (p+q)/2; not the distance (its square root)",
-        "hellinger": "sqrt(0.5 * sum (sqrt p - sqrt q)^2), 0..1",
-        "l_infinity": "max |p - q| over categories",
-        "chi_square": "two-sample chi-square on the 2 x k contingency table, no continuity correction; chi_square_p from the chi-square distribution with k-1 degrees of freedom",
-        "ks": "two-sample Kolmogorov-Smirnov statistic D; ks_p from the asymptotic Kolmogorov distribution at sqrt(nm/(n+m)) D",
-        "wasserstein": "Wasserstein-1 distance between the empirical distributions, in the column's unit; wasserstein_norm divides by the reference's (population) standard deviation",
-        "outside_reference_range": "share of current values below the reference's minimum or above its maximum",
-        "zero_bin_policy": "a bin with no observations on one side gets half an observation (0.5 / n) on that side, no renormalisation; PSI and KL only",
-        "bins": "numeric columns: interior edges at the k/B quantiles of the reference (nearest rank), repeated edges merged; outer bins open",
-        "missing": "null, empty or NaN cells; two-proportion pooled z-test, two-sided p-value",
-        "text": "string columns with more than 20 distinct values, more than half of them distinct (or more than 10,000 distinct): length distribution (length_*) and Jensen-Shannon over the reference's 100 most frequent tokens plus the rest",
-        "key": "key columns identify rows and are not compared",
-        "verdict": "a column drifts when its metric crosses its threshold (below it for p-values) or its missing rate moves by the missing threshold; a table drifts when the share of drifted columns reaches the share threshold",
-    })
-}
-
-/// The commits of `range` (A..B): first parents from B back to, not
-/// including, A; oldest first.
+/// The commits of `range` (A..B), oldest first.
 fn range(repo: &Repo, range: &str) -> Result<Vec<CommitId>> {
     let (a, b) = range
         .split_once("..")
         .ok_or_else(|| Failure::user(format!("--series needs a range A..B, not '{range}'")))?;
-    let (a, b) = (repo.resolve(a)?, repo.resolve(b)?);
-    let mut out = Vec::new();
-    let mut at = Some(b);
-    while let Some(id) = at {
-        if id == a {
-            out.reverse();
-            return Ok(out);
-        }
-        out.push(id);
-        at = repo.read_commit(id)?.parents.first().copied();
-    }
-    Err(Failure::user(format!(
-        "{} is not a first-parent ancestor of {}: the range {range} is empty",
-        &a.to_string()[..12],
-        &b.to_string()[..12]
-    )))
+    Ok(repo.first_parent_range(range, repo.resolve(a)?, repo.resolve(b)?)?)
+}
+
+/// One line of `--series`.
+fn series_line(r: &DriftReport, time: i64, message: &str) -> String {
+    let (cols, drifted, worst, more) = r.drifted_columns(3);
+    let worst = match (worst.is_empty(), more) {
+        (true, _) => String::new(),
+        (false, 0) => format!(" ({})", worst.join(", ")),
+        (false, n) => format!(" ({} +{n} more)", worst.join(", ")),
+    };
+    format!(
+        "{}  {}  {:<9} {drifted}/{cols} columns drifted{worst}  {}\n",
+        &r.current[..12],
+        chrono::DateTime::from_timestamp(time, 0)
+            .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+            .unwrap_or_default(),
+        if r.drifted { "DRIFTED" } else { "stable" },
+        message.lines().next().unwrap_or("")
+    )
 }
 
 pub fn run(ctx: &Ctx, a: &Args) -> Result {
@@ -291,40 +266,13 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
         for c in range(&repo, &a.current)? {
             let r = repo.drift(reference, c, &opts)?;
             let commit = repo.read_commit(c)?;
-            let (cols, drifted) = r.tables.iter().fold((0, 0), |(n, d), t| {
-                (n + t.columns.len(), d + t.drifted_columns)
-            });
-            let worst = r
-                .tables
-                .iter()
-                .flat_map(|t| {
-                    t.columns
-                        .iter()
-                        .filter(|c| c.drifted)
-                        .map(move |c| format!("{}:{}", t.path, c.column))
-                })
-                .take(3)
-                .collect::<Vec<_>>();
-            text += &format!(
-                "{}  {}  {:<9} {drifted}/{cols} columns drifted{}  {}\n",
-                &r.current[..12],
-                chrono::DateTime::from_timestamp(commit.time, 0)
-                    .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
-                    .unwrap_or_default(),
-                if r.drifted { "DRIFTED" } else { "stable" },
-                if worst.is_empty() {
-                    String::new()
-                } else {
-                    format!(" ({})", worst.join(", "))
-                },
-                commit.message.lines().next().unwrap_or("")
-            );
+            text += &series_line(&r, commit.time, &commit.message);
             reports.push(r);
         }
         let any = reports.iter().any(|r| r.drifted);
         if a.json {
             out_json(
-                &serde_json::json!({"reference": reference.to_string(), "series": reports, "definitions": definitions()}),
+                &serde_json::json!({"reference": reference.to_string(), "series": reports, "definitions": DriftReport::definitions_json()}),
             )?;
         } else {
             out(&text)?;
@@ -349,7 +297,7 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
     }
     if a.json {
         let mut v = serde_json::to_value(&r).map_err(|e| Failure::user(e.to_string()))?;
-        v["definitions"] = definitions();
+        v["definitions"] = DriftReport::definitions_json();
         out_json(&v)?;
     } else {
         out(&report_text(&r))?;

@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use super::compare::{ColumnDrift, Shares, TableDrift};
-use crate::repo::DriftReport;
+use crate::drift::report::{DEFINITIONS, DriftReport};
 
 /// Bars drawn per chart; further categories are summed into one.
 const MAX_BARS: usize = 30;
@@ -224,8 +224,14 @@ table.m{border-collapse:collapse;font-size:12px}table.m td,table.m th{border:1px
     );
     out.push_str(
         r##"<p class="legend"><span style="background:#4c78a8"></span> reference &nbsp; <span style="background:#f58518"></span> current</p>
-<p class="def">Definitions (docs/DRIFT.md): PSI and KL in nats with the zero-bin policy (an empty bin counts half an observation); Jensen–Shannon is a divergence in bits (0..1), not its square root; Hellinger and L-infinity in 0..1; KS p-value asymptotic; chi-square without continuity correction; numeric bins are frozen from the reference's quantiles.</p>"##,
+"##,
     );
+    let _ = write!(out, "<p class=\"def\">{}</p>", esc(&r.footer()));
+    out.push_str("<details class=\"def\"><summary>Definitions</summary><dl>");
+    for (k, v) in DEFINITIONS {
+        let _ = write!(out, "<dt>{}</dt><dd>{}</dd>", esc(k), esc(v));
+    }
+    out.push_str("</dl></details>");
     for t in &r.tables {
         out.push_str(&table(t));
     }

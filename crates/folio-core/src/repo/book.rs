@@ -545,13 +545,13 @@ impl Repo {
         c: CommitId,
         settings: crate::drift::Settings,
         when: i64,
-    ) -> Result<(Impairment, super::DriftReport), RepoError> {
+    ) -> Result<(Impairment, crate::drift::report::DriftReport), RepoError> {
         let month = Month::of_time(when);
         let (carrying, currency) = self.dataset_carrying(dataset, month)?;
         let report = self.drift(
             r,
             c,
-            &super::DriftOptions {
+            &crate::drift::report::DriftOptions {
                 paths: vec![dataset.to_string()],
                 columns: Vec::new(),
                 settings,
@@ -731,7 +731,7 @@ impl Repo {
             if r.kind == "dataset"
                 && let (Some(p), Some(h)) = (parent, head)
             {
-                let o = super::DriftOptions {
+                let o = crate::drift::report::DriftOptions {
                     paths: vec![r.name.clone()],
                     columns: Vec::new(),
                     settings: settings.clone(),

@@ -6,13 +6,11 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
 use rayon::prelude::*;
-use serde::Serialize;
 
 use super::{Repo, RepoError, is_within};
 use crate::drift::profile::PROFILE_VERSION;
-use crate::drift::{
-    ColumnBuilder, ColumnProfile, DriftError, Profile, Settings, TableDrift, compare,
-};
+use crate::drift::report::{DriftOptions, DriftReport, LEDGER_CONFIDENCE, LEDGER_LABEL};
+use crate::drift::{ColumnBuilder, ColumnProfile, DriftError, Profile, compare};
 use crate::id::{CommitId, ObjectId};
 use crate::ledger::index::{LedgerIndex, Term};
 use crate::ledger::query::LedgerView;
@@ -20,43 +18,6 @@ use crate::ledger::{EventKind, Locator, Payload};
 use crate::object::{Commit, EntryKind};
 use crate::table::manifest::decode_chunk;
 use crate::table::{Cell, ColumnType};
-
-/// What to compare.
-#[derive(Debug, Clone, Default)]
-pub struct DriftOptions {
-    /// Tables or datasets to compare (all when empty).
-    pub paths: Vec<String>,
-    /// Columns to compare (all when empty).
-    pub columns: Vec<String>,
-    /// Bins, thresholds and per-column rules.
-    pub settings: Settings,
-}
-
-/// Drift between two commits.
-#[derive(Debug, Clone, Serialize)]
-pub struct DriftReport {
-    /// The reference commit.
-    pub reference: String,
-    /// The current commit.
-    pub current: String,
-    /// Per table, then per folder dataset.
-    pub tables: Vec<TableDrift>,
-    /// Whether any table or folder drifted.
-    pub drifted: bool,
-    /// Bins of numeric columns.
-    pub bins: usize,
-    /// Share of drifted columns at which a table drifts.
-    pub share_threshold: f64,
-    /// Change of missing rate at which a column drifts.
-    pub missing_threshold: f64,
-    /// Profiles computed by this run (the others came from the cache).
-    pub profiles_computed: usize,
-}
-
-/// Names of the columns folio adds to a table from the ledger.
-pub const LEDGER_LABEL: &str = "(ledger) label";
-/// See [`LEDGER_LABEL`].
-pub const LEDGER_CONFIDENCE: &str = "(ledger) confidence";
 
 impl Repo {
     fn profile_dir(&self) -> PathBuf {

@@ -5,7 +5,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::error::ErrorKind;
-use crate::id::ObjectId;
+use crate::id::{CommitId, ObjectId};
 use crate::index::IndexError;
 use crate::lock::LockError;
 use crate::object::DecodeError;
@@ -58,6 +58,16 @@ pub enum RepoError {
         prefix: String,
         /// `id summary` of each match.
         candidates: Vec<String>,
+    },
+    /// A range whose start is not a first-parent ancestor of its end.
+    #[error("{} is not a first-parent ancestor of {}: the range {range} is empty", ancestor.0.short(12), descendant.0.short(12))]
+    NotAnAncestor {
+        /// The range as given.
+        range: String,
+        /// Its start.
+        ancestor: CommitId,
+        /// Its end.
+        descendant: CommitId,
     },
     /// HEAD names a branch with no commit.
     #[error("HEAD has no commit yet: run `folio commit` first")]
@@ -196,6 +206,7 @@ impl RepoError {
             | E::NothingTracked
             | E::UnknownRevision(_)
             | E::AmbiguousRevision { .. }
+            | E::NotAnAncestor { .. }
             | E::NoCommits
             | E::Value(_)
             | E::ValueAt { .. }

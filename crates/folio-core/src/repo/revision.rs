@@ -73,6 +73,32 @@ impl Repo {
             Some(crate::store::Location::Packed { .. })
         ) && self.store.get(id).is_ok_and(|b| looks_like_commit(&b))
     }
+
+    /// The commits of the range `from..to`: first parents from `to` back
+    /// to, not including, `from`; oldest first. `range` names the range in
+    /// the error when `from` is not a first-parent ancestor of `to`.
+    pub fn first_parent_range(
+        &self,
+        range: &str,
+        from: CommitId,
+        to: CommitId,
+    ) -> Result<Vec<CommitId>, RepoError> {
+        let mut out = Vec::new();
+        let mut at = Some(to);
+        while let Some(id) = at {
+            if id == from {
+                out.reverse();
+                return Ok(out);
+            }
+            out.push(id);
+            at = self.read_commit(id)?.parents.first().copied();
+        }
+        Err(RepoError::NotAnAncestor {
+            range: range.to_string(),
+            ancestor: from,
+            descendant: to,
+        })
+    }
 }
 
 /// Splits `base~2~1` into `("base", 3)`; `~` alone means `~1`.
