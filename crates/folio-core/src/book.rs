@@ -3,6 +3,8 @@
 //! (docs/BOOK.md).
 
 pub mod html;
+pub mod ledgered;
+pub mod portfolio;
 pub mod report;
 pub mod schedule;
 
@@ -235,5 +237,113 @@ impl PolicyConfig {
             },
             Some(m) => return Err(PolicyError::UnknownMethod(m.to_string())),
         })
+    }
+}
+
+/// What `book policy DATASET --…` asks to change: the settings given
+/// (unset ones keep the dataset's current settings) and, for a change of
+/// estimate, the month it applies from.
+#[derive(Debug, Clone, Default)]
+pub struct PolicyUpdate {
+    /// See [`PolicyConfig`].
+    pub method: Option<String>,
+    /// See [`PolicyConfig`].
+    pub factor: Option<f64>,
+    /// See [`PolicyConfig`].
+    pub life: Option<u32>,
+    /// See [`PolicyConfig`].
+    pub residual: Option<f64>,
+    /// See [`PolicyConfig`].
+    pub convention: Option<String>,
+    /// See [`PolicyConfig`].
+    pub expected_runs: Option<u64>,
+    /// See [`PolicyConfig`].
+    pub currency: Option<String>,
+    /// The first month of a change of estimate (`--from`).
+    pub from: Option<report::Month>,
+}
+
+impl PolicyUpdate {
+    /// True when the update sets anything.
+    pub fn is_empty(&self) -> bool {
+        self.method.is_none()
+            && self.factor.is_none()
+            && self.life.is_none()
+            && self.residual.is_none()
+            && self.convention.is_none()
+            && self.expected_runs.is_none()
+            && self.currency.is_none()
+    }
+}
+
+impl PolicyConfig {
+    /// The policy settings after `u`, for `dataset` whose current settings
+    /// are `old`. Once the dataset is on the book (`on_book`), or when
+    /// `u.from` is given, the update is a change of estimate from a month
+    /// on (`this_month` by default): it applies prospectively and may not
+    /// change the convention or currency. Values are checked first, so a
+    /// bad one is named before anything else is decided.
+    pub fn updated(
+        old: Option<PolicyConfig>,
+        u: &PolicyUpdate,
+        on_book: bool,
+        this_month: report::Month,
+        dataset: &str,
+    ) -> Result<PolicyConfig, report::BookError> {
+        use report::BookError;
+        let at = |source| BookError::Policy {
+            at: format!("book policy for {dataset}"),
+            source,
+        };
+        if let Some(c) = &u.convention
+            && Convention::parse(c).is_none()
+        {
+            return Err(at(PolicyError::UnknownConvention(c.clone())));
+        }
+        if let Some(c) = &u.currency
+            && crate::ledger::money::exponent(&c.to_ascii_uppercase()).is_none()
+        {
+            return Err(at(PolicyError::UnknownCurrency(c.to_ascii_uppercase())));
+        }
+        match old {
+            Some(mut old) if on_book || u.from.is_some() => {
+                if u.convention.is_some() || u.currency.is_some() {
+                    return Err(BookError::FixedOnBook(dataset.to_string()));
+                }
+                let from = u.from.unwrap_or(this_month);
+                old.changes
+                    .retain(|c| report::Month::parse(&c.from) != Some(from));
+                if let Some(last) = old
+                    .changes
+                    .last()
+                    .and_then(|c| report::Month::parse(&c.from))
+                    && last > from
+                {
+                    return Err(BookError::ChangeOrder { from, last });
+                }
+                old.changes.push(ChangeConfig {
+                    from: from.to_string(),
+                    method: u.method.clone(),
+                    factor: u.factor,
+                    life: u.life,
+                    residual: u.residual,
+                    expected_runs: u.expected_runs,
+                });
+                Ok(old)
+            }
+            old => {
+                let old = old.unwrap_or_default();
+                Ok(PolicyConfig {
+                    method: u.method.clone().or(old.method),
+                    factor: u.factor.or(old.factor),
+                    life: u.life.or(old.life),
+                    residual: u.residual.or(old.residual),
+                    convention: u.convention.clone().or(old.convention),
+                    expected_runs: u.expected_runs.or(old.expected_runs),
+                    currency: u.currency.clone().or(old.currency),
+                    changes: old.changes,
+                })
+            }
+        }
     }
 }

@@ -1,10 +1,9 @@
 //! `folio book`: policies, schedules and book value.
 
 use super::{Ctx, Failure, Result, out, out_json};
-use folio_core::book::PolicyConfig;
+use folio_core::book::report::ScheduleOptions;
 use folio_core::book::report::{By, Month, PeriodKind, Schedule};
 use folio_core::ledger::money::format_minor;
-use folio_core::repo::ScheduleOptions;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -346,92 +345,30 @@ fn impair(ctx: &Ctx, a: &ImpairArgs) -> Result {
 
 fn policy(ctx: &Ctx, a: &PolicyArgs) -> Result {
     let repo = ctx.repo()?;
-    let setting = a.method.is_some()
-        || a.life.is_some()
-        || a.residual.is_some()
-        || a.convention.is_some()
-        || a.factor.is_some()
-        || a.expected_runs.is_some()
-        || a.currency.is_some();
-    if setting {
+    let update = folio_core::book::PolicyUpdate {
+        method: a.method.clone(),
+        factor: a.factor,
+        life: a.life,
+        residual: a.residual,
+        convention: a.convention.clone(),
+        expected_runs: a.expected_runs,
+        currency: a.currency.clone(),
+        from: a.from.as_deref().map(|s| month(s, "--from")).transpose()?,
+    };
+    if !update.is_empty() {
         let Some(d) = &a.dataset else {
             return Err(Failure::user("give the DATASET whose policy to set"));
         };
         let d = repo.dataset_path(&ctx.cwd.join(d))?;
         let lock = repo.lock(ctx.wait)?;
-        // Bad values are named before anything else is decided.
-        if let Some(c) = &a.convention
-            && folio_core::book::Convention::parse(c).is_none()
-        {
-            return Err(Failure::user(format!(
-                "book policy for {d}: unknown convention '{c}': use full-month, mid-month or next-month"
-            )));
-        }
-        if let Some(c) = &a.currency
-            && folio_core::ledger::money::exponent(&c.to_ascii_uppercase()).is_none()
-        {
-            return Err(Failure::user(format!(
-                "book policy for {d}: unknown currency '{}': give an ISO 4217 code",
-                c.to_ascii_uppercase()
-            )));
-        }
-        // Unset options keep the dataset's current settings.
-        let old = repo.config()?.book.get(&d).cloned();
-        let on_book = old.is_some() && repo.book_has_lots(&d)?;
-        let cfg = match old {
-            Some(mut old) if on_book || a.from.is_some() => {
-                // A change of estimate: from a month on, prospectively.
-                if a.convention.is_some() || a.currency.is_some() {
-                    return Err(Failure::user(format!(
-                        "{d} is on the book: its convention and currency cannot change (a change of estimate may set --method, --life, --residual, --factor, --expected-runs)"
-                    )));
-                }
-                let from = match &a.from {
-                    Some(s) => month(s, "--from")?,
-                    None => Month::of_time(super::commit::now()?),
-                };
-                old.changes.retain(|c| Month::parse(&c.from) != Some(from));
-                if let Some(last) = old.changes.last().and_then(|c| Month::parse(&c.from))
-                    && last > from
-                {
-                    return Err(Failure::user(format!(
-                        "--from {from}: a change from {last} is already recorded; changes apply in month order"
-                    )));
-                }
-                old.changes.push(folio_core::book::ChangeConfig {
-                    from: from.to_string(),
-                    method: a.method.clone(),
-                    factor: a.factor,
-                    life: a.life,
-                    residual: a.residual,
-                    expected_runs: a.expected_runs,
-                });
-                old
-            }
-            old => {
-                let old = old.unwrap_or_default();
-                PolicyConfig {
-                    method: a.method.clone().or(old.method),
-                    factor: a.factor.or(old.factor),
-                    life: a.life.or(old.life),
-                    residual: a.residual.or(old.residual),
-                    convention: a.convention.clone().or(old.convention),
-                    expected_runs: a.expected_runs.or(old.expected_runs),
-                    currency: a.currency.clone().or(old.currency),
-                    changes: old.changes,
-                }
-            }
-        };
-        repo.set_book_policy(&lock, &d, &cfg)?;
+        repo.update_book_policy(&lock, &d, &update, super::commit::now()?)?;
     }
     let mut policies = repo.book_policies()?;
     if let Some(d) = &a.dataset {
         let d = repo.dataset_path(&ctx.cwd.join(d))?;
         policies.retain(|k, _| *k == d);
         if policies.is_empty() {
-            return Err(Failure::user(format!(
-                "{d} has no book policy: set one with `folio book policy {d} --method straight-line --life 18`"
-            )));
+            return Err(folio_core::book::report::BookError::NoPolicy(d).into());
         }
     }
     if a.json {

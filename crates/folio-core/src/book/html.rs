@@ -3,9 +3,9 @@
 
 use std::fmt::Write;
 
+use super::portfolio::Portfolio;
 use super::report::Schedule;
 use crate::ledger::money::format_minor;
-use crate::repo::Portfolio;
 
 use crate::drift::html::esc;
 

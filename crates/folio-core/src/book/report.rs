@@ -486,6 +486,22 @@ pub enum BookError {
         /// The month.
         month: Month,
     },
+    /// A change of estimate that would change what cannot change once a
+    /// dataset is on the book.
+    #[error(
+        "{0} is on the book: its convention and currency cannot change (a change of estimate may set --method, --life, --residual, --factor, --expected-runs)"
+    )]
+    FixedOnBook(String),
+    /// A change of estimate before one already recorded.
+    #[error(
+        "--from {from}: a change from {last} is already recorded; changes apply in month order"
+    )]
+    ChangeOrder {
+        /// The month asked for.
+        from: Month,
+        /// The latest change recorded.
+        last: Month,
+    },
     /// A policy that does not check.
     #[error("{at}: {source}")]
     Policy {
@@ -555,6 +571,21 @@ pub fn check(lots: &[Lot], policies: &BTreeMap<String, Policy>) -> Result<String
     currency
         .map(str::to_string)
         .ok_or(BookError::NoCostBasis(None))
+}
+
+/// What a schedule covers.
+#[derive(Debug, Clone)]
+pub struct ScheduleOptions {
+    /// Only this dataset.
+    pub dataset: Option<String>,
+    /// First month (default: the first lot's).
+    pub from: Option<Month>,
+    /// Last month (default: when the last lot is fully depreciated).
+    pub to: Option<Month>,
+    /// Period length.
+    pub period: PeriodKind,
+    /// Grouping.
+    pub by: By,
 }
 
 /// Training runs by month, cumulative, per dataset: `runs[d]` lists the
