@@ -73,6 +73,38 @@ pub struct CommitOutcome {
     pub events: u64,
 }
 
+/// The datasets of a commit as snapshotted from the working tree.
+#[derive(Default)]
+struct Snapshotted {
+    /// Every dataset entry of the new commit, sorted by path.
+    entries: Vec<DatasetEntry>,
+    /// Refreshed stat caches, per dataset.
+    caches: Vec<(String, DatasetCache)>,
+    /// What changed, per snapshotted dataset.
+    changes: Vec<(String, FileChanges)>,
+    /// The table files found in them.
+    table_files: Vec<super::TableFile>,
+    stats: HashStats,
+    skipped: Vec<String>,
+}
+
+/// What the parent commit holds.
+struct Parent {
+    id: Option<CommitId>,
+    commit: Option<Commit>,
+    datasets: Vec<DatasetEntry>,
+    tables: Vec<TableRef>,
+    /// The manifests of its tables, by path.
+    manifests: std::collections::HashMap<String, crate::table::manifest::Manifest>,
+}
+
+/// Metadata given on the command line and in a sidecar, checked.
+struct GivenMeta {
+    classes: Vec<String>,
+    sidecar: std::cell::RefCell<std::collections::HashMap<String, (u64, Meta)>>,
+    sidecar_name: String,
+}
+
 impl Repo {
     /// Snapshots datasets and records a commit on the current branch.
     pub fn commit(
@@ -81,161 +113,30 @@ impl Repo {
         opts: &CommitOptions,
         progress: &dyn Progress,
     ) -> Result<CommitOutcome, RepoError> {
-        let branch_head = self.refs.head()?;
-        let parent = self.refs.head_commit()?;
-        let parent_commit = parent.map(|p| self.read_commit(p)).transpose()?;
-        let old: Vec<DatasetEntry> = parent_commit
-            .as_ref()
-            .map(|c| c.datasets.clone())
-            .unwrap_or_default();
-
-        let old_tables = parent_commit
-            .as_ref()
-            .map(|c| c.tables.clone())
-            .unwrap_or_default();
+        let parent = self.parent()?;
         let config = self.config()?;
-        let parent_manifests = self.parent_manifests(&old_tables)?;
-        let targets = self.commit_targets(&old, &opts.paths)?;
+        let targets = self.commit_targets(&parent.datasets, &opts.paths)?;
         // Refuse bad batch or sidecar metadata before anything is written.
-        let classes = config.sensitivities();
-        opts.meta
-            .payloads(None, &classes)
-            .map_err(|source| RepoError::ValueAt {
-                at: "commit flags".into(),
-                source,
-            })?;
-        let sidecar = match &opts.meta_file {
-            Some(f) => super::examples::read_sidecar(f, &classes)?,
-            None => Default::default(),
-        };
-        let sidecar_name = opts
-            .meta_file
-            .as_ref()
-            .map(|f| f.display().to_string())
-            .unwrap_or_default();
-        let sidecar = std::cell::RefCell::new(sidecar);
+        let given = given_meta(&config, opts)?;
         let index = self.open_index_rw(lock)?;
-        let stamp = index.stamp()?;
         let writer = self.store.writer()?;
-        let mut stats = HashStats::default();
-        let mut skipped = Vec::new();
-        let mut new_entries: Vec<DatasetEntry> = old
-            .iter()
-            .filter(|d| !targets.contains(&d.path))
-            .cloned()
-            .collect();
-        let mut caches: Vec<(String, DatasetCache)> = Vec::new();
-        let mut changes = Vec::new();
-        let mut table_files = Vec::new();
-        for path in &targets {
-            let abs = self.abs(path);
-            let prev = old.iter().find(|d| &d.path == path);
-            if std::fs::symlink_metadata(&abs).is_err() {
-                // A tracked dataset that is gone from the working tree.
-                if let Some(p) = prev {
-                    changes.push((path.clone(), self.dataset_changes(Some(p), None)?));
-                }
-                continue;
-            }
-            let mut scan = snapshot::scan(&abs, Some(&self.repo_ignore()))?;
-            let cache = index.stat_cache(path);
-            let (cache, st) =
-                snapshot::resolve_ids(&mut scan, &abs, &cache, Some(&writer), stamp, progress)?;
-            stats.hashed_files += st.hashed_files;
-            stats.hashed_bytes += st.hashed_bytes;
-            stats.cached_files += st.cached_files;
-            skipped.extend(scan.skipped.iter().map(|s| format!("{path}/{s}")));
-            table_files.extend(self.table_files(
-                &config,
-                path,
-                &scan,
-                &parent_manifests,
-                &opts.tables,
-            ));
-            let (entry, ch) = if scan.single_file {
-                let e = &scan.entries[0];
-                let entry = DatasetEntry {
-                    path: path.clone(),
-                    kind: e.kind,
-                    id: e.id.expect("resolved"),
-                    size: e.size,
-                };
-                let ch = self.dataset_changes(prev, Some(&entry))?;
-                (entry, ch)
-            } else {
-                let trees = WorkTrees::build(&scan);
-                // Compare before writing: the new trees are in memory.
-                let ch = match prev.filter(|p| p.kind == EntryKind::Tree) {
-                    Some(p) => {
-                        snapshot::diff_trees(&self.store, Some(p.id), &trees, Some(trees.root.0))?
-                    }
-                    None => {
-                        let mut ch =
-                            snapshot::diff_trees(&self.store, None, &trees, Some(trees.root.0))?;
-                        if prev.is_some() {
-                            ch.deleted.push(String::new());
-                        }
-                        ch
-                    }
-                };
-                trees.write(&writer)?;
-                let entry = DatasetEntry {
-                    path: path.clone(),
-                    kind: EntryKind::Tree,
-                    id: trees.root.0,
-                    size: trees.size,
-                };
-                (entry, ch)
-            };
-            if prev != Some(&entry) {
-                changes.push((path.clone(), ch));
-            }
-            new_entries.push(entry);
-            if let Some(cache) = cache {
-                caches.push((path.clone(), cache));
-            }
-        }
-        new_entries.sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
-
-        // Tables: rebuild manifests of changed table files, keep the others.
-        let built = self.build_tables(&table_files, &parent_manifests)?;
-        let mut new_tables: Vec<TableRef> = old_tables
-            .iter()
-            .filter(|t| !targets.iter().any(|d| is_within(&t.path, d)))
-            .cloned()
-            .collect();
-        let mut summaries = Vec::new();
-        for b in &built {
-            if let Some(chunks) = &b.chunks {
-                for (_, bytes) in chunks {
-                    writer.put(bytes)?;
-                }
-                writer.put(&b.manifest.encode())?;
-            }
-            new_tables.push(b.table_ref());
-            summaries.push(TableSummary {
-                path: b.path.clone(),
-                rows: b.manifest.rows,
-                columns: b.manifest.columns.len(),
-                key: b.manifest.key.clone(),
-                rejected: b.manifest.rejected.clone(),
-                parsed: b.chunks.is_some(),
-            });
-        }
-        new_tables.sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
-
-        if new_entries == old && new_tables == old_tables && !opts.allow_empty {
+        let snap =
+            self.snapshot_datasets(&index, &writer, &config, &parent, &targets, opts, progress)?;
+        let built = self.build_tables(&snap.table_files, &parent.manifests)?;
+        let (tables, summaries) = store_tables(&writer, &built, &parent.tables, &targets)?;
+        let outcome = |commit, events, snap: Snapshotted| CommitOutcome {
+            commit,
+            changes: snap.changes,
+            stats: snap.stats,
+            skipped: snap.skipped,
+            tables: summaries.clone(),
+            events,
+        };
+        if snap.entries == parent.datasets && tables == parent.tables && !opts.allow_empty {
             // Nothing changed: the unfinished pack is discarded on drop.
             drop(writer);
-            self.save_caches(&index, &caches)?;
-            return Ok(CommitOutcome {
-                commit: None,
-                changes,
-                stats,
-                skipped,
-                tables: summaries,
-                events: 0,
-            });
+            self.save_caches(&index, &snap.caches)?;
+            return Ok(outcome(None, 0, snap));
         }
         // The ledger: record the examples this commit adds and removes, and
         // attest the new head in the commit.
@@ -244,12 +145,13 @@ impl Repo {
             time: opts.time,
             source: opts.source.as_deref(),
             batch: &opts.meta,
-            sidecar: &sidecar,
-            sidecar_name: &sidecar_name,
+            sidecar: &given.sidecar,
+            sidecar_name: &given.sidecar_name,
             config: &config,
-            classes: classes.clone(),
+            classes: given.classes.clone(),
         };
-        let attested = parent_commit
+        let attested = parent
+            .commit
             .as_ref()
             .and_then(|c| c.ledger)
             .map(|(size, root)| LedgerHead { size, root });
@@ -257,18 +159,18 @@ impl Repo {
         let mut events_out = ledger.writer()?;
         let delta = CommitDelta {
             datasets: &targets,
-            changes: &changes,
-            old_tables: &old_tables,
-            parent_manifests: &parent_manifests,
+            changes: &snap.changes,
+            old_tables: &parent.tables,
+            parent_manifests: &parent.manifests,
             built: &built,
         };
         let events = self.example_events(&ctx, &delta, &mut |d| Ok(events_out.push(d)?))?;
         let cp = events_out.finish()?;
         let head = cp.head();
         let commit = Commit {
-            parents: parent.into_iter().collect(),
-            datasets: new_entries,
-            tables: new_tables,
+            parents: parent.id.into_iter().collect(),
+            datasets: snap.entries.clone(),
+            tables,
             ledger: (head.size > 0).then_some((head.size, head.root)),
             author: opts.author.clone(),
             time: opts.time,
@@ -276,27 +178,150 @@ impl Repo {
         };
         let id = CommitId(writer.put(&commit.encode())?);
         writer.finish()?;
-        match branch_head {
-            Head::Branch(b) => self.refs.set(RefKind::Branch, &b, id)?,
-            Head::Detached(_) => self.refs.set_head(&Head::Detached(id))?,
-        }
+        self.move_head_to(id)?;
         ledger.settle(cp)?;
         // The commit is done: the derived indexes follow. A failure leaves
         // them behind, which readers detect (they read the unindexed tail).
         let _ = self.update_ledger_index(lock);
-        self.save_caches(&index, &caches)?;
+        self.save_caches(&index, &snap.caches)?;
         let keep: Vec<&str> = commit.datasets.iter().map(|d| d.path.as_str()).collect();
+        let old = &parent.datasets;
         if keep.len() != old.len() || old.iter().any(|d| !keep.contains(&d.path.as_str())) {
             index.retain_datasets(&keep)?;
         }
-        Ok(CommitOutcome {
-            commit: Some(id),
-            changes,
-            stats,
-            skipped,
-            tables: summaries,
-            events,
+        Ok(outcome(Some(id), events, snap))
+    }
+
+    /// HEAD's commit and what it holds.
+    fn parent(&self) -> Result<Parent, RepoError> {
+        let id = self.refs.head_commit()?;
+        let commit = id.map(|p| self.read_commit(p)).transpose()?;
+        let (datasets, tables) = commit
+            .as_ref()
+            .map(|c| (c.datasets.clone(), c.tables.clone()))
+            .unwrap_or_default();
+        Ok(Parent {
+            id,
+            commit,
+            manifests: self.parent_manifests(&tables)?,
+            datasets,
+            tables,
         })
+    }
+
+    /// Moves the current branch (or a detached HEAD) to `id`.
+    pub(super) fn move_head_to(&self, id: CommitId) -> Result<(), RepoError> {
+        match self.refs.head()? {
+            Head::Branch(b) => self.refs.set(RefKind::Branch, &b, id)?,
+            Head::Detached(_) => self.refs.set_head(&Head::Detached(id))?,
+        }
+        Ok(())
+    }
+
+    /// Walks, hashes and stores each target dataset; builds its trees and
+    /// compares them with the parent's. Untouched datasets are kept.
+    #[allow(clippy::too_many_arguments)]
+    fn snapshot_datasets(
+        &self,
+        index: &crate::index::Index,
+        writer: &crate::store::Writer,
+        config: &crate::config::Config,
+        parent: &Parent,
+        targets: &[String],
+        opts: &CommitOptions,
+        progress: &dyn Progress,
+    ) -> Result<Snapshotted, RepoError> {
+        let stamp = index.stamp()?;
+        let old = &parent.datasets;
+        let mut out = Snapshotted {
+            entries: old
+                .iter()
+                .filter(|d| !targets.contains(&d.path))
+                .cloned()
+                .collect(),
+            ..Default::default()
+        };
+        for path in targets {
+            let abs = self.abs(path);
+            let prev = old.iter().find(|d| &d.path == path);
+            if std::fs::symlink_metadata(&abs).is_err() {
+                // A tracked dataset that is gone from the working tree.
+                if let Some(p) = prev {
+                    out.changes
+                        .push((path.clone(), self.dataset_changes(Some(p), None)?));
+                }
+                continue;
+            }
+            let mut scan = snapshot::scan(&abs, Some(&self.repo_ignore()))?;
+            let cache = index.stat_cache(path);
+            let (cache, st) =
+                snapshot::resolve_ids(&mut scan, &abs, &cache, Some(writer), stamp, progress)?;
+            out.stats.hashed_files += st.hashed_files;
+            out.stats.hashed_bytes += st.hashed_bytes;
+            out.stats.cached_files += st.cached_files;
+            out.skipped
+                .extend(scan.skipped.iter().map(|s| format!("{path}/{s}")));
+            out.table_files.extend(self.table_files(
+                config,
+                path,
+                &scan,
+                &parent.manifests,
+                &opts.tables,
+            ));
+            let (entry, ch) = self.dataset_entry(path, prev, &scan, writer)?;
+            if prev != Some(&entry) {
+                out.changes.push((path.clone(), ch));
+            }
+            out.entries.push(entry);
+            if let Some(cache) = cache {
+                out.caches.push((path.clone(), cache));
+            }
+        }
+        out.entries
+            .sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
+        Ok(out)
+    }
+
+    /// The entry of a scanned dataset and its changes against `prev`; a
+    /// folder's trees are compared in memory, then written.
+    fn dataset_entry(
+        &self,
+        path: &str,
+        prev: Option<&DatasetEntry>,
+        scan: &snapshot::Scan,
+        writer: &crate::store::Writer,
+    ) -> Result<(DatasetEntry, FileChanges), RepoError> {
+        if scan.single_file {
+            let e = &scan.entries[0];
+            let entry = DatasetEntry {
+                path: path.to_string(),
+                kind: e.kind,
+                id: e.id.expect("resolved"),
+                size: e.size,
+            };
+            let ch = self.dataset_changes(prev, Some(&entry))?;
+            return Ok((entry, ch));
+        }
+        let trees = WorkTrees::build(scan);
+        let root = Some(trees.root.0);
+        let ch = match prev.filter(|p| p.kind == EntryKind::Tree) {
+            Some(p) => snapshot::diff_trees(&self.store, Some(p.id), &trees, root)?,
+            None => {
+                let mut ch = snapshot::diff_trees(&self.store, None, &trees, root)?;
+                if prev.is_some() {
+                    ch.deleted.push(String::new());
+                }
+                ch
+            }
+        };
+        trees.write(writer)?;
+        let entry = DatasetEntry {
+            path: path.to_string(),
+            kind: EntryKind::Tree,
+            id: trees.root.0,
+            size: trees.size,
+        };
+        Ok((entry, ch))
     }
 
     pub(super) fn save_caches(
@@ -349,4 +374,68 @@ impl Repo {
         }
         Ok(out)
     }
+}
+
+/// Checks the metadata flags and reads the sidecar, before anything is
+/// written.
+fn given_meta(
+    config: &crate::config::Config,
+    opts: &CommitOptions,
+) -> Result<GivenMeta, RepoError> {
+    let classes = config.sensitivities();
+    opts.meta
+        .payloads(None, &classes)
+        .map_err(|source| RepoError::ValueAt {
+            at: "commit flags".into(),
+            source,
+        })?;
+    let sidecar = match &opts.meta_file {
+        Some(f) => super::examples::read_sidecar(f, &classes)?,
+        None => Default::default(),
+    };
+    Ok(GivenMeta {
+        classes,
+        sidecar: std::cell::RefCell::new(sidecar),
+        sidecar_name: opts
+            .meta_file
+            .as_ref()
+            .map(|f| f.display().to_string())
+            .unwrap_or_default(),
+    })
+}
+
+/// Stores the chunks and manifests of rebuilt tables; returns the new
+/// commit's table list (tables outside the targets kept) and a summary of
+/// each table read.
+fn store_tables(
+    writer: &crate::store::Writer,
+    built: &[super::BuiltTable],
+    old: &[TableRef],
+    targets: &[String],
+) -> Result<(Vec<TableRef>, Vec<TableSummary>), RepoError> {
+    let mut tables: Vec<TableRef> = old
+        .iter()
+        .filter(|t| !targets.iter().any(|d| is_within(&t.path, d)))
+        .cloned()
+        .collect();
+    let mut summaries = Vec::new();
+    for b in built {
+        if let Some(chunks) = &b.chunks {
+            for (_, bytes) in chunks {
+                writer.put(bytes)?;
+            }
+            writer.put(&b.manifest.encode())?;
+        }
+        tables.push(b.table_ref());
+        summaries.push(TableSummary {
+            path: b.path.clone(),
+            rows: b.manifest.rows,
+            columns: b.manifest.columns.len(),
+            key: b.manifest.key.clone(),
+            rejected: b.manifest.rejected.clone(),
+            parsed: b.chunks.is_some(),
+        });
+    }
+    tables.sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
+    Ok((tables, summaries))
 }
