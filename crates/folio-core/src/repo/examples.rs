@@ -91,215 +91,239 @@ fn dataset_of<'a>(datasets: &'a [String], path: &str) -> &'a str {
         .map_or("", String::as_str)
 }
 
+/// Streams a commit's events to its sink, counting them; the first error
+/// (of the sink, or of a value) is kept and ends the stream.
+struct Emitter<'a, 'b> {
+    ctx: &'a EventContext<'a>,
+    sink: &'b mut dyn FnMut(Draft) -> Result<(), RepoError>,
+    count: u64,
+    failed: Option<RepoError>,
+}
+
+impl Emitter<'_, '_> {
+    fn push(&mut self, payload: Payload, subject: ExampleId) {
+        if self.failed.is_some() {
+            return;
+        }
+        let d = Draft {
+            time: self.ctx.time,
+            actor: self.ctx.actor.to_string(),
+            commit: None,
+            subject: Subject::Example(subject),
+            payload,
+        };
+        match (self.sink)(d) {
+            Ok(()) => self.count += 1,
+            Err(e) => self.failed = Some(e),
+        }
+    }
+
+    fn fail(&mut self, e: RepoError) {
+        if self.failed.is_none() {
+            self.failed = Some(e);
+        }
+    }
+
+    /// Pushes the payloads of `meta` (with `old`, what changed), or keeps
+    /// the error they raise, named by `at`.
+    fn meta(&mut self, meta: &Meta, old: Option<&Meta>, id: ExampleId, at_: String) {
+        match meta.payloads(old, &self.ctx.classes).map_err(at(at_)) {
+            Ok(ps) => ps.into_iter().for_each(|p| self.push(p, id)),
+            Err(e) => self.fail(e),
+        }
+    }
+
+    /// An example's addition, then its metadata: `side` (a sidecar's) over
+    /// `row` (mapped columns) over the commit's flags.
+    fn added(&mut self, dataset: &str, locator: Locator, id: ExampleId, row: Meta, at_: String) {
+        let side = self
+            .ctx
+            .sidecar
+            .borrow_mut()
+            .remove(locator.as_str())
+            .map(|(_, m)| m);
+        let meta = side.unwrap_or_default().or(&row).or(self.ctx.batch);
+        let source = meta
+            .source
+            .clone()
+            .or_else(|| self.ctx.source.map(str::to_string));
+        let collected_at = collected(&meta)
+            .map_err(at(at_.clone()))
+            .unwrap_or_else(|e| {
+                self.fail(e);
+                None
+            });
+        self.push(
+            Payload::Added {
+                dataset: dataset.to_string(),
+                locator,
+                source,
+                collected_at,
+            },
+            id,
+        );
+        self.meta(&meta, None, id, at_);
+    }
+
+    fn finish(self) -> Result<u64, RepoError> {
+        self.failed.map_or(Ok(self.count), Err)
+    }
+}
+
+/// One table's versions in a commit: the parent's manifest and the new
+/// build (either absent when the table is new or gone).
+type TableVersions<'a> = (&'a str, Option<&'a Manifest>, Option<&'a BuiltTable>);
+
+impl CommitDelta<'_> {
+    /// Every rebuilt table against its parent version, and tables that are
+    /// gone.
+    fn table_versions(&self) -> Vec<TableVersions<'_>> {
+        let mut out: Vec<TableVersions<'_>> = Vec::new();
+        for b in self.built.iter().filter(|b| b.chunks.is_some()) {
+            out.push((&b.path, self.parent_manifests.get(&b.path), Some(b)));
+        }
+        for t in self.old_tables {
+            let still = self.built.iter().any(|b| b.path == t.path);
+            let in_scope = self.datasets.iter().any(|d| is_within(&t.path, d));
+            if in_scope && !still {
+                out.push((&t.path, self.parent_manifests.get(&t.path), None));
+            }
+        }
+        out
+    }
+
+    fn is_table(&self, p: &str) -> bool {
+        self.built.iter().any(|b| b.path == p) || self.old_tables.iter().any(|t| t.path == p)
+    }
+}
+
 impl Repo {
     /// Events for a commit: files added and removed (table files count as
-    /// their rows), and rows added and removed in every changed table.
+    /// their rows), rows added, removed and re-described in every changed
+    /// table, and sidecar metadata for examples the commit did not add.
     pub(crate) fn example_events(
         &self,
         ctx: &EventContext<'_>,
         delta: &CommitDelta<'_>,
         sink: &mut dyn FnMut(Draft) -> Result<(), RepoError>,
     ) -> Result<u64, RepoError> {
-        let CommitDelta {
-            datasets,
-            changes,
-            old_tables,
-            parent_manifests,
-            built,
-        } = *delta;
-        let mut count = 0u64;
-        let mut failed: Option<RepoError> = None;
-        let is_table =
-            |p: &str| built.iter().any(|b| b.path == p) || old_tables.iter().any(|t| t.path == p);
-        let mut push = |payload: Payload, subject: ExampleId| {
-            if failed.is_some() {
-                return;
-            }
-            let d = Draft {
-                time: ctx.time,
-                actor: ctx.actor.to_string(),
-                commit: None,
-                subject: Subject::Example(subject),
-                payload,
-            };
-            match sink(d) {
-                Ok(()) => count += 1,
-                Err(e) => failed = Some(e),
-            }
+        let mut ev = Emitter {
+            ctx,
+            sink,
+            count: 0,
+            failed: None,
         };
-        for (dataset, ch) in changes {
-            let full = |rel: &str| {
-                if rel.is_empty() {
-                    dataset.clone()
-                } else {
-                    format!("{dataset}/{rel}")
-                }
+        for (dataset, ch) in delta.changes {
+            file_events(&mut ev, delta, dataset, ch);
+        }
+        for (path, old, new) in delta.table_versions() {
+            let dataset = dataset_of(delta.datasets, path);
+            self.row_events(&mut ev, dataset, path, old, new)?;
+        }
+        self.sidecar_events(&mut ev)?;
+        ev.finish()
+    }
+
+    /// The events of one table's rows: the parent's version against the
+    /// new one.
+    fn row_events(
+        &self,
+        ev: &mut Emitter<'_, '_>,
+        dataset: &str,
+        path: &str,
+        old: Option<&Manifest>,
+        new: Option<&BuiltTable>,
+    ) -> Result<(), RepoError> {
+        let mem: Option<HashMap<crate::id::ObjectId, &[u8]>> = new
+            .and_then(|b| b.chunks.as_ref())
+            .map(|c| c.iter().map(|(id, b)| (*id, b.as_slice())).collect());
+        let old_side = old.map(|m| (m, &self.store as &dyn ChunkSource));
+        let new_side = match (new, &mem) {
+            (Some(b), Some(m)) => Some((&b.manifest, m as &dyn ChunkSource)),
+            _ => None,
+        };
+        let keyed = new.map_or_else(
+            || old.is_some_and(|m| !m.key.is_empty()),
+            |b| !b.manifest.key.is_empty(),
+        );
+        let cols = ev.ctx.config.table(path).meta;
+        manifest::diff_each(old_side, new_side, &mut |kind, x, y, _n| {
+            let row = if kind == RowChangeKind::Removed {
+                x.as_ref()
+            } else {
+                y.as_ref()
             };
-            for rel in ch.added.iter().filter(|p| !p.ends_with('/')) {
-                let path = full(rel);
-                if !is_table(&path) {
-                    let id = ExampleId::file(&path);
-                    let side = ctx.sidecar.borrow_mut().remove(&path).map(|(_, m)| m);
-                    let meta = side.unwrap_or_default().or(ctx.batch);
-                    push(
-                        Payload::Added {
-                            dataset: dataset.clone(),
-                            locator: Locator::file(&path),
-                            source: meta
-                                .source
-                                .clone()
-                                .or_else(|| ctx.source.map(str::to_string)),
-                            collected_at: collected(&meta).map_err(at(&path))?,
-                        },
-                        id,
-                    );
-                    for p in meta.payloads(None, &ctx.classes).map_err(at(&path))? {
-                        push(p, id);
-                    }
+            let Some(row) = row else { return };
+            let locator = Locator::row(path, keyed, &row.ident);
+            let id = ExampleId::row(path, &row.ident);
+            let here = row_at(locator.as_str());
+            match kind {
+                RowChangeKind::Removed => ev.push(Payload::Removed { locator }, id),
+                RowChangeKind::Added => {
+                    ev.added(dataset, locator, id, Meta::from_row(&cols, &row.body), here)
                 }
-            }
-            for rel in ch.deleted.iter().filter(|p| !p.ends_with('/')) {
-                let path = full(rel);
-                if !is_table(&path) {
-                    push(
-                        Payload::Removed {
-                            locator: Locator::file(&path),
-                        },
-                        ExampleId::file(&path),
-                    );
+                RowChangeKind::Modified if !cols.is_empty() => {
+                    let old_meta = x.as_ref().map(|o| Meta::from_row(&cols, &o.body));
+                    let meta = Meta::from_row(&cols, &row.body);
+                    ev.meta(&meta, old_meta.as_ref(), id, here);
                 }
+                RowChangeKind::Modified => {}
             }
+        })?;
+        Ok(())
+    }
+
+    /// Sidecar rows for examples this commit did not add: existing
+    /// examples get their metadata recorded; unknown ones are an error.
+    fn sidecar_events(&self, ev: &mut Emitter<'_, '_>) -> Result<(), RepoError> {
+        let mut rest: Vec<(String, (u64, Meta))> = ev.ctx.sidecar.borrow_mut().drain().collect();
+        if rest.is_empty() || ev.failed.is_some() {
+            return Ok(());
         }
-        // Rows: every rebuilt table against its parent version, and tables
-        // that are gone.
-        let mut table_versions: Vec<(&str, Option<&Manifest>, Option<&BuiltTable>)> = Vec::new();
-        for b in built.iter().filter(|b| b.chunks.is_some()) {
-            table_versions.push((&b.path, parent_manifests.get(&b.path), Some(b)));
-        }
-        for t in old_tables {
-            let still = built.iter().any(|b| b.path == t.path);
-            let in_scope = datasets.iter().any(|d| is_within(&t.path, d));
-            if in_scope && !still {
-                table_versions.push((&t.path, parent_manifests.get(&t.path), None));
-            }
-        }
-        for (path, old, new) in table_versions {
-            let dataset = dataset_of(datasets, path).to_string();
-            let mem: Option<HashMap<crate::id::ObjectId, &[u8]>> = new
-                .and_then(|b| b.chunks.as_ref())
-                .map(|c| c.iter().map(|(id, b)| (*id, b.as_slice())).collect());
-            let old_side = old.map(|m| (m, &self.store as &dyn ChunkSource));
-            let new_side = match (new, &mem) {
-                (Some(b), Some(m)) => Some((&b.manifest, m as &dyn ChunkSource)),
-                _ => None,
+        let known = self.ledger_view()?.locators()?;
+        rest.sort_by_key(|r| r.1.0);
+        for (locator, (line, meta)) in rest {
+            let Some(id) = known.get(&locator) else {
+                return Err(RepoError::Input {
+                    at: format!("{}:{line}", ev.ctx.sidecar_name),
+                    problem: InputProblem::NoMatch(locator),
+                });
             };
-            let keyed = new.map_or_else(
-                || old.is_some_and(|m| !m.key.is_empty()),
-                |b| !b.manifest.key.is_empty(),
+            ev.meta(&meta, None, *id, locator);
+        }
+        Ok(())
+    }
+}
+
+/// The events of one folder dataset's files (table files count as their
+/// rows, not as files).
+fn file_events(ev: &mut Emitter<'_, '_>, delta: &CommitDelta<'_>, dataset: &str, ch: &FileChanges) {
+    let full = |rel: &str| {
+        if rel.is_empty() {
+            dataset.to_string()
+        } else {
+            format!("{dataset}/{rel}")
+        }
+    };
+    for rel in ch.added.iter().filter(|p| !p.ends_with('/')) {
+        let path = full(rel);
+        if !delta.is_table(&path) {
+            let id = ExampleId::file(&path);
+            ev.added(
+                dataset,
+                Locator::file(&path),
+                id,
+                Meta::default(),
+                path.clone(),
             );
-            let cols = ctx.config.table(path).meta;
-            let mut meta_err: Option<RepoError> = None;
-            manifest::diff_each(old_side, new_side, &mut |kind, x, y, _n| {
-                let row = if kind == RowChangeKind::Removed {
-                    x.as_ref()
-                } else {
-                    y.as_ref()
-                };
-                let Some(row) = row else { return };
-                let locator = Locator::row(path, keyed, &row.ident);
-                let id = ExampleId::row(path, &row.ident);
-                let result = match kind {
-                    RowChangeKind::Removed => {
-                        push(Payload::Removed { locator }, id);
-                        Ok(())
-                    }
-                    RowChangeKind::Added => {
-                        let side = ctx
-                            .sidecar
-                            .borrow_mut()
-                            .remove(locator.as_str())
-                            .map(|(_, m)| m);
-                        let meta = side
-                            .unwrap_or_default()
-                            .or(&Meta::from_row(&cols, &row.body))
-                            .or(ctx.batch);
-                        let source = meta
-                            .source
-                            .clone()
-                            .or_else(|| ctx.source.map(str::to_string));
-                        let collected_at =
-                            match collected(&meta).map_err(at(row_at(locator.as_str()))) {
-                                Ok(t) => t,
-                                Err(e) => {
-                                    if meta_err.is_none() {
-                                        meta_err = Some(e);
-                                    }
-                                    None
-                                }
-                            };
-                        push(
-                            Payload::Added {
-                                dataset: dataset.clone(),
-                                locator: locator.clone(),
-                                source,
-                                collected_at,
-                            },
-                            id,
-                        );
-                        meta.payloads(None, &ctx.classes)
-                            .map_err(at(row_at(locator.as_str())))
-                            .map(|ps| ps.into_iter().for_each(|p| push(p, id)))
-                    }
-                    RowChangeKind::Modified if !cols.is_empty() => {
-                        let old_meta = x.as_ref().map(|o| Meta::from_row(&cols, &o.body));
-                        Meta::from_row(&cols, &row.body)
-                            .payloads(old_meta.as_ref(), &ctx.classes)
-                            .map_err(at(row_at(locator.as_str())))
-                            .map(|ps| ps.into_iter().for_each(|p| push(p, id)))
-                    }
-                    RowChangeKind::Modified => Ok(()),
-                };
-                if let Err(e) = result
-                    && meta_err.is_none()
-                {
-                    meta_err = Some(e);
-                }
-            })?;
-            if let Some(e) = meta_err {
-                return Err(e);
-            }
         }
-        if let Some(e) = failed {
-            return Err(e);
+    }
+    for rel in ch.deleted.iter().filter(|p| !p.ends_with('/')) {
+        let path = full(rel);
+        if !delta.is_table(&path) {
+            let locator = Locator::file(&path);
+            ev.push(Payload::Removed { locator }, ExampleId::file(&path));
         }
-        // Sidecar rows for examples this commit did not add: existing
-        // examples get their metadata recorded; unknown ones are an error.
-        let rest: Vec<(String, (u64, Meta))> = ctx.sidecar.borrow_mut().drain().collect();
-        if !rest.is_empty() {
-            let known = self.ledger_view()?.locators()?;
-            let mut rest = rest;
-            rest.sort_by_key(|r| r.1.0);
-            for (locator, (line, meta)) in rest {
-                let Some(id) = known.get(&locator) else {
-                    return Err(RepoError::Input {
-                        at: format!("{}:{line}", ctx.sidecar_name),
-                        problem: InputProblem::NoMatch(locator),
-                    });
-                };
-                for p in meta.payloads(None, &ctx.classes).map_err(at(&locator))? {
-                    let d = Draft {
-                        time: ctx.time,
-                        actor: ctx.actor.to_string(),
-                        commit: None,
-                        subject: Subject::Example(*id),
-                        payload: p,
-                    };
-                    sink(d)?;
-                    count += 1;
-                }
-            }
-        }
-        Ok(count)
     }
 }
 
