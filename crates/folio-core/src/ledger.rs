@@ -8,6 +8,7 @@
 
 pub mod event;
 pub mod index;
+pub mod inventory;
 pub mod log;
 pub mod merkle;
 pub mod money;

@@ -24,7 +24,6 @@ mod tables;
 use std::path::{Component, Path, PathBuf};
 
 pub use annotate::{Annotation, ExampleFilter, Recorder, SENSITIVITIES, Selector, Valuation};
-pub use audit::{AuditFilter, AuditGroup, AuditReport};
 pub use checkout::CheckoutStats;
 pub use commit::{CommitOptions, CommitOutcome, TableSummary};
 pub use diff::{Diff, DiffOptions, DiffSide, FileDiff, Rename, RowReport, TableDiff};

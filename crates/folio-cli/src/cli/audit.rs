@@ -1,8 +1,8 @@
 //! `folio audit`.
 
 use super::{Ctx, Failure, Result, out, out_json};
+use folio_core::ledger::inventory::AuditFilter;
 use folio_core::ledger::money::format_minor;
-use folio_core::repo::AuditFilter;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::ExampleId;
 use super::index::{LedgerIndex, LedgerIndexError, Term};
-use super::log::{EachRaw, FrameRef, Keep};
+use super::log::{EachRaw, FrameRef, Keep, decode_event};
 use super::{Event, EventKind, ExampleState, IdMap, LedgerLog, Payload, Peek, Subject};
 use crate::error::ErrorKind;
 use crate::id::ObjectId;
@@ -188,6 +188,29 @@ impl LedgerView {
                 states.entry(*id).or_default().apply(&e.payload);
             }
             Ok::<(), LedgerIndexError>(())
+        })?;
+        Ok(states)
+    }
+
+    /// What the view says of the examples added from `source`, in one pass
+    /// that decodes their events alone: an example's first event is its
+    /// addition, which names the source, and its later events lie after it.
+    pub fn states_of_source(&self, source: &str) -> Result<IdMap<ExampleState>, LedgerIndexError> {
+        let mut states: IdMap<ExampleState> = Default::default();
+        let t = Term::Source(source).key();
+        self.read_raw_since(&Some(vec![(t, t)]), &mut |_, raw, p| {
+            let Some(id) = p.example_id() else {
+                return Ok(true);
+            };
+            let wanted = (p.kind == EventKind::Added && p.source() == Some(source.as_bytes()))
+                || states.contains_key(&id);
+            if wanted {
+                states
+                    .entry(id)
+                    .or_default()
+                    .apply(&decode_event(raw)?.payload);
+            }
+            Ok(true)
         })?;
         Ok(states)
     }
