@@ -9,6 +9,7 @@
 pub mod event;
 pub mod index;
 pub mod inventory;
+pub mod lineage;
 pub mod log;
 pub mod merkle;
 pub mod money;

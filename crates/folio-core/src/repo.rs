@@ -30,7 +30,6 @@ pub use diff::{Diff, DiffOptions, DiffSide, FileDiff, Rename, RowReport, TableDi
 pub use error::{InputProblem, RepoError};
 pub use examples::Meta;
 pub use history::{ColumnInfo, CommitInfo, DatasetInfo, LogEntry, RejectedLine, TableInfo};
-pub use lineage::{Lineage, LineageEvent};
 pub use maintenance::{GcReport, Problem, VerifyReport};
 pub use quality::{AnnotatorQuality, ExampleQuality, QualityReport, normalised_entropy};
 pub use status::{DatasetStatus, Status};
