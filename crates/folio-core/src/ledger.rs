@@ -14,6 +14,7 @@ pub mod log;
 pub mod merkle;
 pub mod money;
 pub mod proof;
+pub mod quality;
 pub mod query;
 pub mod values;
 

@@ -31,7 +31,6 @@ pub use error::{InputProblem, RepoError};
 pub use examples::Meta;
 pub use history::{ColumnInfo, CommitInfo, DatasetInfo, LogEntry, RejectedLine, TableInfo};
 pub use maintenance::{GcReport, Problem, VerifyReport};
-pub use quality::{AnnotatorQuality, ExampleQuality, QualityReport, normalised_entropy};
 pub use status::{DatasetStatus, Status};
 pub use tables::{BuiltTable, TableFile, TableOptions};
 
