@@ -16,6 +16,28 @@ pub struct DriftOptions {
     pub settings: Settings,
 }
 
+impl DriftOptions {
+    /// Whether a table or dataset at `path` is compared: every one when no
+    /// path is given, else those inside (or around) a given path.
+    pub fn wants(&self, path: &str) -> bool {
+        let within = |a: &str, b: &str| {
+            a == b || (a.starts_with(b) && a.as_bytes().get(b.len()) == Some(&b'/'))
+        };
+        self.paths.is_empty()
+            || self
+                .paths
+                .iter()
+                .any(|w| within(path, w) || within(w, path))
+    }
+
+    /// Keeps only the columns asked for (all when none is).
+    pub fn keep_columns(&self, p: &mut super::Profile) {
+        if !self.columns.is_empty() {
+            p.columns.retain(|c| self.columns.contains(&c.name));
+        }
+    }
+}
+
 /// Drift between two commits.
 #[derive(Debug, Clone, Serialize)]
 pub struct DriftReport {

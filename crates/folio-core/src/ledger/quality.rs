@@ -73,11 +73,15 @@ pub fn normalised_entropy(counts: &[usize]) -> f64 {
     h / (n as f64).log2()
 }
 
+/// An example's locator, each annotator's latest label, its latest
+/// confidence.
+type Seen = (Locator, BTreeMap<String, String>, Option<f64>);
+
 /// Folds annotations into a [`QualityReport`].
 #[derive(Default)]
 pub struct QualityBuilder {
     /// Per example: locator, annotator → latest label, latest confidence.
-    seen: BTreeMap<ExampleId, (Locator, BTreeMap<String, String>, Option<f64>)>,
+    seen: BTreeMap<ExampleId, Seen>,
 }
 
 impl QualityBuilder {

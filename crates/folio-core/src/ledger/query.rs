@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use super::ExampleId;
 use super::index::{LedgerIndex, LedgerIndexError, Term};
 use super::log::{EachRaw, FrameRef, Keep, decode_event};
-use super::{Event, EventKind, ExampleState, IdMap, LedgerLog, Payload, Peek, Subject};
+use super::{Event, EventKind, ExampleState, IdMap, LedgerLog, Locator, Payload, Peek, Subject};
 use crate::error::ErrorKind;
 use crate::id::ObjectId;
 
@@ -41,6 +41,9 @@ impl SelectError {
         ErrorKind::Invalid
     }
 }
+
+/// An example's latest label and confidence, when it has them.
+pub type LatestLabel = (Option<String>, Option<f64>);
 
 /// Which events a read needs: `None` for all of them, or inclusive ranges
 /// of index terms (see [`Term::key`]).
@@ -213,6 +216,55 @@ impl LedgerView {
             Ok(true)
         })?;
         Ok(states)
+    }
+
+    /// True when the derived index covers the view and knows it holds no
+    /// annotation at all (false when it cannot tell).
+    pub fn has_no_annotations(&self) -> Result<bool, LedgerIndexError> {
+        let Some(ix) = LedgerIndex::open_ro(&self.index_dir) else {
+            return Ok(false);
+        };
+        Ok(ix
+            .valid_end(&self.log)?
+            .is_some_and(|end| end.seq >= self.limit)
+            && ix.frames_of(&[Term::Annotated.key()])?.is_empty())
+    }
+
+    /// The latest label and confidence of each row of `table` present in
+    /// the view, in one pass over the raw events that decodes only the
+    /// annotations of that table's rows.
+    pub fn present_labels(
+        &self,
+        table: &str,
+    ) -> Result<Vec<LatestLabel>, LedgerIndexError> {
+        let mut m: IdMap<(bool, Option<String>, Option<f64>)> = Default::default();
+        self.read_raw(&None, &mut |_, raw, p| {
+            let Some(id) = p.example_id() else {
+                return Ok(true);
+            };
+            match p.kind {
+                EventKind::Added | EventKind::Removed
+                    if p.locator().is_some_and(|l| Locator::is_row_of(l, table)) =>
+                {
+                    m.entry(id).or_default().0 = p.kind == EventKind::Added;
+                }
+                EventKind::Annotated if m.contains_key(&id) => {
+                    if let Payload::Annotated {
+                        label, confidence, ..
+                    } = decode_event(raw)?.payload
+                    {
+                        let e = m.get_mut(&id).expect("checked");
+                        (e.1, e.2) = (Some(label), confidence);
+                    }
+                }
+                _ => {}
+            }
+            Ok(true)
+        })?;
+        Ok(m.into_values()
+            .filter(|e| e.0)
+            .map(|e| (e.1, e.2))
+            .collect())
     }
 
     /// Every locator the view has given an example, and the example.

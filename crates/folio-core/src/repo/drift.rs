@@ -7,14 +7,12 @@ use std::path::PathBuf;
 
 use rayon::prelude::*;
 
-use super::{Repo, RepoError, is_within};
+use super::{Repo, RepoError};
 use crate::drift::profile::PROFILE_VERSION;
 use crate::drift::report::{DriftOptions, DriftReport, LEDGER_CONFIDENCE, LEDGER_LABEL};
-use crate::drift::{ColumnBuilder, ColumnProfile, DriftError, Profile, compare};
+use crate::drift::{ColumnBuilder, ColumnProfile, DriftError, Profile, TableDrift, compare};
 use crate::id::{CommitId, ObjectId};
-use crate::ledger::index::{LedgerIndex, Term};
 use crate::ledger::query::LedgerView;
-use crate::ledger::{EventKind, Locator, Payload};
 use crate::object::{Commit, EntryKind};
 use crate::table::manifest::decode_chunk;
 use crate::table::{Cell, ColumnType};
@@ -145,78 +143,21 @@ impl Repo {
         if let Some(p) = self.cached(&path) {
             return Ok((p.columns, false));
         }
-        // The index knows when the ledger holds no annotation at all.
-        let log = crate::ledger::LedgerLog::new(&self.ledger_dir());
-        if let Some(ix) = LedgerIndex::open_ro(&self.index_dir())
-            && let Some(end) = ix.valid_end(&log)?
-            && end.seq >= size
-            && ix.frames_of(&[Term::Annotated.key()])?.is_empty()
-        {
-            let p = Profile {
-                version: PROFILE_VERSION,
-                rows: 0,
-                key: Vec::new(),
-                columns: Vec::new(),
-            };
-            self.cache(&path, &p);
-            return Ok((p.columns, true));
-        }
-        // One pass over the raw events up to the commit's head, decoding
-        // only the annotations of this table's examples.
-        struct Seen {
-            present: bool,
-            label: Option<String>,
-            confidence: Option<f64>,
-        }
-        let mine = |l: &[u8]| Locator::is_row_of(l, table);
-        let mut m: crate::ledger::IdMap<Seen> = Default::default();
-        LedgerView::new(&self.ledger_dir(), &self.index_dir(), size).read_raw(
-            &None,
-            &mut |_, raw, p| {
-                let Some(id) = p
-                    .example
-                    .and_then(|x| <[u8; 32]>::try_from(x).ok())
-                    .map(crate::ledger::ExampleId)
-                else {
-                    return Ok(true);
-                };
-                match p.kind {
-                    EventKind::Added | EventKind::Removed if p.locator().is_some_and(mine) => {
-                        let e = m.entry(id).or_insert(Seen {
-                            present: false,
-                            label: None,
-                            confidence: None,
-                        });
-                        e.present = p.kind == EventKind::Added;
-                    }
-                    EventKind::Annotated if m.contains_key(&id) => {
-                        if let Payload::Annotated {
-                            label, confidence, ..
-                        } = crate::ledger::log::decode_event(raw)?.payload
-                        {
-                            let e = m.get_mut(&id).expect("checked");
-                            e.label = Some(label);
-                            e.confidence = confidence;
-                        }
-                    }
-                    _ => {}
-                }
-                Ok(true)
-            },
-        )?;
+        let view = LedgerView::new(&self.ledger_dir(), &self.index_dir(), size);
+        let labels = if view.has_no_annotations()? {
+            Vec::new()
+        } else {
+            view.present_labels(table)?
+        };
         let mut label = ColumnBuilder::new(LEDGER_LABEL, ColumnType::Categorical);
         let mut conf = ColumnBuilder::new(LEDGER_CONFIDENCE, ColumnType::Float);
         let mut any = false;
         let mut rows = 0;
-        for st in m.into_values().filter(|s| s.present) {
+        for (l, c) in labels {
             rows += 1;
-            any |= st.label.is_some() || st.confidence.is_some();
-            label.add(&st.label.map_or(Cell::Null, Cell::Text), 1);
-            conf.add(
-                &st.confidence
-                    .map_or(Cell::Null, |c| Cell::Number(format!("{c}"))),
-                1,
-            );
+            any |= l.is_some() || c.is_some();
+            label.add(&l.map_or(Cell::Null, Cell::Text), 1);
+            conf.add(&c.map_or(Cell::Null, |c| Cell::Number(format!("{c}"))), 1);
         }
         let p = Profile {
             version: PROFILE_VERSION,
@@ -272,77 +213,8 @@ impl Repo {
         opts: &DriftOptions,
     ) -> Result<DriftReport, RepoError> {
         let (rc, cc) = (self.read_commit(r)?, self.read_commit(c)?);
-        let wanted = |p: &str| {
-            opts.paths.is_empty()
-                || opts
-                    .paths
-                    .iter()
-                    .any(|w| is_within(p, w) || is_within(w, p))
-        };
-        let mut computed = 0;
-        // Tables, by path, from either side.
-        let mut tables: BTreeMap<&str, (Option<ObjectId>, Option<ObjectId>)> = BTreeMap::new();
-        for t in &rc.tables {
-            tables.entry(&t.path).or_default().0 = Some(t.manifest);
-        }
-        for t in &cc.tables {
-            tables.entry(&t.path).or_default().1 = Some(t.manifest);
-        }
-        let mut out = Vec::new();
-        for (path, (rm, cm)) in tables {
-            if !wanted(path) {
-                continue;
-            }
-            let side = |m: Option<ObjectId>,
-                        commit: &Commit|
-             -> Result<Option<(Profile, usize)>, RepoError> {
-                let Some(m) = m else { return Ok(None) };
-                let (mut p, fresh) = self.table_profile(m)?;
-                let (extra, fresh2) = self.ledger_columns(commit, path)?;
-                p.columns.extend(extra);
-                if !opts.columns.is_empty() {
-                    p.columns.retain(|c| opts.columns.contains(&c.name));
-                }
-                Ok(Some((p, usize::from(fresh) + usize::from(fresh2))))
-            };
-            let (a, b) = rayon::join(|| side(rm, &rc), || side(cm, &cc));
-            let (a, b) = (a?, b?);
-            computed += a.as_ref().map_or(0, |x| x.1) + b.as_ref().map_or(0, |x| x.1);
-            out.push(compare(
-                path,
-                a.as_ref().map(|x| &x.0),
-                b.as_ref().map(|x| &x.0),
-                &opts.settings,
-            ));
-        }
-        // Folder datasets: file sizes and types.
-        let mut folders: Vec<&str> = rc
-            .datasets
-            .iter()
-            .chain(&cc.datasets)
-            .filter(|d| d.kind == EntryKind::Tree)
-            .map(|d| d.path.as_str())
-            .collect();
-        folders.sort_unstable();
-        folders.dedup();
-        for d in folders {
-            if !wanted(d) {
-                continue;
-            }
-            let mut a = self.folder_profile(&rc, d)?;
-            let mut b = self.folder_profile(&cc, d)?;
-            for p in [&mut a, &mut b].into_iter().flatten() {
-                if !opts.columns.is_empty() {
-                    p.columns.retain(|c| opts.columns.contains(&c.name));
-                }
-            }
-            out.push(compare(
-                &format!("{d}/"),
-                a.as_ref(),
-                b.as_ref(),
-                &opts.settings,
-            ));
-        }
+        let (mut out, computed) = self.drift_tables(&rc, &cc, opts)?;
+        out.extend(self.drift_folders(&rc, &cc, opts)?);
         if out.is_empty() {
             return Err(DriftError::NothingToCompare(opts.paths.clone()).into());
         }
@@ -365,5 +237,77 @@ impl Repo {
             missing_threshold: opts.settings.missing,
             profiles_computed: computed,
         })
+    }
+
+    /// Each table of either commit that `opts` selects, compared; and how
+    /// many profiles were computed (not read from the cache).
+    fn drift_tables(
+        &self,
+        rc: &Commit,
+        cc: &Commit,
+        opts: &DriftOptions,
+    ) -> Result<(Vec<TableDrift>, usize), RepoError> {
+        let mut computed = 0;
+        // Tables, by path, from either side.
+        let mut tables: BTreeMap<&str, (Option<ObjectId>, Option<ObjectId>)> = BTreeMap::new();
+        for t in &rc.tables {
+            tables.entry(&t.path).or_default().0 = Some(t.manifest);
+        }
+        for t in &cc.tables {
+            tables.entry(&t.path).or_default().1 = Some(t.manifest);
+        }
+        let mut out = Vec::new();
+        for (path, (rm, cm)) in tables.into_iter().filter(|(p, _)| opts.wants(p)) {
+            let side = |m: Option<ObjectId>,
+                        commit: &Commit|
+             -> Result<Option<(Profile, usize)>, RepoError> {
+                let Some(m) = m else { return Ok(None) };
+                let (mut p, fresh) = self.table_profile(m)?;
+                let (extra, fresh2) = self.ledger_columns(commit, path)?;
+                p.columns.extend(extra);
+                opts.keep_columns(&mut p);
+                Ok(Some((p, usize::from(fresh) + usize::from(fresh2))))
+            };
+            let (a, b) = rayon::join(|| side(rm, rc), || side(cm, cc));
+            let (a, b) = (a?, b?);
+            computed += a.as_ref().map_or(0, |x| x.1) + b.as_ref().map_or(0, |x| x.1);
+            let (a, b) = (a.as_ref().map(|x| &x.0), b.as_ref().map(|x| &x.0));
+            out.push(compare(path, a, b, &opts.settings));
+        }
+        Ok((out, computed))
+    }
+
+    /// Each folder dataset of either commit that `opts` selects: file
+    /// sizes and types compared.
+    fn drift_folders(
+        &self,
+        rc: &Commit,
+        cc: &Commit,
+        opts: &DriftOptions,
+    ) -> Result<Vec<TableDrift>, RepoError> {
+        let mut folders: Vec<&str> = rc
+            .datasets
+            .iter()
+            .chain(&cc.datasets)
+            .filter(|d| d.kind == EntryKind::Tree)
+            .map(|d| d.path.as_str())
+            .collect();
+        folders.sort_unstable();
+        folders.dedup();
+        let mut out = Vec::new();
+        for d in folders.into_iter().filter(|d| opts.wants(d)) {
+            let mut a = self.folder_profile(rc, d)?;
+            let mut b = self.folder_profile(cc, d)?;
+            for p in [&mut a, &mut b].into_iter().flatten() {
+                opts.keep_columns(p);
+            }
+            out.push(compare(
+                &format!("{d}/"),
+                a.as_ref(),
+                b.as_ref(),
+                &opts.settings,
+            ));
+        }
+        Ok(out)
     }
 }
