@@ -233,10 +233,7 @@ impl LedgerView {
     /// The latest label and confidence of each row of `table` present in
     /// the view, in one pass over the raw events that decodes only the
     /// annotations of that table's rows.
-    pub fn present_labels(
-        &self,
-        table: &str,
-    ) -> Result<Vec<LatestLabel>, LedgerIndexError> {
+    pub fn present_labels(&self, table: &str) -> Result<Vec<LatestLabel>, LedgerIndexError> {
         let mut m: IdMap<(bool, Option<String>, Option<f64>)> = Default::default();
         self.read_raw(&None, &mut |_, raw, p| {
             let Some(id) = p.example_id() else {

@@ -35,6 +35,15 @@ struct Job<'a> {
     entry: &'a FlatEntry,
 }
 
+/// One dataset's checkout: what HEAD holds, what the target wants, what
+/// the working tree has.
+struct Plan {
+    path: String,
+    head: BTreeMap<String, FlatEntry>,
+    want: BTreeMap<String, FlatEntry>,
+    work: BTreeMap<String, FlatEntry>,
+}
+
 impl Repo {
     /// Writes every dataset of `id` into `dir`, which must be new or empty.
     pub fn checkout_to(
@@ -95,15 +104,45 @@ impl Repo {
             None => Vec::new(),
         };
         let wanted = self.read_commit(target)?.datasets;
+        // Plan everything first; touch nothing until the plan is safe.
+        let (plans, at_risk) = self.plan_checkout(&current, &wanted, &index, stamp, progress)?;
+        if !at_risk.is_empty() && !force {
+            return Err(RepoError::UncommittedChanges { paths: at_risk });
+        }
+        let mut stats = CheckoutStats::default();
+        let mut caches: Vec<(String, DatasetCache)> = Vec::new();
+        for plan in &plans {
+            let target = wanted.iter().find(|d| d.path == plan.path);
+            if let Some(cache) =
+                self.apply_plan(plan, target, force, stamp, &mut stats, progress)?
+            {
+                caches.push((plan.path.clone(), cache));
+            }
+        }
+        self.refs.set_head(&new_head)?;
+        self.save_caches(&index, &caches)?;
+        let keep: Vec<&str> = wanted.iter().map(|d| d.path.as_str()).collect();
+        index.retain_datasets(&keep)?;
+        Ok(stats)
+    }
+
+    /// Each dataset's plan, and the paths whose uncommitted work the
+    /// checkout would overwrite or delete.
+    fn plan_checkout(
+        &self,
+        current: &[DatasetEntry],
+        wanted: &[DatasetEntry],
+        index: &crate::index::Index,
+        stamp: i128,
+        progress: &dyn Progress,
+    ) -> Result<(Vec<Plan>, Vec<String>), RepoError> {
         let mut paths: Vec<&str> = current
             .iter()
-            .chain(&wanted)
+            .chain(wanted)
             .map(|d| d.path.as_str())
             .collect();
         paths.sort();
         paths.dedup();
-
-        // Plan everything first; touch nothing until the plan is safe.
         let mut plans = Vec::new();
         let mut at_risk = Vec::new();
         for p in paths {
@@ -111,7 +150,7 @@ impl Repo {
             let want = self.flatten_dataset(wanted.iter().find(|d| d.path == p))?;
             let exists = fs::symlink_metadata(self.abs(p)).is_ok();
             let work = if exists {
-                self.scan_flat(p, Some(&index), stamp, progress)?.0
+                self.scan_flat(p, Some(index), stamp, progress)?.0
             } else {
                 BTreeMap::new()
             };
@@ -125,49 +164,57 @@ impl Repo {
                     at_risk.push(join(p, rel));
                 }
             }
-            plans.push((p.to_string(), head, want, work));
+            plans.push(Plan {
+                path: p.to_string(),
+                head,
+                want,
+                work,
+            });
         }
-        if !at_risk.is_empty() && !force {
-            return Err(RepoError::UncommittedChanges { paths: at_risk });
-        }
+        Ok((plans, at_risk))
+    }
 
-        let mut stats = CheckoutStats::default();
-        let mut caches: Vec<(String, DatasetCache)> = Vec::new();
-        for (p, head, want, work) in &plans {
-            stats.removed += self.remove_stale(p, head, want, work)?;
-            let base = self.abs(p);
-            let mut jobs = Vec::new();
-            for (rel, t) in want {
-                if work.get(rel).is_some_and(|w| same(w, t)) {
-                    continue;
-                }
-                jobs.push(Job {
-                    dest: if rel.is_empty() {
-                        base.clone()
-                    } else {
-                        base.join(rel)
-                    },
-                    entry: t,
-                });
-            }
-            if want.is_empty() && !wanted.iter().any(|d| &d.path == p) {
-                continue;
-            }
-            if let Some(d) = wanted.iter().find(|d| &d.path == p)
-                && d.kind == EntryKind::Tree
-            {
-                ensure_dir(&base, force)?;
-            }
-            let s = self.run_jobs(&jobs, progress)?;
-            stats.written += s.written;
-            stats.bytes += s.bytes;
-            caches.push((p.clone(), self.refresh_cache(&base, want, stamp)));
+    /// Carries out one dataset's plan (`target`: its entry in the target
+    /// commit); returns its refreshed stat cache.
+    fn apply_plan(
+        &self,
+        plan: &Plan,
+        target: Option<&DatasetEntry>,
+        force: bool,
+        stamp: i128,
+        stats: &mut CheckoutStats,
+        progress: &dyn Progress,
+    ) -> Result<Option<DatasetCache>, RepoError> {
+        let Plan {
+            path,
+            head,
+            want,
+            work,
+        } = plan;
+        stats.removed += self.remove_stale(path, head, want, work)?;
+        if want.is_empty() && target.is_none() {
+            return Ok(None);
         }
-        self.refs.set_head(&new_head)?;
-        self.save_caches(&index, &caches)?;
-        let keep: Vec<&str> = wanted.iter().map(|d| d.path.as_str()).collect();
-        index.retain_datasets(&keep)?;
-        Ok(stats)
+        let base = self.abs(path);
+        let jobs: Vec<Job<'_>> = want
+            .iter()
+            .filter(|(rel, t)| !work.get(*rel).is_some_and(|w| same(w, t)))
+            .map(|(rel, t)| Job {
+                dest: if rel.is_empty() {
+                    base.clone()
+                } else {
+                    base.join(rel)
+                },
+                entry: t,
+            })
+            .collect();
+        if target.is_some_and(|d| d.kind == EntryKind::Tree) {
+            ensure_dir(&base, force)?;
+        }
+        let s = self.run_jobs(&jobs, progress)?;
+        stats.written += s.written;
+        stats.bytes += s.bytes;
+        Ok(Some(self.refresh_cache(&base, want, stamp)))
     }
 
     /// Removes tracked paths the target no longer has; untracked files
