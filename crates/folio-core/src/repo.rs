@@ -11,15 +11,16 @@ mod diff;
 mod drift;
 mod error;
 mod examples;
+mod gc;
 mod history;
 mod ledger;
 mod lineage;
-mod maintenance;
 mod proof;
 mod quality;
 mod revision;
 mod status;
 mod tables;
+mod verify;
 
 use std::path::{Component, Path, PathBuf};
 
@@ -29,10 +30,11 @@ pub use commit::{CommitOptions, CommitOutcome, TableSummary};
 pub use diff::{Diff, DiffOptions, DiffSide, FileDiff, Rename, RowReport, TableDiff};
 pub use error::{InputProblem, RepoError};
 pub use examples::Meta;
+pub use gc::GcReport;
 pub use history::{ColumnInfo, CommitInfo, DatasetInfo, LogEntry, RejectedLine, TableInfo};
-pub use maintenance::{GcReport, Problem, VerifyReport};
 pub use status::{DatasetStatus, Status};
 pub use tables::{BuiltTable, TableFile, TableOptions};
+pub use verify::{Problem, VerifyReport};
 
 use crate::fsutil;
 use crate::id::CommitId;

@@ -140,23 +140,6 @@ impl Repo {
         }
         // The ledger: record the examples this commit adds and removes, and
         // attest the new head in the commit.
-        let ctx = EventContext {
-            actor: &opts.author,
-            time: opts.time,
-            source: opts.source.as_deref(),
-            batch: &opts.meta,
-            sidecar: &given.sidecar,
-            sidecar_name: &given.sidecar_name,
-            config: &config,
-            classes: given.classes.clone(),
-        };
-        let attested = parent
-            .commit
-            .as_ref()
-            .and_then(|c| c.ledger)
-            .map(|(size, root)| LedgerHead { size, root });
-        let mut ledger = Ledger::open(&self.ledger_dir(), attested)?;
-        let mut events_out = ledger.writer()?;
         let delta = CommitDelta {
             datasets: &targets,
             changes: &snap.changes,
@@ -164,8 +147,8 @@ impl Repo {
             parent_manifests: &parent.manifests,
             built: &built,
         };
-        let events = self.example_events(&ctx, &delta, &mut |d| Ok(events_out.push(d)?))?;
-        let cp = events_out.finish()?;
+        let (mut ledger, cp, events) =
+            self.commit_events(&parent, opts, &config, &given, &delta)?;
         let head = cp.head();
         let commit = Commit {
             parents: parent.id.into_iter().collect(),
@@ -190,6 +173,39 @@ impl Repo {
             index.retain_datasets(&keep)?;
         }
         Ok(outcome(Some(id), events, snap))
+    }
+
+    /// Streams the events of `delta` into the ledger after the parent's
+    /// attested head; returns the open ledger, the checkpoint to settle once
+    /// the commit is visible, and how many events were written.
+    fn commit_events(
+        &self,
+        parent: &Parent,
+        opts: &CommitOptions,
+        config: &crate::config::Config,
+        given: &GivenMeta,
+        delta: &CommitDelta<'_>,
+    ) -> Result<(Ledger, crate::ledger::Checkpoint, u64), RepoError> {
+        let ctx = EventContext {
+            actor: &opts.author,
+            time: opts.time,
+            source: opts.source.as_deref(),
+            batch: &opts.meta,
+            sidecar: &given.sidecar,
+            sidecar_name: &given.sidecar_name,
+            config,
+            classes: given.classes.clone(),
+        };
+        let attested = parent
+            .commit
+            .as_ref()
+            .and_then(|c| c.ledger)
+            .map(|(size, root)| LedgerHead { size, root });
+        let ledger = Ledger::open(&self.ledger_dir(), attested)?;
+        let mut out = ledger.writer()?;
+        let events = self.example_events(&ctx, delta, &mut |d| Ok(out.push(d)?))?;
+        let cp = out.finish()?;
+        Ok((ledger, cp, events))
     }
 
     /// HEAD's commit and what it holds.

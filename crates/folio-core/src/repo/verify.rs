@@ -1,7 +1,7 @@
-//! `verify`, `gc` and `reindex`: checking and tidying the repository.
+//! `verify`: re-hash every reachable object and check commits, trees,
+//! refs, tables and the ledger, naming the file of each problem.
 
 use std::collections::HashSet;
-use std::fs;
 use std::path::PathBuf;
 
 use rayon::prelude::*;
@@ -9,11 +9,10 @@ use rayon::prelude::*;
 use super::{Repo, RepoError};
 use crate::id::{CommitId, ObjectId};
 use crate::index::{Index, IndexHealth};
-use crate::lock::RepoLock;
 use crate::object::{Commit, EntryKind, Tree};
 use crate::progress::Progress;
 use crate::refs::{Head, RefKind};
-use crate::store::{Location, StoreError};
+use crate::store::StoreError;
 
 /// One problem `verify` found, with the file it is in.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -45,21 +44,6 @@ pub struct VerifyReport {
     pub problems: Vec<Problem>,
 }
 
-/// What `gc` found (and removed, with `prune`).
-#[derive(Debug, Default, Clone, serde::Serialize)]
-pub struct GcReport {
-    /// Objects no ref reaches.
-    pub unreachable: u64,
-    /// Their stored bytes (approximate for packed objects: raw size).
-    pub unreachable_bytes: u64,
-    /// Objects kept.
-    pub reachable: u64,
-    /// Whether anything was deleted.
-    pub pruned: bool,
-    /// Leftover temporary files and orphan packs removed.
-    pub stale_files: u64,
-}
-
 /// A blob id with its size.
 type SizedId = (ObjectId, u64);
 
@@ -69,7 +53,7 @@ type Reached = (Vec<ObjectId>, Vec<SizedId>, Vec<ObjectId>);
 impl Repo {
     /// Every commit id some ref (or HEAD) names, with problems for refs
     /// that cannot be read.
-    fn ref_tips(&self, problems: &mut Vec<Problem>) -> Result<Vec<CommitId>, RepoError> {
+    pub(super) fn ref_tips(&self, problems: &mut Vec<Problem>) -> Result<Vec<CommitId>, RepoError> {
         let mut tips = Vec::new();
         match self.refs.head() {
             Ok(Head::Detached(c)) => tips.push(c),
@@ -384,155 +368,6 @@ impl Repo {
             }
         }
         Ok(())
-    }
-
-    /// Every object reachable from a ref, without re-hashing.
-    fn reachable(&self) -> Result<HashSet<ObjectId>, RepoError> {
-        let mut problems = Vec::new();
-        let tips = self.ref_tips(&mut problems)?;
-        if let Some(p) = problems.first() {
-            return Err(crate::refs::RefError::Corrupt {
-                path: p.file.clone(),
-                detail: format!("{}; run `folio verify` and repair it before gc", p.detail),
-            }
-            .into());
-        }
-        let mut out = HashSet::new();
-        let mut commits: Vec<CommitId> = tips;
-        let mut trees = Vec::new();
-        while let Some(c) = commits.pop() {
-            if !out.insert(c.0) {
-                continue;
-            }
-            let commit = self.read_commit(c)?;
-            commits.extend(commit.parents.iter().copied());
-            for t in &commit.tables {
-                if out.insert(t.manifest) {
-                    let m = self.read_manifest(t.manifest)?;
-                    out.extend(m.chunks.iter().map(|c| c.id));
-                }
-            }
-            for d in commit.datasets {
-                if d.kind == EntryKind::Tree {
-                    trees.push(d.id);
-                } else {
-                    out.insert(d.id);
-                }
-            }
-        }
-        while let Some(t) = trees.pop() {
-            if !out.insert(t) {
-                continue;
-            }
-            for e in crate::snapshot::read_tree(&self.store, t)?.entries {
-                if e.kind == EntryKind::Tree {
-                    trees.push(e.id);
-                } else {
-                    out.insert(e.id);
-                }
-            }
-        }
-        // Chunked blobs reach their chunks.
-        let blobs: Vec<ObjectId> = out.iter().copied().collect();
-        for b in blobs {
-            if let Some(chunks) = self.store.chunk_ids(&b)? {
-                out.extend(chunks);
-            }
-        }
-        Ok(out)
-    }
-
-    /// Finds objects no ref reaches; deletes them when `prune`.
-    pub fn gc(&self, _lock: &RepoLock, prune: bool) -> Result<GcReport, RepoError> {
-        let keep = self.reachable()?;
-        let mut rep = GcReport {
-            reachable: keep.len() as u64,
-            pruned: prune,
-            ..GcReport::default()
-        };
-        let loose = self.store.loose_objects()?;
-        let mut dead_loose = Vec::new();
-        for (id, path) in loose {
-            if !keep.contains(&id) {
-                rep.unreachable += 1;
-                rep.unreachable_bytes += fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-                dead_loose.push(path);
-            }
-        }
-        let packs = self.store.packs();
-        let mut dirty_packs = Vec::new();
-        for p in &packs {
-            let dead: Vec<ObjectId> = p
-                .entries()
-                .map(|(id, _)| id)
-                .filter(|id| !keep.contains(id))
-                .collect();
-            if !dead.is_empty() {
-                rep.unreachable += dead.len() as u64;
-                for id in &dead {
-                    if let Some(Location::Packed { offset, .. }) = self.store.locate(id)
-                        && let Ok(rec) = p.read_record(offset, id)
-                    {
-                        rep.unreachable_bytes += rec.data.len() as u64;
-                    }
-                }
-                dirty_packs.push(p.path.clone());
-            }
-        }
-        if !prune {
-            return Ok(rep);
-        }
-        // Pruning also consolidates: every commit adds a pack, and lookups
-        // cost one binary search per pack.
-        if packs.len() > 1 {
-            dirty_packs = packs.iter().map(|p| p.path.clone()).collect();
-        }
-        // Repack the live objects of every pack that holds dead ones, then
-        // remove the old packs: a crash in between leaves duplicates, never
-        // a loss.
-        if !dirty_packs.is_empty() {
-            self.store.repack(&dirty_packs, &keep)?;
-        }
-        for path in dead_loose {
-            fs::remove_file(&path).map_err(RepoError::io(&path))?;
-        }
-        rep.stale_files = self.store.remove_stale_files()?;
-        Ok(rep)
-    }
-
-    /// Rebuilds the derived index from scratch: deletes it, re-hashes
-    /// every tracked dataset into a new stat cache, and indexes the ledger
-    /// from the ledger alone. Returns the files cached and events indexed.
-    pub fn reindex(
-        &self,
-        lock: &RepoLock,
-        progress: &dyn Progress,
-    ) -> Result<(u64, u64), RepoError> {
-        let dir = self.index_dir();
-        if dir.exists() {
-            fs::remove_dir_all(&dir).map_err(RepoError::io(&dir))?;
-        }
-        let index = self.open_index_rw(lock)?;
-        let stamp = index.stamp()?;
-        let datasets = match self.refs.head_commit()? {
-            Some(h) => self.read_commit(h)?.datasets,
-            None => Vec::new(),
-        };
-        let mut caches = Vec::new();
-        let mut files = 0;
-        for d in &datasets {
-            if fs::symlink_metadata(self.abs(&d.path)).is_err() {
-                continue;
-            }
-            let (_, cache, _) = self.scan_flat(&d.path, None, stamp, progress)?;
-            let cache = cache.unwrap_or_default();
-            files += cache.len() as u64;
-            caches.push((d.path.clone(), cache));
-        }
-        self.save_caches(&index, &caches)?;
-        drop(index);
-        let events = self.update_ledger_index(lock)?;
-        Ok((files, events))
     }
 }
 
