@@ -9,7 +9,7 @@ pub const ID_LEN: usize = 32;
 /// A BLAKE3 digest naming one object in the store.
 ///
 /// The store is untyped: an [`ObjectId`] names bytes. The typed wrappers
-/// ([`BlobId`], [`TreeId`], [`CommitId`]) say what the caller expects those
+/// ([`TreeId`], [`CommitId`], [`ManifestId`], [`ChunkId`]) say what the caller expects those
 /// bytes to be.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ObjectId(pub [u8; ID_LEN]);
@@ -65,6 +65,57 @@ impl fmt::Display for ObjectId {
 impl fmt::Debug for ObjectId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "ObjectId({})", self.short(12))
+    }
+}
+
+impl serde::Serialize for ObjectId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_hex())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for ObjectId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// A prefix of an id as users type it: 4 to 64 hex digits (either case),
+/// kept lowercase.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdPrefix(String);
+
+impl IdPrefix {
+    /// The shortest prefix accepted.
+    pub const MIN: usize = 4;
+
+    /// `s` as a prefix, when it is 4 to 64 hex digits.
+    pub fn parse(s: &str) -> Option<IdPrefix> {
+        ((Self::MIN..=ID_LEN * 2).contains(&s.len()) && is_hex(s))
+            .then(|| IdPrefix(s.to_ascii_lowercase()))
+    }
+
+    /// The digits, lowercase.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether `id` starts with the prefix.
+    pub fn matches(&self, id: &[u8; ID_LEN]) -> bool {
+        ObjectId(*id).to_hex().starts_with(&self.0)
+    }
+
+    /// The inclusive range of the first 8 bytes (big-endian) of the ids
+    /// the prefix matches: index keys of ids lie in it.
+    pub fn key_range(&self) -> (u64, u64) {
+        let digits = &self.0[..self.0.len().min(16)];
+        let lo = format!("{digits:0<16}");
+        let hi = format!("{digits:f<16}");
+        (
+            u64::from_str_radix(&lo, 16).unwrap_or(0),
+            u64::from_str_radix(&hi, 16).unwrap_or(u64::MAX),
+        )
     }
 }
 
@@ -138,13 +189,28 @@ macro_rules! typed_id {
                 s.parse().map($name)
             }
         }
+
+        impl $name {
+            /// The first `n` hex digits, for display.
+            pub fn short(&self, n: usize) -> String {
+                self.0.short(n)
+            }
+        }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                self.0.serialize(s)
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                ObjectId::deserialize(d).map($name)
+            }
+        }
     };
 }
 
-typed_id!(
-    /// The id of a file's bytes: `b3sum FILE` prints it.
-    BlobId
-);
 typed_id!(
     /// The id of an encoded tree object.
     TreeId
@@ -152,6 +218,14 @@ typed_id!(
 typed_id!(
     /// The id of an encoded commit object.
     CommitId
+);
+typed_id!(
+    /// The id of an encoded table manifest.
+    ManifestId
+);
+typed_id!(
+    /// The id of one chunk of a table's rows.
+    ChunkId
 );
 
 #[cfg(test)]
@@ -172,6 +246,34 @@ mod tests {
             ObjectId::of(b"").to_hex(),
             "af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262"
         );
+    }
+
+    #[test]
+    fn prefixes() {
+        assert!(IdPrefix::parse("abc").is_none(), "too short");
+        assert!(IdPrefix::parse("abcg").is_none(), "not hex");
+        assert!(IdPrefix::parse(&"a".repeat(65)).is_none(), "too long");
+        let p = IdPrefix::parse("AF13").expect("valid");
+        assert_eq!(p.as_str(), "af13");
+        assert!(p.matches(ObjectId::of(b"").as_bytes()));
+        assert_eq!(
+            p.key_range(),
+            (0xaf13_0000_0000_0000, 0xaf13_ffff_ffff_ffff)
+        );
+        let full = IdPrefix::parse("0123456789abcdef0123").expect("valid");
+        assert_eq!(
+            full.key_range(),
+            (0x0123_4567_89ab_cdef, 0x0123_4567_89ab_cdef)
+        );
+    }
+
+    #[test]
+    fn serialises_as_hex() {
+        let id = CommitId(ObjectId::of(b"c"));
+        let json = serde_json::to_string(&id).expect("json");
+        assert_eq!(json, format!("\"{}\"", id.0.to_hex()));
+        assert_eq!(serde_json::from_str::<CommitId>(&json).expect("parse"), id);
+        assert!(serde_json::from_str::<CommitId>("\"abcd\"").is_err());
     }
 
     #[test]

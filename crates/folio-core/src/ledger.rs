@@ -199,7 +199,7 @@ impl EventWriter<'_> {
             prev: cp.last,
         };
         let enc = e.encode();
-        let hash = *blake3::hash(&enc).as_bytes();
+        let hash = merkle::Hash::of(&enc);
         self.inner.push_encoded(&enc, &hash)
     }
 

@@ -232,7 +232,7 @@ pub struct Commit {
     pub tables: Vec<TableRef>,
     /// The ledger head after this commit's events: event count and
     /// RFC 6962 root (absent in repositories with no ledger events yet).
-    pub ledger: Option<(u64, [u8; 32])>,
+    pub ledger: Option<(u64, crate::ledger::merkle::Hash)>,
     /// Who made the commit.
     pub author: String,
     /// Seconds since the Unix epoch, UTC.
@@ -283,7 +283,7 @@ impl Commit {
         }
         if let Some((size, root)) = &self.ledger {
             let mut v = size.to_le_bytes().to_vec();
-            v.extend_from_slice(root);
+            v.extend_from_slice(&root.0);
             put_field(&mut out, field::LEDGER, &v);
         }
         out
@@ -341,7 +341,7 @@ impl Commit {
                         return Err(r.bad("ledger head is not 40 bytes".into()));
                     }
                     let size = r.u64()?;
-                    let root = *r.id()?.as_bytes();
+                    let root = crate::ledger::merkle::Hash(*r.id()?.as_bytes());
                     c.ledger = Some((size, root));
                 }
                 other => return Err(r.bad(format!("unknown field {other}"))),
@@ -547,7 +547,7 @@ mod tests {
             },
         ];
         assert_eq!(Commit::decode(&c.encode()).expect("decodes"), c);
-        c.ledger = Some((12, [9; 32]));
+        c.ledger = Some((12, crate::ledger::merkle::Hash([9; 32])));
         assert_eq!(Commit::decode(&c.encode()).expect("decodes"), c);
     }
 
@@ -561,7 +561,7 @@ mod tests {
     fn commit_round_trip() {
         let mut c = sample_commit();
         assert_eq!(Commit::decode(&c.encode()).expect("decodes"), c);
-        c.ledger = Some((12, [9; 32]));
+        c.ledger = Some((12, crate::ledger::merkle::Hash([9; 32])));
         assert_eq!(Commit::decode(&c.encode()).expect("decodes"), c);
     }
 

@@ -447,13 +447,13 @@ impl Event {
         }
         put(&mut out, tag::SUBJECT, &subj);
         put(&mut out, tag::PAYLOAD, &self.payload.encode());
-        put(&mut out, tag::PREV, &self.prev);
+        put(&mut out, tag::PREV, &self.prev.0);
         out
     }
 
     /// The event's hash: BLAKE3 of its encoding.
     pub fn hash(&self) -> Hash {
-        *blake3::hash(&self.encode()).as_bytes()
+        Hash::of(&self.encode())
     }
 
     /// Decodes a canonical encoding.
@@ -493,10 +493,12 @@ impl Event {
                 .transpose()?,
             subject,
             payload: Payload::decode(fields.need(tag::PAYLOAD)?)?,
-            prev: fields
-                .need(tag::PREV)?
-                .try_into()
-                .map_err(|_| bad("bad prev"))?,
+            prev: Hash(
+                fields
+                    .need(tag::PREV)?
+                    .try_into()
+                    .map_err(|_| bad("bad prev"))?,
+            ),
         };
         debug_assert!(
             ev.encode() == bytes,
@@ -794,7 +796,7 @@ impl From<&Event> for ExportedEvent {
             },
             kind: e.payload.kind().name(),
             payload,
-            prev: hex(&e.prev),
+            prev: e.prev.to_hex(),
             hash: hex(blake3::hash(&enc).as_bytes()),
             encoding: hex(&enc),
         }
@@ -818,7 +820,7 @@ mod tests {
                 source: Some("s3://vendor/batch".into()),
                 collected_at: Some("2026-01-15".into()),
             },
-            prev: [7; 32],
+            prev: Hash([7; 32]),
         }
     }
 

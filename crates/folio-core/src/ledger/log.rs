@@ -272,7 +272,7 @@ impl LedgerLog {
         for enc in split_events(&batch) {
             let enc = enc.map_err(|()| self.corrupt(f, "an event in the frame is cut short"))?;
             let ev = decode_event(enc)?;
-            let hash = *blake3::hash(enc).as_bytes();
+            let hash = Hash::of(enc);
             out.push(Linked {
                 seq: ev.seq,
                 prev: ev.prev,

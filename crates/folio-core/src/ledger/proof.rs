@@ -148,7 +148,7 @@ fn unhex(s: &str) -> Option<Vec<u8>> {
 }
 
 fn unhex32(s: &str) -> Option<Hash> {
-    unhex(s)?.try_into().ok()
+    unhex(s)?.try_into().ok().map(Hash)
 }
 
 /// A proof of `example`'s events (`mine`: sequence number and encoding)
@@ -167,7 +167,7 @@ pub fn make(
             seq,
             path: merkle::inclusion_path(leaves, seq as usize)
                 .iter()
-                .map(|h| hex(h))
+                .map(Hash::to_hex)
                 .collect(),
             encoding: hex(&enc),
         })
@@ -177,7 +177,7 @@ pub fn make(
         commit: commit.to_string(),
         commit_encoding: hex(encoded_commit),
         size: leaves.len() as u64,
-        root: hex(&merkle::root(leaves)),
+        root: merkle::root(leaves).to_hex(),
         example: example.to_hex(),
         events,
     }
@@ -220,7 +220,7 @@ pub fn verify(p: &Proof) -> Result<ProofCheck, ProofError> {
                 claimed: e.seq,
             });
         }
-        if e.subject != Subject::Example(ExampleId(example)) {
+        if e.subject != Subject::Example(ExampleId(example.0)) {
             return Err(ProofError::Subject(pe.seq));
         }
         let path: Vec<Hash> = pe
@@ -228,7 +228,7 @@ pub fn verify(p: &Proof) -> Result<ProofCheck, ProofError> {
             .iter()
             .map(|h| unhex32(h).ok_or(ProofError::Field("a path hash", "32-byte hex")))
             .collect::<Result<_, _>>()?;
-        let leaf = merkle::leaf(blake3::hash(&bytes).as_bytes());
+        let leaf = merkle::leaf(&Hash::of(&bytes));
         if !merkle::verify_inclusion(&leaf, pe.seq, p.size, &path, &root) {
             return Err(ProofError::NotIncluded {
                 seq: pe.seq,

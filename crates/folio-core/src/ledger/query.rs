@@ -9,7 +9,7 @@ use super::index::{LedgerIndex, LedgerIndexError, Term};
 use super::log::{EachRaw, FrameRef, Keep, decode_event};
 use super::{Event, EventKind, ExampleState, IdMap, LedgerLog, Locator, Payload, Peek, Subject};
 use crate::error::ErrorKind;
-use crate::id::ObjectId;
+use crate::id::IdPrefix;
 
 /// Why a selector names no single example.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -48,17 +48,6 @@ pub type LatestLabel = (Option<String>, Option<f64>);
 /// Which events a read needs: `None` for all of them, or inclusive ranges
 /// of index terms (see [`Term::key`]).
 pub type Want = Option<Vec<(u64, u64)>>;
-
-/// The inclusive term range of an example-id prefix of 4 to 64 hex digits.
-fn prefix_range(prefix: &str) -> (u64, u64) {
-    let digits = &prefix[..prefix.len().min(16)];
-    let lo = format!("{digits:0<16}");
-    let hi = format!("{digits:f<16}");
-    (
-        u64::from_str_radix(&lo, 16).unwrap_or(0),
-        u64::from_str_radix(&hi, 16).unwrap_or(u64::MAX),
-    )
-}
 
 /// The ledger as a reader sees it: its first `limit` events (the count a
 /// revision attests, or the settled count for the working view), read
@@ -286,17 +275,19 @@ impl LedgerView {
         selector: &str,
     ) -> Result<ExampleId, E> {
         let file_id = ExampleId::file(selector.trim_end_matches('/'));
-        let prefix = selector.to_ascii_lowercase();
-        let by_prefix = prefix.len() >= 4 && prefix.len() <= 64 && crate::id::is_hex(&prefix);
+        let prefix = IdPrefix::parse(selector);
         let mut want = vec![
             (Term::Example(&file_id).key(), Term::Example(&file_id).key()),
             (Term::Locator(selector).key(), Term::Locator(selector).key()),
         ];
-        if by_prefix {
-            want.push(prefix_range(&prefix));
+        if let Some(p) = &prefix {
+            want.push(p.key_range());
         }
         let matches_prefix = |x: &[u8]| {
-            by_prefix && ObjectId::from_slice(x).is_some_and(|o| o.to_hex().starts_with(&prefix))
+            prefix
+                .as_ref()
+                .zip(<&[u8; 32]>::try_from(x).ok())
+                .is_some_and(|(p, x)| p.matches(x))
         };
         let keep = |raw: &[u8]| {
             Peek::new(raw).is_none_or(|p| {
@@ -330,23 +321,5 @@ impl LedgerView {
             }
             .into()),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn prefix_ranges_cover_their_ids() {
-        assert_eq!(
-            prefix_range("abcd"),
-            (0xabcd_0000_0000_0000, 0xabcd_ffff_ffff_ffff)
-        );
-        let full = "0123456789abcdef0123";
-        assert_eq!(
-            prefix_range(full),
-            (0x0123_4567_89ab_cdef, 0x0123_4567_89ab_cdef)
-        );
     }
 }

@@ -137,7 +137,7 @@ impl Repo {
         let Some((size, root)) = commit.ledger else {
             return Ok((Vec::new(), false));
         };
-        let mut key = root.to_vec();
+        let mut key = root.0.to_vec();
         key.extend_from_slice(table.as_bytes());
         let path = self.profile_path("ledger", &key);
         if let Some(p) = self.cached(&path) {

@@ -2,12 +2,9 @@
 //! each optionally followed by `~N` (the Nth first-parent ancestor).
 
 use super::{Repo, RepoError};
-use crate::id::{CommitId, ObjectId, is_hex};
+use crate::id::{CommitId, IdPrefix, ObjectId};
 use crate::object::looks_like_commit;
 use crate::refs::RefKind;
-
-/// Shortest commit-id prefix accepted.
-pub const MIN_PREFIX: usize = 4;
 
 impl Repo {
     /// Resolves a revision to a commit id.
@@ -34,9 +31,9 @@ impl Repo {
         if let Some(id) = self.refs.get(RefKind::Tag, base)? {
             return Ok(id);
         }
-        if base.len() >= MIN_PREFIX && is_hex(base) {
+        if let Some(prefix) = IdPrefix::parse(base) {
             let mut found = Vec::new();
-            for id in self.store.ids_with_prefix(base)? {
+            for id in self.store.ids_with_prefix(prefix.as_str())? {
                 if self.is_commit(&id) {
                     found.push(CommitId(id));
                 }

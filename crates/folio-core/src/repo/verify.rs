@@ -167,7 +167,8 @@ impl Repo {
     fn check_ledger(&self, tips: &[CommitId], r: &mut VerifyReport) -> Result<(), RepoError> {
         use std::collections::BTreeMap;
         // Heads the commits attest: size -> (root, commit).
-        let mut heads: BTreeMap<u64, Vec<([u8; 32], CommitId)>> = BTreeMap::new();
+        let mut heads: BTreeMap<u64, Vec<(crate::ledger::merkle::Hash, CommitId)>> =
+            BTreeMap::new();
         let mut seen = HashSet::new();
         let mut stack = tips.to_vec();
         while let Some(id) = stack.pop() {
