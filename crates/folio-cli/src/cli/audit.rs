@@ -84,7 +84,7 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
         let bytes = w.into_inner().map_err(|e| Failure::user(e.to_string()))?;
         return out(&String::from_utf8_lossy(&bytes));
     }
-    let mut s = format!("audit of {}\n", &r.commit[..12]);
+    let mut s = format!("audit of {}\n", r.commit.short(12));
     for g in &r.groups {
         let sens: Vec<String> = g
             .sensitivity

@@ -594,13 +594,13 @@ fn value(ctx: &Ctx, a: &ValueArgs) -> Result {
     if c.is_empty() {
         return out(&format!(
             "nothing of {} is on the book: {} examples present have no cost basis (record costs with `folio value` or a cost column)\n",
-            &v.commit[..12],
+            v.commit.short(12),
             v.without_cost
         ));
     }
     let mut s = format!(
         "book value of {} at the end of {}: {} {c} (cost {} {c})\n",
-        &v.commit[..12],
+        v.commit.short(12),
         v.as_of,
         format_minor(v.carrying, c),
         format_minor(v.cost, c)

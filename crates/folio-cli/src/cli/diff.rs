@@ -86,10 +86,6 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
     Ok(())
 }
 
-fn short(side: &str) -> &str {
-    if side.len() == 64 { &side[..12] } else { side }
-}
-
 fn list(s: &mut String, tag: &str, items: &[String], limit: usize) {
     for p in items.iter().take(limit) {
         s.push_str(&format!("  {tag:<9} {p}\n"));
@@ -104,7 +100,7 @@ fn list(s: &mut String, tag: &str, items: &[String], limit: usize) {
 
 /// The human form of a diff.
 pub fn render(d: &Diff, stat: bool, limit: usize) -> String {
-    let mut s = format!("diff {} → {}\n", short(&d.from), short(&d.to));
+    let mut s = format!("diff {} → {}\n", d.from.short(), d.to.short());
     if d.is_empty() {
         s += "no differences\n";
         return s;

@@ -216,8 +216,8 @@ fn table_text(t: &TableDrift) -> String {
 fn report_text(r: &DriftReport) -> String {
     let mut s = format!(
         "drift {} → {}: {}\n",
-        &r.reference[..12],
-        &r.current[..12],
+        r.reference.short(12),
+        r.current.short(12),
         if r.drifted { "DRIFTED" } else { "no drift" }
     );
     for t in &r.tables {
@@ -244,7 +244,7 @@ fn series_line(r: &DriftReport, time: i64, message: &str) -> String {
     };
     format!(
         "{}  {}  {:<9} {drifted}/{cols} columns drifted{worst}  {}\n",
-        &r.current[..12],
+        r.current.short(12),
         chrono::DateTime::from_timestamp(time, 0)
             .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
             .unwrap_or_default(),

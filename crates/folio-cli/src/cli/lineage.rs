@@ -17,10 +17,7 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
     if a.json {
         return out_json(&l);
     }
-    let short = |c: &Option<String>| {
-        c.as_deref()
-            .map_or("-".to_string(), |c| c[..12].to_string())
-    };
+    let short = |c: &Option<folio_core::id::CommitId>| c.map_or("-".to_string(), |c| c.short(12));
     let mut s = format!("example {}\n", l.example);
     s += &format!("  locator:  {}\n", l.locator);
     s += &format!("  dataset:  {}\n", l.dataset.as_deref().unwrap_or("-"));

@@ -49,7 +49,7 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
     for e in &entries {
         s += &format!("commit {}\n", e.id);
         if e.parents.len() > 1 {
-            let ps: Vec<&str> = e.parents.iter().map(|p| &p[..12]).collect();
+            let ps: Vec<String> = e.parents.iter().map(|p| p.short(12)).collect();
             s += &format!("Merge:  {}\n", ps.join(" "));
         }
         s += &format!("Author: {}\nDate:   {}\n\n", e.author, fmt_time(e.time));

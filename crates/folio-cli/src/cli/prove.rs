@@ -44,8 +44,8 @@ pub fn verify(ctx: &Ctx, a: &VerifyProofArgs) -> Result {
         Ok(c) => out(&format!(
             "valid: {} events of example {} are in the ledger commit {} attests\n",
             c.events,
-            &c.example[..16],
-            &c.commit[..12]
+            c.example.short(16),
+            c.commit.short(12)
         )),
         Err(why) => Err(Failure {
             code: super::exit::of(why.kind()),

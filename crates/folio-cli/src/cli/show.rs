@@ -36,7 +36,7 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
             d.kind,
             d.files,
             fmt_bytes(d.bytes),
-            &d.id[..12]
+            d.id.short(12)
         );
     }
     if !info.tables.is_empty() {

@@ -18,7 +18,7 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
     let mut s = match (&st.branch, &st.head) {
         (Some(b), Some(_)) => format!("On branch {b}\n"),
         (Some(b), None) => format!("On branch {b}, no commits yet\n"),
-        (None, Some(h)) => format!("HEAD detached at {}\n", &h[..12]),
+        (None, Some(h)) => format!("HEAD detached at {}\n", h.short(12)),
         (None, None) => "HEAD detached\n".to_string(),
     };
     for d in &st.datasets {

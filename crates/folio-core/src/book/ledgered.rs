@@ -44,7 +44,7 @@ pub struct LedgeredBuilder<'a> {
     /// commit belongs to the first commit whose size exceeds its number.
     heads: &'a [(u64, CommitId)],
     l: Ledgered,
-    lot_index: HashMap<(String, String, String), usize>,
+    lot_index: HashMap<(String, Option<CommitId>, String), usize>,
     impairment_currency: Vec<(String, String)>,
 }
 
@@ -61,15 +61,13 @@ impl<'a> LedgeredBuilder<'a> {
         }
     }
 
-    fn commit_of(&self, e: &Event) -> String {
-        match e.commit {
-            Some(c) => c.to_string(),
-            None => self
-                .heads
+    fn commit_of(&self, e: &Event) -> Option<CommitId> {
+        e.commit.or_else(|| {
+            self.heads
                 .iter()
                 .find(|(size, _)| *size > e.seq)
-                .map_or_else(|| "(not yet committed)".to_string(), |(_, c)| c.to_string()),
-        }
+                .map(|(_, c)| *c)
+        })
     }
 
     /// Applies the next event.
@@ -86,7 +84,7 @@ impl<'a> LedgeredBuilder<'a> {
                 let commit = self.commit_of(e);
                 let src = source.clone().unwrap_or_else(|| "(none)".into());
                 let lots = &mut self.l.lots;
-                let key = (dataset.clone(), commit.clone(), src.clone());
+                let key = (dataset.clone(), commit, src.clone());
                 let lot = *self.lot_index.entry(key).or_insert_with(|| {
                     lots.push(Lot {
                         dataset: dataset.clone(),
@@ -163,7 +161,7 @@ impl<'a> LedgeredBuilder<'a> {
                     Some(c) if c != cur => {
                         let lot = &l.lots[m.lot];
                         return Err(BookError::LotCurrencies {
-                            commit: lot.commit[..12.min(lot.commit.len())].to_string(),
+                            commit: lot.commit_short(),
                             dataset: lot.dataset.clone(),
                             first: c.clone(),
                             second: cur.clone(),
@@ -214,7 +212,7 @@ impl<'a> LedgeredBuilder<'a> {
 #[derive(Debug, Clone, Serialize)]
 pub struct BookValue {
     /// The commit.
-    pub commit: String,
+    pub commit: CommitId,
     /// The month whose end it is measured at.
     pub as_of: String,
     /// ISO 4217 currency.
@@ -285,7 +283,7 @@ impl Ledgered {
             e.1 += c;
         }
         Ok(BookValue {
-            commit: commit.to_string(),
+            commit,
             as_of: as_of.to_string(),
             currency,
             cost,

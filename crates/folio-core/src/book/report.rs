@@ -92,8 +92,8 @@ pub enum By {
 pub struct Lot {
     /// Dataset path.
     pub dataset: String,
-    /// The commit that added them.
-    pub commit: String,
+    /// The commit that added them (none while not yet committed).
+    pub commit: Option<crate::id::CommitId>,
     /// Their source (`(none)` when unrecorded).
     pub source: String,
     /// The month placed in service.
@@ -103,6 +103,14 @@ pub struct Lot {
     pub currency: String,
     /// The part still held, and each part disposed of, by month.
     pub parts: Vec<Part>,
+}
+
+impl Lot {
+    /// Its commit for humans: 12 hex digits, or `(not yet committed)`.
+    pub fn commit_short(&self) -> String {
+        self.commit
+            .map_or_else(|| "(not yet committed)".to_string(), |c| c.short(12))
+    }
 }
 
 /// Part of a lot: its cost and, when its examples left, the month.
@@ -535,7 +543,7 @@ fn key_of(lot: &Lot, by: By) -> String {
         By::Tranche => format!(
             "{} @ {} from {}",
             lot.dataset,
-            &lot.commit[..12.min(lot.commit.len())],
+            lot.commit_short(),
             lot.source
         ),
         By::Dataset => lot.dataset.clone(),
@@ -556,7 +564,7 @@ pub fn check(lots: &[Lot], policies: &BTreeMap<String, Policy>) -> Result<String
             return Err(BookError::PolicyCurrency {
                 dataset: lot.dataset.clone(),
                 policy: c.clone(),
-                commit: lot.commit[..12.min(lot.commit.len())].to_string(),
+                commit: lot.commit_short(),
                 lot: lot.currency.clone(),
             });
         }
@@ -867,7 +875,7 @@ mod tests {
     fn lot(parts: Vec<Part>) -> Lot {
         Lot {
             dataset: "d".into(),
-            commit: "c".repeat(64),
+            commit: Some(crate::id::CommitId(crate::id::ObjectId([0xcc; 32]))),
             source: "s3://v".into(),
             start: Month::parse("2026-01").expect("month"),
             currency: "EUR".into(),

@@ -216,8 +216,8 @@ table.m{border-collapse:collapse;font-size:12px}table.m td,table.m th{border:1px
     let _ = write!(
         out,
         "<h1>Drift {} → {}</h1><p><b>{}</b>: a table drifts when at least {:.0}% of its columns drift; a column drifts when its metric crosses its threshold or its missing rate moves by {:.0} points or more.</p>",
-        &r.reference[..12.min(r.reference.len())],
-        &r.current[..12.min(r.current.len())],
+        r.reference.short(12),
+        r.current.short(12),
         if r.drifted { "drifted" } else { "no drift" },
         r.share_threshold * 100.0,
         r.missing_threshold * 100.0

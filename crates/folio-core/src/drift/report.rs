@@ -42,9 +42,9 @@ impl DriftOptions {
 #[derive(Debug, Clone, Serialize)]
 pub struct DriftReport {
     /// The reference commit.
-    pub reference: String,
+    pub reference: crate::id::CommitId,
     /// The current commit.
-    pub current: String,
+    pub current: crate::id::CommitId,
     /// Per table, then per folder dataset.
     pub tables: Vec<TableDrift>,
     /// Whether any table or folder drifted.

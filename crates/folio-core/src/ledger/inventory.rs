@@ -46,7 +46,7 @@ pub struct AuditGroup {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct AuditReport {
     /// The commit audited.
-    pub commit: String,
+    pub commit: crate::id::CommitId,
     /// Groups, by source then dataset.
     pub groups: Vec<AuditGroup>,
     /// Locators of examples with no recorded source.
@@ -60,7 +60,11 @@ pub struct AuditReport {
 impl AuditReport {
     /// The inventory of `states` (what a ledger view says of each example)
     /// that `filter` selects, for `commit`.
-    pub fn of(commit: String, states: &IdMap<ExampleState>, filter: &AuditFilter) -> AuditReport {
+    pub fn of(
+        commit: crate::id::CommitId,
+        states: &IdMap<ExampleState>,
+        filter: &AuditFilter,
+    ) -> AuditReport {
         let mut groups: BTreeMap<(String, String), (AuditGroup, f64, u64)> = BTreeMap::new();
         let mut without_source = Vec::new();
         let mut without_annotation = Vec::new();

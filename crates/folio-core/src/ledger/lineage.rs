@@ -17,7 +17,7 @@ pub struct LineageEvent {
     /// Event kind.
     pub kind: &'static str,
     /// The commit it belongs to (whose ledger head first covers it).
-    pub commit: Option<String>,
+    pub commit: Option<CommitId>,
     /// Kind-specific fields.
     pub payload: serde_json::Value,
 }
@@ -26,7 +26,7 @@ pub struct LineageEvent {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Lineage {
     /// Example id.
-    pub example: String,
+    pub example: ExampleId,
     /// Where it is (file path, or `TABLE:KEY`).
     pub locator: crate::ledger::Locator,
     /// Its dataset.
@@ -36,9 +36,9 @@ pub struct Lineage {
     /// When it was collected, as recorded.
     pub collected_at: Option<String>,
     /// The commit that added it.
-    pub added_in: Option<String>,
+    pub added_in: Option<CommitId>,
     /// The commit that removed it (absent while it is still present).
-    pub removed_in: Option<String>,
+    pub removed_in: Option<CommitId>,
     /// The latest label.
     pub label: Option<String>,
     /// Who gave it.
@@ -70,14 +70,9 @@ impl Lineage {
         trainings: &[Event],
         heads: &[(u64, CommitId)],
     ) -> Lineage {
-        let commit_of = |seq: u64| {
-            heads
-                .iter()
-                .find(|(size, _)| *size > seq)
-                .map(|(_, c)| c.to_string())
-        };
+        let commit_of = |seq: u64| heads.iter().find(|(size, _)| *size > seq).map(|(_, c)| *c);
         let mut l = Lineage {
-            example: id.to_hex(),
+            example: id,
             locator: Default::default(),
             dataset: None,
             source: None,
@@ -98,16 +93,16 @@ impl Lineage {
         let mut spans: Vec<(u64, u64)> = Vec::new();
         let mut st = super::ExampleState::default();
         for e in events {
-            let commit = e.commit.map(|c| c.to_string()).or_else(|| commit_of(e.seq));
+            let commit = e.commit.or_else(|| commit_of(e.seq));
             st.apply(&e.payload);
             match &e.payload {
                 Payload::Added { .. } => {
-                    l.added_in = commit.clone();
+                    l.added_in = commit;
                     l.removed_in = None;
                     spans.push((e.seq, u64::MAX));
                 }
                 Payload::Removed { .. } => {
-                    l.removed_in = commit.clone();
+                    l.removed_in = commit;
                     if let Some(s) = spans.last_mut() {
                         s.1 = e.seq;
                     }
@@ -148,8 +143,7 @@ impl Lineage {
             };
             let same_dataset = matches!(&t.subject, Subject::Dataset(d) if l.dataset.as_deref() == Some(d.as_str()));
             if same_dataset && spans.iter().any(|&(a, r)| a < size && r >= size) {
-                l.models
-                    .push(format!("{model} ({run}) on {}", &c.to_string()[..12]));
+                l.models.push(format!("{model} ({run}) on {}", c.short(12)));
             }
         }
         l

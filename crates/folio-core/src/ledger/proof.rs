@@ -126,9 +126,9 @@ pub struct Proof {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ProofCheck {
     /// The commit whose ledger head includes the events.
-    pub commit: String,
+    pub commit: CommitId,
     /// The example.
-    pub example: String,
+    pub example: ExampleId,
     /// How many of its events were proven.
     pub events: usize,
 }
@@ -237,8 +237,8 @@ pub fn verify(p: &Proof) -> Result<ProofCheck, ProofError> {
         }
     }
     Ok(ProofCheck {
-        commit: p.commit.clone(),
-        example: p.example.clone(),
+        commit: CommitId(commit_id),
+        example: ExampleId(example.0),
         events: p.events.len(),
     })
 }

@@ -27,6 +27,6 @@ impl Repo {
             Some(src) => view.states_of_source(src)?,
             None => view.states()?,
         };
-        Ok(AuditReport::of(commit.to_string(), &states, filter))
+        Ok(AuditReport::of(commit, &states, filter))
     }
 }

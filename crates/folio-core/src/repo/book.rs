@@ -298,8 +298,8 @@ impl Repo {
                 currency,
                 reason: format!(
                     "drift {}..{}: {k} of {n} columns drifted",
-                    &r.to_string()[..12],
-                    &c.to_string()[..12]
+                    r.short(12),
+                    c.short(12)
                 ),
                 recorded: false,
             },

@@ -21,6 +21,32 @@ pub enum DiffSide {
     WorkTree,
 }
 
+impl DiffSide {
+    /// The side for humans: 12 digits of a commit id, or `working tree`.
+    pub fn short(&self) -> String {
+        match self {
+            DiffSide::Commit(c) => c.short(12),
+            DiffSide::WorkTree => "working tree".into(),
+        }
+    }
+}
+
+impl std::fmt::Display for DiffSide {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DiffSide::Commit(c) => write!(f, "{c}"),
+            DiffSide::WorkTree => f.write_str("working tree"),
+        }
+    }
+}
+
+/// In JSON: the commit id in hex, or `working tree`.
+impl serde::Serialize for DiffSide {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
 /// What to compare and how much to report.
 #[derive(Debug, Clone, Default)]
 pub struct DiffOptions {
@@ -101,10 +127,10 @@ pub struct TableDiff {
 /// Everything `diff` reports.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Diff {
-    /// The old side: a commit id or "working tree".
-    pub from: String,
+    /// The old side: a commit or the working tree.
+    pub from: DiffSide,
     /// The new side.
-    pub to: String,
+    pub to: DiffSide,
     /// File-level changes.
     pub files: FileDiff,
     /// Tables whose rows or schema changed.
@@ -120,7 +146,7 @@ impl Diff {
 
 /// A side, materialised: datasets, trees of the working tree, tables.
 struct Side {
-    label: String,
+    label: DiffSide,
     datasets: Vec<DatasetEntry>,
     work: HashMap<String, WorkTrees>,
     tables: BTreeMap<String, SideTable>,
@@ -176,7 +202,7 @@ impl Repo {
                     );
                 }
                 Ok(Side {
-                    label: id.to_string(),
+                    label: side,
                     datasets: c.datasets,
                     work: HashMap::new(),
                     tables,
@@ -242,7 +268,7 @@ impl Repo {
             tables.insert(b.path, (id, b.manifest, chunks));
         }
         Ok(Side {
-            label: "working tree".into(),
+            label: DiffSide::WorkTree,
             datasets,
             work,
             tables,

@@ -228,8 +228,8 @@ impl Repo {
             }
         }
         Ok(DriftReport {
-            reference: r.to_string(),
-            current: c.to_string(),
+            reference: r,
+            current: c,
             drifted: out.iter().any(|t| t.drifted),
             tables: out,
             bins: opts.settings.bins,

@@ -11,9 +11,9 @@ use crate::snapshot::{self, FileChanges, FlatEntry};
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct LogEntry {
     /// Commit id.
-    pub id: String,
+    pub id: CommitId,
     /// Parent ids.
-    pub parents: Vec<String>,
+    pub parents: Vec<CommitId>,
     /// Author.
     pub author: String,
     /// Seconds since the epoch, UTC.
@@ -25,8 +25,8 @@ pub struct LogEntry {
 impl LogEntry {
     fn new(id: CommitId, c: &Commit) -> Self {
         LogEntry {
-            id: id.to_string(),
-            parents: c.parents.iter().map(|p| p.to_string()).collect(),
+            id,
+            parents: c.parents.clone(),
             author: c.author.clone(),
             time: c.time,
             message: c.message.clone(),
@@ -42,7 +42,7 @@ pub struct DatasetInfo {
     /// "folder", "file", "executable" or "symlink".
     pub kind: &'static str,
     /// Root tree or blob id.
-    pub id: String,
+    pub id: crate::id::ObjectId,
     /// Number of files and symlinks.
     pub files: u64,
     /// Total bytes.
@@ -236,7 +236,7 @@ impl Repo {
             datasets.push(DatasetInfo {
                 path: d.path.clone(),
                 kind: d.kind.name(),
-                id: d.id.to_string(),
+                id: d.id,
                 files,
                 bytes: d.size,
             });

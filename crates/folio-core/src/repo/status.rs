@@ -28,7 +28,7 @@ pub struct Status {
     /// The current branch, or `None` when detached.
     pub branch: Option<String>,
     /// The HEAD commit, if any.
-    pub head: Option<String>,
+    pub head: Option<CommitId>,
     /// Tracked datasets, sorted by path.
     pub datasets: Vec<DatasetStatus>,
     /// Top-level entries of the working tree that no dataset tracks.
@@ -94,7 +94,7 @@ impl Repo {
                 Head::Branch(b) => Some(b),
                 Head::Detached(_) => None,
             },
-            head: head_id.map(|c: CommitId| c.to_string()),
+            head: head_id,
             datasets: out,
             untracked: self.untracked(&datasets)?,
             hashed_files: stats.hashed_files,
