@@ -218,7 +218,7 @@ pub struct TableRef {
     /// Path of the file relative to the working tree.
     pub path: String,
     /// The manifest root object.
-    pub manifest: ObjectId,
+    pub manifest: crate::id::ManifestId,
 }
 
 /// A snapshot of every tracked dataset, with its history and metadata.
@@ -277,7 +277,7 @@ impl Commit {
         put_field(&mut out, field::MESSAGE, self.message.as_bytes());
         for t in &self.tables {
             let mut v = Vec::with_capacity(32 + t.path.len());
-            v.extend_from_slice(t.manifest.as_bytes());
+            v.extend_from_slice(t.manifest.0.as_bytes());
             v.extend_from_slice(t.path.as_bytes());
             put_field(&mut out, field::TABLE, &v);
         }
@@ -332,7 +332,7 @@ impl Commit {
                     if len < 33 {
                         return Err(r.bad("table field too short".into()));
                     }
-                    let manifest = r.id()?;
+                    let manifest = crate::id::ManifestId(r.id()?);
                     let path = r.utf8(len - 32)?;
                     c.tables.push(TableRef { path, manifest });
                 }
@@ -539,11 +539,11 @@ mod tests {
         c.tables = vec![
             TableRef {
                 path: "data/a.csv".into(),
-                manifest: ObjectId::of(b"m1"),
+                manifest: crate::id::ManifestId(ObjectId::of(b"m1")),
             },
             TableRef {
                 path: "data/b.jsonl".into(),
-                manifest: ObjectId::of(b"m2"),
+                manifest: crate::id::ManifestId(ObjectId::of(b"m2")),
             },
         ];
         assert_eq!(Commit::decode(&c.encode()).expect("decodes"), c);

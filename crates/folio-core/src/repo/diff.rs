@@ -470,7 +470,11 @@ fn file_entry(d: Option<&DatasetEntry>) -> Option<&DatasetEntry> {
 }
 
 /// A side's table: manifest id, manifest, and in-memory chunks (working tree).
-type SideTable = (ObjectId, Manifest, Option<HashMap<ObjectId, Vec<u8>>>);
+type SideTable = (
+    crate::id::ManifestId,
+    Manifest,
+    Option<HashMap<ObjectId, Vec<u8>>>,
+);
 
 fn chunk_source<'a>(repo: &'a Repo, t: &'a SideTable) -> &'a dyn ChunkSource {
     match &t.2 {

@@ -11,7 +11,7 @@ use super::{Repo, RepoError};
 use crate::drift::profile::PROFILE_VERSION;
 use crate::drift::report::{DriftOptions, DriftReport, LEDGER_CONFIDENCE, LEDGER_LABEL};
 use crate::drift::{ColumnBuilder, ColumnProfile, DriftError, Profile, TableDrift, compare};
-use crate::id::{CommitId, ObjectId};
+use crate::id::{CommitId, ManifestId};
 use crate::ledger::query::LedgerView;
 use crate::object::{Commit, EntryKind};
 use crate::table::manifest::decode_chunk;
@@ -46,8 +46,11 @@ impl Repo {
     /// The profile of the table version `manifest`: from the cache, or
     /// computed from its row chunks on every core (and cached). The flag
     /// says whether it was computed.
-    pub fn table_profile(&self, manifest: ObjectId) -> Result<(Profile, bool), RepoError> {
-        let path = self.profile_path("table", manifest.as_bytes());
+    pub fn table_profile(
+        &self,
+        manifest: crate::id::ManifestId,
+    ) -> Result<(Profile, bool), RepoError> {
+        let path = self.profile_path("table", manifest.0.as_bytes());
         if let Some(p) = self.cached(&path) {
             return Ok((p, false));
         }
@@ -74,9 +77,9 @@ impl Repo {
                 || -> Part { Ok((fresh(), 0)) },
                 |acc: Part, ch| {
                     let (mut b, mut n) = acc?;
-                    let bytes = self.store.get(&ch.id)?;
+                    let bytes = self.store.get(&ch.id.0)?;
                     let mut seen = vec![false; b.len()];
-                    for row in decode_chunk(ch.id, &bytes)? {
+                    for row in decode_chunk(ch.id.0, &bytes)? {
                         let count = u64::from(row.count);
                         n += count;
                         seen.iter_mut().for_each(|s| *s = false);
@@ -95,7 +98,10 @@ impl Repo {
                             }
                         })
                         .ok_or_else(|| {
-                            crate::table::TableError::Corrupt(ch.id, "a row does not decode".into())
+                            crate::table::TableError::Corrupt(
+                                ch.id.0,
+                                "a row does not decode".into(),
+                            )
                         })?;
                         for (i, s) in seen.iter().enumerate() {
                             if !s {
@@ -249,7 +255,7 @@ impl Repo {
     ) -> Result<(Vec<TableDrift>, usize), RepoError> {
         let mut computed = 0;
         // Tables, by path, from either side.
-        let mut tables: BTreeMap<&str, (Option<ObjectId>, Option<ObjectId>)> = BTreeMap::new();
+        let mut tables: BTreeMap<&str, (Option<ManifestId>, Option<ManifestId>)> = BTreeMap::new();
         for t in &rc.tables {
             tables.entry(&t.path).or_default().0 = Some(t.manifest);
         }
@@ -258,7 +264,7 @@ impl Repo {
         }
         let mut out = Vec::new();
         for (path, (rm, cm)) in tables.into_iter().filter(|(p, _)| opts.wants(p)) {
-            let side = |m: Option<ObjectId>,
+            let side = |m: Option<ManifestId>,
                         commit: &Commit|
              -> Result<Option<(Profile, usize)>, RepoError> {
                 let Some(m) = m else { return Ok(None) };

@@ -48,9 +48,9 @@ impl Repo {
             let commit = self.read_commit(c)?;
             commits.extend(commit.parents.iter().copied());
             for t in &commit.tables {
-                if out.insert(t.manifest) {
+                if out.insert(t.manifest.0) {
                     let m = self.read_manifest(t.manifest)?;
-                    out.extend(m.chunks.iter().map(|c| c.id));
+                    out.extend(m.chunks.iter().map(|c| c.id.0));
                 }
             }
             for d in commit.datasets {

@@ -72,9 +72,9 @@ impl Repo {
     }
 
     /// Reads a manifest root from the store.
-    pub fn read_manifest(&self, id: ObjectId) -> Result<Manifest, RepoError> {
-        let bytes = self.store.get(&id)?;
-        Ok(Manifest::decode(id, &bytes)?)
+    pub fn read_manifest(&self, id: crate::id::ManifestId) -> Result<Manifest, RepoError> {
+        let bytes = self.store.get(&id.0)?;
+        Ok(Manifest::decode(id.0, &bytes)?)
     }
 
     /// The table files of a resolved scan of `dataset`. The key comes from

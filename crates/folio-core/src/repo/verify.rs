@@ -149,7 +149,7 @@ impl Repo {
                 None => continue,
             };
             stack.extend(c.parents.iter().copied());
-            tables.extend(c.tables.iter().map(|t| t.manifest));
+            tables.extend(c.tables.iter().map(|t| t.manifest.0));
             for d in &c.datasets {
                 if d.kind == EntryKind::Tree {
                     trees.push(d.id);
@@ -257,7 +257,7 @@ impl Repo {
                 continue;
             };
             match crate::table::manifest::Manifest::decode(id, &bytes) {
-                Ok(m) => chunks.extend(m.chunks.iter().map(|c| c.id)),
+                Ok(m) => chunks.extend(m.chunks.iter().map(|c| c.id.0)),
                 Err(e) => r.problems.push(Problem {
                     file: self.where_is(&id),
                     detail: e.to_string(),

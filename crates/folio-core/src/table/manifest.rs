@@ -39,7 +39,7 @@ pub struct TableSettings {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChunkRef {
     /// The chunk object.
-    pub id: ObjectId,
+    pub id: crate::id::ChunkId,
     /// Distinct rows in it.
     pub rows: u32,
 }
@@ -258,7 +258,10 @@ fn flush(
     bytes.extend_from_slice(&rows.to_le_bytes());
     bytes.append(cur);
     let id = ObjectId::of(&bytes);
-    refs.push(ChunkRef { id, rows: *rows });
+    refs.push(ChunkRef {
+        id: crate::id::ChunkId(id),
+        rows: *rows,
+    });
     chunks.push((id, bytes));
     *rows = 0;
 }
@@ -347,7 +350,7 @@ impl Manifest {
             put(&mut out, field::REJECTED, &v);
         }
         for c in &self.chunks {
-            let mut v = c.id.as_bytes().to_vec();
+            let mut v = c.id.0.as_bytes().to_vec();
             v.extend_from_slice(&c.rows.to_le_bytes());
             put(&mut out, field::CHUNK, &v);
         }
@@ -355,8 +358,8 @@ impl Manifest {
     }
 
     /// The id of the encoded root.
-    pub fn id(&self) -> ObjectId {
-        ObjectId::of(&self.encode())
+    pub fn id(&self) -> crate::id::ManifestId {
+        crate::id::ManifestId(ObjectId::of(&self.encode()))
     }
 
     /// Decodes a root.
@@ -422,7 +425,7 @@ impl Manifest {
                     if v.len() != 36 {
                         return Err(bad("bad chunk field"));
                     }
-                    let id = ObjectId::from_slice(&v[..32]).expect("32 bytes");
+                    let id = crate::id::ChunkId(ObjectId::from_slice(&v[..32]).expect("32 bytes"));
                     let rows = u32::from_le_bytes(v[32..].try_into().expect("4 bytes"));
                     m.chunks.push(ChunkRef { id, rows });
                 }
@@ -534,7 +537,7 @@ impl<'a> Cursor<'a> {
     }
 
     fn chunk_id(&self) -> Option<ObjectId> {
-        self.chunks.get(self.ci).map(|c| c.id)
+        self.chunks.get(self.ci).map(|c| c.id.0)
     }
 
     fn skip_chunk(&mut self) {
@@ -546,7 +549,7 @@ impl<'a> Cursor<'a> {
             let Some(c) = self.chunks.get(self.ci) else {
                 return Ok(None);
             };
-            self.rows = decode_chunk(c.id, &self.src.chunk(&c.id)?)?;
+            self.rows = decode_chunk(c.id.0, &self.src.chunk(&c.id.0)?)?;
             self.ri = 0;
         }
         Ok(self.rows.get(self.ri))
@@ -795,7 +798,7 @@ mod tests {
     fn manifest_round_trips() {
         let d = tempfile::tempdir().expect("tempdir");
         let (m, _) = build_str(d.path(), "id,x\n1,a\n2,b\n", &["id"]).expect("build");
-        assert_eq!(Manifest::decode(m.id(), &m.encode()).expect("decode"), m);
+        assert_eq!(Manifest::decode(m.id().0, &m.encode()).expect("decode"), m);
         assert_eq!(m.rows, 2);
     }
 
