@@ -48,3 +48,6 @@ pub mod repo;
 pub mod snapshot;
 pub mod store;
 pub mod table;
+
+#[cfg(test)]
+mod golden;
