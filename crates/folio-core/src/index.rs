@@ -10,7 +10,6 @@ use std::fs::{self, Metadata};
 use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
 
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
@@ -309,14 +308,6 @@ pub fn stamp(dir: &Path) -> Result<i128, IndexError> {
         let meta = fs::metadata(&p).map_err(io)?;
         Ok(mtime_ns(&meta))
     }
-}
-
-/// Nanoseconds since the epoch now, by the system clock.
-pub fn now_ns() -> i128 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as i128)
-        .unwrap_or(0)
 }
 
 #[cfg(test)]

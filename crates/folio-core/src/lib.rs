@@ -32,22 +32,31 @@
 // itself creates files under `.folio/` only through `fsutil` (clippy.toml).
 #![cfg_attr(test, allow(clippy::disallowed_methods))]
 
+// The public API: what the command line and a future Python binding need.
 pub mod book;
 pub mod config;
 pub mod drift;
 pub mod error;
-pub mod fsutil;
 pub mod id;
-pub mod index;
 pub mod ledger;
 pub mod lock;
 pub mod object;
 pub mod progress;
 pub mod refs;
 pub mod repo;
-pub mod snapshot;
-pub mod store;
 pub mod table;
+
+// Internals: the store, the derived index, scanning and the atomic-write
+// helper. Their errors are named here because repository errors wrap them.
+mod fsutil;
+mod index;
+mod snapshot;
+mod store;
+
+pub use fsutil::write_atomic;
+pub use index::IndexError;
+pub use snapshot::{FileChanges, HashStats, SnapshotError};
+pub use store::StoreError;
 
 #[cfg(test)]
 mod golden;

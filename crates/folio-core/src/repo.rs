@@ -122,11 +122,6 @@ impl Repo {
         &self.dot
     }
 
-    /// The object store.
-    pub fn store(&self) -> &Store {
-        &self.store
-    }
-
     /// The refs.
     pub fn refs(&self) -> &Refs {
         &self.refs
@@ -153,6 +148,11 @@ impl Repo {
     /// The commit HEAD points at, if any.
     pub fn head_commit(&self) -> Result<Option<CommitId>, RepoError> {
         Ok(self.refs.head_commit()?)
+    }
+
+    /// Reads and decodes a tree (a folder of a snapshot).
+    pub fn read_tree(&self, id: crate::id::TreeId) -> Result<crate::object::Tree, RepoError> {
+        Ok(crate::snapshot::read_tree(&self.store, id.0)?)
     }
 
     /// Reads and decodes a commit.

@@ -371,16 +371,6 @@ impl Store {
         Ok(out)
     }
 
-    /// Every stored object's id.
-    pub fn all_ids(&self) -> Result<HashSet<ObjectId>, StoreError> {
-        let mut out: HashSet<ObjectId> = HashSet::new();
-        for p in self.packs() {
-            out.extend(p.entries().map(|(id, _)| id));
-        }
-        out.extend(self.loose_objects()?.into_iter().map(|(id, _)| id));
-        Ok(out)
-    }
-
     /// Starts a batch of writes. Small objects go into one new pack that
     /// becomes visible at [`Writer::finish`]; large ones are written loose
     /// at once (they are invisible to readers until a ref names them).
@@ -456,11 +446,6 @@ impl Store {
     /// The folder of loose objects.
     pub fn objects_dir(&self) -> &Path {
         &self.objects
-    }
-
-    /// The folder of packs.
-    pub fn packs_dir(&self) -> &Path {
-        &self.packs_dir
     }
 }
 

@@ -168,7 +168,7 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
 
 fn write_html(ctx: &Ctx, file: &std::path::Path, page: &str) -> Result {
     let path = ctx.cwd.join(file);
-    folio_core::fsutil::write_atomic(&path, page.as_bytes()).map_err(|e| {
+    folio_core::write_atomic(&path, page.as_bytes()).map_err(|e| {
         Failure::from(std::io::Error::new(
             e.kind(),
             format!("{}: {e}", path.display()),

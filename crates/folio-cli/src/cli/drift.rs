@@ -286,13 +286,14 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
     let r = repo.drift(reference, current, &opts)?;
     if let Some(file) = &a.html {
         let path = ctx.cwd.join(file);
-        folio_core::fsutil::write_atomic(&path, folio_core::drift::html::render(&r).as_bytes())
-            .map_err(|e| {
+        folio_core::write_atomic(&path, folio_core::drift::html::render(&r).as_bytes()).map_err(
+            |e| {
                 Failure::from(std::io::Error::new(
                     e.kind(),
                     format!("{}: {e}", path.display()),
                 ))
-            })?;
+            },
+        )?;
         ctx.hint(&format!("wrote {}", file.display()));
     }
     if a.json {

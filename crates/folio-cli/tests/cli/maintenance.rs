@@ -104,8 +104,7 @@ fn blob_ids_match_b3sum() {
     let tree_id = show["datasets"][0]["id"].as_str().expect("id").to_string();
     // The tree lists the blob; look it up through the library.
     let repo = folio_core::repo::Repo::discover(e.path()).expect("open");
-    let tree =
-        folio_core::snapshot::read_tree(repo.store(), tree_id.parse().expect("id")).expect("tree");
+    let tree = repo.read_tree(tree_id.parse().expect("id")).expect("tree");
     let entry = tree
         .entries
         .iter()

@@ -128,7 +128,7 @@ fn ambiguous_prefix_lists_candidates() {
     let repo = Repo::init(tmp.path()).expect("init");
     // Store commits until two share a 4-digit prefix (birthday bound: a
     // few hundred), all in one pack.
-    let w = repo.store().writer().expect("writer");
+    let w = repo.store.writer().expect("writer");
     let mut seen: BTreeMap<String, ObjectId> = BTreeMap::new();
     let mut pair = None;
     for i in 0..5000 {

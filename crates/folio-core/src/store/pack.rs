@@ -36,8 +36,6 @@ pub struct Pack {
 
 /// Where one record sits in a pack and how it is stored.
 pub struct Record {
-    /// Offset of the record header.
-    pub offset: u64,
     /// Stored encoding.
     pub encoding: Encoding,
     /// Length after decoding.
@@ -69,16 +67,6 @@ impl Pack {
             idx,
             count,
         })
-    }
-
-    /// Number of objects in the pack.
-    pub fn len(&self) -> usize {
-        self.count
-    }
-
-    /// True when the pack holds no object.
-    pub fn is_empty(&self) -> bool {
-        self.count == 0
     }
 
     fn entry(&self, i: usize) -> (ObjectId, u64) {
@@ -150,7 +138,6 @@ impl Pack {
             .read_exact_at(&mut data, offset + RECORD_HEADER as u64)
             .map_err(|e| self.corrupt_or_io(e, offset))?;
         Ok(Record {
-            offset,
             encoding,
             raw_len,
             data,
