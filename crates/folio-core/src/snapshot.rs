@@ -108,7 +108,7 @@ pub struct Scan {
     pub single_file: bool,
 }
 
-/// Counts of work done by [`resolve_ids`].
+/// Counts of work done by `resolve_ids`.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct HashStats {
     /// Files read and hashed.
@@ -368,7 +368,7 @@ pub struct FileChanges {
     /// Paths only in the old side.
     pub deleted: Vec<String>,
     /// Blob ids of `added`, in the same order (folders: `None`); filled by
-    /// [`diff_trees`] only.
+    /// `diff_trees` only.
     #[serde(skip)]
     pub added_ids: Vec<Option<ObjectId>>,
     /// Blob ids of `deleted`, as for `added_ids`.
