@@ -1,7 +1,7 @@
 //! `folio audit`.
 
 use super::{Ctx, Failure, Result, out, out_json};
-use folio_core::ledger::inventory::AuditFilter;
+use folio_core::ledger::inventory::{AuditFilter, AuditReport};
 use folio_core::ledger::money::format_minor;
 
 #[derive(clap::Args, Debug)]
@@ -39,51 +39,64 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
     if a.json {
         return out_json(&r);
     }
-    let costs = |m: &std::collections::BTreeMap<String, i64>| {
-        m.iter()
-            .map(|(c, v)| format!("{} {c}", format_minor(*v, c)))
-            .collect::<Vec<_>>()
-            .join(" + ")
-    };
-    let opt = |x: Option<f64>| x.map_or(String::new(), |v| format!("{v:.3}"));
     if a.csv {
-        let mut w = csv::Writer::from_writer(Vec::new());
-        let io = |e: csv::Error| Failure::user(e.to_string());
+        return out(&csv_text(&r)?);
+    }
+    out(&text(&r))
+}
+
+/// Costs per currency, as `12.50 EUR + 3 JPY`.
+fn costs(m: &std::collections::BTreeMap<String, i64>) -> String {
+    m.iter()
+        .map(|(c, v)| format!("{} {c}", format_minor(*v, c)))
+        .collect::<Vec<_>>()
+        .join(" + ")
+}
+
+fn opt(x: Option<f64>) -> String {
+    x.map_or(String::new(), |v| format!("{v:.3}"))
+}
+
+fn csv_text(r: &AuditReport) -> Result<String> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let io = |e: csv::Error| Failure::user(e.to_string());
+    w.write_record([
+        "source",
+        "dataset",
+        "examples",
+        "annotated",
+        "sensitivity",
+        "annotators",
+        "mean_confidence",
+        "min_confidence",
+        "cost",
+    ])
+    .map_err(io)?;
+    for g in &r.groups {
+        let sens: Vec<String> = g
+            .sensitivity
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let anns: Vec<&str> = g.annotators.iter().map(String::as_str).collect();
         w.write_record([
-            "source",
-            "dataset",
-            "examples",
-            "annotated",
-            "sensitivity",
-            "annotators",
-            "mean_confidence",
-            "min_confidence",
-            "cost",
+            g.source.clone(),
+            g.dataset.clone(),
+            g.examples.to_string(),
+            g.annotated.to_string(),
+            sens.join(";"),
+            anns.join(";"),
+            opt(g.mean_confidence),
+            opt(g.min_confidence),
+            costs(&g.cost_minor),
         ])
         .map_err(io)?;
-        for g in &r.groups {
-            let sens: Vec<String> = g
-                .sensitivity
-                .iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect();
-            let anns: Vec<&str> = g.annotators.iter().map(String::as_str).collect();
-            w.write_record([
-                g.source.clone(),
-                g.dataset.clone(),
-                g.examples.to_string(),
-                g.annotated.to_string(),
-                sens.join(";"),
-                anns.join(";"),
-                opt(g.mean_confidence),
-                opt(g.min_confidence),
-                costs(&g.cost_minor),
-            ])
-            .map_err(io)?;
-        }
-        let bytes = w.into_inner().map_err(|e| Failure::user(e.to_string()))?;
-        return out(&String::from_utf8_lossy(&bytes));
     }
+    let bytes = w.into_inner().map_err(|e| Failure::user(e.to_string()))?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+fn text(r: &AuditReport) -> String {
     let mut s = format!("audit of {}\n", r.commit.short(12));
     for g in &r.groups {
         let sens: Vec<String> = g
@@ -132,5 +145,5 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
             s += &format!("  … {} more (use --json)\n", list.len() - 20);
         }
     }
-    out(&s)
+    s
 }

@@ -3,7 +3,8 @@
 use std::path::PathBuf;
 
 use super::{Ctx, Failure, Result, fmt_bytes, out, out_json};
-use folio_core::repo::{CommitOptions, Meta, TableOptions};
+use folio_core::id::CommitId;
+use folio_core::repo::{CommitOptions, CommitOutcome, Meta, TableOptions};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -76,19 +77,41 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
     }
     let repo = ctx.repo()?;
     let lock = repo.lock(ctx.wait)?;
-    let paths = a
-        .paths
-        .iter()
-        .map(|p| {
-            if p.is_absolute() {
-                p.clone()
-            } else {
-                ctx.cwd.join(p)
-            }
-        })
-        .collect();
-    let opts = CommitOptions {
-        paths,
+    let opts = options(ctx, a)?;
+    let bar = ctx.progress();
+    let res = repo.commit(&lock, &opts, &bar)?;
+    for s in &res.skipped {
+        ctx.hint(&format!(
+            "warning: skipped {s}: not a file, folder or symlink"
+        ));
+    }
+    for t in &res.tables {
+        for (line, reason) in &t.rejected {
+            ctx.hint(&format!("warning: {}:{line}: rejected: {reason}", t.path));
+        }
+    }
+    if a.json {
+        return out_json(&json(&res));
+    }
+    match res.commit {
+        Some(id) => out(&text(&res, id, &a.message)),
+        None => out(
+            "nothing to commit: the tracked datasets match HEAD (use --allow-empty to commit anyway)\n",
+        ),
+    }
+}
+
+/// The library's options from the flags.
+fn options(ctx: &Ctx, a: &Args) -> Result<CommitOptions> {
+    let abs = |p: &PathBuf| {
+        if p.is_absolute() {
+            p.clone()
+        } else {
+            ctx.cwd.join(p)
+        }
+    };
+    Ok(CommitOptions {
+        paths: a.paths.iter().map(abs).collect(),
         message: a.message.clone(),
         author: author(a.author.as_deref()),
         time: now()?,
@@ -111,52 +134,33 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
             license: a.license.clone(),
             sensitivity: a.sensitivity.clone(),
         },
-        meta_file: a.meta.as_ref().map(|p| {
-            if p.is_absolute() {
-                p.clone()
-            } else {
-                ctx.cwd.join(p)
-            }
-        }),
-    };
-    let bar = ctx.progress();
-    let res = repo.commit(&lock, &opts, &bar)?;
-    for s in &res.skipped {
-        ctx.hint(&format!(
-            "warning: skipped {s}: not a file, folder or symlink"
-        ));
-    }
-    for t in &res.tables {
-        for (line, reason) in &t.rejected {
-            ctx.hint(&format!("warning: {}:{line}: rejected: {reason}", t.path));
-        }
-    }
-    if a.json {
-        let changes: serde_json::Map<String, serde_json::Value> = res
-            .changes
-            .iter()
-            .map(|(p, c)| (p.clone(), serde_json::to_value(c).unwrap_or_default()))
-            .collect();
-        return out_json(&serde_json::json!({
-            "commit": res.commit.map(|c| c.to_string()),
-            "changes": changes,
-            "hashed_files": res.stats.hashed_files,
-            "hashed_bytes": res.stats.hashed_bytes,
-            "cached_files": res.stats.cached_files,
-            "skipped": res.skipped,
-            "tables": res.tables,
-            "ledger_events": res.events,
-        }));
-    }
-    let Some(id) = res.commit else {
-        return out(
-            "nothing to commit: the tracked datasets match HEAD (use --allow-empty to commit anyway)\n",
-        );
-    };
+        meta_file: a.meta.as_ref().map(abs),
+    })
+}
+
+fn json(res: &CommitOutcome) -> serde_json::Value {
+    let changes: serde_json::Map<String, serde_json::Value> = res
+        .changes
+        .iter()
+        .map(|(p, c)| (p.clone(), serde_json::to_value(c).unwrap_or_default()))
+        .collect();
+    serde_json::json!({
+        "commit": res.commit,
+        "changes": changes,
+        "hashed_files": res.stats.hashed_files,
+        "hashed_bytes": res.stats.hashed_bytes,
+        "cached_files": res.stats.cached_files,
+        "skipped": res.skipped,
+        "tables": res.tables,
+        "ledger_events": res.events,
+    })
+}
+
+fn text(res: &CommitOutcome, id: CommitId, message: &str) -> String {
     let mut s = format!(
         "committed {}  {}\n",
-        id.0.short(12),
-        a.message.lines().next().unwrap_or("")
+        id.short(12),
+        message.lines().next().unwrap_or("")
     );
     for (path, ch) in &res.changes {
         s += &format!(
@@ -186,7 +190,7 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
         fmt_bytes(res.stats.hashed_bytes),
         res.stats.cached_files
     );
-    out(&s)
+    s
 }
 
 /// The author: flag, then `FOLIO_AUTHOR`, then git's configuration, then
