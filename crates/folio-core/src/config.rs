@@ -48,7 +48,7 @@ impl ConfigError {
     /// What kind of failure this is.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            ConfigError::Io { .. } => ErrorKind::Io,
+            ConfigError::Io { source, .. } => ErrorKind::of_io(source),
             ConfigError::Invalid { .. } => ErrorKind::Invalid,
         }
     }

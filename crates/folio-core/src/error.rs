@@ -25,6 +25,16 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
+    /// The kind of an operating-system error: `InvalidData` is what folio
+    /// raises for a symlink where it must write (damage); the rest is I/O.
+    pub fn of_io(e: &std::io::Error) -> ErrorKind {
+        if e.kind() == std::io::ErrorKind::InvalidData {
+            ErrorKind::Damaged
+        } else {
+            ErrorKind::Io
+        }
+    }
+
     /// A short name, for JSON and logs.
     pub fn as_str(self) -> &'static str {
         match self {

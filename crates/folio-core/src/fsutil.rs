@@ -25,9 +25,54 @@ pub struct TempFile {
     file: Option<File>,
 }
 
+/// Refuses a path that is a symlink: nothing folio writes may be reached
+/// through a link (a repository or working tree handed to us could point
+/// the write elsewhere). The error's kind is `InvalidData`: damage, not a
+/// failing disk.
+pub fn refuse_symlink(path: &Path) -> io::Result<()> {
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "{} is a symlink: folio never writes through a link; replace it with the file or folder itself",
+                path.display()
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Opens a file for appending or locking in place, refusing a symlink
+/// (`O_NOFOLLOW`): for the lock file and ledger segments, the only files
+/// under `.folio` not replaced whole.
+pub fn open_in_place(path: &Path, create: bool) -> io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(create)
+        .truncate(false)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+        .map_err(|e| {
+            if e.raw_os_error() == Some(libc::ELOOP) {
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!(
+                        "{} is a symlink: folio never writes through a link",
+                        path.display()
+                    ),
+                )
+            } else {
+                e
+            }
+        })
+}
+
 impl TempFile {
-    /// Creates a new empty temporary file in `dir`.
+    /// Creates a new empty temporary file in `dir` (never through a symlink).
     pub fn new_in(dir: &Path) -> io::Result<Self> {
+        refuse_symlink(dir)?;
         loop {
             let n = COUNTER.fetch_add(1, Ordering::Relaxed);
             let name = format!("{TEMP_PREFIX}{}-{n}", std::process::id());
@@ -129,6 +174,7 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
 
 /// Creates `dir` and its parents, fsyncing each folder it creates' parent.
 pub fn create_dir_durable(dir: &Path) -> io::Result<()> {
+    refuse_symlink(dir)?;
     if dir.is_dir() {
         return Ok(());
     }

@@ -46,7 +46,7 @@ impl IndexError {
     pub fn kind(&self) -> ErrorKind {
         match self {
             IndexError::Db { .. } => ErrorKind::Damaged,
-            IndexError::Io { .. } => ErrorKind::Io,
+            IndexError::Io { source, .. } => ErrorKind::of_io(source),
         }
     }
 }
@@ -176,9 +176,14 @@ impl Index {
             path: dir.to_path_buf(),
             source,
         })?;
+        let path = Self::db_path(dir);
+        fsutil::refuse_symlink(&path).map_err(|source| IndexError::Io {
+            path: path.clone(),
+            source,
+        })?;
         let db = redb::Builder::new()
             .set_concurrency_mode(redb::ConcurrencyMode::SingleWriter)
-            .create(Self::db_path(dir))
+            .create(path)
             .map_err(|e| Self::err(dir, e))?;
         Ok(Index {
             dir: dir.to_path_buf(),
@@ -190,7 +195,7 @@ impl Index {
     /// no index or it cannot be opened now (the caller re-hashes instead).
     pub fn open_ro(dir: &Path) -> Option<Index> {
         let path = Self::db_path(dir);
-        if !path.exists() {
+        if !path.exists() || fsutil::refuse_symlink(&path).is_err() {
             return None;
         }
         let db = redb::Builder::new()

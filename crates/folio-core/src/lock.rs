@@ -1,7 +1,7 @@
 //! The repository write lock: one writer at a time, readers never blocked.
 
 use crate::error::ErrorKind;
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::{File, TryLockError};
 use std::io::{self, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
@@ -31,7 +31,7 @@ impl LockError {
     pub fn kind(&self) -> ErrorKind {
         match self {
             LockError::Held { .. } => ErrorKind::Locked,
-            LockError::Io { .. } => ErrorKind::Io,
+            LockError::Io { source, .. } => ErrorKind::of_io(source),
         }
     }
 }
@@ -49,16 +49,9 @@ impl RepoLock {
             path: path.to_path_buf(),
             source,
         };
-        // The lock file is locked in place and never replaced, so it is
-        // opened directly rather than through fsutil.
-        #[allow(clippy::disallowed_methods)]
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)
-            .map_err(io_err)?;
+        // The lock file is locked in place and never replaced; a symlink
+        // there is refused.
+        let mut file = crate::fsutil::open_in_place(path, true).map_err(io_err)?;
         if wait {
             file.lock().map_err(io_err)?;
         } else {

@@ -124,9 +124,36 @@ pub struct Tree {
     pub entries: Vec<TreeEntry>,
 }
 
-/// Checks one path component.
+/// Checks one path component: not empty, `.` or `..`; no `/` or NUL; and
+/// not the repository's own folder under another spelling (see
+/// [`is_reserved`]).
 pub fn valid_name(name: &str) -> bool {
-    !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '\0'])
+    !name.is_empty()
+        && name != "."
+        && name != ".."
+        && !name.contains(['/', '\0'])
+        && !is_reserved(name)
+}
+
+/// Whether a path component would name `.folio` on some file system: the
+/// same letters in any case (case-insensitive file systems), with trailing
+/// dots or spaces (Windows drops them), or with code points a file system
+/// ignores (HFS+ ignores zero-width and direction marks). This is git's
+/// rule for `.git`, applied to `.folio`.
+pub fn is_reserved(name: &str) -> bool {
+    let ignorable = |c: &char| matches!(*c as u32, 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x206F | 0xFEFF | 0x00AD);
+    let folded: String = name
+        .chars()
+        .filter(|c| !ignorable(c))
+        .collect::<String>()
+        .trim_end_matches(['.', ' '])
+        .to_ascii_lowercase();
+    folded == ".folio"
+}
+
+/// Checks a `/`-separated path of a dataset or table: valid components.
+pub fn valid_path(path: &str) -> bool {
+    !path.is_empty() && path.split('/').all(valid_name)
 }
 
 impl Tree {
@@ -334,6 +361,9 @@ impl Commit {
                     }
                     let manifest = crate::id::ManifestId(r.id()?);
                     let path = r.utf8(len - 32)?;
+                    if !valid_path(&path) {
+                        return Err(r.bad(format!("invalid table path {path:?}")));
+                    }
                     c.tables.push(TableRef { path, manifest });
                 }
                 field::LEDGER => {
@@ -361,6 +391,33 @@ impl Commit {
                 return Err(r.bad(format!("tables not sorted at {:?}", w[1].path)));
             }
         }
+        // Datasets never nest (D14): one inside another — a symlink dataset
+        // with a dataset under it — would let checkout write through the
+        // link. Every table lies in a dataset.
+        let paths: std::collections::HashSet<&str> =
+            c.datasets.iter().map(|d| d.path.as_str()).collect();
+        for d in &c.datasets {
+            let mut at = d.path.as_str();
+            while let Some((parent, _)) = at.rsplit_once('/') {
+                if paths.contains(parent) {
+                    return Err(r.bad(format!(
+                        "dataset {:?} lies inside dataset {parent:?}",
+                        d.path
+                    )));
+                }
+                at = parent;
+            }
+        }
+        for t in &c.tables {
+            let inside = c.datasets.iter().any(|d| {
+                t.path == d.path
+                    || (t.path.starts_with(&d.path)
+                        && t.path.as_bytes().get(d.path.len()) == Some(&b'/'))
+            });
+            if !inside {
+                return Err(r.bad(format!("table {:?} lies in no dataset", t.path)));
+            }
+        }
         Ok(c)
     }
 
@@ -379,7 +436,7 @@ fn decode_dataset(r: &mut Reader<'_>, len: usize) -> Result<DatasetEntry, Decode
     let id = r.id()?;
     let size = r.u64()?;
     let path = r.utf8(len - 41)?;
-    if path.is_empty() || !path.split('/').all(valid_name) {
+    if !valid_path(&path) {
         return Err(r.bad(format!("invalid dataset path {path:?}")));
     }
     Ok(DatasetEntry {
@@ -514,6 +571,70 @@ mod tests {
         };
         t.sort();
         t
+    }
+
+    #[test]
+    fn reserved_names_in_every_spelling() {
+        for n in [
+            ".folio",
+            ".FOLIO",
+            ".Folio.",
+            ".folio ",
+            ".fo\u{200c}lio",
+            "\u{feff}.folio",
+        ] {
+            assert!(is_reserved(n), "{n:?}");
+            assert!(!valid_name(n), "{n:?}");
+        }
+        for n in ["folio", ".folios", "a.folio", ".foli0"] {
+            assert!(!is_reserved(n), "{n:?}");
+        }
+    }
+
+    #[test]
+    fn hostile_commits_do_not_decode() {
+        let with = |paths: &[(&str, EntryKind)]| {
+            let mut c = sample_commit();
+            c.datasets = paths
+                .iter()
+                .map(|(p, k)| DatasetEntry {
+                    path: p.to_string(),
+                    kind: *k,
+                    id: ObjectId::of(p.as_bytes()),
+                    size: 1,
+                })
+                .collect();
+            c.datasets
+                .sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
+            Commit::decode(&c.encode())
+        };
+        // A symlink dataset with a dataset under it: checkout would write
+        // through the link.
+        let err = with(&[("a", EntryKind::Symlink), ("a/victim", EntryKind::File)]);
+        assert!(err.is_err_and(|e| e.to_string().contains("inside dataset")));
+        assert!(with(&[("x", EntryKind::Tree), ("x/y/z", EntryKind::Tree)]).is_err());
+        for bad in [
+            ".folio/config.toml",
+            "data/.FOLIO/refs",
+            "../x",
+            "a//b",
+            "/abs",
+        ] {
+            assert!(with(&[(bad, EntryKind::File)]).is_err(), "{bad}");
+        }
+        assert!(with(&[("a", EntryKind::Tree), ("a-b", EntryKind::Tree)]).is_ok());
+        // A table outside every dataset.
+        let mut c = sample_commit();
+        c.tables.push(TableRef {
+            path: "elsewhere.csv".into(),
+            manifest: crate::id::ManifestId(ObjectId::of(b"m")),
+        });
+        assert!(Commit::decode(&c.encode()).is_err());
+        // A tree naming `.folio`.
+        let mut t = sample_tree();
+        t.entries[0].name = ".Folio".into();
+        t.sort();
+        assert!(Tree::decode(&t.encode()).is_err());
     }
 
     fn sample_commit() -> Commit {

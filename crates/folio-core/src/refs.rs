@@ -54,7 +54,7 @@ impl RefError {
     /// What kind of failure this is.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            RefError::Io { .. } => ErrorKind::Io,
+            RefError::Io { source, .. } => ErrorKind::of_io(source),
             RefError::Corrupt { .. } => ErrorKind::Damaged,
             RefError::InvalidName(_) | RefError::NotFound { .. } => ErrorKind::Invalid,
             RefError::Exists { .. } => ErrorKind::Conflict,

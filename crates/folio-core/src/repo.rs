@@ -104,6 +104,7 @@ impl Repo {
 
     fn open_at(work: &Path) -> Result<Repo, RepoError> {
         let dot = work.join(DOT_FOLIO);
+        refuse_links(&dot)?;
         Ok(Repo {
             work: work.to_path_buf(),
             store: Store::open(&dot)?,
@@ -206,10 +207,10 @@ impl Repo {
                         .into(),
             });
         }
-        if parts[0] == DOT_FOLIO {
+        if parts.iter().any(|p| crate::object::is_reserved(p)) {
             return Err(RepoError::BadDataset {
                 path,
-                reason: "is inside the repository's own .folio folder".into(),
+                reason: "names a .folio folder (in some spelling): folio never tracks its own folder or a nested repository's".into(),
             });
         }
         Ok(path)
@@ -228,6 +229,39 @@ impl Repo {
     fn repo_ignore(&self) -> PathBuf {
         self.work.join(crate::snapshot::IGNORE_FILE)
     }
+}
+
+/// Refuses a repository whose `.folio`, or any of its files and folders
+/// folio reads or writes in place, is a symlink: a repository handed to us
+/// could otherwise point reads and writes outside it. Objects are checked
+/// when read (their bytes must hash to their id) and replaced by rename.
+fn refuse_links(dot: &Path) -> Result<(), RepoError> {
+    let mut paths = vec![dot.to_path_buf()];
+    for name in [
+        "HEAD",
+        "config.toml",
+        "lock",
+        "refs",
+        "refs/heads",
+        "refs/tags",
+        "objects",
+        "packs",
+        "ledger",
+        "index",
+        "profiles",
+    ] {
+        paths.push(dot.join(name));
+    }
+    if let Ok(rd) = std::fs::read_dir(dot.join("ledger")) {
+        paths.extend(rd.filter_map(Result::ok).map(|e| e.path()));
+    }
+    if let Ok(rd) = std::fs::read_dir(dot.join("index")) {
+        paths.extend(rd.filter_map(Result::ok).map(|e| e.path()));
+    }
+    for p in paths {
+        fsutil::refuse_symlink(&p).map_err(RepoError::io(&p))?;
+    }
+    Ok(())
 }
 
 /// Resolves `.` and `..` lexically, without touching the file system

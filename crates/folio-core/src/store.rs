@@ -53,7 +53,7 @@ impl StoreError {
     /// What kind of failure this is.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            StoreError::Io { .. } => ErrorKind::Io,
+            StoreError::Io { source, .. } => ErrorKind::of_io(source),
             StoreError::Missing(_) | StoreError::Corrupt { .. } => ErrorKind::Damaged,
         }
     }
@@ -245,20 +245,61 @@ impl Store {
         self.locate(id).is_some()
     }
 
-    /// Reads a whole object into memory (for trees, commits, small blobs).
+    /// Reads an object whole, checked against its id.
     pub fn get(&self, id: &ObjectId) -> Result<Vec<u8>, StoreError> {
         let mut out = Vec::new();
         self.copy_to(id, &mut out)?;
         Ok(out)
     }
 
-    /// Streams an object's bytes into `w` without checking its hash.
+    /// Streams an object's bytes into `w` and checks them against its id.
+    /// On an error `w` may hold damaged bytes: the caller discards them
+    /// (checkout writes into a temporary file it persists only on success).
     pub fn copy_to(&self, id: &ObjectId, w: &mut dyn Write) -> Result<u64, StoreError> {
+        let mut tee = HashTee {
+            hasher: blake3::Hasher::new(),
+            inner: w,
+        };
+        let n = self.copy_unchecked(id, &mut tee, false)?;
+        let got = ObjectId::from(tee.hasher.finalize());
+        if got != *id {
+            return Err(StoreError::Corrupt {
+                path: self.locate(id).map_or_else(
+                    || PathBuf::from(format!("object {id}")),
+                    |l| l.path().to_path_buf(),
+                ),
+                detail: format!(
+                    "object {} does not match its id (its bytes hash to {}): the stored copy is damaged",
+                    id.short(12),
+                    got.short(12)
+                ),
+            });
+        }
+        Ok(n)
+    }
+
+    fn copy_unchecked(
+        &self,
+        id: &ObjectId,
+        w: &mut dyn Write,
+        in_list: bool,
+    ) -> Result<u64, StoreError> {
         match self.locate(id).ok_or(StoreError::Missing(*id))? {
             Location::Packed { pack, offset } => {
                 let (p, _) = self.in_packs(id).ok_or(StoreError::Missing(*id))?;
                 let rec = p.read_record(offset, id)?;
                 let bytes = match rec.encoding {
+                    Encoding::Chunked if in_list => {
+                        // Chunks are whole objects: a list inside a list (or
+                        // one naming itself) is damage, never recursion.
+                        return Err(StoreError::Corrupt {
+                            path: pack.clone(),
+                            detail: format!(
+                                "object {}: a chunk list names another chunk list",
+                                id.short(12)
+                            ),
+                        });
+                    }
                     Encoding::Chunked => {
                         let list =
                             decode_chunk_list(&rec.data).ok_or_else(|| StoreError::Corrupt {
@@ -267,7 +308,7 @@ impl Store {
                             })?;
                         let mut total = 0;
                         for (cid, _) in list {
-                            total += self.copy_to(&cid, w)?;
+                            total += self.copy_unchecked(&cid, w, true)?;
                         }
                         return Ok(total);
                     }
@@ -324,7 +365,7 @@ impl Store {
             return Ok(h.finalize().into());
         }
         let mut h = HashWriter(blake3::Hasher::new());
-        self.copy_to(id, &mut h)?;
+        self.copy_unchecked(id, &mut h, false)?;
         Ok(h.0.finalize().into())
     }
 
@@ -468,6 +509,23 @@ pub fn list_pack_indexes(dir: &Path) -> Result<Vec<PathBuf>, StoreError> {
 }
 
 struct HashWriter(blake3::Hasher);
+
+/// Hashes what passes through to `inner`.
+struct HashTee<'a> {
+    hasher: blake3::Hasher,
+    inner: &'a mut dyn Write,
+}
+
+impl Write for HashTee<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
 
 impl Write for HashWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {

@@ -13,6 +13,7 @@ mod drift;
 mod errors;
 mod exit_codes;
 mod history;
+mod hostile;
 mod ledger;
 mod lock;
 mod maintenance;

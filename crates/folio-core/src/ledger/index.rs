@@ -164,7 +164,8 @@ impl LedgerIndex {
     /// Opens (creating if needed) for writing; call under the repository lock.
     pub fn open_rw(dir: &Path) -> Result<LedgerIndex, LedgerIndexError> {
         let path = Self::db_path(dir);
-        std::fs::create_dir_all(dir).map_err(|e| db_err(&path, e))?;
+        crate::fsutil::create_dir_durable(dir).map_err(|e| db_err(&path, e))?;
+        crate::fsutil::refuse_symlink(&path).map_err(|e| db_err(&path, e))?;
         let db = redb::Builder::new()
             .set_concurrency_mode(redb::ConcurrencyMode::SingleWriter)
             .create(&path)
@@ -179,7 +180,7 @@ impl LedgerIndex {
     /// or it cannot be opened now (the caller reads the ledger instead).
     pub fn open_ro(dir: &Path) -> Option<LedgerIndex> {
         let path = Self::db_path(dir);
-        if !path.exists() {
+        if !path.exists() || crate::fsutil::refuse_symlink(&path).is_err() {
             return None;
         }
         let db = redb::Builder::new()

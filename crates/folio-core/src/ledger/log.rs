@@ -10,7 +10,7 @@
 //! or abandoned append: a writer drops them (unless a commit attests them).
 
 use crate::error::ErrorKind;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
@@ -61,7 +61,7 @@ impl LogError {
     /// What kind of failure this is.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            LogError::Io { .. } => ErrorKind::Io,
+            LogError::Io { source, .. } => ErrorKind::of_io(source),
             LogError::Corrupt { .. } | LogError::Chain { .. } => ErrorKind::Damaged,
         }
     }
@@ -308,15 +308,9 @@ impl LedgerLog {
     /// it (a torn or abandoned append).
     fn open_at(&self, path: &Path, offset: u64) -> Result<io::BufWriter<File>, LogError> {
         // Segments are appended in place (each frame checksummed, a torn
-        // tail cut here), the one .folio file not replaced whole.
-        #[allow(clippy::disallowed_methods)]
-        let mut f = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .read(true)
-            .write(true)
-            .open(path)
-            .map_err(io_err(path))?;
+        // tail cut here), never through a symlink.
+        fsutil::refuse_symlink(&self.dir).map_err(io_err(&self.dir))?;
+        let mut f = fsutil::open_in_place(path, true).map_err(io_err(path))?;
         f.set_len(offset).map_err(io_err(path))?;
         f.seek(SeekFrom::Start(offset)).map_err(io_err(path))?;
         Ok(io::BufWriter::with_capacity(1 << 20, f))

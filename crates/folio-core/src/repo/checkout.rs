@@ -67,11 +67,13 @@ impl Repo {
         let mut jobs = Vec::new();
         for (d, flat) in &flats {
             let base = dir.join(&d.path);
-            if let Some(parent) = base.parent() {
-                fs::create_dir_all(parent).map_err(RepoError::io(parent))?;
-            }
-            if d.kind == EntryKind::Tree {
-                fs::create_dir_all(&base).map_err(RepoError::io(&base))?;
+            let folder = match (d.kind, d.path.rsplit_once('/')) {
+                (EntryKind::Tree, _) => Some(d.path.as_str()),
+                (_, Some((parent, _))) => Some(parent),
+                (_, None) => None,
+            };
+            if let Some(f) = folder {
+                real_dirs(dir, f, false)?;
             }
             for (p, e) in flat {
                 jobs.push(Job {
@@ -84,7 +86,7 @@ impl Repo {
                 });
             }
         }
-        self.run_jobs(&jobs, progress)
+        self.run_jobs(dir, &jobs, false, progress)
     }
 
     /// Makes the working tree match `target` and points HEAD at `new_head`.
@@ -154,6 +156,7 @@ impl Repo {
             } else {
                 BTreeMap::new()
             };
+            at_risk.extend(replaced_folders(p, &head, &want, &work));
             for (rel, w) in &work {
                 let differs_from_head = head.get(rel).is_none_or(|h| !same(h, w));
                 let differs_from_target = want.get(rel).is_none_or(|t| !same(t, w));
@@ -208,10 +211,15 @@ impl Repo {
                 entry: t,
             })
             .collect();
-        if target.is_some_and(|d| d.kind == EntryKind::Tree) {
-            ensure_dir(&base, force)?;
+        let folder = match (target.map(|d| d.kind), path.rsplit_once('/')) {
+            (Some(EntryKind::Tree), _) => Some(path.as_str()),
+            (_, Some((parent, _))) => Some(parent),
+            (_, None) => None,
+        };
+        if let Some(f) = folder {
+            real_dirs(&self.work, f, force)?;
         }
-        let s = self.run_jobs(&jobs, progress)?;
+        let s = self.run_jobs(&self.work, &jobs, force, progress)?;
         stats.written += s.written;
         stats.bytes += s.bytes;
         Ok(Some(self.refresh_cache(&base, want, stamp)))
@@ -249,18 +257,34 @@ impl Repo {
         Ok(removed)
     }
 
+    /// Writes `jobs` under `root`: folders first (sequentially, parents
+    /// before children, never through a symlink), then files in parallel.
     fn run_jobs(
         &self,
+        root: &Path,
         jobs: &[Job<'_>],
+        force: bool,
         progress: &dyn Progress,
     ) -> Result<CheckoutStats, RepoError> {
-        // Folders first (sequentially, parents before children), then files
-        // in parallel.
         for j in jobs.iter().filter(|j| j.entry.kind == EntryKind::Tree) {
+            let rel = j
+                .dest
+                .strip_prefix(root)
+                .map_err(|_| RepoError::PathOutside {
+                    path: j.dest.clone(),
+                    root: root.to_path_buf(),
+                })?;
+            let rel = rel.to_string_lossy();
+            // Its parents are real folders first; then a file or link in
+            // its place (tracked and unchanged, or --force: the plan
+            // checked) is removed — the link, never its target.
+            if let Some((parent, _)) = rel.rsplit_once('/') {
+                real_dirs(root, parent, force)?;
+            }
             if fs::symlink_metadata(&j.dest).is_ok_and(|m| !m.is_dir()) {
                 fs::remove_file(&j.dest).map_err(RepoError::io(&j.dest))?;
             }
-            fs::create_dir_all(&j.dest).map_err(RepoError::io(&j.dest))?;
+            real_dirs(root, &rel, force)?;
         }
         let files: Vec<&Job<'_>> = jobs
             .iter()
@@ -286,10 +310,12 @@ impl Repo {
 
     /// Writes one file or symlink atomically (temp file, rename), without
     /// fsync: working-tree files are not part of the repository's truth.
+    /// Its folder was made by `real_dirs`; it is checked again not to be
+    /// a symlink, so no file is written through one.
     fn write_entry(&self, dest: &Path, e: &FlatEntry) -> Result<(), RepoError> {
         let dir = dest.parent().expect("destination has a folder");
-        if !dir.is_dir() {
-            fs::create_dir_all(dir).map_err(RepoError::io(dir))?;
+        if !fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir()) {
+            return Err(RepoError::SymlinkInTheWay(dir.to_path_buf()));
         }
         if let Ok(m) = fs::symlink_metadata(dest)
             && m.is_dir()
@@ -360,16 +386,64 @@ fn join_abs(base: &Path, rel: &str) -> std::path::PathBuf {
     }
 }
 
-fn ensure_dir(path: &Path, force: bool) -> Result<(), RepoError> {
-    if let Ok(m) = fs::symlink_metadata(path)
-        && !m.is_dir()
-    {
-        if !force {
-            return Err(RepoError::UncommittedChanges {
-                paths: vec![path.display().to_string()],
+/// Makes each folder of `rel` (a `/`-separated path) under `root`, one
+/// component at a time, never following a symlink: a symlink where a
+/// folder must be is refused — checkout writes nothing through a link —
+/// unless `force`, which replaces the link itself (never its target). A
+/// file there is uncommitted work: refused unless `force`.
+fn real_dirs(root: &Path, rel: &str, force: bool) -> Result<(), RepoError> {
+    let mut at = root.to_path_buf();
+    for part in rel.split('/').filter(|p| !p.is_empty()) {
+        if part == "." || part == ".." {
+            return Err(RepoError::PathOutside {
+                path: root.join(rel),
+                root: root.to_path_buf(),
             });
         }
-        fs::remove_file(path).map_err(RepoError::io(path))?;
+        at.push(part);
+        match fs::symlink_metadata(&at) {
+            Ok(m) if m.is_dir() => continue,
+            Ok(m) if m.file_type().is_symlink() && !force => {
+                return Err(RepoError::SymlinkInTheWay(at));
+            }
+            Ok(_) if !force => {
+                return Err(RepoError::UncommittedChanges {
+                    paths: vec![at.display().to_string()],
+                });
+            }
+            Ok(_) => fs::remove_file(&at).map_err(RepoError::io(&at))?,
+            Err(_) => {}
+        }
+        match fs::create_dir(&at) {
+            Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
+                return Err(RepoError::io(&at)(e));
+            }
+            _ => {}
+        }
     }
-    fs::create_dir_all(path).map_err(RepoError::io(path))
+    Ok(())
+}
+
+/// Working-tree paths under a folder the target replaces by a file (or a
+/// symlink) that HEAD does not hold as they are: untracked or changed work
+/// the replacement would delete.
+fn replaced_folders(
+    dataset: &str,
+    head: &BTreeMap<String, FlatEntry>,
+    want: &BTreeMap<String, FlatEntry>,
+    work: &BTreeMap<String, FlatEntry>,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for (rel, _) in want.iter().filter(|(_, t)| t.kind != EntryKind::Tree) {
+        if work.get(rel).is_none_or(|w| w.kind != EntryKind::Tree) {
+            continue;
+        }
+        let inside = |p: &String| rel.is_empty() || p.starts_with(&format!("{rel}/"));
+        for (p, w) in work.iter().filter(|(p, _)| inside(p)) {
+            if w.kind != EntryKind::Tree && head.get(p).is_none_or(|h| !same(h, w)) {
+                out.push(join(dataset, p));
+            }
+        }
+    }
+    out
 }

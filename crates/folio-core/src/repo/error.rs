@@ -78,6 +78,9 @@ pub enum RepoError {
         /// The paths at risk.
         paths: Vec<String>,
     },
+    /// A symlink where checkout must write a folder.
+    #[error("{} is a symlink where folio must write a folder: checkout never writes through a symlink; remove it, or pass --force to replace the link (not its target)", .0.display())]
+    SymlinkInTheWay(PathBuf),
     /// A checkout destination that is not empty.
     #[error("{} exists and is not empty: choose a new or empty folder", .0.display())]
     DestinationNotEmpty(PathBuf),
@@ -211,11 +214,12 @@ impl RepoError {
             | E::Value(_)
             | E::ValueAt { .. }
             | E::Input { .. } => ErrorKind::Invalid,
-            E::AlreadyExists(_) | E::UncommittedChanges { .. } | E::DestinationNotEmpty(_) => {
-                ErrorKind::Conflict
-            }
+            E::AlreadyExists(_)
+            | E::UncommittedChanges { .. }
+            | E::DestinationNotEmpty(_)
+            | E::SymlinkInTheWay(_) => ErrorKind::Conflict,
             E::BadObject { .. } => ErrorKind::Damaged,
-            E::Io { .. } => ErrorKind::Io,
+            E::Io { source, .. } => ErrorKind::of_io(source),
             E::Select(e) => e.kind(),
             E::Proof(e) => e.kind(),
             E::Drift(e) => e.kind(),

@@ -74,7 +74,9 @@ fn walk_dir(abs: &Path, rel: &str, parent_chain: &Chain) -> Result<Scan, Snapsho
         let Some(name) = name.to_str().map(str::to_string) else {
             return Err(SnapshotError::NonUtf8Name { path: e.path() });
         };
-        if name.starts_with(TEMP_PREFIX) || (rel.is_empty() && name == ".folio") {
+        // A `.folio` anywhere (a nested repository, in any spelling a file
+        // system may treat as it) is never tracked: no tree may name it.
+        if name.starts_with(TEMP_PREFIX) || crate::object::is_reserved(&name) {
             continue;
         }
         listing.push((name, e));

@@ -1,0 +1,141 @@
+//! Hostile repositories and working trees: folio never writes outside its
+//! folders, never through a symlink, never deletes untracked work without
+//! --force, and never answers from damaged bytes.
+
+use std::fs;
+use std::os::unix::fs::symlink;
+
+use crate::Env;
+
+/// A folder outside the repository, with a file that must survive.
+fn outside() -> (tempfile::TempDir, std::path::PathBuf) {
+    let d = tempfile::tempdir().expect("tempdir");
+    let victim = d.path().join("victim.txt");
+    fs::write(&victim, b"keep me").expect("write");
+    (d, victim)
+}
+
+fn flip_byte(path: &std::path::Path, at: usize) {
+    let mut b = fs::read(path).expect("read");
+    b[at] ^= 0x01;
+    fs::write(path, b).expect("write");
+}
+
+#[test]
+fn symlinks_inside_folio_are_damage_and_their_targets_untouched() {
+    for inside in [
+        ".folio/lock",
+        ".folio/ledger/seg-00000000.log",
+        ".folio/index/index.redb",
+    ] {
+        let e = Env::new();
+        e.write("data/a.txt", b"a");
+        e.ok(&["commit", "data", "-m", "one"]);
+        let (_d, victim) = outside();
+        let _ = fs::remove_file(e.p(inside));
+        symlink(&victim, e.p(inside)).expect("symlink");
+        e.write("data/b.txt", b"b");
+        for args in [&["status"][..], &["commit", "-m", "two"], &["log"]] {
+            let err = e.fails(args, 70);
+            assert!(err.contains("symlink"), "{inside} {args:?}: {err}");
+        }
+        assert_eq!(fs::read(&victim).expect("read"), b"keep me", "{inside}");
+    }
+}
+
+#[test]
+fn checkout_never_writes_through_a_symlinked_folder() {
+    let e = Env::new();
+    e.write("data/sub/x.txt", b"v1");
+    e.ok(&["commit", "data", "-m", "one"]);
+    e.write("data/sub/x.txt", b"v2");
+    e.ok(&["commit", "-m", "two"]);
+    let (d, victim) = outside();
+    fs::remove_dir_all(e.p("data/sub")).expect("rm");
+    symlink(d.path(), e.p("data/sub")).expect("symlink");
+    let err = e.fails(&["checkout", "HEAD~1"], 1);
+    assert!(err.contains("data/sub"), "{err}");
+    assert!(
+        !d.path().join("x.txt").exists(),
+        "nothing written through the link"
+    );
+    // --force replaces the link itself, never its target.
+    e.ok(&["checkout", "HEAD~1", "--force"]);
+    assert!(
+        !fs::symlink_metadata(e.p("data/sub"))
+            .expect("stat")
+            .file_type()
+            .is_symlink()
+    );
+    assert_eq!(fs::read(e.p("data/sub/x.txt")).expect("read"), b"v1");
+    assert_eq!(fs::read(&victim).expect("read"), b"keep me");
+    assert!(!d.path().join("x.txt").exists());
+}
+
+#[test]
+fn untracked_work_under_a_folder_the_target_replaces_is_kept() {
+    let e = Env::new();
+    e.write("data/sub/a.txt", b"a");
+    e.ok(&["commit", "data", "-m", "folder"]);
+    e.ok(&["tag", "folder"]);
+    fs::remove_dir_all(e.p("data/sub")).expect("rm");
+    e.write("data/sub", b"now a file");
+    e.ok(&["commit", "-m", "file"]);
+    e.ok(&["tag", "file"]);
+    e.ok(&["checkout", "folder"]);
+    e.write("data/sub/notes.txt", b"my untracked notes");
+    let err = e.fails(&["checkout", "file"], 1);
+    assert!(err.contains("data/sub/notes.txt"), "{err}");
+    assert_eq!(
+        fs::read(e.p("data/sub/notes.txt")).expect("kept"),
+        b"my untracked notes"
+    );
+    e.ok(&["checkout", "file", "--force"]);
+    assert_eq!(fs::read(e.p("data/sub")).expect("read"), b"now a file");
+}
+
+#[test]
+fn damaged_objects_are_never_checked_out() {
+    let e = Env::new();
+    // 600 kB of incompressible bytes: stored raw and loose.
+    let mut big = Vec::with_capacity(600_000);
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    while big.len() < 600_000 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        big.extend_from_slice(&x.to_le_bytes());
+    }
+    e.write("data/big.bin", &big);
+    e.write("data/small.txt", b"a small file, packed");
+    e.ok(&["commit", "data", "-m", "one"]);
+    let loose: Vec<_> = crate::walkdir(&e.p(".folio/objects"));
+    assert_eq!(loose.len(), 1);
+    flip_byte(&loose[0], 1000);
+    let err = e.fails(&["checkout", "HEAD", "--to", "out"], 70);
+    assert!(err.contains("does not match its id"), "{err}");
+    assert!(
+        !e.p("out/data/big.bin").exists(),
+        "damaged bytes were written"
+    );
+    // In place, too: the working copy is left as it was.
+    fs::remove_file(e.p("data/big.bin")).expect("rm");
+    e.fails(&["checkout", "HEAD", "--force"], 70);
+    assert!(!e.p("data/big.bin").exists());
+}
+
+#[test]
+fn nested_repositories_are_never_tracked() {
+    let e = Env::new();
+    e.write("data/a.txt", b"a");
+    e.write("data/nested/.folio/HEAD", b"not ours");
+    e.write("data/nested/.FOLIO/x", b"not ours either");
+    e.write("data/nested/b.txt", b"b");
+    e.ok(&["commit", "data", "-m", "one"]);
+    e.ok(&["checkout", "HEAD", "--to", "out"]);
+    assert!(e.p("out/data/nested/b.txt").exists());
+    assert!(!e.p("out/data/nested/.folio").exists());
+    assert!(!e.p("out/data/nested/.FOLIO").exists());
+    let err = e.fails(&["commit", "data/nested/.folio", "-m", "x"], 1);
+    assert!(err.contains(".folio"), "{err}");
+}
