@@ -130,7 +130,11 @@ impl Repo {
 
     /// Takes the write lock (waiting for it when `wait`).
     pub fn lock(&self, wait: bool) -> Result<RepoLock, RepoError> {
-        Ok(RepoLock::acquire(&self.dot.join("lock"), wait)?)
+        let lock = RepoLock::acquire(&self.dot.join("lock"), wait)?;
+        // State read before the lock may be stale (another writer held it,
+        // perhaps repacking): read the pack list again under the lock.
+        self.store.reload_packs()?;
+        Ok(lock)
     }
 
     fn index_dir(&self) -> PathBuf {

@@ -240,6 +240,16 @@ impl Store {
             .map(Location::Loose)
     }
 
+    /// Like [`Store::locate`], re-reading the pack list once when `id` is
+    /// not found: a writer may have repacked since this store was opened
+    /// (readers take no lock), and the object now lives in a new pack.
+    fn locate_fresh(&self, id: &ObjectId) -> Option<Location> {
+        self.locate(id).or_else(|| {
+            self.reload_packs().ok()?;
+            self.locate(id)
+        })
+    }
+
     /// True when the store holds `id`.
     pub fn contains(&self, id: &ObjectId) -> bool {
         self.locate(id).is_some()
@@ -284,7 +294,7 @@ impl Store {
         w: &mut dyn Write,
         in_list: bool,
     ) -> Result<u64, StoreError> {
-        match self.locate(id).ok_or(StoreError::Missing(*id))? {
+        match self.locate_fresh(id).ok_or(StoreError::Missing(*id))? {
             Location::Packed { pack, offset } => {
                 let (p, _) = self.in_packs(id).ok_or(StoreError::Missing(*id))?;
                 let rec = p.read_record(offset, id)?;
