@@ -139,3 +139,42 @@ fn nested_repositories_are_never_tracked() {
     let err = e.fails(&["commit", "data/nested/.folio", "-m", "x"], 1);
     assert!(err.contains(".folio"), "{err}");
 }
+
+#[test]
+fn damaged_drift_profiles_are_recomputed_not_trusted() {
+    let e = Env::new();
+    let rows = |shift: f64| {
+        let mut t = String::from("id,x,c\n");
+        for i in 0..300 {
+            t += &format!(
+                "{i},{},{}\n",
+                i as f64 * 0.5 + shift,
+                ["a", "b", "c"][i % 3]
+            );
+        }
+        t
+    };
+    e.write("t.csv", rows(0.0).as_bytes());
+    e.ok(&["commit", "t.csv", "--key", "id", "-m", "one"]);
+    e.write("t.csv", rows(20.0).as_bytes());
+    e.ok(&["commit", "-m", "two"]);
+    let figures = |v: serde_json::Value| v["tables"].clone();
+    let before = figures(e.json(&["drift", "HEAD~1", "HEAD", "--json"]));
+    let cache = crate::walkdir(&e.p(".folio/profiles"));
+    assert!(!cache.is_empty());
+    for (k, p) in cache.iter().enumerate() {
+        let n = fs::metadata(p).expect("stat").len() as usize;
+        flip_byte(p, (k * 7919) % (n - 32));
+    }
+    let v = e.json(&["drift", "HEAD~1", "HEAD", "--json"]);
+    assert_eq!(
+        figures(v.clone()),
+        before,
+        "a damaged cache changed the figures"
+    );
+    // Every damaged file was recomputed (both sides may share one).
+    assert!(
+        v["profiles_computed"].as_u64() >= Some(cache.len() as u64),
+        "{v}"
+    );
+}

@@ -13,7 +13,7 @@ use crate::table::{Cell, CellRef, ColumnType};
 
 /// Version of the profile encoding and of the rules that fill it; part of
 /// the cache key, so a change recomputes every profile.
-pub const PROFILE_VERSION: u32 = 2;
+pub const PROFILE_VERSION: u32 = 3;
 
 /// Category counts are kept up to this many distinct values; beyond it a
 /// string column is text only.

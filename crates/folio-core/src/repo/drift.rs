@@ -33,14 +33,25 @@ impl Repo {
         self.profile_dir().join(h.finalize().to_hex().as_str())
     }
 
+    /// A cached profile, when its checksum holds: a damaged cache file is
+    /// ignored (and rewritten), never trusted — profiles are derived.
     fn cached(&self, path: &std::path::Path) -> Option<Profile> {
-        Profile::decode(&std::fs::read(path).ok()?)
+        let bytes = std::fs::read(path).ok()?;
+        let (body, sum) = bytes.split_at_checked(bytes.len().checked_sub(32)?)?;
+        if blake3::hash(body).as_bytes() != sum {
+            return None;
+        }
+        Profile::decode(body)
     }
 
+    /// Caches a profile with a BLAKE3 checksum of its bytes appended.
     fn cache(&self, path: &std::path::Path, p: &Profile) {
+        let mut bytes = p.encode();
+        let sum = blake3::hash(&bytes);
+        bytes.extend_from_slice(sum.as_bytes());
         // Derived: a failure to cache only costs the next run a recompute.
         let _ = crate::fsutil::create_dir_durable(&self.profile_dir());
-        let _ = crate::fsutil::write_atomic(path, &p.encode());
+        let _ = crate::fsutil::write_atomic(path, &bytes);
     }
 
     /// The profile of the table version `manifest`: from the cache, or
