@@ -10,7 +10,7 @@ cannot pass silently:
   events.json        event encodings and hashes, one of every kind
   merkle.json        RFC 6962 roots (BLAKE3) and inclusion paths
   ledger/            a ledger segment of two zstd frames holding events.json's
-                     events, and its checkpoint (postcard)
+                     events, and its checkpoint (postcard, then its BLAKE3)
   pack_write/        a pack and its index of raw records, as folio must write them
   pack_read/         a pack with raw and zstd records, as folio must read them
 
@@ -218,7 +218,8 @@ def ledger(evs):
     #              frontier { size u64, peaks Vec<(u32, [u8; 32])> } }, postcard.
     cp = varint(0) + varint(len(seg)) + bytes.fromhex(evs[-1]["hash"])
     cp += varint(len(evs)) + varint(len(peaks)) + b"".join(varint(ht) + r for ht, r in peaks)
-    return seg, cp, mth(leaves)
+    # ... followed by the BLAKE3 of those bytes.
+    return seg, cp + h(cp), mth(leaves)
 
 
 # Packs ---------------------------------------------------------------------

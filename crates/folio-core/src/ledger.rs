@@ -133,7 +133,7 @@ impl Ledger {
     /// [`Ledger::open`] on a given log.
     pub fn open_log(log: LedgerLog, attested: Option<Head>) -> Result<Ledger, LogError> {
         let need = attested.map_or(0, |h| h.size);
-        let cp = match log.checkpoint() {
+        let cp = match log.checkpoint()? {
             Some(cp) if cp.frontier.size >= need => cp,
             _ => log.scan_upto(need, |_, _| Ok(()))?,
         };
@@ -216,8 +216,8 @@ impl EventWriter<'_> {
 
 /// The head of a ledger folder as its checkpoint records it (empty when
 /// there is none), for readers.
-pub fn saved_head(dir: &Path) -> Head {
-    LedgerLog::new(dir).checkpoint().unwrap_or_default().head()
+pub fn saved_head(dir: &Path) -> Result<Head, LogError> {
+    Ok(LedgerLog::new(dir).checkpoint()?.unwrap_or_default().head())
 }
 
 #[cfg(test)]
@@ -277,6 +277,30 @@ mod tests {
             scanned.frontier.size, 3,
             "the torn event is ignored, not misread"
         );
+    }
+
+    #[test]
+    fn checkpoints_are_checksummed_and_legacy_ones_read() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let mut l = Ledger::open(d.path(), None).expect("open");
+        let cp = l.append((0..3).map(draft).collect()).expect("append");
+        l.settle(cp.clone()).expect("settle");
+        let log = LedgerLog::new(d.path());
+        assert_eq!(log.checkpoint().expect("reads"), Some(cp.clone()));
+        let path = d.path().join("checkpoint");
+        let saved = std::fs::read(&path).expect("read");
+        // Written before the checksum: the bare postcard encoding.
+        std::fs::write(&path, &saved[..saved.len() - 32]).expect("write");
+        assert_eq!(log.checkpoint().expect("legacy"), Some(cp));
+        for at in [0, saved.len() / 2, saved.len() - 1] {
+            let mut bad = saved.clone();
+            bad[at] ^= 1;
+            std::fs::write(&path, &bad).expect("write");
+            assert!(
+                matches!(log.checkpoint(), Err(LogError::Corrupt { .. })),
+                "{at}"
+            );
+        }
     }
 
     #[test]

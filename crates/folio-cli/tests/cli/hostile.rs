@@ -178,3 +178,31 @@ fn damaged_drift_profiles_are_recomputed_not_trusted() {
         "{v}"
     );
 }
+
+#[test]
+fn a_damaged_checkpoint_is_reported_not_rebuilt() {
+    let e = Env::new();
+    e.write("t.csv", b"id,label\n1,cat\n2,dog\n");
+    e.ok(&["commit", "t.csv", "--key", "id", "-m", "one"]);
+    // A pending annotation: acknowledged, attested by no commit yet.
+    e.ok(&["annotate", "t.csv:1", "--label", "lion"]);
+    let cp = e.p(".folio/ledger/checkpoint");
+    let len = fs::metadata(&cp).expect("stat").len() as usize;
+    for at in [0, len / 2, len - 1] {
+        let good = fs::read(&cp).expect("read");
+        flip_byte(&cp, at);
+        for args in [
+            &["annotate", "t.csv:2", "--label", "cat"][..],
+            &["audit"],
+            &["verify"],
+        ] {
+            let err = e.fails(args, 70);
+            assert!(
+                err.contains("checkpoint") || args == ["verify"],
+                "{args:?}: {err}"
+            );
+        }
+        fs::write(&cp, good).expect("restore");
+    }
+    assert_eq!(e.json(&["lineage", "t.csv:1", "--json"])["label"], "lion");
+}

@@ -143,11 +143,37 @@ impl LedgerLog {
         self.dir.join("checkpoint")
     }
 
-    /// The saved checkpoint (default when there is none or it is unreadable:
-    /// it is derived, and a full scan rebuilds it).
-    pub fn checkpoint(&self) -> Option<Checkpoint> {
-        let bytes = fs::read(self.checkpoint_path()).ok()?;
-        postcard::from_bytes(&bytes).ok()
+    /// The saved checkpoint: `None` when there is none yet. Its bytes end
+    /// with their BLAKE3 hash; a checkpoint that fails it, or does not
+    /// decode, is damage (it records acknowledged events no commit attests
+    /// yet), never silently rebuilt.
+    pub fn checkpoint(&self) -> Result<Option<Checkpoint>, LogError> {
+        let path = self.checkpoint_path();
+        let bytes = match fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io_err(&path)(e)),
+        };
+        let damaged = |detail: &str| LogError::Corrupt {
+            path: path.clone(),
+            offset: 0,
+            detail: format!("{detail}: the checkpoint is damaged (run `folio verify`)"),
+        };
+        let (body, sum) = bytes.split_at(bytes.len().saturating_sub(32));
+        if sum.len() != 32 || blake3::hash(body).as_bytes() != sum {
+            // Repositories written before the checksum (D51): the whole
+            // file is the checkpoint, in its one canonical encoding. The
+            // next save adds the checksum.
+            if let Ok(cp) = postcard::from_bytes::<Checkpoint>(&bytes)
+                && postcard::to_stdvec(&cp).is_ok_and(|b| b == bytes)
+            {
+                return Ok(Some(cp));
+            }
+            return Err(damaged("its checksum does not match"));
+        }
+        postcard::from_bytes(body)
+            .map(Some)
+            .map_err(|_| damaged("it does not decode"))
     }
 
     /// Segment indexes present, ascending.
@@ -369,10 +395,12 @@ impl LedgerLog {
     /// Saves the checkpoint atomically.
     pub fn save(&self, cp: &Checkpoint) -> Result<(), LogError> {
         fsutil::create_dir_durable(&self.dir).map_err(io_err(&self.dir))?;
-        let bytes = postcard::to_stdvec(cp).map_err(|e| LogError::Io {
+        let mut bytes = postcard::to_stdvec(cp).map_err(|e| LogError::Io {
             path: self.checkpoint_path(),
             source: io::Error::other(e.to_string()),
         })?;
+        let sum = blake3::hash(&bytes);
+        bytes.extend_from_slice(sum.as_bytes());
         let p = self.checkpoint_path();
         fsutil::write_atomic(&p, &bytes).map_err(io_err(&p))
     }
@@ -598,9 +626,14 @@ impl LedgerLog {
 
     /// Whether a frame starting at `(segment, offset)` lies before the end
     /// of the committed ledger the checkpoint records.
+    /// A damaged checkpoint counts every frame as committed: damage is
+    /// then reported, never skipped as a torn tail.
     fn committed(&self, segment: u32, offset: u64) -> bool {
-        self.checkpoint()
-            .is_some_and(|cp| (segment, offset) < (cp.segment, cp.offset))
+        match self.checkpoint() {
+            Ok(Some(cp)) => (segment, offset) < (cp.segment, cp.offset),
+            Ok(None) => false,
+            Err(_) => true,
+        }
     }
 
     /// Damage inside frame `f`.

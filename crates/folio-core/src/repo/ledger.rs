@@ -30,7 +30,7 @@ impl Repo {
     /// How many events readers see: the saved checkpoint's count, or the
     /// count HEAD attests when a crash left the checkpoint behind it.
     pub(crate) fn ledger_limit(&self) -> Result<u64, RepoError> {
-        let saved = crate::ledger::saved_head(&self.ledger_dir()).size;
+        let saved = crate::ledger::saved_head(&self.ledger_dir())?.size;
         let attested = match self.refs.head_commit()? {
             Some(h) => self.read_commit(h)?.ledger.map_or(0, |(s, _)| s),
             None => 0,

@@ -219,7 +219,13 @@ impl Repo {
                         ),
                     });
                 }
-                if let Some(saved) = log.checkpoint()
+                if let Err(e) = log.checkpoint() {
+                    r.problems.push(Problem {
+                        file: self.ledger_dir().join("checkpoint"),
+                        detail: e.to_string(),
+                    });
+                }
+                if let Ok(Some(saved)) = log.checkpoint()
                     && saved.frontier.size > cp.frontier.size
                 {
                     r.problems.push(Problem {
