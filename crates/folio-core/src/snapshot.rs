@@ -54,6 +54,20 @@ pub enum SnapshotError {
         /// What the walker said.
         detail: String,
     },
+    /// A stored tree nests deeper than [`MAX_DEPTH`] folders.
+    #[error(
+        "{path}: stored trees nest deeper than {MAX_DEPTH} folders: the snapshot is damaged or hostile"
+    )]
+    TooDeep {
+        /// The path where the limit was reached.
+        path: String,
+    },
+    /// A folder of the working tree nests deeper than [`MAX_DEPTH`].
+    #[error("{}: folders nest deeper than {MAX_DEPTH} levels; folio refuses such a dataset (list the folder in .folioignore)", path.display())]
+    TooDeepOnDisk {
+        /// The folder.
+        path: PathBuf,
+    },
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -74,7 +88,8 @@ impl SnapshotError {
             SnapshotError::Unreadable { .. } | SnapshotError::Walk { .. } => ErrorKind::Io,
             SnapshotError::NonUtf8Name { .. } => ErrorKind::Invalid,
             SnapshotError::Store(e) => e.kind(),
-            SnapshotError::BadTree { .. } => ErrorKind::Damaged,
+            SnapshotError::BadTree { .. } | SnapshotError::TooDeep { .. } => ErrorKind::Damaged,
+            SnapshotError::TooDeepOnDisk { .. } => ErrorKind::Invalid,
         }
     }
 }
@@ -295,6 +310,21 @@ pub struct FlatEntry {
     pub size: u64,
 }
 
+/// The deepest folder nesting folio stores or reads (git's default
+/// `core.maxTreeDepth` is 4096; no dataset needs hundreds): it bounds the
+/// memory and stack a hostile snapshot can make a reader use.
+pub const MAX_DEPTH: usize = 256;
+
+/// Refuses a stored path deeper than [`MAX_DEPTH`] folders.
+pub fn check_depth(path: &str) -> Result<(), SnapshotError> {
+    if path.bytes().filter(|b| *b == b'/').count() >= MAX_DEPTH {
+        return Err(SnapshotError::TooDeep {
+            path: path.chars().take(200).collect::<String>() + "…",
+        });
+    }
+    Ok(())
+}
+
 /// Every path under a stored tree (files, symlinks and folders), sorted.
 pub fn flatten(store: &Store, root: TreeId) -> Result<BTreeMap<String, FlatEntry>, SnapshotError> {
     let mut out = BTreeMap::new();
@@ -308,6 +338,7 @@ pub fn flatten(store: &Store, root: TreeId) -> Result<BTreeMap<String, FlatEntry
                 format!("{prefix}/{}", e.name)
             };
             if e.kind == EntryKind::Tree {
+                check_depth(&path)?;
                 stack.push((path.clone(), e.id));
             }
             out.insert(

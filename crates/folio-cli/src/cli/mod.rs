@@ -238,11 +238,13 @@ pub fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { exit::USAGE } else { 0 });
         }
     };
+    // Workers walk and compare folder trees recursively, up to
+    // MAX_DEPTH (256) levels: give them room (address space, not memory).
+    let mut pool = rayon::ThreadPoolBuilder::new().stack_size(32 << 20);
     if let Some(n) = cli.jobs {
-        let _ = rayon::ThreadPoolBuilder::new()
-            .num_threads(n.max(1))
-            .build_global();
+        pool = pool.num_threads(n.max(1));
     }
+    let _ = pool.build_global();
     let cwd = match &cli.dir {
         Some(d) => d.clone(),
         None => std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),

@@ -206,3 +206,24 @@ fn a_damaged_checkpoint_is_reported_not_rebuilt() {
     }
     assert_eq!(e.json(&["lineage", "t.csv:1", "--json"])["label"], "lion");
 }
+
+#[test]
+fn folder_nesting_is_bounded() {
+    let e = Env::new();
+    let deep = |root: &str, n: usize| {
+        let mut p = e.p(root);
+        for _ in 0..n {
+            p.push("d");
+        }
+        fs::create_dir_all(&p).expect("mkdir");
+        fs::write(p.join("f.txt"), b"x").expect("write");
+    };
+    deep("ok", 200);
+    e.ok(&["commit", "ok", "-m", "deep but within the limit"]);
+    e.ok(&["status"]);
+    e.ok(&["checkout", "HEAD", "--to", "out"]);
+    e.ok(&["verify"]);
+    deep("too", 300);
+    let err = e.fails(&["commit", "too", "-m", "too deep"], 1);
+    assert!(err.contains("deeper than 256"), "{err}");
+}

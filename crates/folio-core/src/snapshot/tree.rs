@@ -189,6 +189,7 @@ impl Differ<'_> {
         if old == new {
             return Ok(());
         }
+        super::check_depth(prefix)?;
         let a = old
             .map(|id| self.old_src.tree(&id))
             .transpose()?
@@ -268,6 +269,7 @@ impl Differ<'_> {
             ids.push(e.kind.is_file().then_some(e.id));
             return Ok(());
         }
+        super::check_depth(&path)?;
         let t = src.tree(&e.id)?;
         if t.entries.is_empty() {
             paths.push(format!("{path}/"));

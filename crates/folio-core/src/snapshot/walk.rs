@@ -63,6 +63,11 @@ pub fn walk(root: &Path, repo_ignore: Option<&Path>) -> Result<Scan, SnapshotErr
 }
 
 fn walk_dir(abs: &Path, rel: &str, parent_chain: &Chain) -> Result<Scan, SnapshotError> {
+    if rel.bytes().filter(|b| *b == b'/').count() >= super::MAX_DEPTH {
+        return Err(SnapshotError::TooDeepOnDisk {
+            path: abs.to_path_buf(),
+        });
+    }
     let unreadable = |source| SnapshotError::Unreadable {
         path: abs.to_path_buf(),
         source,
