@@ -151,8 +151,31 @@ impl Repo {
     }
 
     /// The commit HEAD points at, if any.
+    ///
+    /// A branch with no commit is legitimate only in a repository that
+    /// has none: when HEAD names a branch whose ref is missing while other
+    /// refs exist or the ledger's checkpoint (saved only after a commit's
+    /// ref moves) records events, the ref was lost, and answering "no
+    /// commits yet" would hide it. (A first commit killed before its ref
+    /// moved leaves neither: that repository still has no commits.)
     pub fn head_commit(&self) -> Result<Option<CommitId>, RepoError> {
-        Ok(self.refs.head_commit()?)
+        let id = self.refs.head_commit()?;
+        if id.is_none()
+            && let Head::Branch(b) = self.refs.head()?
+            && (self.refs.list(crate::refs::RefKind::Branch)?.len()
+                + self.refs.list(crate::refs::RefKind::Tag)?.len()
+                > 0
+                || crate::ledger::saved_head(&self.ledger_dir())?.size > 0)
+        {
+            return Err(crate::refs::RefError::Corrupt {
+                path: self.refs.ref_path(crate::refs::RefKind::Branch, &b),
+                detail: format!(
+                    "HEAD names branch {b}, which is missing, but the repository holds commits: the ref was deleted or lost; restore it (`folio branch` lists the others, `folio log REV` finds commits)"
+                ),
+            }
+            .into());
+        }
+        Ok(id)
     }
 
     /// Reads and decodes a tree (a folder of a snapshot).

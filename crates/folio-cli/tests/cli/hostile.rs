@@ -227,3 +227,25 @@ fn folder_nesting_is_bounded() {
     let err = e.fails(&["commit", "too", "-m", "too deep"], 1);
     assert!(err.contains("deeper than 256"), "{err}");
 }
+
+#[test]
+fn a_lost_branch_ref_is_damage_not_an_empty_history() {
+    let e = Env::new();
+    e.write("data/a.txt", b"a");
+    e.ok(&["commit", "data", "-m", "one"]);
+    let id = e.json(&["log", "--json"])[0]["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    fs::remove_file(e.p(".folio/refs/heads/main")).expect("rm");
+    for args in [&["log"][..], &["status"], &["verify"]] {
+        e.fails(args, 70);
+    }
+    // The commit is still reachable by id; restoring the branch repairs it.
+    e.ok(&["branch", "main", "--at", &id]);
+    assert_eq!(e.json(&["log", "--json"])[0]["id"], id.as_str());
+    e.ok(&["verify"]);
+    // A fresh repository has no commits, and says so.
+    let fresh = Env::new();
+    assert!(fresh.ok(&["log"]).contains("no commits") || fresh.ok(&["log"]).is_empty());
+}

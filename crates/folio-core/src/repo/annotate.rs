@@ -148,7 +148,7 @@ impl Repo {
         who: &Recorder,
         payload: Payload,
     ) -> Result<Vec<Draft>, RepoError> {
-        let commit = self.refs.head_commit()?;
+        let commit = self.head_commit()?;
         Ok(self
             .select(sel)?
             .into_iter()
@@ -287,7 +287,7 @@ impl Repo {
         let by_locator = self.ledger_view()?.locators()?;
         let ids: std::collections::HashSet<String> =
             by_locator.values().map(ExampleId::to_hex).collect();
-        let head = self.refs.head_commit()?;
+        let head = self.head_commit()?;
         let mut drafts = Vec::with_capacity(rows.len());
         for (line, row) in &rows {
             let at = |problem: InputProblem| RepoError::Input {

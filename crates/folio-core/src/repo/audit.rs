@@ -17,7 +17,7 @@ impl Repo {
     ) -> Result<AuditReport, RepoError> {
         let commit = match rev {
             Some(r) => r,
-            None => self.refs.head_commit()?.ok_or(RepoError::NoCommits)?,
+            None => self.head_commit()?.ok_or(RepoError::NoCommits)?,
         };
         let view = match rev {
             Some(r) => self.ledger_view_at(r)?,

@@ -243,7 +243,7 @@ impl Repo {
             vec![crate::ledger::Draft {
                 time: who.time,
                 actor: who.actor.clone(),
-                commit: self.refs.head_commit()?,
+                commit: self.head_commit()?,
                 subject: crate::ledger::Subject::Dataset(dataset.to_string()),
                 payload: Payload::Impaired {
                     amount: minor,
@@ -318,7 +318,7 @@ impl Repo {
         let mut p = Portfolio::of(&l, &policies, as_of)?;
         p.describe(self.ledger_view()?.states()?.values());
         // The latest drift verdict per dataset: HEAD's first parent → HEAD.
-        let head = self.refs.head_commit()?;
+        let head = self.head_commit()?;
         let parent = match head {
             Some(h) => self.read_commit(h)?.parents.first().copied(),
             None => None,

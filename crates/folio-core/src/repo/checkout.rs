@@ -101,7 +101,7 @@ impl Repo {
     ) -> Result<CheckoutStats, RepoError> {
         let index = self.open_index_rw(lock)?;
         let stamp = index.stamp()?;
-        let current: Vec<DatasetEntry> = match self.refs.head_commit()? {
+        let current: Vec<DatasetEntry> = match self.head_commit()? {
             Some(h) => self.read_commit(h)?.datasets,
             None => Vec::new(),
         };

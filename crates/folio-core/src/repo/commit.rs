@@ -210,7 +210,7 @@ impl Repo {
 
     /// HEAD's commit and what it holds.
     fn parent(&self) -> Result<Parent, RepoError> {
-        let id = self.refs.head_commit()?;
+        let id = self.head_commit()?;
         let commit = id.map(|p| self.read_commit(p)).transpose()?;
         let (datasets, tables) = commit
             .as_ref()

@@ -215,7 +215,7 @@ impl Repo {
     /// The working tree as a side: every dataset HEAD tracks, hashed (with
     /// the stat cache) but not stored; changed tables parsed in memory.
     fn work_side(&self, opts: &DiffOptions, progress: &dyn Progress) -> Result<Side, RepoError> {
-        let head = match self.refs.head_commit()? {
+        let head = match self.head_commit()? {
             Some(h) => Some(self.read_commit(h)?),
             None => None,
         };

@@ -155,7 +155,7 @@ impl Repo {
         }
         let index = self.open_index_rw(lock)?;
         let stamp = index.stamp()?;
-        let datasets = match self.refs.head_commit()? {
+        let datasets = match self.head_commit()? {
             Some(h) => self.read_commit(h)?.datasets,
             None => Vec::new(),
         };

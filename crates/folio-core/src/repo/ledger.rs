@@ -13,7 +13,7 @@ impl Repo {
     /// Appends events recorded without a commit (settled at once, attested
     /// by the next commit); returns how many.
     pub(crate) fn record(&self, lock: &RepoLock, drafts: Vec<Draft>) -> Result<u64, RepoError> {
-        let head = match self.refs.head_commit()? {
+        let head = match self.head_commit()? {
             Some(h) => self.read_commit(h)?.ledger,
             None => None,
         };
@@ -31,7 +31,7 @@ impl Repo {
     /// count HEAD attests when a crash left the checkpoint behind it.
     pub(crate) fn ledger_limit(&self) -> Result<u64, RepoError> {
         let saved = crate::ledger::saved_head(&self.ledger_dir())?.size;
-        let attested = match self.refs.head_commit()? {
+        let attested = match self.head_commit()? {
             Some(h) => self.read_commit(h)?.ledger.map_or(0, |(s, _)| s),
             None => 0,
         };
@@ -58,7 +58,7 @@ impl Repo {
     /// the events of a commit lie between its parent's size and its own.
     pub(crate) fn commit_heads(&self) -> Result<Vec<(u64, CommitId)>, RepoError> {
         let mut out = Vec::new();
-        let Some(head) = self.refs.head_commit()? else {
+        let Some(head) = self.head_commit()? else {
             return Ok(out);
         };
         let mut seen = std::collections::HashSet::new();

@@ -23,7 +23,7 @@ impl Repo {
 
     fn resolve_base(&self, base: &str, rev: &str) -> Result<CommitId, RepoError> {
         if base == "HEAD" || base == "@" {
-            return self.refs.head_commit()?.ok_or(RepoError::NoCommits);
+            return self.head_commit()?.ok_or(RepoError::NoCommits);
         }
         if let Some(id) = self.refs.get(RefKind::Branch, base)? {
             return Ok(id);

@@ -57,7 +57,7 @@ impl Repo {
     /// is free, to refresh the stat cache; otherwise reads without it.
     pub fn status(&self, progress: &dyn Progress) -> Result<Status, RepoError> {
         let head = self.refs.head()?;
-        let head_id = self.refs.head_commit()?;
+        let head_id = self.head_commit()?;
         let datasets = match head_id {
             Some(id) => self.read_commit(id)?.datasets,
             None => Vec::new(),

@@ -57,7 +57,14 @@ impl Repo {
         let mut tips = Vec::new();
         match self.refs.head() {
             Ok(Head::Detached(c)) => tips.push(c),
-            Ok(Head::Branch(_)) => {}
+            Ok(Head::Branch(b)) => {
+                if let Err(e) = self.head_commit() {
+                    problems.push(Problem {
+                        file: self.refs.ref_path(RefKind::Branch, &b),
+                        detail: e.to_string(),
+                    });
+                }
+            }
             Err(e) => problems.push(Problem {
                 file: self.refs.head_path(),
                 detail: e.to_string(),
