@@ -249,3 +249,27 @@ fn a_lost_branch_ref_is_damage_not_an_empty_history() {
     let fresh = Env::new();
     assert!(fresh.ok(&["log"]).contains("no commits") || fresh.ok(&["log"]).is_empty());
 }
+
+#[test]
+fn a_cut_ledger_is_never_appended_past() {
+    let e = Env::new();
+    e.write("data/a.txt", b"a");
+    e.ok(&["commit", "data", "-m", "one"]);
+    e.ok(&["annotate", "data/a.txt", "--label", "x"]);
+    let seg = e.p(".folio/ledger/seg-00000000.log");
+    let bytes = fs::read(&seg).expect("read");
+    fs::write(&seg, &bytes[..bytes.len() - 5]).expect("cut");
+    for args in [
+        &["annotate", "data/a.txt", "--label", "y"][..],
+        &["commit", "--allow-empty", "-m", "two"],
+        &["lineage", "data/a.txt"],
+        &["verify"],
+    ] {
+        e.fails(args, 70);
+    }
+    assert_eq!(
+        fs::read(&seg).expect("read").len(),
+        bytes.len() - 5,
+        "nothing appended"
+    );
+}

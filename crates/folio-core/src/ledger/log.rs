@@ -319,6 +319,24 @@ impl LedgerLog {
             fs::remove_file(&p).map_err(io_err(&p))?;
         }
         let path = self.seg_path(cp.segment);
+        // Appending at an offset past the segment's end would leave a gap
+        // where acknowledged events were: that is damage to report, never
+        // to write over.
+        let len = match fs::symlink_metadata(&path) {
+            Ok(m) => m.len(),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => 0,
+            Err(e) => return Err(io_err(&path)(e)),
+        };
+        if len < cp.offset {
+            return Err(LogError::Corrupt {
+                path,
+                offset: len,
+                detail: format!(
+                    "the segment ends at byte {len} but the committed ledger reaches {}: acknowledged events were cut off (run `folio verify`)",
+                    cp.offset
+                ),
+            });
+        }
         let out = self.open_at(&path, cp.offset)?;
         Ok(Appender {
             log: self,
