@@ -273,3 +273,27 @@ fn a_cut_ledger_is_never_appended_past() {
         "nothing appended"
     );
 }
+
+#[test]
+fn gc_never_prunes_a_damaged_store() {
+    let e = Env::new();
+    e.write("data/a.txt", b"first");
+    e.ok(&["commit", "data", "-m", "one"]);
+    e.write("data/b.txt", b"second");
+    e.ok(&["commit", "data", "-m", "two"]);
+    // Flip a byte of the first id in an index: its object is hidden.
+    let idx = crate::walkdir(&e.p(".folio/packs"))
+        .into_iter()
+        .find(|p| p.extension().is_some_and(|x| x == "idx"))
+        .expect("an index");
+    flip_byte(&idx, 16 + 5);
+    let before = crate::walkdir(&e.p(".folio/packs"));
+    e.fails(&["verify"], 70);
+    let err = e.fails(&["gc", "--prune"], 70);
+    assert!(err.contains("deletes nothing"), "{err}");
+    assert_eq!(
+        crate::walkdir(&e.p(".folio/packs")),
+        before,
+        "no pack was removed"
+    );
+}

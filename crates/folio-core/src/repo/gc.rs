@@ -123,6 +123,19 @@ impl Repo {
         if !prune {
             return Ok(rep);
         }
+        // Never prune a damaged store: an object a ref reaches that cannot
+        // be found (a damaged index entry hides it) may still have its only
+        // intact copy in a pack that pruning would delete.
+        if let Some(id) = keep.iter().find(|id| !self.store.contains(id)) {
+            return Err(crate::store::StoreError::Corrupt {
+                path: self.dot.join("packs"),
+                detail: format!(
+                    "object {} is reachable but cannot be found: gc --prune deletes nothing while the store is damaged (run `folio verify`)",
+                    id.short(12)
+                ),
+            }
+            .into());
+        }
         // Pruning also consolidates: every commit adds a pack, and lookups
         // cost one binary search per pack.
         if packs.len() > 1 {
