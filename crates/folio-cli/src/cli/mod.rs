@@ -133,7 +133,7 @@ impl Ctx {
     /// Prints a hint on stderr unless quiet.
     fn hint(&self, msg: &str) {
         if !self.quiet {
-            eprintln!("{msg}");
+            eprintln!("{}", visible(msg));
         }
     }
 }
@@ -285,7 +285,7 @@ pub fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
             if !f.message.is_empty() {
-                eprintln!("error: {}", f.message);
+                eprintln!("error: {}", visible(&f.message));
             }
             ExitCode::from(f.code)
         }
@@ -294,12 +294,32 @@ pub fn main() -> ExitCode {
 
 /// Writes to stdout, treating a closed pipe as a clean end.
 pub fn out(text: &str) -> Result {
+    let text = visible(text);
     let mut o = io::stdout().lock();
     match o.write_all(text.as_bytes()).and_then(|_| o.flush()) {
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => std::process::exit(0),
         Err(e) => Err(e.into()),
         Ok(()) => Ok(()),
     }
+}
+
+/// Text for a terminal: control characters other than newline and tab
+/// (escape sequences, carriage returns, NUL) shown as `\u{..}`, so no
+/// stored name or value can drive the terminal or overwrite a line.
+pub fn visible(text: &str) -> std::borrow::Cow<'_, str> {
+    let bad = |c: char| c.is_control() && c != '\n' && c != '\t';
+    if !text.chars().any(bad) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut s = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        if bad(c) {
+            s += &format!("\\u{{{:x}}}", u32::from(c));
+        } else {
+            s.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(s)
 }
 
 /// Prints a value as pretty JSON.

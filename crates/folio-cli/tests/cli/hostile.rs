@@ -297,3 +297,38 @@ fn gc_never_prunes_a_damaged_store() {
         "no pack was removed"
     );
 }
+
+#[test]
+fn control_characters_are_refused_or_escaped() {
+    let e = Env::new();
+    e.write("t.csv", b"id,label\n1,cat\n");
+    e.ok(&["commit", "t.csv", "--key", "id", "-m", "one"]);
+    for label in ["cat\nDate: forged", "\u{1b}[2Jcat", "a\u{7}b"] {
+        let err = e.fails(&["annotate", "t.csv:1", "--label", label], 1);
+        assert!(err.contains("control character"), "{err}");
+    }
+    let long = "x".repeat(2000);
+    let err = e.fails(&["annotate", "t.csv:1", "--label", &long], 1);
+    assert!(err.contains("at most 1024"), "{err}");
+    let err = e.fails(
+        &[
+            "commit",
+            "--allow-empty",
+            "-m",
+            "x",
+            "--author",
+            "A\nDate: 1970",
+        ],
+        1,
+    );
+    assert!(err.contains("control character"), "{err}");
+    // A file name with an escape sequence is shown escaped, never sent raw.
+    e.write("data/\u{1b}[31mred.txt", b"x");
+    e.ok(&["commit", "data", "-m", "two"]);
+    let out = e.ok(&["show"]);
+    assert!(!out.contains('\u{1b}'), "{out:?}");
+    assert!(
+        out.contains("\\u{1b}") || !out.contains("red.txt"),
+        "{out:?}"
+    );
+}

@@ -46,6 +46,50 @@ pub enum ValueError {
     /// A training record without a model or run.
     #[error("the model name and the run id must not be empty")]
     EmptyTraining,
+    /// A text value with a control character (a newline, an escape, NUL):
+    /// it could forge lines or terminal output in every report.
+    #[error("{field} contains a control character ({code}): use printable text")]
+    ControlCharacter {
+        /// The field.
+        field: &'static str,
+        /// The character, as `U+XXXX`.
+        code: String,
+    },
+    /// A text value over its length limit.
+    #[error("{field} is {len} bytes long: at most {max} are recorded")]
+    TooLong {
+        /// The field.
+        field: &'static str,
+        /// Its length.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+}
+
+/// The longest label, source, licence or other free text recorded, in
+/// bytes (docs/FORMAT.md).
+pub const MAX_TEXT: usize = 1024;
+/// The longest name recorded (annotator, vendor, model, run, actor).
+pub const MAX_NAME: usize = 256;
+
+/// A free-text value, checked: printable (no control character) and at
+/// most `max` bytes.
+pub fn text(field: &'static str, s: &str, max: usize) -> Result<(), ValueError> {
+    if let Some(c) = s.chars().find(|c| c.is_control()) {
+        return Err(ValueError::ControlCharacter {
+            field,
+            code: format!("U+{:04X}", u32::from(c)),
+        });
+    }
+    if s.len() > max {
+        return Err(ValueError::TooLong {
+            field,
+            len: s.len(),
+            max,
+        });
+    }
+    Ok(())
 }
 
 impl ValueError {
@@ -60,7 +104,7 @@ pub fn label(l: &str) -> Result<(), ValueError> {
     if l.trim().is_empty() {
         return Err(ValueError::EmptyLabel);
     }
-    Ok(())
+    text("the label", l, MAX_TEXT)
 }
 
 /// A confidence given as a number, checked to lie in 0..1.
@@ -109,7 +153,8 @@ pub fn training(model: &str, run: &str) -> Result<(), ValueError> {
     if model.trim().is_empty() || run.trim().is_empty() {
         return Err(ValueError::EmptyTraining);
     }
-    Ok(())
+    text("the model name", model, MAX_NAME)?;
+    text("the run id", run, MAX_NAME)
 }
 
 /// An amount in `currency`'s minor units.
@@ -133,6 +178,7 @@ impl MetaFields {
         if let Some(t) = &self.collected_at {
             collected_at(t)?;
         }
+        self.check_text()?;
         let changed = |f: fn(&MetaFields) -> &Option<String>| old.is_none_or(|o| f(o) != f(self));
         let mut out = Vec::new();
         if let Some(l) = &self.label
@@ -169,6 +215,24 @@ impl MetaFields {
             });
         }
         Ok(out)
+    }
+
+    /// Every free-text field, checked (see [`text`]).
+    pub fn check_text(&self) -> Result<(), ValueError> {
+        let fields: [(&'static str, &Option<String>, usize); 6] = [
+            ("the label", &self.label, MAX_TEXT),
+            ("the annotator", &self.annotator, MAX_NAME),
+            ("the source", &self.source, MAX_TEXT),
+            ("the vendor", &self.vendor, MAX_NAME),
+            ("the licence", &self.license, MAX_TEXT),
+            ("the sensitivity", &self.sensitivity, MAX_NAME),
+        ];
+        for (field, v, max) in fields {
+            if let Some(v) = v {
+                text(field, v, max)?;
+            }
+        }
+        Ok(())
     }
 
     fn valued(&self) -> Result<Payload, ValueError> {

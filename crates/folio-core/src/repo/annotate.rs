@@ -171,6 +171,9 @@ impl Repo {
         who: &Recorder,
     ) -> Result<u64, RepoError> {
         values::label(&a.label)?;
+        if let Some(who) = &a.annotator {
+            values::text("the annotator", who, values::MAX_NAME)?;
+        }
         a.confidence.map(values::confidence).transpose()?;
         let payload = Payload::Annotated {
             label: a.label.clone(),
@@ -190,6 +193,9 @@ impl Repo {
         who: &Recorder,
     ) -> Result<u64, RepoError> {
         let currency = v.currency.to_ascii_uppercase();
+        if let Some(vendor) = &v.vendor {
+            values::text("the vendor", vendor, values::MAX_NAME)?;
+        }
         let money = |s: &str| values::minor(s, &currency);
         let (acquisition, labelling) = (
             money(&v.cost)?,

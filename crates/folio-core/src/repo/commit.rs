@@ -399,6 +399,7 @@ fn given_meta(
     opts: &CommitOptions,
 ) -> Result<GivenMeta, RepoError> {
     let classes = config.sensitivities();
+    crate::ledger::values::text("the author", &opts.author, crate::ledger::values::MAX_NAME)?;
     opts.meta
         .payloads(None, &classes)
         .map_err(|source| RepoError::ValueAt {

@@ -13,6 +13,9 @@ impl Repo {
     /// Appends events recorded without a commit (settled at once, attested
     /// by the next commit); returns how many.
     pub(crate) fn record(&self, lock: &RepoLock, drafts: Vec<Draft>) -> Result<u64, RepoError> {
+        if let Some(d) = drafts.first() {
+            crate::ledger::values::text("the actor", &d.actor, crate::ledger::values::MAX_NAME)?;
+        }
         let head = match self.head_commit()? {
             Some(h) => self.read_commit(h)?.ledger,
             None => None,
