@@ -141,6 +141,11 @@ pub fn valid_name(name: &str) -> bool {
 /// ignores (HFS+ ignores zero-width and direction marks). This is git's
 /// rule for `.git`, applied to `.folio`.
 pub fn is_reserved(name: &str) -> bool {
+    if name.is_ascii() {
+        // The common case, without allocating: every file name passes here.
+        let trimmed = name.trim_end_matches(['.', ' ']);
+        return trimmed.eq_ignore_ascii_case(".folio");
+    }
     let ignorable = |c: &char| matches!(*c as u32, 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x206F | 0xFEFF | 0x00AD);
     let folded: String = name
         .chars()
