@@ -2,7 +2,7 @@
 
 use crate::error::ErrorKind;
 use std::fs::{File, TryLockError};
-use std::io::{self, Read, Seek, Write};
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 /// Errors taking the lock.
@@ -68,10 +68,14 @@ impl RepoLock {
                 Err(TryLockError::Error(e)) => return Err(io_err(e)),
             }
         }
-        // The pid is informational; the lock itself is the flock.
-        file.set_len(0).map_err(io_err)?;
-        file.rewind().map_err(io_err)?;
-        write!(file, "{}", std::process::id()).map_err(io_err)?;
+        // The pid is informational (the lock itself is the flock). It is
+        // written in place, fixed-width, in one write: a process reading it
+        // while we write sees the old holder's pid or ours, never an empty
+        // file ("pid unknown").
+        use std::os::unix::fs::FileExt;
+        let pid = format!("{:>10}\n", std::process::id());
+        file.write_all_at(pid.as_bytes(), 0).map_err(io_err)?;
+        file.set_len(pid.len() as u64).map_err(io_err)?;
         Ok(RepoLock { _file: file })
     }
 }

@@ -15,6 +15,7 @@ fn killed_commits_leave_a_sound_repository() {
         );
     }
     e.ok(&["commit", "data", "-m", "base"]);
+    let mut landed = 0;
     for (round, delay_ms) in [1u64, 3, 7, 15, 30].into_iter().enumerate() {
         let before = e.json(&["log", "-n", "1", "--json"])[0]["id"].clone();
         for i in 0..400 {
@@ -32,6 +33,8 @@ fn killed_commits_leave_a_sound_repository() {
             .spawn()
             .expect("spawn");
         std::thread::sleep(Duration::from_millis(delay_ms));
+        // The kill lands mid-operation only if the commit is still running.
+        landed += usize::from(child.try_wait().expect("poll").is_none());
         let _ = child.kill();
         let _ = child.wait();
         let v = e.json(&["verify", "--json"]);
@@ -54,6 +57,7 @@ fn killed_commits_leave_a_sound_repository() {
             &format!("after round {round}"),
         ]);
     }
+    assert!(landed >= 1, "no kill landed while a commit was running");
     e.ok(&["gc", "--prune"]);
     let v = e.json(&["verify", "--json"]);
     assert_eq!(v["problems"].as_array().map(Vec::len), Some(0), "{v}");
