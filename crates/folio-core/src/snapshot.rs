@@ -121,6 +121,19 @@ pub struct Scan {
     pub skipped: Vec<String>,
     /// True when the dataset is one file rather than a folder.
     pub single_file: bool,
+    /// Temporary files a killed checkout left (`.tmp-folio-*`), never
+    /// tracked; a writer removes them.
+    pub temps: Vec<std::path::PathBuf>,
+}
+
+impl Scan {
+    /// Removes the temporary files a killed writer left. Call under the
+    /// lock (only writers create them); best effort.
+    pub fn remove_temps(&self) {
+        for t in &self.temps {
+            let _ = fs::remove_file(t);
+        }
+    }
 }
 
 /// Counts of work done by `resolve_ids`.

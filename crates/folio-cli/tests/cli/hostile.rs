@@ -332,3 +332,24 @@ fn control_characters_are_refused_or_escaped() {
         "{out:?}"
     );
 }
+
+#[test]
+fn temporary_files_a_killed_checkout_left_are_removed_by_the_next_writer() {
+    let e = Env::new();
+    e.write("data/a.txt", b"a");
+    e.ok(&["commit", "data", "-m", "one"]);
+    // What a checkout killed mid-write leaves beside its destination.
+    e.write("data/.tmp-folio-999999-0", b"half a file");
+    e.write("data/sub/.tmp-folio-999999-1", b"half another");
+    assert!(
+        !e.ok(&["status"]).contains("tmp-folio"),
+        "never shown as work"
+    );
+    e.ok(&["checkout", "HEAD", "--force"]);
+    assert!(!e.p("data/.tmp-folio-999999-0").exists());
+    assert!(!e.p("data/sub/.tmp-folio-999999-1").exists());
+    e.write("data/.tmp-folio-999999-2", b"again");
+    e.write("data/b.txt", b"b");
+    e.ok(&["commit", "-m", "two"]);
+    assert!(!e.p("data/.tmp-folio-999999-2").exists());
+}

@@ -107,7 +107,8 @@ impl Repo {
         };
         let wanted = self.read_commit(target)?.datasets;
         // Plan everything first; touch nothing until the plan is safe.
-        let (plans, at_risk) = self.plan_checkout(&current, &wanted, &index, stamp, progress)?;
+        let (plans, at_risk) =
+            self.plan_checkout(&current, &wanted, &index, stamp, lock, progress)?;
         if !at_risk.is_empty() && !force {
             return Err(RepoError::UncommittedChanges { paths: at_risk });
         }
@@ -136,6 +137,7 @@ impl Repo {
         wanted: &[DatasetEntry],
         index: &crate::index::Index,
         stamp: i128,
+        lock: &RepoLock,
         progress: &dyn Progress,
     ) -> Result<(Vec<Plan>, Vec<String>), RepoError> {
         let mut paths: Vec<&str> = current
@@ -152,7 +154,8 @@ impl Repo {
             let want = self.flatten_dataset(wanted.iter().find(|d| d.path == p))?;
             let exists = fs::symlink_metadata(self.abs(p)).is_ok();
             let work = if exists {
-                self.scan_flat(p, Some(index), stamp, progress)?.0
+                self.scan_flat(p, Some(index), stamp, Some(lock), progress)?
+                    .0
             } else {
                 BTreeMap::new()
             };

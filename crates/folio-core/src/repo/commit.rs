@@ -269,6 +269,7 @@ impl Repo {
                 continue;
             }
             let mut scan = snapshot::scan(&abs, Some(&self.repo_ignore()))?;
+            scan.remove_temps();
             let cache = index.stat_cache(path);
             let (cache, st) =
                 snapshot::resolve_ids(&mut scan, &abs, &cache, Some(writer), stamp, progress)?;

@@ -178,7 +178,7 @@ impl Repo {
             if fs::symlink_metadata(self.abs(&d.path)).is_err() {
                 continue;
             }
-            let (_, cache, _) = self.scan_flat(&d.path, None, stamp, progress)?;
+            let (_, cache, _) = self.scan_flat(&d.path, None, stamp, Some(lock), progress)?;
             let cache = cache.unwrap_or_default();
             files += cache.len() as u64;
             caches.push((d.path.clone(), cache));

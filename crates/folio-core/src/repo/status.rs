@@ -146,15 +146,21 @@ impl Repo {
 
     /// Scans a dataset in the working tree (hashing without storing) and
     /// flattens it; paths are relative to the dataset, `""` for one file.
+    /// With `lock` (a writer), temporary files a killed writer left in the
+    /// dataset are removed on the way.
     pub(crate) fn scan_flat(
         &self,
         path: &str,
         index: Option<&Index>,
         stamp: i128,
+        lock: Option<&crate::lock::RepoLock>,
         progress: &dyn Progress,
     ) -> Result<FlatScan, RepoError> {
         let abs = self.abs(path);
         let mut scan = snapshot::scan(&abs, Some(&self.repo_ignore()))?;
+        if lock.is_some() {
+            scan.remove_temps();
+        }
         let cache = index.map(|ix| ix.stat_cache(path)).unwrap_or_default();
         let (cache, hs) = snapshot::resolve_ids(&mut scan, &abs, &cache, None, stamp, progress)?;
         Ok((snapshot::flatten_scan(&scan), cache, hs))

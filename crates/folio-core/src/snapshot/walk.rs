@@ -73,6 +73,7 @@ fn walk_dir(abs: &Path, rel: &str, parent_chain: &Chain) -> Result<Scan, Snapsho
         source,
     };
     let mut listing = Vec::new();
+    let mut temps = Vec::new();
     for e in fs::read_dir(abs).map_err(unreadable)? {
         let e = e.map_err(unreadable)?;
         let name = e.file_name();
@@ -81,7 +82,11 @@ fn walk_dir(abs: &Path, rel: &str, parent_chain: &Chain) -> Result<Scan, Snapsho
         };
         // A `.folio` anywhere (a nested repository, in any spelling a file
         // system may treat as it) is never tracked: no tree may name it.
-        if name.starts_with(TEMP_PREFIX) || crate::object::is_reserved(&name) {
+        if name.starts_with(TEMP_PREFIX) {
+            temps.push(e.path());
+            continue;
+        }
+        if crate::object::is_reserved(&name) {
             continue;
         }
         listing.push((name, e));
@@ -156,7 +161,10 @@ fn walk_dir(abs: &Path, rel: &str, parent_chain: &Chain) -> Result<Scan, Snapsho
         .rev()
         .collect();
 
-    let mut out = Scan::default();
+    let mut out = Scan {
+        temps,
+        ..Scan::default()
+    };
     for c in children {
         match c {
             Child::File(w) => out.entries.push(w),
@@ -167,6 +175,7 @@ fn walk_dir(abs: &Path, rel: &str, parent_chain: &Chain) -> Result<Scan, Snapsho
                 out.dirs.extend(sub.dirs);
                 out.entries.extend(sub.entries);
                 out.skipped.extend(sub.skipped);
+                out.temps.extend(sub.temps);
             }
         }
     }
