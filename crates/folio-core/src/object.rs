@@ -124,14 +124,16 @@ pub struct Tree {
     pub entries: Vec<TreeEntry>,
 }
 
-/// Checks one path component: not empty, `.` or `..`; no `/` or NUL; and
+/// Checks one path component: not empty, `.` or `..`; no `/` and no
+/// control character (NUL, newline, escape); and
 /// not the repository's own folder under another spelling (see
 /// [`is_reserved`]).
 pub fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name != "."
         && name != ".."
-        && !name.contains(['/', '\0'])
+        && !name.contains('/')
+        && !name.chars().any(char::is_control)
         && !is_reserved(name)
 }
 

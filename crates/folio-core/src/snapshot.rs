@@ -46,6 +46,16 @@ pub enum SnapshotError {
         /// The path, shown lossily.
         path: PathBuf,
     },
+    /// A name with a control character (a newline, an escape): it could
+    /// forge lines of every listing.
+    #[error(
+        "{} has a name with a control character; folio refuses such names so that no listing can be forged: rename it or list it in .folioignore",
+        path.display().to_string().escape_debug()
+    )]
+    ControlName {
+        /// The path.
+        path: PathBuf,
+    },
     /// Walking the folder failed.
     #[error("cannot scan {}: {detail}", path.display())]
     Walk {
@@ -86,7 +96,9 @@ impl SnapshotError {
     pub fn kind(&self) -> ErrorKind {
         match self {
             SnapshotError::Unreadable { .. } | SnapshotError::Walk { .. } => ErrorKind::Io,
-            SnapshotError::NonUtf8Name { .. } => ErrorKind::Invalid,
+            SnapshotError::NonUtf8Name { .. } | SnapshotError::ControlName { .. } => {
+                ErrorKind::Invalid
+            }
             SnapshotError::Store(e) => e.kind(),
             SnapshotError::BadTree { .. } | SnapshotError::TooDeep { .. } => ErrorKind::Damaged,
             SnapshotError::TooDeepOnDisk { .. } => ErrorKind::Invalid,

@@ -86,6 +86,9 @@ fn walk_dir(abs: &Path, rel: &str, parent_chain: &Chain) -> Result<Scan, Snapsho
             temps.push(e.path());
             continue;
         }
+        if name.chars().any(char::is_control) {
+            return Err(SnapshotError::ControlName { path: e.path() });
+        }
         if crate::object::is_reserved(&name) {
             continue;
         }
