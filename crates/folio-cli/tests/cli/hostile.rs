@@ -5,7 +5,7 @@
 use std::fs;
 use std::os::unix::fs::symlink;
 
-use crate::Env;
+use crate::{Env, flip_byte};
 
 /// A folder outside the repository, with a file that must survive.
 fn outside() -> (tempfile::TempDir, std::path::PathBuf) {
@@ -13,12 +13,6 @@ fn outside() -> (tempfile::TempDir, std::path::PathBuf) {
     let victim = d.path().join("victim.txt");
     fs::write(&victim, b"keep me").expect("write");
     (d, victim)
-}
-
-fn flip_byte(path: &std::path::Path, at: usize) {
-    let mut b = fs::read(path).expect("read");
-    b[at] ^= 0x01;
-    fs::write(path, b).expect("write");
 }
 
 #[test]

@@ -22,6 +22,20 @@ use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 
+/// Flips the lowest bit of the byte at `at` in the file, in place.
+pub fn flip_byte(path: &Path, at: usize) {
+    use std::os::unix::fs::FileExt;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .expect("open");
+    let mut b = [0u8];
+    f.read_exact_at(&mut b, at as u64).expect("read");
+    b[0] ^= 0x01;
+    f.write_all_at(&b, at as u64).expect("write");
+}
+
 /// A temporary working folder with a repository in it.
 pub struct Env {
     /// The folder, removed on drop.

@@ -2,7 +2,7 @@
 
 use std::fs;
 
-use crate::Env;
+use crate::{Env, flip_byte};
 
 /// Deterministic incompressible bytes (xorshift), so objects stay raw.
 fn noise(n: usize, seed: u64) -> Vec<u8> {
@@ -15,19 +15,6 @@ fn noise(n: usize, seed: u64) -> Vec<u8> {
             x as u8
         })
         .collect()
-}
-
-fn flip_byte(path: &std::path::Path, at: u64) {
-    use std::os::unix::fs::FileExt;
-    let f = fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(path)
-        .expect("open");
-    let mut b = [0u8];
-    f.read_exact_at(&mut b, at).expect("read");
-    b[0] ^= 0x01;
-    f.write_all_at(&b, at).expect("write");
 }
 
 fn with_data() -> Env {
@@ -74,7 +61,7 @@ fn verify_catches_a_flipped_byte_in_a_pack() {
     assert_eq!(packs.len(), 1);
     let len = fs::metadata(&packs[0]).expect("stat").len();
     // The last bytes of the pack are the commit, written last.
-    flip_byte(&packs[0], len - 3);
+    flip_byte(&packs[0], (len - 3) as usize);
     let out = e.cmd(&["verify"]).output().expect("run");
     assert_eq!(out.status.code(), Some(70));
     let text = String::from_utf8_lossy(&out.stdout);

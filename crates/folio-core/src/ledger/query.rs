@@ -141,14 +141,7 @@ impl LedgerView {
     /// concern `want`, in order, with its parsed header; `each` returns
     /// `false` to stop.
     pub fn read_raw(&self, want: &Want, each: &mut EachRaw<'_>) -> Result<(), LedgerIndexError> {
-        let frames = self.frames(want)?;
-        let limit = self.limit;
-        Ok(self.log.read_raw(&frames, &mut |f, raw, p| {
-            if p.seq >= limit {
-                return Ok(false);
-            }
-            each(f, raw, p)
-        })?)
+        self.raw_frames(&self.frames(want)?, each)
     }
 
     /// Like [`LedgerView::read_raw`], from the first frame `want` names to
@@ -159,12 +152,22 @@ impl LedgerView {
         want: &Want,
         each: &mut EachRaw<'_>,
     ) -> Result<(), LedgerIndexError> {
-        let frames = match self.frames(want)?.first() {
-            Some(first) => self.log.frames_from(first.segment, first.offset)?,
-            None => return Ok(()),
-        };
+        match self.frames(want)?.first() {
+            Some(first) => {
+                self.raw_frames(&self.log.frames_from(first.segment, first.offset)?, each)
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// The events of `frames` up to the view's limit.
+    fn raw_frames(
+        &self,
+        frames: &[FrameRef],
+        each: &mut EachRaw<'_>,
+    ) -> Result<(), LedgerIndexError> {
         let limit = self.limit;
-        Ok(self.log.read_raw(&frames, &mut |f, raw, p| {
+        Ok(self.log.read_raw(frames, &mut |f, raw, p| {
             if p.seq >= limit {
                 return Ok(false);
             }
