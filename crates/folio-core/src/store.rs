@@ -47,13 +47,24 @@ pub enum StoreError {
         /// What is wrong.
         detail: String,
     },
+    /// Writing an object's bytes to the caller's destination failed (a
+    /// full disk, say): the caller names the destination.
+    #[error("writing object {id}: {source}")]
+    Sink {
+        /// The object being copied.
+        id: ObjectId,
+        /// The destination's error.
+        source: io::Error,
+    },
 }
 
 impl StoreError {
     /// What kind of failure this is.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            StoreError::Io { source, .. } => ErrorKind::of_io(source),
+            StoreError::Io { source, .. } | StoreError::Sink { source, .. } => {
+                ErrorKind::of_io(source)
+            }
             StoreError::Missing(_) | StoreError::Corrupt { .. } => ErrorKind::Damaged,
         }
     }
@@ -330,7 +341,8 @@ impl Store {
                         }
                     })?,
                 };
-                w.write_all(&bytes).map_err(|e| StoreError::io(&pack, e))?;
+                w.write_all(&bytes)
+                    .map_err(|source| StoreError::Sink { id: *id, source })?;
                 Ok(bytes.len() as u64)
             }
             Location::Loose(path) => {
@@ -340,7 +352,15 @@ impl Store {
                 } else {
                     Box::new(BufReader::with_capacity(CHUNK, f))
                 };
-                io::copy(&mut r, w).map_err(|e| StoreError::io(&path, e))
+                // Tell the destination's errors from the object file's.
+                let mut sink = SinkWriter {
+                    inner: w,
+                    failed: None,
+                };
+                io::copy(&mut r, &mut sink).map_err(|e| match sink.failed.take() {
+                    Some(source) => StoreError::Sink { id: *id, source },
+                    None => StoreError::io(&path, e),
+                })
             }
         }
     }
@@ -519,6 +539,23 @@ pub fn list_pack_indexes(dir: &Path) -> Result<Vec<PathBuf>, StoreError> {
 }
 
 struct HashWriter(blake3::Hasher);
+
+/// Passes writes to `inner`, keeping the first error it returns.
+struct SinkWriter<'a> {
+    inner: &'a mut dyn Write,
+    failed: Option<io::Error>,
+}
+
+impl Write for SinkWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.inner.write(buf).inspect_err(|e| {
+            self.failed = Some(io::Error::new(e.kind(), e.to_string()));
+        })
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
 
 /// Hashes what passes through to `inner`.
 struct HashTee<'a> {
@@ -787,6 +824,38 @@ mod tests {
         Store::init(dir.path()).expect("init");
         let s = Store::open(dir.path()).expect("open");
         (dir, s)
+    }
+
+    /// A destination that refuses every write, as a full disk does.
+    struct Full;
+
+    impl Write for Full {
+        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+            Err(io::Error::new(
+                io::ErrorKind::StorageFull,
+                "no space left on device",
+            ))
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_failing_destination_is_not_blamed_on_the_store() {
+        let (_d, store) = new_store();
+        let w = store.writer().expect("writer");
+        let small = w.put(b"small, packed").expect("put");
+        let big: Vec<u8> = (0..LOOSE_THRESHOLD as usize + 10)
+            .map(|i| (i as u32).wrapping_mul(2_654_435_761).to_le_bytes()[1])
+            .collect();
+        let big = w.put(&big).expect("put");
+        w.finish().expect("finish");
+        for id in [small, big] {
+            let err = store.copy_to(&id, &mut Full).expect_err("the sink is full");
+            assert!(matches!(err, StoreError::Sink { .. }), "{err:?}");
+            assert_eq!(err.kind(), ErrorKind::Io);
+        }
     }
 
     #[test]

@@ -338,7 +338,15 @@ impl Repo {
             return crate::fsutil::rename_fast(&tmp, dest).map_err(RepoError::io(dest));
         }
         let mut tmp = TempFile::new_in(dir).map_err(RepoError::io(dir))?;
-        self.store.copy_to(&e.id, tmp.file())?;
+        self.store
+            .copy_to(&e.id, tmp.file())
+            .map_err(|err| match err {
+                crate::store::StoreError::Sink { source, .. } => RepoError::Io {
+                    path: dest.to_path_buf(),
+                    source,
+                },
+                other => other.into(),
+            })?;
         let mode = if e.kind == EntryKind::Executable {
             0o755
         } else {

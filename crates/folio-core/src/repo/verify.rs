@@ -396,5 +396,9 @@ fn store_problem(e: StoreError) -> Problem {
             file: PathBuf::from(format!("object {id}")),
             detail: "missing from the store".into(),
         },
+        StoreError::Sink { id, source } => Problem {
+            file: PathBuf::from(format!("object {id}")),
+            detail: source.to_string(),
+        },
     }
 }
