@@ -347,3 +347,23 @@ fn temporary_files_a_killed_checkout_left_are_removed_by_the_next_writer() {
     e.ok(&["commit", "-m", "two"]);
     assert!(!e.p("data/.tmp-folio-999999-2").exists());
 }
+
+#[test]
+fn checkout_to_a_folder_named_through_a_link_is_allowed() {
+    let e = Env::new();
+    e.write("t.csv", b"id,x\n1,a\n");
+    e.write("data/a.txt", b"a");
+    e.ok(&["commit", "t.csv", "data", "-m", "one"]);
+    let real = tempfile::tempdir().expect("tempdir");
+    symlink(real.path(), e.p("via-link")).expect("symlink");
+    // The user chose this destination: a link to an empty folder is fine.
+    e.ok(&["checkout", "HEAD", "--to", "via-link"]);
+    assert_eq!(
+        fs::read(real.path().join("t.csv")).expect("read"),
+        b"id,x\n1,a\n"
+    );
+    assert_eq!(
+        fs::read(real.path().join("data/a.txt")).expect("read"),
+        b"a"
+    );
+}

@@ -59,6 +59,9 @@ impl Repo {
             }
         }
         fs::create_dir_all(dir).map_err(RepoError::io(dir))?;
+        // The destination the user named may be reached through links; what
+        // checkout creates below it never is.
+        let dir = &dir.canonicalize().map_err(RepoError::io(dir))?;
         let commit = self.read_commit(id)?;
         let mut flats = Vec::new();
         for d in &commit.datasets {
