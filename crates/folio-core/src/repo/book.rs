@@ -314,9 +314,10 @@ impl Repo {
     /// mean confidence, sensitivity and the latest drift verdict.
     pub fn book_portfolio(&self, as_of: Month) -> Result<Portfolio, RepoError> {
         let policies = self.book_policies()?;
-        let l = self.ledgered(&self.ledger_view()?, Some(as_of))?;
+        let view = self.ledger_view()?;
+        let l = self.ledgered(&view, Some(as_of))?;
         let mut p = Portfolio::of(&l, &policies, as_of)?;
-        p.describe(self.ledger_view()?.states()?.values());
+        p.describe(view.states()?.values());
         // The latest drift verdict per dataset: HEAD's first parent → HEAD.
         let head = self.head_commit()?;
         let parent = match head {

@@ -16,7 +16,9 @@ impl Repo {
     /// The story of the example named by `selector` (see
     /// [`Repo::resolve_example`]).
     pub fn lineage(&self, selector: &str) -> Result<Lineage, RepoError> {
-        let id = self.resolve_example(selector)?;
+        // One view for both reads: the limit is read once.
+        let view = self.ledger_view()?;
+        let id = view.resolve::<RepoError>(selector)?;
         let heads = self.commit_heads()?;
         let mut events: Vec<Event> = Vec::new();
         let mut trainings: Vec<Event> = Vec::new();
@@ -26,7 +28,7 @@ impl Repo {
             Peek::new(raw)
                 .is_none_or(|p| p.example == Some(&id.0[..]) || p.kind == EventKind::Trained)
         };
-        self.ledger_view()?.read(&want, &keep, &mut |e| {
+        view.read(&want, &keep, &mut |e| {
             if e.subject == Subject::Example(id) {
                 events.push(e);
             } else if matches!(e.payload, Payload::Trained { .. }) {
