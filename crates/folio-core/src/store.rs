@@ -206,10 +206,17 @@ impl Store {
     }
 
     /// Re-reads the list of packs from disk.
+    /// Packs already open are kept (a pack never changes once its index
+    /// exists), so this costs one folder listing plus the new indexes.
     pub fn reload_packs(&self) -> Result<(), StoreError> {
+        let open = self.packs();
         let mut packs = Vec::new();
         for idx in list_pack_indexes(&self.packs_dir)? {
-            packs.push(Arc::new(Pack::open(&idx)?));
+            let pack = idx.with_extension("pack");
+            match open.iter().find(|p| p.path == pack) {
+                Some(p) => packs.push(Arc::clone(p)),
+                None => packs.push(Arc::new(Pack::open(&idx)?)),
+            }
         }
         *self.packs.write().unwrap_or_else(|e| e.into_inner()) = packs;
         Ok(())
