@@ -158,6 +158,11 @@ pub fn is_reserved(name: &str) -> bool {
     folded == ".folio"
 }
 
+/// True when `/`-separated path `a` is `b` or lies inside it.
+pub fn is_within(a: &str, b: &str) -> bool {
+    a == b || (a.starts_with(b) && a.as_bytes().get(b.len()) == Some(&b'/'))
+}
+
 /// Checks a `/`-separated path of a dataset or table: valid components.
 pub fn valid_path(path: &str) -> bool {
     !path.is_empty() && path.split('/').all(valid_name)
@@ -416,11 +421,7 @@ impl Commit {
             }
         }
         for t in &c.tables {
-            let inside = c.datasets.iter().any(|d| {
-                t.path == d.path
-                    || (t.path.starts_with(&d.path)
-                        && t.path.as_bytes().get(d.path.len()) == Some(&b'/'))
-            });
+            let inside = c.datasets.iter().any(|d| is_within(&t.path, &d.path));
             if !inside {
                 return Err(r.bad(format!("table {:?} lies in no dataset", t.path)));
             }

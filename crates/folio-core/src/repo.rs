@@ -328,10 +328,7 @@ fn normalize(p: &Path) -> PathBuf {
 
 const CONFIG_TEMPLATE: &str = "# folio repository configuration\n";
 
-/// True when dataset path `a` is `b` or inside it.
-fn is_within(a: &str, b: &str) -> bool {
-    a == b || (a.starts_with(b) && a.as_bytes().get(b.len()) == Some(&b'/'))
-}
+use crate::object::is_within;
 
 #[cfg(test)]
 mod tests;

@@ -20,14 +20,12 @@ impl DriftOptions {
     /// Whether a table or dataset at `path` is compared: every one when no
     /// path is given, else those inside (or around) a given path.
     pub fn wants(&self, path: &str) -> bool {
-        let within = |a: &str, b: &str| {
-            a == b || (a.starts_with(b) && a.as_bytes().get(b.len()) == Some(&b'/'))
-        };
+        use crate::object::is_within;
         self.paths.is_empty()
             || self
                 .paths
                 .iter()
-                .any(|w| within(path, w) || within(w, path))
+                .any(|w| is_within(path, w) || is_within(w, path))
     }
 
     /// Keeps only the columns asked for (all when none is).
