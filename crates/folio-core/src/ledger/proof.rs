@@ -147,10 +147,6 @@ fn unhex(s: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
-fn unhex32(s: &str) -> Option<Hash> {
-    unhex(s)?.try_into().ok().map(Hash)
-}
-
 /// A proof of `example`'s events (`mine`: sequence number and encoding)
 /// against the ledger of `leaves` (every event's leaf hash up to the
 /// commit's head) that `commit` attests.
@@ -200,11 +196,11 @@ pub fn verify(p: &Proof) -> Result<ProofCheck, ProofError> {
         return Err(ProofError::CommitHash);
     }
     let commit = Commit::decode(&commit_bytes).map_err(ProofError::Commit)?;
-    let root = unhex32(&p.root).ok_or(ProofError::Field("root", "a 32-byte hex hash"))?;
+    let root = Hash::from_hex(&p.root).ok_or(ProofError::Field("root", "a 32-byte hex hash"))?;
     if commit.ledger != Some((p.size, root)) {
         return Err(ProofError::Head);
     }
-    let example = unhex32(&p.example).ok_or(ProofError::Field("example", "a 32-byte hex id"))?;
+    let example = Hash::from_hex(&p.example).ok_or(ProofError::Field("example", "a 32-byte hex id"))?;
     if p.events.is_empty() {
         return Err(ProofError::Empty);
     }
@@ -226,7 +222,7 @@ pub fn verify(p: &Proof) -> Result<ProofCheck, ProofError> {
         let path: Vec<Hash> = pe
             .path
             .iter()
-            .map(|h| unhex32(h).ok_or(ProofError::Field("a path hash", "32-byte hex")))
+            .map(|h| Hash::from_hex(h).ok_or(ProofError::Field("a path hash", "32-byte hex")))
             .collect::<Result<_, _>>()?;
         let leaf = merkle::leaf(&Hash::of(&bytes));
         if !merkle::verify_inclusion(&leaf, pe.seq, p.size, &path, &root) {
