@@ -245,34 +245,19 @@ impl PolicyConfig {
 /// estimate, the month it applies from.
 #[derive(Debug, Clone, Default)]
 pub struct PolicyUpdate {
-    /// See [`PolicyConfig`].
-    pub method: Option<String>,
-    /// See [`PolicyConfig`].
-    pub factor: Option<f64>,
-    /// See [`PolicyConfig`].
-    pub life: Option<u32>,
-    /// See [`PolicyConfig`].
-    pub residual: Option<f64>,
-    /// See [`PolicyConfig`].
-    pub convention: Option<String>,
-    /// See [`PolicyConfig`].
-    pub expected_runs: Option<u64>,
-    /// See [`PolicyConfig`].
-    pub currency: Option<String>,
+    /// The settings given (its `changes` are ignored).
+    pub settings: PolicyConfig,
     /// The first month of a change of estimate (`--from`).
     pub from: Option<report::Month>,
 }
 
 impl PolicyUpdate {
-    /// True when the update sets anything.
+    /// True when the update sets nothing.
     pub fn is_empty(&self) -> bool {
-        self.method.is_none()
-            && self.factor.is_none()
-            && self.life.is_none()
-            && self.residual.is_none()
-            && self.convention.is_none()
-            && self.expected_runs.is_none()
-            && self.currency.is_none()
+        PolicyConfig {
+            changes: Vec::new(),
+            ..self.settings.clone()
+        } == PolicyConfig::default()
     }
 }
 
@@ -291,26 +276,27 @@ impl PolicyConfig {
         dataset: &str,
     ) -> Result<PolicyConfig, report::BookError> {
         use report::BookError;
+        let (s, from) = (&u.settings, u.from);
         let at = |source| BookError::Policy {
             at: format!("book policy for {dataset}"),
             source,
         };
-        if let Some(c) = &u.convention
+        if let Some(c) = &s.convention
             && Convention::parse(c).is_none()
         {
             return Err(at(PolicyError::UnknownConvention(c.clone())));
         }
-        if let Some(c) = &u.currency
+        if let Some(c) = &s.currency
             && crate::ledger::money::exponent(&c.to_ascii_uppercase()).is_none()
         {
             return Err(at(PolicyError::UnknownCurrency(c.to_ascii_uppercase())));
         }
         match old {
-            Some(mut old) if on_book || u.from.is_some() => {
-                if u.convention.is_some() || u.currency.is_some() {
+            Some(mut old) if on_book || from.is_some() => {
+                if s.convention.is_some() || s.currency.is_some() {
                     return Err(BookError::FixedOnBook(dataset.to_string()));
                 }
-                let from = u.from.unwrap_or(this_month);
+                let from = from.unwrap_or(this_month);
                 old.changes
                     .retain(|c| report::Month::parse(&c.from) != Some(from));
                 if let Some(last) = old
@@ -323,24 +309,24 @@ impl PolicyConfig {
                 }
                 old.changes.push(ChangeConfig {
                     from: from.to_string(),
-                    method: u.method.clone(),
-                    factor: u.factor,
-                    life: u.life,
-                    residual: u.residual,
-                    expected_runs: u.expected_runs,
+                    method: s.method.clone(),
+                    factor: s.factor,
+                    life: s.life,
+                    residual: s.residual,
+                    expected_runs: s.expected_runs,
                 });
                 Ok(old)
             }
             old => {
                 let old = old.unwrap_or_default();
                 Ok(PolicyConfig {
-                    method: u.method.clone().or(old.method),
-                    factor: u.factor.or(old.factor),
-                    life: u.life.or(old.life),
-                    residual: u.residual.or(old.residual),
-                    convention: u.convention.clone().or(old.convention),
-                    expected_runs: u.expected_runs.or(old.expected_runs),
-                    currency: u.currency.clone().or(old.currency),
+                    method: s.method.clone().or(old.method),
+                    factor: s.factor.or(old.factor),
+                    life: s.life.or(old.life),
+                    residual: s.residual.or(old.residual),
+                    convention: s.convention.clone().or(old.convention),
+                    expected_runs: s.expected_runs.or(old.expected_runs),
+                    currency: s.currency.clone().or(old.currency),
                     changes: old.changes,
                 })
             }

@@ -1,6 +1,7 @@
 //! `folio book`: policies, schedules and book value.
 
 use super::{Ctx, Failure, Result, out, out_json};
+use folio_core::book::PolicyConfig;
 use folio_core::book::report::ScheduleOptions;
 use folio_core::book::report::{By, Month, PeriodKind, Schedule};
 use folio_core::ledger::money::format_minor;
@@ -346,13 +347,16 @@ fn impair(ctx: &Ctx, a: &ImpairArgs) -> Result {
 fn policy(ctx: &Ctx, a: &PolicyArgs) -> Result {
     let repo = ctx.repo()?;
     let update = folio_core::book::PolicyUpdate {
-        method: a.method.clone(),
-        factor: a.factor,
-        life: a.life,
-        residual: a.residual,
-        convention: a.convention.clone(),
-        expected_runs: a.expected_runs,
-        currency: a.currency.clone(),
+        settings: PolicyConfig {
+            method: a.method.clone(),
+            factor: a.factor,
+            life: a.life,
+            residual: a.residual,
+            convention: a.convention.clone(),
+            expected_runs: a.expected_runs,
+            currency: a.currency.clone(),
+            changes: Vec::new(),
+        },
         from: a.from.as_deref().map(|s| month(s, "--from")).transpose()?,
     };
     if !update.is_empty() {

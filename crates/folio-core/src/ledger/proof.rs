@@ -200,7 +200,8 @@ pub fn verify(p: &Proof) -> Result<ProofCheck, ProofError> {
     if commit.ledger != Some((p.size, root)) {
         return Err(ProofError::Head);
     }
-    let example = Hash::from_hex(&p.example).ok_or(ProofError::Field("example", "a 32-byte hex id"))?;
+    let example =
+        Hash::from_hex(&p.example).ok_or(ProofError::Field("example", "a 32-byte hex id"))?;
     if p.events.is_empty() {
         return Err(ProofError::Empty);
     }
