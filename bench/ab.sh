@@ -4,8 +4,8 @@
 # Needs the datasets `make bench` leaves in bench/out (small, ledger-1000000).
 # Prints one line per run: binary, command, seconds.
 set -euo pipefail
-cd "$(dirname "$0")/out"
 old=$(realpath "$1"); new=$(realpath "$2"); rounds=${3:-3}
+cd "$(dirname "$0")/out"
 export FOLIO_NOW=2026-01-15T10:00:00Z FOLIO_AUTHOR=bench
 source=$(python3 -c "import sys; sys.path.insert(0, '..'); import bench; print(bench.META_SOURCES[3])")
 time_it() { # label command...
