@@ -29,8 +29,8 @@ def field(tag, value):
     return bytes([tag]) + struct.pack("<I", len(value)) + value
 
 
-def commit(parents, datasets, author, time, message):
-    out = b"folio-commit 1\n"
+def commit(parents, datasets, author, time, message, ledger=None, batches=()):
+    out = b"folio-commit 2\n"
     for p in parents:
         out += field(1, p)
     for path, kind, oid, size in sorted(datasets, key=lambda d: d[0].encode()):
@@ -38,6 +38,11 @@ def commit(parents, datasets, author, time, message):
     out += field(3, author.encode())
     out += field(4, struct.pack("<q", time))
     out += field(5, message.encode())
+    if ledger is not None:
+        size, root = ledger
+        out += field(7, struct.pack("<Q", size) + root)
+    for batch, count in batches:
+        out += field(8, batch + struct.pack("<Q", count))
     return out
 
 
@@ -45,7 +50,8 @@ def main():
     here = Path(__file__).parent
     empty = tree([])
     sample = tree([("b.txt", FILE, h(b"hello\n"), 6), ("a", TREE, h(empty), 0)])
-    c = commit([], [("data", TREE, h(sample), 6)], "Ada <ada@example.com>", 1_700_000_000, "first")
+    c = commit([], [("data", TREE, h(sample), 6)], "Ada <ada@example.com>", 1_700_000_000, "first",
+               ledger=(12, bytes([9]) * 32), batches=[(h(b"b1"), 5), (h(b"b2"), 7)])
     for name, obj in [("empty_tree", empty), ("sample_tree", sample), ("sample_commit", c)]:
         (here / f"{name}.id").write_text(blake3(obj).hexdigest() + "\n")
         print(name, blake3(obj).hexdigest())

@@ -9,8 +9,8 @@ cannot pass silently:
   example_ids.json   example-id derivation (files and table rows)
   events.json        event encodings and hashes, one of every kind
   merkle.json        RFC 6962 roots (BLAKE3) and inclusion paths
-  ledger/            a ledger segment of two zstd frames holding events.json's
-                     events, and its checkpoint (postcard, then its BLAKE3)
+  batch.bin          an event batch of two zstd frames holding events.json's
+                     events; ledger.json its id, event count and Merkle root
   pack_write/        a pack and its index of raw records, as folio must write them
   pack_read/         a pack with raw and zstd records, as folio must read them
 
@@ -82,9 +82,8 @@ def payload(p: dict) -> bytes:
     return out
 
 
-def event(e: dict, prev: bytes) -> bytes:
-    out = b"folio-event 1\n"
-    out += tlv(1, struct.pack("<Q", e["seq"]))
+def event(e: dict) -> bytes:
+    out = b"folio-event 2\n"
     out += tlv(2, struct.pack("<q", e["time"]))
     out += tlv(3, e["actor"].encode())
     if e.get("commit"):
@@ -94,7 +93,6 @@ def event(e: dict, prev: bytes) -> bytes:
     else:
         out += tlv(5, b"\x02" + e["dataset"].encode())
     out += tlv(6, payload(e["payload"]))
-    out += tlv(7, prev)
     return out
 
 
@@ -118,16 +116,13 @@ def events():
         {"dataset": "images", "payload": {"kind": "impaired", "amount": 4200, "currency": "EUR", "reason": "drift"}},
         {"example": ex, "commit": commit, "payload": {"kind": "removed", "locator": "images/cat/001.png"}},
     ]
-    prev = bytes(32)
     out = []
-    for seq, s in enumerate(specs):
-        e = {**base, "seq": seq, **s}
-        enc = event(e, prev)
-        e["prev"] = prev.hex()
+    for s in specs:
+        e = {**base, **s}
+        enc = event(e)
         e["encoding"] = enc.hex()
         e["hash"] = h(enc).hex()
         out.append(e)
-        prev = h(enc)
     return out
 
 
@@ -175,51 +170,21 @@ def merkle():
     return {"event_hashes": [x.hex() for x in hashes], "roots": roots, "paths": paths}
 
 
-# Ledger segment and checkpoint ---------------------------------------------
-
-def varint(n: int) -> bytes:
-    out = b""
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out += bytes([b | 0x80])
-        else:
-            return out + bytes([b])
-
+# Event batch -----------------------------------------------------------------
 
 def frame(encodings) -> bytes:
-    batch = b"".join(struct.pack("<I", len(e)) + e for e in encodings)
-    payload = zstandard.ZstdCompressor(level=3).compress(batch)
-    return struct.pack("<I", len(payload)) + h(payload)[:8] + payload
+    body = b"".join(struct.pack("<I", len(e)) + e for e in encodings)
+    payload = zstandard.ZstdCompressor(level=3).compress(body)
+    return struct.pack("<I", len(payload)) + struct.pack("<I", len(encodings)) + h(payload)[:8] + payload
 
 
-def frontier(leaves):
-    """Roots of the perfect subtrees covering the leaves, largest first, as
-    (height, root)."""
-    peaks = []
-    start = 0
-    n = len(leaves)
-    height = n.bit_length()
-    while start < n:
-        while (1 << height) > n - start:
-            height -= 1
-        peaks.append((height, mth(leaves[start:start + (1 << height)])))
-        start += 1 << height
-    return peaks
-
-
-def ledger(evs):
+def batch(evs):
     encs = [bytes.fromhex(e["encoding"]) for e in evs]
-    seg = frame(encs[:4]) + frame(encs[4:])
+    base = h(b"a commit")
+    out = b"folio-batch 1\n" + base + struct.pack("<Q", 7) + struct.pack("<Q", len(encs))
+    out += frame(encs[:4]) + frame(encs[4:])
     leaves = [leaf(bytes.fromhex(e["hash"])) for e in evs]
-    peaks = frontier(leaves)
-    # Checkpoint { segment u32, offset u64, last [u8; 32],
-    #              frontier { size u64, peaks Vec<(u32, [u8; 32])> } }, postcard.
-    cp = varint(0) + varint(len(seg)) + bytes.fromhex(evs[-1]["hash"])
-    cp += varint(len(evs)) + varint(len(peaks)) + b"".join(varint(ht) + r for ht, r in peaks)
-    # ... followed by the BLAKE3 of those bytes.
-    return seg, cp + h(cp), mth(leaves)
+    return out, mth(leaves)
 
 
 # Packs ---------------------------------------------------------------------
@@ -259,12 +224,10 @@ def main():
     evs = events()
     (OUT / "events.json").write_text(json.dumps(evs, indent=1, ensure_ascii=False) + "\n")
     (OUT / "merkle.json").write_text(json.dumps(merkle(), indent=1) + "\n")
-    seg, cp, root = ledger(evs)
-    (OUT / "ledger").mkdir(exist_ok=True)
-    (OUT / "ledger" / "seg-00000000.log").write_bytes(seg)
-    (OUT / "ledger" / "checkpoint").write_bytes(cp)
-    (OUT / "ledger.json").write_text(json.dumps({"size": len(evs), "root": root.hex(),
-                                                   "segment_len": len(seg)}, indent=1) + "\n")
+    data, root = batch(evs)
+    (OUT / "batch.bin").write_bytes(data)
+    (OUT / "ledger.json").write_text(json.dumps({"size": len(evs), "root": root.hex(), "batch": h(data).hex(),
+                                                   "base": h(b"a commit").hex(), "nonce": 7}, indent=1) + "\n")
     # Raw records folio writes as is: too short or too random for zstd to pay.
     incompressible = [h(bytes([i])) + h(bytes([i, 1])) + h(bytes([i, 2])) for i in range(3)]
     w = write_pack(OUT / "pack_write", [(b"hello\n", 0)] + [(x, 0) for x in incompressible])

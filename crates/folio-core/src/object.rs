@@ -11,7 +11,9 @@ use crate::id::{CommitId, ObjectId, TreeId};
 /// First line of every encoded tree.
 pub const TREE_TAG: &[u8] = b"folio-tree 1\n";
 /// First line of every encoded commit.
-pub const COMMIT_TAG: &[u8] = b"folio-commit 1\n";
+pub const COMMIT_TAG: &[u8] = b"folio-commit 2\n";
+/// The type tag of commits written by folio 0.1 (format 1, one global ledger).
+pub const COMMIT_TAG_V1: &[u8] = b"folio-commit 1\n";
 
 /// Why bytes are not a valid tree or commit.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -269,9 +271,13 @@ pub struct Commit {
     pub datasets: Vec<DatasetEntry>,
     /// Table files with their row manifests, sorted by path.
     pub tables: Vec<TableRef>,
-    /// The ledger head after this commit's events: event count and
-    /// RFC 6962 root (absent in repositories with no ledger events yet).
+    /// The head of this commit's ledger (the batches of its history, in
+    /// ledger order): event count and RFC 6962 root (absent while that
+    /// ledger is empty).
     pub ledger: Option<(u64, crate::ledger::merkle::Hash)>,
+    /// The event batches this commit brings, in ledger order, each with
+    /// its event count.
+    pub events: Vec<(ObjectId, u64)>,
     /// Who made the commit.
     pub author: String,
     /// Seconds since the Unix epoch, UTC.
@@ -288,10 +294,11 @@ mod field {
     pub const MESSAGE: u8 = 5;
     pub const TABLE: u8 = 6;
     pub const LEDGER: u8 = 7;
+    pub const EVENTS: u8 = 8;
 
     /// Tags that may appear more than once.
     pub fn repeats(tag: u8) -> bool {
-        matches!(tag, PARENT | DATASET | TABLE)
+        matches!(tag, PARENT | DATASET | TABLE | EVENTS)
     }
 }
 
@@ -325,6 +332,11 @@ impl Commit {
             v.extend_from_slice(&root.0);
             put_field(&mut out, field::LEDGER, &v);
         }
+        for (batch, count) in &self.events {
+            let mut v = batch.as_bytes().to_vec();
+            v.extend_from_slice(&count.to_le_bytes());
+            put_field(&mut out, field::EVENTS, &v);
+        }
         out
     }
 
@@ -335,20 +347,46 @@ impl Commit {
 
     /// Decodes and validates a canonical commit.
     pub fn decode(bytes: &[u8]) -> Result<Commit, DecodeError> {
+        if bytes.starts_with(COMMIT_TAG_V1) {
+            return Err(DecodeError::Malformed {
+                what: "commit",
+                detail:
+                    "written by folio 0.1 (format 1): run `folio upgrade` to convert the repository"
+                        .into(),
+            });
+        }
+        Commit::decode_tagged(bytes, COMMIT_TAG)
+    }
+
+    /// Decodes a commit written by folio 0.1 (format 1), for `folio
+    /// upgrade`: its ledger head counts events of the one global ledger.
+    pub fn decode_v1(bytes: &[u8]) -> Result<Commit, DecodeError> {
+        let c = Commit::decode_tagged(bytes, COMMIT_TAG_V1)?;
+        if !c.events.is_empty() {
+            return Err(DecodeError::Malformed {
+                what: "commit",
+                detail: "a format-1 commit lists event batches".into(),
+            });
+        }
+        Ok(c)
+    }
+
+    fn decode_tagged(bytes: &[u8], type_tag: &[u8]) -> Result<Commit, DecodeError> {
         const WHAT: &str = "commit";
         let mut r = Reader::new(bytes, WHAT);
-        r.tag(COMMIT_TAG)?;
+        r.tag(type_tag)?;
         let mut c = Commit {
             parents: Vec::new(),
             datasets: Vec::new(),
             tables: Vec::new(),
             ledger: None,
+            events: Vec::new(),
             author: String::new(),
             time: 0,
             message: String::new(),
         };
         let mut last_tag = 0u8;
-        let mut seen = [false; 8];
+        let mut seen = [false; 9];
         while !r.at_end() {
             let tag = r.u8()?;
             let len = r.u32()? as usize;
@@ -385,6 +423,17 @@ impl Commit {
                     let size = r.u64()?;
                     let root = crate::ledger::merkle::Hash(*r.id()?.as_bytes());
                     c.ledger = Some((size, root));
+                }
+                field::EVENTS => {
+                    if len != 40 {
+                        return Err(r.bad("an event batch field is not 40 bytes".into()));
+                    }
+                    let batch = r.id()?;
+                    let count = r.u64()?;
+                    if count == 0 {
+                        return Err(r.bad("an event batch with no events".into()));
+                    }
+                    c.events.push((batch, count));
                 }
                 other => return Err(r.bad(format!("unknown field {other}"))),
             }
@@ -553,7 +602,7 @@ impl<'a> Reader<'a> {
 
 /// Returns true when `bytes` start with the commit tag.
 pub fn looks_like_commit(bytes: &[u8]) -> bool {
-    bytes.starts_with(COMMIT_TAG)
+    bytes.starts_with(COMMIT_TAG) || bytes.starts_with(COMMIT_TAG_V1)
 }
 
 #[cfg(test)]
@@ -655,7 +704,8 @@ mod tests {
                 size: 6,
             }],
             tables: vec![],
-            ledger: None,
+            ledger: Some((12, crate::ledger::merkle::Hash([9; 32]))),
+            events: vec![(ObjectId::of(b"b1"), 5), (ObjectId::of(b"b2"), 7)],
             author: "Ada <ada@example.com>".into(),
             time: 1_700_000_000,
             message: "first".into(),
@@ -690,8 +740,16 @@ mod tests {
     fn commit_round_trip() {
         let mut c = sample_commit();
         assert_eq!(Commit::decode(&c.encode()).expect("decodes"), c);
-        c.ledger = Some((12, crate::ledger::merkle::Hash([9; 32])));
+        c.ledger = None;
+        c.events.clear();
         assert_eq!(Commit::decode(&c.encode()).expect("decodes"), c);
+        // A format-1 commit is refused with a pointer to `folio upgrade`,
+        // and read by the upgrade.
+        let mut v1 = c.encode();
+        v1[..COMMIT_TAG.len()].copy_from_slice(COMMIT_TAG_V1);
+        let err = Commit::decode(&v1).expect_err("format 1").to_string();
+        assert!(err.contains("folio upgrade"), "{err}");
+        assert_eq!(Commit::decode_v1(&v1).expect("upgrade reads it"), c);
     }
 
     #[test]

@@ -20,6 +20,7 @@ mod quality;
 mod revision;
 mod status;
 mod tables;
+mod upgrade;
 mod verify;
 
 use std::path::{Component, Path, PathBuf};
@@ -34,6 +35,7 @@ pub use gc::GcReport;
 pub use history::{ColumnInfo, CommitInfo, DatasetInfo, LogEntry, RejectedLine, TableInfo};
 pub use status::{DatasetStatus, Status};
 pub use tables::{BuiltTable, TableFile, TableOptions};
+pub use upgrade::UpgradeReport;
 pub use verify::{Problem, VerifyReport};
 
 use crate::fsutil;
@@ -89,11 +91,16 @@ impl Repo {
 
     /// Opens the repository whose working tree contains `start`.
     pub fn discover(start: &Path) -> Result<Repo, RepoError> {
+        Repo::open_at(&Repo::discover_work(start)?)
+    }
+
+    /// The working tree that contains `start`.
+    fn discover_work(start: &Path) -> Result<PathBuf, RepoError> {
         let start = start.canonicalize().map_err(RepoError::io(start))?;
         let mut dir = start.as_path();
         loop {
             if dir.join(DOT_FOLIO).join("HEAD").is_file() {
-                return Repo::open_at(dir);
+                return Ok(dir.to_path_buf());
             }
             match dir.parent() {
                 Some(p) => dir = p,
@@ -103,6 +110,21 @@ impl Repo {
     }
 
     fn open_at(work: &Path) -> Result<Repo, RepoError> {
+        let repo = Repo::open_any(work)?;
+        if repo.needs_upgrade() {
+            return Err(RepoError::NeedsUpgrade(repo.dot.clone()));
+        }
+        Ok(repo)
+    }
+
+    /// Opens the repository whose working tree contains `start`, in any
+    /// format (for `folio upgrade`).
+    pub fn discover_any(start: &Path) -> Result<Repo, RepoError> {
+        let work = Repo::discover_work(start)?;
+        Repo::open_any(&work)
+    }
+
+    fn open_any(work: &Path) -> Result<Repo, RepoError> {
         let dot = work.join(DOT_FOLIO);
         refuse_links(&dot)?;
         Ok(Repo {
@@ -154,10 +176,9 @@ impl Repo {
     ///
     /// A branch with no commit is legitimate only in a repository that
     /// has none: when HEAD names a branch whose ref is missing while other
-    /// refs exist or the ledger's checkpoint (saved only after a commit's
-    /// ref moves) records events, the ref was lost, and answering "no
-    /// commits yet" would hide it. (A first commit killed before its ref
-    /// moved leaves neither: that repository still has no commits.)
+    /// refs exist or the store holds a commit, the ref was lost (or a first
+    /// commit was killed before its ref moved), and answering "no commits
+    /// yet" would hide it. Only this rare case reads the store's objects.
     pub fn head_commit(&self) -> Result<Option<CommitId>, RepoError> {
         let id = self.refs.head_commit()?;
         if id.is_none()
@@ -165,7 +186,7 @@ impl Repo {
             && (self.refs.list(crate::refs::RefKind::Branch)?.len()
                 + self.refs.list(crate::refs::RefKind::Tag)?.len()
                 > 0
-                || crate::ledger::saved_head(&self.ledger_dir())?.size > 0)
+                || self.store.holds_a_commit())
         {
             return Err(crate::refs::RefError::Corrupt {
                 path: self.refs.ref_path(crate::refs::RefKind::Branch, &b),

@@ -423,6 +423,21 @@ impl Store {
         Ok(v)
     }
 
+    /// Whether any object in the store is a commit (reads objects until
+    /// one is; for the rare check of a lost branch ref).
+    pub fn holds_a_commit(&self) -> bool {
+        let is_commit = |id: &ObjectId| {
+            self.get(id)
+                .is_ok_and(|b| crate::object::looks_like_commit(&b))
+        };
+        self.packs()
+            .iter()
+            .any(|p| p.entries().any(|(id, _)| is_commit(&id)))
+            || self
+                .loose_objects()
+                .is_ok_and(|l| l.iter().any(|(id, _)| is_commit(id)))
+    }
+
     /// Every loose object with its file path.
     pub fn loose_objects(&self) -> Result<Vec<(ObjectId, PathBuf)>, StoreError> {
         let mut out = Vec::new();

@@ -20,6 +20,7 @@ mod record;
 mod reindex;
 mod show;
 mod status;
+mod upgrade;
 mod verify;
 
 use std::io::{self, IsTerminal, Write};
@@ -102,6 +103,8 @@ enum Command {
     Gc(gc::Args),
     /// Rebuild the derived index from the working tree and the store
     Reindex(reindex::Args),
+    /// Convert a repository written by folio 0.1 to the current format
+    Upgrade(upgrade::Args),
 }
 
 /// The exit codes, as `folio --help` lists them.
@@ -280,6 +283,7 @@ pub fn main() -> ExitCode {
         Command::Verify(a) => verify::run(&ctx, a),
         Command::Gc(a) => gc::run(&ctx, a),
         Command::Reindex(a) => reindex::run(&ctx, a),
+        Command::Upgrade(a) => upgrade::run(&ctx, a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

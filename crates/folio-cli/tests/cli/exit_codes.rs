@@ -65,20 +65,28 @@ fn exit_3_drift_gate() {
 #[test]
 fn exit_70_damaged_ledger_and_verify() {
     let e = two_commits();
-    // Flip a byte inside the first frame (not the final one, which a
-    // reader may take for a torn tail): every ledger reader must refuse.
-    let seg = e.p(".folio/ledger/seg-00000000.log");
-    let mut bytes = fs::read(&seg).expect("read");
-    bytes[40] ^= 0x01;
-    fs::write(&seg, &bytes).expect("write");
+    // Flip a byte inside the stored bytes of an event batch, found through
+    // its pack's index: every ledger reader must refuse, naming the pack.
+    let first = e.ok(&["ledger", "export"]);
+    let v: serde_json::Value =
+        serde_json::from_str(first.lines().next().expect("an event")).expect("json");
+    let id = v["batch"].as_str().expect("batch").to_string();
+    let (pack, offset) = crate::pack_record(&e, &id);
+    // Record: id 32 | encoding u8 | raw_len u64 | stored_len u32 | stored.
+    crate::flip_byte(&pack, offset as usize + 45 + 20);
     fs::remove_dir_all(e.p(".folio/index")).expect("rm index");
+    let name = pack
+        .file_name()
+        .expect("name")
+        .to_string_lossy()
+        .into_owned();
     for args in [
         &["audit"][..],
         &["lineage", "t.csv:1"],
         &["ledger", "export"],
     ] {
         let err = e.fails(args, 70);
-        assert!(err.contains("seg-00000000.log"), "{args:?}: {err}");
+        assert!(err.contains(&name), "{args:?}: {err}");
     }
     e.fails(&["verify"], 70);
 }

@@ -26,17 +26,58 @@ fn with_history() -> Env {
     e
 }
 
-/// Every event encoding of the ledger, in order.
-fn raw(e: &Env) -> Vec<Vec<u8>> {
-    folio_core::ledger::LedgerLog::new(&e.p(".folio/ledger"))
-        .raw_events()
-        .expect("raw events")
+fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
+        .collect()
 }
 
-fn rewrite(e: &Env, events: &[Vec<u8>]) {
-    folio_core::ledger::LedgerLog::new(&e.p(".folio/ledger"))
-        .rewrite_raw(events)
-        .expect("rewrite");
+/// Writes an object as a loose file of the store; returns its id.
+fn put_loose(e: &Env, bytes: &[u8]) -> String {
+    let id = blake3::hash(bytes).to_hex().to_string();
+    let dir = e.p(&format!(".folio/objects/{}", &id[..2]));
+    fs::create_dir_all(&dir).expect("mkdir");
+    fs::write(dir.join(&id[2..]), bytes).expect("write");
+    id
+}
+
+/// HEAD's commit, decoded (its bytes come with any proof against it).
+fn head_commit(e: &Env) -> folio_core::object::Commit {
+    let proof: serde_json::Value =
+        serde_json::from_str(&e.ok(&["prove", "t.csv:3", "--rev", "HEAD"])).expect("json");
+    let bytes = unhex(proof["commit_encoding"].as_str().expect("encoding"));
+    folio_core::object::Commit::decode(&bytes).expect("decodes")
+}
+
+/// The encodings of the events HEAD's own batches hold, in order.
+fn head_events(e: &Env, c: &folio_core::object::Commit) -> Vec<Vec<u8>> {
+    let own: Vec<String> = c.events.iter().map(|(b, _)| b.to_string()).collect();
+    e.ok(&["ledger", "export"])
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("json"))
+        .filter(|v| own.iter().any(|b| v["batch"] == b.as_str()))
+        .map(|v| unhex(v["encoding"].as_str().expect("encoding")))
+        .collect()
+}
+
+/// Points main at a forged copy of `c` whose own events are `events`
+/// (counted as `count`), keeping the ledger head `c` records.
+fn forge(e: &Env, c: &folio_core::object::Commit, events: &[Vec<u8>], count: u64) {
+    let mut b = folio_core::ledger::batch::BatchBuilder::new(c.parents.first().copied(), 1);
+    for enc in events {
+        b.push_encoded(enc).expect("push");
+    }
+    let batch = put_loose(e, &b.finish().expect("finish").bytes);
+    let mut forged = c.clone();
+    forged.events = vec![(batch.parse().expect("id"), count)];
+    let id = put_loose(e, &forged.encode());
+    fs::write(e.p(".folio/refs/heads/main"), format!("{id}\n")).expect("ref");
+}
+
+/// How many events the current view of the ledger holds.
+fn count(e: &Env) -> usize {
+    e.ok(&["ledger", "export"]).lines().count()
 }
 
 fn verify_problems(e: &Env) -> String {
@@ -96,123 +137,78 @@ fn lineage_of_a_row_and_a_file() {
 #[test]
 fn export_can_be_rechecked_without_folio() {
     let e = with_history();
-    let mut prev = "0".repeat(64);
+    let c = head_commit(&e);
+    let batches: Vec<String> = {
+        let one = e.json(&["log", "--json"])[1]["id"]
+            .as_str()
+            .expect("id")
+            .to_string();
+        let proof: serde_json::Value =
+            serde_json::from_str(&e.ok(&["prove", "t.csv:1", "--rev", &one])).expect("json");
+        let first = folio_core::object::Commit::decode(&unhex(
+            proof["commit_encoding"].as_str().expect("encoding"),
+        ))
+        .expect("decodes");
+        first
+            .events
+            .iter()
+            .chain(&c.events)
+            .map(|(b, _)| b.to_string())
+            .collect()
+    };
+    let mut leaves = Vec::new();
     for line in e.ok(&["ledger", "export"]).lines() {
         let v: serde_json::Value = serde_json::from_str(line).expect("json");
-        let enc = v["encoding"].as_str().expect("encoding");
-        let bytes: Vec<u8> = (0..enc.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&enc[i..i + 2], 16).expect("hex"))
-            .collect();
-        assert_eq!(
-            blake3::hash(&bytes).to_hex().to_string(),
-            v["hash"].as_str().expect("hash")
-        );
-        assert_eq!(v["prev"].as_str().expect("prev"), prev);
-        prev = v["hash"].as_str().expect("hash").to_string();
+        let bytes = unhex(v["encoding"].as_str().expect("encoding"));
+        let hash = blake3::hash(&bytes);
+        assert_eq!(hash.to_hex().to_string(), v["hash"].as_str().expect("hash"));
+        assert!(batches.iter().any(|b| v["batch"] == b.as_str()), "{v}");
+        leaves.push(folio_core::ledger::merkle::leaf(
+            &folio_core::ledger::merkle::Hash(*hash.as_bytes()),
+        ));
     }
+    let (size, root) = c.ledger.expect("a head");
+    assert_eq!(leaves.len() as u64, size);
+    assert_eq!(folio_core::ledger::merkle::root(&leaves), root);
 }
 
 #[test]
-fn edited_deleted_swapped_and_cut_events_are_caught() {
+fn edited_deleted_swapped_cut_and_forged_events_contradict_the_commit() {
     let e = with_history();
-    let original = raw(&e);
-    assert_eq!(original.len(), 8);
-
-    // Edit one byte of event 2 (inside its locator): the next link breaks.
+    let c = head_commit(&e);
+    let main = fs::read(e.p(".folio/refs/heads/main")).expect("ref");
+    let original = head_events(&e, &c);
+    assert_eq!(original.len(), 3, "row 2 and b.txt removed, row 4 added");
+    let n = original.len() as u64;
     let mut edited = original.clone();
-    let n = edited[2].len();
-    edited[2][n - 45] ^= 1;
-    rewrite(&e, &edited);
-    let p = verify_problems(&e);
-    assert!(
-        p.contains("ledger event 3") || p.contains("ledger event 2"),
-        "{p}"
-    );
-
+    let at = edited[1].len() - 3; // inside the locator
+    edited[1][at] ^= 1;
     let mut swapped = original.clone();
-    swapped.swap(3, 4);
-    rewrite(&e, &swapped);
-    assert!(verify_problems(&e).contains("ledger event 3"));
-
-    let mut deleted = original.clone();
-    deleted.remove(5);
-    rewrite(&e, &deleted);
-    assert!(verify_problems(&e).contains("ledger event 5"));
-
-    rewrite(&e, &original[..6]);
-    assert!(verify_problems(&e).contains("cut off"));
-
-    rewrite(&e, &original);
-    e.ok(&["verify"]);
-}
-
-#[test]
-fn a_rechained_forgery_contradicts_the_commits() {
-    let e = with_history();
-    // Rewrite the whole ledger with one source changed, re-chained and with
-    // a fresh checkpoint: frames and chain are valid, the commits are not.
-    let export = e.ok(&["ledger", "export"]);
-    let dir = e.p(".folio/ledger");
-    fs::remove_dir_all(&dir).expect("rm");
-    let mut forged = folio_core::ledger::Ledger::open(&dir, None).expect("open");
-    let mut drafts = Vec::new();
-    for line in export.lines() {
-        let v: serde_json::Value = serde_json::from_str(line).expect("json");
-        let id = v["subject"]
-            .as_str()
-            .expect("subject")
-            .trim_start_matches("example:");
-        let mut raw = [0u8; 32];
-        for (i, b) in raw.iter_mut().enumerate() {
-            *b = u8::from_str_radix(&id[2 * i..2 * i + 2], 16).expect("hex");
+    swapped.swap(0, 2);
+    let mut forged_source = original.clone();
+    forged_source[2] = {
+        let mut ev = folio_core::ledger::Event::decode(&original[2]).expect("decodes");
+        if let folio_core::ledger::Payload::Added { source, .. } = &mut ev.payload {
+            *source = Some("s3://somewhere-else".into());
         }
-        let p = &v["payload"];
-        let payload = if v["kind"] == "example_added" {
-            folio_core::ledger::Payload::Added {
-                dataset: p["dataset"].as_str().unwrap_or("").into(),
-                locator: folio_core::ledger::Locator::from_stored(
-                    p["locator"].as_str().unwrap_or("").into(),
-                ),
-                source: Some("s3://somewhere-else".into()),
-                collected_at: None,
-            }
-        } else {
-            folio_core::ledger::Payload::Removed {
-                locator: folio_core::ledger::Locator::from_stored(
-                    p["locator"].as_str().unwrap_or("").into(),
-                ),
-            }
-        };
-        drafts.push(folio_core::ledger::Draft {
-            time: v["time"].as_i64().unwrap_or(0),
-            actor: v["actor"].as_str().unwrap_or("").into(),
-            commit: None,
-            subject: folio_core::ledger::Subject::Example(folio_core::ledger::ExampleId(raw)),
-            payload,
-        });
+        ev.encode()
+    };
+    for (what, events, count) in [
+        ("edited", edited, n),
+        ("swapped", swapped, n),
+        ("deleted", original[..2].to_vec(), n - 1),
+        ("forged source", forged_source, n),
+        ("miscounted", original.clone(), n + 1),
+    ] {
+        forge(&e, &c, &events, count);
+        let problems = verify_problems(&e);
+        assert!(
+            problems.contains("is not the root") || problems.contains("holds"),
+            "{what}: {problems}"
+        );
     }
-    let cp = forged.append(drafts).expect("append");
-    forged.settle(cp).expect("settle");
-    let problems = verify_problems(&e);
-    assert!(
-        problems.contains("do not hash to the root commit"),
-        "{problems}"
-    );
-}
-
-#[test]
-fn a_torn_final_frame_is_ignored_and_the_next_commit_goes_on() {
-    let e = with_history();
-    let seg = e.p(".folio/ledger/seg-00000000.log");
-    let mut bytes = fs::read(&seg).expect("read");
-    bytes.extend_from_slice(&[200, 0, 0, 0, 1, 2, 3]);
-    fs::write(&seg, &bytes).expect("write");
+    fs::write(e.p(".folio/refs/heads/main"), main).expect("restore");
     e.ok(&["verify"]);
-    e.write("data/c.txt", b"c");
-    e.ok(&["commit", "-m", "three"]);
-    let v = e.json(&["verify", "--json"]);
-    assert_eq!(v["events"], 9);
 }
 
 #[test]
@@ -315,7 +311,7 @@ fn annotations_values_classes_and_models_tell_the_story() {
 #[test]
 fn invalid_metadata_is_refused_and_records_nothing() {
     let e = with_history();
-    let before = raw(&e).len();
+    let before = count(&e);
     for (args, msg) in [
         (
             vec!["annotate", "t.csv:3", "--label", "x", "--confidence", "1.5"],
@@ -345,7 +341,7 @@ fn invalid_metadata_is_refused_and_records_nothing() {
         let err = e.fails(&args, 1);
         assert!(err.contains(msg), "{args:?}: {err}");
     }
-    assert_eq!(raw(&e).len(), before, "nothing was recorded");
+    assert_eq!(count(&e), before, "nothing was recorded");
 }
 
 #[test]
@@ -468,7 +464,7 @@ fn metadata_columns_and_batch_flags_feed_the_ledger_at_commit() {
         (Some("cat"), Some("cy"))
     );
     // A bad value names the row and stops the commit; nothing is recorded.
-    let before = raw(&e).len();
+    let before = count(&e);
     e.write(
         "r.csv",
         b"id,label,who,conf,origin\n1,cat,ann,0.9,s3://a\n2,cat,cy,1.7,s3://b\n",
@@ -478,7 +474,7 @@ fn metadata_columns_and_batch_flags_feed_the_ledger_at_commit() {
         err.contains("row r.csv:2 (its metadata columns): confidence 1.7 is outside 0..1"),
         "{err}"
     );
-    assert_eq!(raw(&e).len(), before);
+    assert_eq!(count(&e), before);
     let err = e.fails(&["commit", "-m", "bad flags", "--cost", "5"], 1);
     assert!(err.contains("has no currency"), "{err}");
 }
@@ -576,7 +572,7 @@ fn annotations_from_a_file_all_or_nothing() {
     assert!(out.contains("recorded 3 annotations"), "{out}");
     assert_eq!(e.json(&["lineage", "t.csv:3", "--json"])["label"], "bird");
     assert_eq!(e.json(&["lineage", "data/a.txt", "--json"])["label"], "doc");
-    let before = raw(&e).len();
+    let before = count(&e);
     e.write("bad.jsonl", b"{\"example\": \"t.csv:1\", \"label\": \"dog\"}\n{\"example\": \"t.csv:77\", \"label\": \"dog\"}\n");
     let err = e.fails(&["annotate", "--from", "bad.jsonl"], 1);
     assert!(
@@ -589,7 +585,7 @@ fn annotations_from_a_file_all_or_nothing() {
         err.contains("bad.csv:2: confidence 2 is outside 0..1"),
         "{err}"
     );
-    assert_eq!(raw(&e).len(), before, "nothing was recorded");
+    assert_eq!(count(&e), before, "nothing was recorded");
 }
 
 #[test]
@@ -631,7 +627,7 @@ fn sidecar_metadata_is_per_example_and_checked() {
     );
     e.ok(&["commit", "--meta", "side2.jsonl", "-m", "two"]);
     assert_eq!(e.json(&["lineage", "imgs/b.png", "--json"])["label"], "dog");
-    let before = raw(&e).len();
+    let before = count(&e);
     e.write("imgs/d.png", b"d");
     e.write("side3.csv", b"example,label\nimgs/zzz.png,cat\n");
     let err = e.fails(&["commit", "--meta", "side3.csv", "-m", "three"], 1);
@@ -645,7 +641,7 @@ fn sidecar_metadata_is_per_example_and_checked() {
         err.contains("side4.csv:2: confidence 7 is outside 0..1"),
         "{err}"
     );
-    assert_eq!(raw(&e).len(), before, "nothing was recorded");
+    assert_eq!(count(&e), before, "nothing was recorded");
 }
 
 /// Answers of the queries the ledger index serves.
@@ -693,7 +689,7 @@ fn the_ledger_index_answers_as_the_ledger_does() {
     assert_eq!(index_answers(&e), with_index);
     // Rebuilt from the ledger alone: the same again.
     let out = e.ok(&["reindex"]);
-    assert!(out.contains("ledger events"), "{out}");
+    assert!(out.contains("ledger event batches"), "{out}");
     assert!(index.exists());
     assert_eq!(index_answers(&e), with_index);
     // An index left behind by a crash (saved before the last record):
@@ -710,10 +706,7 @@ fn the_ledger_index_answers_as_the_ledger_does() {
     fs::write(&index, behind).expect("restore stale index");
     let l = e.json(&["lineage", "t.csv:3", "--json"]);
     assert_eq!(l["label"], "hawk", "{l}");
-    // A ledger rewritten under the index (one event a frame): the index
-    // is not trusted, and the answer is the one without an index.
-    let events = raw(&e);
-    rewrite(&e, &events);
+    // Without the index, the same answer.
     let l = e.json(&["lineage", "t.csv:3", "--json"]);
     fs::remove_file(&index).expect("rm index");
     assert_eq!(e.json(&["lineage", "t.csv:3", "--json"]), l);
@@ -785,7 +778,7 @@ fn filters_select_the_examples_an_event_is_recorded_for() {
     assert!(out.contains("valued 1 examples at 2.50 EUR each"), "{out}");
     assert_eq!(e.json(&["lineage", "t.csv:3", "--json"])["cost_minor"], 250);
     // No match, or a selector and filters together: refused, nothing recorded.
-    let before = raw(&e).len();
+    let before = count(&e);
     let err = e.fails(
         &[
             "classify",
@@ -811,7 +804,7 @@ fn filters_select_the_examples_an_event_is_recorded_for() {
     assert!(err.contains("not both"), "{err}");
     let err = e.fails(&["classify", "--sensitivity", "public"], 1);
     assert!(err.contains("at least one filter"), "{err}");
-    assert_eq!(raw(&e).len(), before);
+    assert_eq!(count(&e), before);
 }
 
 #[test]

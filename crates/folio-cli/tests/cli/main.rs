@@ -22,6 +22,27 @@ use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 
+/// The pack holding object `id` (hex) and the offset of its record, read
+/// from the packs' indexes (docs/FORMAT.md, "Packs").
+pub fn pack_record(e: &Env, id: &str) -> (std::path::PathBuf, u64) {
+    for idx in walkdir(&e.p(".folio/packs")) {
+        if idx.extension().is_none_or(|x| x != "idx") {
+            continue;
+        }
+        let b = std::fs::read(&idx).expect("read");
+        let n = u32::from_le_bytes(b[12..16].try_into().expect("4 bytes")) as usize;
+        for k in 0..n {
+            let at = 16 + k * 40;
+            let hex: String = b[at..at + 32].iter().map(|x| format!("{x:02x}")).collect();
+            if hex == id {
+                let off = u64::from_le_bytes(b[at + 32..at + 40].try_into().expect("8 bytes"));
+                return (idx.with_extension("pack"), off);
+            }
+        }
+    }
+    panic!("object {id} is in no pack")
+}
+
 /// Flips the lowest bit of the byte at `at` in the file, in place.
 pub fn flip_byte(path: &Path, at: usize) {
     use std::os::unix::fs::FileExt;

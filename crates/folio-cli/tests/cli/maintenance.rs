@@ -112,8 +112,8 @@ fn gc_finds_and_prunes_unreachable_objects() {
     assert_eq!(r["unreachable"], 0);
     e.ok(&["branch", "-d", "side"]);
     let r = e.json(&["gc", "--json"]);
-    // The side commit, its tree and the new blob.
-    assert_eq!(r["unreachable"], 3, "{r}");
+    // The side commit, its tree, the new blob and its event batch.
+    assert_eq!(r["unreachable"], 4, "{r}");
     e.ok(&["gc", "--prune"]);
     assert_eq!(e.json(&["gc", "--json"])["unreachable"], 0);
     assert_eq!(files_under(&e, ".folio/packs", Some("pack")).len(), 1);

@@ -8,7 +8,9 @@ use super::merkle::Hash;
 use crate::id::{CommitId, ObjectId};
 
 /// First line of every encoded event.
-pub const EVENT_TAG: &[u8] = b"folio-event 1\n";
+pub const EVENT_TAG: &[u8] = b"folio-event 2\n";
+/// The type tag of events written by folio 0.1 (read only by `folio upgrade`).
+pub const EVENT_TAG_V1: &[u8] = b"folio-event 1\n";
 
 /// The identity of an example across versions: a file by its path, a row
 /// by its table's path and its row identity.
@@ -395,7 +397,9 @@ impl Payload {
 /// One ledger event.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {
-    /// Position in the ledger, from 0.
+    /// Position in the ledger of the revision it was read from, from 0
+    /// (not encoded: the same event has another position in another
+    /// branch's ledger).
     pub seq: u64,
     /// Seconds since the epoch, UTC.
     pub time: i64,
@@ -407,8 +411,6 @@ pub struct Event {
     pub subject: Subject,
     /// What happened.
     pub payload: Payload,
-    /// Hash of the previous event (zeros for the first).
-    pub prev: Hash,
 }
 
 /// Why bytes are not an event.
@@ -434,7 +436,6 @@ impl Event {
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(320);
         out.extend_from_slice(EVENT_TAG);
-        put(&mut out, tag::SEQ, &self.seq.to_le_bytes());
         put(&mut out, tag::TIME, &self.time.to_le_bytes());
         put(&mut out, tag::ACTOR, self.actor.as_bytes());
         if let Some(c) = &self.commit {
@@ -453,7 +454,6 @@ impl Event {
         }
         put(&mut out, tag::SUBJECT, &subj);
         put(&mut out, tag::PAYLOAD, &self.payload.encode());
-        put(&mut out, tag::PREV, &self.prev.0);
         out
     }
 
@@ -462,10 +462,34 @@ impl Event {
         Hash::of(&self.encode())
     }
 
-    /// Decodes a canonical encoding.
+    /// Decodes a canonical encoding (its `seq` is 0: the reader knows the
+    /// position).
     pub fn decode(bytes: &[u8]) -> Result<Event, EventDecodeError> {
         let body = bytes
             .strip_prefix(EVENT_TAG)
+            .ok_or_else(|| bad("wrong type tag"))?;
+        let (fields, nf) = tlv(body).ok_or_else(|| bad("truncated field"))?;
+        let fields = Fields(&fields[..nf]);
+        fields.canonical(&[
+            tag::TIME,
+            tag::ACTOR,
+            tag::COMMIT,
+            tag::SUBJECT,
+            tag::PAYLOAD,
+        ])?;
+        let ev = Event::from_fields(&fields, 0)?;
+        debug_assert!(
+            ev.encode() == bytes,
+            "decode accepted a non-canonical event"
+        );
+        Ok(ev)
+    }
+
+    /// Decodes an event written by folio 0.1 (format 1: with its sequence
+    /// number and the previous event's hash); returns the hash with it.
+    pub fn decode_v1(bytes: &[u8]) -> Result<(Event, Hash), EventDecodeError> {
+        let body = bytes
+            .strip_prefix(EVENT_TAG_V1)
             .ok_or_else(|| bad("wrong type tag"))?;
         let (fields, nf) = tlv(body).ok_or_else(|| bad("truncated field"))?;
         let fields = Fields(&fields[..nf]);
@@ -478,6 +502,15 @@ impl Event {
             tag::PAYLOAD,
             tag::PREV,
         ])?;
+        let ev = Event::from_fields(&fields, fields.int(tag::SEQ)? as u64)?;
+        let prev = fields
+            .need(tag::PREV)?
+            .try_into()
+            .map_err(|_| bad("bad prev"))?;
+        Ok((ev, Hash(prev)))
+    }
+
+    fn from_fields(fields: &Fields<'_, '_>, seq: u64) -> Result<Event, EventDecodeError> {
         let subject = match fields.need(tag::SUBJECT)?.split_first() {
             Some((&tag::SUBJECT_EXAMPLE, id)) => {
                 Subject::Example(ExampleId(id.try_into().map_err(|_| bad("bad example id"))?))
@@ -485,8 +518,8 @@ impl Event {
             Some((&tag::SUBJECT_DATASET, d)) => Subject::Dataset(text(d)?),
             _ => return Err(bad("unknown subject kind")),
         };
-        let ev = Event {
-            seq: fields.int(tag::SEQ)? as u64,
+        Ok(Event {
+            seq,
             time: fields.int(tag::TIME)?,
             actor: fields.text(tag::ACTOR)?,
             commit: fields
@@ -499,18 +532,7 @@ impl Event {
                 .transpose()?,
             subject,
             payload: Payload::decode(fields.need(tag::PAYLOAD)?)?,
-            prev: Hash(
-                fields
-                    .need(tag::PREV)?
-                    .try_into()
-                    .map_err(|_| bad("bad prev"))?,
-            ),
-        };
-        debug_assert!(
-            ev.encode() == bytes,
-            "decode accepted a non-canonical event"
-        );
-        Ok(ev)
+        })
     }
 }
 
@@ -684,7 +706,7 @@ impl<'a> Fields<'a, '_> {
 /// readers skip events they do not need.
 #[derive(Debug, Clone, Copy)]
 pub struct Peek<'a> {
-    /// Sequence number.
+    /// Position in the ledger being read (set by the reader).
     pub seq: u64,
     /// The example it is about, if any.
     pub example: Option<&'a [u8]>,
@@ -705,7 +727,7 @@ impl<'a> Peek<'a> {
         };
         let (code, payload) = f.get(tag::PAYLOAD)?.split_first()?;
         Some(Peek {
-            seq: u64::from_le_bytes(f.get(tag::SEQ)?.try_into().ok()?),
+            seq: 0,
             example,
             kind: EventKind::from_code(*code)?,
             payload,
@@ -775,8 +797,8 @@ pub struct ExportedEvent {
     pub kind: &'static str,
     /// Kind-specific fields.
     pub payload: serde_json::Value,
-    /// Hash of the previous event.
-    pub prev: String,
+    /// The batch object that holds it.
+    pub batch: String,
     /// The canonical encoding, hex: anyone can re-hash it.
     pub encoding: String,
     /// BLAKE3 of the encoding.
@@ -787,8 +809,9 @@ fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-impl From<&Event> for ExportedEvent {
-    fn from(e: &Event) -> Self {
+impl ExportedEvent {
+    /// The export of `e`, which batch `batch` holds.
+    pub fn new(e: &Event, batch: &ObjectId) -> Self {
         let payload = e.payload.to_json();
         let enc = e.encode();
         ExportedEvent {
@@ -802,7 +825,7 @@ impl From<&Event> for ExportedEvent {
             },
             kind: e.payload.kind().name(),
             payload,
-            prev: e.prev.to_hex(),
+            batch: batch.to_string(),
             hash: hex(blake3::hash(&enc).as_bytes()),
             encoding: hex(&enc),
         }
@@ -826,7 +849,6 @@ mod tests {
                 source: Some("s3://vendor/batch".into()),
                 collected_at: Some("2026-01-15".into()),
             },
-            prev: Hash([7; 32]),
         }
     }
 
@@ -875,7 +897,7 @@ mod tests {
             },
         ] {
             let b = e.encode();
-            assert_eq!(Event::decode(&b).expect("decodes"), e);
+            assert_eq!(Event::decode(&b).expect("decodes"), Event { seq: 0, ..e });
         }
         let mut b = sample(1).encode();
         b.push(0);

@@ -1,30 +1,40 @@
 //! The ledger's derived lookups: a redb database, `.folio/index/ledger.redb`.
 //!
-//! It is an inverted index from terms to the frames that mention them: an
-//! example (by the first 8 bytes of its id), a locator, a source,
-//! trainings and annotations. A query looks up the frames of its term, decodes only those,
-//! and filters their events exactly, so a collision of 8-byte terms costs a
-//! frame read, never a wrong answer. The index covers the ledger up to the
-//! position it records; a reader decodes whatever lies past it (the tail a
-//! crash kept from being indexed), so a stale index is slower, never wrong.
-//! Everything here is rebuilt from the ledger alone by `folio reindex`.
+//! It is an inverted index from terms to the frames of event batches that
+//! mention them: an example (by the first 8 bytes of its id), a locator, a
+//! source, trainings and annotations. A query looks up the frames of its
+//! term, keeps those of the batches its revision's ledger holds, decodes
+//! only those, and filters their events exactly, so a collision of 8-byte
+//! terms costs a frame read, never a wrong answer. Batches are immutable:
+//! one is indexed whole or not at all, and a reader reads every frame of a
+//! batch the index does not cover, so a stale index is slower, never wrong.
+//! It also caches the Merkle frontier of each commit's ledger. Everything
+//! here is rebuilt from the store alone by `folio reindex`.
 
 use crate::error::ErrorKind;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 
-use redb::{ReadableDatabase, TableDefinition};
-use serde::{Deserialize, Serialize};
+use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 
+use super::batch::{self, BatchFrame, LogError};
 use super::event::{EventKind, ExampleId, Peek};
-use super::log::{FrameRef, LedgerLog, LogError};
+use super::merkle::Frontier;
+use crate::id::{CommitId, ObjectId};
 
-/// Frame by its first sequence number.
-const FRAMES: TableDefinition<u64, &[u8]> = TableDefinition::new("ledger-frames-v2");
-/// (term, first sequence number of a frame that mentions it).
-const POSTINGS: TableDefinition<(u64, u64), ()> = TableDefinition::new("ledger-postings-v2");
-/// Where the index ends.
-const END: TableDefinition<&str, &[u8]> = TableDefinition::new("ledger-end-v2");
+/// Frame number → postcard (batch id, frame).
+const FRAMES: TableDefinition<u64, &[u8]> = TableDefinition::new("ledger-frames-v3");
+/// (term, frame number of a frame that mentions it).
+const POSTINGS: TableDefinition<(u64, u64), ()> = TableDefinition::new("ledger-postings-v3");
+/// Batch id → its first frame number (the batch is indexed).
+const BATCHES: TableDefinition<&[u8; 32], u64> = TableDefinition::new("ledger-batches-v3");
+/// "next" → the next frame number.
+const META: TableDefinition<&str, u64> = TableDefinition::new("ledger-meta-v3");
+/// Commit id → postcard Merkle frontier of its ledger.
+const FRONTIERS: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("ledger-frontiers-v3");
+
+/// A frame of an indexed batch.
+pub type IndexedFrame = (ObjectId, BatchFrame);
 
 /// Errors of the ledger index.
 #[derive(Debug, thiserror::Error)]
@@ -91,19 +101,6 @@ impl Term<'_> {
             Term::Annotated => hashed(b"annotated\0", b""),
         }
     }
-}
-
-/// Where the index ends.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct IndexEnd {
-    /// Events indexed.
-    pub seq: u64,
-    /// Segment and offset where the next frame starts.
-    pub segment: u32,
-    /// See `segment`.
-    pub offset: u64,
-    /// The last frame indexed, to check the ledger still holds it.
-    pub last: Option<FrameRef>,
 }
 
 /// The ledger index.
@@ -204,121 +201,101 @@ impl LedgerIndex {
         }
     }
 
-    /// Where the index ends (the start when it is empty).
-    pub fn end(&self) -> Result<IndexEnd, LedgerIndexError> {
+    /// Whether batch `id` is indexed.
+    pub fn has_batch(&self, id: &ObjectId) -> Result<bool, LedgerIndexError> {
         let txn = self.db.begin_read().map_err(|e| self.err(e))?;
-        let table = match txn.open_table(END) {
+        let table = match txn.open_table(BATCHES) {
             Ok(t) => t,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(IndexEnd::default()),
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(false),
             Err(e) => return Err(self.err(e)),
         };
-        match table.get("end").map_err(|e| self.err(e))? {
-            Some(v) => postcard::from_bytes(v.value()).map_err(|e| self.err(e)),
-            None => Ok(IndexEnd::default()),
-        }
+        Ok(table.get(id.as_bytes()).map_err(|e| self.err(e))?.is_some())
     }
 
-    /// The end of the index when `log` still holds the frame it ended
-    /// with; `None` when the ledger was rewritten under it (the index must
-    /// not be used).
-    pub fn valid_end(&self, log: &LedgerLog) -> Result<Option<IndexEnd>, LedgerIndexError> {
-        let end = self.end()?;
-        let Some(last) = end.last else {
-            return Ok(Some(end));
-        };
-        let on_disk = log.frames_from(last.segment, last.offset)?;
-        Ok((on_disk.first() == Some(&last)).then_some(end))
+    /// The batches of `ids` the index covers.
+    pub fn indexed(&self, ids: &[ObjectId]) -> Result<HashSet<ObjectId>, LedgerIndexError> {
+        let mut out = HashSet::new();
+        for id in ids {
+            if self.has_batch(id)? {
+                out.insert(*id);
+            }
+        }
+        Ok(out)
     }
 
-    /// Indexes every frame of `log` past the index's end, up to `limit`
-    /// events (a frame is indexed whole or not at all; frames past the
-    /// limit wait for the next update). Returns the events indexed.
-    pub fn update(&self, log: &LedgerLog, limit: u64) -> Result<u64, LedgerIndexError> {
-        let mut end = match self.valid_end(log)? {
-            Some(e) => e,
-            None => {
-                self.clear()?;
-                IndexEnd::default()
-            }
-        };
-        let start = end.seq;
-        let frames = log.frames_from(end.segment, end.offset)?;
-        let mut postings: Vec<(u64, u64)> = Vec::new();
-        let mut new_frames: Vec<(u64, FrameRef)> = Vec::new();
-        let mut indexed_to = end.seq;
-        // The frame being read: itself, its first event, its events, and
-        // its terms (deduplicated when the frame is done: an example's
-        // events usually share a frame).
-        let mut current: Option<(FrameRef, u64, u64)> = None;
-        let mut keys: Vec<u64> = Vec::new();
-        let mut bad: Option<u64> = None;
-        let mut flush =
-            |cur: (FrameRef, u64, u64), keys: &mut Vec<u64>, postings: &mut Vec<(u64, u64)>| {
-                keys.sort_unstable();
-                keys.dedup();
-                postings.extend(keys.drain(..).map(|k| (k, cur.1)));
-                new_frames.push((cur.1, cur.0));
-                indexed_to = cur.1 + cur.2;
-            };
-        log.read_raw(&frames, &mut |f, _, p| {
-            let mut these = Vec::new();
-            let seq = p.seq;
-            let Some(()) = raw_terms(p, &mut these) else {
-                bad = Some(seq);
-                return Ok(false);
-            };
-            if current.as_ref().is_none_or(|(c, _, _)| c != f) {
-                if let Some(c) = current.take() {
-                    flush(c, &mut keys, &mut postings);
-                }
-                if seq >= limit {
-                    return Ok(false);
-                }
-                current = Some((*f, seq, 0));
-            }
-            current.as_mut().expect("set above").2 += 1;
-            keys.extend(these);
-            Ok(true)
-        })?;
-        if let Some(seq) = bad {
-            return Err(LogError::Chain {
-                seq,
-                detail: "a field its kind requires is missing: run `folio verify`".into(),
-            }
-            .into());
+    /// Indexes batch `id` (its bytes `bytes`) whole, unless it already is.
+    pub fn add_batch(&self, id: &ObjectId, bytes: &[u8]) -> Result<(), LedgerIndexError> {
+        if self.has_batch(id)? {
+            return Ok(());
         }
-        if let Some(c) = current.take()
-            && c.1 + c.2 <= limit
-        {
-            flush(c, &mut keys, &mut postings);
+        let (_, frames) = batch::parse(id, bytes)?;
+        let mut per_frame: Vec<Vec<u64>> = Vec::with_capacity(frames.len());
+        for f in &frames {
+            let payload = batch::frame_payload(id, bytes, f)?;
+            let mut keys = Vec::new();
+            for enc in batch::split_frame(id, f, &payload)? {
+                let p = batch::peek_in(id, f, enc)?;
+                raw_terms(&p, &mut keys).ok_or_else(|| LogError::Batch {
+                    id: *id,
+                    offset: f.offset,
+                    detail: "an event lacks a field its kind requires: run `folio verify`".into(),
+                })?;
+            }
+            keys.sort_unstable();
+            keys.dedup();
+            per_frame.push(keys);
         }
-        end.seq = indexed_to;
-        let Some((_, last)) = new_frames.last() else {
-            return Ok(0);
-        };
-        end.segment = last.segment;
-        end.offset = last.end();
-        end.last = Some(*last);
-        postings.sort_unstable();
         let txn = self.begin_write()?;
         {
+            let mut mt = txn.open_table(META).map_err(|e| self.err(e))?;
+            let next = mt
+                .get("next")
+                .map_err(|e| self.err(e))?
+                .map_or(0, |v| v.value());
+            mt.insert("next", next + frames.len() as u64)
+                .map_err(|e| self.err(e))?;
             let mut ft = txn.open_table(FRAMES).map_err(|e| self.err(e))?;
-            for (first, f) in &new_frames {
-                let bytes = postcard::to_stdvec(f).map_err(|e| self.err(e))?;
-                ft.insert(*first, bytes.as_slice())
-                    .map_err(|e| self.err(e))?;
-            }
             let mut pt = txn.open_table(POSTINGS).map_err(|e| self.err(e))?;
-            for p in &postings {
-                pt.insert(*p, ()).map_err(|e| self.err(e))?;
+            for (k, (f, keys)) in frames.iter().zip(&per_frame).enumerate() {
+                let n = next + k as u64;
+                let bytes = postcard::to_stdvec(&(id.as_bytes(), f)).map_err(|e| self.err(e))?;
+                ft.insert(n, bytes.as_slice()).map_err(|e| self.err(e))?;
+                for key in keys {
+                    pt.insert((*key, n), ()).map_err(|e| self.err(e))?;
+                }
             }
-            let mut et = txn.open_table(END).map_err(|e| self.err(e))?;
-            let bytes = postcard::to_stdvec(&end).map_err(|e| self.err(e))?;
-            et.insert("end", bytes.as_slice())
+            let mut bt = txn.open_table(BATCHES).map_err(|e| self.err(e))?;
+            bt.insert(id.as_bytes(), next).map_err(|e| self.err(e))?;
+        }
+        txn.commit().map_err(|e| self.err(e))
+    }
+
+    /// The cached Merkle frontier of commit `id`'s ledger.
+    pub fn frontier(&self, id: &CommitId) -> Result<Option<Frontier>, LedgerIndexError> {
+        let txn = self.db.begin_read().map_err(|e| self.err(e))?;
+        let table = match txn.open_table(FRONTIERS) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(e) => return Err(self.err(e)),
+        };
+        match table.get(id.0.as_bytes()).map_err(|e| self.err(e))? {
+            Some(v) => Ok(Some(
+                postcard::from_bytes(v.value()).map_err(|e| self.err(e))?,
+            )),
+            None => Ok(None),
+        }
+    }
+
+    /// Caches the Merkle frontier of commit `id`'s ledger.
+    pub fn put_frontier(&self, id: &CommitId, f: &Frontier) -> Result<(), LedgerIndexError> {
+        let bytes = postcard::to_stdvec(f).map_err(|e| self.err(e))?;
+        let txn = self.begin_write()?;
+        {
+            let mut t = txn.open_table(FRONTIERS).map_err(|e| self.err(e))?;
+            t.insert(id.0.as_bytes(), bytes.as_slice())
                 .map_err(|e| self.err(e))?;
         }
-        txn.commit().map_err(|e| self.err(e))?;
-        Ok(end.seq - start)
+        txn.commit().map_err(|e| self.err(e))
     }
 
     /// Empties the index.
@@ -326,43 +303,47 @@ impl LedgerIndex {
         let txn = self.begin_write()?;
         txn.delete_table(FRAMES).map_err(|e| self.err(e))?;
         txn.delete_table(POSTINGS).map_err(|e| self.err(e))?;
-        txn.delete_table(END).map_err(|e| self.err(e))?;
+        txn.delete_table(BATCHES).map_err(|e| self.err(e))?;
+        txn.delete_table(META).map_err(|e| self.err(e))?;
+        txn.delete_table(FRONTIERS).map_err(|e| self.err(e))?;
         txn.commit().map_err(|e| self.err(e))
     }
 
-    /// The indexed frames that mention any term in `terms`, in ledger order.
-    pub fn frames_of(&self, terms: &[u64]) -> Result<Vec<FrameRef>, LedgerIndexError> {
+    /// The indexed frames that mention any term in `terms`.
+    pub fn frames_of(&self, terms: &[u64]) -> Result<Vec<IndexedFrame>, LedgerIndexError> {
         self.frames_in(terms.iter().map(|&t| (t, t)))
     }
 
     /// The indexed frames that mention a term in any of the inclusive
-    /// ranges, in ledger order.
+    /// ranges (in no particular order: the reader places them).
     pub fn frames_in(
         &self,
         ranges: impl Iterator<Item = (u64, u64)>,
-    ) -> Result<Vec<FrameRef>, LedgerIndexError> {
+    ) -> Result<Vec<IndexedFrame>, LedgerIndexError> {
         let txn = self.db.begin_read().map_err(|e| self.err(e))?;
         let (pt, ft) = match (txn.open_table(POSTINGS), txn.open_table(FRAMES)) {
             (Ok(p), Ok(f)) => (p, f),
             _ => return Ok(Vec::new()),
         };
-        let mut firsts = BTreeSet::new();
+        let mut numbers = BTreeSet::new();
         for (lo, hi) in ranges {
             for row in pt
                 .range((lo, 0)..=(hi, u64::MAX))
                 .map_err(|e| self.err(e))?
             {
                 let (k, _) = row.map_err(|e| self.err(e))?;
-                firsts.insert(k.value().1);
+                numbers.insert(k.value().1);
             }
         }
-        let mut out = Vec::with_capacity(firsts.len());
-        for first in firsts {
+        let mut out = Vec::with_capacity(numbers.len());
+        for n in numbers {
             let v = ft
-                .get(first)
+                .get(n)
                 .map_err(|e| self.err(e))?
-                .ok_or_else(|| self.err(format!("no frame recorded at event {first}")))?;
-            out.push(postcard::from_bytes(v.value()).map_err(|e| self.err(e))?);
+                .ok_or_else(|| self.err(format!("no frame recorded as number {n}")))?;
+            let (b, f): ([u8; 32], BatchFrame) =
+                postcard::from_bytes(v.value()).map_err(|e| self.err(e))?;
+            out.push((ObjectId::from_slice(&b).expect("32 bytes"), f));
         }
         Ok(out)
     }

@@ -2,7 +2,7 @@
 //! was added and removed, and which models were trained on a commit that
 //! held it.
 
-use super::{Event, ExampleId, ExportedEvent, Payload, Subject};
+use super::{Event, ExampleId, Payload, Subject};
 use crate::id::CommitId;
 
 /// One event in an example's story.
@@ -109,14 +109,13 @@ impl Lineage {
                 }
                 _ => {}
             }
-            let x = ExportedEvent::from(e);
             l.events.push(LineageEvent {
                 seq: e.seq,
                 time: e.time,
                 actor: e.actor.clone(),
-                kind: x.kind,
+                kind: e.payload.kind().name(),
                 commit,
-                payload: x.payload,
+                payload: e.payload.to_json(),
             });
         }
         l.locator = st.locator;

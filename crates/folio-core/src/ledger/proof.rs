@@ -52,14 +52,6 @@ pub enum ProofError {
         /// Why it does not decode.
         source: super::event::EventDecodeError,
     },
-    /// An event's sequence number differs from the proof's.
-    #[error("event {seq} claims sequence number {claimed}")]
-    Seq {
-        /// The proof's.
-        seq: u64,
-        /// The event's.
-        claimed: u64,
-    },
     /// An event about another example.
     #[error("event {0} is about another subject")]
     Subject(u64),
@@ -211,12 +203,6 @@ pub fn verify(p: &Proof) -> Result<ProofCheck, ProofError> {
             seq: pe.seq,
             source,
         })?;
-        if e.seq != pe.seq {
-            return Err(ProofError::Seq {
-                seq: pe.seq,
-                claimed: e.seq,
-            });
-        }
         if e.subject != Subject::Example(ExampleId(example.0)) {
             return Err(ProofError::Subject(pe.seq));
         }

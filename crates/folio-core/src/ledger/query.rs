@@ -3,13 +3,14 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use super::ExampleId;
+use super::batch::{self, BatchFrame, LogError};
 use super::index::{LedgerIndex, LedgerIndexError, Term};
-use super::log::{EachRaw, FrameRef, Keep, decode_event};
-use super::{Event, EventKind, ExampleState, IdMap, LedgerLog, Locator, Payload, Peek, Subject};
+use super::{Event, EventKind, ExampleState, IdMap, Locator, Payload, Peek, Subject};
 use crate::error::ErrorKind;
-use crate::id::IdPrefix;
+use crate::id::{CommitId, IdPrefix, ObjectId};
 
 /// Why a selector names no single example.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -49,84 +50,225 @@ pub type LatestLabel = (Option<String>, Option<f64>);
 /// of index terms (see [`Term::key`]).
 pub type Want = Option<Vec<(u64, u64)>>;
 
-/// The ledger as a reader sees it: its first `limit` events (the count a
-/// revision attests, or the settled count for the working view), read
-/// through the derived index where it narrows the frames. Every command
-/// reads events through a view; none opens segments itself.
-pub struct LedgerView {
-    log: LedgerLog,
-    index_dir: PathBuf,
-    limit: u64,
+/// Where a view's events come from: the store, by batch id.
+pub trait BatchSource: Sync {
+    /// The bytes of batch `id`, checked against the id.
+    fn load(&self, id: &ObjectId) -> Result<Arc<Vec<u8>>, LogError>;
 }
 
-impl LedgerView {
-    /// A view of the ledger in `ledger_dir` (index in `index_dir`) up to
-    /// `limit` events.
-    pub fn new(ledger_dir: &Path, index_dir: &Path, limit: u64) -> LedgerView {
+/// One batch of a view, placed in its ledger.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Part {
+    /// The batch object.
+    pub batch: ObjectId,
+    /// The commit that brings it (`None`: pending on the current branch).
+    pub commit: Option<CommitId>,
+    /// Position of its first event in the view's ledger.
+    pub start: u64,
+    /// How many events it holds.
+    pub count: u64,
+}
+
+/// A frame of a view: which part, and where in its batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameRef {
+    /// Index of the part in the view.
+    pub part: usize,
+    /// The frame.
+    pub frame: BatchFrame,
+}
+
+/// A raw read's callback: each encoded event; `Ok(false)` stops the read.
+pub type EachRaw<'a> = dyn FnMut(&[u8], &Peek<'_>) -> Result<bool, LogError> + Send + 'a;
+
+/// Which encoded events a reader decodes (see [`Peek`]).
+pub type Keep<'a> = dyn Fn(&[u8]) -> bool + Sync + 'a;
+
+/// Frames read per parallel window.
+const READ_WINDOW: usize = 16;
+
+/// The ledger as a reader sees it: the batches of a revision's history in
+/// ledger order (and, for the working view, the current branch's pending
+/// batches), read through the derived index where it narrows the frames.
+/// Every command reads events through a view; none opens batches itself.
+pub struct LedgerView<'s> {
+    source: &'s dyn BatchSource,
+    index_dir: PathBuf,
+    parts: Vec<Part>,
+    cache: Mutex<HashMap<ObjectId, Arc<Vec<u8>>>>,
+}
+
+impl<'s> LedgerView<'s> {
+    /// A view of `parts` (in ledger order, contiguous from 0), batches read
+    /// from `source`, index in `index_dir`.
+    pub fn new(source: &'s dyn BatchSource, index_dir: &Path, parts: Vec<Part>) -> LedgerView<'s> {
         LedgerView {
-            log: LedgerLog::new(ledger_dir),
+            source,
             index_dir: index_dir.to_path_buf(),
-            limit,
+            parts,
+            cache: Mutex::new(HashMap::new()),
         }
     }
 
     /// How many events the view holds.
     pub fn limit(&self) -> u64 {
-        self.limit
+        self.parts.last().map_or(0, |p| p.start + p.count)
     }
 
-    /// The same ledger up to another count.
-    pub fn at(&self, limit: u64) -> LedgerView {
-        LedgerView {
-            log: self.log.clone(),
-            index_dir: self.index_dir.clone(),
-            limit,
+    /// The view's batches, in ledger order.
+    pub fn parts(&self) -> &[Part] {
+        &self.parts
+    }
+
+    /// The position the commits of the view reach, and the commit: the
+    /// events of a commit lie between the previous entry's size and its
+    /// own; events past the last entry are pending.
+    pub fn heads(&self) -> Vec<(u64, CommitId)> {
+        self.parts
+            .iter()
+            .filter_map(|p| p.commit.map(|c| (p.start + p.count, c)))
+            .collect()
+    }
+
+    /// The part that holds event `seq`.
+    pub fn part_of(&self, seq: u64) -> Option<&Part> {
+        let i = self.parts.partition_point(|p| p.start + p.count <= seq);
+        self.parts.get(i)
+    }
+
+    /// The bytes of batch `id` (loaded once per view).
+    pub fn batch_bytes(&self, id: &ObjectId) -> Result<Arc<Vec<u8>>, LogError> {
+        if let Some(b) = self.cache.lock().expect("not poisoned").get(id) {
+            return Ok(b.clone());
         }
+        let b = self.source.load(id)?;
+        self.cache
+            .lock()
+            .expect("not poisoned")
+            .insert(*id, b.clone());
+        Ok(b)
     }
 
-    /// The frames that may hold events for `want`: with the index, the
-    /// frames it names and every frame past it; without it, or when the
-    /// ledger was rewritten under it, every frame.
+    /// Every frame of part `i`.
+    fn part_frames(&self, i: usize) -> Result<Vec<FrameRef>, LogError> {
+        let id = self.parts[i].batch;
+        let bytes = self.batch_bytes(&id)?;
+        let (h, frames) = batch::parse(&id, &bytes)?;
+        if h.count != self.parts[i].count {
+            return Err(LogError::Batch {
+                id,
+                offset: 0,
+                detail: format!(
+                    "it holds {} events; the commit that lists it says {}",
+                    h.count, self.parts[i].count
+                ),
+            });
+        }
+        Ok(frames
+            .into_iter()
+            .map(|frame| FrameRef { part: i, frame })
+            .collect())
+    }
+
+    /// The frames that may hold events for `want`, in ledger order: with
+    /// the index, the frames it names in the view's batches and every frame
+    /// of a batch it does not cover; without it, every frame.
     pub fn frames(&self, want: &Want) -> Result<Vec<FrameRef>, LedgerIndexError> {
         let index = match want {
             Some(_) => LedgerIndex::open_ro(&self.index_dir),
             None => None,
         };
-        Ok(match (&index, want) {
-            (Some(ix), Some(ranges)) => match ix.valid_end(&self.log)? {
-                Some(end) => {
-                    let mut f = ix.frames_in(ranges.iter().copied())?;
-                    f.extend(self.log.frames_from(end.segment, end.offset)?);
-                    f
-                }
-                None => self.log.frames_from(0, 0)?,
-            },
-            _ => self.log.frames_from(0, 0)?,
-        })
+        let (Some(ix), Some(ranges)) = (&index, want) else {
+            return self.frames_from(0);
+        };
+        let mut rank: HashMap<ObjectId, Vec<usize>> = HashMap::new();
+        for (i, p) in self.parts.iter().enumerate() {
+            rank.entry(p.batch).or_default().push(i);
+        }
+        let ids: Vec<ObjectId> = rank.keys().copied().collect();
+        let covered = ix.indexed(&ids)?;
+        let mut out = Vec::new();
+        for (id, frame) in ix.frames_in(ranges.iter().copied())? {
+            for &part in rank.get(&id).into_iter().flatten() {
+                out.push(FrameRef { part, frame });
+            }
+        }
+        for (i, p) in self.parts.iter().enumerate() {
+            if !covered.contains(&p.batch) {
+                out.extend(self.part_frames(i)?);
+            }
+        }
+        out.sort_by_key(|f| (f.part, f.frame.offset));
+        out.dedup();
+        Ok(out)
+    }
+
+    /// Every frame from the one at `first` (part, offset) on.
+    fn frames_from_ref(&self, first: &FrameRef) -> Result<Vec<FrameRef>, LedgerIndexError> {
+        let mut out = self.frames_from(first.part)?;
+        out.retain(|f| (f.part, f.frame.offset) >= (first.part, first.frame.offset));
+        Ok(out)
+    }
+
+    /// Every frame of the parts from `part` on.
+    fn frames_from(&self, part: usize) -> Result<Vec<FrameRef>, LedgerIndexError> {
+        let mut out = Vec::new();
+        for i in part..self.parts.len() {
+            out.extend(self.part_frames(i)?);
+        }
+        Ok(out)
+    }
+
+    /// The decompressed payload of a frame.
+    fn payload(&self, f: &FrameRef) -> Result<Vec<u8>, LogError> {
+        let id = self.parts[f.part].batch;
+        batch::frame_payload(&id, &self.batch_bytes(&id)?, &f.frame)
+    }
+
+    /// The events of a frame that `keep` accepts, decoded, with their
+    /// positions in the view.
+    fn frame_events(&self, f: &FrameRef, keep: &Keep<'_>) -> Result<Vec<Event>, LogError> {
+        let id = self.parts[f.part].batch;
+        let payload = self.payload(f)?;
+        let first = self.parts[f.part].start + f.frame.first;
+        let mut out = Vec::new();
+        for (k, enc) in batch::split_frame(&id, &f.frame, &payload)?
+            .into_iter()
+            .enumerate()
+        {
+            if keep(enc) {
+                let mut e = batch::decode_in(&id, &f.frame, enc)?;
+                e.seq = first + k as u64;
+                out.push(e);
+            }
+        }
+        Ok(out)
     }
 
     /// Gives `each`, in order, the events of the view that may concern
     /// `want` (a superset: callers filter exactly) and that `keep` lets
-    /// through undecoded.
+    /// through undecoded. Frames are decompressed and decoded on every core,
+    /// a window at a time.
     pub fn read<E: From<LedgerIndexError>>(
         &self,
         want: &Want,
         keep: &Keep<'_>,
         each: &mut dyn FnMut(Event) -> Result<(), E>,
     ) -> Result<(), E> {
+        use rayon::prelude::*;
         let frames = self.frames(want)?;
-        let mut failed = None;
-        self.log
-            .read(&frames, self.limit, keep, &mut |_, e| {
-                if failed.is_none()
-                    && let Err(x) = each(e)
-                {
-                    failed = Some(x);
+        for window in frames.chunks(READ_WINDOW) {
+            let decoded: Vec<Result<Vec<Event>, LogError>> = window
+                .par_iter()
+                .map(|f| self.frame_events(f, keep))
+                .collect();
+            for evs in decoded {
+                for e in evs.map_err(|e| E::from(e.into()))? {
+                    each(e)?;
                 }
-                Ok(())
-            })
-            .map_err(|e| E::from(e.into()))?;
-        failed.map_or(Ok(()), Err)
+            }
+        }
+        Ok(())
     }
 
     /// Every event of the view, in order.
@@ -138,8 +280,8 @@ impl LedgerView {
     }
 
     /// Gives `each` the encoding of every event of the view that may
-    /// concern `want`, in order, with its parsed header; `each` returns
-    /// `false` to stop.
+    /// concern `want`, in order, with its peeked header (its `seq` set);
+    /// `each` returns `false` to stop.
     pub fn read_raw(&self, want: &Want, each: &mut EachRaw<'_>) -> Result<(), LedgerIndexError> {
         self.raw_frames(&self.frames(want)?, each)
     }
@@ -153,26 +295,54 @@ impl LedgerView {
         each: &mut EachRaw<'_>,
     ) -> Result<(), LedgerIndexError> {
         match self.frames(want)?.first() {
-            Some(first) => {
-                self.raw_frames(&self.log.frames_from(first.segment, first.offset)?, each)
-            }
+            Some(first) => self.raw_frames(&self.frames_from_ref(first)?, each),
             None => Ok(()),
         }
     }
 
-    /// The events of `frames` up to the view's limit.
+    /// The events of `frames`, decompressing the next window on one core
+    /// while the caller works through the current one on another.
     fn raw_frames(
         &self,
         frames: &[FrameRef],
         each: &mut EachRaw<'_>,
     ) -> Result<(), LedgerIndexError> {
-        let limit = self.limit;
-        Ok(self.log.read_raw(frames, &mut |f, raw, p| {
-            if p.seq >= limit {
-                return Ok(false);
+        use rayon::prelude::*;
+        let load = |w: &[FrameRef]| -> Vec<Result<Vec<u8>, LogError>> {
+            w.par_iter().map(|f| self.payload(f)).collect()
+        };
+        let windows: Vec<&[FrameRef]> = frames.chunks(READ_WINDOW).collect();
+        let mut next = windows.first().map(|w| load(w));
+        for (k, window) in windows.iter().enumerate() {
+            let current = next.take().expect("loaded");
+            let following = windows.get(k + 1);
+            let (loaded, done) = rayon::join(
+                || following.map(|w| load(w)),
+                || -> Result<bool, LogError> {
+                    for (f, payload) in window.iter().zip(current) {
+                        let payload = payload?;
+                        let id = self.parts[f.part].batch;
+                        let first = self.parts[f.part].start + f.frame.first;
+                        for (j, enc) in batch::split_frame(&id, &f.frame, &payload)?
+                            .into_iter()
+                            .enumerate()
+                        {
+                            let mut peek = batch::peek_in(&id, &f.frame, enc)?;
+                            peek.seq = first + j as u64;
+                            if !each(enc, &peek)? {
+                                return Ok(true);
+                            }
+                        }
+                    }
+                    Ok(false)
+                },
+            );
+            if done? {
+                return Ok(());
             }
-            each(f, raw, p)
-        })?)
+            next = loaded;
+        }
+        Ok(())
     }
 
     /// What the view says of every example.
@@ -193,7 +363,7 @@ impl LedgerView {
     pub fn states_of_source(&self, source: &str) -> Result<IdMap<ExampleState>, LedgerIndexError> {
         let mut states: IdMap<ExampleState> = Default::default();
         let t = Term::Source(source).key();
-        self.read_raw_since(&Some(vec![(t, t)]), &mut |_, raw, p| {
+        self.read_raw_since(&Some(vec![(t, t)]), &mut |raw, p| {
             let Some(id) = p.example_id() else {
                 return Ok(true);
             };
@@ -203,7 +373,7 @@ impl LedgerView {
                 states
                     .entry(id)
                     .or_default()
-                    .apply(&decode_event(raw)?.payload);
+                    .apply(&decode_raw(raw)?.payload);
             }
             Ok(true)
         })?;
@@ -216,10 +386,14 @@ impl LedgerView {
         let Some(ix) = LedgerIndex::open_ro(&self.index_dir) else {
             return Ok(false);
         };
-        Ok(ix
-            .valid_end(&self.log)?
-            .is_some_and(|end| end.seq >= self.limit)
-            && ix.frames_of(&[Term::Annotated.key()])?.is_empty())
+        let ids: Vec<ObjectId> = self.parts.iter().map(|p| p.batch).collect();
+        if ix.indexed(&ids)?.len() < ids.iter().collect::<std::collections::HashSet<_>>().len() {
+            return Ok(false);
+        }
+        Ok(!ix
+            .frames_of(&[Term::Annotated.key()])?
+            .iter()
+            .any(|(id, _)| ids.contains(id)))
     }
 
     /// The latest label and confidence of each row of `table` present in
@@ -227,7 +401,7 @@ impl LedgerView {
     /// annotations of that table's rows.
     pub fn present_labels(&self, table: &str) -> Result<Vec<LatestLabel>, LedgerIndexError> {
         let mut m: IdMap<(bool, Option<String>, Option<f64>)> = Default::default();
-        self.read_raw(&None, &mut |_, raw, p| {
+        self.read_raw(&None, &mut |raw, p| {
             let Some(id) = p.example_id() else {
                 return Ok(true);
             };
@@ -240,7 +414,7 @@ impl LedgerView {
                 EventKind::Annotated if m.contains_key(&id) => {
                     if let Payload::Annotated {
                         label, confidence, ..
-                    } = decode_event(raw)?.payload
+                    } = decode_raw(raw)?.payload
                     {
                         let e = m.get_mut(&id).expect("checked");
                         (e.1, e.2) = (Some(label), confidence);
@@ -259,7 +433,7 @@ impl LedgerView {
     /// Every locator the view has given an example, and the example.
     pub fn locators(&self) -> Result<HashMap<String, ExampleId>, LedgerIndexError> {
         let mut out = HashMap::new();
-        self.read_raw(&None, &mut |_, raw, p| {
+        self.read_raw(&None, &mut |raw, p| {
             if p.kind == EventKind::Added
                 && let (Some(id), Some(l)) = (p.example_id(), p.locator())
             {
@@ -325,4 +499,12 @@ impl LedgerView {
             .into()),
         }
     }
+}
+
+/// Decodes an event a raw read gave (its frame already checked).
+fn decode_raw(raw: &[u8]) -> Result<Event, LogError> {
+    Event::decode(raw).map_err(|super::event::EventDecodeError(d)| LogError::Chain {
+        seq: 0,
+        detail: format!("does not decode ({d})"),
+    })
 }

@@ -138,7 +138,7 @@ impl Repo {
     /// Lots, memberships, costs and training runs, from the events of
     /// `view`, with costs known at the end of `as_of`.
     fn ledgered(&self, view: &LedgerView, as_of: Option<Month>) -> Result<Ledgered, RepoError> {
-        let heads = self.commit_heads()?;
+        let heads = view.heads();
         let mut b = LedgeredBuilder::new(as_of, &heads);
         view.each(&mut |e| {
             b.apply(&e);

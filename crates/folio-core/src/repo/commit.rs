@@ -7,7 +7,8 @@ use super::examples::{CommitDelta, EventContext, Meta};
 use super::{Repo, RepoError, is_within};
 use crate::id::CommitId;
 use crate::index::DatasetCache;
-use crate::ledger::{Head as LedgerHead, Ledger};
+use crate::ledger::batch::BatchBuilder;
+use crate::ledger::merkle;
 use crate::lock::RepoLock;
 use crate::object::{Commit, DatasetEntry, EntryKind, TableRef};
 use crate::progress::Progress;
@@ -91,7 +92,6 @@ struct Snapshotted {
 /// What the parent commit holds.
 struct Parent {
     id: Option<CommitId>,
-    commit: Option<Commit>,
     datasets: Vec<DatasetEntry>,
     tables: Vec<TableRef>,
     /// The manifests of its tables, by path.
@@ -132,7 +132,15 @@ impl Repo {
             tables: summaries.clone(),
             events,
         };
-        if snap.entries == parent.datasets && tables == parent.tables && !opts.allow_empty {
+        let pending = match self.refs.head()? {
+            Head::Branch(b) => self.pending(&b)?,
+            Head::Detached(_) => Vec::new(),
+        };
+        if snap.entries == parent.datasets
+            && tables == parent.tables
+            && pending.is_empty()
+            && !opts.allow_empty
+        {
             // Nothing changed: the unfinished pack is discarded on drop.
             drop(writer);
             self.save_caches(&index, &snap.caches)?;
@@ -147,14 +155,35 @@ impl Repo {
             parent_manifests: &parent.manifests,
             built: &built,
         };
-        let (mut ledger, cp, events) =
-            self.commit_events(&parent, opts, &config, &given, &delta)?;
-        let head = cp.head();
+        let (own, hashes) = self.commit_events(&parent, opts, &config, &given, &delta)?;
+        let events = hashes.len() as u64;
+        let mut batches = pending.clone();
+        if let Some((bytes, n)) = &own {
+            batches.push((writer.put(bytes)?, *n));
+        }
+        // The head of the new ledger: the parent's, then the pending
+        // batches, then this commit's own events.
+        let mut frontier = self.ledger_frontier(parent.id)?;
+        let start = frontier.size;
+        let pending_parts: Vec<crate::ledger::query::Part> = pending
+            .iter()
+            .map(|&(batch, count)| crate::ledger::query::Part {
+                batch,
+                commit: None,
+                start,
+                count,
+            })
+            .collect();
+        self.extend_frontier(&mut frontier, &pending_parts)?;
+        for h in &hashes {
+            frontier.push(merkle::leaf(h));
+        }
         let commit = Commit {
             parents: parent.id.into_iter().collect(),
             datasets: snap.entries.clone(),
             tables,
-            ledger: (head.size > 0).then_some((head.size, head.root)),
+            ledger: (frontier.size > 0).then(|| (frontier.size, frontier.root())),
+            events: batches,
             author: opts.author.clone(),
             time: opts.time,
             message: opts.message.clone(),
@@ -162,10 +191,17 @@ impl Repo {
         let id = CommitId(writer.put(&commit.encode())?);
         writer.finish()?;
         self.move_head_to(id)?;
-        ledger.settle(cp)?;
+        if let Head::Branch(b) = self.refs.head()? {
+            // The commit lists them now; a crash before this line leaves a
+            // list that `pending` filters.
+            self.set_pending(&b, &[])?;
+        }
         // The commit is done: the derived indexes follow. A failure leaves
-        // them behind, which readers detect (they read the unindexed tail).
-        let _ = self.update_ledger_index(lock);
+        // them behind, which readers tolerate (they read unindexed batches).
+        self.cache_frontier(lock, id, &frontier);
+        if let (Some((bytes, _)), Some((batch, _))) = (&own, commit.events.last()) {
+            let _ = self.index_batch(lock, batch, bytes);
+        }
         self.save_caches(&index, &snap.caches)?;
         let keep: Vec<&str> = commit.datasets.iter().map(|d| d.path.as_str()).collect();
         let old = &parent.datasets;
@@ -175,9 +211,10 @@ impl Repo {
         Ok(outcome(Some(id), events, snap))
     }
 
-    /// Streams the events of `delta` into the ledger after the parent's
-    /// attested head; returns the open ledger, the checkpoint to settle once
-    /// the commit is visible, and how many events were written.
+    /// Encodes the events of `delta` into this commit's own batch; returns
+    /// the batch (its bytes and event count; none when there are no
+    /// events) and the events' hashes.
+    #[allow(clippy::type_complexity)]
     fn commit_events(
         &self,
         parent: &Parent,
@@ -185,7 +222,7 @@ impl Repo {
         config: &crate::config::Config,
         given: &GivenMeta,
         delta: &CommitDelta<'_>,
-    ) -> Result<(Ledger, crate::ledger::Checkpoint, u64), RepoError> {
+    ) -> Result<(Option<(Vec<u8>, u64)>, Vec<merkle::Hash>), RepoError> {
         let ctx = EventContext {
             actor: &opts.author,
             time: opts.time,
@@ -196,16 +233,16 @@ impl Repo {
             config,
             classes: given.classes.clone(),
         };
-        let attested = parent
-            .commit
-            .as_ref()
-            .and_then(|c| c.ledger)
-            .map(|(size, root)| LedgerHead { size, root });
-        let ledger = Ledger::open(&self.ledger_dir(), attested)?;
-        let mut out = ledger.writer()?;
-        let events = self.example_events(&ctx, delta, &mut |d| Ok(out.push(d)?))?;
-        let cp = out.finish()?;
-        Ok((ledger, cp, events))
+        let nonce = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        let mut out = BatchBuilder::new(parent.id, nonce);
+        self.example_events(&ctx, delta, &mut |d| {
+            Ok(out.push(&crate::ledger::Event::from(d))?)
+        })?;
+        let n = out.len();
+        let built = out.finish()?;
+        Ok(((n > 0).then_some((built.bytes, n)), built.hashes))
     }
 
     /// HEAD's commit and what it holds.
@@ -218,7 +255,6 @@ impl Repo {
             .unwrap_or_default();
         Ok(Parent {
             id,
-            commit,
             manifests: self.parent_manifests(&tables)?,
             datasets,
             tables,

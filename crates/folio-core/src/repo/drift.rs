@@ -12,7 +12,6 @@ use crate::drift::profile::PROFILE_VERSION;
 use crate::drift::report::{DriftOptions, DriftReport, LEDGER_CONFIDENCE, LEDGER_LABEL};
 use crate::drift::{ColumnBuilder, ColumnProfile, DriftError, Profile, TableDrift, compare};
 use crate::id::{CommitId, ManifestId};
-use crate::ledger::query::LedgerView;
 use crate::object::{Commit, EntryKind};
 use crate::table::manifest::decode_chunk;
 use crate::table::{Cell, ColumnType};
@@ -151,7 +150,7 @@ impl Repo {
         commit: &Commit,
         table: &str,
     ) -> Result<(Vec<ColumnProfile>, bool), RepoError> {
-        let Some((size, root)) = commit.ledger else {
+        let Some((_, root)) = commit.ledger else {
             return Ok((Vec::new(), false));
         };
         let mut key = root.0.to_vec();
@@ -160,7 +159,7 @@ impl Repo {
         if let Some(p) = self.cached(&path) {
             return Ok((p.columns, false));
         }
-        let view = LedgerView::new(&self.ledger_dir(), &self.index_dir(), size);
+        let view = self.ledger_view_at(commit.id())?;
         let labels = if view.has_no_annotations()? {
             Vec::new()
         } else {

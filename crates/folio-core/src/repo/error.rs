@@ -72,6 +72,14 @@ pub enum RepoError {
     /// HEAD names a branch with no commit.
     #[error("HEAD has no commit yet: run `folio commit` first")]
     NoCommits,
+    /// Ledger events are recorded on a branch, and HEAD is detached.
+    #[error(
+        "HEAD is detached: ledger events belong to a branch; switch to one (`folio switch NAME`, or `folio branch NAME` then `folio switch NAME`) and record them there"
+    )]
+    DetachedHead,
+    /// The repository was written by an older folio; `folio upgrade` converts it.
+    #[error("{}: this repository was written by folio 0.1 (format 1: one global ledger); run `folio upgrade` to convert it (docs/FORMAT.md, \"Migration\")", .0.display())]
+    NeedsUpgrade(PathBuf),
     /// Checkout would overwrite work that is not committed.
     #[error("checkout would overwrite uncommitted changes in:\n{}\ncommit them first, or pass --force to discard them", paths.join("\n"))]
     UncommittedChanges {
@@ -211,6 +219,8 @@ impl RepoError {
             | E::AmbiguousRevision { .. }
             | E::NotAnAncestor { .. }
             | E::NoCommits
+            | E::DetachedHead
+            | E::NeedsUpgrade(_)
             | E::Value(_)
             | E::ValueAt { .. }
             | E::Input { .. } => ErrorKind::Invalid,

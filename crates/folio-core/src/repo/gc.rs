@@ -39,6 +39,10 @@ impl Repo {
             .into());
         }
         let mut out = HashSet::new();
+        // Batches recorded since a branch's last commit wait in its list.
+        for (b, _) in self.refs.list(crate::refs::RefKind::Branch)? {
+            out.extend(self.pending(&b)?.into_iter().map(|e| e.0));
+        }
         let mut commits: Vec<CommitId> = tips;
         let mut trees = Vec::new();
         while let Some(c) = commits.pop() {
@@ -47,6 +51,7 @@ impl Repo {
             }
             let commit = self.read_commit(c)?;
             commits.extend(commit.parents.iter().copied());
+            out.extend(commit.events.iter().map(|e| e.0));
             for t in &commit.tables {
                 if out.insert(t.manifest.0) {
                     let m = self.read_manifest(t.manifest)?;

@@ -1,98 +1,381 @@
-//! The ledger as the repository reads and writes it: how far readers
-//! see, views as of a revision, appends, the derived index, and which
-//! commit attests which events.
+//! The ledger as the repository reads and writes it: the batches of a
+//! revision's history in ledger order, a branch's pending batches, views
+//! as of a revision, the heads commits record, and the derived index.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::Arc;
 
 use super::{Repo, RepoError};
-use crate::id::CommitId;
+use crate::id::{CommitId, ObjectId};
+use crate::ledger::batch::{self, BatchBuilder, LogError};
 use crate::ledger::index::LedgerIndex;
-use crate::ledger::query::LedgerView;
-use crate::ledger::{Draft, ExportedEvent, Ledger, LedgerLog};
+use crate::ledger::merkle::{self, Frontier};
+use crate::ledger::query::{BatchSource, LedgerView, Part};
+use crate::ledger::{Draft, Event, ExportedEvent};
 use crate::lock::RepoLock;
+use crate::refs::Head;
+use crate::store::Store;
+
+const PENDING_TAG: &[u8] = b"folio-pending 1\n";
+
+impl BatchSource for Store {
+    fn load(&self, id: &ObjectId) -> Result<Arc<Vec<u8>>, LogError> {
+        Ok(Arc::new(self.get(id)?))
+    }
+}
+
+/// Nanoseconds since the epoch, to tell apart batches recorded apart.
+fn nonce() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
 
 impl Repo {
-    /// Appends events recorded without a commit (settled at once, attested
-    /// by the next commit); returns how many.
+    fn pending_dir(&self) -> PathBuf {
+        self.dot.join("pending")
+    }
+
+    /// The file listing branch `b`'s pending batches (the name is hex, so
+    /// any branch name maps to one plain file).
+    fn pending_path(&self, b: &str) -> PathBuf {
+        let hex: String = b.bytes().map(|x| format!("{x:02x}")).collect();
+        self.pending_dir().join(hex)
+    }
+
+    /// The batches recorded on branch `b` since its last commit, in order
+    /// (those its head commit already lists are dropped: a crash between
+    /// moving the ref and clearing the list leaves them there).
+    pub(crate) fn pending(&self, b: &str) -> Result<Vec<(ObjectId, u64)>, RepoError> {
+        let path = self.pending_path(b);
+        crate::fsutil::refuse_symlink(&path).map_err(RepoError::io(&path))?;
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(RepoError::io(&path)(e)),
+        };
+        let damaged = |detail: &str| LogError::Corrupt {
+            path: path.clone(),
+            offset: 0,
+            detail: format!("{detail}: the pending ledger events of branch {b} cannot be read"),
+        };
+        let n = bytes.len();
+        if n < PENDING_TAG.len() + 32
+            || !bytes.starts_with(PENDING_TAG)
+            || !(n - PENDING_TAG.len() - 32).is_multiple_of(40)
+        {
+            return Err(damaged("malformed").into());
+        }
+        if blake3::hash(&bytes[..n - 32]).as_bytes() != &bytes[n - 32..] {
+            return Err(damaged("checksum does not match").into());
+        }
+        let mut out: Vec<(ObjectId, u64)> = bytes[PENDING_TAG.len()..n - 32]
+            .chunks(40)
+            .map(|c| {
+                let id = ObjectId::from_slice(&c[..32]).expect("32 bytes");
+                (id, u64::from_le_bytes(c[32..].try_into().expect("8 bytes")))
+            })
+            .collect();
+        if let Some(h) = self.refs.get(crate::refs::RefKind::Branch, b)? {
+            let done: HashSet<ObjectId> = self.read_commit(h)?.events.iter().map(|e| e.0).collect();
+            out.retain(|(id, _)| !done.contains(id));
+        }
+        Ok(out)
+    }
+
+    /// Replaces branch `b`'s pending list (removes it when empty).
+    pub(crate) fn set_pending(&self, b: &str, list: &[(ObjectId, u64)]) -> Result<(), RepoError> {
+        let path = self.pending_path(b);
+        if list.is_empty() {
+            return match std::fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(RepoError::io(&path)(e)),
+                _ => Ok(()),
+            };
+        }
+        let mut bytes = PENDING_TAG.to_vec();
+        for (id, count) in list {
+            bytes.extend_from_slice(id.as_bytes());
+            bytes.extend_from_slice(&count.to_le_bytes());
+        }
+        let sum = blake3::hash(&bytes);
+        bytes.extend_from_slice(sum.as_bytes());
+        crate::fsutil::create_dir_durable(&self.pending_dir())
+            .map_err(RepoError::io(&self.pending_dir()))?;
+        crate::fsutil::write_atomic(&path, &bytes).map_err(RepoError::io(&path))
+    }
+
+    /// The branch events are recorded on now; a detached HEAD has none.
+    fn recording_branch(&self) -> Result<String, RepoError> {
+        match self.refs.head()? {
+            Head::Branch(b) => Ok(b),
+            Head::Detached(_) => Err(RepoError::DetachedHead),
+        }
+    }
+
+    /// Records events without a commit: one batch, pending on the current
+    /// branch until its next commit brings it; returns how many.
     pub(crate) fn record(&self, lock: &RepoLock, drafts: Vec<Draft>) -> Result<u64, RepoError> {
         if let Some(d) = drafts.first() {
             crate::ledger::values::text("the actor", &d.actor, crate::ledger::values::MAX_NAME)?;
         }
-        let head = match self.head_commit()? {
-            Some(h) => self.read_commit(h)?.ledger,
-            None => None,
-        };
-        let attested = head.map(|(size, root)| crate::ledger::Head { size, root });
-        let mut ledger = Ledger::open(&self.ledger_dir(), attested)?;
+        let branch = self.recording_branch()?;
         let n = drafts.len() as u64;
-        let cp = ledger.append(drafts)?;
-        ledger.settle(cp)?;
-        // Derived: a failure leaves the index behind, which readers detect.
-        let _ = self.update_ledger_index(lock);
+        if n == 0 {
+            return Ok(0);
+        }
+        let mut b = BatchBuilder::new(self.head_commit()?, nonce());
+        for d in drafts {
+            b.push(&Event::from(d))?;
+        }
+        let built = b.finish()?;
+        let writer = self.store.writer()?;
+        let id = writer.put(&built.bytes)?;
+        writer.finish()?;
+        let mut list = self.pending(&branch)?;
+        list.push((id, n));
+        self.set_pending(&branch, &list)?;
+        // Derived: a batch the index lacks is read whole by readers.
+        let _ = self.index_batch(lock, &id, &built.bytes);
         Ok(n)
     }
 
-    /// How many events readers see: the saved checkpoint's count, or the
-    /// count HEAD attests when a crash left the checkpoint behind it.
-    pub(crate) fn ledger_limit(&self) -> Result<u64, RepoError> {
-        let saved = crate::ledger::saved_head(&self.ledger_dir())?.size;
-        let attested = match self.head_commit()? {
-            Some(h) => self.read_commit(h)?.ledger.map_or(0, |(s, _)| s),
-            None => 0,
-        };
-        Ok(saved.max(attested))
+    /// Adds a batch to the ledger index (under the lock).
+    pub(crate) fn index_batch(
+        &self,
+        _lock: &RepoLock,
+        id: &ObjectId,
+        bytes: &[u8],
+    ) -> Result<(), RepoError> {
+        Ok(LedgerIndex::open_rw(&self.index_dir())?.add_batch(id, bytes)?)
     }
 
-    /// Brings the ledger index up to the committed ledger (under the lock).
-    pub(crate) fn update_ledger_index(&self, _lock: &RepoLock) -> Result<u64, RepoError> {
-        let index = LedgerIndex::open_rw(&self.index_dir())?;
-        let log = LedgerLog::new(&self.ledger_dir());
-        Ok(index.update(&log, self.ledger_limit()?)?)
-    }
-
-    /// Every event, in order, with its hashes (for export).
-    pub fn export_ledger(&self, each: &mut dyn FnMut(ExportedEvent)) -> Result<u64, RepoError> {
-        let cp = LedgerLog::new(&self.ledger_dir()).scan(|e, _| {
-            each(ExportedEvent::from(e));
-            Ok(())
-        })?;
-        Ok(cp.frontier.size)
-    }
-
-    /// Ledger sizes recorded by the commits reachable from HEAD, sorted:
-    /// the events of a commit lie between its parent's size and its own.
-    pub(crate) fn commit_heads(&self) -> Result<Vec<(u64, CommitId)>, RepoError> {
-        let mut out = Vec::new();
-        let Some(head) = self.head_commit()? else {
-            return Ok(out);
-        };
-        let mut seen = std::collections::HashSet::new();
-        let mut stack = vec![head];
-        while let Some(id) = stack.pop() {
-            if !seen.insert(id) {
-                continue;
-            }
-            let c = self.read_commit(id)?;
-            stack.extend(c.parents.iter().copied());
-            if let Some((size, _)) = c.ledger {
-                out.push((size, id));
+    /// The commits of `rev`'s history in ledger order: a commit's ledger
+    /// extends its first parent's with the commits its other parents bring
+    /// (parents before children, in parent order), then itself.
+    pub(crate) fn ledger_order(&self, rev: CommitId) -> Result<Vec<CommitId>, RepoError> {
+        let mut chain = vec![rev];
+        loop {
+            let c = self.read_commit(*chain.last().expect("non-empty"))?;
+            match c.parents.first() {
+                Some(p) => chain.push(*p),
+                None => break,
             }
         }
-        out.sort();
-        Ok(out)
+        let mut seen: HashSet<CommitId> = HashSet::new();
+        let mut order = Vec::new();
+        for &x in chain.iter().rev() {
+            let c = self.read_commit(x)?;
+            for &p in c.parents.iter().skip(1) {
+                self.post_order(p, &mut seen, &mut order)?;
+            }
+            seen.insert(x);
+            order.push(x);
+        }
+        Ok(order)
     }
 
-    /// The ledger as readers see it now: the settled events (HEAD's and
-    /// those recorded since).
-    pub fn ledger_view(&self) -> Result<LedgerView, RepoError> {
+    /// Appends, parents first, the commits reachable from `from` not yet
+    /// seen (iteratively: histories are deep).
+    pub(crate) fn post_order(
+        &self,
+        from: CommitId,
+        seen: &mut HashSet<CommitId>,
+        order: &mut Vec<CommitId>,
+    ) -> Result<(), RepoError> {
+        let mut stack: Vec<(CommitId, bool)> = vec![(from, false)];
+        while let Some((c, expanded)) = stack.pop() {
+            if seen.contains(&c) {
+                continue;
+            }
+            if expanded {
+                seen.insert(c);
+                order.push(c);
+                continue;
+            }
+            stack.push((c, true));
+            let parents = self.read_commit(c)?.parents;
+            for p in parents.into_iter().rev() {
+                if !seen.contains(&p) {
+                    stack.push((p, false));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The batches of `rev`'s ledger, placed.
+    pub(crate) fn history_parts(&self, rev: Option<CommitId>) -> Result<Vec<Part>, RepoError> {
+        let mut parts = Vec::new();
+        let Some(rev) = rev else {
+            return Ok(parts);
+        };
+        let mut start = 0;
+        for c in self.ledger_order(rev)? {
+            for (batch, count) in self.read_commit(c)?.events {
+                parts.push(Part {
+                    batch,
+                    commit: Some(c),
+                    start,
+                    count,
+                });
+                start += count;
+            }
+        }
+        Ok(parts)
+    }
+
+    /// Appends pending batches to a view's parts.
+    fn with_pending(mut parts: Vec<Part>, pending: &[(ObjectId, u64)]) -> Vec<Part> {
+        let mut start = parts.last().map_or(0, |p| p.start + p.count);
+        for &(batch, count) in pending {
+            parts.push(Part {
+                batch,
+                commit: None,
+                start,
+                count,
+            });
+            start += count;
+        }
+        parts
+    }
+
+    /// The ledger as readers see it now: HEAD's history and the events
+    /// recorded on the current branch since.
+    pub fn ledger_view(&self) -> Result<LedgerView<'_>, RepoError> {
+        let parts = self.history_parts(self.head_commit()?)?;
+        let pending = match self.refs.head()? {
+            Head::Branch(b) => self.pending(&b)?,
+            Head::Detached(_) => Vec::new(),
+        };
         Ok(LedgerView::new(
-            &self.ledger_dir(),
+            &self.store,
             &self.index_dir(),
-            self.ledger_limit()?,
+            Self::with_pending(parts, &pending),
         ))
     }
 
-    /// The ledger as of commit `rev`: the events its ledger head attests.
-    pub fn ledger_view_at(&self, rev: CommitId) -> Result<LedgerView, RepoError> {
-        let size = self.read_commit(rev)?.ledger.map_or(0, |(s, _)| s);
-        Ok(LedgerView::new(&self.ledger_dir(), &self.index_dir(), size))
+    /// The ledger as of commit `rev`: the batches of its history.
+    pub fn ledger_view_at(&self, rev: CommitId) -> Result<LedgerView<'_>, RepoError> {
+        Ok(LedgerView::new(
+            &self.store,
+            &self.index_dir(),
+            self.history_parts(Some(rev))?,
+        ))
+    }
+
+    /// Extends `f` with the event hashes of `parts`' batches.
+    pub(crate) fn extend_frontier(
+        &self,
+        f: &mut Frontier,
+        parts: &[Part],
+    ) -> Result<(), RepoError> {
+        for p in parts {
+            let bytes = self.store.get(&p.batch).map_err(LogError::from)?;
+            let (h, frames) = batch::parse(&p.batch, &bytes)?;
+            if h.count != p.count {
+                return Err(LogError::Batch {
+                    id: p.batch,
+                    offset: 0,
+                    detail: format!("it holds {} events; its commit says {}", h.count, p.count),
+                }
+                .into());
+            }
+            for fr in &frames {
+                let payload = batch::frame_payload(&p.batch, &bytes, fr)?;
+                for enc in batch::split_frame(&p.batch, fr, &payload)? {
+                    f.push(merkle::leaf(&merkle::Hash::of(enc)));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The Merkle frontier of commit `rev`'s ledger: from the cache, or
+    /// from the nearest first-parent ancestor it caches, extended.
+    pub(crate) fn ledger_frontier(&self, rev: Option<CommitId>) -> Result<Frontier, RepoError> {
+        let Some(rev) = rev else {
+            return Ok(Frontier::default());
+        };
+        let ix = LedgerIndex::open_ro(&self.index_dir());
+        let cached = |c: &CommitId| ix.as_ref().and_then(|ix| ix.frontier(c).ok().flatten());
+        if let Some(f) = cached(&rev) {
+            return Ok(f);
+        }
+        let mut at = Some(rev);
+        let mut base = Frontier::default();
+        while let Some(c) = at {
+            if let Some(f) = cached(&c) {
+                base = f;
+                break;
+            }
+            at = self.read_commit(c)?.parents.first().copied();
+        }
+        let parts = self.history_parts(Some(rev))?;
+        let from = parts.partition_point(|p| p.start < base.size);
+        self.extend_frontier(&mut base, &parts[from..])?;
+        Ok(base)
+    }
+
+    /// Caches a commit's frontier (derived: failures are ignored).
+    pub(crate) fn cache_frontier(&self, _lock: &RepoLock, c: CommitId, f: &Frontier) {
+        if let Ok(ix) = LedgerIndex::open_rw(&self.index_dir()) {
+            let _ = ix.put_frontier(&c, f);
+        }
+    }
+
+    /// Indexes every batch the history of the refs and the pending lists
+    /// reach (under the lock); returns how many batches it indexed.
+    pub(crate) fn update_ledger_index(&self, lock: &RepoLock) -> Result<u64, RepoError> {
+        let ix = LedgerIndex::open_rw(&self.index_dir())?;
+        let mut n = 0;
+        for id in self.reachable_batches()? {
+            if !ix.has_batch(&id)? {
+                let bytes = self.store.get(&id).map_err(LogError::from)?;
+                ix.add_batch(&id, &bytes)?;
+                n += 1;
+            }
+        }
+        let _ = lock;
+        Ok(n)
+    }
+
+    /// Every batch a ref's history or a branch's pending list names.
+    pub(crate) fn reachable_batches(&self) -> Result<Vec<ObjectId>, RepoError> {
+        let mut out = Vec::new();
+        let mut seen = HashSet::new();
+        let mut stack: Vec<CommitId> = Vec::new();
+        for kind in [crate::refs::RefKind::Branch, crate::refs::RefKind::Tag] {
+            for (_, c) in self.refs.list(kind)? {
+                stack.push(c?);
+            }
+        }
+        if let Head::Detached(c) = self.refs.head()? {
+            stack.push(c);
+        }
+        while let Some(c) = stack.pop() {
+            if !seen.insert(c) {
+                continue;
+            }
+            let commit = self.read_commit(c)?;
+            out.extend(commit.events.iter().map(|e| e.0));
+            stack.extend(commit.parents);
+        }
+        for (b, _) in self.refs.list(crate::refs::RefKind::Branch)? {
+            out.extend(self.pending(&b)?.into_iter().map(|e| e.0));
+        }
+        Ok(out)
+    }
+
+    /// Every event of the current view, in order, with its hashes and
+    /// batch (for export); returns how many.
+    pub fn export_ledger(&self, each: &mut dyn FnMut(ExportedEvent)) -> Result<u64, RepoError> {
+        let view = self.ledger_view()?;
+        view.each(&mut |e| {
+            let batch = view.part_of(e.seq).map(|p| p.batch).expect("in the view");
+            each(ExportedEvent::new(&e, &batch));
+            Ok::<(), RepoError>(())
+        })?;
+        Ok(view.limit())
     }
 }

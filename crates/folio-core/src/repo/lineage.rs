@@ -19,7 +19,7 @@ impl Repo {
         // One view for both reads: the limit is read once.
         let view = self.ledger_view()?;
         let id = view.resolve::<RepoError>(selector)?;
-        let heads = self.commit_heads()?;
+        let heads = view.heads();
         let mut events: Vec<Event> = Vec::new();
         let mut trainings: Vec<Event> = Vec::new();
         let (ex, tr) = (Term::Example(&id).key(), Term::Trained.key());

@@ -4,8 +4,8 @@
 use super::{Repo, RepoError};
 use crate::id::CommitId;
 use crate::ledger::merkle;
+use crate::ledger::merkle::Hash;
 use crate::ledger::proof::{self, Proof, ProofError};
-use crate::ledger::{LedgerLog, Subject};
 
 impl Repo {
     /// A proof that the events of the example named by `selector` are in
@@ -19,12 +19,12 @@ impl Repo {
         };
         let mut leaves = Vec::with_capacity(size as usize);
         let mut mine: Vec<(u64, Vec<u8>)> = Vec::new();
-        LedgerLog::new(&self.ledger_dir()).scan_upto(size, |e, h| {
-            leaves.push(merkle::leaf(h));
-            if e.subject == Subject::Example(example) {
-                mine.push((e.seq, e.encode()));
+        self.ledger_view_at(rev)?.read_raw(&None, &mut |raw, p| {
+            leaves.push(merkle::leaf(&Hash::of(raw)));
+            if p.example == Some(&example.0[..]) {
+                mine.push((p.seq, raw.to_vec()));
             }
-            Ok(())
+            Ok(true)
         })?;
         if (leaves.len() as u64) < size || merkle::root(&leaves) != root {
             return Err(ProofError::LedgerMismatch.into());

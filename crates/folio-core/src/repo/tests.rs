@@ -137,6 +137,7 @@ fn ambiguous_prefix_lists_candidates() {
             datasets: vec![],
             tables: vec![],
             ledger: None,
+            events: Vec::new(),
             author: "T".into(),
             time: i,
             message: format!("commit {i}"),

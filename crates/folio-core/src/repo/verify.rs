@@ -1,7 +1,7 @@
 //! `verify`: re-hash every reachable object and check commits, trees,
 //! refs, tables and the ledger, naming the file of each problem.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
 use rayon::prelude::*;
@@ -9,6 +9,7 @@ use rayon::prelude::*;
 use super::{Repo, RepoError};
 use crate::id::{CommitId, ObjectId};
 use crate::index::{Index, IndexHealth};
+use crate::ledger::merkle::Frontier;
 use crate::object::{Commit, EntryKind, Tree};
 use crate::progress::Progress;
 use crate::refs::{Head, RefKind};
@@ -84,7 +85,7 @@ impl Repo {
         Ok(tips)
     }
 
-    fn where_is(&self, id: &ObjectId) -> PathBuf {
+    pub(crate) fn where_is(&self, id: &ObjectId) -> PathBuf {
         self.store
             .locate(id)
             .map(|l| l.path().to_path_buf())
@@ -168,95 +169,120 @@ impl Repo {
         Ok((trees, blobs, tables))
     }
 
-    /// Checks the ledger: every frame, the hash chain, and every ledger
-    /// head a reachable commit records (so a re-chained forgery, a cut-off
-    /// tail or an edited event contradicts a commit).
+    /// Checks the ledger: every batch a reachable commit or a branch's
+    /// pending list names decodes whole and holds the events its lister
+    /// counts, and every commit's ledger head is the root of its history's
+    /// batches in ledger order (so an edited, removed, reordered or forged
+    /// event contradicts a commit).
     fn check_ledger(&self, tips: &[CommitId], r: &mut VerifyReport) -> Result<(), RepoError> {
-        use std::collections::BTreeMap;
-        // Heads the commits attest: size -> (root, commit).
-        let mut heads: BTreeMap<u64, Vec<(crate::ledger::merkle::Hash, CommitId)>> =
-            BTreeMap::new();
+        let mut order = Vec::new();
         let mut seen = HashSet::new();
-        let mut stack = tips.to_vec();
-        while let Some(id) = stack.pop() {
-            if !seen.insert(id) {
-                continue;
-            }
-            let Ok(c) = self.read_commit(id) else {
-                continue;
-            };
-            stack.extend(c.parents.iter().copied());
-            if let Some((size, root)) = c.ledger {
-                heads.entry(size).or_default().push((root, id));
+        for &t in tips {
+            if self.post_order(t, &mut seen, &mut order).is_err() {
+                return Ok(()); // a missing or damaged commit: reported by the commit walk
             }
         }
-        let log = crate::ledger::LedgerLog::new(&self.ledger_dir());
-        let frontier = crate::ledger::merkle::Frontier::default();
-        let check = |f: &crate::ledger::merkle::Frontier, r: &mut VerifyReport| {
-            if let Some(list) = heads.get(&f.size) {
-                let root = f.root();
-                for (want, commit) in list {
-                    if *want != root {
+        let mut hashes: HashMap<ObjectId, Option<Vec<crate::ledger::merkle::Hash>>> =
+            HashMap::new();
+        let mut batch_hashes = |id: ObjectId, count: u64, r: &mut VerifyReport| {
+            hashes
+                .entry(id)
+                .or_insert_with(|| match self.batch_events(&id, count) {
+                    Ok(h) => {
+                        r.events += h.len() as u64;
+                        Some(h)
+                    }
+                    Err(e) => {
                         r.problems.push(Problem {
-                            file: self.ledger_dir(),
-                            detail: format!(
-                                "the first {} ledger events do not hash to the root commit {} records: events were edited, removed, reordered or forged",
-                                f.size,
-                                commit.0.short(12)
-                            ),
+                            file: self.where_is(&id),
+                            detail: format!("event batch {}: {e}", id.short(12)),
                         });
+                        None
+                    }
+                })
+                .clone()
+        };
+        let mut frontiers: HashMap<CommitId, Option<Frontier>> = HashMap::new();
+        for &c in &order {
+            let commit = self.read_commit(c)?;
+            let mut f = match commit.parents.first() {
+                Some(p) => frontiers.get(p).cloned().flatten(),
+                None => Some(Frontier::default()),
+            };
+            let mut brought: Vec<CommitId> = Vec::new();
+            if commit.parents.len() > 1 {
+                let mut anc = HashSet::new();
+                let mut scratch = Vec::new();
+                self.post_order(commit.parents[0], &mut anc, &mut scratch)?;
+                for &p in &commit.parents[1..] {
+                    self.post_order(p, &mut anc, &mut brought)?;
+                }
+            }
+            brought.push(c);
+            for b in brought {
+                for (id, count) in self.read_commit(b)?.events {
+                    match (batch_hashes(id, count, r), f.as_mut()) {
+                        (Some(hs), Some(fr)) => hs
+                            .iter()
+                            .for_each(|h| fr.push(crate::ledger::merkle::leaf(h))),
+                        _ => f = None,
                     }
                 }
             }
-        };
-        check(&frontier, r);
-        let scanned = log.scan_frontiers(u64::MAX, None, &mut |f| check(f, r));
-        match scanned {
-            Ok(cp) => {
-                r.events = cp.frontier.size;
-                if let Some((&max, list)) = heads.iter().next_back()
-                    && max > cp.frontier.size
-                {
+            if let Some(fr) = &f {
+                let want = commit.ledger;
+                let have = (fr.size > 0).then(|| (fr.size, fr.root()));
+                if want != have {
                     r.problems.push(Problem {
-                        file: self.ledger_dir(),
+                        file: self.where_is(&c.0),
                         detail: format!(
-                            "the ledger ends after {} events but commit {} attests {max}: events were cut off",
-                            cp.frontier.size,
-                            list[0].1 .0.short(12)
-                        ),
-                    });
-                }
-                if let Err(e) = log.checkpoint() {
-                    r.problems.push(Problem {
-                        file: self.ledger_dir().join("checkpoint"),
-                        detail: e.to_string(),
-                    });
-                }
-                if let Ok(Some(saved)) = log.checkpoint()
-                    && saved.frontier.size > cp.frontier.size
-                {
-                    r.problems.push(Problem {
-                        file: self.ledger_dir().join("checkpoint"),
-                        detail: format!(
-                            "the checkpoint records {} events but only {} are readable: events were cut off",
-                            saved.frontier.size, cp.frontier.size
+                            "commit {}: its ledger head ({}) is not the root of its history's {} events: events were edited, removed, reordered or forged",
+                            c.short(12),
+                            want.map_or("none".into(), |(n, root)| format!("{n} events, root {}", root.to_hex())),
+                            fr.size
                         ),
                     });
                 }
             }
-            Err(e) => {
-                let file = match &e {
-                    crate::ledger::LogError::Corrupt { path, .. }
-                    | crate::ledger::LogError::Io { path, .. } => path.clone(),
-                    crate::ledger::LogError::Chain { .. } => self.ledger_dir(),
-                };
-                r.problems.push(Problem {
-                    file,
+            frontiers.insert(c, f);
+        }
+        for (b, _) in self.refs.list(crate::refs::RefKind::Branch)? {
+            match self.pending(&b) {
+                Ok(list) => {
+                    for (id, count) in list {
+                        batch_hashes(id, count, r);
+                    }
+                }
+                Err(e) => r.problems.push(Problem {
+                    file: self.dot.join("pending"),
                     detail: e.to_string(),
-                });
+                }),
             }
         }
         Ok(())
+    }
+
+    /// Decodes every event of batch `id` and checks it holds `count`;
+    /// returns their hashes.
+    fn batch_events(
+        &self,
+        id: &ObjectId,
+        count: u64,
+    ) -> Result<Vec<crate::ledger::merkle::Hash>, RepoError> {
+        let bytes = self.store.get(id)?;
+        let events = crate::ledger::batch::events(id, &bytes)?;
+        if events.len() as u64 != count {
+            return Err(crate::ledger::LogError::Batch {
+                id: *id,
+                offset: 0,
+                detail: format!(
+                    "it holds {} events; the list that names it says {count}",
+                    events.len()
+                ),
+            }
+            .into());
+        }
+        Ok(events.into_iter().map(|(_, h)| h).collect())
     }
 
     /// Checks every table manifest and its row chunks.
