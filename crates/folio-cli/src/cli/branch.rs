@@ -1,6 +1,6 @@
 //! `folio branch` and `folio tag`.
 
-use super::{Ctx, Failure, Result, out, out_json};
+use super::{Ctx, Result, out, out_json};
 use folio_core::refs::{Head, RefKind};
 
 #[derive(clap::Args, Debug)]
@@ -10,9 +10,13 @@ pub struct BranchArgs {
     /// Where the new branch starts
     #[arg(long, value_name = "REV", requires = "name")]
     at: Option<String>,
-    /// Delete this branch
+    /// Delete this branch (refused while it holds commits no other ref
+    /// reaches or ledger events not yet committed, unless --force)
     #[arg(short, long, value_name = "NAME", conflicts_with = "name")]
     delete: Option<String>,
+    /// With --delete: delete even what only this branch holds
+    #[arg(long, requires = "delete")]
+    force: bool,
     /// Print the list as JSON
     #[arg(long)]
     json: bool,
@@ -40,14 +44,9 @@ pub fn branch(ctx: &Ctx, a: &BranchArgs) -> Result {
         Head::Detached(_) => None,
     };
     if let Some(name) = &a.delete {
-        if current.as_deref() == Some(name) {
-            return Err(Failure::user(format!(
-                "cannot delete branch '{name}': HEAD is on it; switch to another branch first"
-            )));
-        }
-        let _lock = repo.lock(ctx.wait)?;
-        repo.refs().delete(RefKind::Branch, name)?;
-        return out(&format!("deleted branch {name}\n"));
+        let lock = repo.lock(ctx.wait)?;
+        let was = repo.delete_branch(&lock, name, a.force)?;
+        return out(&format!("deleted branch {name} (was {})\n", was.short(12)));
     }
     if let Some(name) = &a.name {
         let id = repo.resolve(a.at.as_deref().unwrap_or("HEAD"))?;

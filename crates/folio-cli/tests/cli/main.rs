@@ -5,6 +5,7 @@
 #![allow(clippy::disallowed_methods)]
 
 mod book;
+mod branches;
 mod checkout;
 mod commit;
 mod crash;

@@ -77,6 +77,19 @@ pub enum RepoError {
         "HEAD is detached: ledger events belong to a branch; switch to one (`folio switch NAME`, or `folio branch NAME` then `folio switch NAME`) and record them there"
     )]
     DetachedHead,
+    /// The branch to delete is the current one.
+    #[error("cannot delete branch '{0}': HEAD is on it; switch to another branch first")]
+    BranchInUse(String),
+    /// The branch to delete holds work nothing else holds.
+    #[error("branch '{name}' holds {}{}{}: merge or commit it first, or delete with --force", if *unmerged { "commits no other branch or tag reaches" } else { "" }, if *unmerged && *pending > 0 { " and " } else { "" }, if *pending > 0 { format!("{pending} ledger events not yet committed") } else { String::new() })]
+    BranchHoldsWork {
+        /// The branch.
+        name: String,
+        /// Whether its commits are reachable only from it.
+        unmerged: bool,
+        /// Events recorded on it since its last commit.
+        pending: u64,
+    },
     /// The repository was written by an older folio; `folio upgrade` converts it.
     #[error("{}: this repository was written by folio 0.1 (format 1: one global ledger); run `folio upgrade` to convert it (docs/FORMAT.md, \"Migration\")", .0.display())]
     NeedsUpgrade(PathBuf),
@@ -220,6 +233,8 @@ impl RepoError {
             | E::NotAnAncestor { .. }
             | E::NoCommits
             | E::DetachedHead
+            | E::BranchInUse(_)
+            | E::BranchHoldsWork { .. }
             | E::NeedsUpgrade(_)
             | E::Value(_)
             | E::ValueAt { .. }

@@ -379,3 +379,52 @@ impl Repo {
         Ok(view.limit())
     }
 }
+
+impl Repo {
+    /// Deletes branch `name`; returns the commit it pointed at. Refused
+    /// while HEAD is on it, and — unless `force` — while it holds commits
+    /// no other ref reaches or ledger events no commit brought yet.
+    pub fn delete_branch(
+        &self,
+        _lock: &RepoLock,
+        name: &str,
+        force: bool,
+    ) -> Result<CommitId, RepoError> {
+        use crate::refs::RefKind;
+        if self.refs.head()? == Head::Branch(name.to_string()) {
+            return Err(RepoError::BranchInUse(name.to_string()));
+        }
+        let Some(tip) = self.refs.get(RefKind::Branch, name)? else {
+            return Err(RepoError::UnknownRevision(name.to_string()));
+        };
+        if !force {
+            let pending: u64 = self.pending(name)?.iter().map(|p| p.1).sum();
+            let mut others: Vec<CommitId> = Vec::new();
+            for kind in [RefKind::Branch, RefKind::Tag] {
+                for (n, c) in self.refs.list(kind)? {
+                    if !(kind == RefKind::Branch && n == name) {
+                        others.push(c?);
+                    }
+                }
+            }
+            if let Head::Detached(c) = self.refs.head()? {
+                others.push(c);
+            }
+            let mut reached = HashSet::new();
+            let mut scratch = Vec::new();
+            for c in others {
+                self.post_order(c, &mut reached, &mut scratch)?;
+            }
+            if pending > 0 || !reached.contains(&tip) {
+                return Err(RepoError::BranchHoldsWork {
+                    name: name.to_string(),
+                    unmerged: !reached.contains(&tip),
+                    pending,
+                });
+            }
+        }
+        self.refs.delete(RefKind::Branch, name)?;
+        self.set_pending(name, &[])?;
+        Ok(tip)
+    }
+}
