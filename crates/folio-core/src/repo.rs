@@ -15,11 +15,14 @@ mod gc;
 mod history;
 mod ledger;
 mod lineage;
+mod merge;
+mod merge_ledger;
 mod proof;
 mod quality;
 mod revision;
 mod status;
 mod tables;
+mod undo;
 mod upgrade;
 mod verify;
 
@@ -33,8 +36,10 @@ pub use error::{InputProblem, RepoError};
 pub use examples::Meta;
 pub use gc::GcReport;
 pub use history::{ColumnInfo, CommitInfo, DatasetInfo, LogEntry, RejectedLine, TableInfo};
+pub use merge::{Conflict, LabelConflict, MergeOptions, MergeOutcome, MergeState};
 pub use status::{DatasetStatus, Status};
 pub use tables::{BuiltTable, TableFile, TableOptions};
+pub use undo::RestoreStats;
 pub use upgrade::UpgradeReport;
 pub use verify::{Problem, VerifyReport};
 

@@ -8,6 +8,7 @@
 //! line endings.
 
 pub mod manifest;
+pub mod merge;
 mod read;
 
 use crate::error::ErrorKind;

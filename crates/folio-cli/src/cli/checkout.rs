@@ -46,10 +46,13 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
         ));
     }
     let lock = repo.lock(ctx.wait)?;
-    // A branch name checks out the branch; anything else detaches HEAD.
-    let head = match repo.refs().get(RefKind::Branch, &a.rev)? {
-        Some(_) => Head::Branch(a.rev.clone()),
-        None => Head::Detached(id),
+    // A branch name checks out the branch, and so does HEAD on a branch
+    // (`checkout -f HEAD` discards changes and stays on it); anything else
+    // detaches HEAD.
+    let head = match (repo.refs().get(RefKind::Branch, &a.rev)?, repo.head()?) {
+        (Some(_), _) => Head::Branch(a.rev.clone()),
+        (None, Head::Branch(b)) if a.rev == "HEAD" => Head::Branch(b),
+        _ => Head::Detached(id),
     };
     let st = repo.checkout(&lock, id, head.clone(), a.force, &bar)?;
     let where_ = match head {

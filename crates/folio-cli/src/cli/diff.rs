@@ -33,6 +33,13 @@ pub struct Args {
 
 pub fn run(ctx: &Ctx, a: &Args) -> Result {
     let repo = ctx.repo()?;
+    if let Some(m) = repo.merge_state()? {
+        ctx.hint(&format!(
+            "a merge of {} is in progress: the working tree holds its result, with ours where {} paths conflict (`folio status` lists them)",
+            super::visible(&m.theirs_name),
+            m.conflicts.len()
+        ));
+    }
     let mut revs = Vec::new();
     let mut paths: Vec<PathBuf> = Vec::new();
     for arg in &a.args {

@@ -13,6 +13,7 @@ mod init;
 mod ledger;
 mod lineage;
 mod log;
+mod merge;
 mod progress;
 mod prove;
 mod quality;
@@ -20,6 +21,7 @@ mod record;
 mod reindex;
 mod show;
 mod status;
+mod undo;
 mod upgrade;
 mod verify;
 
@@ -73,6 +75,12 @@ enum Command {
     Switch(checkout::SwitchArgs),
     /// List, create or delete branches
     Branch(branch::BranchArgs),
+    /// Join another branch into the current one (rows and cells merge three-way)
+    Merge(merge::Args),
+    /// Discard working-tree changes to files or folders (HEAD does not move)
+    Restore(undo::RestoreArgs),
+    /// Move the current branch to another commit
+    Reset(undo::ResetArgs),
     /// List or create tags
     Tag(branch::TagArgs),
     /// Record a label for one example, or for every example a filter selects
@@ -284,6 +292,9 @@ pub fn main() -> ExitCode {
         Command::Gc(a) => gc::run(&ctx, a),
         Command::Reindex(a) => reindex::run(&ctx, a),
         Command::Upgrade(a) => upgrade::run(&ctx, a),
+        Command::Merge(a) => merge::run(&ctx, a),
+        Command::Restore(a) => undo::restore(&ctx, a),
+        Command::Reset(a) => undo::reset(&ctx, a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -21,6 +21,10 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
         (None, Some(h)) => format!("HEAD detached at {}\n", h.short(12)),
         (None, None) => "HEAD detached\n".to_string(),
     };
+    if let Some(m) = &st.merge {
+        s += &super::merge::conflict_report(m);
+        s += "  (settle with `folio merge --ours PATH` / `--theirs PATH` or by editing, then `folio merge --continue`; or `folio merge --abort`)\n";
+    }
     for d in &st.datasets {
         if d.missing {
             s += &format!("\n{}: deleted from the working tree\n", d.path);

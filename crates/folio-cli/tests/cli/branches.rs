@@ -212,3 +212,302 @@ fn a_format_1_repository_is_refused_then_upgraded() {
     let again = folio(&repo, &["upgrade"]);
     assert!(String::from_utf8_lossy(&again.stdout).contains("nothing to do"));
 }
+
+/// A repository whose `main` and `side` branches both changed a keyed
+/// table (with its label column mapped to the ledger) and a folder.
+fn diverged(main_csv: &str, side_csv: &str) -> Env {
+    let e = Env::new();
+    e.write("img/a.txt", b"a");
+    e.write("img/b.txt", b"b");
+    e.write("t.csv", b"id,label,note\n1,cat,x\n2,dog,y\n3,cow,z\n");
+    let mut cfg = fs::read_to_string(e.p(".folio/config.toml")).expect("config");
+    cfg += "\n[tables.\"t.csv\".meta]\nlabel = \"label\"\n";
+    e.write(".folio/config.toml", cfg.as_bytes());
+    e.ok(&["commit", "img", "t.csv", "--key", "id", "-m", "base"]);
+    e.ok(&["branch", "side"]);
+    e.write("t.csv", main_csv.as_bytes());
+    e.write("img/a.txt", b"a on main");
+    e.ok(&["commit", "-m", "main work"]);
+    e.ok(&["switch", "side"]);
+    e.write("t.csv", side_csv.as_bytes());
+    e.write("img/c.txt", b"c on side");
+    e.ok(&["commit", "-m", "side work"]);
+    e.ok(&["switch", "main"]);
+    e
+}
+
+/// The ledger's latest label and presence of each row, from `audit`-free
+/// lineage reads.
+fn row_label(e: &Env, key: &str) -> serde_json::Value {
+    e.json(&["lineage", &format!("t.csv:{key}"), "--json"])
+}
+
+#[test]
+fn a_fast_forward_moves_the_branch_and_the_working_tree() {
+    let e = Env::new();
+    e.write("img/a.txt", b"a");
+    e.ok(&["commit", "img", "-m", "one"]);
+    e.ok(&["branch", "next"]);
+    e.ok(&["switch", "next"]);
+    e.write("img/b.txt", b"b");
+    e.ok(&["commit", "-m", "two"]);
+    e.ok(&["switch", "main"]);
+    assert!(!e.p("img/b.txt").exists());
+    let out = e.ok(&["merge", "next"]);
+    assert!(out.contains("fast-forward"), "{out}");
+    assert_eq!(fs::read(e.p("img/b.txt")).expect("read"), b"b");
+    let log = e.json(&["log", "--json"]);
+    assert_eq!(log.as_array().map(Vec::len), Some(2));
+    assert!(e.ok(&["merge", "next"]).contains("already up to date"));
+}
+
+#[test]
+fn edits_to_different_rows_cells_and_files_merge_cleanly() {
+    let e = diverged(
+        "id,label,note\n1,cat,X\n2,dog,y\n3,cow,z\n4,ant,w\n",
+        "id,label,note\n1,lion,x\n2,dog,Y\n3,cow,z\n5,bee,v\n",
+    );
+    let out = e.ok(&["merge", "side", "-m", "join side"]);
+    assert!(out.contains("merged side"), "{out}");
+    // Cells from both sides in row 1 and 2; rows added on both sides.
+    assert_eq!(
+        fs::read_to_string(e.p("t.csv")).expect("read"),
+        "id,label,note\n1,lion,X\n2,dog,Y\n3,cow,z\n4,ant,w\n5,bee,v\n"
+    );
+    assert_eq!(fs::read(e.p("img/a.txt")).expect("read"), b"a on main");
+    assert_eq!(fs::read(e.p("img/c.txt")).expect("read"), b"c on side");
+    let log = e.json(&["log", "--json"]);
+    assert_eq!(log[0]["message"], "join side");
+    assert_eq!(log[0]["parents"].as_array().map(Vec::len), Some(2));
+    e.ok(&["verify"]);
+    // The ledger follows: both branches' additions, the side's label.
+    assert_eq!(row_label(&e, "1")["label"], "lion");
+    assert_eq!(row_label(&e, "4")["label"], "ant");
+    assert_eq!(row_label(&e, "5")["label"], "bee");
+    assert!(e.ok(&["lineage", "img/c.txt"]).contains("img/c.txt"));
+    let status = e.ok(&["status"]);
+    assert!(!status.contains("merging"), "{status}");
+    assert!(
+        e.ok(&["diff", "--stat"]).contains("no differences")
+            || e.json(&["status", "--json"])["datasets"]
+                .as_array()
+                .is_some_and(|d| d
+                    .iter()
+                    .all(|x| x["added"].as_array().is_some_and(Vec::is_empty)))
+    );
+}
+
+#[test]
+fn conflicts_stop_the_merge_and_are_settled_then_continued() {
+    let e = diverged(
+        "id,label,note\n1,cat,x\n3,ox,z\n",
+        "id,label,note\n1,cat,x\n2,wolf,y\n3,bull,z\n",
+    );
+    let before = e.json(&["log", "--json"]);
+    let out = e.cmd(&["merge", "side"]).output().expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("row 3 column label: base cow, ours ox, theirs bull"),
+        "{text}"
+    );
+    assert!(text.contains("row 2 deleted on our side"), "{text}");
+    // A label both sides changed is also reported from the ledger.
+    assert!(text.contains("t.csv:3: ours ox, theirs bull"), "{text}");
+    // Nothing committed; status and diff say a merge is in progress.
+    assert_eq!(e.json(&["log", "--json"]), before);
+    assert!(e.ok(&["status"]).contains("merging side"));
+    assert_eq!(
+        e.json(&["status", "--json"])["merge"]["conflicts"]
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+    let err = e.fails(&["commit", "-m", "not now"], 1);
+    assert!(err.contains("merge is in progress"), "{err}");
+    let err = e.fails(&["merge", "--continue"], 1);
+    assert!(
+        err.contains("still conflict") && err.contains("t.csv"),
+        "{err}"
+    );
+    // Settle the table for theirs; the file is rewritten with their rows.
+    e.ok(&["merge", "--theirs", "t.csv"]);
+    assert_eq!(
+        fs::read_to_string(e.p("t.csv")).expect("read"),
+        "id,label,note\n1,cat,x\n2,wolf,y\n3,bull,z\n"
+    );
+    e.ok(&["merge", "--continue", "-m", "settled"]);
+    let log = e.json(&["log", "--json"]);
+    assert_eq!(log[0]["message"], "settled");
+    e.ok(&["verify"]);
+    // The merged ledger says what the merged data holds: row 2 is back,
+    // labelled as the side labelled it.
+    let two = row_label(&e, "2");
+    assert_eq!(two["removed_in"], serde_json::Value::Null, "{two}");
+    assert_eq!(two["label"], "wolf", "{two}");
+    assert_eq!(row_label(&e, "3")["label"], "bull");
+    // A proof against the merge commit checks independently.
+    let proof = e.ok(&["prove", "t.csv:2", "--rev", "HEAD"]);
+    assert!(independent_verify(&proof), "{proof}");
+}
+
+#[test]
+fn a_conflict_settled_for_ours_keeps_ours_in_data_and_ledger() {
+    let e = diverged(
+        "id,label,note\n1,cat,x\n2,dog,y\n3,ox,z\n",
+        "id,label,note\n1,cat,x\n2,dog,y\n3,bull,z\n",
+    );
+    e.fails(&["merge", "side"], 1);
+    e.ok(&["merge", "--ours", "t.csv"]);
+    e.ok(&["merge", "--continue"]);
+    assert!(
+        fs::read_to_string(e.p("t.csv"))
+            .expect("read")
+            .contains("3,ox,z")
+    );
+    // Theirs' label came later in the merged ledger; the merge restates ours.
+    assert_eq!(row_label(&e, "3")["label"], "ox");
+    e.ok(&["verify"]);
+}
+
+#[test]
+fn a_merge_can_be_abandoned_or_settled_up_front() {
+    let e = diverged(
+        "id,label,note\n1,cat,x\n2,dog,y\n3,ox,z\n",
+        "id,label,note\n1,cat,x\n2,dog,y\n3,bull,z\n",
+    );
+    let before = fs::read(e.p("t.csv")).expect("read");
+    e.fails(&["merge", "side"], 1);
+    e.ok(&["merge", "--abort"]);
+    assert_eq!(fs::read(e.p("t.csv")).expect("read"), before);
+    assert!(!e.ok(&["status"]).contains("merging"));
+    // With --theirs, every conflict goes their way at once.
+    let out = e.ok(&["merge", "side", "--theirs"]);
+    assert!(out.contains("merged side"), "{out}");
+    assert!(
+        fs::read_to_string(e.p("t.csv"))
+            .expect("read")
+            .contains("3,bull,z")
+    );
+    assert_eq!(fs::read(e.p("img/c.txt")).expect("read"), b"c on side");
+}
+
+#[test]
+fn a_merge_needs_a_clean_working_tree() {
+    let e = diverged("id,label,note\n1,cat,x\n", "id,label,note\n2,dog,y\n");
+    e.write("img/a.txt", b"uncommitted");
+    let err = e.fails(&["merge", "side"], 1);
+    assert!(err.contains("commit or restore"), "{err}");
+    assert_eq!(fs::read(e.p("img/a.txt")).expect("read"), b"uncommitted");
+}
+
+/// Checks a `folio prove` proof with nothing of folio: BLAKE3 of the
+/// commit's bytes is its id; its field 7 is (size, root); each event's
+/// leaf `BLAKE3(0x00 || BLAKE3(encoding))` with its audit path reaches the
+/// root by RFC 9162 §2.1.3.2.
+fn independent_verify(proof: &str) -> bool {
+    let p: serde_json::Value = serde_json::from_str(proof).expect("json");
+    let unhex = |s: &str| -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
+            .collect()
+    };
+    let commit = unhex(p["commit_encoding"].as_str().expect("encoding"));
+    if blake3::hash(&commit).to_hex().as_str() != p["commit"].as_str().expect("id") {
+        return false;
+    }
+    let tag = b"folio-commit 2\n";
+    let mut r = &commit[tag.len()..];
+    let mut head = None;
+    while r.len() >= 5 {
+        let t = r[0];
+        let n = u32::from_le_bytes(r[1..5].try_into().expect("4")) as usize;
+        if t == 7 {
+            let size = u64::from_le_bytes(r[5..13].try_into().expect("8"));
+            head = Some((size, r[13..45].to_vec()));
+        }
+        r = &r[5 + n..];
+    }
+    let Some((size, root)) = head else {
+        return false;
+    };
+    let node = |a: &[u8], b: &[u8]| {
+        let mut h = blake3::Hasher::new();
+        h.update(&[1]);
+        h.update(a);
+        h.update(b);
+        h.finalize().as_bytes().to_vec()
+    };
+    for ev in p["events"].as_array().expect("events") {
+        let enc = unhex(ev["encoding"].as_str().expect("encoding"));
+        let mut h = blake3::Hasher::new();
+        h.update(&[0]);
+        h.update(blake3::hash(&enc).as_bytes());
+        let mut acc = h.finalize().as_bytes().to_vec();
+        let (mut f, mut s) = (ev["seq"].as_u64().expect("seq"), size - 1);
+        if f >= size {
+            return false;
+        }
+        for sib in ev["path"].as_array().expect("path") {
+            let sib = unhex(sib.as_str().expect("hex"));
+            if s == 0 {
+                return false;
+            }
+            if f & 1 == 1 || f == s {
+                acc = node(&sib, &acc);
+                while f & 1 == 0 && f != 0 {
+                    f >>= 1;
+                    s >>= 1;
+                }
+            } else {
+                acc = node(&acc, &sib);
+            }
+            f >>= 1;
+            s >>= 1;
+        }
+        if s != 0 || acc != root {
+            return false;
+        }
+    }
+    true
+}
+
+#[test]
+fn restore_and_reset_undo_without_losing_the_ledger() {
+    let e = Env::new();
+    e.write("img/a.txt", b"a");
+    e.write("img/b.txt", b"b");
+    e.ok(&["commit", "img", "-m", "one"]);
+    e.write("img/a.txt", b"a2");
+    e.ok(&["commit", "-m", "two"]);
+    // Discard an edit and an added file; HEAD stays on the branch.
+    e.write("img/a.txt", b"oops");
+    e.write("img/new.txt", b"stray");
+    let out = e.ok(&["restore", "img"]);
+    assert!(out.contains("1 files written back, 1 removed"), "{out}");
+    assert_eq!(fs::read(e.p("img/a.txt")).expect("read"), b"a2");
+    assert!(!e.p("img/new.txt").exists());
+    // From another commit, one file.
+    e.ok(&["restore", "img/a.txt", "--source", "HEAD~1"]);
+    assert_eq!(fs::read(e.p("img/a.txt")).expect("read"), b"a");
+    e.ok(&["checkout", "-f", "HEAD"]);
+    assert_eq!(fs::read(e.p("img/a.txt")).expect("read"), b"a2");
+    assert!(
+        e.ok(&["status"]).contains("On branch main"),
+        "checkout -f HEAD stays on the branch"
+    );
+    // reset moves the branch; --hard moves the working tree too.
+    e.ok(&["annotate", "img/b.txt", "--label", "bee"]);
+    e.ok(&["reset", "HEAD~1"]);
+    assert_eq!(e.json(&["log", "--json"]).as_array().map(Vec::len), Some(1));
+    assert!(
+        e.ok(&["status"]).contains("modified"),
+        "the edit shows as a change"
+    );
+    e.ok(&["reset", "--hard", "HEAD"]);
+    assert_eq!(fs::read(e.p("img/a.txt")).expect("read"), b"a");
+    // The pending annotation stayed pending on the branch.
+    assert_eq!(e.json(&["lineage", "img/b.txt", "--json"])["label"], "bee");
+    e.ok(&["verify"]);
+}

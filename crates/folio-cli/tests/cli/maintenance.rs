@@ -110,7 +110,7 @@ fn gc_finds_and_prunes_unreachable_objects() {
     e.ok(&["switch", "main"]);
     let r = e.json(&["gc", "--json"]);
     assert_eq!(r["unreachable"], 0);
-    e.ok(&["branch", "-d", "side"]);
+    e.ok(&["branch", "-d", "side", "--force"]);
     let r = e.json(&["gc", "--json"]);
     // The side commit, its tree, the new blob and its event batch.
     assert_eq!(r["unreachable"], 4, "{r}");
@@ -153,7 +153,7 @@ fn gc_keeps_manifests_and_chunks_of_reachable_tables() {
     );
     e.ok(&["commit", "-m", "side"]);
     e.ok(&["switch", "main"]);
-    e.ok(&["branch", "-d", "side"]);
+    e.ok(&["branch", "-d", "side", "--force"]);
     let r = e.json(&["gc", "--json"]);
     assert!(r["unreachable"].as_u64().unwrap_or(0) >= 3, "{r}");
     e.ok(&["gc", "--prune"]);

@@ -318,7 +318,7 @@ impl Repo {
     /// fsync: working-tree files are not part of the repository's truth.
     /// Its folder was made by `real_dirs`; it is checked again not to be
     /// a symlink, so no file is written through one.
-    fn write_entry(&self, dest: &Path, e: &FlatEntry) -> Result<(), RepoError> {
+    pub(super) fn write_entry(&self, dest: &Path, e: &FlatEntry) -> Result<(), RepoError> {
         let dir = dest.parent().expect("destination has a folder");
         if !fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir()) {
             return Err(RepoError::SymlinkInTheWay(dir.to_path_buf()));
@@ -405,7 +405,7 @@ fn join_abs(base: &Path, rel: &str) -> std::path::PathBuf {
 /// folder must be is refused — checkout writes nothing through a link —
 /// unless `force`, which replaces the link itself (never its target). A
 /// file there is uncommitted work: refused unless `force`.
-fn real_dirs(root: &Path, rel: &str, force: bool) -> Result<(), RepoError> {
+pub(super) fn real_dirs(root: &Path, rel: &str, force: bool) -> Result<(), RepoError> {
     let mut at = root.to_path_buf();
     for part in rel.split('/').filter(|p| !p.is_empty()) {
         if part == "." || part == ".." {

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use super::TableOptions;
 use super::examples::{CommitDelta, EventContext, Meta};
+use super::ledger::nonce;
 use super::{Repo, RepoError, is_within};
 use crate::id::CommitId;
 use crate::index::DatasetCache;
@@ -113,13 +114,36 @@ impl Repo {
         opts: &CommitOptions,
         progress: &dyn Progress,
     ) -> Result<CommitOutcome, RepoError> {
-        let parent = self.parent()?;
+        if self.merge_state()?.is_some() {
+            return Err(RepoError::MergeInProgress);
+        }
+        self.commit_with(lock, opts, progress, None)
+    }
+
+    /// [`Repo::commit`], or the commit of a merge (`merge`): two parents,
+    /// and ledger events that correct, for the examples the merged branch
+    /// changed, what its history says where the merged data differs.
+    pub(crate) fn commit_with(
+        &self,
+        lock: &RepoLock,
+        opts: &CommitOptions,
+        progress: &dyn Progress,
+        merge: Option<&super::merge::MergeState>,
+    ) -> Result<CommitOutcome, RepoError> {
+        let mut parent = self.parent()?;
+        let theirs = merge.map(|m| self.read_commit(m.theirs)).transpose()?;
+        if let Some(t) = &theirs {
+            // Keys are sticky across the merge too (D19).
+            for (p, m) in self.parent_manifests(&t.tables)? {
+                parent.manifests.entry(p).or_insert(m);
+            }
+        }
         let config = self.config()?;
         let targets = self.commit_targets(&parent.datasets, &opts.paths)?;
         // Refuse bad batch or sidecar metadata before anything is written.
         let given = given_meta(&config, opts)?;
         let index = self.open_index_rw(lock)?;
-        let writer = self.store.writer()?;
+        let mut writer = self.store.writer()?;
         let snap =
             self.snapshot_datasets(&index, &writer, &config, &parent, &targets, opts, progress)?;
         let built = self.build_tables(&snap.table_files, &parent.manifests)?;
@@ -140,6 +164,7 @@ impl Repo {
             && tables == parent.tables
             && pending.is_empty()
             && !opts.allow_empty
+            && merge.is_none()
         {
             // Nothing changed: the unfinished pack is discarded on drop.
             drop(writer);
@@ -155,15 +180,32 @@ impl Repo {
             parent_manifests: &parent.manifests,
             built: &built,
         };
-        let (own, hashes) = self.commit_events(&parent, opts, &config, &given, &delta)?;
+        let (own, hashes) = match (merge, &theirs) {
+            (Some(m), Some(_)) => {
+                // Corrections read the merged trees and tables from the
+                // store: they must be readable first.
+                writer.finish()?;
+                writer = self.store.writer()?;
+                let ctx = self.event_context(opts, &config, &given);
+                let now = (snap.entries.as_slice(), tables.as_slice());
+                let ours = parent.id.ok_or(RepoError::NoCommits)?;
+                self.merge_corrections(&ctx, m, now, ours, nonce())?
+            }
+            _ => self.commit_events(&parent, opts, &config, &given, &delta)?,
+        };
         let events = hashes.len() as u64;
         let mut batches = pending.clone();
         if let Some((bytes, n)) = &own {
             batches.push((writer.put(bytes)?, *n));
         }
-        // The head of the new ledger: the parent's, then the pending
-        // batches, then this commit's own events.
+        // The head of the new ledger: the parent's, then (for a merge) the
+        // batches the merged history brings, then the pending batches,
+        // then this commit's own events.
         let mut frontier = self.ledger_frontier(parent.id)?;
+        if let (Some(m), Some(ours)) = (merge, parent.id) {
+            let brought = self.brought_parts(ours, m.theirs)?;
+            self.extend_frontier(&mut frontier, &brought)?;
+        }
         let start = frontier.size;
         let pending_parts: Vec<crate::ledger::query::Part> = pending
             .iter()
@@ -179,7 +221,11 @@ impl Repo {
             frontier.push(merkle::leaf(h));
         }
         let commit = Commit {
-            parents: parent.id.into_iter().collect(),
+            parents: parent
+                .id
+                .into_iter()
+                .chain(merge.map(|m| m.theirs))
+                .collect(),
             datasets: snap.entries.clone(),
             tables,
             ledger: (frontier.size > 0).then(|| (frontier.size, frontier.root())),
@@ -196,6 +242,9 @@ impl Repo {
             // list that `pending` filters.
             self.set_pending(&b, &[])?;
         }
+        if merge.is_some() {
+            self.merge_done()?;
+        }
         // The commit is done: the derived indexes follow. A failure leaves
         // them behind, which readers tolerate (they read unindexed batches).
         self.cache_frontier(lock, id, &frontier);
@@ -211,6 +260,24 @@ impl Repo {
         Ok(outcome(Some(id), events, snap))
     }
 
+    fn event_context<'a>(
+        &self,
+        opts: &'a CommitOptions,
+        config: &'a crate::config::Config,
+        given: &'a GivenMeta,
+    ) -> EventContext<'a> {
+        EventContext {
+            actor: &opts.author,
+            time: opts.time,
+            source: opts.source.as_deref(),
+            batch: &opts.meta,
+            sidecar: &given.sidecar,
+            sidecar_name: &given.sidecar_name,
+            config,
+            classes: given.classes.clone(),
+        }
+    }
+
     /// Encodes the events of `delta` into this commit's own batch; returns
     /// the batch (its bytes and event count; none when there are no
     /// events) and the events' hashes.
@@ -223,20 +290,8 @@ impl Repo {
         given: &GivenMeta,
         delta: &CommitDelta<'_>,
     ) -> Result<(Option<(Vec<u8>, u64)>, Vec<merkle::Hash>), RepoError> {
-        let ctx = EventContext {
-            actor: &opts.author,
-            time: opts.time,
-            source: opts.source.as_deref(),
-            batch: &opts.meta,
-            sidecar: &given.sidecar,
-            sidecar_name: &given.sidecar_name,
-            config,
-            classes: given.classes.clone(),
-        };
-        let nonce = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as u64);
-        let mut out = BatchBuilder::new(parent.id, nonce);
+        let ctx = self.event_context(opts, config, given);
+        let mut out = BatchBuilder::new(parent.id, nonce());
         self.example_events(&ctx, delta, &mut |d| {
             Ok(out.push(&crate::ledger::Event::from(d))?)
         })?;

@@ -77,6 +77,26 @@ pub enum RepoError {
         "HEAD is detached: ledger events belong to a branch; switch to one (`folio switch NAME`, or `folio branch NAME` then `folio switch NAME`) and record them there"
     )]
     DetachedHead,
+    /// A path outside every dataset.
+    #[error("'{0}' is in no dataset of this commit or of HEAD")]
+    NotInADataset(String),
+    /// A merge is waiting for its conflicts.
+    #[error(
+        "a merge is in progress: resolve its conflicts (`folio status` lists them) and run `folio merge --continue`, or `folio merge --abort`"
+    )]
+    MergeInProgress,
+    /// No merge is in progress.
+    #[error("no merge is in progress")]
+    NoMerge,
+    /// A path the merge did not find in conflict.
+    #[error("'{0}' is not in conflict in this merge (`folio status` lists the conflicts)")]
+    NotConflicted(String),
+    /// Conflicts left unresolved.
+    #[error("these paths still conflict:\n{}\nedit them, or settle them with `folio merge --ours PATH` or `--theirs PATH`, then run `folio merge --continue`", .0.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n"))]
+    Unresolved(Vec<String>),
+    /// The branch moved during the merge.
+    #[error("the branch moved since the merge started: `folio merge --abort` and merge again")]
+    MergeMoved,
     /// The branch to delete is the current one.
     #[error("cannot delete branch '{0}': HEAD is on it; switch to another branch first")]
     BranchInUse(String),
@@ -233,6 +253,12 @@ impl RepoError {
             | E::NotAnAncestor { .. }
             | E::NoCommits
             | E::DetachedHead
+            | E::NotInADataset(_)
+            | E::MergeInProgress
+            | E::NoMerge
+            | E::NotConflicted(_)
+            | E::Unresolved(_)
+            | E::MergeMoved
             | E::BranchInUse(_)
             | E::BranchHoldsWork { .. }
             | E::NeedsUpgrade(_)

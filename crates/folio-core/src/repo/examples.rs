@@ -32,7 +32,7 @@ pub use crate::config::MetaFields as Meta;
 
 impl Meta {
     /// The values of a row's mapped columns.
-    fn from_row(cols: &Meta, body: &[u8]) -> Meta {
+    pub(crate) fn from_row(cols: &Meta, body: &[u8]) -> Meta {
         let row: HashMap<String, crate::table::Cell> = crate::table::decode_row(body)
             .unwrap_or_default()
             .into_iter()
@@ -214,11 +214,19 @@ impl Repo {
             failed: None,
         };
         for (dataset, ch) in delta.changes {
-            file_events(&mut ev, delta, dataset, ch);
+            file_events(&mut ev, &|p| delta.is_table(p), dataset, ch);
         }
         for (path, old, new) in delta.table_versions() {
             let dataset = dataset_of(delta.datasets, path);
-            self.row_events(&mut ev, dataset, path, old, new)?;
+            let mem: Option<HashMap<crate::id::ObjectId, &[u8]>> = new
+                .and_then(|b| b.chunks.as_ref())
+                .map(|c| c.iter().map(|(id, b)| (*id, b.as_slice())).collect());
+            let old_side = old.map(|m| (m, &self.store as &dyn ChunkSource));
+            let new_side = match (new, &mem) {
+                (Some(b), Some(m)) => Some((&b.manifest, m as &dyn ChunkSource)),
+                _ => None,
+            };
+            self.row_events(&mut ev, dataset, path, old_side, new_side)?;
         }
         self.sidecar_events(&mut ev)?;
         ev.finish()
@@ -231,21 +239,12 @@ impl Repo {
         ev: &mut Emitter<'_, '_>,
         dataset: &str,
         path: &str,
-        old: Option<&Manifest>,
-        new: Option<&BuiltTable>,
+        old_side: Option<(&Manifest, &dyn ChunkSource)>,
+        new_side: Option<(&Manifest, &dyn ChunkSource)>,
     ) -> Result<(), RepoError> {
-        let mem: Option<HashMap<crate::id::ObjectId, &[u8]>> = new
-            .and_then(|b| b.chunks.as_ref())
-            .map(|c| c.iter().map(|(id, b)| (*id, b.as_slice())).collect());
-        let old_side = old.map(|m| (m, &self.store as &dyn ChunkSource));
-        let new_side = match (new, &mem) {
-            (Some(b), Some(m)) => Some((&b.manifest, m as &dyn ChunkSource)),
-            _ => None,
-        };
-        let keyed = new.map_or_else(
-            || old.is_some_and(|m| !m.key.is_empty()),
-            |b| !b.manifest.key.is_empty(),
-        );
+        let keyed = new_side
+            .or(old_side)
+            .is_some_and(|(m, _)| !m.key.is_empty());
         let cols = ev.ctx.config.table(path).meta;
         manifest::diff_each(old_side, new_side, &mut |kind, x, y, _n| {
             let row = if kind == RowChangeKind::Removed {
@@ -297,7 +296,12 @@ impl Repo {
 
 /// The events of one folder dataset's files (table files count as their
 /// rows, not as files).
-fn file_events(ev: &mut Emitter<'_, '_>, delta: &CommitDelta<'_>, dataset: &str, ch: &FileChanges) {
+fn file_events(
+    ev: &mut Emitter<'_, '_>,
+    is_table: &dyn Fn(&str) -> bool,
+    dataset: &str,
+    ch: &FileChanges,
+) {
     let full = |rel: &str| {
         if rel.is_empty() {
             dataset.to_string()
@@ -307,7 +311,7 @@ fn file_events(ev: &mut Emitter<'_, '_>, delta: &CommitDelta<'_>, dataset: &str,
     };
     for rel in ch.added.iter().filter(|p| !p.ends_with('/')) {
         let path = full(rel);
-        if !delta.is_table(&path) {
+        if !is_table(&path) {
             let id = ExampleId::file(&path);
             ev.added(
                 dataset,
@@ -320,7 +324,7 @@ fn file_events(ev: &mut Emitter<'_, '_>, delta: &CommitDelta<'_>, dataset: &str,
     }
     for rel in ch.deleted.iter().filter(|p| !p.ends_with('/')) {
         let path = full(rel);
-        if !delta.is_table(&path) {
+        if !is_table(&path) {
             let locator = Locator::file(&path);
             ev.push(Payload::Removed { locator }, ExampleId::file(&path));
         }

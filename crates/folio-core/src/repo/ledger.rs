@@ -26,7 +26,7 @@ impl BatchSource for Store {
 }
 
 /// Nanoseconds since the epoch, to tell apart batches recorded apart.
-fn nonce() -> u64 {
+pub(super) fn nonce() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64)
@@ -220,6 +220,32 @@ impl Repo {
                     count,
                 });
                 start += count;
+            }
+        }
+        Ok(parts)
+    }
+
+    /// The batches a merge of `theirs` into `ours` brings: those of the
+    /// commits of theirs' history that ours' lacks, parents first (their
+    /// positions are left at 0: only the order matters to the caller).
+    pub(crate) fn brought_parts(
+        &self,
+        ours: CommitId,
+        theirs: CommitId,
+    ) -> Result<Vec<Part>, RepoError> {
+        let mut seen = HashSet::new();
+        self.post_order(ours, &mut seen, &mut Vec::new())?;
+        let mut order = Vec::new();
+        self.post_order(theirs, &mut seen, &mut order)?;
+        let mut parts = Vec::new();
+        for c in order {
+            for (batch, count) in self.read_commit(c)?.events {
+                parts.push(Part {
+                    batch,
+                    commit: Some(c),
+                    start: 0,
+                    count,
+                });
             }
         }
         Ok(parts)

@@ -37,6 +37,8 @@ pub struct Status {
     pub hashed_files: u64,
     /// Files whose id came from the stat cache.
     pub cached_files: u64,
+    /// The merge in progress, if any.
+    pub merge: Option<super::MergeState>,
 }
 
 impl Status {
@@ -99,6 +101,7 @@ impl Repo {
             untracked: self.untracked(&datasets)?,
             hashed_files: stats.hashed_files,
             cached_files: stats.cached_files,
+            merge: self.merge_state()?,
         })
     }
 

@@ -1,0 +1,58 @@
+//! `folio restore` and `folio reset`.
+
+use std::path::PathBuf;
+
+use super::{Ctx, Result, out};
+
+#[derive(clap::Args, Debug)]
+pub struct RestoreArgs {
+    /// Files or folders inside datasets to restore
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// The commit to restore them from (default HEAD)
+    #[arg(long, short, value_name = "REV", default_value = "HEAD")]
+    source: String,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ResetArgs {
+    /// Where the current branch moves
+    rev: String,
+    /// Also make the working tree match it (discards uncommitted changes)
+    #[arg(long)]
+    hard: bool,
+}
+
+pub fn restore(ctx: &Ctx, a: &RestoreArgs) -> Result {
+    let repo = ctx.repo()?;
+    let source = repo.resolve(&a.source)?;
+    let lock = repo.lock(ctx.wait)?;
+    let mut paths = Vec::new();
+    for p in &a.paths {
+        paths.push(repo.dataset_path(&ctx.cwd.join(p))?);
+    }
+    let st = repo.restore(&lock, &paths, source, &ctx.progress())?;
+    out(&format!(
+        "restored from {}: {} files written back, {} removed\n",
+        source.short(12),
+        st.written,
+        st.removed
+    ))
+}
+
+pub fn reset(ctx: &Ctx, a: &ResetArgs) -> Result {
+    let repo = ctx.repo()?;
+    let target = repo.resolve(&a.rev)?;
+    let lock = repo.lock(ctx.wait)?;
+    let was = repo.reset(&lock, target, a.hard, &ctx.progress())?;
+    out(&format!(
+        "branch moved to {} (was {}){}\n",
+        target.short(12),
+        was.map_or("nothing".into(), |w| w.short(12)),
+        if a.hard {
+            "; the working tree matches it"
+        } else {
+            "; the working tree is unchanged (`folio status` shows the difference)"
+        }
+    ))
+}

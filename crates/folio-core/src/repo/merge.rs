@@ -1,0 +1,638 @@
+//! `merge`: joins another branch's history into the current one.
+//!
+//! Fast-forward when the current branch is an ancestor; otherwise a
+//! three-way merge against the merge base, applied to the working tree
+//! and committed with two parents. Files merge by path (changed on one
+//! side: take it; on both, differently: a conflict); table files changed
+//! on both sides merge by row identity, down to cells
+//! (`table::merge`). The ledger needs no merging: the merge commit's
+//! ledger is its first parent's, then the batches the other side's
+//! history brings, then its own corrections (see `Repo::commit_with`).
+//! With conflicts nothing is committed: the state is saved in
+//! `.folio/MERGE`, the working tree holds the merged result with ours
+//! where it conflicts, and `merge --ours/--theirs PATH`, `--continue` and
+//! `--abort` finish the job.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+use super::{Repo, RepoError, is_within};
+use crate::id::CommitId;
+use crate::lock::RepoLock;
+use crate::object::{Commit, DatasetEntry, EntryKind};
+use crate::progress::Progress;
+use crate::refs::{Head, RefKind};
+use crate::snapshot::FlatEntry;
+use crate::table::manifest::{ChunkRow, Manifest};
+use crate::table::merge::{RowConflict, Side, merge_rows, write_rows};
+
+/// One path that conflicts.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Conflict {
+    /// The file (a path of the working tree).
+    pub path: String,
+    /// What the base, ours and theirs hold there (a short blob id, or
+    /// `None` when absent): set for file conflicts.
+    pub file: Option<[Option<String>; 3]>,
+    /// The conflicting rows and cells, for a table.
+    pub rows: Vec<RowConflict>,
+}
+
+/// A merge waiting for its conflicts to be resolved (`.folio/MERGE`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct MergeState {
+    /// The branch's commit when the merge started.
+    pub ours: CommitId,
+    /// The commit being merged.
+    pub theirs: CommitId,
+    /// What it was named on the command line.
+    pub theirs_name: String,
+    /// The merge base, if the histories share one.
+    pub base: Option<CommitId>,
+    /// The commit message to use.
+    pub message: String,
+    /// What conflicts.
+    pub conflicts: Vec<Conflict>,
+    /// For each conflicted path, the BLAKE3 of what the merge wrote there
+    /// (`None`: nothing), to tell a hand-edited resolution.
+    pub written: BTreeMap<String, Option<String>>,
+    /// Paths resolved with `--ours` or `--theirs`.
+    pub resolved: BTreeSet<String>,
+    /// Every path the merge wrote or removed (what `--abort` restores).
+    #[serde(default)]
+    pub touched: Vec<String>,
+}
+
+/// A label two sides gave one example differently since the merge base.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct LabelConflict {
+    /// The example's locator.
+    pub locator: String,
+    /// Ours' latest label.
+    pub ours: String,
+    /// Theirs' latest label (the merged ledger's latest).
+    pub theirs: String,
+}
+
+/// What `merge` did.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum MergeOutcome {
+    /// Theirs is already in the current branch's history.
+    UpToDate,
+    /// The branch moved forward to theirs.
+    FastForward {
+        /// The new head.
+        to: CommitId,
+    },
+    /// A merge commit was made.
+    Merged {
+        /// It.
+        commit: CommitId,
+        /// Paths the merge changed in the working tree.
+        changed: Vec<String>,
+        /// Labels both sides set differently (reported, not picked).
+        labels: Vec<LabelConflict>,
+    },
+    /// Conflicts wait in the working tree; nothing was committed.
+    Conflicted {
+        /// The saved state.
+        state: MergeState,
+        /// Labels both sides set differently.
+        labels: Vec<LabelConflict>,
+    },
+}
+
+/// Who, when and what message, for the merge commit.
+#[derive(Debug, Clone)]
+pub struct MergeOptions {
+    /// The author.
+    pub author: String,
+    /// Seconds since the epoch, UTC.
+    pub time: i64,
+    /// The message (default "Merge NAME").
+    pub message: Option<String>,
+    /// Settle every conflict for one side.
+    pub prefer: Option<Side>,
+}
+
+/// A path's change to the working tree.
+enum Write {
+    /// The bytes of a blob of the store.
+    Blob(FlatEntry),
+    /// Bytes the merge made (a merged table).
+    Bytes(Vec<u8>),
+    /// Remove the file.
+    Remove,
+}
+
+/// The merge of the three versions, planned.
+#[derive(Default)]
+struct Plan {
+    writes: Vec<(String, Write)>,
+    conflicts: Vec<Conflict>,
+    datasets: BTreeSet<String>,
+}
+
+fn full(dataset: &str, rel: &str) -> String {
+    if rel.is_empty() {
+        dataset.to_string()
+    } else {
+        format!("{dataset}/{rel}")
+    }
+}
+
+/// The one side that changed, when only one did.
+fn pick<T: PartialEq + Copy>(b: Option<T>, o: Option<T>, t: Option<T>) -> Option<Option<T>> {
+    if o == t || t == b {
+        Some(o)
+    } else if o == b {
+        Some(t)
+    } else {
+        None
+    }
+}
+
+impl Repo {
+    fn merge_path(&self) -> std::path::PathBuf {
+        self.dot.join("MERGE")
+    }
+
+    /// The merge in progress, if any.
+    pub fn merge_state(&self) -> Result<Option<MergeState>, RepoError> {
+        let path = self.merge_path();
+        crate::fsutil::refuse_symlink(&path).map_err(RepoError::io(&path))?;
+        let state: MergeState = match std::fs::read(&path) {
+            Ok(b) => serde_json::from_slice(&b).map_err(|e| {
+                RepoError::io(&path)(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!(
+                        "the saved merge state is damaged ({e}); delete it to abandon the merge"
+                    ),
+                ))
+            })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(RepoError::io(&path)(e)),
+        };
+        // Committed already (a crash before the state was cleared).
+        if let Some(h) = self.head_commit()?
+            && self.read_commit(h)?.parents == [state.ours, state.theirs]
+        {
+            self.clear_merge_state()?;
+            return Ok(None);
+        }
+        Ok(Some(state))
+    }
+
+    fn save_merge_state(&self, s: &MergeState) -> Result<(), RepoError> {
+        let path = self.merge_path();
+        let bytes = serde_json::to_vec_pretty(s).expect("serializable");
+        crate::fsutil::write_atomic(&path, &bytes).map_err(RepoError::io(&path))
+    }
+
+    fn clear_merge_state(&self) -> Result<(), RepoError> {
+        let path = self.merge_path();
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(RepoError::io(&path)(e)),
+            _ => Ok(()),
+        }
+    }
+
+    /// A common ancestor of `a` and `b` nearest to `b` (breadth first);
+    /// `None` for unrelated histories.
+    pub(crate) fn merge_base(
+        &self,
+        a: CommitId,
+        b: CommitId,
+    ) -> Result<Option<CommitId>, RepoError> {
+        let mut anc = HashSet::new();
+        self.post_order(a, &mut anc, &mut Vec::new())?;
+        let mut queue = std::collections::VecDeque::from([b]);
+        let mut seen = HashSet::new();
+        while let Some(c) = queue.pop_front() {
+            if anc.contains(&c) {
+                return Ok(Some(c));
+            }
+            if seen.insert(c) {
+                queue.extend(self.read_commit(c)?.parents);
+            }
+        }
+        Ok(None)
+    }
+
+    /// Merges `theirs` (named `name`) into the current branch.
+    pub fn merge(
+        &self,
+        lock: &RepoLock,
+        theirs: CommitId,
+        name: &str,
+        opts: &MergeOptions,
+        progress: &dyn Progress,
+    ) -> Result<MergeOutcome, RepoError> {
+        if self.merge_state()?.is_some() {
+            return Err(RepoError::MergeInProgress);
+        }
+        let Head::Branch(branch) = self.refs.head()? else {
+            return Err(RepoError::DetachedHead);
+        };
+        let ours = self.head_commit()?.ok_or(RepoError::NoCommits)?;
+        let base = self.merge_base(ours, theirs)?;
+        if base == Some(theirs) {
+            return Ok(MergeOutcome::UpToDate);
+        }
+        if !self.status(progress)?.is_clean() {
+            return Err(RepoError::UncommittedChanges {
+                paths: vec![
+                    "(the working tree: commit or restore your changes before merging)".into(),
+                ],
+            });
+        }
+        if base == Some(ours) {
+            self.checkout(lock, theirs, Head::Branch(branch.clone()), false, progress)?;
+            self.refs.set(RefKind::Branch, &branch, theirs)?;
+            return Ok(MergeOutcome::FastForward { to: theirs });
+        }
+        let (o, t) = (self.read_commit(ours)?, self.read_commit(theirs)?);
+        let b = base.map(|c| self.read_commit(c)).transpose()?;
+        let plan = self.plan_merge(b.as_ref(), &o, &t, opts.prefer)?;
+        let changed: Vec<String> = plan.writes.iter().map(|w| w.0.clone()).collect();
+        self.apply_merge(&plan)?;
+        let labels = self.label_conflicts(base, ours, theirs)?;
+        let message = opts
+            .message
+            .clone()
+            .unwrap_or_else(|| format!("Merge {name} into {branch}"));
+        let mut state = MergeState {
+            ours,
+            theirs,
+            theirs_name: name.to_string(),
+            base,
+            message,
+            conflicts: plan.conflicts,
+            written: BTreeMap::new(),
+            resolved: BTreeSet::new(),
+            touched: changed.clone(),
+        };
+        if !state.conflicts.is_empty() {
+            for c in &state.conflicts {
+                state
+                    .written
+                    .insert(c.path.clone(), self.work_hash(&c.path));
+            }
+            self.save_merge_state(&state)?;
+            return Ok(MergeOutcome::Conflicted { state, labels });
+        }
+        let commit = self.commit_merge(lock, &state, &plan.datasets, opts, progress)?;
+        Ok(MergeOutcome::Merged {
+            commit,
+            changed,
+            labels,
+        })
+    }
+
+    /// BLAKE3 of a working-tree file, hex (`None`: absent).
+    fn work_hash(&self, path: &str) -> Option<String> {
+        std::fs::read(self.abs(path))
+            .ok()
+            .map(|b| blake3::hash(&b).to_hex().to_string())
+    }
+
+    /// Plans the three-way merge of every dataset.
+    fn plan_merge(
+        &self,
+        b: Option<&Commit>,
+        o: &Commit,
+        t: &Commit,
+        prefer: Option<Side>,
+    ) -> Result<Plan, RepoError> {
+        let entry = |c: Option<&Commit>, p: &str| -> Option<DatasetEntry> {
+            c.and_then(|c| c.datasets.iter().find(|d| d.path == p).cloned())
+        };
+        let mut plan = Plan::default();
+        let paths: BTreeSet<String> = [b, Some(o), Some(t)]
+            .into_iter()
+            .flatten()
+            .flat_map(|c| c.datasets.iter().map(|d| d.path.clone()))
+            .collect();
+        for ds in paths {
+            let (eb, eo, et) = (entry(b, &ds), entry(Some(o), &ds), entry(Some(t), &ds));
+            let key = |e: &Option<DatasetEntry>| e.as_ref().map(|d| (d.kind, d.id));
+            if pick(key(&eb), key(&eo), key(&et)) == Some(key(&eo)) {
+                if eo.is_some() {
+                    plan.datasets.insert(ds.clone());
+                }
+                continue; // ours is the result
+            }
+            let (fb, fo, ft) = (
+                self.flatten_dataset(eb.as_ref())?,
+                self.flatten_dataset(eo.as_ref())?,
+                self.flatten_dataset(et.as_ref())?,
+            );
+            let rels: BTreeSet<&String> = fb.keys().chain(fo.keys()).chain(ft.keys()).collect();
+            for rel in rels {
+                let path = full(&ds, rel);
+                let files = |m: &BTreeMap<String, FlatEntry>| {
+                    m.get(rel.as_str())
+                        .copied()
+                        .filter(|e| e.kind != EntryKind::Tree)
+                };
+                let (xb, xo, xt) = (files(&fb), files(&fo), files(&ft));
+                let id = |e: Option<FlatEntry>| e.map(|e| (e.kind, e.id));
+                match pick(id(xb), id(xo), id(xt)) {
+                    Some(r) if r == id(xo) => {}
+                    Some(_) => plan.writes.push((
+                        path,
+                        match xt {
+                            Some(e) => Write::Blob(e),
+                            None => Write::Remove,
+                        },
+                    )),
+                    None => self.conflicting_file(
+                        &mut plan,
+                        [b, Some(o), Some(t)],
+                        path,
+                        [xb, xo, xt],
+                        prefer,
+                    )?,
+                }
+            }
+            if eo.is_some() || et.is_some() {
+                plan.datasets.insert(ds.clone());
+            }
+        }
+        Ok(plan)
+    }
+
+    /// A file both sides changed: a row merge for a table both sides hold
+    /// with the same key, else a conflict (or the preferred side).
+    fn conflicting_file(
+        &self,
+        plan: &mut Plan,
+        commits: [Option<&Commit>; 3],
+        path: String,
+        files: [Option<FlatEntry>; 3],
+        prefer: Option<Side>,
+    ) -> Result<(), RepoError> {
+        let manifest = |c: Option<&Commit>| -> Result<Option<Manifest>, RepoError> {
+            match c.and_then(|c| c.tables.iter().find(|x| x.path == path)) {
+                Some(r) => Ok(Some(self.read_manifest(r.manifest)?)),
+                None => Ok(None),
+            }
+        };
+        let (mb, mo, mt) = (
+            manifest(commits[0])?,
+            manifest(commits[1])?,
+            manifest(commits[2])?,
+        );
+        if let (Some(mo), Some(mt)) = (&mo, &mt)
+            && mo.key == mt.key
+            && mo.format == mt.format
+            && files[1].is_some()
+            && files[2].is_some()
+        {
+            let rows = |m: Option<&Manifest>| self.manifest_rows(m);
+            let merged = merge_rows(
+                !mo.key.is_empty(),
+                &rows(mb.as_ref())?,
+                &rows(Some(mo))?,
+                &rows(Some(mt))?,
+                prefer,
+                &crate::table::display_key,
+            );
+            let mut columns: Vec<String> = mo.columns.iter().map(|c| c.0.clone()).collect();
+            columns.extend(
+                mt.columns
+                    .iter()
+                    .map(|c| c.0.clone())
+                    .filter(|c| !mo.columns.iter().any(|x| &x.0 == c)),
+            );
+            let bytes = write_rows(mo.format, &columns, &merged.rows)
+                .map_err(|e| RepoError::io(&self.abs(&path))(std::io::Error::other(e)))?;
+            if !merged.conflicts.is_empty() {
+                plan.conflicts.push(Conflict {
+                    path: path.clone(),
+                    file: None,
+                    rows: merged.conflicts,
+                });
+            }
+            plan.writes.push((path, Write::Bytes(bytes)));
+            return Ok(());
+        }
+        let chosen = match prefer {
+            Some(Side::Theirs) => files[2],
+            Some(Side::Ours) => files[1],
+            None => {
+                let short = |e: Option<FlatEntry>| e.map(|e| e.id.short(12));
+                plan.conflicts.push(Conflict {
+                    path: path.clone(),
+                    file: Some([short(files[0]), short(files[1]), short(files[2])]),
+                    rows: Vec::new(),
+                });
+                files[1]
+            }
+        };
+        if chosen.map(|e| e.id) != files[1].map(|e| e.id) {
+            plan.writes.push((
+                path,
+                match chosen {
+                    Some(e) => Write::Blob(e),
+                    None => Write::Remove,
+                },
+            ));
+        }
+        Ok(())
+    }
+
+    /// Every row of a table version (none for `None`).
+    pub(crate) fn manifest_rows(&self, m: Option<&Manifest>) -> Result<Vec<ChunkRow>, RepoError> {
+        let mut out = Vec::new();
+        for c in m.map(|m| m.chunks.as_slice()).unwrap_or_default() {
+            let bytes = self.store.get(&c.id.0)?;
+            out.extend(crate::table::manifest::decode_chunk(c.id.0, &bytes)?);
+        }
+        Ok(out)
+    }
+
+    /// Writes a plan's changes into the working tree, never through a
+    /// symlink.
+    fn apply_merge(&self, plan: &Plan) -> Result<(), RepoError> {
+        for (path, w) in &plan.writes {
+            let dest = self.abs(path);
+            let (dir, name) = path.rsplit_once('/').unwrap_or(("", path));
+            let _ = name;
+            match w {
+                Write::Remove => match std::fs::remove_file(&dest) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                        return Err(RepoError::io(&dest)(e));
+                    }
+                    _ => {}
+                },
+                Write::Blob(e) => {
+                    super::checkout::real_dirs(&self.work, dir, false)?;
+                    self.write_entry(&dest, e)?;
+                }
+                Write::Bytes(b) => {
+                    super::checkout::real_dirs(&self.work, dir, false)?;
+                    let parent = dest.parent().expect("a folder");
+                    let mut tmp =
+                        crate::fsutil::TempFile::new_in(parent).map_err(RepoError::io(parent))?;
+                    std::io::Write::write_all(tmp.file(), b).map_err(RepoError::io(&dest))?;
+                    tmp.persist_fast(&dest).map_err(RepoError::io(&dest))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Commits the merged working tree with two parents.
+    fn commit_merge(
+        &self,
+        lock: &RepoLock,
+        state: &MergeState,
+        datasets: &BTreeSet<String>,
+        opts: &MergeOptions,
+        progress: &dyn Progress,
+    ) -> Result<CommitId, RepoError> {
+        let copts = super::CommitOptions {
+            paths: datasets.iter().map(std::path::PathBuf::from).collect(),
+            message: state.message.clone(),
+            author: opts.author.clone(),
+            time: opts.time,
+            allow_empty: true,
+            tables: Default::default(),
+            source: None,
+            meta: Default::default(),
+            meta_file: None,
+        };
+        let out = self.commit_with(lock, &copts, progress, Some(state))?;
+        Ok(out.commit.expect("a merge always commits"))
+    }
+
+    /// Settles conflicted paths for one side (tables: every conflicting
+    /// row and cell of the table).
+    pub fn merge_resolve(
+        &self,
+        _lock: &RepoLock,
+        paths: &[String],
+        side: Side,
+    ) -> Result<MergeState, RepoError> {
+        let mut state = self.merge_state()?.ok_or(RepoError::NoMerge)?;
+        let (o, t) = (
+            self.read_commit(state.ours)?,
+            self.read_commit(state.theirs)?,
+        );
+        let b = state.base.map(|c| self.read_commit(c)).transpose()?;
+        for p in paths {
+            let path = self.dataset_path(std::path::Path::new(p))?;
+            let Some(c) = state.conflicts.iter().find(|c| c.path == path) else {
+                return Err(RepoError::NotConflicted(path));
+            };
+            let ds: Vec<String> = o
+                .datasets
+                .iter()
+                .chain(&t.datasets)
+                .map(|d| d.path.clone())
+                .filter(|d| is_within(&path, d))
+                .collect();
+            let Some(dataset) = ds.first() else {
+                return Err(RepoError::NotConflicted(path));
+            };
+            let rel = path
+                .strip_prefix(dataset.as_str())
+                .unwrap_or("")
+                .trim_start_matches('/');
+            let flat = |c: Option<&Commit>| -> Result<Option<FlatEntry>, RepoError> {
+                let e = c.and_then(|c| c.datasets.iter().find(|d| &d.path == dataset));
+                Ok(self.flatten_dataset(e)?.get(rel).copied())
+            };
+            let files = [flat(b.as_ref())?, flat(Some(&o))?, flat(Some(&t))?];
+            let mut plan = Plan::default();
+            let _ = c;
+            self.conflicting_file(
+                &mut plan,
+                [b.as_ref(), Some(&o), Some(&t)],
+                path.clone(),
+                files,
+                Some(side),
+            )?;
+            if plan.writes.is_empty() && side == Side::Ours {
+                // Ours was there already; make sure it still is.
+                if let Some(e) = files[1] {
+                    plan.writes.push((path.clone(), Write::Blob(e)));
+                }
+            }
+            self.apply_merge(&plan)?;
+            if !state.touched.contains(&path) {
+                state.touched.push(path.clone());
+            }
+            state.resolved.insert(path);
+        }
+        self.save_merge_state(&state)?;
+        Ok(state)
+    }
+
+    /// Commits a merge whose conflicts are resolved.
+    pub fn merge_continue(
+        &self,
+        lock: &RepoLock,
+        opts: &MergeOptions,
+        progress: &dyn Progress,
+    ) -> Result<CommitId, RepoError> {
+        let mut state = self.merge_state()?.ok_or(RepoError::NoMerge)?;
+        if self.head_commit()? != Some(state.ours) {
+            return Err(RepoError::MergeMoved);
+        }
+        let open: Vec<String> = state
+            .conflicts
+            .iter()
+            .map(|c| c.path.clone())
+            .filter(|p| {
+                !state.resolved.contains(p)
+                    && state.written.get(p).cloned().flatten() == self.work_hash(p)
+            })
+            .collect();
+        if !open.is_empty() {
+            return Err(RepoError::Unresolved(open));
+        }
+        if let Some(m) = &opts.message {
+            state.message = m.clone();
+        }
+        let (o, t) = (
+            self.read_commit(state.ours)?,
+            self.read_commit(state.theirs)?,
+        );
+        let datasets: BTreeSet<String> = o
+            .datasets
+            .iter()
+            .chain(&t.datasets)
+            .map(|d| d.path.clone())
+            .filter(|d| {
+                std::fs::symlink_metadata(self.abs(d)).is_ok()
+                    || o.datasets.iter().any(|x| &x.path == d)
+            })
+            .collect();
+        let id = self.commit_merge(lock, &state, &datasets, opts, progress)?;
+        Ok(id)
+    }
+
+    /// Abandons a merge: the working tree returns to the branch's commit.
+    pub fn merge_abort(
+        &self,
+        lock: &RepoLock,
+        progress: &dyn Progress,
+    ) -> Result<CommitId, RepoError> {
+        let state = self.merge_state()?.ok_or(RepoError::NoMerge)?;
+        let Head::Branch(b) = self.refs.head()? else {
+            return Err(RepoError::DetachedHead);
+        };
+        let _ = b;
+        let head = self.head_commit()?.unwrap_or(state.ours);
+        self.restore(lock, &state.touched, head, progress)?;
+        self.clear_merge_state()?;
+        Ok(head)
+    }
+
+    /// Ends a merge once its commit is made.
+    pub(crate) fn merge_done(&self) -> Result<(), RepoError> {
+        self.clear_merge_state()
+    }
+}

@@ -1,0 +1,136 @@
+//! Undo: `restore` discards working-tree changes without moving HEAD;
+//! `reset` moves the current branch.
+
+use super::{Repo, RepoError, is_within};
+use crate::id::CommitId;
+use crate::lock::RepoLock;
+use crate::object::EntryKind;
+use crate::progress::Progress;
+use crate::refs::{Head, RefKind};
+
+/// What `restore` did.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct RestoreStats {
+    /// Files written back.
+    pub written: u64,
+    /// Files removed (the source does not hold them).
+    pub removed: u64,
+}
+
+fn join(dataset: &str, rel: &str) -> String {
+    if rel.is_empty() {
+        dataset.to_string()
+    } else {
+        format!("{dataset}/{rel}")
+    }
+}
+
+impl Repo {
+    /// Makes each of `paths` (repository-relative files or folders inside
+    /// datasets) what commit `source` holds there: changed files are
+    /// written back, files the source lacks are removed. HEAD and the
+    /// ledger do not move; files outside any dataset are not touched.
+    pub fn restore(
+        &self,
+        _lock: &RepoLock,
+        paths: &[String],
+        source: CommitId,
+        progress: &dyn Progress,
+    ) -> Result<RestoreStats, RepoError> {
+        let src = self.read_commit(source)?;
+        let head = match self.head_commit()? {
+            Some(h) => self.read_commit(h)?.datasets,
+            None => Vec::new(),
+        };
+        let mut stats = RestoreStats::default();
+        for p in paths {
+            let dataset = src
+                .datasets
+                .iter()
+                .chain(&head)
+                .map(|d| d.path.clone())
+                .find(|d| is_within(p, d))
+                .ok_or_else(|| RepoError::NotInADataset(p.clone()))?;
+            let rel = p
+                .strip_prefix(dataset.as_str())
+                .unwrap_or("")
+                .trim_start_matches('/');
+            let under = |r: &str| rel.is_empty() || r == rel || r.starts_with(&format!("{rel}/"));
+            let want = self.flatten_dataset(src.datasets.iter().find(|d| d.path == dataset))?;
+            let have = if std::fs::symlink_metadata(self.abs(&dataset)).is_ok() {
+                self.scan_flat(&dataset, None, 0, None, progress)?.0
+            } else {
+                Default::default()
+            };
+            let known = want.keys().chain(have.keys()).any(|r| under(r));
+            if !known {
+                return Err(RepoError::PathNotFound(self.abs(p)));
+            }
+            for (r, e) in have
+                .iter()
+                .filter(|(r, e)| under(r) && e.kind != EntryKind::Tree)
+            {
+                if !want.contains_key(r) {
+                    let f = self.abs(&join(&dataset, r));
+                    std::fs::remove_file(&f).map_err(RepoError::io(&f))?;
+                    stats.removed += 1;
+                    let _ = e;
+                }
+            }
+            for (r, e) in want
+                .iter()
+                .filter(|(r, e)| under(r) && e.kind != EntryKind::Tree)
+            {
+                if have
+                    .get(r)
+                    .is_some_and(|h| h.kind == e.kind && h.id == e.id)
+                {
+                    continue;
+                }
+                let full = join(&dataset, r);
+                let dir = full.rsplit_once('/').map_or("", |x| x.0);
+                super::checkout::real_dirs(&self.work, dir, true)?;
+                self.write_entry(&self.abs(&full), e)?;
+                stats.written += 1;
+            }
+        }
+        Ok(stats)
+    }
+
+    /// Moves the current branch to `target`. With `hard`, the working tree
+    /// follows (uncommitted changes to tracked files are discarded);
+    /// without it, the working tree is left as it is, so what the branch
+    /// held past `target` shows as changes. The branch's pending ledger
+    /// events stay pending. Returns where the branch was.
+    pub fn reset(
+        &self,
+        lock: &RepoLock,
+        target: CommitId,
+        hard: bool,
+        progress: &dyn Progress,
+    ) -> Result<Option<CommitId>, RepoError> {
+        if self.merge_state()?.is_some() {
+            return Err(RepoError::MergeInProgress);
+        }
+        let Head::Branch(b) = self.refs.head()? else {
+            return Err(RepoError::DetachedHead);
+        };
+        let was = self.head_commit()?;
+        self.read_commit(target)?;
+        if hard {
+            self.checkout(lock, target, Head::Branch(b.clone()), true, progress)?;
+        }
+        self.refs.set(RefKind::Branch, &b, target)?;
+        if hard {
+            // Changes checkout had no reason to touch are discarded too.
+            let paths: Vec<String> = self
+                .read_commit(target)?
+                .datasets
+                .iter()
+                .map(|d| d.path.clone())
+                .collect();
+            self.restore(lock, &paths, target, progress)?;
+        }
+        Ok(was)
+    }
+}
