@@ -53,7 +53,7 @@ EXAMPLES = [
 # Events --------------------------------------------------------------------
 
 KIND = {"added": 1, "removed": 2, "annotated": 3, "valued": 4,
-        "reclassified": 5, "trained": 6, "licensed": 7, "impaired": 8}
+        "reclassified": 5, "trained": 6, "licensed": 7, "impaired": 8, "voided": 9}
 
 
 def payload(p: dict) -> bytes:
@@ -77,6 +77,8 @@ def payload(p: dict) -> bytes:
         out += text(1, "model") + text(2, "run")
     elif k == "licensed":
         out += text(1, "license")
+    elif k == "voided":
+        out += tlv(1, bytes.fromhex(p["target"])) + text(2, "reason")
     elif k == "impaired":
         out += tlv(1, struct.pack("<q", p["amount"])) + text(2, "currency") + text(3, "reason")
     return out
@@ -115,6 +117,7 @@ def events():
         {"dataset": "images", "commit": commit, "payload": {"kind": "trained", "model": "resnet50", "run": "r-17"}},
         {"dataset": "images", "payload": {"kind": "impaired", "amount": 4200, "currency": "EUR", "reason": "drift"}},
         {"example": ex, "commit": commit, "payload": {"kind": "removed", "locator": "images/cat/001.png"}},
+        {"example": row, "payload": {"kind": "voided", "target": h(b"an event").hex(), "reason": "wrong label"}},
     ]
     out = []
     for s in specs:

@@ -98,6 +98,10 @@ fn event_of(e: &Value) -> Event {
             currency: s(p, "currency").into(),
             reason: s(p, "reason").into(),
         },
+        "voided" => Payload::Voided {
+            target: hash(s(p, "target")),
+            reason: s(p, "reason").into(),
+        },
         other => panic!("unknown kind {other}"),
     };
     Event {

@@ -98,7 +98,7 @@ impl ExampleState {
             } => self.cost = Some((acquisition + labelling, currency.clone())),
             Payload::Reclassified { sensitivity } => self.sensitivity = Some(sensitivity.clone()),
             Payload::Licensed { license } => self.license = Some(license.clone()),
-            Payload::Trained { .. } | Payload::Impaired { .. } => {}
+            Payload::Trained { .. } | Payload::Impaired { .. } | Payload::Voided { .. } => {}
         }
     }
 }

@@ -25,10 +25,13 @@ mod tables;
 mod undo;
 mod upgrade;
 mod verify;
+mod void;
 
 use std::path::{Component, Path, PathBuf};
 
-pub use annotate::{Annotation, ExampleFilter, Recorder, SENSITIVITIES, Selector, Valuation};
+pub use annotate::{
+    Annotation, ExampleFilter, Preview, Recorder, SENSITIVITIES, Selector, Valuation,
+};
 pub use checkout::CheckoutStats;
 pub use commit::{CommitOptions, CommitOutcome, TableSummary};
 pub use diff::{Diff, DiffOptions, DiffSide, FileDiff, Rename, RowReport, TableDiff};
@@ -36,12 +39,14 @@ pub use error::{InputProblem, RepoError};
 pub use examples::Meta;
 pub use gc::GcReport;
 pub use history::{ColumnInfo, CommitInfo, DatasetInfo, LogEntry, RejectedLine, TableInfo};
+pub use ledger::PreviewLine;
 pub use merge::{Conflict, LabelConflict, MergeOptions, MergeOutcome, MergeState};
 pub use status::{DatasetStatus, Status};
 pub use tables::{BuiltTable, TableFile, TableOptions};
 pub use undo::RestoreStats;
 pub use upgrade::UpgradeReport;
 pub use verify::{Problem, VerifyReport};
+pub use void::{VoidTarget, VoidedEvent};
 
 use crate::fsutil;
 use crate::id::CommitId;

@@ -66,6 +66,9 @@ struct ImpairArgs {
     /// With --from-drift: record the proposal
     #[arg(long, requires = "from_drift")]
     apply: bool,
+    /// Print the event that would be recorded, and record nothing
+    #[arg(long)]
+    dry_run: bool,
     /// Who records the event (default: as for commit)
     #[arg(long)]
     author: Option<String>,
@@ -275,10 +278,7 @@ fn portfolio(ctx: &Ctx, a: &PortfolioArgs) -> Result {
 fn impair(ctx: &Ctx, a: &ImpairArgs) -> Result {
     let repo = ctx.repo()?;
     let dataset = repo.dataset_path(&ctx.cwd.join(&a.dataset))?;
-    let who = folio_core::repo::Recorder {
-        actor: super::commit::author(a.author.as_deref()),
-        time: super::commit::now()?,
-    };
+    let who = super::record::recorder(a.author.as_deref(), a.dry_run)?;
     let imp = match &a.from_drift {
         Some(revs) => {
             let (r, c) = (repo.resolve(&revs[0])?, repo.resolve(&revs[1])?);
@@ -310,6 +310,9 @@ fn impair(ctx: &Ctx, a: &ImpairArgs) -> Result {
             )?
         }
     };
+    if super::record::previewed(&repo, &who)? {
+        return Ok(());
+    }
     if a.json {
         return out_json(&imp);
     }

@@ -1,4 +1,4 @@
-//! `folio ledger export`.
+//! `folio ledger export` and `folio ledger void`.
 
 use std::io::Write;
 
@@ -14,6 +14,32 @@ pub struct Args {
 enum LedgerCommand {
     /// Write every event with its hashes, one JSON object a line
     Export(ExportArgs),
+    /// Declare events void: they stay in the ledger and in lineage, and no
+    /// view counts them
+    Void(VoidArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct VoidArgs {
+    /// Events by their number in this branch's ledger (`ledger export`,
+    /// `lineage` show them)
+    #[arg(conflicts_with_all = ["commit", "batch"], required_unless_present_any = ["commit", "batch"])]
+    seq: Vec<u64>,
+    /// Every event a commit brought
+    #[arg(long, value_name = "REV", conflicts_with = "batch")]
+    commit: Option<String>,
+    /// Every event of one batch (its id or 8+ leading hex digits)
+    #[arg(long, value_name = "ID")]
+    batch: Option<String>,
+    /// Why (recorded with each void)
+    #[arg(long)]
+    reason: String,
+    /// Print the voids that would be recorded, and record nothing
+    #[arg(long)]
+    dry_run: bool,
+    /// Who records the voids (default: as for commit)
+    #[arg(long)]
+    author: Option<String>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -26,6 +52,24 @@ struct ExportArgs {
 pub fn run(ctx: &Ctx, a: &Args) -> Result {
     let repo = ctx.repo()?;
     match &a.command {
+        LedgerCommand::Void(v) => {
+            let target = match (&v.commit, &v.batch) {
+                (Some(c), _) => folio_core::repo::VoidTarget::Commit(repo.resolve(c)?),
+                (_, Some(b)) => folio_core::repo::VoidTarget::Batch(b.clone()),
+                _ => folio_core::repo::VoidTarget::Seqs(v.seq.clone()),
+            };
+            let lock = repo.lock(ctx.wait)?;
+            let who = super::record::recorder(v.author.as_deref(), v.dry_run)?;
+            let done = repo.void(&lock, &target, &v.reason, &who)?;
+            if super::record::previewed(&repo, &who)? {
+                return Ok(());
+            }
+            let mut s = format!("voided {} events:\n", done.len());
+            for e in &done {
+                s += &format!("  #{} {} {}\n", e.seq, e.kind, super::visible(&e.subject));
+            }
+            super::out(&s)
+        }
         LedgerCommand::Export(_) => {
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::new(stdout.lock());

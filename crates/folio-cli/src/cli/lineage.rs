@@ -62,12 +62,15 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
     s += "  events:\n";
     for e in &l.events {
         s += &format!(
-            "    #{:<6} {}  {:<16} by {}  (commit {})\n",
+            "    #{:<6} {}  {:<16} by {}  (commit {}){}\n",
             e.seq,
             fmt_time(e.time),
             e.kind,
             e.actor,
-            short(&e.commit)
+            short(&e.commit),
+            e.voided
+                .as_ref()
+                .map_or(String::new(), |r| format!("  VOID: {}", super::visible(r)))
         );
     }
     out(&s)

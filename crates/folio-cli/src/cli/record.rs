@@ -66,12 +66,38 @@ fn named(sel: &Selector, n: u64) -> String {
     }
 }
 
-/// Who records, from --author, FOLIO_AUTHOR or git's configuration.
-fn recorder(flag: Option<&str>) -> Result<Recorder> {
+/// Who records, from --author, FOLIO_AUTHOR or git's configuration;
+/// with `dry_run`, the events are only collected.
+pub(super) fn recorder(flag: Option<&str>, dry_run: bool) -> Result<Recorder> {
     Ok(Recorder {
         actor: author(flag),
         time: now()?,
+        dry_run: dry_run.then(Default::default),
     })
+}
+
+/// After a dry run: what would have been recorded, and `Ok(true)`; after a
+/// real one, `Ok(false)`.
+pub(super) fn previewed(repo: &folio_core::repo::Repo, who: &Recorder) -> Result<bool> {
+    let Some(p) = &who.dry_run else {
+        return Ok(false);
+    };
+    let drafts = p.lock().map(|d| d.clone()).unwrap_or_default();
+    let lines = repo.describe_drafts(&drafts)?;
+    let mut s = format!(
+        "dry run: would record {} events (nothing was recorded):\n",
+        lines.len()
+    );
+    for l in &lines {
+        s += &format!(
+            "  {}  {}  {}\n",
+            super::visible(&l.subject),
+            l.kind,
+            super::visible(&l.payload.to_string())
+        );
+    }
+    out(&s)?;
+    Ok(true)
 }
 
 #[derive(clap::Args, Debug)]
@@ -94,6 +120,9 @@ pub struct AnnotateArgs {
     /// Who labelled it
     #[arg(long)]
     annotator: Option<String>,
+    /// Print the events that would be recorded, and record nothing
+    #[arg(long)]
+    dry_run: bool,
     /// Who records the event (default: as for commit)
     #[arg(long)]
     author: Option<String>,
@@ -122,6 +151,9 @@ pub struct ValueArgs {
     /// equally, to the minor unit
     #[arg(long)]
     batch: bool,
+    /// Print the events that would be recorded, and record nothing
+    #[arg(long)]
+    dry_run: bool,
     /// Who records the event (default: as for commit)
     #[arg(long)]
     author: Option<String>,
@@ -137,6 +169,9 @@ pub struct ClassifyArgs {
     /// public, internal, confidential or pii
     #[arg(long)]
     sensitivity: String,
+    /// Print the events that would be recorded, and record nothing
+    #[arg(long)]
+    dry_run: bool,
     /// Who records the event (default: as for commit)
     #[arg(long)]
     author: Option<String>,
@@ -160,7 +195,7 @@ pub struct TrainedArgs {
 pub fn annotate(ctx: &Ctx, a: &AnnotateArgs) -> Result {
     let repo = ctx.repo()?;
     let lock = repo.lock(ctx.wait)?;
-    let who = recorder(a.author.as_deref())?;
+    let who = recorder(a.author.as_deref(), a.dry_run)?;
     if let Some(file) = &a.from {
         if a.filters
             .selector(None)
@@ -176,6 +211,9 @@ pub fn annotate(ctx: &Ctx, a: &AnnotateArgs) -> Result {
             ctx.cwd.join(file)
         };
         let n = repo.annotate_from(&lock, &path, &who)?;
+        if previewed(&repo, &who)? {
+            return Ok(());
+        }
         return out(&format!(
             "recorded {n} annotations from {}\n",
             file.display()
@@ -193,6 +231,9 @@ pub fn annotate(ctx: &Ctx, a: &AnnotateArgs) -> Result {
         confidence: a.confidence,
     };
     let n = repo.annotate(&lock, &sel, &ann, &who)?;
+    if previewed(&repo, &who)? {
+        return Ok(());
+    }
     out(&format!("annotated {} as {label}\n", named(&sel, n)))
 }
 
@@ -207,7 +248,11 @@ pub fn value(ctx: &Ctx, a: &ValueArgs) -> Result {
         batch: a.batch,
     };
     let sel = a.filters.selector(a.selector.as_ref())?;
-    let n = repo.value(&lock, &sel, &v, &recorder(a.author.as_deref())?)?;
+    let who = recorder(a.author.as_deref(), a.dry_run)?;
+    let n = repo.value(&lock, &sel, &v, &who)?;
+    if previewed(&repo, &who)? {
+        return Ok(());
+    }
     out(&format!(
         "valued {} at {} {}{}\n",
         named(&sel, n),
@@ -225,7 +270,11 @@ pub fn classify(ctx: &Ctx, a: &ClassifyArgs) -> Result {
     let repo = ctx.repo()?;
     let lock = repo.lock(ctx.wait)?;
     let sel = a.filters.selector(a.selector.as_ref())?;
-    let n = repo.classify(&lock, &sel, &a.sensitivity, &recorder(a.author.as_deref())?)?;
+    let who = recorder(a.author.as_deref(), a.dry_run)?;
+    let n = repo.classify(&lock, &sel, &a.sensitivity, &who)?;
+    if previewed(&repo, &who)? {
+        return Ok(());
+    }
     out(&format!(
         "classified {} as {}\n",
         named(&sel, n),
@@ -242,7 +291,7 @@ pub fn trained(ctx: &Ctx, a: &TrainedArgs) -> Result {
         rev,
         &a.model,
         &a.run,
-        &recorder(a.author.as_deref())?,
+        &recorder(a.author.as_deref(), false)?,
     )?;
     out(&format!(
         "recorded model {} (run {}) trained on {} ({n} datasets)\n",

@@ -511,3 +511,82 @@ fn restore_and_reset_undo_without_losing_the_ledger() {
     assert_eq!(e.json(&["lineage", "img/b.txt", "--json"])["label"], "bee");
     e.ok(&["verify"]);
 }
+
+#[test]
+fn voided_events_stay_in_the_ledger_and_count_for_nothing() {
+    let e = Env::new();
+    e.write("t.csv", b"id,label\n1,a\n2,b\n3,c\n");
+    e.ok(&["commit", "t.csv", "--key", "id", "-m", "one"]);
+    // A mistaken bulk relabel, previewed first: nothing is recorded.
+    let before = count_events(&e);
+    let out = e.ok(&[
+        "annotate",
+        "--where-dataset",
+        "t.csv",
+        "--label",
+        "7",
+        "--dry-run",
+    ]);
+    assert!(out.contains("would record 3 events"), "{out}");
+    assert!(out.contains("t.csv:2  annotated"), "{out}");
+    assert_eq!(count_events(&e), before);
+    e.ok(&["annotate", "--where-dataset", "t.csv", "--label", "7"]);
+    e.ok(&["annotate", "t.csv:1", "--label", "good"]);
+    assert_eq!(e.json(&["lineage", "t.csv:2", "--json"])["label"], "7");
+    // Void the bulk batch by its id; the later label of row 1 survives.
+    let export = e.ok(&["ledger", "export"]);
+    let batch = export
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("json"))
+        .find(|v| v["kind"] == "annotated")
+        .expect("an annotation")["batch"]
+        .as_str()
+        .expect("batch")
+        .to_string();
+    let out = e.ok(&[
+        "ledger",
+        "void",
+        "--batch",
+        &batch[..12],
+        "--reason",
+        "wrong label set",
+    ]);
+    assert!(out.contains("voided 3 events"), "{out}");
+    let two = e.json(&["lineage", "t.csv:2", "--json"]);
+    assert_eq!(two["label"], serde_json::Value::Null, "{two}");
+    let marked: Vec<&serde_json::Value> = two["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|ev| ev["voided"] == "wrong label set")
+        .collect();
+    assert_eq!(marked.len(), 1, "{two}");
+    assert_eq!(e.json(&["lineage", "t.csv:1", "--json"])["label"], "good");
+    let audit = e.json(&["audit", "--json"]);
+    assert_eq!(audit["groups"][0]["annotated"], 1, "{audit}");
+    // Voiding twice, or a void, is refused; so is an event that is not there.
+    let err = e.fails(
+        &[
+            "ledger",
+            "void",
+            "--batch",
+            &batch[..12],
+            "--reason",
+            "again",
+        ],
+        1,
+    );
+    assert!(err.contains("void already"), "{err}");
+    let err = e.fails(&["ledger", "void", "999", "--reason", "x"], 1);
+    assert!(err.contains("no event #999"), "{err}");
+    // A training recorded twice is refused; voided, it can be recorded again.
+    e.ok(&["trained", "HEAD", "--model", "m", "--run", "r1"]);
+    let err = e.fails(&["trained", "HEAD", "--model", "m", "--run", "r1"], 1);
+    assert!(err.contains("recorded already"), "{err}");
+    e.ok(&["commit", "-m", "bring the records"]);
+    e.ok(&["verify"]);
+}
+
+fn count_events(e: &Env) -> usize {
+    e.ok(&["ledger", "export"]).lines().count()
+}

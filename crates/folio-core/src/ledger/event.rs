@@ -110,11 +110,14 @@ pub enum EventKind {
     Licensed,
     /// A dataset's carrying amount was written down.
     Impaired,
+    /// An earlier event was declared void (it stays in the ledger; views
+    /// no longer count it).
+    Voided,
 }
 
 impl EventKind {
     /// Every kind, in code order.
-    pub const ALL: [EventKind; 8] = [
+    pub const ALL: [EventKind; 9] = [
         EventKind::Added,
         EventKind::Removed,
         EventKind::Annotated,
@@ -123,6 +126,7 @@ impl EventKind {
         EventKind::Trained,
         EventKind::Licensed,
         EventKind::Impaired,
+        EventKind::Voided,
     ];
 
     /// The byte that encodes the kind.
@@ -136,6 +140,7 @@ impl EventKind {
             EventKind::Trained => 6,
             EventKind::Licensed => 7,
             EventKind::Impaired => 8,
+            EventKind::Voided => 9,
         }
     }
 
@@ -155,6 +160,7 @@ impl EventKind {
             EventKind::Trained => "model_trained",
             EventKind::Licensed => "license_set",
             EventKind::Impaired => "impaired",
+            EventKind::Voided => "voided",
         }
     }
 
@@ -170,6 +176,7 @@ impl EventKind {
             EventKind::Trained => &[MODEL, RUN],
             EventKind::Licensed => &[LICENSE],
             EventKind::Impaired => &[AMOUNT, IMPAIRED_CURRENCY, REASON],
+            EventKind::Voided => &[TARGET, VOID_REASON],
         }
     }
 }
@@ -207,6 +214,9 @@ mod tag {
     pub const AMOUNT: u8 = 1;
     pub const IMPAIRED_CURRENCY: u8 = 2;
     pub const REASON: u8 = 3;
+    // Voided.
+    pub const TARGET: u8 = 1;
+    pub const VOID_REASON: u8 = 2;
     // Subject kinds.
     pub const SUBJECT_EXAMPLE: u8 = 1;
     pub const SUBJECT_DATASET: u8 = 2;
@@ -339,6 +349,13 @@ pub enum Payload {
         /// Why.
         reason: String,
     },
+    /// An earlier event (by its hash) is void.
+    Voided {
+        /// BLAKE3 of the voided event's encoding.
+        target: Hash,
+        /// Why.
+        reason: String,
+    },
 }
 
 impl Payload {
@@ -353,6 +370,7 @@ impl Payload {
             Payload::Trained { .. } => EventKind::Trained,
             Payload::Licensed { .. } => EventKind::Licensed,
             Payload::Impaired { .. } => EventKind::Impaired,
+            Payload::Voided { .. } => EventKind::Voided,
         }
     }
 
@@ -390,6 +408,9 @@ impl Payload {
                 currency,
                 reason,
             } => json!({"amount_minor": amount, "currency": currency, "reason": reason}),
+            Payload::Voided { target, reason } => {
+                json!({"target": target.to_hex(), "reason": reason})
+            }
         }
     }
 }
@@ -594,6 +615,10 @@ impl Payload {
                 put(&mut p, IMPAIRED_CURRENCY, currency.as_bytes());
                 put(&mut p, REASON, reason.as_bytes());
             }
+            Payload::Voided { target, reason } => {
+                put(&mut p, TARGET, &target.0);
+                put(&mut p, VOID_REASON, reason.as_bytes());
+            }
         }
         p
     }
@@ -649,6 +674,14 @@ impl Payload {
                 amount: f.int(AMOUNT)?,
                 currency: f.text(IMPAIRED_CURRENCY)?,
                 reason: f.text(REASON)?,
+            },
+            EventKind::Voided => Payload::Voided {
+                target: Hash(
+                    f.need(TARGET)?
+                        .try_into()
+                        .map_err(|_| bad("a voided event's hash is not 32 bytes"))?,
+                ),
+                reason: f.text(VOID_REASON)?,
             },
         })
     }

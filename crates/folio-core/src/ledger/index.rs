@@ -75,6 +75,8 @@ pub enum Term<'a> {
     Trained,
     /// Every `annotated` event.
     Annotated,
+    /// Every `voided` event.
+    Voided,
 }
 
 /// The first 8 bytes of BLAKE3(tag || value), big-endian.
@@ -99,6 +101,7 @@ impl Term<'_> {
             Term::Source(s) => hashed(b"source\0", s.as_bytes()),
             Term::Trained => hashed(b"trained\0", b""),
             Term::Annotated => hashed(b"annotated\0", b""),
+            Term::Voided => hashed(b"voided\0", b""),
         }
     }
 }
@@ -147,6 +150,7 @@ fn raw_terms(p: &Peek<'_>, out: &mut Vec<u64>) -> Option<()> {
         }
         EventKind::Annotated => out.push(Term::Annotated.key()),
         EventKind::Trained => out.push(Term::Trained.key()),
+        EventKind::Voided => out.push(Term::Voided.key()),
         _ => {}
     }
     Some(())

@@ -20,6 +20,8 @@ pub struct LineageEvent {
     pub commit: Option<CommitId>,
     /// Kind-specific fields.
     pub payload: serde_json::Value,
+    /// Why it was voided, when it was (it then counts for nothing).
+    pub voided: Option<String>,
 }
 
 /// The whole story of one example.
@@ -89,11 +91,32 @@ impl Lineage {
             models: Vec::new(),
             events: Vec::new(),
         };
+        // Events voided later stay in the story, marked, and count for nothing.
+        let voided: std::collections::HashMap<super::merkle::Hash, String> = events
+            .iter()
+            .filter_map(|e| match &e.payload {
+                Payload::Voided { target, reason } => Some((*target, reason.clone())),
+                _ => None,
+            })
+            .collect();
         // When the example was present: from its addition to its removal.
         let mut spans: Vec<(u64, u64)> = Vec::new();
         let mut st = super::ExampleState::default();
         for e in events {
             let commit = e.commit.or_else(|| commit_of(e.seq));
+            let void = voided.get(&e.hash()).cloned();
+            l.events.push(LineageEvent {
+                seq: e.seq,
+                time: e.time,
+                actor: e.actor.clone(),
+                kind: e.payload.kind().name(),
+                commit,
+                payload: e.payload.to_json(),
+                voided: void.clone(),
+            });
+            if void.is_some() {
+                continue;
+            }
             st.apply(&e.payload);
             match &e.payload {
                 Payload::Added { .. } => {
@@ -109,14 +132,6 @@ impl Lineage {
                 }
                 _ => {}
             }
-            l.events.push(LineageEvent {
-                seq: e.seq,
-                time: e.time,
-                actor: e.actor.clone(),
-                kind: e.payload.kind().name(),
-                commit,
-                payload: e.payload.to_json(),
-            });
         }
         l.locator = st.locator;
         l.dataset = (!st.dataset.is_empty()).then_some(st.dataset);

@@ -1,13 +1,14 @@
 //! Reading the ledger as of a revision: the one layer every command reads
 //! events through, and which examples a selector names.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use super::ExampleId;
 use super::batch::{self, BatchFrame, LogError};
 use super::index::{LedgerIndex, LedgerIndexError, Term};
+use super::merkle::Hash;
 use super::{Event, EventKind, ExampleState, IdMap, Locator, Payload, Peek, Subject};
 use crate::error::ErrorKind;
 use crate::id::{CommitId, IdPrefix, ObjectId};
@@ -96,6 +97,10 @@ pub struct LedgerView<'s> {
     index_dir: PathBuf,
     parts: Vec<Part>,
     cache: Mutex<HashMap<ObjectId, Arc<Vec<u8>>>>,
+    /// Whether reads give voided events too (proofs, exports, lineage).
+    include_voided: bool,
+    /// The hashes of the events voided in the view, once read.
+    voided: Mutex<Option<Arc<HashSet<Hash>>>>,
 }
 
 impl<'s> LedgerView<'s> {
@@ -107,7 +112,47 @@ impl<'s> LedgerView<'s> {
             index_dir: index_dir.to_path_buf(),
             parts,
             cache: Mutex::new(HashMap::new()),
+            include_voided: false,
+            voided: Mutex::new(None),
         }
+    }
+
+    /// The same view, whose reads give voided events too: for proofs,
+    /// exports and lineage, which show everything the ledger holds.
+    pub fn with_voided(mut self) -> Self {
+        self.include_voided = true;
+        self
+    }
+
+    /// The events voided in the view (by hash), read once through the
+    /// index's `voided` term.
+    pub fn voided(&self) -> Result<Arc<HashSet<Hash>>, LedgerIndexError> {
+        if let Some(v) = self.voided.lock().expect("not poisoned").as_ref() {
+            return Ok(v.clone());
+        }
+        let t = Term::Voided.key();
+        let frames = self.frames(&Some(vec![(t, t)]))?;
+        let mut set = HashSet::new();
+        self.raw_frames_all(&frames, &mut |raw, p| {
+            if p.kind == EventKind::Voided
+                && let Payload::Voided { target, .. } = decode_raw(raw)?.payload
+            {
+                set.insert(target);
+            }
+            Ok(true)
+        })?;
+        let set = Arc::new(set);
+        *self.voided.lock().expect("not poisoned") = Some(set.clone());
+        Ok(set)
+    }
+
+    /// What reads skip: the voided events, unless the view includes them.
+    fn skipped(&self) -> Result<Option<Arc<HashSet<Hash>>>, LedgerIndexError> {
+        if self.include_voided {
+            return Ok(None);
+        }
+        let v = self.voided()?;
+        Ok((!v.is_empty()).then_some(v))
     }
 
     /// How many events the view holds.
@@ -227,7 +272,12 @@ impl<'s> LedgerView<'s> {
 
     /// The events of a frame that `keep` accepts, decoded, with their
     /// positions in the view.
-    fn frame_events(&self, f: &FrameRef, keep: &Keep<'_>) -> Result<Vec<Event>, LogError> {
+    fn frame_events(
+        &self,
+        f: &FrameRef,
+        keep: &Keep<'_>,
+        skip: Option<&HashSet<Hash>>,
+    ) -> Result<Vec<Event>, LogError> {
         let id = self.parts[f.part].batch;
         let payload = self.payload(f)?;
         let first = self.parts[f.part].start + f.frame.first;
@@ -236,7 +286,7 @@ impl<'s> LedgerView<'s> {
             .into_iter()
             .enumerate()
         {
-            if keep(enc) {
+            if keep(enc) && skip.is_none_or(|s| !s.contains(&Hash::of(enc))) {
                 let mut e = batch::decode_in(&id, &f.frame, enc)?;
                 e.seq = first + k as u64;
                 out.push(e);
@@ -257,10 +307,11 @@ impl<'s> LedgerView<'s> {
     ) -> Result<(), E> {
         use rayon::prelude::*;
         let frames = self.frames(want)?;
+        let skip = self.skipped()?;
         for window in frames.chunks(READ_WINDOW) {
             let decoded: Vec<Result<Vec<Event>, LogError>> = window
                 .par_iter()
-                .map(|f| self.frame_events(f, keep))
+                .map(|f| self.frame_events(f, keep, skip.as_deref()))
                 .collect();
             for evs in decoded {
                 for e in evs.map_err(|e| E::from(e.into()))? {
@@ -300,9 +351,26 @@ impl<'s> LedgerView<'s> {
         }
     }
 
+    /// The events of `frames` but those the view skips.
+    fn raw_frames(
+        &self,
+        frames: &[FrameRef],
+        each: &mut EachRaw<'_>,
+    ) -> Result<(), LedgerIndexError> {
+        match self.skipped()? {
+            None => self.raw_frames_all(frames, each),
+            Some(skip) => self.raw_frames_all(frames, &mut |raw, p| {
+                if skip.contains(&Hash::of(raw)) {
+                    return Ok(true);
+                }
+                each(raw, p)
+            }),
+        }
+    }
+
     /// The events of `frames`, decompressing the next window on one core
     /// while the caller works through the current one on another.
-    fn raw_frames(
+    fn raw_frames_all(
         &self,
         frames: &[FrameRef],
         each: &mut EachRaw<'_>,

@@ -13,13 +13,18 @@ use crate::lock::RepoLock;
 /// The sensitivity classes folio accepts unless configured otherwise.
 pub use crate::config::DEFAULT_SENSITIVITIES as SENSITIVITIES;
 
-/// Who records an event, and when.
+/// Where a dry run collects the events it would have recorded.
+pub type Preview = std::sync::Arc<std::sync::Mutex<Vec<Draft>>>;
+
+/// Who records an event, and when; and whether only to preview it.
 #[derive(Debug, Clone)]
 pub struct Recorder {
     /// The actor.
     pub actor: String,
     /// Seconds since the epoch, UTC.
     pub time: i64,
+    /// A dry run: the events are collected here and nothing is recorded.
+    pub dry_run: Option<Preview>,
 }
 
 /// A label for `annotate`.
@@ -181,7 +186,7 @@ impl Repo {
             confidence: a.confidence,
         };
         let drafts = self.example_drafts(selector, who, payload)?;
-        self.record(lock, drafts)
+        self.record(lock, who, drafts)
     }
 
     /// Records the cost basis of each selected example; returns how many.
@@ -223,7 +228,7 @@ impl Repo {
                 }
             }
         }
-        self.record(lock, drafts)
+        self.record(lock, who, drafts)
     }
 
     /// Records the sensitivity of the selected examples; returns how many.
@@ -237,7 +242,7 @@ impl Repo {
         let s = values::sensitivity(sensitivity, &self.config()?.sensitivities())?;
         let drafts =
             self.example_drafts(selector, who, Payload::Reclassified { sensitivity: s })?;
-        self.record(lock, drafts)
+        self.record(lock, who, drafts)
     }
 
     /// Records that a model was trained on commit `rev`: one event per
@@ -252,6 +257,12 @@ impl Repo {
     ) -> Result<u64, RepoError> {
         values::training(model, run)?;
         let c = self.read_commit(rev)?;
+        if self.training_recorded(rev, model, run)? {
+            return Err(RepoError::AlreadyRecorded(format!(
+                "model {model} run {run} on commit {}",
+                rev.short(12)
+            )));
+        }
         let drafts = c
             .datasets
             .iter()
@@ -266,7 +277,7 @@ impl Repo {
                 },
             })
             .collect();
-        self.record(lock, drafts)
+        self.record(lock, who, drafts)
     }
 }
 
@@ -340,6 +351,6 @@ impl Repo {
                 });
             }
         }
-        self.record(lock, drafts)
+        self.record(lock, who, drafts)
     }
 }

@@ -240,6 +240,7 @@ impl Repo {
         }
         self.record(
             lock,
+            who,
             vec![crate::ledger::Draft {
                 time: who.time,
                 actor: who.actor.clone(),

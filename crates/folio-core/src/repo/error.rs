@@ -77,6 +77,14 @@ pub enum RepoError {
         "HEAD is detached: ledger events belong to a branch; switch to one (`folio switch NAME`, or `folio branch NAME` then `folio switch NAME`) and record them there"
     )]
     DetachedHead,
+    /// A void that cannot be recorded.
+    #[error("{0}; nothing was recorded")]
+    VoidRefused(String),
+    /// The same training recorded twice.
+    #[error(
+        "{0} is recorded already; void the earlier record first if it was wrong (`folio ledger void`)"
+    )]
+    AlreadyRecorded(String),
     /// A path outside every dataset.
     #[error("'{0}' is in no dataset of this commit or of HEAD")]
     NotInADataset(String),
@@ -253,6 +261,8 @@ impl RepoError {
             | E::NotAnAncestor { .. }
             | E::NoCommits
             | E::DetachedHead
+            | E::VoidRefused(_)
+            | E::AlreadyRecorded(_)
             | E::NotInADataset(_)
             | E::MergeInProgress
             | E::NoMerge

@@ -115,12 +115,21 @@ impl Repo {
 
     /// Records events without a commit: one batch, pending on the current
     /// branch until its next commit brings it; returns how many.
-    pub(crate) fn record(&self, lock: &RepoLock, drafts: Vec<Draft>) -> Result<u64, RepoError> {
+    pub(crate) fn record(
+        &self,
+        lock: &RepoLock,
+        who: &super::Recorder,
+        drafts: Vec<Draft>,
+    ) -> Result<u64, RepoError> {
         if let Some(d) = drafts.first() {
             crate::ledger::values::text("the actor", &d.actor, crate::ledger::values::MAX_NAME)?;
         }
         let branch = self.recording_branch()?;
         let n = drafts.len() as u64;
+        if let Some(preview) = &who.dry_run {
+            preview.lock().expect("not poisoned").extend(drafts);
+            return Ok(n);
+        }
         if n == 0 {
             return Ok(0);
         }
@@ -396,7 +405,7 @@ impl Repo {
     /// Every event of the current view, in order, with its hashes and
     /// batch (for export); returns how many.
     pub fn export_ledger(&self, each: &mut dyn FnMut(ExportedEvent)) -> Result<u64, RepoError> {
-        let view = self.ledger_view()?;
+        let view = self.ledger_view()?.with_voided();
         view.each(&mut |e| {
             let batch = view.part_of(e.seq).map(|p| p.batch).expect("in the view");
             each(ExportedEvent::new(&e, &batch));
@@ -452,5 +461,57 @@ impl Repo {
         self.refs.delete(RefKind::Branch, name)?;
         self.set_pending(name, &[])?;
         Ok(tip)
+    }
+}
+
+/// One event a dry run would record, named as a reader names it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PreviewLine {
+    /// The example's locator, or `dataset:<path>`.
+    pub subject: String,
+    /// The event's kind.
+    pub kind: &'static str,
+    /// Its fields.
+    pub payload: serde_json::Value,
+}
+
+impl Repo {
+    /// The events a dry run collected, with each example's locator.
+    pub fn describe_drafts(&self, drafts: &[Draft]) -> Result<Vec<PreviewLine>, RepoError> {
+        use crate::ledger::index::Term;
+        use crate::ledger::{Payload, Subject};
+        let ids: HashSet<crate::ledger::ExampleId> = drafts
+            .iter()
+            .filter_map(|d| match d.subject {
+                Subject::Example(x) => Some(x),
+                Subject::Dataset(_) => None,
+            })
+            .collect();
+        let want: Vec<(u64, u64)> = ids
+            .iter()
+            .map(|x| (Term::Example(x).key(), Term::Example(x).key()))
+            .collect();
+        let mut locators = std::collections::HashMap::new();
+        self.ledger_view()?.read(&Some(want), &|_| true, &mut |e| {
+            if let (Subject::Example(x), Payload::Added { locator, .. }) = (&e.subject, &e.payload)
+                && ids.contains(x)
+            {
+                locators.insert(*x, locator.as_str().to_string());
+            }
+            Ok::<(), RepoError>(())
+        })?;
+        Ok(drafts
+            .iter()
+            .map(|d| PreviewLine {
+                subject: match &d.subject {
+                    Subject::Example(x) => {
+                        locators.get(x).cloned().unwrap_or_else(|| x.to_string())
+                    }
+                    Subject::Dataset(p) => format!("dataset:{p}"),
+                },
+                kind: d.payload.kind().name(),
+                payload: d.payload.to_json(),
+            })
+            .collect())
     }
 }

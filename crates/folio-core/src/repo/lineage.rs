@@ -17,7 +17,7 @@ impl Repo {
     /// [`Repo::resolve_example`]).
     pub fn lineage(&self, selector: &str) -> Result<Lineage, RepoError> {
         // One view for both reads: the limit is read once.
-        let view = self.ledger_view()?;
+        let view = self.ledger_view()?.with_voided();
         let id = view.resolve::<RepoError>(selector)?;
         let heads = view.heads();
         let mut events: Vec<Event> = Vec::new();
@@ -36,6 +36,8 @@ impl Repo {
             }
             Ok::<(), RepoError>(())
         })?;
+        let voided = view.voided()?;
+        trainings.retain(|t| !voided.contains(&t.hash()));
         Ok(Lineage::of(id, &events, &trainings, &heads))
     }
 }

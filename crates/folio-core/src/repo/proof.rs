@@ -19,13 +19,15 @@ impl Repo {
         };
         let mut leaves = Vec::with_capacity(size as usize);
         let mut mine: Vec<(u64, Vec<u8>)> = Vec::new();
-        self.ledger_view_at(rev)?.read_raw(&None, &mut |raw, p| {
-            leaves.push(merkle::leaf(&Hash::of(raw)));
-            if p.example == Some(&example.0[..]) {
-                mine.push((p.seq, raw.to_vec()));
-            }
-            Ok(true)
-        })?;
+        self.ledger_view_at(rev)?
+            .with_voided()
+            .read_raw(&None, &mut |raw, p| {
+                leaves.push(merkle::leaf(&Hash::of(raw)));
+                if p.example == Some(&example.0[..]) {
+                    mine.push((p.seq, raw.to_vec()));
+                }
+                Ok(true)
+            })?;
         if (leaves.len() as u64) < size || merkle::root(&leaves) != root {
             return Err(ProofError::LedgerMismatch.into());
         }
