@@ -81,6 +81,8 @@ enum Command {
     Restore(undo::RestoreArgs),
     /// Move the current branch to another commit
     Reset(undo::ResetArgs),
+    /// Undo a commit with a new one (its changes reversed, its events voided)
+    Revert(undo::RevertArgs),
     /// List or create tags
     Tag(branch::TagArgs),
     /// Record a label for one example, or for every example a filter selects
@@ -295,6 +297,7 @@ pub fn main() -> ExitCode {
         Command::Merge(a) => merge::run(&ctx, a),
         Command::Restore(a) => undo::restore(&ctx, a),
         Command::Reset(a) => undo::reset(&ctx, a),
+        Command::Revert(a) => undo::revert(&ctx, a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -56,3 +56,36 @@ pub fn reset(ctx: &Ctx, a: &ResetArgs) -> Result {
         }
     ))
 }
+
+#[derive(clap::Args, Debug)]
+pub struct RevertArgs {
+    /// The commit to undo
+    rev: String,
+    /// The message (default: Revert "MESSAGE")
+    #[arg(short, long)]
+    message: Option<String>,
+    /// The author (default $FOLIO_AUTHOR, else user@host)
+    #[arg(long)]
+    author: Option<String>,
+}
+
+pub fn revert(ctx: &Ctx, a: &RevertArgs) -> Result {
+    let repo = ctx.repo()?;
+    let rev = repo.resolve(&a.rev)?;
+    let lock = repo.lock(ctx.wait)?;
+    let opts = folio_core::repo::MergeOptions {
+        author: super::commit::author(a.author.as_deref()),
+        time: super::commit::now()?,
+        message: a.message.clone(),
+        prefer: None,
+    };
+    let res = repo.revert(&lock, rev, &opts, &ctx.progress())?;
+    let id = res.commit.expect("a revert always commits");
+    out(&format!(
+        "reverted {}: commit {} ({} ledger events: the undo and the voids of {}'s own)\n",
+        rev.short(12),
+        id.short(12),
+        res.events,
+        rev.short(12)
+    ))
+}

@@ -590,3 +590,54 @@ fn voided_events_stay_in_the_ledger_and_count_for_nothing() {
 fn count_events(e: &Env) -> usize {
     e.ok(&["ledger", "export"]).lines().count()
 }
+
+#[test]
+fn revert_undoes_a_commit_and_voids_its_events() {
+    let e = Env::new();
+    e.write("img/a.txt", b"a");
+    e.write("t.csv", b"id,label\n1,cat\n2,dog\n");
+    e.ok(&["commit", "img", "t.csv", "--key", "id", "-m", "one"]);
+    e.write("img/b.txt", b"b");
+    e.write("t.csv", b"id,label\n1,cat\n3,cow\n");
+    e.ok(&["commit", "-m", "two", "--source", "vendor-b"]);
+    e.write("img/c.txt", b"c");
+    e.ok(&["commit", "-m", "three"]);
+    let out = e.ok(&["revert", "HEAD~1"]);
+    assert!(out.contains("reverted"), "{out}");
+    // Two's changes are undone; three's stay.
+    assert!(!e.p("img/b.txt").exists());
+    assert!(e.p("img/c.txt").exists());
+    assert_eq!(
+        fs::read_to_string(e.p("t.csv")).expect("read"),
+        "id,label\n1,cat\n2,dog\n"
+    );
+    let log = e.json(&["log", "--json"]);
+    assert_eq!(log.as_array().map(Vec::len), Some(4));
+    assert!(
+        log[0]["message"]
+            .as_str()
+            .expect("message")
+            .starts_with("Revert \"two\"")
+    );
+    // Two's events are void; the ledger says what the data holds.
+    let b = e.json(&["lineage", "img/b.txt", "--json"]);
+    assert!(
+        b["events"]
+            .as_array()
+            .expect("events")
+            .iter()
+            .any(|ev| ev["voided"].is_string()),
+        "{b}"
+    );
+    assert_ne!(b["removed_in"], serde_json::Value::Null, "{b}");
+    let audit = e.json(&["audit", "--json"]);
+    assert_eq!(audited(&audit), [("img".into(), 2), ("t.csv".into(), 2)]);
+    e.ok(&["verify"]);
+    // A revert that conflicts with later work is refused, nothing written.
+    e.write("t.csv", b"id,label\n1,cat\n2,wolf\n");
+    e.ok(&["commit", "-m", "four"]);
+    let before = fs::read(e.p("t.csv")).expect("read");
+    let err = e.fails(&["revert", "HEAD~1"], 1);
+    assert!(err.contains("conflicts with later changes"), "{err}");
+    assert_eq!(fs::read(e.p("t.csv")).expect("read"), before);
+}

@@ -117,7 +117,7 @@ impl Repo {
         if self.merge_state()?.is_some() {
             return Err(RepoError::MergeInProgress);
         }
-        self.commit_with(lock, opts, progress, None)
+        self.commit_with(lock, opts, progress, None, &[])
     }
 
     /// [`Repo::commit`], or the commit of a merge (`merge`): two parents,
@@ -129,6 +129,7 @@ impl Repo {
         opts: &CommitOptions,
         progress: &dyn Progress,
         merge: Option<&super::merge::MergeState>,
+        extra: &[crate::ledger::Draft],
     ) -> Result<CommitOutcome, RepoError> {
         let mut parent = self.parent()?;
         let theirs = merge.map(|m| self.read_commit(m.theirs)).transpose()?;
@@ -189,9 +190,9 @@ impl Repo {
                 let ctx = self.event_context(opts, &config, &given);
                 let now = (snap.entries.as_slice(), tables.as_slice());
                 let ours = parent.id.ok_or(RepoError::NoCommits)?;
-                self.merge_corrections(&ctx, m, now, ours, nonce())?
+                self.merge_corrections(&ctx, m, now, ours, nonce(), extra)?
             }
-            _ => self.commit_events(&parent, opts, &config, &given, &delta)?,
+            _ => self.commit_events(&parent, opts, &config, &given, &delta, extra)?,
         };
         let events = hashes.len() as u64;
         let mut batches = pending.clone();
@@ -289,12 +290,16 @@ impl Repo {
         config: &crate::config::Config,
         given: &GivenMeta,
         delta: &CommitDelta<'_>,
+        extra: &[crate::ledger::Draft],
     ) -> Result<(Option<(Vec<u8>, u64)>, Vec<merkle::Hash>), RepoError> {
         let ctx = self.event_context(opts, config, given);
         let mut out = BatchBuilder::new(parent.id, nonce());
         self.example_events(&ctx, delta, &mut |d| {
             Ok(out.push(&crate::ledger::Event::from(d))?)
         })?;
+        for d in extra {
+            out.push(&crate::ledger::Event::from(d.clone()))?;
+        }
         let n = out.len();
         let built = out.finish()?;
         Ok(((n > 0).then_some((built.bytes, n)), built.hashes))

@@ -77,6 +77,9 @@ pub enum RepoError {
         "HEAD is detached: ledger events belong to a branch; switch to one (`folio switch NAME`, or `folio branch NAME` then `folio switch NAME`) and record them there"
     )]
     DetachedHead,
+    /// A revert that cannot be made.
+    #[error("{0}; nothing was written")]
+    RevertRefused(String),
     /// A void that cannot be recorded.
     #[error("{0}; nothing was recorded")]
     VoidRefused(String),
@@ -261,6 +264,7 @@ impl RepoError {
             | E::NotAnAncestor { .. }
             | E::NoCommits
             | E::DetachedHead
+            | E::RevertRefused(_)
             | E::VoidRefused(_)
             | E::AlreadyRecorded(_)
             | E::NotInADataset(_)

@@ -116,7 +116,7 @@ pub struct MergeOptions {
 }
 
 /// A path's change to the working tree.
-enum Write {
+pub(super) enum Write {
     /// The bytes of a blob of the store.
     Blob(FlatEntry),
     /// Bytes the merge made (a merged table).
@@ -127,10 +127,10 @@ enum Write {
 
 /// The merge of the three versions, planned.
 #[derive(Default)]
-struct Plan {
+pub(super) struct Plan {
     writes: Vec<(String, Write)>,
-    conflicts: Vec<Conflict>,
-    datasets: BTreeSet<String>,
+    pub(super) conflicts: Vec<Conflict>,
+    pub(super) datasets: BTreeSet<String>,
 }
 
 fn full(dataset: &str, rel: &str) -> String {
@@ -297,7 +297,7 @@ impl Repo {
     }
 
     /// Plans the three-way merge of every dataset.
-    fn plan_merge(
+    pub(super) fn plan_merge(
         &self,
         b: Option<&Commit>,
         o: &Commit,
@@ -454,7 +454,7 @@ impl Repo {
 
     /// Writes a plan's changes into the working tree, never through a
     /// symlink.
-    fn apply_merge(&self, plan: &Plan) -> Result<(), RepoError> {
+    pub(super) fn apply_merge(&self, plan: &Plan) -> Result<(), RepoError> {
         for (path, w) in &plan.writes {
             let dest = self.abs(path);
             let (dir, name) = path.rsplit_once('/').unwrap_or(("", path));
@@ -503,7 +503,7 @@ impl Repo {
             meta: Default::default(),
             meta_file: None,
         };
-        let out = self.commit_with(lock, &copts, progress, Some(state))?;
+        let out = self.commit_with(lock, &copts, progress, Some(state), &[])?;
         Ok(out.commit.expect("a merge always commits"))
     }
 

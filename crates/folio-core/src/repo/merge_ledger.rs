@@ -76,12 +76,42 @@ impl Repo {
         now: (&[DatasetEntry], &[TableRef]),
         ours: CommitId,
         nonce: u64,
+        extra: &[Draft],
     ) -> Result<(Option<(Vec<u8>, u64)>, Vec<merkle::Hash>), RepoError> {
         let keep = self.changed_since_base(m)?;
         let mut out = BatchBuilder::new(Some(ours), nonce);
-        if keep.is_empty() {
-            return Ok((None, Vec::new()));
+        let drafts = if keep.is_empty() {
+            Vec::new()
+        } else {
+            self.corrections(ctx, m, now, ours, &keep)?
+        };
+        for (x, payload) in drafts {
+            out.push(&Event::from(Draft {
+                time: ctx.time,
+                actor: ctx.actor.to_string(),
+                commit: None,
+                subject: Subject::Example(x),
+                payload,
+            }))?;
         }
+        for d in extra {
+            out.push(&Event::from(d.clone()))?;
+        }
+        let n = out.len();
+        let built = out.finish()?;
+        Ok(((n > 0).then_some((built.bytes, n)), built.hashes))
+    }
+
+    /// The events that make the merged ledger agree with the merged data
+    /// on the examples of `keep`.
+    fn corrections(
+        &self,
+        ctx: &EventContext<'_>,
+        m: &MergeState,
+        now: (&[DatasetEntry], &[TableRef]),
+        ours: CommitId,
+        keep: &HashSet<ExampleId>,
+    ) -> Result<Vec<(ExampleId, Payload)>, RepoError> {
         // What the merged ledger says of them.
         let mut parts = self.history_parts(Some(ours))?;
         parts.extend(self.brought_parts(ours, m.theirs)?);
@@ -100,10 +130,10 @@ impl Repo {
             Ok::<(), RepoError>(())
         })?;
         // What the merged data holds of them.
-        let held = self.held(&keep, now, m)?;
+        let held = self.held(keep, now, m)?;
         let mut drafts: Vec<(ExampleId, Payload)> = Vec::new();
         let nobody = ExampleState::default();
-        for x in &keep {
+        for x in keep {
             let s = states.get(x).unwrap_or(&nobody);
             match (held.get(x), s.present) {
                 (None, true) => drafts.push((
@@ -136,18 +166,7 @@ impl Repo {
                 }
             }
         }
-        for (x, payload) in drafts {
-            out.push(&Event::from(Draft {
-                time: ctx.time,
-                actor: ctx.actor.to_string(),
-                commit: None,
-                subject: Subject::Example(x),
-                payload,
-            }))?;
-        }
-        let n = out.len();
-        let built = out.finish()?;
-        Ok(((n > 0).then_some((built.bytes, n)), built.hashes))
+        Ok(drafts)
     }
 
     /// The examples of `keep` the merged data holds, with their dataset,

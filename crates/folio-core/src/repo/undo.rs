@@ -134,3 +134,112 @@ impl Repo {
         Ok(was)
     }
 }
+
+impl Repo {
+    /// A new commit on the current branch that undoes `rev`'s dataset
+    /// changes (a three-way merge of `rev`'s parent into HEAD, with `rev`
+    /// as the base) and voids the events `rev` recorded when it was made.
+    /// Refused when the undo conflicts with later changes, or `rev` is a
+    /// merge; nothing is written then.
+    pub fn revert(
+        &self,
+        lock: &RepoLock,
+        rev: CommitId,
+        opts: &super::MergeOptions,
+        progress: &dyn Progress,
+    ) -> Result<super::CommitOutcome, RepoError> {
+        if self.merge_state()?.is_some() {
+            return Err(RepoError::MergeInProgress);
+        }
+        if let Head::Detached(_) = self.refs.head()? {
+            return Err(RepoError::DetachedHead);
+        }
+        let head = self.read_commit(self.head_commit()?.ok_or(RepoError::NoCommits)?)?;
+        let r = self.read_commit(rev)?;
+        if r.parents.len() > 1 {
+            return Err(RepoError::RevertRefused(format!(
+                "{} is a merge: revert the commits it brought, or reset",
+                rev.short(12)
+            )));
+        }
+        if !self.status(progress)?.is_clean() {
+            return Err(RepoError::UncommittedChanges {
+                paths: vec![
+                    "(the working tree: commit or restore your changes before reverting)".into(),
+                ],
+            });
+        }
+        let before = match r.parents.first() {
+            Some(p) => self.read_commit(*p)?,
+            None => crate::object::Commit {
+                parents: Vec::new(),
+                datasets: Vec::new(),
+                tables: Vec::new(),
+                ledger: None,
+                events: Vec::new(),
+                author: String::new(),
+                time: 0,
+                message: String::new(),
+            },
+        };
+        let plan = self.plan_merge(Some(&r), &head, &before, None)?;
+        if !plan.conflicts.is_empty() {
+            let paths: Vec<String> = plan.conflicts.iter().map(|c| c.path.clone()).collect();
+            return Err(RepoError::RevertRefused(format!(
+                "undoing {} conflicts with later changes to: {}; change them by hand and commit instead",
+                rev.short(12),
+                paths.join(", ")
+            )));
+        }
+        let voids = self.commit_time_voids(rev, opts)?;
+        self.apply_merge(&plan)?;
+        let copts = super::CommitOptions {
+            paths: plan.datasets.iter().map(std::path::PathBuf::from).collect(),
+            message: opts.message.clone().unwrap_or_else(|| {
+                format!("Revert \"{}\"\n\nThis undoes commit {rev}.", r.message)
+            }),
+            author: opts.author.clone(),
+            time: opts.time,
+            allow_empty: true,
+            tables: Default::default(),
+            source: None,
+            meta: Default::default(),
+            meta_file: None,
+        };
+        self.commit_with(lock, &copts, progress, None, &voids)
+    }
+
+    /// Voids for the events `rev` recorded when it was made (those that
+    /// name no commit of their own), still counted now.
+    fn commit_time_voids(
+        &self,
+        rev: CommitId,
+        opts: &super::MergeOptions,
+    ) -> Result<Vec<crate::ledger::Draft>, RepoError> {
+        let view = self.ledger_view()?.with_voided();
+        let voided = view.voided()?;
+        let mut out = Vec::new();
+        let head = self.head_commit()?;
+        view.each(&mut |e| {
+            let here = view.part_of(e.seq).is_some_and(|p| p.commit == Some(rev));
+            if here
+                && e.commit.is_none()
+                && e.payload.kind() != crate::ledger::EventKind::Voided
+                && !voided.contains(&e.hash())
+            {
+                out.push(crate::ledger::Draft {
+                    time: opts.time,
+                    actor: opts.author.clone(),
+                    commit: head,
+                    subject: e.subject.clone(),
+                    payload: crate::ledger::Payload::Voided {
+                        target: e.hash(),
+                        reason: format!("commit {} reverted", rev.short(12)),
+                    },
+                });
+            }
+            Ok::<(), RepoError>(())
+        })?;
+        Ok(out)
+    }
+}
