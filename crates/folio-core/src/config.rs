@@ -211,6 +211,33 @@ pub struct Config {
     /// Asset policies by dataset path.
     #[serde(default)]
     pub book: BTreeMap<String, crate::book::PolicyConfig>,
+    /// Garbage collection.
+    #[serde(default)]
+    pub gc: GcConfig,
+}
+
+/// `[gc]`: what garbage collection keeps.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GcConfig {
+    /// Days the operation log keeps what its entries name (commits of
+    /// deleted branches, pending batches dropped): default 90.
+    #[serde(default = "GcConfig::default_days")]
+    pub oplog_days: u32,
+}
+
+impl GcConfig {
+    fn default_days() -> u32 {
+        90
+    }
+}
+
+impl Default for GcConfig {
+    fn default() -> Self {
+        GcConfig {
+            oplog_days: GcConfig::default_days(),
+        }
+    }
 }
 
 impl Config {

@@ -15,7 +15,7 @@ pub struct Args {
 pub fn run(ctx: &Ctx, a: &Args) -> Result {
     let repo = ctx.repo()?;
     let lock = repo.lock(ctx.wait)?;
-    let r = repo.gc(&lock, a.prune)?;
+    let r = repo.gc(&lock, a.prune, super::commit::now()?)?;
     if a.json {
         return out_json(&r);
     }

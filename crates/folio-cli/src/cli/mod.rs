@@ -14,6 +14,7 @@ mod ledger;
 mod lineage;
 mod log;
 mod merge;
+mod oplog;
 mod progress;
 mod prove;
 mod quality;
@@ -83,6 +84,11 @@ enum Command {
     Reset(undo::ResetArgs),
     /// Undo a commit with a new one (its changes reversed, its events voided)
     Revert(undo::RevertArgs),
+    /// List the operations that moved refs or recorded ledger events, or
+    /// return to the state before one
+    Oplog(oplog::Args),
+    /// Undo the last operation (refs and pending events; not the working tree)
+    Undo(oplog::UndoArgs),
     /// List or create tags
     Tag(branch::TagArgs),
     /// Record a label for one example, or for every example a filter selects
@@ -230,6 +236,14 @@ impl Failure {
         }
     }
 
+    /// The same failure, its message prefixed with what was going on.
+    fn context(self, what: &str) -> Self {
+        Failure {
+            code: self.code,
+            message: format!("{what}: {}", self.message),
+        }
+    }
+
     /// A failure that has already been reported on stdout or stderr.
     fn silent(code: u8) -> Self {
         Failure {
@@ -267,6 +281,22 @@ pub fn main() -> ExitCode {
         quiet: cli.quiet,
         wait: cli.wait,
     };
+    // Every command that may move a ref or record an event is journalled.
+    let journalled = !matches!(
+        &cli.command,
+        Command::Init(_)
+            | Command::Upgrade(_)
+            | Command::VerifyProof(_)
+            | Command::Log(_)
+            | Command::Show(_)
+            | Command::Status(_)
+            | Command::Verify(_)
+    );
+    let before = if journalled {
+        oplog::before(&ctx)
+    } else {
+        None
+    };
     let result = match &cli.command {
         Command::Init(a) => init::run(&ctx, a),
         Command::Commit(a) => commit::run(&ctx, a),
@@ -298,6 +328,15 @@ pub fn main() -> ExitCode {
         Command::Restore(a) => undo::restore(&ctx, a),
         Command::Reset(a) => undo::reset(&ctx, a),
         Command::Revert(a) => undo::revert(&ctx, a),
+        Command::Oplog(a) => oplog::run(&ctx, a),
+        Command::Undo(a) => oplog::undo(&ctx, a),
+    };
+    // A failed command may have moved refs too (a merge that stopped):
+    // whatever changed is journalled.
+    let journal = before.map_or(Ok(()), |(repo, s)| oplog::journal(&repo, &s));
+    let result = match (result, journal) {
+        (Err(f), _) | (Ok(()), Err(f)) => Err(f),
+        (Ok(()), Ok(())) => Ok(()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -641,3 +641,65 @@ fn revert_undoes_a_commit_and_voids_its_events() {
     assert!(err.contains("conflicts with later changes"), "{err}");
     assert_eq!(fs::read(e.p("t.csv")).expect("read"), before);
 }
+
+#[test]
+fn the_operation_log_records_undoes_and_keeps_deleted_work() {
+    let e = Env::new();
+    e.write("img/a.txt", b"a");
+    e.ok(&["commit", "img", "-m", "one"]);
+    e.ok(&["branch", "exp"]);
+    e.ok(&["switch", "exp"]);
+    e.write("img/b.txt", b"b");
+    e.ok(&["commit", "-m", "two"]);
+    let exp = e.json(&["log", "--json"])[0]["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    e.ok(&["annotate", "img/a.txt", "--label", "x"]);
+    e.ok(&["switch", "main"]);
+    e.ok(&["branch", "-d", "exp", "--force"]);
+    let ops = e.json(&["oplog", "--json"]);
+    let commands: Vec<&str> = ops
+        .as_array()
+        .expect("ops")
+        .iter()
+        .map(|o| o["command"].as_str().expect("command"))
+        .collect();
+    assert_eq!(commands[0], "folio branch -d exp --force");
+    assert_eq!(commands.len(), 7, "{commands:?}");
+    assert_eq!(ops[0]["before"]["branches"]["exp"], exp.as_str());
+    // What the deleted branch held survives gc and stays provable.
+    e.ok(&["gc", "--prune"]);
+    let proof = e.ok(&["prove", "img/b.txt", "--rev", &exp]);
+    assert!(independent_verify(&proof));
+    // Undo brings the branch back, with its pending annotation.
+    let out = e.ok(&["undo"]);
+    assert!(out.contains("undid op 7"), "{out}");
+    e.ok(&["switch", "exp"]);
+    assert_eq!(e.json(&["lineage", "img/a.txt", "--json"])["label"], "x");
+    // Undoing the undo deletes it again; restoring an earlier state works.
+    e.ok(&["switch", "main"]);
+    e.ok(&["oplog", "restore", "2"]);
+    assert_eq!(
+        e.json(&["branch", "--json"]).as_array().map(Vec::len),
+        Some(1)
+    );
+    // A commit is undone too: the branch moves back, the work stays.
+    e.write("img/c.txt", b"c");
+    e.ok(&["commit", "-m", "three"]);
+    e.ok(&["undo"]);
+    assert_eq!(e.json(&["log", "--json"]).as_array().map(Vec::len), Some(1));
+    assert!(e.p("img/c.txt").exists());
+    e.ok(&["verify"]);
+    // Tampering with the journal is caught.
+    let log = fs::read_to_string(e.p(".folio/oplog")).expect("read");
+    fs::write(
+        e.p(".folio/oplog"),
+        log.replacen("T<", "X<", 1)
+            .replacen("\"time\":", "\"time\":1", 1),
+    )
+    .expect("write");
+    let out = e.cmd(&["verify"]).output().expect("run");
+    assert_eq!(out.status.code(), Some(70));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("oplog"));
+}

@@ -103,6 +103,9 @@ fn blob_ids_match_b3sum() {
 #[test]
 fn gc_finds_and_prunes_unreachable_objects() {
     let e = with_data();
+    // The operation log keeps what deleted branches held for 90 days by
+    // default; here, for none.
+    no_retention(&e);
     e.ok(&["branch", "side"]);
     e.ok(&["switch", "side"]);
     e.write("data/extra.txt", b"only on side");
@@ -139,6 +142,7 @@ fn index_is_derived() {
 #[test]
 fn gc_keeps_manifests_and_chunks_of_reachable_tables() {
     let e = Env::new();
+    no_retention(&e);
     let mut big = String::from("id,text\n");
     for i in 0..30_000 {
         big += &format!("{i},row number {i} with some text\n");
@@ -180,4 +184,11 @@ fn verify_names_a_damaged_chunk() {
     assert_eq!(out.status.code(), Some(70));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains(&packs[0].display().to_string()), "{text}");
+}
+
+/// `[gc] oplog_days = 0`: the operation log keeps nothing from gc.
+fn no_retention(e: &Env) {
+    let mut cfg = fs::read_to_string(e.p(".folio/config.toml")).expect("config");
+    cfg += "\n[gc]\noplog_days = 0\n";
+    e.write(".folio/config.toml", cfg.as_bytes());
 }

@@ -77,6 +77,9 @@ pub enum RepoError {
         "HEAD is detached: ledger events belong to a branch; switch to one (`folio switch NAME`, or `folio branch NAME` then `folio switch NAME`) and record them there"
     )]
     DetachedHead,
+    /// An operation the log does not hold.
+    #[error("the operation log holds no operation {0} (`folio oplog` lists them)")]
+    NoOperation(u64),
     /// A revert that cannot be made.
     #[error("{0}; nothing was written")]
     RevertRefused(String),
@@ -264,6 +267,7 @@ impl RepoError {
             | E::NotAnAncestor { .. }
             | E::NoCommits
             | E::DetachedHead
+            | E::NoOperation(_)
             | E::RevertRefused(_)
             | E::VoidRefused(_)
             | E::AlreadyRecorded(_)

@@ -28,7 +28,7 @@ pub struct GcReport {
 
 impl Repo {
     /// Every object reachable from a ref, without re-hashing.
-    fn reachable(&self) -> Result<HashSet<ObjectId>, RepoError> {
+    fn reachable(&self, now: i64) -> Result<HashSet<ObjectId>, RepoError> {
         let mut problems = Vec::new();
         let tips = self.ref_tips(&mut problems)?;
         if let Some(p) = problems.first() {
@@ -44,6 +44,17 @@ impl Repo {
             out.extend(self.pending(&b)?.into_iter().map(|e| e.0));
         }
         let mut commits: Vec<CommitId> = tips;
+        // What the operation log names within its retention: commits of
+        // deleted branches and moved refs, dropped pending batches.
+        for id in self.oplog_keeps(self.config()?.gc.oplog_days, now)? {
+            match self.store.get(&id) {
+                Ok(b) if crate::object::looks_like_commit(&b) => commits.push(CommitId(id)),
+                Ok(_) => {
+                    out.insert(id);
+                }
+                Err(_) => {} // gone already (pruned after its retention)
+            }
+        }
         let mut trees = Vec::new();
         while let Some(c) = commits.pop() {
             if !out.insert(c.0) {
@@ -89,8 +100,9 @@ impl Repo {
     }
 
     /// Finds objects no ref reaches; deletes them when `prune`.
-    pub fn gc(&self, _lock: &RepoLock, prune: bool) -> Result<GcReport, RepoError> {
-        let keep = self.reachable()?;
+    /// `now` (seconds since the epoch) dates the operation log's retention.
+    pub fn gc(&self, _lock: &RepoLock, prune: bool, now: i64) -> Result<GcReport, RepoError> {
+        let keep = self.reachable(now)?;
         let mut rep = GcReport {
             reachable: keep.len() as u64,
             pruned: prune,

@@ -12,7 +12,7 @@ impl Repo {
     /// the ledger commit `rev` attests. Reads every event hash up to the
     /// commit's head (32 bytes an event).
     pub fn prove(&self, selector: &str, rev: CommitId) -> Result<Proof, RepoError> {
-        let example = self.resolve_example(selector)?;
+        let example = self.ledger_view_at(rev)?.resolve::<RepoError>(selector)?;
         let commit = self.read_commit(rev)?;
         let Some((size, root)) = commit.ledger else {
             return Err(ProofError::NoHead(rev).into());

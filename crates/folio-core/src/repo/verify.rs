@@ -115,6 +115,12 @@ impl Repo {
         let (trees, blobs, tables) = self.walk_commits(&tips, &mut r)?;
         self.check_tables(tables, &mut r);
         self.check_ledger(&tips, &mut r)?;
+        if let Err(e) = self.operations() {
+            r.problems.push(Problem {
+                file: self.dot.join("oplog"),
+                detail: e.to_string(),
+            });
+        }
         self.walk_trees(trees, blobs, &mut r, progress)?;
         r.index = match Index::health(&self.index_dir()) {
             IndexHealth::Missing => "missing (rebuilt by the next scan)".into(),

@@ -1,0 +1,283 @@
+//! The operation log: an append-only, hash-chained local journal of every
+//! change to the refs and the pending ledger events — who, when, which
+//! command, the state before and after — so any of them can be undone
+//! (`oplog restore`, `undo`) and what a deleted branch held stays on
+//! record (jj's operation log is the anchor).
+//!
+//! `.folio/oplog` holds one JSON object a line (docs/FORMAT.md): `seq`,
+//! `time`, `actor`, `command`, `before` and `after` (each: `head`,
+//! `branches`, `tags`, `pending`), `prev` (the previous line's `hash`,
+//! zeros for the first) and `hash`: BLAKE3 of the line as written with
+//! `hash` empty. A line cut short at the end is a torn append and is
+//! ignored; any other damage is an error naming the line.
+
+use std::collections::{BTreeMap, HashSet};
+use std::io::Write as _;
+
+use super::{Repo, RepoError};
+use crate::id::{CommitId, ObjectId};
+use crate::lock::RepoLock;
+use crate::refs::{Head, RefKind};
+
+/// The refs and pending ledger batches at one moment.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RefState {
+    /// `branch:NAME` or `commit:ID`.
+    pub head: String,
+    /// Branch → commit id.
+    pub branches: BTreeMap<String, String>,
+    /// Tag → commit id.
+    pub tags: BTreeMap<String, String>,
+    /// Branch → its pending batches (id, event count).
+    pub pending: BTreeMap<String, Vec<(String, u64)>>,
+}
+
+/// One entry of the operation log.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Operation {
+    /// Its number, from 1.
+    pub seq: u64,
+    /// Seconds since the epoch, UTC.
+    pub time: i64,
+    /// Who ran it.
+    pub actor: String,
+    /// The command, as given.
+    pub command: String,
+    /// The state before.
+    pub before: RefState,
+    /// The state after.
+    pub after: RefState,
+    /// The previous entry's hash (zeros for the first).
+    pub prev: String,
+    /// BLAKE3 of this entry's line written with `hash` empty.
+    pub hash: String,
+}
+
+const ZERO: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+fn line_hash(op: &Operation) -> String {
+    let mut bare = op.clone();
+    bare.hash = String::new();
+    let text = serde_json::to_string(&bare).expect("serializable");
+    blake3::hash(text.as_bytes()).to_hex().to_string()
+}
+
+impl RefState {
+    /// Every commit and batch id the state names.
+    fn ids(&self) -> impl Iterator<Item = &String> {
+        self.branches
+            .values()
+            .chain(self.tags.values())
+            .chain(
+                self.head
+                    .strip_prefix("commit:")
+                    .into_iter()
+                    .map(|_| &self.head),
+            )
+            .chain(self.pending.values().flatten().map(|p| &p.0))
+    }
+}
+
+impl Repo {
+    fn oplog_path(&self) -> std::path::PathBuf {
+        self.dot.join("oplog")
+    }
+
+    /// The refs and pending batches now.
+    pub fn ref_state(&self) -> Result<RefState, RepoError> {
+        let mut s = RefState {
+            head: match self.refs.head()? {
+                Head::Branch(b) => format!("branch:{b}"),
+                Head::Detached(c) => format!("commit:{c}"),
+            },
+            ..Default::default()
+        };
+        for (name, c) in self.refs.list(RefKind::Branch)? {
+            s.branches.insert(name.clone(), c?.to_string());
+            let p = self.pending(&name)?;
+            if !p.is_empty() {
+                let list = p.iter().map(|(id, n)| (id.to_string(), *n)).collect();
+                s.pending.insert(name, list);
+            }
+        }
+        for (name, c) in self.refs.list(RefKind::Tag)? {
+            s.tags.insert(name, c?.to_string());
+        }
+        Ok(s)
+    }
+
+    /// Every entry of the operation log, oldest first, its chain checked.
+    pub fn operations(&self) -> Result<Vec<Operation>, RepoError> {
+        let path = self.oplog_path();
+        crate::fsutil::refuse_symlink(&path).map_err(RepoError::io(&path))?;
+        let text = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(RepoError::io(&path)(e)),
+        };
+        let damaged = |line: usize, what: &str| {
+            RepoError::io(&path)(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("line {line}: {what}: the operation log was altered or damaged"),
+            ))
+        };
+        let mut out: Vec<Operation> = Vec::new();
+        let lines: Vec<&[u8]> = text.split(|b| *b == b'\n').collect();
+        for (i, raw) in lines.iter().enumerate() {
+            if raw.is_empty() {
+                continue;
+            }
+            let torn = i + 1 == lines.len(); // no newline after it
+            let op: Operation = match serde_json::from_slice(raw) {
+                Ok(op) => op,
+                Err(_) if torn => break,
+                Err(_) => return Err(damaged(i + 1, "not an entry")),
+            };
+            let prev = out.last().map_or(ZERO, |o| o.hash.as_str());
+            if op.prev != prev || op.seq != out.len() as u64 + 1 {
+                return Err(damaged(i + 1, "it does not follow the entry before it"));
+            }
+            if line_hash(&op) != op.hash {
+                return Err(damaged(i + 1, "its hash does not match its content"));
+            }
+            out.push(op);
+        }
+        Ok(out)
+    }
+
+    /// Appends an entry when the state moved since `before`; returns it.
+    pub fn record_operation(
+        &self,
+        _lock: &RepoLock,
+        before: &RefState,
+        command: &str,
+        actor: &str,
+        time: i64,
+    ) -> Result<Option<Operation>, RepoError> {
+        let after = self.ref_state()?;
+        if after == *before {
+            return Ok(None);
+        }
+        let ops = self.operations()?;
+        let mut op = Operation {
+            seq: ops.len() as u64 + 1,
+            time,
+            actor: actor.to_string(),
+            command: command.to_string(),
+            before: before.clone(),
+            after,
+            prev: ops.last().map_or(ZERO.to_string(), |o| o.hash.clone()),
+            hash: String::new(),
+        };
+        op.hash = line_hash(&op);
+        let mut line = serde_json::to_vec(&op).expect("serializable");
+        line.push(b'\n');
+        let path = self.oplog_path();
+        let mut f = crate::fsutil::open_in_place(&path, true).map_err(RepoError::io(&path))?;
+        // A torn line left by a crash is cut off first.
+        let len = f.metadata().map_err(RepoError::io(&path))?.len();
+        let keep = self.oplog_good_len(&path, len)?;
+        if keep < len {
+            f.set_len(keep).map_err(RepoError::io(&path))?;
+        }
+        use std::io::Seek as _;
+        f.seek(std::io::SeekFrom::End(0))
+            .map_err(RepoError::io(&path))?;
+        f.write_all(&line).map_err(RepoError::io(&path))?;
+        f.sync_all().map_err(RepoError::io(&path))?;
+        Ok(Some(op))
+    }
+
+    /// The length of the log up to its last complete line.
+    fn oplog_good_len(&self, path: &std::path::Path, len: u64) -> Result<u64, RepoError> {
+        if len == 0 {
+            return Ok(0);
+        }
+        let bytes = std::fs::read(path).map_err(RepoError::io(path))?;
+        Ok(bytes
+            .iter()
+            .rposition(|b| *b == b'\n')
+            .map_or(0, |i| i as u64 + 1))
+    }
+
+    /// Returns the refs and pending batches to the state before (or, with
+    /// `after`, after) operation `seq`; the working tree is not touched.
+    /// Returns that state.
+    pub fn restore_operation(
+        &self,
+        _lock: &RepoLock,
+        seq: u64,
+        after: bool,
+    ) -> Result<RefState, RepoError> {
+        if self.merge_state()?.is_some() {
+            return Err(RepoError::MergeInProgress);
+        }
+        let ops = self.operations()?;
+        let op = ops
+            .iter()
+            .find(|o| o.seq == seq)
+            .ok_or(RepoError::NoOperation(seq))?;
+        let target = if after { &op.after } else { &op.before };
+        let id = |s: &str| -> Result<CommitId, RepoError> {
+            let c = CommitId(
+                s.parse::<ObjectId>()
+                    .map_err(|_| RepoError::NoOperation(seq))?,
+            );
+            self.read_commit(c)?; // still in the store
+            Ok(c)
+        };
+        let now = self.ref_state()?;
+        for (kind, want, have) in [
+            (RefKind::Branch, &target.branches, &now.branches),
+            (RefKind::Tag, &target.tags, &now.tags),
+        ] {
+            for (name, c) in want {
+                self.refs.set(kind, name, id(c)?)?;
+            }
+            for name in have.keys().filter(|n| !want.contains_key(*n)) {
+                self.refs.delete(kind, name)?;
+            }
+        }
+        for b in now.branches.keys().chain(target.branches.keys()) {
+            let list: Vec<(ObjectId, u64)> = target
+                .pending
+                .get(b)
+                .map(|l| {
+                    l.iter()
+                        .filter_map(|(i, n)| Some((i.parse().ok()?, *n)))
+                        .collect()
+                })
+                .unwrap_or_default();
+            self.set_pending(b, &list)?;
+        }
+        let head = match (
+            target.head.strip_prefix("branch:"),
+            target.head.strip_prefix("commit:"),
+        ) {
+            (Some(b), _) => Head::Branch(b.to_string()),
+            (_, Some(c)) => Head::Detached(id(c)?),
+            _ => return Err(RepoError::NoOperation(seq)),
+        };
+        self.refs.set_head(&head)?;
+        Ok(target.clone())
+    }
+
+    /// Commits and batches the operation log names in entries younger than
+    /// `days` (gc keeps them: a deleted branch stays provable).
+    pub(crate) fn oplog_keeps(&self, days: u32, now: i64) -> Result<HashSet<ObjectId>, RepoError> {
+        let mut out = HashSet::new();
+        if days == 0 {
+            return Ok(out);
+        }
+        let since = now - i64::from(days) * 86_400;
+        for op in self.operations()?.iter().filter(|o| o.time >= since) {
+            for s in op.before.ids().chain(op.after.ids()) {
+                let s = s.strip_prefix("commit:").unwrap_or(s);
+                if let Ok(id) = s.parse::<ObjectId>() {
+                    out.insert(id);
+                }
+            }
+        }
+        Ok(out)
+    }
+}
