@@ -68,6 +68,32 @@ printf '\n\033[1m== %s\033[0m\n$ folio audit | head -n 12\n' "The inventory a re
 "$FOLIO" audit | head -n 12
 printf '\n\033[1m== %s\033[0m\n$ folio ledger export | head -n 2\n' "The first ledger events, re-checkable without folio"
 "$FOLIO" ledger export | head -n 2 | cut -c 1-300
+step "Bring the recorded events into history (annotations wait, like staged changes, for the next commit)" commit -m "Labels, costs, a triage pass and a training run"
+
+echo; echo "(branches keep their own data and ledger: relabel review 5 differently on each side)"
+step "Work on the experiment branch" switch experiment
+sed -i '/^5,/s/,negative,cy,/,positive,dee,/' reviews.csv
+step "Commit there" commit -m "Review 5 reads positive"
+step "Back to main" switch main
+sed -i '/^5,/s/,negative,cy,/,neutral,cy,/' reviews.csv
+sed -i '/^6,/s/,positive,cy,0.70,/,positive,cy,0.75,/' reviews.csv
+step "Commit on main too" commit -m "Review 5 is neutral; review 6 surer"
+printf '\n\033[1m== %s\033[0m\n$ folio merge experiment\n' "Merge: different cells merge, the same cell changed twice is a conflict"
+if "$FOLIO" merge experiment; then echo "merged"; else echo "(exit $?: nothing committed; the conflict waits)"; fi
+step "A merge in progress shows in status" status
+step "Settle the table for the branch's side" merge --theirs reviews.csv
+step "Commit the merge (two parents)" merge --continue -m "Merge experiment: review 5 positive"
+step "The row's story across both branches" lineage reviews.csv:5
+step "History with the merge" log -n 3
+
+echo; echo "(a mistaken commit, undone)"
+printf 'P2\n1 1\n255\n9\n' > images/cat/cat_99.pgm
+step "Commit by mistake" commit -m "oops: a stray image"
+step "Every ref move is in the operation log" oplog -n 3
+step "Undo it: the branch moves back; the file stays in the working tree" undo
+step "Discard the stray file" restore images
+step "Clean again" status
+
 step "Book the reviews as an asset: 18 months, double-declining" book policy reviews.csv --method declining-balance --life 18
 "$FOLIO" book policy images --method straight-line --life 24 > /dev/null
 "$FOLIO" book policy sensors.jsonl --method sum-of-years-digits --life 12 --residual 0.1 > /dev/null
