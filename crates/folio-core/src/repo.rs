@@ -364,4 +364,6 @@ const CONFIG_TEMPLATE: &str = "# folio repository configuration\n";
 use crate::object::is_within;
 
 #[cfg(test)]
+mod merge_tests;
+#[cfg(test)]
 mod tests;

@@ -493,7 +493,7 @@ impl Repo {
         progress: &dyn Progress,
     ) -> Result<CommitId, RepoError> {
         let copts = super::CommitOptions {
-            paths: datasets.iter().map(std::path::PathBuf::from).collect(),
+            paths: datasets.iter().map(|d| self.abs(d)).collect(),
             message: state.message.clone(),
             author: opts.author.clone(),
             time: opts.time,

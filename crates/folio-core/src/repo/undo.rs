@@ -194,7 +194,7 @@ impl Repo {
         let voids = self.commit_time_voids(rev, opts)?;
         self.apply_merge(&plan)?;
         let copts = super::CommitOptions {
-            paths: plan.datasets.iter().map(std::path::PathBuf::from).collect(),
+            paths: plan.datasets.iter().map(|d| self.abs(d)).collect(),
             message: opts.message.clone().unwrap_or_else(|| {
                 format!("Revert \"{}\"\n\nThis undoes commit {rev}.", r.message)
             }),
