@@ -59,6 +59,19 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
     for m in &l.models {
         s += &format!("  trained:  {m}\n");
     }
+    if !l.branches.is_empty() {
+        s += "  branches:\n";
+        for b in &l.branches {
+            s += &format!(
+                "    {:<20} {}  added in {}{}\n",
+                super::visible(&b.branch),
+                if b.present { "holds it " } else { "not there" },
+                short(&b.added_in),
+                b.removed_in
+                    .map_or(String::new(), |r| format!(", removed in {}", r.short(12)))
+            );
+        }
+    }
     s += "  events:\n";
     for e in &l.events {
         s += &format!(

@@ -55,6 +55,22 @@ fn a_branch_sees_nothing_another_branch_recorded() {
         e.json(&["lineage", "img/a.txt", "--json"])["label"],
         "augmented"
     );
+    // lineage says, per branch, whether it holds the example.
+    let b = e.json(&["lineage", "img/b.txt", "--json"]);
+    let where_: Vec<(String, bool)> = b["branches"]
+        .as_array()
+        .expect("branches")
+        .iter()
+        .map(|x| {
+            (
+                x["branch"].as_str().expect("name").to_string(),
+                x["present"] == true,
+            )
+        })
+        .collect();
+    assert_eq!(where_, [("augment".to_string(), true)], "{b}");
+    let a = e.json(&["lineage", "img/a.txt", "--json"]);
+    assert_eq!(a["branches"].as_array().map(Vec::len), Some(2), "{a}");
     // As of main's head, from augment: main's committed view.
     let at_main = e.json(&["audit", "--rev", "main", "--json"]);
     assert_eq!(audited(&at_main), [("img".into(), 1), ("t.csv".into(), 2)]);

@@ -24,6 +24,19 @@ pub struct LineageEvent {
     pub voided: Option<String>,
 }
 
+/// Where one branch stands with an example.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct BranchPresence {
+    /// The branch.
+    pub branch: String,
+    /// Whether the example is in the branch's data now.
+    pub present: bool,
+    /// The commit of that branch's history that added it last.
+    pub added_in: Option<CommitId>,
+    /// The commit that removed it, when it is gone.
+    pub removed_in: Option<CommitId>,
+}
+
 /// The whole story of one example.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Lineage {
@@ -59,6 +72,9 @@ pub struct Lineage {
     pub models: Vec<String>,
     /// Every event about it, in order.
     pub events: Vec<LineageEvent>,
+    /// Per branch whose ledger mentions it: whether it holds it, and when it
+    /// was added and removed there.
+    pub branches: Vec<BranchPresence>,
 }
 
 impl Lineage {
@@ -90,6 +106,7 @@ impl Lineage {
             license: None,
             models: Vec::new(),
             events: Vec::new(),
+            branches: Vec::new(),
         };
         // Events voided later stay in the story, marked, and count for nothing.
         let voided: std::collections::HashMap<super::merkle::Hash, String> = events

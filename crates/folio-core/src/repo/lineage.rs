@@ -38,6 +38,48 @@ impl Repo {
         })?;
         let voided = view.voided()?;
         trainings.retain(|t| !voided.contains(&t.hash()));
-        Ok(Lineage::of(id, &events, &trainings, &heads))
+        let mut l = Lineage::of(id, &events, &trainings, &heads);
+        l.branches = self.branch_presence(&id)?;
+        Ok(l)
+    }
+
+    /// Per branch whose ledger mentions example `id`: whether it holds it,
+    /// and when it was added and removed there (the current branch with
+    /// the events waiting on it).
+    fn branch_presence(
+        &self,
+        id: &crate::ledger::ExampleId,
+    ) -> Result<Vec<crate::ledger::lineage::BranchPresence>, RepoError> {
+        let current = match self.refs.head()? {
+            crate::refs::Head::Branch(b) => Some(b),
+            crate::refs::Head::Detached(_) => None,
+        };
+        let mut out = Vec::new();
+        for (b, tip) in self.refs.list(crate::refs::RefKind::Branch)? {
+            let view = if current.as_deref() == Some(b.as_str()) {
+                self.ledger_view()?
+            } else {
+                self.ledger_view_at(tip?)?
+            };
+            let ex = Term::Example(id).key();
+            let mut events = Vec::new();
+            view.read(&Some(vec![(ex, ex)]), &|_| true, &mut |e| {
+                if e.subject == Subject::Example(*id) {
+                    events.push(e);
+                }
+                Ok::<(), RepoError>(())
+            })?;
+            if events.is_empty() {
+                continue;
+            }
+            let l = Lineage::of(*id, &events, &[], &view.heads());
+            out.push(crate::ledger::lineage::BranchPresence {
+                branch: b,
+                present: l.added_in.is_some() && l.removed_in.is_none(),
+                added_in: l.added_in,
+                removed_in: l.removed_in,
+            });
+        }
+        Ok(out)
     }
 }
