@@ -331,54 +331,56 @@ class Bench:
     def merge(self, rows):
         """A keyed CSV of `rows` rows (6 columns); two branches each change
         1% of the rows (different rows, different columns); merge them.
-        git merges the same file line by line, for reference."""
+        git merges the same file line by line, in a folder of its own."""
         base = OUT / f"merge-{rows}"
-        table = base / "t.csv"
         f, env, r = self.folio, self.env, self.runs
         fresh(base)
-        base.mkdir(parents=True)
+        fd, gd = base / "folio", base / "git"
+        fd.mkdir(parents=True)
+        gd.mkdir(parents=True)
         rng = random.Random(7)
-        with open(table, "w") as out:
-            out.write("id,a,b,c,label,note\n")
-            for i in range(rows):
-                out.write(f"{i},{rng.randrange(10**6)},{rng.random():.6f},{rng.randrange(100)},"
-                          f"{rng.choice('xyz')},n{i % 97}\n")
-        run(f"{f} init && git init -q && echo .folio >> .git/info/exclude", base)
-        run(f"{f} commit t.csv --key id -m base && git add t.csv && git commit -q -m base", base, env)
-        run(f"{f} branch side && git branch side", base, env)
+        lines = ["id,a,b,c,label,note\n"]
+        for i in range(rows):
+            lines.append(f"{i},{rng.randrange(10**6)},{rng.random():.6f},{rng.randrange(100)},"
+                         f"{rng.choice('xyz')},n{i % 97}\n")
 
         def edit(col: int, lo: int, hi: int, seed: int):
-            lines = table.read_text().splitlines(keepends=True)
             g = random.Random(seed)
+            out = list(lines)
             for i in g.sample(range(lo + 1, hi + 1), rows // 100):
-                cells = lines[i].rstrip("\n").split(",")
+                cells = out[i].rstrip("\n").split(",")
                 cells[col] = cells[col] + "9"
-                lines[i] = ",".join(cells) + "\n"
-            table.write_text("".join(lines))
+                out[i] = ",".join(cells) + "\n"
+            return "".join(out)
 
-        edit(2, 0, rows // 2, 1)
-        run(f"{f} commit -m main && git commit -qam main", base, env)
-        run(f"{f} switch side && git checkout -q side", base, env)
-        edit(3, rows // 2, rows - 1, 2)
-        run(f"{f} commit -m side && git commit -qam side", base, env)
-        run(f"{f} switch main && git checkout -q main", base, env)
-        main_id = subprocess.run([f, "log", "-n", "1", "--json"], cwd=base, env=dict(os.environ, **env),
-                                 capture_output=True, check=True).stdout
-        main_id = json.loads(main_id)[0]["id"]
+        ours, theirs = edit(2, 0, rows // 2, 1), edit(3, rows // 2, rows - 1, 2)
+        for d in (fd, gd):
+            (d / "t.csv").write_text("".join(lines))
+        run(f"{f} init && {f} commit t.csv --key id -m base && {f} branch side", fd, env)
+        run("git init -q -b main && git add t.csv && git commit -q -m base && git branch side", gd, env)
+        for d in (fd, gd):
+            (d / "t.csv").write_text(ours)
+        run(f"{f} commit -m main", fd, env)
+        run("git commit -qam main", gd, env)
+        run(f"{f} switch side", fd, env)
+        run("git checkout -q side", gd, env)
+        for d in (fd, gd):
+            (d / "t.csv").write_text(theirs)
+        run(f"{f} commit -m side && {f} switch main", fd, env)
+        run("git commit -qam side && git checkout -q main", gd, env)
+        out = subprocess.run([f, "log", "-n", "1", "--json"], cwd=fd, env=dict(os.environ, **env),
+                             capture_output=True, check=True).stdout
+        main_id = json.loads(out)[0]["id"]
+        git_main = subprocess.run(["git", "rev-parse", "HEAD"], cwd=gd, capture_output=True,
+                                  check=True).stdout.decode().strip()
         case = f"{rows}-row table: merge (1% rows changed on each side)"
-
-        def back():
-            run(f"{f} reset --hard {main_id} > /dev/null", base, env)
-
-        t, m = best(f"{f} merge side -m merged > /dev/null", base, r, setup=back, env=env)
+        t, m = best(f"{f} merge side -m merged > /dev/null", fd, r, env=env,
+                    setup=lambda: run(f"{f} reset --hard {main_id} > /dev/null", fd, env))
         self.record(case, "folio merge", t, m)
         self.merge_secs, self.merge_mib = t, m
-        git_main = subprocess.run(["git", "rev-parse", "HEAD"], cwd=base, capture_output=True,
-                                  check=True).stdout.decode().strip()
-        t, m = best("git merge -q --no-edit side", base, r,
-                    setup=lambda: run(f"git reset -q --hard {git_main}", base), env=env)
+        t, m = best("git merge -q --no-edit side", gd, r, env=env,
+                    setup=lambda: run(f"git reset -q --hard {git_main}", gd))
         self.record(case, "git merge", t, m)
-
 
     def drift(self, rows):
         base = OUT / f"drift-{rows}"

@@ -336,15 +336,24 @@ pub fn peek_in<'a>(id: &ObjectId, f: &BatchFrame, enc: &'a [u8]) -> Result<Peek<
     Peek::new(enc).ok_or_else(|| damaged(id, f.offset, "an event does not parse"))
 }
 
-/// Every event of a batch, decoded, with its hash.
+/// Every event of a batch, decoded, with its hash (frames decompressed and
+/// decoded on every core, kept in order).
 pub fn events(id: &ObjectId, bytes: &[u8]) -> Result<Vec<(Event, Hash)>, LogError> {
+    use rayon::prelude::*;
     let (_, frames) = parse(id, bytes)?;
+    let per_frame: Vec<Result<Vec<(Event, Hash)>, LogError>> = frames
+        .par_iter()
+        .map(|f| {
+            let payload = frame_payload(id, bytes, f)?;
+            split_frame(id, f, &payload)?
+                .into_iter()
+                .map(|enc| Ok((decode_in(id, f, enc)?, Hash::of(enc))))
+                .collect()
+        })
+        .collect();
     let mut out = Vec::new();
-    for f in &frames {
-        let payload = frame_payload(id, bytes, f)?;
-        for enc in split_frame(id, f, &payload)? {
-            out.push((decode_in(id, f, enc)?, Hash::of(enc)));
-        }
+    for r in per_frame {
+        out.extend(r?);
     }
     Ok(out)
 }

@@ -389,15 +389,7 @@ impl Repo {
             && files[1].is_some()
             && files[2].is_some()
         {
-            let rows = |m: Option<&Manifest>| self.manifest_rows(m);
-            let merged = merge_rows(
-                !mo.key.is_empty(),
-                &rows(mb.as_ref())?,
-                &rows(Some(mo))?,
-                &rows(Some(mt))?,
-                prefer,
-                &crate::table::display_key,
-            );
+            let merged = self.merge_table(mb.as_ref(), mo, mt, prefer)?;
             let mut columns: Vec<String> = mo.columns.iter().map(|c| c.0.clone()).collect();
             columns.extend(
                 mt.columns
@@ -442,14 +434,111 @@ impl Repo {
         Ok(())
     }
 
-    /// Every row of a table version (none for `None`).
-    pub(crate) fn manifest_rows(&self, m: Option<&Manifest>) -> Result<Vec<ChunkRow>, RepoError> {
+    /// The three-way merge of a table's rows. Chunks are content-defined
+    /// (docs/FORMAT.md), so a chunk both sides hold holds the same rows in
+    /// both: those rows are the result as they are, whatever the base says.
+    /// Only the other chunks of each side, and the base's rows outside the
+    /// shared chunks, go through the row merge.
+    fn merge_table(
+        &self,
+        mb: Option<&Manifest>,
+        mo: &Manifest,
+        mt: &Manifest,
+        prefer: Option<Side>,
+    ) -> Result<crate::table::merge::MergedRows, RepoError> {
+        use std::collections::HashSet;
+        let theirs_ids: HashSet<_> = mt.chunks.iter().map(|c| c.id).collect();
+        let shared: HashSet<_> = mo
+            .chunks
+            .iter()
+            .map(|c| c.id)
+            .filter(|id| theirs_ids.contains(id))
+            .collect();
+        let ours = self.manifest_rows(Some(mo))?;
+        let mut common: Vec<&ChunkRow> = Vec::new();
+        let mut ours_rest: Vec<ChunkRow> = Vec::new();
+        let mut at = 0;
+        for c in &mo.chunks {
+            let n = c.rows as usize;
+            let rows = ours.get(at..at + n).ok_or_else(|| {
+                RepoError::Table(crate::table::TableError::Corrupt(
+                    c.id.0,
+                    "the chunk holds another row count than its manifest says".into(),
+                ))
+            })?;
+            if shared.contains(&c.id) {
+                common.extend(rows);
+            } else {
+                ours_rest.extend(rows.iter().cloned());
+            }
+            at += n;
+        }
+        if at != ours.len() {
+            return Err(RepoError::Table(crate::table::TableError::Corrupt(
+                mo.blob,
+                "the manifest's row counts do not add up to its chunks' rows".into(),
+            )));
+        }
+        let rest = |m: &Manifest| -> Vec<crate::table::manifest::ChunkRef> {
+            m.chunks
+                .iter()
+                .filter(|c| !shared.contains(&c.id))
+                .cloned()
+                .collect()
+        };
+        let theirs_rest = self.chunk_rows(&rest(mt))?;
+        let common_ids: HashSet<&[u8]> = common.iter().map(|r| r.ident.as_slice()).collect();
+        let mut base_rest = match mb {
+            Some(b) => self.chunk_rows(&rest(b))?,
+            None => Vec::new(),
+        };
+        base_rest.retain(|r| !common_ids.contains(r.ident.as_slice()));
+        let mut merged = merge_rows(
+            !mo.key.is_empty(),
+            &base_rest,
+            &ours_rest,
+            &theirs_rest,
+            prefer,
+            &crate::table::display_key,
+        );
+        // Both lists are in identity order: interleave them.
+        let diff = std::mem::take(&mut merged.rows);
+        let mut out = Vec::with_capacity(common.len() + diff.len());
+        let mut d = diff.into_iter().peekable();
+        for c in common {
+            while d.peek().is_some_and(|x| x.0 < c.ident) {
+                out.push(d.next().expect("peeked"));
+            }
+            out.push((c.ident.clone(), c.count, c.body.clone()));
+        }
+        out.extend(d);
+        merged.rows = out;
+        Ok(merged)
+    }
+
+    /// The rows of some chunks, in order, read on every core.
+    fn chunk_rows(
+        &self,
+        chunks: &[crate::table::manifest::ChunkRef],
+    ) -> Result<Vec<ChunkRow>, RepoError> {
+        use rayon::prelude::*;
+        let decoded: Vec<Result<Vec<ChunkRow>, RepoError>> = chunks
+            .par_iter()
+            .map(|c| {
+                let bytes = self.store.get(&c.id.0)?;
+                Ok(crate::table::manifest::decode_chunk(c.id.0, &bytes)?)
+            })
+            .collect();
         let mut out = Vec::new();
-        for c in m.map(|m| m.chunks.as_slice()).unwrap_or_default() {
-            let bytes = self.store.get(&c.id.0)?;
-            out.extend(crate::table::manifest::decode_chunk(c.id.0, &bytes)?);
+        for d in decoded {
+            out.extend(d?);
         }
         Ok(out)
+    }
+
+    /// Every row of a table version (none for `None`).
+    pub(crate) fn manifest_rows(&self, m: Option<&Manifest>) -> Result<Vec<ChunkRow>, RepoError> {
+        self.chunk_rows(m.map(|m| m.chunks.as_slice()).unwrap_or_default())
     }
 
     /// Writes a plan's changes into the working tree, never through a

@@ -215,9 +215,16 @@ impl Repo {
                 .iter()
                 .find(|d| is_within(&t.path, &d.path))
                 .map_or(String::new(), |d| d.path.clone());
-            for r in self.manifest_rows(Some(&man))? {
-                let id = ExampleId::row(&t.path, &r.ident);
-                if keep.contains(&id) {
+            use rayon::prelude::*;
+            let rows = self.manifest_rows(Some(&man))?;
+            // Example ids hashed on every core; only the kept rows go on.
+            let kept: Vec<(ExampleId, &crate::table::manifest::ChunkRow)> = rows
+                .par_iter()
+                .map(|r| (ExampleId::row(&t.path, &r.ident), r))
+                .filter(|(id, _)| keep.contains(id))
+                .collect();
+            for (id, r) in kept {
+                {
                     let meta = (!cols.is_empty()).then(|| Meta::from_row(&cols, &r.body));
                     out.insert(
                         id,
