@@ -273,6 +273,30 @@ impl Store {
         self.locate(id).is_some()
     }
 
+    /// `len` bytes at `offset` of an object stored loose and uncompressed
+    /// (a large event batch), read in place; `None` when the object is
+    /// stored otherwise (the caller reads it whole). The bytes are not
+    /// checked against the id: the caller checks what it reads (a batch
+    /// frame carries its own checksum).
+    pub fn read_range(
+        &self,
+        id: &ObjectId,
+        offset: u64,
+        len: usize,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        let Some(Location::Loose(path)) = self.locate(id) else {
+            return Ok(None);
+        };
+        if path.extension().is_some() {
+            return Ok(None); // zstd-compressed
+        }
+        let f = fs::File::open(&path).map_err(|e| StoreError::io(&path, e))?;
+        let mut buf = vec![0u8; len];
+        std::os::unix::fs::FileExt::read_exact_at(&f, &mut buf, offset)
+            .map_err(|e| StoreError::io(&path, e))?;
+        Ok(Some(buf))
+    }
+
     /// Reads an object whole, checked against its id.
     pub fn get(&self, id: &ObjectId) -> Result<Vec<u8>, StoreError> {
         let mut out = Vec::new();

@@ -274,10 +274,43 @@ pub fn parse(id: &ObjectId, bytes: &[u8]) -> Result<(BatchHeader, Vec<BatchFrame
     Ok((header, frames))
 }
 
+/// The bytes of frame `f` (its header and payload) as stored.
+pub fn frame_span(f: &BatchFrame) -> (u64, usize) {
+    (f.offset, FRAME_HEAD + f.len as usize)
+}
+
+/// The decompressed payload of frame `f` of batch `id`, from the frame's
+/// own bytes (header and payload, read in place), its header and checksum
+/// checked.
+pub fn frame_payload_in(id: &ObjectId, frame: &[u8], f: &BatchFrame) -> Result<Vec<u8>, LogError> {
+    let head = frame
+        .get(..FRAME_HEAD)
+        .ok_or_else(|| damaged(id, f.offset, "frame cut short"))?;
+    let len = u32::from_le_bytes(head[..4].try_into().expect("4 bytes"));
+    let events = u32::from_le_bytes(head[4..8].try_into().expect("4 bytes"));
+    if len != f.len || events != f.events || head[8..] != f.check {
+        return Err(damaged(
+            id,
+            f.offset,
+            "the frame differs from what the index recorded",
+        ));
+    }
+    frame_payload_at(id, frame, FRAME_HEAD, f)
+}
+
 /// The decompressed payload of frame `f` of batch `id`, its checksum
 /// checked.
 pub fn frame_payload(id: &ObjectId, bytes: &[u8], f: &BatchFrame) -> Result<Vec<u8>, LogError> {
-    let start = f.offset as usize + FRAME_HEAD;
+    frame_payload_at(id, bytes, f.offset as usize + FRAME_HEAD, f)
+}
+
+/// The payload of frame `f`, which starts at `start` of `bytes`.
+fn frame_payload_at(
+    id: &ObjectId,
+    bytes: &[u8],
+    start: usize,
+    f: &BatchFrame,
+) -> Result<Vec<u8>, LogError> {
     let payload = bytes
         .get(start..start + f.len as usize)
         .ok_or_else(|| damaged(id, f.offset, "frame lies outside the batch"))?;
@@ -334,6 +367,29 @@ pub fn decode_in(id: &ObjectId, f: &BatchFrame, enc: &[u8]) -> Result<Event, Log
 /// Peeks at an encoded event of batch `id`.
 pub fn peek_in<'a>(id: &ObjectId, f: &BatchFrame, enc: &'a [u8]) -> Result<Peek<'a>, LogError> {
     Peek::new(enc).ok_or_else(|| damaged(id, f.offset, "an event does not parse"))
+}
+
+/// The hash of every event of a batch, in order, each event decoded (to
+/// check it) and dropped: what `verify` needs, in a fraction of the memory
+/// of [`events`].
+pub fn checked_hashes(id: &ObjectId, bytes: &[u8]) -> Result<Vec<Hash>, LogError> {
+    use rayon::prelude::*;
+    let (_, frames) = parse(id, bytes)?;
+    let per_frame: Vec<Result<Vec<Hash>, LogError>> = frames
+        .par_iter()
+        .map(|f| {
+            let payload = frame_payload(id, bytes, f)?;
+            split_frame(id, f, &payload)?
+                .into_iter()
+                .map(|enc| decode_in(id, f, enc).map(|_| Hash::of(enc)))
+                .collect()
+        })
+        .collect();
+    let mut out = Vec::new();
+    for r in per_frame {
+        out.extend(r?);
+    }
+    Ok(out)
 }
 
 /// Every event of a batch, decoded, with its hash (frames decompressed and

@@ -55,6 +55,13 @@ pub type Want = Option<Vec<(u64, u64)>>;
 pub trait BatchSource: Sync {
     /// The bytes of batch `id`, checked against the id.
     fn load(&self, id: &ObjectId) -> Result<Arc<Vec<u8>>, LogError>;
+
+    /// `len` bytes at `offset` of batch `id`, read in place when it is
+    /// stored so (a large batch); `None` otherwise.
+    fn read_at(&self, id: &ObjectId, offset: u64, len: usize) -> Result<Option<Vec<u8>>, LogError> {
+        let _ = (id, offset, len);
+        Ok(None)
+    }
 }
 
 /// One batch of a view, placed in its ledger.
@@ -264,10 +271,23 @@ impl<'s> LedgerView<'s> {
         Ok(out)
     }
 
-    /// The decompressed payload of a frame.
+    /// The decompressed payload of a frame: read in place from a large
+    /// batch (a lookup touches a few frames of a batch of millions of
+    /// events), else from the batch read whole.
     fn payload(&self, f: &FrameRef) -> Result<Vec<u8>, LogError> {
         let id = self.parts[f.part].batch;
-        batch::frame_payload(&id, &self.batch_bytes(&id)?, &f.frame)
+        let cached = self.cache.lock().expect("not poisoned").get(&id).cloned();
+        if cached.is_none() {
+            let (offset, len) = batch::frame_span(&f.frame);
+            if let Some(frame) = self.source.read_at(&id, offset, len)? {
+                return batch::frame_payload_in(&id, &frame, &f.frame);
+            }
+        }
+        let bytes = match cached {
+            Some(b) => b,
+            None => self.batch_bytes(&id)?,
+        };
+        batch::frame_payload(&id, &bytes, &f.frame)
     }
 
     /// The events of a frame that `keep` accepts, decoded, with their

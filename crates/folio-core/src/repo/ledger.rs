@@ -23,6 +23,10 @@ impl BatchSource for Store {
     fn load(&self, id: &ObjectId) -> Result<Arc<Vec<u8>>, LogError> {
         Ok(Arc::new(self.get(id)?))
     }
+
+    fn read_at(&self, id: &ObjectId, offset: u64, len: usize) -> Result<Option<Vec<u8>>, LogError> {
+        Ok(self.read_range(id, offset, len)?)
+    }
 }
 
 /// Nanoseconds since the epoch, to tell apart batches recorded apart.

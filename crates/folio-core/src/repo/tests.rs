@@ -275,3 +275,89 @@ proptest! {
         prop_assert_eq!((got_add, got_rem), (a_add, a_rem));
     }
 }
+
+/// A large batch is stored loose and its frames are read in place; a
+/// damaged frame read so is an error, never a wrong answer.
+#[test]
+fn frames_of_a_large_batch_are_read_in_place_and_checked() {
+    use crate::ledger::batch::BatchBuilder;
+    use crate::ledger::index::{LedgerIndex, Term};
+    use crate::ledger::query::{LedgerView, Part};
+    use crate::ledger::{Event, ExampleId, Locator, Payload, Subject};
+    let d = tempfile::tempdir().expect("tempdir");
+    crate::store::Store::init(d.path()).expect("init");
+    let store = crate::store::Store::open(d.path()).expect("open");
+    let mut b = BatchBuilder::new(None, 1);
+    let n = 40_000u64;
+    for i in 0..n {
+        b.push(&Event {
+            seq: 0,
+            time: i as i64 * 7919 % 100_003,
+            actor: format!("a{}", i % 13),
+            commit: None,
+            subject: Subject::Example(ExampleId::file(&format!("d/{i}"))),
+            payload: Payload::Added {
+                dataset: "d".into(),
+                locator: Locator::file(&format!("d/{i}")),
+                source: Some(format!("s{}", i * 31 % 977)),
+                collected_at: None,
+            },
+        })
+        .expect("push");
+    }
+    let built = b.finish().expect("finish");
+    assert!(built.bytes.len() > 512 << 10, "large enough to be loose");
+    let w = store.writer().expect("writer");
+    let id = w.put(&built.bytes).expect("put");
+    w.finish().expect("finish");
+    assert!(
+        store.read_range(&id, 0, 8).expect("read").is_some(),
+        "stored loose, raw"
+    );
+    let ix_dir = d.path().join("index");
+    LedgerIndex::open_rw(&ix_dir)
+        .expect("index")
+        .add_batch(&id, &built.bytes)
+        .expect("indexed");
+    let parts = vec![Part {
+        batch: id,
+        commit: None,
+        start: 0,
+        count: n,
+    }];
+    let target = ExampleId::file("d/31337");
+    let want = Some(vec![(
+        Term::Example(&target).key(),
+        Term::Example(&target).key(),
+    )]);
+    let found = |view: &LedgerView<'_>| -> Result<Vec<u64>, RepoError> {
+        let mut seqs = Vec::new();
+        view.read(&want, &|_| true, &mut |e| {
+            if e.subject == Subject::Example(target) {
+                seqs.push(e.seq);
+            }
+            Ok::<(), RepoError>(())
+        })?;
+        Ok(seqs)
+    };
+    let view = LedgerView::new(&store, &ix_dir, parts.clone());
+    assert_eq!(found(&view).expect("reads"), [31337]);
+    // Flip a byte inside the frame that holds it.
+    let path = match store.locate(&id) {
+        Some(crate::store::Location::Loose(p)) => p,
+        other => panic!("{other:?}"),
+    };
+    let frame = LedgerIndex::open_ro(&ix_dir)
+        .expect("index")
+        .frames_of(&[Term::Example(&target).key()])
+        .expect("frames")[0]
+        .1;
+    let mut bytes = fs::read(&path).expect("read");
+    bytes[frame.offset as usize + 40] ^= 1;
+    fs::write(&path, &bytes).expect("write");
+    let view = LedgerView::new(&store, &ix_dir, parts);
+    assert!(
+        found(&view).is_err(),
+        "a damaged frame read in place is refused"
+    );
+}

@@ -276,19 +276,19 @@ impl Repo {
         count: u64,
     ) -> Result<Vec<crate::ledger::merkle::Hash>, RepoError> {
         let bytes = self.store.get(id)?;
-        let events = crate::ledger::batch::events(id, &bytes)?;
-        if events.len() as u64 != count {
+        let hashes = crate::ledger::batch::checked_hashes(id, &bytes)?;
+        if hashes.len() as u64 != count {
             return Err(crate::ledger::LogError::Batch {
                 id: *id,
                 offset: 0,
                 detail: format!(
                     "it holds {} events; the list that names it says {count}",
-                    events.len()
+                    hashes.len()
                 ),
             }
             .into());
         }
-        Ok(events.into_iter().map(|(_, h)| h).collect())
+        Ok(hashes)
     }
 
     /// Checks every table manifest and its row chunks.
