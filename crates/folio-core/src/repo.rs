@@ -230,15 +230,16 @@ impl Repo {
         })
     }
 
-    /// Turns a user-given path into a dataset path relative to the working
-    /// tree (`/`-separated, no `.` or `..`).
+    /// Turns a user-given path (absolute, or relative to the working tree)
+    /// into a dataset path relative to the working tree (`/`-separated, no
+    /// `.` or `..`).
     pub fn dataset_path(&self, given: &Path) -> Result<String, RepoError> {
         let abs = if given.is_absolute() {
             given.to_path_buf()
         } else {
-            std::env::current_dir()
-                .map_err(RepoError::io(given))?
-                .join(given)
+            // Relative to the working tree: the library does not read the
+            // process's current folder (the CLI passes absolute paths).
+            self.work.join(given)
         };
         let abs = normalize(&abs);
         let rel = abs
