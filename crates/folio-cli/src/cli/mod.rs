@@ -354,7 +354,9 @@ pub fn out(text: &str) -> Result {
     let text = visible(text);
     let mut o = io::stdout().lock();
     match o.write_all(text.as_bytes()).and_then(|_| o.flush()) {
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => std::process::exit(0),
+        // A reader that stopped early (`| head`) is a clean end; the command
+        // still finishes, and its operation is journalled.
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
         Err(e) => Err(e.into()),
         Ok(()) => Ok(()),
     }
