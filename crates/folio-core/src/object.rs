@@ -263,7 +263,8 @@ pub struct TableRef {
 }
 
 /// A snapshot of every tracked dataset, with its history and metadata.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The default is the empty commit (no parent, no dataset).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Commit {
     /// Parent commits (none for the first commit).
     pub parents: Vec<CommitId>,
@@ -375,16 +376,7 @@ impl Commit {
         const WHAT: &str = "commit";
         let mut r = Reader::new(bytes, WHAT);
         r.tag(type_tag)?;
-        let mut c = Commit {
-            parents: Vec::new(),
-            datasets: Vec::new(),
-            tables: Vec::new(),
-            ledger: None,
-            events: Vec::new(),
-            author: String::new(),
-            time: 0,
-            message: String::new(),
-        };
+        let mut c = Commit::default();
         let mut last_tag = 0u8;
         let mut seen = [false; 9];
         while !r.at_end() {

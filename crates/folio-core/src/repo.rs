@@ -364,6 +364,16 @@ const CONFIG_TEMPLATE: &str = "# folio repository configuration\n";
 
 use crate::object::is_within;
 
+/// A path of the working tree from a dataset and a path inside it (`""`:
+/// the dataset itself).
+pub(crate) fn join_path(dataset: &str, rel: &str) -> String {
+    if rel.is_empty() {
+        dataset.to_string()
+    } else {
+        format!("{dataset}/{rel}")
+    }
+}
+
 #[cfg(test)]
 mod merge_tests;
 #[cfg(test)]

@@ -281,16 +281,26 @@ pub fn main() -> ExitCode {
         quiet: cli.quiet,
         wait: cli.wait,
     };
-    // Every command that may move a ref or record an event is journalled.
-    let journalled = !matches!(
+    // Every command that may move a ref or record an event is journalled
+    // (the others pay nothing for it: `lineage` stays one index lookup).
+    let journalled = matches!(
         &cli.command,
-        Command::Init(_)
-            | Command::Upgrade(_)
-            | Command::VerifyProof(_)
-            | Command::Log(_)
-            | Command::Show(_)
-            | Command::Status(_)
-            | Command::Verify(_)
+        Command::Commit(_)
+            | Command::Checkout(_)
+            | Command::Switch(_)
+            | Command::Branch(_)
+            | Command::Tag(_)
+            | Command::Annotate(_)
+            | Command::Value(_)
+            | Command::Classify(_)
+            | Command::Trained(_)
+            | Command::Ledger(_)
+            | Command::Book(_)
+            | Command::Merge(_)
+            | Command::Reset(_)
+            | Command::Revert(_)
+            | Command::Oplog(_)
+            | Command::Undo(_)
     );
     let before = if journalled {
         oplog::before(&ctx)

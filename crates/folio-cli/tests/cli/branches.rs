@@ -303,14 +303,13 @@ fn edits_to_different_rows_cells_and_files_merge_cleanly() {
     assert!(e.ok(&["lineage", "img/c.txt"]).contains("img/c.txt"));
     let status = e.ok(&["status"]);
     assert!(!status.contains("merging"), "{status}");
-    assert!(
-        e.ok(&["diff", "--stat"]).contains("no differences")
-            || e.json(&["status", "--json"])["datasets"]
-                .as_array()
-                .is_some_and(|d| d
-                    .iter()
-                    .all(|x| x["added"].as_array().is_some_and(Vec::is_empty)))
-    );
+    // The merge committed everything it wrote: the working tree is clean.
+    let st = e.json(&["status", "--json"]);
+    for d in st["datasets"].as_array().expect("datasets") {
+        for k in ["added", "modified", "deleted"] {
+            assert_eq!(d[k].as_array().map(Vec::len), Some(0), "{st}");
+        }
+    }
 }
 
 #[test]
@@ -709,12 +708,10 @@ fn the_operation_log_records_undoes_and_keeps_deleted_work() {
     e.ok(&["verify"]);
     // Tampering with the journal is caught.
     let log = fs::read_to_string(e.p(".folio/oplog")).expect("read");
-    fs::write(
-        e.p(".folio/oplog"),
-        log.replacen("T<", "X<", 1)
-            .replacen("\"time\":", "\"time\":1", 1),
-    )
-    .expect("write");
+    // One entry's time changed: its hash no longer matches.
+    let altered = log.replacen("\"time\":", "\"time\":1", 1);
+    assert_ne!(altered, log);
+    fs::write(e.p(".folio/oplog"), altered).expect("write");
     let out = e.cmd(&["verify"]).output().expect("run");
     assert_eq!(out.status.code(), Some(70));
     assert!(String::from_utf8_lossy(&out.stdout).contains("oplog"));

@@ -369,19 +369,22 @@ pub fn peek_in<'a>(id: &ObjectId, f: &BatchFrame, enc: &'a [u8]) -> Result<Peek<
     Peek::new(enc).ok_or_else(|| damaged(id, f.offset, "an event does not parse"))
 }
 
-/// The hash of every event of a batch, in order, each event decoded (to
-/// check it) and dropped: what `verify` needs, in a fraction of the memory
-/// of [`events`].
-pub fn checked_hashes(id: &ObjectId, bytes: &[u8]) -> Result<Vec<Hash>, LogError> {
+/// `each` of every event of a batch (its frame, encoding and decoded
+/// event), in order; frames are decompressed and decoded on every core.
+fn each_event<T: Send>(
+    id: &ObjectId,
+    bytes: &[u8],
+    each: &(dyn Fn(&[u8], Event) -> T + Sync),
+) -> Result<Vec<T>, LogError> {
     use rayon::prelude::*;
     let (_, frames) = parse(id, bytes)?;
-    let per_frame: Vec<Result<Vec<Hash>, LogError>> = frames
+    let per_frame: Vec<Result<Vec<T>, LogError>> = frames
         .par_iter()
         .map(|f| {
             let payload = frame_payload(id, bytes, f)?;
             split_frame(id, f, &payload)?
                 .into_iter()
-                .map(|enc| decode_in(id, f, enc).map(|_| Hash::of(enc)))
+                .map(|enc| Ok(each(enc, decode_in(id, f, enc)?)))
                 .collect()
         })
         .collect();
@@ -392,26 +395,16 @@ pub fn checked_hashes(id: &ObjectId, bytes: &[u8]) -> Result<Vec<Hash>, LogError
     Ok(out)
 }
 
-/// Every event of a batch, decoded, with its hash (frames decompressed and
-/// decoded on every core, kept in order).
+/// The hash of every event of a batch, in order, each event decoded (to
+/// check it) and dropped: what `verify` needs, in a fraction of the memory
+/// of [`events`].
+pub fn checked_hashes(id: &ObjectId, bytes: &[u8]) -> Result<Vec<Hash>, LogError> {
+    each_event(id, bytes, &|enc, _| Hash::of(enc))
+}
+
+/// Every event of a batch, decoded, with its hash.
 pub fn events(id: &ObjectId, bytes: &[u8]) -> Result<Vec<(Event, Hash)>, LogError> {
-    use rayon::prelude::*;
-    let (_, frames) = parse(id, bytes)?;
-    let per_frame: Vec<Result<Vec<(Event, Hash)>, LogError>> = frames
-        .par_iter()
-        .map(|f| {
-            let payload = frame_payload(id, bytes, f)?;
-            split_frame(id, f, &payload)?
-                .into_iter()
-                .map(|enc| Ok((decode_in(id, f, enc)?, Hash::of(enc))))
-                .collect()
-        })
-        .collect();
-    let mut out = Vec::new();
-    for r in per_frame {
-        out.extend(r?);
-    }
-    Ok(out)
+    each_event(id, bytes, &|enc, e| (e, Hash::of(enc)))
 }
 
 #[cfg(test)]

@@ -170,7 +170,7 @@ impl Repo {
                 let touched = want.contains_key(rel) || head.contains_key(rel);
                 if touched && differs_from_head && differs_from_target && w.kind != EntryKind::Tree
                 {
-                    at_risk.push(join(p, rel));
+                    at_risk.push(super::join_path(p, rel));
                 }
             }
             plans.push(Plan {
@@ -384,14 +384,6 @@ fn same(a: &FlatEntry, b: &FlatEntry) -> bool {
     a.kind == b.kind && (a.kind == EntryKind::Tree || a.id == b.id)
 }
 
-fn join(dataset: &str, rel: &str) -> String {
-    if rel.is_empty() {
-        dataset.to_string()
-    } else {
-        format!("{dataset}/{rel}")
-    }
-}
-
 fn join_abs(base: &Path, rel: &str) -> std::path::PathBuf {
     if rel.is_empty() {
         base.to_path_buf()
@@ -455,7 +447,7 @@ fn replaced_folders(
         let inside = |p: &String| rel.is_empty() || p.starts_with(&format!("{rel}/"));
         for (p, w) in work.iter().filter(|(p, _)| inside(p)) {
             if w.kind != EntryKind::Tree && head.get(p).is_none_or(|h| !same(h, w)) {
-                out.push(join(dataset, p));
+                out.push(super::join_path(dataset, p));
             }
         }
     }

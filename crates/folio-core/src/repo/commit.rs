@@ -41,6 +41,30 @@ pub struct CommitOptions {
     pub meta_file: Option<PathBuf>,
 }
 
+impl CommitOptions {
+    /// A commit a command makes for the user (a merge, a revert): every
+    /// dataset in `paths`, made even when the data did not change, with no
+    /// metadata of its own.
+    pub(crate) fn made_for(
+        paths: Vec<PathBuf>,
+        message: String,
+        author: String,
+        time: i64,
+    ) -> CommitOptions {
+        CommitOptions {
+            paths,
+            message,
+            author,
+            time,
+            allow_empty: true,
+            tables: TableOptions::default(),
+            source: None,
+            meta: Meta::default(),
+            meta_file: None,
+        }
+    }
+}
+
 /// What a commit recorded about one table.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct TableSummary {

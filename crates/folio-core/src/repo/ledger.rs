@@ -167,19 +167,18 @@ impl Repo {
     /// extends its first parent's with the commits its other parents bring
     /// (parents before children, in parent order), then itself.
     pub(crate) fn ledger_order(&self, rev: CommitId) -> Result<Vec<CommitId>, RepoError> {
-        let mut chain = vec![rev];
-        loop {
-            let c = self.read_commit(*chain.last().expect("non-empty"))?;
-            match c.parents.first() {
-                Some(p) => chain.push(*p),
-                None => break,
-            }
+        // The first-parent chain, each commit with its other parents.
+        let mut chain: Vec<(CommitId, Vec<CommitId>)> = Vec::new();
+        let mut at = Some(rev);
+        while let Some(x) = at {
+            let parents = self.read_commit(x)?.parents;
+            at = parents.first().copied();
+            chain.push((x, parents.into_iter().skip(1).collect()));
         }
         let mut seen: HashSet<CommitId> = HashSet::new();
         let mut order = Vec::new();
-        for &x in chain.iter().rev() {
-            let c = self.read_commit(x)?;
-            for &p in c.parents.iter().skip(1) {
+        for (x, others) in chain.into_iter().rev() {
+            for p in others {
                 self.post_order(p, &mut seen, &mut order)?;
             }
             seen.insert(x);
@@ -365,7 +364,7 @@ impl Repo {
 
     /// Indexes every batch the history of the refs and the pending lists
     /// reach (under the lock); returns how many batches it indexed.
-    pub(crate) fn update_ledger_index(&self, lock: &RepoLock) -> Result<u64, RepoError> {
+    pub(crate) fn update_ledger_index(&self, _lock: &RepoLock) -> Result<u64, RepoError> {
         let ix = LedgerIndex::open_rw(&self.index_dir())?;
         let mut n = 0;
         for id in self.reachable_batches()? {
@@ -375,7 +374,6 @@ impl Repo {
                 n += 1;
             }
         }
-        let _ = lock;
         Ok(n)
     }
 

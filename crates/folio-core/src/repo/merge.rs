@@ -23,7 +23,7 @@ use crate::progress::Progress;
 use crate::refs::{Head, RefKind};
 use crate::snapshot::FlatEntry;
 use crate::table::manifest::{ChunkRow, Manifest};
-use crate::table::merge::{RowConflict, Side, merge_rows, write_rows};
+use crate::table::merge::{RowConflict, Side, merge_rows, three_way, write_rows};
 
 /// One path that conflicts.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -131,25 +131,6 @@ pub(super) struct Plan {
     writes: Vec<(String, Write)>,
     pub(super) conflicts: Vec<Conflict>,
     pub(super) datasets: BTreeSet<String>,
-}
-
-fn full(dataset: &str, rel: &str) -> String {
-    if rel.is_empty() {
-        dataset.to_string()
-    } else {
-        format!("{dataset}/{rel}")
-    }
-}
-
-/// The one side that changed, when only one did.
-fn pick<T: PartialEq + Copy>(b: Option<T>, o: Option<T>, t: Option<T>) -> Option<Option<T>> {
-    if o == t || t == b {
-        Some(o)
-    } else if o == b {
-        Some(t)
-    } else {
-        None
-    }
 }
 
 impl Repo {
@@ -316,7 +297,7 @@ impl Repo {
         for ds in paths {
             let (eb, eo, et) = (entry(b, &ds), entry(Some(o), &ds), entry(Some(t), &ds));
             let key = |e: &Option<DatasetEntry>| e.as_ref().map(|d| (d.kind, d.id));
-            if pick(key(&eb), key(&eo), key(&et)) == Some(key(&eo)) {
+            if three_way(key(&eb), key(&eo), key(&et)) == Some(key(&eo)) {
                 if eo.is_some() {
                     plan.datasets.insert(ds.clone());
                 }
@@ -329,7 +310,7 @@ impl Repo {
             );
             let rels: BTreeSet<&String> = fb.keys().chain(fo.keys()).chain(ft.keys()).collect();
             for rel in rels {
-                let path = full(&ds, rel);
+                let path = super::join_path(&ds, rel);
                 let files = |m: &BTreeMap<String, FlatEntry>| {
                     m.get(rel.as_str())
                         .copied()
@@ -337,7 +318,7 @@ impl Repo {
                 };
                 let (xb, xo, xt) = (files(&fb), files(&fo), files(&ft));
                 let id = |e: Option<FlatEntry>| e.map(|e| (e.kind, e.id));
-                match pick(id(xb), id(xo), id(xt)) {
+                match three_way(id(xb), id(xo), id(xt)) {
                     Some(r) if r == id(xo) => {}
                     Some(_) => plan.writes.push((
                         path,
@@ -546,8 +527,7 @@ impl Repo {
     pub(super) fn apply_merge(&self, plan: &Plan) -> Result<(), RepoError> {
         for (path, w) in &plan.writes {
             let dest = self.abs(path);
-            let (dir, name) = path.rsplit_once('/').unwrap_or(("", path));
-            let _ = name;
+            let dir = path.rsplit_once('/').map_or("", |x| x.0);
             match w {
                 Write::Remove => match std::fs::remove_file(&dest) {
                     Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
@@ -581,17 +561,12 @@ impl Repo {
         opts: &MergeOptions,
         progress: &dyn Progress,
     ) -> Result<CommitId, RepoError> {
-        let copts = super::CommitOptions {
-            paths: datasets.iter().map(|d| self.abs(d)).collect(),
-            message: state.message.clone(),
-            author: opts.author.clone(),
-            time: opts.time,
-            allow_empty: true,
-            tables: Default::default(),
-            source: None,
-            meta: Default::default(),
-            meta_file: None,
-        };
+        let copts = super::CommitOptions::made_for(
+            datasets.iter().map(|d| self.abs(d)).collect(),
+            state.message.clone(),
+            opts.author.clone(),
+            opts.time,
+        );
         let out = self.commit_with(lock, &copts, progress, Some(state), &[])?;
         Ok(out.commit.expect("a merge always commits"))
     }
@@ -612,9 +587,9 @@ impl Repo {
         let b = state.base.map(|c| self.read_commit(c)).transpose()?;
         for p in paths {
             let path = self.dataset_path(std::path::Path::new(p))?;
-            let Some(c) = state.conflicts.iter().find(|c| c.path == path) else {
+            if !state.conflicts.iter().any(|c| c.path == path) {
                 return Err(RepoError::NotConflicted(path));
-            };
+            }
             let ds: Vec<String> = o
                 .datasets
                 .iter()
@@ -635,7 +610,6 @@ impl Repo {
             };
             let files = [flat(b.as_ref())?, flat(Some(&o))?, flat(Some(&t))?];
             let mut plan = Plan::default();
-            let _ = c;
             self.conflicting_file(
                 &mut plan,
                 [b.as_ref(), Some(&o), Some(&t)],
@@ -710,10 +684,9 @@ impl Repo {
         progress: &dyn Progress,
     ) -> Result<CommitId, RepoError> {
         let state = self.merge_state()?.ok_or(RepoError::NoMerge)?;
-        let Head::Branch(b) = self.refs.head()? else {
+        if let Head::Detached(_) = self.refs.head()? {
             return Err(RepoError::DetachedHead);
-        };
-        let _ = b;
+        }
         let head = self.head_commit()?.unwrap_or(state.ours);
         self.restore(lock, &state.touched, head, progress)?;
         self.clear_merge_state()?;

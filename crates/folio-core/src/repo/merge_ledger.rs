@@ -25,14 +25,6 @@ use crate::ledger::{Draft, Event, ExampleId, ExampleState, Locator, Payload, Sub
 use crate::object::{Commit, DatasetEntry, EntryKind, TableRef};
 use crate::table::manifest::Manifest;
 
-fn full(dataset: &str, rel: &str) -> String {
-    if rel.is_empty() {
-        dataset.to_string()
-    } else {
-        format!("{dataset}/{rel}")
-    }
-}
-
 /// An example as the merged data holds it.
 struct Held {
     dataset: String,
@@ -185,7 +177,7 @@ impl Repo {
                 if e.kind == EntryKind::Tree {
                     continue;
                 }
-                let path = full(&d.path, &rel);
+                let path = super::join_path(&d.path, &rel);
                 let id = ExampleId::file(&path);
                 if keep.contains(&id) && !tables.iter().any(|t| t.path == path) {
                     out.insert(
@@ -262,7 +254,10 @@ impl Repo {
             let et = t.datasets.iter().find(|d| &d.path == ds);
             let ch = self.dataset_changes(eb, et)?;
             for rel in ch.added.iter().chain(&ch.deleted).chain(&ch.modified) {
-                out.insert(ExampleId::file(&full(ds, rel.trim_end_matches('/'))));
+                out.insert(ExampleId::file(&super::join_path(
+                    ds,
+                    rel.trim_end_matches('/'),
+                )));
             }
         }
         let tables: BTreeSet<&String> = t

@@ -125,17 +125,7 @@ impl Model {
 
 fn commit(repo: &Repo, msg: &str) {
     let lock = repo.lock(false).expect("lock");
-    let o = CommitOptions {
-        paths: vec![],
-        message: msg.into(),
-        author: "T".into(),
-        time: 0,
-        allow_empty: true,
-        tables: TableOptions::default(),
-        source: None,
-        meta: Meta::default(),
-        meta_file: None,
-    };
+    let o = CommitOptions::made_for(vec![], msg.into(), "T".into(), 0);
     repo.commit(&lock, &o, &NoProgress).expect("commit");
 }
 
@@ -169,17 +159,8 @@ proptest! {
         base.write(work);
         {
             let lock = repo.lock(false).expect("lock");
-            let o = CommitOptions {
-                paths: vec![work.join("img"), work.join("t.csv")],
-                message: "base".into(),
-                author: "T".into(),
-                time: 0,
-                allow_empty: false,
-                tables: TableOptions::default(),
-                source: None,
-                meta: Meta::default(),
-                meta_file: None,
-            };
+            let paths = vec![work.join("img"), work.join("t.csv")];
+            let o = CommitOptions::made_for(paths, "base".into(), "T".into(), 0);
             repo.commit(&lock, &o, &NoProgress).expect("base commit");
             let head = repo.head_commit().expect("head").expect("a commit");
             repo.refs.create(RefKind::Branch, "side", head).expect("branch");

@@ -17,14 +17,6 @@ pub struct RestoreStats {
     pub removed: u64,
 }
 
-fn join(dataset: &str, rel: &str) -> String {
-    if rel.is_empty() {
-        dataset.to_string()
-    } else {
-        format!("{dataset}/{rel}")
-    }
-}
-
 impl Repo {
     /// Makes each of `paths` (repository-relative files or folders inside
     /// datasets) what commit `source` holds there: changed files are
@@ -66,15 +58,14 @@ impl Repo {
             if !known {
                 return Err(RepoError::PathNotFound(self.abs(p)));
             }
-            for (r, e) in have
+            for (r, _) in have
                 .iter()
                 .filter(|(r, e)| under(r) && e.kind != EntryKind::Tree)
             {
                 if !want.contains_key(r) {
-                    let f = self.abs(&join(&dataset, r));
+                    let f = self.abs(&super::join_path(&dataset, r));
                     std::fs::remove_file(&f).map_err(RepoError::io(&f))?;
                     stats.removed += 1;
-                    let _ = e;
                 }
             }
             for (r, e) in want
@@ -87,7 +78,7 @@ impl Repo {
                 {
                     continue;
                 }
-                let full = join(&dataset, r);
+                let full = super::join_path(&dataset, r);
                 let dir = full.rsplit_once('/').map_or("", |x| x.0);
                 super::checkout::real_dirs(&self.work, dir, true)?;
                 self.write_entry(&self.abs(&full), e)?;
@@ -171,16 +162,7 @@ impl Repo {
         }
         let before = match r.parents.first() {
             Some(p) => self.read_commit(*p)?,
-            None => crate::object::Commit {
-                parents: Vec::new(),
-                datasets: Vec::new(),
-                tables: Vec::new(),
-                ledger: None,
-                events: Vec::new(),
-                author: String::new(),
-                time: 0,
-                message: String::new(),
-            },
+            None => crate::object::Commit::default(),
         };
         let plan = self.plan_merge(Some(&r), &head, &before, None)?;
         if !plan.conflicts.is_empty() {
@@ -193,19 +175,14 @@ impl Repo {
         }
         let voids = self.commit_time_voids(rev, opts)?;
         self.apply_merge(&plan)?;
-        let copts = super::CommitOptions {
-            paths: plan.datasets.iter().map(|d| self.abs(d)).collect(),
-            message: opts.message.clone().unwrap_or_else(|| {
+        let copts = super::CommitOptions::made_for(
+            plan.datasets.iter().map(|d| self.abs(d)).collect(),
+            opts.message.clone().unwrap_or_else(|| {
                 format!("Revert \"{}\"\n\nThis undoes commit {rev}.", r.message)
             }),
-            author: opts.author.clone(),
-            time: opts.time,
-            allow_empty: true,
-            tables: Default::default(),
-            source: None,
-            meta: Default::default(),
-            meta_file: None,
-        };
+            opts.author.clone(),
+            opts.time,
+        );
         self.commit_with(lock, &copts, progress, None, &voids)
     }
 

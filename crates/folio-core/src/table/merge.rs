@@ -50,7 +50,11 @@ pub struct MergedRows {
 }
 
 /// The one side that changed, when only one did (`Some(None)`: deleted).
-fn three_way<T: PartialEq + Copy>(b: Option<T>, o: Option<T>, t: Option<T>) -> Option<Option<T>> {
+pub(crate) fn three_way<T: PartialEq + Copy>(
+    b: Option<T>,
+    o: Option<T>,
+    t: Option<T>,
+) -> Option<Option<T>> {
     if o == t || t == b {
         Some(o)
     } else if o == b {
