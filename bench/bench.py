@@ -318,6 +318,8 @@ class Bench:
         t, m = best(f"{f} audit --source {META_SOURCES[3]} > /dev/null", base, r, env=env)
         self.record(case + ": audit of one source", "folio", t, m, f"{rows // 10} examples of 20 sources")
         self.audit_secs = t
+        t, m = best(f"{f} audit --rev HEAD > /dev/null", base, r, env=env)
+        self.record(case + ": audit --rev HEAD", "folio", t, m, f"{2 * rows} examples")
         # verify decodes every event of every batch and recomputes each
         # commit's Merkle root; make sure it read them all.
         t, m = best(f"{f} verify > verify.out", base, r, env=env)
@@ -380,7 +382,10 @@ class Bench:
         self.merge_secs, self.merge_mib = t, m
         t, m = best("git merge -q --no-edit side", gd, r, env=env,
                     setup=lambda: run(f"git reset -q --hard {git_main}", gd))
-        self.record(case, "git merge", t, m)
+        same = (fd / "t.csv").read_bytes() == (gd / "t.csv").read_bytes()
+        self.record(case, "git merge", t, m, "same merged file as folio's" if same else "FILES DIFFER")
+        if not same:
+            sys.exit("folio's merged table differs from git's merge of the same file")
 
     def drift(self, rows):
         base = OUT / f"drift-{rows}"

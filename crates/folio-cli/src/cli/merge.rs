@@ -95,7 +95,15 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
     let [rev] = a.args.as_slice() else {
         return Err(Failure::user("give one branch or commit to merge"));
     };
-    let theirs = repo.resolve(rev)?;
+    let theirs = match repo.resolve(rev) {
+        Ok(id) => id,
+        Err(e) if side(a).is_some() => {
+            return Err(Failure::user(format!(
+                "no merge is in progress (settling a path needs one), and {e}"
+            )));
+        }
+        Err(e) => return Err(e.into()),
+    };
     let outcome = repo.merge(&lock, theirs, rev, &opts, &bar)?;
     if a.json {
         out_json(&outcome)?;

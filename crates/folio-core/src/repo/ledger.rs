@@ -432,7 +432,11 @@ impl Repo {
             return Err(RepoError::BranchInUse(name.to_string()));
         }
         let Some(tip) = self.refs.get(RefKind::Branch, name)? else {
-            return Err(RepoError::UnknownRevision(name.to_string()));
+            return Err(crate::refs::RefError::NotFound {
+                kind: RefKind::Branch.noun(),
+                name: name.to_string(),
+            }
+            .into());
         };
         if !force {
             let pending: u64 = self.pending(name)?.iter().map(|p| p.1).sum();
