@@ -53,7 +53,17 @@ EXAMPLES = [
 # Events --------------------------------------------------------------------
 
 KIND = {"added": 1, "removed": 2, "annotated": 3, "valued": 4,
-        "reclassified": 5, "trained": 6, "licensed": 7, "impaired": 8, "voided": 9}
+        "reclassified": 5, "trained": 6, "licensed": 7, "impaired": 8, "voided": 9,
+        "rows_changed": 10}
+
+# Metadata field names, in the order their indexes give (docs/FORMAT.md).
+META_NAMES = ["source", "collected_at", "label", "annotator", "confidence", "cost",
+              "labelling_cost", "vendor", "currency", "license", "sensitivity"]
+
+
+def meta(m: dict) -> bytes:
+    """Set metadata fields: (index u8, length u32, text), in index order."""
+    return b"".join(tlv(i, m[n].encode()) for i, n in enumerate(META_NAMES) if n in m)
 
 
 def payload(p: dict) -> bytes:
@@ -81,6 +91,15 @@ def payload(p: dict) -> bytes:
         out += tlv(1, bytes.fromhex(p["target"])) + text(2, "reason")
     elif k == "impaired":
         out += tlv(1, struct.pack("<q", p["amount"])) + text(2, "currency") + text(3, "reason")
+    elif k == "rows_changed":
+        out += text(1, "dataset") + text(2, "table")
+        for tag, key in ((3, "old"), (4, "new")):
+            if p.get(key):
+                out += tlv(tag, bytes.fromhex(p[key]))
+        out += text(5, "source")
+        for tag, key in ((6, "meta"), (7, "columns")):
+            if p.get(key):
+                out += tlv(tag, meta(p[key]))
     return out
 
 
@@ -118,6 +137,14 @@ def events():
         {"dataset": "images", "payload": {"kind": "impaired", "amount": 4200, "currency": "EUR", "reason": "drift"}},
         {"example": ex, "commit": commit, "payload": {"kind": "removed", "locator": "images/cat/001.png"}},
         {"example": row, "payload": {"kind": "voided", "target": h(b"an event").hex(), "reason": "wrong label"}},
+        {"dataset": "data/t.csv", "commit": commit, "payload": {
+            "kind": "rows_changed", "dataset": "data", "table": "data/t.csv",
+            "old": h(b"old manifest").hex(), "new": h(b"new manifest").hex(),
+            "source": "s3://vendor/batch", "meta": {"label": "cat", "currency": "EUR"},
+            "columns": {"label": "y", "annotator": "who", "confidence": "conf"}}},
+        {"dataset": "data/u.csv", "payload": {
+            "kind": "rows_changed", "dataset": "data", "table": "data/u.csv",
+            "new": h(b"first manifest").hex()}},
     ]
     out = []
     for s in specs:

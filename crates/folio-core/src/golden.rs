@@ -102,6 +102,26 @@ fn event_of(e: &Value) -> Event {
             target: hash(s(p, "target")),
             reason: s(p, "reason").into(),
         },
+        "rows_changed" => {
+            let id = |k: &str| opt(p, k).map(|x| ObjectId(hash(&x).0));
+            let meta = |k: &str| {
+                crate::config::MetaFields::from_fn(|n| {
+                    p.get(k)
+                        .and_then(|m| m.get(n))
+                        .and_then(Value::as_str)
+                        .map(str::to_string)
+                })
+            };
+            Payload::Rows {
+                dataset: s(p, "dataset").into(),
+                table: s(p, "table").into(),
+                old: id("old"),
+                new: id("new"),
+                source: opt(p, "source"),
+                meta: Box::new(meta("meta")),
+                columns: Box::new(meta("columns")),
+            }
+        }
         other => panic!("unknown kind {other}"),
     };
     Event {

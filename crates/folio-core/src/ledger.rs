@@ -21,6 +21,7 @@ pub mod money;
 pub mod proof;
 pub mod quality;
 pub mod query;
+pub mod rows;
 pub mod values;
 
 pub use batch::LogError;
@@ -98,7 +99,11 @@ impl ExampleState {
             } => self.cost = Some((acquisition + labelling, currency.clone())),
             Payload::Reclassified { sensitivity } => self.sensitivity = Some(sensitivity.clone()),
             Payload::Licensed { license } => self.license = Some(license.clone()),
-            Payload::Trained { .. } | Payload::Impaired { .. } | Payload::Voided { .. } => {}
+            // A view expands `Rows` into its rows' events before they get here.
+            Payload::Trained { .. }
+            | Payload::Impaired { .. }
+            | Payload::Voided { .. }
+            | Payload::Rows { .. } => {}
         }
     }
 }

@@ -377,4 +377,6 @@ pub(crate) fn join_path(dataset: &str, rel: &str) -> String {
 #[cfg(test)]
 mod merge_tests;
 #[cfg(test)]
+mod rows_tests;
+#[cfg(test)]
 mod tests;

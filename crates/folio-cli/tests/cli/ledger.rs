@@ -105,11 +105,31 @@ fn commits_record_examples_added_and_removed() {
                 .to_string()
         })
         .collect();
-    assert_eq!(kinds.iter().filter(|k| *k == "example_added").count(), 6);
-    assert_eq!(kinds.iter().filter(|k| *k == "example_removed").count(), 2);
+    // Files one event each; the table's rows one `rows_changed` event a
+    // commit, naming its two row manifests (D58).
+    assert_eq!(kinds.iter().filter(|k| *k == "example_added").count(), 2);
+    assert_eq!(kinds.iter().filter(|k| *k == "example_removed").count(), 1);
+    assert_eq!(kinds.iter().filter(|k| *k == "rows_changed").count(), 2);
     let v = e.json(&["verify", "--json"]);
-    assert_eq!(v["events"], 8);
+    assert_eq!(v["events"], 5);
     assert_eq!(v["problems"].as_array().map(Vec::len), Some(0), "{v}");
+    // Read as of each commit, the rows are examples like the files: rows
+    // 1-3 then 1, 3, 4 present (3 changed, not re-added).
+    for (rev, present) in [("HEAD~1", ["1", "2", "3"]), ("HEAD", ["1", "3", "4"])] {
+        let audit = e.json(&["audit", "--rev", rev, "--json"]);
+        // No example has a licence: the list names every present one.
+        let rows: Vec<String> = audit["without_license"]
+            .as_array()
+            .expect("a list")
+            .iter()
+            .filter_map(|x| x.as_str())
+            .filter(|l| l.starts_with("t.csv:"))
+            .map(|l| l["t.csv:".len()..].to_string())
+            .collect();
+        let mut rows = rows;
+        rows.sort();
+        assert_eq!(rows, present, "{rev}: {audit}");
+    }
 }
 
 #[test]
@@ -178,18 +198,21 @@ fn edited_deleted_swapped_cut_and_forged_events_contradict_the_commit() {
     let c = head_commit(&e);
     let main = fs::read(e.p(".folio/refs/heads/main")).expect("ref");
     let original = head_events(&e, &c);
-    assert_eq!(original.len(), 3, "row 2 and b.txt removed, row 4 added");
+    assert_eq!(original.len(), 2, "b.txt removed; the table's rows changed");
     let n = original.len() as u64;
     let mut edited = original.clone();
     let at = edited[1].len() - 3; // inside the locator
     edited[1][at] ^= 1;
     let mut swapped = original.clone();
-    swapped.swap(0, 2);
+    swapped.swap(0, 1);
     let mut forged_source = original.clone();
-    forged_source[2] = {
-        let mut ev = folio_core::ledger::Event::decode(&original[2]).expect("decodes");
-        if let folio_core::ledger::Payload::Added { source, .. } = &mut ev.payload {
-            *source = Some("s3://somewhere-else".into());
+    forged_source[1] = {
+        let mut ev = folio_core::ledger::Event::decode(&original[1]).expect("decodes");
+        match &mut ev.payload {
+            folio_core::ledger::Payload::Rows { source, .. } => {
+                *source = Some("s3://somewhere-else".into())
+            }
+            other => panic!("expected the table's rows event, got {other:?}"),
         }
         ev.encode()
     };
@@ -236,6 +259,13 @@ fn proofs_verify_and_any_altered_value_fails() {
     ];
     for ev in v["events"].as_array().expect("events") {
         fields.push(ev["encoding"].as_str().expect("encoding").into());
+        // A row's events are its table's rows event, with the manifest and
+        // chunk that show the row is one of it.
+        for k in ["manifest", "chunk", "ident"] {
+            if let Some(x) = ev["rows"][k].as_str() {
+                fields.push(x.into());
+            }
+        }
         for p in ev["path"].as_array().expect("path") {
             fields.push(p.as_str().expect("hash").into());
         }

@@ -71,6 +71,14 @@ pub enum LogError {
     /// A batch cannot be read from the store.
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+    /// The rows a `Rows` event names cannot be read.
+    #[error("the rows of table {table} the ledger refers to: {detail}")]
+    Rows {
+        /// The table.
+        table: String,
+        /// What is wrong.
+        detail: String,
+    },
 }
 
 impl LogError {
@@ -78,9 +86,10 @@ impl LogError {
     pub fn kind(&self) -> ErrorKind {
         match self {
             LogError::Io { source, .. } => ErrorKind::of_io(source),
-            LogError::Corrupt { .. } | LogError::Batch { .. } | LogError::Chain { .. } => {
-                ErrorKind::Damaged
-            }
+            LogError::Corrupt { .. }
+            | LogError::Batch { .. }
+            | LogError::Chain { .. }
+            | LogError::Rows { .. } => ErrorKind::Damaged,
             LogError::Store(e) => e.kind(),
         }
     }

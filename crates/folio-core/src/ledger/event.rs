@@ -5,6 +5,7 @@ use std::fmt;
 use serde::Serialize;
 
 use super::merkle::Hash;
+use crate::config::MetaFields;
 use crate::id::{CommitId, ObjectId};
 
 /// First line of every encoded event.
@@ -113,11 +114,15 @@ pub enum EventKind {
     /// An earlier event was declared void (it stays in the ledger; views
     /// no longer count it).
     Voided,
+    /// The rows a commit added to, removed from or re-described in a table,
+    /// by reference to the table's two row manifests (D58): readers expand
+    /// it into one addition, removal or metadata event per row.
+    Rows,
 }
 
 impl EventKind {
     /// Every kind, in code order.
-    pub const ALL: [EventKind; 9] = [
+    pub const ALL: [EventKind; 10] = [
         EventKind::Added,
         EventKind::Removed,
         EventKind::Annotated,
@@ -127,6 +132,7 @@ impl EventKind {
         EventKind::Licensed,
         EventKind::Impaired,
         EventKind::Voided,
+        EventKind::Rows,
     ];
 
     /// The byte that encodes the kind.
@@ -141,6 +147,7 @@ impl EventKind {
             EventKind::Licensed => 7,
             EventKind::Impaired => 8,
             EventKind::Voided => 9,
+            EventKind::Rows => 10,
         }
     }
 
@@ -161,6 +168,7 @@ impl EventKind {
             EventKind::Licensed => "license_set",
             EventKind::Impaired => "impaired",
             EventKind::Voided => "voided",
+            EventKind::Rows => "rows_changed",
         }
     }
 
@@ -177,6 +185,15 @@ impl EventKind {
             EventKind::Licensed => &[LICENSE],
             EventKind::Impaired => &[AMOUNT, IMPAIRED_CURRENCY, REASON],
             EventKind::Voided => &[TARGET, VOID_REASON],
+            EventKind::Rows => &[
+                ROWS_DATASET,
+                ROWS_TABLE,
+                ROWS_OLD,
+                ROWS_NEW,
+                ROWS_SOURCE,
+                ROWS_META,
+                ROWS_COLUMNS,
+            ],
         }
     }
 }
@@ -217,6 +234,14 @@ mod tag {
     // Voided.
     pub const TARGET: u8 = 1;
     pub const VOID_REASON: u8 = 2;
+    // Rows.
+    pub const ROWS_DATASET: u8 = 1;
+    pub const ROWS_TABLE: u8 = 2;
+    pub const ROWS_OLD: u8 = 3;
+    pub const ROWS_NEW: u8 = 4;
+    pub const ROWS_SOURCE: u8 = 5;
+    pub const ROWS_META: u8 = 6;
+    pub const ROWS_COLUMNS: u8 = 7;
     // Subject kinds.
     pub const SUBJECT_EXAMPLE: u8 = 1;
     pub const SUBJECT_DATASET: u8 = 2;
@@ -356,6 +381,23 @@ pub enum Payload {
         /// Why.
         reason: String,
     },
+    /// The rows that differ between two versions of a table (D58).
+    Rows {
+        /// The table's dataset.
+        dataset: String,
+        /// The table's path.
+        table: String,
+        /// The parent's row manifest (`None`: the table is new).
+        old: Option<ObjectId>,
+        /// The new row manifest (`None`: the table is gone).
+        new: Option<ObjectId>,
+        /// The source given for the commit (`--source`), if any.
+        source: Option<String>,
+        /// Metadata given for every added row (the commit's flags).
+        meta: Box<MetaFields>,
+        /// The columns that hold each row's metadata, as configured then.
+        columns: Box<MetaFields>,
+    },
 }
 
 impl Payload {
@@ -371,6 +413,7 @@ impl Payload {
             Payload::Licensed { .. } => EventKind::Licensed,
             Payload::Impaired { .. } => EventKind::Impaired,
             Payload::Voided { .. } => EventKind::Voided,
+            Payload::Rows { .. } => EventKind::Rows,
         }
     }
 
@@ -411,6 +454,23 @@ impl Payload {
             Payload::Voided { target, reason } => {
                 json!({"target": target.to_hex(), "reason": reason})
             }
+            Payload::Rows {
+                dataset,
+                table,
+                old,
+                new,
+                source,
+                meta,
+                columns,
+            } => json!({
+                "dataset": dataset,
+                "table": table,
+                "old_manifest": old.map(|m| m.to_hex()),
+                "new_manifest": new.map(|m| m.to_hex()),
+                "source": source,
+                "meta": meta_json(meta),
+                "columns": meta_json(columns),
+            }),
         }
     }
 }
@@ -619,6 +679,31 @@ impl Payload {
                 put(&mut p, TARGET, &target.0);
                 put(&mut p, VOID_REASON, reason.as_bytes());
             }
+            Payload::Rows {
+                dataset,
+                table,
+                old,
+                new,
+                source,
+                meta,
+                columns,
+            } => {
+                put(&mut p, ROWS_DATASET, dataset.as_bytes());
+                put(&mut p, ROWS_TABLE, table.as_bytes());
+                if let Some(m) = old {
+                    put(&mut p, ROWS_OLD, &m.0);
+                }
+                if let Some(m) = new {
+                    put(&mut p, ROWS_NEW, &m.0);
+                }
+                put_opt(&mut p, ROWS_SOURCE, source);
+                if !meta.is_empty() {
+                    put(&mut p, ROWS_META, &encode_meta(meta));
+                }
+                if !columns.is_empty() {
+                    put(&mut p, ROWS_COLUMNS, &encode_meta(columns));
+                }
+            }
         }
         p
     }
@@ -683,8 +768,80 @@ impl Payload {
                 ),
                 reason: f.text(VOID_REASON)?,
             },
+            EventKind::Rows => {
+                let id = |t: u8| {
+                    f.get(t)
+                        .map(|v| ObjectId::from_slice(v).ok_or_else(|| bad("bad manifest id")))
+                        .transpose()
+                };
+                let meta = |t: u8| f.get(t).map_or(Ok(MetaFields::default()), decode_meta);
+                Payload::Rows {
+                    dataset: f.text(ROWS_DATASET)?,
+                    table: f.text(ROWS_TABLE)?,
+                    old: id(ROWS_OLD)?,
+                    new: id(ROWS_NEW)?,
+                    source: f.opt_text(ROWS_SOURCE)?,
+                    meta: Box::new(meta(ROWS_META)?),
+                    columns: Box::new(meta(ROWS_COLUMNS)?),
+                }
+            }
         })
     }
+}
+
+/// Metadata fields as JSON: the set ones, by name.
+fn meta_json(m: &MetaFields) -> serde_json::Value {
+    MetaFields::NAMES
+        .iter()
+        .filter_map(|n| {
+            m.field(n)
+                .as_ref()
+                .map(|v| (n.to_string(), v.clone().into()))
+        })
+        .collect::<serde_json::Map<_, _>>()
+        .into()
+}
+
+/// Metadata fields, canonically: for each set field in [`MetaFields::NAMES`]
+/// order, its index (u8), length (u32) and text.
+fn encode_meta(m: &MetaFields) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (i, n) in MetaFields::NAMES.iter().enumerate() {
+        if let Some(v) = m.field(n) {
+            put(&mut out, i as u8, v.as_bytes());
+        }
+    }
+    out
+}
+
+/// Reads [`encode_meta`]'s output, accepting only ascending known fields.
+fn decode_meta(mut r: &[u8]) -> Result<MetaFields, EventDecodeError> {
+    let mut values: [Option<String>; 11] = Default::default();
+    let mut last: Option<usize> = None;
+    if r.is_empty() {
+        return Err(bad("an empty metadata field"));
+    }
+    while !r.is_empty() {
+        let i = usize::from(r[0]);
+        let len = r
+            .get(1..5)
+            .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")) as usize)
+            .ok_or_else(|| bad("truncated metadata"))?;
+        let v = r.get(5..5 + len).ok_or_else(|| bad("truncated metadata"))?;
+        if i >= values.len() || last.is_some_and(|l| i <= l) {
+            return Err(bad("metadata fields out of order or unknown"));
+        }
+        values[i] = Some(text(v)?);
+        last = Some(i);
+        r = &r[5 + len..];
+    }
+    Ok(MetaFields::from_fn(|n| {
+        let i = MetaFields::NAMES
+            .iter()
+            .position(|x| *x == n)
+            .expect("a known field");
+        values[i].clone()
+    }))
 }
 
 fn bad(s: &str) -> EventDecodeError {

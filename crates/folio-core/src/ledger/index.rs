@@ -20,21 +20,37 @@ use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 use super::batch::{self, BatchFrame, LogError};
 use super::event::{EventKind, ExampleId, Peek};
 use super::merkle::Frontier;
+use super::rows::Window;
+use super::{ExampleId as Ex, Payload};
 use crate::id::{CommitId, ObjectId};
 
-/// Frame number → postcard (batch id, frame).
-const FRAMES: TableDefinition<u64, &[u8]> = TableDefinition::new("ledger-frames-v3");
+/// Frame number → postcard (batch id, frame, window): a frame's stored
+/// events, or (with a window) the rows one `Rows` event of it stands for
+/// in that window.
+const FRAMES: TableDefinition<u64, &[u8]> = TableDefinition::new("ledger-frames-v4");
 /// (term, frame number of a frame that mentions it).
-const POSTINGS: TableDefinition<(u64, u64), ()> = TableDefinition::new("ledger-postings-v3");
+const POSTINGS: TableDefinition<(u64, u64), ()> = TableDefinition::new("ledger-postings-v4");
 /// Batch id → its first frame number (the batch is indexed).
-const BATCHES: TableDefinition<&[u8; 32], u64> = TableDefinition::new("ledger-batches-v3");
+const BATCHES: TableDefinition<&[u8; 32], u64> = TableDefinition::new("ledger-batches-v4");
 /// "next" → the next frame number.
-const META: TableDefinition<&str, u64> = TableDefinition::new("ledger-meta-v3");
+const META: TableDefinition<&str, u64> = TableDefinition::new("ledger-meta-v4");
 /// Commit id → postcard Merkle frontier of its ledger.
-const FRONTIERS: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("ledger-frontiers-v3");
+const FRONTIERS: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("ledger-frontiers-v4");
 
-/// A frame of an indexed batch.
-pub type IndexedFrame = (ObjectId, BatchFrame);
+/// A `Rows` event of a frame (its index in the frame) and a window of it.
+pub type RowsWindow = (u32, Window);
+
+/// A frame of an indexed batch: its stored events, or one window of a
+/// `Rows` event in it.
+pub type IndexedFrame = (ObjectId, BatchFrame, Option<RowsWindow>);
+
+/// The windows of the `Rows` event `enc` (index `k` of frame `f`), each
+/// with the terms of the row events it stands for; `None` when the
+/// expansion is not available (the batch is then left unindexed).
+pub type Windows<'a> = dyn Fn(&BatchFrame, u32, &[u8]) -> WindowsOf + 'a;
+
+/// What [`Windows`] gives for one `Rows` event.
+pub type WindowsOf = Result<Option<Vec<(Window, Vec<u64>)>>, LogError>;
 
 /// Errors of the ledger index.
 #[derive(Debug, thiserror::Error)]
@@ -156,6 +172,25 @@ fn raw_terms(p: &Peek<'_>, out: &mut Vec<u64>) -> Option<()> {
     Some(())
 }
 
+/// The terms of a row event a `Rows` event stands for (as [`raw_terms`]
+/// gives for a stored one).
+pub fn payload_terms(id: &Ex, p: &Payload, out: &mut Vec<u64>) {
+    out.push(Term::Example(id).key());
+    match p {
+        Payload::Added {
+            locator, source, ..
+        } => {
+            out.push(Term::Locator(locator.as_str()).key());
+            if let Some(s) = source {
+                out.push(Term::Source(s).key());
+            }
+        }
+        Payload::Removed { locator } => out.push(Term::Locator(locator.as_str()).key()),
+        Payload::Annotated { .. } => out.push(Term::Annotated.key()),
+        _ => {}
+    }
+}
+
 impl LedgerIndex {
     /// The database file in the index folder `dir`.
     pub fn db_path(dir: &Path) -> PathBuf {
@@ -227,27 +262,47 @@ impl LedgerIndex {
         Ok(out)
     }
 
-    /// Indexes batch `id` (its bytes `bytes`) whole, unless it already is.
-    pub fn add_batch(&self, id: &ObjectId, bytes: &[u8]) -> Result<(), LedgerIndexError> {
+    /// Indexes batch `id` (its bytes `bytes`) whole, unless it already is;
+    /// `windows` gives the rows of its `Rows` events. A batch whose rows
+    /// cannot be expanded now is left unindexed (readers read it whole).
+    pub fn add_batch(
+        &self,
+        id: &ObjectId,
+        bytes: &[u8],
+        windows: &Windows<'_>,
+    ) -> Result<(), LedgerIndexError> {
         if self.has_batch(id)? {
             return Ok(());
         }
         let (_, frames) = batch::parse(id, bytes)?;
-        let mut per_frame: Vec<Vec<u64>> = Vec::with_capacity(frames.len());
+        // (frame, window, terms) in order.
+        let mut entries: Vec<(BatchFrame, Option<RowsWindow>, Vec<u64>)> = Vec::new();
         for f in &frames {
             let payload = batch::frame_payload(id, bytes, f)?;
             let mut keys = Vec::new();
-            for enc in batch::split_frame(id, f, &payload)? {
+            let mut sub = Vec::new();
+            for (k, enc) in batch::split_frame(id, f, &payload)?.into_iter().enumerate() {
                 let p = batch::peek_in(id, f, enc)?;
                 raw_terms(&p, &mut keys).ok_or_else(|| LogError::Batch {
                     id: *id,
                     offset: f.offset,
                     detail: "an event lacks a field its kind requires: run `folio verify`".into(),
                 })?;
+                if p.kind == EventKind::Rows {
+                    let Some(ws) = windows(f, k as u32, enc)? else {
+                        return Ok(());
+                    };
+                    for (w, mut terms) in ws {
+                        terms.sort_unstable();
+                        terms.dedup();
+                        sub.push((*f, Some((k as u32, w)), terms));
+                    }
+                }
             }
             keys.sort_unstable();
             keys.dedup();
-            per_frame.push(keys);
+            entries.push((*f, None, keys));
+            entries.extend(sub);
         }
         let txn = self.begin_write()?;
         {
@@ -256,13 +311,13 @@ impl LedgerIndex {
                 .get("next")
                 .map_err(|e| self.err(e))?
                 .map_or(0, |v| v.value());
-            mt.insert("next", next + frames.len() as u64)
+            mt.insert("next", next + entries.len() as u64)
                 .map_err(|e| self.err(e))?;
             let mut ft = txn.open_table(FRAMES).map_err(|e| self.err(e))?;
             let mut pt = txn.open_table(POSTINGS).map_err(|e| self.err(e))?;
-            for (k, (f, keys)) in frames.iter().zip(&per_frame).enumerate() {
+            for (k, (f, w, keys)) in entries.iter().enumerate() {
                 let n = next + k as u64;
-                let bytes = postcard::to_stdvec(&(id.as_bytes(), f)).map_err(|e| self.err(e))?;
+                let bytes = postcard::to_stdvec(&(id.as_bytes(), f, w)).map_err(|e| self.err(e))?;
                 ft.insert(n, bytes.as_slice()).map_err(|e| self.err(e))?;
                 for key in keys {
                     pt.insert((*key, n), ()).map_err(|e| self.err(e))?;
@@ -345,9 +400,9 @@ impl LedgerIndex {
                 .get(n)
                 .map_err(|e| self.err(e))?
                 .ok_or_else(|| self.err(format!("no frame recorded as number {n}")))?;
-            let (b, f): ([u8; 32], BatchFrame) =
+            let (b, f, w): ([u8; 32], BatchFrame, Option<RowsWindow>) =
                 postcard::from_bytes(v.value()).map_err(|e| self.err(e))?;
-            out.push((ObjectId::from_slice(&b).expect("32 bytes"), f));
+            out.push((ObjectId::from_slice(&b).expect("32 bytes"), f, w));
         }
         Ok(out)
     }

@@ -91,6 +91,25 @@ pub struct ProvenEvent {
     pub encoding: String,
     /// Sibling hashes from the leaf up, hex (RFC 6962 audit path).
     pub path: Vec<String>,
+    /// For a `Rows` event (a table's changed rows, by reference): the
+    /// evidence that the example is a row of a table version it names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rows: Option<RowEvidence>,
+}
+
+/// That an example is a row of a table version: the version's row
+/// manifest and the chunk holding the row, both as stored (so their ids
+/// re-hash), and the row's identity.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RowEvidence {
+    /// The manifest's encoding, hex (its BLAKE3 is the id the event names).
+    pub manifest: String,
+    /// The chunk's encoding, hex (its BLAKE3 is listed in the manifest).
+    pub chunk: String,
+    /// The row's identity, hex (the example id derives from it and the
+    /// table's path).
+    pub ident: String,
 }
 
 /// A self-contained proof: the commit (its bytes, so its id can be
@@ -147,11 +166,12 @@ pub fn make(
     encoded_commit: &[u8],
     leaves: &[Hash],
     example: ExampleId,
-    mine: Vec<(u64, Vec<u8>)>,
+    mine: Vec<(u64, Vec<u8>, Option<RowEvidence>)>,
 ) -> Proof {
     let events = mine
         .into_iter()
-        .map(|(seq, enc)| ProvenEvent {
+        .map(|(seq, enc, rows)| ProvenEvent {
+            rows,
             seq,
             path: merkle::inclusion_path(leaves, seq as usize)
                 .iter()
@@ -169,6 +189,34 @@ pub fn make(
         example: example.to_hex(),
         events,
     }
+}
+
+/// Whether `ev` shows that `example` is a row of a table version the
+/// `Rows` event `e` names: the manifest re-hashes to the event's old or new
+/// manifest, lists the chunk, and the chunk holds a row whose identity
+/// gives the example.
+fn row_of(e: &Event, ev: &RowEvidence, example: &ExampleId) -> bool {
+    let Some(r) = super::rows::RowsRef::of(&e.payload) else {
+        return false;
+    };
+    let (Some(m), Some(c), Some(ident)) = (unhex(&ev.manifest), unhex(&ev.chunk), unhex(&ev.ident))
+    else {
+        return false;
+    };
+    let (mid, cid) = (ObjectId::of(&m), ObjectId::of(&c));
+    if r.old != Some(mid) && r.new != Some(mid) {
+        return false;
+    }
+    let Ok(manifest) = crate::table::manifest::Manifest::decode(mid, &m) else {
+        return false;
+    };
+    if !manifest.chunks.iter().any(|x| x.id.0 == cid) {
+        return false;
+    }
+    let Ok(rows) = crate::table::manifest::decode_chunk(cid, &c) else {
+        return false;
+    };
+    ExampleId::row(r.table, &ident) == *example && rows.iter().any(|x| x.ident == ident)
 }
 
 /// Checks a proof on its own: the commit bytes hash to the commit id and
@@ -203,7 +251,12 @@ pub fn verify(p: &Proof) -> Result<ProofCheck, ProofError> {
             seq: pe.seq,
             source,
         })?;
-        if e.subject != Subject::Example(ExampleId(example.0)) {
+        let about = match (&e.subject, &pe.rows) {
+            (Subject::Example(x), None) => *x == ExampleId(example.0),
+            (Subject::Dataset(_), Some(ev)) => row_of(&e, ev, &ExampleId(example.0)),
+            _ => false,
+        };
+        if !about {
             return Err(ProofError::Subject(pe.seq));
         }
         let path: Vec<Hash> = pe

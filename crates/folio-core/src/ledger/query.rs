@@ -7,8 +7,9 @@ use std::sync::{Arc, Mutex};
 
 use super::ExampleId;
 use super::batch::{self, BatchFrame, LogError};
-use super::index::{LedgerIndex, LedgerIndexError, Term};
+use super::index::{LedgerIndex, LedgerIndexError, RowsWindow, Term};
 use super::merkle::Hash;
+use super::rows::{self, TableSource, Window};
 use super::{Event, EventKind, ExampleState, IdMap, Locator, Payload, Peek, Subject};
 use crate::error::ErrorKind;
 use crate::id::{CommitId, IdPrefix, ObjectId};
@@ -62,6 +63,12 @@ pub trait BatchSource: Sync {
         let _ = (id, offset, len);
         Ok(None)
     }
+
+    /// Where the row manifests `Rows` events name are read (`None`: they
+    /// cannot be, and reading such an event is an error).
+    fn tables(&self) -> Option<&dyn TableSource> {
+        None
+    }
 }
 
 /// One batch of a view, placed in its ledger.
@@ -77,13 +84,47 @@ pub struct Part {
     pub count: u64,
 }
 
-/// A frame of a view: which part, and where in its batch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What a read takes from a frame.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Reads {
+    /// Every event, with every `Rows` event expanded whole.
+    pub all: bool,
+    /// The stored events but `Rows` events (the index names their rows by
+    /// window).
+    pub stored: bool,
+    /// Windows of `Rows` events (index in the frame, window), in order.
+    pub windows: Vec<RowsWindow>,
+}
+
+/// A frame of a view: which part, where in its batch, and what to read.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FrameRef {
     /// Index of the part in the view.
     pub part: usize,
     /// The frame.
     pub frame: BatchFrame,
+    /// What of it.
+    pub reads: Reads,
+}
+
+impl FrameRef {
+    fn whole(part: usize, frame: BatchFrame) -> FrameRef {
+        FrameRef {
+            part,
+            frame,
+            reads: Reads {
+                all: true,
+                ..Reads::default()
+            },
+        }
+    }
+}
+
+/// An event a read gives: stored in a batch (its encoding and peek), or
+/// made by expanding a `Rows` event.
+enum Item<'a> {
+    Stored(&'a [u8], Peek<'a>),
+    Made(Box<Event>),
 }
 
 /// A raw read's callback: each encoded event; `Ok(false)` stops the read.
@@ -106,6 +147,9 @@ pub struct LedgerView<'s> {
     cache: Mutex<HashMap<ObjectId, Arc<Vec<u8>>>>,
     /// Whether reads give voided events too (proofs, exports, lineage).
     include_voided: bool,
+    /// Whether reads give `Rows` events as stored, unexpanded (proofs,
+    /// exports, voids: what the Merkle leaves are).
+    stored_only: bool,
     /// The hashes of the events voided in the view, once read.
     voided: Mutex<Option<Arc<HashSet<Hash>>>>,
 }
@@ -120,8 +164,16 @@ impl<'s> LedgerView<'s> {
             parts,
             cache: Mutex::new(HashMap::new()),
             include_voided: false,
+            stored_only: false,
             voided: Mutex::new(None),
         }
+    }
+
+    /// The same view, whose reads give the events as stored: `Rows` events
+    /// themselves, not the row events they stand for (the Merkle leaves).
+    pub fn stored(mut self) -> Self {
+        self.stored_only = true;
+        self
     }
 
     /// The same view, whose reads give voided events too: for proofs,
@@ -140,8 +192,9 @@ impl<'s> LedgerView<'s> {
         let t = Term::Voided.key();
         let frames = self.frames(&Some(vec![(t, t)]))?;
         let mut set = HashSet::new();
-        self.raw_frames_all(&frames, &mut |raw, p| {
-            if p.kind == EventKind::Voided
+        self.items_with(&frames, None, false, &mut |item| {
+            if let Item::Stored(raw, p) = item
+                && p.kind == EventKind::Voided
                 && let Payload::Voided { target, .. } = decode_raw(raw)?.payload
             {
                 set.insert(target);
@@ -218,7 +271,7 @@ impl<'s> LedgerView<'s> {
         }
         Ok(frames
             .into_iter()
-            .map(|frame| FrameRef { part: i, frame })
+            .map(|frame| FrameRef::whole(i, frame))
             .collect())
     }
 
@@ -239,20 +292,34 @@ impl<'s> LedgerView<'s> {
         }
         let ids: Vec<ObjectId> = rank.keys().copied().collect();
         let covered = ix.indexed(&ids)?;
-        let mut out = Vec::new();
-        for (id, frame) in ix.frames_in(ranges.iter().copied())? {
+        let mut at: std::collections::BTreeMap<(usize, u64), (BatchFrame, Reads)> =
+            Default::default();
+        for (id, frame, w) in ix.frames_in(ranges.iter().copied())? {
             for &part in rank.get(&id).into_iter().flatten() {
-                out.push(FrameRef { part, frame });
+                let e = at
+                    .entry((part, frame.offset))
+                    .or_insert_with(|| (frame, Reads::default()));
+                match w {
+                    Some(w) => e.1.windows.push(w),
+                    None => e.1.stored = true,
+                }
             }
         }
         for (i, p) in self.parts.iter().enumerate() {
             if !covered.contains(&p.batch) {
-                out.extend(self.part_frames(i)?);
+                for f in self.part_frames(i)? {
+                    at.insert((i, f.frame.offset), (f.frame, f.reads));
+                }
             }
         }
-        out.sort_by_key(|f| (f.part, f.frame.offset));
-        out.dedup();
-        Ok(out)
+        Ok(at
+            .into_iter()
+            .map(|((part, _), (frame, mut reads))| {
+                reads.windows.sort_unstable();
+                reads.windows.dedup();
+                FrameRef { part, frame, reads }
+            })
+            .collect())
     }
 
     /// Every frame from the one at `first` (part, offset) on.
@@ -290,29 +357,108 @@ impl<'s> LedgerView<'s> {
         batch::frame_payload(&id, &bytes, &f.frame)
     }
 
-    /// The events of a frame that `keep` accepts, decoded, with their
-    /// positions in the view.
-    fn frame_events(
+    /// Gives `each` the events a read takes from frame `f` (its payload
+    /// `payload`), in order, with their positions in the view: stored
+    /// events as they are, `Rows` events expanded (whole or by window)
+    /// unless the view reads events as stored. Events the view skips are
+    /// left out. Returns `false` when `each` stopped the read.
+    fn frame_items(
         &self,
         f: &FrameRef,
-        keep: &Keep<'_>,
+        payload: &[u8],
         skip: Option<&HashSet<Hash>>,
-    ) -> Result<Vec<Event>, LogError> {
+        expand: bool,
+        each: &mut dyn FnMut(Item<'_>) -> Result<bool, LogError>,
+    ) -> Result<bool, LogError> {
         let id = self.parts[f.part].batch;
-        let payload = self.payload(f)?;
         let first = self.parts[f.part].start + f.frame.first;
-        let mut out = Vec::new();
-        for (k, enc) in batch::split_frame(&id, &f.frame, &payload)?
+        for (j, enc) in batch::split_frame(&id, &f.frame, payload)?
             .into_iter()
             .enumerate()
         {
-            if keep(enc) && skip.is_none_or(|s| !s.contains(&Hash::of(enc))) {
-                let mut e = batch::decode_in(&id, &f.frame, enc)?;
-                e.seq = first + k as u64;
-                out.push(e);
+            let mut peek = batch::peek_in(&id, &f.frame, enc)?;
+            peek.seq = first + j as u64;
+            let rows = peek.kind == EventKind::Rows && expand;
+            let windows: Vec<Option<&Window>> = if !rows {
+                Vec::new()
+            } else if f.reads.all {
+                vec![None]
+            } else {
+                f.reads
+                    .windows
+                    .iter()
+                    .filter(|w| w.0 as usize == j)
+                    .map(|w| Some(&w.1))
+                    .collect()
+            };
+            let wanted = if rows {
+                !windows.is_empty()
+            } else {
+                f.reads.all || f.reads.stored
+            };
+            if !wanted || skip.is_some_and(|s| s.contains(&Hash::of(enc))) {
+                continue;
+            }
+            if !rows {
+                if !each(Item::Stored(enc, peek))? {
+                    return Ok(false);
+                }
+                continue;
+            }
+            let reference = batch::decode_in(&id, &f.frame, enc)?;
+            if !self.expand(&reference, peek.seq, &windows, each)? {
+                return Ok(false);
             }
         }
-        Ok(out)
+        Ok(true)
+    }
+
+    /// Gives `each` the row events `Rows` event `e` (at `seq`) stands for
+    /// in `windows` (`None`: all of them).
+    fn expand(
+        &self,
+        e: &Event,
+        seq: u64,
+        windows: &[Option<&Window>],
+        each: &mut dyn FnMut(Item<'_>) -> Result<bool, LogError>,
+    ) -> Result<bool, LogError> {
+        let Some(r) = rows::RowsRef::of(&e.payload) else {
+            return Ok(true);
+        };
+        let Some(src) = self.source.tables() else {
+            return Err(LogError::Rows {
+                table: r.table.to_string(),
+                detail: "this reader cannot read row manifests".into(),
+            });
+        };
+        let mut going = true;
+        let mut failed = None;
+        for w in windows {
+            rows::expand(src, &r, *w, &mut |x, payload| {
+                if !going || failed.is_some() {
+                    return;
+                }
+                let made = Event {
+                    seq,
+                    time: e.time,
+                    actor: e.actor.clone(),
+                    commit: e.commit,
+                    subject: Subject::Example(x),
+                    payload,
+                };
+                match each(Item::Made(Box::new(made))) {
+                    Ok(g) => going = g,
+                    Err(err) => failed = Some(err),
+                }
+            })?;
+            if let Some(err) = failed {
+                return Err(err);
+            }
+            if !going {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 
     /// Gives `each`, in order, the events of the view that may concern
@@ -325,21 +471,27 @@ impl<'s> LedgerView<'s> {
         keep: &Keep<'_>,
         each: &mut dyn FnMut(Event) -> Result<(), E>,
     ) -> Result<(), E> {
-        use rayon::prelude::*;
         let frames = self.frames(want)?;
-        let skip = self.skipped()?;
-        for window in frames.chunks(READ_WINDOW) {
-            let decoded: Vec<Result<Vec<Event>, LogError>> = window
-                .par_iter()
-                .map(|f| self.frame_events(f, keep, skip.as_deref()))
-                .collect();
-            for evs in decoded {
-                for e in evs.map_err(|e| E::from(e.into()))? {
-                    each(e)?;
+        let mut failed: Option<E> = None;
+        self.items(&frames, &mut |item| {
+            let e = match item {
+                Item::Stored(enc, _) if !keep(enc) => return Ok(true),
+                Item::Stored(enc, p) => {
+                    let mut e = decode_raw(enc)?;
+                    e.seq = p.seq;
+                    e
+                }
+                Item::Made(e) => *e,
+            };
+            match each(e) {
+                Ok(()) => Ok(true),
+                Err(err) => {
+                    failed = Some(err);
+                    Ok(false)
                 }
             }
-        }
-        Ok(())
+        })?;
+        failed.map_or(Ok(()), Err)
     }
 
     /// Every event of the view, in order.
@@ -371,29 +523,47 @@ impl<'s> LedgerView<'s> {
         }
     }
 
-    /// The events of `frames` but those the view skips.
+    /// The encoded events of `frames` but those the view skips (made
+    /// events are encoded for the caller).
     fn raw_frames(
         &self,
         frames: &[FrameRef],
         each: &mut EachRaw<'_>,
     ) -> Result<(), LedgerIndexError> {
-        match self.skipped()? {
-            None => self.raw_frames_all(frames, each),
-            Some(skip) => self.raw_frames_all(frames, &mut |raw, p| {
-                if skip.contains(&Hash::of(raw)) {
-                    return Ok(true);
-                }
-                each(raw, p)
-            }),
-        }
+        self.items(frames, &mut |item| match item {
+            Item::Stored(enc, p) => each(enc, &p),
+            Item::Made(e) => {
+                let enc = e.encode();
+                let mut p = Peek::new(&enc).ok_or_else(|| LogError::Chain {
+                    seq: e.seq,
+                    detail: "a row event does not encode".into(),
+                })?;
+                p.seq = e.seq;
+                each(&enc, &p)
+            }
+        })
     }
 
-    /// The events of `frames`, decompressing the next window on one core
-    /// while the caller works through the current one on another.
-    fn raw_frames_all(
+    /// The events of `frames` but those the view skips, decompressing the
+    /// next window of frames on one core while the caller works through
+    /// the current one on another.
+    fn items(
         &self,
         frames: &[FrameRef],
-        each: &mut EachRaw<'_>,
+        each: &mut dyn FnMut(Item<'_>) -> Result<bool, LogError>,
+    ) -> Result<(), LedgerIndexError> {
+        let skip = self.skipped()?;
+        self.items_with(frames, skip.as_deref(), !self.stored_only, each)
+    }
+
+    /// [`LedgerView::items`] skipping `skip`, expanding `Rows` events when
+    /// `expand`.
+    fn items_with(
+        &self,
+        frames: &[FrameRef],
+        skip: Option<&HashSet<Hash>>,
+        expand: bool,
+        each: &mut dyn FnMut(Item<'_>) -> Result<bool, LogError>,
     ) -> Result<(), LedgerIndexError> {
         use rayon::prelude::*;
         let load = |w: &[FrameRef]| -> Vec<Result<Vec<u8>, LogError>> {
@@ -404,27 +574,19 @@ impl<'s> LedgerView<'s> {
         for (k, window) in windows.iter().enumerate() {
             let current = next.take().expect("loaded");
             let following = windows.get(k + 1);
-            let (loaded, done) = rayon::join(
-                || following.map(|w| load(w)),
-                || -> Result<bool, LogError> {
+            let (loaded, done) = std::thread::scope(|scope| {
+                let loader = following.map(|w| scope.spawn(move || load(w)));
+                let done = (|| -> Result<bool, LogError> {
                     for (f, payload) in window.iter().zip(current) {
-                        let payload = payload?;
-                        let id = self.parts[f.part].batch;
-                        let first = self.parts[f.part].start + f.frame.first;
-                        for (j, enc) in batch::split_frame(&id, &f.frame, &payload)?
-                            .into_iter()
-                            .enumerate()
-                        {
-                            let mut peek = batch::peek_in(&id, &f.frame, enc)?;
-                            peek.seq = first + j as u64;
-                            if !each(enc, &peek)? {
-                                return Ok(true);
-                            }
+                        if !self.frame_items(f, &payload?, skip, expand, each)? {
+                            return Ok(true);
                         }
                     }
                     Ok(false)
-                },
-            );
+                })();
+                let loaded = loader.map(|h| h.join().expect("the frame loader does not panic"));
+                (loaded, done)
+            });
             if done? {
                 return Ok(());
             }
@@ -481,7 +643,7 @@ impl<'s> LedgerView<'s> {
         Ok(!ix
             .frames_of(&[Term::Annotated.key()])?
             .iter()
-            .any(|(id, _)| ids.contains(id)))
+            .any(|(id, _, _)| ids.contains(id)))
     }
 
     /// The latest label and confidence of each row of `table` present in

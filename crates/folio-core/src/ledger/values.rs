@@ -175,6 +175,17 @@ impl MetaFields {
         old: Option<&MetaFields>,
         classes: &[String],
     ) -> Result<Vec<Payload>, ValueError> {
+        self.payloads_in(old, Some(classes))
+    }
+
+    /// [`MetaFields::payloads`], with sensitivities checked against
+    /// `classes`, or (`None`) only lower-cased: for values a commit already
+    /// checked, read back from its rows.
+    pub fn payloads_in(
+        &self,
+        old: Option<&MetaFields>,
+        classes: Option<&[String]>,
+    ) -> Result<Vec<Payload>, ValueError> {
         if let Some(t) = &self.collected_at {
             collected_at(t)?;
         }
@@ -211,7 +222,10 @@ impl MetaFields {
             && changed(|m| &m.sensitivity)
         {
             out.push(Payload::Reclassified {
-                sensitivity: sensitivity(s, classes)?,
+                sensitivity: match classes {
+                    Some(c) => sensitivity(s, c)?,
+                    None => s.to_ascii_lowercase(),
+                },
             });
         }
         Ok(out)

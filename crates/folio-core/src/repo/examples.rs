@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 
 use super::{BuiltTable, InputProblem, Repo, RepoError, is_within};
+use crate::ledger::rows;
 use crate::ledger::values::{self, ValueError};
 use crate::ledger::{Draft, ExampleId, Locator, Payload, Subject};
 use crate::object::TableRef;
@@ -102,6 +103,10 @@ struct Emitter<'a, 'b> {
 
 impl Emitter<'_, '_> {
     fn push(&mut self, payload: Payload, subject: ExampleId) {
+        self.push_about(payload, Subject::Example(subject));
+    }
+
+    fn push_about(&mut self, payload: Payload, subject: Subject) {
         if self.failed.is_some() {
             return;
         }
@@ -109,7 +114,7 @@ impl Emitter<'_, '_> {
             time: self.ctx.time,
             actor: self.ctx.actor.to_string(),
             commit: None,
-            subject: Subject::Example(subject),
+            subject,
             payload,
         };
         match (self.sink)(d) {
@@ -226,7 +231,31 @@ impl Repo {
                 (Some(b), Some(m)) => Some((&b.manifest, m as &dyn ChunkSource)),
                 _ => None,
             };
-            self.row_events(&mut ev, dataset, path, old_side, new_side)?;
+            // Rows named in a sidecar take per-row metadata: the table's
+            // rows are then recorded one event each, as before D58.
+            let sidecar_names_rows = ev
+                .ctx
+                .sidecar
+                .borrow()
+                .keys()
+                .any(|l| Locator::is_row_of(l.as_bytes(), path));
+            if sidecar_names_rows {
+                self.row_events(&mut ev, dataset, path, old_side, new_side)?;
+            } else {
+                let old_id = delta
+                    .old_tables
+                    .iter()
+                    .find(|t| t.path == path)
+                    .map(|t| t.manifest.0);
+                let new_id = new.map(|b| b.manifest.id().0);
+                rows_event(
+                    &mut ev,
+                    dataset,
+                    path,
+                    (old_id, old_side),
+                    (new_id, new_side),
+                )?;
+            }
         }
         self.sidecar_events(&mut ev)?;
         ev.finish()
@@ -292,6 +321,52 @@ impl Repo {
         }
         Ok(())
     }
+}
+
+/// One manifest of a table version: its id and where its chunks are read.
+type Side<'a> = (
+    Option<crate::id::ObjectId>,
+    Option<(&'a Manifest, &'a dyn ChunkSource)>,
+);
+
+/// A table's changed rows as one `Rows` event (D58), after checking every
+/// added or changed row's metadata as the per-row events would have: a bad
+/// value stops the commit, naming the row.
+fn rows_event(
+    ev: &mut Emitter<'_, '_>,
+    dataset: &str,
+    path: &str,
+    old: Side<'_>,
+    new: Side<'_>,
+) -> Result<(), RepoError> {
+    let columns = ev.ctx.config.table(path).meta;
+    let source = ev.ctx.source.map(str::to_string);
+    let payload = Payload::Rows {
+        dataset: dataset.to_string(),
+        table: path.to_string(),
+        old: old.0,
+        new: new.0,
+        source,
+        meta: Box::new(ev.ctx.batch.clone()),
+        columns: Box::new(columns),
+    };
+    let r = rows::RowsRef::of(&payload).expect("a Rows payload");
+    let mut changed = false;
+    let mut bad: Option<RepoError> = None;
+    rows::each_row_change(path, old.1, new.1, None, &mut |_, _| {}, &mut |row| {
+        changed = true;
+        if bad.is_none()
+            && let Err(e) = rows::row_payloads(&r, &row, None, Some(&ev.ctx.classes))
+        {
+            bad = Some(at(row_at(row.locator.as_str()))(e));
+        }
+    })?;
+    if let Some(e) = bad {
+        ev.fail(e);
+    } else if changed {
+        ev.push_about(payload, crate::ledger::Subject::Dataset(path.to_string()));
+    }
+    Ok(())
 }
 
 /// The events of one folder dataset's files (table files count as their

@@ -27,6 +27,39 @@ impl BatchSource for Store {
     fn read_at(&self, id: &ObjectId, offset: u64, len: usize) -> Result<Option<Vec<u8>>, LogError> {
         Ok(self.read_range(id, offset, len)?)
     }
+
+    fn tables(&self) -> Option<&dyn crate::ledger::rows::TableSource> {
+        Some(self)
+    }
+}
+
+impl crate::ledger::rows::TableSource for Store {
+    fn manifest(
+        &self,
+        id: &ObjectId,
+    ) -> Result<crate::table::manifest::Manifest, crate::table::TableError> {
+        let bytes = self
+            .get(id)
+            .map_err(|e| crate::table::TableError::Corrupt(*id, e.to_string()))?;
+        crate::table::manifest::Manifest::decode(*id, &bytes)
+    }
+}
+
+/// The index's view of the `Rows` events of a batch: their windows and
+/// the terms of the row events in each, read from the store.
+pub(crate) fn rows_windows(
+    store: &Store,
+) -> impl Fn(&batch::BatchFrame, u32, &[u8]) -> crate::ledger::index::WindowsOf + '_ {
+    move |_, _, enc| {
+        let e = Event::decode(enc).map_err(|d| LogError::Chain {
+            seq: 0,
+            detail: d.to_string(),
+        })?;
+        match crate::ledger::rows::RowsRef::of(&e.payload) {
+            Some(r) => Ok(Some(crate::ledger::rows::windows(store, &r)?)),
+            None => Ok(None),
+        }
+    }
 }
 
 /// Nanoseconds since the epoch, to tell apart batches recorded apart.
@@ -160,7 +193,11 @@ impl Repo {
         id: &ObjectId,
         bytes: &[u8],
     ) -> Result<(), RepoError> {
-        Ok(LedgerIndex::open_rw(&self.index_dir())?.add_batch(id, bytes)?)
+        Ok(LedgerIndex::open_rw(&self.index_dir())?.add_batch(
+            id,
+            bytes,
+            &rows_windows(&self.store),
+        )?)
     }
 
     /// The commits of `rev`'s history in ledger order: a commit's ledger
@@ -370,7 +407,7 @@ impl Repo {
         for id in self.reachable_batches()? {
             if !ix.has_batch(&id)? {
                 let bytes = self.store.get(&id).map_err(LogError::from)?;
-                ix.add_batch(&id, &bytes)?;
+                ix.add_batch(&id, &bytes, &rows_windows(&self.store))?;
                 n += 1;
             }
         }
@@ -407,7 +444,7 @@ impl Repo {
     /// Every event of the current view, in order, with its hashes and
     /// batch (for export); returns how many.
     pub fn export_ledger(&self, each: &mut dyn FnMut(ExportedEvent)) -> Result<u64, RepoError> {
-        let view = self.ledger_view()?.with_voided();
+        let view = self.ledger_view()?.with_voided().stored();
         view.each(&mut |e| {
             let batch = view.part_of(e.seq).map(|p| p.batch).expect("in the view");
             each(ExportedEvent::new(&e, &batch));

@@ -3,34 +3,62 @@
 
 use super::{Repo, RepoError};
 use crate::id::CommitId;
+use crate::ledger::index::Term;
 use crate::ledger::merkle;
 use crate::ledger::merkle::Hash;
-use crate::ledger::proof::{self, Proof, ProofError};
+use crate::ledger::proof::{self, Proof, ProofError, RowEvidence};
+use crate::ledger::rows::RowsRef;
+use crate::ledger::{Event, EventKind};
 
 impl Repo {
     /// A proof that the events of the example named by `selector` are in
     /// the ledger commit `rev` attests. Reads every event hash up to the
     /// commit's head (32 bytes an event).
     pub fn prove(&self, selector: &str, rev: CommitId) -> Result<Proof, RepoError> {
-        let example = self.ledger_view_at(rev)?.resolve::<RepoError>(selector)?;
+        let view = self.ledger_view_at(rev)?.with_voided();
+        let example = view.resolve::<RepoError>(selector)?;
         let commit = self.read_commit(rev)?;
         let Some((size, root)) = commit.ledger else {
             return Err(ProofError::NoHead(rev).into());
         };
+        // The positions of the `Rows` events that stand for some of the
+        // example's events (a row event has its `Rows` event's position).
+        let ex = Term::Example(&example).key();
+        let mut any_at = std::collections::BTreeSet::new();
+        view.read_raw(&Some(vec![(ex, ex)]), &mut |_, p| {
+            if p.example == Some(&example.0[..]) {
+                any_at.insert(p.seq);
+            }
+            Ok(true)
+        })?;
         let mut leaves = Vec::with_capacity(size as usize);
-        let mut mine: Vec<(u64, Vec<u8>)> = Vec::new();
+        let mut mine: Vec<(u64, Vec<u8>, Option<RowEvidence>)> = Vec::new();
+        let mut rows_at: Vec<(u64, Vec<u8>)> = Vec::new();
         self.ledger_view_at(rev)?
             .with_voided()
+            .stored()
             .read_raw(&None, &mut |raw, p| {
                 leaves.push(merkle::leaf(&Hash::of(raw)));
                 if p.example == Some(&example.0[..]) {
-                    mine.push((p.seq, raw.to_vec()));
+                    mine.push((p.seq, raw.to_vec(), None));
+                } else if p.kind == EventKind::Rows && any_at.contains(&p.seq) {
+                    rows_at.push((p.seq, raw.to_vec()));
                 }
                 Ok(true)
             })?;
         if (leaves.len() as u64) < size || merkle::root(&leaves) != root {
             return Err(ProofError::LedgerMismatch.into());
         }
+        for (seq, raw) in rows_at {
+            let e = Event::decode(&raw).map_err(|d| crate::ledger::batch::LogError::Chain {
+                seq,
+                detail: d.to_string(),
+            })?;
+            if let Some(ev) = self.row_evidence(&e, &example)? {
+                mine.push((seq, raw, Some(ev)));
+            }
+        }
+        mine.sort_by_key(|m| m.0);
         if mine.is_empty() {
             return Err(ProofError::NoEvents {
                 selector: selector.to_string(),
@@ -39,5 +67,35 @@ impl Repo {
             .into());
         }
         Ok(proof::make(rev, &commit.encode(), &leaves, example, mine))
+    }
+
+    /// The manifest and chunk showing that `example` is a row of a table
+    /// version `Rows` event `e` names (the new one first).
+    fn row_evidence(
+        &self,
+        e: &Event,
+        example: &crate::ledger::ExampleId,
+    ) -> Result<Option<RowEvidence>, RepoError> {
+        let Some(r) = RowsRef::of(&e.payload) else {
+            return Ok(None);
+        };
+        for m in [r.new, r.old].into_iter().flatten() {
+            let bytes = self.store.get(&m)?;
+            let manifest = crate::table::manifest::Manifest::decode(m, &bytes)?;
+            for c in &manifest.chunks {
+                let chunk = self.store.get(&c.id.0)?;
+                for row in crate::table::manifest::decode_chunk(c.id.0, &chunk)? {
+                    if crate::ledger::ExampleId::row(r.table, &row.ident) == *example {
+                        let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect();
+                        return Ok(Some(RowEvidence {
+                            manifest: hex(&bytes),
+                            chunk: hex(&chunk),
+                            ident: hex(&row.ident),
+                        }));
+                    }
+                }
+            }
+        }
+        Ok(None)
     }
 }

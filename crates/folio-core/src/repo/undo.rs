@@ -193,7 +193,7 @@ impl Repo {
         rev: CommitId,
         opts: &super::MergeOptions,
     ) -> Result<Vec<crate::ledger::Draft>, RepoError> {
-        let view = self.ledger_view()?.with_voided();
+        let view = self.ledger_view()?.with_voided().stored();
         let voided = view.voided()?;
         let mut out = Vec::new();
         let head = self.head_commit()?;

@@ -50,7 +50,7 @@ impl Repo {
             ));
         }
         values::text("the reason", reason, values::MAX_TEXT)?;
-        let view = self.ledger_view()?.with_voided();
+        let view = self.ledger_view()?.with_voided().stored();
         let already = view.voided()?;
         let batch = match target {
             VoidTarget::Batch(prefix) => Some(self.batch_in_view(&view, prefix)?),

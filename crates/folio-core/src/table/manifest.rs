@@ -582,6 +582,20 @@ pub fn diff_each(
     new: Option<(&Manifest, &dyn ChunkSource)>,
     each: &mut dyn FnMut(RowChangeKind, Option<ChunkRow>, Option<ChunkRow>, u32),
 ) -> Result<u64, TableError> {
+    diff_each_synced(old, new, &mut |_, _| {}, each)
+}
+
+/// [`diff_each`], also telling `sync` each point where both walks stand at
+/// the start of a chunk (old chunk number, new chunk number), the last at
+/// the ends. The changes between two such points are those of the old
+/// chunks between them against the new chunks between them, diffed alone:
+/// the walks meet there, so no row on one side pairs with a row outside.
+pub fn diff_each_synced(
+    old: Option<(&Manifest, &dyn ChunkSource)>,
+    new: Option<(&Manifest, &dyn ChunkSource)>,
+    sync: &mut dyn FnMut(usize, usize),
+    each: &mut dyn FnMut(RowChangeKind, Option<ChunkRow>, Option<ChunkRow>, u32),
+) -> Result<u64, TableError> {
     let empty: Vec<ChunkRef> = Vec::new();
     let none: HashMap<ObjectId, Vec<u8>> = HashMap::new();
     let (oc, os) = old.map_or((&empty[..], &none as &dyn ChunkSource), |(m, s)| {
@@ -594,6 +608,9 @@ pub fn diff_each(
     let mut b = Cursor::new(nc, ns);
     let mut skipped = 0;
     loop {
+        if a.at_chunk_start() && b.at_chunk_start() {
+            sync(a.ci, b.ci);
+        }
         if a.at_chunk_start()
             && b.at_chunk_start()
             && let (Some(x), Some(y)) = (a.chunk_id(), b.chunk_id())
