@@ -182,7 +182,14 @@ fn text(res: &CommitOutcome, id: CommitId, message: &str) -> String {
         s += "\n";
     }
     if res.events > 0 {
-        s += &format!("  ledger: {} events recorded\n", res.events);
+        let n = res.events;
+        let plural = if n == 1 { "" } else { "s" };
+        s += &format!("  ledger: {n} event{plural} recorded");
+        if res.tables.iter().any(|t| t.parsed) {
+            // D58: a changed table's rows are one event naming its manifests.
+            s += " (a changed table's rows: one event that names its row manifests)";
+        }
+        s += "\n";
     }
     s += &format!(
         "  hashed {} files ({}), {} unchanged from the stat cache\n",

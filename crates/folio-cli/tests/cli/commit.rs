@@ -21,7 +21,7 @@ fn first_commit_and_clean_status() {
       data: 2 added, 0 modified, 0 deleted
       labels.csv: 1 added, 0 modified, 0 deleted
       table labels.csv: 1 rows, 2 columns, rows identified by content
-      ledger: 3 events recorded
+      ledger: 3 events recorded (a changed table's rows: one event that names its row manifests)
       hashed 3 files (26 B), 0 unchanged from the stat cache
     ");
     let st = e.json(&["status", "--json"]);

@@ -314,14 +314,19 @@ impl LedgerIndex {
             mt.insert("next", next + entries.len() as u64)
                 .map_err(|e| self.err(e))?;
             let mut ft = txn.open_table(FRAMES).map_err(|e| self.err(e))?;
-            let mut pt = txn.open_table(POSTINGS).map_err(|e| self.err(e))?;
+            let mut postings = Vec::new();
             for (k, (f, w, keys)) in entries.iter().enumerate() {
                 let n = next + k as u64;
                 let bytes = postcard::to_stdvec(&(id.as_bytes(), f, w)).map_err(|e| self.err(e))?;
                 ft.insert(n, bytes.as_slice()).map_err(|e| self.err(e))?;
-                for key in keys {
-                    pt.insert((*key, n), ()).map_err(|e| self.err(e))?;
-                }
+                postings.extend(keys.iter().map(|key| (*key, n)));
+            }
+            // In key order: a batch of millions of rows inserts its terms as
+            // runs into the tree's pages, not at random.
+            postings.sort_unstable();
+            let mut pt = txn.open_table(POSTINGS).map_err(|e| self.err(e))?;
+            for key in postings {
+                pt.insert(key, ()).map_err(|e| self.err(e))?;
             }
             let mut bt = txn.open_table(BATCHES).map_err(|e| self.err(e))?;
             bt.insert(id.as_bytes(), next).map_err(|e| self.err(e))?;
