@@ -112,15 +112,15 @@ fn event_of(e: &Value) -> Event {
                         .map(str::to_string)
                 })
             };
-            Payload::Rows {
+            Payload::Rows(Box::new(crate::ledger::event::TableRows {
                 dataset: s(p, "dataset").into(),
                 table: s(p, "table").into(),
                 old: id("old"),
                 new: id("new"),
                 source: opt(p, "source"),
-                meta: Box::new(meta("meta")),
-                columns: Box::new(meta("columns")),
-            }
+                meta: meta("meta"),
+                columns: meta("columns"),
+            }))
         }
         other => panic!("unknown kind {other}"),
     };

@@ -26,7 +26,7 @@ pub mod values;
 
 pub use batch::LogError;
 pub use event::{
-    Event, EventKind, ExampleId, ExportedEvent, IdMap, Locator, Payload, Peek, Subject,
+    Event, EventKind, ExampleId, ExportedEvent, IdMap, Locator, Payload, Peek, Subject, TableRows,
 };
 
 use crate::id::CommitId;
@@ -103,7 +103,7 @@ impl ExampleState {
             Payload::Trained { .. }
             | Payload::Impaired { .. }
             | Payload::Voided { .. }
-            | Payload::Rows { .. } => {}
+            | Payload::Rows(_) => {}
         }
     }
 }

@@ -209,9 +209,7 @@ fn edited_deleted_swapped_cut_and_forged_events_contradict_the_commit() {
     forged_source[1] = {
         let mut ev = folio_core::ledger::Event::decode(&original[1]).expect("decodes");
         match &mut ev.payload {
-            folio_core::ledger::Payload::Rows { source, .. } => {
-                *source = Some("s3://somewhere-else".into())
-            }
+            folio_core::ledger::Payload::Rows(r) => r.source = Some("s3://somewhere-else".into()),
             other => panic!("expected the table's rows event, got {other:?}"),
         }
         ev.encode()

@@ -382,22 +382,27 @@ pub enum Payload {
         reason: String,
     },
     /// The rows that differ between two versions of a table (D58).
-    Rows {
-        /// The table's dataset.
-        dataset: String,
-        /// The table's path.
-        table: String,
-        /// The parent's row manifest (`None`: the table is new).
-        old: Option<ObjectId>,
-        /// The new row manifest (`None`: the table is gone).
-        new: Option<ObjectId>,
-        /// The source given for the commit (`--source`), if any.
-        source: Option<String>,
-        /// Metadata given for every added row (the commit's flags).
-        meta: Box<MetaFields>,
-        /// The columns that hold each row's metadata, as configured then.
-        columns: Box<MetaFields>,
-    },
+    Rows(Box<TableRows>),
+}
+
+/// A table's changed rows, by reference to its two row manifests: the
+/// payload of a `rows_changed` event (readers expand it, `ledger::rows`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableRows {
+    /// The table's dataset.
+    pub dataset: String,
+    /// The table's path.
+    pub table: String,
+    /// The parent's row manifest (`None`: the table is new).
+    pub old: Option<ObjectId>,
+    /// The new row manifest (`None`: the table is gone).
+    pub new: Option<ObjectId>,
+    /// The source given for the commit (`--source`), if any.
+    pub source: Option<String>,
+    /// Metadata given for every added row (the commit's flags).
+    pub meta: MetaFields,
+    /// The columns that hold each row's metadata, as configured then.
+    pub columns: MetaFields,
 }
 
 impl Payload {
@@ -413,7 +418,15 @@ impl Payload {
             Payload::Licensed { .. } => EventKind::Licensed,
             Payload::Impaired { .. } => EventKind::Impaired,
             Payload::Voided { .. } => EventKind::Voided,
-            Payload::Rows { .. } => EventKind::Rows,
+            Payload::Rows(_) => EventKind::Rows,
+        }
+    }
+
+    /// The changed rows, for a `rows_changed` event.
+    pub fn rows(&self) -> Option<&TableRows> {
+        match self {
+            Payload::Rows(r) => Some(r),
+            _ => None,
         }
     }
 
@@ -454,22 +467,14 @@ impl Payload {
             Payload::Voided { target, reason } => {
                 json!({"target": target.to_hex(), "reason": reason})
             }
-            Payload::Rows {
-                dataset,
-                table,
-                old,
-                new,
-                source,
-                meta,
-                columns,
-            } => json!({
-                "dataset": dataset,
-                "table": table,
-                "old_manifest": old.map(|m| m.to_hex()),
-                "new_manifest": new.map(|m| m.to_hex()),
-                "source": source,
-                "meta": meta_json(meta),
-                "columns": meta_json(columns),
+            Payload::Rows(r) => json!({
+                "dataset": r.dataset,
+                "table": r.table,
+                "old_manifest": r.old.map(|m| m.to_hex()),
+                "new_manifest": r.new.map(|m| m.to_hex()),
+                "source": r.source,
+                "meta": meta_json(&r.meta),
+                "columns": meta_json(&r.columns),
             }),
         }
     }
@@ -679,29 +684,21 @@ impl Payload {
                 put(&mut p, TARGET, &target.0);
                 put(&mut p, VOID_REASON, reason.as_bytes());
             }
-            Payload::Rows {
-                dataset,
-                table,
-                old,
-                new,
-                source,
-                meta,
-                columns,
-            } => {
-                put(&mut p, ROWS_DATASET, dataset.as_bytes());
-                put(&mut p, ROWS_TABLE, table.as_bytes());
-                if let Some(m) = old {
+            Payload::Rows(r) => {
+                put(&mut p, ROWS_DATASET, r.dataset.as_bytes());
+                put(&mut p, ROWS_TABLE, r.table.as_bytes());
+                if let Some(m) = r.old {
                     put(&mut p, ROWS_OLD, &m.0);
                 }
-                if let Some(m) = new {
+                if let Some(m) = r.new {
                     put(&mut p, ROWS_NEW, &m.0);
                 }
-                put_opt(&mut p, ROWS_SOURCE, source);
-                if !meta.is_empty() {
-                    put(&mut p, ROWS_META, &encode_meta(meta));
+                put_opt(&mut p, ROWS_SOURCE, &r.source);
+                if !r.meta.is_empty() {
+                    put(&mut p, ROWS_META, &encode_meta(&r.meta));
                 }
-                if !columns.is_empty() {
-                    put(&mut p, ROWS_COLUMNS, &encode_meta(columns));
+                if !r.columns.is_empty() {
+                    put(&mut p, ROWS_COLUMNS, &encode_meta(&r.columns));
                 }
             }
         }
@@ -775,15 +772,15 @@ impl Payload {
                         .transpose()
                 };
                 let meta = |t: u8| f.get(t).map_or(Ok(MetaFields::default()), decode_meta);
-                Payload::Rows {
+                Payload::Rows(Box::new(TableRows {
                     dataset: f.text(ROWS_DATASET)?,
                     table: f.text(ROWS_TABLE)?,
                     old: id(ROWS_OLD)?,
                     new: id(ROWS_NEW)?,
                     source: f.opt_text(ROWS_SOURCE)?,
-                    meta: Box::new(meta(ROWS_META)?),
-                    columns: Box::new(meta(ROWS_COLUMNS)?),
-                }
+                    meta: meta(ROWS_META)?,
+                    columns: meta(ROWS_COLUMNS)?,
+                }))
             }
         })
     }

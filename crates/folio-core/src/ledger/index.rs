@@ -44,10 +44,10 @@ pub type RowsWindow = (u32, Window);
 /// `Rows` event in it.
 pub type IndexedFrame = (ObjectId, BatchFrame, Option<RowsWindow>);
 
-/// The windows of the `Rows` event `enc` (index `k` of frame `f`), each
-/// with the terms of the row events it stands for; `None` when the
-/// expansion is not available (the batch is then left unindexed).
-pub type Windows<'a> = dyn Fn(&BatchFrame, u32, &[u8]) -> WindowsOf + 'a;
+/// The windows of the `Rows` event encoded as given, each with the terms
+/// of the row events it stands for; `None` when the expansion is not
+/// available (the batch is then left unindexed).
+pub type Windows<'a> = dyn Fn(&[u8]) -> WindowsOf + 'a;
 
 /// What [`Windows`] gives for one `Rows` event.
 pub type WindowsOf = Result<Option<Vec<(Window, Vec<u64>)>>, LogError>;
@@ -289,7 +289,7 @@ impl LedgerIndex {
                     detail: "an event lacks a field its kind requires: run `folio verify`".into(),
                 })?;
                 if p.kind == EventKind::Rows {
-                    let Some(ws) = windows(f, k as u32, enc)? else {
+                    let Some(ws) = windows(enc)? else {
                         return Ok(());
                     };
                     for (w, mut terms) in ws {

@@ -196,7 +196,7 @@ pub fn make(
 /// manifest, lists the chunk, and the chunk holds a row whose identity
 /// gives the example.
 fn row_of(e: &Event, ev: &RowEvidence, example: &ExampleId) -> bool {
-    let Some(r) = super::rows::RowsRef::of(&e.payload) else {
+    let Some(r) = e.payload.rows() else {
         return false;
     };
     let (Some(m), Some(c), Some(ident)) = (unhex(&ev.manifest), unhex(&ev.chunk), unhex(&ev.ident))
@@ -216,7 +216,7 @@ fn row_of(e: &Event, ev: &RowEvidence, example: &ExampleId) -> bool {
     let Ok(rows) = crate::table::manifest::decode_chunk(cid, &c) else {
         return false;
     };
-    ExampleId::row(r.table, &ident) == *example && rows.iter().any(|x| x.ident == ident)
+    ExampleId::row(&r.table, &ident) == *example && rows.iter().any(|x| x.ident == ident)
 }
 
 /// Checks a proof on its own: the commit bytes hash to the commit id and

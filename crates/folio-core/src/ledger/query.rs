@@ -379,34 +379,31 @@ impl<'s> LedgerView<'s> {
             let mut peek = batch::peek_in(&id, &f.frame, enc)?;
             peek.seq = first + j as u64;
             let rows = peek.kind == EventKind::Rows && expand;
-            let windows: Vec<Option<&Window>> = if !rows {
-                Vec::new()
-            } else if f.reads.all {
-                vec![None]
-            } else {
+            // A `Rows` event is read as the rows it stands for: all of them,
+            // or the windows the index named; other events as stored.
+            let windows: Option<Vec<Window>> = (rows && !f.reads.all).then(|| {
                 f.reads
                     .windows
                     .iter()
                     .filter(|w| w.0 as usize == j)
-                    .map(|w| Some(&w.1))
+                    .map(|w| w.1)
                     .collect()
-            };
-            let wanted = if rows {
-                !windows.is_empty()
-            } else {
-                f.reads.all || f.reads.stored
+            });
+            let wanted = match (&windows, rows) {
+                (Some(ws), _) => !ws.is_empty(),
+                (None, true) => true,
+                (None, false) => f.reads.all || f.reads.stored,
             };
             if !wanted || skip.is_some_and(|s| s.contains(&Hash::of(enc))) {
                 continue;
             }
-            if !rows {
-                if !each(Item::Stored(enc, peek))? {
-                    return Ok(false);
-                }
-                continue;
-            }
-            let reference = batch::decode_in(&id, &f.frame, enc)?;
-            if !self.expand(&reference, peek.seq, &windows, each)? {
+            let going = if rows {
+                let reference = batch::decode_in(&id, &f.frame, enc)?;
+                self.expand(&reference, peek.seq, windows.as_deref(), each)?
+            } else {
+                each(Item::Stored(enc, peek))?
+            };
+            if !going {
                 return Ok(false);
             }
         }
@@ -414,51 +411,46 @@ impl<'s> LedgerView<'s> {
     }
 
     /// Gives `each` the row events `Rows` event `e` (at `seq`) stands for
-    /// in `windows` (`None`: all of them).
+    /// in `windows` (`None`: all of them); `false` when `each` stopped.
     fn expand(
         &self,
         e: &Event,
         seq: u64,
-        windows: &[Option<&Window>],
+        windows: Option<&[Window]>,
         each: &mut dyn FnMut(Item<'_>) -> Result<bool, LogError>,
     ) -> Result<bool, LogError> {
-        let Some(r) = rows::RowsRef::of(&e.payload) else {
+        let Some(r) = e.payload.rows() else {
             return Ok(true);
         };
         let Some(src) = self.source.tables() else {
             return Err(LogError::Rows {
-                table: r.table.to_string(),
+                table: r.table.clone(),
                 detail: "this reader cannot read row manifests".into(),
             });
         };
         let mut going = true;
         let mut failed = None;
-        for w in windows {
-            rows::expand(src, &r, *w, &mut |x, payload| {
-                if !going || failed.is_some() {
-                    return;
-                }
-                let made = Event {
-                    seq,
-                    time: e.time,
-                    actor: e.actor.clone(),
-                    commit: e.commit,
-                    subject: Subject::Example(x),
-                    payload,
-                };
-                match each(Item::Made(Box::new(made))) {
-                    Ok(g) => going = g,
-                    Err(err) => failed = Some(err),
-                }
-            })?;
-            if let Some(err) = failed {
-                return Err(err);
+        rows::expand(src, r, windows, &mut |x, payload| {
+            if !going || failed.is_some() {
+                return;
             }
-            if !going {
-                return Ok(false);
+            let made = Event {
+                seq,
+                time: e.time,
+                actor: e.actor.clone(),
+                commit: e.commit,
+                subject: Subject::Example(x),
+                payload,
+            };
+            match each(Item::Made(Box::new(made))) {
+                Ok(g) => going = g,
+                Err(err) => failed = Some(err),
             }
+        })?;
+        match failed {
+            Some(err) => Err(err),
+            None => Ok(going),
         }
-        Ok(true)
     }
 
     /// Gives `each`, in order, the events of the view that may concern

@@ -11,11 +11,11 @@
 //! expands here was accepted there.
 
 use super::batch::LogError;
-use super::{ExampleId, Locator, Payload};
+use super::{ExampleId, Locator, Payload, TableRows};
 use crate::config::MetaFields;
 use crate::id::ObjectId;
 use crate::table::TableError;
-use crate::table::manifest::{self, ChunkRow, ChunkSource, Manifest, RowChangeKind};
+use crate::table::manifest::{self, ChunkRef, ChunkRow, ChunkSource, Manifest, RowChangeKind};
 
 /// Where manifests and their chunks are read from.
 pub trait TableSource: ChunkSource + Sync {
@@ -25,7 +25,7 @@ pub trait TableSource: ChunkSource + Sync {
 
 /// A stretch of a `Rows` event's diff: old chunks `old.0..old.1` against
 /// new chunks `new.0..new.1`, which diff alone exactly as inside the whole
-/// (see [`manifest::diff_each_synced`]). The index points an example at
+/// (see [`manifest::diff_chunks`]). The index points an example at
 /// the window that holds its row, so a lookup reads a few chunks.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
@@ -35,51 +35,6 @@ pub struct Window {
     pub old: (u32, u32),
     /// New chunk numbers, half-open.
     pub new: (u32, u32),
-}
-
-/// The fields of a `Rows` payload, borrowed.
-#[derive(Debug, Clone, Copy)]
-pub struct RowsRef<'a> {
-    /// The table's dataset.
-    pub dataset: &'a str,
-    /// The table's path.
-    pub table: &'a str,
-    /// The parent's manifest.
-    pub old: Option<ObjectId>,
-    /// The new manifest.
-    pub new: Option<ObjectId>,
-    /// The commit's `--source`.
-    pub source: Option<&'a str>,
-    /// The commit's metadata flags.
-    pub meta: &'a MetaFields,
-    /// The metadata columns.
-    pub columns: &'a MetaFields,
-}
-
-impl<'a> RowsRef<'a> {
-    /// The fields of `p`, when it is a `Rows` payload.
-    pub fn of(p: &'a Payload) -> Option<RowsRef<'a>> {
-        match p {
-            Payload::Rows {
-                dataset,
-                table,
-                old,
-                new,
-                source,
-                meta,
-                columns,
-            } => Some(RowsRef {
-                dataset,
-                table,
-                old: *old,
-                new: *new,
-                source: source.as_deref(),
-                meta,
-                columns,
-            }),
-            _ => None,
-        }
-    }
 }
 
 /// One row's change, as the expansion sees it.
@@ -114,10 +69,34 @@ pub fn row_meta(columns: &MetaFields, body: &[u8]) -> MetaFields {
     MetaFields::from_fn(|f| get(columns.field(f)))
 }
 
+/// The chunks of a window's side: `r` of `chunks` (all of them without a
+/// window), or an error naming the table when the window overruns.
+fn stretch(m: &Manifest, r: Option<(u32, u32)>) -> Result<&[ChunkRef], TableError> {
+    match r {
+        None => Ok(&m.chunks),
+        Some((a, b)) => m.chunks.get(a as usize..b as usize).ok_or_else(|| {
+            TableError::Corrupt(m.blob, "a ledger window past the table's manifest".into())
+        }),
+    }
+}
+
+/// One side of a diff: the chunks of `r` (all: `None`) of a manifest, or
+/// none when the version is absent.
+fn side<'m>(
+    v: Option<(&'m Manifest, &'m dyn ChunkSource)>,
+    r: Option<(u32, u32)>,
+    none: &'m dyn ChunkSource,
+) -> Result<manifest::Chunked<'m>, TableError> {
+    match v {
+        Some((m, s)) => Ok((stretch(m, r)?, s)),
+        None => Ok((&[][..], none)),
+    }
+}
+
 /// Walks the changed rows of a table between two manifests (either absent),
 /// giving each with its example and locator; with `window`, only that
-/// stretch of the diff. `sync` hears the walk's meeting points (see
-/// [`manifest::diff_each_synced`]).
+/// stretch of the diff. `sync` hears the walk's meeting points, in chunk
+/// numbers of the whole manifests (see [`manifest::diff_chunks`]).
 pub fn each_row_change(
     table: &str,
     old: Option<(&Manifest, &dyn ChunkSource)>,
@@ -127,57 +106,41 @@ pub fn each_row_change(
     each: &mut dyn FnMut(RowEvent<'_>),
 ) -> Result<(), TableError> {
     let keyed = new.or(old).is_some_and(|(m, _)| !m.key.is_empty());
-    let slice = |m: &Manifest, r: (u32, u32)| -> Result<Manifest, TableError> {
-        let chunks = m.chunks.get(r.0 as usize..r.1 as usize).ok_or_else(|| {
-            TableError::Corrupt(m.blob, "a ledger window past the manifest".into())
-        })?;
-        Ok(Manifest {
-            chunks: chunks.to_vec(),
-            ..m.clone()
-        })
-    };
-    let (old_w, new_w) = match window {
-        Some(w) => (
-            old.map(|(m, _)| slice(m, w.old)).transpose()?,
-            new.map(|(m, _)| slice(m, w.new)).transpose()?,
-        ),
-        None => (None, None),
-    };
-    let old = match (&old_w, old) {
-        (Some(m), Some((_, s))) => Some((m, s)),
-        (_, o) => o,
-    };
-    let new = match (&new_w, new) {
-        (Some(m), Some((_, s))) => Some((m, s)),
-        (_, n) => n,
-    };
-    manifest::diff_each_synced(old, new, sync, &mut |kind, x, y, _n| {
-        let row = if kind == RowChangeKind::Removed {
-            x.as_ref()
-        } else {
-            y.as_ref()
-        };
-        let Some(row) = row else { return };
-        each(RowEvent {
-            kind,
-            id: ExampleId::row(table, &row.ident),
-            locator: Locator::row(table, keyed, &row.ident),
-            old: x.as_ref(),
-            new: y.as_ref(),
-        });
-    })?;
+    let none: std::collections::HashMap<ObjectId, Vec<u8>> = Default::default();
+    let old = side(old, window.map(|w| w.old), &none)?;
+    let new = side(new, window.map(|w| w.new), &none)?;
+    let base = window.map_or((0, 0), |w| (w.old.0 as usize, w.new.0 as usize));
+    manifest::diff_chunks(
+        old,
+        new,
+        &mut |a, b| sync(base.0 + a, base.1 + b),
+        &mut |kind, x, y, _n| {
+            let row = if kind == RowChangeKind::Removed {
+                x.as_ref()
+            } else {
+                y.as_ref()
+            };
+            let Some(row) = row else { return };
+            each(RowEvent {
+                kind,
+                id: ExampleId::row(table, &row.ident),
+                locator: Locator::row(table, keyed, &row.ident),
+                old: x.as_ref(),
+                new: y.as_ref(),
+            });
+        },
+    )?;
     Ok(())
 }
 
 /// The payloads one row's change records (the commit's rule): a removal;
-/// an addition, then the metadata of `meta` (the row's columns over the
-/// commit's flags); or, for a changed row, the metadata its columns
-/// changed. `classes` checks sensitivities (`None`: any, lower-cased, as a
-/// recorded event was already checked).
+/// an addition, then the metadata of its columns over the commit's flags;
+/// or, for a changed row, the metadata its columns changed. `classes`
+/// checks sensitivities (`None`: any, lower-cased, as a recorded event was
+/// already checked).
 pub fn row_payloads(
-    r: &RowsRef<'_>,
+    r: &TableRows,
     ev: &RowEvent<'_>,
-    meta: Option<&MetaFields>,
     classes: Option<&[String]>,
 ) -> Result<Vec<Payload>, super::values::ValueError> {
     match ev.kind {
@@ -185,27 +148,20 @@ pub fn row_payloads(
             locator: ev.locator.clone(),
         }]),
         RowChangeKind::Added => {
-            let own;
-            let meta = match meta {
-                Some(m) => m,
-                None => {
-                    own = ev
-                        .new
-                        .map(|n| row_meta(r.columns, &n.body))
-                        .unwrap_or_default()
-                        .or(r.meta);
-                    &own
-                }
-            };
+            let meta = ev
+                .new
+                .map(|n| row_meta(&r.columns, &n.body))
+                .unwrap_or_default()
+                .or(&r.meta);
             let collected_at = meta
                 .collected_at
                 .as_deref()
                 .map(super::values::collected_at)
                 .transpose()?;
             let mut out = vec![Payload::Added {
-                dataset: r.dataset.to_string(),
+                dataset: r.dataset.clone(),
                 locator: ev.locator.clone(),
-                source: meta.source.clone().or_else(|| r.source.map(str::to_string)),
+                source: meta.source.clone().or_else(|| r.source.clone()),
                 collected_at,
             }];
             out.extend(meta.payloads_in(None, classes)?);
@@ -215,107 +171,147 @@ pub fn row_payloads(
             let (Some(o), Some(n)) = (ev.old, ev.new) else {
                 return Ok(Vec::new());
             };
-            let before = row_meta(r.columns, &o.body);
-            row_meta(r.columns, &n.body).payloads_in(Some(&before), classes)
+            let before = row_meta(&r.columns, &o.body);
+            row_meta(&r.columns, &n.body).payloads_in(Some(&before), classes)
         }
         RowChangeKind::Modified => Ok(Vec::new()),
     }
 }
 
-/// Expands a `Rows` event (or one window of it): gives `each` every row
-/// event it stands for, in identity order.
+/// Collects, during a walk of a `Rows` event's rows, its windows and the
+/// index terms of the row events in each (see
+/// [`super::index::payload_terms`]): feed it the walk's meeting points and
+/// each row's payloads.
+#[derive(Default)]
+pub struct WindowTerms {
+    start: (u32, u32),
+    terms: Vec<u64>,
+    done: Vec<(Window, Vec<u64>)>,
+}
+
+impl WindowTerms {
+    /// A meeting point of the walk: the open window ends here.
+    pub fn sync(&mut self, a: usize, b: usize) {
+        let (a, b) = (a as u32, b as u32);
+        if !self.terms.is_empty() {
+            let w = Window {
+                old: (self.start.0, a),
+                new: (self.start.1, b),
+            };
+            self.done.push((w, std::mem::take(&mut self.terms)));
+        }
+        self.start = (a, b);
+    }
+
+    /// The events of one row.
+    pub fn row(&mut self, id: &ExampleId, payloads: &[Payload]) {
+        for p in payloads {
+            super::index::payload_terms(id, p, &mut self.terms);
+        }
+    }
+
+    /// The windows that hold row events, with their terms.
+    pub fn finish(self) -> Vec<(Window, Vec<u64>)> {
+        self.done
+    }
+}
+
+/// A `Rows` event's manifests, read from `src`, and how a failure to read
+/// them (or a row of them) is reported.
+struct Loaded<'a> {
+    src: &'a dyn TableSource,
+    r: &'a TableRows,
+    old: Option<Manifest>,
+    new: Option<Manifest>,
+}
+
+impl<'a> Loaded<'a> {
+    fn new(src: &'a dyn TableSource, r: &'a TableRows) -> Result<Loaded<'a>, LogError> {
+        let load = |id: Option<ObjectId>| {
+            id.map(|m| src.manifest(&m))
+                .transpose()
+                .map_err(|e| damaged(r, e.to_string()))
+        };
+        Ok(Loaded {
+            src,
+            r,
+            old: load(r.old)?,
+            new: load(r.new)?,
+        })
+    }
+
+    /// Walks the rows of `window` (all of them: `None`).
+    fn walk(
+        &self,
+        window: Option<&Window>,
+        sync: &mut dyn FnMut(usize, usize),
+        each: &mut dyn FnMut(RowEvent<'_>),
+    ) -> Result<(), LogError> {
+        let src = self.src as &dyn ChunkSource;
+        let old = self.old.as_ref().map(|m| (m, src));
+        let new = self.new.as_ref().map(|m| (m, src));
+        each_row_change(&self.r.table, old, new, window, sync, each)
+            .map_err(|e| damaged(self.r, e.to_string()))
+    }
+}
+
+fn damaged(r: &TableRows, detail: String) -> LogError {
+    LogError::Rows {
+        table: r.table.clone(),
+        detail,
+    }
+}
+
+/// Expands a `Rows` event, or (`windows`) stretches of it: gives `each`
+/// every row event it stands for, in identity order. The manifests are
+/// read once.
 pub fn expand(
     src: &dyn TableSource,
-    r: &RowsRef<'_>,
-    window: Option<&Window>,
+    r: &TableRows,
+    windows: Option<&[Window]>,
     each: &mut dyn FnMut(ExampleId, Payload),
 ) -> Result<(), LogError> {
-    let damaged = |detail: String| LogError::Rows {
-        table: r.table.to_string(),
-        detail,
-    };
-    let load = |id: Option<ObjectId>| {
-        id.map(|m| src.manifest(&m))
-            .transpose()
-            .map_err(|e| damaged(e.to_string()))
-    };
-    let (old, new) = (load(r.old)?, load(r.new)?);
+    let loaded = Loaded::new(src, r)?;
     let mut failed = None;
-    each_row_change(
-        r.table,
-        old.as_ref().map(|m| (m, src as &dyn ChunkSource)),
-        new.as_ref().map(|m| (m, src as &dyn ChunkSource)),
-        window,
-        &mut |_, _| {},
-        &mut |ev| {
-            if failed.is_some() {
-                return;
+    let mut one = |ev: RowEvent<'_>| {
+        if failed.is_some() {
+            return;
+        }
+        match row_payloads(r, &ev, None) {
+            Ok(ps) => ps.into_iter().for_each(|p| each(ev.id, p)),
+            Err(e) => failed = Some(damaged(r, format!("row {}: {e}", ev.locator))),
+        }
+    };
+    match windows {
+        None => loaded.walk(None, &mut |_, _| {}, &mut one)?,
+        Some(ws) => {
+            for w in ws {
+                loaded.walk(Some(w), &mut |_, _| {}, &mut one)?;
             }
-            match row_payloads(r, &ev, None, None) {
-                Ok(ps) => ps.into_iter().for_each(|p| each(ev.id, p)),
-                Err(e) => failed = Some(damaged(format!("row {}: {e}", ev.locator))),
-            }
-        },
-    )
-    .map_err(|e| damaged(e.to_string()))?;
+        }
+    }
     failed.map_or(Ok(()), Err)
 }
 
 /// The windows of a `Rows` event that hold row events, each with the index
-/// terms of its events (see [`super::index::payload_terms`]).
-pub fn windows(
-    src: &dyn TableSource,
-    r: &RowsRef<'_>,
-) -> Result<Vec<(Window, Vec<u64>)>, LogError> {
-    let damaged = |detail: String| LogError::Rows {
-        table: r.table.to_string(),
-        detail,
-    };
-    let load = |id: Option<ObjectId>| {
-        id.map(|m| src.manifest(&m))
-            .transpose()
-            .map_err(|e| damaged(e.to_string()))
-    };
-    let (old, new) = (load(r.old)?, load(r.new)?);
-    let out = std::cell::RefCell::new(Vec::new());
-    let open: std::cell::RefCell<((u32, u32), Vec<u64>)> = Default::default();
-    let failed = std::cell::RefCell::new(None);
-    each_row_change(
-        r.table,
-        old.as_ref().map(|m| (m, src as &dyn ChunkSource)),
-        new.as_ref().map(|m| (m, src as &dyn ChunkSource)),
+/// terms of its events, read from `src` (the commit that writes the event
+/// collects them on its own walk instead).
+pub fn windows(src: &dyn TableSource, r: &TableRows) -> Result<Vec<(Window, Vec<u64>)>, LogError> {
+    let loaded = Loaded::new(src, r)?;
+    let collected = std::cell::RefCell::new(WindowTerms::default());
+    let mut failed = None;
+    loaded.walk(
         None,
-        &mut |a, b| {
-            let (a, b) = (a as u32, b as u32);
-            let mut o = open.borrow_mut();
-            let start = o.0;
-            let terms = std::mem::take(&mut o.1);
-            if !terms.is_empty() {
-                let w = Window {
-                    old: (start.0, a),
-                    new: (start.1, b),
-                };
-                out.borrow_mut().push((w, terms));
-            }
-            o.0 = (a, b);
-        },
-        &mut |ev| match row_payloads(r, &ev, None, None) {
-            Ok(ps) => {
-                let mut o = open.borrow_mut();
-                for p in &ps {
-                    super::index::payload_terms(&ev.id, p, &mut o.1);
-                }
-            }
+        &mut |a, b| collected.borrow_mut().sync(a, b),
+        &mut |ev| match row_payloads(r, &ev, None) {
+            Ok(ps) => collected.borrow_mut().row(&ev.id, &ps),
             Err(e) => {
-                failed
-                    .borrow_mut()
-                    .get_or_insert_with(|| damaged(format!("row {}: {e}", ev.locator)));
+                failed.get_or_insert_with(|| damaged(r, format!("row {}: {e}", ev.locator)));
             }
         },
-    )
-    .map_err(|e| damaged(e.to_string()))?;
-    if let Some(e) = failed.into_inner() {
-        return Err(e);
+    )?;
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(collected.into_inner().finish()),
     }
-    Ok(out.into_inner())
 }

@@ -205,6 +205,9 @@ impl Repo {
             parent_manifests: &parent.manifests,
             built: &built,
         };
+        // The index windows of this commit's `Rows` events, collected on the
+        // walk that checks their rows (so indexing does not walk them again).
+        let mut known = super::ledger::KnownWindows::new();
         let (own, hashes) = match (merge, &theirs) {
             (Some(m), Some(_)) => {
                 // Corrections read the merged trees and tables from the
@@ -216,7 +219,7 @@ impl Repo {
                 let ours = parent.id.ok_or(RepoError::NoCommits)?;
                 self.merge_corrections(&ctx, m, now, ours, nonce(), extra)?
             }
-            _ => self.commit_events(&parent, opts, &config, &given, &delta, extra)?,
+            _ => self.commit_events(&parent, opts, &config, &given, &delta, extra, &mut known)?,
         };
         let events = hashes.len() as u64;
         let mut batches = pending.clone();
@@ -274,7 +277,7 @@ impl Repo {
         // them behind, which readers tolerate (they read unindexed batches).
         self.cache_frontier(lock, id, &frontier);
         if let (Some((bytes, _)), Some((batch, _))) = (&own, commit.events.last()) {
-            let _ = self.index_batch(lock, batch, bytes);
+            let _ = self.index_batch(lock, batch, bytes, &known);
         }
         self.save_caches(&index, &snap.caches)?;
         let keep: Vec<&str> = commit.datasets.iter().map(|d| d.path.as_str()).collect();
@@ -305,8 +308,9 @@ impl Repo {
 
     /// Encodes the events of `delta` into this commit's own batch; returns
     /// the batch (its bytes and event count; none when there are no
-    /// events) and the events' hashes.
-    #[allow(clippy::type_complexity)]
+    /// events) and the events' hashes; `known` gets the index windows of
+    /// its `Rows` events.
+    #[allow(clippy::type_complexity, clippy::too_many_arguments)]
     fn commit_events(
         &self,
         parent: &Parent,
@@ -315,10 +319,11 @@ impl Repo {
         given: &GivenMeta,
         delta: &CommitDelta<'_>,
         extra: &[crate::ledger::Draft],
+        known: &mut super::ledger::KnownWindows,
     ) -> Result<(Option<(Vec<u8>, u64)>, Vec<merkle::Hash>), RepoError> {
         let ctx = self.event_context(opts, config, given);
         let mut out = BatchBuilder::new(parent.id, nonce());
-        self.example_events(&ctx, delta, &mut |d| {
+        *known = self.example_events(&ctx, delta, &mut |d| {
             Ok(out.push(&crate::ledger::Event::from(d))?)
         })?;
         for d in extra {

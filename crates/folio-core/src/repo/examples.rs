@@ -5,10 +5,10 @@ use std::collections::HashMap;
 use super::{BuiltTable, InputProblem, Repo, RepoError, is_within};
 use crate::ledger::rows;
 use crate::ledger::values::{self, ValueError};
-use crate::ledger::{Draft, ExampleId, Locator, Payload, Subject};
+use crate::ledger::{Draft, ExampleId, Locator, Payload, Subject, TableRows};
 use crate::object::TableRef;
 use crate::snapshot::FileChanges;
-use crate::table::manifest::{self, ChunkSource, Manifest, RowChangeKind};
+use crate::table::manifest::{ChunkSource, Manifest, RowChangeKind};
 
 /// Who, when and from where, for a commit's events.
 pub(crate) struct EventContext<'a> {
@@ -30,23 +30,6 @@ pub(crate) struct EventContext<'a> {
 
 /// Ledger metadata of one example, as text (validated when recorded).
 pub use crate::config::MetaFields as Meta;
-
-impl Meta {
-    /// The values of a row's mapped columns.
-    pub(crate) fn from_row(cols: &Meta, body: &[u8]) -> Meta {
-        let row: HashMap<String, crate::table::Cell> = crate::table::decode_row(body)
-            .unwrap_or_default()
-            .into_iter()
-            .collect();
-        let get = |c: &Option<String>| {
-            c.as_ref()
-                .and_then(|c| row.get(c))
-                .filter(|v| **v != crate::table::Cell::Null)
-                .map(crate::table::Cell::display)
-        };
-        Meta::from_fn(|f| get(cols.field(f)))
-    }
-}
 
 /// Where a value was read, for an error about it.
 fn at(place: impl std::fmt::Display) -> impl Fn(ValueError) -> RepoError {
@@ -99,6 +82,8 @@ struct Emitter<'a, 'b> {
     sink: &'b mut dyn FnMut(Draft) -> Result<(), RepoError>,
     count: u64,
     failed: Option<RepoError>,
+    /// The index windows of the `Rows` events written, by table.
+    windows: super::ledger::KnownWindows,
 }
 
 impl Emitter<'_, '_> {
@@ -211,12 +196,13 @@ impl Repo {
         ctx: &EventContext<'_>,
         delta: &CommitDelta<'_>,
         sink: &mut dyn FnMut(Draft) -> Result<(), RepoError>,
-    ) -> Result<u64, RepoError> {
+    ) -> Result<super::ledger::KnownWindows, RepoError> {
         let mut ev = Emitter {
             ctx,
             sink,
             count: 0,
             failed: None,
+            windows: Default::default(),
         };
         for (dataset, ch) in delta.changes {
             file_events(&mut ev, &|p| delta.is_table(p), dataset, ch);
@@ -258,7 +244,9 @@ impl Repo {
             }
         }
         self.sidecar_events(&mut ev)?;
-        ev.finish()
+        let windows = std::mem::take(&mut ev.windows);
+        ev.finish()?;
+        Ok(windows)
     }
 
     /// The events of one table's rows: the parent's version against the
@@ -271,31 +259,22 @@ impl Repo {
         old_side: Option<(&Manifest, &dyn ChunkSource)>,
         new_side: Option<(&Manifest, &dyn ChunkSource)>,
     ) -> Result<(), RepoError> {
-        let keyed = new_side
-            .or(old_side)
-            .is_some_and(|(m, _)| !m.key.is_empty());
         let cols = ev.ctx.config.table(path).meta;
-        manifest::diff_each(old_side, new_side, &mut |kind, x, y, _n| {
-            let row = if kind == RowChangeKind::Removed {
-                x.as_ref()
-            } else {
-                y.as_ref()
-            };
-            let Some(row) = row else { return };
-            let locator = Locator::row(path, keyed, &row.ident);
-            let id = ExampleId::row(path, &row.ident);
-            let here = row_at(locator.as_str());
-            match kind {
-                RowChangeKind::Removed => ev.push(Payload::Removed { locator }, id),
-                RowChangeKind::Added => {
-                    ev.added(dataset, locator, id, Meta::from_row(&cols, &row.body), here)
+        rows::each_row_change(path, old_side, new_side, None, &mut |_, _| {}, &mut |r| {
+            let here = row_at(r.locator.as_str());
+            match (r.kind, r.old, r.new) {
+                (RowChangeKind::Removed, _, _) => {
+                    ev.push(Payload::Removed { locator: r.locator }, r.id)
                 }
-                RowChangeKind::Modified if !cols.is_empty() => {
-                    let old_meta = x.as_ref().map(|o| Meta::from_row(&cols, &o.body));
-                    let meta = Meta::from_row(&cols, &row.body);
-                    ev.meta(&meta, old_meta.as_ref(), id, here);
+                (RowChangeKind::Added, _, Some(n)) => {
+                    let meta = rows::row_meta(&cols, &n.body);
+                    ev.added(dataset, r.locator, r.id, meta, here)
                 }
-                RowChangeKind::Modified => {}
+                (RowChangeKind::Modified, Some(o), Some(n)) if !cols.is_empty() => {
+                    let before = rows::row_meta(&cols, &o.body);
+                    ev.meta(&rows::row_meta(&cols, &n.body), Some(&before), r.id, here);
+                }
+                _ => {}
             }
         })?;
         Ok(())
@@ -339,32 +318,45 @@ fn rows_event(
     old: Side<'_>,
     new: Side<'_>,
 ) -> Result<(), RepoError> {
-    let columns = ev.ctx.config.table(path).meta;
-    let source = ev.ctx.source.map(str::to_string);
-    let payload = Payload::Rows {
+    let r = TableRows {
         dataset: dataset.to_string(),
         table: path.to_string(),
         old: old.0,
         new: new.0,
-        source,
-        meta: Box::new(ev.ctx.batch.clone()),
-        columns: Box::new(columns),
+        source: ev.ctx.source.map(str::to_string),
+        meta: ev.ctx.batch.clone(),
+        columns: ev.ctx.config.table(path).meta,
     };
-    let r = rows::RowsRef::of(&payload).expect("a Rows payload");
+    // The index's windows are collected on the same walk.
+    let windows = std::cell::RefCell::new(rows::WindowTerms::default());
     let mut changed = false;
     let mut bad: Option<RepoError> = None;
-    rows::each_row_change(path, old.1, new.1, None, &mut |_, _| {}, &mut |row| {
-        changed = true;
-        if bad.is_none()
-            && let Err(e) = rows::row_payloads(&r, &row, None, Some(&ev.ctx.classes))
-        {
-            bad = Some(at(row_at(row.locator.as_str()))(e));
-        }
-    })?;
+    rows::each_row_change(
+        path,
+        old.1,
+        new.1,
+        None,
+        &mut |a, b| windows.borrow_mut().sync(a, b),
+        &mut |row| {
+            changed = true;
+            if bad.is_some() {
+                return;
+            }
+            match rows::row_payloads(&r, &row, Some(&ev.ctx.classes)) {
+                Ok(ps) => windows.borrow_mut().row(&row.id, &ps),
+                Err(e) => bad = Some(at(row_at(row.locator.as_str()))(e)),
+            }
+        },
+    )?;
     if let Some(e) = bad {
         ev.fail(e);
     } else if changed {
-        ev.push_about(payload, crate::ledger::Subject::Dataset(path.to_string()));
+        ev.windows
+            .insert(path.to_string(), windows.into_inner().finish());
+        ev.push_about(
+            Payload::Rows(Box::new(r)),
+            Subject::Dataset(path.to_string()),
+        );
     }
     Ok(())
 }

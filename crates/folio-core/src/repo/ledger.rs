@@ -12,6 +12,7 @@ use crate::ledger::batch::{self, BatchBuilder, LogError};
 use crate::ledger::index::LedgerIndex;
 use crate::ledger::merkle::{self, Frontier};
 use crate::ledger::query::{BatchSource, LedgerView, Part};
+use crate::ledger::rows::Window;
 use crate::ledger::{Draft, Event, ExportedEvent};
 use crate::lock::RepoLock;
 use crate::refs::Head;
@@ -45,19 +46,28 @@ impl crate::ledger::rows::TableSource for Store {
     }
 }
 
+/// Windows of `Rows` events already known, by table (a commit collects
+/// those of its own events on the walk that checks their rows).
+pub(crate) type KnownWindows = std::collections::HashMap<String, Vec<(Window, Vec<u64>)>>;
+
 /// The index's view of the `Rows` events of a batch: their windows and
-/// the terms of the row events in each, read from the store.
-pub(crate) fn rows_windows(
-    store: &Store,
-) -> impl Fn(&batch::BatchFrame, u32, &[u8]) -> crate::ledger::index::WindowsOf + '_ {
-    move |_, _, enc| {
+/// the terms of the row events in each, from `known` or read from the
+/// store.
+pub(crate) fn rows_windows<'a>(
+    store: &'a Store,
+    known: &'a KnownWindows,
+) -> impl Fn(&[u8]) -> crate::ledger::index::WindowsOf + 'a {
+    move |enc| {
         let e = Event::decode(enc).map_err(|d| LogError::Chain {
             seq: 0,
             detail: d.to_string(),
         })?;
-        match crate::ledger::rows::RowsRef::of(&e.payload) {
-            Some(r) => Ok(Some(crate::ledger::rows::windows(store, &r)?)),
-            None => Ok(None),
+        let Some(r) = e.payload.rows() else {
+            return Ok(None);
+        };
+        match known.get(&r.table) {
+            Some(ws) => Ok(Some(ws.clone())),
+            None => Ok(Some(crate::ledger::rows::windows(store, r)?)),
         }
     }
 }
@@ -182,21 +192,23 @@ impl Repo {
         list.push((id, n));
         self.set_pending(&branch, &list)?;
         // Derived: a batch the index lacks is read whole by readers.
-        let _ = self.index_batch(lock, &id, &built.bytes);
+        let _ = self.index_batch(lock, &id, &built.bytes, &KnownWindows::new());
         Ok(n)
     }
 
-    /// Adds a batch to the ledger index (under the lock).
+    /// Adds a batch to the ledger index (under the lock); `known`: the
+    /// windows of its `Rows` events already collected, by table.
     pub(crate) fn index_batch(
         &self,
         _lock: &RepoLock,
         id: &ObjectId,
         bytes: &[u8],
+        known: &KnownWindows,
     ) -> Result<(), RepoError> {
         Ok(LedgerIndex::open_rw(&self.index_dir())?.add_batch(
             id,
             bytes,
-            &rows_windows(&self.store),
+            &rows_windows(&self.store, known),
         )?)
     }
 
@@ -407,7 +419,11 @@ impl Repo {
         for id in self.reachable_batches()? {
             if !ix.has_batch(&id)? {
                 let bytes = self.store.get(&id).map_err(LogError::from)?;
-                ix.add_batch(&id, &bytes, &rows_windows(&self.store))?;
+                ix.add_batch(
+                    &id,
+                    &bytes,
+                    &rows_windows(&self.store, &KnownWindows::new()),
+                )?;
                 n += 1;
             }
         }

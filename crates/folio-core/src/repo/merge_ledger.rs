@@ -217,7 +217,8 @@ impl Repo {
                 .collect();
             for (id, r) in kept {
                 {
-                    let meta = (!cols.is_empty()).then(|| Meta::from_row(&cols, &r.body));
+                    let meta =
+                        (!cols.is_empty()).then(|| crate::ledger::rows::row_meta(&cols, &r.body));
                     out.insert(
                         id,
                         Held {

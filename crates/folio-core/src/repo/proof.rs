@@ -7,7 +7,6 @@ use crate::ledger::index::Term;
 use crate::ledger::merkle;
 use crate::ledger::merkle::Hash;
 use crate::ledger::proof::{self, Proof, ProofError, RowEvidence};
-use crate::ledger::rows::RowsRef;
 use crate::ledger::{Event, EventKind};
 
 impl Repo {
@@ -76,7 +75,7 @@ impl Repo {
         e: &Event,
         example: &crate::ledger::ExampleId,
     ) -> Result<Option<RowEvidence>, RepoError> {
-        let Some(r) = RowsRef::of(&e.payload) else {
+        let Some(r) = e.payload.rows() else {
             return Ok(None);
         };
         for m in [r.new, r.old].into_iter().flatten() {
@@ -85,7 +84,7 @@ impl Repo {
             for c in &manifest.chunks {
                 let chunk = self.store.get(&c.id.0)?;
                 for row in crate::table::manifest::decode_chunk(c.id.0, &chunk)? {
-                    if crate::ledger::ExampleId::row(r.table, &row.ident) == *example {
+                    if crate::ledger::ExampleId::row(&r.table, &row.ident) == *example {
                         let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect();
                         return Ok(Some(RowEvidence {
                             manifest: hex(&bytes),

@@ -317,7 +317,11 @@ fn frames_of_a_large_batch_are_read_in_place_and_checked() {
     let ix_dir = d.path().join("index");
     LedgerIndex::open_rw(&ix_dir)
         .expect("index")
-        .add_batch(&id, &built.bytes, &super::ledger::rows_windows(&store))
+        .add_batch(
+            &id,
+            &built.bytes,
+            &super::ledger::rows_windows(&store, &Default::default()),
+        )
         .expect("indexed");
     let parts = vec![Part {
         batch: id,

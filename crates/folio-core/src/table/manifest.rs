@@ -582,28 +582,29 @@ pub fn diff_each(
     new: Option<(&Manifest, &dyn ChunkSource)>,
     each: &mut dyn FnMut(RowChangeKind, Option<ChunkRow>, Option<ChunkRow>, u32),
 ) -> Result<u64, TableError> {
-    diff_each_synced(old, new, &mut |_, _| {}, each)
+    let none: HashMap<ObjectId, Vec<u8>> = HashMap::new();
+    let empty = (&[][..], &none as &dyn ChunkSource);
+    let old = old.map_or(empty, |(m, s)| (&m.chunks[..], s));
+    let new = new.map_or(empty, |(m, s)| (&m.chunks[..], s));
+    diff_chunks(old, new, &mut |_, _| {}, each)
 }
 
-/// [`diff_each`], also telling `sync` each point where both walks stand at
-/// the start of a chunk (old chunk number, new chunk number), the last at
-/// the ends. The changes between two such points are those of the old
-/// chunks between them against the new chunks between them, diffed alone:
-/// the walks meet there, so no row on one side pairs with a row outside.
-pub fn diff_each_synced(
-    old: Option<(&Manifest, &dyn ChunkSource)>,
-    new: Option<(&Manifest, &dyn ChunkSource)>,
+/// A run of a manifest's chunks and where they are read.
+pub type Chunked<'a> = (&'a [ChunkRef], &'a dyn ChunkSource);
+
+/// [`diff_each`] over runs of chunks (a whole manifest's, or a stretch of
+/// it), also telling `sync` each point where both walks stand at the start
+/// of a chunk (old chunk number, new chunk number, counted in the runs
+/// given), the last at the ends. The changes between two such points are
+/// those of the old chunks between them against the new chunks between
+/// them, diffed alone: the walks meet there, so no row on one side pairs
+/// with a row outside.
+pub fn diff_chunks(
+    (oc, os): Chunked<'_>,
+    (nc, ns): Chunked<'_>,
     sync: &mut dyn FnMut(usize, usize),
     each: &mut dyn FnMut(RowChangeKind, Option<ChunkRow>, Option<ChunkRow>, u32),
 ) -> Result<u64, TableError> {
-    let empty: Vec<ChunkRef> = Vec::new();
-    let none: HashMap<ObjectId, Vec<u8>> = HashMap::new();
-    let (oc, os) = old.map_or((&empty[..], &none as &dyn ChunkSource), |(m, s)| {
-        (&m.chunks[..], s)
-    });
-    let (nc, ns) = new.map_or((&empty[..], &none as &dyn ChunkSource), |(m, s)| {
-        (&m.chunks[..], s)
-    });
     let mut a = Cursor::new(oc, os);
     let mut b = Cursor::new(nc, ns);
     let mut skipped = 0;
