@@ -45,12 +45,12 @@ pub type RowsWindow = (u32, Window);
 pub type IndexedFrame = (ObjectId, BatchFrame, Option<RowsWindow>);
 
 /// The windows of the `Rows` event encoded as given, each with the terms
-/// of the row events it stands for; `None` when the expansion is not
-/// available (the batch is then left unindexed).
+/// of the row events it stands for (an error, such as a manifest that
+/// cannot be read, leaves the batch unindexed).
 pub type Windows<'a> = dyn Fn(&[u8]) -> WindowsOf + 'a;
 
 /// What [`Windows`] gives for one `Rows` event.
-pub type WindowsOf = Result<Option<Vec<(Window, Vec<u64>)>>, LogError>;
+pub type WindowsOf = Result<Vec<(Window, Vec<u64>)>, LogError>;
 
 /// Errors of the ledger index.
 #[derive(Debug, thiserror::Error)]
@@ -264,7 +264,8 @@ impl LedgerIndex {
 
     /// Indexes batch `id` (its bytes `bytes`) whole, unless it already is;
     /// `windows` gives the rows of its `Rows` events. A batch whose rows
-    /// cannot be expanded now is left unindexed (readers read it whole).
+    /// cannot be read is left unindexed (readers read it whole) and the
+    /// error returned.
     pub fn add_batch(
         &self,
         id: &ObjectId,
@@ -289,10 +290,7 @@ impl LedgerIndex {
                     detail: "an event lacks a field its kind requires: run `folio verify`".into(),
                 })?;
                 if p.kind == EventKind::Rows {
-                    let Some(ws) = windows(enc)? else {
-                        return Ok(());
-                    };
-                    for (w, mut terms) in ws {
+                    for (w, mut terms) in windows(enc)? {
                         terms.sort_unstable();
                         terms.dedup();
                         sub.push((*f, Some((k as u32, w)), terms));

@@ -63,11 +63,11 @@ pub(crate) fn rows_windows<'a>(
             detail: d.to_string(),
         })?;
         let Some(r) = e.payload.rows() else {
-            return Ok(None);
+            return Ok(Vec::new());
         };
         match known.get(&r.table) {
-            Some(ws) => Ok(Some(ws.clone())),
-            None => Ok(Some(crate::ledger::rows::windows(store, r)?)),
+            Some(ws) => Ok(ws.clone()),
+            None => crate::ledger::rows::windows(store, r),
         }
     }
 }
