@@ -120,6 +120,16 @@ impl FrameRef {
     }
 }
 
+/// An event a read takes from a frame: its encoding, its peek, and how.
+type Selected<'p> = (&'p [u8], Peek<'p>, Take);
+
+/// How a read takes an event: as stored, or as the rows a `Rows` event
+/// stands for (all, or the windows given).
+enum Take {
+    Stored,
+    Rows(Option<Vec<Window>>),
+}
+
 /// An event a read gives: stored in a batch (its encoding and peek), or
 /// made by expanding a `Rows` event.
 enum Item<'a> {
@@ -357,11 +367,59 @@ impl<'s> LedgerView<'s> {
         batch::frame_payload(&id, &bytes, &f.frame)
     }
 
-    /// Gives `each` the events a read takes from frame `f` (its payload
-    /// `payload`), in order, with their positions in the view: stored
-    /// events as they are, `Rows` events expanded (whole or by window)
-    /// unless the view reads events as stored. Events the view skips are
-    /// left out. Returns `false` when `each` stopped the read.
+    /// What a read takes from frame `f` (its payload `payload`), in order:
+    /// each event with its peek (its position in the view set) and whether
+    /// it is given as stored or, for a `Rows` event when `expand`, as the
+    /// rows it stands for (all of them, or the windows the index named).
+    /// Events the view skips are left out.
+    fn select<'p>(
+        &self,
+        f: &FrameRef,
+        payload: &'p [u8],
+        skip: Option<&HashSet<Hash>>,
+        expand: bool,
+    ) -> Result<Vec<Selected<'p>>, LogError> {
+        let id = self.parts[f.part].batch;
+        let first = self.parts[f.part].start + f.frame.first;
+        let mut out = Vec::new();
+        for (j, enc) in batch::split_frame(&id, &f.frame, payload)?
+            .into_iter()
+            .enumerate()
+        {
+            let mut peek = batch::peek_in(&id, &f.frame, enc)?;
+            peek.seq = first + j as u64;
+            let take = if peek.kind == EventKind::Rows && expand {
+                if f.reads.all {
+                    Take::Rows(None)
+                } else {
+                    let ws: Vec<Window> = f
+                        .reads
+                        .windows
+                        .iter()
+                        .filter(|w| w.0 as usize == j)
+                        .map(|w| w.1)
+                        .collect();
+                    if ws.is_empty() {
+                        continue;
+                    }
+                    Take::Rows(Some(ws))
+                }
+            } else if f.reads.all || f.reads.stored {
+                Take::Stored
+            } else {
+                continue;
+            };
+            if skip.is_some_and(|s| s.contains(&Hash::of(enc))) {
+                continue;
+            }
+            out.push((enc, peek, take));
+        }
+        Ok(out)
+    }
+
+    /// Gives `each` the events a read takes from frame `f` (see
+    /// [`LedgerView::select`]), `Rows` events expanded. Returns `false`
+    /// when `each` stopped the read.
     fn frame_items(
         &self,
         f: &FrameRef,
@@ -371,37 +429,13 @@ impl<'s> LedgerView<'s> {
         each: &mut dyn FnMut(Item<'_>) -> Result<bool, LogError>,
     ) -> Result<bool, LogError> {
         let id = self.parts[f.part].batch;
-        let first = self.parts[f.part].start + f.frame.first;
-        for (j, enc) in batch::split_frame(&id, &f.frame, payload)?
-            .into_iter()
-            .enumerate()
-        {
-            let mut peek = batch::peek_in(&id, &f.frame, enc)?;
-            peek.seq = first + j as u64;
-            let rows = peek.kind == EventKind::Rows && expand;
-            // A `Rows` event is read as the rows it stands for: all of them,
-            // or the windows the index named; other events as stored.
-            let windows: Option<Vec<Window>> = (rows && !f.reads.all).then(|| {
-                f.reads
-                    .windows
-                    .iter()
-                    .filter(|w| w.0 as usize == j)
-                    .map(|w| w.1)
-                    .collect()
-            });
-            let wanted = match (&windows, rows) {
-                (Some(ws), _) => !ws.is_empty(),
-                (None, true) => true,
-                (None, false) => f.reads.all || f.reads.stored,
-            };
-            if !wanted || skip.is_some_and(|s| s.contains(&Hash::of(enc))) {
-                continue;
-            }
-            let going = if rows {
-                let reference = batch::decode_in(&id, &f.frame, enc)?;
-                self.expand(&reference, peek.seq, windows.as_deref(), each)?
-            } else {
-                each(Item::Stored(enc, peek))?
+        for (enc, peek, take) in self.select(f, payload, skip, expand)? {
+            let going = match take {
+                Take::Stored => each(Item::Stored(enc, peek))?,
+                Take::Rows(windows) => {
+                    let reference = batch::decode_in(&id, &f.frame, enc)?;
+                    self.expand(&reference, peek.seq, windows.as_deref(), each)?
+                }
             };
             if !going {
                 return Ok(false);
@@ -463,27 +497,56 @@ impl<'s> LedgerView<'s> {
         keep: &Keep<'_>,
         each: &mut dyn FnMut(Event) -> Result<(), E>,
     ) -> Result<(), E> {
+        use rayon::prelude::*;
         let frames = self.frames(want)?;
-        let mut failed: Option<E> = None;
-        self.items(&frames, &mut |item| {
-            let e = match item {
-                Item::Stored(enc, _) if !keep(enc) => return Ok(true),
-                Item::Stored(enc, p) => {
-                    let mut e = decode_raw(enc)?;
-                    e.seq = p.seq;
-                    e
+        let skip = self.skipped()?;
+        let expand = !self.stored_only;
+        // Stored events are decoded on every core, a window of frames at a
+        // time; `Rows` events are expanded in order as they come.
+        let decoded = |f: &FrameRef| -> Result<Vec<(Event, Take)>, LogError> {
+            let id = self.parts[f.part].batch;
+            let payload = self.payload(f)?;
+            let mut out = Vec::new();
+            for (enc, peek, take) in self.select(f, &payload, skip.as_deref(), expand)? {
+                if matches!(take, Take::Stored) && !keep(enc) {
+                    continue;
                 }
-                Item::Made(e) => *e,
-            };
-            match each(e) {
-                Ok(()) => Ok(true),
-                Err(err) => {
-                    failed = Some(err);
-                    Ok(false)
+                let mut e = batch::decode_in(&id, &f.frame, enc)?;
+                e.seq = peek.seq;
+                out.push((e, take));
+            }
+            Ok(out)
+        };
+        for window in frames.chunks(READ_WINDOW) {
+            let got: Vec<Result<Vec<(Event, Take)>, LogError>> =
+                window.par_iter().map(decoded).collect();
+            for evs in got {
+                for (e, take) in evs.map_err(|e| E::from(e.into()))? {
+                    let Take::Rows(windows) = take else {
+                        each(e)?;
+                        continue;
+                    };
+                    let mut failed: Option<E> = None;
+                    self.expand(&e, e.seq, windows.as_deref(), &mut |item| {
+                        let Item::Made(made) = item else {
+                            return Ok(true);
+                        };
+                        match each(*made) {
+                            Ok(()) => Ok(true),
+                            Err(err) => {
+                                failed = Some(err);
+                                Ok(false)
+                            }
+                        }
+                    })
+                    .map_err(|e| E::from(e.into()))?;
+                    if let Some(err) = failed {
+                        return Err(err);
+                    }
                 }
             }
-        })?;
-        failed.map_or(Ok(()), Err)
+        }
+        Ok(())
     }
 
     /// Every event of the view, in order.
