@@ -112,6 +112,17 @@ pub struct RowEvidence {
     pub ident: String,
 }
 
+impl RowEvidence {
+    /// The evidence of a manifest's and a chunk's bytes and a row identity.
+    pub fn new(manifest: &[u8], chunk: &[u8], ident: &[u8]) -> RowEvidence {
+        RowEvidence {
+            manifest: hex(manifest),
+            chunk: hex(chunk),
+            ident: hex(ident),
+        }
+    }
+}
+
 /// A self-contained proof: the commit (its bytes, so its id can be
 /// re-hashed), the ledger head it records, and each event with its path.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

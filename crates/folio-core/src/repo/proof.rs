@@ -7,6 +7,7 @@ use crate::ledger::index::Term;
 use crate::ledger::merkle;
 use crate::ledger::merkle::Hash;
 use crate::ledger::proof::{self, Proof, ProofError, RowEvidence};
+use crate::ledger::query::LedgerView;
 use crate::ledger::{Event, EventKind};
 
 impl Repo {
@@ -33,7 +34,8 @@ impl Repo {
         let mut leaves = Vec::with_capacity(size as usize);
         let mut mine: Vec<(u64, Vec<u8>, Option<RowEvidence>)> = Vec::new();
         let mut rows_at: Vec<(u64, Vec<u8>)> = Vec::new();
-        self.ledger_view_at(rev)?
+        // The same ledger, as stored: the Merkle leaves.
+        LedgerView::new(&self.store, &self.index_dir(), view.parts().to_vec())
             .with_voided()
             .stored()
             .read_raw(&None, &mut |raw, p| {
@@ -85,12 +87,7 @@ impl Repo {
                 let chunk = self.store.get(&c.id.0)?;
                 for row in crate::table::manifest::decode_chunk(c.id.0, &chunk)? {
                     if crate::ledger::ExampleId::row(&r.table, &row.ident) == *example {
-                        let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect();
-                        return Ok(Some(RowEvidence {
-                            manifest: hex(&bytes),
-                            chunk: hex(&chunk),
-                            ident: hex(&row.ident),
-                        }));
+                        return Ok(Some(RowEvidence::new(&bytes, &chunk, &row.ident)));
                     }
                 }
             }
