@@ -645,6 +645,29 @@ fn revert_undoes_a_commit_and_voids_its_events() {
         "{b}"
     );
     assert_ne!(b["removed_in"], serde_json::Value::Null, "{b}");
+    // A row two added: its addition is a row event of two's voided
+    // rows_changed event, so it is marked void too and counts for nothing.
+    let row = e.json(&["lineage", "t.csv:3", "--json"]);
+    let kinds: Vec<(String, bool)> = row["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|ev| {
+            (
+                ev["kind"].as_str().expect("kind").to_string(),
+                ev["voided"].is_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("example_added".to_string(), true),
+            ("example_removed".to_string(), false)
+        ],
+        "{row}"
+    );
+    assert_eq!(row["added_in"], serde_json::Value::Null, "{row}");
     let audit = e.json(&["audit", "--json"]);
     assert_eq!(audited(&audit), [("img".into(), 2), ("t.csv".into(), 2)]);
     e.ok(&["verify"]);

@@ -81,12 +81,14 @@ impl Lineage {
     /// The story of example `id` from its `events` (in order), the
     /// `trainings` recorded on datasets, and the ledger sizes commits
     /// attest (`heads`, ascending: an event without a commit belongs to
-    /// the first commit whose size exceeds its number).
+    /// the first commit whose size exceeds its number); `voids[i]` says why
+    /// `events[i]` is void (`None`, or `voids` shorter: it counts).
     pub fn of(
         id: ExampleId,
         events: &[Event],
         trainings: &[Event],
         heads: &[(u64, CommitId)],
+        voids: &[Option<String>],
     ) -> Lineage {
         let commit_of = |seq: u64| heads.iter().find(|(size, _)| *size > seq).map(|(_, c)| *c);
         let mut l = Lineage {
@@ -109,19 +111,12 @@ impl Lineage {
             branches: Vec::new(),
         };
         // Events voided later stay in the story, marked, and count for nothing.
-        let voided: std::collections::HashMap<super::merkle::Hash, String> = events
-            .iter()
-            .filter_map(|e| match &e.payload {
-                Payload::Voided { target, reason } => Some((*target, reason.clone())),
-                _ => None,
-            })
-            .collect();
         // When the example was present: from its addition to its removal.
         let mut spans: Vec<(u64, u64)> = Vec::new();
         let mut st = super::ExampleState::default();
-        for e in events {
+        for (i, e) in events.iter().enumerate() {
             let commit = e.commit.or_else(|| commit_of(e.seq));
-            let void = voided.get(&e.hash()).cloned();
+            let void = voids.get(i).cloned().flatten();
             l.events.push(LineageEvent {
                 seq: e.seq,
                 time: e.time,

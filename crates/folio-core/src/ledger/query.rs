@@ -1,7 +1,7 @@
 //! Reading the ledger as of a revision: the one layer every command reads
 //! events through, and which examples a selector names.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -120,6 +120,9 @@ impl FrameRef {
     }
 }
 
+/// Voided events: the hash of each, and the void's reason.
+pub type Voids = HashMap<Hash, String>;
+
 /// An event a read takes from a frame: its encoding, its peek, and how.
 type Selected<'p> = (&'p [u8], Peek<'p>, Take);
 
@@ -160,8 +163,12 @@ pub struct LedgerView<'s> {
     /// Whether reads give `Rows` events as stored, unexpanded (proofs,
     /// exports, voids: what the Merkle leaves are).
     stored_only: bool,
-    /// The hashes of the events voided in the view, once read.
-    voided: Mutex<Option<Arc<HashSet<Hash>>>>,
+    /// The events voided in the view (hash → the void's reason), once read.
+    voided: Mutex<Option<Arc<Voids>>>,
+    /// For a view with voided events: the positions of the voided `Rows`
+    /// events its reads expanded, with the void's reason (their row events
+    /// share the position).
+    voided_rows: Mutex<HashMap<u64, String>>,
 }
 
 impl<'s> LedgerView<'s> {
@@ -176,6 +183,7 @@ impl<'s> LedgerView<'s> {
             include_voided: false,
             stored_only: false,
             voided: Mutex::new(None),
+            voided_rows: Mutex::new(HashMap::new()),
         }
     }
 
@@ -193,21 +201,21 @@ impl<'s> LedgerView<'s> {
         self
     }
 
-    /// The events voided in the view (by hash), read once through the
-    /// index's `voided` term.
-    pub fn voided(&self) -> Result<Arc<HashSet<Hash>>, LedgerIndexError> {
+    /// The events voided in the view (by hash, with the void's reason),
+    /// read once through the index's `voided` term.
+    pub fn voided(&self) -> Result<Arc<Voids>, LedgerIndexError> {
         if let Some(v) = self.voided.lock().expect("not poisoned").as_ref() {
             return Ok(v.clone());
         }
         let t = Term::Voided.key();
         let frames = self.frames(&Some(vec![(t, t)]))?;
-        let mut set = HashSet::new();
+        let mut set = Voids::new();
         self.items_with(&frames, None, false, &mut |item| {
             if let Item::Stored(raw, p) = item
                 && p.kind == EventKind::Voided
-                && let Payload::Voided { target, .. } = decode_raw(raw)?.payload
+                && let Payload::Voided { target, reason } = decode_raw(raw)?.payload
             {
-                set.insert(target);
+                set.insert(target, reason);
             }
             Ok(true)
         })?;
@@ -216,8 +224,20 @@ impl<'s> LedgerView<'s> {
         Ok(set)
     }
 
+    /// Why event `e`, which a read of this view gave, is void (`None`: it
+    /// counts): its own void, or, for a row event, its `Rows` event's.
+    pub fn void_reason(&self, e: &Event) -> Result<Option<String>, LedgerIndexError> {
+        if let Some(r) = self.voided()?.get(&e.hash()) {
+            return Ok(Some(r.clone()));
+        }
+        let rows = self.voided_rows.lock().expect("not poisoned");
+        Ok(matches!(e.subject, Subject::Example(_))
+            .then(|| rows.get(&e.seq).cloned())
+            .flatten())
+    }
+
     /// What reads skip: the voided events, unless the view includes them.
-    fn skipped(&self) -> Result<Option<Arc<HashSet<Hash>>>, LedgerIndexError> {
+    fn skipped(&self) -> Result<Option<Arc<Voids>>, LedgerIndexError> {
         if self.include_voided {
             return Ok(None);
         }
@@ -376,7 +396,7 @@ impl<'s> LedgerView<'s> {
         &self,
         f: &FrameRef,
         payload: &'p [u8],
-        skip: Option<&HashSet<Hash>>,
+        skip: Option<&Voids>,
         expand: bool,
     ) -> Result<Vec<Selected<'p>>, LogError> {
         let id = self.parts[f.part].batch;
@@ -409,7 +429,7 @@ impl<'s> LedgerView<'s> {
             } else {
                 continue;
             };
-            if skip.is_some_and(|s| s.contains(&Hash::of(enc))) {
+            if skip.is_some_and(|s| s.contains_key(&Hash::of(enc))) {
                 continue;
             }
             out.push((enc, peek, take));
@@ -424,7 +444,7 @@ impl<'s> LedgerView<'s> {
         &self,
         f: &FrameRef,
         payload: &[u8],
-        skip: Option<&HashSet<Hash>>,
+        skip: Option<&Voids>,
         expand: bool,
         each: &mut dyn FnMut(Item<'_>) -> Result<bool, LogError>,
     ) -> Result<bool, LogError> {
@@ -462,6 +482,16 @@ impl<'s> LedgerView<'s> {
                 detail: "this reader cannot read row manifests".into(),
             });
         };
+        if self.include_voided {
+            let voided = self.voided().map_err(|e| LogError::Chain {
+                seq,
+                detail: e.to_string(),
+            })?;
+            if let Some(reason) = voided.get(&e.hash()) {
+                let mut rows = self.voided_rows.lock().expect("not poisoned");
+                rows.insert(seq, reason.clone());
+            }
+        }
         let mut going = true;
         let mut failed = None;
         rows::expand(src, r, windows, &mut |x, payload| {
@@ -616,7 +646,7 @@ impl<'s> LedgerView<'s> {
     fn items_with(
         &self,
         frames: &[FrameRef],
-        skip: Option<&HashSet<Hash>>,
+        skip: Option<&Voids>,
         expand: bool,
         each: &mut dyn FnMut(Item<'_>) -> Result<bool, LogError>,
     ) -> Result<(), LedgerIndexError> {

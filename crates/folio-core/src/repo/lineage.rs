@@ -37,8 +37,12 @@ impl Repo {
             Ok::<(), RepoError>(())
         })?;
         let voided = view.voided()?;
-        trainings.retain(|t| !voided.contains(&t.hash()));
-        let mut l = Lineage::of(id, &events, &trainings, &heads);
+        trainings.retain(|t| !voided.contains_key(&t.hash()));
+        let voids = events
+            .iter()
+            .map(|e| view.void_reason(e))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut l = Lineage::of(id, &events, &trainings, &heads, &voids);
         l.branches = self.branch_presence(&id)?;
         Ok(l)
     }
@@ -72,7 +76,8 @@ impl Repo {
             if events.is_empty() {
                 continue;
             }
-            let l = Lineage::of(*id, &events, &[], &view.heads());
+            // The view skips voided events: every event here counts.
+            let l = Lineage::of(*id, &events, &[], &view.heads(), &[]);
             out.push(crate::ledger::lineage::BranchPresence {
                 branch: b,
                 present: l.added_in.is_some() && l.removed_in.is_none(),

@@ -202,7 +202,7 @@ impl Repo {
             if here
                 && e.commit.is_none()
                 && e.payload.kind() != crate::ledger::EventKind::Voided
-                && !voided.contains(&e.hash())
+                && !voided.contains_key(&e.hash())
             {
                 out.push(crate::ledger::Draft {
                     time: opts.time,

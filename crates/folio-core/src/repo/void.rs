@@ -89,7 +89,7 @@ impl Repo {
                     e.seq
                 )));
             }
-            if already.contains(&e.hash()) {
+            if already.contains_key(&e.hash()) {
                 return Err(RepoError::VoidRefused(format!(
                     "event #{} is void already",
                     e.seq
