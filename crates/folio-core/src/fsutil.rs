@@ -110,6 +110,23 @@ impl TempFile {
         sync_dir(dest.parent().unwrap_or(Path::new(".")))
     }
 
+    /// Like [`TempFile::persist`], but never replaces an existing `dest`
+    /// (a hard link, which fails when the name is taken): returns `false`
+    /// and drops the temporary file when `dest` exists. For create-only
+    /// writes, such as a folder remote's refs and objects.
+    pub fn persist_new(mut self, dest: &Path) -> io::Result<bool> {
+        let file = self.file.take().expect("file is present until persist");
+        file.sync_all()?;
+        drop(file);
+        match fs::hard_link(&self.path, dest) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(false),
+            Err(e) => return Err(e),
+        }
+        sync_dir(dest.parent().unwrap_or(Path::new(".")))?;
+        Ok(true)
+    }
+
     /// Like [`TempFile::persist`], without fsync: for working-tree files,
     /// which (like git) folio writes atomically but not durably.
     pub fn persist_fast(mut self, dest: &Path) -> io::Result<()> {

@@ -43,6 +43,7 @@ pub mod lock;
 pub mod object;
 pub mod progress;
 pub mod refs;
+pub mod remote;
 pub mod repo;
 pub mod table;
 

@@ -78,6 +78,9 @@ pub enum RefKind {
     Branch,
     /// `refs/tags/`.
     Tag,
+    /// `refs/remotes/`: what a remote's branches were at the last fetch or
+    /// push, named `REMOTE/BRANCH`.
+    Remote,
 }
 
 impl RefKind {
@@ -85,6 +88,7 @@ impl RefKind {
         match self {
             RefKind::Branch => "refs/heads",
             RefKind::Tag => "refs/tags",
+            RefKind::Remote => "refs/remotes",
         }
     }
 
@@ -93,6 +97,7 @@ impl RefKind {
         match self {
             RefKind::Branch => "branch",
             RefKind::Tag => "tag",
+            RefKind::Remote => "remote-tracking branch",
         }
     }
 }

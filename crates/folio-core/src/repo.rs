@@ -22,6 +22,7 @@ mod proof;
 mod quality;
 mod revision;
 mod status;
+mod sync;
 mod tables;
 mod undo;
 mod upgrade;
@@ -44,6 +45,10 @@ pub use ledger::PreviewLine;
 pub use merge::{Conflict, LabelConflict, MergeOptions, MergeOutcome, MergeState};
 pub use oplog::{Operation, RefState};
 pub use status::{DatasetStatus, Status};
+pub use sync::{
+    Connection, DataMode, FetchReport, PushReport, RefUpdate, RemoteEnv, RemoteSpec,
+    validate_remote_name,
+};
 pub use tables::{BuiltTable, TableFile, TableOptions};
 pub use undo::RestoreStats;
 pub use upgrade::UpgradeReport;

@@ -15,8 +15,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use crate::fsutil::{self, TempFile};
 use crate::id::ObjectId;
-pub use pack::Pack;
-use pack::PackWriter;
+pub use pack::{Pack, PackWriter, Record, parse_index, parse_record};
 
 /// Objects at least this large are stored loose, one file each.
 pub const LOOSE_THRESHOLD: u64 = 512 * 1024;
@@ -92,7 +91,7 @@ pub enum Encoding {
 }
 
 impl Encoding {
-    fn code(self) -> u8 {
+    pub(crate) fn code(self) -> u8 {
         match self {
             Encoding::Raw => 0,
             Encoding::Zstd => 1,
@@ -100,7 +99,7 @@ impl Encoding {
         }
     }
 
-    fn from_code(c: u8) -> Option<Self> {
+    pub(crate) fn from_code(c: u8) -> Option<Self> {
         match c {
             0 => Some(Encoding::Raw),
             1 => Some(Encoding::Zstd),
@@ -128,7 +127,7 @@ fn encode_chunk_list(chunks: &[(ObjectId, u32)]) -> Vec<u8> {
     out
 }
 
-fn decode_chunk_list(bytes: &[u8]) -> Option<Vec<(ObjectId, u32)>> {
+pub(crate) fn decode_chunk_list(bytes: &[u8]) -> Option<Vec<(ObjectId, u32)>> {
     let body = bytes.strip_prefix(CHUNKS_TAG)?;
     if !body.len().is_multiple_of(36) {
         return None;
@@ -564,6 +563,60 @@ impl Store {
     pub fn objects_dir(&self) -> &Path {
         &self.objects
     }
+
+    /// The stored record of a packed object (its encoding, decoded length
+    /// and stored bytes, unchecked), or `None` when it is not packed.
+    pub fn packed_record(&self, id: &ObjectId) -> Result<Option<Record>, StoreError> {
+        match self.in_packs(id) {
+            Some((p, off)) => p.read_record(off, id).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The file of a loose object and how it is encoded, if it is loose.
+    pub fn loose_file(&self, id: &ObjectId) -> Option<(PathBuf, Encoding)> {
+        [Encoding::Raw, Encoding::Zstd]
+            .into_iter()
+            .map(|e| (self.loose_path(id, e), e))
+            .find(|(p, _)| p.exists())
+    }
+
+    /// Moves a checked pack (its `.pack`, then its `.idx`) into this store
+    /// under the same file names, and makes it visible.
+    pub fn install_pack(&self, idx: &Path) -> Result<(), StoreError> {
+        let pack = idx.with_extension("pack");
+        for from in [&pack, &idx.to_path_buf()] {
+            let name = from.file_name().ok_or_else(|| StoreError::Corrupt {
+                path: from.clone(),
+                detail: "a pack path without a file name".into(),
+            })?;
+            let to = self.packs_dir.join(name);
+            fsutil::rename_durable(from, &to).map_err(|e| StoreError::io(&to, e))?;
+        }
+        self.reload_packs()
+    }
+
+    /// Moves a checked loose object file, encoded as `enc`, into place.
+    pub fn install_loose(
+        &self,
+        id: &ObjectId,
+        from: &Path,
+        enc: Encoding,
+    ) -> Result<(), StoreError> {
+        let to = self.loose_path(id, enc);
+        let dir = to.parent().expect("fan-out folder");
+        fsutil::create_dir_durable(dir).map_err(|e| StoreError::io(dir, e))?;
+        fsutil::rename_durable(from, &to).map_err(|e| StoreError::io(&to, e))
+    }
+
+    /// Where a loose object encoded as `enc` lives, relative to the
+    /// objects folder (`ab/cdef…`, with `.zst` when compressed): the same
+    /// name on a remote.
+    pub fn loose_name(id: &ObjectId, enc: Encoding) -> String {
+        let hex = id.to_hex();
+        let ext = if enc == Encoding::Zstd { ".zst" } else { "" };
+        format!("{}/{}{ext}", &hex[..2], &hex[2..])
+    }
 }
 
 /// Lists the `.idx` files in `dir`, sorted.
@@ -652,7 +705,7 @@ fn maybe_compress(raw: &[u8]) -> Option<Vec<u8>> {
 
 /// Decompresses a packed object of `raw_len` bytes with this thread's
 /// zstd context.
-fn decompress(data: &[u8], raw_len: usize) -> io::Result<Vec<u8>> {
+pub(crate) fn decompress(data: &[u8], raw_len: usize) -> io::Result<Vec<u8>> {
     thread_local! {
         static UNZSTD: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
             const { std::cell::RefCell::new(None) };

@@ -36,6 +36,9 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
         } else {
             ctx.cwd.join(dir)
         };
+        let _lock = repo.lock(ctx.wait)?;
+        super::remote::ensure_contents(ctx, &repo, &[id], &[])?;
+        drop(_lock);
         let st = repo.checkout_to(id, &dir, &bar)?;
         return out(&format!(
             "wrote {} files ({}) of {} into {}\n",
@@ -54,6 +57,7 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
         (None, Head::Branch(b)) if a.rev == "HEAD" => Head::Branch(b),
         _ => Head::Detached(id),
     };
+    super::remote::ensure_contents(ctx, &repo, &[id], &[])?;
     let st = repo.checkout(&lock, id, head.clone(), a.force, &bar)?;
     let where_ = match head {
         Head::Branch(b) => format!("branch {b}"),
@@ -76,6 +80,7 @@ pub fn switch(ctx: &Ctx, a: &SwitchArgs) -> Result {
         )));
     };
     let lock = repo.lock(ctx.wait)?;
+    super::remote::ensure_contents(ctx, &repo, &[id], &[])?;
     let st = repo.checkout(
         &lock,
         id,

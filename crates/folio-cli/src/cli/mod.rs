@@ -20,6 +20,7 @@ mod prove;
 mod quality;
 mod record;
 mod reindex;
+mod remote;
 mod show;
 mod status;
 mod undo;
@@ -121,6 +122,16 @@ enum Command {
     Reindex(reindex::Args),
     /// Convert a repository written by folio 0.1 to the current format
     Upgrade(upgrade::Args),
+    /// List, add or remove remotes (a folder or s3://bucket/prefix)
+    Remote(remote::RemoteArgs),
+    /// Upload commits, their ledger and contents, then move the remote's branch
+    Push(remote::PushArgs),
+    /// Download a remote's commits into remote-tracking branches (REMOTE/BRANCH)
+    Fetch(remote::FetchArgs),
+    /// Fetch, then fast-forward or merge the current branch
+    Pull(remote::PullArgs),
+    /// Make a new working copy of a remote
+    Clone(remote::CloneArgs),
 }
 
 /// The exit codes, as `folio --help` lists them.
@@ -138,6 +149,7 @@ pub struct Ctx {
     cwd: PathBuf,
     quiet: bool,
     wait: bool,
+    jobs: Option<usize>,
 }
 
 impl Ctx {
@@ -280,6 +292,7 @@ pub fn main() -> ExitCode {
         cwd,
         quiet: cli.quiet,
         wait: cli.wait,
+        jobs: cli.jobs,
     };
     // Every command that may move a ref or record an event is journalled
     // (the others pay nothing for it: `lineage` stays one index lookup).
@@ -301,6 +314,8 @@ pub fn main() -> ExitCode {
             | Command::Revert(_)
             | Command::Oplog(_)
             | Command::Undo(_)
+            | Command::Fetch(_)
+            | Command::Pull(_)
     );
     let before = if journalled {
         oplog::before(&ctx)
@@ -340,6 +355,11 @@ pub fn main() -> ExitCode {
         Command::Revert(a) => undo::revert(&ctx, a),
         Command::Oplog(a) => oplog::run(&ctx, a),
         Command::Undo(a) => oplog::undo(&ctx, a),
+        Command::Remote(a) => remote::remote(&ctx, a),
+        Command::Push(a) => remote::push(&ctx, a),
+        Command::Fetch(a) => remote::fetch(&ctx, a),
+        Command::Pull(a) => remote::pull(&ctx, a),
+        Command::Clone(a) => remote::clone(&ctx, a),
     };
     // A failed command may have moved refs too (a merge that stopped):
     // whatever changed is journalled.

@@ -194,6 +194,12 @@ pub enum RepoError {
     /// Refs failed.
     #[error(transparent)]
     Ref(#[from] RefError),
+    /// A remote request that cannot be carried out as given.
+    #[error("{0}")]
+    RemoteUse(String),
+    /// A remote failed or sent something wrong.
+    #[error(transparent)]
+    Remote(#[from] crate::remote::RemoteError),
     /// The lock is held or failed.
     #[error(transparent)]
     Lock(#[from] LockError),
@@ -282,7 +288,8 @@ impl RepoError {
             | E::NeedsUpgrade(_)
             | E::Value(_)
             | E::ValueAt { .. }
-            | E::Input { .. } => ErrorKind::Invalid,
+            | E::Input { .. }
+            | E::RemoteUse(_) => ErrorKind::Invalid,
             E::AlreadyExists(_)
             | E::UncommittedChanges { .. }
             | E::DestinationNotEmpty(_)
@@ -295,6 +302,7 @@ impl RepoError {
             E::Book(e) => e.kind(),
             E::Store(e) => e.kind(),
             E::Ref(e) => e.kind(),
+            E::Remote(e) => e.kind(),
             E::Lock(e) => e.kind(),
             E::Index(e) => e.kind(),
             E::Snapshot(e) => e.kind(),

@@ -31,6 +31,9 @@ impl Repo {
         if let Some(id) = self.refs.get(RefKind::Tag, base)? {
             return Ok(id);
         }
+        if let Some(id) = self.refs.get(RefKind::Remote, base)? {
+            return Ok(id);
+        }
         if let Some(prefix) = IdPrefix::parse(base) {
             let mut found = Vec::new();
             for id in self.store.ids_with_prefix(prefix.as_str())? {

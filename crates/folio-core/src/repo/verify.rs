@@ -71,7 +71,7 @@ impl Repo {
                 detail: e.to_string(),
             }),
         }
-        for kind in [RefKind::Branch, RefKind::Tag] {
+        for kind in [RefKind::Branch, RefKind::Tag, RefKind::Remote] {
             for (name, value) in self.refs.list(kind)? {
                 match value {
                     Ok(c) => tips.push(c),

@@ -185,6 +185,71 @@ impl Pack {
     }
 }
 
+/// Parses a pack index read from elsewhere (a remote): its entries in id
+/// order, or what is wrong with it (magic, length, checksum, order).
+pub fn parse_index(idx: &[u8]) -> Result<Vec<(ObjectId, u64)>, String> {
+    if idx.len() < IDX_HEADER + ID_LEN || &idx[..8] != IDX_MAGIC {
+        return Err("not a folio pack index".into());
+    }
+    let count = u32::from_le_bytes(idx[12..16].try_into().expect("4 bytes")) as usize;
+    if idx.len() != IDX_HEADER + count * IDX_ENTRY + ID_LEN {
+        return Err("index length does not match its entry count".into());
+    }
+    let body = &idx[..idx.len() - ID_LEN];
+    if blake3::hash(body).as_bytes() != &idx[idx.len() - ID_LEN..] {
+        return Err("index checksum does not match its contents".into());
+    }
+    let mut out = Vec::with_capacity(count);
+    for i in 0..count {
+        let at = IDX_HEADER + i * IDX_ENTRY;
+        let id = ObjectId::from_slice(&idx[at..at + ID_LEN]).expect("32 bytes");
+        let off = u64::from_le_bytes(idx[at + ID_LEN..at + IDX_ENTRY].try_into().expect("8"));
+        if out
+            .last()
+            .is_some_and(|(prev, _): &(ObjectId, u64)| *prev >= id)
+        {
+            return Err("index entries are not in id order".into());
+        }
+        if off < PACK_HEADER {
+            return Err(format!("entry {i} points into the pack header"));
+        }
+        out.push((id, off));
+    }
+    Ok(out)
+}
+
+/// Parses one record (header and stored bytes) read from elsewhere;
+/// returns it and its total length, or what is wrong.
+pub fn parse_record(bytes: &[u8], expect: &ObjectId) -> Result<(Record, usize), String> {
+    if bytes.len() < RECORD_HEADER {
+        return Err("a record cut short in its header".into());
+    }
+    let id = ObjectId::from_slice(&bytes[..ID_LEN]).expect("32 bytes");
+    if &id != expect {
+        return Err(format!(
+            "the record holds {} where the index says {}",
+            id.short(12),
+            expect.short(12)
+        ));
+    }
+    let encoding = Encoding::from_code(bytes[ID_LEN]).ok_or("an unknown encoding")?;
+    let raw_len = u64::from_le_bytes(bytes[ID_LEN + 1..ID_LEN + 9].try_into().expect("8"));
+    let stored =
+        u32::from_le_bytes(bytes[ID_LEN + 9..RECORD_HEADER].try_into().expect("4")) as usize;
+    let end = RECORD_HEADER + stored;
+    if bytes.len() < end {
+        return Err("a record cut short in its body".into());
+    }
+    Ok((
+        Record {
+            encoding,
+            raw_len,
+            data: bytes[RECORD_HEADER..end].to_vec(),
+        },
+        end,
+    ))
+}
+
 fn hash_file(path: &Path) -> io::Result<ObjectId> {
     let mut h = blake3::Hasher::new();
     h.update_reader(File::open(path)?)?;
