@@ -94,7 +94,8 @@ impl RemoteError {
         }
     }
 
-    pub(crate) fn local(path: &Path) -> impl FnOnce(std::io::Error) -> RemoteError + '_ {
+    /// Wraps a local I/O error with its file.
+    pub fn local(path: &Path) -> impl FnOnce(std::io::Error) -> RemoteError + '_ {
         move |source| RemoteError::Local {
             path: path.to_path_buf(),
             source,

@@ -27,7 +27,19 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
     }
     for d in &st.datasets {
         if d.missing {
-            s += &format!("\n{}: deleted from the working tree\n", d.path);
+            // A clone made with --no-data: the contents were never here.
+            let absent = st.head.is_some_and(|h| {
+                repo.absent_contents(&[h], std::slice::from_ref(&d.path))
+                    .is_ok_and(|a| !a.is_empty())
+            });
+            if absent {
+                s += &format!(
+                    "\n{}: not fetched (its contents are on a remote: `folio checkout HEAD` writes them)\n",
+                    d.path
+                );
+            } else {
+                s += &format!("\n{}: deleted from the working tree\n", d.path);
+            }
             continue;
         }
         if d.changes.is_empty() {

@@ -33,6 +33,12 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
                 format!("{} problems", r.problems.len())
             }
         );
+        if r.not_fetched > 0 {
+            s += &format!(
+                "{} blobs not fetched: a remote holds them (`folio fetch --data PATH` or a checkout takes them); missing ones are listed as problems\n",
+                r.not_fetched
+            );
+        }
         out(&s)?;
     }
     if r.problems.is_empty() {

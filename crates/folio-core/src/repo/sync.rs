@@ -181,11 +181,13 @@ struct RemotePack {
 struct RemoteIndex {
     packs: Vec<RemotePack>,
     at: HashMap<ObjectId, (usize, u64, u64)>,
+    /// Large objects stored one per key.
+    loose: HashSet<ObjectId>,
 }
 
 impl RemoteIndex {
     fn has(&self, id: &ObjectId) -> bool {
-        self.at.contains_key(id)
+        self.at.contains_key(id) || self.loose.contains(id)
     }
 }
 
@@ -346,10 +348,7 @@ impl Repo {
     }
 
     /// The branches and tags of a remote, with their versions.
-    fn remote_refs(
-        &self,
-        conn: &Connection,
-    ) -> Result<RemoteRefs, RepoError> {
+    fn remote_refs(&self, conn: &Connection) -> Result<RemoteRefs, RepoError> {
         let mut out = BTreeMap::new();
         for (prefix, tag) in [("refs/heads/", false), ("refs/tags/", true)] {
             for l in conn.backend.list(prefix)? {
@@ -428,6 +427,22 @@ impl Repo {
                 entries,
             });
         }
+        // Large objects: one listing (each is at least 512 KiB, so there
+        // are few), cached as a list of ids for `remote_holding`.
+        let mut loose_list = String::new();
+        for l in conn.backend.list("objects/")? {
+            let name = l.key.trim_start_matches("objects/").replace('/', "");
+            let hex = name.strip_suffix(".zst").unwrap_or(&name);
+            if let Ok(id) = hex.parse::<ObjectId>() {
+                idx.loose.insert(id);
+                loose_list.push_str(hex);
+                loose_list.push('\n');
+            }
+        }
+        keep.insert("loose.list".to_string());
+        let list_path = cache.join("loose.list");
+        fsutil::write_atomic(&list_path, loose_list.as_bytes())
+            .map_err(RepoError::io(&list_path))?;
         // Forget indexes of packs the remote no longer has.
         if let Ok(rd) = fs::read_dir(&cache) {
             for e in rd.filter_map(Result::ok) {
@@ -466,6 +481,7 @@ impl Repo {
         stop: &HashSet<CommitId>,
         known: &dyn Fn(&ObjectId) -> bool,
         missing: &dyn Fn(String) -> RepoError,
+        history: bool,
     ) -> Result<Closure, RepoError> {
         let mut out = Closure::default();
         let mut seen: HashSet<ObjectId> = HashSet::new();
@@ -492,7 +508,9 @@ impl Repo {
             if !known(&c.0) {
                 out.meta.push(c.0);
             }
-            commits.extend(commit.parents.iter().copied());
+            if history {
+                commits.extend(commit.parents.iter().copied());
+            }
             for (b, _) in &commit.events {
                 if seen.insert(*b) && !known(b) {
                     let bytes = need(b, "ledger batch")?;
@@ -623,11 +641,18 @@ impl Repo {
             local: &self.store,
             extra: None,
         };
-        let closure = self.closure(&src, &tips, &stop, &|id| index.has(id), &|d| {
-            RepoError::RemoteUse(format!(
-                "cannot push: {d} in this repository; run `folio verify`"
-            ))
-        })?;
+        let closure = self.closure(
+            &src,
+            &tips,
+            &stop,
+            &|id| index.has(id),
+            &|d| {
+                RepoError::RemoteUse(format!(
+                    "cannot push: {d} in this repository; run `folio verify`"
+                ))
+            },
+            true,
+        )?;
         let stats = Stats::default();
         // File contents first: a history object on the remote implies the
         // contents it reaches are there.
@@ -744,9 +769,10 @@ impl Repo {
                         let key = format!("objects/{}", Store::loose_name(&id, enc));
                         let res = (|| -> Result<(), RepoError> {
                             let len = fs::metadata(&path).map_err(RepoError::io(&path))?.len();
-                            if !conn.backend.exists(&key)? {
+                            if !index.loose.contains(&id) {
                                 conn.backend.put_file(&key, &path)?;
                                 stats.add(1, len);
+                                stats.writes.fetch_add(1, Ordering::Relaxed);
                             }
                             progress.advance(len);
                             Ok(())
@@ -905,11 +931,18 @@ impl Repo {
         };
         let tips: Vec<CommitId> = remote_refs.values().map(|(c, _)| *c).collect();
         let stop = self.known_history(tips.iter().copied());
-        let closure = self.closure(&src, &tips, &stop, &|id| self.store.contains(id), &|d| {
-            RepoError::Remote(conn.damaged(format!(
-                "the remote's refs reach objects it does not hold: {d}"
-            )))
-        })?;
+        let closure = self.closure(
+            &src,
+            &tips,
+            &stop,
+            &|id| self.store.contains(id),
+            &|d| {
+                RepoError::Remote(conn.damaged(format!(
+                    "the remote's refs reach objects it does not hold: {d}"
+                )))
+            },
+            true,
+        )?;
         // File contents, per mode.
         let wanted: Vec<ObjectId> = match mode {
             DataMode::All => closure.data.clone(),
@@ -1003,7 +1036,15 @@ impl Repo {
                 }
                 match index.at.get(&id) {
                     Some((p, _, _)) => by_pack.entry(*p).or_default().push(id),
-                    None => loose.push(id),
+                    None if index.loose.contains(&id) => loose.push(id),
+                    None => {
+                        return Err(conn
+                            .damaged(format!(
+                                "object {} is named by its history but the remote does not hold it",
+                                id.short(12)
+                            ))
+                            .into());
+                    }
                 }
             }
             let mut chunk_lists: Vec<ObjectId> = Vec::new();
@@ -1113,18 +1154,44 @@ impl Repo {
             &src,
             tips,
             &HashSet::new(),
-            &|id| self.store.contains(id),
+            &|_| false,
             &|d| RepoError::RemoteUse(format!("{d} in this repository; run `folio verify`")),
+            false,
         )?;
         let mut out: Vec<(ObjectId, String)> = c
             .data
             .into_iter()
+            .filter(|id| !self.store.contains(id))
             .filter_map(|id| c.paths.get(&id).map(|p| (id, p.clone())))
             .filter(|(_, p)| {
                 paths.is_empty() || paths.iter().any(|w| crate::object::is_within(p, w))
             })
             .collect();
         out.sort_by(|a, b| a.1.cmp(&b.1));
+        Ok(out)
+    }
+
+    /// Every object some remote's cached indexes list: file contents that
+    /// are not fetched here but can be.
+    pub fn fetchable(&self) -> Result<HashSet<ObjectId>, RepoError> {
+        let mut out = HashSet::new();
+        for name in self.remotes()?.keys() {
+            let cache = self.remote_cache(name).join("packs");
+            let Ok(rd) = fs::read_dir(&cache) else {
+                continue;
+            };
+            for e in rd.filter_map(Result::ok) {
+                if e.file_name() == "loose.list" {
+                    if let Ok(t) = fs::read_to_string(e.path()) {
+                        out.extend(t.lines().filter_map(|l| l.parse::<ObjectId>().ok()));
+                    }
+                } else if let Ok(b) = fs::read(e.path())
+                    && let Ok(entries) = parse_index(&b)
+                {
+                    out.extend(entries.into_iter().map(|x| x.0));
+                }
+            }
+        }
         Ok(out)
     }
 
@@ -1137,6 +1204,15 @@ impl Repo {
                 continue;
             };
             for e in rd.filter_map(Result::ok) {
+                if e.file_name() == "loose.list" {
+                    let hex = id.to_hex();
+                    if fs::read_to_string(e.path())
+                        .is_ok_and(|t| t.lines().any(|l| l == hex.as_str()))
+                    {
+                        return Ok(Some(name.clone()));
+                    }
+                    continue;
+                }
                 if let Ok(b) = fs::read(e.path())
                     && let Ok(entries) = parse_index(&b)
                     && entries.binary_search_by(|x| x.0.cmp(id)).is_ok()
