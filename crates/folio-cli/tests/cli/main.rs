@@ -18,6 +18,7 @@ mod hostile;
 mod ledger;
 mod lock;
 mod maintenance;
+mod remote;
 
 use std::path::{Path, PathBuf};
 

@@ -1,0 +1,539 @@
+//! Remotes: clone, push, fetch and pull through a folder remote (always)
+//! and an S3 remote (moto, started by `.ci/run`; see `s3_endpoint`).
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::Stdio;
+
+use super::{Env, flip_byte, walkdir};
+
+/// `folio ARGS` in `e`'s folder as a plain process, for running several
+/// at once (hermetic like `Env::cmd`).
+fn process(e: &Env, args: &[&str]) -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_folio"));
+    c.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", e.path())
+        .env("FOLIO_NOW", "2026-01-15T10:00:00Z")
+        .env("FOLIO_AUTHOR", "Test Author <test@example.com>")
+        .current_dir(e.path())
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    c
+}
+
+/// Every entry under `root` (not `.folio`): path → kind, mode bits,
+/// contents or link target. What "byte for byte" means for a checkout.
+fn tree_of(root: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).expect("read_dir").flatten() {
+            let p = e.path();
+            let rel = p.strip_prefix(root).expect("inside").display().to_string();
+            // The repository itself, and the folder remote the tests keep
+            // beside the data.
+            if rel == ".folio" || rel == "remote" {
+                continue;
+            }
+            let m = std::fs::symlink_metadata(&p).expect("meta");
+            if m.file_type().is_symlink() {
+                let t = std::fs::read_link(&p).expect("link");
+                out.push(format!("link {rel} -> {}", t.display()));
+            } else if m.is_dir() {
+                out.push(format!("dir {rel}"));
+                stack.push(p);
+            } else {
+                let bytes = std::fs::read(&p).expect("read");
+                out.push(format!(
+                    "file {rel} {:o} {}",
+                    m.permissions().mode() & 0o111,
+                    blake3::hash(&bytes).to_hex()
+                ));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// A repository with the shapes a round trip must keep: an executable,
+/// a symlink, an empty folder, a large incompressible file (stored
+/// loose), a large table (stored in chunks) and a labelled row.
+fn project() -> Env {
+    let e = Env::new();
+    e.write("data/a.txt", b"alpha\n");
+    e.write("data/sub/deep/b.txt", b"beta\n");
+    e.write("data/run.sh", b"#!/bin/sh\necho hi\n");
+    std::fs::set_permissions(e.p("data/run.sh"), std::fs::Permissions::from_mode(0o755))
+        .expect("chmod");
+    std::os::unix::fs::symlink("a.txt", e.p("data/link")).expect("symlink");
+    std::fs::create_dir_all(e.p("data/empty")).expect("mkdir");
+    // 1 MiB of a simple xorshift stream: incompressible, deterministic.
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let big: Vec<u8> = (0..1 << 20)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    e.write("data/big.bin", &big);
+    let mut csv = String::from("id,label,score\n");
+    for i in 0..30_000 {
+        csv.push_str(&format!("{i},{},{}\n", ["cat", "dog"][i % 2], i % 97));
+    }
+    e.write("t.csv", csv.as_bytes());
+    e.ok(&["commit", "data", "t.csv", "--key", "id", "-m", "first"]);
+    e.ok(&[
+        "annotate",
+        "t.csv:7",
+        "--label",
+        "tiger",
+        "--annotator",
+        "ann",
+    ]);
+    e.write("data/a.txt", b"alpha 2\n");
+    e.ok(&["commit", "-m", "second"]);
+    e
+}
+
+fn remote_of(e: &Env) -> String {
+    e.p("remote").display().to_string()
+}
+
+/// Clones `url` into a new folder and returns it.
+fn clone(from: &Env, url: &str, extra: &[&str]) -> Env {
+    let c = Env::bare();
+    let dir = c.path().display().to_string();
+    let mut args = vec!["clone", url, dir.as_str()];
+    args.extend_from_slice(extra);
+    from.ok(&args);
+    c
+}
+
+#[test]
+fn folder_round_trip_is_byte_for_byte_with_the_same_ledger() {
+    let a = project();
+    let url = remote_of(&a);
+    a.ok(&["remote", "add", "origin", &url]);
+    let pushed = a.ok(&["push"]);
+    assert!(pushed.contains("branch main: (new) -> "), "{pushed}");
+    assert!(a.ok(&["push"]).contains("main: up to date"));
+    let b = clone(&a, &url, &[]);
+    assert_eq!(
+        tree_of(a.path()),
+        tree_of(b.path()),
+        "the clone's files differ"
+    );
+    assert!(b.ok(&["verify"]).contains("no problems"));
+    for cmd in [
+        &["lineage", "t.csv:7"][..],
+        &["audit"],
+        &["log"],
+        &["prove", "t.csv:7"],
+    ] {
+        assert_eq!(a.ok(cmd), b.ok(cmd), "folio {cmd:?} differs after clone");
+    }
+    // Remote-tracking branches are revisions.
+    assert_eq!(b.ok(&["log", "origin/main"]), a.ok(&["log", "main"]));
+    assert_eq!(b.ok(&["remote", "-v"]).trim(), format!("origin\t{url}"));
+}
+
+#[test]
+fn push_pull_round_trip_and_a_stale_push_is_rejected() {
+    let a = project();
+    let url = remote_of(&a);
+    a.ok(&["remote", "add", "origin", &url]);
+    a.ok(&["push"]);
+    let b = clone(&a, &url, &[]);
+    b.write("data/from_b.txt", b"b\n");
+    b.ok(&["commit", "-m", "from b"]);
+    b.ok(&["push"]);
+    a.write("data/from_a.txt", b"a\n");
+    a.ok(&["commit", "-m", "from a"]);
+    let before = a.ok(&["log"]);
+    let err = a.cmd(&["push"]).output().expect("run");
+    assert_eq!(err.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&err.stdout)
+            .contains("rejected: the remote branch moved; pull and push again"),
+        "{}",
+        String::from_utf8_lossy(&err.stdout)
+    );
+    assert_eq!(
+        a.ok(&["log"]),
+        before,
+        "a rejected push changes nothing here"
+    );
+    a.ok(&["pull"]);
+    assert!(a.p("data/from_b.txt").exists());
+    a.ok(&["push"]);
+    b.ok(&["pull"]);
+    assert_eq!(tree_of(a.path()), tree_of(b.path()));
+    assert!(b.ok(&["verify"]).contains("no problems"));
+}
+
+#[test]
+fn of_eight_concurrent_pushes_exactly_one_wins_and_the_rest_converge() {
+    let a = project();
+    let url = remote_of(&a);
+    a.ok(&["remote", "add", "origin", &url]);
+    a.ok(&["push"]);
+    let clones: Vec<Env> = (0..8).map(|_| clone(&a, &url, &[])).collect();
+    for (i, c) in clones.iter().enumerate() {
+        c.write(&format!("data/c{i}.txt"), format!("{i}\n").as_bytes());
+        c.ok(&["commit", "-m", &format!("clone {i}")]);
+    }
+    let children: Vec<_> = clones
+        .iter()
+        .map(|c| process(c, &["push"]).spawn().expect("spawn"))
+        .collect();
+    let outs: Vec<_> = children
+        .into_iter()
+        .map(|ch| ch.wait_with_output().expect("wait"))
+        .collect();
+    let winners = outs.iter().filter(|o| o.status.success()).count();
+    assert_eq!(winners, 1, "exactly one push wins");
+    for o in outs.iter().filter(|o| !o.status.success()) {
+        assert_eq!(o.status.code(), Some(1));
+        assert!(String::from_utf8_lossy(&o.stdout).contains("the remote branch moved"));
+    }
+    // The losers pull and push in turn; nothing is lost.
+    for (c, o) in clones.iter().zip(&outs) {
+        if !o.status.success() {
+            c.ok(&["pull"]);
+            c.ok(&["push"]);
+        }
+    }
+    let last = clone(&a, &url, &[]);
+    for i in 0..8 {
+        assert!(
+            last.p(&format!("data/c{i}.txt")).exists(),
+            "clone {i}'s commit was lost"
+        );
+    }
+    assert!(last.ok(&["verify"]).contains("no problems"));
+}
+
+/// The repository's refs, packs and objects: `repo_state` without
+/// `.folio/remotes/`, the cache of what the remote lists (its pack
+/// indexes, checksummed), which a fetch refreshes before it takes anything.
+fn history_state(e: &Env) -> Vec<String> {
+    let mut s = e.repo_state();
+    s.retain(|l| !l.starts_with(".folio/remotes/"));
+    s
+}
+
+/// Asserts the repository's history state is `clean`, naming what differs.
+fn same_history(e: &Env, clean: &[String]) {
+    let now = history_state(e);
+    let added: Vec<_> = now.iter().filter(|l| !clean.contains(l)).collect();
+    let gone: Vec<_> = clean.iter().filter(|l| !now.contains(l)).collect();
+    assert!(
+        added.is_empty() && gone.is_empty(),
+        "a failed fetch changed the repository: added {added:?}, gone {gone:?}"
+    );
+}
+
+/// The pack files under a folder remote's `packs/KIND/`.
+fn packs(remote: &Path, kind: &str) -> Vec<std::path::PathBuf> {
+    walkdir(&remote.join("packs").join(kind))
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|x| x == "pack"))
+        .collect()
+}
+
+#[test]
+fn a_damaged_or_lying_remote_fails_closed() {
+    let a = project();
+    let url = remote_of(&a);
+    a.ok(&["remote", "add", "origin", &url]);
+    a.ok(&["push"]);
+    let b = clone(&a, &url, &[]);
+    let clean = history_state(&b);
+
+    // A flipped bit in a pack of history: clone and fetch refuse, exit 70.
+    a.write("data/new.txt", b"new\n");
+    a.ok(&["commit", "-m", "third"]);
+    let before: std::collections::HashSet<_> = packs(&a.p("remote"), "meta").into_iter().collect();
+    a.ok(&["push"]);
+    let new_meta: Vec<_> = packs(&a.p("remote"), "meta")
+        .into_iter()
+        .filter(|p| !before.contains(p))
+        .collect();
+    assert_eq!(new_meta.len(), 1);
+    let len = std::fs::metadata(&new_meta[0]).expect("meta").len() as usize;
+    flip_byte(&new_meta[0], len - 3);
+    let err = b.fails(&["fetch"], 70);
+    assert!(err.contains("do not hash"), "{err}");
+    same_history(&b, &clean);
+    assert!(b.ok(&["verify"]).contains("no problems"));
+    let c = Env::bare();
+    let dest = c.p("c");
+    c.fails(&["clone", &url, dest.to_str().expect("utf-8")], 70);
+    assert!(!dest.exists(), "a failed clone leaves nothing behind");
+    flip_byte(&new_meta[0], len - 3);
+
+    // A truncated data pack.
+    let data = packs(&a.p("remote"), "data");
+    let victim = data
+        .iter()
+        .max_by_key(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0))
+        .expect("a data pack");
+    let saved = std::fs::read(victim).expect("read");
+    std::fs::write(victim, &saved[..saved.len() / 2]).expect("truncate");
+    let err = c.fails(&["clone", &url, dest.to_str().expect("utf-8")], 70);
+    assert!(err.contains("remote"), "{err}");
+    std::fs::write(victim, &saved).expect("restore");
+
+    // A ref naming a commit the remote does not hold.
+    std::fs::write(
+        a.p("remote/refs/heads/evil"),
+        format!("{}\n", "ab".repeat(32)),
+    )
+    .expect("write");
+    let err = b.fails(&["fetch"], 70);
+    assert!(err.contains("missing"), "{err}");
+    same_history(&b, &clean);
+    std::fs::remove_file(a.p("remote/refs/heads/evil")).expect("rm");
+
+    // A ref name that climbs out of refs/.
+    std::fs::write(a.p("remote/refs/heads/.hidden"), "x\n").expect("write");
+    let err = b.fails(&["fetch"], 70);
+    assert!(err.contains("not a ref name"), "{err}");
+    std::fs::remove_file(a.p("remote/refs/heads/.hidden")).expect("rm");
+
+    // With the remote repaired, the same fetch succeeds.
+    b.ok(&["fetch"]);
+    b.ok(&["pull"]);
+    assert!(b.p("data/new.txt").exists());
+    assert!(b.ok(&["verify"]).contains("no problems"));
+}
+
+#[test]
+fn a_no_data_clone_answers_from_history_and_fetches_contents_on_demand() {
+    let a = project();
+    let url = remote_of(&a);
+    a.ok(&["remote", "add", "origin", &url]);
+    a.ok(&["push"]);
+    let b = clone(&a, &url, &["--no-data"]);
+    assert!(!b.p("data").exists() && !b.p("t.csv").exists());
+    let status = b.ok(&["status"]);
+    assert!(status.contains("data: not fetched"), "{status}");
+    let v = b.ok(&["verify"]);
+    assert!(
+        v.contains("no problems") && v.contains("not fetched"),
+        "{v}"
+    );
+    for cmd in [
+        &["lineage", "t.csv:7"][..],
+        &["audit"],
+        &["log"],
+        &["drift", "HEAD~1", "HEAD"],
+        &["diff", "HEAD~1", "HEAD", "--stat"],
+    ] {
+        assert_eq!(
+            a.ok(cmd),
+            b.ok(cmd),
+            "folio {cmd:?} differs in a --no-data clone"
+        );
+    }
+    // Materialising an old version elsewhere takes only what it needs.
+    let out = b
+        .cmd(&["checkout", "HEAD~1", "--to", "v1"])
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("fetched"));
+    assert_eq!(
+        std::fs::read(b.p("v1/data/a.txt")).expect("read"),
+        b"alpha\n"
+    );
+    b.ok(&["checkout", "main"]);
+    assert_eq!(tree_of(a.path()), {
+        let mut t = tree_of(b.path());
+        t.retain(|l| !l.contains(" v1"));
+        t
+    });
+    assert!(b.ok(&["verify"]).contains("no problems"));
+}
+
+#[test]
+fn remote_settings_are_checked_and_hold_no_secrets() {
+    let a = Env::new();
+    let err = a.fails(&["remote", "add", "x", "gs://bucket/p"], 1);
+    assert!(err.contains("s3://"), "{err}");
+    a.fails(&["remote", "add", "a/b", "/tmp/x"], 1);
+    a.ok(&[
+        "remote",
+        "add",
+        "s3r",
+        "s3://my-bucket/team",
+        "--endpoint",
+        "http://127.0.0.1:9",
+        "--allow-http",
+    ]);
+    let err = a.fails(&["remote", "add", "s3r", "/tmp/y"], 1);
+    assert!(err.contains("exists"), "{err}");
+    let listed = a
+        .cmd(&["remote", "-v"])
+        .env("AWS_SECRET_ACCESS_KEY", "sekrit-value-123")
+        .output()
+        .expect("run");
+    let text = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        text.contains("s3://my-bucket/team (endpoint=http://127.0.0.1:9, allow_http)"),
+        "{text}"
+    );
+    let config = std::fs::read_to_string(a.p(".folio/remotes.toml")).expect("read");
+    assert!(!config.contains("sekrit"));
+    a.ok(&["remote", "remove", "s3r"]);
+    assert_eq!(a.ok(&["remote"]), "");
+}
+
+/// The S3 endpoint of the moto server `.ci/run` starts
+/// (`FOLIO_TEST_S3_ENDPOINT`). Without it the S3 tests fail when
+/// `FOLIO_REQUIRE_S3` is set (CI) and are skipped, saying so, elsewhere.
+fn s3_endpoint() -> Option<String> {
+    match std::env::var("FOLIO_TEST_S3_ENDPOINT") {
+        Ok(e) if !e.is_empty() => Some(e),
+        _ => {
+            assert!(
+                std::env::var("FOLIO_REQUIRE_S3").is_err(),
+                "FOLIO_REQUIRE_S3 is set but FOLIO_TEST_S3_ENDPOINT is not: start moto (see .ci/run)"
+            );
+            eprintln!("skipping: no S3 test server (set FOLIO_TEST_S3_ENDPOINT; .ci/run does)");
+            None
+        }
+    }
+}
+
+/// A fresh bucket on the test server, by a plain S3 PUT.
+fn make_bucket(endpoint: &str, name: &str) {
+    let status = std::process::Command::new("curl")
+        .args(["-sf", "-X", "PUT", &format!("{endpoint}/{name}")])
+        .status()
+        .expect("curl");
+    assert!(
+        status.success(),
+        "cannot create bucket {name} at {endpoint}"
+    );
+}
+
+fn s3(e: &Env, endpoint: &str, args: &[&str]) -> std::process::Output {
+    e.cmd(args)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ENDPOINT_URL", endpoint)
+        .env("AWS_ALLOW_HTTP", "true")
+        .output()
+        .expect("run folio")
+}
+
+#[test]
+fn s3_round_trip_and_concurrent_pushes() {
+    let Some(endpoint) = s3_endpoint() else {
+        return;
+    };
+    let bucket = format!("folio-{}", std::process::id());
+    make_bucket(&endpoint, &bucket);
+    let url = format!("s3://{bucket}/team/vision");
+    let a = project();
+    a.ok(&["remote", "add", "origin", &url]);
+    let o = s3(&a, &endpoint, &["push"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let c = Env::bare();
+    let dest = c.p("w");
+    let o = s3(
+        &c,
+        &endpoint,
+        &["clone", &url, dest.to_str().expect("utf-8")],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(tree_of(a.path()), tree_of(&dest));
+    let b = Env { dir: c.dir };
+    let inner = |e: &Env, args: &[&str]| {
+        let mut full = vec!["-C", "w"];
+        full.extend_from_slice(args);
+        s3(e, &endpoint, &full)
+    };
+    assert!(inner(&b, &["verify"]).status.success());
+    // Four clones race to push: exactly one wins (If-Match on the ref).
+    let racers: Vec<Env> = (0..4)
+        .map(|i| {
+            let r = Env::bare();
+            let d = r.p("w");
+            assert!(
+                s3(&r, &endpoint, &["clone", &url, d.to_str().expect("utf-8")])
+                    .status
+                    .success()
+            );
+            r.write(&format!("w/data/r{i}.txt"), b"r\n");
+            assert!(
+                s3(&r, &endpoint, &["-C", "w", "commit", "-m", "race"])
+                    .status
+                    .success()
+            );
+            r
+        })
+        .collect();
+    let children: Vec<_> = racers
+        .iter()
+        .map(|r| {
+            process(r, &["-C", "w", "push"])
+                .env("AWS_ACCESS_KEY_ID", "testing")
+                .env("AWS_SECRET_ACCESS_KEY", "testing")
+                .env("AWS_ENDPOINT_URL", &endpoint)
+                .env("AWS_ALLOW_HTTP", "true")
+                .spawn()
+                .expect("spawn")
+        })
+        .collect();
+    let outs: Vec<_> = children
+        .into_iter()
+        .map(|c| c.wait_with_output().expect("wait"))
+        .collect();
+    assert_eq!(
+        outs.iter().filter(|o| o.status.success()).count(),
+        1,
+        "exactly one S3 push wins"
+    );
+    for (r, o) in racers.iter().zip(&outs) {
+        if !o.status.success() {
+            assert!(String::from_utf8_lossy(&o.stdout).contains("the remote branch moved"));
+            assert!(s3(r, &endpoint, &["-C", "w", "pull"]).status.success());
+            assert!(s3(r, &endpoint, &["-C", "w", "push"]).status.success());
+        }
+    }
+    assert!(inner(&b, &["pull"]).status.success());
+    for i in 0..4 {
+        assert!(b.p(&format!("w/data/r{i}.txt")).exists());
+    }
+    // A no-data clone from S3 fetches on checkout.
+    let n = Env::bare();
+    let d = n.p("w");
+    assert!(
+        s3(
+            &n,
+            &endpoint,
+            &["clone", "--no-data", &url, d.to_str().expect("utf-8")]
+        )
+        .status
+        .success()
+    );
+    assert!(!d.join("data").exists());
+    assert!(
+        s3(&n, &endpoint, &["-C", "w", "checkout", "main"])
+            .status
+            .success()
+    );
+    assert_eq!(tree_of(&d), tree_of(&b.p("w")));
+}
