@@ -22,7 +22,7 @@ lint: toolchain
 
 ## The whole suite: formatting, lints, every test.
 test: lint
-	$(CARGO) test --workspace --all-targets
+	bash scripts/with-s3.sh $(CARGO) test --workspace --all-targets
 	$(CARGO) test --workspace --doc
 
 ## Benchmarks against b3sum, cp and git (not part of `make test`).
