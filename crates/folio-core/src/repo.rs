@@ -23,6 +23,8 @@ mod quality;
 mod revision;
 mod status;
 mod sync;
+#[cfg(test)]
+mod sync_tests;
 mod tables;
 mod undo;
 mod upgrade;
@@ -203,7 +205,10 @@ impl Repo {
             && (self.refs.list(crate::refs::RefKind::Branch)?.len()
                 + self.refs.list(crate::refs::RefKind::Tag)?.len()
                 > 0
-                || self.store.holds_a_commit())
+                // Commits fetched into a new repository are reached by
+                // remote-tracking refs: its branch is unborn, not lost.
+                || (self.refs.list(crate::refs::RefKind::Remote)?.is_empty()
+                    && self.store.holds_a_commit()))
         {
             return Err(crate::refs::RefError::Corrupt {
                 path: self.refs.ref_path(crate::refs::RefKind::Branch, &b),

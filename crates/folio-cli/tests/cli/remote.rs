@@ -537,3 +537,61 @@ fn s3_round_trip_and_concurrent_pushes() {
     );
     assert_eq!(tree_of(&d), tree_of(&b.p("w")));
 }
+
+#[test]
+fn pushes_killed_at_any_moment_leave_every_ref_old_or_new() {
+    let a = Env::new();
+    for i in 0..300 {
+        a.write(
+            &format!("data/d{}/f{i}.txt", i % 10),
+            format!("v0 {i}").as_bytes(),
+        );
+    }
+    a.ok(&["commit", "data", "-m", "base"]);
+    let url = remote_of(&a);
+    a.ok(&["remote", "add", "origin", &url]);
+    a.ok(&["push"]);
+    let observer = clone(&a, &url, &[]);
+    let ref_file = a.p("remote/refs/heads/main");
+    let mut landed = 0;
+    for round in 0..50u64 {
+        let old = std::fs::read_to_string(&ref_file).expect("remote ref");
+        for i in (round as usize * 7..300).step_by(13) {
+            a.write(
+                &format!("data/d{}/f{i}.txt", i % 10),
+                format!("v{round} {i}").as_bytes(),
+            );
+        }
+        a.ok(&["commit", "-m", &format!("round {round}")]);
+        let new = format!(
+            "{}\n",
+            a.json(&["log", "-n", "1", "--json"])[0]["id"]
+                .as_str()
+                .expect("id")
+        );
+        let mut child = process(&a, &["push"]).spawn().expect("spawn");
+        std::thread::sleep(std::time::Duration::from_micros(round * 700 % 25_000));
+        landed += usize::from(child.try_wait().expect("poll").is_none());
+        let _ = child.kill();
+        let _ = child.wait();
+        let now = std::fs::read_to_string(&ref_file).expect("remote ref");
+        assert!(
+            now == old || now == new,
+            "round {round}: the remote ref is {now:?}, neither old nor new"
+        );
+        // Whatever the remote's refs name is complete: a fetch checks it all.
+        observer.ok(&["fetch"]);
+        if round % 10 == 9 {
+            assert!(observer.ok(&["verify"]).contains("no problems"));
+        }
+        // The next push finishes the job.
+        a.ok(&["push"]);
+    }
+    assert!(
+        landed >= 10,
+        "only {landed} of 50 kills landed while a push ran"
+    );
+    let fresh = clone(&a, &url, &[]);
+    assert!(fresh.ok(&["verify"]).contains("no problems"));
+    assert_eq!(tree_of(a.path()), tree_of(fresh.path()));
+}

@@ -394,19 +394,21 @@ impl Repo {
             let file = l.key.replace('/', "_");
             keep.insert(file.clone());
             let cached = cache.join(&file);
-            let bytes = match fs::read(&cached) {
-                Ok(b) => b,
-                Err(_) => {
+            // The cache holds only indexes that parsed; one that no longer
+            // does (a damaged disk) is read from the remote again.
+            let cached_entries = fs::read(&cached).ok().and_then(|b| parse_index(&b).ok());
+            let mut entries = match cached_entries {
+                Some(e) => e,
+                None => {
                     let b = conn
                         .backend
                         .get(&l.key)?
                         .ok_or_else(|| conn.damaged(format!("{} vanished while listed", l.key)))?;
+                    let e = parse_index(&b).map_err(|e| conn.damaged(format!("{}: {e}", l.key)))?;
                     fsutil::write_atomic(&cached, &b).map_err(RepoError::io(&cached))?;
-                    b
+                    e
                 }
             };
-            let mut entries =
-                parse_index(&bytes).map_err(|e| conn.damaged(format!("{}: {e}", l.key)))?;
             let n = idx.packs.len();
             entries.sort_by_key(|e| e.1);
             for (i, (id, off)) in entries.iter().enumerate() {
@@ -909,12 +911,16 @@ impl Repo {
         let index = self.remote_index(conn)?;
         let q = Quarantine::new(self)?;
         let stats = Stats::default();
-        // History: every meta pack holding something this side lacks.
+        // History: when a remote ref names a commit this side lacks, every
+        // meta pack holding something this side lacks.
+        let behind = remote_refs
+            .values()
+            .any(|(c, _)| !self.store.contains(&c.0));
         let meta_packs: Vec<usize> = index
             .packs
             .iter()
             .enumerate()
-            .filter(|(_, p)| p.key.starts_with("packs/meta/"))
+            .filter(|(_, p)| behind && p.key.starts_with("packs/meta/"))
             .filter(|(_, p)| p.entries.iter().any(|(id, _)| !self.store.contains(id)))
             .map(|(i, _)| i)
             .collect();

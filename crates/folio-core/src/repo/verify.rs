@@ -107,7 +107,9 @@ impl Repo {
         let tips = self.ref_tips(&mut r.problems)?;
         if let Ok(Head::Branch(b)) = self.refs.head()
             && let Ok(None) = self.refs.get(RefKind::Branch, &b)
-            && !tips.is_empty()
+            && [RefKind::Branch, RefKind::Tag]
+                .iter()
+                .any(|k| self.refs.list(*k).is_ok_and(|l| !l.is_empty()))
         {
             // HEAD on a branch with no commit is normal only in a new repository.
             r.problems.push(Problem {

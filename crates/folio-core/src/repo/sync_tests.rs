@@ -1,0 +1,311 @@
+//! Fetch through a store that lies or fails: every fault must fail the
+//! fetch with an error, and leave the local repository as it was.
+
+use std::fs;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::*;
+use crate::progress::NoProgress;
+use crate::refs::RefKind;
+use crate::remote::{Backend, FolderBackend, Listed, RemoteError, Version};
+
+/// The faults the wrapper injects.
+#[derive(Clone, Copy, Debug)]
+enum Fault {
+    /// Flip one bit in the Nth read that returns bytes.
+    FlipBit(u64),
+    /// Cut the Nth read in half.
+    Truncate(u64),
+    /// Fail the Nth read as a server error would (after the backend's own
+    /// retries).
+    ServerError(u64),
+    /// Leave the Nth listing's last key out, as a listing that lags.
+    ShortListing(u64),
+}
+
+/// A folder backend whose reads go wrong on cue.
+struct Faulty {
+    inner: FolderBackend,
+    fault: Fault,
+    reads: AtomicU64,
+    lists: AtomicU64,
+}
+
+impl Faulty {
+    fn spoil(&self, mut b: Vec<u8>) -> Result<Vec<u8>, RemoteError> {
+        let n = self.reads.fetch_add(1, Ordering::SeqCst);
+        match self.fault {
+            Fault::FlipBit(k) if k == n && !b.is_empty() => {
+                let at = b.len() / 2;
+                b[at] ^= 0x10;
+            }
+            Fault::Truncate(k) if k == n => b.truncate(b.len() / 2),
+            Fault::ServerError(k) if k == n => {
+                return Err(RemoteError::Storage {
+                    remote: "faulty".into(),
+                    op: "read",
+                    key: "?".into(),
+                    detail: "503 Slow Down (after retries)".into(),
+                });
+            }
+            _ => {}
+        }
+        Ok(b)
+    }
+}
+
+impl Backend for Faulty {
+    fn describe(&self) -> String {
+        "faulty".into()
+    }
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, RemoteError> {
+        match self.inner.get(key)? {
+            Some(b) => self.spoil(b).map(Some),
+            None => Ok(None),
+        }
+    }
+    fn get_range(&self, key: &str, start: u64, end: u64) -> Result<Vec<u8>, RemoteError> {
+        let b = self.inner.get_range(key, start, end)?;
+        self.spoil(b)
+    }
+    fn get_to_file(&self, key: &str, dest: &mut fs::File) -> Result<u64, RemoteError> {
+        use std::io::Write as _;
+        let b = self.inner.get(key)?.unwrap_or_default();
+        let b = self.spoil(b)?;
+        dest.write_all(&b)
+            .map_err(RemoteError::local(Path::new(key)))?;
+        Ok(b.len() as u64)
+    }
+    fn exists(&self, key: &str) -> Result<bool, RemoteError> {
+        self.inner.exists(key)
+    }
+    fn put_new(&self, key: &str, bytes: &[u8]) -> Result<bool, RemoteError> {
+        self.inner.put_new(key, bytes)
+    }
+    fn put_file(&self, key: &str, path: &Path) -> Result<(), RemoteError> {
+        self.inner.put_file(key, path)
+    }
+    fn list(&self, prefix: &str) -> Result<Vec<Listed>, RemoteError> {
+        let mut l = self.inner.list(prefix)?;
+        let n = self.lists.fetch_add(1, Ordering::SeqCst);
+        if matches!(self.fault, Fault::ShortListing(k) if k == n) {
+            l.pop();
+        }
+        Ok(l)
+    }
+    fn read_ref(&self, key: &str) -> Result<Option<(Vec<u8>, Version)>, RemoteError> {
+        self.inner.read_ref(key)
+    }
+    fn swap_ref(&self, key: &str, e: Option<&Version>, new: &[u8]) -> Result<bool, RemoteError> {
+        self.inner.swap_ref(key, e, new)
+    }
+    fn delete(&self, key: &str) -> Result<(), RemoteError> {
+        self.inner.delete(key)
+    }
+}
+
+/// Every file under `.folio` that holds history (refs, packs, objects),
+/// with its hash: what a failed fetch must not change.
+fn state(dot: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dot.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in fs::read_dir(&d).expect("read_dir").flatten() {
+            let p = e.path();
+            let rel = p.strip_prefix(dot).expect("inside").display().to_string();
+            if rel.starts_with("remotes") || rel.starts_with("index") || rel == "lock" {
+                continue;
+            }
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let b = fs::read(&p).expect("read");
+                out.push(format!("{rel} {}", blake3::hash(&b).to_hex()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn commit_all(repo: &Repo, work: &Path, msg: &str) {
+    let lock = repo.lock(false).expect("lock");
+    let o = CommitOptions {
+        paths: vec![work.join("d")],
+        message: msg.into(),
+        author: "T".into(),
+        time: 0,
+        allow_empty: false,
+        tables: TableOptions::default(),
+        source: None,
+        meta: Meta::default(),
+        meta_file: None,
+    };
+    repo.commit(&lock, &o, &NoProgress).expect("commit");
+}
+
+#[test]
+fn every_injected_fault_fails_the_fetch_and_changes_nothing() {
+    let origin = tempfile::tempdir().expect("tempdir");
+    let remote = tempfile::tempdir().expect("tempdir");
+    let work = origin.path();
+    fs::create_dir(work.join("d")).expect("mkdir");
+    for i in 0..40 {
+        fs::write(
+            work.join(format!("d/f{i}")),
+            format!("file {i}\n").repeat(i + 1),
+        )
+        .expect("write");
+    }
+    let repo = Repo::init(work).expect("init");
+    commit_all(&repo, work, "one");
+    let spec = RemoteSpec {
+        url: remote.path().display().to_string(),
+        endpoint: None,
+        region: None,
+        allow_http: false,
+    };
+    let lock = repo.lock(false).expect("lock");
+    repo.add_remote(&lock, "origin", spec.clone()).expect("add");
+    let conn = repo
+        .connect("origin", &RemoteEnv::default(), 2)
+        .expect("connect");
+    let refs = [(RefKind::Branch, "main".to_string())];
+    repo.push(&lock, &conn, &refs, 2, &NoProgress)
+        .expect("push");
+    drop(lock);
+
+    // A second repository that fetches through faults.
+    let other = tempfile::tempdir().expect("tempdir");
+    let clone = Repo::init(other.path()).expect("init");
+    let lock = clone.lock(false).expect("lock");
+    clone.add_remote(&lock, "origin", spec).expect("add");
+    let clean = state(clone.dot_dir());
+    // How many reads a clean fetch makes: a fault in any of them must
+    // fail the fetch.
+    let counting = Faulty {
+        inner: FolderBackend::open(remote.path()).expect("open"),
+        fault: Fault::ServerError(u64::MAX),
+        reads: AtomicU64::new(0),
+        lists: AtomicU64::new(0),
+    };
+    let probe = tempfile::tempdir().expect("tempdir");
+    let probe_repo = Repo::init(probe.path()).expect("init");
+    let probe_lock = probe_repo.lock(false).expect("lock");
+    let counting = std::sync::Arc::new(counting);
+    struct Shared(std::sync::Arc<Faulty>);
+    impl Backend for Shared {
+        fn describe(&self) -> String {
+            self.0.describe()
+        }
+        fn get(&self, k: &str) -> Result<Option<Vec<u8>>, RemoteError> {
+            self.0.get(k)
+        }
+        fn get_range(&self, k: &str, a: u64, b: u64) -> Result<Vec<u8>, RemoteError> {
+            self.0.get_range(k, a, b)
+        }
+        fn get_to_file(&self, k: &str, d: &mut fs::File) -> Result<u64, RemoteError> {
+            self.0.get_to_file(k, d)
+        }
+        fn exists(&self, k: &str) -> Result<bool, RemoteError> {
+            self.0.exists(k)
+        }
+        fn put_new(&self, k: &str, b: &[u8]) -> Result<bool, RemoteError> {
+            self.0.put_new(k, b)
+        }
+        fn put_file(&self, k: &str, p: &Path) -> Result<(), RemoteError> {
+            self.0.put_file(k, p)
+        }
+        fn list(&self, p: &str) -> Result<Vec<Listed>, RemoteError> {
+            self.0.list(p)
+        }
+        fn read_ref(&self, k: &str) -> Result<Option<(Vec<u8>, Version)>, RemoteError> {
+            self.0.read_ref(k)
+        }
+        fn swap_ref(&self, k: &str, e: Option<&Version>, n: &[u8]) -> Result<bool, RemoteError> {
+            self.0.swap_ref(k, e, n)
+        }
+        fn delete(&self, k: &str) -> Result<(), RemoteError> {
+            self.0.delete(k)
+        }
+    }
+    let conn = Connection::new("origin", Box::new(Shared(counting.clone())));
+    probe_repo
+        .fetch(&probe_lock, &conn, &DataMode::All, &NoProgress)
+        .expect("a clean fetch");
+    let reads = counting.reads.load(Ordering::SeqCst);
+    assert!(reads >= 3, "a fetch reads the marker, indexes and packs");
+    let mut failed = 0;
+    let faults: Vec<Fault> = (0..reads + 2)
+        .flat_map(|n| [Fault::FlipBit(n), Fault::Truncate(n), Fault::ServerError(n)])
+        .chain((0..6).map(Fault::ShortListing))
+        .collect();
+    for fault in faults {
+        // Each fetch starts cold (no cached indexes), so reads come in the
+        // order the probe counted.
+        let cache = clone.dot_dir().join("remotes");
+        if cache.exists() {
+            fs::remove_dir_all(&cache).expect("rm cache");
+        }
+        let faulty = Faulty {
+            inner: FolderBackend::open(remote.path()).expect("open"),
+            fault,
+            reads: AtomicU64::new(0),
+            lists: AtomicU64::new(0),
+        };
+        let conn = Connection::new("origin", Box::new(faulty));
+        match clone.fetch(&lock, &conn, &DataMode::All, &NoProgress) {
+            Err(_) => {
+                failed += 1;
+                assert_eq!(
+                    state(clone.dot_dir()),
+                    clean,
+                    "{fault:?} changed the repository"
+                );
+            }
+            Ok(_) => {
+                let hit = match fault {
+                    Fault::FlipBit(n) | Fault::Truncate(n) | Fault::ServerError(n) => n < reads,
+                    Fault::ShortListing(_) => false,
+                };
+                assert!(
+                    !hit,
+                    "{fault:?} hit a read the fetch needed, and the fetch succeeded"
+                );
+                // A fault past the last read, or a listing that lags, is
+                // harmless: what landed must verify.
+                let v = clone.verify(&NoProgress).expect("verify");
+                assert!(v.problems.is_empty(), "{fault:?}: {:?}", v.problems);
+                // Start again from nothing for the next fault.
+                for (b, _) in clone.refs().list(RefKind::Remote).expect("list") {
+                    clone.refs().delete(RefKind::Remote, &b).expect("delete");
+                }
+                let packs = clone.dot_dir().join("packs");
+                for e in fs::read_dir(&packs).expect("packs").flatten() {
+                    fs::remove_file(e.path()).expect("rm");
+                }
+                clone.store.reload_packs().expect("reload");
+                assert_eq!(state(clone.dot_dir()), clean);
+            }
+        }
+    }
+    assert!(
+        failed as u64 >= 3 * reads,
+        "only {failed} faults failed the fetch"
+    );
+    // Without faults the fetch succeeds and verifies.
+    let conn = clone
+        .connect("origin", &RemoteEnv::default(), 2)
+        .expect("connect");
+    clone
+        .fetch(&lock, &conn, &DataMode::All, &NoProgress)
+        .expect("fetch");
+    assert!(
+        clone
+            .verify(&NoProgress)
+            .expect("verify")
+            .problems
+            .is_empty()
+    );
+}
