@@ -483,6 +483,94 @@ class Bench:
         self.record(case, "folio book schedule --json", t, m)
 
 
+class Moto:
+    """A moto S3 server on a free port of 127.0.0.1, for the remote case."""
+
+    def __enter__(self):
+        import socket
+        import urllib.request
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        self.port = sock.getsockname()[1]
+        sock.close()
+        self.proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1",
+                                      "-p", str(self.port)], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        self.url = f"http://127.0.0.1:{self.port}"
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(self.url + "/")
+                break
+            except Exception:
+                time.sleep(0.1)
+        return self
+
+    def bucket(self, name):
+        import urllib.request
+        urllib.request.urlopen(urllib.request.Request(f"{self.url}/{name}", method="PUT"))
+
+    def __exit__(self, *a):
+        self.proc.terminate()
+        self.proc.wait()
+
+
+def remote_case(b, n_files, n_dirs):
+    """Push, clone and a 1% push through a folder remote and through moto,
+    against cp -r + sync and (when installed) dvc push to the same moto."""
+    case = f"{n_files} small files"
+    base = OUT / "remote"
+    if not (base / "data").exists():
+        print(f"generating {n_files} files in {n_dirs} folders ...", flush=True)
+        gen_small(base, n_files, n_dirs)
+    for d in (".folio", ".dvc", ".git", "shared", "clone", "light", "data-cp"):
+        fresh(base / d)
+    f, env = b.folio, b.env
+    run(f"{f} init && {f} commit data -m first", base, env)
+    total = du(base / "data")
+    t, m = run(f"cp -r data data-cp && sync", base)
+    b.record(case + ": push to a folder", "cp -r + sync", t, m)
+    fresh(base / "data-cp")
+    run(f"{f} remote add origin {base / 'shared'}", base, env)
+    t, m = run(f"{f} push && sync", base, env)
+    b.record(case + ": push to a folder", "folio push + sync", t, m)
+    t, m = run(f"{f} clone {base / 'shared'} clone && sync", base, env)
+    b.record(case + ": clone from a folder", "folio clone + sync", t, m)
+    t, m = run(f"{f} clone --no-data {base / 'shared'} light", base, env)
+    b.record(case + ": clone --no-data", "folio clone --no-data", t, m)
+    touch_percent(base / "data", 1.0, 7)
+    run(f"{f} commit -m change", base, env)
+    out = OUT / "push-1pct.json"
+    t, m = run(f"{f} push --json", base, env, stdout=out)
+    pushed = json.loads(out.read_text())
+    b.record(case + ": push after 1% changed", "folio push", t, m,
+             f"{pushed['bytes']} bytes of {total} ({100 * pushed['bytes'] / total:.2f}%), "
+             f"{pushed['writes']} writes, {pushed['objects']} objects")
+    b.remote_fraction = pushed["bytes"] / total
+    try:
+        import moto.server  # noqa: F401
+    except ImportError:
+        print("  (moto not installed: pip install 'moto[server]'; S3 rows skipped)")
+        return
+    with Moto() as s3:
+        s3.bucket("folio-bench")
+        s3env = dict(env, AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench",
+                     AWS_REGION="us-east-1", AWS_ENDPOINT_URL=s3.url, AWS_ALLOW_HTTP="true")
+        run(f"{f} remote add s3 s3://folio-bench/repo", base, env)
+        t, m = run(f"{f} push s3", base, s3env)
+        b.record(case + ": push to moto (S3)", "folio push", t, m)
+        b.remote_s3 = t
+        if shutil.which("dvc"):
+            s3.bucket("dvc-bench")
+            fresh(base / ".git")
+            run("git init -q && dvc init -q && dvc remote add -d s3 s3://dvc-bench/repo "
+                f"&& dvc remote modify s3 endpointurl {s3.url} && dvc add -q data", base, s3env)
+            t, m = run("dvc push -q", base, s3env)
+            b.record(case + ": push to moto (S3)", "dvc push", t, m)
+            b.remote_dvc = t
+        else:
+            print("  (dvc not installed: pip install 'dvc[s3]'; the dvc row is skipped)")
+
+
 def du(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
@@ -506,7 +594,7 @@ def main():
     ap.add_argument("--quick", action="store_true", help="10x smaller datasets, one run each")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--only", nargs="+", metavar="CASE",
-                    help="run only these cases (small, large, table, ledger, merge, drift, book, rows); no summary")
+                    help="run only these cases (small, large, table, ledger, merge, drift, book, rows, remote); no summary")
     args = ap.parse_args()
     folio = os.path.realpath(args.folio)
     OUT.mkdir(exist_ok=True)
@@ -521,7 +609,8 @@ def main():
                  "merge": lambda: b.merge(1_000_000 // scale),
                  "drift": lambda: b.drift(1_000_000 // scale),
                  "book": lambda: b.book(10_000 // scale),
-                 "rows": lambda: b.rows_by_reference(5_000_000 // scale)}
+                 "rows": lambda: b.rows_by_reference(5_000_000 // scale),
+                 "remote": lambda: remote_case(b, 100_000 // scale, 1000 // scale)}
         for c in args.only:
             cases[c]()
         return
@@ -533,6 +622,7 @@ def main():
     b.drift(1_000_000 // scale)
     b.book(10_000 // scale)
     b.rows_by_reference(5_000_000 // scale)
+    remote_case(b, 100_000 // scale, 1000 // scale)
 
     print("\nratios (lower is better for folio):")
     n_small = 100_000 // scale
@@ -544,6 +634,7 @@ def main():
         (f"{n_small} small files: checkout", "folio checkout --to + sync", "cp -r + sync", ""),
         (f"8 x {(128 << 20) // scale >> 20} MiB files: commit", "folio", "cp -r + sync", "<= 1.5"),
         (f"8 x {(128 << 20) // scale >> 20} MiB files: verify", "folio", "b3sum", "<= 1.5"),
+        (f"{n_small} small files: push to a folder", "folio push + sync", "cp -r + sync", "<= 1.5"),
     ]
     ratios = []
     for case, a, c, target in checks:

@@ -109,4 +109,18 @@ step "Check every object, commit, tree, ref and ledger event" verify
 step "Look for unreachable objects" gc
 step "Rebuild the derived indexes from the working tree and the ledger alone" reindex
 step "Machine-readable output for CI" log -n 1 --json
+
+echo; echo "(share through a folder remote: a teammate clones, commits, pushes; we pull)"
+step "Add a remote (a folder here; s3://bucket/prefix works the same)" remote add origin "$WORK/shared"
+step "Push main and its ledger" push
+step "A teammate clones it" clone "$WORK/shared" "$WORK/teammate"
+step "Their copy answers as ours does" -C "$WORK/teammate" lineage reviews.csv:12
+printf 'P2\n1 1\n255\n42\n' > "$WORK/teammate/images/cat/cat_42.pgm"
+step "They add an image and commit" -C "$WORK/teammate" commit -m "Teammate: one more cat"
+step "And push" -C "$WORK/teammate" push
+step "We pull their commit (a fast-forward)" pull
+step "History now has their commit" log -n 2
+step "A history-only clone: contents are fetched when a checkout needs them" clone --no-data "$WORK/shared" "$WORK/light"
+step "It verifies, counting what is not fetched" -C "$WORK/light" verify
+step "Checkout fetches what main needs" -C "$WORK/light" checkout main
 echo; echo "demo finished: every step above ran on a fresh repository in $WORK"
