@@ -483,15 +483,19 @@ impl Repo {
         stop: &HashSet<CommitId>,
         known: &dyn Fn(&ObjectId) -> bool,
         missing: &dyn Fn(String) -> RepoError,
+        fill: &dyn Fn(&ObjectId) -> Result<Option<Vec<u8>>, RepoError>,
         history: bool,
     ) -> Result<Closure, RepoError> {
         let mut out = Closure::default();
         let mut seen: HashSet<ObjectId> = HashSet::new();
         let mut commits: Vec<CommitId> = tips.to_vec();
         let mut trees: Vec<(ObjectId, String)> = Vec::new();
+        // What neither store holds may be a large object `fill` fetches.
         let need = |id: &ObjectId, what: &str| -> Result<Vec<u8>, RepoError> {
-            src.get(id)
-                .ok_or_else(|| missing(format!("{what} {} is missing", id.short(12))))
+            if let Some(b) = src.get(id) {
+                return Ok(b);
+            }
+            fill(id)?.ok_or_else(|| missing(format!("{what} {} is missing", id.short(12))))
         };
         while let Some(c) = commits.pop() {
             if stop.contains(&c) || !seen.insert(c.0) {
@@ -653,13 +657,24 @@ impl Repo {
                     "cannot push: {d} in this repository; run `folio verify`"
                 ))
             },
+            &|_| Ok(None),
             true,
         )?;
         let stats = Stats::default();
         // File contents first: a history object on the remote implies the
         // contents it reaches are there.
         self.upload_data(conn, &index, &closure, jobs, &stats, progress)?;
-        let meta = closure.meta.to_vec();
+        // History: large objects (a big tree or event batch) one per key,
+        // the rest in one pack.
+        let mut meta = Vec::with_capacity(closure.meta.len());
+        let mut loose = Vec::new();
+        for id in &closure.meta {
+            match self.store.loose_file(id) {
+                Some((path, enc)) => loose.push((*id, path, enc)),
+                None => meta.push(*id),
+            }
+        }
+        self.upload_loose(conn, &index, loose, jobs, &stats, progress)?;
         self.upload_packs(conn, "packs/meta", &[meta], &index, &stats, progress)?;
         for (kind, name, new, old) in plans {
             let key = ref_key(kind, &name);
@@ -752,7 +767,47 @@ impl Repo {
                 }
             }
         }
-        // Large objects: skip those the remote has.
+        self.upload_loose(conn, index, loose, jobs, stats, progress)?;
+        // Small objects: cut into packs of bounded size, one per worker.
+        let mut sized = Vec::with_capacity(packed.len());
+        for id in packed {
+            let len = self
+                .store
+                .packed_record(&id)?
+                .map_or(0, |r| r.data.len() as u64);
+            sized.push((id, len));
+        }
+        let total: u64 = sized.iter().map(|s| s.1).sum();
+        // One pack per worker, each at least 32 MiB, at most 256 MiB.
+        let target = (total / jobs.max(1) as u64).clamp(DATA_PACK_MIN, DATA_PACK_MAX);
+        let mut groups: Vec<Vec<ObjectId>> = vec![Vec::new()];
+        let mut size = 0u64;
+        for (id, len) in sized {
+            let last = groups.last_mut().expect("one group");
+            if !last.is_empty() && size + len > target {
+                groups.push(Vec::new());
+                size = 0;
+            }
+            size += len;
+            groups.last_mut().expect("one group").push(id);
+        }
+        self.upload_packs(conn, "packs/data", &groups, index, stats, progress)
+    }
+
+    /// Uploads objects stored loose here (large ones) one per key, in
+    /// parallel, skipping those the remote has.
+    fn upload_loose(
+        &self,
+        conn: &Connection,
+        index: &RemoteIndex,
+        loose: Vec<(ObjectId, PathBuf, Encoding)>,
+        jobs: usize,
+        stats: &Stats,
+        progress: &dyn Progress,
+    ) -> Result<(), RepoError> {
+        if loose.is_empty() {
+            return Ok(());
+        }
         let todo = Mutex::new(loose);
         let failed: Mutex<Option<RepoError>> = Mutex::new(None);
         let total: u64 = todo
@@ -791,30 +846,7 @@ impl Repo {
         if let Some(e) = failed.into_inner().unwrap_or_else(|e| e.into_inner()) {
             return Err(e);
         }
-        // Small objects: cut into packs of bounded size, one per worker.
-        let mut sized = Vec::with_capacity(packed.len());
-        for id in packed {
-            let len = self
-                .store
-                .packed_record(&id)?
-                .map_or(0, |r| r.data.len() as u64);
-            sized.push((id, len));
-        }
-        let total: u64 = sized.iter().map(|s| s.1).sum();
-        // One pack per worker, each at least 32 MiB, at most 256 MiB.
-        let target = (total / jobs.max(1) as u64).clamp(DATA_PACK_MIN, DATA_PACK_MAX);
-        let mut groups: Vec<Vec<ObjectId>> = vec![Vec::new()];
-        let mut size = 0u64;
-        for (id, len) in sized {
-            let last = groups.last_mut().expect("one group");
-            if !last.is_empty() && size + len > target {
-                groups.push(Vec::new());
-                size = 0;
-            }
-            size += len;
-            groups.last_mut().expect("one group").push(id);
-        }
-        self.upload_packs(conn, "packs/data", &groups, index, stats, progress)
+        Ok(())
     }
 
     /// Writes each group as one pack under `prefix` (pack first, then its
@@ -946,6 +978,15 @@ impl Repo {
                 RepoError::Remote(conn.damaged(format!(
                     "the remote's refs reach objects it does not hold: {d}"
                 )))
+            },
+            // Large history objects (a big tree or event batch) are stored
+            // one per key, like large file contents.
+            &|id| {
+                if !index.loose.contains(id) {
+                    return Ok(None);
+                }
+                q.take_loose(conn, id, &stats)?;
+                q.read_loose(id).map(Some)
             },
             true,
         )?;
@@ -1162,6 +1203,7 @@ impl Repo {
             &HashSet::new(),
             &|_| false,
             &|d| RepoError::RemoteUse(format!("{d} in this repository; run `folio verify`")),
+            &|_| Ok(None),
             false,
         )?;
         let mut out: Vec<(ObjectId, String)> = c
@@ -1378,6 +1420,29 @@ impl Quarantine {
         }
         w.finish()?;
         Ok(())
+    }
+
+    /// The bytes of a large object `take_loose` took.
+    fn read_loose(&self, id: &ObjectId) -> Result<Vec<u8>, RepoError> {
+        let found = self
+            .loose
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .find(|l| l.0 == *id)
+            .map(|l| (l.1.clone(), l.2));
+        let Some((path, enc)) = found else {
+            return Err(RepoError::RemoteUse(format!(
+                "object {} was not taken",
+                id.short(12)
+            )));
+        };
+        let bytes = fs::read(&path).map_err(RepoError::io(&path))?;
+        if enc == Encoding::Zstd {
+            zstd::decode_all(&bytes[..]).map_err(RepoError::io(&path))
+        } else {
+            Ok(bytes)
+        }
     }
 
     /// Downloads a large object and checks it against its id.

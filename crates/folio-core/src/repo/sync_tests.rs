@@ -309,3 +309,88 @@ fn every_injected_fault_fails_the_fetch_and_changes_nothing() {
             .is_empty()
     );
 }
+
+/// A tree or event batch past the loose threshold is stored loose, not
+/// packed: push must send it (as a large object) and fetch must take it,
+/// or the remote's history is unreadable. Found pushing 100,000 files.
+#[test]
+fn large_history_objects_travel_as_large_objects() {
+    let origin = tempfile::tempdir().expect("tempdir");
+    let remote = tempfile::tempdir().expect("tempdir");
+    let work = origin.path();
+    fs::create_dir(work.join("d")).expect("mkdir");
+    // Each tree entry holds at least its name and a 32-byte id: enough
+    // entries make the tree alone larger than the threshold.
+    let name = |i: usize| format!("an-example-with-a-long-name-{i:06}.txt");
+    let n = crate::store::LOOSE_THRESHOLD as usize / (name(0).len() + 32) + 100;
+    for i in 0..n {
+        fs::write(work.join("d").join(name(i)), format!("{i}\n")).expect("write");
+    }
+    let repo = Repo::init(work).expect("init");
+    commit_all(&repo, work, "many");
+    let lock = repo.lock(false).expect("lock");
+    let spec = RemoteSpec {
+        url: remote.path().display().to_string(),
+        endpoint: None,
+        region: None,
+        allow_http: false,
+    };
+    repo.add_remote(&lock, "origin", spec.clone()).expect("add");
+    let conn = repo
+        .connect("origin", &RemoteEnv::default(), 2)
+        .expect("connect");
+    let refs = [(RefKind::Branch, "main".to_string())];
+    repo.push(&lock, &conn, &refs, 2, &NoProgress)
+        .expect("push");
+    let tip = repo
+        .refs()
+        .get(RefKind::Branch, "main")
+        .expect("ref")
+        .expect("main");
+    let tree = repo.read_commit(tip).expect("commit").datasets[0].id;
+    assert!(
+        repo.store.loose_file(&tree).is_some(),
+        "the test needs a tree stored loose ({n} entries)"
+    );
+    // Every file is tiny, so only history objects are large.
+    let hex = tree.to_hex();
+    let on_remote = ["", ".zst"].iter().any(|ext| {
+        remote
+            .path()
+            .join("objects")
+            .join(&hex[..2])
+            .join(format!("{}{ext}", &hex[2..]))
+            .exists()
+    });
+    assert!(
+        on_remote,
+        "the large tree is on the remote as a large object"
+    );
+    drop(lock);
+
+    for mode in [DataMode::None, DataMode::All] {
+        let other = tempfile::tempdir().expect("tempdir");
+        let clone = Repo::init(other.path()).expect("init");
+        let lock = clone.lock(false).expect("lock");
+        clone
+            .add_remote(&lock, "origin", spec.clone())
+            .expect("add");
+        let conn = clone
+            .connect("origin", &RemoteEnv::default(), 2)
+            .expect("connect");
+        clone
+            .fetch(&lock, &conn, &mode, &NoProgress)
+            .expect("fetch");
+        assert_eq!(
+            clone
+                .refs()
+                .get(RefKind::Remote, "origin/main")
+                .expect("ref"),
+            Some(tip)
+        );
+        let got = clone.store.get(&tree).expect("the tree was fetched");
+        assert_eq!(crate::id::ObjectId::of(&got), tree);
+        let v = clone.verify(&NoProgress).expect("verify");
+        assert!(v.problems.is_empty(), "{mode:?}: {:?}", v.problems);
+    }
+}
