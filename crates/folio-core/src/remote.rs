@@ -228,6 +228,18 @@ pub trait Backend: Send + Sync {
     fn get_range(&self, key: &str, start: u64, end: u64) -> Result<Vec<u8>, RemoteError>;
     /// Streams a key into `dest`; returns the byte count.
     fn get_to_file(&self, key: &str, dest: &mut File) -> Result<u64, RemoteError>;
+    /// Makes the new file `dest` hold a key's bytes, durably; returns the
+    /// byte count. A folder remote on the same file system hard-links
+    /// (its objects never change); others stream.
+    fn get_to_path(&self, key: &str, dest: &Path) -> Result<u64, RemoteError> {
+        // A fresh name in a quarantine: O_EXCL neither follows a symlink
+        // nor replaces a file.
+        #[allow(clippy::disallowed_methods)]
+        let mut f = File::create_new(dest).map_err(RemoteError::local(dest))?;
+        let n = self.get_to_file(key, &mut f)?;
+        f.sync_all().map_err(RemoteError::local(dest))?;
+        Ok(n)
+    }
     /// Whether a key exists.
     fn exists(&self, key: &str) -> Result<bool, RemoteError>;
     /// Writes `bytes` under `key` unless it exists; `false` when it did.

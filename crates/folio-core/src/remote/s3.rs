@@ -14,15 +14,16 @@ use futures::StreamExt as _;
 use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::path::Path as Key;
 use object_store::{
-    BackoffConfig, ClientOptions, ObjectStore, ObjectStoreExt as _, PutMode, PutOptions,
-    PutPayload, RetryConfig, UpdateVersion, WriteMultipart,
+    BackoffConfig, ClientOptions, MultipartUpload, ObjectStore, ObjectStoreExt as _, PutMode,
+    PutOptions, PutPayload, RetryConfig, UpdateVersion,
 };
 use tokio::io::AsyncReadExt as _;
 
 use super::{Backend, Listed, RemoteError, S3Settings, Version};
 
-/// Parts of a multipart upload.
-const PART: usize = 16 << 20;
+/// Parts of a multipart upload (S3's least is 5 MiB): with `jobs` of
+/// them in memory at once, 8 jobs hold 64 MiB.
+const PART: usize = 8 << 20;
 
 /// A remote in a bucket, under a prefix.
 pub struct S3Backend {
@@ -30,7 +31,8 @@ pub struct S3Backend {
     rt: tokio::runtime::Runtime,
     bucket: String,
     prefix: String,
-    jobs: usize,
+    /// Bounds the upload parts in memory across threads.
+    parts: Arc<tokio::sync::Semaphore>,
 }
 
 impl S3Backend {
@@ -94,7 +96,7 @@ impl S3Backend {
             rt,
             bucket: bucket.to_string(),
             prefix: prefix.to_string(),
-            jobs: jobs.max(1),
+            parts: Arc::new(tokio::sync::Semaphore::new(jobs.max(1))),
         })
     }
 
@@ -104,6 +106,65 @@ impl S3Backend {
         } else {
             Key::from(format!("{}/{key}", self.prefix))
         }
+    }
+
+    /// Reads `path` in parts of `part` bytes and uploads them, at most
+    /// `jobs` parts in memory across every upload of this remote (each
+    /// part holds a permit until it is sent).
+    async fn upload_parts(
+        &self,
+        upload: &mut dyn MultipartUpload,
+        key: &str,
+        path: &Path,
+        part: usize,
+    ) -> Result<(), RemoteError> {
+        let mut f = tokio::fs::File::open(path)
+            .await
+            .map_err(RemoteError::local(path))?;
+        let mut tasks = tokio::task::JoinSet::new();
+        let reap = |r: Result<object_store::Result<()>, tokio::task::JoinError>| match r {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(self.err("upload", key, e)),
+            Err(e) => Err(self.err("upload", key, e)),
+        };
+        loop {
+            let permit = Arc::clone(&self.parts)
+                .acquire_owned()
+                .await
+                .map_err(|e| self.err("upload", key, e))?;
+            let mut buf = vec![0u8; part];
+            let mut filled = 0;
+            while filled < part {
+                let n = f
+                    .read(&mut buf[filled..])
+                    .await
+                    .map_err(RemoteError::local(path))?;
+                if n == 0 {
+                    break;
+                }
+                filled += n;
+            }
+            if filled == 0 {
+                break;
+            }
+            buf.truncate(filled);
+            let sent = upload.put_part(PutPayload::from(buf));
+            tasks.spawn(async move {
+                let r = sent.await;
+                drop(permit);
+                r
+            });
+            while let Some(r) = tasks.try_join_next() {
+                reap(r)?;
+            }
+            if filled < part {
+                break;
+            }
+        }
+        while let Some(r) = tasks.join_next().await {
+            reap(r)?;
+        }
+        Ok(())
     }
 
     fn err(&self, op: &'static str, key: &str, e: impl std::fmt::Display) -> RemoteError {
@@ -201,36 +262,32 @@ impl Backend for S3Backend {
         let len = std::fs::metadata(path)
             .map_err(RemoteError::local(path))?
             .len();
-        if len <= PART as u64 {
+        // S3 allows 10,000 parts: parts grow past PART for objects over
+        // ~78 GiB.
+        let part = (PART as u64).max(len.div_ceil(9_000)) as usize;
+        if len <= part as u64 {
+            let _permit = self.rt.block_on(self.parts.acquire()).ok();
             let bytes = std::fs::read(path).map_err(RemoteError::local(path))?;
             return self.put_new(key, &bytes).map(|_| ());
         }
         self.rt.block_on(async {
-            let upload = self
+            let mut upload = self
                 .store
                 .put_multipart(&self.key(key))
                 .await
                 .map_err(|e| self.err("start upload of", key, e))?;
-            let mut w = WriteMultipart::new_with_chunk_size(upload, PART);
-            let mut f = tokio::fs::File::open(path)
-                .await
-                .map_err(RemoteError::local(path))?;
-            let mut buf = vec![0u8; 1 << 20];
-            loop {
-                let n = f.read(&mut buf).await.map_err(RemoteError::local(path))?;
-                if n == 0 {
-                    break;
-                }
-                // Bounded memory: at most `jobs` parts in flight.
-                w.wait_for_capacity(self.jobs)
+            let res = self.upload_parts(&mut *upload, key, path, part).await;
+            match res {
+                Ok(()) => upload
+                    .complete()
                     .await
-                    .map_err(|e| self.err("upload", key, e))?;
-                w.write(&buf[..n]);
+                    .map(|_| ())
+                    .map_err(|e| self.err("finish upload of", key, e)),
+                Err(e) => {
+                    let _ = upload.abort().await;
+                    Err(e)
+                }
             }
-            w.finish()
-                .await
-                .map_err(|e| self.err("finish upload of", key, e))?;
-            Ok(())
         })
     }
 

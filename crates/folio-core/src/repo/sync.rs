@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs;
 use std::path::PathBuf;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use super::{Repo, RepoError};
 use crate::fsutil;
@@ -73,6 +73,8 @@ pub struct Connection {
     /// The remote's name (`origin`).
     pub name: String,
     backend: Box<dyn Backend>,
+    /// How many transfers run at once.
+    jobs: usize,
 }
 
 impl Connection {
@@ -81,7 +83,14 @@ impl Connection {
         Connection {
             name: name.to_string(),
             backend,
+            jobs: 4,
         }
+    }
+
+    /// Runs at most `jobs` transfers at once.
+    pub fn with_jobs(mut self, jobs: usize) -> Connection {
+        self.jobs = jobs.max(1);
+        self
     }
 
     /// The remote as shown to users.
@@ -221,6 +230,10 @@ impl Sources<'_> {
     }
 }
 
+/// Fetches an object neither store holds (a large history object still
+/// on the remote), or `None`.
+type Fill<'a> = &'a dyn Fn(&ObjectId) -> Result<Option<Vec<u8>>, RepoError>;
+
 /// The objects some commits reach, split into history (meta) and file
 /// contents (data).
 #[derive(Default)]
@@ -341,10 +354,7 @@ impl Repo {
             allow_http: spec.allow_http || env.allow_http,
             ..env.clone()
         };
-        Ok(Connection::new(
-            name,
-            remote::open(&location, &settings, jobs)?,
-        ))
+        Ok(Connection::new(name, remote::open(&location, &settings, jobs)?).with_jobs(jobs))
     }
 
     /// The branches and tags of a remote, with their versions.
@@ -476,6 +486,7 @@ impl Repo {
     /// other side) and `known` (objects the other side has), read from
     /// `src`. Every history object must be present and decode; file
     /// contents are listed, not read.
+    #[allow(clippy::too_many_arguments)]
     fn closure(
         &self,
         src: &Sources<'_>,
@@ -483,7 +494,7 @@ impl Repo {
         stop: &HashSet<CommitId>,
         known: &dyn Fn(&ObjectId) -> bool,
         missing: &dyn Fn(String) -> RepoError,
-        fill: &dyn Fn(&ObjectId) -> Result<Option<Vec<u8>>, RepoError>,
+        fill: Fill<'_>,
         history: bool,
     ) -> Result<Closure, RepoError> {
         let mut out = Closure::default();
@@ -1095,21 +1106,42 @@ impl Repo {
                 }
             }
             let mut chunk_lists: Vec<ObjectId> = Vec::new();
-            for (p, ids) in by_pack {
-                let pack = &index.packs[p];
-                let wanted_bytes: u64 = ids.iter().map(|id| index.at[id].2 - index.at[id].1).sum();
-                let pack_bytes: u64 = pack
-                    .entries
-                    .iter()
-                    .map(|(id, _)| index.at[id].2 - index.at[id].1)
-                    .sum();
-                if whole || wanted_bytes * 2 >= pack_bytes {
-                    q.take_pack(conn, pack, stats)?;
-                } else {
-                    q.take_records(conn, pack, index, &ids, stats)?;
-                }
+            let work: Vec<(usize, Vec<ObjectId>)> = by_pack.into_iter().collect();
+            for (_, ids) in &work {
                 chunk_lists.extend(ids.iter().copied());
-                progress.advance(ids.len() as u64);
+            }
+            // Packs in parallel: each is downloaded and checked on its own.
+            let next = AtomicUsize::new(0);
+            let failed: Mutex<Option<RepoError>> = Mutex::new(None);
+            std::thread::scope(|s| {
+                for _ in 0..conn.jobs.min(work.len()) {
+                    s.spawn(|| {
+                        loop {
+                            let i = next.fetch_add(1, Ordering::Relaxed);
+                            let Some((p, ids)) = work.get(i) else { break };
+                            if failed.lock().unwrap_or_else(|e| e.into_inner()).is_some() {
+                                break;
+                            }
+                            let pack = &index.packs[*p];
+                            let span = |id: &ObjectId| index.at[id].2 - index.at[id].1;
+                            let wanted_bytes: u64 = ids.iter().map(span).sum();
+                            let pack_bytes: u64 = pack.entries.iter().map(|(id, _)| span(id)).sum();
+                            let res = if whole || wanted_bytes * 2 >= pack_bytes {
+                                q.take_pack(conn, pack, stats)
+                            } else {
+                                q.take_records(conn, pack, index, ids, stats)
+                            };
+                            if let Err(e) = res {
+                                *failed.lock().unwrap_or_else(|e| e.into_inner()) = Some(e);
+                                break;
+                            }
+                            progress.advance(ids.len() as u64);
+                        }
+                    });
+                }
+            });
+            if let Some(e) = failed.into_inner().unwrap_or_else(|e| e.into_inner()) {
+                return Err(e);
             }
             for id in loose {
                 q.take_loose(conn, &id, stats)?;
@@ -1343,14 +1375,15 @@ impl Quarantine {
         if dest.exists() {
             return Ok(());
         }
-        let incoming = self.dir.join("incoming");
-        let mut tmp = fsutil::TempFile::new_in(&incoming).map_err(RepoError::io(&incoming))?;
-        let n = conn.backend.get_to_file(&pack.key, tmp.file())?;
+        // Under its own name in `incoming` (a folder remote on the same
+        // file system hard-links it: packs never change).
+        let part = self.dir.join("incoming").join(format!("pack-{hash}.part"));
+        let n = conn.backend.get_to_path(&pack.key, &part)?;
         stats.bytes.fetch_add(n, Ordering::Relaxed);
         // The pack must hash to its name; each record to its id.
         let mut h = blake3::Hasher::new();
-        h.update_reader(fs::File::open(tmp.path()).map_err(RepoError::io(tmp.path()))?)
-            .map_err(RepoError::io(tmp.path()))?;
+        h.update_reader(fs::File::open(&part).map_err(RepoError::io(&part))?)
+            .map_err(RepoError::io(&part))?;
         if h.finalize().to_hex().as_str() != hash {
             return Err(conn
                 .damaged(format!("{}: its bytes do not hash to its name", pack.key))
@@ -1362,7 +1395,7 @@ impl Quarantine {
             .get(&idx_key)?
             .ok_or_else(|| conn.damaged(format!("{idx_key} vanished")))?;
         parse_index(&idx_bytes).map_err(|e| conn.damaged(format!("{idx_key}: {e}")))?;
-        tmp.persist(&dest).map_err(RepoError::io(&dest))?;
+        fsutil::rename_durable(&part, &dest).map_err(RepoError::io(&dest))?;
         let idx_path = dest.with_extension("idx");
         fsutil::write_atomic(&idx_path, &idx_bytes).map_err(RepoError::io(&idx_path))?;
         let opened = crate::store::Pack::open(&idx_path)?;
