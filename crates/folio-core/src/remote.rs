@@ -216,6 +216,17 @@ pub struct Listed {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Version(pub String);
 
+/// Streams a key into the new file `dest` and fsyncs it.
+fn stream_to_new<B: Backend + ?Sized>(b: &B, key: &str, dest: &Path) -> Result<u64, RemoteError> {
+    // A fresh name in a quarantine: O_EXCL neither follows a symlink nor
+    // replaces a file.
+    #[allow(clippy::disallowed_methods)]
+    let mut f = File::create_new(dest).map_err(RemoteError::local(dest))?;
+    let n = b.get_to_file(key, &mut f)?;
+    f.sync_all().map_err(RemoteError::local(dest))?;
+    Ok(n)
+}
+
 /// Object storage as folio uses it: create-only puts, whole and ranged
 /// reads, listings, and compare-and-swap for refs. Implementations retry
 /// transient failures themselves and are safe to call from many threads.
@@ -232,13 +243,7 @@ pub trait Backend: Send + Sync {
     /// byte count. A folder remote on the same file system hard-links
     /// (its objects never change); others stream.
     fn get_to_path(&self, key: &str, dest: &Path) -> Result<u64, RemoteError> {
-        // A fresh name in a quarantine: O_EXCL neither follows a symlink
-        // nor replaces a file.
-        #[allow(clippy::disallowed_methods)]
-        let mut f = File::create_new(dest).map_err(RemoteError::local(dest))?;
-        let n = self.get_to_file(key, &mut f)?;
-        f.sync_all().map_err(RemoteError::local(dest))?;
-        Ok(n)
+        stream_to_new(self, key, dest)
     }
     /// Whether a key exists.
     fn exists(&self, key: &str) -> Result<bool, RemoteError>;

@@ -129,13 +129,7 @@ impl Backend for FolderBackend {
         if meta.is_file() && fs::hard_link(&path, dest).is_ok() {
             return Ok(meta.len());
         }
-        // A fresh name in a quarantine: O_EXCL neither follows a symlink
-        // nor replaces a file.
-        #[allow(clippy::disallowed_methods)]
-        let mut f = File::create_new(dest).map_err(RemoteError::local(dest))?;
-        let n = self.get_to_file(key, &mut f)?;
-        f.sync_all().map_err(RemoteError::local(dest))?;
-        Ok(n)
+        super::stream_to_new(self, key, dest)
     }
 
     fn exists(&self, key: &str) -> Result<bool, RemoteError> {

@@ -145,6 +145,21 @@ fn commit_all(repo: &Repo, work: &Path, msg: &str) {
     repo.commit(&lock, &o, &NoProgress).expect("commit");
 }
 
+/// Adds the folder `remote` as `origin` of `repo` and connects to it.
+fn add_origin(repo: &Repo, lock: &RepoLock, remote: &Path) -> (RemoteSpec, Connection) {
+    let spec = RemoteSpec {
+        url: remote.display().to_string(),
+        endpoint: None,
+        region: None,
+        allow_http: false,
+    };
+    repo.add_remote(lock, "origin", spec.clone()).expect("add");
+    let conn = repo
+        .connect("origin", &RemoteEnv::default(), 2)
+        .expect("connect");
+    (spec, conn)
+}
+
 #[test]
 fn every_injected_fault_fails_the_fetch_and_changes_nothing() {
     let origin = tempfile::tempdir().expect("tempdir");
@@ -160,17 +175,8 @@ fn every_injected_fault_fails_the_fetch_and_changes_nothing() {
     }
     let repo = Repo::init(work).expect("init");
     commit_all(&repo, work, "one");
-    let spec = RemoteSpec {
-        url: remote.path().display().to_string(),
-        endpoint: None,
-        region: None,
-        allow_http: false,
-    };
     let lock = repo.lock(false).expect("lock");
-    repo.add_remote(&lock, "origin", spec.clone()).expect("add");
-    let conn = repo
-        .connect("origin", &RemoteEnv::default(), 2)
-        .expect("connect");
+    let (spec, conn) = add_origin(&repo, &lock, remote.path());
     let refs = [(RefKind::Branch, "main".to_string())];
     repo.push(&lock, &conn, &refs, 2, &NoProgress)
         .expect("push");
@@ -329,16 +335,7 @@ fn large_history_objects_travel_as_large_objects() {
     let repo = Repo::init(work).expect("init");
     commit_all(&repo, work, "many");
     let lock = repo.lock(false).expect("lock");
-    let spec = RemoteSpec {
-        url: remote.path().display().to_string(),
-        endpoint: None,
-        region: None,
-        allow_http: false,
-    };
-    repo.add_remote(&lock, "origin", spec.clone()).expect("add");
-    let conn = repo
-        .connect("origin", &RemoteEnv::default(), 2)
-        .expect("connect");
+    let (_, conn) = add_origin(&repo, &lock, remote.path());
     let refs = [(RefKind::Branch, "main".to_string())];
     repo.push(&lock, &conn, &refs, 2, &NoProgress)
         .expect("push");
@@ -372,12 +369,7 @@ fn large_history_objects_travel_as_large_objects() {
         let other = tempfile::tempdir().expect("tempdir");
         let clone = Repo::init(other.path()).expect("init");
         let lock = clone.lock(false).expect("lock");
-        clone
-            .add_remote(&lock, "origin", spec.clone())
-            .expect("add");
-        let conn = clone
-            .connect("origin", &RemoteEnv::default(), 2)
-            .expect("connect");
+        let (_, conn) = add_origin(&clone, &lock, remote.path());
         clone
             .fetch(&lock, &conn, &mode, &NoProgress)
             .expect("fetch");
