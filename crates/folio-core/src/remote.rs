@@ -251,7 +251,9 @@ pub trait Backend: Send + Sync {
     fn put_new(&self, key: &str, bytes: &[u8]) -> Result<bool, RemoteError>;
     /// Uploads the file at `path` under `key` (large files in parallel
     /// parts). Only for content-addressed keys: a key that exists holds
-    /// the same bytes, so a concurrent upload of it is harmless.
+    /// the same bytes, so a concurrent upload of it is harmless; either
+    /// way its last-modified time is now afterwards (a remote gc's grace
+    /// period counts from it).
     fn put_file(&self, key: &str, path: &Path) -> Result<(), RemoteError>;
     /// Every key under `prefix` (which ends with `/`).
     fn list(&self, prefix: &str) -> Result<Vec<Listed>, RemoteError>;
@@ -267,6 +269,14 @@ pub trait Backend: Send + Sync {
     ) -> Result<bool, RemoteError>;
     /// Deletes a key (absent is not an error).
     fn delete(&self, key: &str) -> Result<(), RemoteError>;
+    /// Counts (and, when `remove`, deletes) the leftovers of interrupted
+    /// writes older than `before` (seconds since the epoch). Object
+    /// stores have none folio can see: abandoned multipart uploads are
+    /// the store's to expire (an S3 lifecycle rule).
+    fn temporaries(&self, before: i64, remove: bool) -> Result<u64, RemoteError> {
+        let _ = (before, remove);
+        Ok(0)
+    }
 }
 
 /// Opens the storage of a remote.

@@ -48,8 +48,8 @@ pub use merge::{Conflict, LabelConflict, MergeOptions, MergeOutcome, MergeState}
 pub use oplog::{Operation, RefState};
 pub use status::{DatasetStatus, Status};
 pub use sync::{
-    Connection, DataMode, FetchReport, PushReport, RefUpdate, RemoteEnv, RemoteSpec,
-    validate_remote_name,
+    Connection, DataMode, FetchReport, GC_GRACE_MIN, PushReport, RefUpdate, RemoteEnv,
+    RemoteGcReport, RemoteSpec, validate_remote_name,
 };
 pub use tables::{BuiltTable, TableFile, TableOptions};
 pub use undo::RestoreStats;

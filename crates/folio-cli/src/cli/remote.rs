@@ -242,8 +242,10 @@ fn list(repo: &Repo, verbose: bool) -> Result {
     out(&text)
 }
 
-fn connect(ctx: &Ctx, repo: &Repo, name: &str) -> Result<Connection> {
-    Ok(repo.connect(name, &env(), jobs(ctx))?)
+pub(super) fn connect(ctx: &Ctx, repo: &Repo, name: &str) -> Result<Connection> {
+    Ok(repo
+        .connect(name, &env(), jobs(ctx))?
+        .with_clock(super::commit::now()?))
 }
 
 pub fn push(ctx: &Ctx, a: &PushArgs) -> Result {

@@ -595,3 +595,96 @@ fn pushes_killed_at_any_moment_leave_every_ref_old_or_new() {
     assert!(fresh.ok(&["verify"]).contains("no problems"));
     assert_eq!(tree_of(a.path()), tree_of(fresh.path()));
 }
+
+/// Seconds since the epoch, `days` from now (the clock `FOLIO_NOW` sets).
+fn days_on(days: i64) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64;
+    (now + days * 86_400).to_string()
+}
+
+#[test]
+fn remote_gc_removes_what_an_interrupted_push_left_once_it_is_old() {
+    let a = project();
+    let url = remote_of(&a);
+    a.ok(&["remote", "add", "origin", &url]);
+    a.ok(&["push"]);
+    let listing = || {
+        let mut l = walkdir(&a.p("remote"));
+        l.sort();
+        l
+    };
+    let kept = listing();
+    // A push whose ref never moved (killed before its compare-and-swap).
+    let ref_file = a.p("remote/refs/heads/main");
+    let old = std::fs::read(&ref_file).expect("ref");
+    a.write("data/late.bin", &vec![7u8; 3 << 20]);
+    a.write("data/late.txt", b"late\n");
+    a.ok(&["commit", "-m", "late"]);
+    a.ok(&["push"]);
+    std::fs::write(&ref_file, &old).expect("move the ref back");
+    let orphans: Vec<_> = listing()
+        .into_iter()
+        .filter(|k| !kept.contains(k))
+        .collect();
+    assert!(!orphans.is_empty());
+    let gc = |args: &[&str], days: i64| {
+        let mut all = vec!["gc", "--remote", "origin"];
+        all.extend_from_slice(args);
+        let out = a
+            .cmd(&all)
+            .env("FOLIO_NOW", days_on(days))
+            .output()
+            .expect("run");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("utf-8")
+    };
+    // Today it may be a push in flight: kept.
+    let today = gc(&["--prune"], 0);
+    assert!(
+        today.contains("removed 0 keys") && today.contains("a push may be in flight"),
+        "{today}"
+    );
+    // Eight days on, past the default week: listed, then removed.
+    let dry = gc(&[], 8);
+    assert!(
+        dry.contains("would remove") && dry.contains("--prune"),
+        "{dry}"
+    );
+    assert_eq!(listing().len(), kept.len() + orphans.len());
+    let pruned = gc(&["--prune", "--json"], 8);
+    let r: serde_json::Value = serde_json::from_str(&pruned).expect("json");
+    assert_eq!(
+        r["removed"].as_array().expect("removed").len(),
+        orphans.len(),
+        "{pruned}"
+    );
+    assert_eq!(listing(), kept);
+    let fresh = clone(&a, &url, &[]);
+    assert!(fresh.ok(&["verify"]).contains("no problems"));
+    // A grace period shorter than an hour could race any push.
+    let err = a.fails(&["gc", "--remote", "origin", "--grace", "10m"], 2);
+    assert!(err.contains("at least 1h"), "{err}");
+    let err = a.fails(&["gc", "--grace", "2d"], 2);
+    assert!(err.contains("--remote"), "{err}");
+    // A clone without contents cannot tell chunks apart: it removes no
+    // file contents, and says so.
+    a.ok(&["push"]);
+    let b = clone(&a, &url, &["--no-data"]);
+    let out = b
+        .cmd(&["gc", "--remote", "origin", "--prune"])
+        .env("FOLIO_NOW", days_on(8))
+        .output()
+        .expect("run");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && text.contains("not fetched here"),
+        "{text}"
+    );
+}

@@ -146,11 +146,27 @@ impl Backend for FolderBackend {
     }
 
     fn put_file(&self, key: &str, path: &Path) -> Result<(), RemoteError> {
-        self.write_new(key, |f| {
+        let created = self.write_new(key, |f| {
             let mut src = File::open(path)?;
             io::copy(&mut src, f).map(|_| ())
-        })
-        .map(|_| ())
+        })?;
+        if !created {
+            // It was there (same bytes: keys are content addresses): make
+            // it new again, so a remote gc's grace period starts over.
+            let dest = self.path(key)?;
+            // An existing file, opened only to set its time; a symlink
+            // there is not followed (nor is it anything folio wrote).
+            use std::os::unix::fs::OpenOptionsExt as _;
+            #[allow(clippy::disallowed_methods)]
+            let opened = File::options()
+                .write(true)
+                .custom_flags(libc::O_NOFOLLOW)
+                .open(&dest);
+            opened
+                .and_then(|f| f.set_modified(std::time::SystemTime::now()))
+                .map_err(|e| self.storage("refresh", key, e))?;
+        }
+        Ok(())
     }
 
     fn list(&self, prefix: &str) -> Result<Vec<Listed>, RemoteError> {
@@ -239,6 +255,48 @@ impl Backend for FolderBackend {
             Err(e) if not_found(&e) => Ok(()),
             Err(e) => Err(self.storage("delete", key, e)),
         }
+    }
+
+    fn temporaries(&self, before: i64, remove: bool) -> Result<u64, RemoteError> {
+        let mut n = 0;
+        let mut stack = vec![self.root.clone()];
+        while let Some(dir) = stack.pop() {
+            let rd = match fs::read_dir(&dir) {
+                Ok(rd) => rd,
+                Err(e) if not_found(&e) => continue,
+                Err(e) => return Err(self.storage("list", "", e)),
+            };
+            for entry in rd {
+                let entry = entry.map_err(|e| self.storage("list", "", e))?;
+                // Not followed: a symlink is neither a folder to walk nor
+                // a file to delete.
+                let meta = entry.metadata().map_err(|e| self.storage("list", "", e))?;
+                if meta.is_dir() {
+                    stack.push(entry.path());
+                    continue;
+                }
+                let temporary = entry
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with(fsutil::TEMP_PREFIX);
+                let modified = meta
+                    .modified()
+                    .ok()
+                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map_or(0, |d| d.as_secs() as i64);
+                if meta.is_file() && temporary && modified < before {
+                    n += 1;
+                    if remove {
+                        match fs::remove_file(entry.path()) {
+                            Ok(()) => {}
+                            Err(e) if not_found(&e) => {}
+                            Err(e) => return Err(self.storage("delete", "a temporary file", e)),
+                        }
+                    }
+                }
+            }
+        }
+        Ok(n)
     }
 }
 

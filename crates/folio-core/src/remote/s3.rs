@@ -268,7 +268,14 @@ impl Backend for S3Backend {
         if len <= part as u64 {
             let _permit = self.rt.block_on(self.parts.acquire()).ok();
             let bytes = std::fs::read(path).map_err(RemoteError::local(path))?;
-            return self.put_new(key, &bytes).map(|_| ());
+            // Overwrites (the same bytes: keys are content addresses), so
+            // the key's last-modified time is now, as after a multipart
+            // upload.
+            return self
+                .rt
+                .block_on(self.store.put(&self.key(key), PutPayload::from(bytes)))
+                .map(|_| ())
+                .map_err(|e| self.err("write", key, e));
         }
         self.rt.block_on(async {
             let mut upload = self

@@ -31,6 +31,9 @@ use crate::refs::{RefKind, validate_name};
 use crate::remote::{self, Backend, Location, MARKER, RemoteError, S3Settings, Version};
 use crate::store::{Encoding, PackWriter, Store, parse_index, parse_record};
 
+mod gc;
+pub use gc::RemoteGcReport;
+
 /// Data packs are cut at this size, so uploads run in parallel and a
 /// partial fetch reads ranges of a bounded file.
 const DATA_PACK_MAX: u64 = 256 << 20;
@@ -38,6 +41,14 @@ const DATA_PACK_MAX: u64 = 256 << 20;
 const DATA_PACK_MIN: u64 = 32 << 20;
 /// Gaps between wanted records smaller than this are read through.
 const RANGE_GAP: u64 = 64 << 10;
+/// A push relies on an object the remote already holds only if the
+/// remote's branches reach it, or it was written less than this many
+/// seconds ago; otherwise it uploads it again (which makes it new). A
+/// remote gc never removes what is younger than its grace period, at
+/// least [`GC_GRACE_MIN`], so what a push relies on outlives the push.
+const TRUST_RECENT: i64 = 30 * 60;
+/// The shortest grace period a remote gc accepts, in seconds.
+pub const GC_GRACE_MIN: i64 = 60 * 60;
 
 /// A configured remote, as `.folio/remotes.toml` holds it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -75,6 +86,9 @@ pub struct Connection {
     backend: Box<dyn Backend>,
     /// How many transfers run at once.
     jobs: usize,
+    /// The time, seconds since the epoch (a remote's gc grace period and
+    /// a push's trust in recent objects count from it).
+    now: i64,
 }
 
 impl Connection {
@@ -84,7 +98,16 @@ impl Connection {
             name: name.to_string(),
             backend,
             jobs: 4,
+            now: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64),
         }
+    }
+
+    /// Takes `now` as the time (tests).
+    pub fn with_clock(mut self, now: i64) -> Connection {
+        self.now = now;
+        self
     }
 
     /// Runs at most `jobs` transfers at once.
@@ -183,6 +206,18 @@ type RemoteRefs = BTreeMap<(bool, String), (CommitId, Version)>;
 struct RemotePack {
     key: String,
     entries: Vec<(ObjectId, u64)>,
+    /// When its pack or index was last written (the later), seconds
+    /// since the epoch.
+    modified: i64,
+    /// Bytes of the pack and its index.
+    size: u64,
+}
+
+/// A large object on a remote, stored one per key.
+struct RemoteLoose {
+    key: String,
+    modified: i64,
+    size: u64,
 }
 
 /// What a remote's packs hold: id → (pack, record start, record end).
@@ -191,12 +226,21 @@ struct RemoteIndex {
     packs: Vec<RemotePack>,
     at: HashMap<ObjectId, (usize, u64, u64)>,
     /// Large objects stored one per key.
-    loose: HashSet<ObjectId>,
+    loose: HashMap<ObjectId, RemoteLoose>,
+    /// Pack files without an index (interrupted uploads).
+    strays: Vec<remote::Listed>,
 }
 
 impl RemoteIndex {
     fn has(&self, id: &ObjectId) -> bool {
-        self.at.contains_key(id) || self.loose.contains(id)
+        self.at.contains_key(id) || self.loose.contains_key(id)
+    }
+
+    /// When the newest copy of `id` on the remote was written.
+    fn modified(&self, id: &ObjectId) -> Option<i64> {
+        let packed = self.at.get(id).map(|(p, _, _)| self.packs[*p].modified);
+        let loose = self.loose.get(id).map(|l| l.modified);
+        packed.max(loose)
     }
 }
 
@@ -229,6 +273,9 @@ impl Sources<'_> {
         self.local.packed_record(id).ok().flatten()
     }
 }
+
+/// Whether a push may rely on the remote's copy of an object.
+type Trusted<'a> = &'a (dyn Fn(&ObjectId) -> bool + Sync);
 
 /// Fetches an object neither store holds (a large history object still
 /// on the remote), or `None`.
@@ -390,17 +437,24 @@ impl Repo {
         let cache = self.remote_cache(&conn.name).join("packs");
         fsutil::create_dir_durable(&cache).map_err(RepoError::io(&cache))?;
         let listed = conn.backend.list("packs/")?;
-        let sizes: HashMap<&str, u64> = listed.iter().map(|l| (l.key.as_str(), l.size)).collect();
+        let sizes: HashMap<&str, &remote::Listed> =
+            listed.iter().map(|l| (l.key.as_str(), l)).collect();
         let mut idx = RemoteIndex::default();
         let mut keep = HashSet::new();
         for l in &listed {
             let Some(stem) = l.key.strip_suffix(".idx") else {
+                if let Some(stem) = l.key.strip_suffix(".pack")
+                    && !sizes.contains_key(format!("{stem}.idx").as_str())
+                {
+                    idx.strays.push(l.clone());
+                }
                 continue;
             };
             let pack_key = format!("{stem}.pack");
-            let Some(&pack_size) = sizes.get(pack_key.as_str()) else {
+            let Some(pack) = sizes.get(pack_key.as_str()) else {
                 return Err(conn.damaged(format!("{} has no {pack_key}", l.key)).into());
             };
+            let pack_size = pack.size;
             let file = l.key.replace('/', "_");
             keep.insert(file.clone());
             let cached = cache.join(&file);
@@ -437,6 +491,8 @@ impl Repo {
             idx.packs.push(RemotePack {
                 key: pack_key,
                 entries,
+                modified: pack.modified.max(l.modified),
+                size: pack.size + l.size,
             });
         }
         // Large objects: one listing (each is at least 512 KiB, so there
@@ -445,10 +501,18 @@ impl Repo {
         for l in conn.backend.list("objects/")? {
             let name = l.key.trim_start_matches("objects/").replace('/', "");
             let hex = name.strip_suffix(".zst").unwrap_or(&name);
+            // A key that is not an object id is not folio's: left alone.
             if let Ok(id) = hex.parse::<ObjectId>() {
-                idx.loose.insert(id);
                 loose_list.push_str(hex);
                 loose_list.push('\n');
+                idx.loose.insert(
+                    id,
+                    RemoteLoose {
+                        key: l.key,
+                        modified: l.modified,
+                        size: l.size,
+                    },
+                );
             }
         }
         keep.insert("loose.list".to_string());
@@ -602,6 +666,36 @@ impl Repo {
         Ok(out)
     }
 
+    /// Everything `tips` reach (not their ancestors): commits, history
+    /// objects, file contents and the chunks of chunked contents this
+    /// repository holds. What cannot be read is left out.
+    fn reached_by(&self, tips: &[CommitId]) -> HashSet<ObjectId> {
+        let src = Sources {
+            local: &self.store,
+            extra: None,
+        };
+        let Ok(c) = self.closure(
+            &src,
+            tips,
+            &HashSet::new(),
+            &|_| false,
+            &|d| RepoError::RemoteUse(d),
+            &|_| Ok(None),
+            false,
+        ) else {
+            return HashSet::new();
+        };
+        let mut out: HashSet<ObjectId> = c.commits.iter().map(|c| c.0).collect();
+        out.extend(c.meta);
+        for id in c.data {
+            if let Ok(Some(chunks)) = self.store.chunk_ids(&id) {
+                out.extend(chunks);
+            }
+            out.insert(id);
+        }
+        out
+    }
+
     fn is_ancestor(&self, old: CommitId, new: CommitId) -> bool {
         self.known_history([new]).contains(&old)
     }
@@ -658,11 +752,30 @@ impl Repo {
             local: &self.store,
             extra: None,
         };
+        // What the remote holds and this push may rely on without
+        // uploading it again: what its branches reach (they only move
+        // forward, so it stays reachable) or what was written recently
+        // (a remote gc spares it). An old object nothing reaches may be
+        // the leftover of an interrupted push, which a gc running now
+        // could remove: it is uploaded again.
+        let reached: std::sync::OnceLock<HashSet<ObjectId>> = std::sync::OnceLock::new();
+        let remote_tips: Vec<CommitId> = remote_refs
+            .values()
+            .map(|(c, _)| *c)
+            .filter(|c| stop.contains(c))
+            .collect();
+        let trusted = |id: &ObjectId| -> bool {
+            index.has(id)
+                && (index.modified(id).unwrap_or(0) >= conn.now - TRUST_RECENT
+                    || reached
+                        .get_or_init(|| self.reached_by(&remote_tips))
+                        .contains(id))
+        };
         let closure = self.closure(
             &src,
             &tips,
             &stop,
-            &|id| index.has(id),
+            &trusted,
             &|d| {
                 RepoError::RemoteUse(format!(
                     "cannot push: {d} in this repository; run `folio verify`"
@@ -674,7 +787,7 @@ impl Repo {
         let stats = Stats::default();
         // File contents first: a history object on the remote implies the
         // contents it reaches are there.
-        self.upload_data(conn, &index, &closure, jobs, &stats, progress)?;
+        self.upload_data(conn, &trusted, &closure, jobs, &stats, progress)?;
         // History: large objects (a big tree or event batch) one per key,
         // the rest in one pack.
         let mut meta = Vec::with_capacity(closure.meta.len());
@@ -685,8 +798,8 @@ impl Repo {
                 None => meta.push(*id),
             }
         }
-        self.upload_loose(conn, &index, loose, jobs, &stats, progress)?;
-        self.upload_packs(conn, "packs/meta", &[meta], &index, &stats, progress)?;
+        self.upload_loose(conn, &trusted, loose, jobs, &stats, progress)?;
+        self.upload_packs(conn, "packs/meta", &[meta], &trusted, &stats, progress)?;
         for (kind, name, new, old) in plans {
             let key = ref_key(kind, &name);
             let won = conn.backend.swap_ref(
@@ -742,7 +855,7 @@ impl Repo {
     fn upload_data(
         &self,
         conn: &Connection,
-        index: &RemoteIndex,
+        trusted: Trusted<'_>,
         closure: &Closure,
         jobs: usize,
         stats: &Stats,
@@ -753,7 +866,7 @@ impl Repo {
         let mut seen = HashSet::new();
         let mut queue: Vec<ObjectId> = closure.data.clone();
         while let Some(id) = queue.pop() {
-            if index.has(&id) || !seen.insert(id) {
+            if trusted(&id) || !seen.insert(id) {
                 continue;
             }
             if let Some((path, enc)) = self.store.loose_file(&id) {
@@ -778,7 +891,7 @@ impl Repo {
                 }
             }
         }
-        self.upload_loose(conn, index, loose, jobs, stats, progress)?;
+        self.upload_loose(conn, trusted, loose, jobs, stats, progress)?;
         // Small objects: cut into packs of bounded size, one per worker.
         let mut sized = Vec::with_capacity(packed.len());
         for id in packed {
@@ -802,7 +915,7 @@ impl Repo {
             size += len;
             groups.last_mut().expect("one group").push(id);
         }
-        self.upload_packs(conn, "packs/data", &groups, index, stats, progress)
+        self.upload_packs(conn, "packs/data", &groups, trusted, stats, progress)
     }
 
     /// Uploads objects stored loose here (large ones) one per key, in
@@ -810,7 +923,7 @@ impl Repo {
     fn upload_loose(
         &self,
         conn: &Connection,
-        index: &RemoteIndex,
+        trusted: Trusted<'_>,
         loose: Vec<(ObjectId, PathBuf, Encoding)>,
         jobs: usize,
         stats: &Stats,
@@ -837,7 +950,7 @@ impl Repo {
                         let key = format!("objects/{}", Store::loose_name(&id, enc));
                         let res = (|| -> Result<(), RepoError> {
                             let len = fs::metadata(&path).map_err(RepoError::io(&path))?.len();
-                            if !index.loose.contains(&id) {
+                            if !trusted(&id) {
                                 conn.backend.put_file(&key, &path)?;
                                 stats.add(1, len);
                                 stats.writes.fetch_add(1, Ordering::Relaxed);
@@ -867,7 +980,7 @@ impl Repo {
         conn: &Connection,
         prefix: &str,
         groups: &[Vec<ObjectId>],
-        index: &RemoteIndex,
+        trusted: Trusted<'_>,
         stats: &Stats,
         progress: &dyn Progress,
     ) -> Result<(), RepoError> {
@@ -891,7 +1004,7 @@ impl Repo {
                     s.spawn(move || -> Result<(), RepoError> {
                         let mut w = PackWriter::new(staging)?;
                         for id in g.iter() {
-                            if index.has(id) {
+                            if trusted(id) {
                                 continue;
                             }
                             let rec = self
@@ -993,7 +1106,7 @@ impl Repo {
             // Large history objects (a big tree or event batch) are stored
             // one per key, like large file contents.
             &|id| {
-                if !index.loose.contains(id) {
+                if !index.loose.contains_key(id) {
                     return Ok(None);
                 }
                 q.take_loose(conn, id, &stats)?;
@@ -1094,7 +1207,7 @@ impl Repo {
                 }
                 match index.at.get(&id) {
                     Some((p, _, _)) => by_pack.entry(*p).or_default().push(id),
-                    None if index.loose.contains(&id) => loose.push(id),
+                    None if index.loose.contains_key(&id) => loose.push(id),
                     None => {
                         return Err(conn
                             .damaged(format!(

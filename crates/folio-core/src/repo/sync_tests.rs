@@ -386,3 +386,237 @@ fn large_history_objects_travel_as_large_objects() {
         assert!(v.problems.is_empty(), "{mode:?}: {:?}", v.problems);
     }
 }
+
+/// Every key of a folder remote (temporary files included), sorted.
+fn remote_keys(root: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in fs::read_dir(&d).expect("read_dir").flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p.strip_prefix(root).expect("inside").display().to_string();
+                out.push(rel.replace('\\', "/"));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Bytes no compressor shrinks (a large file stored loose, not chunked).
+fn noise(n: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+/// Commits new small, chunked and loose contents on main and pushes
+/// them, then moves the remote's main back: what a push interrupted
+/// before its ref moved leaves. Returns the keys that push added.
+fn orphan_a_push(repo: &Repo, work: &Path, remote: &Path, conn: &Connection) -> Vec<String> {
+    let before = remote_keys(remote);
+    let old = fs::read(remote.join("refs/heads/main")).expect("remote main");
+    fs::write(work.join("d/side-small.txt"), "only on side\n").expect("write");
+    fs::write(
+        work.join("d/side-chunked.csv"),
+        (0..40_000)
+            .map(|i| format!("{i},side row {i}\n"))
+            .collect::<String>(),
+    )
+    .expect("write");
+    fs::write(work.join("d/side-loose.bin"), noise(700_000, 7)).expect("write");
+    commit_all(repo, work, "side");
+    let lock = repo.lock(false).expect("lock");
+    repo.push(
+        &lock,
+        conn,
+        &[(RefKind::Branch, "main".into())],
+        2,
+        &NoProgress,
+    )
+    .expect("push");
+    fs::write(remote.join("refs/heads/main"), old).expect("move the remote's main back");
+    remote_keys(remote)
+        .into_iter()
+        .filter(|k| !before.contains(k))
+        .collect()
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64
+}
+
+#[test]
+fn remote_gc_removes_only_old_unreachable_keys() {
+    let origin = tempfile::tempdir().expect("tempdir");
+    let remote = tempfile::tempdir().expect("tempdir");
+    let work = origin.path();
+    fs::create_dir(work.join("d")).expect("mkdir");
+    for i in 0..30 {
+        fs::write(work.join(format!("d/f{i}")), format!("file {i}\n")).expect("write");
+    }
+    fs::write(work.join("d/big.bin"), noise(600_000, 3)).expect("write");
+    let repo = Repo::init(work).expect("init");
+    commit_all(&repo, work, "one");
+    let lock = repo.lock(false).expect("lock");
+    let (_, conn) = add_origin(&repo, &lock, remote.path());
+    repo.push(
+        &lock,
+        &conn,
+        &[(RefKind::Branch, "main".into())],
+        2,
+        &NoProgress,
+    )
+    .expect("push");
+    drop(lock);
+    let live = remote_keys(remote.path());
+    let orphans = orphan_a_push(&repo, work, remote.path(), &conn);
+    assert!(
+        orphans.iter().any(|k| k.starts_with("objects/")) && orphans.len() >= 4,
+        "the orphaned push left packs and a large object: {orphans:?}"
+    );
+    // An upload cut before its index, and a folder write cut short.
+    fs::write(remote.path().join("packs/data/pack-0123.pack"), b"partial").expect("write");
+    fs::write(
+        remote.path().join("objects/.tmp-folio-interrupted"),
+        b"partial",
+    )
+    .expect("write");
+    let mut expected: Vec<String> = orphans.clone();
+    expected.push("packs/data/pack-0123.pack".into());
+    expected.sort();
+
+    let lock = repo.lock(false).expect("lock");
+    // Now: everything is within the grace period, nothing goes.
+    let r = repo
+        .gc_remote(&lock, &conn, 7 * 86_400, true, &NoProgress)
+        .expect("gc");
+    assert!(r.removed.is_empty(), "{:?}", r.removed);
+    assert_eq!(r.kept_recent as usize, expected.len() - count_idx(&orphans));
+    assert_eq!(r.temporaries, 0);
+    // Eight days on: a dry run lists the orphans and deletes nothing.
+    let later = Connection::new(
+        "origin",
+        Box::new(FolderBackend::open(remote.path()).expect("open")),
+    )
+    .with_clock(now() + 8 * 86_400);
+    let keys_before = remote_keys(remote.path());
+    let dry = repo
+        .gc_remote(&lock, &later, 7 * 86_400, false, &NoProgress)
+        .expect("dry run");
+    let mut listed = dry.removed.clone();
+    listed.sort();
+    assert_eq!(listed, expected);
+    assert_eq!(dry.temporaries, 1);
+    assert_eq!(
+        remote_keys(remote.path()),
+        keys_before,
+        "a dry run deletes nothing"
+    );
+    // Pruned: the remote holds exactly what main reaches.
+    let r = repo
+        .gc_remote(&lock, &later, 7 * 86_400, true, &NoProgress)
+        .expect("gc");
+    let mut removed = r.removed.clone();
+    removed.sort();
+    assert_eq!(removed, expected);
+    assert_eq!(remote_keys(remote.path()), live);
+    drop(lock);
+    // And a fresh clone of it is whole.
+    let other = tempfile::tempdir().expect("tempdir");
+    let clone = Repo::init(other.path()).expect("init");
+    let lock = clone.lock(false).expect("lock");
+    let (_, conn) = add_origin(&clone, &lock, remote.path());
+    clone
+        .fetch(&lock, &conn, &DataMode::All, &NoProgress)
+        .expect("fetch");
+    let v = clone.verify(&NoProgress).expect("verify");
+    assert!(v.problems.is_empty(), "{:?}", v.problems);
+    assert_eq!(v.not_fetched, 0);
+}
+
+/// Keys of `keys` that are pack indexes (a pack and its index are one
+/// unit of gc).
+fn count_idx(keys: &[String]) -> usize {
+    keys.iter().filter(|k| k.ends_with(".idx")).count()
+}
+
+#[test]
+fn a_push_uploads_again_what_only_an_old_orphan_holds() {
+    // The orphans of an interrupted push hold exactly what main then
+    // pushes. Recent orphans are relied on; two hours on they are past a
+    // push's trust (a gc could remove them while the push is in flight),
+    // so the push uploads their contents again.
+    for hours in [0, 2] {
+        let origin = tempfile::tempdir().expect("tempdir");
+        let remote = tempfile::tempdir().expect("tempdir");
+        let work = origin.path();
+        fs::create_dir(work.join("d")).expect("mkdir");
+        fs::write(work.join("d/base.txt"), "base\n").expect("write");
+        let repo = Repo::init(work).expect("init");
+        commit_all(&repo, work, "one");
+        let lock = repo.lock(false).expect("lock");
+        let (_, conn) = add_origin(&repo, &lock, remote.path());
+        repo.push(
+            &lock,
+            &conn,
+            &[(RefKind::Branch, "main".into())],
+            2,
+            &NoProgress,
+        )
+        .expect("push");
+        drop(lock);
+        orphan_a_push(&repo, work, remote.path(), &conn);
+        let later = |hours: i64| {
+            Connection::new(
+                "origin",
+                Box::new(FolderBackend::open(remote.path()).expect("open")),
+            )
+            .with_clock(now() + hours * 3600)
+        };
+        let lock = repo.lock(false).expect("lock");
+        let pushed = repo
+            .push(
+                &lock,
+                &later(hours),
+                &[(RefKind::Branch, "main".into())],
+                2,
+                &NoProgress,
+            )
+            .expect("push main");
+        if hours == 0 {
+            assert!(pushed.bytes < 100_000, "relied on: {} bytes", pushed.bytes);
+            continue;
+        }
+        assert!(
+            pushed.bytes > 700_000,
+            "the contents went up again ({} bytes)",
+            pushed.bytes
+        );
+        // A gc a week on keeps what main reaches, and main is whole.
+        repo.gc_remote(&lock, &later(8 * 24), 7 * 86_400, true, &NoProgress)
+            .expect("gc");
+        drop(lock);
+        let other = tempfile::tempdir().expect("tempdir");
+        let clone = Repo::init(other.path()).expect("init");
+        let lock = clone.lock(false).expect("lock");
+        let (_, conn) = add_origin(&clone, &lock, remote.path());
+        clone
+            .fetch(&lock, &conn, &DataMode::All, &NoProgress)
+            .expect("fetch after gc");
+        let v = clone.verify(&NoProgress).expect("verify");
+        assert!(v.problems.is_empty(), "{:?}", v.problems);
+    }
+}
