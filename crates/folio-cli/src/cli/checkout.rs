@@ -15,6 +15,11 @@ pub struct Args {
     /// Overwrite uncommitted changes in the working tree
     #[arg(short, long)]
     force: bool,
+    /// Only these files or folders, written into the working tree as they
+    /// are in REV; HEAD stays (`folio checkout v1 -- data/cats`). Files
+    /// REV lacks under them are left; `folio restore` removes them
+    #[arg(last = true, value_name = "PATH")]
+    paths: Vec<PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -30,6 +35,11 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
     let repo = ctx.repo()?;
     let id = repo.resolve(&a.rev)?;
     let bar = ctx.progress();
+    if a.to.is_some() && !a.paths.is_empty() {
+        return Err(Failure::user(
+            "--to writes a whole revision; give paths or --to, not both",
+        ));
+    }
     if let Some(dir) = &a.to {
         let dir = if dir.is_absolute() {
             dir.clone()
@@ -49,6 +59,22 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
         ));
     }
     let lock = repo.lock(ctx.wait)?;
+    if !a.paths.is_empty() {
+        let mut paths = Vec::new();
+        for p in &a.paths {
+            paths.push(repo.dataset_path(&ctx.cwd.join(p))?);
+        }
+        // Only what these paths need is fetched.
+        super::remote::ensure_contents(ctx, &repo, &[id], &paths)?;
+        let st = repo.checkout_paths(&lock, id, &paths, a.force, &bar)?;
+        return out(&format!(
+            "checked out {} from {}: {} files written ({}); HEAD unchanged\n",
+            paths.join(", "),
+            id.0.short(12),
+            st.written,
+            fmt_bytes(st.bytes)
+        ));
+    }
     // A branch name checks out the branch, and so does HEAD on a branch
     // (`checkout -f HEAD` discards changes and stays on it); anything else
     // detaches HEAD.

@@ -31,6 +31,8 @@ pub fn restore(ctx: &Ctx, a: &RestoreArgs) -> Result {
     for p in &a.paths {
         paths.push(repo.dataset_path(&ctx.cwd.join(p))?);
     }
+    // Contents a partial clone has not fetched come from the remote.
+    super::remote::ensure_contents(ctx, &repo, &[source], &paths)?;
     let st = repo.restore(&lock, &paths, source, &ctx.progress())?;
     out(&format!(
         "restored from {}: {} files written back, {} removed\n",

@@ -688,3 +688,54 @@ fn remote_gc_removes_what_an_interrupted_push_left_once_it_is_old() {
         "{text}"
     );
 }
+
+#[test]
+fn checkout_of_paths_fetches_only_what_they_need_and_keeps_uncommitted_work() {
+    let a = project();
+    let url = remote_of(&a);
+    a.ok(&["remote", "add", "origin", &url]);
+    a.ok(&["push"]);
+    let b = clone(&a, &url, &["--no-data"]);
+    let head = b.ok(&["log", "-n", "1"]);
+    // One folder of an old version: fetched, written, nothing else.
+    let out = b
+        .cmd(&["checkout", "HEAD~1", "--", "data/sub", "data/a.txt"])
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("fetched 2 file contents"));
+    assert_eq!(
+        std::fs::read(b.p("data/sub/deep/b.txt")).expect("read"),
+        b"beta\n"
+    );
+    assert_eq!(std::fs::read(b.p("data/a.txt")).expect("read"), b"alpha\n");
+    assert!(!b.p("data/big.bin").exists() && !b.p("t.csv").exists());
+    assert_eq!(b.ok(&["log", "-n", "1"]), head, "HEAD does not move");
+    // The full clone: an uncommitted edit is not overwritten without -f;
+    // a file REV lacks under the path stays (`restore` would remove it).
+    a.write("data/a.txt", b"mine\n");
+    a.write("data/new.txt", b"new\n");
+    let err = a.fails(&["checkout", "HEAD~1", "--", "data"], 1);
+    assert!(
+        err.contains("data/a.txt") && err.contains("--force"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(a.p("data/a.txt")).expect("read"), b"mine\n");
+    a.ok(&["checkout", "HEAD~1", "--force", "--", "data"]);
+    assert_eq!(std::fs::read(a.p("data/a.txt")).expect("read"), b"alpha\n");
+    assert!(a.p("data/new.txt").exists());
+    // Restoring HEAD's committed version needs no force.
+    a.ok(&["checkout", "HEAD", "--", "data/a.txt"]);
+    assert_eq!(
+        std::fs::read(a.p("data/a.txt")).expect("read"),
+        b"alpha 2\n"
+    );
+    let err = a.fails(&["checkout", "HEAD", "--", "nowhere"], 1);
+    assert!(err.contains("nowhere"), "{err}");
+    let err = a.fails(&["checkout", "HEAD", "--to", "x", "--", "data"], 1);
+    assert!(err.contains("not both"), "{err}");
+}

@@ -134,6 +134,111 @@ impl Repo {
 
     /// Each dataset's plan, and the paths whose uncommitted work the
     /// checkout would overwrite or delete.
+    /// Writes the paths `paths` (repository-relative, each a dataset or a
+    /// path inside one) into the working tree as they are in `target`,
+    /// without moving HEAD (`folio checkout REV -- PATH…`). Like git's, it
+    /// overlays: what `target` lacks under a path is left in place (`folio
+    /// restore` removes it). A file whose contents the store does not hold
+    /// (uncommitted work) is overwritten only with `force`.
+    pub fn checkout_paths(
+        &self,
+        lock: &RepoLock,
+        target: CommitId,
+        paths: &[String],
+        force: bool,
+        progress: &dyn Progress,
+    ) -> Result<CheckoutStats, RepoError> {
+        let index = self.open_index_rw(lock)?;
+        let stamp = index.stamp()?;
+        let current: Vec<DatasetEntry> = match self.head_commit()? {
+            Some(h) => self.read_commit(h)?.datasets,
+            None => Vec::new(),
+        };
+        let wanted = self.read_commit(target)?.datasets;
+        let within = |full: &str| paths.iter().any(|p| crate::object::is_within(full, p));
+        for p in paths {
+            let found = wanted.iter().any(|d| {
+                crate::object::is_within(p, &d.path) || crate::object::is_within(&d.path, p)
+            });
+            if !found {
+                return Err(RepoError::NotInRevision {
+                    path: p.clone(),
+                    rev: target.0.short(12),
+                });
+            }
+        }
+        let mut plans = Vec::new();
+        let mut at_risk = Vec::new();
+        for d in wanted.iter().filter(|d| {
+            paths.iter().any(|p| {
+                crate::object::is_within(p, &d.path) || crate::object::is_within(&d.path, p)
+            })
+        }) {
+            let dp = d.path.as_str();
+            let keep = |m: BTreeMap<String, FlatEntry>| -> BTreeMap<String, FlatEntry> {
+                m.into_iter()
+                    .filter(|(rel, _)| within(&super::join_path(dp, rel)))
+                    .collect()
+            };
+            let want = keep(self.flatten_dataset(Some(d))?);
+            if want.is_empty() {
+                return Err(RepoError::NotInRevision {
+                    path: paths
+                        .iter()
+                        .find(|p| crate::object::is_within(p, dp))
+                        .cloned()
+                        .unwrap_or_else(|| dp.to_string()),
+                    rev: target.0.short(12),
+                });
+            }
+            let head = keep(self.flatten_dataset(current.iter().find(|c| c.path == dp))?);
+            let work = if fs::symlink_metadata(self.abs(dp)).is_ok() {
+                keep(
+                    self.scan_flat(dp, Some(&index), stamp, Some(lock), progress)?
+                        .0,
+                )
+            } else {
+                BTreeMap::new()
+            };
+            at_risk.extend(replaced_folders(dp, &head, &want, &work));
+            for (rel, w) in &work {
+                let Some(t) = want.get(rel) else { continue };
+                // Contents the store holds (HEAD's, or any committed
+                // version) can be had back; anything else is uncommitted.
+                let kept = head.get(rel).is_some_and(|h| same(h, w)) || self.store.contains(&w.id);
+                if w.kind != EntryKind::Tree && !kept && !same(t, w) {
+                    at_risk.push(super::join_path(dp, rel));
+                }
+            }
+            plans.push((d, want, work));
+        }
+        if !at_risk.is_empty() && !force {
+            return Err(RepoError::UncommittedChanges { paths: at_risk });
+        }
+        let mut stats = CheckoutStats::default();
+        for (d, want, work) in &plans {
+            let base = self.abs(&d.path);
+            if let Some((parent, _)) = d.path.rsplit_once('/') {
+                real_dirs(&self.work, parent, force)?;
+            }
+            if d.kind == EntryKind::Tree {
+                real_dirs(&self.work, &d.path, force)?;
+            }
+            let jobs: Vec<Job<'_>> = want
+                .iter()
+                .filter(|(rel, t)| !work.get(*rel).is_some_and(|w| same(w, t)))
+                .map(|(rel, t)| Job {
+                    dest: join_abs(&base, rel),
+                    entry: t,
+                })
+                .collect();
+            let s = self.run_jobs(&self.work, &jobs, force, progress)?;
+            stats.written += s.written;
+            stats.bytes += s.bytes;
+        }
+        Ok(stats)
+    }
+
     fn plan_checkout(
         &self,
         current: &[DatasetEntry],

@@ -133,6 +133,14 @@ pub enum RepoError {
         /// The paths at risk.
         paths: Vec<String>,
     },
+    /// A path asked of a revision that does not hold it.
+    #[error("{path} is not in {rev}: `folio show {rev}` lists its datasets")]
+    NotInRevision {
+        /// The path asked for.
+        path: String,
+        /// The revision (short id).
+        rev: String,
+    },
     /// A symlink where checkout must write a folder.
     #[error("{} is a symlink where folio must write a folder: checkout never writes through a symlink; remove it, or pass --force to replace the link (not its target)", .0.display())]
     SymlinkInTheWay(PathBuf),
@@ -289,6 +297,7 @@ impl RepoError {
             | E::Value(_)
             | E::ValueAt { .. }
             | E::Input { .. }
+            | E::NotInRevision { .. }
             | E::RemoteUse(_) => ErrorKind::Invalid,
             E::AlreadyExists(_)
             | E::UncommittedChanges { .. }

@@ -1338,6 +1338,9 @@ impl Repo {
         tips: &[CommitId],
         paths: &[String],
     ) -> Result<Vec<(ObjectId, String)>, RepoError> {
+        if !paths.is_empty() {
+            return self.absent_under(tips, paths);
+        }
         let src = Sources {
             local: &self.store,
             extra: None,
@@ -1360,6 +1363,39 @@ impl Repo {
                 paths.is_empty() || paths.iter().any(|w| crate::object::is_within(p, w))
             })
             .collect();
+        out.sort_by(|a, b| a.1.cmp(&b.1));
+        Ok(out)
+    }
+
+    /// The absent contents under `paths` at `tips`, each with a path that
+    /// needs it (a content shared with a path outside is still found).
+    fn absent_under(
+        &self,
+        tips: &[CommitId],
+        paths: &[String],
+    ) -> Result<Vec<(ObjectId, String)>, RepoError> {
+        use crate::object::is_within;
+        let mut out: BTreeMap<ObjectId, String> = BTreeMap::new();
+        for tip in tips {
+            for d in self.read_commit(*tip)?.datasets {
+                if !paths
+                    .iter()
+                    .any(|p| is_within(p, &d.path) || is_within(&d.path, p))
+                {
+                    continue;
+                }
+                for (rel, e) in self.flatten_dataset(Some(&d))? {
+                    let full = super::join_path(&d.path, &rel);
+                    if e.kind != EntryKind::Tree
+                        && paths.iter().any(|p| is_within(&full, p))
+                        && !self.store.contains(&e.id)
+                    {
+                        out.entry(e.id).or_insert(full);
+                    }
+                }
+            }
+        }
+        let mut out: Vec<(ObjectId, String)> = out.into_iter().collect();
         out.sort_by(|a, b| a.1.cmp(&b.1));
         Ok(out)
     }
