@@ -3,10 +3,18 @@
 /// Receives progress of long operations. Implementations must be cheap:
 /// `advance` is called from worker threads once per item.
 pub trait Progress: Sync {
-    /// A phase starts with `total` units of work (bytes or items).
+    /// A phase starts with `total` bytes of work.
     fn begin(&self, what: &str, total: u64);
-    /// `n` more units are done.
+    /// A phase starts with `total` items of work (files, rows, commits).
+    fn begin_items(&self, what: &str, total: u64) {
+        self.begin(what, total);
+    }
+    /// `n` more units (bytes, or items) are done.
     fn advance(&self, n: u64);
+    /// `n` more objects moved (transfers count bytes and objects both).
+    fn objects(&self, n: u64) {
+        let _ = n;
+    }
     /// The phase is over.
     fn end(&self);
 }

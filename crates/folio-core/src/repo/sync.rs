@@ -795,7 +795,13 @@ impl Repo {
         for id in &closure.meta {
             match self.store.loose_file(id) {
                 Some((path, enc)) => loose.push((*id, path, enc)),
-                None => meta.push(*id),
+                None => {
+                    let len = self
+                        .store
+                        .packed_record(id)?
+                        .map_or(0, |r| r.data.len() as u64);
+                    meta.push((*id, len));
+                }
             }
         }
         self.upload_loose(conn, &trusted, loose, jobs, &stats, progress)?;
@@ -861,7 +867,7 @@ impl Repo {
         stats: &Stats,
         progress: &dyn Progress,
     ) -> Result<(), RepoError> {
-        let mut packed: Vec<ObjectId> = Vec::new();
+        let mut packed: Vec<(ObjectId, u64)> = Vec::new();
         let mut loose: Vec<(ObjectId, PathBuf, Encoding)> = Vec::new();
         let mut seen = HashSet::new();
         let mut queue: Vec<ObjectId> = closure.data.clone();
@@ -880,7 +886,7 @@ impl Repo {
                     {
                         queue.extend(list.into_iter().map(|c| c.0));
                     }
-                    packed.push(id);
+                    packed.push((id, rec.data.len() as u64));
                 }
                 None => {
                     let path = closure.paths.get(&id).map_or("a chunk", String::as_str);
@@ -893,18 +899,11 @@ impl Repo {
         }
         self.upload_loose(conn, trusted, loose, jobs, stats, progress)?;
         // Small objects: cut into packs of bounded size, one per worker.
-        let mut sized = Vec::with_capacity(packed.len());
-        for id in packed {
-            let len = self
-                .store
-                .packed_record(&id)?
-                .map_or(0, |r| r.data.len() as u64);
-            sized.push((id, len));
-        }
+        let sized = packed;
         let total: u64 = sized.iter().map(|s| s.1).sum();
         // One pack per worker, each at least 32 MiB, at most 256 MiB.
         let target = (total / jobs.max(1) as u64).clamp(DATA_PACK_MIN, DATA_PACK_MAX);
-        let mut groups: Vec<Vec<ObjectId>> = vec![Vec::new()];
+        let mut groups: Vec<Vec<(ObjectId, u64)>> = vec![Vec::new()];
         let mut size = 0u64;
         for (id, len) in sized {
             let last = groups.last_mut().expect("one group");
@@ -913,7 +912,7 @@ impl Repo {
                 size = 0;
             }
             size += len;
-            groups.last_mut().expect("one group").push(id);
+            groups.last_mut().expect("one group").push((id, len));
         }
         self.upload_packs(conn, "packs/data", &groups, trusted, stats, progress)
     }
@@ -954,6 +953,7 @@ impl Repo {
                                 conn.backend.put_file(&key, &path)?;
                                 stats.add(1, len);
                                 stats.writes.fetch_add(1, Ordering::Relaxed);
+                                progress.objects(1);
                             }
                             progress.advance(len);
                             Ok(())
@@ -979,12 +979,12 @@ impl Repo {
         &self,
         conn: &Connection,
         prefix: &str,
-        groups: &[Vec<ObjectId>],
+        groups: &[Vec<(ObjectId, u64)>],
         trusted: Trusted<'_>,
         stats: &Stats,
         progress: &dyn Progress,
     ) -> Result<(), RepoError> {
-        let groups: Vec<&Vec<ObjectId>> = groups.iter().filter(|g| !g.is_empty()).collect();
+        let groups: Vec<&Vec<(ObjectId, u64)>> = groups.iter().filter(|g| !g.is_empty()).collect();
         if groups.is_empty() {
             return Ok(());
         }
@@ -994,8 +994,15 @@ impl Repo {
             std::process::id()
         ));
         fsutil::create_dir_durable(&staging).map_err(RepoError::io(&staging))?;
-        let total: usize = groups.iter().map(|g| g.len()).sum();
-        progress.begin(&format!("uploading {prefix}"), total as u64);
+        // Bytes of records (a pack adds a few per record), advanced as
+        // each pack is uploaded.
+        let total: u64 = groups.iter().flat_map(|g| g.iter()).map(|r| r.1).sum();
+        let what = if prefix.ends_with("meta") {
+            "uploading history"
+        } else {
+            "uploading file contents"
+        };
+        progress.begin(what, total);
         let results: Vec<Result<(), RepoError>> = std::thread::scope(|s| {
             let handles: Vec<_> = groups
                 .iter()
@@ -1003,7 +1010,9 @@ impl Repo {
                     let staging = &staging;
                     s.spawn(move || -> Result<(), RepoError> {
                         let mut w = PackWriter::new(staging)?;
-                        for id in g.iter() {
+                        let (mut n, mut done) = (0u64, 0u64);
+                        for (id, len) in g.iter() {
+                            done += len;
                             if trusted(id) {
                                 continue;
                             }
@@ -1012,10 +1021,10 @@ impl Repo {
                                 .packed_record(id)?
                                 .ok_or(crate::store::StoreError::Missing(*id))?;
                             w.add(*id, rec.encoding, rec.raw_len, &rec.data)?;
-                            progress.advance(1);
+                            n += 1;
                         }
-                        let n = g.len() as u64;
                         let Some(idx) = w.finish()? else {
+                            progress.advance(done);
                             return Ok(());
                         };
                         let pack = idx.with_extension("pack");
@@ -1032,6 +1041,8 @@ impl Repo {
                             .put_file(&format!("{prefix}/{name}.idx"), &idx)?;
                         let _ = fs::remove_file(&pack);
                         let _ = fs::remove_file(&idx);
+                        progress.advance(done);
+                        progress.objects(n);
                         stats.add(n, bytes);
                         stats.writes.fetch_add(1, Ordering::Relaxed);
                         Ok(())
@@ -1080,10 +1091,14 @@ impl Repo {
             .filter(|(_, p)| p.entries.iter().any(|(id, _)| !self.store.contains(id)))
             .map(|(i, _)| i)
             .collect();
-        progress.begin("fetching history", meta_packs.len() as u64);
+        progress.begin(
+            "fetching history",
+            meta_packs.iter().map(|i| index.packs[*i].size).sum(),
+        );
         for i in meta_packs {
             q.take_pack(conn, &index.packs[i], &stats)?;
-            progress.advance(1);
+            progress.advance(index.packs[i].size);
+            progress.objects(index.packs[i].entries.len() as u64);
         }
         progress.end();
         let qstore = q.store()?;
@@ -1197,7 +1212,7 @@ impl Repo {
             .copied()
             .collect();
         let mut done: HashSet<ObjectId> = HashSet::new();
-        progress.begin("fetching file contents", queue.len() as u64);
+        let mut round = 0;
         while !queue.is_empty() {
             let mut by_pack: BTreeMap<usize, Vec<ObjectId>> = BTreeMap::new();
             let mut loose = Vec::new();
@@ -1220,6 +1235,25 @@ impl Repo {
             }
             let mut chunk_lists: Vec<ObjectId> = Vec::new();
             let work: Vec<(usize, Vec<ObjectId>)> = by_pack.into_iter().collect();
+            let span = |id: &ObjectId| index.at.get(id).map_or(0, |a| a.2 - a.1);
+            let bytes: u64 = work.iter().flat_map(|w| w.1.iter()).map(span).sum::<u64>()
+                + loose
+                    .iter()
+                    .filter_map(|id| index.loose.get(id))
+                    .map(|l| l.size)
+                    .sum::<u64>();
+            round += 1;
+            if round > 1 {
+                progress.end();
+            }
+            progress.begin(
+                if round == 1 {
+                    "fetching file contents"
+                } else {
+                    "fetching chunks"
+                },
+                bytes,
+            );
             for (_, ids) in &work {
                 chunk_lists.extend(ids.iter().copied());
             }
@@ -1248,7 +1282,8 @@ impl Repo {
                                 *failed.lock().unwrap_or_else(|e| e.into_inner()) = Some(e);
                                 break;
                             }
-                            progress.advance(ids.len() as u64);
+                            progress.advance(ids.iter().map(span).sum());
+                            progress.objects(ids.len() as u64);
                         }
                     });
                 }
@@ -1258,7 +1293,8 @@ impl Repo {
             }
             for id in loose {
                 q.take_loose(conn, &id, stats)?;
-                progress.advance(1);
+                progress.advance(index.loose.get(&id).map_or(0, |l| l.size));
+                progress.objects(1);
             }
             // A chunked file's chunks are objects of their own.
             let qstore = q.store()?;

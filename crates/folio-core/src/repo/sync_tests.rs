@@ -620,3 +620,76 @@ fn a_push_uploads_again_what_only_an_old_orphan_holds() {
         assert!(v.problems.is_empty(), "{:?}", v.problems);
     }
 }
+
+/// Records each phase: its name, total, units advanced and objects.
+#[derive(Default)]
+struct Recorder {
+    phases: std::sync::Mutex<Vec<(String, u64, u64, u64)>>,
+}
+
+impl crate::progress::Progress for Recorder {
+    fn begin(&self, what: &str, total: u64) {
+        self.phases
+            .lock()
+            .expect("lock")
+            .push((what.to_string(), total, 0, 0));
+    }
+    fn advance(&self, n: u64) {
+        if let Some(p) = self.phases.lock().expect("lock").last_mut() {
+            p.2 += n;
+        }
+    }
+    fn objects(&self, n: u64) {
+        if let Some(p) = self.phases.lock().expect("lock").last_mut() {
+            p.3 += n;
+        }
+    }
+    fn end(&self) {}
+}
+
+#[test]
+fn transfers_report_bytes_that_add_up_and_every_object() {
+    let origin = tempfile::tempdir().expect("tempdir");
+    let remote = tempfile::tempdir().expect("tempdir");
+    let work = origin.path();
+    fs::create_dir(work.join("d")).expect("mkdir");
+    for i in 0..50 {
+        fs::write(work.join(format!("d/f{i}")), format!("file {i}\n")).expect("write");
+    }
+    fs::write(work.join("d/big.bin"), noise(700_000, 5)).expect("write");
+    fs::write(
+        work.join("d/table.csv"),
+        (0..40_000)
+            .map(|i| format!("{i},row {i}\n"))
+            .collect::<String>(),
+    )
+    .expect("write");
+    let repo = Repo::init(work).expect("init");
+    commit_all(&repo, work, "one");
+    let lock = repo.lock(false).expect("lock");
+    let (_, conn) = add_origin(&repo, &lock, remote.path());
+    let rec = Recorder::default();
+    let pushed = repo
+        .push(&lock, &conn, &[(RefKind::Branch, "main".into())], 2, &rec)
+        .expect("push");
+    drop(lock);
+    let check = |rec: &Recorder, objects: u64| {
+        let phases = rec.phases.lock().expect("lock");
+        assert!(!phases.is_empty());
+        for (what, total, done, _) in phases.iter() {
+            assert_eq!(done, total, "{what}: advanced {done} of {total}");
+        }
+        let moved: u64 = phases.iter().map(|p| p.3).sum();
+        assert_eq!(moved, objects, "{phases:?}");
+    };
+    check(&rec, pushed.objects);
+    let other = tempfile::tempdir().expect("tempdir");
+    let clone = Repo::init(other.path()).expect("init");
+    let lock = clone.lock(false).expect("lock");
+    let (_, conn) = add_origin(&clone, &lock, remote.path());
+    let rec = Recorder::default();
+    let fetched = clone
+        .fetch(&lock, &conn, &DataMode::All, &rec)
+        .expect("fetch");
+    check(&rec, fetched.objects);
+}

@@ -179,7 +179,7 @@ impl Repo {
             doomed.push((vec![s.key.clone()], s.size));
         }
         doomed.sort();
-        progress.begin("removing unreachable objects", doomed.len() as u64);
+        progress.begin_items("removing unreachable objects", doomed.len() as u64);
         for (keys, bytes) in doomed {
             if prune {
                 for k in &keys {
