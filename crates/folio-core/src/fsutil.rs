@@ -73,11 +73,31 @@ impl TempFile {
     /// Creates a new empty temporary file in `dir` (never through a symlink).
     pub fn new_in(dir: &Path) -> io::Result<Self> {
         refuse_symlink(dir)?;
+        Self::create(dir, 0o666)
+    }
+
+    /// Like [`TempFile::new_in`], created with permission bits `mode`
+    /// (less the umask), for a caller that has just checked that `dir` is
+    /// a real folder (a checkout writing many files: one `stat` and one
+    /// `chmod` fewer per file).
+    pub fn new_in_checked(dir: &Path, mode: u32) -> io::Result<Self> {
+        Self::create(dir, mode)
+    }
+
+    fn create(dir: &Path, mode: u32) -> io::Result<Self> {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        static PID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+        let pid = *PID.get_or_init(std::process::id);
         loop {
             let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-            let name = format!("{TEMP_PREFIX}{}-{n}", std::process::id());
+            let name = format!("{TEMP_PREFIX}{pid}-{n}");
             let path = dir.join(name);
-            match OpenOptions::new().write(true).create_new(true).open(&path) {
+            match OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(mode)
+                .open(&path)
+            {
                 Ok(file) => {
                     return Ok(TempFile {
                         path,

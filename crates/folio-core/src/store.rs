@@ -233,6 +233,41 @@ impl Store {
             .find_map(|p| p.find(id).map(|off| (Arc::clone(p), off)))
     }
 
+    /// True when a pack holds `id` (no file system access).
+    pub fn in_a_pack(&self, id: &ObjectId) -> bool {
+        self.in_packs(id).is_some()
+    }
+
+    /// Every object stored loose, from one listing of `objects/`: for
+    /// callers that hold the repository lock (no writer adds one
+    /// meanwhile) and ask about many objects.
+    pub fn loose_ids(&self) -> Result<std::collections::HashSet<ObjectId>, StoreError> {
+        let mut out = std::collections::HashSet::new();
+        let rd = match fs::read_dir(&self.objects) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(out),
+            Err(e) => return Err(StoreError::io(&self.objects, e)),
+        };
+        for dir in rd {
+            let dir = dir.map_err(|e| StoreError::io(&self.objects, e))?;
+            let prefix = dir.file_name().to_string_lossy().into_owned();
+            if prefix.len() != 2 || !dir.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
+            let Ok(inner) = fs::read_dir(dir.path()) else {
+                continue;
+            };
+            for f in inner.flatten() {
+                let name = f.file_name().to_string_lossy().into_owned();
+                let hex = name.strip_suffix(".zst").unwrap_or(&name);
+                if let Ok(id) = format!("{prefix}{hex}").parse::<ObjectId>() {
+                    out.insert(id);
+                }
+            }
+        }
+        Ok(out)
+    }
+
     fn loose_path(&self, id: &ObjectId, enc: Encoding) -> PathBuf {
         let hex = id.to_hex();
         let mut p = self.objects.join(&hex[..2]).join(&hex[2..]);

@@ -3,7 +3,6 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use rayon::prelude::*;
@@ -445,7 +444,13 @@ impl Repo {
             std::os::unix::fs::symlink(target, &tmp).map_err(RepoError::io(&tmp))?;
             return crate::fsutil::rename_fast(&tmp, dest).map_err(RepoError::io(dest));
         }
-        let mut tmp = TempFile::new_in(dir).map_err(RepoError::io(dir))?;
+        let mode = if e.kind == EntryKind::Executable {
+            0o755
+        } else {
+            0o644
+        };
+        // `dir` was checked just above.
+        let mut tmp = TempFile::new_in_checked(dir, mode).map_err(RepoError::io(dir))?;
         self.store
             .copy_to(&e.id, tmp.file())
             .map_err(|err| match err {
@@ -455,13 +460,6 @@ impl Repo {
                 },
                 other => other.into(),
             })?;
-        let mode = if e.kind == EntryKind::Executable {
-            0o755
-        } else {
-            0o644
-        };
-        fs::set_permissions(tmp.path(), fs::Permissions::from_mode(mode))
-            .map_err(RepoError::io(dest))?;
         tmp.persist_fast(dest).map_err(RepoError::io(dest))
     }
 

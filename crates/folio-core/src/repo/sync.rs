@@ -248,11 +248,28 @@ impl RemoteIndex {
 struct Sources<'a> {
     local: &'a Store,
     extra: Option<&'a Store>,
+    /// The local store's loose objects, listed once, when the caller
+    /// holds the lock and asks about many objects (a stat per question
+    /// and encoding costs seconds over 100,000 files).
+    local_loose: Option<HashSet<ObjectId>>,
 }
 
 impl Sources<'_> {
     fn contains(&self, id: &ObjectId) -> bool {
-        self.extra.is_some_and(|s| s.contains(id)) || self.local.contains(id)
+        // A quarantine holds packs only (its large objects wait apart).
+        let in_extra = |s: &Store| match self.local_loose {
+            Some(_) => s.in_a_pack(id),
+            None => s.contains(id),
+        };
+        self.extra.is_some_and(in_extra) || self.has_locally(id)
+    }
+
+    /// Whether the local store holds `id`.
+    fn has_locally(&self, id: &ObjectId) -> bool {
+        match &self.local_loose {
+            Some(loose) => self.local.in_a_pack(id) || loose.contains(id),
+            None => self.local.contains(id),
+        }
     }
 
     fn get(&self, id: &ObjectId) -> Option<Vec<u8>> {
@@ -673,6 +690,7 @@ impl Repo {
         let src = Sources {
             local: &self.store,
             extra: None,
+            local_loose: None,
         };
         let Ok(c) = self.closure(
             &src,
@@ -751,6 +769,7 @@ impl Repo {
         let src = Sources {
             local: &self.store,
             extra: None,
+            local_loose: None,
         };
         // What the remote holds and this push may rely on without
         // uploading it again: what its branches reach (they only move
@@ -1105,47 +1124,76 @@ impl Repo {
         let src = Sources {
             local: &self.store,
             extra: Some(&qstore),
+            local_loose: Some(self.store.loose_ids()?),
         };
         let tips: Vec<CommitId> = remote_refs.values().map(|(c, _)| *c).collect();
         let stop = self.known_history(tips.iter().copied());
-        let closure = self.closure(
+        let damaged = |d: String| {
+            RepoError::Remote(conn.damaged(format!(
+                "the remote's refs reach objects it does not hold: {d}"
+            )))
+        };
+        // Large history objects (a big tree or event batch) are stored
+        // one per key, like large file contents; each is taken once.
+        let fill = |id: &ObjectId| -> Result<Option<Vec<u8>>, RepoError> {
+            if let Ok(b) = q.read_loose(id) {
+                return Ok(Some(b));
+            }
+            if !index.loose.contains_key(id) {
+                return Ok(None);
+            }
+            q.take_loose(conn, id, &stats)?;
+            q.read_loose(id).map(Some)
+        };
+        // History: everything new is present and decodes.
+        let new = self.closure(
             &src,
             &tips,
             &stop,
-            &|id| self.store.contains(id),
-            &|d| {
-                RepoError::Remote(conn.damaged(format!(
-                    "the remote's refs reach objects it does not hold: {d}"
-                )))
-            },
-            // Large history objects (a big tree or event batch) are stored
-            // one per key, like large file contents.
-            &|id| {
-                if !index.loose.contains_key(id) {
-                    return Ok(None);
-                }
-                q.take_loose(conn, id, &stats)?;
-                q.read_loose(id).map(Some)
-            },
+            &|id| src.has_locally(id),
+            &damaged,
+            &fill,
             true,
         )?;
-        // File contents, per mode.
-        let wanted: Vec<ObjectId> = match mode {
-            DataMode::All => closure.data.clone(),
-            DataMode::None => Vec::new(),
-            DataMode::Paths(paths) => closure
+        // File contents, per mode: what the new commits need; and in a
+        // repository that left contents on a remote before (a `--no-data`
+        // clone, `fetch --data`), everything the tips hold that is not
+        // here, so a plain fetch completes it.
+        let partial_mark = self.dot.join("remotes").join("partial");
+        let (absent, paths_of) = if partial_mark.exists() {
+            let at_tips = self.closure(
+                &src,
+                &tips,
+                &HashSet::new(),
+                &|_| false,
+                &damaged,
+                &fill,
+                false,
+            )?;
+            let absent: Vec<ObjectId> = at_tips
                 .data
                 .iter()
+                .filter(|id| !src.contains(id))
+                .copied()
+                .collect();
+            (absent, at_tips.paths)
+        } else {
+            (new.data, new.paths)
+        };
+        let wanted: Vec<ObjectId> = match mode {
+            DataMode::All => absent.clone(),
+            DataMode::None => Vec::new(),
+            DataMode::Paths(paths) => absent
+                .iter()
                 .filter(|id| {
-                    closure
-                        .paths
+                    paths_of
                         .get(id)
                         .is_some_and(|p| paths.iter().any(|w| crate::object::is_within(p, w)))
                 })
                 .copied()
                 .collect(),
         };
-        let deferred = closure.data.len() - wanted.len();
+        let deferred = absent.len() - wanted.len();
         self.take_data(
             conn,
             &index,
@@ -1156,8 +1204,18 @@ impl Repo {
             &stats,
             progress,
         )?;
-        // Everything checked: move it in, then the refs.
+        // Everything checked: move it in, then the refs. A repository
+        // that leaves contents on the remote is marked partial (before its
+        // refs can name them), and unmarked once a fetch leaves none.
         q.install(&self.store)?;
+        if deferred > 0 {
+            fsutil::create_dir_durable(&self.dot.join("remotes"))
+                .map_err(RepoError::io(&self.dot))?;
+            fsutil::write_atomic(&partial_mark, b"contents were left on a remote\n")
+                .map_err(RepoError::io(&partial_mark))?;
+        } else if matches!(mode, DataMode::All) && partial_mark.exists() {
+            fs::remove_file(&partial_mark).map_err(RepoError::io(&partial_mark))?;
+        }
         let mut report = FetchReport {
             objects: stats.objects.load(Ordering::Relaxed),
             bytes: stats.bytes.load(Ordering::Relaxed),
@@ -1316,6 +1374,7 @@ impl Repo {
         let both = Sources {
             local: &self.store,
             extra: Some(&qstore),
+            local_loose: None,
         };
         for id in q.chunked.lock().unwrap_or_else(|e| e.into_inner()).iter() {
             let rec = both
@@ -1361,6 +1420,7 @@ impl Repo {
         let src = Sources {
             local: &self.store,
             extra: None,
+            local_loose: Some(self.store.loose_ids()?),
         };
         self.take_data(conn, &index, &q, &src, ids, false, &stats, progress)?;
         q.install(&self.store)?;
@@ -1380,6 +1440,7 @@ impl Repo {
         let src = Sources {
             local: &self.store,
             extra: None,
+            local_loose: Some(self.store.loose_ids()?),
         };
         let c = self.closure(
             &src,
@@ -1393,7 +1454,7 @@ impl Repo {
         let mut out: Vec<(ObjectId, String)> = c
             .data
             .into_iter()
-            .filter(|id| !self.store.contains(id))
+            .filter(|id| !src.has_locally(id))
             .filter_map(|id| c.paths.get(&id).map(|p| (id, p.clone())))
             .filter(|(_, p)| {
                 paths.is_empty() || paths.iter().any(|w| crate::object::is_within(p, w))
@@ -1411,6 +1472,7 @@ impl Repo {
         paths: &[String],
     ) -> Result<Vec<(ObjectId, String)>, RepoError> {
         use crate::object::is_within;
+        let loose = self.store.loose_ids()?;
         let mut out: BTreeMap<ObjectId, String> = BTreeMap::new();
         for tip in tips {
             for d in self.read_commit(*tip)?.datasets {
@@ -1424,7 +1486,8 @@ impl Repo {
                     let full = super::join_path(&d.path, &rel);
                     if e.kind != EntryKind::Tree
                         && paths.iter().any(|p| is_within(&full, p))
-                        && !self.store.contains(&e.id)
+                        && !self.store.in_a_pack(&e.id)
+                        && !loose.contains(&e.id)
                     {
                         out.entry(e.id).or_insert(full);
                     }

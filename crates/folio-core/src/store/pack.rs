@@ -18,6 +18,9 @@ use crate::id::{ID_LEN, ObjectId};
 
 const PACK_MAGIC: &[u8; 8] = b"FOLIOPAK";
 const IDX_MAGIC: &[u8; 8] = b"FOLIOIDX";
+/// Bytes read at once from a record: its header and, for most packed
+/// records (small files, trees, row chunks), all of its data.
+const SPECULATIVE_READ: usize = 16 << 10;
 const VERSION: u32 = 1;
 const PACK_HEADER: u64 = 12;
 const RECORD_HEADER: usize = ID_LEN + 1 + 8 + 4;
@@ -117,10 +120,20 @@ impl Pack {
 
     /// Reads the record at `offset`, checking that it holds `expect`.
     pub fn read_record(&self, offset: u64, expect: &ObjectId) -> Result<Record, StoreError> {
-        let mut head = [0u8; RECORD_HEADER];
-        self.file
-            .read_exact_at(&mut head, offset)
+        // One read takes the header and, for the small records packs are
+        // made of, the data too (a second read only for larger ones).
+        let mut buf = vec![0u8; SPECULATIVE_READ];
+        let got = self
+            .file
+            .read_at(&mut buf, offset)
             .map_err(|e| self.corrupt_or_io(e, offset))?;
+        if got < RECORD_HEADER {
+            self.file
+                .read_exact_at(&mut buf[..RECORD_HEADER], offset)
+                .map_err(|e| self.corrupt_or_io(e, offset))?;
+        }
+        let got = got.max(RECORD_HEADER);
+        let head: [u8; RECORD_HEADER] = buf[..RECORD_HEADER].try_into().expect("header");
         let id = ObjectId::from_slice(&head[..ID_LEN]).expect("32 bytes");
         if &id != expect {
             return Err(self.corrupt(format!(
@@ -133,10 +146,17 @@ impl Pack {
             .ok_or_else(|| self.corrupt(format!("unknown encoding at offset {offset}")))?;
         let raw_len = u64::from_le_bytes(head[ID_LEN + 1..ID_LEN + 9].try_into().expect("8"));
         let stored = u32::from_le_bytes(head[ID_LEN + 9..].try_into().expect("4")) as usize;
-        let mut data = vec![0u8; stored];
-        self.file
-            .read_exact_at(&mut data, offset + RECORD_HEADER as u64)
-            .map_err(|e| self.corrupt_or_io(e, offset))?;
+        let data = if stored <= got - RECORD_HEADER {
+            buf.truncate(RECORD_HEADER + stored);
+            buf.drain(..RECORD_HEADER);
+            buf
+        } else {
+            let mut data = vec![0u8; stored];
+            self.file
+                .read_exact_at(&mut data, offset + RECORD_HEADER as u64)
+                .map_err(|e| self.corrupt_or_io(e, offset))?;
+            data
+        };
         Ok(Record {
             encoding,
             raw_len,

@@ -98,6 +98,7 @@ impl Repo {
         let src = Sources {
             local: &self.store,
             extra: None,
+            local_loose: None,
         };
         let closure = self.closure(
             &src,
