@@ -715,6 +715,14 @@ fn checkout_of_paths_fetches_only_what_they_need_and_keeps_uncommitted_work() {
     assert_eq!(std::fs::read(b.p("data/a.txt")).expect("read"), b"alpha\n");
     assert!(!b.p("data/big.bin").exists() && !b.p("t.csv").exists());
     assert_eq!(b.ok(&["log", "-n", "1"]), head, "HEAD does not move");
+    // A plain fetch completes the partial clone, with no new commits.
+    assert!(b.p(".folio/remotes/partial").exists());
+    let fetched = b.ok(&["fetch"]);
+    assert!(!fetched.contains("took 0 objects"), "{fetched}");
+    let v = b.ok(&["verify"]);
+    assert!(v.contains("no problems") && !v.contains("not fetched"), "{v}");
+    assert!(!b.p(".folio/remotes/partial").exists());
+    assert!(b.ok(&["fetch"]).contains("took 0 objects"));
     // The full clone: an uncommitted edit is not overwritten without -f;
     // a file REV lacks under the path stays (`restore` would remove it).
     a.write("data/a.txt", b"mine\n");
