@@ -42,7 +42,7 @@ pub use diff::{Diff, DiffOptions, DiffSide, FileDiff, Rename, RowReport, TableDi
 pub use error::{InputProblem, RepoError};
 pub use examples::Meta;
 pub use gc::GcReport;
-pub use history::{ColumnInfo, CommitInfo, DatasetInfo, LogEntry, RejectedLine, TableInfo};
+pub use history::{ColumnInfo, CommitInfo, DatasetInfo, LogEntry, PathAt, RejectedLine, TableInfo};
 pub use ledger::PreviewLine;
 pub use merge::{Conflict, LabelConflict, MergeOptions, MergeOutcome, MergeState};
 pub use oplog::{Operation, RefState};

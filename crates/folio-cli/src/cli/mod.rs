@@ -4,6 +4,7 @@
 mod audit;
 mod book;
 mod branch;
+mod cat;
 mod checkout;
 mod commit;
 mod diff;
@@ -67,6 +68,8 @@ enum Command {
     Log(log::Args),
     /// Describe one commit: metadata, datasets, changes
     Show(show::Args),
+    /// Print a file as it is at a revision (REV:PATH), or list a folder
+    Cat(cat::Args),
     /// Compare commits, or a commit and the working tree, down to rows and cells
     Diff(diff::Args),
     /// Measure distribution drift between two commits, column by column
@@ -328,6 +331,7 @@ pub fn main() -> ExitCode {
         Command::Status(a) => status::run(&ctx, a),
         Command::Log(a) => log::run(&ctx, a),
         Command::Show(a) => show::run(&ctx, a),
+        Command::Cat(a) => cat::run(&ctx, a),
         Command::Diff(a) => diff::run(&ctx, a),
         Command::Drift(a) => drift::run(&ctx, a),
         Command::Checkout(a) => checkout::run(&ctx, a),

@@ -78,3 +78,69 @@ fn checkout_keeps_untracked_files() {
     e.ok(&["checkout", "v1"]);
     assert_eq!(fs::read(e.p("data/notes.md")).expect("notes"), b"mine");
 }
+
+#[test]
+fn cat_prints_a_file_as_it_was_and_lists_folders() {
+    let e = Env::new();
+    e.write("data/a.txt", b"one\n");
+    e.write("data/sub/b.bin", &[0u8, 255, 10, 13]);
+    e.write("labels.csv", b"id,label\n1,cat\n");
+    e.ok(&["commit", "data", "labels.csv", "-m", "first"]);
+    e.write("data/a.txt", b"two\n");
+    e.ok(&["commit", "-m", "second"]);
+    // Old and new bytes, exactly, with nothing checked out.
+    let raw = |spec: &str| {
+        let out = e.cmd(&["cat", spec]).output().expect("run");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+    assert_eq!(raw("HEAD~1:data/a.txt"), b"one\n");
+    assert_eq!(raw("HEAD:data/a.txt"), b"two\n");
+    assert_eq!(raw("HEAD:data/sub/b.bin"), [0u8, 255, 10, 13]);
+    assert_eq!(raw("HEAD:labels.csv"), b"id,label\n1,cat\n");
+    assert_eq!(std::fs::read(e.p("data/a.txt")).expect("read"), b"two\n");
+    // Folders list their entries; the root lists datasets.
+    assert_eq!(e.ok(&["cat", "HEAD:data"]), "a.txt\nsub/\n");
+    assert_eq!(e.ok(&["cat", "HEAD:"]), "data/\nlabels.csv\n");
+    // Relative to the current folder with ./
+    let out = e
+        .cmd(&["cat", "HEAD~1:./a.txt"])
+        .current_dir(e.p("data"))
+        .output()
+        .expect("run");
+    assert_eq!(out.stdout, b"one\n");
+    // What is not there, or no path at all, is a clear error.
+    let err = e.fails(&["cat", "HEAD:data/nope.txt"], 1);
+    assert!(err.contains("data/nope.txt is not in HEAD"), "{err}");
+    let err = e.fails(&["cat", "HEAD"], 1);
+    assert!(err.contains("REV:PATH"), "{err}");
+    // A damaged object is an error (exit 70), never bytes with exit 0.
+    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+    let big: Vec<u8> = (0..600_000)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    e.write("data/big.bin", &big);
+    e.ok(&["commit", "-m", "big"]);
+    assert_eq!(raw("HEAD:data/big.bin"), big);
+    let hex = blake3::hash(&big).to_hex().to_string();
+    let loose = e.p(&format!(".folio/objects/{}/{}", &hex[..2], &hex[2..]));
+    assert!(
+        loose.exists(),
+        "a large incompressible file is stored loose"
+    );
+    crate::flip_byte(&loose, 1000);
+    let err = e.fails(&["cat", "HEAD:data/big.bin"], 70);
+    assert!(
+        err.contains("damaged") || err.contains("does not match"),
+        "{err}"
+    );
+}

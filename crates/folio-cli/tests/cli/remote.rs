@@ -720,7 +720,10 @@ fn checkout_of_paths_fetches_only_what_they_need_and_keeps_uncommitted_work() {
     let fetched = b.ok(&["fetch"]);
     assert!(!fetched.contains("took 0 objects"), "{fetched}");
     let v = b.ok(&["verify"]);
-    assert!(v.contains("no problems") && !v.contains("not fetched"), "{v}");
+    assert!(
+        v.contains("no problems") && !v.contains("not fetched"),
+        "{v}"
+    );
     assert!(!b.p(".folio/remotes/partial").exists());
     assert!(b.ok(&["fetch"]).contains("took 0 objects"));
     // The full clone: an uncommitted edit is not overwritten without -f;

@@ -103,7 +103,83 @@ pub struct RejectedLine {
     pub reason: String,
 }
 
+/// What a path names in a commit (`folio cat REV:PATH`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PathAt {
+    /// A file, executable or symlink: its kind, contents id and size.
+    Blob(EntryKind, ObjectId, u64),
+    /// A folder: its entries (name, kind, size), in order.
+    Folder(Vec<(String, EntryKind, u64)>),
+}
+
 impl Repo {
+    /// What `path` (repository-relative, `/`-separated) names in commit
+    /// `id`, walking only the folders on the way; `None` when nothing.
+    pub fn path_at(&self, id: CommitId, path: &str) -> Result<Option<PathAt>, RepoError> {
+        let path = path.trim_matches('/');
+        let commit = self.read_commit(id)?;
+        let listing = |tree: &crate::object::Tree| {
+            PathAt::Folder(
+                tree.entries
+                    .iter()
+                    .map(|e| (e.name.clone(), e.kind, e.size))
+                    .collect(),
+            )
+        };
+        for d in &commit.datasets {
+            if !is_within(path, &d.path) {
+                continue;
+            }
+            if d.kind != EntryKind::Tree {
+                return Ok((path == d.path).then_some(PathAt::Blob(d.kind, d.id, d.size)));
+            }
+            let mut tree = self.read_tree(TreeId(d.id))?;
+            let rest = path[d.path.len()..].trim_start_matches('/');
+            if rest.is_empty() {
+                return Ok(Some(listing(&tree)));
+            }
+            let parts: Vec<&str> = rest.split('/').collect();
+            for (i, part) in parts.iter().enumerate() {
+                let Some(e) = tree.entries.iter().find(|e| e.name == *part) else {
+                    return Ok(None);
+                };
+                let last = i + 1 == parts.len();
+                match (e.kind, last) {
+                    (EntryKind::Tree, true) => {
+                        return Ok(Some(listing(&self.read_tree(TreeId(e.id))?)));
+                    }
+                    (EntryKind::Tree, false) => tree = self.read_tree(TreeId(e.id))?,
+                    (kind, true) => return Ok(Some(PathAt::Blob(kind, e.id, e.size))),
+                    (_, false) => return Ok(None),
+                }
+            }
+        }
+        // A folder holding datasets (`data` when `data/a` and `data/b`
+        // are datasets) lists them.
+        let mut under: Vec<(String, EntryKind, u64)> = Vec::new();
+        for d in &commit.datasets {
+            let rest = if path.is_empty() {
+                Some(d.path.as_str())
+            } else {
+                d.path.strip_prefix(path).and_then(|r| r.strip_prefix('/'))
+            };
+            if let Some(rest) = rest {
+                match rest.split_once('/') {
+                    Some((first, _)) => under.push((first.to_string(), EntryKind::Tree, 0)),
+                    None => under.push((rest.to_string(), d.kind, d.size)),
+                }
+            }
+        }
+        under.dedup_by(|a, b| a.0 == b.0);
+        Ok((!under.is_empty()).then_some(PathAt::Folder(under)))
+    }
+
+    /// Streams an object's contents into `out`, checked against its id
+    /// (an error after the last byte when they do not match).
+    pub fn cat(&self, id: &ObjectId, out: &mut dyn std::io::Write) -> Result<u64, RepoError> {
+        Ok(self.store.copy_to(id, out)?)
+    }
+
     /// Flattens a dataset entry (`None` gives an empty map). A single-file
     /// dataset flattens to one entry with the empty path.
     pub(crate) fn flatten_dataset(
