@@ -3,5 +3,13 @@
 mod cli;
 
 fn main() -> std::process::ExitCode {
+    // A panic inside the Parquet decoder on damaged input is caught and
+    // reported as an error naming the file; it prints nothing itself.
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if !folio_core::table::decoding_untrusted() {
+            default(info);
+        }
+    }));
     cli::main()
 }

@@ -2,7 +2,7 @@
 //!
 //! ```toml
 //! [tables."data/reviews.csv"]
-//! format = "csv"            # csv, tsv or jsonl; default from the extension
+//! format = "csv"            # csv, tsv, jsonl or parquet; default from the extension
 //! key = ["id"]              # the row identity; default: the row's content
 //! [tables."data/reviews.csv".columns]
 //! label = "categorical"     # integer, float, boolean, string or categorical

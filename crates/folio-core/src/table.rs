@@ -9,6 +9,26 @@
 
 pub mod manifest;
 pub mod merge;
+#[cfg(feature = "parquet")]
+mod parquet;
+#[cfg(not(feature = "parquet"))]
+mod parquet {
+    //! Built without the `parquet` feature: Parquet tables are refused.
+
+    /// Never: nothing decodes Parquet.
+    pub fn decoding_untrusted() -> bool {
+        false
+    }
+    use super::TableError;
+    use super::read::{RowSink, State};
+
+    pub(super) fn read(st: &mut State<'_>, _sink: &mut dyn RowSink) -> Result<(), TableError> {
+        Err(TableError::Unreadable {
+            path: st.path.to_path_buf(),
+            reason: "this folio was built without Parquet support (cargo feature `parquet`)".into(),
+        })
+    }
+}
 mod read;
 
 use crate::error::ErrorKind;
@@ -17,6 +37,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub use parquet::decoding_untrusted;
 pub use read::{RowSink, read_table};
 
 /// One row as text: its line, and column → value (null cells left out).
@@ -53,6 +74,8 @@ pub enum Format {
     Tsv,
     /// One JSON object per line.
     Jsonl,
+    /// Apache Parquet (read; docs/FORMAT.md, "Parquet tables").
+    Parquet,
 }
 
 impl Format {
@@ -63,6 +86,7 @@ impl Format {
             "csv" => Some(Format::Csv),
             "tsv" | "tab" => Some(Format::Tsv),
             "jsonl" | "ndjson" => Some(Format::Jsonl),
+            "parquet" | "pq" => Some(Format::Parquet),
             _ => None,
         }
     }
@@ -72,6 +96,7 @@ impl Format {
             Format::Csv => 1,
             Format::Tsv => 2,
             Format::Jsonl => 3,
+            Format::Parquet => 4,
         }
     }
 
@@ -80,6 +105,7 @@ impl Format {
             1 => Some(Format::Csv),
             2 => Some(Format::Tsv),
             3 => Some(Format::Jsonl),
+            4 => Some(Format::Parquet),
             _ => None,
         }
     }
@@ -90,6 +116,7 @@ impl Format {
             Format::Csv => "csv",
             Format::Tsv => "tsv",
             Format::Jsonl => "jsonl",
+            Format::Parquet => "parquet",
         }
     }
 }
@@ -293,6 +320,15 @@ pub enum TableError {
         /// The columns the table has.
         columns: String,
     },
+    /// A file folio cannot read as a table (a damaged Parquet file, or a
+    /// feature folio does not read).
+    #[error("{}: {reason}", path.display())]
+    Unreadable {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong and what to do.
+        reason: String,
+    },
     /// A stored table object is damaged.
     #[error("table object {0}: malformed ({1})")]
     Corrupt(crate::id::ObjectId, String),
@@ -305,7 +341,8 @@ impl TableError {
             TableError::Io { .. } => ErrorKind::Io,
             TableError::BadRow { .. }
             | TableError::DuplicateKey { .. }
-            | TableError::UnknownKey { .. } => ErrorKind::Invalid,
+            | TableError::UnknownKey { .. }
+            | TableError::Unreadable { .. } => ErrorKind::Invalid,
             TableError::Corrupt(..) => ErrorKind::Damaged,
         }
     }

@@ -154,3 +154,52 @@ fn deleted_dataset_is_dropped_on_commit() {
         .collect();
     assert_eq!(paths, ["a"]);
 }
+
+/// A Parquet fixture of folio-core (written by its testdata/parquet/make.py).
+fn parquet_fixture(name: &str) -> Vec<u8> {
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../folio-core/testdata/parquet")
+        .join(name);
+    std::fs::read(p).expect("fixture")
+}
+
+#[test]
+fn parquet_tables_commit_diff_and_drift_and_damage_changes_nothing() {
+    let e = Env::new();
+    e.write("t.parquet", &parquet_fixture("same.parquet"));
+    e.ok(&["commit", "t.parquet", "--key", "id", "-m", "one"]);
+    let show = e.ok(&["show"]);
+    assert!(
+        show.contains("t.parquet (parquet, 40 rows, key id)"),
+        "{show}"
+    );
+    assert!(
+        show.contains("score: float") && show.contains("keep: boolean"),
+        "{show}"
+    );
+    // make.py's next version: row 3 removed, row 7's score 3.75 -> 99.5,
+    // row 41 added.
+    e.write("t.parquet", &parquet_fixture("next.parquet"));
+    e.ok(&["commit", "-m", "two"]);
+    let diff = e.ok(&["diff", "HEAD~1", "HEAD"]);
+    assert!(
+        diff.contains("1 rows added, 1 removed, 1 modified"),
+        "{diff}"
+    );
+    assert!(diff.contains("score: 3.75 → 99.5"), "{diff}");
+    e.ok(&["drift", "HEAD~1", "HEAD"]);
+    // A damaged file: a clear error naming it, and nothing committed.
+    let before = e.ok(&["log"]);
+    let mut bad = parquet_fixture("next.parquet");
+    let n = bad.len();
+    bad.truncate(n / 2);
+    e.write("t.parquet", &bad);
+    let err = e.fails(&["commit", "-m", "three"], 1);
+    assert!(
+        err.contains("t.parquet") && err.contains("Parquet"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(e.ok(&["log"]), before);
+    assert!(e.ok(&["verify"]).contains("no problems"));
+}

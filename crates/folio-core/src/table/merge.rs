@@ -257,6 +257,10 @@ pub fn write_rows(
             }
             w.into_inner().map_err(|e| e.to_string())
         }
+        Format::Parquet => Err(
+            "a three-way merge of a Parquet table's rows cannot be written back as Parquet: settle the path with --ours or --theirs, or merge an exported CSV"
+                .into(),
+        ),
         Format::Jsonl => {
             let mut out = Vec::with_capacity(rows.len() * 64);
             for (_, n, body) in rows {

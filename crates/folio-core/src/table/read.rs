@@ -48,6 +48,7 @@ pub fn read_table(
         Format::Csv => read_csv(&mut st, b',', sink)?,
         Format::Tsv => read_csv(&mut st, b'\t', sink)?,
         Format::Jsonl => read_jsonl(&mut st, sink)?,
+        Format::Parquet => super::parquet::read(&mut st, sink)?,
     }
     let columns = st
         .columns
@@ -61,8 +62,8 @@ pub fn read_table(
     })
 }
 
-struct State<'a> {
-    path: &'a Path,
+pub(super) struct State<'a> {
+    pub(super) path: &'a Path,
     declared: &'a BTreeMap<String, ColumnType>,
     lenient: bool,
     columns: Vec<String>,
@@ -71,7 +72,7 @@ struct State<'a> {
 }
 
 impl State<'_> {
-    fn io(&self, source: std::io::Error) -> TableError {
+    pub(super) fn io(&self, source: std::io::Error) -> TableError {
         TableError::Io {
             path: self.path.to_path_buf(),
             source,
@@ -79,7 +80,7 @@ impl State<'_> {
     }
 
     /// A bad row: an error, or a rejection in lenient mode.
-    fn reject(&mut self, line: u64, reason: String) -> Result<(), TableError> {
+    pub(super) fn reject(&mut self, line: u64, reason: String) -> Result<(), TableError> {
         if self.lenient {
             self.rejected.push((line, reason));
             Ok(())
@@ -89,7 +90,7 @@ impl State<'_> {
     }
 
     /// Checks declared types, updates inferred ones, hands the row on.
-    fn accept(
+    pub(super) fn accept(
         &mut self,
         line: u64,
         cells: &[Cell],
@@ -114,7 +115,7 @@ impl State<'_> {
         sink.row(line, &self.columns, cells)
     }
 
-    fn column(&mut self, name: &str) -> usize {
+    pub(super) fn column(&mut self, name: &str) -> usize {
         match self.columns.iter().position(|c| c == name) {
             Some(i) => i,
             None => {

@@ -1,0 +1,531 @@
+//! Parquet tables, read row by row through the `parquet` crate's record
+//! API (no Arrow). Cells are the text a CSV of the same data holds, so the
+//! same rows in CSV and Parquet have the same identities (docs/FORMAT.md,
+//! "Parquet tables"):
+//!
+//! - integers and floats as decimal text (floats shortest round-trip),
+//!   booleans `true`/`false`, strings as they are (an empty string is an
+//!   empty string, distinct from null);
+//! - decimals exactly (`12.30` for scale 2), dates `YYYY-MM-DD`, times and
+//!   timestamps RFC 3339 with the unit's digits (`Z` when UTC-adjusted);
+//! - binary as lowercase hex; lists, structs and maps as canonical JSON
+//!   (sorted keys).
+//!
+//! Every column's type is checked against what the reader can convert
+//! before a row is read: anything else is a clear error naming the file and
+//! the column, never a panic.
+
+use std::fs::File;
+
+use parquet::basic::{ConvertedType, LogicalType, TimeUnit, Type as Physical};
+use parquet::data_type::Decimal;
+use parquet::file::reader::{FileReader, SerializedFileReader};
+use parquet::record::Field;
+use parquet::schema::types::ColumnDescriptor;
+
+use super::read::{RowSink, State};
+use super::{Cell, TableError};
+
+/// How a top-level 64-bit integer column is shown, when its logical type
+/// says more than the record reader does.
+#[derive(Clone, Copy)]
+enum Int64As {
+    Plain,
+    Timestamp { unit: Unit, utc: bool },
+    Time(Unit),
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Unit {
+    Millis,
+    Micros,
+    Nanos,
+}
+
+fn unit(u: &TimeUnit) -> Unit {
+    match u {
+        TimeUnit::MILLIS => Unit::Millis,
+        TimeUnit::MICROS => Unit::Micros,
+        TimeUnit::NANOS => Unit::Nanos,
+    }
+}
+
+thread_local! {
+    static GUARDED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// True on a thread decoding a Parquet file: the `parquet` crate panics on
+/// some damaged inputs (an assertion in its bit reader), which folio turns
+/// into an error naming the file. A program's panic hook can stay quiet
+/// while this is true.
+pub fn decoding_untrusted() -> bool {
+    GUARDED.with(std::cell::Cell::get)
+}
+
+pub(super) fn read(st: &mut State<'_>, sink: &mut dyn RowSink) -> Result<(), TableError> {
+    let path = st.path.to_path_buf();
+    GUARDED.with(|g| g.set(true));
+    let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| read_rows(st, sink)));
+    GUARDED.with(|g| g.set(false));
+    res.unwrap_or_else(|panic| {
+        let why = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "no detail".into());
+        Err(TableError::Unreadable {
+            path,
+            reason: format!(
+                "damaged Parquet data: the reader stopped ({why}); re-export the file from its source"
+            ),
+        })
+    })
+}
+
+fn read_rows(st: &mut State<'_>, sink: &mut dyn RowSink) -> Result<(), TableError> {
+    let path = st.path.to_path_buf();
+    let unreadable = |reason: String| TableError::Unreadable {
+        path: path.clone(),
+        reason,
+    };
+    let file = File::open(&path).map_err(|e| st.io(e))?;
+    if is_encrypted(&file) {
+        return Err(unreadable(
+            "an encrypted Parquet file (its footer is encrypted): folio does not read Parquet encryption; decrypt it first (e.g. with pyarrow and its key)"
+                .into(),
+        ));
+    }
+    let reader = SerializedFileReader::new(file).map_err(|e| {
+        unreadable(format!(
+            "not a Parquet file folio can read ({e}); check it with `parquet-tools` or re-export it"
+        ))
+    })?;
+    let schema = reader.metadata().file_metadata().schema_descr_ptr();
+    for c in schema.columns() {
+        check_column(c).map_err(|why| {
+            unreadable(format!(
+                "column '{}': {why}; cast it to a supported type before committing",
+                c.path()
+            ))
+        })?;
+    }
+    // How each top-level column's 64-bit integers read (a nanosecond
+    // timestamp has no converted type: the record reader sees a number).
+    let mut int64_as: Vec<(String, Int64As)> = Vec::new();
+    for c in schema.columns() {
+        if c.path().parts().len() != 1 || c.physical_type() != Physical::INT64 {
+            continue;
+        }
+        let how = match c.logical_type_ref() {
+            Some(LogicalType::Timestamp(t)) => Int64As::Timestamp {
+                unit: unit(&t.unit),
+                utc: t.is_adjusted_to_u_t_c,
+            },
+            Some(LogicalType::Time(t)) => Int64As::Time(unit(&t.unit)),
+            _ => Int64As::Plain,
+        };
+        int64_as.push((c.name().to_string(), how));
+    }
+    let rows = reader
+        .get_row_iter(None)
+        .map_err(|e| unreadable(format!("cannot read its rows ({e})")))?;
+    let mut cells: Vec<Cell> = Vec::new();
+    for (i, row) in rows.enumerate() {
+        let line = i as u64 + 1;
+        let row = row.map_err(|e| unreadable(format!("row {line}: cannot be read ({e})")))?;
+        cells.clear();
+        for (name, field) in row.get_column_iter() {
+            let at = st.column(name);
+            if cells.len() <= at {
+                cells.resize(at + 1, Cell::Null);
+            }
+            let how = int64_as
+                .iter()
+                .find(|(n, _)| n == name)
+                .map_or(Int64As::Plain, |(_, h)| *h);
+            cells[at] = match cell(field, how) {
+                Ok(c) => c,
+                Err(why) => {
+                    st.reject(line, format!("column '{name}': {why}"))?;
+                    continue;
+                }
+            };
+        }
+        st.accept(line, &cells, sink)?;
+    }
+    Ok(())
+}
+
+/// True when the file ends with the magic of an encrypted footer.
+fn is_encrypted(f: &File) -> bool {
+    use std::os::unix::fs::FileExt;
+    let Ok(len) = f.metadata().map(|m| m.len()) else {
+        return false;
+    };
+    let mut tail = [0u8; 4];
+    len >= 4 && f.read_exact_at(&mut tail, len - 4).is_ok() && &tail == b"PARE"
+}
+
+/// The (physical, converted) types the record reader converts; it panics
+/// on others, so they are refused first.
+fn check_column(c: &ColumnDescriptor) -> Result<(), String> {
+    use ConvertedType as C;
+    let conv = c.converted_type();
+    let ok = match c.physical_type() {
+        Physical::BOOLEAN | Physical::INT96 | Physical::FLOAT | Physical::DOUBLE => true,
+        Physical::INT32 => matches!(
+            conv,
+            C::NONE
+                | C::INT_8
+                | C::INT_16
+                | C::INT_32
+                | C::UINT_8
+                | C::UINT_16
+                | C::UINT_32
+                | C::DATE
+                | C::TIME_MILLIS
+                | C::DECIMAL
+        ),
+        Physical::INT64 => matches!(
+            conv,
+            C::NONE
+                | C::INT_64
+                | C::UINT_64
+                | C::TIME_MICROS
+                | C::TIMESTAMP_MILLIS
+                | C::TIMESTAMP_MICROS
+                | C::DECIMAL
+        ),
+        Physical::BYTE_ARRAY => matches!(
+            conv,
+            C::NONE | C::UTF8 | C::ENUM | C::JSON | C::BSON | C::DECIMAL
+        ),
+        Physical::FIXED_LEN_BYTE_ARRAY => matches!(conv, C::NONE | C::DECIMAL),
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "physical type {} with converted type {} is not a type folio reads",
+            c.physical_type(),
+            conv
+        ))
+    }
+}
+
+/// One value as a cell.
+fn cell(f: &Field, how: Int64As) -> Result<Cell, String> {
+    Ok(match (f, how) {
+        (Field::Null, _) => Cell::Null,
+        (Field::Str(s), _) => Cell::Text(s.clone()),
+        (Field::Group(_) | Field::ListInternal(_) | Field::MapInternal(_), _) => {
+            Cell::Json(json(f)?.to_string())
+        }
+        // The unit and zone come from the column's logical type.
+        (
+            Field::Long(v) | Field::TimestampMillis(v) | Field::TimestampMicros(v),
+            Int64As::Timestamp { unit, utc },
+        ) => Cell::Text(timestamp(*v, unit, utc)?),
+        (Field::Long(v), Int64As::Time(unit)) => Cell::Text(time_of_day(*v, unit)?),
+        (other, _) => Cell::Text(scalar(other)?),
+    })
+}
+
+/// A scalar as the text a CSV holds.
+fn scalar(f: &Field) -> Result<String, String> {
+    Ok(match f {
+        Field::Bool(b) => b.to_string(),
+        Field::Byte(v) => v.to_string(),
+        Field::Short(v) => v.to_string(),
+        Field::Int(v) => v.to_string(),
+        Field::Long(v) => v.to_string(),
+        Field::UByte(v) => v.to_string(),
+        Field::UShort(v) => v.to_string(),
+        Field::UInt(v) => v.to_string(),
+        Field::ULong(v) => v.to_string(),
+        Field::Float16(v) => f32::from(*v).to_string(),
+        Field::Float(v) => v.to_string(),
+        Field::Double(v) => v.to_string(),
+        Field::Decimal(d) => decimal(d)?,
+        Field::Str(s) => s.clone(),
+        Field::Bytes(b) => hex(b.data()),
+        Field::Date(days) => chrono::NaiveDate::from_num_days_from_ce_opt(days + 719_163)
+            .ok_or_else(|| format!("date {days} (days since 1970) is out of range"))?
+            .format("%Y-%m-%d")
+            .to_string(),
+        Field::TimeMillis(ms) => time_of_day(i64::from(*ms), Unit::Millis)?,
+        Field::TimeMicros(us) => time_of_day(*us, Unit::Micros)?,
+        Field::TimestampMillis(ms) => timestamp(*ms, Unit::Millis, true)?,
+        Field::TimestampMicros(us) => timestamp(*us, Unit::Micros, true)?,
+        Field::Null => String::new(),
+        Field::Group(_) | Field::ListInternal(_) | Field::MapInternal(_) => json(f)?.to_string(),
+    })
+}
+
+/// A decimal exactly: the unscaled big-endian integer, then the point.
+fn decimal(d: &Decimal) -> Result<String, String> {
+    let bytes = d.data();
+    if bytes.is_empty() || bytes.len() > 16 {
+        return Err(format!(
+            "a decimal of {} bytes is beyond 38 digits",
+            bytes.len()
+        ));
+    }
+    let negative = bytes[0] & 0x80 != 0;
+    let mut v: i128 = if negative { -1 } else { 0 };
+    for b in bytes {
+        v = (v << 8) | i128::from(*b);
+    }
+    let scale = d.scale();
+    let digits = v.unsigned_abs().to_string();
+    let sign = if v < 0 { "-" } else { "" };
+    if scale <= 0 {
+        let zeros = "0".repeat(scale.unsigned_abs() as usize);
+        return Ok(format!(
+            "{sign}{digits}{}",
+            if v == 0 { "" } else { &zeros }
+        ));
+    }
+    let scale = scale as usize;
+    let padded = format!("{digits:0>width$}", width = scale + 1);
+    let (int, frac) = padded.split_at(padded.len() - scale);
+    Ok(format!("{sign}{int}.{frac}"))
+}
+
+fn hex(b: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::with_capacity(b.len() * 2);
+    for x in b {
+        let _ = write!(s, "{x:02x}");
+    }
+    s
+}
+
+fn split(v: i64, unit: Unit) -> (i64, u32, usize) {
+    let per = match unit {
+        Unit::Millis => 1_000,
+        Unit::Micros => 1_000_000,
+        Unit::Nanos => 1_000_000_000,
+    };
+    let digits = match unit {
+        Unit::Millis => 3,
+        Unit::Micros => 6,
+        Unit::Nanos => 9,
+    };
+    let secs = v.div_euclid(per);
+    let frac = v.rem_euclid(per);
+    let nanos = (frac * (1_000_000_000 / per)) as u32;
+    (secs, nanos, digits)
+}
+
+/// RFC 3339 with the unit's digits; `Z` when adjusted to UTC, no zone
+/// (a local date-time) otherwise.
+fn timestamp(v: i64, unit: Unit, utc: bool) -> Result<String, String> {
+    let (secs, nanos, digits) = split(v, unit);
+    let t = chrono::DateTime::from_timestamp(secs, nanos)
+        .ok_or_else(|| format!("timestamp {v} is out of range"))?
+        .naive_utc();
+    let frac = format!("{:09}", nanos);
+    Ok(format!(
+        "{}.{}{}",
+        t.format("%Y-%m-%dT%H:%M:%S"),
+        &frac[..digits],
+        if utc { "Z" } else { "" }
+    ))
+}
+
+fn time_of_day(v: i64, unit: Unit) -> Result<String, String> {
+    let (secs, nanos, digits) = split(v, unit);
+    if !(0..86_400).contains(&secs) {
+        return Err(format!("time of day {v} is out of range"));
+    }
+    let frac = format!("{:09}", nanos);
+    Ok(format!(
+        "{:02}:{:02}:{:02}.{}",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60,
+        &frac[..digits]
+    ))
+}
+
+/// A nested value as JSON (objects keep sorted keys: canonical).
+fn json(f: &Field) -> Result<serde_json::Value, String> {
+    use serde_json::Value;
+    Ok(match f {
+        Field::Null => Value::Null,
+        Field::Bool(b) => Value::Bool(*b),
+        Field::Byte(_)
+        | Field::Short(_)
+        | Field::Int(_)
+        | Field::Long(_)
+        | Field::UByte(_)
+        | Field::UShort(_)
+        | Field::UInt(_)
+        | Field::ULong(_) => serde_json::from_str(&scalar(f)?).map_err(|e| e.to_string())?,
+        Field::Float16(_) | Field::Float(_) | Field::Double(_) => {
+            let text = scalar(f)?;
+            match text
+                .parse::<f64>()
+                .ok()
+                .and_then(serde_json::Number::from_f64)
+            {
+                Some(n) => Value::Number(n),
+                None => Value::String(text), // NaN and infinities
+            }
+        }
+        Field::Group(row) => {
+            let mut m = serde_json::Map::new();
+            for (k, v) in row.get_column_iter() {
+                m.insert(k.clone(), json(v)?);
+            }
+            Value::Object(m)
+        }
+        Field::ListInternal(list) => {
+            Value::Array(list.elements().iter().map(json).collect::<Result<_, _>>()?)
+        }
+        Field::MapInternal(map) => {
+            // Keys as text, so any key type makes an object.
+            let mut m = serde_json::Map::new();
+            for (k, v) in map.entries() {
+                let key = match k {
+                    Field::Str(s) => s.clone(),
+                    other => scalar(other)?,
+                };
+                m.insert(key, json(v)?);
+            }
+            Value::Object(m)
+        }
+        other => Value::String(scalar(other)?),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::table::{Format, TableError, read_table, read_text_rows};
+    use std::collections::{BTreeSet, HashMap};
+    use std::path::{Path, PathBuf};
+
+    /// Fixtures and their expectations, written by testdata/parquet/make.py.
+    fn fixture(name: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("testdata/parquet")
+            .join(name)
+    }
+
+    #[test]
+    fn every_type_reads_as_the_script_computed() {
+        let rows = read_text_rows(&fixture("types.parquet"), Format::Parquet).expect("read");
+        let expected: Vec<HashMap<String, String>> = serde_json::from_str(
+            &std::fs::read_to_string(fixture("types.expected.json")).expect("expected"),
+        )
+        .expect("json");
+        let got: Vec<HashMap<String, String>> = rows.into_iter().map(|r| r.1).collect();
+        assert_eq!(got, expected);
+    }
+
+    /// Row identities by content, as a commit computes them.
+    fn identities(path: &Path, format: Format) -> BTreeSet<[u8; 32]> {
+        struct Ids(BTreeSet<[u8; 32]>);
+        impl crate::table::RowSink for Ids {
+            fn row(
+                &mut self,
+                _: u64,
+                columns: &[String],
+                cells: &[Cell],
+            ) -> Result<(), TableError> {
+                let mut pairs: Vec<(&str, &Cell)> = columns
+                    .iter()
+                    .map(String::as_str)
+                    .zip(cells)
+                    .filter(|(_, c)| **c != Cell::Null)
+                    .collect();
+                self.0
+                    .insert(crate::table::row_hash(&crate::table::encode_row(
+                        &mut pairs,
+                    )));
+                Ok(())
+            }
+        }
+        let mut ids = Ids(BTreeSet::new());
+        read_table(path, format, &Default::default(), false, &mut ids).expect("read");
+        ids.0
+    }
+
+    #[test]
+    fn the_same_rows_in_csv_and_parquet_are_the_same_examples() {
+        let csv = identities(&fixture("same.csv"), Format::Csv);
+        let parquet = identities(&fixture("same.parquet"), Format::Parquet);
+        assert_eq!(csv.len(), 40);
+        assert_eq!(csv, parquet);
+    }
+
+    #[test]
+    fn damaged_and_encrypted_files_are_clear_errors() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let good = std::fs::read(fixture("types.parquet")).expect("read");
+        let path = dir.path().join("t.parquet");
+        // Encrypted footers end in PARE instead of PAR1.
+        let mut enc = good.clone();
+        let n = enc.len();
+        enc[n - 4..].copy_from_slice(b"PARE");
+        std::fs::write(&path, &enc).expect("write");
+        let err = read_text_rows(&path, Format::Parquet).expect_err("encrypted");
+        assert!(err.to_string().contains("encrypted"), "{err}");
+        assert!(err.to_string().contains("t.parquet"), "{err}");
+        // Truncated anywhere, or a byte flipped anywhere: an error or
+        // (when the flip lands in unused bytes or a value) rows; never a
+        // panic.
+        for cut in (0..good.len()).step_by(97) {
+            std::fs::write(&path, &good[..cut]).expect("write");
+            assert!(
+                read_text_rows(&path, Format::Parquet).is_err(),
+                "cut at {cut}"
+            );
+        }
+        for at in (0..good.len()).step_by(13) {
+            let mut bad = good.clone();
+            bad[at] ^= 0x5a;
+            std::fs::write(&path, &bad).expect("write");
+            if let Err(e) = read_text_rows(&path, Format::Parquet) {
+                assert!(e.to_string().contains("t.parquet"), "{e}");
+            }
+        }
+    }
+
+    #[test]
+    fn decimals_are_exact() {
+        let d = |v: i64, scale: i32| decimal(&Decimal::from_i64(v, 18, scale)).expect("decimal");
+        assert_eq!(d(1230, 2), "12.30");
+        assert_eq!(d(-5, 3), "-0.005");
+        assert_eq!(d(0, 2), "0.00");
+        assert_eq!(d(7, 0), "7");
+        assert_eq!(d(-120, 1), "-12.0");
+    }
+
+    #[test]
+    fn times_keep_their_unit_and_zone() {
+        // 2026-01-15T10:00:00.123456Z in microseconds, computed by hand:
+        // 20,468 days * 86,400 s + 36,000 s.
+        let us = (20_468i64 * 86_400 + 36_000) * 1_000_000 + 123_456;
+        assert_eq!(
+            timestamp(us, Unit::Micros, true).expect("ts"),
+            "2026-01-15T10:00:00.123456Z"
+        );
+        assert_eq!(
+            timestamp(us * 1000 + 789, Unit::Nanos, false).expect("ts"),
+            "2026-01-15T10:00:00.123456789"
+        );
+        assert_eq!(
+            timestamp(-1, Unit::Millis, true).expect("ts"),
+            "1969-12-31T23:59:59.999Z"
+        );
+        assert_eq!(
+            time_of_day(3_723_004, Unit::Millis).expect("t"),
+            "01:02:03.004"
+        );
+        assert!(time_of_day(86_400_000, Unit::Millis).is_err());
+        assert_eq!(hex(&[0, 255, 16]), "00ff10");
+    }
+}
