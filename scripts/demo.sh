@@ -112,7 +112,7 @@ step "Machine-readable output for CI" log -n 1 --json
 
 echo; echo "(share through a folder remote: a teammate clones, commits, pushes; we pull)"
 step "Add a remote (a folder here; s3://bucket/prefix works the same)" remote add origin "$WORK/shared"
-step "Push main and its ledger" push
+step "Push every branch and tag, and their ledger" push --all
 step "A teammate clones it" clone "$WORK/shared" "$WORK/teammate"
 step "Their copy answers as ours does" -C "$WORK/teammate" lineage reviews.csv:12
 printf 'P2\n1 1\n255\n42\n' > "$WORK/teammate/images/cat/cat_42.pgm"
@@ -122,5 +122,8 @@ step "We pull their commit (a fast-forward)" pull
 step "History now has their commit" log -n 2
 step "A history-only clone: contents are fetched when a checkout needs them" clone --no-data "$WORK/shared" "$WORK/light"
 step "It verifies, counting what is not fetched" -C "$WORK/light" verify
+step "One file of v1, printed without checking anything out (fetched on demand)" -C "$WORK/light" cat v1:reviews.csv
+step "Only the cat images of v1, written in place; HEAD stays" -C "$WORK/light" checkout v1 -- images/cat
 step "Checkout fetches what main needs" -C "$WORK/light" checkout main
+step "What a week-old interrupted push would have left on the remote (nothing here)" gc --remote origin
 echo; echo "demo finished: every step above ran on a fresh repository in $WORK"

@@ -77,7 +77,7 @@ fn remote(ctx: &Ctx, a: &Args, name: &str) -> Result {
         r.reachable,
         r.removed.len(),
         fmt_bytes(r.removed_bytes),
-        humantime::format_duration(std::time::Duration::from_secs(r.grace_secs as u64)),
+        period(r.grace_secs),
     );
     for k in &r.removed {
         s += &format!("  {k}\n");
@@ -108,4 +108,15 @@ fn remote(ctx: &Ctx, a: &Args, name: &str) -> Result {
         s += &format!("run `folio gc --remote {name} --prune` to delete them\n");
     }
     out(&s)
+}
+
+/// A grace period in its largest whole unit (`7 days`, `90 minutes`).
+fn period(secs: i64) -> String {
+    let (n, unit) = match secs {
+        s if s % 86_400 == 0 => (s / 86_400, "day"),
+        s if s % 3_600 == 0 => (s / 3_600, "hour"),
+        s if s % 60 == 0 => (s / 60, "minute"),
+        s => (s, "second"),
+    };
+    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
 }
