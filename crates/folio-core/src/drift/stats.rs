@@ -233,20 +233,37 @@ pub fn ks(reference: &[f64], current: &[f64]) -> (f64, f64) {
 /// p-values accurate: nothing is subtracted from 1. One column of `m + 1`
 /// values at a time.
 fn ks_exact_outside(n: usize, m: usize, h: u64) -> f64 {
-    let inside = |x: usize, y: usize| (x as u64 * m as u64).abs_diff(y as u64 * n as u64) < h;
-    let mut col = vec![0.0f64; m + 1];
-    // x = 0: only upward steps.
-    for y in 1..=m {
-        col[y] = if inside(0, y) { col[y - 1] } else { 1.0 };
+    let (n64, m64) = (n as u64, m as u64);
+    // Points outside the band hold 1; the band moves up with x, so a
+    // column only computes its band (O(n·h/n) work, not O(n·m)), and a
+    // value above the last band is still the initial 1.
+    let band = |x: u64| -> (usize, usize) {
+        let lo = if x * m64 < h {
+            0
+        } else {
+            (x * m64 - h) / n64 + 1
+        };
+        let hi = ((x * m64 + h - 1) / n64).min(m64);
+        (lo as usize, hi as usize)
+    };
+    let mut col = vec![1.0f64; m + 1];
+    let (_, hi0) = band(0);
+    col[0] = 0.0;
+    for y in 1..=hi0 {
+        col[y] = col[y - 1];
     }
     for x in 1..=n {
-        col[0] = if inside(x, 0) { col[0] } else { 1.0 };
-        for y in 1..=m {
-            col[y] = if inside(x, y) {
-                (x as f64 * col[y] + y as f64 * col[y - 1]) / (x + y) as f64
-            } else {
-                1.0
-            };
+        let (lo, hi) = band(x as u64);
+        if lo > hi {
+            return 1.0; // no path stays inside
+        }
+        if lo > 0 {
+            col[lo - 1] = 1.0;
+        }
+        let xf = x as f64;
+        for y in lo..=hi {
+            let below = if y == 0 { 0.0 } else { col[y - 1] };
+            col[y] = (xf * col[y] + y as f64 * below) / (x + y) as f64;
         }
     }
     col[m].clamp(0.0, 1.0)
