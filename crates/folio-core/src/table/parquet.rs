@@ -62,27 +62,29 @@ pub fn decoding_untrusted() -> bool {
     GUARDED.with(std::cell::Cell::get)
 }
 
-pub(super) fn read(st: &mut State<'_>, sink: &mut dyn RowSink) -> Result<(), TableError> {
-    let path = st.path.to_path_buf();
+/// Runs `f` (a call into the `parquet` crate) with its panics turned into
+/// an error naming the file. Only the crate's own calls are guarded: a
+/// panic in folio's code is a bug and stays one.
+fn guarded<T>(path: &std::path::Path, f: impl FnOnce() -> T) -> Result<T, TableError> {
     GUARDED.with(|g| g.set(true));
-    let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| read_rows(st, sink)));
+    let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
     GUARDED.with(|g| g.set(false));
-    res.unwrap_or_else(|panic| {
+    res.map_err(|panic| {
         let why = panic
             .downcast_ref::<&str>()
             .map(|s| (*s).to_string())
             .or_else(|| panic.downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "no detail".into());
-        Err(TableError::Unreadable {
-            path,
+        TableError::Unreadable {
+            path: path.to_path_buf(),
             reason: format!(
                 "damaged Parquet data: the reader stopped ({why}); re-export the file from its source"
             ),
-        })
+        }
     })
 }
 
-fn read_rows(st: &mut State<'_>, sink: &mut dyn RowSink) -> Result<(), TableError> {
+pub(super) fn read(st: &mut State<'_>, sink: &mut dyn RowSink) -> Result<(), TableError> {
     let path = st.path.to_path_buf();
     let unreadable = |reason: String| TableError::Unreadable {
         path: path.clone(),
@@ -95,7 +97,7 @@ fn read_rows(st: &mut State<'_>, sink: &mut dyn RowSink) -> Result<(), TableErro
                 .into(),
         ));
     }
-    let reader = SerializedFileReader::new(file).map_err(|e| {
+    let reader = guarded(&path, || SerializedFileReader::new(file))?.map_err(|e| {
         unreadable(format!(
             "not a Parquet file folio can read ({e}); check it with `parquet-tools` or re-export it"
         ))
@@ -109,49 +111,50 @@ fn read_rows(st: &mut State<'_>, sink: &mut dyn RowSink) -> Result<(), TableErro
             ))
         })?;
     }
-    // How each top-level column's 64-bit integers read (a nanosecond
-    // timestamp has no converted type: the record reader sees a number).
-    let mut int64_as: Vec<(String, Int64As)> = Vec::new();
-    for c in schema.columns() {
-        if c.path().parts().len() != 1 || c.physical_type() != Physical::INT64 {
-            continue;
-        }
-        let how = match c.logical_type_ref() {
-            Some(LogicalType::Timestamp(t)) => Int64As::Timestamp {
+    // How each top-level field's 64-bit integers read, in the order a
+    // row lists its fields (a nanosecond timestamp has no converted type:
+    // the record reader sees a number).
+    let hows: Vec<Int64As> = schema
+        .root_schema()
+        .get_fields()
+        .iter()
+        .map(|f| match f.get_basic_info().logical_type_ref() {
+            Some(LogicalType::Timestamp(t)) if f.is_primitive() => Int64As::Timestamp {
                 unit: unit(&t.unit),
                 utc: t.is_adjusted_to_u_t_c,
             },
-            Some(LogicalType::Time(t)) => Int64As::Time(unit(&t.unit)),
+            Some(LogicalType::Time(t)) if f.is_primitive() => Int64As::Time(unit(&t.unit)),
             _ => Int64As::Plain,
-        };
-        int64_as.push((c.name().to_string(), how));
-    }
-    let rows = reader
-        .get_row_iter(None)
+        })
+        .collect();
+    let mut rows = guarded(&path, || reader.get_row_iter(None))?
         .map_err(|e| unreadable(format!("cannot read its rows ({e})")))?;
     let mut cells: Vec<Cell> = Vec::new();
-    for (i, row) in rows.enumerate() {
-        let line = i as u64 + 1;
+    let mut line = 0u64;
+    while let Some(row) = guarded(&path, || rows.next())? {
+        line += 1;
         let row = row.map_err(|e| unreadable(format!("row {line}: cannot be read ({e})")))?;
         cells.clear();
-        for (name, field) in row.get_column_iter() {
+        let mut bad = None;
+        for (k, (name, field)) in row.get_column_iter().enumerate() {
             let at = st.column(name);
             if cells.len() <= at {
                 cells.resize(at + 1, Cell::Null);
             }
-            let how = int64_as
-                .iter()
-                .find(|(n, _)| n == name)
-                .map_or(Int64As::Plain, |(_, h)| *h);
-            cells[at] = match cell(field, how) {
-                Ok(c) => c,
+            let how = hows.get(k).copied().unwrap_or(Int64As::Plain);
+            match cell(field, how) {
+                Ok(c) => cells[at] = c,
                 Err(why) => {
-                    st.reject(line, format!("column '{name}': {why}"))?;
-                    continue;
+                    bad = Some(format!("column '{name}': {why}"));
+                    break;
                 }
-            };
+            }
         }
-        st.accept(line, &cells, sink)?;
+        match bad {
+            // Rejected (lenient) or an error: the row is not handed on.
+            Some(reason) => st.reject(line, reason)?,
+            None => st.accept(line, &cells, sink)?,
+        }
     }
     Ok(())
 }
