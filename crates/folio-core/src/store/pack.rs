@@ -121,19 +121,32 @@ impl Pack {
     /// Reads the record at `offset`, checking that it holds `expect`.
     pub fn read_record(&self, offset: u64, expect: &ObjectId) -> Result<Record, StoreError> {
         // One read takes the header and, for the small records packs are
-        // made of, the data too (a second read only for larger ones).
-        let mut buf = vec![0u8; SPECULATIVE_READ];
-        let got = self
-            .file
-            .read_at(&mut buf, offset)
-            .map_err(|e| self.corrupt_or_io(e, offset))?;
-        if got < RECORD_HEADER {
-            self.file
-                .read_exact_at(&mut buf[..RECORD_HEADER], offset)
-                .map_err(|e| self.corrupt_or_io(e, offset))?;
+        // made of, the data too (a second read only for the rest of a
+        // larger one). The read lands in a per-thread buffer; the record
+        // gets a vector of its own size.
+        thread_local! {
+            static SCRATCH: std::cell::RefCell<Vec<u8>> =
+                std::cell::RefCell::new(vec![0u8; SPECULATIVE_READ]);
         }
-        let got = got.max(RECORD_HEADER);
-        let head: [u8; RECORD_HEADER] = buf[..RECORD_HEADER].try_into().expect("header");
+        let (head, first) = SCRATCH.with(|scratch| -> Result<_, StoreError> {
+            let buf = &mut *scratch.borrow_mut();
+            let mut got = self
+                .file
+                .read_at(buf, offset)
+                .map_err(|e| self.corrupt_or_io(e, offset))?;
+            if got < RECORD_HEADER {
+                self.file
+                    .read_exact_at(&mut buf[..RECORD_HEADER], offset)
+                    .map_err(|e| self.corrupt_or_io(e, offset))?;
+                got = RECORD_HEADER;
+            }
+            let head: [u8; RECORD_HEADER] = buf[..RECORD_HEADER].try_into().expect("header");
+            let stored = u32::from_le_bytes(head[ID_LEN + 9..].try_into().expect("4")) as usize;
+            let have = stored.min(got - RECORD_HEADER);
+            let mut data = Vec::with_capacity(stored);
+            data.extend_from_slice(&buf[RECORD_HEADER..RECORD_HEADER + have]);
+            Ok((head, data))
+        })?;
         let id = ObjectId::from_slice(&head[..ID_LEN]).expect("32 bytes");
         if &id != expect {
             return Err(self.corrupt(format!(
@@ -146,17 +159,14 @@ impl Pack {
             .ok_or_else(|| self.corrupt(format!("unknown encoding at offset {offset}")))?;
         let raw_len = u64::from_le_bytes(head[ID_LEN + 1..ID_LEN + 9].try_into().expect("8"));
         let stored = u32::from_le_bytes(head[ID_LEN + 9..].try_into().expect("4")) as usize;
-        let data = if stored <= got - RECORD_HEADER {
-            buf.truncate(RECORD_HEADER + stored);
-            buf.drain(..RECORD_HEADER);
-            buf
-        } else {
-            let mut data = vec![0u8; stored];
+        let mut data = first;
+        if data.len() < stored {
+            let done = data.len();
+            data.resize(stored, 0);
             self.file
-                .read_exact_at(&mut data, offset + RECORD_HEADER as u64)
+                .read_exact_at(&mut data[done..], offset + (RECORD_HEADER + done) as u64)
                 .map_err(|e| self.corrupt_or_io(e, offset))?;
-            data
-        };
+        }
         Ok(Record {
             encoding,
             raw_len,
