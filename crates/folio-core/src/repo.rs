@@ -221,6 +221,14 @@ impl Repo {
         Ok(id)
     }
 
+    /// The datasets of HEAD's commit (none before the first commit).
+    pub(crate) fn head_datasets(&self) -> Result<Vec<crate::object::DatasetEntry>, RepoError> {
+        Ok(match self.head_commit()? {
+            Some(h) => self.read_commit(h)?.datasets,
+            None => Vec::new(),
+        })
+    }
+
     /// Reads and decodes a tree (a folder of a snapshot).
     pub fn read_tree(&self, id: crate::id::TreeId) -> Result<crate::object::Tree, RepoError> {
         Ok(crate::snapshot::read_tree(&self.store, id.0)?)

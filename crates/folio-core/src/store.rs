@@ -950,7 +950,7 @@ fn read_full(f: &mut File, buf: &mut [u8]) -> io::Result<usize> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn new_store() -> (tempfile::TempDir, Store) {
@@ -1007,7 +1007,7 @@ mod tests {
     }
 
     /// Deterministic incompressible bytes (xorshift).
-    fn noise(n: usize) -> Vec<u8> {
+    pub(crate) fn noise(n: usize) -> Vec<u8> {
         let mut x = 0x9E37_79B9_7F4A_7C15u64;
         (0..n)
             .map(|_| {

@@ -46,9 +46,13 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
             out(&s)
         }
         PathAt::Blob(_, blob, _) => {
-            // Contents a partial clone left on the remote are fetched.
-            let _lock = repo.lock(ctx.wait)?;
-            super::remote::ensure_contents(ctx, &repo, &[id], std::slice::from_ref(&path))?;
+            // Contents a partial clone left on the remote are fetched
+            // (under the lock); a plain read takes none.
+            let path = std::slice::from_ref(&path);
+            if !repo.absent_contents(&[id], path)?.is_empty() {
+                let _lock = repo.lock(ctx.wait)?;
+                super::remote::ensure_contents(ctx, &repo, &[id], path)?;
+            }
             let stdout = io::stdout();
             let mut w = io::BufWriter::with_capacity(1 << 16, stdout.lock());
             match repo.cat(&blob, &mut w).map(|_| w.flush()) {

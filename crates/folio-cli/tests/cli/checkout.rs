@@ -119,15 +119,7 @@ fn cat_prints_a_file_as_it_was_and_lists_folders() {
     let err = e.fails(&["cat", "HEAD"], 1);
     assert!(err.contains("REV:PATH"), "{err}");
     // A damaged object is an error (exit 70), never bytes with exit 0.
-    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
-    let big: Vec<u8> = (0..600_000)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect();
+    let big = crate::noise(600_000, 0x2545_F491_4F6C_DD1D);
     e.write("data/big.bin", &big);
     e.ok(&["commit", "-m", "big"]);
     assert_eq!(raw("HEAD:data/big.bin"), big);

@@ -88,14 +88,7 @@ fn untracked_work_under_a_folder_the_target_replaces_is_kept() {
 fn damaged_objects_are_never_checked_out() {
     let e = Env::new();
     // 600 kB of incompressible bytes: stored raw and loose.
-    let mut big = Vec::with_capacity(600_000);
-    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-    while big.len() < 600_000 {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        big.extend_from_slice(&x.to_le_bytes());
-    }
+    let big = crate::noise(600_000, 0x9e37_79b9_7f4a_7c15);
     e.write("data/big.bin", &big);
     e.write("data/small.txt", b"a small file, packed");
     e.ok(&["commit", "data", "-m", "one"]);

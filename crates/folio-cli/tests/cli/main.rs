@@ -160,6 +160,19 @@ impl Env {
     }
 }
 
+/// Deterministic incompressible bytes (xorshift), so objects stay raw.
+pub fn noise(n: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
 /// Every file under `dir`, recursively.
 pub fn walkdir(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();

@@ -2,20 +2,7 @@
 
 use std::fs;
 
-use crate::{Env, flip_byte};
-
-/// Deterministic incompressible bytes (xorshift), so objects stay raw.
-fn noise(n: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
+use crate::{Env, flip_byte, noise};
 
 fn with_data() -> Env {
     let e = Env::new();

@@ -70,16 +70,8 @@ fn project() -> Env {
         .expect("chmod");
     std::os::unix::fs::symlink("a.txt", e.p("data/link")).expect("symlink");
     std::fs::create_dir_all(e.p("data/empty")).expect("mkdir");
-    // 1 MiB of a simple xorshift stream: incompressible, deterministic.
-    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-    let big: Vec<u8> = (0..1 << 20)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect();
+    // 1 MiB, incompressible and deterministic.
+    let big = super::noise(1 << 20, 0x9E37_79B9_7F4A_7C15);
     e.write("data/big.bin", &big);
     let mut csv = String::from("id,label,score\n");
     for i in 0..30_000 {

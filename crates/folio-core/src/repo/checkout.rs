@@ -103,10 +103,7 @@ impl Repo {
     ) -> Result<CheckoutStats, RepoError> {
         let index = self.open_index_rw(lock)?;
         let stamp = index.stamp()?;
-        let current: Vec<DatasetEntry> = match self.head_commit()? {
-            Some(h) => self.read_commit(h)?.datasets,
-            None => Vec::new(),
-        };
+        let current: Vec<DatasetEntry> = self.head_datasets()?;
         let wanted = self.read_commit(target)?.datasets;
         // Plan everything first; touch nothing until the plan is safe.
         let (plans, at_risk) =
@@ -149,10 +146,7 @@ impl Repo {
     ) -> Result<CheckoutStats, RepoError> {
         let index = self.open_index_rw(lock)?;
         let stamp = index.stamp()?;
-        let current: Vec<DatasetEntry> = match self.head_commit()? {
-            Some(h) => self.read_commit(h)?.datasets,
-            None => Vec::new(),
-        };
+        let current: Vec<DatasetEntry> = self.head_datasets()?;
         let wanted = self.read_commit(target)?.datasets;
         let within = |full: &str| paths.iter().any(|p| crate::object::is_within(full, p));
         for p in paths {

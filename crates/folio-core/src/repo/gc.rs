@@ -185,10 +185,7 @@ impl Repo {
         }
         let index = self.open_index_rw(lock)?;
         let stamp = index.stamp()?;
-        let datasets = match self.head_commit()? {
-            Some(h) => self.read_commit(h)?.datasets,
-            None => Vec::new(),
-        };
+        let datasets = self.head_datasets()?;
         let mut caches = Vec::new();
         let mut files = 0;
         for d in &datasets {

@@ -918,13 +918,12 @@ impl Repo {
         }
         self.upload_loose(conn, trusted, loose, jobs, stats, progress)?;
         // Small objects: cut into packs of bounded size, one per worker.
-        let sized = packed;
-        let total: u64 = sized.iter().map(|s| s.1).sum();
+        let total: u64 = packed.iter().map(|s| s.1).sum();
         // One pack per worker, each at least 32 MiB, at most 256 MiB.
         let target = (total / jobs.max(1) as u64).clamp(DATA_PACK_MIN, DATA_PACK_MAX);
         let mut groups: Vec<Vec<(ObjectId, u64)>> = vec![Vec::new()];
         let mut size = 0u64;
-        for (id, len) in sized {
+        for (id, len) in packed {
             let last = groups.last_mut().expect("one group");
             if !last.is_empty() && size + len > target {
                 groups.push(Vec::new());
@@ -1456,9 +1455,6 @@ impl Repo {
             .into_iter()
             .filter(|id| !src.has_locally(id))
             .filter_map(|id| c.paths.get(&id).map(|p| (id, p.clone())))
-            .filter(|(_, p)| {
-                paths.is_empty() || paths.iter().any(|w| crate::object::is_within(p, w))
-            })
             .collect();
         out.sort_by(|a, b| a.1.cmp(&b.1));
         Ok(out)
@@ -1472,7 +1468,11 @@ impl Repo {
         paths: &[String],
     ) -> Result<Vec<(ObjectId, String)>, RepoError> {
         use crate::object::is_within;
-        let loose = self.store.loose_ids()?;
+        let here = Sources {
+            local: &self.store,
+            extra: None,
+            local_loose: Some(self.store.loose_ids()?),
+        };
         let mut out: BTreeMap<ObjectId, String> = BTreeMap::new();
         for tip in tips {
             for d in self.read_commit(*tip)?.datasets {
@@ -1486,8 +1486,7 @@ impl Repo {
                     let full = super::join_path(&d.path, &rel);
                     if e.kind != EntryKind::Tree
                         && paths.iter().any(|p| is_within(&full, p))
-                        && !self.store.in_a_pack(&e.id)
-                        && !loose.contains(&e.id)
+                        && !here.has_locally(&e.id)
                     {
                         out.entry(e.id).or_insert(full);
                     }

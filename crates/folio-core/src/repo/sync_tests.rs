@@ -9,6 +9,7 @@ use super::*;
 use crate::progress::NoProgress;
 use crate::refs::RefKind;
 use crate::remote::{Backend, FolderBackend, Listed, RemoteError, Version};
+use crate::store::tests::noise;
 
 /// The faults the wrapper injects.
 #[derive(Clone, Copy, Debug)]
@@ -406,19 +407,6 @@ fn remote_keys(root: &Path) -> Vec<String> {
     out
 }
 
-/// Bytes no compressor shrinks (a large file stored loose, not chunked).
-fn noise(n: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
-
 /// Commits new small, chunked and loose contents on main and pushes
 /// them, then moves the remote's main back: what a push interrupted
 /// before its ref moved leaves. Returns the keys that push added.
@@ -433,7 +421,7 @@ fn orphan_a_push(repo: &Repo, work: &Path, remote: &Path, conn: &Connection) -> 
             .collect::<String>(),
     )
     .expect("write");
-    fs::write(work.join("d/side-loose.bin"), noise(700_000, 7)).expect("write");
+    fs::write(work.join("d/side-loose.bin"), noise(700_000)).expect("write");
     commit_all(repo, work, "side");
     let lock = repo.lock(false).expect("lock");
     repo.push(
@@ -451,38 +439,90 @@ fn orphan_a_push(repo: &Repo, work: &Path, remote: &Path, conn: &Connection) -> 
         .collect()
 }
 
-fn now() -> i64 {
-    std::time::SystemTime::now()
+/// A connection to the folder `remote` whose clock reads `hours` from now.
+fn hours_on(remote: &Path, hours: i64) -> Connection {
+    let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .expect("clock")
-        .as_secs() as i64
+        .as_secs() as i64;
+    Connection::new(
+        "origin",
+        Box::new(FolderBackend::open(remote).expect("open")),
+    )
+    .with_clock(now + hours * 3600)
+}
+
+/// A repository (folder dataset `d`, filled by `fill`, committed) with a
+/// folder remote as `origin`, and the two folders that hold them.
+struct Origin {
+    work: tempfile::TempDir,
+    remote: tempfile::TempDir,
+    repo: Repo,
+    conn: Connection,
+}
+
+fn origin_with(fill: impl FnOnce(&Path)) -> Origin {
+    let work = tempfile::tempdir().expect("tempdir");
+    let remote = tempfile::tempdir().expect("tempdir");
+    fs::create_dir(work.path().join("d")).expect("mkdir");
+    fill(&work.path().join("d"));
+    let repo = Repo::init(work.path()).expect("init");
+    commit_all(&repo, work.path(), "one");
+    let lock = repo.lock(false).expect("lock");
+    let (_, conn) = add_origin(&repo, &lock, remote.path());
+    drop(lock);
+    Origin {
+        work,
+        remote,
+        repo,
+        conn,
+    }
+}
+
+fn push_main(
+    repo: &Repo,
+    conn: &Connection,
+    progress: &dyn crate::progress::Progress,
+) -> PushReport {
+    let lock = repo.lock(false).expect("lock");
+    repo.push(
+        &lock,
+        conn,
+        &[(RefKind::Branch, "main".into())],
+        2,
+        progress,
+    )
+    .expect("push")
+}
+
+/// A new repository that fetches everything from the folder `remote`,
+/// and checks that it verifies with nothing left unfetched.
+fn clone_verifies(remote: &Path, progress: &dyn crate::progress::Progress) -> FetchReport {
+    let other = tempfile::tempdir().expect("tempdir");
+    let clone = Repo::init(other.path()).expect("init");
+    let lock = clone.lock(false).expect("lock");
+    let (_, conn) = add_origin(&clone, &lock, remote);
+    let fetched = clone
+        .fetch(&lock, &conn, &DataMode::All, progress)
+        .expect("fetch");
+    let v = clone.verify(&NoProgress).expect("verify");
+    assert!(v.problems.is_empty(), "{:?}", v.problems);
+    assert_eq!(v.not_fetched, 0);
+    fetched
 }
 
 #[test]
 fn remote_gc_removes_only_old_unreachable_keys() {
-    let origin = tempfile::tempdir().expect("tempdir");
-    let remote = tempfile::tempdir().expect("tempdir");
-    let work = origin.path();
-    fs::create_dir(work.join("d")).expect("mkdir");
-    for i in 0..30 {
-        fs::write(work.join(format!("d/f{i}")), format!("file {i}\n")).expect("write");
-    }
-    fs::write(work.join("d/big.bin"), noise(600_000, 3)).expect("write");
-    let repo = Repo::init(work).expect("init");
-    commit_all(&repo, work, "one");
-    let lock = repo.lock(false).expect("lock");
-    let (_, conn) = add_origin(&repo, &lock, remote.path());
-    repo.push(
-        &lock,
-        &conn,
-        &[(RefKind::Branch, "main".into())],
-        2,
-        &NoProgress,
-    )
-    .expect("push");
-    drop(lock);
+    let o = origin_with(|d| {
+        for i in 0..30 {
+            fs::write(d.join(format!("f{i}")), format!("file {i}\n")).expect("write");
+        }
+        fs::write(d.join("big.bin"), noise(600_000)).expect("write");
+    });
+    let (work, remote, repo, conn) = (o.work.path(), &o.remote, &o.repo, &o.conn);
+    push_main(repo, conn, &NoProgress);
     let live = remote_keys(remote.path());
-    let orphans = orphan_a_push(&repo, work, remote.path(), &conn);
+    let orphans = orphan_a_push(repo, work, remote.path(), conn);
     assert!(
         orphans.iter().any(|k| k.starts_with("objects/")) && orphans.len() >= 4,
         "the orphaned push left packs and a large object: {orphans:?}"
@@ -507,11 +547,7 @@ fn remote_gc_removes_only_old_unreachable_keys() {
     assert_eq!(r.kept_recent as usize, expected.len() - count_idx(&orphans));
     assert_eq!(r.temporaries, 0);
     // Eight days on: a dry run lists the orphans and deletes nothing.
-    let later = Connection::new(
-        "origin",
-        Box::new(FolderBackend::open(remote.path()).expect("open")),
-    )
-    .with_clock(now() + 8 * 86_400);
+    let later = hours_on(remote.path(), 8 * 24);
     let keys_before = remote_keys(remote.path());
     let dry = repo
         .gc_remote(&lock, &later, 7 * 86_400, false, &NoProgress)
@@ -535,16 +571,7 @@ fn remote_gc_removes_only_old_unreachable_keys() {
     assert_eq!(remote_keys(remote.path()), live);
     drop(lock);
     // And a fresh clone of it is whole.
-    let other = tempfile::tempdir().expect("tempdir");
-    let clone = Repo::init(other.path()).expect("init");
-    let lock = clone.lock(false).expect("lock");
-    let (_, conn) = add_origin(&clone, &lock, remote.path());
-    clone
-        .fetch(&lock, &conn, &DataMode::All, &NoProgress)
-        .expect("fetch");
-    let v = clone.verify(&NoProgress).expect("verify");
-    assert!(v.problems.is_empty(), "{:?}", v.problems);
-    assert_eq!(v.not_fetched, 0);
+    clone_verifies(remote.path(), &NoProgress);
 }
 
 /// Keys of `keys` that are pack indexes (a pack and its index are one
@@ -560,32 +587,11 @@ fn a_push_uploads_again_what_only_an_old_orphan_holds() {
     // push's trust (a gc could remove them while the push is in flight),
     // so the push uploads their contents again.
     for hours in [0, 2] {
-        let origin = tempfile::tempdir().expect("tempdir");
-        let remote = tempfile::tempdir().expect("tempdir");
-        let work = origin.path();
-        fs::create_dir(work.join("d")).expect("mkdir");
-        fs::write(work.join("d/base.txt"), "base\n").expect("write");
-        let repo = Repo::init(work).expect("init");
-        commit_all(&repo, work, "one");
-        let lock = repo.lock(false).expect("lock");
-        let (_, conn) = add_origin(&repo, &lock, remote.path());
-        repo.push(
-            &lock,
-            &conn,
-            &[(RefKind::Branch, "main".into())],
-            2,
-            &NoProgress,
-        )
-        .expect("push");
-        drop(lock);
-        orphan_a_push(&repo, work, remote.path(), &conn);
-        let later = |hours: i64| {
-            Connection::new(
-                "origin",
-                Box::new(FolderBackend::open(remote.path()).expect("open")),
-            )
-            .with_clock(now() + hours * 3600)
-        };
+        let o = origin_with(|d| fs::write(d.join("base.txt"), "base\n").expect("write"));
+        let (work, remote, repo, conn) = (o.work.path(), &o.remote, &o.repo, &o.conn);
+        push_main(repo, conn, &NoProgress);
+        orphan_a_push(repo, work, remote.path(), conn);
+        let later = |hours: i64| hours_on(remote.path(), hours);
         let lock = repo.lock(false).expect("lock");
         let pushed = repo
             .push(
@@ -609,15 +615,7 @@ fn a_push_uploads_again_what_only_an_old_orphan_holds() {
         repo.gc_remote(&lock, &later(8 * 24), 7 * 86_400, true, &NoProgress)
             .expect("gc");
         drop(lock);
-        let other = tempfile::tempdir().expect("tempdir");
-        let clone = Repo::init(other.path()).expect("init");
-        let lock = clone.lock(false).expect("lock");
-        let (_, conn) = add_origin(&clone, &lock, remote.path());
-        clone
-            .fetch(&lock, &conn, &DataMode::All, &NoProgress)
-            .expect("fetch after gc");
-        let v = clone.verify(&NoProgress).expect("verify");
-        assert!(v.problems.is_empty(), "{:?}", v.problems);
+        clone_verifies(remote.path(), &NoProgress);
     }
 }
 
@@ -649,30 +647,16 @@ impl crate::progress::Progress for Recorder {
 
 #[test]
 fn transfers_report_bytes_that_add_up_and_every_object() {
-    let origin = tempfile::tempdir().expect("tempdir");
-    let remote = tempfile::tempdir().expect("tempdir");
-    let work = origin.path();
-    fs::create_dir(work.join("d")).expect("mkdir");
-    for i in 0..50 {
-        fs::write(work.join(format!("d/f{i}")), format!("file {i}\n")).expect("write");
-    }
-    fs::write(work.join("d/big.bin"), noise(700_000, 5)).expect("write");
-    fs::write(
-        work.join("d/table.csv"),
-        (0..40_000)
-            .map(|i| format!("{i},row {i}\n"))
-            .collect::<String>(),
-    )
-    .expect("write");
-    let repo = Repo::init(work).expect("init");
-    commit_all(&repo, work, "one");
-    let lock = repo.lock(false).expect("lock");
-    let (_, conn) = add_origin(&repo, &lock, remote.path());
+    let o = origin_with(|d| {
+        for i in 0..50 {
+            fs::write(d.join(format!("f{i}")), format!("file {i}\n")).expect("write");
+        }
+        fs::write(d.join("big.bin"), noise(700_000)).expect("write");
+        let table: String = (0..40_000).map(|i| format!("{i},row {i}\n")).collect();
+        fs::write(d.join("table.csv"), table).expect("write");
+    });
     let rec = Recorder::default();
-    let pushed = repo
-        .push(&lock, &conn, &[(RefKind::Branch, "main".into())], 2, &rec)
-        .expect("push");
-    drop(lock);
+    let pushed = push_main(&o.repo, &o.conn, &rec);
     let check = |rec: &Recorder, objects: u64| {
         let phases = rec.phases.lock().expect("lock");
         assert!(!phases.is_empty());
@@ -683,13 +667,7 @@ fn transfers_report_bytes_that_add_up_and_every_object() {
         assert_eq!(moved, objects, "{phases:?}");
     };
     check(&rec, pushed.objects);
-    let other = tempfile::tempdir().expect("tempdir");
-    let clone = Repo::init(other.path()).expect("init");
-    let lock = clone.lock(false).expect("lock");
-    let (_, conn) = add_origin(&clone, &lock, remote.path());
     let rec = Recorder::default();
-    let fetched = clone
-        .fetch(&lock, &conn, &DataMode::All, &rec)
-        .expect("fetch");
+    let fetched = clone_verifies(o.remote.path(), &rec);
     check(&rec, fetched.objects);
 }

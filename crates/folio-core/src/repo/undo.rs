@@ -30,10 +30,7 @@ impl Repo {
         progress: &dyn Progress,
     ) -> Result<RestoreStats, RepoError> {
         let src = self.read_commit(source)?;
-        let head = match self.head_commit()? {
-            Some(h) => self.read_commit(h)?.datasets,
-            None => Vec::new(),
-        };
+        let head = self.head_datasets()?;
         let mut stats = RestoreStats::default();
         for p in paths {
             let dataset = src
