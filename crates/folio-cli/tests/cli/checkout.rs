@@ -89,15 +89,7 @@ fn cat_prints_a_file_as_it_was_and_lists_folders() {
     e.write("data/a.txt", b"two\n");
     e.ok(&["commit", "-m", "second"]);
     // Old and new bytes, exactly, with nothing checked out.
-    let raw = |spec: &str| {
-        let out = e.cmd(&["cat", spec]).output().expect("run");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out.stdout
-    };
+    let raw = |spec: &str| e.ok_raw(&["cat", spec]).0;
     assert_eq!(raw("HEAD~1:data/a.txt"), b"one\n");
     assert_eq!(raw("HEAD:data/a.txt"), b"two\n");
     assert_eq!(raw("HEAD:data/sub/b.bin"), [0u8, 255, 10, 13]);

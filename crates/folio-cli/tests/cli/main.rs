@@ -113,13 +113,16 @@ impl Env {
 
     /// Runs folio, asserts success, returns stdout.
     pub fn ok(&self, args: &[&str]) -> String {
+        String::from_utf8(self.ok_raw(args).0).expect("utf-8 stdout")
+    }
+
+    /// Runs folio, asserts success, returns stdout's bytes and stderr
+    /// (hints such as "fetched …").
+    pub fn ok_raw(&self, args: &[&str]) -> (Vec<u8>, String) {
         let out = self.cmd(args).output().expect("run folio");
-        assert!(
-            out.status.success(),
-            "folio {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).expect("utf-8 stdout")
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "folio {args:?} failed: {stderr}");
+        (out.stdout, stderr)
     }
 
     /// Runs folio, asserts the exit code, returns stderr.

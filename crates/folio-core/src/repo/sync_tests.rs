@@ -541,7 +541,7 @@ fn remote_gc_removes_only_old_unreachable_keys() {
     let lock = repo.lock(false).expect("lock");
     // Now: everything is within the grace period, nothing goes.
     let r = repo
-        .gc_remote(&lock, &conn, 7 * 86_400, true, &NoProgress)
+        .gc_remote(&lock, conn, 7 * 86_400, true, &NoProgress)
         .expect("gc");
     assert!(r.removed.is_empty(), "{:?}", r.removed);
     assert_eq!(r.kept_recent as usize, expected.len() - count_idx(&orphans));
