@@ -128,8 +128,6 @@ impl Repo {
         Ok(stats)
     }
 
-    /// Each dataset's plan, and the paths whose uncommitted work the
-    /// checkout would overwrite or delete.
     /// Writes the paths `paths` (repository-relative, each a dataset or a
     /// path inside one) into the working tree as they are in `target`,
     /// without moving HEAD (`folio checkout REV -- PATH…`). Like git's, it
@@ -148,12 +146,12 @@ impl Repo {
         let stamp = index.stamp()?;
         let current: Vec<DatasetEntry> = self.head_datasets()?;
         let wanted = self.read_commit(target)?.datasets;
-        let within = |full: &str| paths.iter().any(|p| crate::object::is_within(full, p));
+        use crate::object::is_within;
+        let within = |full: &str| paths.iter().any(|p| is_within(full, p));
+        // A path inside the dataset, or a folder holding it.
+        let touches = |p: &str, d: &DatasetEntry| is_within(p, &d.path) || is_within(&d.path, p);
         for p in paths {
-            let found = wanted.iter().any(|d| {
-                crate::object::is_within(p, &d.path) || crate::object::is_within(&d.path, p)
-            });
-            if !found {
+            if !wanted.iter().any(|d| touches(p, d)) {
                 return Err(RepoError::NotInRevision {
                     path: p.clone(),
                     rev: target.0.short(12),
@@ -162,11 +160,10 @@ impl Repo {
         }
         let mut plans = Vec::new();
         let mut at_risk = Vec::new();
-        for d in wanted.iter().filter(|d| {
-            paths.iter().any(|p| {
-                crate::object::is_within(p, &d.path) || crate::object::is_within(&d.path, p)
-            })
-        }) {
+        for d in wanted
+            .iter()
+            .filter(|d| paths.iter().any(|p| touches(p, d)))
+        {
             let dp = d.path.as_str();
             let keep = |m: BTreeMap<String, FlatEntry>| -> BTreeMap<String, FlatEntry> {
                 m.into_iter()
@@ -178,7 +175,7 @@ impl Repo {
                 return Err(RepoError::NotInRevision {
                     path: paths
                         .iter()
-                        .find(|p| crate::object::is_within(p, dp))
+                        .find(|p| is_within(p, dp))
                         .cloned()
                         .unwrap_or_else(|| dp.to_string()),
                     rev: target.0.short(12),
@@ -232,6 +229,8 @@ impl Repo {
         Ok(stats)
     }
 
+    /// Each dataset's plan, and the paths whose uncommitted work the
+    /// checkout would overwrite or delete.
     fn plan_checkout(
         &self,
         current: &[DatasetEntry],

@@ -156,22 +156,28 @@ impl Repo {
         }
         // A folder holding datasets (`data` when `data/a` and `data/b`
         // are datasets) lists them.
-        let mut under: Vec<(String, EntryKind, u64)> = Vec::new();
+        let mut under: BTreeMap<String, (EntryKind, u64)> = BTreeMap::new();
         for d in &commit.datasets {
             let rest = if path.is_empty() {
                 Some(d.path.as_str())
             } else {
                 d.path.strip_prefix(path).and_then(|r| r.strip_prefix('/'))
             };
-            if let Some(rest) = rest {
-                match rest.split_once('/') {
-                    Some((first, _)) => under.push((first.to_string(), EntryKind::Tree, 0)),
-                    None => under.push((rest.to_string(), d.kind, d.size)),
+            let Some(rest) = rest else { continue };
+            match rest.split_once('/') {
+                Some((first, _)) => {
+                    under
+                        .entry(first.to_string())
+                        .or_insert((EntryKind::Tree, 0));
+                }
+                None => {
+                    under.insert(rest.to_string(), (d.kind, d.size));
                 }
             }
         }
-        under.dedup_by(|a, b| a.0 == b.0);
-        Ok((!under.is_empty()).then_some(PathAt::Folder(under)))
+        let listing: Vec<(String, EntryKind, u64)> =
+            under.into_iter().map(|(n, (k, s))| (n, k, s)).collect();
+        Ok((!listing.is_empty()).then_some(PathAt::Folder(listing)))
     }
 
     /// Streams an object's contents into `out`, checked against its id
