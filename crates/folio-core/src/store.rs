@@ -436,10 +436,11 @@ impl Store {
         let Some((p, off)) = self.in_packs(id) else {
             return Ok(None);
         };
-        let rec = p.read_record(off, id)?;
-        if rec.encoding != Encoding::Chunked {
+        // The header says; only a chunk list is read whole.
+        if p.record_encoding(off, id)? != Encoding::Chunked {
             return Ok(None);
         }
+        let rec = p.read_record(off, id)?;
         let list = decode_chunk_list(&rec.data).ok_or_else(|| StoreError::Corrupt {
             path: p.path.clone(),
             detail: format!("object {}: malformed chunk list", id.short(12)),

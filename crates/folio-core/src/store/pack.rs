@@ -118,6 +118,23 @@ impl Pack {
             .collect()
     }
 
+    /// The encoding of the record at `offset`, from its header alone (a
+    /// question asked of many records: whether one is a chunk list).
+    pub fn record_encoding(&self, offset: u64, expect: &ObjectId) -> Result<Encoding, StoreError> {
+        let mut head = [0u8; RECORD_HEADER];
+        self.file
+            .read_exact_at(&mut head, offset)
+            .map_err(|e| self.corrupt_or_io(e, offset))?;
+        if &head[..ID_LEN] != expect.as_bytes() {
+            return Err(self.corrupt(format!(
+                "record at offset {offset} does not hold {}, as the index says",
+                expect.short(12)
+            )));
+        }
+        Encoding::from_code(head[ID_LEN])
+            .ok_or_else(|| self.corrupt(format!("unknown encoding at offset {offset}")))
+    }
+
     /// Reads the record at `offset`, checking that it holds `expect`.
     pub fn read_record(&self, offset: u64, expect: &ObjectId) -> Result<Record, StoreError> {
         // One read takes the header and, for the small records packs are
