@@ -49,7 +49,7 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
             // Contents a partial clone left on the remote are fetched
             // (under the lock); a plain read takes none.
             let path = std::slice::from_ref(&path);
-            if !repo.absent_contents(&[id], path)?.is_empty() {
+            if !repo.holds(&blob) {
                 let _lock = repo.lock(ctx.wait)?;
                 super::remote::ensure_contents(ctx, &repo, &[id], path)?;
             }

@@ -180,6 +180,12 @@ impl Repo {
         Ok((!listing.is_empty()).then_some(PathAt::Folder(listing)))
     }
 
+    /// Whether this repository holds an object's contents (a partial
+    /// clone may have left them on a remote).
+    pub fn holds(&self, id: &ObjectId) -> bool {
+        self.store.contains(id)
+    }
+
     /// Streams an object's contents into `out`, checked against its id
     /// (an error after the last byte when they do not match).
     pub fn cat(&self, id: &ObjectId, out: &mut dyn std::io::Write) -> Result<u64, RepoError> {
