@@ -54,8 +54,9 @@ def categorical(rc, cc):
     ps, qs = smoothed(rc), smoothed(cc)
     chi2, pval, dof, _ = stats.chi2_contingency([rc, cc], correction=False)
     return {
-        "psi": sum((b - a) * math.log(b / a) for a, b in zip(ps, qs)),
-        "kl": sum(a * math.log(a / b) for a, b in zip(ps, qs)),
+        # Bins empty on both sides are left out (they hold no evidence).
+        "psi": sum((b - a) * math.log(b / a) for a, b, x, y in zip(ps, qs, rc, cc) if x or y),
+        "kl": sum(a * math.log(a / b) for a, b, x, y in zip(ps, qs, rc, cc) if x or y),
         "jensen_shannon": jensenshannon(p, q, base=2) ** 2,
         "hellinger": math.sqrt(0.5 * sum((math.sqrt(a) - math.sqrt(b)) ** 2 for a, b in zip(p, q))),
         "l_infinity": max(abs(a - b) for a, b in zip(p, q)),
@@ -71,6 +72,9 @@ def binned(r, c, bins=10):
         e = r[max(1, min(n, -(-k * n // bins))) - 1]  # nearest rank: ceil(k n / B)
         if not edges or edges[-1] != e:
             edges.append(e)
+    # Ties at the bottom: values below the reference's minimum get a bin.
+    if edges and edges[0] == r[0]:
+        edges.insert(0, math.nextafter(r[0], -math.inf))
 
     def counts(xs):
         out = [0] * (len(edges) + 1)

@@ -180,6 +180,63 @@ pub struct DriftConfig {
     /// Per-column metric and threshold.
     #[serde(default)]
     pub columns: BTreeMap<String, DriftColumn>,
+    /// Columns left out of every table, as globs.
+    #[serde(default)]
+    pub exclude: Vec<String>,
+    /// Metadata columns and the ledger's label and confidence count toward
+    /// the verdict (default false: reported apart).
+    pub count_metadata: Option<bool>,
+    /// What to compare of one table or folder dataset, by path.
+    #[serde(default)]
+    pub tables: BTreeMap<String, DriftTable>,
+}
+
+/// `[drift.tables."PATH"]`: rows and columns one table's drift compares.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DriftTable {
+    /// Only the current side's rows added or changed since the reference.
+    #[serde(default)]
+    pub added: bool,
+    /// Only rows from this source, on both sides.
+    pub where_source: Option<String>,
+    /// Only rows with this latest label, on both sides.
+    pub where_label: Option<String>,
+    /// Only reference rows from this source.
+    pub ref_where_source: Option<String>,
+    /// Only reference rows with this latest label.
+    pub ref_where_label: Option<String>,
+    /// Only current rows from this source.
+    pub cur_where_source: Option<String>,
+    /// Only current rows with this latest label.
+    pub cur_where_label: Option<String>,
+    /// Columns left out, as globs.
+    #[serde(default)]
+    pub exclude: Vec<String>,
+    /// Columns compared (every one when empty).
+    #[serde(default)]
+    pub columns: Vec<String>,
+    /// Metadata columns count toward this table's verdict.
+    pub count_metadata: Option<bool>,
+}
+
+impl DriftTable {
+    /// The selection it configures.
+    pub fn selection(&self) -> crate::drift::report::Selection {
+        use crate::drift::report::{RowFilter, Selection};
+        let side = |s: &Option<String>, l: &Option<String>| RowFilter {
+            source: s.clone().or_else(|| self.where_source.clone()),
+            label: l.clone().or_else(|| self.where_label.clone()),
+        };
+        Selection {
+            added: self.added,
+            reference: side(&self.ref_where_source, &self.ref_where_label),
+            current: side(&self.cur_where_source, &self.cur_where_label),
+            exclude: self.exclude.clone(),
+            columns: self.columns.clone(),
+            count_metadata: self.count_metadata.unwrap_or(false),
+        }
+    }
 }
 
 /// A column's drift rule.
@@ -190,6 +247,8 @@ pub struct DriftColumn {
     pub metric: Option<String>,
     /// Threshold.
     pub threshold: Option<f64>,
+    /// `numeric` or `categorical`, whatever the values look like.
+    pub kind: Option<String>,
 }
 
 /// The sensitivity classes when none are configured.
@@ -313,15 +372,75 @@ impl Config {
             {
                 return Err(at(DriftError::Threshold(t)));
             }
+            let kind = rule
+                .kind
+                .as_deref()
+                .map(|k| crate::drift::Kind::parse(k).ok_or(DriftError::UnknownKind(k.into())))
+                .transpose()
+                .map_err(at)?;
             s.rules.insert(
                 col.clone(),
                 crate::drift::Rule {
                     metric,
                     threshold: rule.threshold,
+                    kind,
                 },
             );
         }
+        let all = crate::drift::report::Selection {
+            exclude: d.exclude.clone(),
+            ..Default::default()
+        };
+        all.exclusions()?;
+        for t in d.tables.values() {
+            t.selection().exclusions()?;
+        }
         Ok(s)
+    }
+
+    /// The drift options the config gives for `paths`: settings, the
+    /// selection of every table (`[drift] exclude`, `count_metadata`) and
+    /// each table's own (`[drift.tables."PATH"]`).
+    pub fn drift_options(
+        &self,
+        paths: Vec<String>,
+    ) -> Result<crate::drift::report::DriftOptions, crate::drift::DriftError> {
+        let paths_empty = paths.is_empty();
+        Ok(crate::drift::report::DriftOptions {
+            selection: crate::drift::report::Selection {
+                exclude: self.drift.exclude.clone(),
+                count_metadata: self.drift.count_metadata.unwrap_or(false),
+                ..Default::default()
+            },
+            tables: self
+                .drift
+                .tables
+                .iter()
+                .map(|(p, t)| (p.trim_end_matches('/').to_string(), t.selection()))
+                .collect(),
+            settings: self.drift_settings()?,
+            // Settings for every table are checked against the columns
+            // compared when every table is compared.
+            named: if paths_empty {
+                self.drift
+                    .columns
+                    .keys()
+                    .map(|c| (format!("[drift.columns.\"{c}\"]"), c.clone()))
+                    .collect()
+            } else {
+                Vec::new()
+            },
+            patterns: if paths_empty {
+                self.drift
+                    .exclude
+                    .iter()
+                    .map(|p| ("[drift] exclude".to_string(), p.clone()))
+                    .collect()
+            } else {
+                Vec::new()
+            },
+            paths,
+        })
     }
 
     /// The sensitivity classes examples may have.

@@ -42,9 +42,41 @@ pub enum DriftError {
     /// Nothing to compare.
     #[error("{}", nothing_to_compare(.0))]
     NothingToCompare(Vec<String>),
-    /// A column asked for that no compared table has on both sides.
-    #[error("no compared table has a column '{0}' on both sides")]
-    NoSuchColumn(String),
+    /// A column named (by a flag or the config) that the tables compared
+    /// do not have.
+    #[error("{what}: no compared table has a column '{column}'; columns: {}", list(.known))]
+    NoSuchColumn {
+        /// The flag or setting that names it.
+        what: String,
+        /// The column.
+        column: String,
+        /// The columns there are.
+        known: Vec<String>,
+    },
+    /// An exclusion pattern that matches no column.
+    #[error("{what} '{pattern}' matches no column; columns: {}", list(.known))]
+    ExcludesNothing {
+        /// The flag or setting that gives it.
+        what: String,
+        /// The pattern.
+        pattern: String,
+        /// The columns there are.
+        known: Vec<String>,
+    },
+    /// A glob that does not parse.
+    #[error("exclusion pattern '{0}': {1}")]
+    Pattern(String, String),
+    /// A column kind folio does not know.
+    #[error("unknown column kind '{0}': use numeric or categorical")]
+    UnknownKind(String),
+}
+
+fn list(names: &[String]) -> String {
+    if names.is_empty() {
+        "(none)".into()
+    } else {
+        names.join(", ")
+    }
 }
 
 fn nothing_to_compare(paths: &[String]) -> String {

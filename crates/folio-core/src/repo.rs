@@ -39,6 +39,7 @@ pub use annotate::{
 pub use checkout::CheckoutStats;
 pub use commit::{CommitOptions, CommitOutcome, TableSummary};
 pub use diff::{Diff, DiffOptions, DiffSide, FileDiff, Rename, RowReport, TableDiff};
+pub use drift::{QueueEntry, RelabelQueue};
 pub use error::{InputProblem, RepoError};
 pub use examples::Meta;
 pub use gc::GcReport;

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use super::{Ctx, Failure, Result, out, out_json};
-use folio_core::drift::report::{DriftOptions, DriftReport};
+use folio_core::drift::report::{DriftOptions, DriftReport, RowFilter, Selection};
 use folio_core::drift::{Rule, TableDrift, parse_metric};
 use folio_core::id::CommitId;
 use folio_core::repo::Repo;
@@ -20,6 +20,34 @@ pub struct Args {
     /// Compare only this column (repeatable)
     #[arg(long = "column", value_name = "NAME")]
     columns: Vec<String>,
+    /// Leave out columns matching this glob, e.g. 'annotator*' (repeatable)
+    #[arg(long, value_name = "GLOB")]
+    exclude: Vec<String>,
+    /// Compare only the rows CURRENT added or changed since REFERENCE
+    #[arg(long)]
+    added: bool,
+    /// Compare only examples from this source, on both sides
+    #[arg(long, value_name = "SOURCE")]
+    where_source: Option<String>,
+    /// Compare only examples whose latest label is this, on both sides
+    #[arg(long, value_name = "LABEL")]
+    where_label: Option<String>,
+    /// Only reference examples from this source
+    #[arg(long, value_name = "SOURCE", conflicts_with = "where_source")]
+    ref_where_source: Option<String>,
+    /// Only reference examples with this latest label
+    #[arg(long, value_name = "LABEL", conflicts_with = "where_label")]
+    ref_where_label: Option<String>,
+    /// Only current examples from this source
+    #[arg(long, value_name = "SOURCE", conflicts_with = "where_source")]
+    cur_where_source: Option<String>,
+    /// Only current examples with this latest label
+    #[arg(long, value_name = "LABEL", conflicts_with = "where_label")]
+    cur_where_label: Option<String>,
+    /// Metadata columns (mapped to the ledger) and the ledger's label and
+    /// confidence count toward the verdict
+    #[arg(long)]
+    count_metadata: bool,
     /// Bins of numeric columns, from the reference's quantiles (default 10)
     #[arg(long, value_name = "N")]
     bins: Option<usize>,
@@ -44,16 +72,27 @@ pub struct Args {
     /// Exit with 3 when anything drifted (for CI and retraining triggers)
     #[arg(long)]
     fail_on_drift: bool,
+    /// Write the current examples in the most-grown bin or category of
+    /// each drifted column, lowest confidence first, as CSV to FILE: fill
+    /// in `label` and give it to `folio annotate --from FILE`
+    #[arg(long, value_name = "FILE")]
+    relabel_queue: Option<PathBuf>,
     /// Compare each commit of the range CURRENT (A..B) against REFERENCE
     #[arg(long)]
     series: bool,
 }
 
 fn options(ctx: &Ctx, repo: &Repo, a: &Args) -> Result<DriftOptions> {
-    let mut settings = repo
+    let paths = a
+        .paths
+        .iter()
+        .map(|p| repo.dataset_path(&ctx.cwd.join(p)))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    let mut opts = repo
         .config()?
-        .drift_settings()
+        .drift_options(paths)
         .map_err(|e| Failure::user(format!(".folio/config.toml: {e}")))?;
+    let settings = &mut opts.settings;
     if let Some(b) = a.bins {
         settings.bins = folio_core::drift::check_bins(b)?;
     }
@@ -72,6 +111,7 @@ fn options(ctx: &Ctx, repo: &Repo, a: &Args) -> Result<DriftOptions> {
     for m in &a.metric {
         let (col, name) = split(m, "--metric")?;
         let metric = parse_metric(&name).map_err(|e| Failure::user(format!("--metric {e}")))?;
+        opts.named.push(("--metric".into(), col.clone()));
         settings
             .rules
             .entry(col)
@@ -85,22 +125,46 @@ fn options(ctx: &Ctx, repo: &Repo, a: &Args) -> Result<DriftOptions> {
             .ok()
             .filter(|x: &f64| x.is_finite())
             .ok_or_else(|| Failure::user(format!("--threshold '{t}': '{v}' is not a number")))?;
+        opts.named.push(("--threshold".into(), col.clone()));
         settings
             .rules
             .entry(col)
             .or_insert_with(Rule::default)
             .threshold = Some(x);
     }
-    let paths = a
-        .paths
-        .iter()
-        .map(|p| repo.dataset_path(&ctx.cwd.join(p)))
-        .collect::<std::result::Result<Vec<_>, _>>()?;
-    Ok(DriftOptions {
-        paths,
+    let flags = Selection {
+        added: a.added,
+        reference: RowFilter {
+            source: a
+                .ref_where_source
+                .clone()
+                .or_else(|| a.where_source.clone()),
+            label: a.ref_where_label.clone().or_else(|| a.where_label.clone()),
+        },
+        current: RowFilter {
+            source: a
+                .cur_where_source
+                .clone()
+                .or_else(|| a.where_source.clone()),
+            label: a.cur_where_label.clone().or_else(|| a.where_label.clone()),
+        },
+        exclude: a.exclude.clone(),
         columns: a.columns.clone(),
-        settings,
-    })
+        count_metadata: a.count_metadata,
+    };
+    flags.exclusions()?;
+    opts.named.extend(
+        a.columns
+            .iter()
+            .map(|c| ("--column".to_string(), c.clone())),
+    );
+    opts.patterns.extend(
+        a.exclude
+            .iter()
+            .map(|p| ("--exclude".to_string(), p.clone())),
+    );
+    opts.selection = opts.selection.overlay(&flags);
+    Ok(opts)
 }
 
 fn num(v: Option<f64>) -> String {
@@ -123,12 +187,18 @@ fn table_text(t: &TableDrift) -> String {
             "rows"
         },
         t.drifted_columns,
-        t.columns.len(),
+        t.counted_columns,
         t.drifted_share * 100.0,
         if t.drifted { "DRIFTED" } else { "stable" }
     );
+    for line in &t.selected {
+        s += &format!("  selected: {line}\n");
+    }
     if let Some(n) = &t.note {
         s += &format!("  {n}\n");
+    }
+    for n in &t.notes {
+        s += &format!("  note: {n}\n");
     }
     for sc in &t.schema {
         s += &format!("  schema: column {} {}\n", sc.column, sc.change);
@@ -136,21 +206,43 @@ fn table_text(t: &TableDrift) -> String {
     if !t.key.is_empty() {
         s += &format!("  key (not compared): {}\n", t.key.join(", "));
     }
-    if t.columns.is_empty() {
+    if t.columns.is_empty() && t.metadata.is_empty() {
         return s;
     }
     let w = t
         .columns
         .iter()
+        .chain(&t.metadata)
         .map(|c| c.column.chars().count())
         .max()
         .unwrap_or(6)
         .max(6);
+    s += &columns_text(&t.columns, w);
+    if !t.metadata.is_empty() {
+        s += &format!(
+            "  metadata and labels ({}):\n",
+            if t.selection.count_metadata {
+                "counted toward the verdict"
+            } else {
+                "not counted toward the verdict"
+            }
+        );
+        s += &columns_text(&t.metadata, w);
+    }
+    s
+}
+
+/// A table of compared columns, `w` wide for names.
+fn columns_text(columns: &[folio_core::drift::ColumnDrift], w: usize) -> String {
+    let mut s = String::new();
+    if columns.is_empty() {
+        return s;
+    }
     s += &format!(
         "  {:<w$}  {:<11}  {:<16}  {:>10}  {:>10}  {:>15}  {}\n",
         "column", "kind", "metric", "value", "threshold", "missing", "drifted"
     );
-    for c in &t.columns {
+    for c in columns {
         let kind = format!("{:?}", c.kind).to_lowercase();
         let thr = if c.metric.is_p_value() {
             format!("< {}", c.threshold)
@@ -258,8 +350,10 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
     let opts = options(ctx, &repo, a)?;
     let reference = repo.resolve(&a.reference)?;
     if a.series {
-        if a.html.is_some() {
-            return Err(Failure::user("--html writes one comparison: drop --series"));
+        if a.html.is_some() || a.relabel_queue.is_some() {
+            return Err(Failure::user(
+                "--html and --relabel-queue write one comparison: drop --series",
+            ));
         }
         let mut reports = Vec::new();
         let mut text = String::new();
@@ -295,6 +389,36 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
             },
         )?;
         ctx.hint(&format!("wrote {}", file.display()));
+    }
+    if let Some(file) = &a.relabel_queue {
+        let q = repo.relabel_queue(&r, &opts)?;
+        let path = ctx.cwd.join(file);
+        folio_core::write_atomic(&path, &q.to_csv()).map_err(|e| {
+            Failure::from(std::io::Error::new(
+                e.kind(),
+                format!("{}: {e}", path.display()),
+            ))
+        })?;
+        for (table, s) in &q.spots {
+            ctx.hint(&format!(
+                "{table}: {} in {} ({:.1}% → {:.1}%)",
+                s.column,
+                s.label,
+                s.shares.0 * 100.0,
+                s.shares.1 * 100.0
+            ));
+        }
+        for table in &q.unlabelled {
+            ctx.hint(&format!(
+                "{table}: drifted, but no selected example has a label: nothing to relabel"
+            ));
+        }
+        ctx.hint(&format!(
+            "wrote {} examples to relabel to {}: fill in 'label' (and 'annotator', 'confidence' if you wish), delete rows you keep as they are, then run: folio annotate --from {}",
+            q.entries.len(),
+            file.display(),
+            file.display()
+        ));
     }
     if a.json {
         let mut v = serde_json::to_value(&r).map_err(|e| Failure::user(e.to_string()))?;

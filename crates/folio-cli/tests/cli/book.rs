@@ -243,7 +243,25 @@ fn impairment_is_recorded_in_the_ledger_and_recomputes_later_charges() {
     );
     assert!(err.contains("amount"), "{err}");
     assert_eq!(events(), before, "nothing recorded");
-    // A proposal from drift is shown, not recorded.
+    // t.csv holds only metadata (cost, source): its drift is not the data
+    // drifting, so by default there is nothing to impair.
+    let out = e
+        .cmd(&["book", "impair", "t.csv", "--from-drift", "HEAD~1", "HEAD"])
+        .env("FOLIO_NOW", "2026-06-20T00:00:00Z")
+        .output()
+        .expect("run");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("nothing to impair") && text.contains("0 of 0 columns"),
+        "{out:?}"
+    );
+    // Configured to count metadata: a proposal, shown, not recorded.
+    let config = fs::read_to_string(e.p(".folio/config.toml")).expect("config");
+    fs::write(
+        e.p(".folio/config.toml"),
+        config + "[drift]\ncount_metadata = true\n",
+    )
+    .expect("config");
     let out = e
         .cmd(&["book", "impair", "t.csv", "--from-drift", "HEAD~1", "HEAD"])
         .env("FOLIO_NOW", "2026-06-20T00:00:00Z")

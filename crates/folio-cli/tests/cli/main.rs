@@ -6,6 +6,7 @@
 
 mod book;
 mod branches;
+mod browser;
 mod checkout;
 mod commit;
 mod crash;

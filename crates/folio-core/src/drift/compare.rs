@@ -93,13 +93,40 @@ impl Kind {
     }
 }
 
-/// A per-column override of the metric or threshold.
+impl Kind {
+    /// Parses a kind a user may set: `numeric` or `categorical`.
+    pub fn parse(s: &str) -> Option<Kind> {
+        match s {
+            "numeric" => Some(Kind::Numeric),
+            "categorical" => Some(Kind::Categorical),
+            _ => None,
+        }
+    }
+}
+
+/// Numeric columns whose reference values are integers with at most this
+/// many distinct values are compared as categories (docs/DRIFT.md).
+pub const LOW_CARDINALITY: usize = 10;
+
+/// True when sorted values (of an integer column) are all integers with
+/// at most [`LOW_CARDINALITY`] distinct values.
+fn low_cardinality(sorted: &[f64]) -> bool {
+    if sorted.is_empty() || sorted.iter().any(|x| x.fract() != 0.0) {
+        return false;
+    }
+    let distinct = 1 + sorted.windows(2).filter(|w| w[0] != w[1]).count();
+    distinct <= LOW_CARDINALITY
+}
+
+/// A per-column override of the metric, threshold or kind.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Rule {
     /// The metric.
     pub metric: Option<Metric>,
     /// The threshold.
     pub threshold: Option<f64>,
+    /// Compare as numbers or as categories, whatever the values.
+    pub kind: Option<Kind>,
 }
 
 /// Settings of a comparison.
@@ -129,7 +156,8 @@ impl Default for Settings {
 /// Binning of a numeric comparison.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Bins {
-    /// Bins used (repeated quantiles merge, so at most the setting).
+    /// Bins used: repeated quantiles merge, and a bin below the reference's
+    /// minimum is added when the lowest quantile is the minimum.
     pub count: usize,
     /// Interior edges; bin 0 is (−∞, e₀], the last is (e_last, +∞).
     pub edges: Vec<f64>,
@@ -214,34 +242,83 @@ pub struct TableDrift {
     pub path: String,
     /// Rows (files) on each side.
     pub rows: (u64, u64),
-    /// Columns compared.
+    /// What was selected: rows of each side, columns.
+    pub selection: super::report::Selection,
+    /// The selection, a line each.
+    pub selected: Vec<String>,
+    /// Data columns compared.
     pub columns: Vec<ColumnDrift>,
+    /// Metadata columns (mapped to the ledger) and the ledger's label and
+    /// confidence, compared; they count toward the verdict only when the
+    /// selection says so.
+    pub metadata: Vec<ColumnDrift>,
+    /// Columns the verdict counts.
+    pub counted_columns: usize,
     /// Schema changes (not compared).
     pub schema: Vec<SchemaNote>,
     /// Key columns, not compared: they identify rows.
     pub key: Vec<String>,
-    /// Columns that drifted.
+    /// Counted columns that drifted.
     pub drifted_columns: usize,
-    /// Their share of the columns compared.
+    /// Their share of the columns counted.
     pub drifted_share: f64,
     /// Whether the table drifted (share ≥ the setting).
     pub drifted: bool,
     /// A message when nothing could be compared.
     pub note: Option<String>,
+    /// Remarks on how columns were compared (a column read through the
+    /// ledger, say).
+    pub notes: Vec<String>,
+}
+
+impl TableDrift {
+    /// Counts the drifted columns the verdict counts and sets the verdict.
+    fn tally(&mut self, share: f64) {
+        let counted: Vec<&ColumnDrift> = if self.selection.count_metadata {
+            self.columns.iter().chain(&self.metadata).collect()
+        } else {
+            self.columns.iter().collect()
+        };
+        self.counted_columns = counted.len();
+        self.drifted_columns = counted.iter().filter(|c| c.drifted).count();
+        self.drifted_share = rate(self.drifted_columns as u64, self.counted_columns as u64);
+        self.drifted = self.counted_columns > 0 && self.drifted_share >= share;
+    }
 }
 
 fn rate(k: u64, n: u64) -> f64 {
     if n == 0 { 0.0 } else { k as f64 / n as f64 }
 }
 
+/// Mean and population standard deviation, with compensated sums; a
+/// constant sample has exactly its value as mean and 0 as deviation (not
+/// a rounding residue that would make `wasserstein_norm` astronomic).
 fn mean_sd(v: &[f64]) -> (f64, f64) {
-    if v.is_empty() {
+    let Some(&first) = v.first() else {
         return (0.0, 0.0);
+    };
+    if v.iter().all(|x| *x == first) {
+        return (first, 0.0);
     }
     let n = v.len() as f64;
-    let mean = v.iter().sum::<f64>() / n;
-    let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n;
+    let mean = neumaier(v.iter().copied()) / n;
+    let var = neumaier(v.iter().map(|x| (x - mean).powi(2))) / n;
     (mean, var.sqrt())
+}
+
+/// Neumaier's compensated sum.
+fn neumaier(xs: impl Iterator<Item = f64>) -> f64 {
+    let (mut sum, mut c) = (0.0f64, 0.0f64);
+    for x in xs {
+        let t = sum + x;
+        c += if sum.abs() >= x.abs() {
+            (sum - t) + x
+        } else {
+            (x - t) + sum
+        };
+        sum = t;
+    }
+    sum + c
 }
 
 fn fmt_edge(x: f64) -> String {
@@ -290,7 +367,14 @@ fn numeric(
     };
     m.insert("outside_reference_range", outside);
     let mut labels = Vec::new();
+    // The bin below the reference's minimum (see `stats::quantile_edges`).
+    let below_min = edges.len() >= 2 && edges[0] == edges[1].next_down();
     for i in 0..=edges.len() {
+        if below_min && i < 2 {
+            let op = if i == 0 { "<" } else { "=" };
+            labels.push(format!("{op} {}", fmt_edge(edges[1])));
+            continue;
+        }
         labels.push(match (i.checked_sub(1).map(|j| edges[j]), edges.get(i)) {
             (None, Some(hi)) => format!("≤ {}", fmt_edge(*hi)),
             (Some(lo), Some(hi)) => format!("({}, {}]", fmt_edge(lo), fmt_edge(*hi)),
@@ -395,7 +479,32 @@ pub fn compare_column(r: &ColumnProfile, c: &ColumnProfile, s: &Settings) -> Col
     let mut metrics = BTreeMap::new();
     let (mut bins, mut new_categories, mut vanished_categories) = (None, Vec::new(), Vec::new());
     let mut note = None;
+    let mut kind_note = None;
+    let rule = s.rules.get(&r.name).copied().unwrap_or_default();
     let (kind, shares, n) = match (&r.values, &c.values) {
+        (Values::Numeric(a), Values::Numeric(b))
+            if rule.kind == Some(Kind::Categorical)
+                || (rule.kind.is_none()
+                    && r.ty == crate::table::ColumnType::Integer
+                    && low_cardinality(a)) =>
+        {
+            let counts = |v: &[f64]| -> BTreeMap<String, u64> {
+                let mut m = BTreeMap::new();
+                for x in v {
+                    *m.entry(fmt_edge(*x)).or_default() += 1;
+                }
+                m
+            };
+            let (sh, new, gone) = categorical(&counts(a), &counts(b), &mut metrics);
+            new_categories = new;
+            vanished_categories = gone;
+            if rule.kind.is_none() {
+                kind_note = Some(format!(
+                    "integers with at most {LOW_CARDINALITY} distinct values in the reference: compared as categories"
+                ));
+            }
+            (Kind::Categorical, sh, (a.len() as u64, b.len() as u64))
+        }
         (Values::Numeric(a), Values::Numeric(b)) => {
             let (bn, sh) = numeric(a, b, s.bins, &mut metrics);
             bins = bn;
@@ -493,7 +602,6 @@ pub fn compare_column(r: &ColumnProfile, c: &ColumnProfile, s: &Settings) -> Col
         p_value: p,
         drifted: (mc - mr).abs() >= s.missing,
     };
-    let rule = s.rules.get(&r.name).copied().unwrap_or_default();
     let (dm, dt) = kind.default_rule();
     let metric = rule.metric.unwrap_or(dm);
     let threshold = rule.threshold.unwrap_or(dt);
@@ -527,23 +635,41 @@ pub fn compare_column(r: &ColumnProfile, c: &ColumnProfile, s: &Settings) -> Col
         metric,
         value,
         threshold,
-        note,
+        note: note.or(kind_note),
     }
 }
 
 /// Compares two profiles of one table (either may be absent: the table is
-/// new or gone).
+/// new or gone), every column counting toward the verdict.
 pub fn compare(path: &str, r: Option<&Profile>, c: Option<&Profile>, s: &Settings) -> TableDrift {
+    compare_selected(path, r, c, s, &Default::default(), &|_| false)
+}
+
+/// [`compare`] of profiles already narrowed to `selection`, with the
+/// columns `is_metadata` names reported apart.
+pub fn compare_selected(
+    path: &str,
+    r: Option<&Profile>,
+    c: Option<&Profile>,
+    s: &Settings,
+    selection: &super::report::Selection,
+    is_metadata: &dyn Fn(&str) -> bool,
+) -> TableDrift {
     let mut out = TableDrift {
         path: path.to_string(),
         rows: (r.map_or(0, |p| p.rows), c.map_or(0, |p| p.rows)),
+        selection: selection.clone(),
+        selected: selection.describe(),
         columns: Vec::new(),
+        metadata: Vec::new(),
+        counted_columns: 0,
         schema: Vec::new(),
         key: Vec::new(),
         drifted_columns: 0,
         drifted_share: 0.0,
         drifted: false,
         note: None,
+        notes: Vec::new(),
     };
     let (Some(r), Some(c)) = (r, c) else {
         out.note = Some(match r {
@@ -554,7 +680,12 @@ pub fn compare(path: &str, r: Option<&Profile>, c: Option<&Profile>, s: &Setting
     };
     if r.rows == 0 || c.rows == 0 {
         out.note = Some(format!(
-            "the table has no rows in the {} commit: nothing to compare",
+            "the table has no {}rows in the {} commit: nothing to compare",
+            if selection.selects_rows() {
+                "selected "
+            } else {
+                ""
+            },
             if r.rows == 0 { "reference" } else { "current" }
         ));
         return out;
@@ -587,10 +718,11 @@ pub fn compare(path: &str, r: Option<&Profile>, c: Option<&Profile>, s: &Setting
     {
         use rayon::prelude::*;
         // Columns are independent: compared on every core, kept in order.
-        out.columns = pairs
+        let all: Vec<ColumnDrift> = pairs
             .par_iter()
             .map(|(rc, cc)| compare_column(rc, cc, s))
             .collect();
+        (out.metadata, out.columns) = all.into_iter().partition(|c| is_metadata(&c.column));
     }
     for cc in c.columns.iter().filter(|x| !is_key(&x.name)) {
         if !r.columns.iter().any(|x| x.name == cc.name) {
@@ -600,10 +732,84 @@ pub fn compare(path: &str, r: Option<&Profile>, c: Option<&Profile>, s: &Setting
             });
         }
     }
-    out.drifted_columns = out.columns.iter().filter(|c| c.drifted).count();
-    out.drifted_share = rate(out.drifted_columns as u64, out.columns.len() as u64);
-    out.drifted = !out.columns.is_empty() && out.drifted_share >= s.share;
+    out.tally(s.share);
     out
+}
+
+/// Where a drifted column's current values crowd: the bin or category
+/// whose share grew most from the reference to the current side.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HotSpot {
+    /// The column.
+    pub column: String,
+    /// The bin or category label, as the report shows it.
+    pub label: String,
+    /// Its share in the reference and in the current side.
+    pub shares: (f64, f64),
+    /// How a cell is placed in it.
+    place: Place,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Place {
+    /// Bin `index` of the numeric bins with these interior edges.
+    Bin(usize, Vec<f64>),
+    /// A category of numbers, labelled as the report formats them.
+    Number(String),
+    /// A category of text.
+    Text(String),
+}
+
+impl ColumnDrift {
+    /// The hot spot of a drifted numeric or categorical column (`None` for
+    /// a stable or text column, or when no share grew).
+    pub fn hot_spot(&self) -> Option<HotSpot> {
+        if !self.drifted || self.kind == Kind::Text {
+            return None;
+        }
+        let sh = &self.shares;
+        let (i, grew) = sh
+            .current
+            .iter()
+            .zip(&sh.reference)
+            .map(|(c, r)| c - r)
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))?;
+        if grew <= 0.0 {
+            return None;
+        }
+        let label = sh.labels.get(i)?.clone();
+        let numeric_type = |t: &str| t == "integer" || t == "float";
+        let place = match (&self.kind, &self.bins) {
+            (Kind::Numeric, Some(b)) => Place::Bin(i, b.edges.clone()),
+            (Kind::Categorical, _) if numeric_type(&self.types.0) => Place::Number(label.clone()),
+            _ => Place::Text(label.clone()),
+        };
+        Some(HotSpot {
+            column: self.column.clone(),
+            label,
+            shares: (sh.reference[i], sh.current[i]),
+            place,
+        })
+    }
+}
+
+impl HotSpot {
+    /// Whether a cell falls in the hot spot (missing cells never do).
+    pub fn holds(&self, cell: crate::table::CellRef<'_>) -> bool {
+        use super::profile::{is_missing, number, text};
+        if is_missing(cell) {
+            return false;
+        }
+        match &self.place {
+            Place::Bin(i, edges) => number(cell).is_some_and(|v| {
+                // Bin 0 is (−∞, e₀], bin k is (e_{k−1}, e_k], the last open.
+                edges.partition_point(|e| *e < v) == *i
+            }),
+            Place::Number(label) => number(cell).is_some_and(|v| fmt_edge(v) == *label),
+            Place::Text(label) => text(cell) == label,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -635,6 +841,7 @@ mod tests {
                 Rule {
                     metric: Some(Metric::ChiSquareP),
                     threshold: Some(0.01),
+                    kind: None,
                 },
             )]),
             ..Settings::default()
@@ -663,10 +870,12 @@ mod tests {
     #[test]
     fn edge_cases_single_value_all_null_and_empty_side() {
         let s = Settings::default();
-        // A single repeated value on both sides: one edge, two bins, no drift.
+        // A single repeated value on both sides: below it, it, above it;
+        // no drift.
         let one = num("x", &[Some(3.0); 5]);
         let d = compare_column(&one, &one, &s);
-        assert_eq!(d.bins.as_ref().map(|b| b.count), Some(2));
+        assert_eq!(d.bins.as_ref().map(|b| b.count), Some(3));
+        assert_eq!(d.shares.labels, ["< 3", "= 3", "> 3"]);
         assert_eq!((d.value, d.drifted), (Some(0.0), false));
         assert_eq!(d.metrics["ks"], Some(0.0));
         assert_eq!(
@@ -691,6 +900,57 @@ mod tests {
         assert_eq!(d.metrics["ks"], Some(1.0));
         assert_eq!(d.metrics["outside_reference_range"], Some(1.0));
         assert!(d.drifted);
+        // A constant reference and a current side below it: the bin below
+        // the minimum holds every current value (PSI with the half-count
+        // rule: 2 bins each (q - p) ln(q / p) with 0.5/5 and 0.5/2).
+        let low = num("x", &[Some(1.0), Some(2.0)]);
+        let d = compare_column(&one, &low, &s);
+        let (p0, q1): (f64, f64) = (0.5 / 5.0, 0.5 / 2.0);
+        let want = (1.0 - p0) * (1.0 / p0).ln() + (q1 - 1.0) * (q1 / 1.0).ln();
+        assert!((d.value.expect("psi") - want).abs() < 1e-12, "{d:?}");
+        assert!(d.drifted);
+        // A constant float column has deviation 0 and its value as mean,
+        // not a rounding residue.
+        let c = num("c", &[Some(0.9); 200]);
+        let d = compare_column(&c, &low, &s);
+        assert_eq!(d.metrics["mean_reference"], Some(0.9));
+        assert_eq!(d.metrics["wasserstein_norm"], None);
+    }
+
+    #[test]
+    fn low_cardinality_is_a_property_of_integer_columns() {
+        let s = Settings::default();
+        let ints = |name: &str, v: &[i64]| {
+            let mut b = ColumnBuilder::new(name, ColumnType::Integer);
+            for x in v {
+                b.add(&Cell::Number(x.to_string()), 1);
+            }
+            b.finish()
+        };
+        let may = ints("month", &[5; 40]);
+        let aug = ints("month", &[8; 40]);
+        let d = compare_column(&may, &aug, &s);
+        assert_eq!(d.kind, Kind::Categorical);
+        assert_eq!(d.new_categories, [("8".to_string(), 1.0)]);
+        assert!(d.note.as_deref().is_some_and(|n| n.contains("categories")));
+        // Eleven distinct integers: numeric.
+        let wide = ints("n", &(0..11).collect::<Vec<_>>());
+        assert_eq!(compare_column(&wide, &wide, &s).kind, Kind::Numeric);
+        // Integral floats stay numeric: the rule is about integer columns.
+        let f = num("f", &[Some(1.0), Some(2.0), Some(2.0)]);
+        assert_eq!(compare_column(&f, &f, &s).kind, Kind::Numeric);
+        // Configured kinds win either way.
+        let numeric = Settings {
+            rules: BTreeMap::from([(
+                "month".to_string(),
+                Rule {
+                    kind: Some(Kind::Numeric),
+                    ..Rule::default()
+                },
+            )]),
+            ..Settings::default()
+        };
+        assert_eq!(compare_column(&may, &aug, &numeric).kind, Kind::Numeric);
     }
 
     #[test]

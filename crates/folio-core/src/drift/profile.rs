@@ -86,7 +86,8 @@ pub fn is_missing(c: CellRef<'_>) -> bool {
     }
 }
 
-fn number(c: CellRef<'_>) -> Option<f64> {
+/// A cell as a number, as numeric columns read it (`None`: not a number).
+pub fn number(c: CellRef<'_>) -> Option<f64> {
     match c {
         CellRef::Number(n) | CellRef::Text(n) => {
             n.trim().parse::<f64>().ok().filter(|v| !v.is_nan())
@@ -96,7 +97,8 @@ fn number(c: CellRef<'_>) -> Option<f64> {
     }
 }
 
-fn text(c: CellRef<'_>) -> &str {
+/// A cell as text, as categorical columns read it.
+pub fn text(c: CellRef<'_>) -> &str {
     match c {
         CellRef::Text(t) | CellRef::Number(t) | CellRef::Json(t) => t,
         CellRef::Bool(true) => "true",

@@ -36,17 +36,34 @@ pub fn smoothed(c: &Counts) -> Vec<f64> {
         .collect()
 }
 
-/// Population stability index, Σ (q − p) ln(q / p), with the zero-bin policy.
-pub fn psi(reference: &Counts, current: &Counts) -> f64 {
+/// Smoothed proportions of the bins observed on at least one side: a bin
+/// empty on both sides holds no evidence and is left out.
+fn smoothed_pairs(reference: &Counts, current: &Counts) -> Vec<(f64, f64)> {
     let (p, q) = (smoothed(reference), smoothed(current));
-    p.iter().zip(&q).map(|(p, q)| (q - p) * (q / p).ln()).sum()
+    p.into_iter()
+        .zip(q)
+        .zip(reference.0.iter().zip(&current.0))
+        .filter(|(_, (a, b))| **a > 0 || **b > 0)
+        .map(|(pq, _)| pq)
+        .collect()
+}
+
+/// Population stability index, Σ (q − p) ln(q / p), with the zero-bin
+/// policy, over the bins observed on either side.
+pub fn psi(reference: &Counts, current: &Counts) -> f64 {
+    smoothed_pairs(reference, current)
+        .iter()
+        .map(|(p, q)| (q - p) * (q / p).ln())
+        .sum()
 }
 
 /// Kullback–Leibler divergence KL(reference ‖ current), Σ p ln(p / q), in
-/// nats, with the zero-bin policy.
+/// nats, with the zero-bin policy, over the bins observed on either side.
 pub fn kl(reference: &Counts, current: &Counts) -> f64 {
-    let (p, q) = (smoothed(reference), smoothed(current));
-    p.iter().zip(&q).map(|(p, q)| p * (p / q).ln()).sum()
+    smoothed_pairs(reference, current)
+        .iter()
+        .map(|(p, q)| p * (p / q).ln())
+        .sum()
 }
 
 /// Jensen–Shannon divergence in bits (0..1): ½ KL₂(p ‖ m) + ½ KL₂(q ‖ m)
@@ -316,8 +333,10 @@ pub fn wasserstein(reference: &[f64], current: &[f64]) -> f64 {
 
 /// Bin edges from the reference's quantiles: `bins` bins, interior edges at
 /// the k/bins quantiles (nearest-rank on the sorted sample), duplicates
-/// removed; the outer bins are open (−∞, e₁) and [e_last, +∞), so values of
-/// the current sample outside the reference's range fall in them.
+/// removed; the outer bins are open (−∞, e₁] and (e_last, +∞), so values of
+/// the current sample outside the reference's range fall in them. When the
+/// lowest edge is the reference's minimum, the float just below it is added
+/// as an edge: values below the minimum then have a bin of their own.
 pub fn quantile_edges(sorted_reference: &[f64], bins: usize) -> Vec<f64> {
     let n = sorted_reference.len();
     let mut edges: Vec<f64> = Vec::new();
@@ -330,6 +349,16 @@ pub fn quantile_edges(sorted_reference: &[f64], bins: usize) -> Vec<f64> {
         if edges.last() != Some(&e) {
             edges.push(e);
         }
+    }
+    // When the lowest edge is the reference's minimum (ties at the bottom),
+    // bin 0 would hold the minimum and everything below it alike, and a
+    // current side below the reference's range would look the same as the
+    // reference: values below the minimum get a bin of their own.
+    if let Some(&lo) = edges.first()
+        && lo == sorted_reference[0]
+        && lo.is_finite()
+    {
+        edges.insert(0, lo.next_down());
     }
     edges
 }
@@ -422,8 +451,19 @@ mod tests {
             bin_counts(&cur, &edges).0,
             vec![2, 1, 0, 0, 0, 0, 0, 0, 0, 1]
         );
-        // A constant reference gives one edge: two bins.
-        assert_eq!(quantile_edges(&[3.0; 8], 10), vec![3.0]);
+        // A constant reference: below it, it, above it (the float just
+        // below 3 is 3 − 2⁻⁵¹, one unit in the last place of [2, 4)).
+        assert_eq!(
+            quantile_edges(&[3.0; 8], 10),
+            vec![3.0 - f64::powi(2.0, -51), 3.0]
+        );
+        assert_eq!(
+            bin_counts(&[1.0, 3.0, 3.0, 7.0], &[3.0f64.next_down(), 3.0]).0,
+            vec![1, 2, 1]
+        );
+        // Ties at the bottom of a wider reference: the same extra bin.
+        let tied = [0.0, 0.0, 0.0, 0.0, 1.0, 2.0, 3.0, 4.0];
+        assert_eq!(quantile_edges(&tied, 4)[..2], [0.0f64.next_down(), 0.0]);
     }
 
     /// scipy's `ks_2samp` (exact mode) on the cases

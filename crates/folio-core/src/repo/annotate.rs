@@ -329,10 +329,13 @@ impl Repo {
                 return Err(at(InputProblem::NoLabel));
             }
             // The same checks as metadata on commit.
+            // A blank annotator or confidence is not given (a relabel
+            // queue leaves them for the labeller to fill in or not).
+            let given = |k: &str| row.get(k).filter(|v| !v.trim().is_empty()).cloned();
             let meta = super::Meta {
                 label: row.get("label").cloned(),
-                annotator: row.get("annotator").cloned(),
-                confidence: row.get("confidence").cloned(),
+                annotator: given("annotator"),
+                confidence: given("confidence"),
                 ..Default::default()
             };
             let payloads = meta

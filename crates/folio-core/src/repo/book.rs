@@ -277,17 +277,13 @@ impl Repo {
     ) -> Result<(Impairment, crate::drift::report::DriftReport), RepoError> {
         let month = Month::of_time(when);
         let (carrying, currency) = self.dataset_carrying(dataset, month)?;
-        let report = self.drift(
-            r,
-            c,
-            &crate::drift::report::DriftOptions {
-                paths: vec![dataset.to_string()],
-                columns: Vec::new(),
-                settings,
-            },
-        )?;
+        // The tables' configured selections apply; the verdict counts data
+        // columns (metadata only where configured to count).
+        let mut opts = self.config()?.drift_options(vec![dataset.to_string()])?;
+        opts.settings = settings;
+        let report = self.drift(r, c, &opts)?;
         let (n, k) = report.tables.iter().fold((0u64, 0u64), |(n, k), t| {
-            (n + t.columns.len() as u64, k + t.drifted_columns as u64)
+            (n + t.counted_columns as u64, k + t.drifted_columns as u64)
         });
         let amount = drift_impairment(carrying, k, n);
         Ok((
@@ -325,16 +321,12 @@ impl Repo {
             Some(h) => self.read_commit(h)?.parents.first().copied(),
             None => None,
         };
-        let settings = self.config()?.drift_settings()?;
+        let config = self.config()?;
         for r in p.rows.iter_mut().filter(|r| r.kind == "dataset") {
             let (Some(parent), Some(head)) = (parent, head) else {
                 break;
             };
-            let o = crate::drift::report::DriftOptions {
-                paths: vec![r.name.clone()],
-                columns: Vec::new(),
-                settings: settings.clone(),
-            };
+            let o = config.drift_options(vec![r.name.clone()])?;
             r.drift = match self.drift(parent, head, &o) {
                 Ok(d) => Some(if d.drifted { "drifted" } else { "stable" }.to_string()),
                 Err(RepoError::Drift(_)) => None,

@@ -2,19 +2,94 @@
 //! folder (file sizes and types), and of labels and confidence the ledger
 //! records.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 
 use rayon::prelude::*;
 
 use super::{Repo, RepoError};
+use crate::config::MetaFields;
+use crate::drift::compare::{HotSpot, compare_selected};
 use crate::drift::profile::PROFILE_VERSION;
-use crate::drift::report::{DriftOptions, DriftReport, LEDGER_CONFIDENCE, LEDGER_LABEL};
-use crate::drift::{ColumnBuilder, ColumnProfile, DriftError, Profile, TableDrift, compare};
+use crate::drift::report::{
+    DriftOptions, DriftReport, FILE_SIZE, FILE_TYPE, LEDGER_CONFIDENCE, LEDGER_LABEL, RowFilter,
+};
+use crate::drift::{ColumnBuilder, ColumnProfile, DriftError, Profile, TableDrift};
 use crate::id::{CommitId, ManifestId};
+use crate::ledger::{ExampleId, ExampleState, IdMap};
 use crate::object::{Commit, EntryKind};
-use crate::table::manifest::decode_chunk;
+use crate::snapshot::FlatEntry;
+use crate::table::manifest::{Manifest, decode_chunk};
 use crate::table::{Cell, ColumnType};
+
+/// Which rows of a table version to read, by identity.
+type KeepRow<'a> = dyn Fn(&[u8]) -> bool + Sync + 'a;
+
+/// Adds decoded rows of one table version to per-column builders.
+struct RowFolder<'m> {
+    columns: &'m [(String, ColumnType)],
+    index: HashMap<&'m str, usize>,
+}
+
+impl<'m> RowFolder<'m> {
+    fn new(columns: &'m [(String, ColumnType)]) -> Self {
+        let index = columns
+            .iter()
+            .enumerate()
+            .map(|(i, (n, _))| (n.as_str(), i))
+            .collect();
+        RowFolder { columns, index }
+    }
+
+    fn fresh(&self) -> Vec<ColumnBuilder> {
+        self.columns
+            .iter()
+            .map(|(n, t)| ColumnBuilder::new(n, *t))
+            .collect()
+    }
+
+    /// Adds one row (`count` occurrences) of chunk `chunk`.
+    fn add(
+        &self,
+        b: &mut [ColumnBuilder],
+        seen: &mut [bool],
+        chunk: crate::id::ObjectId,
+        body: &[u8],
+        count: u64,
+    ) -> Result<(), RepoError> {
+        seen.iter_mut().for_each(|s| *s = false);
+        // Rows usually list columns in table order: try the position
+        // first, then the name.
+        let mut k = 0;
+        crate::table::visit_row(body, &mut |name, cell| {
+            let i = match self.columns.get(k) {
+                Some((n, _)) if n == name => Some(k),
+                _ => self.index.get(name).copied(),
+            };
+            k += 1;
+            if let Some(i) = i {
+                b[i].add_ref(cell, count);
+                seen[i] = true;
+            }
+        })
+        .ok_or_else(|| crate::table::TableError::Corrupt(chunk, "a row does not decode".into()))?;
+        for (i, s) in seen.iter().enumerate() {
+            if !s {
+                b[i].add_ref(crate::table::CellRef::Null, count);
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(&self, m: &Manifest, all: Vec<ColumnBuilder>, rows: u64) -> Profile {
+        Profile {
+            version: PROFILE_VERSION,
+            rows,
+            key: m.key.clone(),
+            columns: all.into_iter().map(ColumnBuilder::finish).collect(),
+        }
+    }
+}
 
 impl Repo {
     fn profile_dir(&self) -> PathBuf {
@@ -65,81 +140,98 @@ impl Repo {
             return Ok((p, false));
         }
         let m = self.read_manifest(manifest)?;
-        let columns: Vec<(String, ColumnType)> = m.columns.clone();
-        let index: HashMap<&str, usize> = columns
-            .iter()
-            .enumerate()
-            .map(|(i, (n, _))| (n.as_str(), i))
-            .collect();
-        let fresh = || -> Vec<ColumnBuilder> {
-            columns
-                .iter()
-                .map(|(n, t)| ColumnBuilder::new(n, *t))
-                .collect()
-        };
+        let (p, _) = self.profile_rows(&m, None)?;
+        self.cache(&path, &p);
+        Ok((p, true))
+    }
+
+    /// The profile of the rows of `m` whose identity `keep` accepts (every
+    /// row when `None`), read on every core; and the identities kept when
+    /// `keep` is given.
+    fn profile_rows(
+        &self,
+        m: &Manifest,
+        keep: Option<&KeepRow<'_>>,
+    ) -> Result<(Profile, Vec<Vec<u8>>), RepoError> {
+        let folder = RowFolder::new(&m.columns);
         // Builders per worker (fold), merged pairwise (reduce): memory is
         // one set of builders per thread, not per chunk.
-        type Part = Result<(Vec<ColumnBuilder>, u64), RepoError>;
-        let (all, rows) = m
+        type Part = Result<(Vec<ColumnBuilder>, u64, Vec<Vec<u8>>), RepoError>;
+        let (all, rows, kept) = m
             .chunks
             .par_iter()
             .fold(
-                || -> Part { Ok((fresh(), 0)) },
+                || -> Part { Ok((folder.fresh(), 0, Vec::new())) },
                 |acc: Part, ch| {
-                    let (mut b, mut n) = acc?;
+                    let (mut b, mut n, mut kept) = acc?;
                     let bytes = self.store.get(&ch.id.0)?;
                     let mut seen = vec![false; b.len()];
                     for row in decode_chunk(ch.id.0, &bytes)? {
-                        let count = u64::from(row.count);
-                        n += count;
-                        seen.iter_mut().for_each(|s| *s = false);
-                        // Rows usually list columns in table order: try the
-                        // position first, then the name.
-                        let mut k = 0;
-                        crate::table::visit_row(&row.body, &mut |name, cell| {
-                            let i = match columns.get(k) {
-                                Some((n, _)) if n == name => Some(k),
-                                _ => index.get(name).copied(),
-                            };
-                            k += 1;
-                            if let Some(i) = i {
-                                b[i].add_ref(cell, count);
-                                seen[i] = true;
+                        if let Some(k) = keep {
+                            if !k(&row.ident) {
+                                continue;
                             }
-                        })
-                        .ok_or_else(|| {
-                            crate::table::TableError::Corrupt(
-                                ch.id.0,
-                                "a row does not decode".into(),
-                            )
-                        })?;
-                        for (i, s) in seen.iter().enumerate() {
-                            if !s {
-                                b[i].add_ref(crate::table::CellRef::Null, count);
-                            }
+                            kept.push(row.ident.clone());
                         }
+                        n += u64::from(row.count);
+                        folder.add(&mut b, &mut seen, ch.id.0, &row.body, u64::from(row.count))?;
                     }
-                    Ok((b, n))
+                    Ok((b, n, kept))
                 },
             )
             .reduce(
-                || Ok((fresh(), 0)),
+                || Ok((folder.fresh(), 0, Vec::new())),
                 |x, y| {
-                    let ((mut a, n), (b, k)) = (x?, y?);
+                    let ((mut a, n, mut ka), (b, k, kb)) = (x?, y?);
                     for (acc, more) in a.iter_mut().zip(b) {
                         acc.merge(more);
                     }
-                    Ok((a, n + k))
+                    ka.extend(kb);
+                    Ok((a, n + k, ka))
                 },
             )?;
-        let p = Profile {
-            version: PROFILE_VERSION,
-            rows,
-            key: m.key.clone(),
-            columns: all.into_iter().map(ColumnBuilder::finish).collect(),
-        };
-        self.cache(&path, &p);
-        Ok((p, true))
+        Ok((folder.finish(m, all, rows), kept))
+    }
+
+    /// The profile of the rows of `m` whose content `reference` does not
+    /// hold (rows added, the new version of rows changed, and extra
+    /// occurrences of repeated rows), those `keep` accepts; and their
+    /// identities.
+    fn profile_added(
+        &self,
+        reference: Option<&Manifest>,
+        m: &Manifest,
+        keep: Option<&KeepRow<'_>>,
+    ) -> Result<(Profile, Vec<Vec<u8>>), RepoError> {
+        use crate::table::manifest::{ChunkSource, RowChangeKind, diff_each};
+        let folder = RowFolder::new(&m.columns);
+        let mut b = folder.fresh();
+        let mut seen = vec![false; b.len()];
+        let (mut rows, mut kept) = (0u64, Vec::new());
+        let mut failed = None;
+        let src: &dyn ChunkSource = &self.store;
+        diff_each(
+            reference.map(|r| (r, src)),
+            Some((m, src)),
+            &mut |kind, _, new, n| {
+                let Some(row) = new else { return };
+                if kind == RowChangeKind::Removed || failed.is_some() {
+                    return;
+                }
+                if keep.is_some_and(|k| !k(&row.ident)) {
+                    return;
+                }
+                rows += u64::from(n);
+                if let Err(e) = folder.add(&mut b, &mut seen, m.blob, &row.body, u64::from(n)) {
+                    failed = Some(e);
+                }
+                kept.push(row.ident);
+            },
+        )?;
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        Ok((folder.finish(m, b, rows), kept))
     }
 
     /// The ledger's label and confidence of a table's examples present at
@@ -189,17 +281,23 @@ impl Repo {
         Ok((p.columns, true))
     }
 
-    /// File sizes and types of a folder dataset at a commit.
-    fn folder_profile(&self, commit: &Commit, dataset: &str) -> Result<Option<Profile>, RepoError> {
+    /// File sizes and types of the files of a folder dataset at a commit
+    /// that `keep` accepts (by path in the repository and entry).
+    fn folder_profile(
+        &self,
+        commit: &Commit,
+        dataset: &str,
+        keep: &dyn Fn(&str, &FlatEntry) -> bool,
+    ) -> Result<Option<Profile>, RepoError> {
         let Some(d) = commit.datasets.iter().find(|d| d.path == dataset) else {
             return Ok(None);
         };
         let files = self.flatten_dataset(Some(d))?;
-        let mut size = ColumnBuilder::new("file size (bytes)", ColumnType::Integer);
-        let mut kind = ColumnBuilder::new("file type", ColumnType::Categorical);
+        let mut size = ColumnBuilder::new(FILE_SIZE, ColumnType::Integer);
+        let mut kind = ColumnBuilder::new(FILE_TYPE, ColumnType::Categorical);
         let mut n = 0;
         for (path, f) in &files {
-            if f.kind == EntryKind::Tree {
+            if f.kind == EntryKind::Tree || !keep(&format!("{dataset}/{path}"), f) {
                 continue;
             }
             n += 1;
@@ -229,20 +327,14 @@ impl Repo {
         opts: &DriftOptions,
     ) -> Result<DriftReport, RepoError> {
         let (rc, cc) = (self.read_commit(r)?, self.read_commit(c)?);
-        let (mut out, computed) = self.drift_tables(&rc, &cc, opts)?;
-        out.extend(self.drift_folders(&rc, &cc, opts)?);
+        let mut known = std::collections::BTreeSet::new();
+        let (mut out, computed) = self.drift_tables(&rc, &cc, opts, &mut known)?;
+        out.extend(self.drift_folders(&rc, &cc, opts, &mut known)?);
         if out.is_empty() {
             return Err(DriftError::NothingToCompare(opts.paths.clone()).into());
         }
-        if !opts.columns.is_empty() {
-            let known: Vec<&str> = out
-                .iter()
-                .flat_map(|t| t.columns.iter().map(|c| c.column.as_str()))
-                .collect();
-            if let Some(missing) = opts.columns.iter().find(|c| !known.contains(&c.as_str())) {
-                return Err(DriftError::NoSuchColumn(missing.clone()).into());
-            }
-        }
+        let known: Vec<String> = known.into_iter().collect();
+        check_names(&known, &opts.named, &opts.patterns)?;
         Ok(DriftReport {
             reference: r,
             current: c,
@@ -255,15 +347,114 @@ impl Repo {
         })
     }
 
+    /// The example ids of `view` whose latest source and label are those
+    /// `filter` asks for (`None`: the filter keeps every row).
+    fn selected_examples(
+        &self,
+        commit: &Commit,
+        filter: &RowFilter,
+        states: &mut Option<IdMap<ExampleState>>,
+    ) -> Result<Option<HashSet<ExampleId>>, RepoError> {
+        if filter.is_empty() {
+            return Ok(None);
+        }
+        let states = self.states_at(commit, states)?;
+        let wanted = |want: &Option<String>, have: &Option<String>| {
+            want.as_ref().is_none_or(|w| have.as_ref() == Some(w))
+        };
+        Ok(Some(
+            states
+                .iter()
+                .filter(|(_, e)| {
+                    wanted(&filter.source, &e.source) && wanted(&filter.label, &e.label)
+                })
+                .map(|(id, _)| *id)
+                .collect(),
+        ))
+    }
+
+    /// What the ledger at `commit` says of every example, read once.
+    fn states_at<'s>(
+        &self,
+        commit: &Commit,
+        states: &'s mut Option<IdMap<ExampleState>>,
+    ) -> Result<&'s IdMap<ExampleState>, RepoError> {
+        if states.is_none() {
+            *states = Some(match commit.ledger {
+                Some(_) => self.ledger_view_at(commit.id())?.states()?,
+                None => IdMap::default(),
+            });
+        }
+        Ok(states.as_ref().expect("just set"))
+    }
+
+    /// One side of a table's comparison: its profile (the rows `sel`
+    /// selects, with the ledger's label and confidence of those rows), and
+    /// how many profiles were computed.
+    #[allow(clippy::too_many_arguments)]
+    fn table_side(
+        &self,
+        path: &str,
+        commit: &Commit,
+        manifest: Option<ManifestId>,
+        filter: &RowFilter,
+        added_since: Option<Option<ManifestId>>,
+    ) -> Result<Option<(Profile, usize)>, RepoError> {
+        let Some(manifest) = manifest else {
+            return Ok(None);
+        };
+        if filter.is_empty() && added_since.is_none() {
+            let (mut p, fresh) = self.table_profile(manifest)?;
+            let (extra, fresh2) = self.ledger_columns(commit, path)?;
+            p.columns.extend(extra);
+            return Ok(Some((p, usize::from(fresh) + usize::from(fresh2))));
+        }
+        let mut states = None;
+        let ids = self.selected_examples(commit, filter, &mut states)?;
+        let keep = ids
+            .as_ref()
+            .map(|ids| move |ident: &[u8]| ids.contains(&ExampleId::row(path, ident)));
+        let keep = keep.as_ref().map(|k| k as &KeepRow<'_>);
+        let m = self.read_manifest(manifest)?;
+        let (mut p, kept) = match added_since {
+            Some(reference) => {
+                let r = reference.map(|r| self.read_manifest(r)).transpose()?;
+                self.profile_added(r.as_ref(), &m, keep)?
+            }
+            None => self.profile_rows(&m, keep.or(Some(&|_: &[u8]| true)))?,
+        };
+        // The ledger's label and confidence of the rows kept.
+        let states = self.states_at(commit, &mut states)?;
+        let mut label = ColumnBuilder::new(LEDGER_LABEL, ColumnType::Categorical);
+        let mut conf = ColumnBuilder::new(LEDGER_CONFIDENCE, ColumnType::Float);
+        let mut any = false;
+        for ident in &kept {
+            let e = states.get(&ExampleId::row(path, ident));
+            let (l, c) = e.map_or((None, None), |e| (e.label.clone(), e.confidence));
+            any |= l.is_some() || c.is_some();
+            label.add(&l.map_or(Cell::Null, Cell::Text), 1);
+            conf.add(&c.map_or(Cell::Null, |c| Cell::Number(format!("{c}"))), 1);
+        }
+        // A table whose ledger holds labels has the columns on every side,
+        // so compare them when the other side has them too.
+        if any || self.ledger_columns(commit, path)?.0.len() == 2 {
+            p.columns.extend([label.finish(), conf.finish()]);
+        }
+        Ok(Some((p, 1)))
+    }
+
     /// Each table of either commit that `opts` selects, compared; and how
-    /// many profiles were computed (not read from the cache).
+    /// many profiles were computed (not read from the cache). Adds every
+    /// column name seen to `known`.
     fn drift_tables(
         &self,
         rc: &Commit,
         cc: &Commit,
         opts: &DriftOptions,
+        known: &mut std::collections::BTreeSet<String>,
     ) -> Result<(Vec<TableDrift>, usize), RepoError> {
         let mut computed = 0;
+        let config = self.config()?;
         // Tables, by path, from either side.
         let mut tables: BTreeMap<&str, (Option<ManifestId>, Option<ManifestId>)> = BTreeMap::new();
         for t in &rc.tables {
@@ -274,21 +465,80 @@ impl Repo {
         }
         let mut out = Vec::new();
         for (path, (rm, cm)) in tables.into_iter().filter(|(p, _)| opts.wants(p)) {
-            let side = |m: Option<ManifestId>,
-                        commit: &Commit|
-             -> Result<Option<(Profile, usize)>, RepoError> {
-                let Some(m) = m else { return Ok(None) };
-                let (mut p, fresh) = self.table_profile(m)?;
-                let (extra, fresh2) = self.ledger_columns(commit, path)?;
-                p.columns.extend(extra);
-                opts.keep_columns(&mut p);
-                Ok(Some((p, usize::from(fresh) + usize::from(fresh2))))
-            };
-            let (a, b) = rayon::join(|| side(rm, rc), || side(cm, cc));
-            let (a, b) = (a?, b?);
+            let sel = opts.selection_for(path);
+            let added = sel.added.then_some(rm);
+            let (a, b) = rayon::join(
+                || self.table_side(path, rc, rm, &sel.reference, None),
+                || self.table_side(path, cc, cm, &sel.current, added),
+            );
+            let (mut a, mut b) = (a?, b?);
             computed += a.as_ref().map_or(0, |x| x.1) + b.as_ref().map_or(0, |x| x.1);
-            let (a, b) = (a.as_ref().map(|x| &x.0), b.as_ref().map(|x| &x.0));
-            out.push(compare(path, a, b, &opts.settings));
+            // Metadata: the columns the table maps to the ledger, and the
+            // ledger's own; a mapped label or confidence the ledger also
+            // gives is compared once, as the ledger's (its latest).
+            let meta = config.table(path).meta;
+            let mapped: Vec<(&str, String)> = MetaFields::NAMES
+                .iter()
+                .filter_map(|f| meta.field(f).clone().map(|c| (*f, c)))
+                .collect();
+            let has = |p: &Option<(Profile, usize)>, name: &str| {
+                p.as_ref()
+                    .is_some_and(|p| p.0.columns.iter().any(|c| c.name == name))
+            };
+            let mut notes = Vec::new();
+            for (field, ledger) in [("label", LEDGER_LABEL), ("confidence", LEDGER_CONFIDENCE)] {
+                if let Some((_, col)) = mapped.iter().find(|(f, _)| *f == field)
+                    && (has(&a, ledger) || has(&b, ledger))
+                    && (has(&a, col) || has(&b, col))
+                {
+                    for p in [&mut a, &mut b].into_iter().flatten() {
+                        p.0.columns.retain(|c| c.name != *col);
+                    }
+                    notes.push(format!(
+                        "column {col} holds each row's {field}: compared once, as '{ledger}' (the ledger's latest)"
+                    ));
+                }
+            }
+            for p in [&a, &b].into_iter().flatten() {
+                known.extend(p.0.columns.iter().map(|c| c.name.clone()));
+            }
+            let table_known = names_of([&a, &b].into_iter().flatten().map(|x| &x.0));
+            if let Some(t) = opts.tables.get(path) {
+                let what = format!("[drift.tables.\"{path}\"]");
+                let named: Vec<(String, String)> = t
+                    .columns
+                    .iter()
+                    .map(|c| (format!("{what} columns"), c.clone()))
+                    .collect();
+                let patterns: Vec<(String, String)> = t
+                    .exclude
+                    .iter()
+                    .map(|c| (format!("{what} exclude"), c.clone()))
+                    .collect();
+                check_names(&table_known, &named, &patterns)?;
+            }
+            let exclusions = sel.exclusions()?;
+            for p in [&mut a, &mut b].into_iter().flatten() {
+                p.0.columns.retain(|c| {
+                    (sel.columns.is_empty() || sel.columns.contains(&c.name))
+                        && !exclusions.iter().any(|(_, g)| g.is_match(&c.name))
+                });
+            }
+            let is_metadata = |name: &str| {
+                name == LEDGER_LABEL
+                    || name == LEDGER_CONFIDENCE
+                    || mapped.iter().any(|(_, c)| c == name)
+            };
+            let mut t = compare_selected(
+                path,
+                a.as_ref().map(|x| &x.0),
+                b.as_ref().map(|x| &x.0),
+                &opts.settings,
+                &sel,
+                &is_metadata,
+            );
+            t.notes.extend(notes);
+            out.push(t);
         }
         Ok((out, computed))
     }
@@ -300,6 +550,7 @@ impl Repo {
         rc: &Commit,
         cc: &Commit,
         opts: &DriftOptions,
+        known: &mut std::collections::BTreeSet<String>,
     ) -> Result<Vec<TableDrift>, RepoError> {
         let mut folders: Vec<&str> = rc
             .datasets
@@ -312,18 +563,300 @@ impl Repo {
         folders.dedup();
         let mut out = Vec::new();
         for d in folders.into_iter().filter(|d| opts.wants(d)) {
-            let mut a = self.folder_profile(rc, d)?;
-            let mut b = self.folder_profile(cc, d)?;
-            for p in [&mut a, &mut b].into_iter().flatten() {
-                opts.keep_columns(p);
+            let sel = opts.selection_for(d);
+            let (mut rs, mut cs) = (None, None);
+            let ra = self.selected_examples(rc, &sel.reference, &mut rs)?;
+            let ca = self.selected_examples(cc, &sel.current, &mut cs)?;
+            let in_set = |ids: &Option<HashSet<ExampleId>>, path: &str| {
+                ids.as_ref()
+                    .is_none_or(|ids| ids.contains(&ExampleId::file(path)))
+            };
+            // The reference's files, to tell what the current side added.
+            let before = if sel.added {
+                let entry = rc.datasets.iter().find(|x| x.path == d);
+                Some(self.flatten_dataset(entry)?)
+            } else {
+                None
+            };
+            let mut a = self.folder_profile(rc, d, &|p, _| in_set(&ra, p))?;
+            let mut b = self.folder_profile(cc, d, &|p, f| {
+                in_set(&ca, p)
+                    && before.as_ref().is_none_or(|before| {
+                        let rel = &p[d.len() + 1..];
+                        before.get(rel).is_none_or(|old| old.id != f.id)
+                    })
+            })?;
+            for p in [&a, &b].into_iter().flatten() {
+                known.extend(p.columns.iter().map(|c| c.name.clone()));
             }
-            out.push(compare(
+            let exclusions = sel.exclusions()?;
+            for p in [&mut a, &mut b].into_iter().flatten() {
+                p.columns.retain(|c| {
+                    (sel.columns.is_empty() || sel.columns.contains(&c.name))
+                        && !exclusions.iter().any(|(_, g)| g.is_match(&c.name))
+                });
+            }
+            out.push(compare_selected(
                 &format!("{d}/"),
                 a.as_ref(),
                 b.as_ref(),
                 &opts.settings,
+                &sel,
+                &|_| false,
             ));
         }
         Ok(out)
     }
+}
+
+/// One example a relabel queue lists: a current row in the hot spot of at
+/// least one drifted column.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueueEntry {
+    /// The table.
+    pub table: String,
+    /// Its locator (`TABLE:KEY`, or `TABLE#…` for an unkeyed table).
+    pub example: String,
+    /// Its id (what `annotate --from` also accepts).
+    pub id: ExampleId,
+    /// Its latest label and confidence at the current commit.
+    pub label: Option<String>,
+    /// See `label`.
+    pub confidence: Option<f64>,
+    /// Each hot spot it falls in, as (column, bin or category).
+    pub spots: Vec<(String, String)>,
+}
+
+/// The examples to relabel after a drift: see [`Repo::relabel_queue`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RelabelQueue {
+    /// Examples, those without a confidence first, then lowest confidence
+    /// first; then by table and locator.
+    pub entries: Vec<QueueEntry>,
+    /// The hot spots, by table.
+    pub spots: Vec<(String, HotSpot)>,
+    /// Tables with drifted columns whose selected rows carry no label:
+    /// nothing there to relabel.
+    pub unlabelled: Vec<String>,
+}
+
+impl RelabelQueue {
+    /// The queue as CSV that `annotate --from` reads back once `label`
+    /// (and, if wanted, `annotator` and `confidence`) are filled in; the
+    /// other columns say why each example is listed.
+    pub fn to_csv(&self) -> Vec<u8> {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        let head = [
+            "example",
+            "label",
+            "annotator",
+            "confidence",
+            "current_label",
+            "current_confidence",
+            "table",
+            "drifted",
+            "example_id",
+        ];
+        // Writing to memory cannot fail.
+        let _ = w.write_record(head);
+        for e in &self.entries {
+            let spots: Vec<String> = e.spots.iter().map(|(c, b)| format!("{c} in {b}")).collect();
+            let _ = w.write_record([
+                e.example.as_str(),
+                "",
+                "",
+                "",
+                e.label.as_deref().unwrap_or(""),
+                &e.confidence.map(|c| c.to_string()).unwrap_or_default(),
+                &e.table,
+                &spots.join("; "),
+                &e.id.to_hex(),
+            ]);
+        }
+        w.into_inner().unwrap_or_default()
+    }
+}
+
+impl Repo {
+    /// The relabel queue of a drift report: for each table, the hot spot
+    /// (the bin or category whose share grew most) of every drifted column
+    /// — data, metadata and the ledger's label and confidence — and the
+    /// current side's selected examples that fall in one, in tables whose
+    /// examples carry labels.
+    pub fn relabel_queue(
+        &self,
+        report: &DriftReport,
+        opts: &DriftOptions,
+    ) -> Result<RelabelQueue, RepoError> {
+        use crate::table::CellRef;
+        use crate::table::manifest::{ChunkSource, RowChangeKind, diff_each};
+        let (rc, cc) = (
+            self.read_commit(report.reference)?,
+            self.read_commit(report.current)?,
+        );
+        let mut queue = RelabelQueue::default();
+        let mut states = None;
+        for t in report.tables.iter().filter(|t| !t.path.ends_with('/')) {
+            let spots: Vec<HotSpot> = t
+                .columns
+                .iter()
+                .chain(&t.metadata)
+                .filter_map(|c| c.hot_spot())
+                .collect();
+            let Some(cm) = cc.tables.iter().find(|x| x.path == t.path) else {
+                continue;
+            };
+            if spots.is_empty() {
+                continue;
+            }
+            let sel = opts.selection_for(&t.path);
+            let ids = self.selected_examples(&cc, &sel.current, &mut states)?;
+            let st = self.states_at(&cc, &mut states)?;
+            let m = self.read_manifest(cm.manifest)?;
+            let keyed = !m.key.is_empty();
+            let mut entries = Vec::new();
+            let mut labelled = false;
+            let mut visit = |ident: &[u8], body: &[u8]| -> Result<(), RepoError> {
+                let id = ExampleId::row(&t.path, ident);
+                if ids.as_ref().is_some_and(|s| !s.contains(&id)) {
+                    return Ok(());
+                }
+                let (label, confidence) = st
+                    .get(&id)
+                    .map_or((None, None), |e| (e.label.clone(), e.confidence));
+                labelled |= label.is_some();
+                let conf_text = confidence.map(|c| format!("{c}"));
+                let mut hits = Vec::new();
+                for spot in &spots {
+                    let inside = match spot.column.as_str() {
+                        LEDGER_LABEL => {
+                            spot.holds(label.as_deref().map_or(CellRef::Null, CellRef::Text))
+                        }
+                        LEDGER_CONFIDENCE => {
+                            spot.holds(conf_text.as_deref().map_or(CellRef::Null, CellRef::Number))
+                        }
+                        name => {
+                            let mut inside = false;
+                            crate::table::visit_row(body, &mut |n, c| {
+                                if n == name {
+                                    inside = spot.holds(c);
+                                }
+                            })
+                            .ok_or_else(|| {
+                                crate::table::TableError::Corrupt(
+                                    m.blob,
+                                    "a row does not decode".into(),
+                                )
+                            })?;
+                            inside
+                        }
+                    };
+                    if inside {
+                        hits.push((spot.column.clone(), spot.label.clone()));
+                    }
+                }
+                if !hits.is_empty() {
+                    entries.push(QueueEntry {
+                        table: t.path.clone(),
+                        example: crate::ledger::Locator::row(&t.path, keyed, ident).to_string(),
+                        id,
+                        label,
+                        confidence,
+                        spots: hits,
+                    });
+                }
+                Ok(())
+            };
+            if sel.added {
+                let r = rc
+                    .tables
+                    .iter()
+                    .find(|x| x.path == t.path)
+                    .map(|x| self.read_manifest(x.manifest))
+                    .transpose()?;
+                let src: &dyn ChunkSource = &self.store;
+                let mut failed = None;
+                diff_each(
+                    r.as_ref().map(|r| (r, src)),
+                    Some((&m, src)),
+                    &mut |kind, _, new, _| {
+                        if let Some(row) = new
+                            && kind != RowChangeKind::Removed
+                            && failed.is_none()
+                            && let Err(e) = visit(&row.ident, &row.body)
+                        {
+                            failed = Some(e);
+                        }
+                    },
+                )?;
+                if let Some(e) = failed {
+                    return Err(e);
+                }
+            } else {
+                for ch in &m.chunks {
+                    let bytes = self.store.get(&ch.id.0)?;
+                    for row in decode_chunk(ch.id.0, &bytes)? {
+                        visit(&row.ident, &row.body)?;
+                    }
+                }
+            }
+            if labelled {
+                queue.entries.extend(entries);
+                queue
+                    .spots
+                    .extend(spots.into_iter().map(|s| (t.path.clone(), s)));
+            } else {
+                queue.unlabelled.push(t.path.clone());
+            }
+        }
+        queue.entries.sort_by(|a, b| {
+            let conf = |e: &QueueEntry| e.confidence.unwrap_or(f64::NEG_INFINITY);
+            conf(a)
+                .total_cmp(&conf(b))
+                .then_with(|| a.table.cmp(&b.table))
+                .then_with(|| a.example.cmp(&b.example))
+        });
+        Ok(queue)
+    }
+}
+
+/// Column names of profiles, sorted, once each.
+fn names_of<'p>(profiles: impl Iterator<Item = &'p Profile>) -> Vec<String> {
+    let mut v: Vec<String> = profiles
+        .flat_map(|p| p.columns.iter().map(|c| c.name.clone()))
+        .collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// Checks that each named column is one of `known` and each pattern
+/// matches one: an error names the flag or setting and lists the columns.
+fn check_names(
+    known: &[String],
+    named: &[(String, String)],
+    patterns: &[(String, String)],
+) -> Result<(), DriftError> {
+    for (what, column) in named {
+        if !known.contains(column) {
+            return Err(DriftError::NoSuchColumn {
+                what: what.clone(),
+                column: column.clone(),
+                known: known.to_vec(),
+            });
+        }
+    }
+    for (what, pattern) in patterns {
+        let g = globset::Glob::new(pattern)
+            .map_err(|e| DriftError::Pattern(pattern.clone(), e.kind().to_string()))?
+            .compile_matcher();
+        if !known.iter().any(|k| g.is_match(k)) {
+            return Err(DriftError::ExcludesNothing {
+                what: what.clone(),
+                pattern: pattern.clone(),
+                known: known.to_vec(),
+            });
+        }
+    }
+    Ok(())
 }
