@@ -51,6 +51,12 @@ if "$FOLIO" drift v1 HEAD --html "$WORK/drift.html" --fail-on-drift > /dev/null;
 else
   echo "exit $?: drifted; report in $WORK/drift.html"
 fi
+step "Only the rows HEAD added or changed since v1 (review 41, relabelled review 3)" drift v1 HEAD --added
+step "Queue the examples in the drifted bins for relabelling, least confident first" drift v1 HEAD --added --relabel-queue queue.csv
+cat queue.csv
+echo "(a reviewer fills in the label column; here: confirm each as positive)"
+sed -i -E '2,$ s/^([^,]*),,,,/\1,positive,demo-reviewer,0.99,/' queue.csv
+step "The labelled queue goes back into the ledger" annotate --from queue.csv
 step "Branches" branch experiment
 step "List branches" branch
 step "Materialise v1 elsewhere, byte for byte" checkout v1 --to "$WORK/v1-copy"

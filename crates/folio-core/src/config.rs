@@ -186,6 +186,8 @@ pub struct DriftConfig {
     /// Metadata columns and the ledger's label and confidence count toward
     /// the verdict (default false: reported apart).
     pub count_metadata: Option<bool>,
+    /// Whose default tests decide: folio (default), evidently or nannyml.
+    pub preset: Option<String>,
     /// What to compare of one table or folder dataset, by path.
     #[serde(default)]
     pub tables: BTreeMap<String, DriftTable>,
@@ -356,6 +358,10 @@ impl Config {
         }
         if let Some(x) = d.missing {
             s.missing = crate::drift::check_unit("[drift] missing", x)?;
+        }
+        if let Some(p) = &d.preset {
+            let preset = crate::drift::parse_preset(p)?;
+            crate::drift::apply_preset(&mut s, preset, d.share.is_some());
         }
         for (col, rule) in &d.columns {
             let at = |e: DriftError| DriftError::Column {

@@ -4,6 +4,7 @@
 
 pub mod compare;
 pub mod html;
+pub mod preset;
 pub mod profile;
 pub mod report;
 pub mod stats;
@@ -69,6 +70,23 @@ pub enum DriftError {
     /// A column kind folio does not know.
     #[error("unknown column kind '{0}': use numeric or categorical")]
     UnknownKind(String),
+    /// A preset folio does not know.
+    #[error("unknown preset '{0}': use folio, evidently or nannyml (docs/DRIFT.md, \"Presets\")")]
+    UnknownPreset(String),
+}
+
+/// Parses a preset's name.
+pub fn parse_preset(name: &str) -> Result<preset::Preset, DriftError> {
+    preset::Preset::parse(name).ok_or_else(|| DriftError::UnknownPreset(name.to_string()))
+}
+
+/// `s` with `preset`'s rules: its verdicts, and its table share unless
+/// `share_given` (a share the user set wins).
+pub fn apply_preset(s: &mut Settings, preset: preset::Preset, share_given: bool) {
+    s.preset = preset;
+    if let (Some(share), false) = (preset.share(), share_given) {
+        s.share = share;
+    }
 }
 
 fn list(names: &[String]) -> String {

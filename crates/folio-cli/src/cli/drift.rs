@@ -48,6 +48,10 @@ pub struct Args {
     /// confidence count toward the verdict
     #[arg(long)]
     count_metadata: bool,
+    /// Whose default tests and thresholds decide each column: folio,
+    /// evidently or nannyml (docs/DRIFT.md, "Presets")
+    #[arg(long, value_name = "NAME")]
+    preset: Option<String>,
     /// Bins of numeric columns, from the reference's quantiles (default 10)
     #[arg(long, value_name = "N")]
     bins: Option<usize>,
@@ -93,6 +97,11 @@ fn options(ctx: &Ctx, repo: &Repo, a: &Args) -> Result<DriftOptions> {
         .drift_options(paths)
         .map_err(|e| Failure::user(format!(".folio/config.toml: {e}")))?;
     let settings = &mut opts.settings;
+    if let Some(p) = &a.preset {
+        let preset = folio_core::drift::parse_preset(p)?;
+        let share_set = a.share.is_some() || repo.config()?.drift.share.is_some();
+        folio_core::drift::apply_preset(settings, preset, share_set);
+    }
     if let Some(b) = a.bins {
         settings.bins = folio_core::drift::check_bins(b)?;
     }
@@ -238,38 +247,44 @@ fn columns_text(columns: &[folio_core::drift::ColumnDrift], w: usize) -> String 
     if columns.is_empty() {
         return s;
     }
+    // Preset metrics have long names: the column is as wide as they are.
+    let mw = columns
+        .iter()
+        .map(|c| c.metric.name().len())
+        .max()
+        .unwrap_or(6)
+        .max(16);
     s += &format!(
-        "  {:<w$}  {:<11}  {:<16}  {:>10}  {:>10}  {:>15}  {}\n",
+        "  {:<w$}  {:<11}  {:<mw$}  {:>10}  {:>10}  {:>15}  {}\n",
         "column", "kind", "metric", "value", "threshold", "missing", "drifted"
     );
     for c in columns {
         let kind = format!("{:?}", c.kind).to_lowercase();
-        let thr = if c.metric.is_p_value() {
-            format!("< {}", c.threshold)
-        } else {
-            format!("≥ {}", c.threshold)
+        let thr = match c.metric {
+            folio_core::drift::Metric::EvidentlyKsP => format!("≤ {}", c.threshold),
+            folio_core::drift::Metric::NannymlJensenShannon => format!("> {}", c.threshold),
+            m if m.is_p_value() => format!("< {}", c.threshold),
+            _ => format!("≥ {}", c.threshold),
         };
+        let crossed = c.value.is_some_and(|v| c.metric.crossed(v, c.threshold));
         let missing = format!(
             "{:.1}%→{:.1}%",
             c.missing.reference * 100.0,
             c.missing.current * 100.0
         );
         s += &format!(
-            "  {:<w$}  {:<11}  {:<16}  {:>10}  {:>10}  {:>15}  {}\n",
+            "  {:<w$}  {:<11}  {:<mw$}  {:>10}  {:>10}  {:>15}  {}\n",
             c.column,
             kind,
             c.metric.name(),
             num(c.value),
             thr,
             missing,
-            if c.drifted {
-                if c.missing.drifted {
-                    "yes (missing)"
-                } else {
-                    "yes"
-                }
-            } else {
-                "no"
+            match (c.drifted, crossed, c.missing.drifted) {
+                (false, _, _) => "no",
+                (true, true, true) => "yes (and missing)",
+                (true, false, true) => "yes (missing)",
+                _ => "yes",
             }
         );
         if let Some(b) = &c.bins {
@@ -307,10 +322,14 @@ fn columns_text(columns: &[folio_core::drift::ColumnDrift], w: usize) -> String 
 
 fn report_text(r: &DriftReport) -> String {
     let mut s = format!(
-        "drift {} → {}: {}\n",
+        "drift {} → {}: {}{}\n",
         r.reference.short(12),
         r.current.short(12),
-        if r.drifted { "DRIFTED" } else { "no drift" }
+        if r.drifted { "DRIFTED" } else { "no drift" },
+        match r.preset {
+            folio_core::drift::preset::Preset::Folio => String::new(),
+            p => format!(" (preset {})", p.name()),
+        }
     );
     for t in &r.tables {
         s += &table_text(t);

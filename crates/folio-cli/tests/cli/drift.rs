@@ -736,3 +736,87 @@ fn relabel_queue_round_trips_through_annotate() {
     assert!((share("reference", "cat") - 80.0 / 130.0).abs() < 1e-12);
     assert!((share("current", "cat") - 50.0 / 130.0).abs() < 1e-12);
 }
+
+/// `--preset evidently` and `--preset nannyml` against the figures the real
+/// packages gave on the same tables (tests/golden/presets_expect.py, with
+/// Evidently 0.4.40 and NannyML 0.13.1): every column's test, score and
+/// verdict, and Evidently's dataset verdict.
+#[test]
+fn presets_match_evidently_and_nannyml() {
+    let dir = format!("{}/../../tests/golden/presets", env!("CARGO_MANIFEST_DIR"));
+    let exp: serde_json::Value =
+        serde_json::from_slice(&fs::read(format!("{dir}/expected.json")).expect("expected"))
+            .expect("json");
+    let close = |got: f64, want: f64, what: &str| {
+        assert!(
+            (got - want).abs() <= 1e-9 * want.abs() || (got - want).abs() <= 1e-12,
+            "{what}: folio {got}, expected {want}"
+        );
+    };
+    for size in ["small", "large"] {
+        let e = Env::new();
+        e.write(
+            "t.csv",
+            &fs::read(format!("{dir}/{size}_ref.csv")).expect("ref"),
+        );
+        e.ok(&["commit", "t.csv", "--key", "id", "-m", "reference"]);
+        e.write(
+            "t.csv",
+            &fs::read(format!("{dir}/{size}_cur.csv")).expect("cur"),
+        );
+        e.ok(&["commit", "t.csv", "-m", "current"]);
+        let ev = &exp[size]["evidently"];
+        let r = e.json(&["drift", "HEAD~1", "HEAD", "--preset", "evidently", "--json"]);
+        assert_eq!(r["preset"], "evidently");
+        let tests = [
+            ("K-S p_value", "evidently_ks_p"),
+            ("chi-square p_value", "evidently_chi_square_p"),
+            ("Z-test p_value", "evidently_z_p"),
+            (
+                "Wasserstein distance (normed)",
+                "evidently_wasserstein_norm",
+            ),
+            (
+                "Jensen-Shannon distance",
+                "evidently_jensen_shannon_distance",
+            ),
+        ];
+        for (name, want) in ev["columns"].as_object().expect("columns") {
+            let c = column(&r, name);
+            let metric = tests
+                .iter()
+                .find(|(t, _)| want["test"] == *t)
+                .unwrap_or_else(|| panic!("test {}", want["test"]))
+                .1;
+            assert_eq!(c["metric"], metric, "{size} {name}");
+            close(
+                c["value"].as_f64().expect("value"),
+                want["score"].as_f64().expect("score"),
+                &format!("{size} {name} {metric}"),
+            );
+            assert_eq!(c["threshold"], want["threshold"], "{size} {name}");
+            assert_eq!(c["drifted"], want["drifted"], "{size} {name}");
+        }
+        assert_eq!(r["drifted"], ev["dataset_drift"], "{size}");
+        let share = r["tables"][0]["drifted_share"].as_f64().expect("share");
+        close(share, ev["share"].as_f64().expect("share"), "share");
+        let r = e.json(&["drift", "HEAD~1", "HEAD", "--preset", "nannyml", "--json"]);
+        for (name, want) in exp[size]["nannyml"].as_object().expect("columns") {
+            let c = column(&r, name);
+            assert_eq!(c["metric"], "nannyml_jensen_shannon", "{size} {name}");
+            close(
+                c["value"].as_f64().expect("value"),
+                want["value"].as_f64().expect("value"),
+                &format!("{size} {name} nannyml"),
+            );
+            assert_eq!(c["drifted"], want["alert"], "{size} {name}");
+        }
+    }
+    // An unknown preset lists the known ones.
+    let e = two_versions();
+    let err = e.fails(&["drift", "HEAD~1", "HEAD", "--preset", "evidentli"], 1);
+    assert!(
+        err.contains("evidentli") && err.contains("evidently") && err.contains("nannyml"),
+        "{err}"
+    );
+}

@@ -29,6 +29,19 @@ pub enum Metric {
     ChiSquareP,
     /// Wasserstein distance over the reference standard deviation.
     WassersteinNorm,
+    /// Evidently's KS p-value (as `ks_p`; drift at or below the threshold).
+    EvidentlyKsP,
+    /// Evidently's chi-square: goodness of fit of the current counts to the
+    /// reference's (a p-value).
+    EvidentlyChiSquareP,
+    /// Evidently's two-proportion z-test p-value.
+    EvidentlyZP,
+    /// Evidently's Wasserstein distance over max(sd, 0.001).
+    EvidentlyWassersteinNorm,
+    /// Evidently's Jensen–Shannon distance (natural log, square root).
+    EvidentlyJensenShannonDistance,
+    /// NannyML's Jensen–Shannon distance (bits, square root, its bins).
+    NannymlJensenShannon,
 }
 
 impl Metric {
@@ -57,6 +70,12 @@ impl Metric {
             Metric::KsP => "ks_p",
             Metric::ChiSquareP => "chi_square_p",
             Metric::WassersteinNorm => "wasserstein_norm",
+            Metric::EvidentlyKsP => "evidently_ks_p",
+            Metric::EvidentlyChiSquareP => "evidently_chi_square_p",
+            Metric::EvidentlyZP => "evidently_z_p",
+            Metric::EvidentlyWassersteinNorm => "evidently_wasserstein_norm",
+            Metric::EvidentlyJensenShannonDistance => "evidently_jensen_shannon_distance",
+            Metric::NannymlJensenShannon => "nannyml_jensen_shannon",
         }
     }
 
@@ -65,9 +84,28 @@ impl Metric {
         Metric::ALL.into_iter().find(|m| m.name() == s)
     }
 
+    /// Whether `value` crosses `threshold`: below it for p-values (at or
+    /// below for Evidently's KS, as Evidently compares), at or above it
+    /// for the others (strictly above for NannyML's, as NannyML alerts).
+    pub fn crossed(self, value: f64, threshold: f64) -> bool {
+        match self {
+            Metric::EvidentlyKsP => value <= threshold,
+            Metric::NannymlJensenShannon => value > threshold,
+            m if m.is_p_value() => value < threshold,
+            _ => value >= threshold,
+        }
+    }
+
     /// True for p-values: drift when the value falls *below* the threshold.
     pub fn is_p_value(self) -> bool {
-        matches!(self, Metric::KsP | Metric::ChiSquareP)
+        matches!(
+            self,
+            Metric::KsP
+                | Metric::ChiSquareP
+                | Metric::EvidentlyKsP
+                | Metric::EvidentlyChiSquareP
+                | Metric::EvidentlyZP
+        )
     }
 }
 
@@ -140,6 +178,8 @@ pub struct Settings {
     pub missing: f64,
     /// Overrides by column name.
     pub rules: BTreeMap<String, Rule>,
+    /// Whose defaults give each column's verdict where no rule does.
+    pub preset: super::preset::Preset,
 }
 
 impl Default for Settings {
@@ -149,6 +189,7 @@ impl Default for Settings {
             share: 0.5,
             missing: 0.1,
             rules: BTreeMap::new(),
+            preset: super::preset::Preset::Folio,
         }
     }
 }
@@ -602,9 +643,33 @@ pub fn compare_column(r: &ColumnProfile, c: &ColumnProfile, s: &Settings) -> Col
         p_value: p,
         drifted: (mc - mr).abs() >= s.missing,
     };
+    // A preset decides where no rule names the column's metric.
+    let preset = match s.preset {
+        super::preset::Preset::Folio => None,
+        _ if rule.metric.is_some() => None,
+        p => match super::preset::verdict(p, r, c) {
+            Ok(v) => Some(v),
+            Err(why) => {
+                kind_note = Some(format!("{} preset: {why}; folio's rule applies", p.name()));
+                None
+            }
+        },
+    };
+    if let Some(v) = &preset {
+        metrics.insert(v.metric.name(), Some(v.value));
+        if v.kind != kind {
+            kind_note = Some(format!(
+                "{} preset: tested as {}",
+                s.preset.name(),
+                format!("{:?}", v.kind).to_lowercase()
+            ));
+        }
+    }
     let (dm, dt) = kind.default_rule();
-    let metric = rule.metric.unwrap_or(dm);
-    let threshold = rule.threshold.unwrap_or(dt);
+    let (metric, threshold) = match &preset {
+        Some(v) => (v.metric, rule.threshold.unwrap_or(v.threshold)),
+        None => (rule.metric.unwrap_or(dm), rule.threshold.unwrap_or(dt)),
+    };
     let value = metrics.get(metric.name()).copied().flatten();
     if value.is_none() && note.is_none() {
         note = Some(if n.0 == 0 || n.1 == 0 {
@@ -613,19 +678,17 @@ pub fn compare_column(r: &ColumnProfile, c: &ColumnProfile, s: &Settings) -> Col
             format!("{} is not defined for this column", metric.name())
         });
     }
-    let by_metric = value.is_some_and(|v| {
-        if metric.is_p_value() {
-            v < threshold
-        } else {
-            v >= threshold
-        }
-    });
+    let by_metric = value.is_some_and(|v| metric.crossed(v, threshold));
+    // Neither preset tool counts a change of the missing rate as drift.
+    let mut missing = missing;
+    missing.drifted &= preset.is_none();
+    let by_missing = missing.drifted;
     ColumnDrift {
         column: r.name.clone(),
-        kind,
+        kind: preset.as_ref().map_or(kind, |v| v.kind),
         types: (r.ty.name().into(), c.ty.name().into()),
         n,
-        drifted: by_metric || missing.drifted,
+        drifted: by_metric || by_missing,
         missing,
         metrics,
         bins,

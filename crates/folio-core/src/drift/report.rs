@@ -188,6 +188,8 @@ pub struct DriftReport {
     pub missing_threshold: f64,
     /// Profiles computed by this run (the others came from the cache).
     pub profiles_computed: usize,
+    /// Whose default tests decided the verdicts.
+    pub preset: super::preset::Preset,
 }
 
 /// The columns of a folder dataset's profile.
@@ -281,6 +283,22 @@ impl DriftReport {
     /// What the report's numbers mean, in a few lines: the text footer and
     /// the HTML report's summary of definitions.
     pub fn footer(&self) -> String {
+        if self.preset != super::preset::Preset::Folio {
+            return format!(
+                "preset {}: each column's verdict is the test {} uses by default (docs/DRIFT.md, \"Presets\"); a table drifts when {};\n\
+                 every folio figure is still computed (--json)\n",
+                self.preset.name(),
+                match self.preset {
+                    super::preset::Preset::Evidently => "Evidently 0.4",
+                    _ => "NannyML 0.13",
+                },
+                if self.share_threshold <= f64::MIN_POSITIVE {
+                    "any column drifts".to_string()
+                } else {
+                    format!("{:.0}% of its columns drift", self.share_threshold * 100.0)
+                }
+            );
+        }
         format!(
             "psi and kl: natural log, an empty bin counts half an observation; jensen_shannon: divergence in bits (0..1);\n\
              numeric bins: {} from the reference's quantiles; a table drifts when {:.0}% of its columns drift;\n\

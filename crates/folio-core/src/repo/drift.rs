@@ -14,7 +14,7 @@ use crate::drift::profile::PROFILE_VERSION;
 use crate::drift::report::{
     DriftOptions, DriftReport, FILE_SIZE, FILE_TYPE, LEDGER_CONFIDENCE, LEDGER_LABEL, RowFilter,
 };
-use crate::drift::{ColumnBuilder, ColumnProfile, DriftError, Profile, TableDrift};
+use crate::drift::{ColumnBuilder, ColumnProfile, DriftError, Kind, Profile, TableDrift};
 use crate::id::{CommitId, ManifestId};
 use crate::ledger::{ExampleId, ExampleState, IdMap};
 use crate::object::{Commit, EntryKind};
@@ -344,6 +344,7 @@ impl Repo {
             share_threshold: opts.settings.share,
             missing_threshold: opts.settings.missing,
             profiles_computed: computed,
+            preset: opts.settings.preset,
         })
     }
 
@@ -596,11 +597,16 @@ impl Repo {
                         && !exclusions.iter().any(|(_, g)| g.is_match(&c.name))
                 });
             }
+            // File sizes are measurements: numeric, however few distinct
+            // sizes the reference has (unless configured otherwise).
+            let mut settings = opts.settings.clone();
+            let size = settings.rules.entry(FILE_SIZE.to_string()).or_default();
+            size.kind = size.kind.or(Some(Kind::Numeric));
             out.push(compare_selected(
                 &format!("{d}/"),
                 a.as_ref(),
                 b.as_ref(),
-                &opts.settings,
+                &settings,
                 &sel,
                 &|_| false,
             ));
