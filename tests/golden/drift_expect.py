@@ -114,7 +114,10 @@ def main():
     rng = random.Random(7)
     cases = []
     for n, m, shift in [(31, 31, 2.5), (5, 7, 0.8), (40, 25, 0.3), (100, 150, 0.25),
-                        (12, 12, 0.0), (300, 200, 0.4), (1, 3, 1.0), (60, 45, 1.5)]:
+                        (12, 12, 0.0), (300, 200, 0.4), (1, 3, 1.0), (60, 45, 1.5),
+                        # Up to scipy's exact limit (10,000), ties throughout.
+                        (1000, 800, 0.1), (2500, 2500, 0.05), (5000, 4000, 0.04),
+                        (5000, 5000, 0.0)]:
         a = [round(rng.gauss(0, 1), 1) for _ in range(n)]  # rounded: ties
         b = [round(rng.gauss(shift, 1), 1) for _ in range(m)]
         r = stats.ks_2samp(a, b)

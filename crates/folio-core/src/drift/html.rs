@@ -163,10 +163,10 @@ fn chart(s: &Shares) -> String {
 fn column(c: &ColumnDrift, id: usize, open: bool) -> String {
     let verdict = if c.drifted { "drifted" } else { "stable" };
     let mut out = format!(
-        r#"<section class="col {verdict}" id="c{id}"><details{}><summary><h3>{} <small>{:?}, {} → {}</small> <span class="badge">{verdict}</span></h3></summary>"#,
+        r#"<section class="col {verdict}" id="c{id}"><details{}><summary><h3>{} <small>{}, {} → {}</small> <span class="badge">{verdict}</span></h3></summary>"#,
         if open { " open" } else { "" },
         esc(&c.column),
-        c.kind,
+        format!("{:?}", c.kind).to_lowercase(),
         esc(&c.types.0),
         esc(&c.types.1)
     );
