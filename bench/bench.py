@@ -456,6 +456,33 @@ class Bench:
         t, m = best(f"python3 {ROOT / 'drift_scipy.py'} {ref} {cur}", base, r)
         self.record(case, "python csv + scipy (ks, wasserstein, chi2, js)", t, m)
         self.drift_scipy = t
+        # A vendor batch of 1% more rows, shifted: --added compares only it
+        # (read through the manifest diff, never cached), the whole table
+        # drowns it.
+        batch = base / "batch.csv"
+        gen_drift_table(batch, rows // 100, 7, 0.6)
+        with open(base / "t.csv", "a") as out, open(batch) as src:
+            next(src)
+            for line in src:
+                i, rest = line.split(",", 1)
+                out.write(f"{rows + int(i)},{rest}")
+        run(f"{f} commit t.csv -m batch", base, env)
+        case = f"{rows}-row table + 1% batch: drift"
+        t, m = best(f"{f} drift HEAD~1 HEAD > /dev/null", base, r, env=env)
+        self.record(case, "folio drift (whole tables, cached)", t, m)
+        t, m = best(f"{f} drift HEAD~1 HEAD --added > /dev/null", base, r, env=env)
+        self.record(case, "folio drift --added", t, m)
+        self.drift_added = (t, m)
+        t, m = best(f"{f} drift HEAD~1 HEAD --preset evidently > /dev/null", base, r, env=env)
+        self.record(case, "folio drift --preset evidently (cached)", t, m)
+        # Data out: the whole table as CSV, against Python's csv module
+        # copying the same file row by row.
+        case = f"{rows + rows // 100}-row table: export as CSV"
+        t, m = best(f"{f} export HEAD t.csv -o export.csv", base, r, env=env)
+        self.record(case, "folio export -o", t, m)
+        copy = "import csv; w = csv.writer(open('copy.csv', 'w')); [w.writerow(x) for x in csv.reader(open('t.csv'))]"
+        t, m = best(f'python3 -c "{copy}"', base, r)
+        self.record(case, "python csv read + write", t, m)
 
 
     def book(self, tranches):

@@ -91,6 +91,7 @@ step "Settle the table for the branch's side" merge --theirs reviews.csv
 step "Commit the merge (two parents)" merge --continue -m "Merge experiment: review 5 positive"
 step "The row's story across both branches" lineage reviews.csv:5
 step "History with the merge" log -n 3
+step "Data out: the positive reviews as they stand, with the ledger's latest label" export HEAD reviews.csv --where-label positive --columns id,label --with-ledger
 
 echo; echo "(a mistaken commit, undone)"
 printf 'P2\n1 1\n255\n9\n' > images/cat/cat_99.pgm

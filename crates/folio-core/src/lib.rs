@@ -54,7 +54,7 @@ mod index;
 mod snapshot;
 mod store;
 
-pub use fsutil::write_atomic;
+pub use fsutil::{TempFile, write_atomic};
 pub use index::IndexError;
 pub use snapshot::{FileChanges, HashStats, SnapshotError};
 pub use store::StoreError;

@@ -11,6 +11,7 @@ mod diff;
 mod drift;
 mod error;
 mod examples;
+mod export;
 mod gc;
 mod history;
 mod ledger;
@@ -42,6 +43,7 @@ pub use diff::{Diff, DiffOptions, DiffSide, FileDiff, Rename, RowReport, TableDi
 pub use drift::{QueueEntry, RelabelQueue};
 pub use error::{InputProblem, RepoError};
 pub use examples::Meta;
+pub use export::{ExportOptions, ExportStats, LEDGER_CONFIDENCE_COLUMN, LEDGER_LABEL_COLUMN};
 pub use gc::GcReport;
 pub use history::{ColumnInfo, CommitInfo, DatasetInfo, LogEntry, PathAt, RejectedLine, TableInfo};
 pub use ledger::PreviewLine;

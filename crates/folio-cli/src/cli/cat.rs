@@ -67,7 +67,7 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
 }
 
 /// A reader that stopped early (`| head`) is a clean end.
-fn is_broken_pipe(e: &folio_core::repo::RepoError) -> bool {
+pub(super) fn is_broken_pipe(e: &folio_core::repo::RepoError) -> bool {
     let mut at: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(err) = at {
         if let Some(io) = err.downcast_ref::<io::Error>()

@@ -9,6 +9,7 @@ mod checkout;
 mod commit;
 mod diff;
 mod drift;
+mod export;
 mod gc;
 mod init;
 mod ledger;
@@ -70,6 +71,8 @@ enum Command {
     Show(show::Args),
     /// Print a file as it is at a revision (REV:PATH), or list a folder
     Cat(cat::Args),
+    /// Write the selected rows of a table at a revision as CSV, TSV or JSON Lines
+    Export(export::Args),
     /// Compare commits, or a commit and the working tree, down to rows and cells
     Diff(diff::Args),
     /// Measure distribution drift between two commits, column by column
@@ -332,6 +335,7 @@ pub fn main() -> ExitCode {
         Command::Log(a) => log::run(&ctx, a),
         Command::Show(a) => show::run(&ctx, a),
         Command::Cat(a) => cat::run(&ctx, a),
+        Command::Export(a) => export::run(&ctx, a),
         Command::Diff(a) => diff::run(&ctx, a),
         Command::Drift(a) => drift::run(&ctx, a),
         Command::Checkout(a) => checkout::run(&ctx, a),

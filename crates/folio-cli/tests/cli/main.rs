@@ -14,6 +14,7 @@ mod diff;
 mod drift;
 mod errors;
 mod exit_codes;
+mod export;
 mod history;
 mod hostile;
 mod ledger;

@@ -159,6 +159,39 @@ enum Key {
     Label(String),
 }
 
+/// Distinct values of both samples together, up to `cap`.
+fn union_distinct(r: &Sample<'_>, c: &Sample<'_>, cap: usize) -> usize {
+    match (r, c) {
+        (Sample::Numbers(a), Sample::Numbers(b)) => {
+            let (mut i, mut j, mut n) = (0, 0, 0);
+            let mut last: Option<f64> = None;
+            while (i < a.len() || j < b.len()) && n < cap {
+                let x = match (a.get(i), b.get(j)) {
+                    (Some(x), Some(y)) if x <= y => {
+                        i += 1;
+                        *x
+                    }
+                    (Some(_), Some(y)) | (None, Some(y)) => {
+                        j += 1;
+                        *y
+                    }
+                    (Some(x), None) => {
+                        i += 1;
+                        *x
+                    }
+                    (None, None) => break,
+                };
+                if last != Some(x) {
+                    n += 1;
+                    last = Some(x);
+                }
+            }
+            n
+        }
+        _ => joint(r, c).len(),
+    }
+}
+
 /// Counts of both sides over the union of their values.
 fn joint(r: &Sample<'_>, c: &Sample<'_>) -> Vec<(u64, u64)> {
     let (a, b) = (r.counts(), c.counts());
@@ -190,8 +223,14 @@ fn evidently(r: &Sample<'_>, c: &Sample<'_>) -> Verdict {
     } else {
         Kind::Categorical
     };
-    let pairs = joint(r, c);
-    let distinct = pairs.len();
+    // Distinct values of both sides together, counted only as far as the
+    // rule needs (a million distinct floats need no map).
+    let distinct = union_distinct(r, c, EVIDENTLY_FEW + 1);
+    let pairs = if distinct <= EVIDENTLY_FEW || !numeric {
+        joint(r, c)
+    } else {
+        Vec::new()
+    };
     let p_test = |metric, value: f64, drifted| Verdict {
         kind,
         metric,

@@ -424,23 +424,25 @@ impl Repo {
             }
             None => self.profile_rows(&m, keep.or(Some(&|_: &[u8]| true)))?,
         };
-        // The ledger's label and confidence of the rows kept.
+        // The ledger's label and confidence of the rows kept, when the
+        // ledger holds any for this table (known from the cached
+        // whole-table columns, without folding every example's state).
+        let ledger_has = self.ledger_columns(commit, path)?.0.len() == 2;
+        if !ledger_has {
+            return Ok(Some((p, 1)));
+        }
         let states = self.states_at(commit, &mut states)?;
         let mut label = ColumnBuilder::new(LEDGER_LABEL, ColumnType::Categorical);
         let mut conf = ColumnBuilder::new(LEDGER_CONFIDENCE, ColumnType::Float);
-        let mut any = false;
         for ident in &kept {
             let e = states.get(&ExampleId::row(path, ident));
             let (l, c) = e.map_or((None, None), |e| (e.label.clone(), e.confidence));
-            any |= l.is_some() || c.is_some();
             label.add(&l.map_or(Cell::Null, Cell::Text), 1);
             conf.add(&c.map_or(Cell::Null, |c| Cell::Number(format!("{c}"))), 1);
         }
         // A table whose ledger holds labels has the columns on every side,
         // so compare them when the other side has them too.
-        if any || self.ledger_columns(commit, path)?.0.len() == 2 {
-            p.columns.extend([label.finish(), conf.finish()]);
-        }
+        p.columns.extend([label.finish(), conf.finish()]);
         Ok(Some((p, 1)))
     }
 

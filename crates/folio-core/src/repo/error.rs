@@ -83,6 +83,9 @@ pub enum RepoError {
     /// A revert that cannot be made.
     #[error("{0}; nothing was written")]
     RevertRefused(String),
+    /// An export that cannot be made as asked.
+    #[error("{0}; nothing was written")]
+    ExportRefused(String),
     /// A void that cannot be recorded.
     #[error("{0}; nothing was recorded")]
     VoidRefused(String),
@@ -283,6 +286,7 @@ impl RepoError {
             | E::DetachedHead
             | E::NoOperation(_)
             | E::RevertRefused(_)
+            | E::ExportRefused(_)
             | E::VoidRefused(_)
             | E::AlreadyRecorded(_)
             | E::NotInADataset(_)

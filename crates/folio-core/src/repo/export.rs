@@ -1,0 +1,303 @@
+//! `export`: the selected rows of a table as it is at a revision, as CSV,
+//! TSV or JSON Lines, streamed chunk by chunk (memory bounded by one chunk,
+//! whatever the table's size), optionally with the ledger's latest label
+//! and confidence of each row as of that revision.
+
+use std::io::Write;
+
+use super::{Repo, RepoError};
+use crate::id::CommitId;
+use crate::ledger::{ExampleId, ExampleState, IdMap};
+use crate::table::manifest::decode_chunk;
+use crate::table::{CellRef, Format};
+
+/// The column names `--with-ledger` adds.
+pub const LEDGER_LABEL_COLUMN: &str = "ledger_label";
+/// See [`LEDGER_LABEL_COLUMN`].
+pub const LEDGER_CONFIDENCE_COLUMN: &str = "ledger_confidence";
+
+/// What to export.
+#[derive(Debug, Clone, Default)]
+pub struct ExportOptions {
+    /// Output format (`None`: the table's own; JSON Lines for Parquet).
+    pub format: Option<Format>,
+    /// Columns, in this order (every column, in file order, when empty).
+    pub columns: Vec<String>,
+    /// Only examples whose latest source (at the revision) is this.
+    pub where_source: Option<String>,
+    /// Only examples whose latest label is this.
+    pub where_label: Option<String>,
+    /// Only examples whose latest confidence is at least this.
+    pub min_confidence: Option<f64>,
+    /// Add the ledger's latest label and confidence as two columns.
+    pub with_ledger: bool,
+}
+
+/// What an export wrote.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExportStats {
+    /// The format written.
+    pub format: Format,
+    /// Rows written (repeated rows counted each time).
+    pub rows: u64,
+    /// Rows of the table version.
+    pub of: u64,
+    /// Columns written.
+    pub columns: Vec<String>,
+    /// True when the cells' types cannot survive the format (typed JSON
+    /// values written as CSV text): committing the output would change
+    /// the identities of unkeyed rows.
+    pub types_flattened: bool,
+}
+
+impl Repo {
+    /// Writes the rows of table `path` at commit `rev` that `opts` selects
+    /// to `out`, in the manifest's order (by row identity). Cells are
+    /// written so that committing the output as the same format gives the
+    /// same row identities: text as text, JSON numbers, booleans and
+    /// nested values as themselves in JSON Lines.
+    pub fn export(
+        &self,
+        rev: CommitId,
+        path: &str,
+        opts: &ExportOptions,
+        out: &mut dyn Write,
+    ) -> Result<ExportStats, RepoError> {
+        let commit = self.read_commit(rev)?;
+        let Some(t) = commit.tables.iter().find(|t| t.path == path) else {
+            let known: Vec<&str> = commit.tables.iter().map(|t| t.path.as_str()).collect();
+            return Err(RepoError::ExportRefused(format!(
+                "{path} is not a table of {}: its tables are {}",
+                rev.short(12),
+                if known.is_empty() {
+                    "(none)".to_string()
+                } else {
+                    known.join(", ")
+                }
+            )));
+        };
+        let m = self.read_manifest(t.manifest)?;
+        let format = opts.format.unwrap_or(match m.format {
+            Format::Parquet => Format::Jsonl,
+            f => f,
+        });
+        if format == Format::Parquet {
+            return Err(RepoError::ExportRefused(
+                "folio writes CSV, TSV and JSON Lines; Parquet tables export as JSON Lines".into(),
+            ));
+        }
+        let table_columns: Vec<&str> = m.columns.iter().map(|(n, _)| n.as_str()).collect();
+        let columns: Vec<String> = if opts.columns.is_empty() {
+            table_columns.iter().map(|s| s.to_string()).collect()
+        } else {
+            for c in &opts.columns {
+                if !table_columns.contains(&c.as_str()) {
+                    return Err(RepoError::ExportRefused(format!(
+                        "{path} has no column '{c}': its columns are {}",
+                        table_columns.join(", ")
+                    )));
+                }
+            }
+            opts.columns.clone()
+        };
+        let mut header = columns.clone();
+        if opts.with_ledger {
+            for extra in [LEDGER_LABEL_COLUMN, LEDGER_CONFIDENCE_COLUMN] {
+                if columns.iter().any(|c| c == extra) {
+                    return Err(RepoError::ExportRefused(format!(
+                        "{path} has a column '{extra}' already: --with-ledger would repeat it; export --columns without it"
+                    )));
+                }
+                header.push(extra.to_string());
+            }
+        }
+        let filtered = opts.where_source.is_some()
+            || opts.where_label.is_some()
+            || opts.min_confidence.is_some();
+        let states: IdMap<ExampleState> = if filtered || opts.with_ledger {
+            match commit.ledger {
+                Some(_) => self.ledger_view_at(rev)?.states()?,
+                None => IdMap::default(),
+            }
+        } else {
+            IdMap::default()
+        };
+        let keep = |id: &ExampleId| -> bool {
+            if !filtered {
+                return true;
+            }
+            let Some(e) = states.get(id) else {
+                return false;
+            };
+            opts.where_source
+                .as_ref()
+                .is_none_or(|s| e.source.as_ref() == Some(s))
+                && opts
+                    .where_label
+                    .as_ref()
+                    .is_none_or(|l| e.label.as_ref() == Some(l))
+                && opts
+                    .min_confidence
+                    .is_none_or(|x| e.confidence.is_some_and(|c| c >= x))
+        };
+        let mut w = Writer::new(format, out);
+        w.header(&header)?;
+        let mut stats = ExportStats {
+            format,
+            rows: 0,
+            of: m.rows,
+            columns: header.clone(),
+            types_flattened: false,
+        };
+        let index: std::collections::HashMap<&str, usize> = columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.as_str(), i))
+            .collect();
+        for ch in &m.chunks {
+            let bytes = self.store.get(&ch.id.0)?;
+            for row in decode_chunk(ch.id.0, &bytes)? {
+                let id = ExampleId::row(path, &row.ident);
+                if !keep(&id) {
+                    continue;
+                }
+                let mut cells = vec![CellRef::Null; columns.len()];
+                crate::table::visit_row(&row.body, &mut |name, cell| {
+                    if let Some(i) = index.get(name) {
+                        cells[*i] = cell;
+                    }
+                })
+                .ok_or_else(|| {
+                    crate::table::TableError::Corrupt(ch.id.0, "a row does not decode".into())
+                })?;
+                let ledger = opts.with_ledger.then(|| {
+                    let e = states.get(&id);
+                    (
+                        e.and_then(|e| e.label.clone()),
+                        e.and_then(|e| e.confidence).map(|c| c.to_string()),
+                    )
+                });
+                for _ in 0..row.count {
+                    stats.types_flattened |= w.row(&columns, &cells, ledger.as_ref())?;
+                    stats.rows += 1;
+                }
+            }
+        }
+        w.finish()?;
+        Ok(stats)
+    }
+}
+
+/// Rows out, in one format.
+enum Writer<'o> {
+    Csv(Box<csv::Writer<&'o mut dyn Write>>),
+    Jsonl(&'o mut dyn Write),
+}
+
+impl<'o> Writer<'o> {
+    fn new(format: Format, out: &'o mut dyn Write) -> Self {
+        match format {
+            Format::Csv | Format::Tsv => Writer::Csv(Box::new(
+                csv::WriterBuilder::new()
+                    .delimiter(if format == Format::Tsv { b'\t' } else { b',' })
+                    .buffer_capacity(1 << 16)
+                    .from_writer(out),
+            )),
+            _ => Writer::Jsonl(out),
+        }
+    }
+
+    fn io(e: std::io::Error) -> RepoError {
+        RepoError::Io {
+            path: "(export output)".into(),
+            source: e,
+        }
+    }
+
+    fn finish(self) -> Result<(), RepoError> {
+        match self {
+            Writer::Csv(mut c) => c.flush().map_err(Self::io),
+            Writer::Jsonl(o) => o.flush().map_err(Self::io),
+        }
+    }
+
+    fn header(&mut self, names: &[String]) -> Result<(), RepoError> {
+        if let Writer::Csv(c) = self {
+            c.write_record(names).map_err(|e| Self::io(e.into()))?;
+        }
+        Ok(())
+    }
+
+    /// Writes one row; true when a cell's type cannot survive the format.
+    fn row(
+        &mut self,
+        columns: &[String],
+        cells: &[CellRef<'_>],
+        ledger: Option<&(Option<String>, Option<String>)>,
+    ) -> Result<bool, RepoError> {
+        let mut flattened = false;
+        match self {
+            Writer::Csv(c) => {
+                let mut fields: Vec<&str> = Vec::with_capacity(cells.len() + 2);
+                for cell in cells {
+                    fields.push(match cell {
+                        CellRef::Null => "",
+                        CellRef::Text(t) => {
+                            // An empty text reads back as a missing cell.
+                            flattened |= t.is_empty();
+                            t
+                        }
+                        CellRef::Number(t) | CellRef::Json(t) => {
+                            flattened = true;
+                            t
+                        }
+                        CellRef::Bool(b) => {
+                            flattened = true;
+                            if *b { "true" } else { "false" }
+                        }
+                    });
+                }
+                if let Some((l, conf)) = ledger {
+                    fields.push(l.as_deref().unwrap_or(""));
+                    fields.push(conf.as_deref().unwrap_or(""));
+                }
+                c.write_record(&fields).map_err(|e| Self::io(e.into()))?;
+            }
+            Writer::Jsonl(out) => {
+                // Built by hand so numbers keep their exact text and keys
+                // their column order.
+                let mut line = String::with_capacity(64 * cells.len());
+                line.push('{');
+                let mut first = true;
+                let mut field = |name: &str, value: &str| {
+                    if !first {
+                        line.push_str(", ");
+                    }
+                    first = false;
+                    line.push_str(&serde_json::to_string(name).unwrap_or_default());
+                    line.push_str(": ");
+                    line.push_str(value);
+                };
+                for (name, cell) in columns.iter().zip(cells) {
+                    let v = match cell {
+                        CellRef::Null => continue,
+                        CellRef::Text(t) => serde_json::to_string(t).unwrap_or_default(),
+                        CellRef::Number(t) | CellRef::Json(t) => t.to_string(),
+                        CellRef::Bool(b) => b.to_string(),
+                    };
+                    field(name, &v);
+                }
+                if let Some((l, conf)) = ledger {
+                    let l = l.as_ref().map_or("null".to_string(), |l| {
+                        serde_json::to_string(l).unwrap_or_default()
+                    });
+                    field(LEDGER_LABEL_COLUMN, &l);
+                    field(LEDGER_CONFIDENCE_COLUMN, conf.as_deref().unwrap_or("null"));
+                }
+                line.push_str("}\n");
+                out.write_all(line.as_bytes()).map_err(Self::io)?;
+            }
+        }
+        Ok(flattened)
+    }
+}
