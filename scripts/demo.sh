@@ -25,7 +25,7 @@ confidence = "confidence"
 source = "source"
 TOML
 cat .folio/config.toml
-step "Snapshot a folder of images and two keyed tables" commit images reviews.csv sensors.jsonl --key id --source s3://vendor-a/2026-01 --license CC-BY-4.0 --cost 0.40 --labelling-cost 0.10 --currency EUR -m "Import labelled images and reviews"
+step "Snapshot a folder of images and two keyed tables" commit images reviews.csv sensors.jsonl --key reviews.csv=id --key sensors.jsonl=id --source s3://vendor-a/2026-01 --license CC-BY-4.0 --cost 0.40 --labelling-cost 0.10 --currency EUR -m "Import labelled images and reviews"
 step "Nothing changed yet" status
 
 echo; echo "(move one image to another label, remove one, add one; relabel review 3, drop review 7, add review 41; fix one sensor reading)"

@@ -95,7 +95,8 @@ pub struct MetaFields {
     pub vendor: Option<String>,
     /// The cost's ISO 4217 currency.
     pub currency: Option<String>,
-    /// Its licence.
+    /// Its license (`licence` is accepted as the same key).
+    #[serde(alias = "licence")]
     pub license: Option<String>,
     /// Its sensitivity.
     pub sensitivity: Option<String>,

@@ -106,7 +106,7 @@ fn text(r: &AuditReport) -> String {
             .collect();
         let lic: Vec<String> = g.licenses.iter().map(|(k, v)| format!("{k} {v}")).collect();
         s += &format!(
-            "\nsource {}  dataset {}\n  examples {} ({} annotated)  sensitivity: {}  licences: {}\n",
+            "\nsource {}  dataset {}\n  examples {} ({} annotated)  sensitivity: {}  licenses: {}\n",
             g.source,
             g.dataset,
             g.examples,
@@ -130,9 +130,10 @@ fn text(r: &AuditReport) -> String {
     for (title, list) in [
         ("without a recorded source", &r.without_source),
         ("without an annotation", &r.without_annotation),
-        ("without a licence", &r.without_license),
+        ("without a license", &r.without_license),
     ] {
-        s += &format!("\n{} examples {title}", list.len());
+        let n = list.len();
+        s += &format!("\n{n} example{} {title}", if n == 1 { "" } else { "s" });
         if list.is_empty() {
             s += "\n";
             continue;

@@ -1,5 +1,6 @@
 //! `folio commit`.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use super::{Ctx, Failure, Result, fmt_bytes, out, out_json};
@@ -19,8 +20,9 @@ pub struct Args {
     /// Record a commit even if nothing changed
     #[arg(long)]
     allow_empty: bool,
-    /// Key column(s) of the tables being committed (repeat or comma-separate)
-    #[arg(long, value_delimiter = ',', value_name = "COLUMN")]
+    /// Key column(s): TABLE=COLUMN[,COLUMN] for one table (repeatable), or
+    /// COLUMN[,COLUMN] when the commit reads a single table
+    #[arg(long, value_delimiter = ',', value_name = "[TABLE=]COLUMN")]
     key: Vec<String>,
     /// Commit the good rows of tables and record every rejected line
     #[arg(long)]
@@ -52,8 +54,8 @@ pub struct Args {
     /// ISO 4217 currency of --cost and --labelling-cost
     #[arg(long)]
     currency: Option<String>,
-    /// Licence of the examples this commit adds
-    #[arg(long)]
+    /// License of the examples this commit adds (--licence also works)
+    #[arg(long, visible_alias = "licence")]
     license: Option<String>,
     /// Sensitivity of the examples this commit adds: public, internal,
     /// confidential, pii (or the classes configured in [ledger] sensitivities)
@@ -101,6 +103,43 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
     }
 }
 
+/// Key columns by table path.
+type TableKeys = BTreeMap<String, Vec<String>>;
+
+/// `--key` values: `TABLE=COLUMN` starts a table's key (the columns after
+/// it, up to the next `TABLE=`, complete a composite key); plain columns
+/// before any `TABLE=` form the key of the one table read.
+fn parse_keys(values: &[String]) -> Result<(Vec<String>, TableKeys)> {
+    let mut bare = Vec::new();
+    let mut tables: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut current: Option<String> = None;
+    for v in values {
+        match v.split_once('=') {
+            Some((table, column)) => {
+                let table = table.trim().trim_start_matches("./").trim_matches('/');
+                if table.is_empty() || column.trim().is_empty() {
+                    return Err(Failure::user(format!(
+                        "--key {v}: write TABLE=COLUMN, e.g. --key labels.csv=id"
+                    )));
+                }
+                tables
+                    .entry(table.to_string())
+                    .or_default()
+                    .push(column.trim().to_string());
+                current = Some(table.to_string());
+            }
+            None => match &current {
+                Some(t) => tables
+                    .entry(t.clone())
+                    .or_default()
+                    .push(v.trim().to_string()),
+                None => bare.push(v.trim().to_string()),
+            },
+        }
+    }
+    Ok((bare, tables))
+}
+
 /// The library's options from the flags.
 fn options(ctx: &Ctx, a: &Args) -> Result<CommitOptions> {
     let abs = |p: &PathBuf| {
@@ -110,6 +149,7 @@ fn options(ctx: &Ctx, a: &Args) -> Result<CommitOptions> {
             ctx.cwd.join(p)
         }
     };
+    let (bare_key, table_keys) = parse_keys(&a.key)?;
     Ok(CommitOptions {
         paths: a.paths.iter().map(abs).collect(),
         message: a.message.clone(),
@@ -117,7 +157,8 @@ fn options(ctx: &Ctx, a: &Args) -> Result<CommitOptions> {
         time: now()?,
         allow_empty: a.allow_empty,
         tables: TableOptions {
-            key: a.key.clone(),
+            key: bare_key,
+            keys: table_keys,
             lenient: a.lenient,
         },
         source: a.source.clone(),

@@ -54,7 +54,7 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
         s += &format!("  sensitivity: {sens}\n");
     }
     if let Some(lic) = &l.license {
-        s += &format!("  licence:  {lic}\n");
+        s += &format!("  license:  {lic}\n");
     }
     for m in &l.models {
         s += &format!("  trained:  {m}\n");

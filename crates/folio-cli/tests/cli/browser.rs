@@ -156,7 +156,11 @@ fn wide_report() -> (Env, String) {
         "sensors.jsonl",
         "wide.csv",
         "--key",
-        "id",
+        "reviews.csv=id",
+        "--key",
+        "sensors.jsonl=id",
+        "--key",
+        "wide.csv=id",
         "-m",
         "one",
     ]);

@@ -203,3 +203,130 @@ fn parquet_tables_commit_diff_and_drift_and_damage_changes_nothing() {
     assert_eq!(e.ok(&["log"]), before);
     assert!(e.ok(&["verify"]).contains("no problems"));
 }
+
+#[test]
+fn keys_are_given_per_table_and_a_bare_key_only_for_one() {
+    let e = Env::new();
+    e.write("labels.csv", b"id,path,label\n1,a.png,cat\n2,b.png,dog\n");
+    e.write("tab.csv", b"mean radius,texture,target\n1.5,2,0\n1.7,3,1\n");
+    e.write("pairs.csv", b"a,b,v\n1,x,10\n1,y,20\n");
+    // A bare key with three tables: refused, naming the tables and both
+    // ways to say it; nothing committed.
+    let err = e.fails(
+        &[
+            "commit",
+            "labels.csv",
+            "tab.csv",
+            "pairs.csv",
+            "--key",
+            "id",
+            "-m",
+            "x",
+        ],
+        1,
+    );
+    assert!(
+        err.contains("3 tables")
+            && err.contains("--key labels.csv=id")
+            && err.contains("[tables.\"labels.csv\"]"),
+        "{err}"
+    );
+    let log = e.cmd(&["log"]).output().expect("log");
+    assert!(
+        String::from_utf8_lossy(&log.stderr).contains("no commits yet"),
+        "{log:?}"
+    );
+    // Per table, a composite key after its table.
+    e.ok(&[
+        "commit",
+        "labels.csv",
+        "tab.csv",
+        "pairs.csv",
+        "--key",
+        "labels.csv=id",
+        "--key",
+        "pairs.csv=a,b",
+        "-m",
+        "keyed",
+    ]);
+    let show = e.json(&["show", "HEAD", "--json"]);
+    let key_of = |t: &str| {
+        show["tables"]
+            .as_array()
+            .expect("tables")
+            .iter()
+            .find(|x| x["path"] == t)
+            .unwrap_or_else(|| panic!("{t} in {show}"))["key"]
+            .clone()
+    };
+    assert_eq!(key_of("labels.csv"), serde_json::json!(["id"]));
+    assert_eq!(key_of("pairs.csv"), serde_json::json!(["a", "b"]));
+    assert_eq!(key_of("tab.csv"), serde_json::json!([]));
+    // A key for a table the commit does not read.
+    e.write("labels.csv", b"id,path,label\n1,a.png,cat\n2,b.png,cow\n");
+    let err = e.fails(
+        &["commit", "labels.csv", "--key", "nope.csv=id", "-m", "x"],
+        1,
+    );
+    assert!(
+        err.contains("nope.csv") && err.contains("labels.csv"),
+        "{err}"
+    );
+    // One table: a bare key is fine.
+    e.ok(&["commit", "labels.csv", "--key", "id", "-m", "one table"]);
+    let err = e.fails(&["commit", "labels.csv", "--key", "=id", "-m", "x"], 1);
+    assert!(err.contains("TABLE=COLUMN"), "{err}");
+}
+
+#[test]
+fn metadata_without_a_data_change_is_recorded_or_refused_never_dropped() {
+    let e = Env::new();
+    e.write("img/a.png", b"a");
+    e.write("img/b.png", b"b");
+    e.ok(&["commit", "img", "-m", "one"]);
+    let head = e.ok(&["log", "--json"]);
+    // Batch flags describe added examples: with nothing added, refused.
+    let err = e.fails(&["commit", "--label", "dog", "-m", "x"], 1);
+    assert!(
+        err.contains("--label")
+            && err.contains("folio annotate")
+            && err.contains("nothing was committed"),
+        "{err}"
+    );
+    let err = e.fails(
+        &[
+            "commit",
+            "--source",
+            "s3://y",
+            "--cost",
+            "1",
+            "--currency",
+            "EUR",
+            "-m",
+            "x",
+        ],
+        1,
+    );
+    assert!(err.contains("--source, --cost"), "{err}");
+    // A sidecar's source for an example added earlier: refused, naming
+    // the line.
+    e.write("meta.csv", b"example,label,source\nimg/a.png,cat,s3://x\n");
+    let err = e.fails(&["commit", "--meta", "meta.csv", "-m", "x"], 1);
+    assert!(
+        err.contains("meta.csv:2") && err.contains("img/a.png"),
+        "{err}"
+    );
+    assert_eq!(e.ok(&["log", "--json"]), head, "nothing committed");
+    // Labels of existing examples: a metadata-only commit.
+    e.write("meta.csv", b"example,label,confidence\nimg/a.png,cat,0.8\n");
+    let out = e.ok(&["commit", "--meta", "meta.csv", "-m", "labels"]);
+    assert!(
+        out.contains("committed") && out.contains("1 event"),
+        "{out}"
+    );
+    let lineage = e.ok(&["lineage", "img/a.png"]);
+    assert!(
+        lineage.contains("label:    cat, confidence 0.8"),
+        "{lineage}"
+    );
+}

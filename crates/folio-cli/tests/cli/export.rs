@@ -23,7 +23,17 @@ fn exports_round_trip_row_identities_in_every_format() {
         b"{\"id\": 1, \"v\": 1.50, \"ok\": true, \"tags\": [\"a\", {\"k\": 1}], \"s\": \"1\"}\n{\"id\": 2, \"v\": null, \"s\": \"\"}\n",
     );
     e.write("w.tsv", b"k\tv\nx\t1\ny\t\n");
-    e.ok(&["commit", "t.csv", "j.jsonl", "--key", "id", "-m", "keyed"]);
+    e.ok(&[
+        "commit",
+        "t.csv",
+        "j.jsonl",
+        "--key",
+        "t.csv=id",
+        "--key",
+        "j.jsonl=id",
+        "-m",
+        "keyed",
+    ]);
     e.ok(&["commit", "u.csv", "w.tsv", "-m", "unkeyed"]);
     for t in ["t.csv", "u.csv", "j.jsonl", "w.tsv"] {
         let out = e.ok(&["export", "HEAD", t]);

@@ -238,7 +238,7 @@ impl MetaFields {
             ("the annotator", &self.annotator, MAX_NAME),
             ("the source", &self.source, MAX_TEXT),
             ("the vendor", &self.vendor, MAX_NAME),
-            ("the licence", &self.license, MAX_TEXT),
+            ("the license", &self.license, MAX_TEXT),
             ("the sensitivity", &self.sensitivity, MAX_NAME),
         ];
         for (field, v, max) in fields {

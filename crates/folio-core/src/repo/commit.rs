@@ -171,6 +171,7 @@ impl Repo {
         let mut writer = self.store.writer()?;
         let snap =
             self.snapshot_datasets(&index, &writer, &config, &parent, &targets, opts, progress)?;
+        check_keys(&opts.tables, &snap.table_files)?;
         let built = self.build_tables(&snap.table_files, &parent.manifests)?;
         let (tables, summaries) = store_tables(&writer, &built, &parent.tables, &targets)?;
         let outcome = |commit, events, snap: Snapshotted| CommitOutcome {
@@ -185,11 +186,22 @@ impl Repo {
             Head::Branch(b) => self.pending(&b)?,
             Head::Detached(_) => Vec::new(),
         };
-        if snap.entries == parent.datasets
-            && tables == parent.tables
-            && pending.is_empty()
-            && !opts.allow_empty
-            && merge.is_none()
+        let unchanged = snap.entries == parent.datasets && tables == parent.tables;
+        // Batch metadata describes the examples a commit adds: with no
+        // change there are none, and the flags would be dropped.
+        if unchanged && merge.is_none() && opts.meta_file.is_none() {
+            let flags: Vec<&str> = batch_flags(opts);
+            if !flags.is_empty() {
+                return Err(RepoError::MetaRefused(format!(
+                    "{} describe{} the examples a commit adds, and nothing changed: record metadata of existing examples with `folio annotate SELECTOR --label …` (or `folio commit --meta FILE` with a row per example)",
+                    flags.join(", "),
+                    if flags.len() == 1 { "s" } else { "" }
+                )));
+            }
+        }
+        // A sidecar names existing examples: its metadata is the commit.
+        let sidecar_only = opts.meta_file.is_some() && !given.sidecar.borrow().is_empty();
+        if unchanged && pending.is_empty() && !opts.allow_empty && !sidecar_only && merge.is_none()
         {
             // Nothing changed: the unfinished pack is discarded on drop.
             drop(writer);
@@ -581,4 +593,59 @@ fn store_tables(
     }
     tables.sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
     Ok((tables, summaries))
+}
+
+/// Key columns from the command line must each apply to a table read: a
+/// bare `--key` to the one table (with several, it is ambiguous), a
+/// `--key TABLE=…` to a table of the commit.
+fn check_keys(opts: &TableOptions, files: &[super::TableFile]) -> Result<(), RepoError> {
+    let names: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
+    for table in opts.keys.keys() {
+        if !names.contains(&table.as_str()) {
+            return Err(RepoError::KeyRefused(format!(
+                "--key {table}=…: {table} is not a table this commit reads (it reads {})",
+                if names.is_empty() {
+                    "none".to_string()
+                } else {
+                    names.join(", ")
+                }
+            )));
+        }
+    }
+    let unnamed: Vec<&str> = names
+        .iter()
+        .copied()
+        .filter(|n| !opts.keys.contains_key(*n))
+        .collect();
+    if !opts.key.is_empty() && unnamed.len() > 1 {
+        let key = opts.key.join(",");
+        return Err(RepoError::KeyRefused(format!(
+            "--key {key} would apply to {} tables ({}): name the table, --key {}={key}, or set `key = [...]` under [tables.\"{}\"] in .folio/config.toml",
+            unnamed.len(),
+            unnamed.join(", "),
+            unnamed[0],
+            unnamed[0]
+        )));
+    }
+    Ok(())
+}
+
+/// The batch metadata flags a commit was given, by flag name.
+fn batch_flags(opts: &CommitOptions) -> Vec<&'static str> {
+    let m = &opts.meta;
+    [
+        ("--source", opts.source.is_some() || m.source.is_some()),
+        ("--collected-at", m.collected_at.is_some()),
+        ("--label", m.label.is_some()),
+        ("--annotator", m.annotator.is_some()),
+        ("--confidence", m.confidence.is_some()),
+        ("--cost", m.cost.is_some()),
+        ("--labelling-cost", m.labelling_cost.is_some()),
+        ("--vendor", m.vendor.is_some()),
+        ("--license", m.license.is_some()),
+        ("--sensitivity", m.sensitivity.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(f, given)| given.then_some(f))
+    .collect()
 }

@@ -83,6 +83,12 @@ pub enum RepoError {
     /// A revert that cannot be made.
     #[error("{0}; nothing was written")]
     RevertRefused(String),
+    /// Metadata given for the examples a commit adds, when it adds none.
+    #[error("{0}; nothing was committed")]
+    MetaRefused(String),
+    /// Key columns given on the command line that cannot apply as given.
+    #[error("{0}; nothing was committed")]
+    KeyRefused(String),
     /// An export that cannot be made as asked.
     #[error("{0}; nothing was written")]
     ExportRefused(String),
@@ -257,6 +263,11 @@ pub enum InputProblem {
     /// The same example on two rows.
     #[error("'{0}' appears twice")]
     Repeated(String),
+    /// A sidecar gives the source of an example an earlier commit added.
+    #[error(
+        "'{0}' was added by an earlier commit: its source and collected_at are recorded when it is added (give label, annotator, confidence, cost, license or sensitivity for it, or none of source and collected_at)"
+    )]
+    SourceOfExisting(String),
     /// A selector that matches no example.
     #[error("'{0}' matches no example (give a file path or TABLE:KEY of an example, or its id)")]
     NoMatch(String),
@@ -287,6 +298,8 @@ impl RepoError {
             | E::NoOperation(_)
             | E::RevertRefused(_)
             | E::ExportRefused(_)
+            | E::KeyRefused(_)
+            | E::MetaRefused(_)
             | E::VoidRefused(_)
             | E::AlreadyRecorded(_)
             | E::NotInADataset(_)

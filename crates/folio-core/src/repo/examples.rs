@@ -290,12 +290,21 @@ impl Repo {
         let known = self.ledger_view()?.locators()?;
         rest.sort_by_key(|r| r.1.0);
         for (locator, (line, meta)) in rest {
+            let at = || format!("{}:{line}", ev.ctx.sidecar_name);
             let Some(id) = known.get(&locator) else {
                 return Err(RepoError::Input {
-                    at: format!("{}:{line}", ev.ctx.sidecar_name),
+                    at: at(),
                     problem: InputProblem::NoMatch(locator),
                 });
             };
+            // No event records a source after the addition: refused, not
+            // dropped.
+            if meta.source.is_some() || meta.collected_at.is_some() {
+                return Err(RepoError::Input {
+                    at: at(),
+                    problem: InputProblem::SourceOfExisting(locator),
+                });
+            }
             ev.meta(&meta, None, *id, locator);
         }
         Ok(())
@@ -376,7 +385,10 @@ fn file_events(
             format!("{dataset}/{rel}")
         }
     };
-    for rel in ch.added.iter().filter(|p| !p.ends_with('/')) {
+    // A `.folioignore` is versioned with its folder but is a rule, not an
+    // example: no addition, cost or audit line for it.
+    let is_rule = |rel: &str| rel.rsplit('/').next() == Some(crate::snapshot::IGNORE_FILE);
+    for rel in ch.added.iter().filter(|p| !p.ends_with('/') && !is_rule(p)) {
         let path = full(rel);
         if !is_table(&path) {
             let id = ExampleId::file(&path);
@@ -389,7 +401,11 @@ fn file_events(
             );
         }
     }
-    for rel in ch.deleted.iter().filter(|p| !p.ends_with('/')) {
+    for rel in ch
+        .deleted
+        .iter()
+        .filter(|p| !p.ends_with('/') && !is_rule(p))
+    {
         let path = full(rel);
         if !is_table(&path) {
             let locator = Locator::file(&path);
@@ -422,10 +438,15 @@ pub fn read_sidecar(
             .get("example")
             .cloned()
             .ok_or_else(|| bad(InputProblem::NoExample))?;
-        let get = |k: &str| row.get(k).cloned();
+        // `licence` is the same column as `license`.
+        let get = |k: &str| {
+            row.get(k)
+                .or_else(|| (k == "license").then(|| row.get("licence")).flatten())
+                .cloned()
+        };
         if let Some(unknown) = row
             .keys()
-            .find(|k| *k != "example" && !Meta::NAMES.contains(&k.as_str()))
+            .find(|k| *k != "example" && *k != "licence" && !Meta::NAMES.contains(&k.as_str()))
         {
             return Err(bad(InputProblem::UnknownColumn {
                 column: unknown.clone(),

@@ -59,8 +59,12 @@ impl BuiltTable {
 /// How tables are read on this commit or diff.
 #[derive(Debug, Clone, Default)]
 pub struct TableOptions {
-    /// Key columns given on the command line (override the config).
+    /// Key columns given on the command line for the one table read
+    /// (override the config; refused when several tables are read).
     pub key: Vec<String>,
+    /// Key columns given on the command line per table path (override
+    /// the config and `key`).
+    pub keys: std::collections::BTreeMap<String, Vec<String>>,
     /// Record bad rows instead of failing.
     pub lenient: bool,
 }
@@ -98,7 +102,9 @@ impl Repo {
             let Some(format) = tc.format.or_else(|| Format::from_path(&path)) else {
                 continue;
             };
-            let key = if !opts.key.is_empty() {
+            let key = if let Some(k) = opts.keys.get(&path) {
+                k.clone()
+            } else if !opts.key.is_empty() {
                 opts.key.clone()
             } else if !tc.key.is_empty() {
                 tc.key.clone()
