@@ -9,7 +9,7 @@ use folio_core::table::manifest::{RowChangeKind, SchemaChange};
 /// Rows and paths shown per section when no --limit is given.
 const DEFAULT_LIMIT: usize = 20;
 
-#[derive(clap::Args, Debug)]
+#[derive(clap::Args, Debug, Clone)]
 pub struct Args {
     /// [REV_A [REV_B]] [PATH...]: no revision compares HEAD with the
     /// working tree, one compares it with the working tree, two compare them
@@ -32,6 +32,37 @@ pub struct Args {
 }
 
 pub fn run(ctx: &Ctx, a: &Args) -> Result {
+    // Options written after `--` (`diff -- data --limit 5`) are options,
+    // not paths.
+    let mut parsed = Args {
+        paths: Vec::new(),
+        ..a.clone()
+    };
+    let mut rest = a.paths.iter();
+    while let Some(p) = rest.next() {
+        match p.to_str() {
+            Some("--stat") => parsed.stat = true,
+            Some("--json") => parsed.json = true,
+            Some("--exit-code") => parsed.exit_code = true,
+            Some("--limit") => {
+                let n = rest
+                    .next()
+                    .and_then(|n| n.to_str()?.parse().ok())
+                    .ok_or_else(|| {
+                        Failure::user("--limit needs a number of paths and rows, e.g. --limit 50")
+                    })?;
+                parsed.limit = Some(n);
+            }
+            Some(flag) if flag.starts_with("--limit=") => {
+                let n = flag["--limit=".len()..].parse().map_err(|_| {
+                    Failure::user("--limit needs a number of paths and rows, e.g. --limit=50")
+                })?;
+                parsed.limit = Some(n);
+            }
+            _ => parsed.paths.push(p.clone()),
+        }
+    }
+    let a = &parsed;
     let repo = ctx.repo()?;
     if let Some(m) = repo.merge_state()? {
         ctx.hint(&format!(
@@ -81,6 +112,22 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
         },
         tables: Default::default(),
     };
+    // A path neither side has is a typo, not "no differences".
+    for p in &opts.paths {
+        let held = |side: &DiffSide| -> Result<bool> {
+            Ok(match side {
+                DiffSide::Commit(id) => repo.path_at(*id, p)?.is_some(),
+                DiffSide::WorkTree => std::fs::symlink_metadata(repo.abs(p)).is_ok(),
+            })
+        };
+        if !held(&from)? && !held(&to)? {
+            return Err(Failure::user(format!(
+                "{p} is in neither {} nor {}: check the path (`folio show` lists datasets)",
+                from.short(),
+                to.short()
+            )));
+        }
+    }
     let d = repo.diff(from, to, &opts, &ctx.progress())?;
     if a.json {
         out_json(&d)?;

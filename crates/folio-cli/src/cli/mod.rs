@@ -61,6 +61,13 @@ pub struct Cli {
 enum Command {
     /// Create an empty repository in the current folder
     Init(init::Args),
+    /// Print a shell completion script: bash, zsh, fish, powershell or elvish
+    /// (e.g. `folio completions bash > ~/.local/share/bash-completion/completions/folio`)
+    Completions {
+        /// The shell
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
     /// Record a new snapshot of datasets
     Commit(commit::Args),
     /// Show what changed in tracked datasets since HEAD
@@ -283,6 +290,19 @@ pub fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { exit::USAGE } else { 0 });
         }
     };
+    if let Command::Completions { shell } = &cli.command {
+        let mut cmd = <Cli as clap::CommandFactory>::command();
+        let mut script = Vec::new();
+        clap_complete::generate(*shell, &mut cmd, "folio", &mut script);
+        return match io::stdout().write_all(&script) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(exit::IO)
+            }
+        };
+    }
     // Workers walk and compare folder trees recursively, up to
     // MAX_DEPTH (256) levels: give them room (address space, not memory).
     let mut pool = rayon::ThreadPoolBuilder::new().stack_size(32 << 20);
@@ -330,6 +350,8 @@ pub fn main() -> ExitCode {
     };
     let result = match &cli.command {
         Command::Init(a) => init::run(&ctx, a),
+        // Answered before any repository is opened.
+        Command::Completions { .. } => Ok(()),
         Command::Commit(a) => commit::run(&ctx, a),
         Command::Status(a) => status::run(&ctx, a),
         Command::Log(a) => log::run(&ctx, a),

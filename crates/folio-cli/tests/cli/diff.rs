@@ -156,3 +156,28 @@ fn unknown_key_column_is_named() {
         "{err}"
     );
 }
+
+#[test]
+fn a_path_neither_side_has_is_an_error_and_options_after_dashes_apply() {
+    let e = Env::new();
+    e.write("img/a.png", b"a");
+    e.ok(&["commit", "img", "-m", "one"]);
+    let err = e.fails(&["diff", "--", "nosuch.csv"], 1);
+    assert!(err.contains("nosuch.csv is in neither"), "{err}");
+    let err = e.fails(&["diff", "HEAD", "HEAD", "--", "img/nope.png"], 1);
+    assert!(err.contains("img/nope.png"), "{err}");
+    for n in ["b", "c", "d"] {
+        e.write(&format!("img/{n}.png"), n.as_bytes());
+    }
+    let out = e.ok(&["diff", "--", "img", "--limit", "1"]);
+    assert!(out.contains("… 2 more added"), "{out}");
+    let out = e.ok(&["diff", "--", "img", "--stat"]);
+    assert!(
+        !out.contains("img/b.png") && out.contains("3 added"),
+        "{out}"
+    );
+    // A path that is gone from the working tree but in HEAD is fine.
+    std::fs::remove_file(e.p("img/a.png")).expect("rm");
+    let out = e.ok(&["diff", "--", "img/a.png"]);
+    assert!(out.contains("removed"), "{out}");
+}

@@ -78,3 +78,25 @@ fn usage_errors_exit_2() {
     e.fails(&["commit"], 2);
     e.fails(&["frobnicate"], 2);
 }
+
+#[test]
+fn completions_for_each_shell_name_every_command() {
+    let e = Env::new();
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let script = e.ok(&["completions", shell]);
+        for cmd in ["commit", "drift", "export", "annotate", "book"] {
+            assert!(script.contains(cmd), "{shell} completes {cmd}");
+        }
+    }
+    // The bash script parses.
+    let script = e.ok(&["completions", "bash"]);
+    e.write("folio.bash", script.as_bytes());
+    let ok = std::process::Command::new("bash")
+        .args(["-n", "folio.bash"])
+        .current_dir(e.path())
+        .status()
+        .expect("bash");
+    assert!(ok.success(), "bash -n");
+    let err = e.fails(&["completions", "nushell"], 2);
+    assert!(err.contains("bash") && err.contains("zsh"), "{err}");
+}
