@@ -483,6 +483,21 @@ class Bench:
         copy = "import csv; w = csv.writer(open('copy.csv', 'w')); [w.writerow(x) for x in csv.reader(open('t.csv'))]"
         t, m = best(f'python3 -c "{copy}"', base, r)
         self.record(case, "python csv read + write", t, m)
+        case = f"{rows + rows // 100}-row table: export as Parquet"
+        t, m = best(f"{f} export HEAD t.csv --format parquet -o export.parquet", base, r, env=env)
+        self.record(case, "folio export --format parquet", t, m)
+        self.export_parquet = t
+        # pyarrow writing the same table from memory (its CSV read is
+        # timed apart and not counted): the floor the issue compares with.
+        script = ("import time, pyarrow.csv as c, pyarrow.parquet as p; tab = c.read_csv('t.csv'); "
+                  "t = time.time(); p.write_table(tab, 'pa.parquet', compression='snappy'); "
+                  "print(time.time() - t)")
+        try:
+            out = subprocess.run(["python3", "-c", script], cwd=base, capture_output=True,
+                                 text=True, check=True).stdout
+            self.record(case, "pyarrow write_table (from memory)", float(out.strip()), 0.0)
+        except (subprocess.CalledProcessError, ValueError):
+            print("  (pyarrow not installed: pip install pyarrow for the Parquet comparison)")
 
 
     def book(self, tranches):

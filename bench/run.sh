@@ -6,8 +6,8 @@ if ! command -v b3sum >/dev/null 2>&1; then
   echo "installing b3sum with cargo (one time) ..."
   cargo install b3sum --locked
 fi
-if ! python3 -c "import scipy, numpy" >/dev/null 2>&1; then
-  echo "installing scipy with pip (one time; the drift case compares with it) ..."
-  python3 -m pip install --quiet scipy numpy
+if ! python3 -c "import scipy, numpy, pyarrow" >/dev/null 2>&1; then
+  echo "installing scipy and pyarrow with pip (one time; the drift and export cases compare with them) ..."
+  python3 -m pip install --quiet scipy numpy pyarrow
 fi
 python3 bench/bench.py "$@"

@@ -1,5 +1,5 @@
 //! `folio export REV TABLE`: the selected rows of a table at a revision, as
-//! CSV, TSV or JSON Lines, to a file or stdout.
+//! CSV, TSV, JSON Lines or Parquet, to a file or stdout.
 
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -16,8 +16,7 @@ pub struct Args {
     /// The table, as a path from the repository's root (or ./relative)
     #[arg(value_name = "TABLE")]
     table: String,
-    /// Output format: csv, tsv or jsonl (default: the table's own; JSON
-    /// Lines for Parquet tables)
+    /// Output format: csv, tsv, jsonl or parquet (default: the table's own)
     #[arg(long, value_name = "FORMAT")]
     format: Option<String>,
     /// Only these columns, in this order (comma-separated)
@@ -46,8 +45,9 @@ fn format(name: &str) -> Result<Format> {
         "csv" => Ok(Format::Csv),
         "tsv" => Ok(Format::Tsv),
         "jsonl" => Ok(Format::Jsonl),
+        "parquet" => Ok(Format::Parquet),
         other => Err(Failure::user(format!(
-            "unknown export format '{other}': use csv, tsv or jsonl"
+            "unknown export format '{other}': use csv, tsv, jsonl or parquet"
         ))),
     }
 }
@@ -98,6 +98,14 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
             stats
         }
         None => {
+            use std::io::IsTerminal;
+            if stats_format(&repo, rev, &table, &opts)? == Format::Parquet
+                && io::stdout().is_terminal()
+            {
+                return Err(Failure::user(
+                    "Parquet is binary: write it with -o FILE or redirect stdout (or --format csv to read it here)",
+                ));
+            }
             let stdout = io::stdout();
             let mut w = io::BufWriter::with_capacity(1 << 16, stdout.lock());
             match repo.export(rev, &table, &opts, &mut w) {
@@ -123,8 +131,21 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
     ));
     if stats.types_flattened {
         ctx.hint(
-            "note: some cells were typed JSON values (numbers, booleans, nested) or empty texts, written as CSV text: committed back as CSV, unkeyed rows get new identities (export as jsonl to keep them)",
+            "note: some cells were typed JSON values (numbers, booleans, nested) or empty texts, which this format stores as text: committed back, unkeyed rows get new identities (export as jsonl to keep them)",
         );
     }
     Ok(())
+}
+
+/// The format an export will write: the one asked for, else the table's.
+fn stats_format(
+    repo: &folio_core::repo::Repo,
+    rev: folio_core::id::CommitId,
+    table: &str,
+    opts: &ExportOptions,
+) -> Result<Format> {
+    if let Some(f) = opts.format {
+        return Ok(f);
+    }
+    Ok(repo.table_format(rev, table)?.unwrap_or(Format::Csv))
 }
