@@ -96,3 +96,36 @@ fn branches_and_tags() {
         Some(1)
     );
 }
+
+#[test]
+fn log_shows_the_branches_and_tags_at_each_commit() {
+    let e = Env::new();
+    e.write("img/a.png", b"a");
+    e.ok(&["commit", "img", "-m", "one"]);
+    e.write("img/b.png", b"b");
+    e.ok(&["commit", "img", "-m", "two"]);
+    e.ok(&["tag", "v1", "HEAD~1"]);
+    e.ok(&["branch", "feature"]);
+    let out = e.ok(&["log"]);
+    let heads: Vec<&str> = out.lines().filter(|l| l.starts_with("commit ")).collect();
+    assert_eq!(heads.len(), 2, "{out}");
+    assert!(heads[0].ends_with(" (HEAD -> main, feature)"), "{out}");
+    assert!(heads[1].ends_with(" (tag: v1)"), "{out}");
+    let plain = e.ok(&["log", "--no-decorate"]);
+    assert!(!plain.contains("HEAD ->"), "{plain}");
+    let json = e.json(&["log", "--json"]);
+    assert_eq!(
+        json[0]["refs"],
+        serde_json::json!(["HEAD -> main", "feature"])
+    );
+    assert_eq!(json[1]["refs"], serde_json::json!(["tag: v1"]));
+    // Detached: HEAD alone.
+    e.ok(&["checkout", "v1"]);
+    let out = e.ok(&["log", "-n", "1"]);
+    assert!(
+        out.lines()
+            .next()
+            .is_some_and(|l| l.ends_with("(HEAD, tag: v1)")),
+        "{out}"
+    );
+}
