@@ -276,6 +276,18 @@ pub struct Config {
     /// Garbage collection.
     #[serde(default)]
     pub gc: GcConfig,
+    /// `[quality]`: label-quality settings.
+    #[serde(default)]
+    pub quality: QualityConfig,
+}
+
+/// `[quality]`: who settles disagreements.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QualityConfig {
+    /// The annotator whose label settles an example: the reference every
+    /// other annotator's agreement is measured against.
+    pub adjudicator: Option<String>,
 }
 
 /// `[gc]`: what garbage collection keeps.

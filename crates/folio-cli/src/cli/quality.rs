@@ -7,9 +7,23 @@ pub struct Args {
     /// Examples whose latest confidence is below this need relabelling
     #[arg(long, default_value_t = 0.5)]
     min_confidence: f64,
+    /// The annotator whose label settles an example (default: `[quality]
+    /// adjudicator` in the config); others are measured against it
+    #[arg(long, value_name = "ANNOTATOR")]
+    adjudicator: Option<String>,
     /// Print the report as JSON
     #[arg(long)]
     json: bool,
+}
+
+/// `cat 2, dog 1`: most given first, then by label.
+fn spelled(labels: &std::collections::BTreeMap<String, usize>) -> String {
+    let mut v: Vec<(&String, &usize)> = labels.iter().collect();
+    v.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    v.iter()
+        .map(|(l, c)| format!("{} {c}", super::visible(l)))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 pub fn run(ctx: &Ctx, a: &Args) -> Result {
@@ -20,30 +34,48 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
         )));
     }
     let repo = ctx.repo()?;
-    let r = repo.quality(a.min_confidence)?;
+    let r = repo.quality(a.min_confidence, a.adjudicator.as_deref())?;
     if a.json {
         return out_json(&r);
     }
+    let n = r.examples.len();
     let mut s = format!(
-        "{} examples with two or more annotators\n",
-        r.examples.len()
+        "{n} example{} with two or more annotators{}, least agreement first\n",
+        if n == 1 { "" } else { "s" },
+        match &r.adjudicator {
+            Some(j) => format!(" or a ruling by {}", super::visible(j)),
+            None => String::new(),
+        }
     );
     for e in &r.examples {
-        let labels: Vec<String> = e.labels.iter().map(|(l, c)| format!("{l}×{c}")).collect();
+        let reference = match (&e.reference, e.adjudicated) {
+            (Some(l), true) => format!("  → {} (adjudicated)", super::visible(l)),
+            (Some(l), false) => format!("  → {} (majority)", super::visible(l)),
+            (None, _) => "  → no majority".to_string(),
+        };
         s += &format!(
-            "  {:<30} agreement {:.3} (entropy {:.3})  {}\n",
-            e.locator,
+            "  {:<30} agreement {:.3} (entropy {:.3})  {}{reference}\n",
+            super::visible(e.locator.as_str()),
             e.agreement,
             e.entropy,
-            labels.join(" ")
+            spelled(&e.labels)
         );
     }
-    s += "\nannotators (agreement with the majority label):\n";
+    s += &format!(
+        "\nannotators (agreement with the {}):\n",
+        if r.adjudicator.is_some() {
+            "adjudicator's label, else the majority"
+        } else {
+            "majority label"
+        }
+    );
     for a in &r.annotators {
         let share = a.agreement.map_or("-".to_string(), |v| format!("{v:.3}"));
         s += &format!(
             "  {:<20} {share}  ({} of {})\n",
-            a.annotator, a.agreed, a.compared
+            super::visible(&a.annotator),
+            a.agreed,
+            a.compared
         );
     }
     s += &format!(

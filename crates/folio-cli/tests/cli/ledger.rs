@@ -987,3 +987,105 @@ fn a_batch_cost_is_split_over_the_selected_examples() {
     costs.sort_unstable();
     assert_eq!(costs, [3333, 3333, 3334]);
 }
+
+#[test]
+fn an_adjudicator_settles_labels_and_annotators_are_measured_against_it() {
+    let e = Env::new();
+    e.write("t.csv", b"id,x\n1,a\n2,b\n3,c\n4,d\n");
+    e.ok(&["commit", "t.csv", "--key", "id", "-m", "rows"]);
+    let label = |row: u32, who: &str, l: &str| {
+        e.ok(&[
+            "annotate",
+            &format!("t.csv:{row}"),
+            "--label",
+            l,
+            "--annotator",
+            who,
+            "--confidence",
+            "0.9",
+        ]);
+    };
+    label(1, "ann1", "cat");
+    label(1, "ann2", "cat");
+    label(1, "ann3", "dog");
+    label(1, "judge", "dog");
+    label(2, "ann1", "dog");
+    label(2, "ann2", "cat");
+    label(2, "judge", "cat");
+    for who in ["ann1", "ann2", "ann3"] {
+        label(3, who, "cat");
+    }
+    label(4, "ann1", "cat");
+    label(4, "ann1", "dog"); // replaces ann1's first label
+    label(4, "ann2", "dog");
+    // By hand. References: 1 dog (ruling), 2 cat (ruling), 3 cat and
+    // 4 dog (majorities). ann1: 1 ✗ 2 ✗ 3 ✓ 4 ✓; ann2: 1 ✗ 2 ✓ 3 ✓ 4 ✓;
+    // ann3: 1 ✓ 3 ✓.
+    let r = e.json(&["quality", "--adjudicator", "judge", "--json"]);
+    let agreement = |who: &str| {
+        let a = r["annotators"]
+            .as_array()
+            .expect("annotators")
+            .iter()
+            .find(|a| a["annotator"] == who)
+            .unwrap_or_else(|| panic!("{who} in {r}"));
+        (a["agreed"].as_u64(), a["compared"].as_u64())
+    };
+    assert_eq!(agreement("ann1"), (Some(2), Some(4)));
+    assert_eq!(agreement("ann2"), (Some(3), Some(4)));
+    assert_eq!(agreement("ann3"), (Some(2), Some(2)));
+    assert!(
+        r["annotators"]
+            .as_array()
+            .expect("a")
+            .iter()
+            .all(|a| a["annotator"] != "judge"),
+        "the adjudicator is not scored"
+    );
+    // Worst first: row 2 (cat 1, dog 1: agreement 0), row 1 (cat 2, dog 1:
+    // 1 − H(2/3, 1/3)/log2 3), then the unanimous rows by locator.
+    let order: Vec<&str> = r["examples"]
+        .as_array()
+        .expect("examples")
+        .iter()
+        .map(|x| x["locator"].as_str().expect("locator"))
+        .collect();
+    assert_eq!(order, ["t.csv:2", "t.csv:1", "t.csv:3", "t.csv:4"]);
+    let h = -(2.0f64 / 3.0 * (2.0f64 / 3.0).log2() + 1.0 / 3.0 * (1.0f64 / 3.0).log2());
+    let a1 = r["examples"][1]["agreement"].as_f64().expect("agreement");
+    assert!((a1 - (1.0 - h / 3f64.log2())).abs() < 1e-12, "{a1}");
+    assert_eq!(r["examples"][1]["reference"], "dog");
+    assert_eq!(r["examples"][1]["adjudicated"], true);
+    // Settled examples are not to relabel.
+    assert_eq!(r["relabel"], serde_json::json!([]));
+    let text = e.ok(&["quality", "--adjudicator", "judge"]);
+    assert!(text.contains("cat 2, dog 1  → dog (adjudicated)"), "{text}");
+    assert!(!text.contains("-0.000"), "{text}");
+    // Without a ruling the judge is one more annotator: row 1 ties 2–2
+    // (H = 1 bit over log2 4 = 2: agreement 0.5, no majority), row 2 is
+    // cat 2, dog 1 (agreement 1 − H(2/3, 1/3)/log2 3, majority cat).
+    let r = e.json(&["quality", "--json"]);
+    let row = |loc: &str| {
+        r["examples"]
+            .as_array()
+            .expect("examples")
+            .iter()
+            .find(|x| x["locator"] == loc)
+            .unwrap_or_else(|| panic!("{loc} in {r}"))
+            .clone()
+    };
+    assert_eq!(row("t.csv:1")["agreement"].as_f64(), Some(0.5));
+    assert_eq!(row("t.csv:1")["reference"], serde_json::Value::Null);
+    let a2 = row("t.csv:2")["agreement"].as_f64().expect("agreement");
+    assert!((a2 - (1.0 - h / 3f64.log2())).abs() < 1e-12, "{a2}");
+    assert_eq!(r["examples"][0]["locator"], "t.csv:2", "worst first");
+    assert!(r["relabel"].to_string().contains("t.csv:1"), "{r}");
+    // The same ruling from the config.
+    e.write(
+        ".folio/config.toml",
+        b"[quality]\nadjudicator = \"judge\"\n",
+    );
+    let cfg = e.json(&["quality", "--json"]);
+    assert_eq!(cfg["adjudicator"], "judge");
+    assert_eq!(cfg["relabel"], serde_json::json!([]));
+}
