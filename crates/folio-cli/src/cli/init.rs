@@ -1,6 +1,6 @@
 //! `folio init`.
 
-use super::{Ctx, Result, out};
+use super::{Ctx, Result};
 use folio_core::repo::Repo;
 
 #[derive(clap::Args, Debug)]
@@ -9,8 +9,10 @@ pub struct Args {}
 pub fn run(ctx: &Ctx, _: &Args) -> Result {
     std::fs::create_dir_all(&ctx.cwd)?;
     let repo = Repo::init(&ctx.cwd)?;
-    out(&format!(
-        "Initialised empty folio repository in {}\n",
+    // What init says is a hint: -q leaves it out.
+    ctx.hint(&format!(
+        "Initialised empty folio repository in {}",
         repo.dot_dir().display()
-    ))
+    ));
+    Ok(())
 }

@@ -4,10 +4,20 @@ use super::{Ctx, Result, out, out_json};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Print the result as JSON
+    /// Print the result as JSON (every path)
     #[arg(long)]
     json: bool,
+    /// List at most N paths per dataset and section (default 20)
+    #[arg(long, value_name = "N", conflicts_with = "all")]
+    limit: Option<usize>,
+    /// List every path
+    #[arg(long)]
+    all: bool,
 }
+
+/// Paths listed per dataset and section when neither --limit nor --all is
+/// given (as `diff`).
+const DEFAULT_LIMIT: usize = 20;
 
 pub fn run(ctx: &Ctx, a: &Args) -> Result {
     let repo = ctx.repo()?;
@@ -58,8 +68,19 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
             ("modified", &d.changes.modified),
             ("deleted", &d.changes.deleted),
         ] {
-            for p in list {
-                s += &format!("  {tag:<9} {}\n", join(&d.path, p));
+            let limit = if a.all {
+                usize::MAX
+            } else {
+                a.limit.unwrap_or(DEFAULT_LIMIT)
+            };
+            for p in list.iter().take(limit) {
+                s += &format!("  {tag:<9} {}\n", super::visible(&join(&d.path, p)));
+            }
+            if list.len() > limit {
+                s += &format!(
+                    "  … {} more {tag} (--limit N or --all)\n",
+                    list.len() - limit
+                );
             }
         }
     }

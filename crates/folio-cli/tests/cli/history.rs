@@ -129,3 +129,30 @@ fn log_shows_the_branches_and_tags_at_each_commit() {
         "{out}"
     );
 }
+
+#[test]
+fn status_lists_at_most_limit_paths_and_quiet_init_says_nothing() {
+    let e = Env::bare();
+    let (stdout, stderr) = e.ok_raw(&["-q", "init"]);
+    assert!(stdout.is_empty() && stderr.is_empty(), "-q init is silent");
+    e.write("img/0.png", b"0");
+    e.ok(&["commit", "img", "-m", "one"]);
+    for i in 1..=25 {
+        e.write(&format!("img/{i:02}.png"), i.to_string().as_bytes());
+    }
+    let listed = |out: &str| out.lines().filter(|l| l.starts_with("  added")).count();
+    let out = e.ok(&["status"]);
+    assert_eq!(listed(&out), 20, "{out}");
+    assert!(out.contains("… 5 more added"), "{out}");
+    let out = e.ok(&["status", "--limit", "3"]);
+    assert_eq!(listed(&out), 3, "{out}");
+    assert!(out.contains("… 22 more added"), "{out}");
+    let out = e.ok(&["status", "--all"]);
+    assert_eq!(listed(&out), 25, "{out}");
+    let json = e.json(&["status", "--json"]);
+    assert_eq!(
+        json["datasets"][0]["added"].as_array().map(Vec::len),
+        Some(25),
+        "JSON lists every path"
+    );
+}
