@@ -591,7 +591,8 @@ fn value(ctx: &Ctx, a: &ValueArgs) -> Result {
     let rev = repo.resolve(a.rev.as_deref().unwrap_or("HEAD"))?;
     let as_of = match &a.as_of {
         Some(s) => month(s, "--as-of")?,
-        None => Month::of_time(chrono::Utc::now().timestamp()),
+        // FOLIO_NOW, like every command that needs the time.
+        None => Month::of_time(super::commit::now()?),
     };
     let v = repo.book_value(rev, as_of)?;
     if a.json {

@@ -61,7 +61,9 @@ pub struct Args {
     /// A column drifts when its missing rate moves by this much (default 0.1)
     #[arg(long, value_name = "X")]
     missing: Option<f64>,
-    /// The metric of a column's verdict, as COLUMN=METRIC (repeatable)
+    /// The metric of a column's verdict, as COLUMN=METRIC (repeatable):
+    /// psi, jensen_shannon, kl, hellinger, l_infinity, ks, ks_p,
+    /// chi_square_p or wasserstein_norm (docs/DRIFT.md defines each)
     #[arg(long, value_name = "COLUMN=METRIC")]
     metric: Vec<String>,
     /// The threshold of a column's verdict, as COLUMN=X (repeatable)

@@ -155,7 +155,15 @@ const EXIT_CODES: &str = "Exit codes:
   3   drift --fail-on-drift: the data drifted
   70  damaged repository data (verify found problems, or data did not decode)
   74  I/O failure (disk full, permissions)
-  75  the repository is locked by another folio process (retry, or pass --wait)";
+  75  the repository is locked by another folio process (retry, or pass --wait)
+
+Environment:
+  FOLIO_AUTHOR           the author and actor of commits and events (default: git's
+                         user.name and user.email, then $USER)
+  FOLIO_NOW              the time of commits and events, RFC 3339 (reproducible runs)
+  AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN,
+  AWS_REGION (or AWS_DEFAULT_REGION), AWS_ENDPOINT_URL_S3 (or AWS_ENDPOINT_URL),
+  AWS_ALLOW_HTTP         credentials and endpoint of s3:// remotes, as the AWS tools read them";
 
 /// What every command needs.
 pub struct Ctx {

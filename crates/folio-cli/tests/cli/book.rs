@@ -146,6 +146,12 @@ fn book_value_of_a_snapshot_at_a_date() {
         out.contains(": 0.00 EUR (cost 80000.00 EUR)"),
         "fully depreciated: {out}"
     );
+    // Without --as-of, the month of FOLIO_NOW (the harness sets it to
+    // 2026-01-15): January's charge only, 80,000 / 18 = 4,444.44.
+    let v = e.json(&["book", "value", "--json"]);
+    let want = e.json(&["book", "value", "--as-of", "2026-01", "--json"]);
+    assert_eq!(v["carrying"], want["carrying"], "{v}");
+    assert_eq!(v["carrying"].as_i64(), Some(8_000_000 - 444_444), "{v}");
 }
 
 #[test]

@@ -100,3 +100,30 @@ fn completions_for_each_shell_name_every_command() {
     let err = e.fails(&["completions", "nushell"], 2);
     assert!(err.contains("bash") && err.contains("zsh"), "{err}");
 }
+
+#[test]
+fn help_lists_exit_codes_environment_metrics_and_presets() {
+    let e = Env::new();
+    let help = e.ok(&["--help"]);
+    for want in [
+        "Exit codes:",
+        "75",
+        "Environment:",
+        "FOLIO_AUTHOR",
+        "FOLIO_NOW",
+        "AWS_ENDPOINT_URL",
+    ] {
+        assert!(help.contains(want), "folio --help names {want}");
+    }
+    let drift = e.ok(&["drift", "--help"]);
+    for want in [
+        "wasserstein_norm",
+        "chi_square_p",
+        "evidently",
+        "nannyml",
+        "--relabel-queue",
+        "--added",
+    ] {
+        assert!(drift.contains(want), "drift --help names {want}");
+    }
+}
