@@ -17,6 +17,8 @@
 
 use crate::error::ErrorKind;
 use std::collections::BTreeMap;
+
+pub mod edit;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -323,7 +325,12 @@ impl Config {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
             Err(source) => return Err(ConfigError::Io { path, source }),
         };
-        let c: Config = toml::from_str(&text).map_err(|e| ConfigError::Invalid {
+        Config::parse(path, &text)
+    }
+
+    /// Parses and checks the text of a config file at `path`.
+    pub fn parse(path: PathBuf, text: &str) -> Result<Config, ConfigError> {
+        let c: Config = toml::from_str(text).map_err(|e| ConfigError::Invalid {
             path: path.clone(),
             detail: e.to_string(),
         })?;

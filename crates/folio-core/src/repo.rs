@@ -22,6 +22,7 @@ mod oplog;
 mod proof;
 mod quality;
 mod revision;
+mod settings;
 mod status;
 mod sync;
 #[cfg(test)]

@@ -7,6 +7,7 @@ mod branch;
 mod cat;
 mod checkout;
 mod commit;
+mod config;
 mod diff;
 mod drift;
 mod export;
@@ -78,8 +79,10 @@ enum Command {
     Show(show::Args),
     /// Print a file as it is at a revision (REV:PATH), or list a folder
     Cat(cat::Args),
-    /// Write the selected rows of a table at a revision as CSV, TSV or JSON Lines
+    /// Write the selected rows of a table at a revision as CSV, TSV, JSON Lines or Parquet
     Export(export::Args),
+    /// Read and edit .folio/config.toml by dotted key (list, get, set, unset)
+    Config(config::Args),
     /// Compare commits, or a commit and the working tree, down to rows and cells
     Diff(diff::Args),
     /// Measure distribution drift between two commits, column by column
@@ -366,6 +369,7 @@ pub fn main() -> ExitCode {
         Command::Show(a) => show::run(&ctx, a),
         Command::Cat(a) => cat::run(&ctx, a),
         Command::Export(a) => export::run(&ctx, a),
+        Command::Config(a) => config::run(&ctx, a),
         Command::Diff(a) => diff::run(&ctx, a),
         Command::Drift(a) => drift::run(&ctx, a),
         Command::Checkout(a) => checkout::run(&ctx, a),

@@ -127,3 +127,45 @@ fn help_lists_exit_codes_environment_metrics_and_presets() {
         assert!(drift.contains(want), "drift --help names {want}");
     }
 }
+
+#[test]
+fn config_is_read_and_edited_by_key_and_checked() {
+    let e = Env::new();
+    e.ok(&["config", "set", "drift.share", "0.4"]);
+    e.ok(&["config", "set", "tables.\"labels.csv\".key", "[\"id\"]"]);
+    e.ok(&["config", "set", "quality.adjudicator", "judge"]);
+    assert_eq!(e.ok(&["config", "get", "drift.share"]), "0.4\n");
+    assert_eq!(
+        e.ok(&["config", "get", "quality.adjudicator"]),
+        "\"judge\"\n"
+    );
+    let text = std::fs::read_to_string(e.p(".folio/config.toml")).expect("config");
+    assert!(
+        text.starts_with("# folio repository configuration"),
+        "{text}"
+    );
+    assert!(text.contains("[tables.\"labels.csv\"]"), "{text}");
+    // Invalid edits are refused and leave the file as it was.
+    let err = e.fails(&["config", "set", "drift.share", "2"], 1);
+    assert!(
+        err.contains("share 2") && err.contains("unchanged"),
+        "{err}"
+    );
+    let err = e.fails(&["config", "set", "drift.nosuch", "1"], 1);
+    assert!(err.contains("nosuch") && err.contains("share"), "{err}");
+    let err = e.fails(&["config", "set", "drift.preset", "evidentli"], 1);
+    assert!(err.contains("evidentli"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(e.p(".folio/config.toml")).expect("config"),
+        text,
+        "unchanged"
+    );
+    // The settings take effect: the drift share is 0.4.
+    let list = e.json(&["config", "list", "--json"]);
+    assert_eq!(list["drift.share"], "0.4");
+    e.ok(&["config", "unset", "drift.share"]);
+    let err = e.fails(&["config", "get", "drift.share"], 1);
+    assert!(err.contains("not set"), "{err}");
+    let err = e.fails(&["config", "get", "drift"], 1);
+    assert!(err.contains("section"), "{err}");
+}

@@ -83,6 +83,9 @@ pub enum RepoError {
     /// A revert that cannot be made.
     #[error("{0}; nothing was written")]
     RevertRefused(String),
+    /// A config key cannot be read or set as asked.
+    #[error("{0}")]
+    ConfigEdit(String),
     /// Metadata given for the examples a commit adds, when it adds none.
     #[error("{0}; nothing was committed")]
     MetaRefused(String),
@@ -300,6 +303,7 @@ impl RepoError {
             | E::ExportRefused(_)
             | E::KeyRefused(_)
             | E::MetaRefused(_)
+            | E::ConfigEdit(_)
             | E::VoidRefused(_)
             | E::AlreadyRecorded(_)
             | E::NotInADataset(_)
