@@ -83,6 +83,12 @@ enum Command {
     Export(export::Args),
     /// Read and edit .folio/config.toml by dotted key (list, get, set, unset)
     Config(config::Args),
+    /// (git's habit) folio has no staging area: says what to type instead
+    #[command(hide = true)]
+    Add {
+        /// What git would add
+        paths: Vec<PathBuf>,
+    },
     /// Compare commits, or a commit and the working tree, down to rows and cells
     Diff(diff::Args),
     /// Measure distribution drift between two commits, column by column
@@ -370,6 +376,17 @@ pub fn main() -> ExitCode {
         Command::Cat(a) => cat::run(&ctx, a),
         Command::Export(a) => export::run(&ctx, a),
         Command::Config(a) => config::run(&ctx, a),
+        Command::Add { paths } => {
+            let list: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+            let what = if list.is_empty() {
+                "PATH".to_string()
+            } else {
+                list.join(" ")
+            };
+            Err(Failure::user(format!(
+                "folio has no staging area: `folio commit {what} -m MESSAGE` snapshots it (`folio commit . -m MESSAGE` snapshots every top-level folder and file)"
+            )))
+        }
         Command::Diff(a) => diff::run(&ctx, a),
         Command::Drift(a) => drift::run(&ctx, a),
         Command::Checkout(a) => checkout::run(&ctx, a),

@@ -330,3 +330,35 @@ fn metadata_without_a_data_change_is_recorded_or_refused_never_dropped() {
         "{lineage}"
     );
 }
+
+#[test]
+fn commit_dot_snapshots_each_top_level_entry_and_add_says_what_to_type() {
+    let e = Env::new();
+    e.write("img/a.png", b"a");
+    e.write("t.csv", b"id,x\n1,2\n");
+    e.write(".git/HEAD", b"ref: refs/heads/main\n");
+    e.write(".folioignore", b"*.tmp\n");
+    e.ok(&["commit", ".", "-m", "everything"]);
+    let show = e.json(&["show", "HEAD", "--json"]);
+    let mut names: Vec<&str> = show["datasets"]
+        .as_array()
+        .expect("datasets")
+        .iter()
+        .map(|d| d["path"].as_str().expect("path"))
+        .collect();
+    names.sort_unstable();
+    assert_eq!(names, ["img", "t.csv"], "hidden entries only when named");
+    // Again from a subfolder, with a new top-level folder.
+    e.write("audio/a.wav", b"w");
+    e.write("img/b.png", b"b");
+    let out = e
+        .cmd(&["commit", "..", "-m", "more"])
+        .current_dir(e.p("img"))
+        .output()
+        .expect("run");
+    assert!(out.status.success(), "{out:?}");
+    let show = e.json(&["show", "HEAD", "--json"]);
+    assert_eq!(show["datasets"].as_array().map(Vec::len), Some(3), "{show}");
+    let err = e.fails(&["add", "img"], 1);
+    assert!(err.contains("folio commit img -m MESSAGE"), "{err}");
+}

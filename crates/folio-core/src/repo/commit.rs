@@ -503,7 +503,24 @@ impl Repo {
             return Ok(old.iter().map(|d| d.path.clone()).collect());
         }
         let mut out: Vec<String> = Vec::new();
+        let root = std::fs::canonicalize(&self.work).ok();
         for g in given {
+            // `commit .` (the working tree itself): every tracked dataset
+            // and each top-level entry no dataset covers, as its own
+            // dataset; hidden entries (.git, .DS_Store) only when named.
+            if root.is_some() && std::fs::canonicalize(g).ok() == root {
+                let untracked = self.untracked(old)?;
+                let all = old
+                    .iter()
+                    .map(|d| d.path.clone())
+                    .chain(untracked.into_iter().filter(|n| !n.starts_with('.')));
+                for p in all {
+                    if !out.contains(&p) {
+                        out.push(p);
+                    }
+                }
+                continue;
+            }
             let path = self.dataset_path(g)?;
             if out.contains(&path) {
                 continue;

@@ -169,7 +169,7 @@ impl Repo {
         Ok((snapshot::flatten_scan(&scan), cache, hs))
     }
 
-    fn untracked(&self, datasets: &[DatasetEntry]) -> Result<Vec<String>, RepoError> {
+    pub(super) fn untracked(&self, datasets: &[DatasetEntry]) -> Result<Vec<String>, RepoError> {
         let mut out = Vec::new();
         let rd = std::fs::read_dir(&self.work).map_err(RepoError::io(&self.work))?;
         for e in rd {
