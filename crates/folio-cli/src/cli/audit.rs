@@ -80,7 +80,7 @@ fn csv_text(r: &AuditReport) -> Result<String> {
             .collect();
         let anns: Vec<&str> = g.annotators.iter().map(String::as_str).collect();
         w.write_record([
-            g.source.clone(),
+            g.source.clone().unwrap_or_default(),
             g.dataset.clone(),
             g.examples.to_string(),
             g.annotated.to_string(),
@@ -104,10 +104,17 @@ fn text(r: &AuditReport) -> String {
             .iter()
             .map(|(k, v)| format!("{k} {v}"))
             .collect();
-        let lic: Vec<String> = g.licenses.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        let mut lic: Vec<String> = g
+            .licenses
+            .iter()
+            .map(|(k, v)| format!("{} {v}", super::visible(k)))
+            .collect();
+        if g.unlicensed > 0 {
+            lic.push(format!("(none) {}", g.unlicensed));
+        }
         s += &format!(
             "\nsource {}  dataset {}\n  examples {} ({} annotated)  sensitivity: {}  licenses: {}\n",
-            g.source,
+            g.source.as_deref().map_or("(none)".into(), super::visible),
             g.dataset,
             g.examples,
             g.annotated,

@@ -1089,3 +1089,41 @@ fn an_adjudicator_settles_labels_and_annotators_are_measured_against_it() {
     assert_eq!(cfg["adjudicator"], "judge");
     assert_eq!(cfg["relabel"], serde_json::json!([]));
 }
+
+#[test]
+fn audit_json_says_null_for_what_was_never_recorded() {
+    let e = Env::new();
+    e.write("img/a.png", b"a");
+    e.write("img/b.png", b"b");
+    e.ok(&["commit", "img", "-m", "no source"]);
+    e.write("lic/c.png", b"c");
+    e.ok(&[
+        "commit",
+        "lic",
+        "--source",
+        "s3://x",
+        "--license",
+        "CC-BY-4.0",
+        "-m",
+        "sourced",
+    ]);
+    let r = e.json(&["audit", "--json"]);
+    let groups = r["groups"].as_array().expect("groups");
+    let none = groups
+        .iter()
+        .find(|g| g["dataset"] == "img")
+        .unwrap_or_else(|| panic!("img in {r}"));
+    assert_eq!(none["source"], serde_json::Value::Null, "{none}");
+    assert_eq!(none["unlicensed"], 2);
+    assert_eq!(none["licenses"], serde_json::json!({}));
+    let some = groups.iter().find(|g| g["dataset"] == "lic").expect("lic");
+    assert_eq!(some["source"], "s3://x");
+    assert_eq!(some["licenses"], serde_json::json!({"CC-BY-4.0": 1}));
+    assert_eq!(some["unlicensed"], 0);
+    assert!(!r.to_string().contains("(none)"), "{r}");
+    let text = e.ok(&["audit"]);
+    assert!(
+        text.contains("source (none)  dataset img") && text.contains("licenses: (none) 2"),
+        "{text}"
+    );
+}

@@ -20,16 +20,18 @@ pub struct AuditFilter {
 /// One (source, dataset) group of the inventory.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct AuditGroup {
-    /// The source (`(none)` when unrecorded).
-    pub source: String,
+    /// The source (`None`, JSON `null`, when unrecorded).
+    pub source: Option<String>,
     /// The dataset.
     pub dataset: String,
     /// Examples present.
     pub examples: u64,
     /// Examples per sensitivity (`unclassified` when unrecorded).
     pub sensitivity: BTreeMap<String, u64>,
-    /// Examples per licence (`(none)` when unrecorded).
+    /// Examples per license (those without one are `unlicensed`).
     pub licenses: BTreeMap<String, u64>,
+    /// Examples without a recorded license.
+    pub unlicensed: u64,
     /// Annotators who labelled them.
     pub annotators: BTreeSet<String>,
     /// Examples with a label.
@@ -65,17 +67,21 @@ impl AuditReport {
         states: &IdMap<ExampleState>,
         filter: &AuditFilter,
     ) -> AuditReport {
-        let mut groups: BTreeMap<(String, String), (AuditGroup, f64, u64)> = BTreeMap::new();
+        let mut groups: BTreeMap<(Option<String>, String), (AuditGroup, f64, u64)> =
+            BTreeMap::new();
         let mut without_source = Vec::new();
         let mut without_annotation = Vec::new();
         let mut without_license = Vec::new();
         for st in states.values().filter(|s| s.present) {
-            let src = st.source.clone().unwrap_or_else(|| "(none)".into());
+            let src = st.source.clone();
             let sens = st
                 .sensitivity
                 .clone()
                 .unwrap_or_else(|| "unclassified".into());
-            if filter.source.as_ref().is_some_and(|f| *f != src)
+            if filter
+                .source
+                .as_ref()
+                .is_some_and(|f| Some(f) != src.as_ref())
                 || filter.dataset.as_ref().is_some_and(|f| *f != st.dataset)
                 || filter.sensitivity.as_ref().is_some_and(|f| *f != sens)
             {
@@ -100,6 +106,7 @@ impl AuditReport {
                             examples: 0,
                             sensitivity: BTreeMap::new(),
                             licenses: BTreeMap::new(),
+                            unlicensed: 0,
                             annotators: BTreeSet::new(),
                             annotated: 0,
                             mean_confidence: None,
@@ -112,8 +119,10 @@ impl AuditReport {
                 });
             g.examples += 1;
             *g.sensitivity.entry(sens).or_default() += 1;
-            let lic = st.license.clone().unwrap_or_else(|| "(none)".into());
-            *g.licenses.entry(lic).or_default() += 1;
+            match &st.license {
+                Some(l) => *g.licenses.entry(l.clone()).or_default() += 1,
+                None => g.unlicensed += 1,
+            }
             if st.label.is_some() {
                 g.annotated += 1;
             }
