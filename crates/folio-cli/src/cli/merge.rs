@@ -217,9 +217,14 @@ fn label_report(labels: &[folio_core::repo::LabelConflict]) -> String {
     if labels.is_empty() {
         return String::new();
     }
+    let n = labels.len();
     let mut s = format!(
-        "{} examples were labelled differently on each side (the merged ledger's latest is theirs; record the right one with `folio annotate`):\n",
-        labels.len()
+        "{n} {} labelled differently on each side (the merged ledger's latest is theirs; record the right one with `folio annotate`):\n",
+        if n == 1 {
+            "example was"
+        } else {
+            "examples were"
+        }
     );
     for l in labels {
         s += &format!(
