@@ -194,7 +194,7 @@ pub fn render(d: &Diff, stat: bool, limit: usize) -> String {
             continue;
         }
         for r in &t.rows {
-            s += &row_line(r);
+            s += &row_line(r, &t.columns);
         }
         if t.omitted > 0 {
             s += &format!(
@@ -218,7 +218,39 @@ fn schema_line(c: &SchemaChange) -> String {
     }
 }
 
-fn row_line(r: &RowReport) -> String {
+/// Position of a column in the table's file order (unknown ones last).
+fn position(columns: &[String], name: &str) -> usize {
+    columns.iter().position(|c| c == name).unwrap_or(usize::MAX)
+}
+
+/// Text wider than this wraps onto indented continuation lines.
+const WRAP: usize = 100;
+
+/// `parts` joined by `sep`, wrapped at [`WRAP`] characters between parts
+/// (never inside one), continuation lines indented by `indent` spaces.
+fn wrapped(parts: &[String], sep: &str, indent: usize) -> String {
+    let mut out = String::new();
+    let mut width = 0;
+    for (i, p) in parts.iter().enumerate() {
+        let w = p.chars().count();
+        if i > 0 {
+            if width + sep.len() + w > WRAP {
+                out.push_str(sep.trim_end());
+                out.push('\n');
+                out.push_str(&" ".repeat(indent));
+                width = 0;
+            } else {
+                out.push_str(sep);
+                width += sep.len();
+            }
+        }
+        out.push_str(p);
+        width += w;
+    }
+    out
+}
+
+fn row_line(r: &RowReport, columns: &[String]) -> String {
     let mark = match r.change {
         RowChangeKind::Added => '+',
         RowChangeKind::Removed => '-',
@@ -235,27 +267,33 @@ fn row_line(r: &RowReport) -> String {
         String::new()
     };
     let body = if r.change == RowChangeKind::Modified {
-        r.cells
+        let mut cells: Vec<_> = r.cells.iter().collect();
+        cells.sort_by_key(|c| position(columns, &c.column));
+        let parts: Vec<String> = cells
             .iter()
             .map(|c| {
-                let v = |x: &Option<String>| x.clone().unwrap_or_else(|| "null".into());
-                format!("{}: {} → {}", c.column, v(&c.old), v(&c.new))
+                let v = |x: &Option<String>| -> String {
+                    x.as_deref()
+                        .map_or("null".into(), |t| super::visible(t).into_owned())
+                };
+                format!(
+                    "{}: {} → {}",
+                    super::visible(&c.column),
+                    v(&c.old),
+                    v(&c.new)
+                )
             })
-            .collect::<Vec<_>>()
-            .join("; ")
+            .collect();
+        wrapped(&parts, "; ", 6)
     } else {
         let row = r.row.clone().unwrap_or_default();
-        let cells: Vec<String> = row.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        format!("{{{}}}", truncate(&cells.join(", "), 120))
+        let mut cells: Vec<(&String, &String)> = row.iter().collect();
+        cells.sort_by_key(|(k, _)| position(columns, k));
+        let parts: Vec<String> = cells
+            .iter()
+            .map(|(k, v)| format!("{}={}", super::visible(k), super::visible(v)))
+            .collect();
+        format!("{{{}}}", wrapped(&parts, ", ", 6))
     };
     format!("  {mark} {who}{body}{times}\n")
-}
-
-fn truncate(s: &str, n: usize) -> String {
-    if s.chars().count() <= n {
-        s.to_string()
-    } else {
-        let t: String = s.chars().take(n).collect();
-        format!("{t}…")
-    }
 }

@@ -181,3 +181,37 @@ fn a_path_neither_side_has_is_an_error_and_options_after_dashes_apply() {
     let out = e.ok(&["diff", "--", "img/a.png"]);
     assert!(out.contains("removed"), "{out}");
 }
+
+#[test]
+fn row_dumps_keep_column_order_and_wrap_whole_values() {
+    let e = Env::new();
+    e.write("t.csv", b"id,zeta,alpha,mid\n1,z,a,m\n");
+    e.ok(&["commit", "t.csv", "--key", "id", "-m", "one"]);
+    let long = "x".repeat(70);
+    e.write(
+        "t.csv",
+        format!("id,zeta,alpha,mid\n1,z2,a,m2\n2,{long},{long},end\n").as_bytes(),
+    );
+    let out = e.ok(&["diff"]);
+    // File order, not alphabetical.
+    assert!(out.contains("~ 1  zeta: z → z2; mid: m → m2"), "{out}");
+    let added = out
+        .split("+ 2  ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("an added row in {out}"));
+    let zeta = added.find("zeta=").expect("zeta");
+    let alpha = added.find("alpha=").expect("alpha");
+    let mid = added.find("mid=end").expect("mid, whole");
+    assert!(zeta < alpha && alpha < mid, "{out}");
+    // Wrapped between cells, every value whole: no cut, no ellipsis.
+    assert!(
+        added.contains(&format!("zeta={long},\n      alpha={long}")),
+        "{out}"
+    );
+    assert!(!out.contains('…'), "{out}");
+    let json = e.json(&["diff", "--json"]);
+    assert_eq!(
+        json["tables"][0]["columns"],
+        serde_json::json!(["id", "zeta", "alpha", "mid"])
+    );
+}

@@ -112,6 +112,9 @@ pub struct TableDiff {
     pub note: Option<String>,
     /// Schema changes.
     pub schema: Vec<SchemaChange>,
+    /// Columns in file order: the new side's, then those only the old side
+    /// has (the order rows and cells are shown in).
+    pub columns: Vec<String>,
     /// Rows added.
     pub rows_added: u64,
     /// Rows removed.
@@ -423,6 +426,14 @@ impl Repo {
             )),
             _ => None,
         };
+        let mut columns: Vec<String> = b
+            .map(|y| y.1.columns.iter().map(|(n, _)| n.clone()).collect())
+            .unwrap_or_default();
+        for (n, _) in a.map(|x| x.1.columns.as_slice()).unwrap_or_default() {
+            if !columns.contains(n) {
+                columns.push(n.clone());
+            }
+        }
         let keyed = !key.is_empty() && note.is_none();
         let rows: Vec<RowReport> = rd
             .changes
@@ -456,6 +467,7 @@ impl Repo {
             key,
             note,
             schema,
+            columns,
             rows_added: rd.added,
             rows_removed: rd.removed,
             rows_modified: rd.modified,
