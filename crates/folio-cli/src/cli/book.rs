@@ -599,11 +599,26 @@ fn value(ctx: &Ctx, a: &ValueArgs) -> Result {
         return out_json(&v);
     }
     let c = &v.currency;
+    let examples = |n: u64| format!("{n} example{}", if n == 1 { "" } else { "s" });
+    let mut tail = String::new();
+    if v.not_yet_booked > 0 {
+        tail += &format!(
+            "{} present not yet booked at the end of {}: their cost is booked from a later month\n",
+            examples(v.not_yet_booked),
+            v.as_of
+        );
+    }
+    if v.without_cost > 0 {
+        tail += &format!(
+            "{} present with no cost basis, not on the book (record costs with `folio value` or a cost column)\n",
+            examples(v.without_cost)
+        );
+    }
     if c.is_empty() {
         return out(&format!(
-            "nothing of {} is on the book: {} examples present have no cost basis (record costs with `folio value` or a cost column)\n",
+            "nothing of {} is on the book at the end of {}\n{tail}",
             v.commit.short(12),
-            v.without_cost
+            v.as_of
         ));
     }
     let mut s = format!(
@@ -620,11 +635,6 @@ fn value(ctx: &Ctx, a: &ValueArgs) -> Result {
             format_minor(*cost, c)
         );
     }
-    if v.without_cost > 0 {
-        s += &format!(
-            "{} examples present have no cost basis and are not on the book\n",
-            v.without_cost
-        );
-    }
+    s += &tail;
     out(&s)
 }

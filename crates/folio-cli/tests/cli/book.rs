@@ -421,3 +421,48 @@ fn a_change_of_estimate_is_prospective() {
         "{out}"
     );
 }
+
+#[test]
+fn examples_booked_from_a_later_month_are_not_yet_booked_not_costless() {
+    let e = Env::new();
+    e.write(
+        ".folio/config.toml",
+        b"[tables.\"t.csv\"]\nkey = [\"id\"]\n[tables.\"t.csv\".meta]\ncost = \"cost\"\n",
+    );
+    e.write("t.csv", b"id,cost\n1,100.00\n2,50.00\n");
+    e.cmd(&["commit", "t.csv", "--currency", "EUR", "-m", "march"])
+        .env("FOLIO_NOW", "2026-03-10T00:00:00Z")
+        .assert()
+        .success();
+    e.write("img/a.png", b"a");
+    e.cmd(&["commit", "img", "-m", "no cost"])
+        .env("FOLIO_NOW", "2026-03-11T00:00:00Z")
+        .assert()
+        .success();
+    e.ok(&[
+        "book",
+        "policy",
+        "t.csv",
+        "--method",
+        "straight-line",
+        "--life",
+        "12",
+    ]);
+    let v = e.json(&["book", "value", "--as-of", "2026-02", "--json"]);
+    assert_eq!(v["not_yet_booked"], 2, "{v}");
+    assert_eq!(v["without_cost"], 1, "the image has no cost: {v}");
+    let out = e.ok(&["book", "value", "--as-of", "2026-02"]);
+    assert!(
+        out.contains("2 examples present not yet booked at the end of 2026-02")
+            && out.contains("1 example present with no cost basis"),
+        "{out}"
+    );
+    // From March on they are on the book: 150.00 over 12 months, 12.50 a
+    // month; at the end of May three months are charged.
+    let v = e.json(&["book", "value", "--as-of", "2026-05", "--json"]);
+    assert_eq!(
+        (v["cost"].as_i64(), v["carrying"].as_i64()),
+        (Some(15_000), Some(11_250))
+    );
+    assert_eq!(v["not_yet_booked"], 0);
+}

@@ -225,6 +225,9 @@ pub struct BookValue {
     pub datasets: BTreeMap<String, (i64, i64)>,
     /// Examples present that have no cost basis (not on the book).
     pub without_cost: u64,
+    /// Examples present whose cost basis is recorded after `as_of`: they
+    /// are on the book from a later month, not yet at this one.
+    pub not_yet_booked: u64,
 }
 
 impl Ledgered {
@@ -290,7 +293,24 @@ impl Ledgered {
             carrying,
             datasets,
             without_cost,
+            not_yet_booked: 0,
         })
+    }
+
+    /// Examples present when the ledger held `size` events that have a
+    /// cost basis in this fold.
+    pub fn costed_present(&self, size: u64) -> u64 {
+        self.members
+            .iter()
+            .map(|(id, ms)| {
+                let costed = self.costs.contains_key(id);
+                ms.iter()
+                    .filter(|m| {
+                        costed && m.added < size && m.removed.is_none_or(|(_, r)| r >= size)
+                    })
+                    .count() as u64
+            })
+            .sum()
     }
 
     /// The carrying amount of everything of `dataset` on the book at the
