@@ -466,3 +466,53 @@ fn examples_booked_from_a_later_month_are_not_yet_booked_not_costless() {
     );
     assert_eq!(v["not_yet_booked"], 0);
 }
+
+#[test]
+fn a_units_of_use_schedule_ends_at_the_last_run() {
+    let e = Env::new();
+    e.write(
+        ".folio/config.toml",
+        b"[tables.\"t.csv\"]\nkey = [\"id\"]\n[tables.\"t.csv\".meta]\ncost = \"cost\"\n",
+    );
+    e.write("t.csv", b"id,cost\n1,100.00\n");
+    e.cmd(&["commit", "t.csv", "--currency", "EUR", "-m", "data"])
+        .env("FOLIO_NOW", "2026-01-10T00:00:00Z")
+        .assert()
+        .success();
+    e.ok(&[
+        "book",
+        "policy",
+        "t.csv",
+        "--method",
+        "units-of-use",
+        "--expected-runs",
+        "4",
+        "--life",
+        "60",
+    ]);
+    for (month, run) in [
+        ("2026-02-15T00:00:00Z", "r1"),
+        ("2026-04-15T00:00:00Z", "r2"),
+    ] {
+        e.cmd(&["trained", "HEAD", "--model", "m", "--run", run])
+            .env("FOLIO_NOW", month)
+            .assert()
+            .success();
+    }
+    let s = e.json(&["book", "schedule", "--json"]);
+    let rows = s["rows"].as_array().expect("rows");
+    let periods: Vec<&str> = rows
+        .iter()
+        .map(|r| r["period"].as_str().expect("p"))
+        .collect();
+    assert_eq!(periods, ["2026-01", "2026-02", "2026-03", "2026-04"], "{s}");
+    // Two of four expected runs: 25.00 each, in February and April.
+    let dep: Vec<i64> = rows
+        .iter()
+        .map(|r| r["depreciation"].as_i64().expect("d"))
+        .collect();
+    assert_eq!(dep, [0, 2_500, 0, 2_500]);
+    // --to still reaches further.
+    let s = e.json(&["book", "schedule", "--to", "2026-06", "--json"]);
+    assert_eq!(s["rows"].as_array().map(Vec::len), Some(6));
+}

@@ -789,7 +789,12 @@ pub fn carrying(
 }
 
 /// The last month any lot still moves (fully depreciated or disposed).
-pub fn last_month(lots: &[Lot], policies: &BTreeMap<String, Policy>) -> Option<Month> {
+pub fn last_month(
+    lots: &[Lot],
+    policies: &BTreeMap<String, Policy>,
+    runs: &Runs,
+    impairments: &Impairments,
+) -> Option<Month> {
     lots.iter()
         .map(|l| {
             let base = &policies[&l.dataset];
@@ -802,10 +807,33 @@ pub fn last_month(lots: &[Lot], policies: &BTreeMap<String, Policy>) -> Option<M
                 }
                 _ => l.start.plus(p.life as i32),
             };
+            // Units of use charge only in months with runs: the schedule
+            // ends at the last activity (a run, an impairment), not after
+            // years of empty months.
+            let end = if matches!(p.method, Method::UnitsOfUse { .. }) {
+                let activity = runs
+                    .get(&l.dataset)
+                    .into_iter()
+                    .flatten()
+                    .copied()
+                    .chain(
+                        impairments
+                            .get(&l.dataset)
+                            .into_iter()
+                            .flatten()
+                            .map(|(m, _)| *m),
+                    )
+                    .filter(|m| *m >= l.start)
+                    .max()
+                    .unwrap_or(l.start);
+                activity.min(life_end)
+            } else {
+                life_end
+            };
             l.parts
                 .iter()
                 .filter_map(|x| x.disposed)
-                .fold(life_end, Month::max)
+                .fold(end, Month::max)
         })
         .max()
 }
@@ -851,7 +879,13 @@ mod tests {
             &Runs::new(),
             &Impairments::new(),
             Month::parse("2026-01").expect("m"),
-            last_month(std::slice::from_ref(&l), &policies).expect("last"),
+            last_month(
+                std::slice::from_ref(&l),
+                &policies,
+                &Runs::new(),
+                &Impairments::new(),
+            )
+            .expect("last"),
             PeriodKind::Month,
             By::Dataset,
         )

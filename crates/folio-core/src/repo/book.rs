@@ -166,7 +166,7 @@ impl Repo {
             .or_else(|| lots.iter().map(|x| x.start).min())
             .expect("lots are not empty after check");
         let to =
-            o.to.or_else(|| report::last_month(&lots, &policies))
+            o.to.or_else(|| report::last_month(&lots, &policies, &l.runs, &l.impairments))
                 .expect("lots are not empty after check");
         if to < from {
             return Err(BookError::PeriodOrder { from, to }.into());
