@@ -3,8 +3,9 @@
 use super::{Ctx, Failure, Result, out, out_json};
 use folio_core::book::PolicyConfig;
 use folio_core::book::report::ScheduleOptions;
-use folio_core::book::report::{By, Month, PeriodKind, Schedule};
+use folio_core::book::report::{BookError, By, Month, PeriodKind, Schedule};
 use folio_core::ledger::money::format_minor;
+use folio_core::repo::RepoError;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -188,7 +189,9 @@ fn portfolio(ctx: &Ctx, a: &PortfolioArgs) -> Result {
         Some(s) => month(s, "--as-of")?,
         None => Month::of_time(super::commit::now()?),
     };
-    let p = repo.book_portfolio(as_of)?;
+    let p = repo
+        .book_portfolio(as_of)
+        .map_err(|e| currencies(e, "portfolio"))?;
     if let Some(f) = &a.html {
         write_html(ctx, f, &folio_core::book::html::portfolio(&p))?;
     }
@@ -542,7 +545,9 @@ fn schedule(ctx: &Ctx, a: &ScheduleArgs) -> Result {
         period,
         by,
     };
-    let s = repo.book_schedule(&o)?;
+    let s = repo
+        .book_schedule(&o)
+        .map_err(|e| currencies(e, "schedule"))?;
     if let Some(f) = &a.html {
         write_html(ctx, f, &folio_core::book::html::schedule(&s))?;
     }
@@ -594,7 +599,9 @@ fn value(ctx: &Ctx, a: &ValueArgs) -> Result {
         // FOLIO_NOW, like every command that needs the time.
         None => Month::of_time(super::commit::now()?),
     };
-    let v = repo.book_value(rev, as_of)?;
+    let v = repo
+        .book_value(rev, as_of)
+        .map_err(|e| currencies(e, "value"))?;
     if a.json {
         return out_json(&v);
     }
@@ -637,4 +644,22 @@ fn value(ctx: &Ctx, a: &ValueArgs) -> Result {
     }
     s += &tail;
     out(&s)
+}
+
+/// A report that would add currencies: what to do instead, for the
+/// command that was run (only `schedule` has `--dataset`).
+fn currencies(e: RepoError, command: &str) -> Failure {
+    match e {
+        RepoError::Book(BookError::Currencies(a, b)) => Failure::user(format!(
+            "book {command}: the report would add {a} to {b}, and amounts in different currencies are never added: {}",
+            if command == "schedule" {
+                "give --dataset D to report one dataset (one currency) at a time".to_string()
+            } else {
+                format!(
+                    "`folio book schedule --dataset D` reports one dataset at a time; `folio book {command}` needs the datasets it covers in one currency"
+                )
+            }
+        )),
+        other => other.into(),
+    }
 }

@@ -199,7 +199,15 @@ fn bad_policies_dates_and_currencies_are_refused_and_nothing_is_written() {
     ]);
     let err = e.fails(&["book", "schedule"], 1);
     assert!(
-        err.contains("EUR") && err.contains("USD") && err.contains("--dataset"),
+        err.contains("EUR") && err.contains("USD") && err.contains("give --dataset"),
+        "{err}"
+    );
+    // `book value` has no --dataset: its message does not offer one.
+    let err = e.fails(&["book", "value"], 1);
+    assert!(
+        err.contains("book value")
+            && !err.contains("give --dataset")
+            && err.contains("folio book schedule --dataset"),
         "{err}"
     );
     e.ok(&["book", "schedule", "--dataset", "u.csv"]);

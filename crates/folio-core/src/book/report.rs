@@ -402,7 +402,7 @@ pub struct Schedule {
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum BookError {
     /// Amounts in more than one currency.
-    #[error("the report would add {0} to {1}: give --dataset to report one currency at a time")]
+    #[error("the report would add {0} to {1}: amounts in different currencies are never added")]
     Currencies(String, String),
     /// A dataset with lots has no policy.
     #[error(
