@@ -156,3 +156,18 @@ fn status_lists_at_most_limit_paths_and_quiet_init_says_nothing() {
         "JSON lists every path"
     );
 }
+
+#[test]
+fn log_and_show_json_give_the_ledger_head_proofs_check_against() {
+    let e = Env::new();
+    e.write("img/a.png", b"a");
+    e.write("img/b.png", b"b");
+    e.ok(&["commit", "img", "-m", "one"]);
+    let log = e.json(&["log", "--json"]);
+    let head = &log[0]["ledger"];
+    let proof = e.json(&["prove", "img/a.png"]);
+    assert_eq!(head["events"], proof["size"], "{head} {proof}");
+    assert_eq!(head["root"], proof["root"]);
+    let show = e.json(&["show", "HEAD", "--json"]);
+    assert_eq!(show["ledger"], *head);
+}

@@ -20,6 +20,19 @@ pub struct LogEntry {
     pub time: i64,
     /// Full message.
     pub message: String,
+    /// The ledger head the commit attests: its event count and RFC 6962
+    /// root (hex), against which `prove` and `verify-proof` check (`None`
+    /// while the ledger is empty).
+    pub ledger: Option<LedgerHead>,
+}
+
+/// A ledger head: how many events, and their Merkle root.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct LedgerHead {
+    /// Events in the ledger of the commit's history.
+    pub events: u64,
+    /// Their RFC 6962 Merkle root, hex.
+    pub root: String,
 }
 
 impl LogEntry {
@@ -30,6 +43,10 @@ impl LogEntry {
             author: c.author.clone(),
             time: c.time,
             message: c.message.clone(),
+            ledger: c.ledger.map(|(events, root)| LedgerHead {
+                events,
+                root: root.to_hex(),
+            }),
         }
     }
 }
