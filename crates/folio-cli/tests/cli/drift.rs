@@ -257,7 +257,7 @@ fn html_report_series_and_folders() {
     let r = e.json(&["drift", "HEAD~1", "HEAD", "img", "--json"]);
     let t = &r["tables"][0];
     assert_eq!(t["path"], "img/");
-    assert_eq!(t["rows"], serde_json::json!([2, 4]));
+    assert_eq!(t["rows"], serde_json::json!({"reference": 2, "current": 4}));
     let types = t["columns"]
         .as_array()
         .expect("cols")
@@ -451,11 +451,17 @@ fn table(r: &serde_json::Value) -> &serde_json::Value {
 fn added_rows_and_sources_aim_the_comparison() {
     let (e, added) = vendor_batch();
     let whole = e.json(&["drift", "HEAD~1", "HEAD", "--json"]);
-    assert_eq!(table(&whole)["rows"], serde_json::json!([400, 450]));
+    assert_eq!(
+        table(&whole)["rows"],
+        serde_json::json!({"reference": 400, "current": 450})
+    );
     assert_eq!(table(&whole)["drifted"], false, "{whole}");
     let only = e.json(&["drift", "HEAD~1", "HEAD", "--added", "--json"]);
     let t = table(&only);
-    assert_eq!(t["rows"], serde_json::json!([400, 50]));
+    assert_eq!(
+        t["rows"],
+        serde_json::json!({"reference": 400, "current": 50})
+    );
     assert_eq!(t["drifted"], true, "{t}");
     assert_eq!(t["selection"]["added"], true);
     assert!(
@@ -488,7 +494,10 @@ fn added_rows_and_sources_aim_the_comparison() {
         "vendor-b",
         "--json",
     ]);
-    assert_eq!(table(&vendor)["rows"], serde_json::json!([400, 50]));
+    assert_eq!(
+        table(&vendor)["rows"],
+        serde_json::json!({"reference": 400, "current": 50})
+    );
     assert_eq!(table(&vendor)["columns"], table(&want)["columns"]);
     assert_eq!(table(&vendor)["selection"]["current"]["source"], "vendor-b");
     let inhouse = e.json(&[
@@ -499,7 +508,10 @@ fn added_rows_and_sources_aim_the_comparison() {
         "inhouse",
         "--json",
     ]);
-    assert_eq!(table(&inhouse)["rows"], serde_json::json!([400, 400]));
+    assert_eq!(
+        table(&inhouse)["rows"],
+        serde_json::json!({"reference": 400, "current": 400})
+    );
     for c in table(&inhouse)["columns"].as_array().expect("cols") {
         assert_eq!(c["value"].as_f64(), Some(0.0), "same rows: {c}");
     }

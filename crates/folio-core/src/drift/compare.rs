@@ -240,8 +240,10 @@ pub struct ColumnDrift {
     /// How it was compared.
     pub kind: Kind,
     /// Its type in the reference and in the current table.
+    #[serde(serialize_with = "pair")]
     pub types: (String, String),
     /// Non-missing values on each side.
+    #[serde(serialize_with = "pair")]
     pub n: (u64, u64),
     /// Missing values.
     pub missing: Missing,
@@ -267,6 +269,16 @@ pub struct ColumnDrift {
     pub note: Option<String>,
 }
 
+/// A (reference, current) pair as JSON names it: `{"reference": …,
+/// "current": …}`, not a two-element array whose order a reader must know.
+fn pair<S: serde::Serializer, T: Serialize>(v: &(T, T), s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeStruct;
+    let mut st = s.serialize_struct("Pair", 2)?;
+    st.serialize_field("reference", &v.0)?;
+    st.serialize_field("current", &v.1)?;
+    st.end()
+}
+
 /// A column present on one side only, or whose type changed.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SchemaNote {
@@ -282,6 +294,7 @@ pub struct TableDrift {
     /// Table (or folder) path.
     pub path: String,
     /// Rows (files) on each side.
+    #[serde(serialize_with = "pair")]
     pub rows: (u64, u64),
     /// What was selected: rows of each side, columns.
     pub selection: super::report::Selection,
