@@ -131,8 +131,8 @@ def main():
     exp["note_missing"] = {"reference": k1 / N, "current": k2 / N, "z": z,
                            "p_value": math.erfc(abs(z) / math.sqrt(2))}
     g = lambda rows, k: sum(1 for r in rows if r["grade"] == k)
-    exp["grade_new"] = [["D", g(cur, "D") / N]]
-    exp["grade_vanished"] = [["C", g(ref, "C") / N]]
+    exp["grade_new"] = [{"category": "D", "share": g(cur, "D") / N}]
+    exp["grade_vanished"] = [{"category": "C", "share": g(ref, "C") / N}]
     (OUT / "expected.json").write_text(json.dumps(exp, indent=1, sort_keys=True) + "\n")
 
 

@@ -265,7 +265,10 @@ fn html_report_series_and_folders() {
         .find(|c| c["column"] == "file type")
         .expect("types")
         .clone();
-    assert_eq!(types["new_categories"], serde_json::json!([[".jpg", 0.5]]));
+    assert_eq!(
+        types["new_categories"],
+        serde_json::json!([{"category": ".jpg", "share": 0.5}])
+    );
 }
 
 #[test]
@@ -311,8 +314,14 @@ fn labels_and_confidence_from_the_ledger_drift_too() {
             .unwrap_or_else(|| panic!("{n} in {r}"))
     };
     let l = col("(ledger) label");
-    assert_eq!(l["new_categories"], serde_json::json!([["z", 0.4]]));
-    assert_eq!(l["vanished_categories"], serde_json::json!([["a", 0.4]]));
+    assert_eq!(
+        l["new_categories"],
+        serde_json::json!([{"category": "z", "share": 0.4}])
+    );
+    assert_eq!(
+        l["vanished_categories"],
+        serde_json::json!([{"category": "a", "share": 0.4}])
+    );
     assert_eq!(l["drifted"], true);
     let c = col("(ledger) confidence");
     // 0.9 everywhere before, 0.4 on four rows after: below the reference's
@@ -609,7 +618,10 @@ fn low_cardinality_integers_are_categories() {
     let r = e.json(&["drift", "HEAD~1", "HEAD", "--json"]);
     let month = column(&r, "month");
     assert_eq!(month["kind"], "categorical", "{month}");
-    assert_eq!(month["new_categories"], serde_json::json!([["8", 1.0]]));
+    assert_eq!(
+        month["new_categories"],
+        serde_json::json!([{"category": "8", "share": 1.0}])
+    );
     assert_eq!(column(&r, "x")["kind"], "numeric", "37 distinct values");
     assert!(
         month["note"]

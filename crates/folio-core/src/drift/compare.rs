@@ -254,8 +254,10 @@ pub struct ColumnDrift {
     /// The distributions compared.
     pub shares: Shares,
     /// Categories new in the current table, with their current share.
+    #[serde(serialize_with = "shares_of")]
     pub new_categories: Vec<(String, f64)>,
     /// Categories gone from the current table, with their reference share.
+    #[serde(serialize_with = "shares_of")]
     pub vanished_categories: Vec<(String, f64)>,
     /// The metric the verdict uses.
     pub metric: Metric,
@@ -277,6 +279,26 @@ fn pair<S: serde::Serializer, T: Serialize>(v: &(T, T), s: S) -> Result<S::Ok, S
     st.serialize_field("reference", &v.0)?;
     st.serialize_field("current", &v.1)?;
     st.end()
+}
+
+/// Categories with a share, as JSON names them: `[{"category": …,
+/// "share": …}]`.
+fn shares_of<S: serde::Serializer>(v: &[(String, f64)], s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::{SerializeSeq, SerializeStruct};
+    struct One<'a>(&'a (String, f64));
+    impl Serialize for One<'_> {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            let mut st = s.serialize_struct("CategoryShare", 2)?;
+            st.serialize_field("category", &self.0.0)?;
+            st.serialize_field("share", &self.0.1)?;
+            st.end()
+        }
+    }
+    let mut seq = s.serialize_seq(Some(v.len()))?;
+    for x in v {
+        seq.serialize_element(&One(x))?;
+    }
+    seq.end()
 }
 
 /// A column present on one side only, or whose type changed.
