@@ -1,7 +1,7 @@
 # folio: the two set-up commands are `make demo` and `make test`.
 CARGO ?= cargo
 
-.PHONY: all build demo test lint bench toolchain clean
+.PHONY: all build demo test lint bench toolchain clean man
 
 all: build
 
@@ -24,6 +24,10 @@ lint: toolchain
 test: lint
 	bash scripts/with-s3.sh $(CARGO) test --workspace --all-targets
 	$(CARGO) test --workspace --doc
+
+## Man pages (folio.1, folio-COMMAND.1) in target/man: `man -l target/man/folio-drift.1`.
+man: build
+	target/release/folio man target/man
 
 ## Benchmarks against b3sum, cp and git (not part of `make test`).
 bench: build

@@ -83,6 +83,12 @@ enum Command {
     Export(export::Args),
     /// Read and edit .folio/config.toml by dotted key (list, get, set, unset)
     Config(config::Args),
+    /// Write man pages (folio.1 and folio-COMMAND.1) into DIR (`make man`)
+    #[command(hide = true)]
+    Man {
+        /// The folder to write them in (created if missing)
+        dir: PathBuf,
+    },
     /// (git's habit) folio has no staging area: says what to type instead
     #[command(hide = true)]
     Add {
@@ -307,6 +313,20 @@ pub fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { exit::USAGE } else { 0 });
         }
     };
+    if let Command::Man { dir } = &cli.command {
+        return match man_pages(dir) {
+            Ok(n) => {
+                if !cli.quiet {
+                    eprintln!("wrote {n} man pages to {}", dir.display());
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {}: {e}", dir.display());
+                ExitCode::from(exit::IO)
+            }
+        };
+    }
     if let Command::Completions { shell } = &cli.command {
         let mut cmd = <Cli as clap::CommandFactory>::command();
         let mut script = Vec::new();
@@ -368,7 +388,7 @@ pub fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Init(a) => init::run(&ctx, a),
         // Answered before any repository is opened.
-        Command::Completions { .. } => Ok(()),
+        Command::Completions { .. } | Command::Man { .. } => Ok(()),
         Command::Commit(a) => commit::run(&ctx, a),
         Command::Status(a) => status::run(&ctx, a),
         Command::Log(a) => log::run(&ctx, a),
@@ -509,4 +529,26 @@ pub fn describe_key(key: &[String]) -> String {
     } else {
         format!("key {}", key.join(","))
     }
+}
+
+/// Writes `folio.1` and a page per visible command (`folio-commit.1`, …)
+/// into `dir`; how many were written.
+fn man_pages(dir: &std::path::Path) -> io::Result<usize> {
+    let cmd = <Cli as clap::CommandFactory>::command();
+    std::fs::create_dir_all(dir)?;
+    let mut n = 0;
+    let mut write = |name: &str, c: clap::Command| -> io::Result<()> {
+        let mut page = Vec::new();
+        clap_mangen::Man::new(c).render(&mut page)?;
+        folio_core::write_atomic(&dir.join(format!("{name}.1")), &page)?;
+        n += 1;
+        Ok(())
+    };
+    for sub in cmd.get_subcommands().filter(|c| !c.is_hide_set()) {
+        let name = format!("folio-{}", sub.get_name());
+        let bin = format!("folio {}", sub.get_name());
+        write(&name, sub.clone().display_name(name.clone()).bin_name(bin))?;
+    }
+    write("folio", cmd)?;
+    Ok(n)
 }

@@ -169,3 +169,30 @@ fn config_is_read_and_edited_by_key_and_checked() {
     let err = e.fails(&["config", "get", "drift"], 1);
     assert!(err.contains("section"), "{err}");
 }
+
+#[test]
+fn man_pages_cover_every_visible_command() {
+    let e = Env::bare();
+    e.ok(&["man", "man"]);
+    let help = e.ok(&["--help"]);
+    // Every command `folio --help` lists has a page, and folio.1 lists them.
+    let commands: Vec<&str> = help
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| *c != "help")
+        .collect();
+    assert!(commands.len() > 30, "{help}");
+    for c in &commands {
+        let page = std::fs::read_to_string(e.p(&format!("man/folio-{c}.1")))
+            .unwrap_or_else(|_| panic!("a page for {c}"));
+        assert!(page.contains(&format!(".TH folio-{c} 1")), "{c}");
+    }
+    let main = std::fs::read_to_string(e.p("man/folio.1")).expect("folio.1");
+    assert!(
+        main.contains(".TH folio 1") && main.contains("drift"),
+        "folio.1"
+    );
+}
