@@ -21,6 +21,7 @@ mod merge_ledger;
 mod oplog;
 mod proof;
 mod quality;
+mod relabel;
 mod revision;
 mod settings;
 mod status;
@@ -41,7 +42,6 @@ pub use annotate::{
 pub use checkout::CheckoutStats;
 pub use commit::{CommitOptions, CommitOutcome, TableSummary};
 pub use diff::{Diff, DiffOptions, DiffSide, FileDiff, Rename, RowReport, TableDiff};
-pub use drift::{QueueEntry, RelabelQueue};
 pub use error::{InputProblem, RepoError};
 pub use examples::Meta;
 pub use export::{ExportOptions, ExportStats, LEDGER_CONFIDENCE_COLUMN, LEDGER_LABEL_COLUMN};
@@ -50,6 +50,7 @@ pub use history::{ColumnInfo, CommitInfo, DatasetInfo, LogEntry, PathAt, Rejecte
 pub use ledger::PreviewLine;
 pub use merge::{Conflict, LabelConflict, MergeOptions, MergeOutcome, MergeState};
 pub use oplog::{Operation, RefState};
+pub use relabel::{QueueEntry, RelabelQueue};
 pub use status::{DatasetStatus, Status};
 pub use sync::{
     Connection, DataMode, FetchReport, GC_GRACE_MIN, PushReport, RefUpdate, RemoteEnv,
