@@ -60,19 +60,23 @@ fn shorten(s: &str, n: usize) -> String {
     }
 }
 
+/// The largest share of either side (never 0: bar heights divide by it).
+fn peak(s: &Shares) -> f64 {
+    s.reference
+        .iter()
+        .chain(&s.current)
+        .copied()
+        .fold(0.0, f64::max)
+        .max(1e-12)
+}
+
 /// A chart the size of a table cell: reference and current shares as thin
 /// bars, the whole distribution at a glance.
 fn sparkline(s: &Shares) -> String {
     let s = capped(s);
     let (w, h) = (120.0, 24.0);
     let n = s.labels.len().max(1) as f64;
-    let max = s
-        .reference
-        .iter()
-        .chain(&s.current)
-        .copied()
-        .fold(0.0, f64::max)
-        .max(1e-12);
+    let max = peak(&s);
     let slot = w / n;
     let mut out = format!(
         r#"<svg xmlns="http://www.w3.org/2000/svg" class="spark" width="{w}" height="{h}" viewBox="0 0 {w} {h}" aria-hidden="true">"#
@@ -104,13 +108,7 @@ fn chart(s: &Shares) -> String {
     // at 10px reach about 70px to the left of their bar.
     let (w, h, left, bottom, top) = (640.0, 230.0, 80.0, 80.0, 10.0);
     let n = s.labels.len().max(1) as f64;
-    let max = s
-        .reference
-        .iter()
-        .chain(&s.current)
-        .copied()
-        .fold(0.0, f64::max)
-        .max(1e-12);
+    let max = peak(&s);
     let plot_h = h - bottom - top;
     let slot = (w - left - 10.0) / n;
     let mut out = format!(
