@@ -430,18 +430,25 @@ fn a_change_of_estimate_is_prospective() {
     );
 }
 
-#[test]
-fn examples_booked_from_a_later_month_are_not_yet_booked_not_costless() {
+/// A repository whose t.csv carries a cost per row (EUR), committed at
+/// `now`.
+fn costed(csv: &[u8], now: &str) -> Env {
     let e = Env::new();
     e.write(
         ".folio/config.toml",
         b"[tables.\"t.csv\"]\nkey = [\"id\"]\n[tables.\"t.csv\".meta]\ncost = \"cost\"\n",
     );
-    e.write("t.csv", b"id,cost\n1,100.00\n2,50.00\n");
-    e.cmd(&["commit", "t.csv", "--currency", "EUR", "-m", "march"])
-        .env("FOLIO_NOW", "2026-03-10T00:00:00Z")
+    e.write("t.csv", csv);
+    e.cmd(&["commit", "t.csv", "--currency", "EUR", "-m", "costed rows"])
+        .env("FOLIO_NOW", now)
         .assert()
         .success();
+    e
+}
+
+#[test]
+fn examples_booked_from_a_later_month_are_not_yet_booked_not_costless() {
+    let e = costed(b"id,cost\n1,100.00\n2,50.00\n", "2026-03-10T00:00:00Z");
     e.write("img/a.png", b"a");
     e.cmd(&["commit", "img", "-m", "no cost"])
         .env("FOLIO_NOW", "2026-03-11T00:00:00Z")
@@ -477,16 +484,7 @@ fn examples_booked_from_a_later_month_are_not_yet_booked_not_costless() {
 
 #[test]
 fn a_units_of_use_schedule_ends_at_the_last_run() {
-    let e = Env::new();
-    e.write(
-        ".folio/config.toml",
-        b"[tables.\"t.csv\"]\nkey = [\"id\"]\n[tables.\"t.csv\".meta]\ncost = \"cost\"\n",
-    );
-    e.write("t.csv", b"id,cost\n1,100.00\n");
-    e.cmd(&["commit", "t.csv", "--currency", "EUR", "-m", "data"])
-        .env("FOLIO_NOW", "2026-01-10T00:00:00Z")
-        .assert()
-        .success();
+    let e = costed(b"id,cost\n1,100.00\n", "2026-01-10T00:00:00Z");
     e.ok(&[
         "book",
         "policy",
