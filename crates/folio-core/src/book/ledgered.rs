@@ -31,6 +31,9 @@ pub struct Ledgered {
     pub members: HashMap<ExampleId, Vec<Member>>,
     /// Each example's latest cost basis and currency.
     pub costs: HashMap<ExampleId, (i64, String)>,
+    /// Examples valued only after the fold's `as_of`: on the book from a
+    /// later month.
+    pub costed_later: std::collections::HashSet<ExampleId>,
     /// Training runs per dataset, by month.
     pub runs: Runs,
     /// Impairments per dataset, by month.
@@ -117,10 +120,14 @@ impl<'a> LedgeredBuilder<'a> {
                     currency,
                     ..
                 },
-            ) if !later => {
-                self.l
-                    .costs
-                    .insert(*id, (acquisition + labelling, currency.clone()));
+            ) => {
+                if later {
+                    self.l.costed_later.insert(*id);
+                } else {
+                    self.l
+                        .costs
+                        .insert(*id, (acquisition + labelling, currency.clone()));
+                }
             }
             (Subject::Dataset(d), Payload::Trained { .. }) => {
                 self.l.runs.entry(d.clone()).or_default().push(month);
@@ -242,7 +249,7 @@ impl Ledgered {
         as_of: Month,
     ) -> Result<BookValue, BookError> {
         let mut held: BTreeMap<(usize, usize), i64> = BTreeMap::new();
-        let mut without_cost = 0;
+        let (mut without_cost, mut not_yet_booked) = (0, 0);
         for (id, ms) in &self.members {
             for m in ms {
                 let present = m.added < size && m.removed.is_none_or(|(_, r)| r >= size);
@@ -250,7 +257,11 @@ impl Ledgered {
                     continue;
                 }
                 let Some((cost, _)) = self.costs.get(id) else {
-                    without_cost += 1;
+                    if self.costed_later.contains(id) {
+                        not_yet_booked += 1;
+                    } else {
+                        without_cost += 1;
+                    }
                     continue;
                 };
                 let part = self.lots[m.lot]
@@ -293,24 +304,8 @@ impl Ledgered {
             carrying,
             datasets,
             without_cost,
-            not_yet_booked: 0,
+            not_yet_booked,
         })
-    }
-
-    /// Examples present when the ledger held `size` events that have a
-    /// cost basis in this fold.
-    pub fn costed_present(&self, size: u64) -> u64 {
-        self.members
-            .iter()
-            .map(|(id, ms)| {
-                let costed = self.costs.contains_key(id);
-                ms.iter()
-                    .filter(|m| {
-                        costed && m.added < size && m.removed.is_none_or(|(_, r)| r >= size)
-                    })
-                    .count() as u64
-            })
-            .sum()
     }
 
     /// The carrying amount of everything of `dataset` on the book at the

@@ -192,19 +192,8 @@ impl Repo {
     pub fn book_value(&self, rev: CommitId, as_of: Month) -> Result<BookValue, RepoError> {
         let policies = self.book_policies()?;
         let size = self.read_commit(rev)?.ledger.map_or(0, |(s, _)| s);
-        let view = self.ledger_view()?;
-        let l = self.ledgered(&view, Some(as_of))?;
-        let mut v = l.book_value(rev, size, &policies, as_of)?;
-        if v.without_cost > 0 {
-            // Costs recorded after `as_of` are not "no cost basis": those
-            // examples are booked from a later month.
-            let later = self.ledgered(&view, None)?.costed_present(size);
-            v.not_yet_booked = later
-                .saturating_sub(l.costed_present(size))
-                .min(v.without_cost);
-            v.without_cost -= v.not_yet_booked;
-        }
-        Ok(v)
+        let l = self.ledgered(&self.ledger_view()?, Some(as_of))?;
+        Ok(l.book_value(rev, size, &policies, as_of)?)
     }
 }
 
