@@ -22,6 +22,9 @@ use crate::snapshot::FlatEntry;
 use crate::table::manifest::{Manifest, decode_chunk};
 use crate::table::{Cell, ColumnType};
 
+/// What [`Repo::each_row`] calls with a row: identity, body, occurrences.
+pub(super) type EachRow<'f> = dyn FnMut(&[u8], &[u8], u32) -> Result<(), RepoError> + 'f;
+
 /// Which rows of a table version to read, by identity.
 type KeepRow<'a> = dyn Fn(&[u8]) -> bool + Sync + 'a;
 
@@ -193,9 +196,47 @@ impl Repo {
         Ok((folder.finish(m, all, rows), kept))
     }
 
+    /// Calls `f` with each row of `m` (identity, body, occurrences), one
+    /// chunk in memory at a time; with `added_since`, only the rows whose
+    /// content that reference version does not hold (added, the new
+    /// version of changed ones, extra occurrences of repeated ones), found
+    /// by the sorted-manifest diff.
+    pub(super) fn each_row(
+        &self,
+        m: &Manifest,
+        added_since: Option<Option<&Manifest>>,
+        f: &mut EachRow<'_>,
+    ) -> Result<(), RepoError> {
+        use crate::table::manifest::{ChunkSource, RowChangeKind, diff_each};
+        let Some(reference) = added_since else {
+            for ch in &m.chunks {
+                let bytes = self.store.get(&ch.id.0)?;
+                for row in decode_chunk(ch.id.0, &bytes)? {
+                    f(&row.ident, &row.body, row.count)?;
+                }
+            }
+            return Ok(());
+        };
+        let mut failed = None;
+        let src: &dyn ChunkSource = &self.store;
+        diff_each(
+            reference.map(|r| (r, src)),
+            Some((m, src)),
+            &mut |kind, _, new, n| {
+                if let Some(row) = new
+                    && kind != RowChangeKind::Removed
+                    && failed.is_none()
+                    && let Err(e) = f(&row.ident, &row.body, n)
+                {
+                    failed = Some(e);
+                }
+            },
+        )?;
+        failed.map_or(Ok(()), Err)
+    }
+
     /// The profile of the rows of `m` whose content `reference` does not
-    /// hold (rows added, the new version of rows changed, and extra
-    /// occurrences of repeated rows), those `keep` accepts; and their
+    /// hold (see [`Repo::each_row`]), those `keep` accepts; and their
     /// identities.
     fn profile_added(
         &self,
@@ -203,34 +244,18 @@ impl Repo {
         m: &Manifest,
         keep: Option<&KeepRow<'_>>,
     ) -> Result<(Profile, Vec<Vec<u8>>), RepoError> {
-        use crate::table::manifest::{ChunkSource, RowChangeKind, diff_each};
         let folder = RowFolder::new(&m.columns);
         let mut b = folder.fresh();
         let mut seen = vec![false; b.len()];
         let (mut rows, mut kept) = (0u64, Vec::new());
-        let mut failed = None;
-        let src: &dyn ChunkSource = &self.store;
-        diff_each(
-            reference.map(|r| (r, src)),
-            Some((m, src)),
-            &mut |kind, _, new, n| {
-                let Some(row) = new else { return };
-                if kind == RowChangeKind::Removed || failed.is_some() {
-                    return;
-                }
-                if keep.is_some_and(|k| !k(&row.ident)) {
-                    return;
-                }
-                rows += u64::from(n);
-                if let Err(e) = folder.add(&mut b, &mut seen, m.blob, &row.body, u64::from(n)) {
-                    failed = Some(e);
-                }
-                kept.push(row.ident);
-            },
-        )?;
-        if let Some(e) = failed {
-            return Err(e);
-        }
+        self.each_row(m, Some(reference), &mut |ident, body, n| {
+            if keep.is_some_and(|k| !k(ident)) {
+                return Ok(());
+            }
+            rows += u64::from(n);
+            kept.push(ident.to_vec());
+            folder.add(&mut b, &mut seen, m.blob, body, u64::from(n))
+        })?;
         Ok((folder.finish(m, b, rows), kept))
     }
 

@@ -6,7 +6,6 @@ use super::{Repo, RepoError};
 use crate::drift::compare::HotSpot;
 use crate::drift::report::{DriftOptions, DriftReport, LEDGER_CONFIDENCE, LEDGER_LABEL};
 use crate::ledger::ExampleId;
-use crate::table::manifest::decode_chunk;
 
 /// One example a relabel queue lists: a current row in the hot spot of at
 /// least one drifted column.
@@ -88,7 +87,6 @@ impl Repo {
         opts: &DriftOptions,
     ) -> Result<RelabelQueue, RepoError> {
         use crate::table::CellRef;
-        use crate::table::manifest::{ChunkSource, RowChangeKind, diff_each};
         let (rc, cc) = (
             self.read_commit(report.reference)?,
             self.read_commit(report.current)?,
@@ -166,39 +164,23 @@ impl Repo {
                 }
                 Ok(())
             };
-            if sel.added {
-                let r = rc
-                    .tables
-                    .iter()
-                    .find(|x| x.path == t.path)
-                    .map(|x| self.read_manifest(x.manifest))
-                    .transpose()?;
-                let src: &dyn ChunkSource = &self.store;
-                let mut failed = None;
-                diff_each(
-                    r.as_ref().map(|r| (r, src)),
-                    Some((&m, src)),
-                    &mut |kind, _, new, _| {
-                        if let Some(row) = new
-                            && kind != RowChangeKind::Removed
-                            && failed.is_none()
-                            && let Err(e) = visit(&row.ident, &row.body)
-                        {
-                            failed = Some(e);
-                        }
-                    },
-                )?;
-                if let Some(e) = failed {
-                    return Err(e);
-                }
+            // With --added, only the rows CUR added relative to REF.
+            let reference = if sel.added {
+                Some(
+                    rc.tables
+                        .iter()
+                        .find(|x| x.path == t.path)
+                        .map(|x| self.read_manifest(x.manifest))
+                        .transpose()?,
+                )
             } else {
-                for ch in &m.chunks {
-                    let bytes = self.store.get(&ch.id.0)?;
-                    for row in decode_chunk(ch.id.0, &bytes)? {
-                        visit(&row.ident, &row.body)?;
-                    }
-                }
-            }
+                None
+            };
+            self.each_row(
+                &m,
+                reference.as_ref().map(Option::as_ref),
+                &mut |ident, body, _| visit(ident, body),
+            )?;
             if labelled {
                 queue.entries.extend(entries);
                 queue
