@@ -518,6 +518,34 @@ mod tests {
         assert_eq!(np_sum(&[0.1; 7]), [0.1; 7].iter().sum::<f64>());
     }
 
+    /// numpy's own sums (tests/golden/np_sum_expect.py), on arrays rebuilt
+    /// here with the same IEEE operations; in most cases a sequential sum
+    /// differs, so the cases tell the two apart.
+    #[test]
+    fn sums_match_numpy_bit_for_bit() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests/golden/presets/np_sum.json");
+        let exp: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).expect("golden")).expect("json");
+        let m = [1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1e0, 1e1, 1e2, 1e3, 1e4, 1e5];
+        let bits = |v: &serde_json::Value| {
+            f64::from_bits(u64::from_str_radix(v.as_str().expect("hex"), 16).expect("bits"))
+        };
+        let mut told_apart = 0;
+        for c in exp["cases"].as_array().expect("cases") {
+            let n = c["n"].as_u64().expect("n") as usize;
+            let a: Vec<f64> = (0..n)
+                .map(|i| ((i * 7919) % 1000 + 1) as f64 / 997.0 * m[i % 11])
+                .collect();
+            assert_eq!(np_sum(&a).to_bits(), bits(&c["numpy"]).to_bits(), "n = {n}");
+            told_apart += usize::from(bits(&c["numpy"]) != bits(&c["sequential"]));
+        }
+        assert!(
+            told_apart >= 10,
+            "the cases must tell pairwise from sequential sums"
+        );
+    }
+
     #[test]
     fn histogram_is_half_open_with_a_closed_last_bin() {
         let x = [0.0, 1.0, 1.0, 2.0, 3.0, 9.0];
