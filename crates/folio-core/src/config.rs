@@ -357,6 +357,16 @@ impl Config {
                 });
             }
         }
+        if c.quality
+            .adjudicator
+            .as_deref()
+            .is_some_and(|a| a.trim().is_empty())
+        {
+            return Err(ConfigError::Invalid {
+                path,
+                detail: "[quality] adjudicator is empty: name the annotator whose labels settle disagreements".into(),
+            });
+        }
         c.drift_settings().map_err(|e| ConfigError::Invalid {
             path,
             detail: e.to_string(),

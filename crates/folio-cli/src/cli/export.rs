@@ -99,7 +99,7 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
         }
         None => {
             use std::io::IsTerminal;
-            if stats_format(&repo, rev, &table, &opts)? == Format::Parquet
+            if output_format(&repo, rev, &table, &opts)? == Format::Parquet
                 && io::stdout().is_terminal()
             {
                 return Err(Failure::user(
@@ -138,7 +138,7 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
 }
 
 /// The format an export will write: the one asked for, else the table's.
-fn stats_format(
+fn output_format(
     repo: &folio_core::repo::Repo,
     rev: folio_core::id::CommitId,
     table: &str,

@@ -33,6 +33,14 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
             a.min_confidence
         )));
     }
+    if a.adjudicator
+        .as_deref()
+        .is_some_and(|j| j.trim().is_empty())
+    {
+        return Err(Failure::user(
+            "--adjudicator is empty: name the annotator whose labels settle disagreements",
+        ));
+    }
     let repo = ctx.repo()?;
     let r = repo.quality(a.min_confidence, a.adjudicator.as_deref())?;
     if a.json {

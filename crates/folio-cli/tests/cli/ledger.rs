@@ -1080,6 +1080,11 @@ fn an_adjudicator_settles_labels_and_annotators_are_measured_against_it() {
     assert!((a2 - (1.0 - h / 3f64.log2())).abs() < 1e-12, "{a2}");
     assert_eq!(r["examples"][0]["locator"], "t.csv:2", "worst first");
     assert!(r["relabel"].to_string().contains("t.csv:1"), "{r}");
+    // An empty adjudicator is refused, from the flag and from the config.
+    let err = e.fails(&["quality", "--adjudicator", " "], 1);
+    assert!(err.contains("--adjudicator is empty"), "{err}");
+    let err = e.fails(&["config", "set", "quality.adjudicator", "\"\""], 1);
+    assert!(err.contains("adjudicator is empty"), "{err}");
     // The same ruling from the config.
     e.write(
         ".folio/config.toml",
