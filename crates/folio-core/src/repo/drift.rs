@@ -414,10 +414,10 @@ impl Repo {
         Ok(states.as_ref().expect("just set"))
     }
 
-    /// One side of a table's comparison: its profile (the rows `sel`
-    /// selects, with the ledger's label and confidence of those rows), and
+    /// One side of a table's comparison: its profile (the rows `filter`
+    /// keeps, or with `added_since` those added since that version, with
+    /// the ledger's label and confidence of those rows), and
     /// how many profiles were computed.
-    #[allow(clippy::too_many_arguments)]
     fn table_side(
         &self,
         path: &str,
