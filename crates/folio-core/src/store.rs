@@ -785,7 +785,9 @@ impl Writer<'_> {
         Ok(id)
     }
 
-    fn put_with_id(&self, id: ObjectId, bytes: &[u8]) -> Result<(), StoreError> {
+    /// Stores `bytes`, whose id the caller computed (they are not hashed
+    /// again).
+    pub(crate) fn put_with_id(&self, id: ObjectId, bytes: &[u8]) -> Result<(), StoreError> {
         if bytes.len() as u64 >= LOOSE_THRESHOLD {
             if self.store.contains(&id) {
                 return Ok(());

@@ -28,6 +28,9 @@ pub struct Args {
     /// Only examples whose latest label (as of REV) is this
     #[arg(long, value_name = "LABEL")]
     where_label: Option<String>,
+    /// Only examples of this dataset (as of REV)
+    #[arg(long, value_name = "DATASET")]
+    where_dataset: Option<String>,
     /// Only examples whose latest confidence is at least X
     #[arg(long, value_name = "X")]
     min_confidence: Option<f64>,
@@ -72,6 +75,10 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
         columns: a.columns.clone(),
         where_source: a.where_source.clone(),
         where_label: a.where_label.clone(),
+        where_dataset: a
+            .where_dataset
+            .as_deref()
+            .map(|d| d.trim_matches('/').to_string()),
         min_confidence: a.min_confidence,
         with_ledger: a.with_ledger,
     };

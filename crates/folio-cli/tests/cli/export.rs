@@ -128,6 +128,9 @@ fn the_ledger_selects_rows_as_of_the_revision() {
     assert_eq!(ids(&now), want(&|i| i % 3 == 0 || i == 4));
     let then = e.ok(&["export", "HEAD~1", "t.csv", "--where-label", "cat"]);
     assert_eq!(ids(&then), want(&|i| i % 3 == 0));
+    // The table is its own dataset: every row is of it.
+    let all = e.ok(&["export", "HEAD", "t.csv", "--where-dataset", "t.csv"]);
+    assert_eq!(ids(&all), want(&|_| true));
     let with = e.ok(&[
         "export",
         "HEAD",
@@ -181,6 +184,23 @@ fn bad_requests_name_what_exists_and_write_nothing() {
     assert!(err.contains("'xlsx'") && err.contains("jsonl"), "{err}");
     let err = e.fails(&["export", "HEAD", "t.csv", "--min-confidence", "2"], 1);
     assert!(err.contains("between 0 and 1"), "{err}");
+    let err = e.fails(
+        &[
+            "export",
+            "HEAD",
+            "t.csv",
+            "--where-dataset",
+            "imgs",
+            "-o",
+            "o.csv",
+        ],
+        1,
+    );
+    assert!(
+        err.contains("no dataset imgs") && err.contains("img, t.csv"),
+        "{err}"
+    );
+    assert!(!e.p("o.csv").exists(), "nothing written");
     let err = e.fails(
         &["export", "HEAD", "t.csv", "-o", "missing/dir/out.csv"],
         74,
@@ -269,4 +289,25 @@ fn parquet_out_reads_back_with_the_same_identities_and_types() {
         csv,
         "id,n,x,flag,name,spelled,ledger_label,ledger_confidence\n2,-3,2,false,,2,neg,0.5\n"
     );
+}
+
+#[test]
+fn a_table_in_a_folder_dataset_is_selected_by_the_folder() {
+    let e = Env::new();
+    e.write("data/t.csv", b"id,v\n1,a\n2,b\n");
+    e.write("other.csv", b"id,v\n9,z\n");
+    e.ok(&["commit", "data", "other.csv", "-m", "one"]);
+    // The rows of data/t.csv belong to the dataset data, not to other.csv.
+    let out = e.ok(&["export", "HEAD", "data/t.csv", "--where-dataset", "data/"]);
+    let mut rows: Vec<&str> = out.lines().skip(1).collect();
+    rows.sort_unstable();
+    assert_eq!(rows, ["1,a", "2,b"]);
+    let out = e.ok(&[
+        "export",
+        "HEAD",
+        "data/t.csv",
+        "--where-dataset",
+        "other.csv",
+    ]);
+    assert_eq!(out, "id,v\n", "the header alone");
 }

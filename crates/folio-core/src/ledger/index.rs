@@ -15,12 +15,13 @@ use crate::error::ErrorKind;
 use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 
+use rayon::prelude::*;
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 
 use super::batch::{self, BatchFrame, LogError};
 use super::event::{EventKind, ExampleId, Peek};
 use super::merkle::Frontier;
-use super::rows::Window;
+use super::rows::{Window, WindowOfTerms};
 use super::{ExampleId as Ex, Payload};
 use crate::id::{CommitId, ObjectId};
 
@@ -34,6 +35,13 @@ const POSTINGS: TableDefinition<(u64, u64), ()> = TableDefinition::new("ledger-p
 const BATCHES: TableDefinition<&[u8; 32], u64> = TableDefinition::new("ledger-batches-v4");
 /// "next" → the next frame number.
 const META: TableDefinition<&str, u64> = TableDefinition::new("ledger-meta-v4");
+/// (frame number of a run's first window, the run block's first term, the
+/// block's number: a term may open two blocks) →
+/// the block's entries: the terms of single examples of one large `Rows`
+/// event's windows, each with the window's number (see [`RUN_MIN_TERMS`]).
+const RUN_BLOCKS: TableDefinition<(u64, u64, u32), &[u8]> = TableDefinition::new("ledger-runs-v1");
+/// Frame number of a run's first window → the number of its windows.
+const RUNS: TableDefinition<u64, u32> = TableDefinition::new("ledger-run-list-v1");
 /// Commit id → postcard Merkle frontier of its ledger.
 const FRONTIERS: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("ledger-frontiers-v4");
 
@@ -50,7 +58,16 @@ pub type IndexedFrame = (ObjectId, BatchFrame, Option<RowsWindow>);
 pub type Windows<'a> = dyn Fn(&[u8]) -> WindowsOf + 'a;
 
 /// What [`Windows`] gives for one `Rows` event.
-pub type WindowsOf = Result<Vec<(Window, Vec<u64>)>, LogError>;
+pub type WindowsOf = Result<Vec<WindowOfTerms>, LogError>;
+
+/// A `Rows` event whose windows hold at least this many terms of single
+/// examples keeps them in a run (sorted blocks) instead of the postings:
+/// millions of postings cost seconds of B-tree insertions, a run a sort.
+const RUN_MIN_TERMS: usize = 4096;
+/// Entries of a run block (12 bytes each: the term, big-endian, then the
+/// window's number in its event, little-endian).
+const RUN_BLOCK: usize = 1024;
+const RUN_ENTRY: usize = 12;
 
 /// Errors of the ledger index.
 #[derive(Debug, thiserror::Error)]
@@ -173,21 +190,50 @@ fn raw_terms(p: &Peek<'_>, out: &mut Vec<u64>) -> Option<()> {
 }
 
 /// The terms of a row event a `Rows` event stands for (as [`raw_terms`]
-/// gives for a stored one).
-pub fn payload_terms(id: &Ex, p: &Payload, out: &mut Vec<u64>) {
-    out.push(Term::Example(id).key());
+/// gives for a stored one): those of its example (id, locator) to
+/// `unique`, those many rows share (source, `annotated`) to `shared`.
+pub fn payload_terms(id: &Ex, p: &Payload, unique: &mut Vec<u64>, shared: &mut Vec<u64>) {
+    unique.push(Term::Example(id).key());
     match p {
         Payload::Added {
             locator, source, ..
         } => {
-            out.push(Term::Locator(locator.as_str()).key());
+            unique.push(Term::Locator(locator.as_str()).key());
             if let Some(s) = source {
-                out.push(Term::Source(s).key());
+                shared.push(Term::Source(s).key());
             }
         }
-        Payload::Removed { locator } => out.push(Term::Locator(locator.as_str()).key()),
-        Payload::Annotated { .. } => out.push(Term::Annotated.key()),
+        Payload::Removed { locator } => unique.push(Term::Locator(locator.as_str()).key()),
+        Payload::Annotated { .. } => shared.push(Term::Annotated.key()),
         _ => {}
+    }
+}
+
+/// The entries of run block `v` whose terms lie in `lo..=hi`: the windows'
+/// numbers in their event.
+fn run_hits(v: &[u8], lo: u64, hi: u64, out: &mut Vec<u32>) {
+    let n = v.len() / RUN_ENTRY;
+    let term = |i: usize| {
+        u64::from_be_bytes(
+            v[i * RUN_ENTRY..i * RUN_ENTRY + 8]
+                .try_into()
+                .expect("8 bytes"),
+        )
+    };
+    // The first entry at or past `lo`.
+    let (mut a, mut b) = (0, n);
+    while a < b {
+        let m = (a + b) / 2;
+        if term(m) < lo {
+            a = m + 1;
+        } else {
+            b = m;
+        }
+    }
+    while a < n && term(a) <= hi {
+        let w = &v[a * RUN_ENTRY + 8..(a + 1) * RUN_ENTRY];
+        out.push(u32::from_le_bytes(w.try_into().expect("4 bytes")));
+        a += 1;
     }
 }
 
@@ -278,10 +324,13 @@ impl LedgerIndex {
         let (_, frames) = batch::parse(id, bytes)?;
         // (frame, window, terms) in order.
         let mut entries: Vec<(BatchFrame, Option<RowsWindow>, Vec<u64>)> = Vec::new();
+        // Runs: (the entry of the first window, (term, window) sorted).
+        let mut runs: Vec<(usize, Vec<(u64, u32)>)> = Vec::new();
         for f in &frames {
             let payload = batch::frame_payload(id, bytes, f)?;
             let mut keys = Vec::new();
             let mut sub = Vec::new();
+            let mut sub_runs = Vec::new();
             for (k, enc) in batch::split_frame(id, f, &payload)?.into_iter().enumerate() {
                 let p = batch::peek_in(id, f, enc)?;
                 raw_terms(&p, &mut keys).ok_or_else(|| LogError::Batch {
@@ -290,18 +339,36 @@ impl LedgerIndex {
                     detail: "an event lacks a field its kind requires: run `folio verify`".into(),
                 })?;
                 if p.kind == EventKind::Rows {
-                    for (w, mut terms) in windows(enc)? {
-                        terms.sort_unstable();
-                        terms.dedup();
-                        sub.push((*f, Some((k as u32, w)), terms));
+                    let ws = windows(enc)?;
+                    let unique: usize = ws.iter().map(|w| w.unique.len()).sum();
+                    let first = sub.len();
+                    if unique >= RUN_MIN_TERMS {
+                        let mut run: Vec<(u64, u32)> = Vec::with_capacity(unique);
+                        for (n, w) in ws.iter().enumerate() {
+                            run.extend(w.unique.iter().map(|t| (*t, n as u32)));
+                        }
+                        sub_runs.push((first, run));
+                    }
+                    for w in ws {
+                        let mut terms = w.shared;
+                        if unique < RUN_MIN_TERMS {
+                            terms.extend(w.unique);
+                            terms.sort_unstable();
+                            terms.dedup();
+                        }
+                        sub.push((*f, Some((k as u32, w.window)), terms));
                     }
                 }
             }
             keys.sort_unstable();
             keys.dedup();
             entries.push((*f, None, keys));
+            let base = entries.len();
+            runs.extend(sub_runs.into_iter().map(|(i, r)| (base + i, r)));
             entries.extend(sub);
         }
+        // Sorted on all cores while nothing else runs.
+        runs.par_iter_mut().for_each(|(_, r)| r.par_sort_unstable());
         let txn = self.begin_write()?;
         {
             let mut mt = txn.open_table(META).map_err(|e| self.err(e))?;
@@ -325,6 +392,9 @@ impl LedgerIndex {
             let mut pt = txn.open_table(POSTINGS).map_err(|e| self.err(e))?;
             for key in postings {
                 pt.insert(key, ()).map_err(|e| self.err(e))?;
+            }
+            for (first, run) in &runs {
+                self.write_run(&txn, next + *first as u64, run)?;
             }
             let mut bt = txn.open_table(BATCHES).map_err(|e| self.err(e))?;
             bt.insert(id.as_bytes(), next).map_err(|e| self.err(e))?;
@@ -368,7 +438,83 @@ impl LedgerIndex {
         txn.delete_table(BATCHES).map_err(|e| self.err(e))?;
         txn.delete_table(META).map_err(|e| self.err(e))?;
         txn.delete_table(FRONTIERS).map_err(|e| self.err(e))?;
+        txn.delete_table(RUNS).map_err(|e| self.err(e))?;
+        txn.delete_table(RUN_BLOCKS).map_err(|e| self.err(e))?;
         txn.commit().map_err(|e| self.err(e))
+    }
+
+    /// Writes a run whose first window is frame `base`: its (term,
+    /// window) entries, sorted, in blocks.
+    fn write_run(
+        &self,
+        txn: &redb::WriteTransaction,
+        base: u64,
+        run: &[(u64, u32)],
+    ) -> Result<(), LedgerIndexError> {
+        let mut rl = txn.open_table(RUNS).map_err(|e| self.err(e))?;
+        let mut rb = txn.open_table(RUN_BLOCKS).map_err(|e| self.err(e))?;
+        let windows = run.iter().map(|e| e.1).max().map_or(0, |m| m + 1);
+        rl.insert(base, windows).map_err(|e| self.err(e))?;
+        let mut block = Vec::with_capacity(RUN_BLOCK * RUN_ENTRY);
+        for (i, b) in run.chunks(RUN_BLOCK).enumerate() {
+            block.clear();
+            for (t, w) in b {
+                block.extend_from_slice(&t.to_be_bytes());
+                block.extend_from_slice(&w.to_le_bytes());
+            }
+            rb.insert((base, b[0].0, i as u32), block.as_slice())
+                .map_err(|e| self.err(e))?;
+        }
+        Ok(())
+    }
+
+    /// Adds to `numbers` the frames of the runs' windows that mention a
+    /// term in `ranges`: per run, the blocks from the last one starting
+    /// before a range (its entries may continue into the next) on.
+    fn run_numbers(
+        &self,
+        txn: &redb::ReadTransaction,
+        ranges: &[(u64, u64)],
+        numbers: &mut BTreeSet<u64>,
+    ) -> Result<(), LedgerIndexError> {
+        let (rl, rb) = match (txn.open_table(RUNS), txn.open_table(RUN_BLOCKS)) {
+            (Ok(l), Ok(b)) => (l, b),
+            _ => return Ok(()),
+        };
+        let mut hits = Vec::new();
+        for run in rl.iter().map_err(|e| self.err(e))? {
+            let (base, windows) = run.map_err(|e| self.err(e))?;
+            let (base, windows) = (base.value(), windows.value());
+            for &(lo, hi) in ranges {
+                let start = match rb
+                    .range((base, 0, 0)..(base, lo, 0))
+                    .map_err(|e| self.err(e))?
+                    .next_back()
+                {
+                    Some(r) => r.map_err(|e| self.err(e))?.0.value(),
+                    None => (base, 0, 0),
+                };
+                for r in rb
+                    .range(start..=(base, hi, u32::MAX))
+                    .map_err(|e| self.err(e))?
+                {
+                    let (_, v) = r.map_err(|e| self.err(e))?;
+                    let v = v.value();
+                    if !v.len().is_multiple_of(RUN_ENTRY) {
+                        return Err(self.err(format!("a run block of {} bytes", v.len())));
+                    }
+                    hits.clear();
+                    run_hits(v, lo, hi, &mut hits);
+                    for &w in &hits {
+                        if w >= windows {
+                            return Err(self.err(format!("a run names window {w} of {windows}")));
+                        }
+                        numbers.insert(base + u64::from(w));
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The indexed frames that mention any term in `terms`.
@@ -387,8 +533,9 @@ impl LedgerIndex {
             (Ok(p), Ok(f)) => (p, f),
             _ => return Ok(Vec::new()),
         };
+        let ranges: Vec<(u64, u64)> = ranges.collect();
         let mut numbers = BTreeSet::new();
-        for (lo, hi) in ranges {
+        for &(lo, hi) in &ranges {
             for row in pt
                 .range((lo, 0)..=(hi, u64::MAX))
                 .map_err(|e| self.err(e))?
@@ -397,6 +544,7 @@ impl LedgerIndex {
                 numbers.insert(k.value().1);
             }
         }
+        self.run_numbers(&txn, &ranges, &mut numbers)?;
         let mut out = Vec::with_capacity(numbers.len());
         for n in numbers {
             let v = ft
@@ -408,5 +556,60 @@ impl LedgerIndex {
             out.push((ObjectId::from_slice(&b).expect("32 bytes"), f, w));
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A run's lookups against a scan of its entries: terms that open,
+    /// close and straddle blocks, repeat across a block boundary, or are
+    /// absent; two runs side by side.
+    #[test]
+    fn runs_find_every_window_of_a_term_across_blocks() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let ix = LedgerIndex::open_rw(d.path()).expect("open");
+        // Terms 0, 3, 6, … with term 3000 repeated over a block boundary.
+        let mut run: Vec<(u64, u32)> = (0..3000u64).map(|i| (i * 3, (i / 7) as u32)).collect();
+        run.extend((0..1500u32).map(|w| (3000, w % 400)));
+        run.sort_unstable();
+        let other: Vec<(u64, u32)> = vec![(3, 0), (3000, 1)];
+        let txn = ix.begin_write().expect("write");
+        ix.write_run(&txn, 100, &run).expect("run");
+        ix.write_run(&txn, 1_000_000, &other).expect("run");
+        txn.commit().expect("commit");
+        let scan = |lo: u64, hi: u64| -> BTreeSet<u64> {
+            let mut want: BTreeSet<u64> = run
+                .iter()
+                .filter(|e| (lo..=hi).contains(&e.0))
+                .map(|e| 100 + u64::from(e.1))
+                .collect();
+            want.extend(
+                other
+                    .iter()
+                    .filter(|e| (lo..=hi).contains(&e.0))
+                    .map(|e| 1_000_000 + u64::from(e.1)),
+            );
+            want
+        };
+        let txn = ix.db.begin_read().expect("read");
+        for (lo, hi) in [
+            (0, 0),
+            (3, 3),
+            (4, 5),
+            (3000, 3000),
+            (2999, 3001),
+            (3069, 3075),
+            (8997, 9000),
+            (9001, u64::MAX),
+            (0, u64::MAX),
+        ] {
+            let mut got = BTreeSet::new();
+            ix.run_numbers(&txn, &[(lo, hi)], &mut got).expect("lookup");
+            assert_eq!(got, scan(lo, hi), "terms {lo}..={hi}");
+        }
+        // The repeated term fills more than one block.
+        assert!(run.iter().filter(|e| e.0 == 3000).count() > RUN_BLOCK);
     }
 }

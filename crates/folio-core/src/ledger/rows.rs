@@ -28,7 +28,17 @@ pub trait TableSource: ChunkSource + Sync {
 /// (see [`manifest::diff_chunks`]). The index points an example at
 /// the window that holds its row, so a lookup reads a few chunks.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
 )]
 pub struct Window {
     /// Old chunk numbers, half-open.
@@ -56,17 +66,38 @@ pub fn row_meta(columns: &MetaFields, body: &[u8]) -> MetaFields {
     if columns.is_empty() {
         return MetaFields::default();
     }
-    let row: std::collections::HashMap<String, crate::table::Cell> = crate::table::decode_row(body)
-        .unwrap_or_default()
-        .into_iter()
-        .collect();
-    let get = |c: &Option<String>| {
-        c.as_ref()
-            .and_then(|c| row.get(c))
-            .filter(|v| **v != crate::table::Cell::Null)
-            .map(crate::table::Cell::display)
+    // The mapped columns' values, read in place (a row that does not
+    // decode has none).
+    let mut found: Vec<(&str, String)> = Vec::new();
+    let mapped = |name: &str| {
+        MetaFields::NAMES
+            .iter()
+            .any(|f| columns.field(f).as_deref() == Some(name))
     };
-    MetaFields::from_fn(|f| get(columns.field(f)))
+    let whole = crate::table::visit_row(body, &mut |name, cell| {
+        use crate::table::CellRef;
+        let text = match cell {
+            CellRef::Null => return,
+            CellRef::Text(t) | CellRef::Number(t) | CellRef::Json(t) => t,
+            CellRef::Bool(b) => {
+                if b {
+                    "true"
+                } else {
+                    "false"
+                }
+            }
+        };
+        if mapped(name) {
+            found.push((name, text.to_string()));
+        }
+    });
+    if whole.is_none() {
+        found.clear();
+    }
+    MetaFields::from_fn(|f| {
+        let c = columns.field(f).as_deref()?;
+        found.iter().find(|(n, _)| *n == c).map(|(_, v)| v.clone())
+    })
 }
 
 /// The chunks of a window's side: `r` of `chunks` (all of them without a
@@ -178,6 +209,25 @@ pub fn row_payloads(
     }
 }
 
+/// A window is closed at the first meeting point after it holds this many
+/// row events: windows of a few hundred rows keep a lookup's expansion
+/// small and the index's frame list short (a first commit meets at every
+/// chunk, about every 16 rows).
+const WINDOW_ROWS: usize = 256;
+
+/// A window of a `Rows` event with the index terms of the row events in it:
+/// `unique` those of one example (its id, its locator), `shared` those many
+/// rows have (a source, `annotated`), each sorted and without repeats.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WindowOfTerms {
+    /// The window.
+    pub window: Window,
+    /// Terms of single examples.
+    pub unique: Vec<u64>,
+    /// Terms shared by many rows.
+    pub shared: Vec<u64>,
+}
+
 /// Collects, during a walk of a `Rows` event's rows, its windows and the
 /// index terms of the row events in each (see
 /// [`super::index::payload_terms`]): feed it the walk's meeting points and
@@ -185,33 +235,68 @@ pub fn row_payloads(
 #[derive(Default)]
 pub struct WindowTerms {
     start: (u32, u32),
-    terms: Vec<u64>,
-    done: Vec<(Window, Vec<u64>)>,
+    last: (u32, u32),
+    rows: usize,
+    open: WindowOfTerms,
+    done: Vec<WindowOfTerms>,
 }
 
 impl WindowTerms {
-    /// A meeting point of the walk: the open window ends here.
+    /// A meeting point of the walk: the open window ends here once it
+    /// holds enough rows (the union of stretches between meeting points
+    /// diffs alone exactly as they do).
     pub fn sync(&mut self, a: usize, b: usize) {
-        let (a, b) = (a as u32, b as u32);
-        if !self.terms.is_empty() {
-            let w = Window {
-                old: (self.start.0, a),
-                new: (self.start.1, b),
-            };
-            self.done.push((w, std::mem::take(&mut self.terms)));
+        self.last = (a as u32, b as u32);
+        if self.rows == 0 {
+            self.start = self.last;
+        } else if self.rows >= WINDOW_ROWS {
+            self.close();
         }
-        self.start = (a, b);
+    }
+
+    fn close(&mut self) {
+        if self.rows > 0 {
+            let mut w = std::mem::take(&mut self.open);
+            w.window = Window {
+                old: (self.start.0, self.last.0),
+                new: (self.start.1, self.last.1),
+            };
+            for t in [&mut w.unique, &mut w.shared] {
+                t.sort_unstable();
+                t.dedup();
+            }
+            self.done.push(w);
+        }
+        self.rows = 0;
+        self.start = self.last;
     }
 
     /// The events of one row.
     pub fn row(&mut self, id: &ExampleId, payloads: &[Payload]) {
+        if payloads.is_empty() {
+            return;
+        }
+        self.rows += 1;
         for p in payloads {
-            super::index::payload_terms(id, p, &mut self.terms);
+            super::index::payload_terms(id, p, &mut self.open.unique, &mut self.open.shared);
         }
     }
 
-    /// The windows that hold row events, with their terms.
-    pub fn finish(self) -> Vec<(Window, Vec<u64>)> {
+    /// The terms of one row's events, computed apart (no terms: the row
+    /// records nothing).
+    pub fn add_terms(&mut self, unique: Vec<u64>, shared: Vec<u64>) {
+        if unique.is_empty() && shared.is_empty() {
+            return;
+        }
+        self.rows += 1;
+        self.open.unique.extend(unique);
+        self.open.shared.extend(shared);
+    }
+
+    /// The windows that hold row events, with their terms (the walk's last
+    /// meeting point, at the ends, closes the last one).
+    pub fn finish(mut self) -> Vec<WindowOfTerms> {
+        self.close();
         self.done
     }
 }
@@ -296,7 +381,7 @@ pub fn expand(
 /// The windows of a `Rows` event that hold row events, each with the index
 /// terms of its events, read from `src` (the commit that writes the event
 /// collects them on its own walk instead).
-pub fn windows(src: &dyn TableSource, r: &TableRows) -> Result<Vec<(Window, Vec<u64>)>, LogError> {
+pub fn windows(src: &dyn TableSource, r: &TableRows) -> Result<Vec<WindowOfTerms>, LogError> {
     let loaded = Loaded::new(src, r)?;
     let collected = std::cell::RefCell::new(WindowTerms::default());
     let mut failed = None;

@@ -593,9 +593,12 @@ fn store_tables(
     let mut summaries = Vec::new();
     for b in built {
         if let Some(chunks) = &b.chunks {
-            for (_, bytes) in chunks {
-                writer.put(bytes)?;
-            }
+            // Compressed on every core; their ids were computed as they
+            // were cut.
+            use rayon::prelude::*;
+            chunks
+                .par_iter()
+                .try_for_each(|(id, bytes)| writer.put_with_id(*id, bytes))?;
             writer.put(&b.manifest.encode())?;
         }
         tables.push(b.table_ref());

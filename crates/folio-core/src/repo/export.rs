@@ -27,6 +27,9 @@ pub struct ExportOptions {
     pub where_source: Option<String>,
     /// Only examples whose latest label is this.
     pub where_label: Option<String>,
+    /// Only examples of this dataset (a table in a folder dataset belongs
+    /// to the folder).
+    pub where_dataset: Option<String>,
     /// Only examples whose latest confidence is at least this.
     pub min_confidence: Option<f64>,
     /// Add the ledger's latest label and confidence as two columns.
@@ -103,8 +106,19 @@ impl Repo {
                 header.push(extra.to_string());
             }
         }
+        if let Some(d) = &opts.where_dataset
+            && !commit.datasets.iter().any(|x| x.path == *d)
+        {
+            let known: Vec<&str> = commit.datasets.iter().map(|x| x.path.as_str()).collect();
+            return Err(RepoError::ExportRefused(format!(
+                "--where-dataset {d}: {} has no dataset {d}; its datasets are {}",
+                rev.short(12),
+                known.join(", ")
+            )));
+        }
         let filtered = opts.where_source.is_some()
             || opts.where_label.is_some()
+            || opts.where_dataset.is_some()
             || opts.min_confidence.is_some();
         let states: IdMap<ExampleState> = if filtered || opts.with_ledger {
             match commit.ledger {
@@ -124,6 +138,7 @@ impl Repo {
             opts.where_source
                 .as_ref()
                 .is_none_or(|s| e.source.as_ref() == Some(s))
+                && opts.where_dataset.as_ref().is_none_or(|d| e.dataset == *d)
                 && opts
                     .where_label
                     .as_ref()

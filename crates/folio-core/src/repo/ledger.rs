@@ -12,7 +12,6 @@ use crate::ledger::batch::{self, BatchBuilder, LogError};
 use crate::ledger::index::LedgerIndex;
 use crate::ledger::merkle::{self, Frontier};
 use crate::ledger::query::{BatchSource, LedgerView, Part};
-use crate::ledger::rows::Window;
 use crate::ledger::{Draft, Event, ExportedEvent};
 use crate::lock::RepoLock;
 use crate::refs::Head;
@@ -48,7 +47,8 @@ impl crate::ledger::rows::TableSource for Store {
 
 /// Windows of `Rows` events already known, by table (a commit collects
 /// those of its own events on the walk that checks their rows).
-pub(crate) type KnownWindows = std::collections::HashMap<String, Vec<(Window, Vec<u64>)>>;
+pub(crate) type KnownWindows =
+    std::collections::HashMap<String, Vec<crate::ledger::rows::WindowOfTerms>>;
 
 /// The index's view of the `Rows` events of a batch: their windows and
 /// the terms of the row events in each, from `known` or read from the

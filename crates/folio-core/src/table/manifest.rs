@@ -128,9 +128,10 @@ impl RowSink for Collector<'_> {
             key_cells.push(v);
         }
         let body = encode_row(&mut pairs);
-        let hash = row_hash(&body);
+        // A keyed row is identified by its key: its content hash is only
+        // computed where it is read.
         let ident = if self.key.is_empty() {
-            hash.to_vec()
+            row_hash(&body).to_vec()
         } else {
             encode_key(&key_cells)
         };
