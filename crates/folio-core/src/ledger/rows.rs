@@ -164,6 +164,126 @@ pub fn each_row_change(
     Ok(())
 }
 
+/// Rows computed on at once, on every core, by [`each_row_change_par`].
+const ROW_BATCH: usize = 8192;
+
+/// A changed row copied out of a walk, to be worked on by another core.
+pub struct OwnedRow {
+    /// What happened to the row.
+    pub kind: RowChangeKind,
+    /// The example.
+    pub id: ExampleId,
+    /// Its locator.
+    pub locator: Locator,
+    old: Option<ChunkRow>,
+    new: Option<ChunkRow>,
+}
+
+impl OwnedRow {
+    /// The row's change as a walk gives it.
+    pub fn event(&self) -> RowEvent<'_> {
+        RowEvent {
+            kind: self.kind,
+            id: self.id,
+            locator: self.locator.clone(),
+            old: self.old.as_ref(),
+            new: self.new.as_ref(),
+        }
+    }
+}
+
+/// What a parallel walk gives, in walk order.
+pub enum Walked<T> {
+    /// A meeting point of the walks (see [`each_row_change`]).
+    Sync(usize, usize),
+    /// A changed row and what `f` computed of it.
+    Row(OwnedRow, T),
+}
+
+/// Like [`each_row_change`], computing `f` of each changed row on every
+/// core, [`ROW_BATCH`] rows at a time, and giving `each` the meeting points
+/// and the rows with their results in walk order; `each` returns `false`
+/// to stop (the rows after are neither computed nor given).
+pub fn each_row_change_par<T: Send>(
+    table: &str,
+    old: Option<(&Manifest, &dyn ChunkSource)>,
+    new: Option<(&Manifest, &dyn ChunkSource)>,
+    window: Option<&Window>,
+    f: &(dyn Fn(&RowEvent<'_>) -> T + Sync),
+    each: &mut dyn FnMut(Walked<T>) -> bool,
+) -> Result<(), TableError> {
+    enum Held {
+        Sync(usize, usize),
+        Row(OwnedRow),
+    }
+    struct Batch<'e, T> {
+        items: Vec<Held>,
+        going: bool,
+        f: &'e (dyn Fn(&RowEvent<'_>) -> T + Sync),
+        each: &'e mut dyn FnMut(Walked<T>) -> bool,
+    }
+    impl<T: Send> Batch<'_, T> {
+        fn push(&mut self, h: Held) {
+            if self.going {
+                self.items.push(h);
+                if self.items.len() >= ROW_BATCH {
+                    self.flush();
+                }
+            }
+        }
+        fn flush(&mut self) {
+            use rayon::prelude::*;
+            let items = std::mem::take(&mut self.items);
+            if !self.going {
+                return;
+            }
+            let f = self.f;
+            let done: Vec<Option<T>> = items
+                .par_iter()
+                .map(|h| match h {
+                    Held::Sync(..) => None,
+                    Held::Row(o) => Some(f(&o.event())),
+                })
+                .collect();
+            for (h, t) in items.into_iter().zip(done) {
+                let w = match (h, t) {
+                    (Held::Sync(a, b), _) => Walked::Sync(a, b),
+                    (Held::Row(o), Some(t)) => Walked::Row(o, t),
+                    (Held::Row(_), None) => continue,
+                };
+                if !(self.each)(w) {
+                    self.going = false;
+                    return;
+                }
+            }
+        }
+    }
+    let batch = std::cell::RefCell::new(Batch {
+        items: Vec::with_capacity(ROW_BATCH),
+        going: true,
+        f,
+        each,
+    });
+    each_row_change(
+        table,
+        old,
+        new,
+        window,
+        &mut |a, b| batch.borrow_mut().push(Held::Sync(a, b)),
+        &mut |row| {
+            batch.borrow_mut().push(Held::Row(OwnedRow {
+                kind: row.kind,
+                id: row.id,
+                locator: row.locator,
+                old: row.old.cloned(),
+                new: row.new.cloned(),
+            }))
+        },
+    )?;
+    batch.into_inner().flush();
+    Ok(())
+}
+
 /// The payloads one row's change records (the commit's rule): a removal;
 /// an addition, then the metadata of its columns over the commit's flags;
 /// or, for a changed row, the metadata its columns changed. `classes`
@@ -228,6 +348,23 @@ pub struct WindowOfTerms {
     pub shared: Vec<u64>,
 }
 
+/// A row's index terms: of its example, and shared with other rows.
+pub type RowTerms = (Vec<u64>, Vec<u64>);
+
+/// The index terms of the events one row's change records (see
+/// [`row_payloads`], which checks them; `classes` as there).
+pub fn row_terms(
+    r: &TableRows,
+    ev: &RowEvent<'_>,
+    classes: Option<&[String]>,
+) -> Result<RowTerms, super::values::ValueError> {
+    let (mut unique, mut shared) = (Vec::new(), Vec::new());
+    for p in &row_payloads(r, ev, classes)? {
+        super::index::payload_terms(&ev.id, p, &mut unique, &mut shared);
+    }
+    Ok((unique, shared))
+}
+
 /// Collects, during a walk of a `Rows` event's rows, its windows and the
 /// index terms of the row events in each (see
 /// [`super::index::payload_terms`]): feed it the walk's meeting points and
@@ -269,17 +406,6 @@ impl WindowTerms {
         }
         self.rows = 0;
         self.start = self.last;
-    }
-
-    /// The events of one row.
-    pub fn row(&mut self, id: &ExampleId, payloads: &[Payload]) {
-        if payloads.is_empty() {
-            return;
-        }
-        self.rows += 1;
-        for p in payloads {
-            super::index::payload_terms(id, p, &mut self.open.unique, &mut self.open.shared);
-        }
     }
 
     /// The terms of one row's events, computed apart (no terms: the row
@@ -325,17 +451,18 @@ impl<'a> Loaded<'a> {
         })
     }
 
-    /// Walks the rows of `window` (all of them: `None`).
-    fn walk(
+    /// Walks the rows of `window` (all of them: `None`), `f` computed of
+    /// each on every core, `each` given them in order.
+    fn walk_par<T: Send>(
         &self,
         window: Option<&Window>,
-        sync: &mut dyn FnMut(usize, usize),
-        each: &mut dyn FnMut(RowEvent<'_>),
+        f: &(dyn Fn(&RowEvent<'_>) -> T + Sync),
+        each: &mut dyn FnMut(Walked<T>) -> bool,
     ) -> Result<(), LogError> {
         let src = self.src as &dyn ChunkSource;
         let old = self.old.as_ref().map(|m| (m, src));
         let new = self.new.as_ref().map(|m| (m, src));
-        each_row_change(&self.r.table, old, new, window, sync, each)
+        each_row_change_par(&self.r.table, old, new, window, f, each)
             .map_err(|e| damaged(self.r, e.to_string()))
     }
 }
@@ -358,20 +485,24 @@ pub fn expand(
 ) -> Result<(), LogError> {
     let loaded = Loaded::new(src, r)?;
     let mut failed = None;
-    let mut one = |ev: RowEvent<'_>| {
-        if failed.is_some() {
-            return;
+    let payloads = |ev: &RowEvent<'_>| row_payloads(r, ev, None);
+    let mut one = |w: Walked<Result<Vec<Payload>, super::values::ValueError>>| match w {
+        _ if failed.is_some() => false,
+        Walked::Sync(..) => true,
+        Walked::Row(o, Ok(ps)) => {
+            ps.into_iter().for_each(|p| each(o.id, p));
+            true
         }
-        match row_payloads(r, &ev, None) {
-            Ok(ps) => ps.into_iter().for_each(|p| each(ev.id, p)),
-            Err(e) => failed = Some(damaged(r, format!("row {}: {e}", ev.locator))),
+        Walked::Row(o, Err(e)) => {
+            failed = Some(damaged(r, format!("row {}: {e}", o.locator)));
+            false
         }
     };
     match windows {
-        None => loaded.walk(None, &mut |_, _| {}, &mut one)?,
+        None => loaded.walk_par(None, &payloads, &mut one)?,
         Some(ws) => {
             for w in ws {
-                loaded.walk(Some(w), &mut |_, _| {}, &mut one)?;
+                loaded.walk_par(Some(w), &payloads, &mut one)?;
             }
         }
     }
@@ -383,20 +514,24 @@ pub fn expand(
 /// collects them on its own walk instead).
 pub fn windows(src: &dyn TableSource, r: &TableRows) -> Result<Vec<WindowOfTerms>, LogError> {
     let loaded = Loaded::new(src, r)?;
-    let collected = std::cell::RefCell::new(WindowTerms::default());
+    let mut collected = WindowTerms::default();
     let mut failed = None;
-    loaded.walk(
-        None,
-        &mut |a, b| collected.borrow_mut().sync(a, b),
-        &mut |ev| match row_payloads(r, &ev, None) {
-            Ok(ps) => collected.borrow_mut().row(&ev.id, &ps),
-            Err(e) => {
-                failed.get_or_insert_with(|| damaged(r, format!("row {}: {e}", ev.locator)));
-            }
-        },
-    )?;
+    loaded.walk_par(None, &|ev| row_terms(r, ev, None), &mut |w| match w {
+        Walked::Sync(a, b) => {
+            collected.sync(a, b);
+            true
+        }
+        Walked::Row(_, Ok((unique, shared))) => {
+            collected.add_terms(unique, shared);
+            true
+        }
+        Walked::Row(o, Err(e)) => {
+            failed = Some(damaged(r, format!("row {}: {e}", o.locator)));
+            false
+        }
+    })?;
     match failed {
         Some(e) => Err(e),
-        None => Ok(collected.into_inner().finish()),
+        None => Ok(collected.finish()),
     }
 }

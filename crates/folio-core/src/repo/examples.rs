@@ -317,97 +317,6 @@ type Side<'a> = (
     Option<(&'a Manifest, &'a dyn ChunkSource)>,
 );
 
-/// A row's index terms: of its example, and shared with other rows.
-type RowTerms = (Vec<u64>, Vec<u64>);
-
-/// Rows checked at once on every core.
-const ROW_BATCH: usize = 8192;
-
-/// A changed row, copied out of the walk to be checked on another core.
-struct OwnedRow {
-    kind: RowChangeKind,
-    id: ExampleId,
-    locator: Locator,
-    old: Option<crate::table::manifest::ChunkRow>,
-    new: Option<crate::table::manifest::ChunkRow>,
-}
-
-/// What the walk of a table's changed rows met, in order.
-enum WalkItem {
-    Sync(usize, usize),
-    Row(OwnedRow),
-}
-
-/// The walk of a `Rows` event's rows at a commit: every row's metadata
-/// checked, the index's windows collected, the first bad row kept.
-struct RowWalk<'a> {
-    r: &'a TableRows,
-    classes: &'a [String],
-    items: Vec<WalkItem>,
-    windows: rows::WindowTerms,
-    changed: bool,
-    bad: Option<RepoError>,
-}
-
-impl RowWalk<'_> {
-    fn push(&mut self, item: WalkItem) {
-        if matches!(item, WalkItem::Row(_)) {
-            self.changed = true;
-        }
-        self.items.push(item);
-        if self.items.len() >= ROW_BATCH {
-            self.flush();
-        }
-    }
-
-    /// Checks the rows held (in parallel), then feeds the windows in order.
-    fn flush(&mut self) {
-        use rayon::prelude::*;
-        if self.bad.is_some() {
-            self.items.clear();
-            return;
-        }
-        let (r, classes) = (self.r, self.classes);
-        let checked: Vec<Option<Result<RowTerms, ValueError>>> = self
-            .items
-            .par_iter()
-            .map(|it| match it {
-                WalkItem::Sync(..) => None,
-                WalkItem::Row(o) => {
-                    let ev = rows::RowEvent {
-                        kind: o.kind,
-                        id: o.id,
-                        locator: o.locator.clone(),
-                        old: o.old.as_ref(),
-                        new: o.new.as_ref(),
-                    };
-                    Some(rows::row_payloads(r, &ev, Some(classes)).map(|ps| {
-                        let (mut unique, mut shared) = (Vec::new(), Vec::new());
-                        for p in &ps {
-                            crate::ledger::index::payload_terms(&o.id, p, &mut unique, &mut shared);
-                        }
-                        (unique, shared)
-                    }))
-                }
-            })
-            .collect();
-        let items = std::mem::take(&mut self.items);
-        for (it, c) in items.into_iter().zip(checked) {
-            match (it, c) {
-                (WalkItem::Sync(a, b), _) => self.windows.sync(a, b),
-                (WalkItem::Row(_), Some(Ok((unique, shared)))) => {
-                    self.windows.add_terms(unique, shared);
-                }
-                (WalkItem::Row(o), Some(Err(e))) => {
-                    self.bad = Some(at(row_at(o.locator.as_str()))(e));
-                    return;
-                }
-                (WalkItem::Row(_), None) => {}
-            }
-        }
-    }
-}
-
 /// A table's changed rows as one `Rows` event (D58), after checking every
 /// added or changed row's metadata as the per-row events would have: a bad
 /// value stops the commit, naming the row.
@@ -427,41 +336,34 @@ fn rows_event(
         meta: ev.ctx.batch.clone(),
         columns: ev.ctx.config.table(path).meta,
     };
-    // The index's windows are collected on the same walk. Rows are checked
-    // (and their terms computed) on every core, a few thousand at a time,
-    // then fed to the windows in walk order.
-    let walk = std::cell::RefCell::new(RowWalk {
-        r: &r,
-        classes: &ev.ctx.classes,
-        items: Vec::with_capacity(ROW_BATCH),
-        windows: rows::WindowTerms::default(),
-        changed: false,
-        bad: None,
-    });
-    rows::each_row_change(
+    // The index's windows are collected on the same walk; rows are checked
+    // (and their terms computed) on every core.
+    let mut windows = rows::WindowTerms::default();
+    let mut changed = false;
+    let mut bad: Option<RepoError> = None;
+    let classes = ev.ctx.classes.as_slice();
+    rows::each_row_change_par(
         path,
         old.1,
         new.1,
         None,
-        &mut |a, b| walk.borrow_mut().push(WalkItem::Sync(a, b)),
-        &mut |row| {
-            walk.borrow_mut().push(WalkItem::Row(OwnedRow {
-                kind: row.kind,
-                id: row.id,
-                locator: row.locator,
-                old: row.old.cloned(),
-                new: row.new.cloned(),
-            }))
+        &|row| rows::row_terms(&r, row, Some(classes)),
+        &mut |w| match w {
+            rows::Walked::Sync(a, b) => {
+                windows.sync(a, b);
+                true
+            }
+            rows::Walked::Row(_, Ok((unique, shared))) => {
+                changed = true;
+                windows.add_terms(unique, shared);
+                true
+            }
+            rows::Walked::Row(o, Err(e)) => {
+                bad = Some(at(row_at(o.locator.as_str()))(e));
+                false
+            }
         },
     )?;
-    let mut walk = walk.into_inner();
-    walk.flush();
-    let RowWalk {
-        windows,
-        changed,
-        bad,
-        ..
-    } = walk;
     if let Some(e) = bad {
         ev.fail(e);
     } else if changed {
