@@ -1,7 +1,7 @@
 # folio: the two set-up commands are `make demo` and `make test`.
 CARGO ?= cargo
 
-.PHONY: all build demo test lint bench toolchain clean man
+.PHONY: all build demo test lint bench toolchain clean man fuzz fuzz-seeds
 
 all: build
 
@@ -32,6 +32,18 @@ man: build
 ## Benchmarks against b3sum, cp and git (not part of `make test`).
 bench: build
 	bash bench/run.sh
+
+## Fuzz every decoder and reader (cargo-fuzz, nightly; not part of
+## `make test`, which replays the corpora): FUZZ_SECONDS (600) each,
+## FUZZ_JOBS (2) at a time, new inputs
+## kept in fuzz/corpus, crashes in fuzz/artifacts. Figures: docs/RELIABILITY.md.
+fuzz:
+	@$(CARGO) fuzz --version >/dev/null 2>&1 || $(CARGO) install cargo-fuzz --locked
+	bash scripts/fuzz.sh
+
+## Rewrite the seed corpora from a small repository made of fixtures/.
+fuzz-seeds:
+	$(CARGO) test -p folio-core --lib write_fuzz_seeds -- --ignored
 
 clean:
 	$(CARGO) clean

@@ -37,6 +37,9 @@ pub mod book;
 pub mod config;
 pub mod drift;
 pub mod error;
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod id;
 pub mod ledger;
 pub mod lock;

@@ -117,7 +117,7 @@ const CDC_MIN: usize = 512;
 const CDC_AVG: usize = 2048;
 const CDC_MAX: usize = 8192;
 
-fn encode_chunk_list(chunks: &[(ObjectId, u32)]) -> Vec<u8> {
+pub(crate) fn encode_chunk_list(chunks: &[(ObjectId, u32)]) -> Vec<u8> {
     let mut out = Vec::with_capacity(CHUNKS_TAG.len() + chunks.len() * 36);
     out.extend_from_slice(CHUNKS_TAG);
     for (id, len) in chunks {
@@ -742,6 +742,14 @@ fn maybe_compress(raw: &[u8]) -> Option<Vec<u8>> {
 /// Decompresses a packed object of `raw_len` bytes with this thread's
 /// zstd context.
 pub(crate) fn decompress(data: &[u8], raw_len: usize) -> io::Result<Vec<u8>> {
+    // Packs hold objects smaller than the loose threshold: a larger length
+    // is damage, and would reserve that much memory.
+    if raw_len as u64 >= LOOSE_THRESHOLD {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("a packed object of {raw_len} bytes, larger than folio packs"),
+        ));
+    }
     thread_local! {
         static UNZSTD: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
             const { std::cell::RefCell::new(None) };
@@ -961,6 +969,16 @@ pub(crate) mod tests {
         Store::init(dir.path()).expect("init");
         let s = Store::open(dir.path()).expect("open");
         (dir, s)
+    }
+
+    /// A packed record's claimed length is bounded: past the loose
+    /// threshold it is damage, never a reservation of that much memory.
+    #[test]
+    fn a_forged_packed_length_is_an_error() {
+        let z = zstd::bulk::compress(b"tiny", 3).expect("compress");
+        assert_eq!(decompress(&z, 4).expect("small"), b"tiny");
+        let err = decompress(&z, usize::MAX).expect_err("forged");
+        assert!(err.to_string().contains("larger than folio packs"), "{err}");
     }
 
     /// A destination that refuses every write, as a full disk does.

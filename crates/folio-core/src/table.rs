@@ -404,7 +404,8 @@ pub fn encode_key(values: &[&Cell]) -> Vec<u8> {
 pub fn decode_row(body: &[u8]) -> Option<Vec<(String, Cell)>> {
     let mut r = body;
     let n = take_u32(&mut r)?;
-    let mut out = Vec::with_capacity(n as usize);
+    // A cell takes at least 9 bytes: a forged count reserves no more.
+    let mut out = Vec::with_capacity((n as usize).min(r.len() / 9));
     for _ in 0..n {
         let len = take_u32(&mut r)? as usize;
         let name = String::from_utf8(take(&mut r, len)?.to_vec()).ok()?;

@@ -255,7 +255,19 @@ impl Profile {
 
     /// Decodes a cached profile; `None` when unreadable or of another version.
     pub fn decode(bytes: &[u8]) -> Option<Profile> {
-        let raw = zstd::stream::decode_all(bytes).ok()?;
+        use std::io::Read;
+        // A few bytes of zstd can claim gigabytes: a profile larger than
+        // this is not read (it is derived; the caller recomputes it).
+        const MAX: u64 = 1 << 30;
+        let mut raw = Vec::new();
+        zstd::stream::read::Decoder::new(bytes)
+            .ok()?
+            .take(MAX + 1)
+            .read_to_end(&mut raw)
+            .ok()?;
+        if raw.len() as u64 > MAX {
+            return None;
+        }
         let p: Profile = postcard::from_bytes(&raw).ok()?;
         (p.version == PROFILE_VERSION).then_some(p)
     }

@@ -341,7 +341,8 @@ pub fn split_frame<'a>(
     f: &BatchFrame,
     payload: &'a [u8],
 ) -> Result<Vec<&'a [u8]>, LogError> {
-    let mut out = Vec::with_capacity(f.events as usize);
+    // An event takes at least 4 bytes: a forged count reserves no more.
+    let mut out = Vec::with_capacity((f.events as usize).min(payload.len() / 4));
     let mut rest = payload;
     while !rest.is_empty() {
         let n = rest

@@ -31,7 +31,7 @@ impl Repo {
             }
             Ok(true)
         })?;
-        let mut leaves = Vec::with_capacity(size as usize);
+        let mut leaves = Vec::with_capacity((size as usize).min(1 << 20));
         let mut mine: Vec<(u64, Vec<u8>, Option<RowEvidence>)> = Vec::new();
         let mut rows_at: Vec<(u64, Vec<u8>)> = Vec::new();
         // The same ledger, as stored: the Merkle leaves.

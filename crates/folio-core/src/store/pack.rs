@@ -35,6 +35,8 @@ pub struct Pack {
     /// The raw index file, entries sorted by id.
     idx: Vec<u8>,
     count: usize,
+    /// The data file's length when opened (packs never change).
+    len: u64,
 }
 
 /// Where one record sits in a pack and how it is stored.
@@ -64,11 +66,13 @@ impl Pack {
         }
         let path = idx_path.with_extension("pack");
         let file = File::open(&path).map_err(|e| StoreError::io(&path, e))?;
+        let len = file.metadata().map_err(|e| StoreError::io(&path, e))?.len();
         Ok(Pack {
             path,
             file,
             idx,
             count,
+            len,
         })
     }
 
@@ -160,7 +164,7 @@ impl Pack {
             let head: [u8; RECORD_HEADER] = buf[..RECORD_HEADER].try_into().expect("header");
             let stored = u32::from_le_bytes(head[ID_LEN + 9..].try_into().expect("4")) as usize;
             let have = stored.min(got - RECORD_HEADER);
-            let mut data = Vec::with_capacity(stored);
+            let mut data = Vec::with_capacity(have);
             data.extend_from_slice(&buf[RECORD_HEADER..RECORD_HEADER + have]);
             Ok((head, data))
         })?;
@@ -176,6 +180,17 @@ impl Pack {
             .ok_or_else(|| self.corrupt(format!("unknown encoding at offset {offset}")))?;
         let raw_len = u64::from_le_bytes(head[ID_LEN + 1..ID_LEN + 9].try_into().expect("8"));
         let stored = u32::from_le_bytes(head[ID_LEN + 9..].try_into().expect("4")) as usize;
+        // A length past the end of the file is damage (and would reserve
+        // that much memory).
+        let room = self
+            .len
+            .saturating_sub(offset + RECORD_HEADER as u64)
+            .min(usize::MAX as u64) as usize;
+        if stored > room {
+            return Err(self.corrupt(format!(
+                "record at offset {offset} claims {stored} bytes; {room} remain in the pack"
+            )));
+        }
         let mut data = first;
         if data.len() < stored {
             let done = data.len();
@@ -415,5 +430,34 @@ impl PackWriter {
         idx.extend_from_slice(sum.as_bytes());
         crate::fsutil::write_atomic(&idx_path, &idx).map_err(|e| StoreError::io(&idx_path, e))?;
         Ok(Some(idx_path))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A record whose stored length runs past the end of its pack is
+    /// damage, reported with its offset, not a read of 4 GB.
+    #[test]
+    fn a_record_longer_than_its_pack_is_damage() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let mut w = PackWriter::new(d.path()).expect("pack");
+        let id = ObjectId::of(b"hello");
+        w.add(id, Encoding::Raw, 5, b"hello").expect("add");
+        let idx = w.finish().expect("finish").expect("a pack");
+        let pack_path = idx.with_extension("pack");
+        let good = Pack::open(&idx).expect("open");
+        assert_eq!(
+            good.read_record(PACK_HEADER, &id).expect("read").data,
+            b"hello"
+        );
+        let mut bytes = fs::read(&pack_path).expect("read pack");
+        let at = PACK_HEADER as usize + ID_LEN + 9;
+        bytes[at..at + 4].copy_from_slice(&0xFFFF_FFF0u32.to_le_bytes());
+        fs::write(&pack_path, &bytes).expect("write pack");
+        let forged = Pack::open(&idx).expect("open");
+        let err = forged.read_record(PACK_HEADER, &id).err().expect("damage");
+        assert!(err.to_string().contains("remain in the pack"), "{err}");
     }
 }

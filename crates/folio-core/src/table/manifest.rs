@@ -279,7 +279,8 @@ pub fn decode_chunk(id: ObjectId, bytes: &[u8]) -> Result<Vec<ChunkRow>, TableEr
         _ => return Err(bad("bad keyed flag")),
     };
     let n = super::take_u32(&mut r).ok_or_else(|| bad("truncated"))?;
-    let mut out = Vec::with_capacity(n as usize);
+    // A row takes at least 8 bytes: a forged count reserves no more.
+    let mut out = Vec::with_capacity((n as usize).min(r.len() / 8));
     for _ in 0..n {
         let key = if keyed {
             let il = super::take_u32(&mut r).ok_or_else(|| bad("truncated"))? as usize;
@@ -792,6 +793,23 @@ pub fn schema_changes(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Counts a damaged chunk or row claims reserve nothing: the decoders
+    /// answer an error (before the fix, 4 billion rows reserved 240 GB and
+    /// the process aborted; found by `make fuzz`).
+    #[test]
+    fn forged_counts_are_errors_not_allocations() {
+        for keyed in [0u8, 1] {
+            let mut chunk = CHUNK_TAG.to_vec();
+            chunk.push(keyed);
+            chunk.extend_from_slice(&u32::MAX.to_le_bytes());
+            chunk.extend_from_slice(&[0u8; 12]);
+            assert!(decode_chunk(ObjectId::of(&chunk), &chunk).is_err());
+        }
+        let mut row = u32::MAX.to_le_bytes().to_vec();
+        row.extend_from_slice(&[0u8; 9]);
+        assert!(crate::table::decode_row(&row).is_none());
+    }
 
     fn settings(key: &[&str]) -> TableSettings {
         TableSettings {
