@@ -165,6 +165,72 @@ fn damaged_drift_profiles_are_recomputed_not_trusted() {
 /// The pending list of branch `main` (its name in hex).
 const PENDING_MAIN: &str = ".folio/pending/6d61696e";
 
+/// Writes a pending list as folio does (tag, entries, BLAKE3 checksum):
+/// a consistent rewrite, as someone editing `.folio` by hand would make.
+fn write_pending(path: &std::path::Path, entries: &[[u8; 40]]) {
+    let mut bytes = b"folio-pending 1\n".to_vec();
+    for e in entries {
+        bytes.extend_from_slice(e);
+    }
+    let sum = blake3::hash(&bytes);
+    bytes.extend_from_slice(sum.as_bytes());
+    fs::write(path, bytes).expect("write the pending list");
+}
+
+/// The entries (batch id, event count) of a pending list.
+fn pending_entries(path: &std::path::Path) -> Vec<[u8; 40]> {
+    let bytes = fs::read(path).expect("read the pending list");
+    bytes[b"folio-pending 1\n".len()..bytes.len() - 32]
+        .chunks(40)
+        .map(|c| c.try_into().expect("40 bytes"))
+        .collect()
+}
+
+#[test]
+fn a_consistently_rewritten_pending_list_contradicts_the_operation_log() {
+    let e = Env::new();
+    e.write("t.csv", b"id,label\n1,cat\n2,dog\n");
+    e.ok(&["commit", "t.csv", "--key", "id", "-m", "one"]);
+    e.ok(&["annotate", "t.csv:1", "--label", "lion"]);
+    e.ok(&["annotate", "t.csv:2", "--label", "tiger"]);
+    e.ok(&["verify"]);
+    let list = e.p(PENDING_MAIN);
+    let good = fs::read(&list).expect("read");
+    let entries = pending_entries(&list);
+    assert_eq!(entries.len(), 2, "two pending batches");
+    // What `verify` reports (its problems go to stdout), with exit 70.
+    let problems = || {
+        let out = e.cmd(&["verify"]).output().expect("run folio");
+        assert_eq!(out.status.code(), Some(70));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    // The second annotation dropped, the checksum recomputed.
+    write_pending(&list, &entries[..1]);
+    let err = problems();
+    assert!(
+        err.contains("neither pending nor in the branch's history"),
+        "{err}"
+    );
+    fs::write(&list, &good).expect("restore");
+    e.ok(&["verify"]);
+    // A batch recorded on another branch, slipped into main's list.
+    e.ok(&["branch", "other"]);
+    e.ok(&["checkout", "other"]);
+    e.ok(&["annotate", "t.csv:1", "--label", "puma"]);
+    let theirs = pending_entries(&e.p(".folio/pending/6f74686572"));
+    e.ok(&["checkout", "main"]);
+    let mut forged = entries.clone();
+    forged.extend(theirs);
+    write_pending(&list, &forged);
+    let err = problems();
+    assert!(err.contains("not in the operation log"), "{err}");
+    fs::write(&list, &good).expect("restore");
+    e.ok(&["verify"]);
+    // Committed, the batches are in history: the log's record holds.
+    e.ok(&["commit", "--allow-empty", "-m", "two"]);
+    e.ok(&["verify"]);
+}
+
 #[test]
 fn a_damaged_pending_list_is_reported_never_dropped() {
     let e = Env::new();

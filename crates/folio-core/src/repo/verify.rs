@@ -270,6 +270,72 @@ impl Repo {
                 }),
             }
         }
+        self.check_pending_journal(r)
+    }
+
+    /// Holds each branch's pending list to the operation log, whose lines
+    /// are hash-chained: a batch the log's last operation recorded as
+    /// pending must still be pending or be in the branch's history, and a
+    /// batch pending now must be one the log recorded. A consistent rewrite
+    /// of a pending list (its checksum recomputed) is then caught unless
+    /// the log's chain is rewritten too.
+    fn check_pending_journal(&self, r: &mut VerifyReport) -> Result<(), RepoError> {
+        // A damaged log is reported by the caller; no log, nothing to hold.
+        let Ok(ops) = self.operations() else {
+            return Ok(());
+        };
+        let Some(last) = ops.last() else {
+            return Ok(());
+        };
+        let file = self.dot.join("pending");
+        for (b, tip) in self.refs.list(crate::refs::RefKind::Branch)? {
+            let Ok(now) = self.pending(&b) else {
+                continue; // reported above
+            };
+            let recorded: &[(String, u64)] = last.after.pending.get(&b).map_or(&[], Vec::as_slice);
+            let now_ids: HashSet<String> = now.iter().map(|(id, _)| id.to_string()).collect();
+            let mut history: Option<HashSet<String>> = None;
+            for (id, _) in recorded.iter().filter(|(id, _)| !now_ids.contains(id)) {
+                let committed = match &history {
+                    Some(h) => h,
+                    None => {
+                        let mut h = HashSet::new();
+                        if let Ok(tip) = tip {
+                            for c in self.ledger_order(tip)? {
+                                h.extend(
+                                    self.read_commit(c)?.events.iter().map(|e| e.0.to_string()),
+                                );
+                            }
+                        }
+                        history.insert(h)
+                    }
+                };
+                if !committed.contains(id) {
+                    r.problems.push(Problem {
+                        file: file.clone(),
+                        detail: format!(
+                            "branch {b}: pending ledger batch {} (recorded by operation {}) is neither pending nor in the branch's history: its events were removed outside folio",
+                            &id[..id.len().min(12)],
+                            last.seq
+                        ),
+                    });
+                }
+            }
+            let known: HashSet<&str> = recorded.iter().map(|(id, _)| id.as_str()).collect();
+            for (id, _) in now
+                .iter()
+                .filter(|(id, _)| !known.contains(id.to_string().as_str()))
+            {
+                r.problems.push(Problem {
+                    file: file.clone(),
+                    detail: format!(
+                        "branch {b}: pending ledger batch {} is not in the operation log (its last operation, {}, does not list it): events added outside folio, or a command interrupted before it journalled (then `folio commit` records them and this check passes)",
+                        id.short(12),
+                        last.seq
+                    ),
+                });
+            }
+        }
         Ok(())
     }
 
