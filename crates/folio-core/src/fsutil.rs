@@ -125,6 +125,7 @@ impl TempFile {
         let file = self.file.take().expect("file is present until persist");
         file.sync_all()?;
         drop(file);
+        crate::failpoint::hit("write-atomic:before-rename");
         fs::rename(&self.path, dest)?;
         self.path = PathBuf::new();
         sync_dir(dest.parent().unwrap_or(Path::new(".")))

@@ -37,6 +37,7 @@ pub mod book;
 pub mod config;
 pub mod drift;
 pub mod error;
+pub mod failpoint;
 #[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;

@@ -180,7 +180,44 @@ impl Repo {
         // State read before the lock may be stale (another writer held it,
         // perhaps repacking): read the pack list again under the lock.
         self.store.reload_packs()?;
+        self.remove_leftovers()?;
         Ok(lock)
+    }
+
+    /// Removes what an interrupted writer left (temporary files, a pack
+    /// without its index) in the folders only writers write, under the
+    /// lock: every writer starts clean.
+    fn remove_leftovers(&self) -> Result<(), RepoError> {
+        self.store.remove_stale_files()?;
+        let mut dirs = vec![self.dot.join("pending"), self.dot.join("index")];
+        let mut refs = vec![self.dot.join("refs")];
+        while let Some(d) = refs.pop() {
+            let Ok(rd) = std::fs::read_dir(&d) else {
+                continue;
+            };
+            for e in rd.flatten() {
+                if e.file_type().is_ok_and(|t| t.is_dir()) {
+                    refs.push(e.path());
+                }
+            }
+            dirs.push(d);
+        }
+        for d in dirs {
+            let Ok(rd) = std::fs::read_dir(&d) else {
+                continue;
+            };
+            for e in rd.flatten() {
+                let is_temp = e
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with(crate::fsutil::TEMP_PREFIX);
+                if is_temp && e.file_type().is_ok_and(|t| t.is_file()) {
+                    let p = e.path();
+                    std::fs::remove_file(&p).map_err(RepoError::io(&p))?;
+                }
+            }
+        }
+        Ok(())
     }
 
     fn index_dir(&self) -> PathBuf {

@@ -549,6 +549,7 @@ impl Store {
             }
         }
         let new = w.finish()?.map(|idx| idx.with_extension("pack"));
+        crate::failpoint::hit("gc:repacked");
         // The new pack may be byte-identical to an old one (same name).
         for pack in packs.iter().filter(|p| Some(*p) != new.as_ref()) {
             for path in [pack.with_extension("idx"), pack.clone()] {

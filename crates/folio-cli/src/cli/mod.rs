@@ -178,7 +178,8 @@ Environment:
   FOLIO_NOW              the time of commits and events, RFC 3339 (reproducible runs)
   AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN,
   AWS_REGION (or AWS_DEFAULT_REGION), AWS_ENDPOINT_URL_S3 (or AWS_ENDPOINT_URL),
-  AWS_ALLOW_HTTP         credentials and endpoint of s3:// remotes, as the AWS tools read them";
+  AWS_ALLOW_HTTP         credentials and endpoint of s3:// remotes, as the AWS tools read them
+  FOLIO_FAILPOINT        for crash tests: abort at a named write step (docs/RELIABILITY.md)";
 
 /// What every command needs.
 pub struct Ctx {
@@ -339,6 +340,13 @@ pub fn main() -> ExitCode {
                 ExitCode::from(exit::IO)
             }
         };
+    }
+    // A crash test stops the process at a named write step.
+    if let Ok(spec) = std::env::var("FOLIO_FAILPOINT")
+        && let Err(e) = folio_core::failpoint::arm(&spec)
+    {
+        eprintln!("error: FOLIO_FAILPOINT: {e}");
+        return ExitCode::from(exit::USAGE);
     }
     // Workers walk and compare folder trees recursively, up to
     // MAX_DEPTH (256) levels: give them room (address space, not memory).

@@ -453,7 +453,9 @@ impl Repo {
                 },
                 other => other.into(),
             })?;
-        tmp.persist_fast(dest).map_err(RepoError::io(dest))
+        tmp.persist_fast(dest).map_err(RepoError::io(dest))?;
+        crate::failpoint::hit("checkout:file-written");
+        Ok(())
     }
 
     /// A stat cache for files just written (their ids are known).

@@ -276,7 +276,9 @@ impl Repo {
         };
         let id = CommitId(writer.put(&commit.encode())?);
         writer.finish()?;
+        crate::failpoint::hit("commit:objects-stored");
         self.move_head_to(id)?;
+        crate::failpoint::hit("commit:head-moved");
         if let Head::Branch(b) = self.refs.head()? {
             // The commit lists them now; a crash before this line leaves a
             // list that `pending` filters.
@@ -287,6 +289,7 @@ impl Repo {
         }
         // The commit is done: the derived indexes follow. A failure leaves
         // them behind, which readers tolerate (they read unindexed batches).
+        crate::failpoint::hit("commit:before-index");
         self.cache_frontier(lock, id, &frontier);
         if let (Some((bytes, _)), Some((batch, _))) = (&own, commit.events.last()) {
             let _ = self.index_batch(lock, batch, bytes, &known);

@@ -188,6 +188,7 @@ impl Repo {
         let writer = self.store.writer()?;
         let id = writer.put(&built.bytes)?;
         writer.finish()?;
+        crate::failpoint::hit("ledger:batch-stored");
         let mut list = self.pending(&branch)?;
         list.push((id, n));
         self.set_pending(&branch, &list)?;

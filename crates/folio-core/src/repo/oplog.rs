@@ -172,6 +172,7 @@ impl Repo {
         op.hash = line_hash(&op);
         let mut line = serde_json::to_vec(&op).expect("serializable");
         line.push(b'\n');
+        crate::failpoint::hit("oplog:before-append");
         let path = self.oplog_path();
         let mut f = crate::fsutil::open_in_place(&path, true).map_err(RepoError::io(&path))?;
         // A torn line left by a crash is cut off first.

@@ -415,6 +415,7 @@ impl PackWriter {
             .map_err(|e| StoreError::io(&self.dir, e.into_error()))?;
         tmp.persist(&pack_path)
             .map_err(|e| StoreError::io(&pack_path, e))?;
+        crate::failpoint::hit("pack:data-persisted");
 
         self.entries.sort_unstable_by_key(|e| e.0);
         let mut idx = Vec::with_capacity(IDX_HEADER + self.entries.len() * IDX_ENTRY + ID_LEN);
