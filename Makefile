@@ -1,7 +1,7 @@
 # folio: the two set-up commands are `make demo` and `make test`.
 CARGO ?= cargo
 
-.PHONY: all build demo test lint bench toolchain clean man fuzz fuzz-seeds
+.PHONY: all build demo test lint bench toolchain clean man fuzz fuzz-seeds stress
 
 all: build
 
@@ -40,6 +40,11 @@ bench: build
 fuzz:
 	@$(CARGO) fuzz --version >/dev/null 2>&1 || $(CARGO) install cargo-fuzz --locked
 	bash scripts/fuzz.sh
+
+## The random-kill campaign: 1,000 commands stopped at random (SIGKILL or a
+## failpoint), every invariant checked after each (docs/RELIABILITY.md).
+stress: build
+	python3 scripts/stress.py --folio target/release/folio --kills $${STRESS_KILLS:-1000}
 
 ## Rewrite the seed corpora from a small repository made of fixtures/.
 fuzz-seeds:
