@@ -452,7 +452,13 @@ pub fn main() -> ExitCode {
     // whatever changed is journalled.
     let journal = before.map_or(Ok(()), |(repo, s)| oplog::journal(&repo, &s));
     let result = match (result, journal) {
-        (Err(f), _) | (Ok(()), Err(f)) => Err(f),
+        (Err(f), _) => Err(f),
+        // The command's work is done: it succeeded, and says what is
+        // missing (D73).
+        (Ok(()), Err(f)) => {
+            eprintln!("warning: {}", visible(&f.message));
+            Ok(())
+        }
         (Ok(()), Ok(())) => Ok(()),
     };
     match result {

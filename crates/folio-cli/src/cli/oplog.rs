@@ -165,8 +165,9 @@ pub fn before(ctx: &Ctx) -> Option<(Repo, RefState)> {
     Some((repo, s))
 }
 
-/// Journals what the command changed; a failure to do so is the
-/// command's failure (the change is done, its record is not).
+/// Journals what the command changed. A failure to do so is reported as a
+/// warning by the caller: the change is done, its record is not (`verify`
+/// then names pending events the log lacks; D73).
 pub fn journal(repo: &Repo, before: &RefState) -> Result {
     let command = std::iter::once("folio".to_string())
         .chain(std::env::args().skip(1))
@@ -183,7 +184,7 @@ pub fn journal(repo: &Repo, before: &RefState) -> Result {
     repo.record_operation(&lock, before, &command, &super::commit::author(None), now)
         .map_err(|e| {
             Failure::from(e)
-                .context("the command's work is done, but the operation log could not record it")
+                .context("the command's work is done, but the operation log could not record it (`folio verify` names what the log lacks)")
         })?;
     Ok(())
 }

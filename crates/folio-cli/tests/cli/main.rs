@@ -15,6 +15,7 @@ mod drift;
 mod errors;
 mod exit_codes;
 mod export;
+mod faults;
 mod history;
 mod hostile;
 mod ledger;

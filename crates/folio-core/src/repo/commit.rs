@@ -279,10 +279,13 @@ impl Repo {
         crate::failpoint::hit("commit:objects-stored");
         self.move_head_to(id)?;
         crate::failpoint::hit("commit:head-moved");
-        if let Head::Branch(b) = self.refs.head()? {
-            // The commit lists them now; a crash before this line leaves a
-            // list that `pending` filters.
-            self.set_pending(&b, &[])?;
+        // The commit is done once HEAD moved: what follows is tidying and
+        // derived data, whose failure (a full disk) must not report the
+        // commit as failed (D73).
+        if let Ok(Head::Branch(b)) = self.refs.head() {
+            // The commit lists them now; a crash or a failure here leaves
+            // a list that `pending` filters.
+            let _ = self.set_pending(&b, &[]);
         }
         if merge.is_some() {
             self.merge_done()?;
@@ -294,11 +297,11 @@ impl Repo {
         if let (Some((bytes, _)), Some((batch, _))) = (&own, commit.events.last()) {
             let _ = self.index_batch(lock, batch, bytes, &known);
         }
-        self.save_caches(&index, &snap.caches)?;
+        let _ = self.save_caches(&index, &snap.caches);
         let keep: Vec<&str> = commit.datasets.iter().map(|d| d.path.as_str()).collect();
         let old = &parent.datasets;
         if keep.len() != old.len() || old.iter().any(|d| !keep.contains(&d.path.as_str())) {
-            index.retain_datasets(&keep)?;
+            let _ = index.retain_datasets(&keep);
         }
         Ok(outcome(Some(id), events, snap))
     }
