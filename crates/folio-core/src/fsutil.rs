@@ -76,14 +76,6 @@ impl TempFile {
         Self::create(dir, 0o666)
     }
 
-    /// Like [`TempFile::new_in`], created with permission bits `mode`
-    /// (less the umask), for a caller that has just checked that `dir` is
-    /// a real folder (a checkout writing many files: one `stat` and one
-    /// `chmod` fewer per file).
-    pub fn new_in_checked(dir: &Path, mode: u32) -> io::Result<Self> {
-        Self::create(dir, mode)
-    }
-
     fn create(dir: &Path, mode: u32) -> io::Result<Self> {
         use std::os::unix::fs::OpenOptionsExt as _;
         static PID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
@@ -147,15 +139,6 @@ impl TempFile {
         sync_dir(dest.parent().unwrap_or(Path::new(".")))?;
         Ok(true)
     }
-
-    /// Like [`TempFile::persist`], without fsync: for working-tree files,
-    /// which (like git) folio writes atomically but not durably.
-    pub fn persist_fast(mut self, dest: &Path) -> io::Result<()> {
-        drop(self.file.take());
-        fs::rename(&self.path, dest)?;
-        self.path = PathBuf::new();
-        Ok(())
-    }
 }
 
 impl Write for TempFile {
@@ -189,12 +172,6 @@ pub fn write_atomic(dest: &Path, bytes: &[u8]) -> io::Result<()> {
 pub fn rename_durable(from: &Path, to: &Path) -> io::Result<()> {
     fs::rename(from, to)?;
     sync_dir(to.parent().unwrap_or(Path::new(".")))
-}
-
-/// Renames `from` to `to` without fsync: for working-tree entries, which
-/// (like git) folio writes atomically but not durably.
-pub fn rename_fast(from: &Path, to: &Path) -> io::Result<()> {
-    fs::rename(from, to)
 }
 
 /// Fsyncs a folder so that renames into it survive a crash.
@@ -254,5 +231,87 @@ mod tests {
             t.path().to_path_buf()
         };
         assert!(!path.exists());
+    }
+}
+
+/// A folder opened without following links, whose entries are written
+/// relative to it (`openat`, `renameat`, `symlinkat`, through rustix's safe
+/// calls): once opened, no later swap of a parent for a symlink can
+/// redirect a write elsewhere — the check and the write are one. For
+/// checkouts into working trees.
+pub struct DirFd {
+    fd: std::os::fd::OwnedFd,
+}
+
+impl DirFd {
+    /// Opens the folder `rel` (components separated by `/`) beneath `root`
+    /// (opened as given: the user's choice of destination), every
+    /// component opened with `O_NOFOLLOW | O_DIRECTORY`: a symlink or a
+    /// file in the way is an error (`ELOOP`, `ENOTDIR`), never followed.
+    pub fn open_beneath(root: &Path, rel: &str) -> io::Result<DirFd> {
+        use rustix::fs::{Mode, OFlags};
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        let mut fd = rustix::fs::open(root, flags, Mode::empty())?;
+        for part in rel.split('/').filter(|p| !p.is_empty()) {
+            if part == "." || part == ".." {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("a path component '{part}'"),
+                ));
+            }
+            fd = rustix::fs::openat(&fd, part, flags | OFlags::NOFOLLOW, Mode::empty())?;
+        }
+        Ok(DirFd { fd })
+    }
+
+    /// Replaces (or creates) the file `name` in this folder atomically: a
+    /// temporary file created with `O_EXCL | O_NOFOLLOW` and `mode` (the
+    /// umask applies), filled by `fill`, renamed over `name`. Without
+    /// fsync: working-tree files are written atomically, not durably.
+    pub fn write_file(
+        &self,
+        name: &str,
+        mode: u32,
+        fill: &mut dyn FnMut(&mut File) -> io::Result<()>,
+    ) -> io::Result<()> {
+        use rustix::fs::{Mode, OFlags};
+        static PID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+        let pid = *PID.get_or_init(std::process::id);
+        let flags =
+            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let (tmp, mut file) = loop {
+            let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+            let tmp = format!("{TEMP_PREFIX}{pid}-{n}");
+            match rustix::fs::openat(&self.fd, tmp.as_str(), flags, Mode::from_raw_mode(mode)) {
+                Ok(fd) => break (tmp, File::from(fd)),
+                Err(rustix::io::Errno::EXIST) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        };
+        let done = fill(&mut file).and_then(|()| {
+            drop(file);
+            self.rename_into(&tmp, name)
+        });
+        if done.is_err() {
+            let _ = rustix::fs::unlinkat(&self.fd, tmp.as_str(), rustix::fs::AtFlags::empty());
+        }
+        done
+    }
+
+    /// Replaces (or creates) `name` in this folder by a symlink to
+    /// `target`, atomically (a temporary link renamed over it).
+    pub fn symlink(&self, name: &str, target: &std::ffi::OsStr) -> io::Result<()> {
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let tmp = format!("{TEMP_PREFIX}{}-link-{n}", std::process::id());
+        rustix::fs::symlinkat(target, &self.fd, tmp.as_str())?;
+        let done = self.rename_into(&tmp, name);
+        if done.is_err() {
+            let _ = rustix::fs::unlinkat(&self.fd, tmp.as_str(), rustix::fs::AtFlags::empty());
+        }
+        done
+    }
+
+    fn rename_into(&self, tmp: &str, name: &str) -> io::Result<()> {
+        Ok(rustix::fs::renameat(&self.fd, tmp, &self.fd, name)?)
     }
 }

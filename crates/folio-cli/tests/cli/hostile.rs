@@ -432,3 +432,66 @@ fn checkout_to_a_folder_named_through_a_link_is_allowed() {
         b"a"
     );
 }
+
+/// A folder of the destination swapped for a symlink to an outside folder
+/// while `checkout --to` runs (the race the issue found: 16 of 80 runs
+/// wrote outside): every file is written relative to a folder opened
+/// without following links, so the swap either stops the checkout (exit 1,
+/// a link in the way) or is too late to redirect anything — the outside
+/// folder stays empty every time.
+#[test]
+fn a_folder_swapped_for_a_link_during_checkout_is_never_written_through() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let e = Env::new();
+    for i in 0..400 {
+        e.write(
+            &format!("data/sub/f{i}.txt"),
+            format!("file {i}").as_bytes(),
+        );
+    }
+    e.ok(&["commit", "data", "-m", "one"]);
+    let outside = tempfile::tempdir().expect("tempdir");
+    let (mut stopped, mut done) = (0, 0);
+    for round in 0..40 {
+        let dest = e.p(&format!("out{round}"));
+        let sub = dest.join("data/sub");
+        let stop = AtomicBool::new(false);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                // Swap the folder for a link to the outside, over and over.
+                let mut n = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    if fs::symlink_metadata(&sub).is_ok_and(|m| m.is_dir())
+                        && fs::rename(&sub, dest.join(format!("data/moved{n}"))).is_ok()
+                    {
+                        let _ = symlink(outside.path(), &sub);
+                        n += 1;
+                    }
+                    std::thread::yield_now();
+                }
+            });
+            let out = e
+                .cmd(&["checkout", "HEAD", "--to", &format!("out{round}")])
+                .output()
+                .expect("run folio");
+            stop.store(true, Ordering::Relaxed);
+            match out.status.code() {
+                Some(0) => done += 1,
+                Some(1) => stopped += 1,
+                other => panic!(
+                    "round {round}: exit {other:?}: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                ),
+            }
+        });
+        let written: Vec<_> = fs::read_dir(outside.path())
+            .expect("read")
+            .map(|e| e.expect("entry").file_name())
+            .collect();
+        assert!(
+            written.is_empty(),
+            "round {round}: written outside: {written:?}"
+        );
+    }
+    assert!(stopped + done == 40);
+}

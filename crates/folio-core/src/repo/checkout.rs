@@ -8,7 +8,7 @@ use std::path::Path;
 use rayon::prelude::*;
 
 use super::{Repo, RepoError};
-use crate::fsutil::TempFile;
+use crate::fsutil::DirFd;
 use crate::id::CommitId;
 use crate::index::{DatasetCache, StatEntry};
 use crate::lock::RepoLock;
@@ -394,10 +394,20 @@ impl Repo {
             .filter(|j| j.entry.kind != EntryKind::Tree)
             .collect();
         progress.begin("writing", files.iter().map(|j| j.entry.size).sum());
+        // Each folder opened once, beneath the root, without following a
+        // link; files are written relative to it.
+        let mut dirs: std::collections::HashMap<&Path, DirFd> = std::collections::HashMap::new();
+        for j in &files {
+            let dir = j.dest.parent().expect("destination has a folder");
+            if !dirs.contains_key(dir) {
+                dirs.insert(dir, open_dir(root, dir)?);
+            }
+        }
         let written: Result<Vec<u64>, RepoError> = files
             .par_iter()
             .map(|j| {
-                self.write_entry(&j.dest, j.entry)?;
+                let dir = j.dest.parent().expect("destination has a folder");
+                self.write_entry_in(&dirs[dir], &j.dest, j.entry)?;
                 progress.advance(j.entry.size);
                 Ok(j.entry.size)
             })
@@ -411,15 +421,26 @@ impl Repo {
         })
     }
 
-    /// Writes one file or symlink atomically (temp file, rename), without
-    /// fsync: working-tree files are not part of the repository's truth.
-    /// Its folder was made by `real_dirs`; it is checked again not to be
-    /// a symlink, so no file is written through one.
+    /// Writes one file or symlink of the working tree atomically (temp
+    /// file, rename), without fsync: working-tree files are not part of
+    /// the repository's truth. Its folder was made by `real_dirs`; it is
+    /// opened beneath the working tree without following a link, and the
+    /// file written relative to it, so no file is written through a link.
     pub(super) fn write_entry(&self, dest: &Path, e: &FlatEntry) -> Result<(), RepoError> {
         let dir = dest.parent().expect("destination has a folder");
-        if !fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir()) {
-            return Err(RepoError::SymlinkInTheWay(dir.to_path_buf()));
-        }
+        let fd = open_dir(&self.work, dir)?;
+        self.write_entry_in(&fd, dest, e)
+    }
+
+    /// [`Repo::write_entry`] into the folder `fd` already opened.
+    fn write_entry_in(&self, fd: &DirFd, dest: &Path, e: &FlatEntry) -> Result<(), RepoError> {
+        let name =
+            dest.file_name()
+                .and_then(|n| n.to_str())
+                .ok_or_else(|| RepoError::PathOutside {
+                    path: dest.to_path_buf(),
+                    root: self.work.clone(),
+                })?;
         if let Ok(m) = fs::symlink_metadata(dest)
             && m.is_dir()
         {
@@ -427,35 +448,34 @@ impl Repo {
         }
         if e.kind == EntryKind::Symlink {
             let target = self.store.get(&e.id)?;
-            let target = std::ffi::OsStr::from_bytes(&target);
-            let tmp = dir.join(format!(
-                "{}link-{}",
-                crate::fsutil::TEMP_PREFIX,
-                e.id.short(16)
-            ));
-            let _ = fs::remove_file(&tmp);
-            std::os::unix::fs::symlink(target, &tmp).map_err(RepoError::io(&tmp))?;
-            return crate::fsutil::rename_fast(&tmp, dest).map_err(RepoError::io(dest));
+            return fd
+                .symlink(name, std::ffi::OsStr::from_bytes(&target))
+                .map_err(RepoError::io(dest));
         }
         let mode = if e.kind == EntryKind::Executable {
             0o755
         } else {
             0o644
         };
-        // `dir` was checked just above.
-        let mut tmp = TempFile::new_in_checked(dir, mode).map_err(RepoError::io(dir))?;
-        self.store
-            .copy_to(&e.id, tmp.file())
-            .map_err(|err| match err {
-                crate::store::StoreError::Sink { source, .. } => RepoError::Io {
-                    path: dest.to_path_buf(),
-                    source,
-                },
-                other => other.into(),
-            })?;
-        tmp.persist_fast(dest).map_err(RepoError::io(dest))?;
-        crate::failpoint::hit("checkout:file-written");
-        Ok(())
+        let mut failed: Option<crate::store::StoreError> = None;
+        let written = fd.write_file(name, mode, &mut |f| {
+            self.store.copy_to(&e.id, f).map(|_| ()).map_err(|err| {
+                failed = Some(err);
+                std::io::Error::other("reading the store failed")
+            })
+        });
+        match (written, failed) {
+            (_, Some(crate::store::StoreError::Sink { source, .. })) => Err(RepoError::Io {
+                path: dest.to_path_buf(),
+                source,
+            }),
+            (_, Some(other)) => Err(other.into()),
+            (Err(err), None) => Err(RepoError::io(dest)(err)),
+            (Ok(()), None) => {
+                crate::failpoint::hit("checkout:file-written");
+                Ok(())
+            }
+        }
     }
 
     /// A stat cache for files just written (their ids are known).
@@ -495,6 +515,22 @@ fn join_abs(base: &Path, rel: &str) -> std::path::PathBuf {
 /// folder must be is refused — checkout writes nothing through a link —
 /// unless `force`, which replaces the link itself (never its target). A
 /// file there is uncommitted work: refused unless `force`.
+/// The folder `dir` under `root`, opened without following a link: a link
+/// (or a file) in the way is [`RepoError::SymlinkInTheWay`].
+fn open_dir(root: &Path, dir: &Path) -> Result<DirFd, RepoError> {
+    let rel = dir.strip_prefix(root).map_err(|_| RepoError::PathOutside {
+        path: dir.to_path_buf(),
+        root: root.to_path_buf(),
+    })?;
+    DirFd::open_beneath(root, &rel.to_string_lossy()).map_err(|e| {
+        if matches!(e.raw_os_error(), Some(libc::ELOOP | libc::ENOTDIR)) {
+            RepoError::SymlinkInTheWay(dir.to_path_buf())
+        } else {
+            RepoError::io(dir)(e)
+        }
+    })
+}
+
 pub(super) fn real_dirs(root: &Path, rel: &str, force: bool) -> Result<(), RepoError> {
     let mut at = root.to_path_buf();
     for part in rel.split('/').filter(|p| !p.is_empty()) {

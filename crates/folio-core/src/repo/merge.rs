@@ -541,11 +541,13 @@ impl Repo {
                 }
                 Write::Bytes(b) => {
                     super::checkout::real_dirs(&self.work, dir, false)?;
-                    let parent = dest.parent().expect("a folder");
-                    let mut tmp =
-                        crate::fsutil::TempFile::new_in(parent).map_err(RepoError::io(parent))?;
-                    std::io::Write::write_all(tmp.file(), b).map_err(RepoError::io(&dest))?;
-                    tmp.persist_fast(&dest).map_err(RepoError::io(&dest))?;
+                    // Relative to its folder, opened without following a
+                    // link.
+                    let fd = crate::fsutil::DirFd::open_beneath(&self.work, dir)
+                        .map_err(|_| RepoError::SymlinkInTheWay(self.abs(dir)))?;
+                    let name = path.rsplit('/').next().unwrap_or(path);
+                    fd.write_file(name, 0o644, &mut |f| std::io::Write::write_all(f, b))
+                        .map_err(RepoError::io(&dest))?;
                 }
             }
         }
