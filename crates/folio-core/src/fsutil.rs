@@ -203,37 +203,6 @@ pub fn create_dir_durable(dir: &Path) -> io::Result<()> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn write_atomic_replaces_whole_file() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let p = dir.path().join("f");
-        write_atomic(&p, b"first version, long").expect("write");
-        write_atomic(&p, b"second").expect("write");
-        assert_eq!(fs::read(&p).expect("read"), b"second");
-        let leftovers: Vec<_> = fs::read_dir(dir.path())
-            .expect("list")
-            .filter_map(Result::ok)
-            .filter(|e| e.file_name().to_string_lossy().starts_with(TEMP_PREFIX))
-            .collect();
-        assert!(leftovers.is_empty());
-    }
-
-    #[test]
-    fn dropped_temp_file_is_removed() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = {
-            let mut t = TempFile::new_in(dir.path()).expect("temp");
-            t.file().write_all(b"x").expect("write");
-            t.path().to_path_buf()
-        };
-        assert!(!path.exists());
-    }
-}
-
 /// A folder opened without following links, whose entries are written
 /// relative to it (`openat`, `renameat`, `symlinkat`, through rustix's safe
 /// calls): once opened, no later swap of a parent for a symlink can
@@ -313,5 +282,36 @@ impl DirFd {
 
     fn rename_into(&self, tmp: &str, name: &str) -> io::Result<()> {
         Ok(rustix::fs::renameat(&self.fd, tmp, &self.fd, name)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_atomic_replaces_whole_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("f");
+        write_atomic(&p, b"first version, long").expect("write");
+        write_atomic(&p, b"second").expect("write");
+        assert_eq!(fs::read(&p).expect("read"), b"second");
+        let leftovers: Vec<_> = fs::read_dir(dir.path())
+            .expect("list")
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().starts_with(TEMP_PREFIX))
+            .collect();
+        assert!(leftovers.is_empty());
+    }
+
+    #[test]
+    fn dropped_temp_file_is_removed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = {
+            let mut t = TempFile::new_in(dir.path()).expect("temp");
+            t.file().write_all(b"x").expect("write");
+            t.path().to_path_buf()
+        };
+        assert!(!path.exists());
     }
 }
