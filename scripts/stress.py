@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """The random-kill campaign (make stress): folio commands stopped at random,
-by SIGKILL after a random delay or by an armed failpoint (FOLIO_FAILPOINT),
+by SIGKILL after a random delay (0-12 ms) or by an armed failpoint
+(FOLIO_FAILPOINT, one the command reaches),
 on one repository, over and over. After every command it checks what a
 crash must never do:
 
@@ -32,11 +33,20 @@ import tempfile
 import time
 from pathlib import Path
 
-FAILPOINTS = [
-    "write-atomic:before-rename", "pack:data-persisted", "commit:objects-stored",
-    "commit:head-moved", "commit:before-index", "ledger:batch-stored",
-    "checkout:file-written", "gc:repacked", "oplog:before-append",
-]
+# The failpoints each command reaches (docs/RELIABILITY.md), with the hit
+# to stop at.
+FAILPOINTS = {
+    "commit": ["write-atomic:before-rename@1", "write-atomic:before-rename@2",
+               "write-atomic:before-rename@3", "pack:data-persisted", "commit:objects-stored",
+               "commit:head-moved", "commit:before-index", "oplog:before-append"],
+    "annotate": ["ledger:batch-stored", "pack:data-persisted", "write-atomic:before-rename@1",
+                 "oplog:before-append"],
+    "checkout": ["checkout:file-written@1", "checkout:file-written@2", "checkout:file-written@3",
+                 "write-atomic:before-rename@1", "oplog:before-append"],
+    "gc": ["gc:repacked", "pack:data-persisted", "write-atomic:before-rename@1"],
+    "branch": ["write-atomic:before-rename@1", "oplog:before-append"],
+    "tag": ["write-atomic:before-rename@1", "oplog:before-append"],
+}
 ROWS = 40
 
 
@@ -115,10 +125,9 @@ def main():
             a = ["tag", f"t{i}"]
         way = rng.choice(["failpoint", "kill"])
         if way == "failpoint":
-            fp = f"{rng.choice(FAILPOINTS)}@{rng.randrange(1, 4)}"
-            code, out, err, hit = run(*a, failpoint=fp)
+            code, out, err, hit = run(*a, failpoint=rng.choice(FAILPOINTS[cmd]))
         else:
-            code, out, err, hit = run(*a, kill_after=rng.uniform(0, 0.02))
+            code, out, err, hit = run(*a, kill_after=rng.uniform(0, 0.012))
         if hit:
             landed[(cmd, way)] = landed.get((cmd, way), 0) + 1
         elif code not in (0, 1):

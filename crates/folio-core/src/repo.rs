@@ -81,6 +81,57 @@ pub struct Repo {
     dot: PathBuf,
     store: Store,
     refs: Refs,
+    journal: std::sync::Mutex<Option<Journal>>,
+}
+
+/// What the operation log records of the writes made through a [`Repo`]:
+/// the command, who ran it and when. Set by the embedding program with
+/// [`Repo::journal_as`]; each write lock, when released, appends one entry
+/// if the refs or pending events moved — under the lock, so no reader sees
+/// a change before its record (D75).
+#[derive(Debug, Clone, Default)]
+pub struct Journal {
+    /// The command, as given.
+    pub command: String,
+    /// Who ran it.
+    pub actor: String,
+    /// When, seconds since the epoch.
+    pub time: i64,
+    /// Entries that could not be written (the change was made): for the
+    /// program to report.
+    pub failures: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+/// The write lock of a repository (see [`Repo::lock`]): the file lock, and
+/// the state to journal against when it is released.
+pub struct WriteLock<'r> {
+    repo: &'r Repo,
+    lock: RepoLock,
+    before: Option<oplog::RefState>,
+}
+
+impl std::ops::Deref for WriteLock<'_> {
+    type Target = RepoLock;
+    fn deref(&self) -> &RepoLock {
+        &self.lock
+    }
+}
+
+impl Drop for WriteLock<'_> {
+    fn drop(&mut self) {
+        let Some(before) = self.before.take() else {
+            return;
+        };
+        let journal = self.repo.journal.lock().ok().and_then(|j| j.clone());
+        if let Some(j) = journal
+            && let Err(e) = self
+                .repo
+                .record_operation(&self.lock, &before, &j.command, &j.actor, j.time)
+            && let Ok(mut f) = j.failures.lock()
+        {
+            f.push(e.to_string());
+        }
+    }
 }
 
 impl Repo {
@@ -156,6 +207,7 @@ impl Repo {
             store: Store::open(&dot)?,
             refs: Refs::new(&dot),
             dot,
+            journal: std::sync::Mutex::new(None),
         })
     }
 
@@ -174,14 +226,30 @@ impl Repo {
         &self.refs
     }
 
-    /// Takes the write lock (waiting for it when `wait`).
-    pub fn lock(&self, wait: bool) -> Result<RepoLock, RepoError> {
+    /// Journals every write made through this handle from now on (see
+    /// [`Journal`]).
+    pub fn journal_as(&self, journal: Journal) {
+        if let Ok(mut j) = self.journal.lock() {
+            *j = Some(journal);
+        }
+    }
+
+    /// Takes the write lock (waiting for it when `wait`). Released, it
+    /// journals what moved while it was held (see [`Repo::journal_as`]).
+    pub fn lock(&self, wait: bool) -> Result<WriteLock<'_>, RepoError> {
         let lock = RepoLock::acquire(&self.dot.join("lock"), wait)?;
         // State read before the lock may be stale (another writer held it,
         // perhaps repacking): read the pack list again under the lock.
         self.store.reload_packs()?;
         self.remove_leftovers()?;
-        Ok(lock)
+        let journalled = self.journal.lock().is_ok_and(|j| j.is_some());
+        // A state that cannot be read (damage) is not journalled against.
+        let before = journalled.then(|| self.ref_state().ok()).flatten();
+        Ok(WriteLock {
+            repo: self,
+            lock,
+            before,
+        })
     }
 
     /// Removes what an interrupted writer left (temporary files, a pack

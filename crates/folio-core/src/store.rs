@@ -207,7 +207,24 @@ impl Store {
     /// Re-reads the list of packs from disk.
     /// Packs already open are kept (a pack never changes once its index
     /// exists), so this costs one folder listing plus the new indexes.
+    /// A pack a concurrent `gc` removed between the listing and its
+    /// opening makes the listing stale: it is taken again (gc writes the
+    /// new pack before it removes the old ones).
     pub fn reload_packs(&self) -> Result<(), StoreError> {
+        let mut attempt = 0;
+        loop {
+            match self.try_reload_packs() {
+                Err(StoreError::Io { source, .. })
+                    if source.kind() == io::ErrorKind::NotFound && attempt < 8 =>
+                {
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn try_reload_packs(&self) -> Result<(), StoreError> {
         let open = self.packs();
         let mut packs = Vec::new();
         for idx in list_pack_indexes(&self.packs_dir)? {

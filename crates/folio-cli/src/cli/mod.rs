@@ -187,11 +187,18 @@ pub struct Ctx {
     quiet: bool,
     wait: bool,
     jobs: Option<usize>,
+    /// What the operation log records of this command's writes (`None`:
+    /// a command that moves no ref and records no event).
+    journal: Option<folio_core::repo::Journal>,
 }
 
 impl Ctx {
     fn repo(&self) -> std::result::Result<Repo, RepoError> {
-        Repo::discover(&self.cwd)
+        let repo = Repo::discover(&self.cwd)?;
+        if let Some(j) = &self.journal {
+            repo.journal_as(j.clone());
+        }
+        Ok(repo)
     }
 
     fn progress(&self) -> progress::Bar {
@@ -285,14 +292,6 @@ impl Failure {
         }
     }
 
-    /// The same failure, its message prefixed with what was going on.
-    fn context(self, what: &str) -> Self {
-        Failure {
-            code: self.code,
-            message: format!("{what}: {}", self.message),
-        }
-    }
-
     /// A failure that has already been reported on stdout or stderr.
     fn silent(code: u8) -> Self {
         Failure {
@@ -359,12 +358,6 @@ pub fn main() -> ExitCode {
         Some(d) => d.clone(),
         None => std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
     };
-    let ctx = Ctx {
-        cwd,
-        quiet: cli.quiet,
-        wait: cli.wait,
-        jobs: cli.jobs,
-    };
     // Every command that may move a ref or record an event is journalled
     // (the others pay nothing for it: `lineage` stays one index lookup).
     let journalled = matches!(
@@ -388,10 +381,24 @@ pub fn main() -> ExitCode {
             | Command::Fetch(_)
             | Command::Pull(_)
     );
-    let before = if journalled {
-        oplog::before(&ctx)
-    } else {
-        None
+    // Each write lock journals what moved while it was held, before it is
+    // released (D75).
+    let journal = journalled.then(|| folio_core::repo::Journal {
+        command: std::iter::once("folio".to_string())
+            .chain(std::env::args().skip(1))
+            .map(|a| if a.contains(' ') { format!("'{a}'") } else { a })
+            .collect::<Vec<_>>()
+            .join(" "),
+        actor: commit::author(None),
+        time: commit::now().unwrap_or(0),
+        failures: Default::default(),
+    });
+    let ctx = Ctx {
+        cwd,
+        quiet: cli.quiet,
+        wait: cli.wait,
+        jobs: cli.jobs,
+        journal,
     };
     let result = match &cli.command {
         Command::Init(a) => init::run(&ctx, a),
@@ -448,19 +455,18 @@ pub fn main() -> ExitCode {
         Command::Pull(a) => remote::pull(&ctx, a),
         Command::Clone(a) => remote::clone(&ctx, a),
     };
-    // A failed command may have moved refs too (a merge that stopped):
-    // whatever changed is journalled.
-    let journal = before.map_or(Ok(()), |(repo, s)| oplog::journal(&repo, &s));
-    let result = match (result, journal) {
-        (Err(f), _) => Err(f),
-        // The command's work is done: it succeeded, and says what is
-        // missing (D73).
-        (Ok(()), Err(f)) => {
-            eprintln!("warning: {}", visible(&f.message));
-            Ok(())
+    // A journal entry that could not be written: the command's work is
+    // done, so it succeeded, and says what is missing (D73).
+    if let Some(j) = &ctx.journal
+        && let Ok(failures) = j.failures.lock()
+    {
+        for f in failures.iter() {
+            eprintln!(
+                "warning: the command's work is done, but the operation log could not record it (`folio verify` names what the log lacks): {}",
+                visible(f)
+            );
         }
-        (Ok(()), Ok(())) => Ok(()),
-    };
+    }
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {

@@ -1,6 +1,6 @@
 //! `folio oplog` and `folio undo`, and the journal every command writes.
 
-use folio_core::repo::{Operation, RefState, Repo};
+use folio_core::repo::{Operation, RefState};
 
 use super::{Ctx, Failure, Result, out, out_json, visible};
 
@@ -156,35 +156,4 @@ fn short(s: &str) -> String {
     } else {
         format!("{kind}:{id}")
     }
-}
-
-/// The state before a command that may move refs or record events.
-pub fn before(ctx: &Ctx) -> Option<(Repo, RefState)> {
-    let repo = Repo::discover(&ctx.cwd).ok()?;
-    let s = repo.ref_state().ok()?;
-    Some((repo, s))
-}
-
-/// Journals what the command changed. A failure to do so is reported as a
-/// warning by the caller: the change is done, its record is not (`verify`
-/// then names pending events the log lacks; D73).
-pub fn journal(repo: &Repo, before: &RefState) -> Result {
-    let command = std::iter::once("folio".to_string())
-        .chain(std::env::args().skip(1))
-        .map(|a| if a.contains(' ') { format!("'{a}'") } else { a })
-        .collect::<Vec<_>>()
-        .join(" ");
-    // Nothing moved (a read, or a command refused before it wrote): no
-    // entry, and no need for the lock — which another process may hold.
-    if repo.ref_state().is_ok_and(|s| s == *before) {
-        return Ok(());
-    }
-    let lock = repo.lock(true)?;
-    let now = super::commit::now()?;
-    repo.record_operation(&lock, before, &command, &super::commit::author(None), now)
-        .map_err(|e| {
-            Failure::from(e)
-                .context("the command's work is done, but the operation log could not record it (`folio verify` names what the log lacks)")
-        })?;
-    Ok(())
 }

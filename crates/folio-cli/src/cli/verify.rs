@@ -11,7 +11,9 @@ pub struct Args {
 
 pub fn run(ctx: &Ctx, a: &Args) -> Result {
     let repo = ctx.repo()?;
-    let r = repo.verify(&ctx.progress())?;
+    // Under the write lock, waited for: a writer is never seen half-done.
+    let lock = repo.lock(true)?;
+    let r = repo.verify(&lock, &ctx.progress())?;
     if a.json {
         out_json(&r)?;
     } else {

@@ -209,7 +209,7 @@ proptest! {
             .collect();
         let want_files: Vec<String> = want.files.keys().map(|f| format!("img/{f}")).collect();
         prop_assert_eq!(files, want_files);
-        let v = repo.verify(&NoProgress).expect("verify");
+        let v = repo.verify(&repo.lock(false).expect("lock"), &NoProgress).expect("verify");
         prop_assert!(v.problems.is_empty(), "{:?}", v.problems);
     }
 }

@@ -282,7 +282,7 @@ fn every_injected_fault_fails_the_fetch_and_changes_nothing() {
                 );
                 // A fault past the last read, or a listing that lags, is
                 // harmless: what landed must verify.
-                let v = clone.verify(&NoProgress).expect("verify");
+                let v = clone.verify(&lock, &NoProgress).expect("verify");
                 assert!(v.problems.is_empty(), "{fault:?}: {:?}", v.problems);
                 // Start again from nothing for the next fault.
                 for (b, _) in clone.refs().list(RefKind::Remote).expect("list") {
@@ -310,7 +310,7 @@ fn every_injected_fault_fails_the_fetch_and_changes_nothing() {
         .expect("fetch");
     assert!(
         clone
-            .verify(&NoProgress)
+            .verify(&lock, &NoProgress)
             .expect("verify")
             .problems
             .is_empty()
@@ -383,7 +383,7 @@ fn large_history_objects_travel_as_large_objects() {
         );
         let got = clone.store.get(&tree).expect("the tree was fetched");
         assert_eq!(crate::id::ObjectId::of(&got), tree);
-        let v = clone.verify(&NoProgress).expect("verify");
+        let v = clone.verify(&lock, &NoProgress).expect("verify");
         assert!(v.problems.is_empty(), "{mode:?}: {:?}", v.problems);
     }
 }
@@ -505,7 +505,7 @@ fn clone_verifies(remote: &Path, progress: &dyn crate::progress::Progress) -> Fe
     let fetched = clone
         .fetch(&lock, &conn, &DataMode::All, progress)
         .expect("fetch");
-    let v = clone.verify(&NoProgress).expect("verify");
+    let v = clone.verify(&lock, &NoProgress).expect("verify");
     assert!(v.problems.is_empty(), "{:?}", v.problems);
     assert_eq!(v.not_fetched, 0);
     fetched

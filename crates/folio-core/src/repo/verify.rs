@@ -97,7 +97,15 @@ impl Repo {
 
     /// Re-hashes every object reachable from any ref and checks every
     /// commit, tree, ref and pack.
-    pub fn verify(&self, progress: &dyn Progress) -> Result<VerifyReport, RepoError> {
+    pub fn verify(
+        &self,
+        _lock: &crate::lock::RepoLock,
+        progress: &dyn Progress,
+    ) -> Result<VerifyReport, RepoError> {
+        // A writer's steps are never seen half-done: verify runs under the
+        // write lock (packs a gc replaces, a pending list and its journal
+        // line), reading the pack list again under it.
+        self.store.reload_packs()?;
         let mut r = VerifyReport::default();
         for p in self.store.packs() {
             for e in p.check_files() {
