@@ -17,8 +17,8 @@ run_one() {
         -max_total_time="$SECONDS_EACH" -max_len=65536 -rss_limit_mb=4096 \
         -print_final_stats=1 > "logs/$t.log" 2>&1
     rc=$?
-    execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "logs/$t.log" | grep -o '[0-9]*$')
-    rate=$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "logs/$t.log" | grep -o '[0-9]*$')
+    execs=$(grep -ao 'stat::number_of_executed_units: *[0-9]*' "logs/$t.log" | tail -1 | grep -o '[0-9]*$')
+    rate=$(grep -ao 'stat::average_exec_per_sec: *[0-9]*' "logs/$t.log" | tail -1 | grep -o '[0-9]*$')
     files=$(ls "corpus/$t" | wc -l)
     if [ $rc -eq 0 ]; then verdict=clean; else verdict="CRASH (logs/$t.log)"; fi
     printf '%-12s %6ss %12s execs %8s/s %6s inputs  %s\n' "$t" "$SECONDS_EACH" "${execs:-?}" "${rate:-?}" "$files" "$verdict"
