@@ -139,7 +139,7 @@ def main():
             labels[row] = (label, set()) if not hit and code == 0 else (prev[0], prev[1] | {label})
         if cmd == "commit" and not hit and code == 0:
             acked.append(json.loads(run("log", "-n", "1", "--json", check=True)[1])[0]["id"])
-        if cmd == "branch" and a[1] == "side" and not hit:
+        if cmd == "branch":  # keep "side" for checkout (exit 1 when it exists)
             run("branch", "side", "--at", "main")
         # Invariants.
         vcode, vout, _, _ = run("verify")
