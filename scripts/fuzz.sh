@@ -7,7 +7,7 @@ set -u
 cd "$(dirname "$0")/../fuzz"
 SECONDS_EACH=${FUZZ_SECONDS:-600}
 JOBS=${FUZZ_JOBS:-2}
-TARGETS=${FUZZ_TARGETS:-"commit tree manifest chunk chunk_list event batch pack_index pack_record profile proof config csv jsonl parquet"}
+TARGETS=${FUZZ_TARGETS:-"commit tree manifest chunk chunk_list event batch pack_index pack_record profile proof config csv jsonl parquet pending oplog"}
 mkdir -p logs
 cargo +nightly fuzz build -O >/dev/null 2>&1 || cargo +nightly fuzz build -O || exit 1
 run_one() {

@@ -283,6 +283,165 @@ impl DirFd {
     fn rename_into(&self, tmp: &str, name: &str) -> io::Result<()> {
         Ok(rustix::fs::renameat(&self.fd, tmp, &self.fd, name)?)
     }
+
+    /// Opens the folder `rel` beneath `root` as [`DirFd::open_beneath`]
+    /// does, making each missing folder on the way one component at a
+    /// time (`mkdirat`, the umask applies) relative to its parent already
+    /// opened: no swap of a parent for a link, before or during the call,
+    /// can make a folder (or anything) appear outside `root`. A symlink or
+    /// a file where a folder must be is an error naming it, unless
+    /// `replace`, which removes that entry itself — the link, never its
+    /// target — and makes the folder.
+    pub fn make_beneath(root: &Path, rel: &str, replace: bool) -> Result<DirFd, MakeDirError> {
+        use rustix::fs::{Mode, OFlags};
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        let mut fd = rustix::fs::open(root, flags, Mode::empty())
+            .map_err(|e| MakeDirError::Io(String::new(), e.into()))?;
+        let mut at = String::new();
+        for part in rel.split('/').filter(|p| !p.is_empty()) {
+            if !at.is_empty() {
+                at.push('/');
+            }
+            at.push_str(part);
+            if part == "." || part == ".." {
+                let e = io::Error::new(io::ErrorKind::InvalidInput, "a path component '..'");
+                return Err(MakeDirError::Io(at, e));
+            }
+            let open = |fd: &std::os::fd::OwnedFd| {
+                rustix::fs::openat(fd, part, flags | OFlags::NOFOLLOW, Mode::empty())
+            };
+            let io_err = |at: &str, e: rustix::io::Errno| MakeDirError::Io(at.to_owned(), e.into());
+            let next = match open(&fd) {
+                Ok(next) => next,
+                Err(rustix::io::Errno::NOENT) => {
+                    match rustix::fs::mkdirat(&fd, part, Mode::from_raw_mode(0o777)) {
+                        Ok(()) | Err(rustix::io::Errno::EXIST) => {}
+                        Err(e) => return Err(io_err(&at, e)),
+                    }
+                    open(&fd).map_err(|e| in_the_way(&fd, part, &at, e))?
+                }
+                Err(e @ (rustix::io::Errno::LOOP | rustix::io::Errno::NOTDIR)) => {
+                    let err = in_the_way(&fd, part, &at, e);
+                    if !replace || matches!(err, MakeDirError::Io(..)) {
+                        return Err(err);
+                    }
+                    rustix::fs::unlinkat(&fd, part, rustix::fs::AtFlags::empty())
+                        .map_err(|e| io_err(&at, e))?;
+                    match rustix::fs::mkdirat(&fd, part, Mode::from_raw_mode(0o777)) {
+                        Ok(()) | Err(rustix::io::Errno::EXIST) => {}
+                        Err(e) => return Err(io_err(&at, e)),
+                    }
+                    open(&fd).map_err(|e| in_the_way(&fd, part, &at, e))?
+                }
+                Err(e) => return Err(io_err(&at, e)),
+            };
+            fd = next;
+        }
+        Ok(DirFd { fd })
+    }
+
+    /// Removes the entry `name` of this folder that is not a folder (a
+    /// file or a link — the link itself). `Ok(false)` when it is absent.
+    pub fn remove_file(&self, name: &str) -> io::Result<bool> {
+        match rustix::fs::unlinkat(&self.fd, name, rustix::fs::AtFlags::empty()) {
+            Ok(()) => Ok(true),
+            Err(rustix::io::Errno::NOENT) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Removes the folder `name` of this folder when it is empty; `false`
+    /// when it is absent, not empty, or not a folder.
+    pub fn remove_empty_dir(&self, name: &str) -> bool {
+        rustix::fs::unlinkat(&self.fd, name, rustix::fs::AtFlags::REMOVEDIR).is_ok()
+    }
+
+    /// Whether `name` in this folder is a folder (a link to one is not).
+    pub fn is_dir(&self, name: &str) -> bool {
+        rustix::fs::statat(&self.fd, name, rustix::fs::AtFlags::SYMLINK_NOFOLLOW).is_ok_and(|st| {
+            rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::Directory
+        })
+    }
+
+    /// Removes the folder `name` of this folder and everything in it,
+    /// every entry relative to its own opened folder and no link
+    /// followed (a link inside is removed, its target kept).
+    pub fn remove_tree(&self, name: &str) -> io::Result<()> {
+        let name = std::ffi::CString::new(name)
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "a name holding NUL"))?;
+        remove_tree_in(&self.fd, &name, 0)
+    }
+}
+
+/// [`DirFd::remove_tree`] of `name` in `parent`, `depth` folders down.
+fn remove_tree_in(
+    parent: &std::os::fd::OwnedFd,
+    name: &std::ffi::CStr,
+    depth: usize,
+) -> io::Result<()> {
+    use rustix::fs::{AtFlags, FileType, Mode, OFlags};
+    // Deeper than any tree folio checks out (MAX_DEPTH of the walker is
+    // far below): a bound, not recursion without end.
+    if depth > 4096 {
+        return Err(io::Error::other("folders nested more than 4096 deep"));
+    }
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let sub = rustix::fs::openat(parent, name, flags, Mode::empty())?;
+    let mut names = Vec::new();
+    let mut dir = rustix::fs::Dir::read_from(&sub)?;
+    while let Some(entry) = dir.read() {
+        let entry = entry?;
+        let n = entry.file_name().to_bytes();
+        if n == b"." || n == b".." {
+            continue;
+        }
+        names.push((entry.file_name().to_owned(), entry.file_type()));
+    }
+    for (n, kind) in names {
+        let is_dir = match kind {
+            FileType::Directory => true,
+            FileType::Unknown => rustix::fs::statat(&sub, &n, AtFlags::SYMLINK_NOFOLLOW)
+                .is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::Directory),
+            _ => false,
+        };
+        if is_dir {
+            remove_tree_in(&sub, &n, depth + 1)?;
+        } else {
+            rustix::fs::unlinkat(&sub, &n, AtFlags::empty())?;
+        }
+    }
+    rustix::fs::unlinkat(parent, name, AtFlags::REMOVEDIR)?;
+    Ok(())
+}
+
+/// Why [`DirFd::make_beneath`] could not make a folder; each names the
+/// path beneath the root where it stopped.
+#[derive(Debug)]
+pub enum MakeDirError {
+    /// A symlink where a folder must be.
+    Link(String),
+    /// A file (or anything not a folder) where a folder must be.
+    File(String),
+    /// The system refused.
+    Io(String, io::Error),
+}
+
+/// What stands at `part` of `fd`, which could not be opened as a folder.
+fn in_the_way(
+    fd: &std::os::fd::OwnedFd,
+    part: &str,
+    at: &str,
+    e: rustix::io::Errno,
+) -> MakeDirError {
+    use rustix::fs::FileType;
+    match rustix::fs::statat(fd, part, rustix::fs::AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(st) => match FileType::from_raw_mode(st.st_mode) {
+            FileType::Symlink => MakeDirError::Link(at.to_owned()),
+            FileType::Directory => MakeDirError::Io(at.to_owned(), e.into()),
+            _ => MakeDirError::File(at.to_owned()),
+        },
+        Err(_) => MakeDirError::Io(at.to_owned(), e.into()),
+    }
 }
 
 #[cfg(test)]
@@ -313,5 +472,71 @@ mod tests {
             t.path().to_path_buf()
         };
         assert!(!path.exists());
+    }
+
+    #[test]
+    fn folders_are_made_beneath_the_root_never_through_a_link() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let outside = tempfile::tempdir().expect("tempdir");
+        let r = root.path();
+        // Missing folders are made one at a time, the last one opened.
+        let fd = DirFd::make_beneath(r, "a/b/c", false).expect("made");
+        fd.write_file("f", 0o644, &mut |f| f.write_all(b"x"))
+            .expect("write");
+        assert_eq!(fs::read(r.join("a/b/c/f")).expect("read"), b"x");
+        // A link where a folder must be: named, never followed.
+        std::os::unix::fs::symlink(outside.path(), r.join("a/link")).expect("link");
+        match DirFd::make_beneath(r, "a/link/new", false) {
+            Err(MakeDirError::Link(at)) => assert_eq!(at, "a/link"),
+            other => panic!("expected the link to be named, got {:?}", other.err()),
+        }
+        // A file where a folder must be.
+        fs::write(r.join("a/file"), b"work").expect("write");
+        match DirFd::make_beneath(r, "a/file/new", false) {
+            Err(MakeDirError::File(at)) => assert_eq!(at, "a/file"),
+            other => panic!("expected the file to be named, got {:?}", other.err()),
+        }
+        // Replacing removes the link itself, never what it points at.
+        fs::write(outside.path().join("kept"), b"k").expect("write");
+        DirFd::make_beneath(r, "a/link/new", true).expect("replaced");
+        assert!(r.join("a/link/new").is_dir());
+        assert!(
+            !fs::symlink_metadata(r.join("a/link"))
+                .expect("stat")
+                .file_type()
+                .is_symlink()
+        );
+        let outside_names: Vec<_> = fs::read_dir(outside.path())
+            .expect("list")
+            .map(|e| e.expect("entry").file_name())
+            .collect();
+        assert_eq!(outside_names, vec![std::ffi::OsString::from("kept")]);
+        assert!(matches!(
+            DirFd::make_beneath(r, "a/../x", false),
+            Err(MakeDirError::Io(..))
+        ));
+    }
+
+    #[test]
+    fn a_removed_tree_keeps_what_its_links_point_at() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let outside = tempfile::tempdir().expect("tempdir");
+        let r = root.path();
+        fs::create_dir_all(r.join("t/u/v")).expect("mkdir");
+        fs::write(r.join("t/u/v/f"), b"x").expect("write");
+        fs::write(outside.path().join("kept"), b"k").expect("write");
+        std::os::unix::fs::symlink(outside.path(), r.join("t/u/link")).expect("link");
+        let fd = DirFd::open_beneath(r, "").expect("open");
+        assert!(fd.is_dir("t"));
+        fd.remove_tree("t").expect("removed");
+        assert!(!r.join("t").exists());
+        assert_eq!(fs::read(outside.path().join("kept")).expect("read"), b"k");
+        // A link is never removed as a tree, and a file is removed once.
+        std::os::unix::fs::symlink(outside.path(), r.join("l")).expect("link");
+        assert!(!fd.is_dir("l"));
+        assert!(fd.remove_tree("l").is_err());
+        assert!(fd.remove_file("l").expect("unlink"));
+        assert!(!fd.remove_file("l").expect("absent"));
+        assert!(outside.path().join("kept").exists());
     }
 }

@@ -34,7 +34,20 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("csv", csv),
     ("jsonl", jsonl),
     ("parquet", parquet),
+    ("pending", pending),
+    ("oplog", oplog),
 ];
+
+/// A branch's pending list (what a checkpoint of pending events was in
+/// format 1: the list of batches recorded since the branch's last commit).
+pub fn pending(data: &[u8]) {
+    let _ = crate::repo::ledger_pending_for_fuzzing(data);
+}
+
+/// The operation log (its lines and their chain).
+pub fn oplog(data: &[u8]) {
+    let _ = crate::repo::oplog_for_fuzzing(data);
+}
 
 /// A commit object.
 pub fn commit(data: &[u8]) {
@@ -263,7 +276,10 @@ mod tests {
                 meta: Default::default(),
                 meta_file: None,
             };
+            let before = repo.ref_state().expect("state");
             repo.commit(&lock, &opts, &NoProgress).expect("commit");
+            repo.record_operation(&lock, &before, &format!("commit -m {msg}"), "seed", 0)
+                .expect("journal");
         };
         commit("one");
         let text = std::fs::read_to_string(w.join("reviews.csv")).expect("read");
@@ -274,6 +290,11 @@ mod tests {
         .expect("edit");
         std::fs::remove_file(w.join("images/cat/b.png")).expect("rm");
         commit("two");
+        let before = repo.ref_state().expect("state");
+        let list = [(ObjectId::of(b"one"), 3), (ObjectId::of(b"two"), 1)];
+        repo.set_pending("main", &list).expect("pending");
+        repo.record_operation(&lock, &before, "annotate", "seed", 1)
+            .expect("journal");
         drop(lock);
         let out = root.join("fuzz/corpus");
         let put = |target: &str, data: &[u8]| {
@@ -342,6 +363,16 @@ mod tests {
             &crate::store::encode_chunk_list(&[(ObjectId::of(b"a"), 5), (ObjectId::of(b"b"), 7)]),
         );
         put("config", config.as_bytes());
+        for f in std::fs::read_dir(w.join(".folio/pending")).expect("pending") {
+            put(
+                "pending",
+                &std::fs::read(f.expect("entry").path()).expect("pending"),
+            );
+        }
+        put(
+            "oplog",
+            &std::fs::read(w.join(".folio/oplog")).expect("oplog"),
+        );
         put(
             "csv",
             &std::fs::read(root.join("fixtures/reviews.csv")).expect("csv"),

@@ -34,6 +34,18 @@ mod upgrade;
 mod verify;
 mod void;
 
+/// [`ledger::decode_pending`], for the fuzz target.
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) fn ledger_pending_for_fuzzing(data: &[u8]) -> bool {
+    ledger::decode_pending(data).is_ok()
+}
+
+/// [`oplog::parse_operations`], for the fuzz target.
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) fn oplog_for_fuzzing(data: &[u8]) -> bool {
+    oplog::parse_operations(data).is_ok()
+}
+
 use std::path::{Component, Path, PathBuf};
 
 pub use annotate::{

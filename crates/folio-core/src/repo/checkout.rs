@@ -337,24 +337,40 @@ impl Repo {
         want: &BTreeMap<String, FlatEntry>,
         work: &BTreeMap<String, FlatEntry>,
     ) -> Result<u64, RepoError> {
-        let base = self.abs(dataset);
         let mut removed = 0;
+        // Each entry is removed relative to its folder, opened beneath the
+        // working tree without following a link: a folder swapped for a
+        // link makes the checkout stop, never remove anything through it.
+        let mut dirs: std::collections::HashMap<String, DirFd> = std::collections::HashMap::new();
         // Deepest paths first so folders are empty when their turn comes.
         for (rel, w) in work.iter().rev() {
             if want.contains_key(rel) || !head.contains_key(rel) {
                 continue;
             }
-            let abs = join_abs(&base, rel);
+            let full = super::join_path(dataset, rel);
+            let (dir, name) = full.rsplit_once('/').unwrap_or(("", &full));
+            let Some(fd) = opened(&self.work, &mut dirs, dir)? else {
+                continue;
+            };
             if w.kind == EntryKind::Tree {
-                if fs::remove_dir(&abs).is_ok() {
+                if fd.remove_empty_dir(name) {
                     removed += 1;
                 }
                 continue;
             }
-            fs::remove_file(&abs).map_err(RepoError::io(&abs))?;
-            removed += 1;
+            if fd
+                .remove_file(name)
+                .map_err(RepoError::io(&self.abs(&full)))?
+            {
+                removed += 1;
+            }
         }
-        if want.is_empty() && base.is_dir() && fs::remove_dir(&base).is_ok() {
+        let (dir, name) = dataset.rsplit_once('/').unwrap_or(("", dataset));
+        if want.is_empty()
+            && let Some(fd) = opened(&self.work, &mut dirs, dir)?
+            && fd.is_dir(name)
+            && fd.remove_empty_dir(name)
+        {
             removed += 1;
         }
         Ok(removed)
@@ -381,11 +397,10 @@ impl Repo {
             // Its parents are real folders first; then a file or link in
             // its place (tracked and unchanged, or --force: the plan
             // checked) is removed — the link, never its target.
-            if let Some((parent, _)) = rel.rsplit_once('/') {
-                real_dirs(root, parent, force)?;
-            }
-            if fs::symlink_metadata(&j.dest).is_ok_and(|m| !m.is_dir()) {
-                fs::remove_file(&j.dest).map_err(RepoError::io(&j.dest))?;
+            let (parent, name) = rel.rsplit_once('/').unwrap_or(("", &rel));
+            let fd = real_dirs(root, parent, force)?;
+            if !fd.is_dir(name) {
+                fd.remove_file(name).map_err(RepoError::io(&j.dest))?;
             }
             real_dirs(root, &rel, force)?;
         }
@@ -441,10 +456,10 @@ impl Repo {
                     path: dest.to_path_buf(),
                     root: self.work.clone(),
                 })?;
-        if let Ok(m) = fs::symlink_metadata(dest)
-            && m.is_dir()
-        {
-            fs::remove_dir_all(dest).map_err(RepoError::io(dest))?;
+        // A folder where the file goes (the plan checked it holds no
+        // uncommitted work) is removed relative to the opened parent.
+        if fd.is_dir(name) {
+            fd.remove_tree(name).map_err(RepoError::io(dest))?;
         }
         if e.kind == EntryKind::Symlink {
             let target = self.store.get(&e.id)?;
@@ -510,11 +525,28 @@ fn join_abs(base: &Path, rel: &str) -> std::path::PathBuf {
     }
 }
 
-/// Makes each folder of `rel` (a `/`-separated path) under `root`, one
-/// component at a time, never following a symlink: a symlink where a
-/// folder must be is refused — checkout writes nothing through a link —
-/// unless `force`, which replaces the link itself (never its target). A
-/// file there is uncommitted work: refused unless `force`.
+/// The folder `dir` (beneath the working tree `work`) from `dirs`, opened
+/// there first without following a link; `None` when it is gone.
+fn opened<'a>(
+    work: &Path,
+    dirs: &'a mut std::collections::HashMap<String, DirFd>,
+    dir: &str,
+) -> Result<Option<&'a DirFd>, RepoError> {
+    if !dirs.contains_key(dir) {
+        match DirFd::open_beneath(work, dir) {
+            Ok(fd) => {
+                dirs.insert(dir.to_owned(), fd);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ELOOP | libc::ENOTDIR)) => {
+                return Err(RepoError::SymlinkInTheWay(work.join(dir)));
+            }
+            Err(e) => return Err(RepoError::io(&work.join(dir))(e)),
+        }
+    }
+    Ok(dirs.get(dir))
+}
+
 /// The folder `dir` under `root`, opened without following a link: a link
 /// (or a file) in the way is [`RepoError::SymlinkInTheWay`].
 fn open_dir(root: &Path, dir: &Path) -> Result<DirFd, RepoError> {
@@ -531,37 +563,22 @@ fn open_dir(root: &Path, dir: &Path) -> Result<DirFd, RepoError> {
     })
 }
 
-pub(super) fn real_dirs(root: &Path, rel: &str, force: bool) -> Result<(), RepoError> {
-    let mut at = root.to_path_buf();
-    for part in rel.split('/').filter(|p| !p.is_empty()) {
-        if part == "." || part == ".." {
-            return Err(RepoError::PathOutside {
-                path: root.join(rel),
-                root: root.to_path_buf(),
-            });
-        }
-        at.push(part);
-        match fs::symlink_metadata(&at) {
-            Ok(m) if m.is_dir() => continue,
-            Ok(m) if m.file_type().is_symlink() && !force => {
-                return Err(RepoError::SymlinkInTheWay(at));
-            }
-            Ok(_) if !force => {
-                return Err(RepoError::UncommittedChanges {
-                    paths: vec![at.display().to_string()],
-                });
-            }
-            Ok(_) => fs::remove_file(&at).map_err(RepoError::io(&at))?,
-            Err(_) => {}
-        }
-        match fs::create_dir(&at) {
-            Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
-                return Err(RepoError::io(&at)(e));
-            }
-            _ => {}
-        }
-    }
-    Ok(())
+/// Makes each folder of `rel` (a `/`-separated path) under `root`, one
+/// component at a time, never following a symlink: a symlink where a
+/// folder must be is refused — checkout writes nothing through a link —
+/// unless `force`, which replaces the link itself (never its target). A
+/// file there is uncommitted work: refused unless `force`. Each folder
+/// is made relative to its parent already opened ([`DirFd::make_beneath`]);
+/// the last one is returned opened.
+pub(super) fn real_dirs(root: &Path, rel: &str, force: bool) -> Result<DirFd, RepoError> {
+    use crate::fsutil::MakeDirError;
+    DirFd::make_beneath(root, rel, force).map_err(|e| match e {
+        MakeDirError::Link(at) => RepoError::SymlinkInTheWay(root.join(at)),
+        MakeDirError::File(at) => RepoError::UncommittedChanges {
+            paths: vec![root.join(at).display().to_string()],
+        },
+        MakeDirError::Io(at, e) => RepoError::io(&root.join(at))(e),
+    })
 }
 
 /// Working-tree paths under a folder the target replaces by a file (or a

@@ -79,6 +79,29 @@ pub(super) fn nonce() -> u64 {
         .map_or(0, |d| d.as_nanos() as u64)
 }
 
+/// Decodes a pending list: [`PENDING_TAG`], then per batch its id (32
+/// bytes) and event count (u64 little-endian), then BLAKE3 of all that.
+/// The error says what is wrong.
+pub(crate) fn decode_pending(bytes: &[u8]) -> Result<Vec<(ObjectId, u64)>, &'static str> {
+    let n = bytes.len();
+    if n < PENDING_TAG.len() + 32
+        || !bytes.starts_with(PENDING_TAG)
+        || !(n - PENDING_TAG.len() - 32).is_multiple_of(40)
+    {
+        return Err("malformed");
+    }
+    if blake3::hash(&bytes[..n - 32]).as_bytes() != &bytes[n - 32..] {
+        return Err("checksum does not match");
+    }
+    Ok(bytes[PENDING_TAG.len()..n - 32]
+        .chunks(40)
+        .map(|c| {
+            let id = ObjectId::from_slice(&c[..32]).expect("32 bytes");
+            (id, u64::from_le_bytes(c[32..].try_into().expect("8 bytes")))
+        })
+        .collect())
+}
+
 impl Repo {
     fn pending_dir(&self) -> PathBuf {
         self.dot.join("pending")
@@ -107,23 +130,7 @@ impl Repo {
             offset: 0,
             detail: format!("{detail}: the pending ledger events of branch {b} cannot be read"),
         };
-        let n = bytes.len();
-        if n < PENDING_TAG.len() + 32
-            || !bytes.starts_with(PENDING_TAG)
-            || !(n - PENDING_TAG.len() - 32).is_multiple_of(40)
-        {
-            return Err(damaged("malformed").into());
-        }
-        if blake3::hash(&bytes[..n - 32]).as_bytes() != &bytes[n - 32..] {
-            return Err(damaged("checksum does not match").into());
-        }
-        let mut out: Vec<(ObjectId, u64)> = bytes[PENDING_TAG.len()..n - 32]
-            .chunks(40)
-            .map(|c| {
-                let id = ObjectId::from_slice(&c[..32]).expect("32 bytes");
-                (id, u64::from_le_bytes(c[32..].try_into().expect("8 bytes")))
-            })
-            .collect();
+        let mut out = decode_pending(&bytes).map_err(damaged)?;
         if let Some(h) = self.refs.get(crate::refs::RefKind::Branch, b)? {
             let done: HashSet<ObjectId> = self.read_commit(h)?.events.iter().map(|e| e.0).collect();
             out.retain(|(id, _)| !done.contains(id));

@@ -529,22 +529,26 @@ impl Repo {
             let dest = self.abs(path);
             let dir = path.rsplit_once('/').map_or("", |x| x.0);
             match w {
-                Write::Remove => match std::fs::remove_file(&dest) {
-                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                        return Err(RepoError::io(&dest)(e));
+                Write::Remove => {
+                    // Relative to its folder, opened without following a
+                    // link; a folder already gone leaves nothing to remove.
+                    match crate::fsutil::DirFd::open_beneath(&self.work, dir) {
+                        Ok(fd) => {
+                            let name = path.rsplit('/').next().unwrap_or(path);
+                            fd.remove_file(name).map_err(RepoError::io(&dest))?;
+                        }
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                        Err(_) => return Err(RepoError::SymlinkInTheWay(self.abs(dir))),
                     }
-                    _ => {}
-                },
+                }
                 Write::Blob(e) => {
                     super::checkout::real_dirs(&self.work, dir, false)?;
                     self.write_entry(&dest, e)?;
                 }
                 Write::Bytes(b) => {
-                    super::checkout::real_dirs(&self.work, dir, false)?;
-                    // Relative to its folder, opened without following a
-                    // link.
-                    let fd = crate::fsutil::DirFd::open_beneath(&self.work, dir)
-                        .map_err(|_| RepoError::SymlinkInTheWay(self.abs(dir)))?;
+                    // Relative to its folder, made and opened without
+                    // following a link.
+                    let fd = super::checkout::real_dirs(&self.work, dir, false)?;
                     let name = path.rsplit('/').next().unwrap_or(path);
                     fd.write_file(name, 0o644, &mut |f| std::io::Write::write_all(f, b))
                         .map_err(RepoError::io(&dest))?;

@@ -62,6 +62,34 @@ fn line_hash(op: &Operation) -> String {
     blake3::hash(text.as_bytes()).to_hex().to_string()
 }
 
+/// The entries of an operation log's bytes, their chain checked; the
+/// error names the line (from 1) and what is wrong with it. A last line
+/// without its newline that does not parse is a torn append: ignored.
+pub(crate) fn parse_operations(text: &[u8]) -> Result<Vec<Operation>, (usize, &'static str)> {
+    let mut out: Vec<Operation> = Vec::new();
+    let lines: Vec<&[u8]> = text.split(|b| *b == b'\n').collect();
+    for (i, raw) in lines.iter().enumerate() {
+        if raw.is_empty() {
+            continue;
+        }
+        let torn = i + 1 == lines.len(); // no newline after it
+        let op: Operation = match serde_json::from_slice(raw) {
+            Ok(op) => op,
+            Err(_) if torn => break,
+            Err(_) => return Err((i + 1, "not an entry")),
+        };
+        let prev = out.last().map_or(ZERO, |o| o.hash.as_str());
+        if op.prev != prev || op.seq != out.len() as u64 + 1 {
+            return Err((i + 1, "it does not follow the entry before it"));
+        }
+        if line_hash(&op) != op.hash {
+            return Err((i + 1, "its hash does not match its content"));
+        }
+        out.push(op);
+    }
+    Ok(out)
+}
+
 impl RefState {
     /// Every commit and batch id the state names.
     fn ids(&self) -> impl Iterator<Item = &String> {
@@ -121,28 +149,7 @@ impl Repo {
                 format!("line {line}: {what}: the operation log was altered or damaged"),
             ))
         };
-        let mut out: Vec<Operation> = Vec::new();
-        let lines: Vec<&[u8]> = text.split(|b| *b == b'\n').collect();
-        for (i, raw) in lines.iter().enumerate() {
-            if raw.is_empty() {
-                continue;
-            }
-            let torn = i + 1 == lines.len(); // no newline after it
-            let op: Operation = match serde_json::from_slice(raw) {
-                Ok(op) => op,
-                Err(_) if torn => break,
-                Err(_) => return Err(damaged(i + 1, "not an entry")),
-            };
-            let prev = out.last().map_or(ZERO, |o| o.hash.as_str());
-            if op.prev != prev || op.seq != out.len() as u64 + 1 {
-                return Err(damaged(i + 1, "it does not follow the entry before it"));
-            }
-            if line_hash(&op) != op.hash {
-                return Err(damaged(i + 1, "its hash does not match its content"));
-            }
-            out.push(op);
-        }
-        Ok(out)
+        parse_operations(&text).map_err(|(line, what)| damaged(line, what))
     }
 
     /// Appends an entry when the state moved since `before`; returns it.

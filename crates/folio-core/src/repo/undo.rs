@@ -60,9 +60,18 @@ impl Repo {
                 .filter(|(r, e)| under(r) && e.kind != EntryKind::Tree)
             {
                 if !want.contains_key(r) {
-                    let f = self.abs(&super::join_path(&dataset, r));
-                    std::fs::remove_file(&f).map_err(RepoError::io(&f))?;
-                    stats.removed += 1;
+                    let full = super::join_path(&dataset, r);
+                    let (dir, name) = full.rsplit_once('/').unwrap_or(("", &full));
+                    // Relative to its folder, opened without following a
+                    // link (--hard replaces a link in the way, never
+                    // removes through it).
+                    let fd = super::checkout::real_dirs(&self.work, dir, true)?;
+                    if fd
+                        .remove_file(name)
+                        .map_err(RepoError::io(&self.abs(&full)))?
+                    {
+                        stats.removed += 1;
+                    }
                 }
             }
             for (r, e) in want

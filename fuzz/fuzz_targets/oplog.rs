@@ -1,0 +1,4 @@
+#![no_main]
+//! Fuzzes `folio_core::fuzzing::oplog` (see that module).
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| folio_core::fuzzing::oplog(data));
