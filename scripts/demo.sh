@@ -16,16 +16,27 @@ cp -r "$FIXTURES/images" "$FIXTURES/reviews.csv" "$FIXTURES/sensors.jsonl" .
 echo "demo folder: $WORK"
 
 step "Create a repository" init
-echo "(map the reviews table's columns to ledger metadata)"
+echo "(map the reviews table's columns to ledger metadata; label each image by its folder, and let a small table of expert labels describe some images)"
 cat >> .folio/config.toml <<'TOML'
 [tables."reviews.csv".meta]
 label = "label"
 annotator = "annotator"
 confidence = "confidence"
 source = "source"
+[datasets."images"]
+labels = "parent-folder"
+[tables."image_labels.csv"]
+key = ["id"]
+links = { column = "path", dataset = "images" }
+[tables."image_labels.csv".meta]
+label = "label"
+annotator = "annotator"
+confidence = "confidence"
 TOML
+printf 'id,path,label,annotator,confidence\n1,cat/cat_00.pgm,cat,vet,0.97\n2,dog/dog_01.pgm,cat,vet,0.62\n' > image_labels.csv
+cat image_labels.csv
 cat .folio/config.toml
-step "Snapshot a folder of images and two keyed tables" commit images reviews.csv sensors.jsonl --key reviews.csv=id --key sensors.jsonl=id --source s3://vendor-a/2026-01 --license CC-BY-4.0 --cost 0.40 --labelling-cost 0.10 --currency EUR -m "Import labelled images and reviews"
+step "Snapshot a folder of images and two keyed tables" commit images image_labels.csv reviews.csv sensors.jsonl --key reviews.csv=id --key sensors.jsonl=id --source s3://vendor-a/2026-01 --license CC-BY-4.0 --cost 0.40 --labelling-cost 0.10 --currency EUR -m "Import labelled images and reviews"
 step "Nothing changed yet" status
 
 echo; echo "(move one image to another label, remove one, add one; relabel review 3, drop review 7, add review 41; fix one sensor reading)"
@@ -70,6 +81,7 @@ step "Send every unsure label from the forum crawl back for review" annotate --w
 step "A model was trained on v1" trained v1 --model sentiment-bert --run run-001
 step "The story of one row" lineage reviews.csv:12
 step "The story of a row that left" lineage reviews.csv:7
+step "The story of an image the expert table describes (a row gives its label; the folder labels every other image)" lineage images/dog/dog_01.pgm
 printf '\n\033[1m== %s\033[0m\n$ folio audit | head -n 12\n' "The inventory a reviewer asks for"
 "$FOLIO" audit | head -n 12
 printf '\n\033[1m== %s\033[0m\n$ folio ledger export | head -n 2\n' "The first ledger events, re-checkable without folio"

@@ -11,6 +11,10 @@
 //! label = "label"           # source, label, annotator, confidence, cost,
 //! confidence = "conf"       # labelling_cost, vendor, currency, license,
 //!                           # sensitivity
+//! [tables."labels.csv"]
+//! links = { column = "path", dataset = "images" }  # rows describe files
+//! [datasets."images"]
+//! labels = "parent-folder"  # images/cat/1.png is labelled cat
 //! [ledger]
 //! sensitivities = ["public", "internal", "confidential", "pii"]  # the default
 //! ```
@@ -71,6 +75,39 @@ pub struct TableConfig {
     /// Columns that hold each example's ledger metadata.
     #[serde(default)]
     pub meta: MetaFields,
+    /// A column naming files of a folder dataset: each row's metadata
+    /// (its `meta` columns) applies to the file it names.
+    pub links: Option<LinkConfig>,
+}
+
+/// `links = { column = "path", dataset = "images" }`: the table's rows
+/// describe the files of a folder dataset (docs/DECISIONS.md D76).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkConfig {
+    /// The column holding each row's file path, relative to the dataset
+    /// (a path that starts with the dataset's own path is accepted too).
+    pub column: String,
+    /// The folder dataset whose files the rows name.
+    pub dataset: String,
+}
+
+/// `[datasets."PATH"]`: settings of one folder dataset.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatasetConfig {
+    /// Where a file's label comes from when nothing else gives one.
+    pub labels: Option<LabelsFrom>,
+}
+
+/// Sources of a file's label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum LabelsFrom {
+    /// The name of the folder holding the file (`images/cat/1.png` is a
+    /// `cat`): the `imagefolder` convention of Hugging Face datasets and
+    /// torchvision. Files directly in the dataset's folder get none.
+    #[serde(rename = "parent-folder")]
+    ParentFolder,
 }
 
 /// The ledger metadata fields of an example, each optional, as text.
@@ -281,6 +318,9 @@ pub struct Config {
     /// `[quality]`: label-quality settings.
     #[serde(default)]
     pub quality: QualityConfig,
+    /// Per-dataset settings, by dataset path.
+    #[serde(default)]
+    pub datasets: BTreeMap<String, DatasetConfig>,
 }
 
 /// `[quality]`: who settles disagreements.
@@ -366,6 +406,34 @@ impl Config {
                 path,
                 detail: "[quality] adjudicator is empty: name the annotator whose labels settle disagreements".into(),
             });
+        }
+        for (table, t) in &c.tables {
+            let Some(link) = &t.links else { continue };
+            let bad = |what: String| ConfigError::Invalid {
+                path: path.clone(),
+                detail: format!("[tables.\"{table}\"] links: {what}"),
+            };
+            if link.column.is_empty() {
+                return Err(bad(
+                    "`column` is empty: name the column holding each row's file path".into(),
+                ));
+            }
+            let dataset = link.dataset.trim_end_matches('/');
+            if dataset.is_empty()
+                || dataset
+                    .split('/')
+                    .any(|p| p.is_empty() || p == "." || p == "..")
+            {
+                return Err(bad(format!(
+                    "`dataset` '{}' is not a dataset path: name the folder dataset whose files the rows describe",
+                    link.dataset
+                )));
+            }
+            if t.meta.is_empty() {
+                return Err(bad(format!(
+                    "the rows carry no metadata: map their columns in [tables.\"{table}\".meta] (label = \"label\", annotator = …)"
+                )));
+            }
         }
         c.drift_settings().map_err(|e| ConfigError::Invalid {
             path,
@@ -493,6 +561,21 @@ impl Config {
     /// The settings of the table at `path` (defaults when none).
     pub fn table(&self, path: &str) -> TableConfig {
         self.tables.get(path).cloned().unwrap_or_default()
+    }
+
+    /// Where the files of dataset `path` take a label from, if anywhere.
+    pub fn labels_of(&self, path: &str) -> Option<LabelsFrom> {
+        self.datasets
+            .iter()
+            .find(|(d, _)| d.trim_end_matches('/') == path)
+            .and_then(|(_, d)| d.labels)
+    }
+
+    /// The tables whose rows link to files, with their links.
+    pub fn links(&self) -> impl Iterator<Item = (&str, &LinkConfig)> {
+        self.tables
+            .iter()
+            .filter_map(|(t, c)| c.links.as_ref().map(|l| (t.as_str(), l)))
     }
 }
 

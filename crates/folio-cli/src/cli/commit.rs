@@ -217,6 +217,9 @@ fn text(res: &CommitOutcome, id: CommitId, message: &str) -> String {
             "  table {}: {} rows, {} columns, {key}",
             t.path, t.rows, t.columns
         );
+        if let Some(d) = &t.links {
+            s += &format!(", its rows describe files of {d}");
+        }
         if !t.rejected.is_empty() {
             s += &format!(", {} lines rejected (see `folio show`)", t.rejected.len());
         }
@@ -226,7 +229,7 @@ fn text(res: &CommitOutcome, id: CommitId, message: &str) -> String {
         let n = res.events;
         let plural = if n == 1 { "" } else { "s" };
         s += &format!("  ledger: {n} event{plural} recorded");
-        if res.tables.iter().any(|t| t.parsed) {
+        if res.tables.iter().any(|t| t.parsed && t.links.is_none()) {
             // D58: a changed table's rows are one event naming its manifests.
             s += " (a changed table's rows: one event that names its row manifests)";
         }

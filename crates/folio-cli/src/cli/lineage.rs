@@ -28,6 +28,9 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
     if let Some(t) = &l.collected_at {
         s += &format!("  collected: {t}\n");
     }
+    for row in &l.described_by {
+        s += &format!("  described by: row {row}\n");
+    }
     s += &format!("  added in: {}\n", short(&l.added_in));
     if l.removed_in.is_some() {
         s += &format!("  removed in: {}\n", short(&l.removed_in));

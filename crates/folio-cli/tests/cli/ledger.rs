@@ -1132,3 +1132,114 @@ fn audit_json_says_null_for_what_was_never_recorded() {
         "{text}"
     );
 }
+
+#[test]
+fn a_linked_row_describes_its_file_and_folders_give_labels() {
+    let e = Env::new();
+    for f in [
+        "cat/1.png",
+        "cat/2.png",
+        "cat/3.png",
+        "dog/1.png",
+        "dog/2.png",
+    ] {
+        e.write(&format!("images/{f}"), f.as_bytes());
+    }
+    e.write("images/loose.png", b"no folder");
+    // Row 2 names its file with the dataset's path in front: accepted too.
+    e.write(
+        "labels.csv",
+        b"id,path,label,annotator,confidence,cost\n1,cat/1.png,dog,ann,0.4,0.10\n2,images/dog/2.png,dog,bob,0.9,0.20\n",
+    );
+    let config = "[tables.\"labels.csv\"]\nkey = [\"id\"]\nlinks = { column = \"path\", dataset = \"images\" }\n[tables.\"labels.csv\".meta]\nlabel = \"label\"\nannotator = \"annotator\"\nconfidence = \"confidence\"\ncost = \"cost\"\n[datasets.\"images\"]\nlabels = \"parent-folder\"\n";
+    e.write(".folio/config.toml", config.as_bytes());
+    e.ok(&[
+        "commit",
+        "images",
+        "labels.csv",
+        "-m",
+        "one",
+        "--currency",
+        "USD",
+    ]);
+    // By hand: six images; every one in a class folder is labelled (cat/1
+    // by its row, the others by their folder), loose.png is not; the rows
+    // are descriptions, not examples; costs 0.10 + 0.20 USD.
+    let a = e.json(&["audit", "--json"]);
+    let groups = a["groups"].as_array().expect("groups");
+    assert_eq!(groups.len(), 1, "{a}");
+    assert_eq!(groups[0]["dataset"], "images");
+    assert_eq!(groups[0]["examples"], 6);
+    assert_eq!(groups[0]["annotated"], 5);
+    assert_eq!(groups[0]["cost_minor"]["USD"], 30);
+    assert_eq!(
+        a["without_annotation"],
+        serde_json::json!(["images/loose.png"])
+    );
+    let l = e.json(&["lineage", "images/cat/1.png", "--json"]);
+    assert_eq!(l["label"], "dog");
+    assert_eq!(l["annotator"], "ann");
+    assert_eq!(l["described_by"], serde_json::json!(["labels.csv:1"]));
+    let text = e.ok(&["lineage", "images/cat/1.png"]);
+    assert!(text.contains("described by: row labels.csv:1"), "{text}");
+    assert_eq!(
+        e.json(&["lineage", "images/cat/2.png", "--json"])["label"],
+        "cat"
+    );
+    assert_eq!(
+        e.json(&["lineage", "images/dog/2.png", "--json"])["annotator"],
+        "bob"
+    );
+    // A changed row relabels its file at the next commit.
+    e.write(
+        "labels.csv",
+        b"id,path,label,annotator,confidence,cost\n1,cat/1.png,cat,carol,0.95,0.10\n2,images/dog/2.png,dog,bob,0.9,0.20\n",
+    );
+    e.ok(&["commit", "labels.csv", "-m", "relabel"]);
+    let l = e.json(&["lineage", "images/cat/1.png", "--json"]);
+    assert_eq!(
+        (&l["label"], &l["annotator"]),
+        (&"cat".into(), &"carol".into())
+    );
+    // A file added later takes the row that already names it.
+    e.write(
+        "labels.csv",
+        b"id,path,label,annotator,confidence,cost\n1,cat/1.png,cat,carol,0.95,0.10\n2,images/dog/2.png,dog,bob,0.9,0.20\n3,cat/new.png,dog,dan,0.7,0.05\n",
+    );
+    let err = e.fails(&["commit", "labels.csv", "-m", "early"], 1);
+    assert!(err.contains("labels.csv:4"), "{err}");
+    assert!(err.contains("images/cat/new.png"), "{err}");
+    e.write("images/cat/new.png", b"new");
+    e.ok(&[
+        "commit",
+        "images",
+        "labels.csv",
+        "-m",
+        "both",
+        "--currency",
+        "USD",
+    ]);
+    let l = e.json(&["lineage", "images/cat/new.png", "--json"]);
+    assert_eq!(
+        (&l["label"], &l["annotator"]),
+        (&"dog".into(), &"dan".into())
+    );
+    // A file named by two rows: both lines, nothing committed.
+    let before = e.ok(&["log"]);
+    e.write(
+        "labels.csv",
+        b"id,path,label,annotator,confidence,cost\n1,cat/1.png,cat,carol,0.95,0.10\n2,images/dog/2.png,dog,bob,0.9,0.20\n3,cat/new.png,dog,dan,0.7,0.05\n4,./cat/1.png,cat,eve,0.5,0.01\n",
+    );
+    let err = e.fails(&["commit", "labels.csv", "-m", "twice"], 1);
+    assert!(err.contains("labels.csv:2, labels.csv:5"), "{err}");
+    assert!(err.contains("images/cat/1.png"), "{err}");
+    assert_eq!(e.ok(&["log"]), before);
+    e.ok(&["verify"]);
+    // A link setting without metadata columns is refused, naming it.
+    e.write(
+        ".folio/config.toml",
+        b"[tables.\"labels.csv\"]\nlinks = { column = \"path\", dataset = \"images\" }\n",
+    );
+    let err = e.fails(&["commit", "labels.csv", "-m", "x"], 1);
+    assert!(err.contains("[tables.\"labels.csv\"] links"), "{err}");
+}

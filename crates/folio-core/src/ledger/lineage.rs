@@ -75,6 +75,9 @@ pub struct Lineage {
     /// Per branch whose ledger mentions it: whether it holds it, and when it
     /// was added and removed there.
     pub branches: Vec<BranchPresence>,
+    /// The rows of linked tables that describe this file at HEAD
+    /// (`TABLE:KEY`; `[tables."…"] links`).
+    pub described_by: Vec<String>,
 }
 
 impl Lineage {
@@ -109,6 +112,7 @@ impl Lineage {
             models: Vec::new(),
             events: Vec::new(),
             branches: Vec::new(),
+            described_by: Vec::new(),
         };
         // Events voided later stay in the story, marked, and count for nothing.
         // When the example was present: from its addition to its removal.

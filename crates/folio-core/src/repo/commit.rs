@@ -80,6 +80,8 @@ pub struct TableSummary {
     pub rejected: Vec<(u64, String)>,
     /// False when the parent's manifest was reused (file unchanged).
     pub parsed: bool,
+    /// The folder dataset whose files its rows describe (`links`), if any.
+    pub links: Option<String>,
 }
 
 /// What `commit` did.
@@ -112,6 +114,8 @@ struct Snapshotted {
     table_files: Vec<super::TableFile>,
     stats: HashStats,
     skipped: Vec<String>,
+    /// The files (full paths) of each snapshotted dataset a table links to.
+    linked_files: std::collections::HashMap<String, std::collections::HashSet<String>>,
 }
 
 /// What the parent commit holds.
@@ -169,11 +173,11 @@ impl Repo {
         let given = given_meta(&config, opts)?;
         let index = self.open_index_rw(lock)?;
         let mut writer = self.store.writer()?;
-        let snap =
+        let mut snap =
             self.snapshot_datasets(&index, &writer, &config, &parent, &targets, opts, progress)?;
         check_keys(&opts.tables, &snap.table_files)?;
         let built = self.build_tables(&snap.table_files, &parent.manifests)?;
-        let (tables, summaries) = store_tables(&writer, &built, &parent.tables, &targets)?;
+        let (tables, summaries) = store_tables(&config, &writer, &built, &parent.tables, &targets)?;
         let outcome = |commit, events, snap: Snapshotted| CommitOutcome {
             commit,
             changes: snap.changes,
@@ -210,7 +214,26 @@ impl Repo {
         }
         // The ledger: record the examples this commit adds and removes, and
         // attest the new head in the commit.
+        // The files of linked datasets this commit did not snapshot are
+        // their parent's.
+        let mut linked_files = std::mem::take(&mut snap.linked_files);
+        for (_, l) in config.links() {
+            let d = l.dataset.trim_end_matches('/');
+            if linked_files.contains_key(d) {
+                continue;
+            }
+            if let Some(e) = snap.entries.iter().find(|e| e.path == d) {
+                let files = self
+                    .flatten_dataset(Some(e))?
+                    .into_iter()
+                    .filter(|(_, f)| f.kind != crate::object::EntryKind::Tree)
+                    .map(|(rel, _)| super::join_path(d, &rel))
+                    .collect();
+                linked_files.insert(d.to_string(), files);
+            }
+        }
         let delta = CommitDelta {
+            linked_files: &linked_files,
             datasets: &targets,
             changes: &snap.changes,
             old_tables: &parent.tables,
@@ -428,6 +451,17 @@ impl Repo {
                 &parent.manifests,
                 &opts.tables,
             ));
+            if config
+                .links()
+                .any(|(_, l)| l.dataset.trim_end_matches('/') == path)
+            {
+                let files = scan
+                    .entries
+                    .iter()
+                    .map(|e| super::join_path(path, &e.path))
+                    .collect();
+                out.linked_files.insert(path.clone(), files);
+            }
             let (entry, ch) = self.dataset_entry(path, prev, &scan, writer)?;
             if prev != Some(&entry) {
                 out.changes.push((path.clone(), ch));
@@ -586,6 +620,7 @@ fn given_meta(
 /// commit's table list (tables outside the targets kept) and a summary of
 /// each table read.
 fn store_tables(
+    config: &crate::config::Config,
     writer: &crate::store::Writer,
     built: &[super::BuiltTable],
     old: &[TableRef],
@@ -615,6 +650,10 @@ fn store_tables(
             key: b.manifest.key.clone(),
             rejected: b.manifest.rejected.clone(),
             parsed: b.chunks.is_some(),
+            links: config
+                .table(&b.path)
+                .links
+                .map(|l| l.dataset.trim_end_matches('/').to_string()),
         });
     }
     tables.sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));

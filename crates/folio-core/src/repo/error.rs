@@ -271,6 +271,31 @@ pub enum InputProblem {
         "'{0}' was added by an earlier commit: its source and collected_at are recorded when it is added (give label, annotator, confidence, cost, license or sensitivity for it, or none of source and collected_at)"
     )]
     SourceOfExisting(String),
+    /// A linked row's path is not a path inside its dataset.
+    #[error(
+        "its link column holds '{0}', not a path inside the dataset (a relative path such as cat/1.png, without '..')"
+    )]
+    LinkPath(String),
+    /// A linked row names a file its dataset does not hold.
+    #[error(
+        "it links to '{file}', which dataset '{dataset}' does not hold at this commit (add the file, fix the row, or remove `links` from the table's settings)"
+    )]
+    LinkMissing {
+        /// The file named.
+        file: String,
+        /// The dataset.
+        dataset: String,
+    },
+    /// Two rows of a linked table name the same file.
+    #[error(
+        "it links to '{file}', which row {other} links to too: a file is one example, described by one row"
+    )]
+    LinkTwice {
+        /// The file named.
+        file: String,
+        /// The other row.
+        other: String,
+    },
     /// A selector that matches no example.
     #[error("'{0}' matches no example (give a file path or TABLE:KEY of an example, or its id)")]
     NoMatch(String),

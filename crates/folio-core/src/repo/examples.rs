@@ -65,6 +65,60 @@ pub(crate) struct CommitDelta<'a> {
     pub parent_manifests: &'a HashMap<String, Manifest>,
     /// The tables of the snapshotted datasets, as built or reused.
     pub built: &'a [BuiltTable],
+    /// The files (full paths) each dataset a table links to holds at the
+    /// new commit.
+    pub linked_files: &'a HashMap<String, std::collections::HashSet<String>>,
+}
+
+/// What a linked table's rows say of the files they name: by full file
+/// path, the row's metadata and its locator.
+type LinkedRows = HashMap<String, (Meta, Locator)>;
+
+/// The file a linked row names: its `column` value as a path inside
+/// `dataset` (a value starting with the dataset's path is taken as it is
+/// when the dataset holds it), or what is wrong with it.
+fn linked_file(
+    dataset: &str,
+    files: &std::collections::HashSet<String>,
+    value: Option<&str>,
+) -> Result<String, InputProblem> {
+    let Some(v) = value.map(|v| v.trim_start_matches("./")) else {
+        return Err(InputProblem::LinkPath(String::new()));
+    };
+    let bad = v.is_empty()
+        || v.starts_with('/')
+        || v.contains('\\')
+        || v.split('/').any(|p| p.is_empty() || p == "." || p == "..");
+    if bad {
+        return Err(InputProblem::LinkPath(v.to_string()));
+    }
+    let inside = format!("{dataset}/{v}");
+    if files.contains(&inside) {
+        return Ok(inside);
+    }
+    if v.starts_with(&format!("{dataset}/")) && files.contains(v) {
+        return Ok(v.to_string());
+    }
+    Err(InputProblem::LinkMissing {
+        file: inside,
+        dataset: dataset.to_string(),
+    })
+}
+
+/// The text of column `column` in a stored row.
+pub(super) fn link_value(body: &[u8], column: &str) -> Option<String> {
+    let mut out = None;
+    crate::table::visit_row(body, &mut |name, cell| {
+        use crate::table::CellRef;
+        if name == column {
+            out = match cell {
+                CellRef::Text(t) | CellRef::Number(t) | CellRef::Json(t) => Some(t.to_string()),
+                CellRef::Bool(b) => Some(b.to_string()),
+                CellRef::Null => None,
+            };
+        }
+    });
+    out
 }
 
 /// The dataset a path belongs to.
@@ -204,11 +258,49 @@ impl Repo {
             failed: None,
             windows: Default::default(),
         };
+        let linked = self.linked_rows(ctx, delta)?;
+        let mut added_files = std::collections::HashSet::new();
         for (dataset, ch) in delta.changes {
-            file_events(&mut ev, &|p| delta.is_table(p), dataset, ch);
+            let described = FileMeta {
+                links: &linked,
+                folder_labels: ctx.config.labels_of(dataset),
+            };
+            file_events(
+                &mut ev,
+                &|p| delta.is_table(p),
+                dataset,
+                ch,
+                &described,
+                &mut added_files,
+            );
         }
         for (path, old, new) in delta.table_versions() {
             let dataset = dataset_of(delta.datasets, path);
+            if let Some(link) = ctx.config.table(path).links {
+                // A linked table's rows describe files: they are not
+                // examples of their own (D76).
+                let old_side = old.map(|m| (m, &self.store as &dyn ChunkSource));
+                let mem: Option<HashMap<crate::id::ObjectId, &[u8]>> = new
+                    .and_then(|b| b.chunks.as_ref())
+                    .map(|c| c.iter().map(|(id, b)| (*id, b.as_slice())).collect());
+                let new_side = new.map(|b| {
+                    let src: &dyn ChunkSource = match &mem {
+                        Some(m) => m,
+                        None => &self.store,
+                    };
+                    (&b.manifest, src)
+                });
+                link_events(
+                    &mut ev,
+                    path,
+                    &link,
+                    delta,
+                    old_side,
+                    new_side,
+                    &added_files,
+                )?;
+                continue;
+            }
             let mem: Option<HashMap<crate::id::ObjectId, &[u8]>> = new
                 .and_then(|b| b.chunks.as_ref())
                 .map(|c| c.iter().map(|(id, b)| (*id, b.as_slice())).collect());
@@ -247,6 +339,117 @@ impl Repo {
         let windows = std::mem::take(&mut ev.windows);
         ev.finish()?;
         Ok(windows)
+    }
+
+    /// The rows of every linked table whose rows or linked files this
+    /// commit changes, by the file each names; a row naming a file the
+    /// dataset does not hold, or a file another row names, stops the
+    /// commit naming the row.
+    fn linked_rows(
+        &self,
+        ctx: &EventContext<'_>,
+        delta: &CommitDelta<'_>,
+    ) -> Result<LinkedRows, RepoError> {
+        let mut out = LinkedRows::new();
+        for (table, link) in ctx.config.links() {
+            let dataset = link.dataset.trim_end_matches('/');
+            let built = delta.built.iter().find(|b| b.path == table);
+            let files_added = delta
+                .changes
+                .iter()
+                .any(|(d, ch)| d == dataset && !ch.added.is_empty());
+            let rows_changed = built.is_some_and(|b| b.chunks.is_some());
+            if !rows_changed && !files_added {
+                continue;
+            }
+            let manifest = match built {
+                Some(b) => &b.manifest,
+                None => match delta.parent_manifests.get(table) {
+                    Some(m) => m,
+                    None => continue,
+                },
+            };
+            let mem: Option<HashMap<crate::id::ObjectId, &[u8]>> = built
+                .and_then(|b| b.chunks.as_ref())
+                .map(|c| c.iter().map(|(id, b)| (*id, b.as_slice())).collect());
+            let src: &dyn ChunkSource = match &mem {
+                Some(m) => m,
+                None => &self.store,
+            };
+            let empty = std::collections::HashSet::new();
+            let files = delta.linked_files.get(dataset).unwrap_or(&empty);
+            let cols = ctx.config.table(table).meta;
+            let mut bad: Option<(Locator, String, InputProblem)> = None;
+            rows::each_row_change(
+                table,
+                None,
+                Some((manifest, src)),
+                None,
+                &mut |_, _| {},
+                &mut |r| {
+                    let Some(n) = r.new else { return };
+                    if bad.is_some() {
+                        return;
+                    }
+                    let value = link_value(&n.body, &link.column);
+                    let file = match linked_file(dataset, files, value.as_deref()) {
+                        Ok(f) => f,
+                        Err(p) => {
+                            bad = Some((r.locator, value.unwrap_or_default(), p));
+                            return;
+                        }
+                    };
+                    let meta = rows::row_meta(&cols, &n.body);
+                    if let Some((_, other)) = out.get(&file) {
+                        let p = InputProblem::LinkTwice {
+                            file: file.clone(),
+                            other: other.as_str().to_string(),
+                        };
+                        bad = Some((r.locator, value.unwrap_or_default(), p));
+                        return;
+                    }
+                    out.insert(file, (meta, r.locator));
+                },
+            )?;
+            if let Some((locator, value, problem)) = bad {
+                // Every line holding the value: both rows of a file linked
+                // twice.
+                let file = match &problem {
+                    InputProblem::LinkTwice { file, .. } => Some(file.clone()),
+                    _ => None,
+                };
+                let lines = self.lines_of(table, &link.column, &|v| match &file {
+                    Some(f) => {
+                        let v = v.trim_start_matches("./");
+                        v == f || format!("{dataset}/{v}") == *f
+                    }
+                    None => v == value,
+                });
+                let at = if lines.is_empty() {
+                    format!("{table} row {locator}")
+                } else {
+                    let list: Vec<String> = lines.iter().map(|l| format!("{table}:{l}")).collect();
+                    format!("{} (row {locator})", list.join(", "))
+                };
+                return Err(RepoError::Input { at, problem });
+            }
+        }
+        Ok(out)
+    }
+
+    /// The lines of the working tree's `table` whose `column` `matches`
+    /// (for an error about those rows); none when the file is not
+    /// a text table or no line matches.
+    fn lines_of(&self, table: &str, column: &str, matches: &dyn Fn(&str) -> bool) -> Vec<u64> {
+        let abs = self.abs(table);
+        let Some(format) = crate::table::Format::from_path(table) else {
+            return Vec::new();
+        };
+        let rows = crate::table::read_text_rows(&abs, format).unwrap_or_default();
+        rows.into_iter()
+            .filter(|(_, row)| matches(row.get(column).map(String::as_str).unwrap_or("")))
+            .map(|(line, _)| line)
+            .collect()
     }
 
     /// The events of one table's rows: the parent's version against the
@@ -376,13 +579,89 @@ fn rows_event(
     Ok(())
 }
 
+/// The metadata of changed rows of a linked table, recorded on the files
+/// they name (files this commit adds took theirs when added).
+fn link_events(
+    ev: &mut Emitter<'_, '_>,
+    table: &str,
+    link: &crate::config::LinkConfig,
+    delta: &CommitDelta<'_>,
+    old: Option<(&Manifest, &dyn ChunkSource)>,
+    new: Option<(&Manifest, &dyn ChunkSource)>,
+    added_files: &std::collections::HashSet<String>,
+) -> Result<(), RepoError> {
+    let dataset = link.dataset.trim_end_matches('/');
+    let empty = std::collections::HashSet::new();
+    let files = delta.linked_files.get(dataset).unwrap_or(&empty);
+    let cols = ev.ctx.config.table(table).meta;
+    rows::each_row_change(table, old, new, None, &mut |_, _| {}, &mut |r| {
+        let Some(n) = r.new else { return };
+        // Checked by `linked_rows`: every row names a file present.
+        let Ok(file) = linked_file(dataset, files, link_value(&n.body, &link.column).as_deref())
+        else {
+            return;
+        };
+        if added_files.contains(&file) {
+            return;
+        }
+        let before = r.old.and_then(|o| {
+            let same = linked_file(dataset, files, link_value(&o.body, &link.column).as_deref())
+                .is_ok_and(|f| f == file);
+            same.then(|| rows::row_meta(&cols, &o.body))
+        });
+        let here = format!("row {} (its metadata columns)", r.locator);
+        ev.meta(
+            &rows::row_meta(&cols, &n.body),
+            before.as_ref(),
+            ExampleId::file(&file),
+            here,
+        );
+    })?;
+    Ok(())
+}
+
+/// What describes a folder dataset's files when they are added.
+struct FileMeta<'a> {
+    /// Rows of linked tables, by the file they name.
+    links: &'a LinkedRows,
+    /// Labels from the files' folders.
+    folder_labels: Option<crate::config::LabelsFrom>,
+}
+
+impl FileMeta<'_> {
+    /// The metadata of the file at `path` (a full path) of `dataset`: its
+    /// linked row's, over its folder's label.
+    fn of(&self, dataset: &str, path: &str) -> Meta {
+        let mut meta = self
+            .links
+            .get(path)
+            .map(|(m, _)| m.clone())
+            .unwrap_or_default();
+        if meta.label.is_none()
+            && self.folder_labels == Some(crate::config::LabelsFrom::ParentFolder)
+        {
+            let rel = path
+                .strip_prefix(dataset)
+                .unwrap_or(path)
+                .trim_start_matches('/');
+            if let Some((folder, _)) = rel.rsplit_once('/') {
+                let name = folder.rsplit('/').next().unwrap_or(folder);
+                meta.label = Some(name.to_string());
+            }
+        }
+        meta
+    }
+}
+
 /// The events of one folder dataset's files (table files count as their
-/// rows, not as files).
+/// rows, not as files); the paths of files added go to `added`.
 fn file_events(
     ev: &mut Emitter<'_, '_>,
     is_table: &dyn Fn(&str) -> bool,
     dataset: &str,
     ch: &FileChanges,
+    described: &FileMeta<'_>,
+    added: &mut std::collections::HashSet<String>,
 ) {
     let full = |rel: &str| {
         if rel.is_empty() {
@@ -398,13 +677,13 @@ fn file_events(
         let path = full(rel);
         if !is_table(&path) {
             let id = ExampleId::file(&path);
-            ev.added(
-                dataset,
-                Locator::file(&path),
-                id,
-                Meta::default(),
-                path.clone(),
-            );
+            let meta = described.of(dataset, &path);
+            let at_ = match described.links.get(&path) {
+                Some((_, row)) => format!("row {row} (its metadata columns), linked to {path}"),
+                None => path.clone(),
+            };
+            ev.added(dataset, Locator::file(&path), id, meta, at_);
+            added.insert(path);
         }
     }
     for rel in ch

@@ -44,7 +44,42 @@ impl Repo {
             .collect::<Result<Vec<_>, _>>()?;
         let mut l = Lineage::of(id, &events, &trainings, &heads, &voids);
         l.branches = self.branch_presence(&id)?;
+        l.described_by = self.describing_rows(l.locator.as_str())?;
         Ok(l)
+    }
+
+    /// The rows of HEAD's linked tables that name the file at `path`.
+    fn describing_rows(&self, path: &str) -> Result<Vec<String>, RepoError> {
+        let config = self.config()?;
+        let mut out = Vec::new();
+        let Some(head) = self.head_commit()? else {
+            return Ok(out);
+        };
+        let mut commit = None;
+        for (table, link) in config.links() {
+            let dataset = link.dataset.trim_end_matches('/');
+            if !path.starts_with(&format!("{dataset}/")) {
+                continue;
+            }
+            let c = match &commit {
+                Some(c) => c,
+                None => commit.insert(self.read_commit(head)?),
+            };
+            let Some(t) = c.tables.iter().find(|t| t.path == table) else {
+                continue;
+            };
+            let m = self.read_manifest(t.manifest)?;
+            let keyed = !m.key.is_empty();
+            for row in self.manifest_rows(Some(&m))? {
+                let v = super::examples::link_value(&row.body, &link.column);
+                let v = v.as_deref().map(|v| v.trim_start_matches("./"));
+                if v.is_some_and(|v| v == path || format!("{dataset}/{v}") == path) {
+                    let l = crate::ledger::Locator::row(table, keyed, &row.ident);
+                    out.push(l.as_str().to_string());
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Per branch whose ledger mentions example `id`: whether it holds it,
