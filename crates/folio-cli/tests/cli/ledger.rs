@@ -1224,6 +1224,30 @@ fn a_linked_row_describes_its_file_and_folders_give_labels() {
         (&l["label"], &l["annotator"]),
         (&"dog".into(), &"dan".into())
     );
+    // Drift of the folder compares the ledger's labels of its files. By
+    // hand: the first commit labels cat 2 (cat/2, cat/3), dog 3 (cat/1 by
+    // its row, dog/1, dog/2), loose.png none; now cat 3, dog 3 (new.png
+    // by its row), loose.png none. Jensen-Shannon in bits over the labels
+    // given, computed here from those counts.
+    let js = |p: [f64; 2], q: [f64; 2]| {
+        let kl =
+            |a: [f64; 2], m: [f64; 2]| -> f64 { (0..2).map(|i| a[i] * (a[i] / m[i]).log2()).sum() };
+        let m = [(p[0] + q[0]) / 2.0, (p[1] + q[1]) / 2.0];
+        0.5 * kl(p, m) + 0.5 * kl(q, m)
+    };
+    let want = js([2.0 / 5.0, 3.0 / 5.0], [3.0 / 6.0, 3.0 / 6.0]);
+    let d = e.json(&["drift", "HEAD~2", "HEAD", "--json", "--", "images"]);
+    let label = d["tables"][0]["metadata"]
+        .as_array()
+        .expect("metadata columns")
+        .iter()
+        .find(|c| c["column"] == "(ledger) label")
+        .unwrap_or_else(|| panic!("no label column in {d}"))
+        .clone();
+    let got = label["value"].as_f64().expect("a value");
+    assert!((got - want).abs() < 1e-12, "{got} vs {want}");
+    assert_eq!(label["missing"]["reference"].as_f64(), Some(1.0 / 6.0));
+    assert_eq!(label["missing"]["current"].as_f64(), Some(1.0 / 7.0));
     // A file named by two rows: both lines, nothing committed.
     let before = e.ok(&["log"]);
     e.write(

@@ -735,15 +735,25 @@ impl<'s> LedgerView<'s> {
     /// the view, in one pass over the raw events that decodes only the
     /// annotations of that table's rows.
     pub fn present_labels(&self, table: &str) -> Result<Vec<LatestLabel>, LedgerIndexError> {
+        Ok(self
+            .present_labels_where(&|l| Locator::is_row_of(l, table))?
+            .into_values()
+            .collect())
+    }
+
+    /// The latest label and confidence of every present example whose
+    /// locator `keep` accepts, by example.
+    pub fn present_labels_where(
+        &self,
+        keep: &(dyn Fn(&[u8]) -> bool + Sync),
+    ) -> Result<IdMap<LatestLabel>, LedgerIndexError> {
         let mut m: IdMap<(bool, Option<String>, Option<f64>)> = Default::default();
         self.read_raw(&None, &mut |raw, p| {
             let Some(id) = p.example_id() else {
                 return Ok(true);
             };
             match p.kind {
-                EventKind::Added | EventKind::Removed
-                    if p.locator().is_some_and(|l| Locator::is_row_of(l, table)) =>
-                {
+                EventKind::Added | EventKind::Removed if p.locator().is_some_and(keep) => {
                     m.entry(id).or_default().0 = p.kind == EventKind::Added;
                 }
                 EventKind::Annotated if m.contains_key(&id) => {
@@ -759,9 +769,9 @@ impl<'s> LedgerView<'s> {
             }
             Ok(true)
         })?;
-        Ok(m.into_values()
-            .filter(|e| e.0)
-            .map(|e| (e.1, e.2))
+        Ok(m.into_iter()
+            .filter(|(_, e)| e.0)
+            .map(|(id, e)| (id, (e.1, e.2)))
             .collect())
     }
 

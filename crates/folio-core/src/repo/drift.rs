@@ -2,6 +2,7 @@
 //! folder (file sizes and types), and of labels and confidence the ledger
 //! records.
 
+use crate::ledger::query::LatestLabel;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 
@@ -306,12 +307,31 @@ impl Repo {
         Ok((p.columns, true))
     }
 
+    /// The ledger's latest label and confidence of the files of folder
+    /// dataset `dataset` present at `commit` that have one (empty when
+    /// none has).
+    fn file_labels(&self, commit: &Commit, dataset: &str) -> Result<IdMap<LatestLabel>, RepoError> {
+        if commit.ledger.is_none() {
+            return Ok(IdMap::default());
+        }
+        let view = self.ledger_view_at(commit.id())?;
+        if view.has_no_annotations()? {
+            return Ok(IdMap::default());
+        }
+        let prefix = format!("{dataset}/");
+        let mut m = view.present_labels_where(&|l| l.starts_with(prefix.as_bytes()))?;
+        m.retain(|_, (l, c)| l.is_some() || c.is_some());
+        Ok(m)
+    }
+
     /// File sizes and types of the files of a folder dataset at a commit
-    /// that `keep` accepts (by path in the repository and entry).
+    /// that `keep` accepts (by path in the repository and entry), and,
+    /// given `labels`, the ledger's label and confidence of each.
     fn folder_profile(
         &self,
         commit: &Commit,
         dataset: &str,
+        labels: Option<&IdMap<LatestLabel>>,
         keep: &dyn Fn(&str, &FlatEntry) -> bool,
     ) -> Result<Option<Profile>, RepoError> {
         let Some(d) = commit.datasets.iter().find(|d| d.path == dataset) else {
@@ -320,12 +340,23 @@ impl Repo {
         let files = self.flatten_dataset(Some(d))?;
         let mut size = ColumnBuilder::new(FILE_SIZE, ColumnType::Integer);
         let mut kind = ColumnBuilder::new(FILE_TYPE, ColumnType::Categorical);
+        let mut label = ColumnBuilder::new(LEDGER_LABEL, ColumnType::Categorical);
+        let mut conf = ColumnBuilder::new(LEDGER_CONFIDENCE, ColumnType::Float);
         let mut n = 0;
         for (path, f) in &files {
-            if f.kind == EntryKind::Tree || !keep(&format!("{dataset}/{path}"), f) {
+            let full = format!("{dataset}/{path}");
+            if f.kind == EntryKind::Tree || !keep(&full, f) {
                 continue;
             }
             n += 1;
+            if let Some(labels) = labels {
+                let (l, c) = labels
+                    .get(&ExampleId::file(&full))
+                    .cloned()
+                    .unwrap_or_default();
+                label.add(&l.map_or(Cell::Null, Cell::Text), 1);
+                conf.add(&c.map_or(Cell::Null, |c| Cell::Number(format!("{c}"))), 1);
+            }
             size.add(&Cell::Number(f.size.to_string()), 1);
             let name = path.rsplit('/').next().unwrap_or(path);
             let ext = match name.rsplit_once('.') {
@@ -340,7 +371,11 @@ impl Repo {
             version: PROFILE_VERSION,
             rows: n,
             key: Vec::new(),
-            columns: vec![size.finish(), kind.finish()],
+            columns: if labels.is_some() {
+                vec![size.finish(), kind.finish(), label.finish(), conf.finish()]
+            } else {
+                vec![size.finish(), kind.finish()]
+            },
         }))
     }
 
@@ -606,8 +641,13 @@ impl Repo {
             } else {
                 None
             };
-            let mut a = self.folder_profile(rc, d, &|p, _| in_set(&ra, p))?;
-            let mut b = self.folder_profile(cc, d, &|p, f| {
+            let (rl, cl) = (self.file_labels(rc, d)?, self.file_labels(cc, d)?);
+            // The ledger's columns on both sides when either has labels.
+            let labelled = !rl.is_empty() || !cl.is_empty();
+            let labels_of = |m: IdMap<LatestLabel>| labelled.then_some(m);
+            let mut a =
+                self.folder_profile(rc, d, labels_of(rl).as_ref(), &|p, _| in_set(&ra, p))?;
+            let mut b = self.folder_profile(cc, d, labels_of(cl).as_ref(), &|p, f| {
                 in_set(&ca, p)
                     && before.as_ref().is_none_or(|before| {
                         let rel = &p[d.len() + 1..];
@@ -635,7 +675,7 @@ impl Repo {
                 b.as_ref(),
                 &settings,
                 &sel,
-                &|_| false,
+                &|name| name == LEDGER_LABEL || name == LEDGER_CONFIDENCE,
             ));
         }
         Ok(out)
