@@ -43,16 +43,16 @@ use folio_core::repo::{Repo, RepoError};
 #[command(name = "folio", version, about, max_term_width = 100, after_help = EXIT_CODES)]
 pub struct Cli {
     /// Run as if started in DIR
-    #[arg(short = 'C', global = true, value_name = "DIR")]
+    #[arg(short = 'C', global = true, value_name = "DIR", help_heading = GLOBAL)]
     dir: Option<PathBuf>,
     /// Print only results: no progress bars or hints
-    #[arg(short, long, global = true)]
+    #[arg(short, long, global = true, help_heading = GLOBAL)]
     quiet: bool,
     /// Wait for another folio process's lock instead of failing
-    #[arg(long, global = true)]
+    #[arg(long, help_heading = GLOBAL)]
     wait: bool,
     /// Worker threads for hashing and writing (default: one per core)
-    #[arg(short, long, global = true, value_name = "N")]
+    #[arg(short, long, value_name = "N", help_heading = GLOBAL)]
     jobs: Option<usize>,
     #[command(subcommand)]
     command: Command,
@@ -160,6 +160,105 @@ enum Command {
     Pull(remote::PullArgs),
     /// Make a new working copy of a remote
     Clone(remote::CloneArgs),
+}
+
+/// The heading of the options every command takes.
+const GLOBAL: &str = "Global options";
+
+/// Commands that never wait for the lock (they take none).
+const NO_WAIT: &[&str] = &[
+    "init",
+    "completions",
+    "status",
+    "log",
+    "show",
+    "export",
+    "diff",
+    "drift",
+    "lineage",
+    "audit",
+    "quality",
+    "prove",
+    "verify-proof",
+    "man",
+    "add",
+];
+
+/// Commands that start no worker threads.
+const NO_JOBS: &[&str] = &[
+    "init",
+    "completions",
+    "tag",
+    "branch",
+    "config",
+    "remote",
+    "oplog",
+    "undo",
+    "verify-proof",
+    "trained",
+    "man",
+    "add",
+];
+
+/// The command line. `-C` and `-q` are global; `--wait` and `-j` are
+/// given (before the command, or after it) only to the commands they mean
+/// something to, and their subcommands.
+fn command() -> clap::Command {
+    fn with(mut c: clap::Command, wait: bool, jobs: bool) -> clap::Command {
+        if wait {
+            c = c.arg(
+                clap::Arg::new("wait")
+                    .long("wait")
+                    .action(clap::ArgAction::SetTrue)
+                    .help("Wait for another folio process's lock instead of failing")
+                    .help_heading(GLOBAL),
+            );
+        }
+        if jobs {
+            c = c.arg(
+                clap::Arg::new("jobs")
+                    .short('j')
+                    .long("jobs")
+                    .value_name("N")
+                    .value_parser(clap::value_parser!(usize))
+                    .help("Worker threads for hashing and writing (default: one per core)")
+                    .help_heading(GLOBAL),
+            );
+        }
+        let subs: Vec<String> = c
+            .get_subcommands()
+            .map(|s| s.get_name().to_string())
+            .collect();
+        for name in subs {
+            c = c.mut_subcommand(&name, |s| with(s, wait, jobs));
+        }
+        c
+    }
+    let mut cmd = <Cli as clap::CommandFactory>::command();
+    let names: Vec<String> = cmd
+        .get_subcommands()
+        .map(|c| c.get_name().to_string())
+        .collect();
+    for name in names {
+        let wait = !NO_WAIT.contains(&name.as_str());
+        let jobs = !NO_JOBS.contains(&name.as_str());
+        cmd = cmd.mut_subcommand(&name, |s| with(s, wait, jobs));
+    }
+    cmd
+}
+
+/// `--wait` and `-j` as given after the command (at any depth).
+fn late_options(m: &clap::ArgMatches) -> (bool, Option<usize>) {
+    let (mut wait, mut jobs) = (false, None);
+    let mut at = m.subcommand();
+    while let Some((_, sub)) = at {
+        wait |= matches!(sub.try_get_one::<bool>("wait"), Ok(Some(true)));
+        if let Ok(Some(n)) = sub.try_get_one::<usize>("jobs") {
+            jobs = Some(*n);
+        }
+        at = sub.subcommand();
+    }
+    (wait, jobs)
 }
 
 /// The exit codes, as `folio --help` lists them.
@@ -305,7 +404,14 @@ type Result<T = ()> = std::result::Result<T, Failure>;
 
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let parsed = command().try_get_matches().and_then(|m| {
+        let mut cli = <Cli as clap::FromArgMatches>::from_arg_matches(&m)?;
+        let (wait, jobs) = late_options(&m);
+        cli.wait |= wait;
+        cli.jobs = jobs.or(cli.jobs);
+        Ok(cli)
+    });
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
@@ -328,7 +434,7 @@ pub fn main() -> ExitCode {
         };
     }
     if let Command::Completions { shell } = &cli.command {
-        let mut cmd = <Cli as clap::CommandFactory>::command();
+        let mut cmd = command();
         let mut script = Vec::new();
         clap_complete::generate(*shell, &mut cmd, "folio", &mut script);
         return match io::stdout().write_all(&script) {
@@ -554,7 +660,7 @@ pub fn describe_key(key: &[String]) -> String {
 /// Writes `folio.1` and a page per visible command (`folio-commit.1`, …)
 /// into `dir`; how many were written.
 fn man_pages(dir: &std::path::Path) -> io::Result<usize> {
-    let cmd = <Cli as clap::CommandFactory>::command();
+    let cmd = command();
     std::fs::create_dir_all(dir)?;
     let mut n = 0;
     let mut write = |name: &str, c: clap::Command| -> io::Result<()> {

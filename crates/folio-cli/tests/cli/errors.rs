@@ -196,3 +196,46 @@ fn man_pages_cover_every_visible_command() {
         "folio.1"
     );
 }
+
+#[test]
+fn global_options_have_their_heading_and_show_only_where_they_apply() {
+    let e = Env::new();
+    let help = |args: &[&str]| e.ok(args);
+    let commit = help(&["commit", "--help"]);
+    let global = commit
+        .split("Global options:")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no Global options heading: {commit}"));
+    for flag in ["-C <DIR>", "--quiet", "--wait", "--jobs"] {
+        assert!(
+            global.contains(flag),
+            "{flag} under Global options: {commit}"
+        );
+    }
+    // A tag starts no worker threads; a proof check takes no lock and no
+    // threads; a log takes no lock.
+    assert!(!help(&["tag", "--help"]).contains("--jobs"));
+    let proof = help(&["verify-proof", "--help"]);
+    assert!(
+        !proof.contains("--jobs") && !proof.contains("--wait"),
+        "{proof}"
+    );
+    assert!(!help(&["log", "--help"]).contains("--wait"));
+    // Where they apply they work after the command and before it; where
+    // they do not, they are a usage error.
+    e.write("d/a.txt", b"a");
+    e.ok(&["commit", "d", "-m", "one", "-j", "1", "--wait"]);
+    e.ok(&["--wait", "-j", "1", "status"]);
+    e.ok(&[
+        "book",
+        "policy",
+        "d",
+        "--method",
+        "straight-line",
+        "--life",
+        "12",
+        "--wait",
+    ]);
+    let err = e.fails(&["log", "--wait"], 2);
+    assert!(err.contains("--wait"), "{err}");
+}
