@@ -67,7 +67,7 @@ step "Queue the examples in the drifted bins for relabelling, least confident fi
 cat queue.csv
 echo "(a reviewer fills in the label column; here: confirm each as positive)"
 sed -i -E '2,$ s/^([^,]*),,,,/\1,positive,demo-reviewer,0.99,/' queue.csv
-step "The labelled queue goes back into the ledger" annotate --from queue.csv
+step "The labelled queue goes back into the ledger" annotate --file queue.csv
 step "Branches" branch experiment
 step "List branches" branch
 step "Materialise v1 elsewhere, byte for byte" checkout v1 --to "$WORK/v1-copy"

@@ -145,6 +145,9 @@ struct ScheduleArgs {
 struct ValueArgs {
     /// The snapshot (default HEAD)
     rev: Option<String>,
+    /// The snapshot, as every command names a revision (the same as REV)
+    #[arg(long = "rev", value_name = "REV", conflicts_with = "rev")]
+    rev_flag: Option<String>,
     /// The date (YYYY-MM or YYYY-MM-DD; the end of its month; default: this month)
     #[arg(long, value_name = "DATE")]
     as_of: Option<String>,
@@ -593,7 +596,8 @@ fn schedule(ctx: &Ctx, a: &ScheduleArgs) -> Result {
 
 fn value(ctx: &Ctx, a: &ValueArgs) -> Result {
     let repo = ctx.repo()?;
-    let rev = repo.resolve(a.rev.as_deref().unwrap_or("HEAD"))?;
+    let named = a.rev_flag.as_deref().or(a.rev.as_deref());
+    let rev = repo.resolve(named.unwrap_or("HEAD"))?;
     let as_of = match &a.as_of {
         Some(s) => month(s, "--as-of")?,
         // FOLIO_NOW, like every command that needs the time.

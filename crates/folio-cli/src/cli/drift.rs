@@ -80,7 +80,7 @@ pub struct Args {
     fail_on_drift: bool,
     /// Write the current examples in the most-grown bin or category of
     /// each drifted column, lowest confidence first, as CSV to FILE: fill
-    /// in `label` and give it to `folio annotate --from FILE`
+    /// in `label` and give it to `folio annotate --file FILE`
     #[arg(long, value_name = "FILE")]
     relabel_queue: Option<PathBuf>,
     /// Compare each commit of the range CURRENT (A..B) against REFERENCE
@@ -435,7 +435,7 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
             ));
         }
         ctx.hint(&format!(
-            "wrote {} examples to relabel to {}: fill in 'label' (and 'annotator', 'confidence' if you wish), delete rows you keep as they are, then run: folio annotate --from {}",
+            "wrote {} examples to relabel to {}: fill in 'label' (and 'annotator', 'confidence' if you wish), delete rows you keep as they are, then run: folio annotate --file {}",
             q.entries.len(),
             file.display(),
             file.display()

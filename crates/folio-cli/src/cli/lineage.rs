@@ -6,6 +6,10 @@ use super::{Ctx, Result, fmt_time, out, out_json};
 pub struct Args {
     /// An example id (or unique prefix), a file path, or TABLE:KEY for a row
     selector: String,
+    /// As of this revision (default: HEAD with the events waiting on the
+    /// current branch)
+    #[arg(long)]
+    rev: Option<String>,
     /// Print the result as JSON
     #[arg(long)]
     json: bool,
@@ -13,7 +17,8 @@ pub struct Args {
 
 pub fn run(ctx: &Ctx, a: &Args) -> Result {
     let repo = ctx.repo()?;
-    let l = repo.lineage(&a.selector)?;
+    let rev = a.rev.as_deref().map(|r| repo.resolve(r)).transpose()?;
+    let l = repo.lineage_at(&a.selector, rev)?;
     if a.json {
         return out_json(&l);
     }

@@ -11,6 +11,10 @@ pub struct Args {
     /// adjudicator` in the config); others are measured against it
     #[arg(long, value_name = "ANNOTATOR")]
     adjudicator: Option<String>,
+    /// As of this revision (default: HEAD with the events waiting on the
+    /// current branch)
+    #[arg(long)]
+    rev: Option<String>,
     /// Print the report as JSON
     #[arg(long)]
     json: bool,
@@ -42,7 +46,8 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
         ));
     }
     let repo = ctx.repo()?;
-    let r = repo.quality(a.min_confidence, a.adjudicator.as_deref())?;
+    let rev = a.rev.as_deref().map(|r| repo.resolve(r)).transpose()?;
+    let r = repo.quality_at(a.min_confidence, a.adjudicator.as_deref(), rev)?;
     if a.json {
         return out_json(&r);
     }

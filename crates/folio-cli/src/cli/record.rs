@@ -108,12 +108,12 @@ pub struct AnnotateArgs {
     #[command(flatten)]
     filters: FilterArgs,
     /// The label
-    #[arg(long, required_unless_present = "from")]
+    #[arg(long, required_unless_present = "file")]
     label: Option<String>,
     /// Record every label of a CSV/TSV/JSONL file with columns example,
     /// label, annotator, confidence (e.g. a labelling tool's export)
     #[arg(long, value_name = "FILE", conflicts_with_all = ["selector", "label", "confidence", "annotator"])]
-    from: Option<std::path::PathBuf>,
+    file: Option<std::path::PathBuf>,
     /// How sure the annotator is, 0 to 1
     #[arg(long, allow_hyphen_values = true)]
     confidence: Option<f64>,
@@ -196,7 +196,7 @@ pub fn annotate(ctx: &Ctx, a: &AnnotateArgs) -> Result {
     let repo = ctx.repo()?;
     let lock = repo.lock(ctx.wait)?;
     let who = recorder(a.author.as_deref(), a.dry_run)?;
-    if let Some(file) = &a.from {
+    if let Some(file) = &a.file {
         if a.filters
             .selector(None)
             .is_ok_and(|s| matches!(s, Selector::Filter(f) if !f.is_empty()))

@@ -723,7 +723,7 @@ fn relabel_queue_round_trips_through_annotate() {
         assert!((c - conf).abs() < 1e-12, "{r:?}");
     }
     // An unfilled queue is refused, naming the line.
-    let err = e.fails(&["annotate", "--from", "queue.csv"], 1);
+    let err = e.fails(&["annotate", "--file", "queue.csv"], 1);
     assert!(err.contains("queue.csv:2"), "{err}");
     // Filled in: every row relabelled, back through annotate.
     let filled: String = queue
@@ -741,7 +741,7 @@ fn relabel_queue_round_trips_through_annotate() {
         })
         .collect();
     e.write("queue.csv", filled.as_bytes());
-    e.ok(&["annotate", "--from", "queue.csv"]);
+    e.ok(&["annotate", "--file", "queue.csv"]);
     e.ok(&["commit", "--allow-empty", "-m", "relabelled"]);
     let r = e.json(&["drift", "HEAD~1", "HEAD", "--json"]);
     let label = r["tables"][0]["metadata"]

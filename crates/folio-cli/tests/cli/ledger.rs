@@ -596,19 +596,19 @@ fn quality_measures_agreement_and_lists_what_to_relabel() {
 fn annotations_from_a_file_all_or_nothing() {
     let e = with_history();
     e.write("labels.csv", b"example,label,annotator,confidence\nt.csv:1,cat,ann,0.9\nt.csv:3,bird,bob,0.7\ndata/a.txt,doc,ann,\n");
-    let out = e.ok(&["annotate", "--from", "labels.csv"]);
+    let out = e.ok(&["annotate", "--file", "labels.csv"]);
     assert!(out.contains("recorded 3 annotations"), "{out}");
     assert_eq!(e.json(&["lineage", "t.csv:3", "--json"])["label"], "bird");
     assert_eq!(e.json(&["lineage", "data/a.txt", "--json"])["label"], "doc");
     let before = count(&e);
     e.write("bad.jsonl", b"{\"example\": \"t.csv:1\", \"label\": \"dog\"}\n{\"example\": \"t.csv:77\", \"label\": \"dog\"}\n");
-    let err = e.fails(&["annotate", "--from", "bad.jsonl"], 1);
+    let err = e.fails(&["annotate", "--file", "bad.jsonl"], 1);
     assert!(
         err.contains("bad.jsonl:2: 't.csv:77' matches no example"),
         "{err}"
     );
     e.write("bad.csv", b"example,label,confidence\nt.csv:1,dog,2\n");
-    let err = e.fails(&["annotate", "--from", "bad.csv"], 1);
+    let err = e.fails(&["annotate", "--file", "bad.csv"], 1);
     assert!(
         err.contains("bad.csv:2: confidence 2 is outside 0..1"),
         "{err}"
@@ -1248,6 +1248,30 @@ fn a_linked_row_describes_its_file_and_folders_give_labels() {
     assert!((got - want).abs() < 1e-12, "{got} vs {want}");
     assert_eq!(label["missing"]["reference"].as_f64(), Some(1.0 / 6.0));
     assert_eq!(label["missing"]["current"].as_f64(), Some(1.0 / 7.0));
+    // As of the first commit: cat/1.png was the row's dog at 0.4, one
+    // annotator, to relabel (below 0.5); now ann and carol disagree on it.
+    let l = e.json(&["lineage", "images/cat/1.png", "--rev", "HEAD~2", "--json"]);
+    assert_eq!(
+        (&l["label"], &l["confidence"]),
+        (&"dog".into(), &0.4.into())
+    );
+    let q = |args: &[&str]| -> (Vec<String>, Vec<String>) {
+        let q = e.json(args);
+        let names = |v: &serde_json::Value, f: &dyn Fn(&serde_json::Value) -> Option<String>| {
+            v.as_array().expect("a list").iter().filter_map(f).collect()
+        };
+        (
+            names(&q["relabel"], &|x| x.as_str().map(str::to_string)),
+            names(&q["examples"], &|x| {
+                x["locator"].as_str().map(str::to_string)
+            }),
+        )
+    };
+    let cat1 = "images/cat/1.png".to_string();
+    let (relabel, contested) = q(&["quality", "--rev", "HEAD~2", "--json"]);
+    assert!(relabel.contains(&cat1) && !contested.contains(&cat1));
+    let (relabel, contested) = q(&["quality", "--json"]);
+    assert!(relabel.contains(&cat1) && contested.contains(&cat1));
     // A file named by two rows: both lines, nothing committed.
     let before = e.ok(&["log"]);
     e.write(

@@ -2,7 +2,7 @@
 //! an event, and the fold of an example's metadata fields into payloads.
 //!
 //! Commit metadata (flags, mapped columns, sidecars), `annotate`, `value`,
-//! `classify` and `annotate --from` all go through these checks, so the same
+//! `classify` and `annotate --file` all go through these checks, so the same
 //! value is accepted or refused, with the same message, wherever it comes
 //! from.
 

@@ -2,6 +2,7 @@
 //! through a ledger view.
 
 use super::{Repo, RepoError};
+use crate::id::CommitId;
 use crate::ledger::index::Term;
 use crate::ledger::lineage::Lineage;
 use crate::ledger::{Event, EventKind, ExampleId, Payload, Peek, Subject};
@@ -16,8 +17,18 @@ impl Repo {
     /// The story of the example named by `selector` (see
     /// [`Repo::resolve_example`]).
     pub fn lineage(&self, selector: &str) -> Result<Lineage, RepoError> {
+        self.lineage_at(selector, None)
+    }
+
+    /// [`Repo::lineage`] as of `rev` (its ledger; `None`: HEAD with the
+    /// current branch's pending events).
+    pub fn lineage_at(&self, selector: &str, rev: Option<CommitId>) -> Result<Lineage, RepoError> {
         // One view for both reads: the limit is read once.
-        let view = self.ledger_view()?.with_voided();
+        let view = match rev {
+            Some(r) => self.ledger_view_at(r)?,
+            None => self.ledger_view()?,
+        }
+        .with_voided();
         let id = view.resolve::<RepoError>(selector)?;
         let heads = view.heads();
         let mut events: Vec<Event> = Vec::new();
@@ -44,15 +55,16 @@ impl Repo {
             .collect::<Result<Vec<_>, _>>()?;
         let mut l = Lineage::of(id, &events, &trainings, &heads, &voids);
         l.branches = self.branch_presence(&id)?;
-        l.described_by = self.describing_rows(l.locator.as_str())?;
+        l.described_by = self.describing_rows(l.locator.as_str(), rev)?;
         Ok(l)
     }
 
-    /// The rows of HEAD's linked tables that name the file at `path`.
-    fn describing_rows(&self, path: &str) -> Result<Vec<String>, RepoError> {
+    /// The rows of the linked tables of `rev` (default HEAD) that name
+    /// the file at `path`.
+    fn describing_rows(&self, path: &str, rev: Option<CommitId>) -> Result<Vec<String>, RepoError> {
         let config = self.config()?;
         let mut out = Vec::new();
-        let Some(head) = self.head_commit()? else {
+        let Some(head) = rev.map_or_else(|| self.head_commit(), |r| Ok(Some(r)))? else {
             return Ok(out);
         };
         let mut commit = None;

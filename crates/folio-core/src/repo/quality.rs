@@ -12,12 +12,27 @@ impl Repo {
         min_confidence: f64,
         adjudicator: Option<&str>,
     ) -> Result<QualityReport, RepoError> {
+        self.quality_at(min_confidence, adjudicator, None)
+    }
+
+    /// [`Repo::quality`] as of `rev` (its ledger; `None`: HEAD with the
+    /// current branch's pending events).
+    pub fn quality_at(
+        &self,
+        min_confidence: f64,
+        adjudicator: Option<&str>,
+        rev: Option<crate::id::CommitId>,
+    ) -> Result<QualityReport, RepoError> {
         let judge = match adjudicator {
             Some(a) => Some(a.to_string()),
             None => self.config()?.quality.adjudicator,
         };
         let mut q = QualityBuilder::with_adjudicator(judge);
-        self.ledger_view()?.each(&mut |e| {
+        let view = match rev {
+            Some(r) => self.ledger_view_at(r)?,
+            None => self.ledger_view()?,
+        };
+        view.each(&mut |e| {
             q.apply(&e);
             Ok::<(), RepoError>(())
         })?;

@@ -1,6 +1,6 @@
 //! The relabel queue of a drift report: the current examples in the hot
 //! spot (the most grown bin or category) of each drifted column, least
-//! confident first, as CSV that `annotate --from` reads back.
+//! confident first, as CSV that `annotate --file` reads back.
 
 use super::{Repo, RepoError};
 use crate::drift::compare::HotSpot;
@@ -15,7 +15,7 @@ pub struct QueueEntry {
     pub table: String,
     /// Its locator (`TABLE:KEY`, or `TABLE#…` for an unkeyed table).
     pub example: String,
-    /// Its id (what `annotate --from` also accepts).
+    /// Its id (what `annotate --file` also accepts).
     pub id: ExampleId,
     /// Its latest label and confidence at the current commit.
     pub label: Option<String>,
@@ -39,7 +39,7 @@ pub struct RelabelQueue {
 }
 
 impl RelabelQueue {
-    /// The queue as CSV that `annotate --from` reads back once `label`
+    /// The queue as CSV that `annotate --file` reads back once `label`
     /// (and, if wanted, `annotator` and `confidence`) are filled in; the
     /// other columns say why each example is listed.
     pub fn to_csv(&self) -> Vec<u8> {
