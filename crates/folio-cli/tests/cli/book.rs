@@ -85,8 +85,11 @@ fn schedules_tie_out_and_disposals_derecognise_the_carrying_amount() {
     for r in rows {
         let v = |k: &str| r[k].as_i64().expect(k);
         assert_eq!(
-            v("opening") + v("additions") - v("depreciation") - v("impairment") - v("disposals"),
-            v("closing"),
+            v("opening_minor") + v("additions_minor")
+                - v("depreciation_minor")
+                - v("impairment_minor")
+                - v("disposals_minor"),
+            v("closing_minor"),
             "{r}"
         );
     }
@@ -96,13 +99,13 @@ fn schedules_tie_out_and_disposals_derecognise_the_carrying_amount() {
         .iter()
         .find(|r| r["period"] == "2026-04")
         .expect("april");
-    assert_eq!(april["disposals"], 4_000_000 - 666_667);
+    assert_eq!(april["disposals_minor"], 4_000_000 - 666_667);
     let dep: i64 = rows
         .iter()
-        .map(|r| r["depreciation"].as_i64().expect("dep"))
+        .map(|r| r["depreciation_minor"].as_i64().expect("dep"))
         .sum();
     assert_eq!(dep, 8_000_000 + 666_667);
-    assert_eq!(rows.last().expect("last")["closing"], 0);
+    assert_eq!(rows.last().expect("last")["closing_minor"], 0);
     // By source: one key per source; by tranche: commit and source.
     let by_source = e.json(&[
         "book", "schedule", "--by", "source", "--period", "year", "--json",
@@ -131,13 +134,13 @@ fn book_value_of_a_snapshot_at_a_date() {
     // 66,666.67).
     let v = e.json(&["book", "value", "HEAD~1", "--as-of", "2026-03-31", "--json"]);
     assert_eq!(
-        (v["cost"].as_i64(), v["carrying"].as_i64()),
+        (v["cost_minor"].as_i64(), v["carrying_minor"].as_i64()),
         (Some(12_000_000), Some(10_000_000)),
         "{v}"
     );
     let v = e.json(&["book", "value", "HEAD", "--as-of", "2026-03", "--json"]);
     assert_eq!(
-        (v["cost"].as_i64(), v["carrying"].as_i64()),
+        (v["cost_minor"].as_i64(), v["carrying_minor"].as_i64()),
         (Some(8_000_000), Some(6_666_667)),
         "{v}"
     );
@@ -150,8 +153,12 @@ fn book_value_of_a_snapshot_at_a_date() {
     // 2026-01-15): January's charge only, 80,000 / 18 = 4,444.44.
     let v = e.json(&["book", "value", "--json"]);
     let want = e.json(&["book", "value", "--as-of", "2026-01", "--json"]);
-    assert_eq!(v["carrying"], want["carrying"], "{v}");
-    assert_eq!(v["carrying"].as_i64(), Some(8_000_000 - 444_444), "{v}");
+    assert_eq!(v["carrying_minor"], want["carrying_minor"], "{v}");
+    assert_eq!(
+        v["carrying_minor"].as_i64(),
+        Some(8_000_000 - 444_444),
+        "{v}"
+    );
 }
 
 #[test]
@@ -312,15 +319,15 @@ fn impairment_is_recorded_in_the_ledger_and_recomputes_later_charges() {
         "book", "schedule", "--from", "2026-06", "--to", "2027-06", "--json",
     ]);
     let rows = s["rows"].as_array().expect("rows");
-    assert_eq!(rows[0]["impairment"], 1_333_333);
-    assert_eq!(rows[0]["closing"], 4_000_000);
+    assert_eq!(rows[0]["impairment_minor"], 1_333_333);
+    assert_eq!(rows[0]["closing_minor"], 4_000_000);
     let later: i64 = rows[1..]
         .iter()
-        .map(|r| r["depreciation"].as_i64().expect("dep"))
+        .map(|r| r["depreciation_minor"].as_i64().expect("dep"))
         .sum();
     assert_eq!(later, 4_000_000);
-    assert_eq!(rows[1]["depreciation"], 333_333);
-    assert_eq!(rows.last().expect("last")["closing"], 0);
+    assert_eq!(rows[1]["depreciation_minor"], 333_333);
+    assert_eq!(rows.last().expect("last")["closing_minor"], 0);
     // verify still checks the whole ledger, impairment included.
     e.ok(&["verify"]);
 }
@@ -331,7 +338,7 @@ fn portfolio_balance_sheet_and_html_pages() {
     // End of June 2026: row 2 (source s3://b) carries 80,000 × 12/18.
     let p = e.json(&["book", "portfolio", "--as-of", "2026-06", "--json"]);
     assert_eq!(
-        (p["cost"].as_i64(), p["carrying"].as_i64()),
+        (p["cost_minor"].as_i64(), p["carrying_minor"].as_i64()),
         (Some(8_000_000), Some(5_333_333)),
         "{p}"
     );
@@ -339,7 +346,7 @@ fn portfolio_balance_sheet_and_html_pages() {
     let ds: Vec<&serde_json::Value> = rows.iter().filter(|r| r["kind"] == "dataset").collect();
     assert_eq!(ds.len(), 1);
     assert_eq!(ds[0]["name"], "t.csv");
-    assert_eq!(ds[0]["accumulated"], 8_000_000 - 5_333_333);
+    assert_eq!(ds[0]["accumulated_minor"], 8_000_000 - 5_333_333);
     assert_eq!(ds[0]["share"], 1.0);
     assert_eq!(ds[0]["sensitivity"]["unclassified"], 1);
     assert!(
@@ -406,13 +413,13 @@ fn a_change_of_estimate_is_prospective() {
         .iter()
         .find(|r| r["period"] == "2026-07")
         .expect("july");
-    assert_eq!(july["opening"], 5_333_333);
-    assert_eq!(july["depreciation"], 296_296);
+    assert_eq!(july["opening_minor"], 5_333_333);
+    assert_eq!(july["depreciation_minor"], 296_296);
     assert_eq!(after["to"], "2027-12");
     let later: i64 = rows
         .iter()
         .filter(|r| r["period"].as_str() >= Some("2026-07"))
-        .map(|r| r["depreciation"].as_i64().expect("dep"))
+        .map(|r| r["depreciation_minor"].as_i64().expect("dep"))
         .sum();
     assert_eq!(later, 5_333_333);
     // The convention is fixed once the dataset is on the book.
@@ -476,7 +483,7 @@ fn examples_booked_from_a_later_month_are_not_yet_booked_not_costless() {
     // month; at the end of May three months are charged.
     let v = e.json(&["book", "value", "--as-of", "2026-05", "--json"]);
     assert_eq!(
-        (v["cost"].as_i64(), v["carrying"].as_i64()),
+        (v["cost_minor"].as_i64(), v["carrying_minor"].as_i64()),
         (Some(15_000), Some(11_250))
     );
     assert_eq!(v["not_yet_booked"], 0);
@@ -515,10 +522,61 @@ fn a_units_of_use_schedule_ends_at_the_last_run() {
     // Two of four expected runs: 25.00 each, in February and April.
     let dep: Vec<i64> = rows
         .iter()
-        .map(|r| r["depreciation"].as_i64().expect("d"))
+        .map(|r| r["depreciation_minor"].as_i64().expect("d"))
         .collect();
     assert_eq!(dep, [0, 2_500, 0, 2_500]);
     // --to still reaches further.
     let s = e.json(&["book", "schedule", "--to", "2026-06", "--json"]);
     assert_eq!(s["rows"].as_array().map(Vec::len), Some(6));
+}
+
+#[test]
+fn money_in_json_says_its_unit_and_absent_values_are_null() {
+    let e = Env::new();
+    e.write(
+        ".folio/config.toml",
+        b"[tables.\"t.csv\"]\nkey = [\"id\"]\n[tables.\"t.csv\".meta]\ncost = \"cost\"\n",
+    );
+    // No source recorded: the source row and the lot say null.
+    e.write("t.csv", b"id,cost\n1,18.00\n2,36.00\n");
+    e.ok(&["commit", "t.csv", "--currency", "EUR", "-m", "one"]);
+    e.ok(&[
+        "book",
+        "policy",
+        "t.csv",
+        "--method",
+        "straight-line",
+        "--life",
+        "18",
+    ]);
+    // By hand: 54.00 EUR over 18 months from January 2026 (FOLIO_NOW):
+    // at the end of March, 3 charges of 3.00: carrying 45.00.
+    let v = e.json(&["book", "value", "--as-of", "2026-03", "--json"]);
+    assert_eq!(
+        (v["cost_minor"].as_i64(), v["carrying_minor"].as_i64()),
+        (Some(5400), Some(4500)),
+        "{v}"
+    );
+    assert_eq!(v["datasets"]["t.csv"]["cost_minor"], 5400, "{v}");
+    assert_eq!(v["datasets"]["t.csv"]["carrying_minor"], 4500, "{v}");
+    assert!(
+        v.get("cost").is_none() && v.get("carrying").is_none(),
+        "{v}"
+    );
+    let p = e.json(&["book", "portfolio", "--as-of", "2026-03", "--json"]);
+    let source = p["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .find(|r| r["kind"] == "source")
+        .unwrap_or_else(|| panic!("a source row in {p}"))
+        .clone();
+    assert!(source["name"].is_null(), "{source}");
+    assert_eq!(source["carrying_minor"], 4500, "{source}");
+    let history = p["history"].as_array().expect("history");
+    assert_eq!(history[0]["month"], "2026-01", "{p}");
+    assert_eq!(history[0]["carrying_minor"], 5100, "{p}");
+    assert!(!p.to_string().contains("(none)"), "{p}");
+    let s = e.json(&["book", "schedule", "--to", "2026-02", "--json"]);
+    assert_eq!(s["rows"][0]["depreciation_minor"], 300, "{s}");
 }

@@ -224,17 +224,42 @@ pub struct BookValue {
     pub as_of: String,
     /// ISO 4217 currency.
     pub currency: String,
-    /// Cost basis of the examples present.
+    /// Cost basis of the examples present, in minor units.
+    #[serde(rename = "cost_minor")]
     pub cost: i64,
-    /// Their carrying amount.
+    /// Their carrying amount, in minor units.
+    #[serde(rename = "carrying_minor")]
     pub carrying: i64,
-    /// Per dataset: cost and carrying amount.
+    /// Per dataset: cost and carrying amount (JSON: `cost_minor`,
+    /// `carrying_minor`).
+    #[serde(serialize_with = "dataset_values")]
     pub datasets: BTreeMap<String, (i64, i64)>,
     /// Examples present that have no cost basis (not on the book).
     pub without_cost: u64,
     /// Examples present whose cost basis is recorded after `as_of`: they
     /// are on the book from a later month, not yet at this one.
     pub not_yet_booked: u64,
+}
+
+/// A dataset's (cost, carrying) pair as named fields.
+fn dataset_values<S: serde::Serializer>(
+    m: &BTreeMap<String, (i64, i64)>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    #[derive(Serialize)]
+    struct Value {
+        cost_minor: i64,
+        carrying_minor: i64,
+    }
+    s.collect_map(m.iter().map(|(k, (c, v))| {
+        (
+            k,
+            Value {
+                cost_minor: *c,
+                carrying_minor: *v,
+            },
+        )
+    }))
 }
 
 impl Ledgered {

@@ -16,13 +16,18 @@ use crate::ledger::ExampleState;
 pub struct PortfolioRow {
     /// `dataset` or `source`.
     pub kind: &'static str,
-    /// The dataset path or source.
+    /// The dataset path or source (`(none)` for examples without a
+    /// recorded source; JSON `null`).
+    #[serde(serialize_with = "report::none_as_null")]
     pub name: String,
-    /// Cost of what is held.
+    /// Cost of what is held, in minor units.
+    #[serde(rename = "cost_minor")]
     pub cost: i64,
-    /// Depreciation and impairment charged on it.
+    /// Depreciation and impairment charged on it, in minor units.
+    #[serde(rename = "accumulated_minor")]
     pub accumulated: i64,
-    /// Carrying amount.
+    /// Carrying amount, in minor units.
+    #[serde(rename = "carrying_minor")]
     pub carrying: i64,
     /// Share of the total carrying amount.
     pub share: f64,
@@ -46,12 +51,29 @@ pub struct Portfolio {
     pub currency: String,
     /// Per dataset, then per source.
     pub rows: Vec<PortfolioRow>,
-    /// Total carrying amount.
+    /// Total carrying amount, in minor units.
+    #[serde(rename = "carrying_minor")]
     pub carrying: i64,
-    /// Total cost.
+    /// Total cost, in minor units.
+    #[serde(rename = "cost_minor")]
     pub cost: i64,
-    /// Carrying amount at the end of each month from the first lot's.
+    /// Carrying amount at the end of each month from the first lot's
+    /// (JSON: `month`, `carrying_minor`).
+    #[serde(serialize_with = "monthly")]
     pub history: Vec<(String, i64)>,
+}
+
+/// (month, carrying) pairs as named fields.
+fn monthly<S: serde::Serializer>(v: &[(String, i64)], s: S) -> Result<S::Ok, S::Error> {
+    #[derive(Serialize)]
+    struct Point<'a> {
+        month: &'a str,
+        carrying_minor: i64,
+    }
+    s.collect_seq(v.iter().map(|(m, c)| Point {
+        month: m,
+        carrying_minor: *c,
+    }))
 }
 
 impl Portfolio {
@@ -160,8 +182,10 @@ pub struct Impairment {
     /// The month it takes effect in.
     pub month: String,
     /// The carrying amount before it, in minor units.
+    #[serde(rename = "carrying_minor")]
     pub carrying: i64,
     /// The loss, in minor units.
+    #[serde(rename = "amount_minor")]
     pub amount: i64,
     /// ISO 4217 currency.
     pub currency: String,

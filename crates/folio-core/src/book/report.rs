@@ -94,7 +94,8 @@ pub struct Lot {
     pub dataset: String,
     /// The commit that added them (none while not yet committed).
     pub commit: Option<crate::id::CommitId>,
-    /// Their source (`(none)` when unrecorded).
+    /// Their source (`(none)` when unrecorded; JSON `null`).
+    #[serde(serialize_with = "none_as_null")]
     pub source: String,
     /// The month placed in service.
     #[serde(serialize_with = "month_str")]
@@ -117,10 +118,20 @@ impl Lot {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Part {
     /// Cost basis in minor units.
+    #[serde(rename = "cost_minor")]
     pub cost: i64,
     /// When its examples were removed.
     #[serde(serialize_with = "opt_month_str")]
     pub disposed: Option<Month>,
+}
+
+/// `(none)`, the text for an unrecorded value, as JSON `null`.
+pub(crate) fn none_as_null<S: serde::Serializer>(v: &str, s: S) -> Result<S::Ok, S::Error> {
+    if v == "(none)" {
+        s.serialize_none()
+    } else {
+        s.serialize_str(v)
+    }
 }
 
 fn month_str<S: serde::Serializer>(m: &Month, s: S) -> Result<S::Ok, S::Error> {
@@ -360,22 +371,31 @@ pub struct Row {
     pub key: String,
     /// The period label.
     pub period: String,
-    /// Carrying amount at the start of the period.
+    /// Carrying amount at the start of the period. Every amount is in
+    /// minor units (JSON names end in `_minor`).
+    #[serde(rename = "opening_minor")]
     pub opening: i64,
     /// Cost placed in service in the period.
+    #[serde(rename = "additions_minor")]
     pub additions: i64,
     /// Depreciation charged.
+    #[serde(rename = "depreciation_minor")]
     pub depreciation: i64,
     /// Impairment losses.
+    #[serde(rename = "impairment_minor")]
     pub impairment: i64,
     /// Carrying amount derecognised on disposal.
+    #[serde(rename = "disposals_minor")]
     pub disposals: i64,
     /// Carrying amount at the end: opening + additions − depreciation −
     /// impairment − disposals.
+    #[serde(rename = "closing_minor")]
     pub closing: i64,
     /// Depreciation charged so far on what is still held.
+    #[serde(rename = "accumulated_minor")]
     pub accumulated: i64,
     /// Cost of what is still held at the end.
+    #[serde(rename = "cost_minor")]
     pub cost: i64,
 }
 
