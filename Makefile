@@ -22,6 +22,7 @@ lint: toolchain
 
 ## The whole suite: formatting, lints, every test.
 test: lint
+	bash scripts/python-deps.sh
 	bash scripts/with-s3.sh $(CARGO) test --workspace --all-targets
 	$(CARGO) test --workspace --doc
 

@@ -18,6 +18,7 @@ mod export;
 mod faults;
 mod history;
 mod hostile;
+mod json_schemas;
 mod ledger;
 mod lock;
 mod maintenance;

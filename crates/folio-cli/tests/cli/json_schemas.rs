@@ -1,0 +1,98 @@
+//! Every documented JSON output (docs/json/NAME.schema.json) checked
+//! against the real output of its command, by an independent validator
+//! (Python's `jsonschema`, draft 2020-12: tests/check_json_schemas.py).
+
+use super::Env;
+
+/// Runs each command with `--json` on a repository that exercises its
+/// fields (annotators, costs, a linked table, a book policy) and checks
+/// every output against its schema.
+#[test]
+fn every_json_output_matches_its_documented_schema() {
+    let e = Env::new();
+    e.write(
+        ".folio/config.toml",
+        b"[tables.\"labels.csv\"]\nkey = [\"id\"]\nlinks = { column = \"path\", dataset = \"images\" }\n[tables.\"labels.csv\".meta]\nlabel = \"label\"\nannotator = \"annotator\"\nconfidence = \"confidence\"\ncost = \"cost\"\n[tables.\"t.csv\".meta]\nsource = \"src\"\nlicense = \"lic\"\n",
+    );
+    e.write("images/cat/1.png", b"c1");
+    e.write("images/dog/1.png", b"d1");
+    e.write(
+        "labels.csv",
+        b"id,path,label,annotator,confidence,cost\n1,cat/1.png,cat,ann,0.9,0.10\n2,dog/1.png,dog,bob,0.4,0.20\n",
+    );
+    e.write("t.csv", b"id,x,src,lic\n1,0.5,s3://a,CC0\n2,1.5,,\n");
+    let outputs = tempfile::tempdir().expect("tempdir");
+    let save = |name: &str, args: &[&str]| {
+        let out = e.ok(args);
+        std::fs::write(outputs.path().join(format!("{name}.json")), out).expect("write");
+    };
+    save(
+        "commit",
+        &[
+            "commit",
+            "images",
+            "labels.csv",
+            "t.csv",
+            "--key",
+            "t.csv=id",
+            "--currency",
+            "EUR",
+            "-m",
+            "one",
+            "--json",
+        ],
+    );
+    e.ok(&[
+        "annotate",
+        "images/cat/1.png",
+        "--label",
+        "dog",
+        "--annotator",
+        "cy",
+        "--confidence",
+        "0.7",
+    ]);
+    e.ok(&[
+        "book",
+        "policy",
+        "images",
+        "--method",
+        "straight-line",
+        "--life",
+        "12",
+    ]);
+    e.write("t.csv", b"id,x,src,lic\n1,0.5,s3://a,CC0\n3,2.5,s3://b,\n");
+    save("commit.second", &["commit", "-m", "two", "--json"]);
+    e.write("t.csv", b"id,x,src,lic\n1,0.7,s3://a,CC0\n3,2.5,s3://b,\n");
+    save("status", &["status", "--json"]);
+    e.ok(&["tag", "v1"]);
+    save("log", &["log", "--json"]);
+    save("audit", &["audit", "--json"]);
+    save("audit.rev", &["audit", "--rev", "HEAD~1", "--json"]);
+    save("lineage", &["lineage", "images/cat/1.png", "--json"]);
+    save("lineage.row", &["lineage", "t.csv:1", "--json"]);
+    save("quality", &["quality", "--json"]);
+    save(
+        "quality.judged",
+        &["quality", "--adjudicator", "cy", "--json"],
+    );
+    save("book-value", &["book", "value", "--json"]);
+    save("book-portfolio", &["book", "portfolio", "--json"]);
+    save("book-schedule", &["book", "schedule", "--json"]);
+    save("verify", &["verify", "--json"]);
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/check_json_schemas.py"
+    );
+    let run = std::process::Command::new("python3")
+        .arg(script)
+        .arg(outputs.path())
+        .output()
+        .expect("python3 runs (the schema check needs Python 3 with `jsonschema`)");
+    assert!(
+        run.status.success(),
+        "outputs that do not match docs/json:\n{}{}",
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr)
+    );
+}
