@@ -80,6 +80,21 @@ fn every_json_output_matches_its_documented_schema() {
     save("book-portfolio", &["book", "portfolio", "--json"]);
     save("book-schedule", &["book", "schedule", "--json"]);
     save("verify", &["verify", "--json"]);
+    save("show", &["show", "HEAD", "--json"]);
+    save("show.first", &["show", "HEAD~1", "--json"]);
+    // Rows added, removed and modified, a new column, a renamed file.
+    e.write(
+        "t.csv",
+        b"id,x,src,lic,note\n1,0.9,s3://a,CC0,n\n4,3.5,s3://c,,\n",
+    );
+    std::fs::rename(e.p("images/dog/1.png"), e.p("images/dog/2.png")).expect("rename");
+    save("diff", &["diff", "--json"]);
+    save("diff.commits", &["diff", "HEAD~1", "HEAD", "--json"]);
+    e.ok(&["branch", "side"]);
+    save("branch", &["branch", "--json"]);
+    save("tag", &["tag", "--json"]);
+    save("oplog", &["oplog", "--json"]);
+    save("gc", &["gc", "--json"]);
     let script = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../tests/check_json_schemas.py"

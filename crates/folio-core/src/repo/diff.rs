@@ -85,16 +85,14 @@ pub struct FileDiff {
 pub struct RowReport {
     /// added, removed or modified.
     pub change: RowChangeKind,
-    /// The key (keyed tables).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// The key (keyed tables; JSON `null` otherwise).
     pub key: Option<String>,
     /// How many identical rows (unkeyed tables may repeat a row).
     pub count: u32,
-    /// For modified rows: the cells that changed.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    /// For modified rows: the cells that changed (empty otherwise).
     pub cells: Vec<manifest::CellChange>,
-    /// For added or removed rows: the row's values (null cells omitted).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// For added or removed rows: the row's values (null cells omitted;
+    /// JSON `null` for modified rows).
     pub row: Option<BTreeMap<String, String>>,
 }
 
@@ -107,8 +105,7 @@ pub struct TableDiff {
     pub status: &'static str,
     /// Key columns of the new side (of the old one when removed).
     pub key: Vec<String>,
-    /// Set when the two sides use different keys.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Set when the two sides use different keys (JSON `null` otherwise).
     pub note: Option<String>,
     /// Schema changes.
     pub schema: Vec<SchemaChange>,
