@@ -38,7 +38,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 pub use parquet::decoding_untrusted;
-pub use read::{RowSink, read_table};
+pub use read::{RowSink, read_table, read_table_checked};
 
 /// One row as text: its line, and column → value (null cells left out).
 pub type TextRow = (u64, std::collections::HashMap<String, String>);
@@ -332,6 +332,13 @@ pub enum TableError {
     /// A stored table object is damaged.
     #[error("table object {0}: malformed ({1})")]
     Corrupt(crate::id::ObjectId, String),
+    /// The file's bytes as parsed are not the bytes the commit hashed: it
+    /// changed while it was being committed.
+    #[error("{}: the file changed while it was being committed (its bytes no longer hash to what was snapshotted): nothing was written; commit again once it is no longer being written", path.display())]
+    Changed {
+        /// The file.
+        path: PathBuf,
+    },
 }
 
 impl TableError {
@@ -342,7 +349,8 @@ impl TableError {
             TableError::BadRow { .. }
             | TableError::DuplicateKey { .. }
             | TableError::UnknownKey { .. }
-            | TableError::Unreadable { .. } => ErrorKind::Invalid,
+            | TableError::Unreadable { .. }
+            | TableError::Changed { .. } => ErrorKind::Invalid,
             TableError::Corrupt(..) => ErrorKind::Damaged,
         }
     }

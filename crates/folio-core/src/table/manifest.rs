@@ -10,7 +10,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use super::read::{ReadSummary, RowSink};
-use super::{Cell, ColumnType, Format, TableError, encode_key, encode_row, read_table, row_hash};
+use super::{
+    Cell, ColumnType, Format, TableError, encode_key, encode_row, read_table_checked, row_hash,
+};
 use crate::id::ObjectId;
 
 /// First line of a manifest root.
@@ -176,12 +178,14 @@ pub fn build(
         arena: Vec::new(),
         recs: Vec::new(),
     };
-    let ReadSummary { columns, rejected } = read_table(
+    // Parsed from the bytes the snapshot hashed, or refused.
+    let ReadSummary { columns, rejected } = read_table_checked(
         path,
         settings.format,
         &settings.declared,
         settings.lenient,
         &mut c,
+        Some(blob),
     )?;
     let mut recs = std::mem::take(&mut c.recs);
     recs.sort_by(|a, b| c.ident(a).cmp(c.ident(b)).then(a.line.cmp(&b.line)));
@@ -829,6 +833,38 @@ mod tests {
         std::fs::write(&p, content).expect("write");
         let (m, chunks) = build(&p, ObjectId::of(content.as_bytes()), &settings(key))?;
         Ok((m, chunks.into_iter().collect()))
+    }
+
+    #[test]
+    fn a_table_is_built_only_from_the_bytes_the_commit_hashed() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let parquet = std::fs::read(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/parquet/types.parquet"),
+        )
+        .expect("fixture");
+        let cases: [(&str, Format, Vec<u8>); 3] = [
+            ("t.csv", Format::Csv, b"id,x\n1,a\n2,b\n".to_vec()),
+            ("t.jsonl", Format::Jsonl, b"{\"id\": 1}\n{\"id\": 2}\n".to_vec()),
+            ("t.parquet", Format::Parquet, parquet),
+        ];
+        for (name, format, bytes) in cases {
+            let p = d.path().join(name);
+            std::fs::write(&p, &bytes).expect("write");
+            let s = TableSettings {
+                format,
+                ..settings(&[])
+            };
+            // The bytes snapshotted: it builds.
+            build(&p, ObjectId::of(&bytes), &s).unwrap_or_else(|e| panic!("{name}: {e}"));
+            // What the snapshot hashed was another version (the file
+            // changed between hashing and parsing): refused, named.
+            let mut other = bytes.clone();
+            other.push(b'\n');
+            match build(&p, ObjectId::of(&other), &s) {
+                Err(TableError::Changed { path }) => assert_eq!(path, p),
+                other => panic!("{name}: expected Changed, got {:?}", other.map(|x| x.0)),
+            }
+        }
     }
 
     #[test]

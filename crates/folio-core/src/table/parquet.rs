@@ -84,6 +84,23 @@ fn guarded<T>(path: &std::path::Path, f: impl FnOnce() -> T) -> Result<T, TableE
     })
 }
 
+/// BLAKE3 of everything `f` holds, read at offsets (its position is left
+/// alone).
+fn hash_handle(f: &File) -> std::io::Result<crate::id::ObjectId> {
+    use std::os::unix::fs::FileExt;
+    let mut h = blake3::Hasher::new();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut at = 0u64;
+    loop {
+        let n = f.read_at(&mut buf, at)?;
+        if n == 0 {
+            return Ok(h.finalize().into());
+        }
+        h.update(&buf[..n]);
+        at += n as u64;
+    }
+}
+
 pub(super) fn read(st: &mut State<'_>, sink: &mut dyn RowSink) -> Result<(), TableError> {
     let path = st.path.to_path_buf();
     let unreadable = |reason: String| TableError::Unreadable {
@@ -91,6 +108,12 @@ pub(super) fn read(st: &mut State<'_>, sink: &mut dyn RowSink) -> Result<(), Tab
         reason,
     };
     let file = File::open(&path).map_err(|e| st.io(e))?;
+    // The same open file, to hash what was parsed (a rename over the path
+    // meanwhile does not change what this handle reads).
+    let same = match st.expect {
+        Some(_) => Some(file.try_clone().map_err(|e| st.io(e))?),
+        None => None,
+    };
     if is_encrypted(&file) {
         return Err(unreadable(
             "an encrypted Parquet file (its footer is encrypted): folio does not read Parquet encryption; decrypt it first (e.g. with pyarrow and its key)"
@@ -154,6 +177,12 @@ pub(super) fn read(st: &mut State<'_>, sink: &mut dyn RowSink) -> Result<(), Tab
             // Rejected (lenient) or an error: the row is not handed on.
             Some(reason) => st.reject(line, reason)?,
             None => st.accept(line, &cells, sink)?,
+        }
+    }
+    if let (Some(want), Some(f)) = (st.expect, same) {
+        let got = hash_handle(&f).map_err(|e| st.io(e))?;
+        if got != want {
+            return Err(TableError::Changed { path });
         }
     }
     Ok(())

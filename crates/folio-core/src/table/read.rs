@@ -36,6 +36,23 @@ pub fn read_table(
     lenient: bool,
     sink: &mut dyn RowSink,
 ) -> Result<ReadSummary, TableError> {
+    read_table_checked(path, format, declared, lenient, sink, None)
+}
+
+/// [`read_table`], and, given `expect`, a check that the bytes parsed are
+/// the bytes whose BLAKE3 is `expect` (the blob a commit snapshotted):
+/// CSV and JSON Lines are hashed as they are parsed, from the same reads,
+/// and read to their end; a Parquet file, read at random, is hashed
+/// through the handle it was parsed from. A difference is
+/// [`TableError::Changed`].
+pub fn read_table_checked(
+    path: &Path,
+    format: Format,
+    declared: &BTreeMap<String, ColumnType>,
+    lenient: bool,
+    sink: &mut dyn RowSink,
+    expect: Option<crate::id::ObjectId>,
+) -> Result<ReadSummary, TableError> {
     let mut st = State {
         path,
         declared,
@@ -43,6 +60,7 @@ pub fn read_table(
         columns: Vec::new(),
         types: Vec::new(),
         rejected: Vec::new(),
+        expect,
     };
     match format {
         Format::Csv => read_csv(&mut st, b',', sink)?,
@@ -69,9 +87,53 @@ pub(super) struct State<'a> {
     columns: Vec<String>,
     types: Vec<ColumnType>,
     rejected: Vec<(u64, String)>,
+    /// The BLAKE3 the bytes read must have, when checked.
+    pub(super) expect: Option<crate::id::ObjectId>,
+}
+
+/// A file read through a BLAKE3 hasher: every byte the parser reads is
+/// hashed as it passes.
+pub(super) struct Hashing<R> {
+    inner: R,
+    hasher: Option<blake3::Hasher>,
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Some(h) = &mut self.hasher {
+            h.update(&buf[..n]);
+        }
+        Ok(n)
+    }
 }
 
 impl State<'_> {
+    /// Opens the file, hashing what is read when a hash is expected.
+    fn open(&self) -> Result<Hashing<File>, TableError> {
+        let inner = File::open(self.path).map_err(|e| self.io(e))?;
+        Ok(Hashing {
+            inner,
+            hasher: self.expect.map(|_| blake3::Hasher::new()),
+        })
+    }
+
+    /// Reads what the parser left to the end, then checks the hash.
+    fn check<R: Read>(&self, mut r: Hashing<R>) -> Result<(), TableError> {
+        let Some(want) = self.expect else {
+            return Ok(());
+        };
+        std::io::copy(&mut r, &mut std::io::sink()).map_err(|e| self.io(e))?;
+        let got: crate::id::ObjectId = r.hasher.take().expect("hashing").finalize().into();
+        if got == want {
+            Ok(())
+        } else {
+            Err(TableError::Changed {
+                path: self.path.to_path_buf(),
+            })
+        }
+    }
+
     pub(super) fn io(&self, source: std::io::Error) -> TableError {
         TableError::Io {
             path: self.path.to_path_buf(),
@@ -172,7 +234,7 @@ impl Lines {
 }
 
 fn read_csv(st: &mut State<'_>, delimiter: u8, sink: &mut dyn RowSink) -> Result<(), TableError> {
-    let file = File::open(st.path).map_err(|e| st.io(e))?;
+    let file = st.open()?;
     let newlines = Rc::new(RefCell::new(VecDeque::new()));
     let mut lines = Lines {
         newlines: Rc::clone(&newlines),
@@ -244,11 +306,11 @@ fn read_csv(st: &mut State<'_>, delimiter: u8, sink: &mut dyn RowSink) -> Result
             }
         }
     }
-    Ok(())
+    st.check(rdr.into_inner().into_inner().inner)
 }
 
 fn read_jsonl(st: &mut State<'_>, sink: &mut dyn RowSink) -> Result<(), TableError> {
-    let file = File::open(st.path).map_err(|e| st.io(e))?;
+    let file = st.open()?;
     let mut rdr = BufReader::with_capacity(1 << 16, file);
     let mut buf = Vec::new();
     let mut cells: Vec<Cell> = Vec::new();
@@ -291,7 +353,7 @@ fn read_jsonl(st: &mut State<'_>, sink: &mut dyn RowSink) -> Result<(), TableErr
         }
         st.accept(line, &cells, sink)?;
     }
-    Ok(())
+    st.check(rdr.into_inner())
 }
 
 fn json_cell(v: serde_json::Value) -> Cell {
