@@ -95,6 +95,35 @@ fn every_json_output_matches_its_documented_schema() {
     save("tag", &["tag", "--json"]);
     save("oplog", &["oplog", "--json"]);
     save("gc", &["gc", "--json"]);
+    save("drift", &["drift", "HEAD~1", "HEAD", "--json"]);
+    save(
+        "drift.added",
+        &["drift", "HEAD~1", "HEAD", "--added", "--json"],
+    );
+    save("prove", &["prove", "t.csv:1"]);
+    std::fs::write(e.p("proof.json"), e.ok(&["prove", "t.csv:1"])).expect("proof");
+    save("verify-proof", &["verify-proof", "proof.json", "--json"]);
+    let remote = tempfile::tempdir().expect("remote");
+    e.ok(&[
+        "remote",
+        "add",
+        "origin",
+        &remote.path().display().to_string(),
+    ]);
+    save("push", &["push", "--json"]);
+    save("push.again", &["push", "--json"]);
+    // Merges: a merge commit, then nothing to do, then a fast-forward.
+    e.ok(&["restore", "t.csv", "images"]);
+    e.ok(&["switch", "side"]);
+    e.write("images/cat/9.png", b"side");
+    e.ok(&["commit", "images", "-m", "side"]);
+    e.ok(&["switch", "main"]);
+    e.write("images/cat/8.png", b"main");
+    e.ok(&["commit", "images", "-m", "main"]);
+    save("merge", &["merge", "side", "--json"]);
+    save("merge.again", &["merge", "side", "--json"]);
+    e.ok(&["switch", "side"]);
+    save("merge.forward", &["merge", "main", "--json"]);
     let script = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../tests/check_json_schemas.py"

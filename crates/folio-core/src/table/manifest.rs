@@ -844,7 +844,11 @@ mod tests {
         .expect("fixture");
         let cases: [(&str, Format, Vec<u8>); 3] = [
             ("t.csv", Format::Csv, b"id,x\n1,a\n2,b\n".to_vec()),
-            ("t.jsonl", Format::Jsonl, b"{\"id\": 1}\n{\"id\": 2}\n".to_vec()),
+            (
+                "t.jsonl",
+                Format::Jsonl,
+                b"{\"id\": 1}\n{\"id\": 2}\n".to_vec(),
+            ),
             ("t.parquet", Format::Parquet, parquet),
         ];
         for (name, format, bytes) in cases {
