@@ -101,26 +101,66 @@ fn hash_handle(f: &File) -> std::io::Result<crate::id::ObjectId> {
     }
 }
 
+/// Files up to this size are parsed from memory: the page readers then
+/// read a damaged header from a buffer, not a system call per byte (a
+/// 4.8 KB fuzzed file took 23 s from the file, D80), and the bytes hashed
+/// are exactly the bytes parsed.
+const IN_MEMORY: u64 = 64 << 20;
+
 pub(super) fn read(st: &mut State<'_>, sink: &mut dyn RowSink) -> Result<(), TableError> {
     let path = st.path.to_path_buf();
     let unreadable = |reason: String| TableError::Unreadable {
         path: path.clone(),
         reason,
     };
-    let file = File::open(&path).map_err(|e| st.io(e))?;
-    // The same open file, to hash what was parsed (a rename over the path
-    // meanwhile does not change what this handle reads).
-    let same = match st.expect {
-        Some(_) => Some(file.try_clone().map_err(|e| st.io(e))?),
-        None => None,
-    };
+    let mut file = File::open(&path).map_err(|e| st.io(e))?;
     if is_encrypted(&file) {
         return Err(unreadable(
             "an encrypted Parquet file (its footer is encrypted): folio does not read Parquet encryption; decrypt it first (e.g. with pyarrow and its key)"
                 .into(),
         ));
     }
-    let reader = guarded(&path, || SerializedFileReader::new(file))?.map_err(|e| {
+    let len = file.metadata().map_err(|e| st.io(e))?.len();
+    if len <= IN_MEMORY {
+        use std::io::Read as _;
+        let mut bytes = Vec::with_capacity(len as usize);
+        file.read_to_end(&mut bytes).map_err(|e| st.io(e))?;
+        if let Some(want) = st.expect
+            && crate::id::ObjectId::of(&bytes) != want
+        {
+            return Err(TableError::Changed { path });
+        }
+        return parse(st, sink, &path, bytes::Bytes::from(bytes));
+    }
+    // The same open file, to hash what was parsed (a rename over the path
+    // meanwhile does not change what this handle reads).
+    let same = match st.expect {
+        Some(_) => Some(file.try_clone().map_err(|e| st.io(e))?),
+        None => None,
+    };
+    parse(st, sink, &path, file)?;
+    if let (Some(want), Some(f)) = (st.expect, same) {
+        let got = hash_handle(&f).map_err(|e| st.io(e))?;
+        if got != want {
+            return Err(TableError::Changed { path });
+        }
+    }
+    Ok(())
+}
+
+/// Reads the rows of the Parquet file `r` holds.
+fn parse<R: parquet::file::reader::ChunkReader + 'static>(
+    st: &mut State<'_>,
+    sink: &mut dyn RowSink,
+    path: &std::path::Path,
+    r: R,
+) -> Result<(), TableError> {
+    let path = path.to_path_buf();
+    let unreadable = |reason: String| TableError::Unreadable {
+        path: path.clone(),
+        reason,
+    };
+    let reader = guarded(&path, || SerializedFileReader::new(r))?.map_err(|e| {
         unreadable(format!(
             "not a Parquet file folio can read ({e}); check it with `parquet-tools` or re-export it"
         ))
@@ -177,12 +217,6 @@ pub(super) fn read(st: &mut State<'_>, sink: &mut dyn RowSink) -> Result<(), Tab
             // Rejected (lenient) or an error: the row is not handed on.
             Some(reason) => st.reject(line, reason)?,
             None => st.accept(line, &cells, sink)?,
-        }
-    }
-    if let (Some(want), Some(f)) = (st.expect, same) {
-        let got = hash_handle(&f).map_err(|e| st.io(e))?;
-        if got != want {
-            return Err(TableError::Changed { path });
         }
     }
     Ok(())
