@@ -34,6 +34,8 @@ pub const NAMES: &[&str] = &[
     "gc:repacked",
     // The operation log: the command's work done, not yet journalled.
     "oplog:before-append",
+    // push: every object uploaded, the remote's ref not yet moved.
+    "push:uploaded",
 ];
 
 static ARMED: OnceLock<(String, u64)> = OnceLock::new();

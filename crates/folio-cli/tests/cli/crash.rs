@@ -119,6 +119,14 @@ fn the_crash_matrix_leaves_a_sound_repository_at_every_write_step() {
         ("gc:repacked", &["gc", "--prune"]),
         ("pack:data-persisted", &["gc", "--prune"]),
         ("oplog:before-append", &["branch", "-d", "old"]),
+        // A merge writes the working tree, then commits with two parents.
+        ("checkout:file-written@1", &["merge", "old"]),
+        ("commit:objects-stored", &["merge", "old"]),
+        ("commit:head-moved", &["merge", "old"]),
+        ("oplog:before-append", &["merge", "old"]),
+        // A push uploads everything, then moves the remote's branch.
+        ("push:uploaded", &["push"]),
+        ("pack:data-persisted", &["push"]),
     ];
     for (fp, args) in cases {
         let e = Env::new();
@@ -140,12 +148,30 @@ fn the_crash_matrix_leaves_a_sound_repository_at_every_write_step() {
         // The change the commit cases record.
         e.write("img/f1.txt", b"two 1");
         e.write("t.csv", b"id,label\n1,cat\n2,dog\n3,yak\n4,elk\n");
-        if args[0] == "gc" || args[0] == "checkout" {
+        if ["gc", "checkout", "merge", "push"].contains(&args[0]) {
             e.ok(&["commit", "-m", "third"]);
             if args[0] == "gc" {
                 e.ok(&["branch", "-d", "old"]);
             }
         }
+        if args[0] == "merge" {
+            // Work on the other branch to merge (the pending annotation
+            // stays on main).
+            e.ok(&["switch", "old"]);
+            e.write("img/f5.txt", b"side 5");
+            e.ok(&["commit", "-m", "side"]);
+            e.ok(&["switch", "main"]);
+        }
+        let remote = tempfile::tempdir().expect("remote");
+        if args[0] == "push" {
+            e.ok(&[
+                "remote",
+                "add",
+                "origin",
+                &remote.path().display().to_string(),
+            ]);
+        }
+        let merge_base = e.json(&["log", "-n", "1", "--json"])[0]["id"].clone();
         let acked = e
             .json(&["log", "--rev", "main", "--json"])
             .as_array()
@@ -170,6 +196,37 @@ fn the_crash_matrix_leaves_a_sound_repository_at_every_write_step() {
                 head["id"] == before || (head["message"] == "new" && head["parents"][0] == before),
                 "{what}: HEAD {head}"
             );
+        }
+        if args[0] == "merge" {
+            assert!(
+                head["id"] == merge_base
+                    || (head["parents"].as_array().map(Vec::len) == Some(2)
+                        && head["parents"][0] == merge_base),
+                "{what}: HEAD {head}"
+            );
+            // A merge stopped before its commit is still in progress: the
+            // documented way out is to abort it (or continue it).
+            if e.json(&["status", "--json"])["merge"].is_object() {
+                e.ok(&["merge", "--abort"]);
+            }
+        }
+        if args[0] == "push" {
+            // The remote's branch did not move; pushing again completes it,
+            // and a clone of the remote verifies.
+            e.ok(&["push"]);
+            let clone = tempfile::tempdir().expect("clone");
+            let to = clone.path().join("c");
+            e.ok(&[
+                "clone",
+                &remote.path().display().to_string(),
+                &to.display().to_string(),
+            ]);
+            let v = e
+                .cmd(&["verify", "--json"])
+                .current_dir(&to)
+                .output()
+                .expect("verify the clone");
+            assert!(v.status.success(), "{what}: the clone does not verify");
         }
         // Nothing acknowledged is lost.
         let log = e.json(&["log", "--rev", "main", "--json"]);

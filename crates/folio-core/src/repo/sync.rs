@@ -825,6 +825,7 @@ impl Repo {
         }
         self.upload_loose(conn, &trusted, loose, jobs, &stats, progress)?;
         self.upload_packs(conn, "packs/meta", &[meta], &trusted, &stats, progress)?;
+        crate::failpoint::hit("push:uploaded");
         for (kind, name, new, old) in plans {
             let key = ref_key(kind, &name);
             let won = conn.backend.swap_ref(
