@@ -468,6 +468,18 @@ pub enum CellRef<'a> {
     Json(&'a str),
 }
 
+impl<'a> CellRef<'a> {
+    /// The cell as the text a CSV of it holds (`true`/`false` for a
+    /// boolean); `None` when null.
+    pub fn text(self) -> Option<&'a str> {
+        match self {
+            CellRef::Null => None,
+            CellRef::Text(t) | CellRef::Number(t) | CellRef::Json(t) => Some(t),
+            CellRef::Bool(b) => Some(if b { "true" } else { "false" }),
+        }
+    }
+}
+
 impl Cell {
     /// The cell, borrowed.
     pub fn as_ref(&self) -> CellRef<'_> {

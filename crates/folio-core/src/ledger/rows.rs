@@ -75,18 +75,7 @@ pub fn row_meta(columns: &MetaFields, body: &[u8]) -> MetaFields {
             .any(|f| columns.field(f).as_deref() == Some(name))
     };
     let whole = crate::table::visit_row(body, &mut |name, cell| {
-        use crate::table::CellRef;
-        let text = match cell {
-            CellRef::Null => return,
-            CellRef::Text(t) | CellRef::Number(t) | CellRef::Json(t) => t,
-            CellRef::Bool(b) => {
-                if b {
-                    "true"
-                } else {
-                    "false"
-                }
-            }
-        };
+        let Some(text) = cell.text() else { return };
         if mapped(name) {
             found.push((name, text.to_string()));
         }

@@ -527,7 +527,7 @@ fn join_abs(base: &Path, rel: &str) -> std::path::PathBuf {
 
 /// The folder `dir` (beneath the working tree `work`) from `dirs`, opened
 /// there first without following a link; `None` when it is gone.
-fn opened<'a>(
+pub(super) fn opened<'a>(
     work: &Path,
     dirs: &'a mut std::collections::HashMap<String, DirFd>,
     dir: &str,

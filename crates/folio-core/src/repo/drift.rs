@@ -307,36 +307,43 @@ impl Repo {
         Ok((p.columns, true))
     }
 
-    /// The ledger's latest label and confidence of the files of folder
-    /// dataset `dataset` present at `commit` that have one (empty when
-    /// none has).
-    fn file_labels(&self, commit: &Commit, dataset: &str) -> Result<IdMap<LatestLabel>, RepoError> {
-        if commit.ledger.is_none() {
+    /// The ledger's latest label and confidence of the files of the
+    /// folder datasets `folders` present at `commit` that have one (empty
+    /// when none has): one read of the ledger for every folder.
+    fn file_labels(
+        &self,
+        commit: &Commit,
+        folders: &[&str],
+    ) -> Result<IdMap<LatestLabel>, RepoError> {
+        if commit.ledger.is_none() || folders.is_empty() {
             return Ok(IdMap::default());
         }
         let view = self.ledger_view_at(commit.id())?;
         if view.has_no_annotations()? {
             return Ok(IdMap::default());
         }
-        let prefix = format!("{dataset}/");
-        let mut m = view.present_labels_where(&|l| l.starts_with(prefix.as_bytes()))?;
+        let prefixes: Vec<String> = folders.iter().map(|d| format!("{d}/")).collect();
+        let mut m =
+            view.present_labels_where(&|l| prefixes.iter().any(|p| l.starts_with(p.as_bytes())))?;
         m.retain(|_, (l, c)| l.is_some() || c.is_some());
         Ok(m)
     }
 
     /// File sizes and types of the files of a folder dataset at a commit
     /// that `keep` accepts (by path in the repository and entry), and,
-    /// given `labels`, the ledger's label and confidence of each.
+    /// given `labels`, the ledger's label and confidence of each; whether
+    /// any file of the dataset (kept or not) has one in `labels`.
     fn folder_profile(
         &self,
         commit: &Commit,
         dataset: &str,
         labels: Option<&IdMap<LatestLabel>>,
         keep: &dyn Fn(&str, &FlatEntry) -> bool,
-    ) -> Result<Option<Profile>, RepoError> {
+    ) -> Result<Option<(Profile, bool)>, RepoError> {
         let Some(d) = commit.datasets.iter().find(|d| d.path == dataset) else {
             return Ok(None);
         };
+        let mut labelled = false;
         let files = self.flatten_dataset(Some(d))?;
         let mut size = ColumnBuilder::new(FILE_SIZE, ColumnType::Integer);
         let mut kind = ColumnBuilder::new(FILE_TYPE, ColumnType::Categorical);
@@ -345,15 +352,17 @@ impl Repo {
         let mut n = 0;
         for (path, f) in &files {
             let full = format!("{dataset}/{path}");
-            if f.kind == EntryKind::Tree || !keep(&full, f) {
+            if f.kind == EntryKind::Tree {
+                continue;
+            }
+            let known = labels.and_then(|m| m.get(&ExampleId::file(&full)));
+            labelled |= known.is_some();
+            if !keep(&full, f) {
                 continue;
             }
             n += 1;
-            if let Some(labels) = labels {
-                let (l, c) = labels
-                    .get(&ExampleId::file(&full))
-                    .cloned()
-                    .unwrap_or_default();
+            if labels.is_some() {
+                let (l, c) = known.cloned().unwrap_or_default();
                 label.add(&l.map_or(Cell::Null, Cell::Text), 1);
                 conf.add(&c.map_or(Cell::Null, |c| Cell::Number(format!("{c}"))), 1);
             }
@@ -367,16 +376,19 @@ impl Repo {
             };
             kind.add(&Cell::Text(ext), 1);
         }
-        Ok(Some(Profile {
-            version: PROFILE_VERSION,
-            rows: n,
-            key: Vec::new(),
-            columns: if labels.is_some() {
-                vec![size.finish(), kind.finish(), label.finish(), conf.finish()]
-            } else {
-                vec![size.finish(), kind.finish()]
+        Ok(Some((
+            Profile {
+                version: PROFILE_VERSION,
+                rows: n,
+                key: Vec::new(),
+                columns: if labels.is_some() {
+                    vec![size.finish(), kind.finish(), label.finish(), conf.finish()]
+                } else {
+                    vec![size.finish(), kind.finish()]
+                },
             },
-        }))
+            labelled,
+        )))
     }
 
     /// Drift from commit `r` (reference) to commit `c` (current).
@@ -624,8 +636,14 @@ impl Repo {
             .collect();
         folders.sort_unstable();
         folders.dedup();
+        folders.retain(|d| opts.wants(d));
+        // One read of each side's ledger for every folder.
+        let (rl, cl) = (
+            self.file_labels(rc, &folders)?,
+            self.file_labels(cc, &folders)?,
+        );
         let mut out = Vec::new();
-        for d in folders.into_iter().filter(|d| opts.wants(d)) {
+        for d in folders {
             let sel = opts.selection_for(d);
             let (mut rs, mut cs) = (None, None);
             let ra = self.selected_examples(rc, &sel.reference, &mut rs)?;
@@ -641,19 +659,28 @@ impl Repo {
             } else {
                 None
             };
-            let (rl, cl) = (self.file_labels(rc, d)?, self.file_labels(cc, d)?);
-            // The ledger's columns on both sides when either has labels.
-            let labelled = !rl.is_empty() || !cl.is_empty();
-            let labels_of = |m: IdMap<LatestLabel>| labelled.then_some(m);
-            let mut a =
-                self.folder_profile(rc, d, labels_of(rl).as_ref(), &|p, _| in_set(&ra, p))?;
-            let mut b = self.folder_profile(cc, d, labels_of(cl).as_ref(), &|p, f| {
+            // Either side's ledger labelling any file: both sides get the
+            // columns (a side without labels, all missing).
+            let any = !rl.is_empty() || !cl.is_empty();
+            let labels_of = |m| any.then_some(m);
+            let a = self.folder_profile(rc, d, labels_of(&rl), &|p, _| in_set(&ra, p))?;
+            let b = self.folder_profile(cc, d, labels_of(&cl), &|p, f| {
                 in_set(&ca, p)
                     && before.as_ref().is_none_or(|before| {
                         let rel = &p[d.len() + 1..];
                         before.get(rel).is_none_or(|old| old.id != f.id)
                     })
             })?;
+            // The ledger's columns on both sides when either side labels
+            // a file of this dataset, on neither otherwise.
+            let labelled = [&a, &b].into_iter().flatten().any(|p| p.1);
+            let (mut a, mut b) = (a.map(|p| p.0), b.map(|p| p.0));
+            if !labelled {
+                for p in [&mut a, &mut b].into_iter().flatten() {
+                    p.columns
+                        .retain(|c| c.name != LEDGER_LABEL && c.name != LEDGER_CONFIDENCE);
+                }
+            }
             for p in [&a, &b].into_iter().flatten() {
                 known.extend(p.columns.iter().map(|c| c.name.clone()));
             }

@@ -109,16 +109,18 @@ fn linked_file(
 pub(super) fn link_value(body: &[u8], column: &str) -> Option<String> {
     let mut out = None;
     crate::table::visit_row(body, &mut |name, cell| {
-        use crate::table::CellRef;
         if name == column {
-            out = match cell {
-                CellRef::Text(t) | CellRef::Number(t) | CellRef::Json(t) => Some(t.to_string()),
-                CellRef::Bool(b) => Some(b.to_string()),
-                CellRef::Null => None,
-            };
+            out = cell.text().map(str::to_string);
         }
     });
     out
+}
+
+/// Whether a link column's `value` names `file` (a full path) of
+/// `dataset`: as a path inside it, or with the dataset's path in front.
+pub(super) fn links_to(dataset: &str, value: &str, file: &str) -> bool {
+    let v = value.trim_start_matches("./");
+    v == file || file.strip_prefix(dataset).and_then(|r| r.strip_prefix('/')) == Some(v)
 }
 
 /// The dataset a path belongs to.
@@ -419,10 +421,7 @@ impl Repo {
                     _ => None,
                 };
                 let lines = self.lines_of(table, &link.column, &|v| match &file {
-                    Some(f) => {
-                        let v = v.trim_start_matches("./");
-                        v == f || format!("{dataset}/{v}") == *f
-                    }
+                    Some(f) => links_to(dataset, v, f),
                     None => v == value,
                 });
                 let at = if lines.is_empty() {

@@ -84,8 +84,7 @@ impl Repo {
             let keyed = !m.key.is_empty();
             for row in self.manifest_rows(Some(&m))? {
                 let v = super::examples::link_value(&row.body, &link.column);
-                let v = v.as_deref().map(|v| v.trim_start_matches("./"));
-                if v.is_some_and(|v| v == path || format!("{dataset}/{v}") == path) {
+                if v.is_some_and(|v| super::examples::links_to(dataset, &v, path)) {
                     let l = crate::ledger::Locator::row(table, keyed, &row.ident);
                     out.push(l.as_str().to_string());
                 }

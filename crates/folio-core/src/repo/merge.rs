@@ -525,6 +525,8 @@ impl Repo {
     /// Writes a plan's changes into the working tree, never through a
     /// symlink.
     pub(super) fn apply_merge(&self, plan: &Plan) -> Result<(), RepoError> {
+        // Folders removals go through, each opened once.
+        let mut dirs = std::collections::HashMap::new();
         for (path, w) in &plan.writes {
             let dest = self.abs(path);
             let dir = path.rsplit_once('/').map_or("", |x| x.0);
@@ -532,13 +534,9 @@ impl Repo {
                 Write::Remove => {
                     // Relative to its folder, opened without following a
                     // link; a folder already gone leaves nothing to remove.
-                    match crate::fsutil::DirFd::open_beneath(&self.work, dir) {
-                        Ok(fd) => {
-                            let name = path.rsplit('/').next().unwrap_or(path);
-                            fd.remove_file(name).map_err(RepoError::io(&dest))?;
-                        }
-                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                        Err(_) => return Err(RepoError::SymlinkInTheWay(self.abs(dir))),
+                    if let Some(fd) = super::checkout::opened(&self.work, &mut dirs, dir)? {
+                        let name = path.rsplit('/').next().unwrap_or(path);
+                        fd.remove_file(name).map_err(RepoError::io(&dest))?;
                     }
                 }
                 Write::Blob(e) => {
