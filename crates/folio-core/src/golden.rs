@@ -80,6 +80,7 @@ fn event_of(e: &Value) -> Event {
         "valued" => Payload::Valued {
             acquisition: int(p, "acquisition"),
             labelling: int(p, "labelling"),
+            fine: p.get("fine").and_then(Value::as_u64).unwrap_or(0) as u8,
             currency: s(p, "currency").into(),
             vendor: opt(p, "vendor"),
         },

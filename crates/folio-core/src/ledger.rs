@@ -50,8 +50,9 @@ pub struct ExampleState {
     pub annotator: Option<String>,
     /// With what confidence.
     pub confidence: Option<f64>,
-    /// The latest cost basis (acquisition plus labelling, minor units) and currency.
-    pub cost: Option<(i64, String)>,
+    /// The latest cost basis (acquisition plus labelling, in millionths
+    /// of the minor unit: exact, see `money::parse_micros`) and currency.
+    pub cost: Option<(i128, String)>,
     /// The latest sensitivity.
     pub sensitivity: Option<String>,
     /// The latest licence.
@@ -91,12 +92,9 @@ impl ExampleState {
                 self.annotator = annotator.clone();
                 self.confidence = *confidence;
             }
-            Payload::Valued {
-                acquisition,
-                labelling,
-                currency,
-                ..
-            } => self.cost = Some((acquisition + labelling, currency.clone())),
+            p @ Payload::Valued { .. } => {
+                self.cost = p.cost_micros().map(|(m, c)| (m, c.to_string()))
+            }
             Payload::Reclassified { sensitivity } => self.sensitivity = Some(sensitivity.clone()),
             Payload::Licensed { license } => self.license = Some(license.clone()),
             // A view expands `Rows` into its rows' events before they get here.

@@ -2,7 +2,7 @@
 
 use super::{Ctx, Failure, Result, out, out_json};
 use folio_core::ledger::inventory::{AuditFilter, AuditReport};
-use folio_core::ledger::money::format_minor;
+use folio_core::ledger::money::format_micros;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -46,9 +46,9 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
 }
 
 /// Costs per currency, as `12.50 EUR + 3 JPY`.
-fn costs(m: &std::collections::BTreeMap<String, i64>) -> String {
+fn costs(m: &std::collections::BTreeMap<String, i128>) -> String {
     m.iter()
-        .map(|(c, v)| format!("{} {c}", format_minor(*v, c)))
+        .map(|(c, v)| format!("{} {c}", format_micros(*v, c)))
         .collect::<Vec<_>>()
         .join(" + ")
 }
@@ -88,7 +88,7 @@ fn csv_text(r: &AuditReport) -> Result<String> {
             anns.join(";"),
             opt(g.mean_confidence),
             opt(g.min_confidence),
-            costs(&g.cost_minor),
+            costs(&g.cost_micros),
         ])
         .map_err(io)?;
     }
@@ -130,8 +130,8 @@ fn text(r: &AuditReport) -> String {
                 opt(g.min_confidence)
             );
         }
-        if !g.cost_minor.is_empty() {
-            s += &format!("  cost basis: {}\n", costs(&g.cost_minor));
+        if !g.cost_micros.is_empty() {
+            s += &format!("  cost basis: {}\n", costs(&g.cost_micros));
         }
     }
     for (title, list) in [

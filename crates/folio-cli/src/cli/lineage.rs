@@ -52,11 +52,8 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
             .unwrap_or_default();
         s += &format!("  label:    {label}{by}{conf}\n");
     }
-    if let (Some(c), Some(cur)) = (l.cost_minor, &l.currency) {
-        s += &format!(
-            "  cost:     {} {cur}\n",
-            folio_core::ledger::money::format_minor(c, cur)
-        );
+    if let (Some(c), Some(cur)) = (&l.cost, &l.currency) {
+        s += &format!("  cost:     {c} {cur}\n");
     }
     if let Some(sens) = &l.sensitivity {
         s += &format!("  sensitivity: {sens}\n");

@@ -580,3 +580,91 @@ fn money_in_json_says_its_unit_and_absent_values_are_null() {
     let s = e.json(&["book", "schedule", "--to", "2026-02", "--json"]);
     assert_eq!(s["rows"][0]["depreciation_minor"], 300, "{s}");
 }
+
+#[test]
+fn costs_finer_than_the_minor_unit_are_exact_and_rounded_where_booked() {
+    // Seven rows costed i × 0.0013 EUR (labelling per item, fractions of a
+    // cent); amounts below in ten-thousandths of a euro, computed here.
+    let e = Env::new();
+    e.write(
+        ".folio/config.toml",
+        b"[tables.\"t.csv\"]\nkey = [\"id\"]\n[tables.\"t.csv\".meta]\ncost = \"cost\"\n",
+    );
+    let rows = |ids: std::ops::RangeInclusive<i64>| {
+        let mut s = String::from("id,cost\n");
+        for i in ids {
+            s += &format!("{i},0.{:04}\n", 13 * i);
+        }
+        s
+    };
+    e.write("t.csv", rows(1..=7).as_bytes());
+    e.cmd(&["commit", "t.csv", "--currency", "EUR", "-m", "one"])
+        .env("FOLIO_NOW", "2026-01-15T10:00:00Z")
+        .assert()
+        .success();
+    let total: i64 = (1..=7).map(|i| 13 * i).sum();
+    assert_eq!(total, 364);
+    // Recorded exactly: per example and in the audit's total.
+    assert_eq!(e.json(&["lineage", "t.csv:1", "--json"])["cost"], "0.0013");
+    let audit = e.json(&["audit", "--json"]);
+    assert_eq!(
+        audit["groups"][0]["cost"]["EUR"],
+        format!("0.{total:04}"),
+        "{audit}"
+    );
+    assert!(
+        e.ok(&["lineage", "t.csv:7"])
+            .contains("cost:     0.0091 EUR")
+    );
+    // Booked: rounded to the cent once per lot part, half away from zero.
+    let cents = |tenk: i64| (tenk + 50) / 100;
+    e.ok(&[
+        "book",
+        "policy",
+        "t.csv",
+        "--method",
+        "straight-line",
+        "--life",
+        "18",
+    ]);
+    e.write("t.csv", rows(4..=7).as_bytes());
+    e.cmd(&["commit", "-m", "drop rows 1-3"])
+        .env("FOLIO_NOW", "2026-04-02T10:00:00Z")
+        .assert()
+        .success();
+    let gone: i64 = (1..=3).map(|i| 13 * i).sum();
+    let held = total - gone;
+    let v = e.json(&["book", "value", "HEAD~1", "--as-of", "2026-01", "--json"]);
+    assert_eq!(v["cost_minor"], cents(held) + cents(gone), "{v}");
+    let v = e.json(&["book", "value", "HEAD", "--as-of", "2026-04", "--json"]);
+    assert_eq!(v["cost_minor"], cents(held), "{v}");
+    let s = e.json(&["book", "schedule", "--json"]);
+    let additions: i64 = s["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|r| r["additions_minor"].as_i64().expect("additions"))
+        .sum();
+    assert_eq!(additions, cents(held) + cents(gone), "{s}");
+    // Finer than MAX_FINE (6 decimals below the cent): refused, naming it.
+    let err = e.fails(
+        &[
+            "value",
+            "t.csv:4",
+            "--cost",
+            "0.000000001",
+            "--currency",
+            "EUR",
+        ],
+        1,
+    );
+    assert!(
+        err.contains("0.000000001 has more than 8 decimals"),
+        "{err}"
+    );
+    assert_eq!(
+        e.json(&["lineage", "t.csv:4", "--json"])["cost"],
+        "0.0052",
+        "nothing recorded"
+    );
+}

@@ -26,6 +26,14 @@ fn with_history() -> Env {
     e
 }
 
+/// An exact decimal amount of a two-decimal currency (JSON `"1.25"`) in
+/// cents, read digit by digit: `None` when it is not one.
+fn cents(v: &serde_json::Value) -> Option<i64> {
+    let (whole, frac) = v.as_str()?.split_once('.')?;
+    (frac.len() == 2).then_some(())?;
+    Some(whole.parse::<i64>().ok()? * 100 + frac.parse::<i64>().ok()?)
+}
+
 fn unhex(s: &str) -> Vec<u8> {
     (0..s.len())
         .step_by(2)
@@ -325,7 +333,7 @@ fn annotations_values_classes_and_models_tell_the_story() {
     assert_eq!(l["annotator"], "zed");
     assert_eq!(l["confidence"], 0.8);
     // 1.20 + 0.05 EUR = 125 cents, computed by hand.
-    assert_eq!(l["cost_minor"], 125);
+    assert_eq!(cents(&l["cost"]), Some(125), "{l}");
     assert_eq!(l["currency"], "EUR");
     assert_eq!(l["sensitivity"], "pii");
     assert_eq!(l["models"].as_array().map(Vec::len), Some(1), "{l}");
@@ -354,8 +362,15 @@ fn invalid_metadata_is_refused_and_records_nothing() {
             "negative",
         ),
         (
-            vec!["value", "t.csv:3", "--cost", "1.234", "--currency", "EUR"],
-            "more decimals than EUR allows",
+            vec![
+                "value",
+                "t.csv:3",
+                "--cost",
+                "1.234567891",
+                "--currency",
+                "EUR",
+            ],
+            "1.234567891 has more than 8 decimals",
         ),
         (
             vec!["classify", "t.csv:3", "--sensitivity", "secret"],
@@ -413,7 +428,7 @@ fn audit_inventories_sources_sensitivity_annotations_and_cost() {
     assert_eq!(vendor["annotated"], 2);
     assert_eq!(vendor["mean_confidence"], 0.7);
     assert_eq!(vendor["min_confidence"], 0.5);
-    assert_eq!(vendor["cost_minor"]["EUR"], 350);
+    assert_eq!(cents(&vendor["cost"]["EUR"]), Some(350), "{vendor}");
     assert_eq!(vendor["sensitivity"]["pii"], 1);
     assert_eq!(vendor["sensitivity"]["unclassified"], 1);
     assert_eq!(
@@ -474,7 +489,7 @@ fn metadata_columns_and_batch_flags_feed_the_ledger_at_commit() {
         (Some("cat"), Some("ann"), Some("s3://a"))
     );
     assert_eq!(one["confidence"], 0.9);
-    assert_eq!(one["cost_minor"], 10);
+    assert_eq!(cents(&one["cost"]), Some(10), "{one}");
     assert_eq!(one["license"], "CC-BY-4.0");
     let file = e.json(&["lineage", "files/x.txt", "--json"]);
     assert_eq!(file["sensitivity"], "internal");
@@ -804,7 +819,10 @@ fn filters_select_the_examples_an_event_is_recorded_for() {
         "eur",
     ]);
     assert!(out.contains("valued 1 examples at 2.50 EUR each"), "{out}");
-    assert_eq!(e.json(&["lineage", "t.csv:3", "--json"])["cost_minor"], 250);
+    assert_eq!(
+        cents(&e.json(&["lineage", "t.csv:3", "--json"])["cost"]),
+        Some(250)
+    );
     // No match, or a selector and filters together: refused, nothing recorded.
     let before = count(&e);
     let err = e.fails(
@@ -850,7 +868,7 @@ fn labelling_cost_vendor_and_configured_sensitivities() {
     // Cost basis = acquisition + labelling, in cents: 120 + 35 and 0 + 50.
     let one = e.json(&["lineage", "r.csv:1", "--json"]);
     assert_eq!(
-        (one["cost_minor"].as_i64(), one["sensitivity"].as_str()),
+        (cents(&one["cost"]), one["sensitivity"].as_str()),
         (Some(155), Some("open")),
         "{one}"
     );
@@ -861,10 +879,17 @@ fn labelling_cost_vendor_and_configured_sensitivities() {
         .find(|ev| ev["kind"] == "valued")
         .expect("a valued event")
         .clone();
-    assert_eq!(valued["payload"]["acquisition_minor"], 120, "{valued}");
-    assert_eq!(valued["payload"]["labelling_minor"], 35, "{valued}");
+    assert_eq!(
+        cents(&valued["payload"]["acquisition"]),
+        Some(120),
+        "{valued}"
+    );
+    assert_eq!(cents(&valued["payload"]["labelling"]), Some(35), "{valued}");
     assert_eq!(valued["payload"]["vendor"], "acme", "{valued}");
-    assert_eq!(e.json(&["lineage", "r.csv:2", "--json"])["cost_minor"], 50);
+    assert_eq!(
+        cents(&e.json(&["lineage", "r.csv:2", "--json"])["cost"]),
+        Some(50)
+    );
     // Only the configured classes are accepted, anywhere.
     e.ok(&["classify", "r.csv:2", "--sensitivity", "open"]);
     let err = e.fails(&["classify", "r.csv:2", "--sensitivity", "pii"], 1);
@@ -978,11 +1003,7 @@ fn a_batch_cost_is_split_over_the_selected_examples() {
     );
     let mut costs: Vec<i64> = ["t.csv:1", "t.csv:3", "t.csv:4"]
         .iter()
-        .map(|k| {
-            e.json(&["lineage", k, "--json"])["cost_minor"]
-                .as_i64()
-                .expect("cost")
-        })
+        .map(|k| cents(&e.json(&["lineage", k, "--json"])["cost"]).expect("cost"))
         .collect();
     costs.sort_unstable();
     assert_eq!(costs, [3333, 3333, 3334]);
@@ -1171,7 +1192,7 @@ fn a_linked_row_describes_its_file_and_folders_give_labels() {
     assert_eq!(groups[0]["dataset"], "images");
     assert_eq!(groups[0]["examples"], 6);
     assert_eq!(groups[0]["annotated"], 5);
-    assert_eq!(groups[0]["cost_minor"]["USD"], 30);
+    assert_eq!(groups[0]["cost"]["USD"], "0.30", "{groups:?}");
     assert_eq!(
         a["without_annotation"],
         serde_json::json!(["images/loose.png"])

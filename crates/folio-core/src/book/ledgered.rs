@@ -29,8 +29,9 @@ pub struct Ledgered {
     pub lots: Vec<Lot>,
     /// Each example's memberships, in order.
     pub members: HashMap<ExampleId, Vec<Member>>,
-    /// Each example's latest cost basis and currency.
-    pub costs: HashMap<ExampleId, (i64, String)>,
+    /// Each example's latest cost basis, exact (millionths of the minor
+    /// unit, `money::parse_micros`), and currency.
+    pub costs: HashMap<ExampleId, (i128, String)>,
     /// Examples valued only after the fold's `as_of`: on the book from a
     /// later month.
     pub costed_later: std::collections::HashSet<ExampleId>,
@@ -112,21 +113,11 @@ impl<'a> LedgeredBuilder<'a> {
                     m.removed = Some((month, e.seq));
                 }
             }
-            (
-                Subject::Example(id),
-                Payload::Valued {
-                    acquisition,
-                    labelling,
-                    currency,
-                    ..
-                },
-            ) => {
+            (Subject::Example(id), p @ Payload::Valued { .. }) => {
                 if later {
                     self.l.costed_later.insert(*id);
-                } else {
-                    self.l
-                        .costs
-                        .insert(*id, (acquisition + labelling, currency.clone()));
+                } else if let Some((micros, currency)) = p.cost_micros() {
+                    self.l.costs.insert(*id, (micros, currency.to_string()));
                 }
             }
             (Subject::Dataset(d), Payload::Trained { .. }) => {
@@ -155,8 +146,8 @@ impl<'a> LedgeredBuilder<'a> {
     pub fn finish(self) -> Result<Ledgered, BookError> {
         let mut l = self.l;
         let n = l.lots.len();
-        let mut held: Vec<i64> = vec![0; n];
-        let mut gone: Vec<BTreeMap<Month, i64>> = vec![BTreeMap::new(); n];
+        let mut held: Vec<i128> = vec![0; n];
+        let mut gone: Vec<BTreeMap<Month, i128>> = vec![BTreeMap::new(); n];
         let mut currency: Vec<Option<String>> = vec![None; n];
         for (id, ms) in &l.members {
             let Some((cost, cur)) = l.costs.get(id) else {
@@ -184,15 +175,18 @@ impl<'a> LedgeredBuilder<'a> {
         }
         for (i, lot) in l.lots.iter_mut().enumerate() {
             lot.currency = currency[i].clone().unwrap_or_default();
+            // Exact costs are rounded to the minor unit here, where they
+            // are booked: once per part (docs/BOOK.md, "Costs finer than
+            // the minor unit").
             if held[i] > 0 {
                 lot.parts.push(Part {
-                    cost: held[i],
+                    cost: booked(held[i])?,
                     disposed: None,
                 });
             }
             for (m, c) in &gone[i] {
                 lot.parts.push(Part {
-                    cost: *c,
+                    cost: booked(*c)?,
                     disposed: Some(*m),
                 });
             }
@@ -262,6 +256,12 @@ fn dataset_values<S: serde::Serializer>(
     }))
 }
 
+/// An exact cost (millionths of the minor unit) as booked: rounded to the
+/// minor unit, half away from zero.
+fn booked(micros: i128) -> Result<i64, BookError> {
+    i64::try_from(crate::ledger::money::round_micros(micros)).map_err(|_| BookError::Overflow)
+}
+
 impl Ledgered {
     /// The book value, at the end of `as_of`, of the examples present when
     /// the ledger held `size` events (a commit's head): a membership added
@@ -273,7 +273,7 @@ impl Ledgered {
         policies: &BTreeMap<String, Policy>,
         as_of: Month,
     ) -> Result<BookValue, BookError> {
-        let mut held: BTreeMap<(usize, usize), i64> = BTreeMap::new();
+        let mut exact: BTreeMap<(usize, usize), i128> = BTreeMap::new();
         let (mut without_cost, mut not_yet_booked) = (0, 0);
         for (id, ms) in &self.members {
             for m in ms {
@@ -294,9 +294,13 @@ impl Ledgered {
                     .iter()
                     .position(|p| p.disposed == m.removed.map(|(mo, _)| mo))
                     .unwrap_or(0);
-                *held.entry((m.lot, part)).or_default() += cost;
+                *exact.entry((m.lot, part)).or_default() += cost;
             }
         }
+        let held = exact
+            .into_iter()
+            .map(|(k, v)| Ok((k, booked(v)?)))
+            .collect::<Result<BTreeMap<_, _>, BookError>>()?;
         let in_scope: Vec<Lot> = held.keys().map(|(i, _)| self.lots[*i].clone()).collect();
         let currency = if in_scope.is_empty() {
             String::new()

@@ -492,6 +492,11 @@ pub enum BookError {
     /// An impairment without a reason.
     #[error("give a --reason for the impairment")]
     NoReason,
+    /// A booked amount beyond what an amount in minor units can hold.
+    #[error(
+        "a lot's cost exceeds 9,223,372,036,854,775,807 minor units: check the costs recorded with `folio lineage`"
+    )]
+    Overflow,
     /// An impairment amount that is not money.
     #[error("--amount: {0}")]
     Amount(crate::ledger::money::MoneyError),

@@ -5,6 +5,7 @@ use std::fmt;
 use serde::Serialize;
 
 use super::merkle::Hash;
+use super::money;
 use crate::config::MetaFields;
 use crate::id::{CommitId, ObjectId};
 
@@ -179,7 +180,7 @@ impl EventKind {
             EventKind::Added => &[DATASET, LOCATOR, SOURCE, COLLECTED_AT],
             EventKind::Removed => &[LOCATOR],
             EventKind::Annotated => &[LABEL, ANNOTATOR, CONFIDENCE],
-            EventKind::Valued => &[ACQUISITION, LABELLING, CURRENCY, VENDOR],
+            EventKind::Valued => &[ACQUISITION, LABELLING, CURRENCY, VENDOR, FINE],
             EventKind::Reclassified => &[SENSITIVITY],
             EventKind::Trained => &[MODEL, RUN],
             EventKind::Licensed => &[LICENSE],
@@ -221,6 +222,7 @@ mod tag {
     pub const LABELLING: u8 = 2;
     pub const CURRENCY: u8 = 3;
     pub const VENDOR: u8 = 4;
+    pub const FINE: u8 = 5;
     // Reclassified, Licensed.
     pub const SENSITIVITY: u8 = 1;
     pub const LICENSE: u8 = 1;
@@ -339,10 +341,15 @@ pub enum Payload {
     },
     /// The example's cost basis was set.
     Valued {
-        /// Acquisition cost, in minor units of `currency`.
+        /// Acquisition cost, in units of 10^-`fine` of `currency`'s minor
+        /// unit.
         acquisition: i64,
-        /// Labelling cost, in minor units of `currency`.
+        /// Labelling cost, in the same unit.
         labelling: i64,
+        /// Decimals below the minor unit, 0 to `money::MAX_FINE` (0:
+        /// the amounts are minor units; a cost of 0.001 EUR is 1 with
+        /// `fine` 1). Build with [`Payload::valued`].
+        fine: u8,
         /// ISO 4217 code.
         currency: String,
         /// Who was paid.
@@ -422,6 +429,49 @@ impl Payload {
         }
     }
 
+    /// A cost basis: `acquisition` and `labelling` in millionths of
+    /// `currency`'s minor unit (see `money::parse_micros`), stored in the
+    /// coarsest unit that holds both exactly.
+    pub fn valued(
+        acquisition: i128,
+        labelling: i128,
+        currency: String,
+        vendor: Option<String>,
+    ) -> Result<Payload, money::MoneyError> {
+        let fine = money::fine_of(acquisition).max(money::fine_of(labelling));
+        let unit = 10i128.pow(money::MAX_FINE - fine);
+        let narrow = |v: i128| {
+            i64::try_from(v / unit)
+                .map_err(|_| money::MoneyError::NotAnAmount(money::format_micros(v, &currency)))
+        };
+        Ok(Payload::Valued {
+            acquisition: narrow(acquisition)?,
+            labelling: narrow(labelling)?,
+            fine: fine as u8,
+            currency: currency.clone(),
+            vendor,
+        })
+    }
+
+    /// A `valued` event's cost basis (acquisition plus labelling) in
+    /// millionths of its currency's minor unit, with the currency.
+    pub fn cost_micros(&self) -> Option<(i128, &str)> {
+        match self {
+            Payload::Valued {
+                acquisition,
+                labelling,
+                fine,
+                currency,
+                ..
+            } => Some((
+                (i128::from(*acquisition) + i128::from(*labelling))
+                    * 10i128.pow(money::MAX_FINE - u32::from(*fine)),
+                currency,
+            )),
+            _ => None,
+        }
+    }
+
     /// The changed rows, for a `rows_changed` event.
     pub fn rows(&self) -> Option<&TableRows> {
         match self {
@@ -451,10 +501,23 @@ impl Payload {
             Payload::Valued {
                 acquisition,
                 labelling,
+                fine,
                 currency,
                 vendor,
             } => {
-                json!({"acquisition_minor": acquisition, "labelling_minor": labelling, "currency": currency, "vendor": vendor})
+                let exact = |v: &i64| {
+                    money::format_micros(
+                        i128::from(*v) * 10i128.pow(money::MAX_FINE - u32::from(*fine)),
+                        currency,
+                    )
+                };
+                json!({
+                    "acquisition": exact(acquisition),
+                    "labelling": exact(labelling),
+                    "fine": fine,
+                    "currency": currency,
+                    "vendor": vendor,
+                })
             }
             Payload::Reclassified { sensitivity } => json!({"sensitivity": sensitivity}),
             Payload::Trained { model, run } => json!({"model": model, "run": run}),
@@ -655,6 +718,7 @@ impl Payload {
             Payload::Valued {
                 acquisition,
                 labelling,
+                fine,
                 currency,
                 vendor,
             } => {
@@ -662,6 +726,11 @@ impl Payload {
                 put(&mut p, LABELLING, &labelling.to_le_bytes());
                 put(&mut p, CURRENCY, currency.as_bytes());
                 put_opt(&mut p, VENDOR, vendor);
+                // Absent for whole minor units: events of folio before
+                // finer costs keep their encoding and their hashes.
+                if *fine > 0 {
+                    put(&mut p, FINE, &[*fine]);
+                }
             }
             Payload::Reclassified { sensitivity } => {
                 put(&mut p, SENSITIVITY, sensitivity.as_bytes())
@@ -739,6 +808,11 @@ impl Payload {
             EventKind::Valued => Payload::Valued {
                 acquisition: f.int(ACQUISITION)?,
                 labelling: f.int(LABELLING)?,
+                fine: match f.get(FINE) {
+                    None => 0,
+                    Some(&[n]) if n > 0 && u32::from(n) <= money::MAX_FINE => n,
+                    Some(_) => return Err(bad("bad fine")),
+                },
                 currency: f.text(CURRENCY)?,
                 vendor: f.opt_text(VENDOR)?,
             },
@@ -1055,9 +1129,15 @@ mod tests {
                 payload: Payload::Valued {
                     acquisition: 1250,
                     labelling: -0,
+                    fine: 0,
                     currency: "EUR".into(),
                     vendor: None,
                 },
+                ..sample(6)
+            },
+            Event {
+                payload: Payload::valued(100_000, 2_000_000, "EUR".into(), Some("v".into()))
+                    .expect("fits"),
                 ..sample(6)
             },
             Event {
@@ -1089,5 +1169,41 @@ mod tests {
         let mut b = sample(1).encode();
         b.push(0);
         assert!(Event::decode(&b).is_err());
+    }
+
+    #[test]
+    fn fine_costs_are_exact_and_whole_ones_keep_their_encoding() {
+        // 0.001 EUR + 0.02 EUR: stored as 1 and 20 tenths of a cent.
+        let p = Payload::valued(100_000, 2_000_000, "EUR".into(), None).expect("fits");
+        assert!(matches!(
+            p,
+            Payload::Valued {
+                acquisition: 1,
+                labelling: 20,
+                fine: 1,
+                ..
+            }
+        ));
+        assert_eq!(p.cost_micros(), Some((2_100_000, "EUR")));
+        // Whole minor units: no `fine` field, the encoding of folio
+        // before finer costs (so old events keep their hashes).
+        let whole = Payload::valued(1_250_000_000, 0, "EUR".into(), None).expect("fits");
+        let old = Payload::Valued {
+            acquisition: 1250,
+            labelling: 0,
+            fine: 0,
+            currency: "EUR".into(),
+            vendor: None,
+        };
+        assert_eq!(whole, old);
+        assert!(!old.encode().windows(2).any(|w| w == [tag::FINE, 1]));
+        // A `fine` of 0 written out, or beyond MAX_FINE, is not canonical.
+        for bad_fine in [0u8, 7] {
+            let mut e = old.encode();
+            put(&mut e, tag::FINE, &[bad_fine]);
+            assert!(Payload::decode(&e).is_err(), "fine {bad_fine}");
+        }
+        // Too large for the store's integers: refused, not wrapped.
+        assert!(Payload::valued(i128::MAX / 2, 1, "EUR".into(), None).is_err());
     }
 }

@@ -40,8 +40,10 @@ pub struct AuditGroup {
     pub mean_confidence: Option<f64>,
     /// Lowest confidence.
     pub min_confidence: Option<f64>,
-    /// Total cost basis per currency, in minor units.
-    pub cost_minor: BTreeMap<String, i64>,
+    /// Total cost basis per currency, exact, in millionths of the minor
+    /// unit (JSON: `cost`, exact decimal strings per currency).
+    #[serde(rename = "cost", serialize_with = "super::money::exact_map")]
+    pub cost_micros: BTreeMap<String, i128>,
 }
 
 /// The inventory.
@@ -111,7 +113,7 @@ impl AuditReport {
                             annotated: 0,
                             mean_confidence: None,
                             min_confidence: None,
-                            cost_minor: BTreeMap::new(),
+                            cost_micros: BTreeMap::new(),
                         },
                         0.0,
                         0,
@@ -134,8 +136,8 @@ impl AuditReport {
                 *n += 1;
                 g.min_confidence = Some(g.min_confidence.map_or(c, |m: f64| m.min(c)));
             }
-            if let Some((minor, cur)) = &st.cost {
-                *g.cost_minor.entry(cur.clone()).or_default() += minor;
+            if let Some((micros, cur)) = &st.cost {
+                *g.cost_micros.entry(cur.clone()).or_default() += micros;
             }
         }
         without_source.sort();

@@ -60,8 +60,12 @@ pub struct Lineage {
     pub annotator: Option<String>,
     /// With what confidence.
     pub confidence: Option<f64>,
-    /// The latest cost basis: acquisition plus labelling, in minor units.
-    pub cost_minor: Option<i64>,
+    /// The latest cost basis: acquisition plus labelling, exact, in
+    /// millionths of the minor unit (not in JSON: see `cost`).
+    #[serde(skip)]
+    pub cost_micros: Option<i128>,
+    /// The same, as an exact decimal amount of `currency` (`"0.001"`).
+    pub cost: Option<String>,
     /// Its currency.
     pub currency: Option<String>,
     /// The latest sensitivity.
@@ -105,7 +109,8 @@ impl Lineage {
             label: None,
             annotator: None,
             confidence: None,
-            cost_minor: None,
+            cost_micros: None,
+            cost: None,
             currency: None,
             sensitivity: None,
             license: None,
@@ -156,7 +161,11 @@ impl Lineage {
         l.label = st.label;
         l.annotator = st.annotator;
         l.confidence = st.confidence;
-        l.cost_minor = st.cost.as_ref().map(|c| c.0);
+        l.cost_micros = st.cost.as_ref().map(|c| c.0);
+        l.cost = st
+            .cost
+            .as_ref()
+            .map(|(m, c)| super::money::format_micros(*m, c));
         l.currency = st.cost.map(|c| c.1);
         l.sensitivity = st.sensitivity;
         l.license = st.license;

@@ -200,6 +200,18 @@ pub enum MoneyError {
         /// Its minor-unit digits.
         digits: u32,
     },
+    /// More decimals than a cost is recorded with.
+    #[error(
+        "{amount} has more than {digits} decimals: a cost in {currency} is recorded to at most {MAX_FINE} decimals below its minor unit"
+    )]
+    TooFine {
+        /// The amount given.
+        amount: String,
+        /// The currency.
+        currency: String,
+        /// The decimals recorded at most.
+        digits: u32,
+    },
 }
 
 impl MoneyError {
@@ -212,6 +224,11 @@ impl MoneyError {
 /// Parses a decimal amount exactly into minor units of `currency`.
 pub fn parse_minor(amount: &str, currency: &str) -> Result<i64, MoneyError> {
     let digits = exponent(currency).ok_or_else(|| MoneyError::UnknownCurrency(currency.into()))?;
+    parse_digits(amount, digits, currency)
+}
+
+/// Parses a decimal amount into units of 10^-`digits`.
+fn parse_digits(amount: &str, digits: u32, currency: &str) -> Result<i64, MoneyError> {
     let a = amount.trim();
     if a.starts_with('-') {
         return Err(MoneyError::Negative(a.into()));
@@ -246,6 +263,83 @@ pub fn parse_minor(amount: &str, currency: &str) -> Result<i64, MoneyError> {
     w.checked_mul(scale)
         .and_then(|x| x.checked_add(f))
         .ok_or_else(|| MoneyError::NotAnAmount(a.into()))
+}
+
+/// How many decimals below the minor unit an example's cost may have (a
+/// labelling cost of 0.000125 EUR is 0.0125 cents: `fine` 4 of at most 6).
+pub const MAX_FINE: u32 = 6;
+
+/// Millionths of a minor unit per minor unit: the unit of exact
+/// per-example costs ([`parse_micros`]).
+pub const MICROS: i128 = 1_000_000;
+
+/// Parses a decimal amount exactly into millionths of `currency`'s minor
+/// unit: up to [`MAX_FINE`] more decimals than the currency has (a
+/// per-item labelling cost of a fraction of a cent). Such amounts are
+/// rounded only where they are booked ([`round_micros`], docs/BOOK.md).
+pub fn parse_micros(amount: &str, currency: &str) -> Result<i128, MoneyError> {
+    let digits = exponent(currency).ok_or_else(|| MoneyError::UnknownCurrency(currency.into()))?;
+    let a = amount.trim();
+    let frac_len = a.split_once('.').map_or(0, |(_, f)| f.len()) as u32;
+    if frac_len > digits + MAX_FINE {
+        return Err(MoneyError::TooFine {
+            amount: a.into(),
+            currency: currency.into(),
+            digits: digits + MAX_FINE,
+        });
+    }
+    let fine = frac_len.saturating_sub(digits);
+    // Parse as if the currency had `fine` more minor digits.
+    let units = parse_digits(a, digits + fine, currency)?;
+    Ok(i128::from(units) * 10i128.pow(MAX_FINE - fine))
+}
+
+/// The fewest decimals below the minor unit that hold `micros` exactly.
+pub fn fine_of(micros: i128) -> u32 {
+    (0..MAX_FINE)
+        .find(|f| micros % 10i128.pow(MAX_FINE - f) == 0)
+        .unwrap_or(MAX_FINE)
+}
+
+/// Millionths of a minor unit rounded to the minor unit, half away from
+/// zero (as a spreadsheet's ROUND does).
+pub fn round_micros(micros: i128) -> i128 {
+    let (q, r) = (micros / MICROS, micros % MICROS);
+    if r.abs() * 2 >= MICROS {
+        q + micros.signum()
+    } else {
+        q
+    }
+}
+
+/// Formats millionths of `currency`'s minor unit exactly: the currency's
+/// decimals, and as many more as the amount needs.
+pub fn format_micros(micros: i128, currency: &str) -> String {
+    let digits = exponent(currency).unwrap_or(2);
+    let fine = fine_of(micros);
+    let units = micros / 10i128.pow(MAX_FINE - fine);
+    let places = digits + fine;
+    if places == 0 {
+        return units.to_string();
+    }
+    let scale = 10i128.pow(places);
+    let sign = if units < 0 { "-" } else { "" };
+    format!(
+        "{sign}{}.{:0width$}",
+        (units / scale).abs(),
+        (units % scale).abs(),
+        width = places as usize
+    )
+}
+
+/// Serializes amounts in millionths of the minor unit, keyed by currency,
+/// as exact decimal strings (`{"EUR": "12.001"}`): JSON numbers are read
+/// as binary floats by most consumers.
+pub fn exact_map<S: serde::Serializer>(
+    m: &std::collections::BTreeMap<String, i128>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.collect_map(m.iter().map(|(c, v)| (c, format_micros(*v, c))))
 }
 
 /// Formats minor units of `currency` as a decimal amount.
@@ -295,5 +389,36 @@ mod tests {
             parse_minor("1e3", "EUR"),
             Err(MoneyError::NotAnAmount(_))
         ));
+    }
+
+    #[test]
+    fn costs_finer_than_the_minor_unit_are_exact() {
+        // 0.001 EUR is a tenth of a cent: 100,000 millionths of a cent.
+        assert_eq!(parse_micros("0.001", "EUR"), Ok(100_000));
+        assert_eq!(parse_micros("12.5", "EUR"), Ok(1_250_000_000));
+        assert_eq!(parse_micros("0.00000001", "EUR"), Ok(1));
+        assert_eq!(parse_micros("0.5", "JPY"), Ok(500_000));
+        assert!(matches!(
+            parse_micros("0.000000001", "EUR"),
+            Err(MoneyError::TooFine { digits: 8, .. })
+        ));
+        assert_eq!(format_micros(100_000, "EUR"), "0.001");
+        assert_eq!(format_micros(1_250_000_000, "EUR"), "12.50");
+        assert_eq!(format_micros(500_000, "JPY"), "0.5");
+        assert_eq!(format_micros(7, "JPY"), "0.000007");
+        assert_eq!(fine_of(100_000), 1);
+        assert_eq!(fine_of(2_000_000), 0);
+        // Half away from zero: 0.005 EUR is half a cent.
+        assert_eq!(round_micros(500_000), 1);
+        assert_eq!(round_micros(499_999), 0);
+        assert_eq!(round_micros(2_500_000), 3);
+        for text in ["0.001", "3.14159", "1000", "0.00000099"] {
+            let m = parse_micros(text, "EUR").expect("valid");
+            assert_eq!(
+                parse_micros(&format_micros(m, "EUR"), "EUR"),
+                Ok(m),
+                "{text}"
+            );
+        }
     }
 }

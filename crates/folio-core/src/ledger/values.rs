@@ -162,6 +162,12 @@ pub fn minor(amount: &str, currency: &str) -> Result<i64, ValueError> {
     Ok(money::parse_minor(amount, currency)?)
 }
 
+/// An example's cost in millionths of `currency`'s minor unit (finer
+/// than the minor unit allowed, `money::MAX_FINE` decimals more).
+pub fn micros(amount: &str, currency: &str) -> Result<i128, ValueError> {
+    Ok(money::parse_micros(amount, currency)?)
+}
+
 impl MetaFields {
     /// Each field of `self`, or of `other` where `self` has none.
     pub fn or(&self, other: &MetaFields) -> MetaFields {
@@ -262,13 +268,16 @@ impl MetaFields {
                 cost: shown.to_string(),
             })?
             .to_ascii_uppercase();
-        let amount = |v: &Option<String>| v.as_deref().map_or(Ok(0), |v| minor(v, &currency));
-        Ok(Payload::Valued {
-            acquisition: amount(&self.cost)?,
-            labelling: amount(&self.labelling_cost)?,
-            currency,
-            vendor: self.vendor.clone(),
-        })
+        let amount = |v: &Option<String>| {
+            v.as_deref()
+                .map_or(Ok(0), |v| money::parse_micros(v, &currency))
+        };
+        Ok(Payload::valued(
+            amount(&self.cost)?,
+            amount(&self.labelling_cost)?,
+            currency.clone(),
+            self.vendor.clone(),
+        )?)
     }
 }
 

@@ -5,7 +5,7 @@
 use super::{InputProblem, Repo, RepoError};
 use crate::id::CommitId;
 use crate::ledger::query::SelectError;
-use crate::ledger::values;
+use crate::ledger::{money, values};
 
 use crate::ledger::{Draft, ExampleId, Payload, Subject};
 use crate::lock::RepoLock;
@@ -117,12 +117,12 @@ pub struct Valuation {
     pub batch: bool,
 }
 
-/// Splits `total` minor units over `n` shares: equal, the remainder one
-/// unit each to the first shares.
-fn split(total: i64, n: usize) -> Vec<i64> {
-    let n = n.max(1) as i64;
+/// Splits `total` units over `n` shares: equal, the remainder one unit
+/// each to the first shares.
+fn split(total: i128, n: usize) -> Vec<i128> {
+    let n = n.max(1) as i128;
     let (base, rest) = (total / n, total % n);
-    (0..n).map(|i| base + i64::from(i < rest)).collect()
+    (0..n).map(|i| base + i128::from(i < rest)).collect()
 }
 
 impl Repo {
@@ -201,31 +201,27 @@ impl Repo {
         if let Some(vendor) = &v.vendor {
             values::text("the vendor", vendor, values::MAX_NAME)?;
         }
-        let money = |s: &str| values::minor(s, &currency);
+        let amount = |s: &str| values::micros(s, &currency);
         let (acquisition, labelling) = (
-            money(&v.cost)?,
-            v.labelling.as_deref().map(money).transpose()?.unwrap_or(0),
+            amount(&v.cost)?,
+            v.labelling.as_deref().map(amount).transpose()?.unwrap_or(0),
         );
-        let payload = Payload::Valued {
-            acquisition,
-            labelling,
-            currency: currency.clone(),
-            vendor: v.vendor.clone(),
+        let valued = |a, l| {
+            Payload::valued(a, l, currency.clone(), v.vendor.clone())
+                .map_err(values::ValueError::from)
         };
-        let mut drafts = self.example_drafts(selector, who, payload)?;
+        let mut drafts = self.example_drafts(selector, who, valued(acquisition, labelling)?)?;
         if v.batch {
+            // Split in the unit the amounts were given in: the minor
+            // unit, or the finer one the user wrote.
+            let unit = 10i128
+                .pow(money::MAX_FINE - money::fine_of(acquisition).max(money::fine_of(labelling)));
             let n = drafts.len();
-            let shares = split(acquisition, n).into_iter().zip(split(labelling, n));
+            let shares = split(acquisition / unit, n)
+                .into_iter()
+                .zip(split(labelling / unit, n));
             for (d, (a, l)) in drafts.iter_mut().zip(shares) {
-                if let Payload::Valued {
-                    acquisition,
-                    labelling,
-                    ..
-                } = &mut d.payload
-                {
-                    *acquisition = a;
-                    *labelling = l;
-                }
+                d.payload = valued(a * unit, l * unit)?;
             }
         }
         self.record(lock, who, drafts)

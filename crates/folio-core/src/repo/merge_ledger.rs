@@ -45,12 +45,9 @@ fn news(p: &Payload, s: &ExampleState) -> bool {
                 || &s.annotator != annotator
                 || s.confidence != *confidence
         }
-        Payload::Valued {
-            acquisition,
-            labelling,
-            currency,
-            ..
-        } => s.cost != Some((acquisition + labelling, currency.clone())),
+        p @ Payload::Valued { .. } => {
+            s.cost.as_ref().map(|(m, c)| (*m, c.as_str())) != p.cost_micros()
+        }
         Payload::Licensed { license } => s.license.as_ref() != Some(license),
         Payload::Reclassified { sensitivity } => s.sensitivity.as_ref() != Some(sensitivity),
         _ => true,
