@@ -49,9 +49,13 @@ pub fn oplog(data: &[u8]) {
     let _ = crate::repo::oplog_for_fuzzing(data);
 }
 
-/// A commit object.
+/// A commit object, or an annotated tag's: a tag that decodes has exactly
+/// one encoding, the input.
 pub fn commit(data: &[u8]) {
     let _ = crate::object::Commit::decode(data);
+    if let Ok(t) = crate::object::Tag::decode(data) {
+        assert_eq!(t.encode(), data, "a tag object decoded from a non-canonical form");
+    }
 }
 
 /// A tree object.

@@ -12,6 +12,8 @@ use crate::id::{CommitId, ObjectId, TreeId};
 pub const TREE_TAG: &[u8] = b"folio-tree 1\n";
 /// First line of every encoded commit.
 pub const COMMIT_TAG: &[u8] = b"folio-commit 2\n";
+/// First line of every encoded annotated tag.
+pub const TAG_TAG: &[u8] = b"folio-tag 1\n";
 /// The type tag of commits written by folio 0.1 (format 1, one global ledger).
 pub const COMMIT_TAG_V1: &[u8] = b"folio-commit 1\n";
 
@@ -476,6 +478,86 @@ impl Commit {
     }
 }
 
+/// An annotated tag: who named which commit, when and why. Stored as an
+/// object; the tag's ref names the commit and this object (docs/FORMAT.md).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tag {
+    /// The commit tagged.
+    pub target: CommitId,
+    /// The tag's name (so the object cannot be passed off under another).
+    pub name: String,
+    /// Who made the tag.
+    pub tagger: String,
+    /// Seconds since the Unix epoch, UTC.
+    pub time: i64,
+    /// The tag message.
+    pub message: String,
+}
+
+mod tag_field {
+    pub const TARGET: u8 = 1;
+    pub const NAME: u8 = 2;
+    pub const TAGGER: u8 = 3;
+    pub const TIME: u8 = 4;
+    pub const MESSAGE: u8 = 5;
+}
+
+impl Tag {
+    /// The canonical encoding: type tag, then the five fields in order.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(96 + self.message.len());
+        out.extend_from_slice(TAG_TAG);
+        put_field(&mut out, tag_field::TARGET, self.target.0.as_bytes());
+        put_field(&mut out, tag_field::NAME, self.name.as_bytes());
+        put_field(&mut out, tag_field::TAGGER, self.tagger.as_bytes());
+        put_field(&mut out, tag_field::TIME, &self.time.to_le_bytes());
+        put_field(&mut out, tag_field::MESSAGE, self.message.as_bytes());
+        out
+    }
+
+    /// The id of the canonical encoding.
+    pub fn id(&self) -> ObjectId {
+        ObjectId::of(&self.encode())
+    }
+
+    /// Decodes and validates a canonical tag object.
+    pub fn decode(bytes: &[u8]) -> Result<Tag, DecodeError> {
+        const WHAT: &str = "tag";
+        let mut r = Reader::new(bytes, WHAT);
+        r.tag(TAG_TAG)?;
+        let field = |want: u8, r: &mut Reader<'_>| -> Result<usize, DecodeError> {
+            let tag = r.u8()?;
+            let len = r.u32()? as usize;
+            if tag != want {
+                return Err(r.bad(format!("field {tag} where field {want} belongs")));
+            }
+            Ok(len)
+        };
+        let len = field(tag_field::TARGET, &mut r)?;
+        let target = CommitId(r.id_sized(len)?);
+        let len = field(tag_field::NAME, &mut r)?;
+        let name = r.utf8(len)?;
+        let len = field(tag_field::TAGGER, &mut r)?;
+        let tagger = r.utf8(len)?;
+        if field(tag_field::TIME, &mut r)? != 8 {
+            return Err(r.bad("time field is not 8 bytes".into()));
+        }
+        let time = r.u64()? as i64;
+        let len = field(tag_field::MESSAGE, &mut r)?;
+        let message = r.utf8(len)?;
+        if !r.at_end() {
+            return Err(r.bad("bytes after the message".into()));
+        }
+        Ok(Tag {
+            target,
+            name,
+            tagger,
+            time,
+            message,
+        })
+    }
+}
+
 fn decode_dataset(r: &mut Reader<'_>, len: usize) -> Result<DatasetEntry, DecodeError> {
     if len < 41 {
         return Err(r.bad("dataset field too short".into()));
@@ -599,6 +681,35 @@ pub fn looks_like_commit(bytes: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn tag_objects_round_trip_and_only_canonical_bytes_decode() {
+        let t = Tag {
+            target: CommitId(ObjectId::of(b"c")),
+            name: "v1/rc".into(),
+            tagger: "Grace <g@example.com>".into(),
+            time: 1_772_357_400,
+            message: "Release 1\n\nAudited.".into(),
+        };
+        let b = t.encode();
+        assert!(b.starts_with(TAG_TAG));
+        // Type tag, five (tag, u32 length) headers, then the values.
+        let values = 32 + 5 + 21 + 8 + 19;
+        assert_eq!(b.len(), TAG_TAG.len() + 5 * 5 + values);
+        assert_eq!(Tag::decode(&b), Ok(t.clone()));
+        assert_ne!(t.id(), Tag { time: 0, ..t.clone() }.id());
+        let mut trailing = b.clone();
+        trailing.push(0);
+        assert!(Tag::decode(&trailing).is_err());
+        assert!(Tag::decode(&b[..b.len() - 1]).is_err());
+        // Fields swapped (name before target) are refused.
+        let mut swapped = TAG_TAG.to_vec();
+        put_field(&mut swapped, tag_field::NAME, b"v1");
+        put_field(&mut swapped, tag_field::TARGET, t.target.0.as_bytes());
+        assert!(Tag::decode(&swapped).is_err());
+        // A commit is not a tag.
+        assert!(Tag::decode(&Commit::default().encode()).is_err());
+    }
+
     use super::*;
 
     fn sample_tree() -> Tree {

@@ -105,6 +105,13 @@ impl RefKind {
 /// Every ref of one kind: name and its commit, or why it cannot be read.
 pub type RefList = Vec<(String, Result<CommitId, RefError>)>;
 
+/// What a ref holds: a commit, and for an annotated tag the id of its
+/// tag object (`object::Tag`).
+pub type RefValue = (CommitId, Option<ObjectId>);
+
+/// Refs by name with their values, unreadable ones as errors in place.
+pub type TagList = Vec<(String, Result<RefValue, RefError>)>;
+
 /// The refs of one repository.
 pub struct Refs {
     root: PathBuf,
@@ -198,19 +205,27 @@ impl Refs {
         }
     }
 
-    /// Reads a branch or tag; `None` when it does not exist.
+    /// Reads a branch or tag; `None` when it does not exist. A tag
+    /// resolves to the commit it names (annotated or not).
     pub fn get(&self, kind: RefKind, name: &str) -> Result<Option<CommitId>, RefError> {
+        Ok(self.get_value(kind, name)?.map(|v| v.0))
+    }
+
+    /// Reads a tag: its commit and, for an annotated tag, the id of its
+    /// tag object; `None` when it does not exist.
+    pub fn get_tag(&self, name: &str) -> Result<Option<RefValue>, RefError> {
+        self.get_value(RefKind::Tag, name)
+    }
+
+    fn get_value(&self, kind: RefKind, name: &str) -> Result<Option<RefValue>, RefError> {
         if validate_name(name).is_err() {
             return Ok(None);
         }
         let p = self.ref_path(kind, name);
         match fs::read_to_string(&p) {
-            Ok(t) => parse_commit(t.trim_end())
+            Ok(t) => parse_value(kind, t.trim_end())
                 .map(Some)
-                .ok_or_else(|| RefError::Corrupt {
-                    path: p,
-                    detail: format!("holds {:?}, not a commit id", t.trim_end()),
-                }),
+                .ok_or_else(|| corrupt_value(kind, &p, &t)),
             Err(e)
                 if matches!(
                     e.kind(),
@@ -225,11 +240,31 @@ impl Refs {
 
     /// Sets a branch or tag (creating it or moving it).
     pub fn set(&self, kind: RefKind, name: &str, id: CommitId) -> Result<(), RefError> {
+        self.set_value(kind, name, (id, None))
+    }
+
+    /// Sets a tag to a commit and, for an annotated tag, its tag object
+    /// (which the caller has stored).
+    pub fn set_tag(&self, name: &str, value: RefValue) -> Result<(), RefError> {
+        self.set_value(RefKind::Tag, name, value)
+    }
+
+    fn set_value(&self, kind: RefKind, name: &str, value: RefValue) -> Result<(), RefError> {
         validate_name(name)?;
         let p = self.ref_path(kind, name);
         let dir = p.parent().expect("ref has a folder");
         fsutil::create_dir_durable(dir).map_err(Self::io(dir))?;
-        fsutil::write_atomic(&p, format!("{id}\n").as_bytes()).map_err(Self::io(&p))
+        let text = match (kind, value) {
+            (RefKind::Tag, (c, Some(t))) => format!("{c} {t}\n"),
+            (_, (c, _)) => format!("{c}\n"),
+        };
+        fsutil::write_atomic(&p, text.as_bytes()).map_err(Self::io(&p))
+    }
+
+    /// Every tag with its value (see [`Refs::get_tag`]), sorted by name;
+    /// unreadable tags as errors in place.
+    pub fn list_tags(&self) -> Result<TagList, RefError> {
+        self.list_values(RefKind::Tag)
     }
 
     /// Creates a branch or tag that must not exist yet.
@@ -260,6 +295,14 @@ impl Refs {
     /// Every branch or tag with its commit, sorted by name. Unreadable
     /// refs are returned as errors in place so `verify` can report them.
     pub fn list(&self, kind: RefKind) -> Result<RefList, RefError> {
+        Ok(self
+            .list_values(kind)?
+            .into_iter()
+            .map(|(n, v)| (n, v.map(|v| v.0)))
+            .collect())
+    }
+
+    fn list_values(&self, kind: RefKind) -> Result<TagList, RefError> {
         let base = self.root.join(kind.dir());
         let mut out = Vec::new();
         let mut stack = vec![base.clone()];
@@ -287,10 +330,9 @@ impl Refs {
                     continue;
                 }
                 let value = match fs::read_to_string(&p) {
-                    Ok(t) => parse_commit(t.trim_end()).ok_or_else(|| RefError::Corrupt {
-                        path: p.clone(),
-                        detail: format!("holds {:?}, not a commit id", t.trim_end()),
-                    }),
+                    Ok(t) => {
+                        parse_value(kind, t.trim_end()).ok_or_else(|| corrupt_value(kind, &p, &t))
+                    }
                     Err(e) => Err(Self::io(&p)(e)),
                 };
                 out.push((name, value));
@@ -303,6 +345,29 @@ impl Refs {
 
 fn parse_commit(s: &str) -> Option<CommitId> {
     s.parse::<ObjectId>().ok().map(CommitId)
+}
+
+/// A ref's text: a commit id; for a tag, optionally followed by a space
+/// and the id of its tag object (an annotated tag).
+fn parse_value(kind: RefKind, s: &str) -> Option<RefValue> {
+    match s.split_once(' ') {
+        None => Some((parse_commit(s)?, None)),
+        Some((c, t)) if kind == RefKind::Tag => Some((parse_commit(c)?, Some(t.parse().ok()?))),
+        Some(_) => None,
+    }
+}
+
+fn corrupt_value(kind: RefKind, path: &Path, text: &str) -> RefError {
+    RefError::Corrupt {
+        path: path.to_path_buf(),
+        detail: match kind {
+            RefKind::Tag => format!(
+                "holds {:?}, not a commit id (and a tag object id)",
+                text.trim_end()
+            ),
+            _ => format!("holds {:?}, not a commit id", text.trim_end()),
+        },
+    }
 }
 
 #[cfg(test)]

@@ -29,6 +29,7 @@ mod sync;
 #[cfg(test)]
 mod sync_tests;
 mod tables;
+mod tag;
 mod undo;
 mod upgrade;
 mod verify;
@@ -69,6 +70,7 @@ pub use sync::{
     RemoteGcReport, RemoteSpec, validate_remote_name,
 };
 pub use tables::{BuiltTable, TableFile, TableOptions};
+pub use tag::{TagInfo, TagNote};
 pub use undo::RestoreStats;
 pub use upgrade::UpgradeReport;
 pub use verify::{Problem, VerifyReport};

@@ -2,6 +2,7 @@
 
 use super::{Ctx, Result, out, out_json};
 use folio_core::refs::{Head, RefKind};
+use folio_core::repo::TagNote;
 
 #[derive(clap::Args, Debug)]
 pub struct BranchArgs {
@@ -29,9 +30,21 @@ pub struct TagArgs {
     /// The commit to tag (default HEAD)
     #[arg(requires = "name")]
     rev: Option<String>,
+    /// Make an annotated tag with this message: who tagged, when and why
+    /// are recorded in a tag object that push and fetch carry
+    #[arg(short, long, value_name = "MSG", requires = "name")]
+    message: Option<String>,
+    /// With -m: who makes the tag (default: FOLIO_AUTHOR, then git's
+    /// user.name and user.email, then the login name)
+    #[arg(long, value_name = "NAME", requires = "message")]
+    author: Option<String>,
     /// Delete this tag
     #[arg(short, long, value_name = "NAME", conflicts_with = "name")]
     delete: Option<String>,
+    /// In the list: print each annotated tag's message in full (its first
+    /// line is always shown)
+    #[arg(short = 'n', long = "notes", conflicts_with_all = ["name", "delete"])]
+    notes: bool,
     /// Print the list as JSON
     #[arg(long)]
     json: bool,
@@ -66,11 +79,56 @@ pub fn tag(ctx: &Ctx, a: &TagArgs) -> Result {
     }
     if let Some(name) = &a.name {
         let id = repo.resolve(a.rev.as_deref().unwrap_or("HEAD"))?;
-        let _lock = repo.lock(ctx.wait)?;
-        repo.refs().create(RefKind::Tag, name, id)?;
-        return out(&format!("tagged {} as {name}\n", id.0.short(12)));
+        let note = match &a.message {
+            Some(m) => Some(TagNote {
+                tagger: super::commit::author(a.author.as_deref()),
+                time: super::commit::now()?,
+                message: m.clone(),
+            }),
+            None => None,
+        };
+        let lock = repo.lock(ctx.wait)?;
+        let object = repo.create_tag(&lock, name, id, note)?;
+        let kind = if object.is_some() { "annotated " } else { "" };
+        return out(&format!("tagged {} as {kind}{name}\n", id.0.short(12)));
     }
-    list(&repo, RefKind::Tag, None, a.json)
+    tags(&repo, a.notes, a.json)
+}
+
+fn tags(repo: &folio_core::repo::Repo, notes: bool, json: bool) -> Result {
+    let tags = repo.tags()?;
+    if json {
+        let v: Vec<serde_json::Value> = tags
+            .iter()
+            .map(|t| {
+                serde_json::json!({
+                    "name": t.name,
+                    "commit": t.commit.to_string(),
+                    "annotated": t.object.is_some(),
+                    "object": t.object.map(|o| o.to_string()),
+                    "tagger": t.tag.as_ref().map(|x| &x.tagger),
+                    "time": t.tag.as_ref().map(|x| x.time),
+                    "message": t.tag.as_ref().map(|x| &x.message),
+                })
+            })
+            .collect();
+        return out_json(&v);
+    }
+    let mut s = String::new();
+    for t in &tags {
+        s += &format!("  {:<24} {}", t.name, t.commit.0.short(12));
+        if let Some(x) = &t.tag {
+            let mut lines = x.message.lines();
+            s += &format!("  {}", lines.next().unwrap_or(""));
+            if notes {
+                for l in lines {
+                    s += &format!("\n  {:<24} {:12}  {l}", "", "");
+                }
+            }
+        }
+        s += "\n";
+    }
+    out(&s)
 }
 
 fn list(repo: &folio_core::repo::Repo, kind: RefKind, current: Option<&str>, json: bool) -> Result {

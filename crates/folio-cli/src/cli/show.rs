@@ -16,11 +16,40 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
     let repo = ctx.repo()?;
     let id = repo.resolve(&a.rev)?;
     let info = repo.show(id)?;
+    // An annotated tag named as such: who tagged the commit, when, why.
+    let tag = match repo.refs().get_tag(&a.rev)? {
+        Some((c, Some(object))) if c == id => Some(repo.read_tag(&a.rev, c, object)?),
+        _ => None,
+    };
     if a.json {
-        return out_json(&info);
+        let mut v =
+            serde_json::to_value(&info).map_err(|e| std::io::Error::other(e.to_string()))?;
+        v["tag"] = match &tag {
+            Some(t) => serde_json::json!({
+                "name": t.name,
+                "tagger": t.tagger,
+                "time": t.time,
+                "message": t.message,
+            }),
+            None => serde_json::Value::Null,
+        };
+        return out_json(&v);
     }
     let e = &info.entry;
-    let mut s = format!("commit {}\n", e.id);
+    let mut s = String::new();
+    if let Some(t) = &tag {
+        s += &format!(
+            "tag {}\nTagger: {}\nDate:   {}\n\n",
+            t.name,
+            t.tagger,
+            fmt_time(t.time)
+        );
+        for l in t.message.lines() {
+            s += &format!("    {l}\n");
+        }
+        s += "\n";
+    }
+    s += &format!("commit {}\n", e.id);
     for p in &e.parents {
         s += &format!("Parent: {p}\n");
     }

@@ -171,3 +171,99 @@ fn log_and_show_json_give_the_ledger_head_proofs_check_against() {
     let show = e.json(&["show", "HEAD", "--json"]);
     assert_eq!(show["ledger"], *head);
 }
+
+#[test]
+fn annotated_tags_record_who_when_and_why() {
+    let e = three_commits();
+    let first = e.json(&["show", "HEAD~2", "--json"])["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    e.cmd(&[
+        "tag",
+        "v1",
+        "HEAD~2",
+        "-m",
+        "Release 1\n\nAudited by finance.",
+        "--author",
+        "Grace <grace@example.com>",
+    ])
+    .env("FOLIO_NOW", "2026-03-01T09:30:00Z")
+    .assert()
+    .success();
+    e.ok(&["tag", "light"]);
+    // The list: annotated or not, with the first line of the message.
+    let list = e.ok(&["tag"]);
+    assert!(list.contains("v1 "), "{list}");
+    assert!(
+        list.lines()
+            .any(|l| l.contains(&first[..12]) && l.ends_with("Release 1")),
+        "{list}"
+    );
+    assert!(!list.contains("Audited"), "{list}");
+    assert!(e.ok(&["tag", "-n"]).contains("Audited by finance."));
+    let tags = e.json(&["tag", "--json"]);
+    let v1 = tags
+        .as_array()
+        .expect("tags")
+        .iter()
+        .find(|t| t["name"] == "v1")
+        .expect("v1")
+        .clone();
+    assert_eq!(v1["annotated"], true, "{v1}");
+    assert_eq!(v1["commit"], first.as_str());
+    assert_eq!(v1["tagger"], "Grace <grace@example.com>");
+    // 2026-03-01T09:30:00Z, counted here: 56 years of days to 2026-01-01
+    // (14 of them leap), then January and February.
+    let days = 56 * 365 + 14 + 31 + 28;
+    assert_eq!(v1["time"], days * 86_400 + 9 * 3600 + 30 * 60, "{v1}");
+    assert_eq!(v1["message"], "Release 1\n\nAudited by finance.");
+    let light = tags[0].clone();
+    assert_eq!(
+        (&light["name"], &light["annotated"], &light["message"]),
+        (&"light".into(), &false.into(), &serde_json::Value::Null)
+    );
+    // `show` of the tag names the tagger and the message, then the commit.
+    let shown = e.ok(&["show", "v1"]);
+    assert!(
+        shown.starts_with("tag v1\nTagger: Grace <grace@example.com>\nDate:   2026-03-01 09:30:00 UTC\n\n    Release 1\n"),
+        "{shown}"
+    );
+    assert!(shown.contains(&format!("commit {first}")), "{shown}");
+    assert_eq!(
+        e.json(&["show", "v1", "--json"])["tag"]["tagger"],
+        "Grace <grace@example.com>"
+    );
+    assert!(e.json(&["show", "light", "--json"])["tag"].is_null());
+    // A blank message is refused; nothing is written.
+    let err = e.fails(&["tag", "v2", "-m", "  "], 1);
+    assert!(err.contains("the tag message is empty"), "{err}");
+    assert_eq!(e.json(&["tag", "--json"]).as_array().map(Vec::len), Some(2));
+    // The tag object survives gc, verify checks it, and undo brings a
+    // deleted annotated tag back with its message.
+    e.ok(&["gc", "--prune"]);
+    assert!(e.ok(&["verify"]).contains("no problems"));
+    e.ok(&["tag", "-d", "v1"]);
+    e.ok(&["undo"]);
+    assert_eq!(
+        e.json(&["show", "v1", "--json"])["tag"]["message"],
+        "Release 1\n\nAudited by finance."
+    );
+    // A tag file pointing its object at another commit is damage.
+    let text = std::fs::read_to_string(e.p(".folio/refs/tags/v1")).expect("ref");
+    let object = text.split_whitespace().nth(1).expect("object").to_string();
+    let head = e.json(&["show", "HEAD", "--json"])["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    std::fs::write(e.p(".folio/refs/tags/v1"), format!("{head} {object}\n")).expect("write");
+    let out = e.cmd(&["verify"]).output().expect("verify");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(70), "{text}");
+    assert!(
+        text.contains("refs/tags/v1: its tag object") && text.contains("it names tag \"v1\" at"),
+        "{text}"
+    );
+    // gc refuses to run on it rather than guess.
+    e.fails(&["gc"], 70);
+}

@@ -66,6 +66,13 @@ fn every_json_output_matches_its_documented_schema() {
     e.write("t.csv", b"id,x,src,lic\n1,0.7,s3://a,CC0\n3,2.5,s3://b,\n");
     save("status", &["status", "--json"]);
     e.ok(&["tag", "v1"]);
+    e.ok(&[
+        "tag",
+        "v1-notes",
+        "HEAD~1",
+        "-m",
+        "first release\n\naudited",
+    ]);
     save("log", &["log", "--json"]);
     save("audit", &["audit", "--json"]);
     save("audit.rev", &["audit", "--rev", "HEAD~1", "--json"]);
@@ -82,6 +89,7 @@ fn every_json_output_matches_its_documented_schema() {
     save("verify", &["verify", "--json"]);
     save("show", &["show", "HEAD", "--json"]);
     save("show.first", &["show", "HEAD~1", "--json"]);
+    save("show.tag", &["show", "v1-notes", "--json"]);
     // Rows added, removed and modified, a new column, a renamed file.
     e.write(
         "t.csv",

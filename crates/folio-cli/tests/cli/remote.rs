@@ -726,3 +726,76 @@ fn checkout_of_paths_fetches_only_what_they_need_and_keeps_uncommitted_work() {
     let err = a.fails(&["checkout", "HEAD", "--to", "x", "--", "data"], 1);
     assert!(err.contains("not both"), "{err}");
 }
+
+#[test]
+fn annotated_tags_travel_with_push_and_fetch_and_survive_remote_gc() {
+    let a = project();
+    let url = remote_of(&a);
+    a.ok(&["remote", "add", "origin", &url]);
+    a.ok(&["push"]);
+    // A tag alone: its object is the one new thing the push uploads.
+    a.ok(&[
+        "tag",
+        "v1",
+        "HEAD~1",
+        "-m",
+        "Release 1\n\nSigned off by finance.",
+    ]);
+    a.ok(&["tag", "light"]);
+    let pushed = a.ok(&["push", "--tags"]);
+    assert!(
+        pushed.contains("v1") && pushed.contains("light"),
+        "{pushed}"
+    );
+    let remote_ref = std::fs::read_to_string(a.p("remote/refs/tags/v1")).expect("ref");
+    assert_eq!(remote_ref.split_whitespace().count(), 2, "{remote_ref}");
+    assert!(a.ok(&["push", "--tags"]).contains("up to date"));
+    // Past the grace period, a remote gc keeps the tag object.
+    let out = a
+        .cmd(&["gc", "--remote", "origin", "--prune"])
+        .env("FOLIO_NOW", days_on(8))
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let b = clone(&a, &url, &[]);
+    assert_eq!(b.json(&["tag", "--json"]), a.json(&["tag", "--json"]));
+    assert!(b.ok(&["show", "v1"]).contains("Signed off by finance."));
+    assert!(b.ok(&["verify"]).contains("no problems"));
+    // The same name with another message, here: tags do not move.
+    b.ok(&["tag", "-d", "v1"]);
+    b.ok(&["tag", "v1", "HEAD~1", "-m", "Release 1 (rewritten)"]);
+    let out = b.cmd(&["push", "--tags"]).output().expect("push");
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(
+        text.contains("with another message; tags do not move"),
+        "{text}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(a.p("remote/refs/tags/v1")).expect("ref"),
+        remote_ref,
+        "the remote's tag is unchanged"
+    );
+    // A remote whose tag names an object that names another tag is
+    // refused on fetch, and no tag is made from it.
+    let c = clone(&a, &url, &[]);
+    let object = remote_ref.split_whitespace().nth(1).expect("object");
+    let head = a.json(&["show", "HEAD", "--json"])["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    std::fs::write(a.p("remote/refs/tags/v2"), format!("{head} {object}\n")).expect("forge");
+    let out = c.cmd(&["fetch"]).output().expect("fetch");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("it names tag \"v1\""), "{err}");
+    assert!(
+        c.json(&["tag", "--json"])
+            .as_array()
+            .is_some_and(|t| t.len() == 2)
+    );
+}

@@ -77,6 +77,9 @@ pub enum RepoError {
         "HEAD is detached: ledger events belong to a branch; switch to one (`folio switch NAME`, or `folio branch NAME` then `folio switch NAME`) and record them there"
     )]
     DetachedHead,
+    /// An annotated tag with a blank message.
+    #[error("the tag message is empty: say why this commit is tagged (-m MSG)")]
+    TagMessage,
     /// An operation the log does not hold.
     #[error("the operation log holds no operation {0} (`folio oplog` lists them)")]
     NoOperation(u64),
@@ -324,6 +327,7 @@ impl RepoError {
             | E::NoCommits
             | E::DetachedHead
             | E::NoOperation(_)
+            | E::TagMessage
             | E::RevertRefused(_)
             | E::ExportRefused(_)
             | E::KeyRefused(_)

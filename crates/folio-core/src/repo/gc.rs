@@ -31,6 +31,7 @@ impl Repo {
     fn reachable(&self, now: i64) -> Result<HashSet<ObjectId>, RepoError> {
         let mut problems = Vec::new();
         let tips = self.ref_tips(&mut problems)?;
+        let tag_objects = self.tag_objects(&mut problems)?;
         if let Some(p) = problems.first() {
             return Err(crate::refs::RefError::Corrupt {
                 path: p.file.clone(),
@@ -38,7 +39,7 @@ impl Repo {
             }
             .into());
         }
-        let mut out = HashSet::new();
+        let mut out: HashSet<ObjectId> = tag_objects.into_iter().collect();
         // Batches recorded since a branch's last commit wait in its list.
         for (b, _) in self.refs.list(crate::refs::RefKind::Branch)? {
             out.extend(self.pending(&b)?.into_iter().map(|e| e.0));

@@ -26,7 +26,7 @@ pub struct RefState {
     pub head: String,
     /// Branch → commit id.
     pub branches: BTreeMap<String, String>,
-    /// Tag → commit id.
+    /// Tag → commit id; for an annotated tag, `COMMIT TAGOBJECT`.
     pub tags: BTreeMap<String, String>,
     /// Branch → its pending batches (id, event count).
     pub pending: BTreeMap<String, Vec<(String, u64)>>,
@@ -91,18 +91,15 @@ pub(crate) fn parse_operations(text: &[u8]) -> Result<Vec<Operation>, (usize, &'
 }
 
 impl RefState {
-    /// Every commit and batch id the state names.
-    fn ids(&self) -> impl Iterator<Item = &String> {
+    /// Every commit, tag object and batch id the state names.
+    fn ids(&self) -> impl Iterator<Item = &str> {
         self.branches
             .values()
-            .chain(self.tags.values())
-            .chain(
-                self.head
-                    .strip_prefix("commit:")
-                    .into_iter()
-                    .map(|_| &self.head),
-            )
-            .chain(self.pending.values().flatten().map(|p| &p.0))
+            .map(String::as_str)
+            // An annotated tag: `COMMIT TAGOBJECT`.
+            .chain(self.tags.values().flat_map(|v| v.split(' ')))
+            .chain(self.head.strip_prefix("commit:"))
+            .chain(self.pending.values().flatten().map(|p| p.0.as_str()))
     }
 }
 
@@ -128,8 +125,14 @@ impl Repo {
                 s.pending.insert(name, list);
             }
         }
-        for (name, c) in self.refs.list(RefKind::Tag)? {
-            s.tags.insert(name, c?.to_string());
+        for (name, v) in self.refs.list_tags()? {
+            s.tags.insert(
+                name,
+                match v? {
+                    (c, None) => c.to_string(),
+                    (c, Some(t)) => format!("{c} {t}"),
+                },
+            );
         }
         Ok(s)
     }
@@ -239,8 +242,19 @@ impl Repo {
             (RefKind::Branch, &target.branches, &now.branches),
             (RefKind::Tag, &target.tags, &now.tags),
         ] {
-            for (name, c) in want {
-                self.refs.set(kind, name, id(c)?)?;
+            for (name, v) in want {
+                match v.split_once(' ') {
+                    Some((c, t)) if kind == RefKind::Tag => {
+                        let (c, t) = (
+                            id(c)?,
+                            t.parse::<ObjectId>()
+                                .map_err(|_| RepoError::NoOperation(seq))?,
+                        );
+                        self.read_tag(name, c, t)?; // still in the store
+                        self.refs.set_tag(name, (c, Some(t)))?;
+                    }
+                    _ => self.refs.set(kind, name, id(v)?)?,
+                }
             }
             for name in have.keys().filter(|n| !want.contains_key(*n)) {
                 self.refs.delete(kind, name)?;
@@ -280,7 +294,6 @@ impl Repo {
         let since = now - i64::from(days) * 86_400;
         for op in self.operations()?.iter().filter(|o| o.time >= since) {
             for s in op.before.ids().chain(op.after.ids()) {
-                let s = s.strip_prefix("commit:").unwrap_or(s);
                 if let Ok(id) = s.parse::<ObjectId>() {
                     out.insert(id);
                 }

@@ -200,7 +200,9 @@ pub enum DataMode {
 
 /// A remote's branches (`false`) and tags (`true`) by name, with their
 /// commits and versions.
-type RemoteRefs = BTreeMap<(bool, String), (CommitId, Version)>;
+/// A remote's refs: (is a tag, name) → commit, version for
+/// compare-and-swap, and an annotated tag's object.
+type RemoteRefs = BTreeMap<(bool, String), (CommitId, Version, Option<ObjectId>)>;
 
 /// One pack on a remote, from its index.
 struct RemotePack {
@@ -436,14 +438,21 @@ impl Repo {
                     continue; // deleted since the listing
                 };
                 let text = String::from_utf8_lossy(&bytes);
-                let id: ObjectId = text.trim_end().parse().map_err(|_| {
+                let bad = || {
                     conn.damaged(format!(
-                        "{} holds {:?}, not a commit id",
+                        "{} holds {:?}, not a commit id{}",
                         l.key,
-                        text.trim_end()
+                        text.trim_end(),
+                        if tag { " (and a tag object id)" } else { "" }
                     ))
-                })?;
-                out.insert((tag, name), (CommitId(id), v));
+                };
+                let (commit, object) = match text.trim_end().split_once(' ') {
+                    None => (text.trim_end(), None),
+                    Some((c, t)) if tag => (c, Some(t.parse::<ObjectId>().map_err(|_| bad())?)),
+                    Some(_) => return Err(bad().into()),
+                };
+                let id: ObjectId = commit.parse().map_err(|_| bad())?;
+                out.insert((tag, name), (CommitId(id), v, object));
             }
         }
         Ok(out)
@@ -735,37 +744,60 @@ impl Repo {
         let remote_refs = self.remote_refs(conn)?;
         // Each ref to move: kind, name, new commit, and where the remote
         // has it (with the version its compare-and-swap expects).
-        type Plan = (RefKind, String, CommitId, Option<(CommitId, Version)>);
+        // An annotated tag's object travels with it.
+        type Plan = (
+            RefKind,
+            String,
+            CommitId,
+            Option<ObjectId>,
+            Option<(CommitId, Version, Option<ObjectId>)>,
+        );
         let mut plans: Vec<Plan> = Vec::new();
         for (kind, name) in refs {
-            let local = self.refs.get(*kind, name)?.ok_or_else(|| {
+            let (local, object) = match kind {
+                RefKind::Tag => self.refs.get_tag(name)?,
+                _ => self.refs.get(*kind, name)?.map(|c| (c, None)),
+            }
+            .ok_or_else(|| {
                 RepoError::RemoteUse(format!("no {} named {name:?} to push", kind.noun()))
             })?;
+            if let Some(t) = object {
+                self.read_tag(name, local, t)?;
+            }
             let remote = remote_refs
                 .get(&(*kind == RefKind::Tag, name.clone()))
                 .cloned();
             match &remote {
-                Some((id, _)) if *id == local => report.up_to_date.push(name.clone()),
-                Some((id, _)) if *kind == RefKind::Tag => report.rejected.push((
+                Some((id, _, o)) if *id == local && *o == object => {
+                    report.up_to_date.push(name.clone())
+                }
+                Some((id, _, o)) if *kind == RefKind::Tag => report.rejected.push((
                     name.clone(),
                     format!(
-                        "the remote has tag {name} at {}; tags do not move",
-                        id.short(12)
+                        "the remote has tag {name} at {}{}; tags do not move",
+                        id.short(12),
+                        match (o, object) {
+                            (None, Some(_)) => " (lightweight)",
+                            (Some(_), None) => " (annotated)",
+                            (Some(_), Some(_)) if *id == local => " with another message",
+                            _ => "",
+                        }
                     ),
                 )),
-                Some((id, _)) if !self.is_ancestor(*id, local) => report.rejected.push((
+                Some((id, _, _)) if !self.is_ancestor(*id, local) => report.rejected.push((
                     name.clone(),
                     "rejected: the remote branch moved; pull and push again".into(),
                 )),
-                _ => plans.push((*kind, name.clone(), local, remote)),
+                _ => plans.push((*kind, name.clone(), local, object, remote)),
             }
         }
         if plans.is_empty() {
             return Ok(report);
         }
         let index = self.remote_index(conn)?;
-        let stop = self.known_history(remote_refs.values().map(|(c, _)| *c));
+        let stop = self.known_history(remote_refs.values().map(|(c, _, _)| *c));
         let tips: Vec<CommitId> = plans.iter().map(|p| p.2).collect();
+        let tag_objects: Vec<ObjectId> = plans.iter().filter_map(|p| p.3).collect();
         let src = Sources {
             local: &self.store,
             extra: None,
@@ -780,7 +812,7 @@ impl Repo {
         let reached: std::sync::OnceLock<HashSet<ObjectId>> = std::sync::OnceLock::new();
         let remote_tips: Vec<CommitId> = remote_refs
             .values()
-            .map(|(c, _)| *c)
+            .map(|(c, _, _)| *c)
             .filter(|c| stop.contains(c))
             .collect();
         let trusted = |id: &ObjectId| -> bool {
@@ -811,7 +843,8 @@ impl Repo {
         // the rest in one pack.
         let mut meta = Vec::with_capacity(closure.meta.len());
         let mut loose = Vec::new();
-        for id in &closure.meta {
+        let tag_objects: Vec<ObjectId> = tag_objects.into_iter().filter(|t| !trusted(t)).collect();
+        for id in closure.meta.iter().chain(&tag_objects) {
             match self.store.loose_file(id) {
                 Some((path, enc)) => loose.push((*id, path, enc)),
                 None => {
@@ -826,13 +859,15 @@ impl Repo {
         self.upload_loose(conn, &trusted, loose, jobs, &stats, progress)?;
         self.upload_packs(conn, "packs/meta", &[meta], &trusted, &stats, progress)?;
         crate::failpoint::hit("push:uploaded");
-        for (kind, name, new, old) in plans {
+        for (kind, name, new, object, old) in plans {
             let key = ref_key(kind, &name);
-            let won = conn.backend.swap_ref(
-                &key,
-                old.as_ref().map(|o| &o.1),
-                format!("{new}\n").as_bytes(),
-            )?;
+            let text = match object {
+                Some(t) => format!("{new} {t}\n"),
+                None => format!("{new}\n"),
+            };
+            let won = conn
+                .backend
+                .swap_ref(&key, old.as_ref().map(|o| &o.1), text.as_bytes())?;
             stats.writes.fetch_add(1, Ordering::Relaxed);
             if !won {
                 report.rejected.push((
@@ -1099,9 +1134,9 @@ impl Repo {
         let stats = Stats::default();
         // History: when a remote ref names a commit this side lacks, every
         // meta pack holding something this side lacks.
-        let behind = remote_refs
-            .values()
-            .any(|(c, _)| !self.store.contains(&c.0));
+        let behind = remote_refs.values().any(|(c, _, t)| {
+            !self.store.contains(&c.0) || t.is_some_and(|t| !self.store.contains(&t))
+        });
         let meta_packs: Vec<usize> = index
             .packs
             .iter()
@@ -1126,7 +1161,7 @@ impl Repo {
             extra: Some(&qstore),
             local_loose: Some(self.store.loose_ids()?),
         };
-        let tips: Vec<CommitId> = remote_refs.values().map(|(c, _)| *c).collect();
+        let tips: Vec<CommitId> = remote_refs.values().map(|(c, _, _)| *c).collect();
         let stop = self.known_history(tips.iter().copied());
         let damaged = |d: String| {
             RepoError::Remote(conn.damaged(format!(
@@ -1224,10 +1259,13 @@ impl Repo {
         };
         let prefix = format!("{}/", conn.name);
         let mut present = HashSet::new();
-        for ((tag, name), (id, _)) in &remote_refs {
+        for ((tag, name), (id, _, object)) in &remote_refs {
             if *tag {
                 if self.refs.get(RefKind::Tag, name)?.is_none() {
-                    self.refs.set(RefKind::Tag, name, *id)?;
+                    if let Some(t) = object {
+                        self.read_tag(name, *id, *t)?;
+                    }
+                    self.refs.set_tag(name, (*id, *object))?;
                     report.tags.push(name.clone());
                 }
                 continue;

@@ -113,6 +113,7 @@ impl Repo {
             }
         }
         let tips = self.ref_tips(&mut r.problems)?;
+        self.tag_objects(&mut r.problems)?;
         if let Ok(Head::Branch(b)) = self.refs.head()
             && let Ok(None) = self.refs.get(RefKind::Branch, &b)
             && [RefKind::Branch, RefKind::Tag]

@@ -79,9 +79,12 @@ impl Repo {
         // The refs' history, here. A push landing between the fetch and
         // the read of the refs is fetched again.
         let mut tips: Vec<CommitId> = Vec::new();
+        let mut tag_objects: Vec<ObjectId> = Vec::new();
         for attempt in 0..3 {
             self.fetch(lock, conn, &DataMode::None, progress)?;
-            tips = self.remote_refs(conn)?.values().map(|(c, _)| *c).collect();
+            let refs = self.remote_refs(conn)?;
+            tips = refs.values().map(|(c, _, _)| *c).collect();
+            tag_objects = refs.values().filter_map(|(_, _, t)| *t).collect();
             if tips.iter().all(|c| self.store.contains(&c.0)) {
                 break;
             }
@@ -114,6 +117,7 @@ impl Repo {
             true,
         )?;
         let mut reachable: HashSet<ObjectId> = closure.commits.iter().map(|c| c.0).collect();
+        reachable.extend(tag_objects);
         reachable.extend(closure.meta.iter().copied());
         let mut report = RemoteGcReport {
             remote: conn.describe(),
