@@ -54,7 +54,11 @@ pub fn oplog(data: &[u8]) {
 pub fn commit(data: &[u8]) {
     let _ = crate::object::Commit::decode(data);
     if let Ok(t) = crate::object::Tag::decode(data) {
-        assert_eq!(t.encode(), data, "a tag object decoded from a non-canonical form");
+        assert_eq!(
+            t.encode(),
+            data,
+            "a tag object decoded from a non-canonical form"
+        );
     }
 }
 

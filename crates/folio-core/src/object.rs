@@ -696,7 +696,14 @@ mod tests {
         let values = 32 + 5 + 21 + 8 + 19;
         assert_eq!(b.len(), TAG_TAG.len() + 5 * 5 + values);
         assert_eq!(Tag::decode(&b), Ok(t.clone()));
-        assert_ne!(t.id(), Tag { time: 0, ..t.clone() }.id());
+        assert_ne!(
+            t.id(),
+            Tag {
+                time: 0,
+                ..t.clone()
+            }
+            .id()
+        );
         let mut trailing = b.clone();
         trailing.push(0);
         assert!(Tag::decode(&trailing).is_err());

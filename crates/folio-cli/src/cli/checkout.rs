@@ -51,8 +51,8 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
         drop(_lock);
         let st = repo.checkout_to(id, &dir, &bar)?;
         return out(&format!(
-            "wrote {} files ({}) of {} into {}\n",
-            st.written,
+            "wrote {} ({}) of {} into {}\n",
+            super::count(st.written, "file"),
             fmt_bytes(st.bytes),
             id.0.short(12),
             dir.display()
@@ -68,10 +68,10 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
         super::remote::ensure_contents(ctx, &repo, &[id], &paths)?;
         let st = repo.checkout_paths(&lock, id, &paths, a.force, &bar)?;
         return out(&format!(
-            "checked out {} from {}: {} files written ({}); HEAD unchanged\n",
+            "checked out {} from {}: {} written ({}); HEAD unchanged\n",
             paths.join(", "),
             id.0.short(12),
-            st.written,
+            super::count(st.written, "file"),
             fmt_bytes(st.bytes)
         ));
     }
@@ -90,8 +90,8 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
         Head::Detached(c) => format!("{} (detached HEAD)", c.0.short(12)),
     };
     out(&format!(
-        "checked out {where_}: {} files written ({}), {} removed\n",
-        st.written,
+        "checked out {where_}: {} written ({}), {} removed\n",
+        super::count(st.written, "file"),
         fmt_bytes(st.bytes),
         st.removed
     ))
@@ -115,7 +115,9 @@ pub fn switch(ctx: &Ctx, a: &SwitchArgs) -> Result {
         &ctx.progress(),
     )?;
     out(&format!(
-        "switched to branch {}: {} files written, {} removed\n",
-        a.branch, st.written, st.removed
+        "switched to branch {}: {} written, {} removed\n",
+        a.branch,
+        super::count(st.written, "file"),
+        st.removed
     ))
 }

@@ -96,6 +96,8 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
         return out_json(&json(&res));
     }
     match res.commit {
+        // -q: the result alone, the new commit's id (for scripts).
+        Some(id) if ctx.quiet => out(&format!("{id}\n")),
         Some(id) => out(&text(&res, id, &a.message)),
         None => out(
             "nothing to commit: the tracked datasets match HEAD (use --allow-empty to commit anyway)\n",
@@ -214,8 +216,10 @@ fn text(res: &CommitOutcome, id: CommitId, message: &str) -> String {
     for t in res.tables.iter().filter(|t| t.parsed) {
         let key = super::describe_key(&t.key);
         s += &format!(
-            "  table {}: {} rows, {} columns, {key}",
-            t.path, t.rows, t.columns
+            "  table {}: {}, {}, {key}",
+            t.path,
+            super::count(t.rows, "row"),
+            super::count(t.columns as u64, "column")
         );
         if let Some(d) = &t.links {
             s += &format!(", its rows describe files of {d}");
@@ -236,8 +240,8 @@ fn text(res: &CommitOutcome, id: CommitId, message: &str) -> String {
         s += "\n";
     }
     s += &format!(
-        "  hashed {} files ({}), {} unchanged from the stat cache\n",
-        res.stats.hashed_files,
+        "  hashed {} ({}), {} unchanged from the stat cache\n",
+        super::count(res.stats.hashed_files, "file"),
         fmt_bytes(res.stats.hashed_bytes),
         res.stats.cached_files
     );

@@ -181,8 +181,12 @@ pub fn render(d: &Diff, stat: bool, limit: usize) -> String {
     for t in &d.tables {
         let key = super::describe_key(&t.key);
         s += &format!(
-            "\ntable {} ({}, {key}): {} rows added, {} removed, {} modified\n",
-            t.path, t.status, t.rows_added, t.rows_removed, t.rows_modified
+            "\ntable {} ({}, {key}): {} added, {} removed, {} modified\n",
+            t.path,
+            t.status,
+            super::count(t.rows_added, "row"),
+            t.rows_removed,
+            t.rows_modified
         );
         if let Some(n) = &t.note {
             s += &format!("  note: {n}\n");

@@ -435,8 +435,8 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
             ));
         }
         ctx.hint(&format!(
-            "wrote {} examples to relabel to {}: fill in 'label' (and 'annotator', 'confidence' if you wish), delete rows you keep as they are, then run: folio annotate --file {}",
-            q.entries.len(),
+            "wrote {} to relabel to {}: fill in 'label' (and 'annotator', 'confidence' if you wish), delete rows you keep as they are, then run: folio annotate --file {}",
+            super::count(q.entries.len() as u64, "example"),
             file.display(),
             file.display()
         ));

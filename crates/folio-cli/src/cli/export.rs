@@ -126,9 +126,9 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
         }
     };
     ctx.hint(&format!(
-        "exported {} of {} rows of {table} at {} as {}{}",
+        "exported {} of {} of {table} at {} as {}{}",
         stats.rows,
-        stats.of,
+        super::count(stats.of, "row"),
         rev.short(12),
         stats.format.name(),
         a.output

@@ -118,5 +118,5 @@ fn period(secs: i64) -> String {
         s if s % 60 == 0 => (s / 60, "minute"),
         s => (s, "second"),
     };
-    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
+    super::count(n as u64, unit)
 }

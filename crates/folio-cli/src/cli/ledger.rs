@@ -64,7 +64,7 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
             if super::record::previewed(&repo, &who)? {
                 return Ok(());
             }
-            let mut s = format!("voided {} events:\n", done.len());
+            let mut s = format!("voided {}:\n", super::count(done.len() as u64, "event"));
             for e in &done {
                 s += &format!("  #{} {} {}\n", e.seq, e.kind, super::visible(&e.subject));
             }

@@ -625,6 +625,16 @@ pub fn out_json<T: serde::Serialize>(v: &T) -> Result {
     out(&format!("{s}\n"))
 }
 
+/// `n` and a noun, plural unless `n` is 1: "1 event", "3 events".
+pub fn count(n: impl Into<u64>, noun: &str) -> String {
+    let n: u64 = n.into();
+    match (n, noun.strip_suffix('y')) {
+        (1, _) => format!("1 {noun}"),
+        (_, Some(stem)) if !stem.ends_with(['a', 'e', 'o', 'u']) => format!("{n} {stem}ies"),
+        _ => format!("{n} {noun}s"),
+    }
+}
+
 /// A UTC time for humans.
 pub fn fmt_time(t: i64) -> String {
     chrono::DateTime::from_timestamp(t, 0)
@@ -677,4 +687,16 @@ fn man_pages(dir: &std::path::Path) -> io::Result<usize> {
     }
     write("folio", cmd)?;
     Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn counts_are_singular_for_one() {
+        assert_eq!(super::count(1u64, "event"), "1 event");
+        assert_eq!(super::count(0u64, "row"), "0 rows");
+        assert_eq!(super::count(3u64, "entry"), "3 entries");
+        assert_eq!(super::count(2u64, "day"), "2 days");
+        assert_eq!(super::count(1u64, "ledger event"), "1 ledger event");
+    }
 }

@@ -42,9 +42,10 @@ pub fn verify(ctx: &Ctx, a: &VerifyProofArgs) -> Result {
     match folio_core::ledger::proof::verify(&proof) {
         Ok(c) if a.json => out_json(&c),
         Ok(c) => out(&format!(
-            "valid: {} events of example {} are in the ledger commit {} attests\n",
-            c.events,
+            "valid: {} of example {} {} in the ledger commit {} attests\n",
+            super::count(c.events as u64, "event"),
             c.example.short(16),
+            if c.events == 1 { "is" } else { "are" },
             c.commit.short(12)
         )),
         Err(why) => Err(Failure {

@@ -92,8 +92,8 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
         );
     }
     s += &format!(
-        "\n{} examples to relabel (annotators disagree, or confidence below {}):\n",
-        r.relabel.len(),
+        "\n{} to relabel (annotators disagree, or confidence below {}):\n",
+        super::count(r.relabel.len() as u64, "example"),
         r.min_confidence
     );
     for l in r.relabel.iter().take(50) {

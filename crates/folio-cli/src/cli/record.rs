@@ -85,8 +85,8 @@ pub(super) fn previewed(repo: &folio_core::repo::Repo, who: &Recorder) -> Result
     let drafts = p.lock().map(|d| d.clone()).unwrap_or_default();
     let lines = repo.describe_drafts(&drafts)?;
     let mut s = format!(
-        "dry run: would record {} events (nothing was recorded):\n",
-        lines.len()
+        "dry run: would record {} (nothing was recorded):\n",
+        super::count(lines.len() as u64, "event")
     );
     for l in &lines {
         s += &format!(

@@ -544,11 +544,11 @@ fn clone_into(ctx: &Ctx, a: &CloneArgs, url: &str, dir: &Path) -> Result {
     } else {
         let st = repo.checkout(&lock, tip, Head::Branch(branch.clone()), true, &bar)?;
         text.push_str(&format!(
-            "on branch {branch} at {}: {} objects ({}) taken, {} files written\n",
+            "on branch {branch} at {}: {} ({}) taken, {} written\n",
             tip.short(12),
-            r.objects,
+            super::count(r.objects, "object"),
             fmt_bytes(r.bytes),
-            st.written
+            super::count(st.written, "file")
         ));
     }
     out(&text)

@@ -81,7 +81,15 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
             .collect();
         s += &format!("    columns: {}\n", cols.join(", "));
         if t.duplicates > 0 {
-            s += &format!("    {} rows repeat another row exactly\n", t.duplicates);
+            s += &format!(
+                "    {} {} another row exactly\n",
+                super::count(t.duplicates, "row"),
+                if t.duplicates == 1 {
+                    "repeats"
+                } else {
+                    "repeat"
+                }
+            );
         }
         if !t.rejected.is_empty() {
             s += &format!("    {} lines rejected (--lenient):\n", t.rejected.len());

@@ -35,9 +35,9 @@ pub fn restore(ctx: &Ctx, a: &RestoreArgs) -> Result {
     super::remote::ensure_contents(ctx, &repo, &[source], &paths)?;
     let st = repo.restore(&lock, &paths, source, &ctx.progress())?;
     out(&format!(
-        "restored from {}: {} files written back, {} removed\n",
+        "restored from {}: {} written back, {} removed\n",
         source.short(12),
-        st.written,
+        super::count(st.written, "file"),
         st.removed
     ))
 }

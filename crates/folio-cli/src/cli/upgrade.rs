@@ -15,8 +15,10 @@ pub fn run(ctx: &Ctx, _: &Args) -> Result {
         return out("the repository is already in the current format (2); nothing to do\n");
     }
     let mut text = format!(
-        "converted to format 2: {} commits rewritten, {} ledger events carried over ({} pending on the current branch)\n",
-        r.commits, r.events, r.pending
+        "converted to format 2: {} rewritten, {} carried over ({} pending on the current branch)\n",
+        super::count(r.commits, "commit"),
+        super::count(r.events, "ledger event"),
+        r.pending
     );
     text.push_str("commit ids changed (old -> new, also in .folio/upgrade-map):\n");
     for (o, n) in &r.map {

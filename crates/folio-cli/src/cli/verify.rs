@@ -22,13 +22,13 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
             s += &format!("problem: {}: {}\n", p.file.display(), p.detail);
         }
         s += &format!(
-            "checked {} commits, {} trees, {} blobs ({}), {} tables, {} ledger events: {}\n",
-            r.commits,
-            r.trees,
-            r.blobs,
+            "checked {}, {}, {} ({}), {}, {}: {}\n",
+            super::count(r.commits, "commit"),
+            super::count(r.trees, "tree"),
+            super::count(r.blobs, "blob"),
             fmt_bytes(r.bytes),
-            r.tables,
-            r.events,
+            super::count(r.tables, "table"),
+            super::count(r.events, "ledger event"),
             if r.problems.is_empty() {
                 "no problems".to_string()
             } else {

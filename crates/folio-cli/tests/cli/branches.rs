@@ -500,7 +500,7 @@ fn restore_and_reset_undo_without_losing_the_ledger() {
     e.write("img/a.txt", b"oops");
     e.write("img/new.txt", b"stray");
     let out = e.ok(&["restore", "img"]);
-    assert!(out.contains("1 files written back, 1 removed"), "{out}");
+    assert!(out.contains("1 file written back, 1 removed"), "{out}");
     assert_eq!(fs::read(e.p("img/a.txt")).expect("read"), b"a2");
     assert!(!e.p("img/new.txt").exists());
     // From another commit, one file.

@@ -20,7 +20,7 @@ fn first_commit_and_clean_status() {
     committed [SHORT]  first
       data: 2 added, 0 modified, 0 deleted
       labels.csv: 1 added, 0 modified, 0 deleted
-      table labels.csv: 1 rows, 2 columns, rows identified by content
+      table labels.csv: 1 row, 2 columns, rows identified by content
       ledger: 3 events recorded (a changed table's rows: one event that names its row manifests)
       hashed 3 files (26 B), 0 unchanged from the stat cache
     ");
@@ -183,7 +183,7 @@ fn parquet_tables_commit_diff_and_drift_and_damage_changes_nothing() {
     e.ok(&["commit", "-m", "two"]);
     let diff = e.ok(&["diff", "HEAD~1", "HEAD"]);
     assert!(
-        diff.contains("1 rows added, 1 removed, 1 modified"),
+        diff.contains("1 row added, 1 removed, 1 modified"),
         "{diff}"
     );
     assert!(diff.contains("score: 3.75 → 99.5"), "{diff}");

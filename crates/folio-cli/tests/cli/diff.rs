@@ -26,7 +26,7 @@ fn working_tree_diff_shows_rows_cells_and_renames() {
       modified  data/labels.csv
       renamed   data/notes.txt → data/readme.txt
 
-    table data/labels.csv (modified, key id): 1 rows added, 1 removed, 1 modified
+    table data/labels.csv (modified, key id): 1 row added, 1 removed, 1 modified
       ~ 2  label: dog → cat
       - 4  {id=4, label=bird, score=0.1}
       + 5  {id=5, label=dog, score=0.3}
@@ -55,7 +55,7 @@ fn commit_to_commit_diff_json_and_exit_code() {
     let stat = e.ok(&["diff", "HEAD~1", "HEAD", "--stat"]);
     assert!(!stat.contains("label: dog"), "{stat}");
     assert!(
-        stat.contains("1 rows added, 1 removed, 1 modified"),
+        stat.contains("1 row added, 1 removed, 1 modified"),
         "{stat}"
     );
 }

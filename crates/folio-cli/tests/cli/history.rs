@@ -136,7 +136,17 @@ fn status_lists_at_most_limit_paths_and_quiet_init_says_nothing() {
     let (stdout, stderr) = e.ok_raw(&["-q", "init"]);
     assert!(stdout.is_empty() && stderr.is_empty(), "-q init is silent");
     e.write("img/0.png", b"0");
-    e.ok(&["commit", "img", "-m", "one"]);
+    // -q commit prints its result alone: the new commit's id.
+    let (stdout, stderr) = e.ok_raw(&["-q", "commit", "img", "-m", "one"]);
+    let id = String::from_utf8(stdout).expect("utf-8");
+    assert_eq!(
+        id.trim_end(),
+        e.json(&["show", "HEAD", "--json"])["id"]
+            .as_str()
+            .expect("id"),
+        "{stderr}"
+    );
+    assert!(stderr.is_empty(), "{stderr}");
     for i in 1..=25 {
         e.write(&format!("img/{i:02}.png"), i.to_string().as_bytes());
     }
