@@ -15,7 +15,9 @@ use serde::Serialize;
 /// A dataset's asset policy.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Policy {
-    /// How it depreciates.
+    /// How it depreciates (JSON: `method`, with `factor` or
+    /// `expected_runs` where the method has one).
+    #[serde(flatten)]
     pub method: Method,
     /// Useful life in months.
     pub life: u32,
@@ -26,8 +28,31 @@ pub struct Policy {
     /// The currency its reports are in, when fixed.
     pub currency: Option<String>,
     /// Changes of estimate, in order: from that month on, the policy is
-    /// the given one (applied prospectively; see docs/BOOK.md).
+    /// the given one (applied prospectively; see docs/BOOK.md). JSON:
+    /// `[{from, method, …, life, residual}]`.
+    #[serde(serialize_with = "changes_json")]
     pub changes: Vec<(report::Month, Policy)>,
+}
+
+/// Changes of estimate as named fields: the month and what applies from it.
+fn changes_json<S: serde::Serializer>(
+    changes: &[(report::Month, Policy)],
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    #[derive(Serialize)]
+    struct Change<'a> {
+        from: String,
+        #[serde(flatten)]
+        method: &'a Method,
+        life: u32,
+        residual: f64,
+    }
+    s.collect_seq(changes.iter().map(|(m, p)| Change {
+        from: m.to_string(),
+        method: &p.method,
+        life: p.life,
+        residual: p.residual,
+    }))
 }
 
 /// A change of estimate as the config writes it

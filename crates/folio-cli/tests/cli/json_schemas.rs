@@ -86,6 +86,46 @@ fn every_json_output_matches_its_documented_schema() {
     save("book-value", &["book", "value", "--json"]);
     save("book-portfolio", &["book", "portfolio", "--json"]);
     save("book-schedule", &["book", "schedule", "--json"]);
+    e.ok(&[
+        "book",
+        "policy",
+        "images",
+        "--method",
+        "declining-balance",
+        "--factor",
+        "1.5",
+        "--life",
+        "12",
+        "--from",
+        "2030-01",
+    ]);
+    save("book-policy", &["book", "policy", "--json"]);
+    save(
+        "book-impair",
+        &[
+            "book",
+            "impair",
+            "images",
+            "--amount",
+            "0.01",
+            "--reason",
+            "water damage",
+            "--json",
+        ],
+    );
+    save(
+        "book-impair.proposal",
+        &[
+            "book",
+            "impair",
+            "images",
+            "--from-drift",
+            "HEAD~1",
+            "HEAD",
+            "--json",
+        ],
+    );
+    save("config", &["config", "list", "--json"]);
     save("verify", &["verify", "--json"]);
     save("show", &["show", "HEAD", "--json"]);
     save("show.first", &["show", "HEAD~1", "--json"]);
@@ -108,6 +148,10 @@ fn every_json_output_matches_its_documented_schema() {
         "drift.added",
         &["drift", "HEAD~1", "HEAD", "--added", "--json"],
     );
+    save(
+        "drift-series",
+        &["drift", "--series", "HEAD~1", "HEAD~1..HEAD", "--json"],
+    );
     save("prove", &["prove", "t.csv:1"]);
     std::fs::write(e.p("proof.json"), e.ok(&["prove", "t.csv:1"])).expect("proof");
     save("verify-proof", &["verify-proof", "proof.json", "--json"]);
@@ -120,6 +164,7 @@ fn every_json_output_matches_its_documented_schema() {
     ]);
     save("push", &["push", "--json"]);
     save("push.again", &["push", "--json"]);
+    save("gc-remote", &["gc", "--remote", "origin", "--json"]);
     // Merges: a merge commit, then nothing to do, then a fast-forward.
     e.ok(&["restore", "t.csv", "images"]);
     e.ok(&["switch", "side"]);
