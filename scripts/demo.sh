@@ -51,7 +51,7 @@ step "What changed" status
 step "Down to rows and cells" diff
 export FOLIO_NOW="2026-02-01T09:00:00Z"
 step "Record the new version" commit -m "Relabel dog_03 as cat, drop a blurry bird, add review 41"
-step "Tag the first version" tag v1 HEAD~1
+step "Tag the first version, saying why (an annotated tag)" tag v1 HEAD~1 -m "First release: the images and reviews of January"
 step "History" log
 step "One commit in detail" show HEAD
 step "Compare two versions, counts only" diff v1 HEAD --stat
@@ -75,7 +75,7 @@ ls -R "$WORK/v1-copy" | head -20
 step "Go back to v1 in the working tree" checkout v1
 step "And back to main" switch main
 step "Label a row, give its cost and sensitivity" annotate reviews.csv:12 --label positive --confidence 0.95 --annotator cy
-"$FOLIO" value reviews.csv:12 --cost 0.40 --labelling-cost 0.08 --currency EUR --vendor acme
+"$FOLIO" value reviews.csv:12 --cost 0.40 --labelling-cost 0.0825 --currency EUR --vendor acme  # labelling priced below the cent
 "$FOLIO" classify reviews.csv:12 --sensitivity internal
 step "Send every unsure label from the forum crawl back for review" annotate --where-source crawl://forum --max-confidence 0.6 --label needs-review --annotator triage
 step "A model was trained on v1" trained v1 --model sentiment-bert --run run-001

@@ -23,6 +23,9 @@ enum BookCommand {
     /// The carrying (book) value of the examples in a snapshot
     Value(ValueArgs),
     /// Write a dataset's carrying amount down (or propose it from drift)
+    #[command(
+        override_usage = "folio book impair <DATASET> --amount <AMOUNT> --reason <TEXT> [--dry-run]\n       folio book impair <DATASET> --from-drift <REF> <CUR> [--apply] [--reason <TEXT>]"
+    )]
     Impair(ImpairArgs),
     /// The data balance sheet: per dataset and source, cost, accumulated
     /// depreciation, carrying amount, share, confidence, drift, sensitivity

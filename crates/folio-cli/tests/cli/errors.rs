@@ -126,6 +126,17 @@ fn help_lists_exit_codes_environment_metrics_and_presets() {
     ] {
         assert!(drift.contains(want), "drift --help names {want}");
     }
+    // `book impair` has two forms; its usage shows both.
+    let impair = e.ok(&["book", "impair", "--help"]);
+    let usage: Vec<&str> = impair
+        .lines()
+        .skip_while(|l| !l.starts_with("Usage:"))
+        .take(2)
+        .collect();
+    assert!(
+        usage.len() == 2 && usage[0].contains("--amount") && usage[1].contains("--from-drift"),
+        "{impair}"
+    );
 }
 
 #[test]
