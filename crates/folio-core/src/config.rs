@@ -98,6 +98,41 @@ pub struct LinkConfig {
 pub struct DatasetConfig {
     /// Where a file's label comes from when nothing else gives one.
     pub labels: Option<LabelsFrom>,
+    /// Store every file of the dataset sealed to `[encryption] recipients`
+    /// (D83), whatever its examples' sensitivity.
+    #[serde(default)]
+    pub encrypt: bool,
+}
+
+/// `[encryption]`: who can read sealed objects (D83).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EncryptionConfig {
+    /// Public keys sealed objects are written to: age X25519 keys
+    /// (`age1…`, from `age-keygen`) or SSH public keys. Their private
+    /// identities never enter the repository.
+    #[serde(default)]
+    pub recipients: Vec<String>,
+    /// Sensitivity classes whose examples are sealed when committed with
+    /// that class (`commit --sensitivity pii`): default pii and
+    /// confidential.
+    #[serde(default = "EncryptionConfig::default_classes")]
+    pub classes: Vec<String>,
+}
+
+impl Default for EncryptionConfig {
+    fn default() -> Self {
+        EncryptionConfig {
+            recipients: Vec::new(),
+            classes: Self::default_classes(),
+        }
+    }
+}
+
+impl EncryptionConfig {
+    fn default_classes() -> Vec<String> {
+        vec!["pii".into(), "confidential".into()]
+    }
 }
 
 /// Sources of a file's label.
@@ -321,6 +356,9 @@ pub struct Config {
     /// Per-dataset settings, by dataset path.
     #[serde(default)]
     pub datasets: BTreeMap<String, DatasetConfig>,
+    /// `[encryption]`: recipients of sealed objects.
+    #[serde(default)]
+    pub encryption: EncryptionConfig,
 }
 
 /// `[quality]`: who settles disagreements.
@@ -396,6 +434,15 @@ impl Config {
                     detail: "[ledger] sensitivities is empty: list at least one class".into(),
                 });
             }
+        }
+        #[cfg(feature = "encryption")]
+        if !c.encryption.recipients.is_empty()
+            && let Err(e) = crate::crypt::Seal::parse(&c.encryption.recipients)
+        {
+            return Err(ConfigError::Invalid {
+                path,
+                detail: format!("[encryption] {e}"),
+            });
         }
         if c.quality
             .adjudicator

@@ -35,6 +35,7 @@
 // The public API: what the command line and a future Python binding need.
 pub mod book;
 pub mod config;
+pub mod crypt;
 pub mod drift;
 pub mod error;
 pub mod failpoint;

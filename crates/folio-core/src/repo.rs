@@ -248,6 +248,13 @@ impl Repo {
         }
     }
 
+    /// Gives the private identities that open sealed objects (D83). The
+    /// library never looks for them itself: the embedding program reads
+    /// them (the CLI, from the file `FOLIO_IDENTITY` names).
+    pub fn use_identities(&self, keys: std::sync::Arc<crate::crypt::Keys>) {
+        self.store.set_keys(keys);
+    }
+
     /// Takes the write lock (waiting for it when `wait`). Released, it
     /// journals what moved while it was held (see [`Repo::journal_as`]).
     pub fn lock(&self, wait: bool) -> Result<WriteLock<'_>, RepoError> {

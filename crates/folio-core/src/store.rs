@@ -13,6 +13,7 @@ use std::io::{self, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
+use crate::crypt::{Keys, Seal};
 use crate::fsutil::{self, TempFile};
 use crate::id::ObjectId;
 pub use pack::{Pack, PackWriter, Record, parse_index, parse_record};
@@ -55,6 +56,10 @@ pub enum StoreError {
         /// The destination's error.
         source: io::Error,
     },
+    /// A sealed object cannot be opened (no identity, not one of its
+    /// recipients, or damaged), or sealing failed.
+    #[error(transparent)]
+    Crypt(#[from] crate::crypt::CryptError),
 }
 
 impl StoreError {
@@ -65,6 +70,7 @@ impl StoreError {
                 ErrorKind::of_io(source)
             }
             StoreError::Missing(_) | StoreError::Corrupt { .. } => ErrorKind::Damaged,
+            StoreError::Crypt(e) => e.kind(),
         }
     }
 }
@@ -88,6 +94,9 @@ pub enum Encoding {
     Zstd,
     /// A list of content-defined chunks, each an object of its own.
     Chunked,
+    /// Sealed in the age format (crate::crypt, D83): `age -d` gives the
+    /// object's bytes.
+    Age,
 }
 
 impl Encoding {
@@ -96,6 +105,7 @@ impl Encoding {
             Encoding::Raw => 0,
             Encoding::Zstd => 1,
             Encoding::Chunked => 2,
+            Encoding::Age => 3,
         }
     }
 
@@ -104,6 +114,7 @@ impl Encoding {
             0 => Some(Encoding::Raw),
             1 => Some(Encoding::Zstd),
             2 => Some(Encoding::Chunked),
+            3 => Some(Encoding::Age),
             _ => None,
         }
     }
@@ -180,6 +191,8 @@ pub struct Store {
     objects: PathBuf,
     packs_dir: PathBuf,
     packs: RwLock<Vec<Arc<Pack>>>,
+    /// The identities that open sealed objects, when the caller gave any.
+    keys: RwLock<Option<Arc<Keys>>>,
 }
 
 impl Store {
@@ -199,6 +212,7 @@ impl Store {
             objects: root.join("objects"),
             packs_dir,
             packs: RwLock::new(Vec::new()),
+            keys: RwLock::new(None),
         };
         store.reload_packs()?;
         Ok(store)
@@ -276,7 +290,7 @@ impl Store {
             };
             for f in inner.flatten() {
                 let name = f.file_name().to_string_lossy().into_owned();
-                let hex = name.strip_suffix(".zst").unwrap_or(&name);
+                let hex = loose_stem(&name);
                 if let Ok(id) = format!("{prefix}{hex}").parse::<ObjectId>() {
                     out.insert(id);
                 }
@@ -285,12 +299,42 @@ impl Store {
         Ok(out)
     }
 
+    /// Gives the identities that open sealed objects (D83).
+    pub fn set_keys(&self, keys: Arc<Keys>) {
+        *self.keys.write().unwrap_or_else(|e| e.into_inner()) = Some(keys);
+    }
+
+    fn keys_for(&self, id: &ObjectId) -> Result<Arc<Keys>, StoreError> {
+        self.keys
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .ok_or_else(|| crate::crypt::CryptError::Locked(id.short(12)).into())
+    }
+
+    /// Checks a sealed object without opening it: it is stored, and its
+    /// age header parses (D83). Its contents need an identity to check.
+    pub fn check_sealed(&self, id: &ObjectId) -> Result<(), StoreError> {
+        if let Some((p, off)) = self.in_packs(id) {
+            let rec = p.read_record(off, id)?;
+            return Ok(crate::crypt::check_header(&rec.data[..], &id.short(12))?);
+        }
+        let path = self.loose_path(id, Encoding::Age);
+        let f = File::open(&path).map_err(|e| StoreError::io(&path, e))?;
+        Ok(crate::crypt::check_header(
+            BufReader::new(f),
+            &id.short(12),
+        )?)
+    }
+
     fn loose_path(&self, id: &ObjectId, enc: Encoding) -> PathBuf {
         let hex = id.to_hex();
         let mut p = self.objects.join(&hex[..2]).join(&hex[2..]);
-        if enc == Encoding::Zstd {
-            p.set_extension("zst");
-        }
+        match enc {
+            Encoding::Zstd => p.set_extension("zst"),
+            Encoding::Age => p.set_extension("age"),
+            _ => false,
+        };
         p
     }
 
@@ -302,7 +346,7 @@ impl Store {
                 offset,
             });
         }
-        [Encoding::Raw, Encoding::Zstd]
+        LOOSE_ENCODINGS
             .into_iter()
             .map(|e| self.loose_path(id, e))
             .find(|p| p.exists())
@@ -422,6 +466,7 @@ impl Store {
                             detail: format!("object {} does not decompress: {e}", id.short(12)),
                         }
                     })?,
+                    Encoding::Age => self.keys_for(id)?.open(&rec.data, &id.short(12))?,
                 };
                 w.write_all(&bytes)
                     .map_err(|source| StoreError::Sink { id: *id, source })?;
@@ -431,6 +476,9 @@ impl Store {
                 let f = File::open(&path).map_err(|e| StoreError::io(&path, e))?;
                 let mut r: Box<dyn Read> = if path.extension().is_some_and(|e| e == "zst") {
                     Box::new(zstd::Decoder::new(f).map_err(|e| StoreError::io(&path, e))?)
+                } else if path.extension().is_some_and(|e| e == "age") {
+                    self.keys_for(id)?
+                        .opener(BufReader::with_capacity(CHUNK, f), &id.short(12))?
                 } else {
                     Box::new(BufReader::with_capacity(CHUNK, f))
                 };
@@ -531,7 +579,7 @@ impl Store {
             for obj in fs::read_dir(fan.path()).map_err(|e| StoreError::io(&fan.path(), e))? {
                 let obj = obj.map_err(|e| StoreError::io(&fan.path(), e))?;
                 let name = obj.file_name().to_string_lossy().into_owned();
-                let stem = name.strip_suffix(".zst").unwrap_or(&name);
+                let stem = loose_stem(&name);
                 if let Ok(id) = format!("{fan_name}{stem}").parse::<ObjectId>() {
                     out.push((id, obj.path()));
                 }
@@ -549,7 +597,17 @@ impl Store {
             pack: Mutex::new(PackWriter::new(&self.packs_dir)?),
             created: Mutex::new(Vec::new()),
             finished: false,
+            seal: None,
         })
+    }
+
+    /// Like [`Store::writer`], storing every object sealed to `seal`'s
+    /// recipients (D83). An object already stored (sealed or not) is not
+    /// stored again.
+    pub fn sealed_writer(&self, seal: Arc<Seal>) -> Result<Writer<'_>, StoreError> {
+        let mut w = self.writer()?;
+        w.seal = Some(seal);
+        Ok(w)
     }
 
     /// Copies the objects of `packs` that are in `keep` into one new pack,
@@ -629,7 +687,7 @@ impl Store {
 
     /// The file of a loose object and how it is encoded, if it is loose.
     pub fn loose_file(&self, id: &ObjectId) -> Option<(PathBuf, Encoding)> {
-        [Encoding::Raw, Encoding::Zstd]
+        LOOSE_ENCODINGS
             .into_iter()
             .map(|e| (self.loose_path(id, e), e))
             .find(|(p, _)| p.exists())
@@ -668,9 +726,24 @@ impl Store {
     /// name on a remote.
     pub fn loose_name(id: &ObjectId, enc: Encoding) -> String {
         let hex = id.to_hex();
-        let ext = if enc == Encoding::Zstd { ".zst" } else { "" };
+        let ext = match enc {
+            Encoding::Zstd => ".zst",
+            Encoding::Age => ".age",
+            _ => "",
+        };
         format!("{}/{}{ext}", &hex[..2], &hex[2..])
     }
+}
+
+/// How loose objects may be stored: raw, one zstd frame (`.zst`), or
+/// sealed (`.age`).
+pub const LOOSE_ENCODINGS: [Encoding; 3] = [Encoding::Raw, Encoding::Zstd, Encoding::Age];
+
+/// A loose object's file name without its encoding's extension.
+fn loose_stem(name: &str) -> &str {
+    name.strip_suffix(".zst")
+        .or_else(|| name.strip_suffix(".age"))
+        .unwrap_or(name)
 }
 
 /// Lists the `.idx` files in `dir`, sorted.
@@ -789,6 +862,8 @@ pub struct Writer<'s> {
     pack: Mutex<PackWriter>,
     created: Mutex<Vec<PathBuf>>,
     finished: bool,
+    /// Seal every object this writer stores (D83).
+    seal: Option<Arc<Seal>>,
 }
 
 impl Drop for Writer<'_> {
@@ -814,6 +889,18 @@ impl Writer<'_> {
     /// Stores `bytes`, whose id the caller computed (they are not hashed
     /// again).
     pub(crate) fn put_with_id(&self, id: ObjectId, bytes: &[u8]) -> Result<(), StoreError> {
+        if let Some(seal) = &self.seal {
+            if self.has(&id, bytes.len() as u64) {
+                return Ok(());
+            }
+            let sealed = seal.seal(bytes)?;
+            if bytes.len() as u64 >= LOOSE_THRESHOLD {
+                return self.write_loose(id, Encoding::Age, &sealed);
+            }
+            return self
+                .lock_pack()
+                .add(id, Encoding::Age, bytes.len() as u64, &sealed);
+        }
         if bytes.len() as u64 >= LOOSE_THRESHOLD {
             if self.store.contains(&id) {
                 return Ok(());
@@ -856,12 +943,17 @@ impl Writer<'_> {
         } else {
             Encoding::Raw
         };
+        self.write_loose(id, enc, z.as_deref().unwrap_or(bytes))
+    }
+
+    /// Writes a loose object's stored bytes (encoded as `enc`) into place.
+    fn write_loose(&self, id: ObjectId, enc: Encoding, stored: &[u8]) -> Result<(), StoreError> {
         let dest = self.store.loose_path(&id, enc);
         let dir = dest.parent().expect("fan-out folder");
         fsutil::create_dir_durable(dir).map_err(|e| StoreError::io(dir, e))?;
         let mut tmp = TempFile::new_in(dir).map_err(|e| StoreError::io(dir, e))?;
         tmp.file()
-            .write_all(z.as_deref().unwrap_or(bytes))
+            .write_all(stored)
             .map_err(|e| StoreError::io(dir, e))?;
         tmp.persist(&dest).map_err(|e| StoreError::io(&dest, e))?;
         self.note_created(dest);
@@ -896,6 +988,9 @@ impl Writer<'_> {
     /// with the old one; others are copied raw into a loose object, which
     /// `b3sum` can check.
     fn put_large(&self, path: &Path, mut f: File) -> Result<(ObjectId, u64), StoreError> {
+        if let Some(seal) = &self.seal {
+            return self.put_large_sealed(path, f, seal);
+        }
         let mut buf = vec![0u8; CHUNK];
         let first = read_full(&mut f, &mut buf).map_err(|e| StoreError::io(path, e))?;
         if maybe_compress(&buf[..first]).is_some() {
@@ -919,6 +1014,49 @@ impl Writer<'_> {
             return Ok((id, total));
         }
         let dest = self.store.loose_path(&id, Encoding::Raw);
+        let dir = dest.parent().expect("fan-out folder");
+        fsutil::create_dir_durable(dir).map_err(|e| StoreError::io(dir, e))?;
+        tmp.persist(&dest).map_err(|e| StoreError::io(&dest, e))?;
+        self.note_created(dest);
+        Ok((id, total))
+    }
+
+    /// Stores a large file sealed, in one pass: hashed while it is sealed
+    /// into a temporary loose object (no chunking: a sealed file is one
+    /// age stream, which `age -d` opens whole).
+    fn put_large_sealed(
+        &self,
+        path: &Path,
+        mut f: File,
+        seal: &Seal,
+    ) -> Result<(ObjectId, u64), StoreError> {
+        let tmp_dir = self.store.objects.clone();
+        let mut tmp = TempFile::new_in(&tmp_dir).map_err(|e| StoreError::io(&tmp_dir, e))?;
+        let tmp_err = |e: io::Error| StoreError::io(&tmp_dir, e);
+        let mut hasher = blake3::Hasher::new();
+        let mut buf = vec![0u8; CHUNK];
+        let mut total = 0u64;
+        {
+            let mut sealer = seal.sealer(io::BufWriter::with_capacity(CHUNK, tmp.file()))?;
+            loop {
+                let n = read_full(&mut f, &mut buf).map_err(|e| StoreError::io(path, e))?;
+                if n == 0 {
+                    break;
+                }
+                hasher.update(&buf[..n]);
+                sealer.write_all(&buf[..n]).map_err(tmp_err)?;
+                total += n as u64;
+            }
+            sealer
+                .finish()
+                .and_then(|mut w| w.flush())
+                .map_err(tmp_err)?;
+        }
+        let id: ObjectId = hasher.finalize().into();
+        if self.store.contains(&id) {
+            return Ok((id, total));
+        }
+        let dest = self.store.loose_path(&id, Encoding::Age);
         let dir = dest.parent().expect("fan-out folder");
         fsutil::create_dir_durable(dir).map_err(|e| StoreError::io(dir, e))?;
         tmp.persist(&dest).map_err(|e| StoreError::io(&dest, e))?;

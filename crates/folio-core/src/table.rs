@@ -332,6 +332,9 @@ pub enum TableError {
     /// A stored table object is damaged.
     #[error("table object {0}: malformed ({1})")]
     Corrupt(crate::id::ObjectId, String),
+    /// A stored row chunk is encrypted and no identity opens it (D83).
+    #[error("{1}")]
+    Sealed(crate::id::ObjectId, String),
     /// The file's bytes as parsed are not the bytes the commit hashed: it
     /// changed while it was being committed.
     #[error("{}: the file changed while it was being committed (its bytes no longer hash to what was snapshotted): nothing was written; commit again once it is no longer being written", path.display())]
@@ -352,6 +355,7 @@ impl TableError {
             | TableError::Unreadable { .. }
             | TableError::Changed { .. } => ErrorKind::Invalid,
             TableError::Corrupt(..) => ErrorKind::Damaged,
+            TableError::Sealed(..) => ErrorKind::Invalid,
         }
     }
 }

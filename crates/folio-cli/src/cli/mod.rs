@@ -275,10 +275,31 @@ Environment:
   FOLIO_AUTHOR           the author and actor of commits and events (default: git's
                          user.name and user.email, then $USER)
   FOLIO_NOW              the time of commits and events, RFC 3339 (reproducible runs)
+  FOLIO_IDENTITY         a file of age identities (age-keygen) or an unencrypted SSH
+                         private key: opens encrypted data ([encryption] in the config)
   AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN,
   AWS_REGION (or AWS_DEFAULT_REGION), AWS_ENDPOINT_URL_S3 (or AWS_ENDPOINT_URL),
   AWS_ALLOW_HTTP         credentials and endpoint of s3:// remotes, as the AWS tools read them
   FOLIO_FAILPOINT        for crash tests: abort at a named write step (docs/RELIABILITY.md)";
+
+/// Hands `repo` the identities of the file `FOLIO_IDENTITY` names, when
+/// set (D83): the only place folio reads a private key.
+pub fn with_identities(repo: &Repo) -> std::result::Result<(), RepoError> {
+    use folio_core::crypt::{CryptError, Keys};
+    let Some(path) = std::env::var_os("FOLIO_IDENTITY").filter(|p| !p.is_empty()) else {
+        return Ok(());
+    };
+    let name = PathBuf::from(&path).display().to_string();
+    let text = std::fs::read(&path).map_err(|e| {
+        RepoError::Crypt(CryptError::BadIdentity {
+            source_name: format!("FOLIO_IDENTITY={name}"),
+            detail: format!("cannot be read ({e}): name an age identity file (age-keygen -o FILE) or an unencrypted SSH private key"),
+        })
+    })?;
+    let keys = Keys::parse(&text, &format!("FOLIO_IDENTITY={name}"))?;
+    repo.use_identities(std::sync::Arc::new(keys));
+    Ok(())
+}
 
 /// What every command needs.
 pub struct Ctx {
@@ -297,6 +318,7 @@ impl Ctx {
         if let Some(j) = &self.journal {
             repo.journal_as(j.clone());
         }
+        with_identities(&repo)?;
         Ok(repo)
     }
 

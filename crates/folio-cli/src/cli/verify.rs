@@ -35,6 +35,12 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
                 format!("{} problems", r.problems.len())
             }
         );
+        if r.sealed > 0 {
+            s += &format!(
+                "{} encrypted and not opened: found, their age headers checked; set FOLIO_IDENTITY to a recipient's identity to check their contents\n",
+                super::count(r.sealed, "object")
+            );
+        }
         if r.not_fetched > 0 {
             s += &format!(
                 "{} blobs not fetched: a remote holds them (`folio fetch --data PATH` or a checkout takes them); missing ones are listed as problems\n",

@@ -23,6 +23,7 @@ mod ledger;
 mod lock;
 mod maintenance;
 mod remote;
+mod sensitive;
 
 use std::path::{Path, PathBuf};
 

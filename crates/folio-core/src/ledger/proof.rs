@@ -221,7 +221,11 @@ fn row_of(e: &Event, ev: &RowEvidence, example: &ExampleId) -> bool {
     let Ok(manifest) = crate::table::manifest::Manifest::decode(mid, &m) else {
         return false;
     };
-    if !manifest.chunks.iter().any(|x| x.id.0 == cid) {
+    if !manifest
+        .chunks
+        .iter()
+        .any(|x| x.id.0 == cid || x.skeleton.is_some_and(|s| s.0 == cid))
+    {
         return false;
     }
     let Ok(rows) = crate::table::manifest::decode_chunk(cid, &c) else {

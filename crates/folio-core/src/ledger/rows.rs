@@ -448,11 +448,72 @@ impl<'a> Loaded<'a> {
         f: &(dyn Fn(&RowEvent<'_>) -> T + Sync),
         each: &mut dyn FnMut(Walked<T>) -> bool,
     ) -> Result<(), LogError> {
-        let src = self.src as &dyn ChunkSource;
+        // A sealed table's rows are read through skeletons, which hold all
+        // the ledger reads of them (D83).
+        let skeletons = skeletons_of(self.old.iter().chain(self.new.iter()));
+        let columns = mapped_columns(&self.r.columns);
+        let skeletal = Skeletal {
+            src: self.src,
+            skeletons: &skeletons,
+            columns: &columns,
+        };
+        let src: &dyn ChunkSource = if skeletons.is_empty() {
+            self.src
+        } else {
+            &skeletal
+        };
         let old = self.old.as_ref().map(|m| (m, src));
         let new = self.new.as_ref().map(|m| (m, src));
         each_row_change_par(&self.r.table, old, new, window, f, each)
             .map_err(|e| damaged(self.r, e.to_string()))
+    }
+}
+
+/// The skeletons the chunks of `manifests` name: chunk → skeleton.
+pub fn skeletons_of<'m>(
+    manifests: impl IntoIterator<Item = &'m Manifest>,
+) -> std::collections::HashMap<ObjectId, ObjectId> {
+    manifests
+        .into_iter()
+        .flat_map(|m| &m.chunks)
+        .filter_map(|c| Some((c.id.0, c.skeleton?.0)))
+        .collect()
+}
+
+/// The columns a table's skeletons keep: those its metadata maps.
+pub fn mapped_columns(columns: &MetaFields) -> Vec<String> {
+    MetaFields::NAMES
+        .iter()
+        .filter_map(|f| columns.field(f).clone())
+        .collect()
+}
+
+/// Chunks as skeletons (D83): a sealed chunk read as its stored skeleton,
+/// a plain one reduced to the same form (keeping `columns`), so the two
+/// sides of a walk compare row for row whether or not they are sealed, and
+/// no identity is needed.
+pub struct Skeletal<'a> {
+    /// Where chunks and skeletons are read.
+    pub src: &'a dyn ChunkSource,
+    /// Chunk → its skeleton.
+    pub skeletons: &'a std::collections::HashMap<ObjectId, ObjectId>,
+    /// The mapped columns the skeletons keep.
+    pub columns: &'a [String],
+}
+
+impl ChunkSource for Skeletal<'_> {
+    fn chunk(&self, id: &ObjectId) -> Result<Vec<u8>, TableError> {
+        if let Some(s) = self.skeletons.get(id)
+            && let Ok(b) = self.src.chunk(s)
+        {
+            return Ok(b);
+        }
+        let b = self.src.chunk(id)?;
+        if b.starts_with(manifest::CHUNK_TAG) {
+            Ok(manifest::skeleton(*id, &b, self.columns)?.1)
+        } else {
+            Ok(b)
+        }
     }
 }
 

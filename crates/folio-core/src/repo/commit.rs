@@ -171,13 +171,25 @@ impl Repo {
         let targets = self.commit_targets(&parent.datasets, &opts.paths)?;
         // Refuse bad batch or sidecar metadata before anything is written.
         let given = given_meta(&config, opts)?;
+        let sealed = sealed_datasets(&config, &targets, opts)?;
         let index = self.open_index_rw(lock)?;
         let mut writer = self.store.writer()?;
-        let mut snap =
-            self.snapshot_datasets(&index, &writer, &config, &parent, &targets, opts, progress)?;
+        let mut sealed_writer = match &sealed {
+            Some((_, seal)) => Some(self.store.sealed_writer(seal.clone())?),
+            None => None,
+        };
+        let sealing = Sealing {
+            datasets: sealed.as_ref().map(|s| &s.0),
+            writer: sealed_writer.as_ref(),
+        };
+        let mut snap = self.snapshot_datasets(
+            &index, &writer, &sealing, &config, &parent, &targets, opts, progress,
+        )?;
         check_keys(&opts.tables, &snap.table_files)?;
-        let built = self.build_tables(&snap.table_files, &parent.manifests)?;
-        let (tables, summaries) = store_tables(&config, &writer, &built, &parent.tables, &targets)?;
+        let mut built = self.build_tables(&snap.table_files, &parent.manifests)?;
+        add_skeletons(&config, &writer, &sealing, &mut built)?;
+        let (tables, summaries) =
+            store_tables(&config, &writer, &sealing, &built, &parent.tables, &targets)?;
         let outcome = |commit, events, snap: Snapshotted| CommitOutcome {
             commit,
             changes: snap.changes,
@@ -247,6 +259,9 @@ impl Repo {
             (Some(m), Some(_)) => {
                 // Corrections read the merged trees and tables from the
                 // store: they must be readable first.
+                if let Some(sw) = sealed_writer.take() {
+                    sw.finish()?;
+                }
                 writer.finish()?;
                 writer = self.store.writer()?;
                 let ctx = self.event_context(opts, &config, &given);
@@ -297,6 +312,9 @@ impl Repo {
             time: opts.time,
             message: opts.message.clone(),
         };
+        if let Some(sw) = sealed_writer.take() {
+            sw.finish()?;
+        }
         let id = CommitId(writer.put(&commit.encode())?);
         writer.finish()?;
         crate::failpoint::hit("commit:objects-stored");
@@ -407,6 +425,7 @@ impl Repo {
         &self,
         index: &crate::index::Index,
         writer: &crate::store::Writer,
+        sealing: &Sealing<'_, '_>,
         config: &crate::config::Config,
         parent: &Parent,
         targets: &[String],
@@ -437,8 +456,11 @@ impl Repo {
             let mut scan = snapshot::scan(&abs, Some(&self.repo_ignore()))?;
             scan.remove_temps();
             let cache = index.stat_cache(path);
+            // A sealed dataset's files go through the sealing writer; its
+            // trees (names and sizes) stay readable (D83).
+            let contents = sealing.writer_for(path).unwrap_or(writer);
             let (cache, st) =
-                snapshot::resolve_ids(&mut scan, &abs, &cache, Some(writer), stamp, progress)?;
+                snapshot::resolve_ids(&mut scan, &abs, &cache, Some(contents), stamp, progress)?;
             out.stats.hashed_files += st.hashed_files;
             out.stats.hashed_bytes += st.hashed_bytes;
             out.stats.cached_files += st.cached_files;
@@ -622,6 +644,7 @@ fn given_meta(
 fn store_tables(
     config: &crate::config::Config,
     writer: &crate::store::Writer,
+    sealing: &Sealing<'_, '_>,
     built: &[super::BuiltTable],
     old: &[TableRef],
     targets: &[String],
@@ -637,9 +660,13 @@ fn store_tables(
             // Compressed on every core; their ids were computed as they
             // were cut.
             use rayon::prelude::*;
+            // A sealed table's rows are sealed; its manifest root (columns,
+            // counts, chunk ids) stays readable, so history can be walked
+            // without an identity (D83).
+            let rows = sealing.writer_for(&b.path).unwrap_or(writer);
             chunks
                 .par_iter()
-                .try_for_each(|(id, bytes)| writer.put_with_id(*id, bytes))?;
+                .try_for_each(|(id, bytes)| rows.put_with_id(*id, bytes))?;
             writer.put(&b.manifest.encode())?;
         }
         tables.push(b.table_ref());
@@ -658,6 +685,105 @@ fn store_tables(
     }
     tables.sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
     Ok((tables, summaries))
+}
+
+/// Gives every new chunk of a sealed table a readable skeleton (its rows'
+/// identities, counts and mapped metadata: D83), stored plain and named by
+/// the manifest beside its chunk, so history, `audit` and `lineage` read
+/// the table without an identity.
+fn add_skeletons(
+    config: &crate::config::Config,
+    writer: &crate::store::Writer,
+    sealing: &Sealing<'_, '_>,
+    built: &mut [super::BuiltTable],
+) -> Result<(), RepoError> {
+    use rayon::prelude::*;
+    for b in built.iter_mut() {
+        let Some(chunks) = &b.chunks else { continue };
+        if sealing.writer_for(&b.path).is_none() {
+            continue;
+        }
+        let t = config.table(&b.path);
+        let mut columns = crate::ledger::rows::mapped_columns(&t.meta);
+        columns.extend(t.links.as_ref().map(|l| l.column.clone()));
+        let skeletons = chunks
+            .par_iter()
+            .map(|(id, bytes)| {
+                let (sid, sbytes) = crate::table::manifest::skeleton(*id, bytes, &columns)?;
+                writer.put_with_id(sid, &sbytes)?;
+                Ok((*id, sid))
+            })
+            .collect::<Result<std::collections::HashMap<_, _>, RepoError>>()?;
+        for c in &mut b.manifest.chunks {
+            c.skeleton = skeletons.get(&c.id.0).copied().map(crate::id::ChunkId);
+        }
+    }
+    Ok(())
+}
+
+/// Which datasets of a commit are sealed, and the writer that seals.
+struct Sealing<'a, 's> {
+    datasets: Option<&'a std::collections::BTreeSet<String>>,
+    writer: Option<&'a crate::store::Writer<'s>>,
+}
+
+impl<'a, 's> Sealing<'a, 's> {
+    /// The sealing writer, for a path in a sealed dataset.
+    fn writer_for(&self, path: &str) -> Option<&'a crate::store::Writer<'s>> {
+        let sealed = self
+            .datasets
+            .is_some_and(|d| d.iter().any(|d| is_within(path, d)));
+        if sealed { self.writer } else { None }
+    }
+}
+
+/// The datasets a commit seals, and the seal of the configured recipients.
+type SealedSet = (
+    std::collections::BTreeSet<String>,
+    std::sync::Arc<crate::crypt::Seal>,
+);
+
+/// The datasets of this commit whose contents are sealed (D83): those the
+/// config marks `encrypt = true`, and every one when the commit gives a
+/// sensitivity of a sealed class (`--sensitivity pii`) and recipients are
+/// configured; with the seal of those recipients. `None` when nothing is
+/// sealed.
+fn sealed_datasets(
+    config: &crate::config::Config,
+    targets: &[String],
+    opts: &CommitOptions,
+) -> Result<Option<SealedSet>, RepoError> {
+    let class = opts
+        .meta
+        .sensitivity
+        .as_deref()
+        .map(str::to_ascii_lowercase)
+        // A sensitive class is sealed once recipients are configured (a
+        // repository without [encryption] keeps working as before: D83).
+        .filter(|s| {
+            config.encryption.classes.contains(s) && !config.encryption.recipients.is_empty()
+        });
+    let set: std::collections::BTreeSet<String> = targets
+        .iter()
+        .filter(|t| class.is_some() || config.datasets.get(t.as_str()).is_some_and(|d| d.encrypt))
+        .cloned()
+        .collect();
+    if set.is_empty() {
+        return Ok(None);
+    }
+    if config.encryption.recipients.is_empty() {
+        let why = match &class {
+            Some(c) => format!("the commit's sensitivity is {c}"),
+            None => "it is configured `encrypt = true`".into(),
+        };
+        return Err(RepoError::Seal(format!(
+            "{} is to be stored encrypted ({why}) but [encryption] recipients lists no one: add an age public key to .folio/config.toml (age-keygen -o key.txt prints one) and keep the identity outside the repository",
+            set.iter().next().expect("non-empty")
+        )));
+    }
+    let seal = crate::crypt::Seal::parse(&config.encryption.recipients)
+        .map_err(|e| RepoError::Seal(e.to_string()))?;
+    Ok(Some((set, std::sync::Arc::new(seal))))
 }
 
 /// Key columns from the command line must each apply to a table read: a

@@ -401,7 +401,38 @@ impl Repo {
         }
         let old = a.map(|t| (&t.1, chunk_source(self, t)));
         let new = b.map(|t| (&t.1, chunk_source(self, t)));
-        let rd = manifest::diff(old, new, limit)?;
+        let (rd, sealed) = match manifest::diff(old, new, limit) {
+            Err(crate::table::TableError::Sealed(..)) => {
+                // Encrypted rows and no identity: count the changes from
+                // the skeletons, show no row (D83).
+                let skeletons = a
+                    .iter()
+                    .chain(b.iter())
+                    .flat_map(|t| &t.1.chunks)
+                    .filter_map(|c| Some((c.id.0, c.skeleton?.0)))
+                    .collect();
+                let (sa, sb) = (
+                    a.map(|t| HashOnly {
+                        inner: chunk_source(self, t),
+                        skeletons: &skeletons,
+                    }),
+                    b.map(|t| HashOnly {
+                        inner: chunk_source(self, t),
+                        skeletons: &skeletons,
+                    }),
+                );
+                let old = a
+                    .zip(sa.as_ref())
+                    .map(|(t, s)| (&t.1, s as &dyn ChunkSource));
+                let new = b
+                    .zip(sb.as_ref())
+                    .map(|(t, s)| (&t.1, s as &dyn ChunkSource));
+                let mut rd = manifest::diff(old, new, Some(0))?;
+                rd.changes.clear();
+                (rd, true)
+            }
+            r => (r?, false),
+        };
         let schema = match (a, b) {
             (Some(x), Some(y)) => manifest::schema_changes(&x.1.columns, &y.1.columns),
             _ => Vec::new(),
@@ -416,6 +447,9 @@ impl Repo {
             (None, None) => unreachable!("one side has the table"),
         };
         let note = match (a, b) {
+            _ if sealed => Some(
+                "its rows are encrypted: counts only (set FOLIO_IDENTITY to a recipient's identity to see them)".to_string(),
+            ),
             (Some(x), Some(y)) if x.1.key != y.1.key => Some(format!(
                 "the key changed ({} → {}): rows are matched by different identities",
                 show_key(&x.1.key),
@@ -468,7 +502,12 @@ impl Repo {
             rows_added: rd.added,
             rows_removed: rd.removed,
             rows_modified: rd.modified,
-            omitted: total.saturating_sub(listed),
+            // Rows of an encrypted table are not listed, not omitted.
+            omitted: if sealed {
+                0
+            } else {
+                total.saturating_sub(listed)
+            },
             rows,
         }))
     }
@@ -489,6 +528,26 @@ fn chunk_source<'a>(repo: &'a Repo, t: &'a SideTable) -> &'a dyn ChunkSource {
     match &t.2 {
         Some(m) => m,
         None => &repo.store,
+    }
+}
+
+/// Chunks of a side reduced to identities and row hashes
+/// ([`manifest::identities_only`]); a sealed chunk read as its skeleton.
+struct HashOnly<'a> {
+    inner: &'a dyn ChunkSource,
+    skeletons: &'a HashMap<ObjectId, ObjectId>,
+}
+
+impl ChunkSource for HashOnly<'_> {
+    fn chunk(&self, id: &ObjectId) -> Result<Vec<u8>, crate::table::TableError> {
+        match self.inner.chunk(id) {
+            Ok(bytes) => manifest::identities_only(*id, &bytes),
+            Err(crate::table::TableError::Sealed(..)) if self.skeletons.contains_key(id) => {
+                let s = self.skeletons[id];
+                manifest::identities_only(s, &self.inner.chunk(&s)?)
+            }
+            Err(e) => Err(e),
+        }
     }
 }
 

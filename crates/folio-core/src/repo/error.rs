@@ -77,6 +77,9 @@ pub enum RepoError {
         "HEAD is detached: ledger events belong to a branch; switch to one (`folio switch NAME`, or `folio branch NAME` then `folio switch NAME`) and record them there"
     )]
     DetachedHead,
+    /// Contents to seal and no way to seal them (D83).
+    #[error("{0}; nothing was written")]
+    Seal(String),
     /// An annotated tag with a blank message.
     #[error("the tag message is empty: say why this commit is tagged (-m MSG)")]
     TagMessage,
@@ -214,6 +217,9 @@ pub enum RepoError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Sealing or opening encrypted data failed (D83).
+    #[error(transparent)]
+    Crypt(#[from] crate::crypt::CryptError),
     /// Refs failed.
     #[error(transparent)]
     Ref(#[from] RefError),
@@ -328,6 +334,7 @@ impl RepoError {
             | E::DetachedHead
             | E::NoOperation(_)
             | E::TagMessage
+            | E::Seal(_)
             | E::RevertRefused(_)
             | E::ExportRefused(_)
             | E::KeyRefused(_)
@@ -360,6 +367,7 @@ impl RepoError {
             E::Drift(e) => e.kind(),
             E::Book(e) => e.kind(),
             E::Store(e) => e.kind(),
+            E::Crypt(e) => e.kind(),
             E::Ref(e) => e.kind(),
             E::Remote(e) => e.kind(),
             E::Lock(e) => e.kind(),

@@ -306,9 +306,28 @@ impl Repo {
             let mem: Option<HashMap<crate::id::ObjectId, &[u8]>> = new
                 .and_then(|b| b.chunks.as_ref())
                 .map(|c| c.iter().map(|(id, b)| (*id, b.as_slice())).collect());
-            let old_side = old.map(|m| (m, &self.store as &dyn ChunkSource));
-            let new_side = match (new, &mem) {
-                (Some(b), Some(m)) => Some((&b.manifest, m as &dyn ChunkSource)),
+            // A sealed table's rows are compared as skeletons (D83): the
+            // same walk the ledger makes later, and no identity needed.
+            let skeletons = rows::skeletons_of(old.into_iter().chain(new.map(|b| &b.manifest)));
+            let columns = rows::mapped_columns(&ev.ctx.config.table(path).meta);
+            let skel_old = rows::Skeletal {
+                src: &self.store,
+                skeletons: &skeletons,
+                columns: &columns,
+            };
+            let skel_new = mem.as_ref().map(|m| rows::Skeletal {
+                src: m,
+                skeletons: &skeletons,
+                columns: &columns,
+            });
+            let sealed = !skeletons.is_empty();
+            let old_side = old.map(|m| {
+                let src: &dyn ChunkSource = if sealed { &skel_old } else { &self.store };
+                (m, src)
+            });
+            let new_side = match (new, &mem, &skel_new) {
+                (Some(b), Some(_), Some(s)) if sealed => Some((&b.manifest, s as &dyn ChunkSource)),
+                (Some(b), Some(m), _) => Some((&b.manifest, m as &dyn ChunkSource)),
                 _ => None,
             };
             // Rows named in a sidecar take per-row metadata: the table's

@@ -67,7 +67,11 @@ impl Repo {
             for t in &commit.tables {
                 if out.insert(t.manifest.0) {
                     let m = self.read_manifest(t.manifest)?;
-                    out.extend(m.chunks.iter().map(|c| c.id.0));
+                    out.extend(
+                        m.chunks
+                            .iter()
+                            .flat_map(|c| std::iter::once(c.id.0).chain(c.skeleton.map(|s| s.0))),
+                    );
                 }
             }
             for d in commit.datasets {

@@ -84,8 +84,11 @@ impl Repo {
             let bytes = self.store.get(&m)?;
             let manifest = crate::table::manifest::Manifest::decode(m, &bytes)?;
             for c in &manifest.chunks {
-                let chunk = self.store.get(&c.id.0)?;
-                for row in crate::table::manifest::decode_chunk(c.id.0, &chunk)? {
+                // A sealed chunk's skeleton is the evidence: it names the
+                // row without showing its cells (D83).
+                let cid = c.skeleton.map_or(c.id.0, |s| s.0);
+                let chunk = self.store.get(&cid)?;
+                for row in crate::table::manifest::decode_chunk(cid, &chunk)? {
                     if crate::ledger::ExampleId::row(&r.table, &row.ident) == *example {
                         return Ok(Some(RowEvidence::new(&bytes, &chunk, &row.ident)));
                     }

@@ -638,7 +638,13 @@ impl Repo {
                 })?;
                 out.meta.push(m);
                 for ch in &man.chunks {
-                    let cid = ch.id.0;
+                    // A sealed chunk is contents (listed, not read); its
+                    // skeleton is the history (D83).
+                    if ch.skeleton.is_some() && seen.insert(ch.id.0) && !known(&ch.id.0) {
+                        out.data.push(ch.id.0);
+                        out.paths.insert(ch.id.0, t.path.clone());
+                    }
+                    let cid = ch.skeleton.map_or(ch.id.0, |s| s.0);
                     if seen.insert(cid) && !known(&cid) {
                         let bytes = need(&cid, "row chunk")?;
                         crate::table::manifest::decode_chunk(cid, &bytes).map_err(|e| {
@@ -1757,17 +1763,21 @@ impl Quarantine {
             )));
         };
         let bytes = fs::read(&path).map_err(RepoError::io(&path))?;
-        if enc == Encoding::Zstd {
-            zstd::decode_all(&bytes[..]).map_err(RepoError::io(&path))
-        } else {
-            Ok(bytes)
+        match enc {
+            Encoding::Zstd => zstd::decode_all(&bytes[..]).map_err(RepoError::io(&path)),
+            // History is never sealed: a sealed object is file contents.
+            Encoding::Age => Err(RepoError::RemoteUse(format!(
+                "object {} is sealed: it is file contents, not history",
+                id.short(12)
+            ))),
+            _ => Ok(bytes),
         }
     }
 
     /// Downloads a large object and checks it against its id.
     fn take_loose(&self, conn: &Connection, id: &ObjectId, stats: &Stats) -> Result<(), RepoError> {
         let incoming = self.dir.join("incoming");
-        for enc in [Encoding::Raw, Encoding::Zstd] {
+        for enc in crate::store::LOOSE_ENCODINGS {
             let key = format!("objects/{}", Store::loose_name(id, enc));
             if !conn.backend.exists(&key)? {
                 continue;
@@ -1775,23 +1785,31 @@ impl Quarantine {
             let mut tmp = fsutil::TempFile::new_in(&incoming).map_err(RepoError::io(&incoming))?;
             let n = conn.backend.get_to_file(&key, tmp.file())?;
             stats.add(1, n);
-            let f = fs::File::open(tmp.path()).map_err(RepoError::io(tmp.path()))?;
+            let mut f = fs::File::open(tmp.path()).map_err(RepoError::io(tmp.path()))?;
             let mut h = blake3::Hasher::new();
-            let res = if enc == Encoding::Zstd {
-                zstd::Decoder::new(f).and_then(|mut d| std::io::copy(&mut d, &mut HashSink(&mut h)))
-            } else {
-                std::io::copy(&mut std::io::BufReader::new(f), &mut HashSink(&mut h))
+            let res = match enc {
+                Encoding::Zstd => zstd::Decoder::new(f)
+                    .and_then(|mut d| std::io::copy(&mut d, &mut HashSink(&mut h))),
+                // Sealed (D83): hashed when opened; here, an age stream.
+                Encoding::Age => {
+                    let mut head = vec![0u8; AGE_MAGIC.len()];
+                    std::io::Read::read_exact(&mut f, &mut head).and_then(|_| {
+                        if head == AGE_MAGIC {
+                            Ok(0)
+                        } else {
+                            Err(std::io::Error::other("not an age stream"))
+                        }
+                    })
+                }
+                _ => std::io::copy(&mut std::io::BufReader::new(f), &mut HashSink(&mut h)),
             };
-            if res.is_err() || ObjectId::from(h.finalize()) != *id {
+            if res.is_err() || (enc != Encoding::Age && ObjectId::from(h.finalize()) != *id) {
                 return Err(conn
                     .damaged(format!("{key}: its bytes do not hash to its name"))
                     .into());
             }
-            let dest = incoming.join(format!(
-                "{}{}",
-                id.to_hex(),
-                if enc == Encoding::Zstd { ".zst" } else { "" }
-            ));
+            let name = Store::loose_name(id, enc);
+            let dest = incoming.join(name.replace('/', ""));
             tmp.persist(&dest).map_err(RepoError::io(&dest))?;
             self.loose
                 .lock()
@@ -1845,6 +1863,15 @@ fn check_record(
         _ if rec.raw_len >= crate::store::LOOSE_THRESHOLD => {
             return Err(bad("a packed object larger than folio packs"));
         }
+        // Sealed (D83): its plaintext is hashed whenever it is opened;
+        // here it must at least be an age stream.
+        Encoding::Age => {
+            return if rec.data.starts_with(AGE_MAGIC) {
+                Ok(())
+            } else {
+                Err(bad("a sealed object that is not in the age format"))
+            };
+        }
         Encoding::Raw => rec.data.clone(),
         Encoding::Zstd => crate::store::decompress(&rec.data, rec.raw_len as usize)
             .map_err(|e| bad(&format!("does not decompress: {e}")))?,
@@ -1854,6 +1881,9 @@ fn check_record(
     }
     Ok(())
 }
+
+/// How every age stream starts.
+const AGE_MAGIC: &[u8] = b"age-encryption.org/v1\n";
 
 struct HashSink<'a>(&'a mut blake3::Hasher);
 

@@ -17,8 +17,12 @@ use crate::table::{Format, TableError};
 
 impl ChunkSource for Store {
     fn chunk(&self, id: &ObjectId) -> Result<Vec<u8>, TableError> {
-        self.get(id)
-            .map_err(|e| TableError::Corrupt(*id, e.to_string()))
+        self.get(id).map_err(|e| match e {
+            crate::store::StoreError::Crypt(
+                c @ (crate::crypt::CryptError::Locked(_) | crate::crypt::CryptError::NotForYou(_)),
+            ) => TableError::Sealed(*id, c.to_string()),
+            e => TableError::Corrupt(*id, e.to_string()),
+        })
     }
 }
 

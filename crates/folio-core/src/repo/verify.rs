@@ -44,8 +44,32 @@ pub struct VerifyReport {
     /// Blobs not fetched (a clone made with --no-data) that a remote's
     /// index lists: absent by design, not damage.
     pub not_fetched: u64,
+    /// Objects stored encrypted that no identity given opens (D83): found
+    /// and their age header checked, their contents not (set
+    /// `FOLIO_IDENTITY` to check them).
+    pub sealed: u64,
     /// Every problem found.
     pub problems: Vec<Problem>,
+}
+
+/// What became of one blob's check.
+enum BlobCheck {
+    /// Re-hashed: this many bytes.
+    Hashed(u64),
+    /// Absent by design (a partial clone).
+    NotFetched,
+    /// Sealed, and no identity opens it.
+    Sealed,
+}
+
+/// Whether a read failed only for want of an identity.
+fn locked(e: &StoreError) -> bool {
+    matches!(
+        e,
+        StoreError::Crypt(
+            crate::crypt::CryptError::Locked(_) | crate::crypt::CryptError::NotForYou(_)
+        )
+    )
 }
 
 /// A blob id with its size.
@@ -382,7 +406,11 @@ impl Repo {
                 continue;
             };
             match crate::table::manifest::Manifest::decode(id, &bytes) {
-                Ok(m) => chunks.extend(m.chunks.iter().map(|c| c.id.0)),
+                Ok(m) => chunks.extend(
+                    m.chunks
+                        .iter()
+                        .flat_map(|c| std::iter::once(c.id.0).chain(c.skeleton.map(|s| s.0))),
+                ),
                 Err(e) => r.problems.push(Problem {
                     file: self.where_is(&id),
                     detail: e.to_string(),
@@ -410,6 +438,13 @@ impl Repo {
                     file: self.where_is(id),
                     detail: format!("object {id} re-hashes to {}", ObjectId::of(&b)),
                 });
+                None
+            }
+            Err(e) if locked(&e) => {
+                match self.store.check_sealed(id) {
+                    Ok(()) => r.sealed += 1,
+                    Err(e) => r.problems.push(store_problem(e)),
+                }
                 None
             }
             Err(e) => {
@@ -460,12 +495,12 @@ impl Repo {
         } else {
             HashSet::new()
         };
-        let results: Vec<Result<Option<u64>, Problem>> = blobs
+        let results: Vec<Result<BlobCheck, Problem>> = blobs
             .par_iter()
             .map(|(id, size)| {
                 if fetchable.contains(id) && !self.store.contains(id) {
                     progress.advance(*size);
-                    return Ok(None);
+                    return Ok(BlobCheck::NotFetched);
                 }
                 // A chunked blob: name the damaged chunk and its pack.
                 if let Ok(Some(chunks)) = self.store.chunk_ids(id) {
@@ -484,11 +519,15 @@ impl Repo {
                     }
                 }
                 let res = match self.store.rehash(id) {
-                    Ok(got) if got == *id => Ok(Some(*size)),
+                    Ok(got) if got == *id => Ok(BlobCheck::Hashed(*size)),
                     Ok(got) => Err(Problem {
                         file: self.where_is(id),
                         detail: format!("blob {id} re-hashes to {got}"),
                     }),
+                    Err(e) if locked(&e) => match self.store.check_sealed(id) {
+                        Ok(()) => Ok(BlobCheck::Sealed),
+                        Err(e) => Err(store_problem(e)),
+                    },
                     Err(e) => Err(store_problem(e)),
                 };
                 progress.advance(*size);
@@ -498,11 +537,12 @@ impl Repo {
         progress.end();
         for res in results {
             match res {
-                Ok(Some(n)) => {
+                Ok(BlobCheck::Sealed) => r.sealed += 1,
+                Ok(BlobCheck::Hashed(n)) => {
                     r.blobs += 1;
                     r.bytes += n;
                 }
-                Ok(None) => r.not_fetched += 1,
+                Ok(BlobCheck::NotFetched) => r.not_fetched += 1,
                 Err(p) => {
                     r.blobs += 1;
                     r.problems.push(p);
@@ -527,6 +567,10 @@ fn store_problem(e: StoreError) -> Problem {
         StoreError::Sink { id, source } => Problem {
             file: PathBuf::from(format!("object {id}")),
             detail: source.to_string(),
+        },
+        StoreError::Crypt(e) => Problem {
+            file: PathBuf::from("(sealed object)"),
+            detail: e.to_string(),
         },
     }
 }

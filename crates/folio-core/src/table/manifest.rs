@@ -19,6 +19,13 @@ use crate::id::ObjectId;
 pub const TABLE_TAG: &[u8] = b"folio-table 1\n";
 /// First line of a chunk.
 pub const CHUNK_TAG: &[u8] = b"folio-rows 1\n";
+/// First line of a chunk's skeleton (D83): the identities, counts and
+/// mapped metadata of a sealed chunk's rows, kept readable so history and
+/// the ledger can be read without an identity.
+pub const SKELETON_TAG: &[u8] = b"folio-rowids 1\n";
+/// The cell of a skeleton row that holds the whole row's hash (so a
+/// changed row is seen as changed without its cells).
+pub const SKELETON_HASH_CELL: &str = "\u{0}row";
 /// A chunk ends after a row whose identity hash is 63 modulo this (so
 /// about this many rows a chunk), or at [`MAX_CHUNK_ROWS`].
 const CHUNK_DIVISOR: u32 = 16;
@@ -44,6 +51,8 @@ pub struct ChunkRef {
     pub id: crate::id::ChunkId,
     /// Distinct rows in it.
     pub rows: u32,
+    /// The readable skeleton of a sealed chunk (D83).
+    pub skeleton: Option<crate::id::ChunkId>,
 }
 
 /// A table version: schema, counts, rejected lines and chunks.
@@ -266,22 +275,96 @@ fn flush(
     refs.push(ChunkRef {
         id: crate::id::ChunkId(id),
         rows: *rows,
+        skeleton: None,
     });
     chunks.push((id, bytes));
     *rows = 0;
 }
 
-/// Decodes a chunk.
+/// The skeleton of a chunk (D83): each row's identity and count, and as
+/// its body the cells of `columns` (the mapped metadata columns, which the
+/// ledger reads) with the whole row's hash in [`SKELETON_HASH_CELL`].
+/// Returns its id and bytes.
+pub fn skeleton(
+    id: ObjectId,
+    chunk: &[u8],
+    columns: &[String],
+) -> Result<(ObjectId, Vec<u8>), TableError> {
+    let rows = decode_chunk(id, chunk)?;
+    let keyed = chunk.get(CHUNK_TAG.len()) == Some(&1);
+    let mut out = SKELETON_TAG.to_vec();
+    out.push(u8::from(keyed));
+    out.extend_from_slice(&(rows.len() as u32).to_le_bytes());
+    for r in &rows {
+        let cells = super::decode_row(&r.body)
+            .ok_or_else(|| TableError::Corrupt(id, "a row does not decode".into()))?;
+        let hash = super::Cell::Text(ObjectId(super::row_hash(&r.body)).to_string());
+        let mut kept: Vec<(&str, &super::Cell)> = cells
+            .iter()
+            .filter(|(n, _)| columns.iter().any(|c| c == n))
+            .map(|(n, c)| (n.as_str(), c))
+            .collect();
+        kept.push((SKELETON_HASH_CELL, &hash));
+        put_row(
+            &mut out,
+            Some(&r.ident),
+            r.count,
+            &super::encode_row(&mut kept),
+        );
+    }
+    Ok((ObjectId::of(&out), out))
+}
+
+/// A chunk or a skeleton reduced to what both can give: each row's
+/// identity and count, its body only the row's hash. Rows compare equal
+/// exactly when the rows they stand for are equal, so a diff of two such
+/// sides counts what changed without any cell (D83).
+pub fn identities_only(id: ObjectId, bytes: &[u8]) -> Result<Vec<u8>, TableError> {
+    if bytes.starts_with(CHUNK_TAG) {
+        return Ok(skeleton(id, bytes, &[])?.1);
+    }
+    let keyed = bytes.get(SKELETON_TAG.len()) == Some(&1);
+    let rows = decode_chunk(id, bytes)?;
+    let mut out = SKELETON_TAG.to_vec();
+    out.push(u8::from(keyed));
+    out.extend_from_slice(&(rows.len() as u32).to_le_bytes());
+    for r in &rows {
+        let cells = super::decode_row(&r.body)
+            .ok_or_else(|| TableError::Corrupt(id, "a row does not decode".into()))?;
+        let mut kept: Vec<(&str, &super::Cell)> = cells
+            .iter()
+            .filter(|(n, _)| n == SKELETON_HASH_CELL)
+            .map(|(n, c)| (n.as_str(), c))
+            .collect();
+        put_row(
+            &mut out,
+            Some(&r.ident),
+            r.count,
+            &super::encode_row(&mut kept),
+        );
+    }
+    Ok(out)
+}
+
+/// Decodes a chunk, or a chunk's skeleton ([`skeleton`]).
 pub fn decode_chunk(id: ObjectId, bytes: &[u8]) -> Result<Vec<ChunkRow>, TableError> {
     let bad = |what: &str| TableError::Corrupt(id, what.to_string());
-    let mut r = bytes
-        .strip_prefix(CHUNK_TAG)
-        .ok_or_else(|| bad("not a row chunk"))?;
+    let (mut r, skeletal) = match bytes.strip_prefix(CHUNK_TAG) {
+        Some(r) => (r, false),
+        None => (
+            bytes
+                .strip_prefix(SKELETON_TAG)
+                .ok_or_else(|| bad("not a row chunk"))?,
+            true,
+        ),
+    };
     let keyed = match super::take(&mut r, 1).ok_or_else(|| bad("truncated"))? {
         [0] => false,
         [1] => true,
         _ => return Err(bad("bad keyed flag")),
     };
+    // A skeleton names every row's identity (its body is not the row).
+    let keyed = keyed || skeletal;
     let n = super::take_u32(&mut r).ok_or_else(|| bad("truncated"))?;
     // A row takes at least 8 bytes: a forged count reserves no more.
     let mut out = Vec::with_capacity((n as usize).min(r.len() / 8));
@@ -358,6 +441,11 @@ impl Manifest {
         for c in &self.chunks {
             let mut v = c.id.0.as_bytes().to_vec();
             v.extend_from_slice(&c.rows.to_le_bytes());
+            // A skeleton follows its chunk's count (a plain chunk's field
+            // is as before: old manifests keep their ids).
+            if let Some(s) = c.skeleton {
+                v.extend_from_slice(s.0.as_bytes());
+            }
             put(&mut out, field::CHUNK, &v);
         }
         out
@@ -428,12 +516,16 @@ impl Manifest {
                     m.rejected.push((u64_of(&v[..8])?, text(&v[8..])?));
                 }
                 field::CHUNK => {
-                    if v.len() != 36 {
+                    if v.len() != 36 && v.len() != 68 {
                         return Err(bad("bad chunk field"));
                     }
                     let id = crate::id::ChunkId(ObjectId::from_slice(&v[..32]).expect("32 bytes"));
-                    let rows = u32::from_le_bytes(v[32..].try_into().expect("4 bytes"));
-                    m.chunks.push(ChunkRef { id, rows });
+                    let rows = u32::from_le_bytes(v[32..36].try_into().expect("4 bytes"));
+                    let skeleton = v
+                        .get(36..)
+                        .and_then(ObjectId::from_slice)
+                        .map(crate::id::ChunkId);
+                    m.chunks.push(ChunkRef { id, rows, skeleton });
                 }
                 _ => return Err(bad("unknown field")),
             }

@@ -1,0 +1,314 @@
+//! Sensitive data (D83): datasets stored encrypted to the configured
+//! recipients, opened only with an identity, shared through remotes as
+//! ciphertext; history, the ledger and `verify` readable without one.
+//!
+//! The keys are test-only fixtures (tests/cli/keys/README.md). The check
+//! with the standard `age` tool runs when it is installed; `.ci/run`
+//! installs it and sets FOLIO_REQUIRE_AGE so it cannot be skipped there.
+
+use std::path::{Path, PathBuf};
+
+use crate::{Env, walkdir};
+
+/// A test key's path.
+fn key(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/cli/keys")
+        .join(name)
+}
+
+fn key_text(name: &str) -> String {
+    std::fs::read_to_string(key(name))
+        .expect("test key")
+        .trim()
+        .to_string()
+}
+
+/// Marks planted in the sensitive data; none may appear in any file of a
+/// store or a remote.
+const MARKS: [&str; 3] = ["SSN-MARK-0001", "SSN-MARK-0002", "NOTE-MARK-9"];
+
+/// Files under `dir` holding a mark, with the mark.
+fn plaintext_in(dir: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    for f in walkdir(dir) {
+        let bytes = std::fs::read(&f).unwrap_or_default();
+        for m in MARKS {
+            if bytes.windows(m.len()).any(|w| w == m.as_bytes()) {
+                found.push(format!("{} holds {m}", f.display()));
+            }
+        }
+    }
+    found
+}
+
+/// A repository whose `people` dataset is encrypted to alice (age) and
+/// bob (SSH), with a keyed table mapping a label column and a note.
+fn sealed_repo() -> Env {
+    let e = Env::new();
+    let config = e.p(".folio/config.toml");
+    let mut text = std::fs::read_to_string(&config).expect("config");
+    text += &format!(
+        "\n[encryption]\nrecipients = [{:?}, {:?}]\n\n[datasets.people]\nencrypt = true\n\n[tables.\"people/p.csv\"]\nkey = [\"id\"]\nmeta = {{ label = \"label\" }}\n",
+        key_text("alice.pub"),
+        key_text("bob_ed25519.pub"),
+    );
+    std::fs::write(&config, text).expect("write config");
+    e.write(
+        "people/p.csv",
+        format!(
+            "id,name,ssn,label\n1,ada,{},cat\n2,bob,{},dog\n",
+            MARKS[0], MARKS[1]
+        )
+        .as_bytes(),
+    );
+    e.write("people/note.txt", format!("call {}\n", MARKS[2]).as_bytes());
+    e.write("public/readme.txt", b"open data\n");
+    e.ok(&["commit", "people", "public", "-m", "first"]);
+    e
+}
+
+/// Runs folio with `FOLIO_IDENTITY` set to a test key.
+fn with_key(e: &Env, name: &str, args: &[&str]) -> std::process::Output {
+    e.cmd(args)
+        .env("FOLIO_IDENTITY", key(name))
+        .output()
+        .expect("run folio")
+}
+
+#[test]
+fn encrypted_datasets_hold_no_plaintext_and_open_only_with_a_recipients_identity() {
+    let e = sealed_repo();
+    assert_eq!(plaintext_in(&e.p(".folio")), Vec::<String>::new());
+
+    // Without an identity, reading plaintext fails and says what to do.
+    let err = e.fails(&["cat", "HEAD:people/note.txt"], 1);
+    assert!(
+        err.contains("encrypted") && err.contains("FOLIO_IDENTITY"),
+        "{err}"
+    );
+    // Data outside the encrypted dataset stays readable.
+    assert_eq!(e.ok(&["cat", "HEAD:public/readme.txt"]), "open data\n");
+
+    // Each recipient opens it: an age identity and an SSH key.
+    for k in ["alice.txt", "bob_ed25519"] {
+        let out = with_key(&e, k, &["cat", "HEAD:people/note.txt"]);
+        assert!(
+            out.status.success(),
+            "{k}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            format!("call {}\n", MARKS[2])
+        );
+        let out = with_key(&e, k, &["cat", "HEAD:people/p.csv"]);
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains(MARKS[1]),
+            "{k}"
+        );
+    }
+    // An identity that is no recipient is refused as such.
+    let out = with_key(&e, "carol.txt", &["cat", "HEAD:people/note.txt"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("none of the identities"));
+    // An identity file that does not exist is named.
+    let out = e
+        .cmd(&["cat", "HEAD:people/note.txt"])
+        .env("FOLIO_IDENTITY", e.p("nowhere.txt"))
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nowhere.txt"));
+
+    // Checkout without an identity writes nothing of the encrypted data
+    // and says why; with one, it restores every byte.
+    let before = std::fs::read(e.p("people/p.csv")).expect("read");
+    std::fs::remove_dir_all(e.p("people")).expect("rm");
+    let err = e.fails(&["checkout", "-f", "HEAD"], 1);
+    assert!(err.contains("FOLIO_IDENTITY"), "{err}");
+    let out = with_key(&e, "alice.txt", &["checkout", "-f", "HEAD"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(std::fs::read(e.p("people/p.csv")).expect("read"), before);
+}
+
+#[test]
+fn history_ledger_and_verify_work_without_an_identity() {
+    let e = sealed_repo();
+    // A writer needs only the public keys: edit one row's secret cell and
+    // commit, no identity given.
+    e.write(
+        "people/p.csv",
+        format!(
+            "id,name,ssn,label\n1,ada,{},cat\n2,bob,SSN-MARK-0003,dog\n3,cy,x,cat\n",
+            MARKS[0]
+        )
+        .as_bytes(),
+    );
+    e.ok(&["commit", "people", "-m", "second"]);
+    assert_eq!(plaintext_in(&e.p(".folio")), Vec::<String>::new());
+    assert!(e.ok(&["log"]).contains("second"));
+
+    // diff counts the row changes from the skeletons, and shows no cell.
+    let d = e.json(&["diff", "HEAD~1", "HEAD", "--json"]);
+    let t = &d["tables"][0];
+    assert_eq!(t["path"], "people/p.csv");
+    assert_eq!(
+        (t["rows_added"].as_u64(), t["rows_modified"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(t["rows"].as_array().map(Vec::len), Some(0));
+    assert!(!d.to_string().contains("SSN-MARK"));
+    // With an identity the same diff names the cell.
+    let out = with_key(&e, "alice.txt", &["diff", "HEAD~1", "HEAD"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ssn: SSN-MARK-0002 → SSN-MARK-0003"));
+
+    // audit and lineage read the ledger, labels included.
+    let a = e.json(&["audit", "--json"]);
+    let people = a["groups"]
+        .as_array()
+        .expect("groups")
+        .iter()
+        .find(|g| g["dataset"] == "people")
+        .expect("people group");
+    // note.txt and three rows; the rows are annotated from the label column.
+    assert_eq!(
+        (people["examples"].as_u64(), people["annotated"].as_u64()),
+        (Some(4), Some(3))
+    );
+    let l = e.json(&["lineage", "people/p.csv:3", "--json"]);
+    assert_eq!(l["label"], "cat");
+    assert!(l["added_in"].is_string());
+
+    // verify finds every encrypted object, checks its header, and says it
+    // did not open it; with an identity it re-hashes every one.
+    let v = e.json(&["verify", "--json"]);
+    assert!(v["sealed"].as_u64().unwrap_or(0) >= 3, "{v}");
+    assert_eq!(v["problems"].as_array().map(Vec::len), Some(0));
+    let out = with_key(&e, "alice.txt", &["verify", "--json"]);
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["sealed"], 0);
+}
+
+#[test]
+fn a_damaged_encrypted_object_is_damage_not_a_missing_key() {
+    let e = sealed_repo();
+    // A big file is stored loose, as a standard age file.
+    let big: Vec<u8> = crate::noise(600 * 1024, 7);
+    e.write("people/scan.bin", &big);
+    e.ok(&["commit", "people", "-m", "scan"]);
+    let id = blake3::hash(&big).to_hex().to_string();
+    let loose = e.p(&format!(".folio/objects/{}/{}.age", &id[..2], &id[2..]));
+    assert!(loose.exists(), "{} is stored loose", loose.display());
+    assert_eq!(plaintext_in(&e.p(".folio")), Vec::<String>::new());
+    let len = std::fs::metadata(&loose).expect("meta").len() as usize;
+    crate::flip_byte(&loose, len - 100);
+    let out = with_key(&e, "alice.txt", &["verify"]);
+    assert_eq!(
+        out.status.code(),
+        Some(70),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let out = with_key(&e, "alice.txt", &["cat", "HEAD:people/scan.bin"]);
+    assert_eq!(out.status.code(), Some(70));
+}
+
+#[test]
+fn encrypted_objects_open_with_the_standard_age_tool() {
+    let found = std::process::Command::new("age").arg("--version").output();
+    if found.is_err() {
+        assert!(
+            std::env::var_os("FOLIO_REQUIRE_AGE").is_none(),
+            "FOLIO_REQUIRE_AGE is set but no `age` is on PATH"
+        );
+        eprintln!("skipped: no `age` on PATH (set FOLIO_REQUIRE_AGE to require it)");
+        return;
+    }
+    let e = sealed_repo();
+    let big: Vec<u8> = crate::noise(700 * 1024, 11);
+    e.write("people/scan.bin", &big);
+    e.ok(&["commit", "people", "-m", "scan"]);
+    let id = blake3::hash(&big).to_hex().to_string();
+    let loose = e.p(&format!(".folio/objects/{}/{}.age", &id[..2], &id[2..]));
+    let out = std::process::Command::new("age")
+        .arg("-d")
+        .arg("-i")
+        .arg(key("alice.txt"))
+        .arg(&loose)
+        .output()
+        .expect("run age");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(blake3::hash(&out.stdout).to_hex().to_string(), id);
+}
+
+#[test]
+fn push_and_clone_carry_ciphertext_and_a_clone_opens_with_an_identity() {
+    let e = sealed_repo();
+    let remote = tempfile::tempdir().expect("tempdir");
+    let url = remote.path().display().to_string();
+    e.ok(&["remote", "add", "origin", &url]);
+    // Pushing needs no identity: ciphertext travels as it is.
+    e.ok(&["push", "origin", "main"]);
+    assert_eq!(plaintext_in(remote.path()), Vec::<String>::new());
+
+    let dest = tempfile::tempdir().expect("tempdir");
+    let into = dest.path().join("copy");
+    let out = e
+        .cmd(&["clone", &url, &into.display().to_string()])
+        .env("FOLIO_IDENTITY", key("bob_ed25519"))
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read(into.join("people/p.csv")).expect("read"),
+        std::fs::read(e.p("people/p.csv")).expect("read")
+    );
+    assert_eq!(plaintext_in(&into.join(".folio")), Vec::<String>::new());
+}
+
+#[test]
+fn a_sensitive_class_is_encrypted_once_recipients_are_configured() {
+    let e = Env::new();
+    e.write("scans/a.txt", format!("{}\n", MARKS[2]).as_bytes());
+    // No recipients: a pii commit is stored as before.
+    e.ok(&["commit", "scans", "--sensitivity", "pii", "-m", "plain"]);
+    assert!(!plaintext_in(&e.p(".folio")).is_empty());
+
+    let e = Env::new();
+    let config = e.p(".folio/config.toml");
+    let mut text = std::fs::read_to_string(&config).expect("config");
+    text += &format!(
+        "\n[encryption]\nrecipients = [{:?}]\n",
+        key_text("alice.pub")
+    );
+    std::fs::write(&config, text).expect("write");
+    e.write("scans/a.txt", format!("{}\n", MARKS[2]).as_bytes());
+    e.ok(&["commit", "scans", "--sensitivity", "pii", "-m", "sealed"]);
+    assert_eq!(plaintext_in(&e.p(".folio")), Vec::<String>::new());
+
+    // A recipient that is no key is refused, naming the value and the file.
+    let e = Env::new();
+    let mut text = std::fs::read_to_string(e.p(".folio/config.toml")).expect("config");
+    text += "\n[encryption]\nrecipients = [\"age1notakey\"]\n";
+    std::fs::write(e.p(".folio/config.toml"), text).expect("write");
+    e.write("scans/a.txt", b"x\n");
+    let err = e.fails(&["commit", "scans", "-m", "x"], 1);
+    assert!(
+        err.contains("age1notakey") && err.contains("config.toml"),
+        "{err}"
+    );
+}
