@@ -252,6 +252,36 @@ class Bench:
         t, m = best("b3sum --num-threads 2 data/* > /dev/null", base, r)
         self.record(case + ": verify", "b3sum", t, m)
 
+    def encrypted_files(self, n, size):
+        """Commit and checkout of the large files, plain and encrypted (D83):
+        the same data in two repositories, one with `encrypt = true`."""
+        case = f"{n} x {size >> 20} MiB files"
+        base = OUT / "large"
+        if not (base / "data").exists():
+            print(f"generating {n} files of {size >> 20} MiB ...", flush=True)
+            gen_large(base, n, size)
+        keys = ROOT.parent / "crates/folio-cli/tests/cli/keys"
+        recipient = (keys / "alice.pub").read_text().strip()
+        f, r = self.folio, self.runs
+        out = OUT / "large-out"
+        for label, sealed in (("folio, not encrypted", False), ("folio, encrypted", True)):
+            env = dict(self.env, FOLIO_IDENTITY=str(keys / "alice.txt"))
+
+            def reset(sealed=sealed):
+                fresh(base / ".folio")
+                run(f"{f} init", base)
+                if sealed:
+                    with open(base / ".folio/config.toml", "a") as c:
+                        c.write(f'\n[encryption]\nrecipients = ["{recipient}"]\n'
+                                '\n[datasets."data"]\nencrypt = true\n')
+            t, m = best(f"{f} commit data -m first", base, r, setup=reset, env=env)
+            self.record(case + ": commit", label, t, m)
+            t, m = best(f"{f} checkout HEAD --to {out} && sync", base, r,
+                        setup=lambda: fresh(out), env=env)
+            self.record(case + ": checkout", label, t, m)
+            fresh(out)
+        fresh(base / ".folio")
+
     def table(self, rows):
         case = f"{rows}-row JSONL table"
         base = OUT / "table"
@@ -636,7 +666,7 @@ def main():
     ap.add_argument("--quick", action="store_true", help="10x smaller datasets, one run each")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--only", nargs="+", metavar="CASE",
-                    help="run only these cases (small, large, table, ledger, merge, drift, book, rows, remote); no summary")
+                    help="run only these cases (small, large, encrypted, table, ledger, merge, drift, book, rows, remote); no summary")
     args = ap.parse_args()
     folio = os.path.realpath(args.folio)
     OUT.mkdir(exist_ok=True)
@@ -646,6 +676,7 @@ def main():
     if args.only:
         cases = {"small": lambda: b.small_files(100_000 // scale, 1000 // scale),
                  "large": lambda: b.large_files(8, (128 << 20) // scale),
+                 "encrypted": lambda: b.encrypted_files(8, (128 << 20) // scale),
                  "table": lambda: b.table(1_000_000 // scale),
                  "ledger": lambda: b.ledger(1_000_000 // scale),
                  "merge": lambda: b.merge(1_000_000 // scale),
@@ -658,6 +689,7 @@ def main():
         return
     b.small_files(100_000 // scale, 1000 // scale)
     b.large_files(8, (128 << 20) // scale)
+    b.encrypted_files(8, (128 << 20) // scale)
     b.table(1_000_000 // scale)
     b.ledger(1_000_000 // scale)
     b.merge(1_000_000 // scale)
@@ -676,6 +708,8 @@ def main():
         (f"{n_small} small files: checkout", "folio checkout --to + sync", "cp -r + sync", ""),
         (f"8 x {(128 << 20) // scale >> 20} MiB files: commit", "folio", "cp -r + sync", "<= 1.5"),
         (f"8 x {(128 << 20) // scale >> 20} MiB files: verify", "folio", "b3sum", "<= 1.5"),
+        (f"8 x {(128 << 20) // scale >> 20} MiB files: commit", "folio, encrypted", "folio, not encrypted", "<= 1.5"),
+        (f"8 x {(128 << 20) // scale >> 20} MiB files: checkout", "folio, encrypted", "folio, not encrypted", "<= 1.5"),
         (f"{n_small} small files: push to a folder", "folio push + sync", "cp -r + sync", "<= 1.5"),
     ]
     ratios = []

@@ -385,7 +385,7 @@ fn remote_settings_are_checked_and_hold_no_secrets() {
 /// The S3 endpoint of the moto server `.ci/run` starts
 /// (`FOLIO_TEST_S3_ENDPOINT`). Without it the S3 tests fail when
 /// `FOLIO_REQUIRE_S3` is set (CI) and are skipped, saying so, elsewhere.
-fn s3_endpoint() -> Option<String> {
+pub(crate) fn s3_endpoint() -> Option<String> {
     match std::env::var("FOLIO_TEST_S3_ENDPOINT") {
         Ok(e) if !e.is_empty() => Some(e),
         _ => {
@@ -400,7 +400,7 @@ fn s3_endpoint() -> Option<String> {
 }
 
 /// A fresh bucket on the test server, by a plain S3 PUT.
-fn make_bucket(endpoint: &str, name: &str) {
+pub(crate) fn make_bucket(endpoint: &str, name: &str) {
     let status = std::process::Command::new("curl")
         .args(["-sf", "-X", "PUT", &format!("{endpoint}/{name}")])
         .status()
@@ -411,7 +411,7 @@ fn make_bucket(endpoint: &str, name: &str) {
     );
 }
 
-fn s3(e: &Env, endpoint: &str, args: &[&str]) -> std::process::Output {
+pub(crate) fn s3(e: &Env, endpoint: &str, args: &[&str]) -> std::process::Output {
     e.cmd(args)
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")

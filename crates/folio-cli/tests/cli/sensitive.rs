@@ -312,3 +312,70 @@ fn a_sensitive_class_is_encrypted_once_recipients_are_configured() {
         "{err}"
     );
 }
+
+#[test]
+fn an_s3_remote_holds_only_ciphertext() {
+    use crate::remote::{make_bucket, s3, s3_endpoint};
+    let Some(endpoint) = s3_endpoint() else {
+        return;
+    };
+    let e = sealed_repo();
+    let bucket = format!("folio-sealed-{}", std::process::id());
+    make_bucket(&endpoint, &bucket);
+    let url = format!("s3://{bucket}/team");
+    e.ok(&["remote", "add", "origin", &url]);
+    let o = s3(&e, &endpoint, &["push", "origin", "main"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // Every object of the bucket, downloaded with boto3 (moto's own
+    // client library) and searched for the marks.
+    let down = tempfile::tempdir().expect("tempdir");
+    let script = r#"
+import boto3, os, sys
+s3 = boto3.client("s3", endpoint_url=sys.argv[1], region_name="us-east-1",
+                  aws_access_key_id="testing", aws_secret_access_key="testing")
+n = 0
+for page in s3.get_paginator("list_objects_v2").paginate(Bucket=sys.argv[2]):
+    for o in page.get("Contents", []):
+        dest = os.path.join(sys.argv[3], o["Key"])
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        s3.download_file(sys.argv[2], o["Key"], dest)
+        n += 1
+print(n)
+"#;
+    let out =
+        std::process::Command::new(std::env::var("PYTHON").unwrap_or_else(|_| "python3".into()))
+            .args(["-c", script, &endpoint, &bucket])
+            .arg(down.path())
+            .output()
+            .expect("python3");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let n: usize = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .expect("a count");
+    assert!(n >= 3, "the push stored objects ({n})");
+    assert_eq!(walkdir(down.path()).len(), n);
+    assert_eq!(plaintext_in(down.path()), Vec::<String>::new());
+    // A clone from S3 opens with an identity.
+    let c = Env::bare();
+    let dest = c.p("w");
+    let o = c
+        .cmd(&["clone", &url, dest.to_str().expect("utf-8")])
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ENDPOINT_URL", &endpoint)
+        .env("AWS_ALLOW_HTTP", "true")
+        .env("FOLIO_IDENTITY", key("alice.txt"))
+        .output()
+        .expect("run");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        std::fs::read(dest.join("people/note.txt")).expect("read"),
+        format!("call {}\n", MARKS[2]).as_bytes()
+    );
+}
