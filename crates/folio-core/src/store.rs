@@ -487,10 +487,22 @@ impl Store {
                     inner: w,
                     failed: None,
                 };
-                io::copy(&mut r, &mut sink).map_err(|e| match sink.failed.take() {
-                    Some(source) => StoreError::Sink { id: *id, source },
-                    None => StoreError::io(&path, e),
-                })
+                // CHUNK bytes a write (io::copy moves 8 KiB at a time
+                // through a `dyn Read`).
+                let mut buf = vec![0u8; CHUNK];
+                let mut total = 0u64;
+                loop {
+                    let n = read_full(&mut r, &mut buf).map_err(|e| StoreError::io(&path, e))?;
+                    if n == 0 {
+                        break Ok(total);
+                    }
+                    sink.write_all(&buf[..n])
+                        .map_err(|e| match sink.failed.take() {
+                            Some(source) => StoreError::Sink { id: *id, source },
+                            None => StoreError::io(&path, e),
+                        })?;
+                    total += n as u64;
+                }
             }
         }
     }
@@ -1103,7 +1115,7 @@ impl Writer<'_> {
     }
 }
 
-fn read_full(f: &mut File, buf: &mut [u8]) -> io::Result<usize> {
+fn read_full(f: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     let mut n = 0;
     while n < buf.len() {
         match f.read(&mut buf[n..]) {
