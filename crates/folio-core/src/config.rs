@@ -359,6 +359,28 @@ pub struct Config {
     /// `[encryption]`: recipients of sealed objects.
     #[serde(default)]
     pub encryption: EncryptionConfig,
+    /// `[retention]`: how long examples may be kept.
+    #[serde(default)]
+    pub retention: RetentionConfig,
+}
+
+/// `[retention]`: how long examples may be kept, by source and dataset, and
+/// when licences end (docs/GOVERNANCE.md, "Retention").
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionConfig {
+    /// Months the examples of a source may be kept, by source (a source
+    /// covers the sources under it: `s3://vendor-a` covers
+    /// `s3://vendor-a/2026-01`).
+    #[serde(default)]
+    pub sources: BTreeMap<String, u32>,
+    /// Months the examples of a dataset may be kept, by dataset path.
+    #[serde(default)]
+    pub datasets: BTreeMap<String, u32>,
+    /// The date (YYYY-MM-DD) from which a licence no longer covers its
+    /// examples, by licence id.
+    #[serde(default)]
+    pub licenses: BTreeMap<String, String>,
 }
 
 /// `[quality]`: who settles disagreements.
@@ -443,6 +465,37 @@ impl Config {
                 path,
                 detail: format!("[encryption] {e}"),
             });
+        }
+        for (what, months) in c
+            .retention
+            .sources
+            .iter()
+            .map(|(k, m)| (format!("sources.\"{k}\""), m))
+            .chain(
+                c.retention
+                    .datasets
+                    .iter()
+                    .map(|(k, m)| (format!("datasets.\"{k}\""), m)),
+            )
+        {
+            if *months == 0 || *months > 1200 {
+                return Err(ConfigError::Invalid {
+                    path,
+                    detail: format!(
+                        "[retention] {what} = {months}: give the months examples may be kept, 1 to 1200"
+                    ),
+                });
+            }
+        }
+        for (id, date) in &c.retention.licenses {
+            if chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").is_err() {
+                return Err(ConfigError::Invalid {
+                    path,
+                    detail: format!(
+                        "[retention] licenses.\"{id}\" = {date:?}: give the date the licence ends as YYYY-MM-DD"
+                    ),
+                });
+            }
         }
         if c.quality
             .adjudicator

@@ -50,6 +50,7 @@ pub mod progress;
 pub mod refs;
 pub mod remote;
 pub mod repo;
+pub mod retention;
 pub mod table;
 
 // Internals: the store, the derived index, scanning and the atomic-write

@@ -24,6 +24,7 @@ mod quality;
 mod record;
 mod reindex;
 mod remote;
+mod retention;
 mod show;
 mod status;
 mod undo;
@@ -134,6 +135,8 @@ enum Command {
     Audit(audit::Args),
     /// Measure label agreement and list the examples to relabel
     Quality(quality::Args),
+    /// Which examples are due for deletion under the retention rules
+    Retention(retention::Args),
     /// Work with the ledger itself
     Ledger(ledger::Args),
     /// Datasets as assets: policies, depreciation schedules, book value
@@ -177,6 +180,7 @@ const NO_WAIT: &[&str] = &[
     "drift",
     "lineage",
     "audit",
+    "retention",
     "quality",
     "prove",
     "verify-proof",
@@ -562,6 +566,7 @@ pub fn main() -> ExitCode {
         Command::Trained(a) => record::trained(&ctx, a),
         Command::Lineage(a) => lineage::run(&ctx, a),
         Command::Audit(a) => audit::run(&ctx, a),
+        Command::Retention(a) => retention::run(&ctx, a),
         Command::Quality(a) => quality::run(&ctx, a),
         Command::Ledger(a) => ledger::run(&ctx, a),
         Command::Book(a) => book::run(&ctx, a),

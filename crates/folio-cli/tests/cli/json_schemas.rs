@@ -143,6 +143,11 @@ fn every_json_output_matches_its_documented_schema() {
     save("tag", &["tag", "--json"]);
     save("oplog", &["oplog", "--json"]);
     save("gc", &["gc", "--json"]);
+    e.ok(&["config", "set", "retention.datasets.images", "6"]);
+    save(
+        "retention",
+        &["retention", "check", "--as-of", "2030-01-01", "--json"],
+    );
     save("drift", &["drift", "HEAD~1", "HEAD", "--json"]);
     save(
         "drift.added",

@@ -379,3 +379,171 @@ print(n)
         format!("call {}\n", MARKS[2]).as_bytes()
     );
 }
+
+/// Seconds since the epoch of a UTC date, computed here from the civil
+/// calendar (days from 1970-01-01), not with folio's date code.
+fn day(y: i64, m: i64, d: i64) -> i64 {
+    // Howard Hinnant's days_from_civil.
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    (era * 146_097 + doe - 719_468) * 86_400
+}
+
+#[test]
+fn retention_lists_examples_due_by_source_dataset_and_licence_end() {
+    let e = Env::new();
+    let at = |t: &str, args: &[&str]| {
+        let out = e.cmd(args).env("FOLIO_NOW", t).output().expect("run");
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("utf-8")
+    };
+    e.write("images/cat/1.png", b"1");
+    e.write("images/cat/2.png", b"2");
+    at(
+        "2026-01-31T12:00:00Z",
+        &["commit", "images", "--source", "s3://cams/a", "-m", "one"],
+    );
+    e.write("vendor/x.txt", b"x");
+    at(
+        "2026-02-10T00:00:00Z",
+        &[
+            "commit",
+            "vendor",
+            "--source",
+            "s3://vendor-a/batch1",
+            "--license",
+            "EVAL-ONLY",
+            "--collected-at",
+            "2025-03-01",
+            "-m",
+            "two",
+        ],
+    );
+    std::fs::remove_file(e.p("images/cat/2.png")).expect("rm");
+    at("2026-03-01T00:00:00Z", &["commit", "-m", "three"]);
+
+    // No rules: nothing is due, and the output says how to add some.
+    assert!(e.ok(&["retention", "check"]).contains("no rules"));
+
+    let config = e.p(".folio/config.toml");
+    let mut text = std::fs::read_to_string(&config).expect("config");
+    text += "\n[retention.sources]\n\"s3://vendor-a\" = 12\n[retention.datasets]\n\"images\" = 1\n[retention.licenses]\n\"EVAL-ONLY\" = \"2026-12-31\"\n";
+    std::fs::write(&config, text).expect("write");
+
+    // Expected, by hand: vendor/x.txt collected 2025-03-01 + 12 months =
+    // 2026-03-01 (its licence ends later); the images added 2026-01-31
+    // 12:00 + 1 month = 2026-02-28 12:00 (clamped to February's end); the
+    // removed one is still held by history.
+    let r = e.json(&["retention", "check", "--as-of", "2026-03-01", "--json"]);
+    assert_eq!(
+        (r["examples"].as_u64(), r["covered"].as_u64()),
+        (Some(3), Some(3))
+    );
+    let due: Vec<(String, i64, bool, String)> = r["due"]
+        .as_array()
+        .expect("due")
+        .iter()
+        .map(|i| {
+            (
+                i["locator"].as_str().expect("locator").to_string(),
+                i["due"].as_i64().expect("due"),
+                i["present"].as_bool().expect("present"),
+                i["basis"].as_str().expect("basis").to_string(),
+            )
+        })
+        .collect();
+    let feb28 = day(2026, 2, 28) + 12 * 3600;
+    assert_eq!(
+        due,
+        vec![
+            (
+                "images/cat/1.png".to_string(),
+                feb28,
+                true,
+                "added".to_string()
+            ),
+            (
+                "images/cat/2.png".to_string(),
+                feb28,
+                false,
+                "added".to_string()
+            ),
+            (
+                "vendor/x.txt".to_string(),
+                day(2026, 3, 1),
+                true,
+                "collected_at".to_string()
+            ),
+        ]
+    );
+    assert_eq!(r["as_of"].as_i64(), Some(day(2026, 3, 1)));
+
+    // A day earlier only the images are due; --within shows the rest coming.
+    let r = e.json(&[
+        "retention",
+        "check",
+        "--as-of",
+        "2026-02-28T23:00:00Z",
+        "--within",
+        "1",
+        "--json",
+    ]);
+    let flags: Vec<(bool,)> = r["due"]
+        .as_array()
+        .expect("due")
+        .iter()
+        .map(|i| (i["overdue"].as_bool().expect("overdue"),))
+        .collect();
+    assert_eq!(flags, vec![(true,), (true,), (false,)]);
+
+    // As a gate: exit 1 when something is due, 0 before.
+    e.fails(
+        &["retention", "check", "--as-of", "2026-03-01", "--exit-code"],
+        1,
+    );
+    e.ok(&["retention", "check", "--as-of", "2026-02-01", "--exit-code"]);
+    // As of the commit before the removal, the second image is present.
+    let r = e.json(&[
+        "retention",
+        "check",
+        "--rev",
+        "HEAD~1",
+        "--as-of",
+        "2026-03-01",
+        "--json",
+    ]);
+    assert!(
+        r["due"]
+            .as_array()
+            .expect("due")
+            .iter()
+            .all(|i| i["present"] == true)
+    );
+
+    // Bad rules are refused, naming the key and the file.
+    let mut text = std::fs::read_to_string(&config).expect("config");
+    text = text.replace("\"images\" = 1", "\"images\" = 0");
+    std::fs::write(&config, &text).expect("write");
+    let err = e.fails(&["retention", "check"], 1);
+    assert!(
+        err.contains("datasets.\"images\" = 0") && err.contains("config.toml"),
+        "{err}"
+    );
+    text = text
+        .replace("\"images\" = 0", "\"images\" = 1")
+        .replace("2026-12-31", "2026-31-12");
+    std::fs::write(&config, &text).expect("write");
+    let err = e.fails(&["retention", "check"], 1);
+    assert!(
+        err.contains("EVAL-ONLY") && err.contains("YYYY-MM-DD"),
+        "{err}"
+    );
+}

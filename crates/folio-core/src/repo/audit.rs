@@ -30,3 +30,44 @@ impl Repo {
         Ok(AuditReport::of(commit, &states, filter))
     }
 }
+
+impl Repo {
+    /// The examples due under `[retention]` at `as_of` (or within
+    /// `within_days` after), of every example the ledger of `rev` (HEAD
+    /// with the pending events when absent) knows — present or still held
+    /// by history.
+    pub fn retention(
+        &self,
+        rev: Option<CommitId>,
+        as_of: i64,
+        within_days: u32,
+    ) -> Result<crate::retention::RetentionReport, RepoError> {
+        let commit = match rev {
+            Some(r) => r,
+            None => self.head_commit()?.ok_or(RepoError::NoCommits)?,
+        };
+        let view = match rev {
+            Some(r) => self.ledger_view_at(r)?,
+            None => self.ledger_view()?,
+        };
+        let mut known = crate::retention::Known::default();
+        view.each(&mut |e| {
+            if let crate::ledger::Subject::Example(id) = &e.subject {
+                let (state, added) = known.entry(*id).or_default();
+                state.apply(&e.payload);
+                if added.is_none() && matches!(e.payload, crate::ledger::Payload::Added { .. }) {
+                    *added = Some(e.time);
+                }
+            }
+            Ok::<(), RepoError>(())
+        })?;
+        let config = self.config()?;
+        Ok(crate::retention::check(
+            &commit.to_string(),
+            &known,
+            &config.retention,
+            as_of,
+            within_days,
+        ))
+    }
+}

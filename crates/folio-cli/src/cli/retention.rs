@@ -1,0 +1,155 @@
+//! `folio retention check`.
+
+use super::{Ctx, Failure, Result, fmt_time, out, out_json};
+use folio_core::retention::RetentionReport;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[command(subcommand)]
+    command: RetentionCommand,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum RetentionCommand {
+    /// List the examples due for deletion under [retention]: kept longer
+    /// than their source's or dataset's months, or under a licence that
+    /// has ended
+    Check(CheckArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct CheckArgs {
+    /// The commit whose ledger is checked (default: HEAD with every event
+    /// recorded since)
+    #[arg(long)]
+    rev: Option<String>,
+    /// The date to check at, YYYY-MM-DD or RFC 3339 (default: now, or
+    /// FOLIO_NOW)
+    #[arg(long, value_name = "DATE")]
+    as_of: Option<String>,
+    /// Also list what falls due within this many days after the date
+    #[arg(long, value_name = "DAYS", default_value_t = 0)]
+    within: u32,
+    /// List at most N examples (default 20)
+    #[arg(long, value_name = "N", conflicts_with = "all")]
+    limit: Option<usize>,
+    /// List every example
+    #[arg(long)]
+    all: bool,
+    /// Exit 1 when an example is due by the date (a CI gate)
+    #[arg(long)]
+    exit_code: bool,
+    /// Print the report as JSON (every example, whatever --limit says)
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(ctx: &Ctx, a: &Args) -> Result {
+    match &a.command {
+        RetentionCommand::Check(c) => check(ctx, c),
+    }
+}
+
+/// A date (midnight UTC) or an RFC 3339 time, as seconds.
+fn date(s: &str) -> Result<i64> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Ok(t.timestamp());
+    }
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc().timestamp())
+        .ok_or_else(|| {
+            Failure::user(format!(
+                "--as-of '{s}' is not a date: write YYYY-MM-DD or an RFC 3339 time"
+            ))
+        })
+}
+
+fn check(ctx: &Ctx, a: &CheckArgs) -> Result {
+    let repo = ctx.repo()?;
+    let rev = a.rev.as_deref().map(|r| repo.resolve(r)).transpose()?;
+    let as_of = match &a.as_of {
+        Some(s) => date(s)?,
+        None => super::commit::now()?,
+    };
+    let config = repo.config()?;
+    let r = repo.retention(rev, as_of, a.within)?;
+    let overdue = r.due.iter().any(|i| i.overdue);
+    if a.json {
+        out_json(&r)?;
+    } else {
+        let rules = config.retention.sources.len()
+            + config.retention.datasets.len()
+            + config.retention.licenses.len();
+        let limit = if a.all {
+            usize::MAX
+        } else {
+            a.limit.unwrap_or(20)
+        };
+        out(&text(&r, rules, limit))?;
+    }
+    if a.exit_code && overdue {
+        return Err(Failure::silent(super::exit::FIX));
+    }
+    Ok(())
+}
+
+fn day(t: i64) -> String {
+    fmt_time(t).chars().take(10).collect()
+}
+
+fn text(r: &RetentionReport, rules: usize, limit: usize) -> String {
+    let mut s = format!(
+        "retention of {} at {}\n",
+        &r.commit[..12.min(r.commit.len())],
+        day(r.as_of)
+    );
+    if rules == 0 {
+        s += "no rules: add [retention] sources, datasets or licenses to .folio/config.toml (docs/GOVERNANCE.md)\n";
+        return s;
+    }
+    let due = r.due.iter().filter(|i| i.overdue).count();
+    let upcoming = r.due.len() - due;
+    s += &format!(
+        "{} known, {} under a rule: {} due",
+        super::count(r.examples, "example"),
+        r.covered,
+        due
+    );
+    if r.within_days > 0 {
+        s += &format!(", {upcoming} more within {} days", r.within_days);
+    }
+    s += "\n";
+    if r.due.is_empty() {
+        return s;
+    }
+    s += "\n";
+    for i in r.due.iter().take(limit) {
+        let since = match (i.basis, i.since) {
+            ("license", _) | (_, None) => String::new(),
+            (b, Some(t)) => format!(
+                ", {} {}",
+                if b == "added" { "added" } else { "collected" },
+                day(t)
+            ),
+        };
+        s += &format!(
+            "  {}  {:<8} {}{}  ({}{})\n",
+            day(i.due),
+            if i.overdue { "due" } else { "upcoming" },
+            i.locator,
+            if i.present {
+                ""
+            } else {
+                " [removed; still in history]"
+            },
+            i.rule,
+            since
+        );
+    }
+    if r.due.len() > limit {
+        s += &format!("  … {} more (use --all or --json)\n", r.due.len() - limit);
+    }
+    s
+}
