@@ -140,9 +140,14 @@ impl AuditReport {
                 *g.cost_micros.entry(cur.clone()).or_default() += micros;
             }
         }
-        without_source.sort();
-        without_annotation.sort();
-        without_license.sort();
+        // Locators are distinct (one an example): an unstable sort gives
+        // the same order, on every core.
+        {
+            use rayon::prelude::*;
+            without_source.par_sort_unstable();
+            without_annotation.par_sort_unstable();
+            without_license.par_sort_unstable();
+        }
         AuditReport {
             commit,
             groups: groups

@@ -527,6 +527,19 @@ impl<'s> LedgerView<'s> {
         keep: &Keep<'_>,
         each: &mut dyn FnMut(Event) -> Result<(), E>,
     ) -> Result<(), E> {
+        self.read_hinted(want, keep, each, None)
+    }
+
+    /// Like [`LedgerView::read`]; before a table's rows are expanded,
+    /// `rows` hears how many distinct rows its new version holds (so a
+    /// reader can size its maps once rather than grow them).
+    fn read_hinted<E: From<LedgerIndexError>>(
+        &self,
+        want: &Want,
+        keep: &Keep<'_>,
+        each: &mut dyn FnMut(Event) -> Result<(), E>,
+        rows: Option<&dyn Fn(u64)>,
+    ) -> Result<(), E> {
         use rayon::prelude::*;
         let frames = self.frames(want)?;
         let skip = self.skipped()?;
@@ -556,6 +569,12 @@ impl<'s> LedgerView<'s> {
                         each(e)?;
                         continue;
                     };
+                    if let (Some(hint), None) = (rows, &windows)
+                        && let Some(new) = e.payload.rows().and_then(|r| r.new)
+                        && let Some(m) = self.source.tables().and_then(|t| t.manifest(&new).ok())
+                    {
+                        hint(m.distinct_rows());
+                    }
                     let mut failed: Option<E> = None;
                     self.expand(&e, e.seq, windows.as_deref(), &mut |item| {
                         let Item::Made(made) = item else {
@@ -683,12 +702,24 @@ impl<'s> LedgerView<'s> {
     /// What the view says of every example.
     pub fn states(&self) -> Result<IdMap<ExampleState>, LedgerIndexError> {
         let mut states: IdMap<ExampleState> = Default::default();
-        self.each(&mut |e| {
-            if let Subject::Example(id) = &e.subject {
-                states.entry(*id).or_default().apply(&e.payload);
-            }
-            Ok::<(), LedgerIndexError>(())
-        })?;
+        // A table of N rows makes about N examples: sized once, the map
+        // is not rebuilt (and its pages not zeroed again) as it grows.
+        let wanted = std::cell::Cell::new(0u64);
+        self.read_hinted(
+            &None,
+            &|_| true,
+            &mut |e| {
+                let w = wanted.take() as usize;
+                if w > states.len() {
+                    states.reserve(w - states.len());
+                }
+                if let Subject::Example(id) = &e.subject {
+                    states.entry(*id).or_default().apply(&e.payload);
+                }
+                Ok::<(), LedgerIndexError>(())
+            },
+            Some(&|n| wanted.set(wanted.get().max(n))),
+        )?;
         Ok(states)
     }
 
