@@ -907,6 +907,57 @@ mod tests {
         assert!(crate::table::decode_row(&row).is_none());
     }
 
+    /// A skeleton keeps each row's identity and count and only the mapped
+    /// cells; reduced to identities, a skeleton and its chunk compare equal
+    /// row for row, and a changed row differs (D83).
+    #[test]
+    fn skeletons_keep_identities_counts_and_mapped_cells_only() {
+        let d = tempfile::tempdir().expect("tempdir");
+        for key in [&["id"][..], &[][..]] {
+            let (m, chunks) = build_str(
+                d.path(),
+                "id,secret,label\n1,s1,cat\n2,s2,dog\n2b,s2,dog\n",
+                key,
+            )
+            .expect("build");
+            let (cid, chunk) = chunks.iter().next().expect("one chunk");
+            let rows = decode_chunk(*cid, chunk).expect("rows");
+            let (sid, sk) = skeleton(*cid, chunk, &["label".to_string()]).expect("skeleton");
+            assert_eq!(sid, ObjectId::of(&sk));
+            assert!(!sk.windows(2).any(|w| w == b"s1"), "no unmapped cell");
+            let skel = decode_chunk(sid, &sk).expect("decodes");
+            assert_eq!(
+                skel.iter().map(|r| (&r.ident, r.count)).collect::<Vec<_>>(),
+                rows.iter().map(|r| (&r.ident, r.count)).collect::<Vec<_>>()
+            );
+            let cells = crate::table::decode_row(&skel[0].body).expect("cells");
+            let names: Vec<&str> = cells.iter().map(|(n, _)| n.as_str()).collect();
+            assert_eq!(names, vec![SKELETON_HASH_CELL, "label"]);
+            // Reduced, the chunk and its skeleton are the same rows.
+            let a = identities_only(*cid, chunk).expect("chunk reduced");
+            let b = identities_only(sid, &sk).expect("skeleton reduced");
+            assert_eq!(a, b);
+            // A changed secret cell changes the reduced row.
+            let (_, other) = build_str(
+                d.path(),
+                "id,secret,label\n1,s1,cat\n2,CHANGED,dog\n2b,s2,dog\n",
+                key,
+            )
+            .expect("build");
+            let (oid, ochunk) = other.iter().next().expect("one chunk");
+            assert_ne!(identities_only(*oid, ochunk).expect("reduced"), a);
+            // The manifest names the skeleton beside its chunk, and old
+            // manifests keep their encoding.
+            let mut with = m.clone();
+            with.chunks[0].skeleton = Some(crate::id::ChunkId(sid));
+            assert_eq!(
+                Manifest::decode(with.id().0, &with.encode()).expect("decode"),
+                with
+            );
+            assert_eq!(with.encode().len(), m.encode().len() + 32);
+        }
+    }
+
     fn settings(key: &[&str]) -> TableSettings {
         TableSettings {
             format: Format::Csv,
