@@ -165,4 +165,8 @@ step "The ledger still answers without one" lineage patients.csv:2
 step "verify finds every encrypted object and says it did not open them" verify
 printf '\n\033[1m== %s\033[0m\n$ FOLIO_IDENTITY=fixtures/keys/demo.txt folio cat HEAD:patients.csv\n' "With a recipient's identity"
 FOLIO_IDENTITY="$FIXTURES/keys/demo.txt" "$FOLIO" cat HEAD:patients.csv
+echo; echo "(retention: the forum crawl may be kept 6 months, the images 36; the check runs as of a date)"
+"$FOLIO" config set 'retention.sources."crawl://forum"' 6 > /dev/null
+"$FOLIO" config set 'retention.datasets.images' 36 > /dev/null
+step "What is due for deletion by the end of August 2026, and what falls due within 90 days" retention check --as-of 2026-08-31 --within 90 --limit 5
 echo; echo "demo finished: every step above ran on a fresh repository in $WORK"
