@@ -294,6 +294,21 @@ pub fn with_identities(repo: &Repo) -> std::result::Result<(), RepoError> {
         return Ok(());
     };
     let name = PathBuf::from(&path).display().to_string();
+    // A private key inside the working tree is one `folio commit .` away
+    // from being stored, and pushed, in the clear.
+    if let (Ok(key), Ok(work)) = (
+        std::fs::canonicalize(&path),
+        std::fs::canonicalize(repo.work_dir()),
+    ) && key.starts_with(&work)
+    {
+        return Err(RepoError::Crypt(CryptError::BadIdentity {
+            source_name: format!("FOLIO_IDENTITY={name}"),
+            detail: format!(
+                "is inside the repository ({}): move it out (private keys never belong in the repository, where a commit would store it in the clear)",
+                work.display()
+            ),
+        }));
+    }
     let text = std::fs::read(&path).map_err(|e| {
         RepoError::Crypt(CryptError::BadIdentity {
             source_name: format!("FOLIO_IDENTITY={name}"),

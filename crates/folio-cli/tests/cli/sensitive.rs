@@ -120,6 +120,16 @@ fn encrypted_datasets_hold_no_plaintext_and_open_only_with_a_recipients_identity
         .expect("run");
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("nowhere.txt"));
+    // A key kept inside the working tree is refused (a commit would store it).
+    std::fs::copy(key("alice.txt"), e.p("alice.txt")).expect("copy");
+    let out = e
+        .cmd(&["cat", "HEAD:public/readme.txt"])
+        .env("FOLIO_IDENTITY", e.p("alice.txt"))
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("inside the repository"));
+    std::fs::remove_file(e.p("alice.txt")).expect("rm");
 
     // Checkout without an identity writes nothing of the encrypted data
     // and says why; with one, it restores every byte.
