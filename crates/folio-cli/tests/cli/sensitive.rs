@@ -87,6 +87,17 @@ fn encrypted_datasets_hold_no_plaintext_and_open_only_with_a_recipients_identity
         err.contains("encrypted") && err.contains("FOLIO_IDENTITY"),
         "{err}"
     );
+    // export fails before writing anything.
+    let out = e
+        .cmd(&["export", "HEAD", "people/p.csv"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        out.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     // Data outside the encrypted dataset stays readable.
     assert_eq!(e.ok(&["cat", "HEAD:public/readme.txt"]), "open data\n");
 

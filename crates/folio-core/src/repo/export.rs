@@ -168,6 +168,14 @@ impl Repo {
             columns: header.clone(),
             types_flattened: false,
         };
+        // Encrypted rows that will not open fail before a byte is written
+        // (not after the header): one chunk tells (D83).
+        if let Some(first) = m.chunks.first() {
+            use crate::table::manifest::ChunkSource;
+            if let Err(e @ crate::table::TableError::Sealed(..)) = self.store.chunk(&first.id.0) {
+                return Err(e.into());
+            }
+        }
         if format == Format::Parquet {
             #[cfg(feature = "parquet")]
             {
