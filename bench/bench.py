@@ -273,7 +273,8 @@ class Bench:
                 if sealed:
                     with open(base / ".folio/config.toml", "a") as c:
                         c.write(f'\n[encryption]\nrecipients = ["{recipient}"]\n'
-                                '\n[datasets."data"]\nencrypt = true\n')
+                                '\n[datasets."data"]\nencrypt = true\n'
+                                '\n[access]\npurpose = "benchmark"\n')
             t, m = best(f"{f} commit data -m first", base, r, setup=reset, env=env)
             self.record(case + ": commit", label, t, m)
             t, m = best(f"{f} checkout HEAD --to {out} && sync", base, r,

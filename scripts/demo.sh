@@ -163,8 +163,9 @@ printf '\n\033[1m== %s\033[0m\n$ folio cat HEAD:patients.csv\n' "Reading it need
 "$FOLIO" cat HEAD:patients.csv || echo "(exit $?)"
 step "The ledger still answers without one" lineage patients.csv:2
 step "verify finds every encrypted object and says it did not open them" verify
-printf '\n\033[1m== %s\033[0m\n$ FOLIO_IDENTITY=fixtures/keys/demo.txt folio cat HEAD:patients.csv\n' "With a recipient's identity"
-FOLIO_IDENTITY="$FIXTURES/keys/demo.txt" "$FOLIO" cat HEAD:patients.csv
+printf '\n\033[1m== %s\033[0m\n$ FOLIO_IDENTITY=fixtures/keys/demo.txt folio cat HEAD:patients.csv --purpose "…"\n' "With a recipient's identity, and a purpose (recorded)"
+FOLIO_IDENTITY="$FIXTURES/keys/demo.txt" "$FOLIO" cat HEAD:patients.csv --purpose "check the import (ticket 42)"
+step "Who read encrypted data, when and why" audit --access
 echo; echo "(retention: the forum crawl may be kept 6 months, the images 36; the check runs as of a date)"
 "$FOLIO" config set 'retention.sources."crawl://forum"' 6 > /dev/null
 "$FOLIO" config set 'retention.datasets.images' 36 > /dev/null

@@ -362,6 +362,17 @@ pub struct Config {
     /// `[retention]`: how long examples may be kept.
     #[serde(default)]
     pub retention: RetentionConfig,
+    /// `[access]`: reads of encrypted data.
+    #[serde(default)]
+    pub access: AccessConfig,
+}
+
+/// `[access]`: reads of encrypted data (D85).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccessConfig {
+    /// The purpose recorded for reads that give none (`--purpose`).
+    pub purpose: Option<String>,
 }
 
 /// `[retention]`: how long examples may be kept, by source and dataset, and

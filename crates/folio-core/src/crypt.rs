@@ -40,6 +40,10 @@ pub enum CryptError {
         "object {0} is encrypted: set FOLIO_IDENTITY to the file of an age identity (or unencrypted SSH key) whose recipient [encryption] lists"
     )]
     Locked(String),
+    /// An identity was given, and reading is refused: no purpose, or no
+    /// grant (D85). Says why.
+    #[error("object {0} is encrypted, and reading it is refused: {1}")]
+    Refused(String, String),
     /// Sealed bytes that do not open (damaged or forged).
     #[error("object {id} does not decrypt: {detail}")]
     Damaged {

@@ -2,9 +2,11 @@
 //! index meet. Commands are methods on [`Repo`], spread over the
 //! submodules by topic.
 
+mod access;
 mod annotate;
 mod audit;
 mod book;
+mod chain;
 mod checkout;
 mod commit;
 mod diff;
@@ -49,6 +51,7 @@ pub(crate) fn oplog_for_fuzzing(data: &[u8]) -> bool {
 
 use std::path::{Component, Path, PathBuf};
 
+pub use access::{AccessEntry, ReadPolicy, may_read};
 pub use annotate::{
     Annotation, ExampleFilter, Preview, Recorder, SENSITIVITIES, Selector, Valuation,
 };
@@ -250,9 +253,14 @@ impl Repo {
 
     /// Gives the private identities that open sealed objects (D83). The
     /// library never looks for them itself: the embedding program reads
-    /// them (the CLI, from the file `FOLIO_IDENTITY` names).
-    pub fn use_identities(&self, keys: std::sync::Arc<crate::crypt::Keys>) {
-        self.store.set_keys(keys);
+    /// them (the CLI, from the file `FOLIO_IDENTITY` names). Every object
+    /// they open is noted in `policy`, which may refuse them all (D85).
+    pub fn use_identities(
+        &self,
+        keys: std::sync::Arc<crate::crypt::Keys>,
+        policy: std::sync::Arc<ReadPolicy>,
+    ) {
+        self.store.set_keys(keys, policy);
     }
 
     /// Takes the write lock (waiting for it when `wait`). Released, it

@@ -192,7 +192,7 @@ pub struct Store {
     packs_dir: PathBuf,
     packs: RwLock<Vec<Arc<Pack>>>,
     /// The identities that open sealed objects, when the caller gave any.
-    keys: RwLock<Option<Arc<Keys>>>,
+    keys: RwLock<Option<(Arc<Keys>, Arc<crate::repo::ReadPolicy>)>>,
 }
 
 impl Store {
@@ -300,16 +300,24 @@ impl Store {
     }
 
     /// Gives the identities that open sealed objects (D83).
-    pub fn set_keys(&self, keys: Arc<Keys>) {
-        *self.keys.write().unwrap_or_else(|e| e.into_inner()) = Some(keys);
+    pub fn set_keys(&self, keys: Arc<Keys>, policy: Arc<crate::repo::ReadPolicy>) {
+        *self.keys.write().unwrap_or_else(|e| e.into_inner()) = Some((keys, policy));
     }
 
+    /// The identities that open `id`, once the read policy allows it (the
+    /// object is then noted as opened).
     fn keys_for(&self, id: &ObjectId) -> Result<Arc<Keys>, StoreError> {
-        self.keys
+        let (keys, policy) = self
+            .keys
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
-            .ok_or_else(|| crate::crypt::CryptError::Locked(id.short(12)).into())
+            .ok_or_else(|| crate::crypt::CryptError::Locked(id.short(12)))?;
+        if let Some(why) = &policy.refused {
+            return Err(crate::crypt::CryptError::Refused(id.short(12), why.clone()).into());
+        }
+        policy.opened(id);
+        Ok(keys)
     }
 
     /// Checks a sealed object without opening it: it is stored, and its

@@ -25,9 +25,19 @@ pub struct Args {
     /// Print the groups as CSV
     #[arg(long)]
     csv: bool,
+    /// List the access log instead: reads of encrypted data (who, when,
+    /// why, what) and grants
+    #[arg(long, conflicts_with_all = ["rev", "source", "dataset", "sensitivity", "csv"])]
+    access: bool,
+    /// With --access: only entries from this date on (YYYY-MM-DD or RFC 3339)
+    #[arg(long, value_name = "DATE", requires = "access")]
+    since: Option<String>,
 }
 
 pub fn run(ctx: &Ctx, a: &Args) -> Result {
+    if a.access {
+        return super::access::list(ctx, a.since.as_deref(), a.json);
+    }
     let repo = ctx.repo()?;
     let rev = a.rev.as_deref().map(|r| repo.resolve(r)).transpose()?;
     let filter = AuditFilter {

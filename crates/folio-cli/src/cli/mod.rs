@@ -1,6 +1,7 @@
 //! The command line: parse, call the library, render, map errors to exit
 //! codes. Only this layer reads the environment and prints.
 
+mod access;
 mod audit;
 mod book;
 mod branch;
@@ -55,6 +56,9 @@ pub struct Cli {
     /// Worker threads for hashing and writing (default: one per core)
     #[arg(short, long, value_name = "N", help_heading = GLOBAL)]
     jobs: Option<usize>,
+    /// Why you read encrypted data: recorded with who and when (`audit --access`)
+    #[arg(long, value_name = "TEXT", help_heading = GLOBAL)]
+    purpose: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -137,6 +141,10 @@ enum Command {
     Quality(quality::Args),
     /// Which examples are due for deletion under the retention rules
     Retention(retention::Args),
+    /// Allow someone to read encrypted data until a date (recorded)
+    Grant(access::GrantArgs),
+    /// End someone's grant to read encrypted data (recorded)
+    Revoke(access::RevokeArgs),
     /// Work with the ledger itself
     Ledger(ledger::Args),
     /// Datasets as assets: policies, depreciation schedules, book value
@@ -188,6 +196,13 @@ const NO_WAIT: &[&str] = &[
     "add",
 ];
 
+/// Commands that may read the plaintext of encrypted data: they take
+/// `--purpose` (D85).
+const READS: &[&str] = &[
+    "checkout", "switch", "cat", "export", "diff", "status", "drift", "merge", "restore", "reset",
+    "revert", "verify", "clone", "pull",
+];
+
 /// Commands that start no worker threads.
 const NO_JOBS: &[&str] = &[
     "init",
@@ -200,6 +215,8 @@ const NO_JOBS: &[&str] = &[
     "undo",
     "verify-proof",
     "trained",
+    "grant",
+    "revoke",
     "man",
     "add",
 ];
@@ -208,7 +225,16 @@ const NO_JOBS: &[&str] = &[
 /// given (before the command, or after it) only to the commands they mean
 /// something to, and their subcommands.
 fn command() -> clap::Command {
-    fn with(mut c: clap::Command, wait: bool, jobs: bool) -> clap::Command {
+    fn with(mut c: clap::Command, wait: bool, jobs: bool, purpose: bool) -> clap::Command {
+        if purpose {
+            c = c.arg(
+                clap::Arg::new("purpose")
+                    .long("purpose")
+                    .value_name("TEXT")
+                    .help("Why you read encrypted data: recorded with who and when (`audit --access`)")
+                    .help_heading(GLOBAL),
+            );
+        }
         if wait {
             c = c.arg(
                 clap::Arg::new("wait")
@@ -234,7 +260,7 @@ fn command() -> clap::Command {
             .map(|s| s.get_name().to_string())
             .collect();
         for name in subs {
-            c = c.mut_subcommand(&name, |s| with(s, wait, jobs));
+            c = c.mut_subcommand(&name, |s| with(s, wait, jobs, purpose));
         }
         c
     }
@@ -246,23 +272,28 @@ fn command() -> clap::Command {
     for name in names {
         let wait = !NO_WAIT.contains(&name.as_str());
         let jobs = !NO_JOBS.contains(&name.as_str());
-        cmd = cmd.mut_subcommand(&name, |s| with(s, wait, jobs));
+        let purpose = READS.contains(&name.as_str());
+        cmd = cmd.mut_subcommand(&name, |s| with(s, wait, jobs, purpose));
     }
     cmd
 }
 
-/// `--wait` and `-j` as given after the command (at any depth).
-fn late_options(m: &clap::ArgMatches) -> (bool, Option<usize>) {
-    let (mut wait, mut jobs) = (false, None);
+/// `--wait`, `-j` and `--purpose` as given after the command (at any
+/// depth).
+fn late_options(m: &clap::ArgMatches) -> (bool, Option<usize>, Option<String>) {
+    let (mut wait, mut jobs, mut purpose) = (false, None, None);
     let mut at = m.subcommand();
     while let Some((_, sub)) = at {
         wait |= matches!(sub.try_get_one::<bool>("wait"), Ok(Some(true)));
         if let Ok(Some(n)) = sub.try_get_one::<usize>("jobs") {
             jobs = Some(*n);
         }
+        if let Ok(Some(p)) = sub.try_get_one::<String>("purpose") {
+            purpose = Some(p.clone());
+        }
         at = sub.subcommand();
     }
-    (wait, jobs)
+    (wait, jobs, purpose)
 }
 
 /// The exit codes, as `folio --help` lists them.
@@ -286,12 +317,12 @@ Environment:
   AWS_ALLOW_HTTP         credentials and endpoint of s3:// remotes, as the AWS tools read them
   FOLIO_FAILPOINT        for crash tests: abort at a named write step (docs/RELIABILITY.md)";
 
-/// Hands `repo` the identities of the file `FOLIO_IDENTITY` names, when
-/// set (D83): the only place folio reads a private key.
-pub fn with_identities(repo: &Repo) -> std::result::Result<(), RepoError> {
+/// The identities of the file `FOLIO_IDENTITY` names, when set (D83):
+/// the only place folio reads a private key.
+fn identities(repo: &Repo) -> std::result::Result<Option<folio_core::crypt::Keys>, RepoError> {
     use folio_core::crypt::{CryptError, Keys};
     let Some(path) = std::env::var_os("FOLIO_IDENTITY").filter(|p| !p.is_empty()) else {
-        return Ok(());
+        return Ok(None);
     };
     let name = PathBuf::from(&path).display().to_string();
     // A private key inside the working tree is one `folio commit .` away
@@ -315,9 +346,7 @@ pub fn with_identities(repo: &Repo) -> std::result::Result<(), RepoError> {
             detail: format!("cannot be read ({e}): name an age identity file (age-keygen -o FILE) or an unencrypted SSH private key"),
         })
     })?;
-    let keys = Keys::parse(&text, &format!("FOLIO_IDENTITY={name}"))?;
-    repo.use_identities(std::sync::Arc::new(keys));
-    Ok(())
+    Ok(Some(Keys::parse(&text, &format!("FOLIO_IDENTITY={name}"))?))
 }
 
 /// What every command needs.
@@ -329,6 +358,17 @@ pub struct Ctx {
     /// What the operation log records of this command's writes (`None`:
     /// a command that moves no ref and records no event).
     journal: Option<folio_core::repo::Journal>,
+    /// `--purpose`: why encrypted data is read.
+    purpose: Option<String>,
+    /// The read policies handed to repositories (their folder, the
+    /// purpose in force), to record what they opened (D85).
+    reads: std::sync::Mutex<
+        Vec<(
+            PathBuf,
+            String,
+            std::sync::Arc<folio_core::repo::ReadPolicy>,
+        )>,
+    >,
 }
 
 impl Ctx {
@@ -337,8 +377,76 @@ impl Ctx {
         if let Some(j) = &self.journal {
             repo.journal_as(j.clone());
         }
-        with_identities(&repo)?;
+        self.with_identities(&repo)?;
         Ok(repo)
+    }
+
+    /// Hands `repo` the identities of the file `FOLIO_IDENTITY` names,
+    /// when set (D83), under the read policy of this process: a purpose is
+    /// required, and once grants are recorded a current one (D85).
+    fn with_identities(&self, repo: &Repo) -> std::result::Result<(), RepoError> {
+        let Some(keys) = identities(repo)? else {
+            return Ok(());
+        };
+        let purpose = self
+            .purpose
+            .clone()
+            .or(repo.config()?.access.purpose)
+            .filter(|p| !p.trim().is_empty());
+        let actor = commit::author(None);
+        let refused = match &purpose {
+            None => Some(
+                "give a purpose: --purpose TEXT (recorded with who and when; `folio audit --access` lists reads), or [access] purpose in .folio/config.toml".to_string(),
+            ),
+            Some(_) => {
+                let now = commit::now().map_err(|f| RepoError::RemoteUse(f.message))?;
+                folio_core::repo::may_read(&repo.access_entries()?, &actor, now).err()
+            }
+        };
+        let policy = std::sync::Arc::new(folio_core::repo::ReadPolicy {
+            refused,
+            ..Default::default()
+        });
+        repo.use_identities(std::sync::Arc::new(keys), policy.clone());
+        if let Some(p) = purpose
+            && let Ok(mut r) = self.reads.lock()
+        {
+            r.push((repo.work_dir().to_path_buf(), p, policy));
+        }
+        Ok(())
+    }
+
+    /// Records, in each repository read, the encrypted objects this
+    /// command opened: who, when, why (D85).
+    fn record_reads(&self, command: &str) -> std::result::Result<(), RepoError> {
+        let reads = match self.reads.lock() {
+            Ok(mut r) => std::mem::take(&mut *r),
+            Err(_) => return Ok(()),
+        };
+        for (work, purpose, policy) in reads {
+            let ids: Vec<_> = match policy.opened.lock() {
+                Ok(s) => s.iter().copied().collect(),
+                Err(_) => continue,
+            };
+            if ids.is_empty() {
+                continue;
+            }
+            let repo = Repo::discover(&work)?;
+            let lock = repo.lock(true)?;
+            let now = commit::now().map_err(|f| RepoError::RemoteUse(f.message))?;
+            repo.record_access(
+                &lock,
+                now,
+                &commit::author(None),
+                "read",
+                command,
+                &purpose,
+                None,
+                None,
+                &ids,
+            )?;
+        }
+        Ok(())
     }
 
     fn progress(&self) -> progress::Bar {
@@ -447,9 +555,10 @@ type Result<T = ()> = std::result::Result<T, Failure>;
 pub fn main() -> ExitCode {
     let parsed = command().try_get_matches().and_then(|m| {
         let mut cli = <Cli as clap::FromArgMatches>::from_arg_matches(&m)?;
-        let (wait, jobs) = late_options(&m);
+        let (wait, jobs, purpose) = late_options(&m);
         cli.wait |= wait;
         cli.jobs = jobs.or(cli.jobs);
+        cli.purpose = purpose.or(cli.purpose.take());
         Ok(cli)
     });
     let cli = match parsed {
@@ -530,12 +639,13 @@ pub fn main() -> ExitCode {
     );
     // Each write lock journals what moved while it was held, before it is
     // released (D75).
+    let command_line = std::iter::once("folio".to_string())
+        .chain(std::env::args().skip(1))
+        .map(|a| if a.contains(' ') { format!("'{a}'") } else { a })
+        .collect::<Vec<_>>()
+        .join(" ");
     let journal = journalled.then(|| folio_core::repo::Journal {
-        command: std::iter::once("folio".to_string())
-            .chain(std::env::args().skip(1))
-            .map(|a| if a.contains(' ') { format!("'{a}'") } else { a })
-            .collect::<Vec<_>>()
-            .join(" "),
+        command: command_line.clone(),
         actor: commit::author(None),
         time: commit::now().unwrap_or(0),
         failures: Default::default(),
@@ -546,6 +656,8 @@ pub fn main() -> ExitCode {
         wait: cli.wait,
         jobs: cli.jobs,
         journal,
+        purpose: cli.purpose.clone(),
+        reads: Default::default(),
     };
     let result = match &cli.command {
         Command::Init(a) => init::run(&ctx, a),
@@ -582,6 +694,8 @@ pub fn main() -> ExitCode {
         Command::Lineage(a) => lineage::run(&ctx, a),
         Command::Audit(a) => audit::run(&ctx, a),
         Command::Retention(a) => retention::run(&ctx, a),
+        Command::Grant(a) => access::grant(&ctx, a),
+        Command::Revoke(a) => access::revoke(&ctx, a),
         Command::Quality(a) => quality::run(&ctx, a),
         Command::Ledger(a) => ledger::run(&ctx, a),
         Command::Book(a) => book::run(&ctx, a),
@@ -602,6 +716,14 @@ pub fn main() -> ExitCode {
         Command::Fetch(a) => remote::fetch(&ctx, a),
         Command::Pull(a) => remote::pull(&ctx, a),
         Command::Clone(a) => remote::clone(&ctx, a),
+    };
+    // What was read of encrypted data is recorded, whether or not the
+    // command then failed; a read that cannot be recorded fails it.
+    let result = match (ctx.record_reads(&command_line), result) {
+        (Err(e), Ok(())) => Err(Failure::from(RepoError::RemoteUse(format!(
+            "encrypted data was read, and the access log could not record it: {e}"
+        )))),
+        (_, r) => r,
     };
     // A journal entry that could not be written: the command's work is
     // done, so it succeeded, and says what is missing (D73).

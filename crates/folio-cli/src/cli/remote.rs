@@ -486,7 +486,7 @@ pub fn clone(ctx: &Ctx, a: &CloneArgs) -> Result {
 
 fn clone_into(ctx: &Ctx, a: &CloneArgs, url: &str, dir: &Path) -> Result {
     let repo = Repo::init(dir)?;
-    super::with_identities(&repo)?;
+    ctx.with_identities(&repo)?;
     let lock = repo.lock(ctx.wait)?;
     repo.add_remote(
         &lock,

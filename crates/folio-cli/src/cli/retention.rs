@@ -50,27 +50,11 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
     }
 }
 
-/// A date (midnight UTC) or an RFC 3339 time, as seconds.
-fn date(s: &str) -> Result<i64> {
-    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
-        return Ok(t.timestamp());
-    }
-    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .ok()
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .map(|t| t.and_utc().timestamp())
-        .ok_or_else(|| {
-            Failure::user(format!(
-                "--as-of '{s}' is not a date: write YYYY-MM-DD or an RFC 3339 time"
-            ))
-        })
-}
-
 fn check(ctx: &Ctx, a: &CheckArgs) -> Result {
     let repo = ctx.repo()?;
     let rev = a.rev.as_deref().map(|r| repo.resolve(r)).transpose()?;
     let as_of = match &a.as_of {
-        Some(s) => date(s)?,
+        Some(s) => super::access::date(s, "--as-of")?,
         None => super::commit::now()?,
     };
     let config = repo.config()?;

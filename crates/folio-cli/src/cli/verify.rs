@@ -37,7 +37,7 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
         );
         if r.sealed > 0 {
             s += &format!(
-                "{} encrypted and not opened: found, their age headers checked; set FOLIO_IDENTITY to a recipient's identity to check their contents\n",
+                "{} encrypted and not opened: found, their age headers checked; to check their contents, set FOLIO_IDENTITY to a recipient's identity and give --purpose\n",
                 super::count(r.sealed, "object")
             );
         }

@@ -143,6 +143,15 @@ fn every_json_output_matches_its_documented_schema() {
     save("tag", &["tag", "--json"]);
     save("oplog", &["oplog", "--json"]);
     save("gc", &["gc", "--json"]);
+    e.ok(&[
+        "grant",
+        "Ann <ann@x>",
+        "--until",
+        "2030-01-01",
+        "--reason",
+        "schema",
+    ]);
+    save("audit-access", &["audit", "--access", "--json"]);
     e.ok(&["config", "set", "retention.datasets.images", "6"]);
     save(
         "retention",

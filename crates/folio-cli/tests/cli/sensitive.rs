@@ -71,6 +71,7 @@ fn sealed_repo() -> Env {
 /// Runs folio with `FOLIO_IDENTITY` set to a test key.
 fn with_key(e: &Env, name: &str, args: &[&str]) -> std::process::Output {
     e.cmd(args)
+        .args(["--purpose", "test"])
         .env("FOLIO_IDENTITY", key(name))
         .output()
         .expect("run folio")
@@ -285,7 +286,13 @@ fn push_and_clone_carry_ciphertext_and_a_clone_opens_with_an_identity() {
     let dest = tempfile::tempdir().expect("tempdir");
     let into = dest.path().join("copy");
     let out = e
-        .cmd(&["clone", &url, &into.display().to_string()])
+        .cmd(&[
+            "clone",
+            &url,
+            &into.display().to_string(),
+            "--purpose",
+            "test",
+        ])
         .env("FOLIO_IDENTITY", key("bob_ed25519"))
         .output()
         .expect("run");
@@ -385,7 +392,13 @@ print(n)
     let c = Env::bare();
     let dest = c.p("w");
     let o = c
-        .cmd(&["clone", &url, dest.to_str().expect("utf-8")])
+        .cmd(&[
+            "clone",
+            &url,
+            dest.to_str().expect("utf-8"),
+            "--purpose",
+            "test",
+        ])
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
         .env("AWS_REGION", "us-east-1")
@@ -566,5 +579,130 @@ fn retention_lists_examples_due_by_source_dataset_and_licence_end() {
     assert!(
         err.contains("EVAL-ONLY") && err.contains("YYYY-MM-DD"),
         "{err}"
+    );
+}
+
+#[test]
+fn reads_of_encrypted_data_need_a_purpose_are_recorded_and_follow_grants() {
+    let e = sealed_repo();
+    let read = |who: &str, extra: &[&str]| {
+        let mut args = vec!["cat", "HEAD:people/note.txt"];
+        args.extend_from_slice(extra);
+        e.cmd(&args)
+            .env("FOLIO_IDENTITY", key("alice.txt"))
+            .env("FOLIO_AUTHOR", who)
+            .output()
+            .expect("run")
+    };
+    // No purpose: refused, nothing printed, nothing recorded.
+    let out = read("Ann <ann@x>", &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--purpose"));
+    assert_eq!(
+        e.json(&["audit", "--access", "--json"]),
+        serde_json::json!([])
+    );
+
+    // With one: read, and recorded with who, why, what and the command.
+    let out = read("Ann <ann@x>", &["--purpose", "debug model 7"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let log = e.json(&["audit", "--access", "--json"]);
+    let first = &log[0];
+    assert_eq!(first["kind"], "read");
+    assert_eq!(first["actor"], "Ann <ann@x>");
+    assert_eq!(first["why"], "debug model 7");
+    let note = blake3::hash(format!("call {}\n", MARKS[2]).as_bytes())
+        .to_hex()
+        .to_string();
+    assert_eq!(first["objects"], serde_json::json!([note]));
+    assert!(
+        first["command"]
+            .as_str()
+            .expect("command")
+            .contains("cat HEAD:people/note.txt")
+    );
+    // Reading data that is not encrypted records nothing.
+    e.ok(&["cat", "HEAD:public/readme.txt"]);
+    assert_eq!(
+        e.json(&["audit", "--access", "--json"])
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+
+    // Once a grant is recorded, reads need one: Bob's does not cover Ann.
+    e.ok(&[
+        "grant",
+        "Bob <bob@x>",
+        "--until",
+        "2026-06-01",
+        "--reason",
+        "ticket 12",
+    ]);
+    let out = read("Ann <ann@x>", &["--purpose", "again"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("holds no grant"));
+    assert!(
+        read("Bob <bob@x>", &["--purpose", "audit sample"])
+            .status
+            .success()
+    );
+    // A grant ends at its date (FOLIO_NOW is 2026-01-15 in these tests).
+    let late = e
+        .cmd(&["cat", "HEAD:people/note.txt", "--purpose", "late"])
+        .env("FOLIO_IDENTITY", key("alice.txt"))
+        .env("FOLIO_AUTHOR", "Bob <bob@x>")
+        .env("FOLIO_NOW", "2026-06-02T00:00:00Z")
+        .output()
+        .expect("run");
+    assert_eq!(late.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&late.stderr).contains("ended"));
+    // Revoked: refused at once.
+    e.ok(&["revoke", "Bob <bob@x>", "--reason", "left the team"]);
+    let out = read("Bob <bob@x>", &["--purpose", "one more"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("revoked"));
+    let kinds: Vec<String> = e
+        .json(&["audit", "--access", "--json"])
+        .as_array()
+        .expect("log")
+        .iter()
+        .map(|x| x["kind"].as_str().expect("kind").to_string())
+        .collect();
+    assert_eq!(kinds, ["read", "grant", "read", "revoke"]);
+    // A grant must end in the future, and revoking needs a grant.
+    e.fails(
+        &[
+            "grant",
+            "Cy <cy@x>",
+            "--until",
+            "2025-01-01",
+            "--reason",
+            "x",
+        ],
+        1,
+    );
+    e.fails(&["revoke", "Cy <cy@x>", "--reason", "x"], 1);
+
+    // The log is tamper-evident: an edited entry is damage to verify and
+    // refuses the reads that consult it.
+    e.ok(&["verify"]);
+    let path = e.p(".folio/access");
+    let text = std::fs::read_to_string(&path).expect("log");
+    std::fs::write(&path, text.replacen("ticket 12", "ticket 13", 1)).expect("write");
+    let v = e.cmd(&["verify"]).output().expect("run");
+    assert_eq!(v.status.code(), Some(70));
+    let said = String::from_utf8_lossy(&v.stdout);
+    assert!(said.contains("access log was altered or damaged"), "{said}");
+    let out = read("Bob <bob@x>", &["--purpose", "after tamper"]);
+    assert_eq!(
+        out.status.code(),
+        Some(70),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
 }

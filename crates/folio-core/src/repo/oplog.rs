@@ -12,7 +12,6 @@
 //! ignored; any other damage is an error naming the line.
 
 use std::collections::{BTreeMap, HashSet};
-use std::io::Write as _;
 
 use super::{Repo, RepoError};
 use crate::id::{CommitId, ObjectId};
@@ -53,41 +52,32 @@ pub struct Operation {
     pub hash: String,
 }
 
-const ZERO: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+use super::chain::{Chained, ZERO, line_hash};
 
-fn line_hash(op: &Operation) -> String {
-    let mut bare = op.clone();
-    bare.hash = String::new();
-    let text = serde_json::to_string(&bare).expect("serializable");
-    blake3::hash(text.as_bytes()).to_hex().to_string()
+impl Chained for Operation {
+    fn seq(&self) -> u64 {
+        self.seq
+    }
+    fn prev(&self) -> &str {
+        &self.prev
+    }
+    fn hash(&self) -> &str {
+        &self.hash
+    }
+    fn with_hash(&self, h: String) -> Self {
+        Operation {
+            hash: h,
+            ..self.clone()
+        }
+    }
 }
 
 /// The entries of an operation log's bytes, their chain checked; the
 /// error names the line (from 1) and what is wrong with it. A last line
 /// without its newline that does not parse is a torn append: ignored.
+#[cfg(any(test, feature = "fuzzing"))]
 pub(crate) fn parse_operations(text: &[u8]) -> Result<Vec<Operation>, (usize, &'static str)> {
-    let mut out: Vec<Operation> = Vec::new();
-    let lines: Vec<&[u8]> = text.split(|b| *b == b'\n').collect();
-    for (i, raw) in lines.iter().enumerate() {
-        if raw.is_empty() {
-            continue;
-        }
-        let torn = i + 1 == lines.len(); // no newline after it
-        let op: Operation = match serde_json::from_slice(raw) {
-            Ok(op) => op,
-            Err(_) if torn => break,
-            Err(_) => return Err((i + 1, "not an entry")),
-        };
-        let prev = out.last().map_or(ZERO, |o| o.hash.as_str());
-        if op.prev != prev || op.seq != out.len() as u64 + 1 {
-            return Err((i + 1, "it does not follow the entry before it"));
-        }
-        if line_hash(&op) != op.hash {
-            return Err((i + 1, "its hash does not match its content"));
-        }
-        out.push(op);
-    }
-    Ok(out)
+    super::chain::parse(text)
 }
 
 impl RefState {
@@ -139,20 +129,7 @@ impl Repo {
 
     /// Every entry of the operation log, oldest first, its chain checked.
     pub fn operations(&self) -> Result<Vec<Operation>, RepoError> {
-        let path = self.oplog_path();
-        crate::fsutil::refuse_symlink(&path).map_err(RepoError::io(&path))?;
-        let text = match std::fs::read(&path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(RepoError::io(&path)(e)),
-        };
-        let damaged = |line: usize, what: &str| {
-            RepoError::io(&path)(std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                format!("line {line}: {what}: the operation log was altered or damaged"),
-            ))
-        };
-        parse_operations(&text).map_err(|(line, what)| damaged(line, what))
+        super::chain::read(&self.oplog_path(), "operation log")
     }
 
     /// Appends an entry when the state moved since `before`; returns it.
@@ -180,35 +157,9 @@ impl Repo {
             hash: String::new(),
         };
         op.hash = line_hash(&op);
-        let mut line = serde_json::to_vec(&op).expect("serializable");
-        line.push(b'\n');
         crate::failpoint::hit("oplog:before-append");
-        let path = self.oplog_path();
-        let mut f = crate::fsutil::open_in_place(&path, true).map_err(RepoError::io(&path))?;
-        // A torn line left by a crash is cut off first.
-        let len = f.metadata().map_err(RepoError::io(&path))?.len();
-        let keep = self.oplog_good_len(&path, len)?;
-        if keep < len {
-            f.set_len(keep).map_err(RepoError::io(&path))?;
-        }
-        use std::io::Seek as _;
-        f.seek(std::io::SeekFrom::End(0))
-            .map_err(RepoError::io(&path))?;
-        f.write_all(&line).map_err(RepoError::io(&path))?;
-        f.sync_all().map_err(RepoError::io(&path))?;
+        super::chain::append(&self.oplog_path(), &op)?;
         Ok(Some(op))
-    }
-
-    /// The length of the log up to its last complete line.
-    fn oplog_good_len(&self, path: &std::path::Path, len: u64) -> Result<u64, RepoError> {
-        if len == 0 {
-            return Ok(0);
-        }
-        let bytes = std::fs::read(path).map_err(RepoError::io(path))?;
-        Ok(bytes
-            .iter()
-            .rposition(|b| *b == b'\n')
-            .map_or(0, |i| i as u64 + 1))
     }
 
     /// Returns the refs and pending batches to the state before (or, with

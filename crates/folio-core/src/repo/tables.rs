@@ -19,7 +19,9 @@ impl ChunkSource for Store {
     fn chunk(&self, id: &ObjectId) -> Result<Vec<u8>, TableError> {
         self.get(id).map_err(|e| match e {
             crate::store::StoreError::Crypt(
-                c @ (crate::crypt::CryptError::Locked(_) | crate::crypt::CryptError::NotForYou(_)),
+                c @ (crate::crypt::CryptError::Locked(_)
+                | crate::crypt::CryptError::NotForYou(_)
+                | crate::crypt::CryptError::Refused(..)),
             ) => TableError::Sealed(*id, c.to_string()),
             e => TableError::Corrupt(*id, e.to_string()),
         })

@@ -67,7 +67,9 @@ fn locked(e: &StoreError) -> bool {
     matches!(
         e,
         StoreError::Crypt(
-            crate::crypt::CryptError::Locked(_) | crate::crypt::CryptError::NotForYou(_)
+            crate::crypt::CryptError::Locked(_)
+                | crate::crypt::CryptError::NotForYou(_)
+                | crate::crypt::CryptError::Refused(..)
         )
     )
 }
@@ -156,6 +158,12 @@ impl Repo {
         if let Err(e) = self.operations() {
             r.problems.push(Problem {
                 file: self.dot.join("oplog"),
+                detail: e.to_string(),
+            });
+        }
+        if let Err(e) = self.access_entries() {
+            r.problems.push(Problem {
+                file: self.dot.join("access"),
                 detail: e.to_string(),
             });
         }
