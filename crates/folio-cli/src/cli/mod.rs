@@ -200,7 +200,7 @@ const NO_WAIT: &[&str] = &[
 /// `--purpose` (D85).
 const READS: &[&str] = &[
     "checkout", "switch", "cat", "export", "diff", "status", "drift", "merge", "restore", "reset",
-    "revert", "verify", "clone", "pull",
+    "revert", "verify", "clone", "pull", "commit", "annotate",
 ];
 
 /// Commands that start no worker threads.
