@@ -635,6 +635,23 @@ fn reads_of_encrypted_data_need_a_purpose_are_recorded_and_follow_grants() {
         Some(1)
     );
 
+    // A configured default purpose serves reads that give none.
+    e.ok(&["config", "set", "access.purpose", "nightly QA"]);
+    assert!(read("Ann <ann@x>", &[]).status.success());
+    let log = e.json(&["audit", "--access", "--json"]);
+    assert_eq!(log[1]["why"], "nightly QA");
+    e.ok(&["config", "unset", "access.purpose"]);
+    // --since keeps the entries from a date on (FOLIO_NOW pins both).
+    assert_eq!(
+        e.json(&["audit", "--access", "--since", "2026-01-16", "--json"]),
+        serde_json::json!([])
+    );
+    assert_eq!(
+        e.json(&["audit", "--access", "--since", "2026-01-15", "--json"])
+            .as_array()
+            .map(Vec::len),
+        Some(2)
+    );
     // Once a grant is recorded, reads need one: Bob's does not cover Ann.
     e.ok(&[
         "grant",
@@ -673,7 +690,7 @@ fn reads_of_encrypted_data_need_a_purpose_are_recorded_and_follow_grants() {
         .iter()
         .map(|x| x["kind"].as_str().expect("kind").to_string())
         .collect();
-    assert_eq!(kinds, ["read", "grant", "read", "revoke"]);
+    assert_eq!(kinds, ["read", "read", "grant", "read", "revoke"]);
     // A grant must end in the future, and revoking needs a grant.
     e.fails(
         &[
