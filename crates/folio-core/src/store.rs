@@ -759,8 +759,9 @@ impl Store {
 /// sealed (`.age`).
 pub const LOOSE_ENCODINGS: [Encoding; 3] = [Encoding::Raw, Encoding::Zstd, Encoding::Age];
 
-/// A loose object's file name without its encoding's extension.
-fn loose_stem(name: &str) -> &str {
+/// A loose object's file name without its encoding's extension (`.zst`,
+/// `.age`): its id in hex.
+pub(crate) fn loose_stem(name: &str) -> &str {
     name.strip_suffix(".zst")
         .or_else(|| name.strip_suffix(".age"))
         .unwrap_or(name)

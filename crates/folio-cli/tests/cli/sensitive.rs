@@ -276,12 +276,52 @@ fn encrypted_objects_open_with_the_standard_age_tool() {
 #[test]
 fn push_and_clone_carry_ciphertext_and_a_clone_opens_with_an_identity() {
     let e = sealed_repo();
+    // A large file is stored loose, as `<id>.age`, here and on the remote.
+    let big = crate::noise(600 * 1024, 9);
+    e.write("people/scan.bin", &big);
+    e.ok(&["commit", "people", "-m", "scan"]);
     let remote = tempfile::tempdir().expect("tempdir");
     let url = remote.path().display().to_string();
     e.ok(&["remote", "add", "origin", &url]);
     // Pushing needs no identity: ciphertext travels as it is.
     e.ok(&["push", "origin", "main"]);
     assert_eq!(plaintext_in(remote.path()), Vec::<String>::new());
+
+    // A history-only clone fetches the encrypted contents a checkout needs,
+    // loose ones included.
+    let light = tempfile::tempdir().expect("tempdir");
+    let at = light.path().join("light");
+    let out = e
+        .cmd(&["clone", &url, &at.display().to_string(), "--no-data"])
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = e
+        .cmd(&[
+            "-C",
+            &at.display().to_string(),
+            "checkout",
+            "-f",
+            "HEAD",
+            "--purpose",
+            "test",
+        ])
+        .env("FOLIO_IDENTITY", key("alice.txt"))
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read(at.join("people/scan.bin")).expect("read"),
+        big
+    );
 
     let dest = tempfile::tempdir().expect("tempdir");
     let into = dest.path().join("copy");
@@ -722,4 +762,71 @@ fn reads_of_encrypted_data_need_a_purpose_are_recorded_and_follow_grants() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[test]
+fn a_remote_object_forged_with_the_public_key_is_refused() {
+    // Anyone holding a recipient (a public key) can write a valid age file:
+    // what it decrypts to must still hash to the object's id.
+    if std::process::Command::new("age")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        assert!(
+            std::env::var_os("FOLIO_REQUIRE_AGE").is_none(),
+            "FOLIO_REQUIRE_AGE is set but no `age` is on PATH"
+        );
+        eprintln!("skipped: no `age` on PATH (set FOLIO_REQUIRE_AGE to require it)");
+        return;
+    }
+    let e = sealed_repo();
+    let big = crate::noise(600 * 1024, 3);
+    e.write("people/scan.bin", &big);
+    e.ok(&["commit", "people", "-m", "scan"]);
+    let remote = tempfile::tempdir().expect("tempdir");
+    let url = remote.path().display().to_string();
+    e.ok(&["remote", "add", "origin", &url]);
+    e.ok(&["push", "origin", "main"]);
+    let id = blake3::hash(&big).to_hex().to_string();
+    let stored = remote
+        .path()
+        .join(format!("objects/{}/{}.age", &id[..2], &id[2..]));
+    assert!(stored.exists(), "{} on the remote", stored.display());
+    // Replace it with other bytes sealed to the same recipient.
+    let forged_plain = e.p("forged.bin");
+    std::fs::write(&forged_plain, crate::noise(600 * 1024, 4)).expect("write");
+    let out = std::process::Command::new("age")
+        .arg("-r")
+        .arg(key_text("alice.pub"))
+        .arg("-o")
+        .arg(&stored)
+        .arg(&forged_plain)
+        .output()
+        .expect("run age");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dest = tempfile::tempdir().expect("tempdir");
+    let into = dest.path().join("copy");
+    let out = e
+        .cmd(&[
+            "clone",
+            &url,
+            &into.display().to_string(),
+            "--purpose",
+            "test",
+        ])
+        .env("FOLIO_IDENTITY", key("alice.txt"))
+        .output()
+        .expect("run");
+    assert_eq!(
+        out.status.code(),
+        Some(70),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!into.exists(), "a refused clone leaves nothing behind");
 }

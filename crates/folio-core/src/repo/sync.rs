@@ -526,7 +526,7 @@ impl Repo {
         let mut loose_list = String::new();
         for l in conn.backend.list("objects/")? {
             let name = l.key.trim_start_matches("objects/").replace('/', "");
-            let hex = name.strip_suffix(".zst").unwrap_or(&name);
+            let hex = crate::store::loose_stem(&name);
             // A key that is not an object id is not folio's: left alone.
             if let Ok(id) = hex.parse::<ObjectId>() {
                 loose_list.push_str(hex);
