@@ -543,7 +543,17 @@ fn clone_into(ctx: &Ctx, a: &CloneArgs, url: &str, dir: &Path) -> Result {
             r.deferred
         ));
     } else {
-        let st = repo.checkout(&lock, tip, Head::Branch(branch.clone()), true, &bar)?;
+        let st = repo
+            .checkout(&lock, tip, Head::Branch(branch.clone()), true, &bar)
+            .map_err(|e| {
+                if e.needs_identity() {
+                    Failure::user(format!(
+                        "{e}\n(a clone checks out encrypted contents: give FOLIO_IDENTITY and --purpose, or clone with --no-data — history, ledger, audit and lineage need no identity)"
+                    ))
+                } else {
+                    e.into()
+                }
+            })?;
         text.push_str(&format!(
             "on branch {branch} at {}: {} ({}) taken, {} written\n",
             tip.short(12),

@@ -287,6 +287,13 @@ fn push_and_clone_carry_ciphertext_and_a_clone_opens_with_an_identity() {
     e.ok(&["push", "origin", "main"]);
     assert_eq!(plaintext_in(remote.path()), Vec::<String>::new());
 
+    // Without an identity a full clone is refused, says what works, and
+    // leaves nothing behind.
+    let none = tempfile::tempdir().expect("tempdir");
+    let at_none = none.path().join("none");
+    let err = e.fails(&["clone", &url, &at_none.display().to_string()], 1);
+    assert!(err.contains("--no-data"), "{err}");
+    assert!(!at_none.exists());
     // A history-only clone fetches the encrypted contents a checkout needs,
     // loose ones included.
     let light = tempfile::tempdir().expect("tempdir");

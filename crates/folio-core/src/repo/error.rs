@@ -311,6 +311,20 @@ pub enum InputProblem {
 }
 
 impl RepoError {
+    /// Whether this failed only because encrypted data could not be opened
+    /// here: no identity, no recipient's identity, or reading refused (no
+    /// purpose or grant). Commands can then say what works without it.
+    pub fn needs_identity(&self) -> bool {
+        use crate::crypt::CryptError as C;
+        let locked = |c: &C| matches!(c, C::Locked(_) | C::NotForYou(_) | C::Refused(..));
+        match self {
+            RepoError::Crypt(c) => locked(c),
+            RepoError::Store(crate::store::StoreError::Crypt(c)) => locked(c),
+            RepoError::Table(crate::table::TableError::Sealed(..)) => true,
+            _ => false,
+        }
+    }
+
     pub(crate) fn io(path: &Path) -> impl FnOnce(io::Error) -> RepoError + '_ {
         move |source| RepoError::Io {
             path: path.to_path_buf(),
