@@ -37,7 +37,7 @@ pub enum CryptError {
     NotForYou(String),
     /// No identity given for a sealed object.
     #[error(
-        "object {0} is encrypted: set FOLIO_IDENTITY to the file of an age identity (or unencrypted SSH key) whose recipient [encryption] lists"
+        "object {0} is encrypted: set FOLIO_IDENTITY to the file of an age identity (or unencrypted SSH key) whose recipient [encryption] lists, and say why with --purpose"
     )]
     Locked(String),
     /// An identity was given, and reading is refused: no purpose, or no

@@ -448,7 +448,7 @@ impl Repo {
         };
         let note = match (a, b) {
             _ if sealed => Some(
-                "its rows are encrypted: counts only (set FOLIO_IDENTITY to a recipient's identity to see them)".to_string(),
+                "its rows are encrypted: counts only (to see them, give FOLIO_IDENTITY a recipient's identity and --purpose)".to_string(),
             ),
             (Some(x), Some(y)) if x.1.key != y.1.key => Some(format!(
                 "the key changed ({} → {}): rows are matched by different identities",
