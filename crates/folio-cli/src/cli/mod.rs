@@ -372,7 +372,7 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    fn repo(&self) -> std::result::Result<Repo, RepoError> {
+    fn repo(&self) -> Result<Repo> {
         let repo = Repo::discover(&self.cwd)?;
         if let Some(j) = &self.journal {
             repo.journal_as(j.clone());
@@ -384,7 +384,7 @@ impl Ctx {
     /// Hands `repo` the identities of the file `FOLIO_IDENTITY` names,
     /// when set (D83), under the read policy of this process: a purpose is
     /// required, and once grants are recorded a current one (D85).
-    fn with_identities(&self, repo: &Repo) -> std::result::Result<(), RepoError> {
+    fn with_identities(&self, repo: &Repo) -> Result {
         let Some(keys) = identities(repo)? else {
             return Ok(());
         };
@@ -399,8 +399,7 @@ impl Ctx {
                 "give a purpose: --purpose TEXT (recorded with who and when; `folio audit --access` lists reads), or [access] purpose in .folio/config.toml".to_string(),
             ),
             Some(_) => {
-                let now = commit::now().map_err(|f| RepoError::RemoteUse(f.message))?;
-                folio_core::repo::may_read(&repo.access_entries()?, &actor, now).err()
+                folio_core::repo::may_read(&repo.access_entries()?, &actor, commit::now()?).err()
             }
         };
         let policy = std::sync::Arc::new(folio_core::repo::ReadPolicy {
@@ -418,7 +417,7 @@ impl Ctx {
 
     /// Records, in each repository read, the encrypted objects this
     /// command opened: who, when, why (D85).
-    fn record_reads(&self, command: &str) -> std::result::Result<(), RepoError> {
+    fn record_reads(&self, command: &str) -> Result {
         let reads = match self.reads.lock() {
             Ok(mut r) => std::mem::take(&mut *r),
             Err(_) => return Ok(()),
@@ -433,7 +432,7 @@ impl Ctx {
             }
             let repo = Repo::discover(&work)?;
             let lock = repo.lock(true)?;
-            let now = commit::now().map_err(|f| RepoError::RemoteUse(f.message))?;
+            let now = commit::now()?;
             repo.record_access(
                 &lock,
                 now,
@@ -720,9 +719,13 @@ pub fn main() -> ExitCode {
     // What was read of encrypted data is recorded, whether or not the
     // command then failed; a read that cannot be recorded fails it.
     let result = match (ctx.record_reads(&command_line), result) {
-        (Err(e), Ok(())) => Err(Failure::from(RepoError::RemoteUse(format!(
-            "encrypted data was read, and the access log could not record it: {e}"
-        )))),
+        (Err(e), Ok(())) => Err(Failure {
+            code: e.code,
+            message: format!(
+                "encrypted data was read, and the access log could not record it: {}",
+                e.message
+            ),
+        }),
         (_, r) => r,
     };
     // A journal entry that could not be written: the command's work is
