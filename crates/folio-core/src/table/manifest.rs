@@ -290,28 +290,7 @@ pub fn skeleton(
     chunk: &[u8],
     columns: &[String],
 ) -> Result<(ObjectId, Vec<u8>), TableError> {
-    let rows = decode_chunk(id, chunk)?;
-    let keyed = chunk.get(CHUNK_TAG.len()) == Some(&1);
-    let mut out = SKELETON_TAG.to_vec();
-    out.push(u8::from(keyed));
-    out.extend_from_slice(&(rows.len() as u32).to_le_bytes());
-    for r in &rows {
-        let cells = super::decode_row(&r.body)
-            .ok_or_else(|| TableError::Corrupt(id, "a row does not decode".into()))?;
-        let hash = super::Cell::Text(ObjectId(super::row_hash(&r.body)).to_string());
-        let mut kept: Vec<(&str, &super::Cell)> = cells
-            .iter()
-            .filter(|(n, _)| columns.iter().any(|c| c == n))
-            .map(|(n, c)| (n.as_str(), c))
-            .collect();
-        kept.push((SKELETON_HASH_CELL, &hash));
-        put_row(
-            &mut out,
-            Some(&r.ident),
-            r.count,
-            &super::encode_row(&mut kept),
-        );
-    }
+    let out = reshape(id, chunk, &|n| columns.iter().any(|c| c == n))?;
     Ok((ObjectId::of(&out), out))
 }
 
@@ -320,10 +299,16 @@ pub fn skeleton(
 /// exactly when the rows they stand for are equal, so a diff of two such
 /// sides counts what changed without any cell (D83).
 pub fn identities_only(id: ObjectId, bytes: &[u8]) -> Result<Vec<u8>, TableError> {
-    if bytes.starts_with(CHUNK_TAG) {
-        return Ok(skeleton(id, bytes, &[])?.1);
-    }
-    let keyed = bytes.get(SKELETON_TAG.len()) == Some(&1);
+    reshape(id, bytes, &|n| n == SKELETON_HASH_CELL)
+}
+
+/// A chunk or a skeleton rewritten as a skeleton keeping the cells `keep`
+/// accepts, plus the row's hash: computed from a chunk's body, carried
+/// over (when kept) from a skeleton's.
+fn reshape(id: ObjectId, bytes: &[u8], keep: &dyn Fn(&str) -> bool) -> Result<Vec<u8>, TableError> {
+    let plain = bytes.starts_with(CHUNK_TAG);
+    let tag = if plain { CHUNK_TAG } else { SKELETON_TAG };
+    let keyed = bytes.get(tag.len()) == Some(&1);
     let rows = decode_chunk(id, bytes)?;
     let mut out = SKELETON_TAG.to_vec();
     out.push(u8::from(keyed));
@@ -331,11 +316,16 @@ pub fn identities_only(id: ObjectId, bytes: &[u8]) -> Result<Vec<u8>, TableError
     for r in &rows {
         let cells = super::decode_row(&r.body)
             .ok_or_else(|| TableError::Corrupt(id, "a row does not decode".into()))?;
+        let hash = plain.then(|| super::Cell::Text(ObjectId(super::row_hash(&r.body)).to_string()));
         let mut kept: Vec<(&str, &super::Cell)> = cells
             .iter()
-            .filter(|(n, _)| n == SKELETON_HASH_CELL)
+            // A chunk's own cells never stand in for the hash cell.
+            .filter(|(n, _)| keep(n) && !(plain && n == SKELETON_HASH_CELL))
             .map(|(n, c)| (n.as_str(), c))
             .collect();
+        if let Some(h) = &hash {
+            kept.push((SKELETON_HASH_CELL, h));
+        }
         put_row(
             &mut out,
             Some(&r.ident),
