@@ -1030,16 +1030,7 @@ impl Writer<'_> {
             total += n as u64;
             n = read_full(&mut f, &mut buf).map_err(|e| StoreError::io(path, e))?;
         }
-        let id: ObjectId = hasher.finalize().into();
-        if self.store.contains(&id) {
-            return Ok((id, total));
-        }
-        let dest = self.store.loose_path(&id, Encoding::Raw);
-        let dir = dest.parent().expect("fan-out folder");
-        fsutil::create_dir_durable(dir).map_err(|e| StoreError::io(dir, e))?;
-        tmp.persist(&dest).map_err(|e| StoreError::io(&dest, e))?;
-        self.note_created(dest);
-        Ok((id, total))
+        self.place_loose(tmp, hasher.finalize().into(), Encoding::Raw, total)
     }
 
     /// Stores a large file sealed, in one pass: hashed while it is sealed
@@ -1073,11 +1064,23 @@ impl Writer<'_> {
                 .and_then(|mut w| w.flush())
                 .map_err(tmp_err)?;
         }
-        let id: ObjectId = hasher.finalize().into();
+        self.place_loose(tmp, hasher.finalize().into(), Encoding::Age, total)
+    }
+
+    /// Moves a fully written temporary object into place as loose object
+    /// `id` stored as `encoding`, unless the store holds it already (in
+    /// any form); returns the id and its plaintext length.
+    fn place_loose(
+        &self,
+        tmp: TempFile,
+        id: ObjectId,
+        encoding: Encoding,
+        total: u64,
+    ) -> Result<(ObjectId, u64), StoreError> {
         if self.store.contains(&id) {
             return Ok((id, total));
         }
-        let dest = self.store.loose_path(&id, Encoding::Age);
+        let dest = self.store.loose_path(&id, encoding);
         let dir = dest.parent().expect("fan-out folder");
         fsutil::create_dir_durable(dir).map_err(|e| StoreError::io(dir, e))?;
         tmp.persist(&dest).map_err(|e| StoreError::io(&dest, e))?;

@@ -6,6 +6,18 @@ use crate::id::CommitId;
 use crate::ledger::inventory::{AuditFilter, AuditReport};
 
 impl Repo {
+    /// `rev` (HEAD when absent) and the ledger as of it.
+    fn commit_and_view(
+        &self,
+        rev: Option<CommitId>,
+    ) -> Result<(CommitId, crate::ledger::query::LedgerView<'_>), RepoError> {
+        let commit = match rev {
+            Some(r) => r,
+            None => self.head_commit()?.ok_or(RepoError::NoCommits)?,
+        };
+        Ok((commit, self.ledger_view_as_of(rev)?))
+    }
+
     /// The inventory of the examples present at `rev`, from every event up
     /// to the ledger head `rev` records; with `rev` absent, of HEAD with
     /// every event recorded since (labels, costs, classes not yet attested
@@ -15,14 +27,7 @@ impl Repo {
         rev: Option<CommitId>,
         filter: &AuditFilter,
     ) -> Result<AuditReport, RepoError> {
-        let commit = match rev {
-            Some(r) => r,
-            None => self.head_commit()?.ok_or(RepoError::NoCommits)?,
-        };
-        let view = match rev {
-            Some(r) => self.ledger_view_at(r)?,
-            None => self.ledger_view()?,
-        };
+        let (commit, view) = self.commit_and_view(rev)?;
         let states = match &filter.source {
             Some(src) => view.states_of_source(src)?,
             None => view.states()?,
@@ -42,14 +47,7 @@ impl Repo {
         as_of: i64,
         within_days: u32,
     ) -> Result<crate::retention::RetentionReport, RepoError> {
-        let commit = match rev {
-            Some(r) => r,
-            None => self.head_commit()?.ok_or(RepoError::NoCommits)?,
-        };
-        let view = match rev {
-            Some(r) => self.ledger_view_at(r)?,
-            None => self.ledger_view()?,
-        };
+        let (commit, view) = self.commit_and_view(rev)?;
         let mut known = crate::retention::Known::default();
         view.each(&mut |e| {
             if let crate::ledger::Subject::Example(id) = &e.subject {

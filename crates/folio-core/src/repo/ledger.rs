@@ -359,6 +359,15 @@ impl Repo {
         ))
     }
 
+    /// The ledger as of `rev`, or as readers see it now when absent
+    /// ([`Repo::ledger_view`]).
+    pub fn ledger_view_as_of(&self, rev: Option<CommitId>) -> Result<LedgerView<'_>, RepoError> {
+        match rev {
+            Some(r) => self.ledger_view_at(r),
+            None => self.ledger_view(),
+        }
+    }
+
     /// Extends `f` with the event hashes of `parts`' batches.
     pub(crate) fn extend_frontier(
         &self,

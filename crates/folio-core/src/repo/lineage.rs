@@ -24,11 +24,7 @@ impl Repo {
     /// current branch's pending events).
     pub fn lineage_at(&self, selector: &str, rev: Option<CommitId>) -> Result<Lineage, RepoError> {
         // One view for both reads: the limit is read once.
-        let view = match rev {
-            Some(r) => self.ledger_view_at(r)?,
-            None => self.ledger_view()?,
-        }
-        .with_voided();
+        let view = self.ledger_view_as_of(rev)?.with_voided();
         let id = view.resolve::<RepoError>(selector)?;
         let heads = view.heads();
         let mut events: Vec<Event> = Vec::new();

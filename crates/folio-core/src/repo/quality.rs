@@ -28,10 +28,7 @@ impl Repo {
             None => self.config()?.quality.adjudicator,
         };
         let mut q = QualityBuilder::with_adjudicator(judge);
-        let view = match rev {
-            Some(r) => self.ledger_view_at(r)?,
-            None => self.ledger_view()?,
-        };
+        let view = self.ledger_view_as_of(rev)?;
         view.each(&mut |e| {
             q.apply(&e);
             Ok::<(), RepoError>(())
