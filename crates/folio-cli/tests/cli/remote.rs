@@ -412,14 +412,18 @@ pub(crate) fn make_bucket(endpoint: &str, name: &str) {
 }
 
 pub(crate) fn s3(e: &Env, endpoint: &str, args: &[&str]) -> std::process::Output {
-    e.cmd(args)
-        .env("AWS_ACCESS_KEY_ID", "testing")
+    s3_cmd(e, endpoint, args).output().expect("run folio")
+}
+
+/// The folio command with the test server's credentials and endpoint.
+pub(crate) fn s3_cmd(e: &Env, endpoint: &str, args: &[&str]) -> assert_cmd::Command {
+    let mut c = e.cmd(args);
+    c.env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
         .env("AWS_REGION", "us-east-1")
         .env("AWS_ENDPOINT_URL", endpoint)
-        .env("AWS_ALLOW_HTTP", "true")
-        .output()
-        .expect("run folio")
+        .env("AWS_ALLOW_HTTP", "true");
+    c
 }
 
 #[test]

@@ -68,6 +68,34 @@ fn sealed_repo() -> Env {
     e
 }
 
+/// Whether the standard `age` tool is on PATH; when it is not, the
+/// caller skips, unless FOLIO_REQUIRE_AGE (set by `.ci/run`) says it must
+/// be there.
+fn age_tool() -> bool {
+    if std::process::Command::new("age")
+        .arg("--version")
+        .output()
+        .is_ok()
+    {
+        return true;
+    }
+    assert!(
+        std::env::var_os("FOLIO_REQUIRE_AGE").is_none(),
+        "FOLIO_REQUIRE_AGE is set but no `age` is on PATH"
+    );
+    eprintln!("skipped: no `age` on PATH (set FOLIO_REQUIRE_AGE to require it)");
+    false
+}
+
+/// Clones `url` into `into` with a test key as `FOLIO_IDENTITY`.
+fn clone_with_key(e: &Env, url: &str, into: &Path, name: &str) -> std::process::Output {
+    let into = into.display().to_string();
+    e.cmd(&["clone", url, &into, "--purpose", "test"])
+        .env("FOLIO_IDENTITY", key(name))
+        .output()
+        .expect("run folio")
+}
+
 /// Runs folio with `FOLIO_IDENTITY` set to a test key.
 fn with_key(e: &Env, name: &str, args: &[&str]) -> std::process::Output {
     e.cmd(args)
@@ -243,13 +271,7 @@ fn a_damaged_encrypted_object_is_damage_not_a_missing_key() {
 
 #[test]
 fn encrypted_objects_open_with_the_standard_age_tool() {
-    let found = std::process::Command::new("age").arg("--version").output();
-    if found.is_err() {
-        assert!(
-            std::env::var_os("FOLIO_REQUIRE_AGE").is_none(),
-            "FOLIO_REQUIRE_AGE is set but no `age` is on PATH"
-        );
-        eprintln!("skipped: no `age` on PATH (set FOLIO_REQUIRE_AGE to require it)");
+    if !age_tool() {
         return;
     }
     let e = sealed_repo();
@@ -332,17 +354,7 @@ fn push_and_clone_carry_ciphertext_and_a_clone_opens_with_an_identity() {
 
     let dest = tempfile::tempdir().expect("tempdir");
     let into = dest.path().join("copy");
-    let out = e
-        .cmd(&[
-            "clone",
-            &url,
-            &into.display().to_string(),
-            "--purpose",
-            "test",
-        ])
-        .env("FOLIO_IDENTITY", key("bob_ed25519"))
-        .output()
-        .expect("run");
+    let out = clone_with_key(&e, &url, &into, "bob_ed25519");
     assert!(
         out.status.success(),
         "{}",
@@ -438,22 +450,20 @@ print(n)
     // A clone from S3 opens with an identity.
     let c = Env::bare();
     let dest = c.p("w");
-    let o = c
-        .cmd(&[
+    let o = crate::remote::s3_cmd(
+        &c,
+        &endpoint,
+        &[
             "clone",
             &url,
             dest.to_str().expect("utf-8"),
             "--purpose",
             "test",
-        ])
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ENDPOINT_URL", &endpoint)
-        .env("AWS_ALLOW_HTTP", "true")
-        .env("FOLIO_IDENTITY", key("alice.txt"))
-        .output()
-        .expect("run");
+        ],
+    )
+    .env("FOLIO_IDENTITY", key("alice.txt"))
+    .output()
+    .expect("run");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(
         std::fs::read(dest.join("people/note.txt")).expect("read"),
@@ -775,16 +785,7 @@ fn reads_of_encrypted_data_need_a_purpose_are_recorded_and_follow_grants() {
 fn a_remote_object_forged_with_the_public_key_is_refused() {
     // Anyone holding a recipient (a public key) can write a valid age file:
     // what it decrypts to must still hash to the object's id.
-    if std::process::Command::new("age")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        assert!(
-            std::env::var_os("FOLIO_REQUIRE_AGE").is_none(),
-            "FOLIO_REQUIRE_AGE is set but no `age` is on PATH"
-        );
-        eprintln!("skipped: no `age` on PATH (set FOLIO_REQUIRE_AGE to require it)");
+    if !age_tool() {
         return;
     }
     let e = sealed_repo();
@@ -818,17 +819,7 @@ fn a_remote_object_forged_with_the_public_key_is_refused() {
     );
     let dest = tempfile::tempdir().expect("tempdir");
     let into = dest.path().join("copy");
-    let out = e
-        .cmd(&[
-            "clone",
-            &url,
-            &into.display().to_string(),
-            "--purpose",
-            "test",
-        ])
-        .env("FOLIO_IDENTITY", key("alice.txt"))
-        .output()
-        .expect("run");
+    let out = clone_with_key(&e, &url, &into, "alice.txt");
     assert_eq!(
         out.status.code(),
         Some(70),
