@@ -706,17 +706,22 @@ fn add_skeletons(
         let t = config.table(&b.path);
         let mut columns = crate::ledger::rows::mapped_columns(&t.meta);
         columns.extend(t.links.as_ref().map(|l| l.column.clone()));
-        let skeletons = chunks
+        let made = chunks
             .par_iter()
             .map(|(id, bytes)| {
                 let (sid, sbytes) = crate::table::manifest::skeleton(*id, bytes, &columns)?;
                 writer.put_with_id(sid, &sbytes)?;
-                Ok((*id, sid))
+                Ok((*id, (sid, sbytes)))
             })
-            .collect::<Result<std::collections::HashMap<_, _>, RepoError>>()?;
+            .collect::<Result<Vec<_>, RepoError>>()?;
+        let of: std::collections::HashMap<_, _> =
+            made.iter().map(|(id, (sid, _))| (*id, *sid)).collect();
         for c in &mut b.manifest.chunks {
-            c.skeleton = skeletons.get(&c.id.0).copied().map(crate::id::ChunkId);
+            c.skeleton = of.get(&c.id.0).copied().map(crate::id::ChunkId);
         }
+        // Kept for the walk that records the commit's events, which reads
+        // the table through them (not made again).
+        b.skeletons = made.into_iter().map(|(_, s)| s).collect();
     }
     Ok(())
 }

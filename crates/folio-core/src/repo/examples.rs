@@ -303,9 +303,16 @@ impl Repo {
                 )?;
                 continue;
             }
-            let mem: Option<HashMap<crate::id::ObjectId, &[u8]>> = new
-                .and_then(|b| b.chunks.as_ref())
-                .map(|c| c.iter().map(|(id, b)| (*id, b.as_slice())).collect());
+            // The new chunks, and the skeletons of an encrypted table's.
+            let mem: Option<HashMap<crate::id::ObjectId, &[u8]>> = new.and_then(|b| {
+                let c = b.chunks.as_ref()?;
+                Some(
+                    c.iter()
+                        .chain(&b.skeletons)
+                        .map(|(id, x)| (*id, x.as_slice()))
+                        .collect(),
+                )
+            });
             // A sealed table's rows are compared as skeletons (D83): the
             // same walk the ledger makes later, and no identity needed.
             let skeletons = rows::skeletons_of(old.into_iter().chain(new.map(|b| &b.manifest)));

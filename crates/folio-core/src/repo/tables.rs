@@ -50,6 +50,8 @@ pub struct BuiltTable {
     pub manifest: Manifest,
     /// Newly built chunks (`None` when the parent's manifest was reused).
     pub chunks: Option<Chunks>,
+    /// The skeletons of new chunks of an encrypted table (D83), as stored.
+    pub skeletons: Chunks,
 }
 
 impl BuiltTable {
@@ -161,6 +163,7 @@ impl Repo {
                         path: f.path.clone(),
                         manifest: m.clone(),
                         chunks: None,
+                        skeletons: Vec::new(),
                     });
                 }
                 let (manifest, chunks) = manifest::build(&f.abs, f.blob, &f.settings)?;
@@ -168,6 +171,7 @@ impl Repo {
                     path: f.path.clone(),
                     manifest,
                     chunks: Some(chunks),
+                    skeletons: Vec::new(),
                 })
             })
             .collect()
