@@ -41,16 +41,21 @@ pub fn date(s: &str, flag: &str) -> Result<i64> {
         })
 }
 
-fn nonempty(what: &str, v: &str) -> Result {
+fn nonempty(what: &str, v: &str, say: &str) -> Result {
     if v.trim().is_empty() {
-        return Err(Failure::user(format!("{what} is empty: say it")));
+        return Err(Failure::user(format!("{what} is empty: {say}")));
     }
     Ok(())
 }
 
+/// The actor and the reason, both required.
+fn who_and_why(actor: &str, reason: &str) -> Result {
+    nonempty("the actor", actor, "name who, as `Name <email>`")?;
+    nonempty("--reason", reason, "say why (it is recorded)")
+}
+
 pub fn grant(ctx: &Ctx, a: &GrantArgs) -> Result {
-    nonempty("the actor", &a.actor)?;
-    nonempty("--reason", &a.reason)?;
+    who_and_why(&a.actor, &a.reason)?;
     let until = date(&a.until, "--until")?;
     let now = super::commit::now()?;
     if until <= now {
@@ -82,8 +87,7 @@ pub fn grant(ctx: &Ctx, a: &GrantArgs) -> Result {
 }
 
 pub fn revoke(ctx: &Ctx, a: &RevokeArgs) -> Result {
-    nonempty("the actor", &a.actor)?;
-    nonempty("--reason", &a.reason)?;
+    who_and_why(&a.actor, &a.reason)?;
     let repo = ctx.repo()?;
     let lock = repo.lock(ctx.wait)?;
     let entries = repo.access_entries()?;
