@@ -77,15 +77,11 @@ impl CryptError {
 pub struct Seal {
     #[cfg(feature = "encryption")]
     recipients: Vec<Box<dyn age::Recipient + Send + Sync>>,
-    /// The recipients as configured, for messages.
-    pub described: Vec<String>,
 }
 
 impl std::fmt::Debug for Seal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Seal")
-            .field("recipients", &self.described)
-            .finish()
+        f.debug_struct("Seal").finish_non_exhaustive()
     }
 }
 
@@ -110,10 +106,7 @@ impl Seal {
             if out.is_empty() {
                 return Err(CryptError::BadRecipient(String::new()));
             }
-            Ok(Seal {
-                recipients: out,
-                described: recipients.to_vec(),
-            })
+            Ok(Seal { recipients: out })
         }
         #[cfg(not(feature = "encryption"))]
         {
