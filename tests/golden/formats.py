@@ -54,7 +54,7 @@ EXAMPLES = [
 
 KIND = {"added": 1, "removed": 2, "annotated": 3, "valued": 4,
         "reclassified": 5, "trained": 6, "licensed": 7, "impaired": 8, "voided": 9,
-        "rows_changed": 10}
+        "rows_changed": 10, "purged": 11}
 
 # Metadata field names, in the order their indexes give (docs/FORMAT.md).
 META_NAMES = ["source", "collected_at", "label", "annotator", "confidence", "cost",
@@ -89,6 +89,8 @@ def payload(p: dict) -> bytes:
         out += text(1, "license")
     elif k == "voided":
         out += tlv(1, bytes.fromhex(p["target"])) + text(2, "reason")
+    elif k == "purged":
+        out += tlv(1, bytes.fromhex(p["record"])) + text(2, "reason")
     elif k == "impaired":
         out += tlv(1, struct.pack("<q", p["amount"])) + text(2, "currency") + text(3, "reason")
     elif k == "rows_changed":
@@ -137,6 +139,7 @@ def events():
         {"dataset": "images", "payload": {"kind": "impaired", "amount": 4200, "currency": "EUR", "reason": "drift"}},
         {"example": ex, "commit": commit, "payload": {"kind": "removed", "locator": "images/cat/001.png"}},
         {"example": row, "payload": {"kind": "voided", "target": h(b"an event").hex(), "reason": "wrong label"}},
+        {"example": row, "payload": {"kind": "purged", "record": h(b"a purge record").hex(), "reason": "Art. 17 request"}},
         {"dataset": "data/t.csv", "commit": commit, "payload": {
             "kind": "rows_changed", "dataset": "data", "table": "data/t.csv",
             "old": h(b"old manifest").hex(), "new": h(b"new manifest").hex(),

@@ -99,6 +99,10 @@ fn event_of(e: &Value) -> Event {
             currency: s(p, "currency").into(),
             reason: s(p, "reason").into(),
         },
+        "purged" => Payload::Purged {
+            record: ObjectId(hash(s(p, "record")).0),
+            reason: s(p, "reason").into(),
+        },
         "voided" => Payload::Voided {
             target: hash(s(p, "target")),
             reason: s(p, "reason").into(),

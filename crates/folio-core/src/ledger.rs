@@ -57,6 +57,8 @@ pub struct ExampleState {
     pub sensitivity: Option<String>,
     /// The latest licence.
     pub license: Option<String>,
+    /// Its content was purged (`folio purge`): no snapshot holds it.
+    pub purged: bool,
 }
 
 impl ExampleState {
@@ -102,6 +104,7 @@ impl ExampleState {
             | Payload::Impaired { .. }
             | Payload::Voided { .. }
             | Payload::Rows(_) => {}
+            Payload::Purged { .. } => self.purged = true,
         }
     }
 }

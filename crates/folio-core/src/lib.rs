@@ -47,6 +47,7 @@ pub mod ledger;
 pub mod lock;
 pub mod object;
 pub mod progress;
+pub mod purge;
 pub mod refs;
 pub mod remote;
 pub mod repo;

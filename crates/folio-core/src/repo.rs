@@ -22,6 +22,7 @@ mod merge;
 mod merge_ledger;
 mod oplog;
 mod proof;
+mod purge;
 mod quality;
 mod relabel;
 mod revision;
@@ -66,6 +67,7 @@ pub use history::{ColumnInfo, CommitInfo, DatasetInfo, LogEntry, PathAt, Rejecte
 pub use ledger::PreviewLine;
 pub use merge::{Conflict, LabelConflict, MergeOptions, MergeOutcome, MergeState};
 pub use oplog::{Operation, RefState};
+pub use purge::{PurgeCheck, PurgeItem, PurgeReport};
 pub use relabel::{QueueEntry, RelabelQueue};
 pub use status::{DatasetStatus, Status};
 pub use sync::{
@@ -219,13 +221,15 @@ impl Repo {
     fn open_any(work: &Path) -> Result<Repo, RepoError> {
         let dot = work.join(DOT_FOLIO);
         refuse_links(&dot)?;
-        Ok(Repo {
+        let repo = Repo {
             work: work.to_path_buf(),
             store: Store::open(&dot)?,
             refs: Refs::new(&dot),
             dot,
             journal: std::sync::Mutex::new(None),
-        })
+        };
+        repo.load_purges();
+        Ok(repo)
     }
 
     /// The working tree root.

@@ -7,7 +7,7 @@
 mod pack;
 
 use crate::error::ErrorKind;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fs::{self, File};
 use std::io::{self, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
@@ -60,6 +60,18 @@ pub enum StoreError {
     /// recipients, or damaged), or sealing failed.
     #[error(transparent)]
     Crypt(#[from] crate::crypt::CryptError),
+    /// The object's content was erased by `folio purge` (D86): gone on
+    /// purpose, not damaged.
+    #[error(
+        "object {} was purged (purge record {}): its content is erased for good; `folio purge --list` says what and why",
+        .id.short(12), .record.short(12)
+    )]
+    Purged {
+        /// The erased object.
+        id: ObjectId,
+        /// The purge record that erased it.
+        record: ObjectId,
+    },
 }
 
 impl StoreError {
@@ -71,6 +83,7 @@ impl StoreError {
             }
             StoreError::Missing(_) | StoreError::Corrupt { .. } => ErrorKind::Damaged,
             StoreError::Crypt(e) => e.kind(),
+            StoreError::Purged { .. } => ErrorKind::Invalid,
         }
     }
 }
@@ -193,6 +206,39 @@ pub struct Store {
     packs: RwLock<Vec<Arc<Pack>>>,
     /// The identities that open sealed objects, when the caller gave any.
     keys: RwLock<Option<(Arc<Keys>, Arc<crate::repo::ReadPolicy>)>>,
+    /// What purges erased (D86), as the repository's purge records say.
+    purged: RwLock<Arc<Purged>>,
+}
+
+/// What `folio purge` erased (D86): objects gone for good, and row
+/// chunks whose kept rows live on in a redacted replacement. Built by the
+/// repository from its purge records; the store consults it when an
+/// object is not stored.
+#[derive(Debug, Default, Clone)]
+pub struct Purged {
+    /// Objects erased with nothing in their place, and the record that
+    /// erased each.
+    pub erased: HashMap<ObjectId, ObjectId>,
+    /// Row chunks replaced by a redacted chunk: (replacement, record).
+    pub redacted: HashMap<ObjectId, (ObjectId, ObjectId)>,
+    /// Erased table files, with a manifest of theirs and the table's
+    /// path: written again from the rows kept.
+    pub tables: HashMap<ObjectId, (crate::id::ManifestId, String)>,
+}
+
+impl Purged {
+    /// The record that purged `id`, if one did.
+    pub fn record_of(&self, id: &ObjectId) -> Option<ObjectId> {
+        self.erased
+            .get(id)
+            .copied()
+            .or_else(|| self.redacted.get(id).map(|(_, r)| *r))
+    }
+
+    /// True when nothing was purged.
+    pub fn is_empty(&self) -> bool {
+        self.erased.is_empty() && self.redacted.is_empty()
+    }
 }
 
 impl Store {
@@ -213,6 +259,7 @@ impl Store {
             packs_dir,
             packs: RwLock::new(Vec::new()),
             keys: RwLock::new(None),
+            purged: RwLock::new(Arc::new(Purged::default())),
         };
         store.reload_packs()?;
         Ok(store)
@@ -297,6 +344,22 @@ impl Store {
             }
         }
         Ok(out)
+    }
+
+    /// Tells the store what purges erased (D86).
+    pub fn set_purged(&self, purged: Purged) {
+        *self.purged.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(purged);
+    }
+
+    /// What purges erased, as last told.
+    pub fn purged(&self) -> Arc<Purged> {
+        Arc::clone(&self.purged.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// The record that purged `id`, when `id` was purged (whether or not
+    /// a copy is still stored: an interrupted purge leaves some).
+    pub fn purge_record_of(&self, id: &ObjectId) -> Option<ObjectId> {
+        self.purged().record_of(id)
     }
 
     /// Gives the identities that open sealed objects (D83).
@@ -410,7 +473,24 @@ impl Store {
     /// Streams an object's bytes into `w` and checks them against its id.
     /// On an error `w` may hold damaged bytes: the caller discards them
     /// (checkout writes into a temporary file it persists only on success).
+    ///
+    /// A purged object (D86) is an error naming its purge record, except a
+    /// redacted row chunk: its replacement's bytes are given (checked
+    /// against the replacement's id), rows purged standing as skeletons.
     pub fn copy_to(&self, id: &ObjectId, w: &mut dyn Write) -> Result<u64, StoreError> {
+        let purged = self.purged();
+        let id = &match purged.redacted.get(id) {
+            Some((r, _)) => *r,
+            None => match purged.erased.get(id) {
+                Some(record) => {
+                    return Err(StoreError::Purged {
+                        id: *id,
+                        record: *record,
+                    });
+                }
+                None => *id,
+            },
+        };
         let mut tee = HashTee {
             hasher: blake3::Hasher::new(),
             inner: w,
@@ -653,6 +733,59 @@ impl Store {
         }
         fsutil::sync_dir(&self.packs_dir).map_err(|e| StoreError::io(&self.packs_dir, e))?;
         self.reload_packs()
+    }
+
+    /// Removes every stored copy of `ids` (D86): their loose files, and
+    /// their records from the packs that hold them (those packs rewritten
+    /// without them, the old ones deleted). Returns how many copies went
+    /// and how many packs were rewritten. Call only under the repository
+    /// lock.
+    pub fn erase(&self, ids: &HashSet<ObjectId>) -> Result<(u64, u64), StoreError> {
+        self.reload_packs()?;
+        let mut removed = 0;
+        for id in ids {
+            for enc in LOOSE_ENCODINGS {
+                let p = self.loose_path(id, enc);
+                match fs::remove_file(&p) {
+                    Ok(()) => removed += 1,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(StoreError::io(&p, e)),
+                }
+            }
+        }
+        let mut dirty = Vec::new();
+        let mut keep = HashSet::new();
+        for p in self.packs() {
+            let hit = p.entries().filter(|(id, _)| ids.contains(id)).count();
+            if hit > 0 {
+                removed += hit as u64;
+                keep.extend(p.entries().map(|(id, _)| id).filter(|id| !ids.contains(id)));
+                dirty.push(p.path.clone());
+            }
+        }
+        if !dirty.is_empty() {
+            self.repack(&dirty, &keep)?;
+        }
+        fsutil::sync_dir(&self.objects).map_err(|e| StoreError::io(&self.objects, e))?;
+        Ok((removed, dirty.len() as u64))
+    }
+
+    /// Where copies of `id` are stored, bypassing what purges say: for
+    /// proving a purged object gone.
+    pub fn copies_of(&self, id: &ObjectId) -> Vec<PathBuf> {
+        let mut out: Vec<PathBuf> = self
+            .packs()
+            .iter()
+            .filter(|p| p.find(id).is_some())
+            .map(|p| p.path.clone())
+            .collect();
+        out.extend(
+            LOOSE_ENCODINGS
+                .into_iter()
+                .map(|e| self.loose_path(id, e))
+                .filter(|p| p.exists()),
+        );
+        out
     }
 
     /// Removes leftovers of interrupted writes: temporary files and packs

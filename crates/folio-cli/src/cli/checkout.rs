@@ -51,11 +51,12 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
         drop(_lock);
         let st = repo.checkout_to(id, &dir, &bar)?;
         return out(&format!(
-            "wrote {} ({}) of {} into {}\n",
+            "wrote {} ({}) of {} into {}\n{}",
             super::count(st.written, "file"),
             fmt_bytes(st.bytes),
             id.0.short(12),
-            dir.display()
+            dir.display(),
+            purged_note(&st)
         ));
     }
     let lock = repo.lock(ctx.wait)?;
@@ -68,11 +69,12 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
         super::remote::ensure_contents(ctx, &repo, &[id], &paths)?;
         let st = repo.checkout_paths(&lock, id, &paths, a.force, &bar)?;
         return out(&format!(
-            "checked out {} from {}: {} written ({}); HEAD unchanged\n",
+            "checked out {} from {}: {} written ({}); HEAD unchanged\n{}",
             paths.join(", "),
             id.0.short(12),
             super::count(st.written, "file"),
-            fmt_bytes(st.bytes)
+            fmt_bytes(st.bytes),
+            purged_note(&st)
         ));
     }
     // A branch name checks out the branch, and so does HEAD on a branch
@@ -90,10 +92,11 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
         Head::Detached(c) => format!("{} (detached HEAD)", c.0.short(12)),
     };
     out(&format!(
-        "checked out {where_}: {} written ({}), {} removed\n",
+        "checked out {where_}: {} written ({}), {} removed\n{}",
         super::count(st.written, "file"),
         fmt_bytes(st.bytes),
-        st.removed
+        st.removed,
+        purged_note(&st)
     ))
 }
 
@@ -115,9 +118,30 @@ pub fn switch(ctx: &Ctx, a: &SwitchArgs) -> Result {
         &ctx.progress(),
     )?;
     out(&format!(
-        "switched to branch {}: {} written, {} removed\n",
+        "switched to branch {}: {} written, {} removed\n{}",
         a.branch,
         super::count(st.written, "file"),
-        st.removed
+        st.removed,
+        purged_note(&st)
     ))
+}
+
+/// What a checkout could not write as it was: files a purge erased, and
+/// tables written again from the rows a purge kept (D86).
+fn purged_note(st: &folio_core::repo::CheckoutStats) -> String {
+    let mut s = String::new();
+    if !st.purged.is_empty() {
+        s += &format!(
+            "{} purged, not written: {} (`folio purge --list` says why)\n",
+            super::count(st.purged.len() as u64, "file"),
+            st.purged.join(", ")
+        );
+    }
+    if !st.rebuilt.is_empty() {
+        s += &format!(
+            "rows were purged from {}: written from the rows kept, in row order (they differ from the committed file)\n",
+            st.rebuilt.join(", ")
+        );
+    }
+    s
 }

@@ -289,6 +289,13 @@ fn row_line(r: &RowReport, columns: &[String]) -> String {
             })
             .collect();
         wrapped(&parts, "; ", 6)
+    } else if let Some(hash) = r
+        .row
+        .as_ref()
+        .and_then(|row| row.get(folio_core::table::manifest::SKELETON_HASH_CELL))
+    {
+        // A purged row (D86): its values are gone, its hash is not.
+        format!("(purged; row hash {})", &hash[..12.min(hash.len())])
     } else {
         let row = r.row.clone().unwrap_or_default();
         let mut cells: Vec<(&String, &String)> = row.iter().collect();

@@ -136,6 +136,12 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
             .map(|f| format!(" to {}", f.display()))
             .unwrap_or_default()
     ));
+    if stats.purged > 0 {
+        ctx.hint(&format!(
+            "note: {} purged (their values are erased; `folio purge --list` says why)",
+            super::count(stats.purged, "row")
+        ));
+    }
     if stats.types_flattened {
         ctx.hint(
             "note: some cells were typed JSON values (numbers, booleans, nested) or empty texts, which this format stores as text: committed back, unkeyed rows get new identities (export as jsonl to keep them)",

@@ -21,6 +21,7 @@ mod merge;
 mod oplog;
 mod progress;
 mod prove;
+mod purge;
 mod quality;
 mod record;
 mod reindex;
@@ -141,6 +142,8 @@ enum Command {
     Quality(quality::Args),
     /// Which examples are due for deletion under the retention rules
     Retention(retention::Args),
+    /// Erase examples' content from every snapshot, with a record and a proof
+    Purge(purge::Args),
     /// Allow someone to read encrypted data until a date (recorded)
     Grant(access::GrantArgs),
     /// End someone's grant to read encrypted data (recorded)
@@ -199,8 +202,24 @@ const NO_WAIT: &[&str] = &[
 /// Commands that may read the plaintext of encrypted data: they take
 /// `--purpose` (D85).
 const READS: &[&str] = &[
-    "checkout", "switch", "cat", "export", "diff", "status", "drift", "merge", "restore", "reset",
-    "revert", "verify", "clone", "pull", "commit", "annotate",
+    "checkout",
+    "switch",
+    "cat",
+    "export",
+    "diff",
+    "status",
+    "drift",
+    "merge",
+    "restore",
+    "reset",
+    "revert",
+    "verify",
+    "clone",
+    "pull",
+    "commit",
+    "annotate",
+    "purge",
+    "retention",
 ];
 
 /// Commands that start no worker threads.
@@ -635,6 +654,8 @@ pub fn main() -> ExitCode {
             | Command::Undo(_)
             | Command::Fetch(_)
             | Command::Pull(_)
+            | Command::Purge(_)
+            | Command::Retention(_)
     );
     // Each write lock journals what moved while it was held, before it is
     // released (D75).
@@ -693,6 +714,7 @@ pub fn main() -> ExitCode {
         Command::Lineage(a) => lineage::run(&ctx, a),
         Command::Audit(a) => audit::run(&ctx, a),
         Command::Retention(a) => retention::run(&ctx, a),
+        Command::Purge(a) => purge::run(&ctx, a),
         Command::Grant(a) => access::grant(&ctx, a),
         Command::Revoke(a) => access::revoke(&ctx, a),
         Command::Quality(a) => quality::run(&ctx, a),

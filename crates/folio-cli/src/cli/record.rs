@@ -34,9 +34,9 @@ pub struct FilterArgs {
 }
 
 impl FilterArgs {
-    /// The selector: SELECTOR, or the filters (not both).
-    fn selector(&self, one: Option<&String>) -> Result<Selector> {
-        let f = ExampleFilter {
+    /// The filters given (empty when none).
+    pub(super) fn filter(&self) -> ExampleFilter {
+        ExampleFilter {
             source: self.where_source.clone(),
             dataset: self.where_dataset.clone(),
             label: self.where_label.clone(),
@@ -47,7 +47,12 @@ impl FilterArgs {
                 .map(|s| s.to_ascii_lowercase()),
             min_confidence: self.min_confidence,
             max_confidence: self.max_confidence,
-        };
+        }
+    }
+
+    /// The selector: SELECTOR, or the filters (not both).
+    fn selector(&self, one: Option<&String>) -> Result<Selector> {
+        let f = self.filter();
         match (one, f.is_empty()) {
             (Some(s), true) => Ok(Selector::One(s.clone())),
             (Some(_), false) => Err(super::Failure::user(

@@ -41,6 +41,12 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
                 super::count(r.sealed, "object")
             );
         }
+        if r.purged > 0 {
+            s += &format!(
+                "{} purged on purpose (`folio purge --list`): erased, or stood in for by a redacted row chunk (checked); not damage\n",
+                super::count(r.purged, "object")
+            );
+        }
         if r.not_fetched > 0 {
             s += &format!(
                 "{} blobs not fetched: a remote holds them (`folio fetch --data PATH` or a checkout takes them); missing ones are listed as problems\n",

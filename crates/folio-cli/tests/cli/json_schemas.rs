@@ -191,6 +191,34 @@ fn every_json_output_matches_its_documented_schema() {
     save("merge.again", &["merge", "side", "--json"]);
     e.ok(&["switch", "side"]);
     save("merge.forward", &["merge", "main", "--json"]);
+    // Purges: a dry run, a file and a row, the proof, the list.
+    save(
+        "purge.dry",
+        &[
+            "purge",
+            "images/cat/1.png",
+            "t.csv:2",
+            "--dry-run",
+            "--json",
+        ],
+    );
+    save(
+        "purge",
+        &[
+            "purge",
+            "images/cat/1.png",
+            "t.csv:2",
+            "--reason",
+            "schema",
+            "--json",
+        ],
+    );
+    e.ok(&["restore", "t.csv", "images"]);
+    save(
+        "purge-verify",
+        &["purge", "--verify", "images/cat/1.png", "t.csv:2", "--json"],
+    );
+    save("purge-list", &["purge", "--list", "--json"]);
     let script = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../tests/check_json_schemas.py"

@@ -119,11 +119,14 @@ pub enum EventKind {
     /// by reference to the table's two row manifests (D58): readers expand
     /// it into one addition, removal or metadata event per row.
     Rows,
+    /// The example's content was erased from every snapshot that held it
+    /// (`folio purge`, D86); its identity and this record stay.
+    Purged,
 }
 
 impl EventKind {
     /// Every kind, in code order.
-    pub const ALL: [EventKind; 10] = [
+    pub const ALL: [EventKind; 11] = [
         EventKind::Added,
         EventKind::Removed,
         EventKind::Annotated,
@@ -134,6 +137,7 @@ impl EventKind {
         EventKind::Impaired,
         EventKind::Voided,
         EventKind::Rows,
+        EventKind::Purged,
     ];
 
     /// The byte that encodes the kind.
@@ -149,6 +153,7 @@ impl EventKind {
             EventKind::Impaired => 8,
             EventKind::Voided => 9,
             EventKind::Rows => 10,
+            EventKind::Purged => 11,
         }
     }
 
@@ -170,6 +175,7 @@ impl EventKind {
             EventKind::Impaired => "impaired",
             EventKind::Voided => "voided",
             EventKind::Rows => "rows_changed",
+            EventKind::Purged => "purged",
         }
     }
 
@@ -195,6 +201,7 @@ impl EventKind {
                 ROWS_META,
                 ROWS_COLUMNS,
             ],
+            EventKind::Purged => &[PURGE_RECORD, PURGE_REASON],
         }
     }
 }
@@ -244,6 +251,9 @@ mod tag {
     pub const ROWS_SOURCE: u8 = 5;
     pub const ROWS_META: u8 = 6;
     pub const ROWS_COLUMNS: u8 = 7;
+    // Purged.
+    pub const PURGE_RECORD: u8 = 1;
+    pub const PURGE_REASON: u8 = 2;
     // Subject kinds.
     pub const SUBJECT_EXAMPLE: u8 = 1;
     pub const SUBJECT_DATASET: u8 = 2;
@@ -390,6 +400,13 @@ pub enum Payload {
     },
     /// The rows that differ between two versions of a table (D58).
     Rows(Box<TableRows>),
+    /// The example's content was erased (D86).
+    Purged {
+        /// The purge record (`folio-purge 1`) naming what was erased, by hash.
+        record: ObjectId,
+        /// Why.
+        reason: String,
+    },
 }
 
 /// A table's changed rows, by reference to its two row manifests: the
@@ -426,6 +443,7 @@ impl Payload {
             Payload::Impaired { .. } => EventKind::Impaired,
             Payload::Voided { .. } => EventKind::Voided,
             Payload::Rows(_) => EventKind::Rows,
+            Payload::Purged { .. } => EventKind::Purged,
         }
     }
 
@@ -539,6 +557,9 @@ impl Payload {
                 "meta": meta_json(&r.meta),
                 "columns": meta_json(&r.columns),
             }),
+            Payload::Purged { record, reason } => {
+                json!({"record": record.to_hex(), "reason": reason})
+            }
         }
     }
 }
@@ -753,6 +774,10 @@ impl Payload {
                 put(&mut p, TARGET, &target.0);
                 put(&mut p, VOID_REASON, reason.as_bytes());
             }
+            Payload::Purged { record, reason } => {
+                put(&mut p, PURGE_RECORD, &record.0);
+                put(&mut p, PURGE_REASON, reason.as_bytes());
+            }
             Payload::Rows(r) => {
                 put(&mut p, ROWS_DATASET, r.dataset.as_bytes());
                 put(&mut p, ROWS_TABLE, r.table.as_bytes());
@@ -838,6 +863,11 @@ impl Payload {
                         .map_err(|_| bad("a voided event's hash is not 32 bytes"))?,
                 ),
                 reason: f.text(VOID_REASON)?,
+            },
+            EventKind::Purged => Payload::Purged {
+                record: ObjectId::from_slice(f.need(PURGE_RECORD)?)
+                    .ok_or_else(|| bad("a purge record id is not 32 bytes"))?,
+                reason: f.text(PURGE_REASON)?,
             },
             EventKind::Rows => {
                 let id = |t: u8| {

@@ -110,6 +110,8 @@ pub enum Term<'a> {
     Annotated,
     /// Every `voided` event.
     Voided,
+    /// Every `purged` event.
+    Purged,
 }
 
 /// The first 8 bytes of BLAKE3(tag || value), big-endian.
@@ -135,6 +137,7 @@ impl Term<'_> {
             Term::Trained => hashed(b"trained\0", b""),
             Term::Annotated => hashed(b"annotated\0", b""),
             Term::Voided => hashed(b"voided\0", b""),
+            Term::Purged => hashed(b"purged\0", b""),
         }
     }
 }
@@ -184,6 +187,7 @@ fn raw_terms(p: &Peek<'_>, out: &mut Vec<u64>) -> Option<()> {
         EventKind::Annotated => out.push(Term::Annotated.key()),
         EventKind::Trained => out.push(Term::Trained.key()),
         EventKind::Voided => out.push(Term::Voided.key()),
+        EventKind::Purged => out.push(Term::Purged.key()),
         _ => {}
     }
     Some(())

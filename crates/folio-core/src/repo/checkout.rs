@@ -18,7 +18,7 @@ use crate::refs::Head;
 use crate::snapshot::FlatEntry;
 
 /// What a checkout wrote.
-#[derive(Debug, Default, Clone, Copy, serde::Serialize)]
+#[derive(Debug, Default, Clone, serde::Serialize)]
 pub struct CheckoutStats {
     /// Files and symlinks written.
     pub written: u64,
@@ -26,6 +26,12 @@ pub struct CheckoutStats {
     pub bytes: u64,
     /// Files, symlinks and folders removed.
     pub removed: u64,
+    /// Files not written because their content was purged (D86), by path
+    /// under the destination.
+    pub purged: Vec<String>,
+    /// Tables whose file was purged, written again from the rows kept
+    /// (in row-identity order).
+    pub rebuilt: Vec<String>,
 }
 
 /// One path to write: absolute destination and what goes there.
@@ -216,7 +222,9 @@ impl Repo {
             }
             let jobs: Vec<Job<'_>> = want
                 .iter()
-                .filter(|(rel, t)| !work.get(*rel).is_some_and(|w| same(w, t)))
+                .filter(|(rel, t)| {
+                    !work.get(*rel).is_some_and(|w| same(w, t)) || self.is_purged(&t.id)
+                })
                 .map(|(rel, t)| Job {
                     dest: join_abs(&base, rel),
                     entry: t,
@@ -304,7 +312,7 @@ impl Repo {
         let base = self.abs(path);
         let jobs: Vec<Job<'_>> = want
             .iter()
-            .filter(|(rel, t)| !work.get(*rel).is_some_and(|w| same(w, t)))
+            .filter(|(rel, t)| !work.get(*rel).is_some_and(|w| same(w, t)) || self.is_purged(&t.id))
             .map(|(rel, t)| Job {
                 dest: if rel.is_empty() {
                     base.clone()
@@ -325,6 +333,8 @@ impl Repo {
         let s = self.run_jobs(&self.work, &jobs, force, progress)?;
         stats.written += s.written;
         stats.bytes += s.bytes;
+        stats.purged.extend(s.purged);
+        stats.rebuilt.extend(s.rebuilt);
         Ok(Some(self.refresh_cache(&base, want, stamp)))
     }
 
@@ -404,10 +414,31 @@ impl Repo {
             }
             real_dirs(root, &rel, force)?;
         }
+        // Files whose content a purge erased are not written (a table's
+        // is rebuilt from its rows kept): listed instead (D86).
+        let purged = self.store.purged();
+        let mut skipped = Vec::new();
+        let mut rebuilt = Vec::new();
+        let rel_of = |j: &Job<'_>| {
+            j.dest
+                .strip_prefix(root)
+                .unwrap_or(&j.dest)
+                .to_string_lossy()
+                .into_owned()
+        };
         let files: Vec<&Job<'_>> = jobs
             .iter()
             .filter(|j| j.entry.kind != EntryKind::Tree)
             .collect();
+        for j in &files {
+            if purged.erased.contains_key(&j.entry.id) {
+                if purged.tables.contains_key(&j.entry.id) {
+                    rebuilt.push(rel_of(j));
+                } else {
+                    skipped.push(rel_of(j));
+                }
+            }
+        }
         progress.begin("writing", files.iter().map(|j| j.entry.size).sum());
         // Each folder opened once, beneath the root, without following a
         // link; files are written relative to it.
@@ -429,10 +460,22 @@ impl Repo {
             .collect();
         progress.end();
         let written = written?;
+        skipped.sort();
+        rebuilt.sort();
         Ok(CheckoutStats {
-            written: written.len() as u64,
-            bytes: written.iter().sum(),
+            written: (written.len() - skipped.len()) as u64,
+            bytes: written.iter().sum::<u64>()
+                - files
+                    .iter()
+                    .filter(|j| {
+                        purged.erased.contains_key(&j.entry.id)
+                            && !purged.tables.contains_key(&j.entry.id)
+                    })
+                    .map(|j| j.entry.size)
+                    .sum::<u64>(),
             removed: 0,
+            purged: skipped,
+            rebuilt,
         })
     }
 
@@ -472,19 +515,38 @@ impl Repo {
         } else {
             0o644
         };
-        let mut failed: Option<crate::store::StoreError> = None;
+        let mut failed: Option<RepoError> = None;
+        // A file whose content was purged is not written, and a copy of it
+        // in the way is removed; a table whose file was purged is written
+        // from its rows kept (D86).
+        let purged = self.store.purged();
+        let rebuild = purged.tables.get(&e.id).cloned();
+        if rebuild.is_none() && purged.erased.contains_key(&e.id) {
+            fd.remove_file(name).map_err(RepoError::io(dest))?;
+            return Ok(());
+        }
         let written = fd.write_file(name, mode, &mut |f| {
-            self.store.copy_to(&e.id, f).map(|_| ()).map_err(|err| {
+            let res = match &rebuild {
+                Some((manifest, table)) => self.rebuild_table(*manifest, table, f).map(|_| ()),
+                None => self
+                    .store
+                    .copy_to(&e.id, f)
+                    .map(|_| ())
+                    .map_err(|err| match err {
+                        crate::store::StoreError::Sink { source, .. } => RepoError::Io {
+                            path: dest.to_path_buf(),
+                            source,
+                        },
+                        other => other.into(),
+                    }),
+            };
+            res.map_err(|err| {
                 failed = Some(err);
                 std::io::Error::other("reading the store failed")
             })
         });
         match (written, failed) {
-            (_, Some(crate::store::StoreError::Sink { source, .. })) => Err(RepoError::Io {
-                path: dest.to_path_buf(),
-                source,
-            }),
-            (_, Some(other)) => Err(other.into()),
+            (_, Some(err)) => Err(err),
             (Err(err), None) => Err(RepoError::io(dest)(err)),
             (Ok(()), None) => {
                 crate::failpoint::hit("checkout:file-written");
@@ -500,9 +562,11 @@ impl Repo {
         want: &BTreeMap<String, FlatEntry>,
         stamp: i128,
     ) -> DatasetCache {
+        // A purged file's stand-in is not its blob: never cached as it.
+        let purged = self.store.purged();
         let mut cache: DatasetCache = want
             .iter()
-            .filter(|(_, e)| e.kind.is_file())
+            .filter(|(_, e)| e.kind.is_file() && purged.record_of(&e.id).is_none())
             .filter_map(|(rel, e)| {
                 let meta = fs::symlink_metadata(join_abs(base, rel)).ok()?;
                 Some((rel.clone(), StatEntry::new(&(&meta).into(), e.id, stamp)))
@@ -510,6 +574,14 @@ impl Repo {
             .collect();
         cache.sort_by(|a, b| crate::snapshot::path_order(&a.0, &b.0));
         cache
+    }
+}
+
+impl Repo {
+    /// Whether a purge erased `id` (D86): a working-tree file equal to it
+    /// is written again (without what was purged) by checkout and restore.
+    pub(super) fn is_purged(&self, id: &crate::id::ObjectId) -> bool {
+        self.store.purge_record_of(id).is_some()
     }
 }
 

@@ -171,6 +171,10 @@ impl Repo {
                     let bytes = self.store.get(&ch.id.0)?;
                     let mut seen = vec![false; b.len()];
                     for row in decode_chunk(ch.id.0, &bytes)? {
+                        // A purged row's values are gone (D86).
+                        if crate::table::manifest::is_skeletal(&row.body) {
+                            continue;
+                        }
                         if let Some(k) = keep {
                             if !k(&row.ident) {
                                 continue;
@@ -213,7 +217,9 @@ impl Repo {
             for ch in &m.chunks {
                 let bytes = self.store.get(&ch.id.0)?;
                 for row in decode_chunk(ch.id.0, &bytes)? {
-                    f(&row.ident, &row.body, row.count)?;
+                    if !crate::table::manifest::is_skeletal(&row.body) {
+                        f(&row.ident, &row.body, row.count)?;
+                    }
                 }
             }
             return Ok(());
@@ -226,6 +232,7 @@ impl Repo {
             &mut |kind, _, new, n| {
                 if let Some(row) = new
                     && kind != RowChangeKind::Removed
+                    && !crate::table::manifest::is_skeletal(&row.body)
                     && failed.is_none()
                     && let Err(e) = f(&row.ident, &row.body, n)
                 {

@@ -104,6 +104,9 @@ pub enum RepoError {
     /// A void that cannot be recorded.
     #[error("{0}; nothing was recorded")]
     VoidRefused(String),
+    /// A purge that cannot be carried out (D86).
+    #[error("{0}; nothing was purged")]
+    PurgeRefused(String),
     /// The same training recorded twice.
     #[error(
         "{0} is recorded already; void the earlier record first if it was wrong (`folio ledger void`)"
@@ -355,6 +358,7 @@ impl RepoError {
             | E::MetaRefused(_)
             | E::ConfigEdit(_)
             | E::VoidRefused(_)
+            | E::PurgeRefused(_)
             | E::AlreadyRecorded(_)
             | E::NotInADataset(_)
             | E::MergeInProgress

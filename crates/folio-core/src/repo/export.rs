@@ -51,6 +51,8 @@ pub struct ExportStats {
     /// values written as CSV text): committing the output would change
     /// the identities of unkeyed rows.
     pub types_flattened: bool,
+    /// Rows left out because a purge erased them (D86).
+    pub purged: u64,
 }
 
 impl Repo {
@@ -160,6 +162,7 @@ impl Repo {
             path,
             columns: &columns,
             keep: &keep,
+            purged: Default::default(),
         };
         let mut stats = ExportStats {
             format,
@@ -167,6 +170,7 @@ impl Repo {
             of: m.rows,
             columns: header.clone(),
             types_flattened: false,
+            purged: 0,
         };
         // Encrypted rows that will not open fail before a byte is written
         // (not after the header): one chunk tells (D83).
@@ -185,6 +189,7 @@ impl Repo {
                 let (rows, flat) = parquet_out::write(&walk, &m, &columns, with, out)?;
                 stats.rows = rows;
                 stats.types_flattened = flat;
+                stats.purged = walk.purged.into_inner();
                 return Ok(stats);
             }
             #[cfg(not(feature = "parquet"))]
@@ -203,7 +208,50 @@ impl Repo {
             Ok(())
         })?;
         w.finish()?;
+        stats.purged = walk.purged.into_inner();
         Ok(stats)
+    }
+
+    /// Writes a table version whose file a purge erased again from the
+    /// rows kept (D86): every column, in file order, rows in identity
+    /// order, in the table's own format. Returns the rows written.
+    pub(crate) fn rebuild_table(
+        &self,
+        manifest: crate::id::ManifestId,
+        path: &str,
+        out: &mut dyn Write,
+    ) -> Result<u64, RepoError> {
+        let m = self.read_manifest(manifest)?;
+        let columns: Vec<String> = m.columns.iter().map(|(n, _)| n.clone()).collect();
+        let keep = |_: &ExampleId| true;
+        let walk = Rows {
+            repo: self,
+            manifest: &m,
+            path,
+            columns: &columns,
+            keep: &keep,
+            purged: Default::default(),
+        };
+        if m.format == Format::Parquet {
+            #[cfg(feature = "parquet")]
+            return Ok(parquet_out::write(&walk, &m, &columns, None, out)?.0);
+            #[cfg(not(feature = "parquet"))]
+            return Err(RepoError::ExportRefused(
+                "this folio was built without the parquet feature: the purged Parquet table cannot be written again".into(),
+            ));
+        }
+        let mut w = Writer::new(m.format, out);
+        w.header(&columns)?;
+        let mut n = 0;
+        walk.each(&mut |_, cells, count| {
+            for _ in 0..count {
+                w.row(&columns, cells, None)?;
+                n += 1;
+            }
+            Ok(())
+        })?;
+        w.finish()?;
+        Ok(n)
     }
 }
 
@@ -234,6 +282,8 @@ struct Rows<'a> {
     path: &'a str,
     columns: &'a [String],
     keep: &'a (dyn Fn(&ExampleId) -> bool + Sync),
+    /// Rows left out because a purge erased them (D86).
+    purged: std::sync::atomic::AtomicU64,
 }
 
 impl Rows<'_> {
@@ -254,6 +304,11 @@ impl Rows<'_> {
     ) -> Result<(), RepoError> {
         let bytes = self.repo.store.get(&ch.id.0)?;
         for row in decode_chunk(ch.id.0, &bytes)? {
+            if crate::table::manifest::is_skeletal(&row.body) {
+                self.purged
+                    .fetch_add(u64::from(row.count), std::sync::atomic::Ordering::Relaxed);
+                continue;
+            }
             let id = ExampleId::row(self.path, &row.ident);
             if !(self.keep)(&id) {
                 continue;

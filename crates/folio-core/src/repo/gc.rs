@@ -101,12 +101,25 @@ impl Repo {
                 out.extend(chunks);
             }
         }
+        // What purges erased is gone on purpose; their records and the
+        // redacted chunks standing in are kept (D86).
+        let purged = self.store.purged();
+        out.retain(|id| purged.record_of(id).is_none());
+        for rid in self.purge_records()? {
+            out.insert(rid);
+        }
+        out.extend(purged.redacted.values().map(|(r, _)| *r));
+        out.extend(purged.tables.values().map(|(m, _)| m.0));
         Ok(out)
     }
 
     /// Finds objects no ref reaches; deletes them when `prune`.
     /// `now` (seconds since the epoch) dates the operation log's retention.
-    pub fn gc(&self, _lock: &RepoLock, prune: bool, now: i64) -> Result<GcReport, RepoError> {
+    pub fn gc(&self, lock: &RepoLock, prune: bool, now: i64) -> Result<GcReport, RepoError> {
+        if prune {
+            // An interrupted purge left copies of what it erased.
+            self.finish_purges(lock)?;
+        }
         let keep = self.reachable(now)?;
         let mut rep = GcReport {
             reachable: keep.len() as u64,

@@ -160,7 +160,7 @@ impl Repo {
     }
 
     /// The branch events are recorded on now; a detached HEAD has none.
-    fn recording_branch(&self) -> Result<String, RepoError> {
+    pub(crate) fn recording_branch(&self) -> Result<String, RepoError> {
         match self.refs.head()? {
             Head::Branch(b) => Ok(b),
             Head::Detached(_) => Err(RepoError::DetachedHead),
@@ -321,7 +321,7 @@ impl Repo {
     }
 
     /// Appends pending batches to a view's parts.
-    fn with_pending(mut parts: Vec<Part>, pending: &[(ObjectId, u64)]) -> Vec<Part> {
+    pub(super) fn with_pending(mut parts: Vec<Part>, pending: &[(ObjectId, u64)]) -> Vec<Part> {
         let mut start = parts.last().map_or(0, |p| p.start + p.count);
         for &(batch, count) in pending {
             parts.push(Part {

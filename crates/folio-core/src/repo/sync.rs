@@ -1498,7 +1498,7 @@ impl Repo {
         let mut out: Vec<(ObjectId, String)> = c
             .data
             .into_iter()
-            .filter(|id| !src.has_locally(id))
+            .filter(|id| !src.has_locally(id) && self.store.purge_record_of(id).is_none())
             .filter_map(|id| c.paths.get(&id).map(|p| (id, p.clone())))
             .collect();
         out.sort_by(|a, b| a.1.cmp(&b.1));
@@ -1532,6 +1532,7 @@ impl Repo {
                     if e.kind != EntryKind::Tree
                         && paths.iter().any(|p| is_within(&full, p))
                         && !here.has_locally(&e.id)
+                        && self.store.purge_record_of(&e.id).is_none()
                     {
                         out.entry(e.id).or_insert(full);
                     }

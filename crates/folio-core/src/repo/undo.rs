@@ -81,6 +81,7 @@ impl Repo {
                 if have
                     .get(r)
                     .is_some_and(|h| h.kind == e.kind && h.id == e.id)
+                    && !self.is_purged(&e.id)
                 {
                     continue;
                 }

@@ -48,6 +48,9 @@ pub struct VerifyReport {
     /// and their age header checked, their contents not (set
     /// `FOLIO_IDENTITY` to check them).
     pub sealed: u64,
+    /// Objects `folio purge` erased (D86), or replaced by a redacted row
+    /// chunk (checked): gone on purpose, not damage.
+    pub purged: u64,
     /// Every problem found.
     pub problems: Vec<Problem>,
 }
@@ -60,6 +63,8 @@ enum BlobCheck {
     NotFetched,
     /// Sealed, and no identity opens it.
     Sealed,
+    /// Erased by a purge.
+    Purged,
 }
 
 /// Whether a read failed only for want of an identity.
@@ -161,6 +166,7 @@ impl Repo {
                 detail: e.to_string(),
             });
         }
+        r.problems.extend(self.purge_problems()?);
         if let Err(e) = self.access_entries() {
             r.problems.push(Problem {
                 file: self.dot.join("access"),
@@ -439,8 +445,33 @@ impl Repo {
 
     /// Reads an object and checks its hash, recording problems.
     fn checked_object(&self, id: &ObjectId, r: &mut VerifyReport) -> Option<Vec<u8>> {
+        // A redacted row chunk stands in for a purged one: its own bytes
+        // are checked against its own id, and what it stands for.
+        let purged = self.store.purged();
+        let expect = match purged.redacted.get(id) {
+            Some((rid, _)) => {
+                r.purged += 1;
+                *rid
+            }
+            None => *id,
+        };
         match self.store.get(id) {
-            Ok(b) if ObjectId::of(&b) == *id => Some(b),
+            Ok(b) if ObjectId::of(&b) == expect => {
+                if expect != *id
+                    && let Err(e) = crate::purge::check_redacted(id, &b)
+                {
+                    r.problems.push(Problem {
+                        file: self.where_is(&expect),
+                        detail: e,
+                    });
+                    return None;
+                }
+                Some(b)
+            }
+            Err(StoreError::Purged { .. }) => {
+                r.purged += 1;
+                None
+            }
             Ok(b) => {
                 r.problems.push(Problem {
                     file: self.where_is(id),
@@ -510,6 +541,10 @@ impl Repo {
                     progress.advance(*size);
                     return Ok(BlobCheck::NotFetched);
                 }
+                if self.store.purge_record_of(id).is_some() {
+                    progress.advance(*size);
+                    return Ok(BlobCheck::Purged);
+                }
                 // A chunked blob: name the damaged chunk and its pack.
                 if let Ok(Some(chunks)) = self.store.chunk_ids(id) {
                     for c in chunks {
@@ -546,6 +581,7 @@ impl Repo {
         for res in results {
             match res {
                 Ok(BlobCheck::Sealed) => r.sealed += 1,
+                Ok(BlobCheck::Purged) => r.purged += 1,
                 Ok(BlobCheck::Hashed(n)) => {
                     r.blobs += 1;
                     r.bytes += n;
@@ -578,6 +614,10 @@ fn store_problem(e: StoreError) -> Problem {
         },
         StoreError::Crypt(e) => Problem {
             file: PathBuf::from("(sealed object)"),
+            detail: e.to_string(),
+        },
+        e @ StoreError::Purged { .. } => Problem {
+            file: PathBuf::from("(purged object)"),
             detail: e.to_string(),
         },
     }

@@ -26,6 +26,110 @@ pub const SKELETON_TAG: &[u8] = b"folio-rowids 1\n";
 /// The cell of a skeleton row that holds the whole row's hash (so a
 /// changed row is seen as changed without its cells).
 pub const SKELETON_HASH_CELL: &str = "\u{0}row";
+/// First line of a redacted chunk (D86): a row chunk some of whose rows
+/// were purged, standing in for it under its id.
+pub const REDACTED_TAG: &[u8] = b"folio-redacted 1\n";
+
+/// Whether a row body is a skeleton's (mapped cells and the row's hash,
+/// [`SKELETON_HASH_CELL`]) rather than the row: a purged row of a redacted
+/// chunk, or any row of a skeleton. The hash cell's name sorts first.
+pub fn is_skeletal(body: &[u8]) -> bool {
+    body.len() >= 12
+        && body[4..8] == (SKELETON_HASH_CELL.len() as u32).to_le_bytes()
+        && &body[8..12] == SKELETON_HASH_CELL.as_bytes()
+}
+
+/// The content hash a row body stands for: its own hash, or for a
+/// skeletal body the hash it carries.
+pub fn content_hash_of(body: &[u8]) -> Option<[u8; 32]> {
+    if !is_skeletal(body) {
+        return Some(row_hash(body));
+    }
+    let cells = super::decode_row(body)?;
+    let (_, cell) = cells.iter().find(|(n, _)| n == SKELETON_HASH_CELL)?;
+    match cell {
+        Cell::Text(t) => t.parse::<ObjectId>().ok().map(|o| o.0),
+        _ => None,
+    }
+}
+
+/// A chunk (plain, or redacted by an earlier purge) with the rows `purge`
+/// selects replaced by skeleton rows keeping only `columns` (the mapped
+/// metadata) and the row's hash (D86). `None` when no row is selected.
+/// Returns the redacted chunk's id and bytes, and the content hashes of
+/// the rows purged.
+pub fn redact(
+    id: ObjectId,
+    bytes: &[u8],
+    purge: &dyn Fn(&[u8]) -> bool,
+    columns: &[String],
+) -> Result<Option<RedactedChunk>, TableError> {
+    let bad = |what: &str| TableError::Corrupt(id, what.to_string());
+    let (keyed, original) = if let Some(r) = bytes.strip_prefix(CHUNK_TAG) {
+        (r.first() == Some(&1), id)
+    } else if let Some(r) = bytes.strip_prefix(REDACTED_TAG) {
+        let orig = r.get(..32).ok_or_else(|| bad("truncated"))?;
+        (
+            r.get(32) == Some(&1),
+            ObjectId::from_slice(orig).ok_or_else(|| bad("truncated"))?,
+        )
+    } else {
+        return Err(bad("not a row chunk"));
+    };
+    let rows = decode_chunk(id, bytes)?;
+    let mut purged = Vec::new();
+    let mut out = REDACTED_TAG.to_vec();
+    out.extend_from_slice(original.as_bytes());
+    out.push(u8::from(keyed));
+    out.extend_from_slice(&(rows.len() as u32).to_le_bytes());
+    for r in &rows {
+        let skeletal = is_skeletal(&r.body);
+        let erase = !skeletal && purge(&r.ident);
+        out.extend_from_slice(&(r.ident.len() as u32).to_le_bytes());
+        out.extend_from_slice(&r.ident);
+        out.extend_from_slice(&r.count.to_le_bytes());
+        out.push(u8::from(erase || skeletal));
+        let body = if erase {
+            let cells = super::decode_row(&r.body).ok_or_else(|| bad("a row does not decode"))?;
+            let hash = row_hash(&r.body);
+            purged.push(hash);
+            let h = Cell::Text(ObjectId(hash).to_string());
+            let mut kept: Vec<(&str, &Cell)> = cells
+                .iter()
+                .filter(|(n, _)| columns.iter().any(|c| c == n))
+                .map(|(n, c)| (n.as_str(), c))
+                .collect();
+            kept.push((SKELETON_HASH_CELL, &h));
+            encode_row(&mut kept)
+        } else {
+            r.body.clone()
+        };
+        out.extend_from_slice(&(body.len() as u32).to_le_bytes());
+        out.extend_from_slice(&body);
+    }
+    if purged.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(RedactedChunk {
+        id: ObjectId::of(&out),
+        bytes: out,
+        original,
+        purged,
+    }))
+}
+
+/// What [`redact`] made.
+#[derive(Debug, Clone)]
+pub struct RedactedChunk {
+    /// The redacted chunk's own id (BLAKE3 of `bytes`).
+    pub id: ObjectId,
+    /// Its bytes (`folio-redacted 1`).
+    pub bytes: Vec<u8>,
+    /// The chunk it stands in for.
+    pub original: ObjectId,
+    /// The content hashes of the rows it purged now.
+    pub purged: Vec<[u8; 32]>,
+}
 /// A chunk ends after a row whose identity hash is 63 modulo this (so
 /// about this many rows a chunk), or at [`MAX_CHUNK_ROWS`].
 const CHUNK_DIVISOR: u32 = 16;
@@ -306,9 +410,13 @@ pub fn identities_only(id: ObjectId, bytes: &[u8]) -> Result<Vec<u8>, TableError
 /// accepts, plus the row's hash: computed from a chunk's body, carried
 /// over (when kept) from a skeleton's.
 fn reshape(id: ObjectId, bytes: &[u8], keep: &dyn Fn(&str) -> bool) -> Result<Vec<u8>, TableError> {
-    let plain = bytes.starts_with(CHUNK_TAG);
-    let tag = if plain { CHUNK_TAG } else { SKELETON_TAG };
-    let keyed = bytes.get(tag.len()) == Some(&1);
+    let keyed = if bytes.starts_with(CHUNK_TAG) {
+        bytes.get(CHUNK_TAG.len()) == Some(&1)
+    } else if bytes.starts_with(REDACTED_TAG) {
+        bytes.get(REDACTED_TAG.len() + 32) == Some(&1)
+    } else {
+        bytes.get(SKELETON_TAG.len()) == Some(&1)
+    };
     let rows = decode_chunk(id, bytes)?;
     let mut out = SKELETON_TAG.to_vec();
     out.push(u8::from(keyed));
@@ -316,6 +424,9 @@ fn reshape(id: ObjectId, bytes: &[u8], keep: &dyn Fn(&str) -> bool) -> Result<Ve
     for r in &rows {
         let cells = super::decode_row(&r.body)
             .ok_or_else(|| TableError::Corrupt(id, "a row does not decode".into()))?;
+        // A row's own body gets its hash computed; a skeletal one (a
+        // skeleton's, a purged row's) carries it.
+        let plain = !is_skeletal(&r.body);
         let hash = plain.then(|| super::Cell::Text(ObjectId(super::row_hash(&r.body)).to_string()));
         let mut kept: Vec<(&str, &super::Cell)> = cells
             .iter()
@@ -339,14 +450,18 @@ fn reshape(id: ObjectId, bytes: &[u8], keep: &dyn Fn(&str) -> bool) -> Result<Ve
 /// Decodes a chunk, or a chunk's skeleton ([`skeleton`]).
 pub fn decode_chunk(id: ObjectId, bytes: &[u8]) -> Result<Vec<ChunkRow>, TableError> {
     let bad = |what: &str| TableError::Corrupt(id, what.to_string());
-    let (mut r, skeletal) = match bytes.strip_prefix(CHUNK_TAG) {
-        Some(r) => (r, false),
-        None => (
-            bytes
-                .strip_prefix(SKELETON_TAG)
-                .ok_or_else(|| bad("not a row chunk"))?,
-            true,
-        ),
+    let (mut r, skeletal, redacted) = match bytes.strip_prefix(CHUNK_TAG) {
+        Some(r) => (r, false, false),
+        None => match bytes.strip_prefix(REDACTED_TAG) {
+            Some(r) => (r.get(32..).ok_or_else(|| bad("truncated"))?, true, true),
+            None => (
+                bytes
+                    .strip_prefix(SKELETON_TAG)
+                    .ok_or_else(|| bad("not a row chunk"))?,
+                true,
+                false,
+            ),
+        },
     };
     let keyed = match super::take(&mut r, 1).ok_or_else(|| bad("truncated"))? {
         [0] => false,
@@ -370,10 +485,23 @@ pub fn decode_chunk(id: ObjectId, bytes: &[u8]) -> Result<Vec<ChunkRow>, TableEr
             None
         };
         let count = super::take_u32(&mut r).ok_or_else(|| bad("truncated"))?;
+        // A redacted chunk marks each purged row (its body a skeleton's).
+        let purged = if redacted {
+            match super::take(&mut r, 1).ok_or_else(|| bad("truncated"))? {
+                [0] => false,
+                [1] => true,
+                _ => return Err(bad("bad purged flag")),
+            }
+        } else {
+            false
+        };
         let bl = super::take_u32(&mut r).ok_or_else(|| bad("truncated"))? as usize;
         let body = super::take(&mut r, bl)
             .ok_or_else(|| bad("truncated"))?
             .to_vec();
+        if redacted && purged != is_skeletal(&body) {
+            return Err(bad("a row's purged flag disagrees with its body"));
+        }
         // An unkeyed row's identity is its content hash, recomputed here.
         let ident = key.unwrap_or_else(|| row_hash(&body).to_vec());
         out.push(ChunkRow { ident, count, body });
