@@ -42,11 +42,22 @@ pub fn verify(ctx: &Ctx, a: &VerifyProofArgs) -> Result {
     match folio_core::ledger::proof::verify(&proof) {
         Ok(c) if a.json => out_json(&c),
         Ok(c) => out(&format!(
-            "valid: {} of example {} {} in the ledger commit {} attests\n",
+            "valid: {} of example {} {} in the ledger commit {} attests\n{}",
             super::count(c.events as u64, "event"),
             c.example.short(16),
             if c.events == 1 { "is" } else { "are" },
-            c.commit.short(12)
+            c.commit.short(12),
+            match c.purge {
+                None => String::new(),
+                Some(folio_core::ledger::proof::PurgeBasis { record: r, named: true }) => format!(
+                    "the row was purged: its evidence is the redacted chunk purge record {} pairs with the one the manifest lists, and a `purged` event of the proof names that record\n",
+                    r.short(12)
+                ),
+                Some(folio_core::ledger::proof::PurgeBasis { record: r, named: false }) => format!(
+                    "the row was purged: its evidence is the redacted chunk purge record {} pairs with the one the manifest lists; no event of the proof names that record (prove at a commit made after the purge for that)\n",
+                    r.short(12)
+                ),
+            }
         )),
         Err(why) => Err(Failure {
             code: super::exit::of(why.kind()),

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::merkle::{self, Hash};
-use super::{Event, ExampleId, Subject};
+use super::{Event, ExampleId, Payload, Subject};
 use crate::error::ErrorKind;
 use crate::id::{CommitId, ObjectId};
 use crate::object::{Commit, DecodeError};
@@ -110,6 +110,11 @@ pub struct RowEvidence {
     /// The row's identity, hex (the example id derives from it and the
     /// table's path).
     pub ident: String,
+    /// When the chunk the manifest lists was purged (D86): the purge
+    /// record's encoding, hex, which pairs that chunk with the redacted
+    /// chunk given in `chunk`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purge: Option<String>,
 }
 
 impl RowEvidence {
@@ -119,6 +124,7 @@ impl RowEvidence {
             manifest: hex(manifest),
             chunk: hex(chunk),
             ident: hex(ident),
+            purge: None,
         }
     }
 }
@@ -153,6 +159,19 @@ pub struct ProofCheck {
     pub example: ExampleId,
     /// How many of its events were proven.
     pub events: usize,
+    /// When the row's chunk was purged (D86): the purge record the row
+    /// evidence rests on, and whether a `purged` event of the proof names
+    /// it (then the ledger attests it; else only the record does).
+    pub purge: Option<PurgeBasis>,
+}
+
+/// The purge a row's evidence rests on (D86).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PurgeBasis {
+    /// The purge record's id.
+    pub record: ObjectId,
+    /// Whether a `purged` event of the proof names it.
+    pub named: bool,
 }
 
 fn hex(b: &[u8]) -> String {
@@ -214,7 +233,23 @@ fn row_of(e: &Event, ev: &RowEvidence, example: &ExampleId) -> bool {
     else {
         return false;
     };
-    let (mid, cid) = (ObjectId::of(&m), ObjectId::of(&c));
+    let mid = ObjectId::of(&m);
+    // A purged chunk: the record pairs the chunk the manifest lists with
+    // the redacted one given (D86).
+    let cid = match &ev.purge {
+        None => ObjectId::of(&c),
+        Some(rec) => {
+            let Some(rec) = unhex(rec).and_then(|b| crate::purge::PurgeRecord::decode(&b).ok())
+            else {
+                return false;
+            };
+            let got = ObjectId::of(&c);
+            match rec.redacted.iter().find(|(_, r)| *r == got) {
+                Some((orig, _)) if crate::purge::check_redacted(orig, &c).is_ok() => *orig,
+                _ => return false,
+            }
+        }
+    };
     if r.old != Some(mid) && r.new != Some(mid) {
         return false;
     }
@@ -232,6 +267,14 @@ fn row_of(e: &Event, ev: &RowEvidence, example: &ExampleId) -> bool {
         return false;
     };
     ExampleId::row(&r.table, &ident) == *example && rows.iter().any(|x| x.ident == ident)
+}
+
+/// The purge record a row evidence rests on, if any.
+fn purge_of(ev: &RowEvidence) -> Option<ObjectId> {
+    ev.purge
+        .as_ref()
+        .and_then(|h| unhex(h))
+        .map(|b| ObjectId::of(&b))
 }
 
 /// Checks a proof on its own: the commit bytes hash to the commit id and
@@ -287,9 +330,23 @@ pub fn verify(p: &Proof) -> Result<ProofCheck, ProofError> {
             });
         }
     }
+    let purge = p
+        .events
+        .iter()
+        .filter_map(|pe| pe.rows.as_ref().and_then(purge_of))
+        .next()
+        .map(|rid| {
+            let named = p.events.iter().any(|pe| {
+                unhex(&pe.encoding)
+                    .and_then(|b| Event::decode(&b).ok())
+                    .is_some_and(|e| matches!(e.payload, Payload::Purged { record, .. } if record == rid))
+            });
+            PurgeBasis { record: rid, named }
+        });
     Ok(ProofCheck {
         commit: CommitId(commit_id),
         example: ExampleId(example.0),
         events: p.events.len(),
+        purge,
     })
 }

@@ -90,7 +90,19 @@ impl Repo {
                 let chunk = self.store.get(&cid)?;
                 for row in crate::table::manifest::decode_chunk(cid, &chunk)? {
                     if crate::ledger::ExampleId::row(&r.table, &row.ident) == *example {
-                        return Ok(Some(RowEvidence::new(&bytes, &chunk, &row.ident)));
+                        let mut ev = RowEvidence::new(&bytes, &chunk, &row.ident);
+                        // A purged chunk's stand-in comes with the record
+                        // that pairs the two (D86).
+                        if let Some((_, record)) = self.store.purged().redacted.get(&cid) {
+                            ev.purge = Some(
+                                self.store
+                                    .get(record)?
+                                    .iter()
+                                    .map(|b| format!("{b:02x}"))
+                                    .collect(),
+                            );
+                        }
+                        return Ok(Some(ev));
                     }
                 }
             }
