@@ -72,6 +72,7 @@ impl PurgeRecord {
         for (orig, repl) in &self.redacted {
             map.redacted.insert(*orig, (*repl, record));
         }
+        map.hashes.extend(self.hashes.iter().copied());
         for (blob, manifest, path) in &self.tables {
             map.tables
                 .insert(*blob, (crate::id::ManifestId(*manifest), path.clone()));

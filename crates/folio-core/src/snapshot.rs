@@ -37,6 +37,17 @@ pub enum SnapshotError {
         /// The underlying error.
         source: io::Error,
     },
+    /// A file holds content a purge erased (D86): it is not stored again.
+    #[error(
+        "{} holds content purged from this repository (purge record {}): folio does not store it again; delete the file, or `folio restore` it (a table is written without its purged rows)",
+        path.display(), record.short(12)
+    )]
+    Purged {
+        /// The file.
+        path: PathBuf,
+        /// The purge record.
+        record: ObjectId,
+    },
     /// A name is not valid UTF-8; folio refuses such names.
     #[error(
         "{} has a name that is not valid UTF-8; folio stores names as UTF-8 so that every platform can check them out: rename it or list it in .folioignore",
@@ -96,9 +107,9 @@ impl SnapshotError {
     pub fn kind(&self) -> ErrorKind {
         match self {
             SnapshotError::Unreadable { .. } | SnapshotError::Walk { .. } => ErrorKind::Io,
-            SnapshotError::NonUtf8Name { .. } | SnapshotError::ControlName { .. } => {
-                ErrorKind::Invalid
-            }
+            SnapshotError::NonUtf8Name { .. }
+            | SnapshotError::ControlName { .. }
+            | SnapshotError::Purged { .. } => ErrorKind::Invalid,
             SnapshotError::Store(e) => e.kind(),
             SnapshotError::BadTree { .. } | SnapshotError::TooDeep { .. } => ErrorKind::Damaged,
             SnapshotError::TooDeepOnDisk { .. } => ErrorKind::Invalid,
@@ -312,6 +323,10 @@ fn hash_entry(
     match writer {
         Some(w) => w.put_file(path).map_err(|e| match e {
             StoreError::Io { path: p, source } if p == path => unreadable(source),
+            StoreError::Purged { record, .. } => SnapshotError::Purged {
+                path: path.to_path_buf(),
+                record,
+            },
             other => other.into(),
         }),
         None => {

@@ -224,6 +224,8 @@ pub struct Purged {
     /// Erased table files, with a manifest of theirs and the table's
     /// path: written again from the rows kept.
     pub tables: HashMap<ObjectId, (crate::id::ManifestId, String)>,
+    /// The content hashes purged (rows' and files'): not stored again.
+    pub hashes: HashSet<ObjectId>,
 }
 
 impl Purged {
@@ -1033,6 +1035,20 @@ impl Drop for Writer<'_> {
 }
 
 impl Writer<'_> {
+    /// Content a purge erased is never stored again (D86): committing a
+    /// file or row that still holds it fails, naming the purge.
+    fn refuse_purged(&self, id: &ObjectId) -> Result<(), StoreError> {
+        match self.store.purge_record_of(id) {
+            Some(record) => Err(StoreError::Purged { id: *id, record }),
+            None => Ok(()),
+        }
+    }
+
+    /// What purges erased, as the store was last told.
+    pub(crate) fn purged(&self) -> Arc<Purged> {
+        self.store.purged()
+    }
+
     /// Stores `bytes` (if not already present) and returns their id.
     pub fn put(&self, bytes: &[u8]) -> Result<ObjectId, StoreError> {
         let id = ObjectId::of(bytes);
@@ -1043,6 +1059,7 @@ impl Writer<'_> {
     /// Stores `bytes`, whose id the caller computed (they are not hashed
     /// again).
     pub(crate) fn put_with_id(&self, id: ObjectId, bytes: &[u8]) -> Result<(), StoreError> {
+        self.refuse_purged(&id)?;
         if let Some(seal) = &self.seal {
             if self.has(&id, bytes.len() as u64) {
                 return Ok(());
@@ -1210,6 +1227,7 @@ impl Writer<'_> {
         encoding: Encoding,
         total: u64,
     ) -> Result<(ObjectId, u64), StoreError> {
+        self.refuse_purged(&id)?;
         if self.store.contains(&id) {
             return Ok((id, total));
         }

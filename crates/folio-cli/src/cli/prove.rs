@@ -49,11 +49,17 @@ pub fn verify(ctx: &Ctx, a: &VerifyProofArgs) -> Result {
             c.commit.short(12),
             match c.purge {
                 None => String::new(),
-                Some(folio_core::ledger::proof::PurgeBasis { record: r, named: true }) => format!(
+                Some(folio_core::ledger::proof::PurgeBasis {
+                    record: r,
+                    named: true,
+                }) => format!(
                     "the row was purged: its evidence is the redacted chunk purge record {} pairs with the one the manifest lists, and a `purged` event of the proof names that record\n",
                     r.short(12)
                 ),
-                Some(folio_core::ledger::proof::PurgeBasis { record: r, named: false }) => format!(
+                Some(folio_core::ledger::proof::PurgeBasis {
+                    record: r,
+                    named: false,
+                }) => format!(
                     "the row was purged: its evidence is the redacted chunk purge record {} pairs with the one the manifest lists; no event of the proof names that record (prove at a commit made after the purge for that)\n",
                     r.short(12)
                 ),

@@ -292,6 +292,8 @@ pub fn push(ctx: &Ctx, a: &PushArgs) -> Result {
             "up_to_date": r.up_to_date,
             "rejected": r.rejected.iter().map(|(n, why)| serde_json::json!({"name": n, "reason": why})).collect::<Vec<_>>(),
             "objects": r.objects, "bytes": r.bytes, "writes": r.writes,
+            "purges": r.purges.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
+            "purged_copies": r.purged_copies,
         }))?;
     } else {
         let mut text = format!("to {} ({name})\n", conn.describe());
@@ -309,6 +311,13 @@ pub fn push(ctx: &Ctx, a: &PushArgs) -> Result {
         }
         for (n, why) in &r.rejected {
             text.push_str(&format!("  {n}: {why}\n"));
+        }
+        if !r.purges.is_empty() {
+            text.push_str(&format!(
+                "  carried {}: {} of purged content deleted from the remote\n",
+                super::count(r.purges.len() as u64, "purge"),
+                super::count(r.purged_copies, "copy")
+            ));
         }
         text.push_str(&format!(
             "uploaded {} objects, {} in {} writes\n",
@@ -366,7 +375,15 @@ fn fetch_text(conn: &Connection, r: &folio_core::repo::FetchReport) -> String {
     for t in &r.tags {
         text.push_str(&format!("  new tag {t}\n"));
     }
-    if r.updated.is_empty() && r.pruned.is_empty() && r.tags.is_empty() {
+    if !r.purges.is_empty() {
+        text.push_str(&format!(
+            "  applied the remote's {} ({}): {} of purged content removed here (`folio purge --list`)\n",
+            super::count(r.purges.len() as u64, "purge"),
+            r.purges.iter().map(|p| p.short(12)).collect::<Vec<_>>().join(", "),
+            super::count(r.purged_copies, "copy")
+        ));
+    }
+    if r.updated.is_empty() && r.pruned.is_empty() && r.tags.is_empty() && r.purges.is_empty() {
         text.push_str("  up to date\n");
     }
     text.push_str(&format!(

@@ -339,7 +339,9 @@ pub fn verify(p: &Proof) -> Result<ProofCheck, ProofError> {
             let named = p.events.iter().any(|pe| {
                 unhex(&pe.encoding)
                     .and_then(|b| Event::decode(&b).ok())
-                    .is_some_and(|e| matches!(e.payload, Payload::Purged { record, .. } if record == rid))
+                    .is_some_and(
+                        |e| matches!(e.payload, Payload::Purged { record, .. } if record == rid),
+                    )
             });
             PurgeBasis { record: rid, named }
         });

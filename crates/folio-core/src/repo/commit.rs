@@ -664,9 +664,20 @@ fn store_tables(
             // counts, chunk ids) stays readable, so history can be walked
             // without an identity (D83).
             let rows = sealing.writer_for(&b.path).unwrap_or(writer);
+            refuse_purged_rows(writer, &b.path, chunks)?;
             chunks
                 .par_iter()
-                .try_for_each(|(id, bytes)| rows.put_with_id(*id, bytes))?;
+                .try_for_each(|(id, bytes)| rows.put_with_id(*id, bytes))
+                .map_err(|e| match e {
+                    // A purged row, committed again (D86).
+                    crate::store::StoreError::Purged { record, .. } => {
+                        RepoError::from(crate::snapshot::SnapshotError::Purged {
+                            path: b.path.clone().into(),
+                            record,
+                        })
+                    }
+                    other => other.into(),
+                })?;
             writer.put(&b.manifest.encode())?;
         }
         tables.push(b.table_ref());
@@ -844,4 +855,30 @@ fn batch_flags(opts: &CommitOptions) -> Vec<&'static str> {
     .into_iter()
     .filter_map(|(f, given)| given.then_some(f))
     .collect()
+}
+
+/// A row a purge erased is never committed again (D86), whatever chunk it
+/// lands in: refused naming the table and the row.
+fn refuse_purged_rows(
+    writer: &crate::store::Writer,
+    path: &str,
+    chunks: &[(crate::id::ObjectId, Vec<u8>)],
+) -> Result<(), RepoError> {
+    let purged = writer.purged();
+    if purged.hashes.is_empty() {
+        return Ok(());
+    }
+    for (id, bytes) in chunks {
+        for row in crate::table::manifest::decode_chunk(*id, bytes)? {
+            let h = crate::id::ObjectId(crate::table::row_hash(&row.body));
+            if purged.hashes.contains(&h) {
+                return Err(RepoError::PurgedContent(format!(
+                    "{path}: row {} was purged from this repository (row hash {}; `folio purge --list`): folio does not store it again — remove it from the file, or `folio restore {path}` writes the table without it",
+                    crate::table::display_key(&row.ident),
+                    h.short(12)
+                )));
+            }
+        }
+    }
+    Ok(())
 }

@@ -107,6 +107,9 @@ pub enum RepoError {
     /// A purge that cannot be carried out (D86).
     #[error("{0}; nothing was purged")]
     PurgeRefused(String),
+    /// Content a purge erased, offered again (D86); nothing was stored.
+    #[error("{0}; nothing was committed")]
+    PurgedContent(String),
     /// The same training recorded twice.
     #[error(
         "{0} is recorded already; void the earlier record first if it was wrong (`folio ledger void`)"
@@ -359,6 +362,7 @@ impl RepoError {
             | E::ConfigEdit(_)
             | E::VoidRefused(_)
             | E::PurgeRefused(_)
+            | E::PurgedContent(_)
             | E::AlreadyRecorded(_)
             | E::NotInADataset(_)
             | E::MergeInProgress

@@ -418,9 +418,7 @@ impl Repo {
         self.record(lock, who, drafts)?;
         let mut list = self.purge_records()?;
         list.push(record_id);
-        let text: String = list.iter().map(|id| format!("{id}\n")).collect();
-        let path = self.dot.join(PURGES_FILE);
-        crate::fsutil::write_atomic(&path, text.as_bytes()).map_err(RepoError::io(&path))?;
+        self.write_purge_list(&list)?;
         crate::failpoint::hit("purge:recorded");
         self.load_purges();
         // 3. Every stored copy of what was erased, and the caches.
@@ -436,6 +434,18 @@ impl Repo {
     /// interrupted purge leaves some; `gc` calls this too). Returns the
     /// copies removed and the packs rewritten.
     pub(crate) fn finish_purges(&self, _lock: &RepoLock) -> Result<(u64, u64), RepoError> {
+        self.erase_purged()
+    }
+
+    /// Writes the list of purge records (durably, whole).
+    pub(super) fn write_purge_list(&self, list: &[ObjectId]) -> Result<(), RepoError> {
+        let text: String = list.iter().map(|id| format!("{id}\n")).collect();
+        let path = self.dot.join(PURGES_FILE);
+        crate::fsutil::write_atomic(&path, text.as_bytes()).map_err(RepoError::io(&path))
+    }
+
+    /// [`Repo::finish_purges`], for callers that hold the lock already.
+    pub(super) fn erase_purged(&self) -> Result<(u64, u64), RepoError> {
         let purged = self.store.purged();
         if purged.is_empty() {
             return Ok((0, 0));
@@ -734,9 +744,20 @@ impl Repo {
                 terms.push((t, t));
             }
         }
+        let mut tips: Vec<(Option<String>, Option<CommitId>)> = Vec::new();
         for (b, tip) in self.refs.list(crate::refs::RefKind::Branch)? {
-            let parts = self.history_parts(tip.ok())?;
-            let pending = self.pending(&b)?;
+            tips.push((Some(b), tip.ok()));
+        }
+        // A purge fetched from a remote is named in its branches' ledger.
+        for (_, tip) in self.refs.list(crate::refs::RefKind::Remote)? {
+            tips.push((None, tip.ok()));
+        }
+        for (b, tip) in tips {
+            let parts = self.history_parts(tip)?;
+            let pending = match &b {
+                Some(b) => self.pending(b)?,
+                None => Vec::new(),
+            };
             let view = crate::ledger::query::LedgerView::new(
                 &self.store,
                 &self.index_dir(),

@@ -32,6 +32,7 @@ use crate::remote::{self, Backend, Location, MARKER, RemoteError, S3Settings, Ve
 use crate::store::{Encoding, PackWriter, Store, parse_index, parse_record};
 
 mod gc;
+mod purges;
 pub use gc::RemoteGcReport;
 
 /// Data packs are cut at this size, so uploads run in parallel and a
@@ -167,6 +168,10 @@ pub struct PushReport {
     pub bytes: u64,
     /// Requests made that wrote something.
     pub writes: u64,
+    /// Purges carried to the remote (their records, D86).
+    pub purges: Vec<ObjectId>,
+    /// Copies of purged objects deleted on the remote.
+    pub purged_copies: u64,
 }
 
 /// What a fetch did.
@@ -184,6 +189,10 @@ pub struct FetchReport {
     pub bytes: u64,
     /// File contents left on the remote (fetched on demand).
     pub deferred: u64,
+    /// The remote's purges applied here (their records, D86).
+    pub purges: Vec<ObjectId>,
+    /// Local copies of purged objects removed.
+    pub purged_copies: u64,
 }
 
 /// Which file contents a fetch takes.
@@ -590,6 +599,10 @@ impl Repo {
         let mut out = Closure::default();
         let mut seen: HashSet<ObjectId> = HashSet::new();
         let mut commits: Vec<CommitId> = tips.to_vec();
+        // What purges erased does not travel: a redacted row chunk stands
+        // in for its chunk, with the purge record that pairs them (D86).
+        let purged = self.store.purged();
+        let erased = |id: &ObjectId| purged.erased.contains_key(id);
         let mut trees: Vec<(ObjectId, String)> = Vec::new();
         // What neither store holds may be a large object `fill` fetches.
         let need = |id: &ObjectId, what: &str| -> Result<Vec<u8>, RepoError> {
@@ -640,11 +653,22 @@ impl Repo {
                 for ch in &man.chunks {
                     // A sealed chunk is contents (listed, not read); its
                     // skeleton is the history (D83).
-                    if ch.skeleton.is_some() && seen.insert(ch.id.0) && !known(&ch.id.0) {
+                    if ch.skeleton.is_some()
+                        && seen.insert(ch.id.0)
+                        && !known(&ch.id.0)
+                        && !erased(&ch.id.0)
+                    {
                         out.data.push(ch.id.0);
                         out.paths.insert(ch.id.0, t.path.clone());
                     }
-                    let cid = ch.skeleton.map_or(ch.id.0, |s| s.0);
+                    let mut cid = ch.skeleton.map_or(ch.id.0, |s| s.0);
+                    if let Some((r, record)) = purged.redacted.get(&cid) {
+                        if seen.insert(*record) && !known(record) {
+                            need(record, "purge record")?;
+                            out.meta.push(*record);
+                        }
+                        cid = *r;
+                    }
                     if seen.insert(cid) && !known(&cid) {
                         let bytes = need(&cid, "row chunk")?;
                         crate::table::manifest::decode_chunk(cid, &bytes).map_err(|e| {
@@ -653,7 +677,7 @@ impl Repo {
                         out.meta.push(cid);
                     }
                 }
-                if seen.insert(man.blob) && !known(&man.blob) {
+                if seen.insert(man.blob) && !known(&man.blob) && !erased(&man.blob) {
                     out.data.push(man.blob);
                     out.paths.insert(man.blob, t.path.clone());
                 }
@@ -661,7 +685,7 @@ impl Repo {
             for d in &commit.datasets {
                 if d.kind == EntryKind::Tree {
                     trees.push((d.id, d.path.clone()));
-                } else if seen.insert(d.id) && !known(&d.id) {
+                } else if seen.insert(d.id) && !known(&d.id) && !erased(&d.id) {
                     out.data.push(d.id);
                     out.paths.insert(d.id, d.path.clone());
                 }
@@ -689,7 +713,7 @@ impl Repo {
                 let p = format!("{path}/{}", e.name);
                 if e.kind == EntryKind::Tree {
                     trees.push((e.id, p));
-                } else if seen.insert(e.id) && !known(&e.id) {
+                } else if seen.insert(e.id) && !known(&e.id) && !erased(&e.id) {
                     out.data.push(e.id);
                     out.paths.insert(e.id, p);
                 }
@@ -797,7 +821,15 @@ impl Repo {
                 _ => plans.push((*kind, name.clone(), local, object, remote)),
             }
         }
+        // Purges travel whether or not a ref moves.
+        let stats = Stats::default();
+        let carried = self.push_purges(conn, &stats, progress)?;
+        report.purges = carried.records;
+        report.purged_copies = carried.removed;
         if plans.is_empty() {
+            report.writes = stats.writes.load(Ordering::Relaxed);
+            report.bytes = stats.bytes.load(Ordering::Relaxed);
+            report.objects = stats.objects.load(Ordering::Relaxed);
             return Ok(report);
         }
         let index = self.remote_index(conn)?;
@@ -841,7 +873,6 @@ impl Repo {
             &|_| Ok(None),
             true,
         )?;
-        let stats = Stats::default();
         // File contents first: a history object on the remote implies the
         // contents it reaches are there.
         self.upload_data(conn, &trusted, &closure, jobs, &stats, progress)?;
@@ -1134,6 +1165,9 @@ impl Repo {
         progress: &dyn Progress,
     ) -> Result<FetchReport, RepoError> {
         self.ensure_marker(conn, false)?;
+        // The remote's purges first: what they erased is absent there, and
+        // stood in for by what they name (D86).
+        let applied = self.fetch_purges(conn)?;
         let remote_refs = self.remote_refs(conn)?;
         let index = self.remote_index(conn)?;
         let q = Quarantine::new(self)?;
@@ -1261,6 +1295,8 @@ impl Repo {
             objects: stats.objects.load(Ordering::Relaxed),
             bytes: stats.bytes.load(Ordering::Relaxed),
             deferred: deferred as u64,
+            purges: applied.records,
+            purged_copies: applied.removed,
             ..FetchReport::default()
         };
         let prefix = format!("{}/", conn.name);
