@@ -36,6 +36,12 @@ pub const NAMES: &[&str] = &[
     "oplog:before-append",
     // push: every object uploaded, the remote's ref not yet moved.
     "push:uploaded",
+    // purge: the record listed (the store answers from it), the erased
+    // copies not yet removed.
+    "purge:recorded",
+    // push: a purge's copies deleted on the remote, its record not yet
+    // listed there.
+    "push:purged",
 ];
 
 static ARMED: OnceLock<(String, u64)> = OnceLock::new();

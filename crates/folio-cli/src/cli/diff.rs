@@ -270,7 +270,16 @@ fn row_line(r: &RowReport, columns: &[String]) -> String {
     } else {
         String::new()
     };
-    let body = if r.change == RowChangeKind::Modified {
+    let hash_cell = folio_core::table::manifest::SKELETON_HASH_CELL;
+    let purged_change = r.cells.iter().find(|c| c.column == hash_cell);
+    let body = if let Some(c) = purged_change {
+        // Both versions purged (D86): only their hashes remain.
+        let short = |x: &Option<String>| {
+            x.as_deref()
+                .map_or("-".to_string(), |t| t.chars().take(12).collect())
+        };
+        format!("(purged; row hash {} → {})", short(&c.old), short(&c.new))
+    } else if r.change == RowChangeKind::Modified {
         let mut cells: Vec<_> = r.cells.iter().collect();
         cells.sort_by_key(|c| position(columns, &c.column));
         let parts: Vec<String> = cells

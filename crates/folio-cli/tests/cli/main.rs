@@ -22,6 +22,7 @@ mod json_schemas;
 mod ledger;
 mod lock;
 mod maintenance;
+mod purge;
 mod remote;
 mod sensitive;
 
