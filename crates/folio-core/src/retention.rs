@@ -51,6 +51,8 @@ pub struct RetentionReport {
     pub examples: u64,
     /// Examples some rule applies to.
     pub covered: u64,
+    /// Examples purged already (`folio purge`, D86): not listed.
+    pub purged: u64,
     /// Examples due by `as_of`, then those due within the horizon, by due
     /// date then locator.
     pub due: Vec<RetentionItem>,
@@ -114,6 +116,10 @@ pub fn check(
         ..Default::default()
     };
     for (id, (state, added)) in known {
+        if state.purged {
+            report.purged += 1;
+            continue;
+        }
         let Some(best) = earliest(state, *added, rules) else {
             continue;
         };

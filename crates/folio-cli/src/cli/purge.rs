@@ -124,7 +124,7 @@ fn check_text(c: &PurgeCheck) -> String {
     s
 }
 
-fn text(r: &PurgeReport, branch: &str) -> String {
+pub(super) fn text(r: &PurgeReport, branch: &str) -> String {
     let files = r.examples.iter().filter(|e| e.kind == "file").count() as u64;
     let rows = r.examples.len() as u64 - files;
     let mut s = format!(

@@ -42,6 +42,17 @@ struct CheckArgs {
     /// Print the report as JSON (every example, whatever --limit says)
     #[arg(long)]
     json: bool,
+    /// Purge the examples due by the date (`folio purge`): their content
+    /// erased from every snapshot, with a record and `purged` events
+    #[arg(long, conflicts_with = "rev")]
+    apply: bool,
+    /// With --apply: print what would be purged, and purge nothing
+    #[arg(long, requires = "apply")]
+    dry_run: bool,
+    /// With --apply: why, recorded with the purge (default: the rules
+    /// that made the examples due)
+    #[arg(long, requires = "apply")]
+    reason: Option<String>,
 }
 
 pub fn run(ctx: &Ctx, a: &Args) -> Result {
@@ -59,6 +70,9 @@ fn check(ctx: &Ctx, a: &CheckArgs) -> Result {
     };
     let config = repo.config()?;
     let r = repo.retention(rev, as_of, a.within)?;
+    if a.apply {
+        return apply(ctx, &repo, &r, a);
+    }
     let overdue = r.due.iter().any(|i| i.overdue);
     if a.json {
         out_json(&r)?;
@@ -136,4 +150,48 @@ fn text(r: &RetentionReport, rules: usize, limit: usize) -> String {
         s += &format!("  … {} more (use --all or --json)\n", r.due.len() - limit);
     }
     s
+}
+
+/// `retention check --apply`: purges what is due by the date (D86).
+fn apply(ctx: &Ctx, repo: &folio_core::repo::Repo, r: &RetentionReport, a: &CheckArgs) -> Result {
+    let due: Vec<&folio_core::retention::RetentionItem> =
+        r.due.iter().filter(|i| i.overdue).collect();
+    if due.is_empty() {
+        return out(&format!(
+            "nothing is due at {}: nothing to purge\n",
+            day(r.as_of)
+        ));
+    }
+    let mut ids = Vec::new();
+    for i in &due {
+        ids.push(repo.resolve_example(&i.example)?);
+    }
+    let mut rules: Vec<&str> = due.iter().map(|i| i.rule.as_str()).collect();
+    rules.sort_unstable();
+    rules.dedup();
+    let reason = a.reason.clone().unwrap_or_else(|| {
+        format!(
+            "retention: due by {} under {}",
+            day(r.as_of),
+            rules.join("; ")
+        )
+    });
+    let lock = repo.lock(ctx.wait)?;
+    let who = super::record::recorder(None, a.dry_run)?;
+    let report = repo.purge(&lock, &ids, &reason, &who)?;
+    drop(lock);
+    if a.json {
+        return out_json(&report);
+    }
+    let branch = match repo.head()? {
+        folio_core::refs::Head::Branch(b) => b,
+        folio_core::refs::Head::Detached(_) => "HEAD".into(),
+    };
+    out(&format!(
+        "{} due at {} ({})\n{}",
+        super::count(due.len() as u64, "example"),
+        day(r.as_of),
+        rules.join("; "),
+        super::purge::text(&report, &branch)
+    ))
 }

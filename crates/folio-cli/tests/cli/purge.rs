@@ -368,3 +368,45 @@ fn an_interrupted_purge_is_finished_by_gc_and_never_reads_erased_content() {
         "no stored copy left"
     );
 }
+
+#[test]
+fn retention_apply_purges_what_is_due_and_nothing_else() {
+    let e = project();
+    e.ok(&["config", "set", "retention.datasets.scans", "1"]);
+    // Added 2026-01-15 (the pinned clock): due 2026-02-15.
+    let early = e.json(&["retention", "check", "--as-of", "2026-02-01", "--json"]);
+    assert_eq!(early["due"].as_array().expect("list").len(), 0);
+    let out = e.ok(&["retention", "check", "--as-of", "2026-02-01", "--apply"]);
+    assert!(out.contains("nothing is due"), "{out}");
+    let dry = e.ok(&[
+        "retention",
+        "check",
+        "--as-of",
+        "2026-03-01",
+        "--apply",
+        "--dry-run",
+    ]);
+    assert!(dry.contains("dry run: would purge 2 examples"), "{dry}");
+    assert!(!holders(&e.p(".folio")).is_empty());
+    let out = e.ok(&["retention", "check", "--as-of", "2026-03-01", "--apply"]);
+    assert!(out.contains("purged 2 examples (2 files, 0 rows)"), "{out}");
+    // The scans are gone from the store (proven once the working tree
+    // lets go of them); the table's rows are kept.
+    e.fails(&["purge", "--verify", "scans/a.txt", "scans/b.txt"], 1);
+    e.ok(&["restore", "scans"]);
+    e.ok(&["purge", "--verify", "scans/a.txt", "scans/b.txt"]);
+    e.fails(&["cat", "HEAD:scans/b.txt"], 1);
+    e.ok(&["cat", "HEAD:people/people.csv"]);
+    let after = e.json(&["retention", "check", "--as-of", "2026-03-01", "--json"]);
+    assert_eq!(after["due"].as_array().expect("list").len(), 0, "{after}");
+    assert_eq!(after["purged"], 2);
+    let l = e.json(&["purge", "--list", "--json"]);
+    assert!(
+        l[0]["reason"]
+            .as_str()
+            .expect("reason")
+            .contains("datasets.\"scans\" = 1 months"),
+        "{l}"
+    );
+    e.ok(&["verify"]);
+}
