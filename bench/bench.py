@@ -406,6 +406,59 @@ class Bench:
         self.record(case + ": audit --rev HEAD", "folio", t, m, f"{rows} examples")
         self.rows_audit = (t, m)
 
+    def purge(self, rows, picked, commits):
+        """Issue 16's purge target: `picked` rows (label "purgeme", a marker
+        in their text) spread over a keyed CSV of `rows` rows with a history
+        of `commits` commits, each changing 1% of the rows; `folio purge`
+        of them all, then a scan of every file under .folio for the marker
+        (zstd frames decoded one by one) and `purge --verify`."""
+        base = OUT / f"purge-{rows}"
+        path = base / "t.csv"
+        fresh(base)
+        base.mkdir(parents=True)
+        f, env = self.folio, self.env
+        run(f"{f} init", base)
+        with open(base / ".folio/config.toml", "a") as c:
+            c.write('[tables."t.csv"]\nkey = ["id"]\n[tables."t.csv".meta]\n'
+                    'label = "label"\nannotator = "who"\nconfidence = "conf"\n')
+        step = rows // picked
+        rng = random.Random(9)
+        vals = [rng.randrange(10**6) for _ in range(rows)]
+
+        def write():
+            with open(path, "w") as out:
+                out.write("id,x,text,label,who,conf\n")
+                for i in range(rows):
+                    mine = i % step == 0
+                    text = f"MARKERQZX{i}" if mine else f"t{i}"
+                    out.write(f"{i},{vals[i]},{text},{'purgeme' if mine else 'abc'[i % 3]},"
+                              f"ann,{(i % 1000) / 1000}\n")
+        print(f"building a {commits}-commit history of a {rows}-row table ...", flush=True)
+        for k in range(commits):
+            write()
+            run(f"{f} commit t.csv -m v{k}", base, env)
+            for i in rng.sample(range(rows), rows // 100):
+                vals[i] += 1
+        os.remove(path)
+        # Kept for profiling the purge again (`cp -a .folio-before .folio`).
+        fresh(base / ".folio-before")
+        shutil.copytree(base / ".folio", base / ".folio-before", symlinks=True)
+        case = f"{rows}-row table, {commits} commits: purge of {picked} rows"
+        # The request names the rows (a list, as a DPO's would); the same
+        # purge selected by a ledger filter is timed from the same start.
+        (base / "request.txt").write_text("".join(f"t.csv:{i}\n" for i in range(0, rows, step)))
+        t, m = run(f"{f} purge --where-label purgeme --dry-run", base, env)
+        self.record(case, "folio --where-label (dry run)", t, m,
+                    "the selection by a filter reads every example's ledger state")
+        t, m = run(f"{f} purge --from request.txt --reason bench", base, env)
+        left = marker_holders(base / ".folio", b"MARKERQZX")
+        verify = subprocess.run(f"{f} purge --verify --where-label purgeme", shell=True, cwd=base,
+                                env=dict(os.environ, **env), capture_output=True).returncode == 0
+        self.record(case, "folio", t, m,
+                    f"{len(left)} files under .folio hold the marker after; "
+                    f"purge --verify {'ok' if verify else 'FAILED'}")
+        self.purge_secs = t
+
     def merge(self, rows):
         """A keyed CSV of `rows` rows (6 columns); two branches each change
         1% of the rows (different rows, different columns); merge them.
@@ -644,6 +697,34 @@ def remote_case(b, n_files, n_dirs):
             print("  (dvc not installed: pip install 'dvc[s3]'; the dvc row is skipped)")
 
 
+def marker_holders(root: Path, marker: bytes) -> list:
+    """Files under `root` holding `marker`, raw or inside any zstd frame."""
+    try:
+        import zstandard
+    except ImportError:
+        zstandard = None
+    out = []
+    for p in root.rglob("*"):
+        if not p.is_file():
+            continue
+        b = p.read_bytes()
+        view = memoryview(b)
+        found = marker in b
+        at = b.find(b"\x28\xb5\x2f\xfd")
+        while not found and at >= 0 and zstandard is not None:
+            try:
+                # One frame: the decoder stops at its end (folio frames
+                # records of at most 512 KiB).
+                found = marker in zstandard.ZstdDecompressor().decompressobj().decompress(
+                    view[at:at + (1 << 20)])
+            except zstandard.ZstdError:
+                pass
+            at = b.find(b"\x28\xb5\x2f\xfd", at + 1)
+        if found:
+            out.append(str(p))
+    return out
+
+
 def du(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
@@ -667,7 +748,7 @@ def main():
     ap.add_argument("--quick", action="store_true", help="10x smaller datasets, one run each")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--only", nargs="+", metavar="CASE",
-                    help="run only these cases (small, large, encrypted, table, ledger, merge, drift, book, rows, remote); no summary")
+                    help="run only these cases (small, large, encrypted, table, ledger, merge, drift, book, rows, purge, remote); no summary")
     args = ap.parse_args()
     folio = os.path.realpath(args.folio)
     OUT.mkdir(exist_ok=True)
@@ -684,6 +765,7 @@ def main():
                  "drift": lambda: b.drift(1_000_000 // scale),
                  "book": lambda: b.book(10_000 // scale),
                  "rows": lambda: b.rows_by_reference(5_000_000 // scale),
+                 "purge": lambda: b.purge(1_000_000 // scale, 1_000 // scale, 10),
                  "remote": lambda: remote_case(b, 100_000 // scale, 1000 // scale)}
         for c in args.only:
             cases[c]()
@@ -697,6 +779,7 @@ def main():
     b.drift(1_000_000 // scale)
     b.book(10_000 // scale)
     b.rows_by_reference(5_000_000 // scale)
+    b.purge(1_000_000 // scale, 1_000 // scale, 10)
     remote_case(b, 100_000 // scale, 1000 // scale)
 
     print("\nratios (lower is better for folio):")
@@ -745,6 +828,7 @@ def main():
     print(f"  ... ledger data / file                    = {100 * rl:8.4f}%  <= 5%")
     print(f"  audit --rev of {5_000_000 // scale} examples          = {b.rows_audit[0]:6.2f} s  < 3 s")
     print(f"  book schedule, {10_000 // scale} tranches x 36 months     = {b.book_secs:6.2f} s  < 1 s")
+    print(f"  purge of {1_000 // scale} rows over 10 commits          = {b.purge_secs:6.2f} s  < 10 s")
     ratios.append({"case": "commit with metadata", "ratio": round(b.meta_commit_ratio, 3),
                    "against": "the same commit without metadata", "target": "<= 2"})
     peak = max(r["peak_mib"] for r in b.rows if r["tool"].startswith("folio"))

@@ -170,4 +170,11 @@ echo; echo "(retention: the forum crawl may be kept 6 months, the images 36; the
 "$FOLIO" config set 'retention.sources."crawl://forum"' 6 > /dev/null
 "$FOLIO" config set 'retention.datasets.images' 36 > /dev/null
 step "What is due for deletion by the end of August 2026, and what falls due within 90 days" retention check --as-of 2026-08-31 --within 90 --limit 5
+echo; echo "(right to erasure: the author of review 12 asks for it to be deleted, from every version)"
+step "What a purge would erase (nothing is written)" purge reviews.csv:12 --reason "Art. 17 request 2026-41" --dry-run
+step "Purge it: every snapshot of every branch, with a record naming what went, by hash" purge reviews.csv:12 --reason "Art. 17 request 2026-41"
+step "The working tree lets go of it too (the table is written from its rows kept)" restore reviews.csv
+step "Prove it gone" purge --verify reviews.csv:12
+step "History, ids and the ledger are whole; purged objects are counted apart from damage" verify
+step "Its story ends with the purge" lineage reviews.csv:12
 echo; echo "demo finished: every step above ran on a fresh repository in $WORK"

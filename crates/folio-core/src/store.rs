@@ -1044,6 +1044,23 @@ impl Writer<'_> {
         }
     }
 
+    /// Stores a sealed pack record as it came (a remote's copy of an
+    /// encrypted object, D83): its age header is checked, its contents
+    /// need an identity and are checked when opened.
+    pub(crate) fn put_sealed_record(
+        &self,
+        id: ObjectId,
+        raw_len: u64,
+        data: &[u8],
+    ) -> Result<(), StoreError> {
+        crate::crypt::check_header(data, &id.short(12))?;
+        self.refuse_purged(&id)?;
+        if self.store.contains(&id) {
+            return Ok(());
+        }
+        self.lock_pack().add(id, Encoding::Age, raw_len, data)
+    }
+
     /// What purges erased, as the store was last told.
     pub(crate) fn purged(&self) -> Arc<Purged> {
         self.store.purged()

@@ -11,6 +11,10 @@ pub struct Args {
     /// or TABLE:KEY for a row; or select with --where-… filters (present
     /// and removed examples alike)
     selectors: Vec<String>,
+    /// Read more selectors from FILE, one a line (blank lines and lines
+    /// starting with `#` skipped): a request's list of examples
+    #[arg(long, value_name = "FILE")]
+    from: Option<std::path::PathBuf>,
     #[command(flatten)]
     filters: FilterArgs,
     /// Why (the request or ticket it answers): recorded in the ledger and
@@ -66,8 +70,20 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
         }
         return out(&s);
     }
+    let mut selectors = a.selectors.clone();
+    if let Some(file) = &a.from {
+        let path = ctx.cwd.join(file);
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| Failure::user(format!("--from {}: {e}", path.display())))?;
+        selectors.extend(
+            text.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .map(str::to_string),
+        );
+    }
     let lock = repo.lock(ctx.wait)?;
-    let examples = repo.purge_selection(&a.selectors, &a.filters.filter())?;
+    let examples = repo.purge_selection(&selectors, &a.filters.filter())?;
     if a.verify {
         let check = repo.purge_check(&examples)?;
         if a.json {

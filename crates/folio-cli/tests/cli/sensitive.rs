@@ -828,3 +828,40 @@ fn a_remote_object_forged_with_the_public_key_is_refused() {
     );
     assert!(!into.exists(), "a refused clone leaves nothing behind");
 }
+
+#[test]
+fn rows_of_an_encrypted_table_are_purged_with_an_identity_and_the_rest_stays_sealed() {
+    let e = sealed_repo();
+    // Without an identity the rows kept could not be sealed again: refused.
+    let state = e.repo_state();
+    let err = e.fails(&["purge", "people/p.csv:1", "--reason", "erasure"], 1);
+    assert!(err.contains("FOLIO_IDENTITY"), "{err}");
+    assert_eq!(e.repo_state(), state, "nothing was written");
+    let out = with_key(
+        &e,
+        "alice.txt",
+        &[
+            "purge",
+            "people/p.csv:1",
+            "people/note.txt",
+            "--reason",
+            "erasure",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Nothing in the clear: not the purged row, not the one kept.
+    assert_eq!(plaintext_in(&e.p(".folio")), Vec::<String>::new());
+    // The kept row opens with the identity; the purged one is gone.
+    let out = with_key(&e, "alice.txt", &["export", "HEAD", "people/p.csv"]);
+    let csv = String::from_utf8_lossy(&out.stdout);
+    assert!(csv.contains(MARKS[1]) && !csv.contains(MARKS[0]), "{csv}");
+    // History, the ledger and verify still need no identity.
+    let v = e.json(&["verify", "--json"]);
+    assert_eq!(v["problems"].as_array().expect("list").len(), 0, "{v}");
+    let l = e.ok(&["lineage", "people/p.csv:1"]);
+    assert!(l.contains("purged"), "{l}");
+}

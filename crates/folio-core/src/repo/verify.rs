@@ -480,7 +480,7 @@ impl Repo {
                 None
             }
             Err(e) if locked(&e) => {
-                match self.store.check_sealed(id) {
+                match self.store.check_sealed(&expect) {
                     Ok(()) => r.sealed += 1,
                     Err(e) => r.problems.push(store_problem(e)),
                 }

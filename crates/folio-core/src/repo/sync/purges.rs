@@ -210,10 +210,17 @@ impl Repo {
                 if self.store.contains(r) {
                     continue;
                 }
-                let chunk = self.take_one(conn, &index, r)?;
-                crate::purge::check_redacted(orig, &chunk)
-                    .map_err(|e| conn.damaged(format!("{key}: {e}")))?;
-                writer.put(&chunk)?;
+                match self.take_one(conn, &index, r)? {
+                    Taken::Plain(chunk) => {
+                        crate::purge::check_redacted(orig, &chunk)
+                            .map_err(|e| conn.damaged(format!("{key}: {e}")))?;
+                        writer.put(&chunk)?;
+                    }
+                    // An encrypted table's stand-in travels sealed.
+                    Taken::Sealed(raw_len, data) => {
+                        writer.put_sealed_record(*r, raw_len, &data)?;
+                    }
+                }
             }
             writer.put(&bytes)?;
             records.push(*id);
@@ -230,13 +237,14 @@ impl Repo {
         Ok(out)
     }
 
-    /// One small object from a remote's packs, checked against its id.
+    /// One small object from a remote's packs: checked against its id, or
+    /// (sealed) as stored.
     fn take_one(
         &self,
         conn: &Connection,
         index: &RemoteIndex,
         id: &ObjectId,
-    ) -> Result<Vec<u8>, RepoError> {
+    ) -> Result<Taken, RepoError> {
         let Some((p, start, end)) = index.at.get(id) else {
             return Err(conn
                 .damaged(format!(
@@ -252,7 +260,8 @@ impl Repo {
             Encoding::Raw => rec.data,
             Encoding::Zstd => crate::store::decompress(&rec.data, rec.raw_len as usize)
                 .map_err(|e| conn.damaged(format!("object {}: {e}", id.short(12))))?,
-            _ => {
+            Encoding::Age => return Ok(Taken::Sealed(rec.raw_len, rec.data)),
+            Encoding::Chunked => {
                 return Err(conn
                     .damaged(format!("object {} is not a row chunk", id.short(12)))
                     .into());
@@ -263,6 +272,14 @@ impl Repo {
                 .damaged(format!("object {} does not match its id", id.short(12)))
                 .into());
         }
-        Ok(plain)
+        Ok(Taken::Plain(plain))
     }
+}
+
+/// An object taken from a remote's pack.
+enum Taken {
+    /// Its bytes, checked against its id.
+    Plain(Vec<u8>),
+    /// A sealed record: decoded length and the age file.
+    Sealed(u64, Vec<u8>),
 }
