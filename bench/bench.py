@@ -450,11 +450,16 @@ class Bench:
         t, m = run(f"{f} purge --where-label purgeme --dry-run", base, env)
         self.record(case, "folio --where-label (dry run)", t, m,
                     "the selection by a filter reads every example's ledger state")
-        t, m = run(f"{f} purge --from request.txt --reason bench", base, env)
+        t, m = run(f"{f} purge --from request.txt --reason bench --json", base, env,
+                   stdout=base / "purge.json")
+        did = json.loads((base / "purge.json").read_text())
         left = marker_holders(base / ".folio", b"MARKERQZX")
         verify = subprocess.run(f"{f} purge --verify --where-label purgeme", shell=True, cwd=base,
                                 env=dict(os.environ, **env), capture_output=True).returncode == 0
         self.record(case, "folio", t, m,
+                    f"{did['rows']} row versions from {did['chunks']} chunks, "
+                    f"{did['table_files']} table file versions, {did['removed']} stored copies "
+                    f"removed, {did['packs_rewritten']} packs rewritten; "
                     f"{len(left)} files under .folio hold the marker after; "
                     f"purge --verify {'ok' if verify else 'FAILED'}")
         self.purge_secs = t
