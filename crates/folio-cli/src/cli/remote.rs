@@ -312,6 +312,12 @@ pub fn push(ctx: &Ctx, a: &PushArgs) -> Result {
         for (n, why) in &r.rejected {
             text.push_str(&format!("  {n}: {why}\n"));
         }
+        if !r.applied_purges.is_empty() {
+            text.push_str(&format!(
+                "  applied the remote's {} here first (`folio purge --list`)\n",
+                super::count(r.applied_purges.len() as u64, "purge")
+            ));
+        }
         if !r.purges.is_empty() {
             text.push_str(&format!(
                 "  carried {}: {} of purged content deleted from the remote\n",

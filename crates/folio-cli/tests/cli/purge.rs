@@ -243,12 +243,25 @@ fn push_carries_a_purge_to_the_remote_and_fetch_applies_it() {
     let p = e.json(&["push", "--json"]);
     assert_eq!(p["purges"].as_array().expect("list").len(), 1, "{p}");
     assert_eq!(holders(remote.path()), Vec::<String>::new());
+    // A clone that has not fetched since pushes a branch of its own: the
+    // remote's purge applies there first, and nothing purged goes back.
+    other.write("scans/c.txt", b"a third scan");
+    other.ok(&["branch", "late"]);
+    other.ok(&["switch", "late"]);
+    other.ok(&["commit", "scans", "-m", "late work"]);
+    let out = other.ok(&["push", "origin", "late"]);
+    assert!(
+        out.contains("applied the remote's 1 purge here first"),
+        "{out}"
+    );
+    assert_eq!(holders(remote.path()), Vec::<String>::new());
+    assert_eq!(holders(&other.p(".folio")), Vec::<String>::new());
+    other.ok(&["switch", "main"]);
     e.ok(&["restore", "people", "scans"]);
     e.ok(&["commit", "people", "scans", "-m", "after the purge"]);
     e.ok(&["push"]);
-    // The other clone fetches: the purge applies there too.
-    let out = other.ok(&["fetch"]);
-    assert!(out.contains("applied the remote's 1 purge"), "{out}");
+    // The other clone fetches: history moves on, its copies are gone.
+    other.ok(&["fetch"]);
     assert_eq!(holders(&other.p(".folio")), Vec::<String>::new());
     other.ok(&["pull"]);
     let v = other.json(&["verify", "--json"]);

@@ -220,7 +220,8 @@ impl Repo {
         if base == Some(theirs) {
             return Ok(MergeOutcome::UpToDate);
         }
-        if !self.status(progress)?.is_clean() {
+        let st = self.status(progress)?;
+        if !st.is_clean() && !self.only_purged_changes(&st)? {
             return Err(RepoError::UncommittedChanges {
                 paths: vec![
                     "(the working tree: commit or restore your changes before merging)".into(),

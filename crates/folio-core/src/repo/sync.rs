@@ -172,6 +172,8 @@ pub struct PushReport {
     pub purges: Vec<ObjectId>,
     /// Copies of purged objects deleted on the remote.
     pub purged_copies: u64,
+    /// The remote's purges applied here first (D86).
+    pub applied_purges: Vec<ObjectId>,
 }
 
 /// What a fetch did.
@@ -821,8 +823,10 @@ impl Repo {
                 _ => plans.push((*kind, name.clone(), local, object, remote)),
             }
         }
-        // Purges travel whether or not a ref moves.
+        // Purges travel whether or not a ref moves: the remote's first
+        // (so nothing it erased is uploaded again from here), then ours.
         let stats = Stats::default();
+        report.applied_purges = self.fetch_purges(conn)?.records;
         let carried = self.push_purges(conn, &stats, progress)?;
         report.purges = carried.records;
         report.purged_copies = carried.removed;
@@ -1283,6 +1287,11 @@ impl Repo {
         // that leaves contents on the remote is marked partial (before its
         // refs can name them), and unmarked once a fetch leaves none.
         q.install(&self.store)?;
+        // A remote not yet purged may send what a purge here erased: its
+        // copies go at once (D86).
+        if !self.store.purged().is_empty() {
+            self.erase_purged()?;
+        }
         if deferred > 0 {
             fsutil::create_dir_durable(&self.dot.join("remotes"))
                 .map_err(RepoError::io(&self.dot))?;
@@ -1504,6 +1513,11 @@ impl Repo {
         };
         self.take_data(conn, &index, &q, &src, ids, false, &stats, progress)?;
         q.install(&self.store)?;
+        // A remote not yet purged may send what a purge here erased: its
+        // copies go at once (D86).
+        if !self.store.purged().is_empty() {
+            self.erase_purged()?;
+        }
         Ok(stats.bytes.load(Ordering::Relaxed))
     }
 
