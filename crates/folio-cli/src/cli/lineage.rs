@@ -64,6 +64,25 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
     for m in &l.models {
         s += &format!("  trained:  {m}\n");
     }
+    // Its content erased (D86): every snapshot still names it.
+    for e in l
+        .events
+        .iter()
+        .filter(|e| e.kind == "purged" && e.voided.is_none())
+    {
+        s += &format!(
+            "  purged:   {} by {} (record {}): {}\n",
+            super::fmt_time(e.time),
+            super::visible(&e.actor),
+            e.payload["record"]
+                .as_str()
+                .unwrap_or("")
+                .chars()
+                .take(12)
+                .collect::<String>(),
+            super::visible(e.payload["reason"].as_str().unwrap_or(""))
+        );
+    }
     if !l.branches.is_empty() {
         s += "  branches:\n";
         for b in &l.branches {

@@ -213,20 +213,35 @@ impl Repo {
             }
             for t in &commit.tables {
                 let m = self.read_manifest(t.manifest)?;
-                let todo: Vec<ObjectId> = m
+                let todo: Vec<(ObjectId, Option<ObjectId>)> = m
                     .chunks
                     .iter()
-                    .map(|ch| ch.id.0)
-                    .filter(|id| chunks_seen.insert((t.path.clone(), *id)))
+                    .map(|ch| (ch.id.0, ch.skeleton.map(|s| s.0)))
+                    .filter(|(id, _)| chunks_seen.insert((t.path.clone(), *id)))
                     .collect();
                 let keyed = !m.key.is_empty();
                 let hits: Vec<(ObjectId, Vec<(ExampleId, String)>)> = todo
                     .par_iter()
-                    .map(|id| {
-                        let bytes = self
-                            .store
-                            .get(id)
-                            .map_err(|e| self.sealed_purge(e, &t.path))?;
+                    .map(|(id, skeleton)| {
+                        // An encrypted chunk is looked into through its
+                        // plain skeleton (identities): opened only when it
+                        // holds a selected row (D83).
+                        let bytes = match (self.store.get(id), skeleton) {
+                            (Ok(b), _) => b,
+                            (Err(crate::store::StoreError::Crypt(_)), Some(s)) => {
+                                let sk = self.store.get(s)?;
+                                let wanted = decode_chunk(*s, &sk)?
+                                    .iter()
+                                    .any(|r| selected.contains(&ExampleId::row(&t.path, &r.ident)));
+                                if !wanted {
+                                    return Ok((*id, Vec::new()));
+                                }
+                                self.store
+                                    .get(id)
+                                    .map_err(|e| self.sealed_purge(e, &t.path))?
+                            }
+                            (Err(e), _) => return Err(self.sealed_purge(e, &t.path)),
+                        };
                         let mut hits = Vec::new();
                         for row in decode_chunk(*id, &bytes)? {
                             if is_skeletal(&row.body) {

@@ -537,13 +537,13 @@ impl Repo {
         let results: Vec<Result<BlobCheck, Problem>> = blobs
             .par_iter()
             .map(|(id, size)| {
-                if fetchable.contains(id) && !self.store.contains(id) {
-                    progress.advance(*size);
-                    return Ok(BlobCheck::NotFetched);
-                }
                 if self.store.purge_record_of(id).is_some() {
                     progress.advance(*size);
                     return Ok(BlobCheck::Purged);
+                }
+                if fetchable.contains(id) && !self.store.contains(id) {
+                    progress.advance(*size);
+                    return Ok(BlobCheck::NotFetched);
                 }
                 // A chunked blob: name the damaged chunk and its pack.
                 if let Ok(Some(chunks)) = self.store.chunk_ids(id) {
