@@ -74,7 +74,12 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
                 a.limit.unwrap_or(DEFAULT_LIMIT)
             };
             for p in list.iter().take(limit) {
-                s += &format!("  {tag:<9} {}\n", super::visible(&join(&d.path, p)));
+                let why = if d.purged.contains(p) {
+                    "  (its committed content was purged; the next commit records this)"
+                } else {
+                    ""
+                };
+                s += &format!("  {tag:<9} {}{why}\n", super::visible(&join(&d.path, p)));
             }
             if list.len() > limit {
                 s += &format!(

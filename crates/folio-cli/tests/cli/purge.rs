@@ -151,6 +151,16 @@ fn a_purge_erases_files_and_rows_from_every_snapshot_and_keeps_ids_and_proofs() 
     assert_eq!(csv.lines().count(), 300, "299 rows kept and the header");
     assert!(csv.contains("\n8,person8,a\n"));
     e.ok(&["purge", "--verify", "people/people.csv:7", "scans/a.txt"]);
+    // Status says which changes only follow from the purge.
+    let st = e.json(&["status", "--json"]);
+    let purged: Vec<&str> = st["datasets"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .flat_map(|d| d["purged"].as_array().expect("list").iter())
+        .filter_map(|v| v.as_str())
+        .collect();
+    assert_eq!(purged, ["people.csv", "a.txt"], "{st}");
     // Old snapshots: the rest written, the purged listed.
     let out = e.ok(&["checkout", "-f", "HEAD~1"]);
     assert!(

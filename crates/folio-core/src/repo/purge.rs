@@ -880,32 +880,12 @@ impl Repo {
     /// written again from its rows kept. Such a working tree loses
     /// nothing when a merge or pull rewrites it.
     pub(crate) fn only_purged_changes(&self, st: &super::Status) -> Result<bool, RepoError> {
-        let Some(head) = st.head else {
-            return Ok(false);
-        };
-        let purged = self.store.purged();
-        if purged.is_empty() {
-            return Ok(false);
-        }
-        let commit = self.read_commit(head)?;
-        for d in &st.datasets {
-            if d.changes.is_empty() {
-                continue;
-            }
-            if d.missing || !d.changes.added.is_empty() {
-                return Ok(false);
-            }
-            let entry = commit.datasets.iter().find(|x| x.path == d.path);
-            let flat = self.flatten_dataset(entry)?;
-            for p in d.changes.modified.iter().chain(&d.changes.deleted) {
-                // Paths are relative to their dataset.
-                match flat.get(p.as_str()) {
-                    Some(e) if purged.record_of(&e.id).is_some() => {}
-                    _ => return Ok(false),
-                }
-            }
-        }
-        Ok(true)
+        Ok(st.datasets.iter().all(|d| {
+            d.changes.is_empty()
+                || (!d.missing
+                    && d.changes.added.is_empty()
+                    && d.changes.modified.len() + d.changes.deleted.len() == d.purged.len())
+        }))
     }
 
     /// The purge records and what each erased, for `purge --show`/`list`.

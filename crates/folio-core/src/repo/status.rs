@@ -20,6 +20,10 @@ pub struct DatasetStatus {
     /// File changes against HEAD.
     #[serde(flatten)]
     pub changes: FileChanges,
+    /// The modified or deleted paths whose content at HEAD a purge erased
+    /// (D86): missing, or a table written again from its rows kept. The
+    /// next commit records them; a merge or pull may overwrite them.
+    pub purged: Vec<String>,
 }
 
 /// The working tree against HEAD.
@@ -119,6 +123,7 @@ impl Repo {
                 path: d.path.clone(),
                 missing: true,
                 changes,
+                purged: Vec::new(),
             };
             return Ok((st, None, HashStats::default()));
         }
@@ -139,12 +144,38 @@ impl Repo {
             let trees = WorkTrees::build(&scan);
             snapshot::diff_trees(&self.store, Some(d.id), &trees, Some(trees.root.0))?
         };
+        let purged = self.purged_changes(d, &changes)?;
         let st = DatasetStatus {
             path: d.path.clone(),
             missing: false,
             changes,
+            purged,
         };
         Ok((st, cache, hs))
+    }
+
+    /// Which modified or deleted paths of `changes` had content at HEAD
+    /// that a purge erased.
+    fn purged_changes(
+        &self,
+        d: &DatasetEntry,
+        changes: &FileChanges,
+    ) -> Result<Vec<String>, RepoError> {
+        let purged = self.store.purged();
+        if purged.is_empty() || (changes.modified.is_empty() && changes.deleted.is_empty()) {
+            return Ok(Vec::new());
+        }
+        let flat = self.flatten_dataset(Some(d))?;
+        Ok(changes
+            .modified
+            .iter()
+            .chain(&changes.deleted)
+            .filter(|p| {
+                flat.get(p.as_str())
+                    .is_some_and(|e| purged.record_of(&e.id).is_some())
+            })
+            .cloned()
+            .collect())
     }
 
     /// Scans a dataset in the working tree (hashing without storing) and
