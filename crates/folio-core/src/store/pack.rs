@@ -35,6 +35,9 @@ pub struct Pack {
     /// The raw index file, entries sorted by id.
     idx: Vec<u8>,
     count: usize,
+    /// `fan[b]`: the first entry whose id starts with a byte ≥ `b` (entries
+    /// are sorted by id), so a lookup searches one 256th of the index.
+    fan: Box<[u32; 257]>,
     /// The data file's length when opened (packs never change).
     len: u64,
 }
@@ -67,11 +70,19 @@ impl Pack {
         let path = idx_path.with_extension("pack");
         let file = File::open(&path).map_err(|e| StoreError::io(&path, e))?;
         let len = file.metadata().map_err(|e| StoreError::io(&path, e))?.len();
+        let mut fan = Box::new([0u32; 257]);
+        for i in 0..count {
+            fan[usize::from(idx[IDX_HEADER + i * IDX_ENTRY]) + 1] += 1;
+        }
+        for b in 1..257 {
+            fan[b] += fan[b - 1];
+        }
         Ok(Pack {
             path,
             file,
             idx,
             count,
+            fan,
             len,
         })
     }
@@ -94,14 +105,16 @@ impl Pack {
 
     /// The record offset of `id`, if the pack holds it.
     pub fn find(&self, id: &ObjectId) -> Option<u64> {
-        let (mut lo, mut hi) = (0, self.count);
+        let want = id.as_bytes();
+        let b = usize::from(want[0]);
+        let (mut lo, mut hi) = (self.fan[b] as usize, self.fan[b + 1] as usize);
         while lo < hi {
             let mid = (lo + hi) / 2;
-            let (mid_id, off) = self.entry(mid);
-            match mid_id.cmp(id) {
+            let at = IDX_HEADER + mid * IDX_ENTRY;
+            match self.idx[at..at + ID_LEN].cmp(&want[..]) {
                 std::cmp::Ordering::Less => lo = mid + 1,
                 std::cmp::Ordering::Greater => hi = mid,
-                std::cmp::Ordering::Equal => return Some(off),
+                std::cmp::Ordering::Equal => return Some(self.entry(mid).1),
             }
         }
         None
