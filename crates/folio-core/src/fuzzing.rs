@@ -75,10 +75,25 @@ pub fn manifest(data: &[u8]) {
     }
 }
 
-/// A chunk of rows, and every row and key in it.
+/// A chunk of rows (plain, a skeleton, or redacted by a purge), and
+/// every row and key in it; and a purge record.
 pub fn chunk(data: &[u8]) {
+    // A redacted chunk names the chunk it stands for: checked as such.
+    if let Some(orig) = data
+        .strip_prefix(crate::table::manifest::REDACTED_TAG)
+        .and_then(|r| r.get(..32))
+        .and_then(ObjectId::from_slice)
+    {
+        let _ = crate::purge::check_redacted(&orig, data);
+        let _ =
+            crate::table::manifest::redact(orig, data, &|i| i.len() % 2 == 0, &["label".into()]);
+    }
+    if let Ok(r) = crate::purge::PurgeRecord::decode(data) {
+        let _ = r.encode();
+    }
     if let Ok(rows) = crate::table::manifest::decode_chunk(ObjectId::of(data), data) {
         for r in rows {
+            let _ = crate::table::manifest::content_hash_of(&r.body);
             let _ = crate::table::decode_row(&r.body);
             let _ = crate::table::decode_key(&r.ident);
             let _ = crate::table::display_key(&r.ident);
