@@ -91,6 +91,10 @@ fn history(e: &Env) -> Vec<String> {
 #[test]
 fn a_purge_erases_files_and_rows_from_every_snapshot_and_keeps_ids_and_proofs() {
     let e = project();
+    // Drift caches column profiles of both versions under .folio/profiles.
+    e.ok(&["drift", "HEAD~1", "HEAD"]);
+    let profiles = || walkdir(&e.p(".folio/profiles")).len();
+    assert!(profiles() > 0, "profiles are cached before");
     assert!(
         !holders(&e.p(".folio")).is_empty(),
         "the marker is stored before"
@@ -131,6 +135,8 @@ fn a_purge_erases_files_and_rows_from_every_snapshot_and_keeps_ids_and_proofs() 
         .collect();
     assert_eq!(wt, ["people/people.csv", "scans/a.txt"]);
     assert_eq!(holders(&e.p(".folio")), Vec::<String>::new());
+    assert_eq!(profiles(), 0, "the purge clears the profile cache");
+    assert!(r["caches_cleared"].as_u64().expect("n") > 0);
     // Ids unchanged; verify clean, counting the purged apart.
     assert_eq!(history(&e), before);
     let v = e.json(&["verify", "--json"]);
