@@ -439,3 +439,33 @@ fn retention_apply_purges_what_is_due_and_nothing_else() {
     );
     e.ok(&["verify"]);
 }
+
+#[test]
+fn a_forged_purge_on_a_remote_is_refused_and_erases_nothing() {
+    let e = project();
+    let remote = tempfile::tempdir().expect("remote");
+    let url = remote.path().display().to_string();
+    e.ok(&["remote", "add", "origin", &url]);
+    e.ok(&["push", "--all"]);
+    let other = Env::bare();
+    e.cmd(&["clone", &url, &other.path().display().to_string()])
+        .assert()
+        .success();
+    let before = holders(&other.p(".folio")).len();
+    // A record whose bytes do not hash to its name, then one that does but
+    // is not a purge record: both refused as damage, nothing applied.
+    let forged = b"folio-purge 1\n{\"actor\":\"x\"}";
+    let named = blake3::hash(b"something else").to_hex().to_string();
+    std::fs::create_dir_all(remote.path().join("purges")).expect("mkdir");
+    std::fs::write(remote.path().join("purges").join(&named), forged).expect("write");
+    let err = other.fails(&["fetch"], 70);
+    assert!(err.contains("does not hash to its name"), "{err}");
+    std::fs::remove_file(remote.path().join("purges").join(&named)).expect("rm");
+    let named = blake3::hash(forged).to_hex().to_string();
+    std::fs::write(remote.path().join("purges").join(&named), forged).expect("write");
+    let err = other.fails(&["fetch"], 70);
+    assert!(err.contains("purge record"), "{err}");
+    assert!(!other.p(".folio/purges").exists());
+    assert_eq!(holders(&other.p(".folio")).len(), before);
+    other.ok(&["verify"]);
+}
