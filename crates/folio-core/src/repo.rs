@@ -52,7 +52,7 @@ pub(crate) fn oplog_for_fuzzing(data: &[u8]) -> bool {
 
 use std::path::{Component, Path, PathBuf};
 
-pub use access::{AccessEntry, ReadPolicy, may_read};
+pub use access::{AccessEntry, ClassGate, ReadPolicy, UNCLASSIFIED, may_read};
 pub use annotate::{
     Annotation, ExampleFilter, Preview, Recorder, SENSITIVITIES, Selector, Valuation,
 };

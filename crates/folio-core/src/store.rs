@@ -381,6 +381,9 @@ impl Store {
         if let Some(why) = &policy.refused {
             return Err(crate::crypt::CryptError::Refused(id.short(12), why.clone()).into());
         }
+        if let Some(why) = policy.outside_grant(id) {
+            return Err(crate::crypt::CryptError::Refused(id.short(12), why).into());
+        }
         policy.opened(id);
         Ok(keys)
     }

@@ -14,6 +14,11 @@ pub struct GrantArgs {
     /// Why (recorded)
     #[arg(long)]
     reason: String,
+    /// Only encrypted data whose examples are all of this sensitivity
+    /// class (repeatable; `unclassified` for examples none was recorded
+    /// for); without it, every class
+    #[arg(long = "class", value_name = "CLASS")]
+    classes: Vec<String>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -64,6 +69,18 @@ pub fn grant(ctx: &Ctx, a: &GrantArgs) -> Result {
             a.until
         )));
     }
+    let mut classes: Vec<String> = a
+        .classes
+        .iter()
+        .map(|c| c.trim().to_ascii_lowercase())
+        .collect();
+    classes.sort();
+    classes.dedup();
+    if let Some(bad) = classes.iter().find(|c| c.is_empty()) {
+        return Err(Failure::user(format!(
+            "--class '{bad}' is empty: name a sensitivity class (pii, confidential, …)"
+        )));
+    }
     let repo = ctx.repo()?;
     let lock = repo.lock(ctx.wait)?;
     let e = repo.record_access(
@@ -76,10 +93,16 @@ pub fn grant(ctx: &Ctx, a: &GrantArgs) -> Result {
         Some(a.actor.trim()),
         Some(until),
         &[],
+        &classes,
     )?;
     ctx.hint(&format!(
-        "granted {} reads of encrypted data until {} (access log #{}); once any grant is recorded, reads need one",
+        "granted {} reads of {} until {} (access log #{}); once any grant is recorded, reads need one",
         a.actor.trim(),
+        if classes.is_empty() {
+            "encrypted data".to_string()
+        } else {
+            format!("encrypted {} data", classes.join(", "))
+        },
         fmt_time(until),
         e.seq
     ));
@@ -109,6 +132,7 @@ pub fn revoke(ctx: &Ctx, a: &RevokeArgs) -> Result {
         &a.reason,
         Some(a.actor.trim()),
         None,
+        &[],
         &[],
     )?;
     ctx.hint(&format!(
@@ -152,8 +176,13 @@ pub fn list(ctx: &Ctx, since: Option<&str>, json: bool) -> Result {
                 e.command
             ),
             "grant" => format!(
-                "granted {} until {}: {}",
+                "granted {}{} until {}: {}",
                 e.grantee.as_deref().unwrap_or("?"),
+                if e.classes.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({} only)", e.classes.join(", "))
+                },
                 e.until.map(fmt_time).unwrap_or_default(),
                 e.why
             ),

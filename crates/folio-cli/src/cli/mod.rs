@@ -413,16 +413,29 @@ impl Ctx {
             .or(repo.config()?.access.purpose)
             .filter(|p| !p.trim().is_empty());
         let actor = commit::author(None);
-        let refused = match &purpose {
-            None => Some(
-                "give a purpose: --purpose TEXT (recorded with who and when; `folio audit --access` lists reads), or [access] purpose in .folio/config.toml".to_string(),
+        let (refused, limited) = match &purpose {
+            None => (
+                Some(
+                    "give a purpose: --purpose TEXT (recorded with who and when; `folio audit --access` lists reads), or [access] purpose in .folio/config.toml".to_string(),
+                ),
+                None,
             ),
-            Some(_) => {
-                folio_core::repo::may_read(&repo.access_entries()?, &actor, commit::now()?).err()
-            }
+            Some(_) => match folio_core::repo::may_read(&repo.access_entries()?, &actor, commit::now()?) {
+                Ok(classes) => (None, classes),
+                Err(why) => (Some(why), None),
+            },
+        };
+        // A grant for some classes: what each object holds decides.
+        let classes = match limited {
+            Some(allowed) => Some(folio_core::repo::ClassGate {
+                allowed,
+                of: repo.object_classes()?,
+            }),
+            None => None,
         };
         let policy = std::sync::Arc::new(folio_core::repo::ReadPolicy {
             refused,
+            classes,
             ..Default::default()
         });
         repo.use_identities(std::sync::Arc::new(keys), policy.clone());
@@ -462,6 +475,7 @@ impl Ctx {
                 None,
                 None,
                 &ids,
+                &[],
             )?;
         }
         Ok(())

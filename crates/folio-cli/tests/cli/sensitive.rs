@@ -868,3 +868,60 @@ fn rows_of_an_encrypted_table_are_purged_with_an_identity_and_the_rest_stays_sea
     let l = e.ok(&["lineage", "people/p.csv:1"]);
     assert!(l.contains("purged"), "{l}");
 }
+
+#[test]
+fn a_grant_for_some_classes_opens_only_data_of_those_classes() {
+    let e = sealed_repo();
+    e.ok(&["classify", "people/note.txt", "--sensitivity", "pii"]);
+    e.ok(&[
+        "grant",
+        "Cy <cy@x>",
+        "--until",
+        "2026-06-01",
+        "--reason",
+        "DPO approval 7",
+        "--class",
+        "PII",
+    ]);
+    let read = |path: &str| {
+        e.cmd(&["cat", path, "--purpose", "check"])
+            .env("FOLIO_IDENTITY", key("alice.txt"))
+            .env("FOLIO_AUTHOR", "Cy <cy@x>")
+            .output()
+            .expect("run")
+    };
+    // The note is pii: it opens.
+    let ok = read("HEAD:people/note.txt");
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(String::from_utf8_lossy(&ok.stdout).contains(MARKS[2]));
+    // The table's rows are unclassified: refused, naming the class.
+    let no = read("HEAD:people/p.csv");
+    assert_eq!(no.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&no.stderr);
+    assert!(err.contains("unclassified") && err.contains("pii"), "{err}");
+    assert!(no.stdout.is_empty());
+    // Every row classified pii: the table opens too.
+    e.ok(&["classify", "people/p.csv:1", "--sensitivity", "pii"]);
+    e.ok(&["classify", "people/p.csv:2", "--sensitivity", "pii"]);
+    let ok = read("HEAD:people/p.csv");
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    // The access log says what the grant covers.
+    let log = e.json(&["audit", "--access", "--json"]);
+    let grant = log
+        .as_array()
+        .expect("list")
+        .iter()
+        .find(|x| x["kind"] == "grant")
+        .expect("a grant");
+    assert_eq!(grant["classes"], serde_json::json!(["pii"]));
+    assert!(e.ok(&["audit", "--access"]).contains("(pii only)"));
+    e.ok(&["verify"]);
+}

@@ -7,7 +7,7 @@
 //! recipient's identity can decrypt with the `age` tool whatever folio
 //! decides (docs/GOVERNANCE.md).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
 use super::chain::{Chained, ZERO, line_hash};
@@ -36,6 +36,9 @@ pub struct AccessEntry {
     pub until: Option<i64>,
     /// The encrypted objects a read opened (hex ids, sorted).
     pub objects: Vec<String>,
+    /// The sensitivity classes a grant covers (empty: every class).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub classes: Vec<String>,
     /// The previous entry's hash (zeros for the first).
     pub prev: String,
     /// BLAKE3 of this entry's line written with `hash` empty.
@@ -63,17 +66,25 @@ impl Chained for AccessEntry {
 /// Whether `actor` may read encrypted data at `now` under the grants of
 /// `entries`: when no grant was ever recorded, grants are not in force and
 /// anyone holding an identity may; once one is, only an actor whose latest
-/// grant runs past `now` and was not revoked since. The error says why not.
-pub fn may_read(entries: &[AccessEntry], actor: &str, now: i64) -> Result<(), String> {
+/// grant runs past `now` and was not revoked since. `Ok(None)`: every
+/// class; `Ok(Some(classes))`: only objects whose examples are all of
+/// these sensitivity classes. The error says why not.
+pub fn may_read(
+    entries: &[AccessEntry],
+    actor: &str,
+    now: i64,
+) -> Result<Option<BTreeSet<String>>, String> {
     if !entries.iter().any(|e| e.kind == "grant") {
-        return Ok(());
+        return Ok(None);
     }
     let last = entries
         .iter()
         .rev()
         .find(|e| (e.kind == "grant" || e.kind == "revoke") && e.grantee.as_deref() == Some(actor));
     match last {
-        Some(e) if e.kind == "grant" && e.until.is_some_and(|u| u > now) => Ok(()),
+        Some(e) if e.kind == "grant" && e.until.is_some_and(|u| u > now) => {
+            Ok((!e.classes.is_empty()).then(|| e.classes.iter().cloned().collect()))
+        }
         Some(e) if e.kind == "grant" => Err(format!(
             "{actor}'s grant to read encrypted data ended {} (seq {}): ask for a new one (folio grant)",
             chrono::DateTime::from_timestamp(e.until.unwrap_or(0), 0).map_or(String::new(), |d| d
@@ -100,9 +111,44 @@ pub struct ReadPolicy {
     /// The objects opened, shared by every repository handle of the
     /// process.
     pub opened: Arc<Mutex<BTreeSet<ObjectId>>>,
+    /// A grant for some classes only: which, and the classes of the
+    /// examples each object holds ([`Repo::object_classes`]).
+    pub classes: Option<ClassGate>,
 }
 
+/// What a grant limited to some sensitivity classes lets be opened.
+#[derive(Debug, Default)]
+pub struct ClassGate {
+    /// The classes granted.
+    pub allowed: BTreeSet<String>,
+    /// The classes of the examples each object holds (an object absent
+    /// holds no classified example: `unclassified`).
+    pub of: HashMap<ObjectId, BTreeSet<String>>,
+}
+
+/// The class of an example no sensitivity was recorded for.
+pub const UNCLASSIFIED: &str = "unclassified";
+
 impl ReadPolicy {
+    /// Why opening `id` is outside the grant, if it is.
+    pub(crate) fn outside_grant(&self, id: &ObjectId) -> Option<String> {
+        let gate = self.classes.as_ref()?;
+        let unclassified: BTreeSet<String> = [UNCLASSIFIED.to_string()].into();
+        let classes = gate.of.get(id).unwrap_or(&unclassified);
+        let missing: Vec<&str> = classes
+            .iter()
+            .filter(|c| !gate.allowed.contains(*c))
+            .map(String::as_str)
+            .collect();
+        (!missing.is_empty()).then(|| {
+            format!(
+                "it holds {} data and the grant covers {} only",
+                missing.join(", "),
+                gate.allowed.iter().cloned().collect::<Vec<_>>().join(", ")
+            )
+        })
+    }
+
     /// Notes that `id` was opened.
     pub(crate) fn opened(&self, id: &ObjectId) {
         if let Ok(mut s) = self.opened.lock() {
@@ -112,6 +158,66 @@ impl ReadPolicy {
 }
 
 impl Repo {
+    /// The sensitivity classes of the examples each encrypted object
+    /// holds, over all history, by the ledger as readers see it now (a
+    /// file: its example's; a sealed row chunk: its rows', read from its
+    /// skeleton; a table file: all its rows'). An example no sensitivity
+    /// was recorded for is [`UNCLASSIFIED`]. For grants limited to some
+    /// classes (D85).
+    pub fn object_classes(&self) -> Result<HashMap<ObjectId, BTreeSet<String>>, RepoError> {
+        use crate::ledger::ExampleId;
+        let states = self.ledger_view()?.states()?;
+        let class = |id: &ExampleId| {
+            states
+                .get(id)
+                .and_then(|s| s.sensitivity.clone())
+                .unwrap_or_else(|| UNCLASSIFIED.to_string())
+        };
+        let mut out: HashMap<ObjectId, BTreeSet<String>> = HashMap::new();
+        let mut seen = std::collections::HashSet::new();
+        for c in self.every_commit()? {
+            let commit = self.read_commit(c)?;
+            for d in &commit.datasets {
+                if !seen.insert((d.path.clone(), d.id)) {
+                    continue;
+                }
+                for (rel, e) in self.flatten_dataset(Some(d))? {
+                    if e.kind != crate::object::EntryKind::Tree {
+                        let path = super::join_path(&d.path, &rel);
+                        out.entry(e.id)
+                            .or_default()
+                            .insert(class(&ExampleId::file(&path)));
+                    }
+                }
+            }
+            for t in &commit.tables {
+                if !seen.insert((t.path.clone(), t.manifest.0)) {
+                    continue;
+                }
+                let m = self.read_manifest(t.manifest)?;
+                let mut all = BTreeSet::new();
+                for ch in &m.chunks {
+                    // Only a sealed chunk is gated; its skeleton names its rows.
+                    let Some(s) = ch.skeleton else { continue };
+                    let rows = crate::table::manifest::decode_chunk(s.0, &self.store.get(&s.0)?)?;
+                    let classes: BTreeSet<String> = rows
+                        .iter()
+                        .map(|r| class(&ExampleId::row(&t.path, &r.ident)))
+                        .collect();
+                    all.extend(classes.iter().cloned());
+                    out.entry(ch.id.0).or_default().extend(classes);
+                }
+                if !all.is_empty() {
+                    // The table file's own class is its rows', not its path's.
+                    let e = out.entry(m.blob).or_default();
+                    e.remove(UNCLASSIFIED);
+                    e.extend(all);
+                }
+            }
+        }
+        Ok(out)
+    }
+
     fn access_path(&self) -> std::path::PathBuf {
         self.dot.join("access")
     }
@@ -134,6 +240,7 @@ impl Repo {
         grantee: Option<&str>,
         until: Option<i64>,
         objects: &[ObjectId],
+        classes: &[String],
     ) -> Result<AccessEntry, RepoError> {
         let entries = self.access_entries()?;
         let mut e = AccessEntry {
@@ -146,6 +253,7 @@ impl Repo {
             grantee: grantee.map(str::to_string),
             until,
             objects: objects.iter().map(|o| o.to_string()).collect(),
+            classes: classes.to_vec(),
             prev: entries.last().map_or(ZERO.to_string(), |o| o.hash.clone()),
             hash: String::new(),
         };
@@ -170,6 +278,7 @@ mod tests {
             grantee: Some(grantee.into()),
             until,
             objects: Vec::new(),
+            classes: Vec::new(),
             prev: String::new(),
             hash: String::new(),
         }
@@ -190,6 +299,36 @@ mod tests {
                 .contains("revoked")
         );
         log.push(entry(3, "grant", "ann", Some(300)));
-        assert!(may_read(&log, "ann", 250).is_ok());
+        assert_eq!(may_read(&log, "ann", 250), Ok(None), "every class");
+        // A grant for some classes limits what may be opened.
+        let mut pii = entry(4, "grant", "ann", Some(400));
+        pii.classes = vec!["pii".into()];
+        log.push(pii);
+        assert_eq!(
+            may_read(&log, "ann", 350),
+            Ok(Some(["pii".to_string()].into()))
+        );
+        let id = ObjectId::of(b"a row chunk");
+        let gate = |of: &[(&ObjectId, &[&str])]| ReadPolicy {
+            classes: Some(ClassGate {
+                allowed: ["pii".to_string()].into(),
+                of: of
+                    .iter()
+                    .map(|(i, c)| (**i, c.iter().map(|x| x.to_string()).collect()))
+                    .collect(),
+            }),
+            ..ReadPolicy::default()
+        };
+        assert_eq!(gate(&[(&id, &["pii"])]).outside_grant(&id), None);
+        let why = gate(&[(&id, &["pii", "confidential"])])
+            .outside_grant(&id)
+            .expect("outside");
+        assert!(why.contains("confidential"), "{why}");
+        assert!(
+            gate(&[])
+                .outside_grant(&id)
+                .expect("outside")
+                .contains(UNCLASSIFIED)
+        );
     }
 }

@@ -156,7 +156,7 @@ impl Repo {
     /// Every commit of the repository's histories: what refs reach, what
     /// the operation log names (deleted branches, moved refs), whatever
     /// its retention.
-    fn every_commit(&self) -> Result<Vec<CommitId>, RepoError> {
+    pub(super) fn every_commit(&self) -> Result<Vec<CommitId>, RepoError> {
         let mut problems = Vec::new();
         let mut todo = self.ref_tips(&mut problems)?;
         for id in self.oplog_keeps(u32::MAX, 0)? {
