@@ -469,3 +469,27 @@ fn a_forged_purge_on_a_remote_is_refused_and_erases_nothing() {
     assert_eq!(holders(&other.p(".folio")).len(), before);
     other.ok(&["verify"]);
 }
+
+#[test]
+fn a_copy_of_a_purged_file_under_another_path_is_purged_with_it_and_named() {
+    let e = Env::new();
+    let scan = [MARKER, b" the same scan"].concat();
+    e.write("scans/a.txt", &scan);
+    e.write("backup/a-copy.txt", &scan);
+    e.write("backup/other.txt", b"unrelated");
+    e.ok(&["commit", "scans", "backup", "-m", "one"]);
+    let r = e.json(&["purge", "scans/a.txt", "--reason", "erasure", "--json"]);
+    let mut named: Vec<&str> = r["examples"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|x| x["locator"].as_str())
+        .collect();
+    named.sort_unstable();
+    assert_eq!(named, ["backup/a-copy.txt", "scans/a.txt"], "{r}");
+    assert_eq!(holders(&e.p(".folio")), Vec::<String>::new());
+    let l = e.ok(&["lineage", "backup/a-copy.txt"]);
+    assert!(l.contains("purged:"), "{l}");
+    e.ok(&["cat", "HEAD:backup/other.txt"]);
+    e.ok(&["verify"]);
+}

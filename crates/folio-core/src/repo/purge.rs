@@ -285,7 +285,39 @@ impl Repo {
                 }
             }
         }
+        if !found.files.is_empty() {
+            self.same_content_elsewhere(&mut found)?;
+        }
         Ok(found)
+    }
+
+    /// Other files of history with the same content as a file being
+    /// purged: the bytes are erased for them too, so they are purged with
+    /// it, named and recorded (a copy of personal data under another path
+    /// is still that data).
+    fn same_content_elsewhere(&self, found: &mut Found) -> Result<(), RepoError> {
+        let mut seen = HashSet::new();
+        for c in self.every_commit()? {
+            let commit = self.read_commit(c)?;
+            for d in &commit.datasets {
+                if !seen.insert((d.path.clone(), d.id)) {
+                    continue;
+                }
+                for (rel, e) in self.flatten_dataset(Some(d))? {
+                    let Some(paths) = found.files.get_mut(&e.id) else {
+                        continue;
+                    };
+                    let path = join_path(&d.path, &rel);
+                    if paths.insert(path.clone()) {
+                        found
+                            .examples
+                            .insert(ExampleId::file(&path), (path, "file"));
+                    }
+                    found.commits.insert(c);
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The error for rows that cannot be read to be purged.
