@@ -1029,6 +1029,74 @@ mod tests {
     /// cells; reduced to identities, a skeleton and its chunk compare equal
     /// row for row, and a changed row differs (D83).
     #[test]
+    fn redaction_keeps_other_rows_and_the_purged_rows_identity_hash_and_mapped_cells() {
+        let d = tempfile::tempdir().expect("tempdir");
+        for key in [&["id"][..], &[][..]] {
+            let (_, chunks) = build_str(
+                d.path(),
+                "id,secret,label\n1,s1,cat\n2,SECRET2,dog\n3,s3,dog\n",
+                key,
+            )
+            .expect("build");
+            let (cid, chunk) = chunks.iter().next().expect("one chunk");
+            let rows = decode_chunk(*cid, chunk).expect("rows");
+            let target = rows
+                .iter()
+                .find(|r| contains(&r.body, b"SECRET2"))
+                .expect("row 2")
+                .ident
+                .clone();
+            let purge = |i: &[u8]| i == target.as_slice();
+            let red = redact(*cid, chunk, &purge, &["label".to_string()])
+                .expect("redacts")
+                .expect("a row was purged");
+            assert_eq!(red.id, ObjectId::of(&red.bytes));
+            assert_eq!(red.original, *cid);
+            assert!(!contains(&red.bytes, b"SECRET2"), "the purged cell is gone");
+            let after = decode_chunk(*cid, &red.bytes).expect("decodes");
+            assert_eq!(after.len(), rows.len());
+            for (a, b) in rows.iter().zip(&after) {
+                assert_eq!((&a.ident, a.count), (&b.ident, b.count));
+                if a.ident == target {
+                    // A skeleton row: its hash carried, its label kept.
+                    assert!(is_skeletal(&b.body));
+                    assert_eq!(content_hash_of(&b.body), Some(row_hash(&a.body)));
+                    assert_eq!(red.purged, vec![row_hash(&a.body)]);
+                    let cells = crate::table::decode_row(&b.body).expect("cells");
+                    let names: Vec<&str> = cells.iter().map(|(n, _)| n.as_str()).collect();
+                    assert_eq!(names, vec![SKELETON_HASH_CELL, "label"]);
+                } else {
+                    assert_eq!(a.body, b.body, "other rows whole");
+                }
+            }
+            assert!(crate::purge::check_redacted(cid, &red.bytes).is_ok());
+            assert!(crate::purge::check_redacted(&ObjectId::of(b"x"), &red.bytes).is_err());
+            // Nothing selected: nothing to redact; redacting again the
+            // redacted chunk keeps what was purged and purges more.
+            assert!(redact(*cid, chunk, &|_| false, &[]).expect("ok").is_none());
+            let first = after[0].ident.clone();
+            let again = redact(*cid, &red.bytes, &|i| i == first.as_slice(), &[])
+                .expect("redacts")
+                .expect("one more");
+            let twice = decode_chunk(*cid, &again.bytes).expect("decodes");
+            assert_eq!(twice.iter().filter(|r| is_skeletal(&r.body)).count(), 2);
+            assert_eq!(again.original, *cid);
+            // A flag that disagrees with its body is damage.
+            let mut bad = red.bytes.clone();
+            let tag = REDACTED_TAG.len() + 32 + 1 + 4;
+            // The first row's flag sits after its identity and count.
+            let il = u32::from_le_bytes(bad[tag..tag + 4].try_into().expect("4")) as usize;
+            let at = tag + 4 + il + 4;
+            bad[at] ^= 1;
+            assert!(decode_chunk(*cid, &bad).is_err());
+        }
+    }
+
+    fn contains(hay: &[u8], needle: &[u8]) -> bool {
+        hay.windows(needle.len()).any(|w| w == needle)
+    }
+
+    #[test]
     fn skeletons_keep_identities_counts_and_mapped_cells_only() {
         let d = tempfile::tempdir().expect("tempdir");
         for key in [&["id"][..], &[][..]] {
