@@ -191,6 +191,10 @@ fn a_purge_erases_files_and_rows_from_every_snapshot_and_keeps_ids_and_proofs() 
     // Diff of the versions that held row 7 shows it purged, not its cells.
     let d = e.ok(&["diff", "HEAD~1", "HEAD", "--", "people/people.csv"]);
     assert!(d.contains("~ 7  (purged; row hash"), "{d}");
+    // `cat` of a purged version of the table writes the rows kept.
+    let old = e.ok(&["cat", "HEAD~1:people/people.csv"]);
+    assert_eq!(old.lines().count(), 300, "299 rows and the header");
+    assert!(!old.contains("ZQXMARKERZQX"));
     // Export leaves it out and says so.
     let (rows, hint) = e.ok_raw(&["export", "HEAD", "people/people.csv"]);
     assert_eq!(String::from_utf8(rows).expect("utf-8").lines().count(), 300);
