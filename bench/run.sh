@@ -10,4 +10,8 @@ if ! python3 -c "import scipy, numpy, pyarrow" >/dev/null 2>&1; then
   echo "installing scipy and pyarrow with pip (one time; the drift and export cases compare with them) ..."
   python3 -m pip install --quiet scipy numpy pyarrow
 fi
+if ! python3 -c "import zstandard" >/dev/null 2>&1; then
+  echo "installing zstandard with pip (one time; the purge case searches compressed records for its marker) ..."
+  python3 -m pip install --quiet zstandard
+fi
 python3 bench/bench.py "$@"
