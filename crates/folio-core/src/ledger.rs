@@ -107,46 +107,6 @@ impl ExampleState {
             Payload::Purged { .. } => self.purged = true,
         }
     }
-
-    /// [`ExampleState::apply`], taking the payload: its texts are moved,
-    /// not copied (a fold over millions of row events allocates half as
-    /// much).
-    pub fn apply_owned(&mut self, p: Payload) {
-        match p {
-            Payload::Added {
-                dataset,
-                locator,
-                source,
-                collected_at,
-            } => {
-                if collected_at.is_some() {
-                    self.collected_at = collected_at;
-                }
-                self.present = true;
-                self.dataset = dataset;
-                self.locator = locator;
-                if source.is_some() {
-                    self.source = source;
-                }
-            }
-            Payload::Removed { locator } => {
-                self.present = false;
-                self.locator = locator;
-            }
-            Payload::Annotated {
-                label,
-                annotator,
-                confidence,
-            } => {
-                self.label = Some(label);
-                self.annotator = annotator;
-                self.confidence = confidence;
-            }
-            Payload::Reclassified { sensitivity } => self.sensitivity = Some(sensitivity),
-            Payload::Licensed { license } => self.license = Some(license),
-            other => self.apply(&other),
-        }
-    }
 }
 
 /// An event before it is placed in the chain.
@@ -194,55 +154,5 @@ impl Head {
             size: f.size,
             root: f.root(),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn applying_owned_payloads_folds_like_applying_borrowed_ones() {
-        let payloads = vec![
-            Payload::Added {
-                dataset: "d".into(),
-                locator: Locator::file("d/a.png"),
-                source: Some("s3://x".into()),
-                collected_at: Some("2026-01-02".into()),
-            },
-            Payload::Annotated {
-                label: "cat".into(),
-                annotator: Some("ann".into()),
-                confidence: Some(0.5),
-            },
-            Payload::valued(1_000_000, 0, "EUR".into(), None).expect("valued"),
-            Payload::Reclassified {
-                sensitivity: "pii".into(),
-            },
-            Payload::Licensed {
-                license: "CC0".into(),
-            },
-            Payload::Added {
-                dataset: "d".into(),
-                locator: Locator::file("d/a.png"),
-                source: None,
-                collected_at: None,
-            },
-            Payload::Removed {
-                locator: Locator::file("d/a.png"),
-            },
-        ];
-        let (mut a, mut b) = (ExampleState::default(), ExampleState::default());
-        for p in payloads {
-            a.apply(&p);
-            b.apply_owned(p);
-            assert_eq!(a, b);
-        }
-        assert_eq!(
-            b.source.as_deref(),
-            Some("s3://x"),
-            "a later addition without a source keeps it"
-        );
-        assert!(!b.present);
     }
 }

@@ -713,8 +713,8 @@ impl<'s> LedgerView<'s> {
                 if w > states.len() {
                     states.reserve(w - states.len());
                 }
-                if let Subject::Example(id) = e.subject {
-                    states.entry(id).or_default().apply_owned(e.payload);
+                if let Subject::Example(id) = &e.subject {
+                    states.entry(*id).or_default().apply(&e.payload);
                 }
                 Ok::<(), LedgerIndexError>(())
             },
