@@ -208,6 +208,9 @@ pub struct Store {
     keys: RwLock<Option<(Arc<Keys>, Arc<crate::repo::ReadPolicy>)>>,
     /// What purges erased (D86), as the repository's purge records say.
     purged: RwLock<Arc<Purged>>,
+    /// Whether `purged` is non-empty: reads of a repository never purged
+    /// (almost all) skip its lock.
+    any_purged: std::sync::atomic::AtomicBool,
 }
 
 /// What `folio purge` erased (D86): objects gone for good, and row
@@ -262,6 +265,7 @@ impl Store {
             packs: RwLock::new(Vec::new()),
             keys: RwLock::new(None),
             purged: RwLock::new(Arc::new(Purged::default())),
+            any_purged: std::sync::atomic::AtomicBool::new(false),
         };
         store.reload_packs()?;
         Ok(store)
@@ -350,7 +354,10 @@ impl Store {
 
     /// Tells the store what purges erased (D86).
     pub fn set_purged(&self, purged: Purged) {
+        let any = !purged.is_empty();
         *self.purged.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(purged);
+        self.any_purged
+            .store(any, std::sync::atomic::Ordering::Release);
     }
 
     /// What purges erased, as last told.
@@ -358,10 +365,39 @@ impl Store {
         Arc::clone(&self.purged.read().unwrap_or_else(|e| e.into_inner()))
     }
 
+    /// What purges erased, when any purge did (`None` costs no lock).
+    pub fn purged_if_any(&self) -> Option<Arc<Purged>> {
+        self.any_purged
+            .load(std::sync::atomic::Ordering::Acquire)
+            .then(|| self.purged())
+    }
+
     /// The record that purged `id`, when `id` was purged (whether or not
     /// a copy is still stored: an interrupted purge leaves some).
     pub fn purge_record_of(&self, id: &ObjectId) -> Option<ObjectId> {
+        if !self.any_purged.load(std::sync::atomic::Ordering::Acquire) {
+            return None;
+        }
         self.purged().record_of(id)
+    }
+
+    /// What a purge made of `id`, for a read: `Ok(id)` itself, or the
+    /// redacted chunk standing in for it; an error when it was erased.
+    fn purge_redirect(&self, id: &ObjectId) -> Result<ObjectId, StoreError> {
+        if !self.any_purged.load(std::sync::atomic::Ordering::Acquire) {
+            return Ok(*id);
+        }
+        let purged = self.purged();
+        if let Some((r, _)) = purged.redacted.get(id) {
+            return Ok(*r);
+        }
+        match purged.erased.get(id) {
+            Some(record) => Err(StoreError::Purged {
+                id: *id,
+                record: *record,
+            }),
+            None => Ok(*id),
+        }
     }
 
     /// Gives the identities that open sealed objects (D83).
@@ -483,19 +519,7 @@ impl Store {
     /// redacted row chunk: its replacement's bytes are given (checked
     /// against the replacement's id), rows purged standing as skeletons.
     pub fn copy_to(&self, id: &ObjectId, w: &mut dyn Write) -> Result<u64, StoreError> {
-        let purged = self.purged();
-        let id = &match purged.redacted.get(id) {
-            Some((r, _)) => *r,
-            None => match purged.erased.get(id) {
-                Some(record) => {
-                    return Err(StoreError::Purged {
-                        id: *id,
-                        record: *record,
-                    });
-                }
-                None => *id,
-            },
-        };
+        let id = &self.purge_redirect(id)?;
         let mut tee = HashTee {
             hasher: blake3::Hasher::new(),
             inner: w,

@@ -519,9 +519,12 @@ impl Repo {
         // A file whose content was purged is not written, and a copy of it
         // in the way is removed; a table whose file was purged is written
         // from its rows kept (D86).
-        let purged = self.store.purged();
-        let rebuild = purged.tables.get(&e.id).cloned();
-        if rebuild.is_none() && purged.erased.contains_key(&e.id) {
+        let rebuild = if self.is_purged(&e.id) {
+            self.store.purged().tables.get(&e.id).cloned()
+        } else {
+            None
+        };
+        if rebuild.is_none() && self.is_purged(&e.id) {
             fd.remove_file(name).map_err(RepoError::io(dest))?;
             return Ok(());
         }
