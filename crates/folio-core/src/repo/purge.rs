@@ -104,6 +104,27 @@ struct Found {
     commits: BTreeSet<CommitId>,
 }
 
+impl Found {
+    /// The working-tree paths that may hold what was found, and the
+    /// contents (blob ids) that would show they do.
+    fn working_tree_targets(&self) -> (BTreeSet<String>, HashSet<ObjectId>) {
+        let paths = self
+            .files
+            .values()
+            .chain(self.table_files.values())
+            .flatten()
+            .cloned()
+            .collect();
+        let held = self
+            .files
+            .keys()
+            .chain(self.table_files.keys())
+            .copied()
+            .collect();
+        (paths, held)
+    }
+}
+
 impl Repo {
     /// Reads the purge records `.folio/purges` lists and tells the store
     /// what they erased. A record that cannot be read is skipped here
@@ -589,19 +610,7 @@ impl Repo {
     /// purged paths with a purged blob, tables whose file is a purged
     /// version (compared by hash).
     fn held_in_working_tree(&self, found: &Found) -> Result<Vec<String>, RepoError> {
-        let paths: BTreeSet<String> = found
-            .files
-            .values()
-            .chain(found.table_files.values())
-            .flatten()
-            .cloned()
-            .collect();
-        let held: HashSet<ObjectId> = found
-            .files
-            .keys()
-            .chain(found.table_files.keys())
-            .copied()
-            .collect();
+        let (paths, held) = found.working_tree_targets();
         self.working_files_among(&paths, &held)
     }
 
@@ -656,7 +665,7 @@ impl Repo {
             ));
         }
         // The records that purged them, and their objects' copies.
-        let mut objects: Vec<ObjectId> = Vec::new();
+        let mut records = Vec::new();
         for rid in self.purge_records()? {
             let rec = self.purge_record(&rid)?;
             if rec.examples.iter().any(|e| {
@@ -664,10 +673,18 @@ impl Repo {
                     .is_ok_and(|o| selected.contains(&ExampleId(o.0)))
             }) {
                 check.records.push(rid);
-                objects.extend(rec.erased.iter().copied());
-                objects.extend(rec.redacted.iter().map(|(o, _)| *o));
+                records.push(rec);
             }
         }
+        let objects: Vec<ObjectId> = records
+            .iter()
+            .flat_map(|r| {
+                r.erased
+                    .iter()
+                    .copied()
+                    .chain(r.redacted.iter().map(|(o, _)| *o))
+            })
+            .collect();
         if check.records.is_empty() && found.examples.is_empty() {
             return Err(RepoError::PurgeRefused(
                 "no purge record names the examples selected, and no snapshot holds them: nothing to verify".into(),
@@ -696,21 +713,8 @@ impl Repo {
         }
         // The working tree, against what the snapshots still hold and
         // what the records erased.
-        let mut paths: BTreeSet<String> = found
-            .files
-            .values()
-            .chain(found.table_files.values())
-            .flatten()
-            .cloned()
-            .collect();
-        let mut held: HashSet<ObjectId> = found
-            .files
-            .keys()
-            .chain(found.table_files.keys())
-            .copied()
-            .collect();
-        for rid in &check.records {
-            let rec = self.purge_record(rid)?;
+        let (mut paths, mut held) = found.working_tree_targets();
+        for rec in &records {
             held.extend(rec.erased.iter().copied());
             paths.extend(rec.tables.iter().map(|(_, _, p)| p.clone()));
             // A row's locator names no file: only files' are found.
@@ -807,13 +811,23 @@ impl Repo {
         if ids.is_empty() {
             return Ok(out);
         }
+        // Each record read once; one that does not read is a problem.
+        let mut records = Vec::new();
+        for id in ids {
+            match self.purge_record(&id) {
+                Ok(r) => records.push((id, r)),
+                Err(e) => out.push(Problem {
+                    file: list.clone(),
+                    detail: format!("purge record {}: {e}", id.short(12)),
+                }),
+            }
+        }
         // The records the `purged` events of every branch's ledger name,
         // found through each record's first example.
         let mut named: HashSet<ObjectId> = HashSet::new();
         let mut terms = Vec::new();
-        for id in &ids {
-            if let Ok(rec) = self.purge_record(id)
-                && let Some(first) = rec.examples.first()
+        for (_, rec) in &records {
+            if let Some(first) = rec.examples.first()
                 && let Ok(x) = first.id.parse::<ObjectId>()
             {
                 let t = crate::ledger::index::Term::Example(&ExampleId(x.0)).key();
@@ -846,22 +860,7 @@ impl Repo {
                 Ok::<(), RepoError>(())
             })?;
         }
-        for id in ids {
-            let rec = match self
-                .store
-                .get(&id)
-                .map_err(RepoError::from)
-                .and_then(|b| PurgeRecord::decode(&b).map_err(RepoError::PurgeRefused))
-            {
-                Ok(r) => r,
-                Err(e) => {
-                    out.push(Problem {
-                        file: list.clone(),
-                        detail: format!("purge record {}: {e}", id.short(12)),
-                    });
-                    continue;
-                }
-            };
+        for (id, rec) in records {
             if !named.contains(&id) {
                 out.push(Problem {
                     file: list.clone(),
