@@ -180,34 +180,12 @@ impl Repo {
                 return Err(e.into());
             }
         }
-        if format == Format::Parquet {
-            #[cfg(feature = "parquet")]
-            {
-                let with = opts
-                    .with_ledger
-                    .then_some(&ledger_of as &dyn Fn(&ExampleId) -> Ledger);
-                let (rows, flat) = parquet_out::write(&walk, &m, &columns, with, out)?;
-                stats.rows = rows;
-                stats.types_flattened = flat;
-                stats.purged = walk.purged.into_inner();
-                return Ok(stats);
-            }
-            #[cfg(not(feature = "parquet"))]
-            return Err(RepoError::ExportRefused(
-                "this folio was built without the parquet feature: export as csv or jsonl".into(),
-            ));
-        }
-        let mut w = Writer::new(format, out);
-        w.header(&header)?;
-        walk.each(&mut |id, cells, count| {
-            let ledger = opts.with_ledger.then(|| ledger_of(id));
-            for _ in 0..count {
-                stats.types_flattened |= w.row(&columns, cells, ledger.as_ref())?;
-                stats.rows += 1;
-            }
-            Ok(())
-        })?;
-        w.finish()?;
+        let with = opts
+            .with_ledger
+            .then_some(&ledger_of as &dyn Fn(&ExampleId) -> Ledger);
+        let (rows, flat) = write_rows(&walk, &m, format, &header, &columns, with, out)?;
+        stats.rows = rows;
+        stats.types_flattened = flat;
         stats.purged = walk.purged.into_inner();
         Ok(stats)
     }
@@ -232,27 +210,44 @@ impl Repo {
             keep: &keep,
             purged: Default::default(),
         };
-        if m.format == Format::Parquet {
-            #[cfg(feature = "parquet")]
-            return Ok(parquet_out::write(&walk, &m, &columns, None, out)?.0);
-            #[cfg(not(feature = "parquet"))]
-            return Err(RepoError::ExportRefused(
-                "this folio was built without the parquet feature: the purged Parquet table cannot be written again".into(),
-            ));
-        }
-        let mut w = Writer::new(m.format, out);
-        w.header(&columns)?;
-        let mut n = 0;
-        walk.each(&mut |_, cells, count| {
-            for _ in 0..count {
-                w.row(&columns, cells, None)?;
-                n += 1;
-            }
-            Ok(())
-        })?;
-        w.finish()?;
-        Ok(n)
+        Ok(write_rows(&walk, &m, m.format, &columns, &columns, None, out)?.0)
     }
+}
+
+/// Writes the rows of `walk` as `format` under `header` (the columns, and
+/// the ledger's two when `ledger_of` is given); returns the rows written
+/// and whether typed cells were flattened to text.
+fn write_rows(
+    walk: &Rows<'_>,
+    m: &crate::table::manifest::Manifest,
+    format: Format,
+    header: &[String],
+    columns: &[String],
+    ledger_of: Option<&dyn Fn(&ExampleId) -> Ledger>,
+    out: &mut dyn Write,
+) -> Result<(u64, bool), RepoError> {
+    if format == Format::Parquet {
+        #[cfg(feature = "parquet")]
+        return parquet_out::write(walk, m, columns, ledger_of, out);
+        #[cfg(not(feature = "parquet"))]
+        return Err(RepoError::ExportRefused(
+            "this folio was built without the parquet feature: write csv or jsonl".into(),
+        ));
+    }
+    let _ = m;
+    let mut w = Writer::new(format, out);
+    w.header(header)?;
+    let (mut rows, mut flat) = (0, false);
+    walk.each(&mut |id, cells, count| {
+        let ledger = ledger_of.map(|f| f(id));
+        for _ in 0..count {
+            flat |= w.row(columns, cells, ledger.as_ref())?;
+            rows += 1;
+        }
+        Ok(())
+    })?;
+    w.finish()?;
+    Ok((rows, flat))
 }
 
 impl Repo {
@@ -268,7 +263,6 @@ impl Repo {
 }
 
 /// The ledger's latest label and confidence (as text) of one example.
-#[cfg(feature = "parquet")]
 type Ledger = (Option<String>, Option<String>);
 
 /// What a walk calls with each kept row: its example id, its cells in the
