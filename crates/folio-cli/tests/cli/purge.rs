@@ -77,6 +77,20 @@ fn project() -> Env {
     e
 }
 
+/// The project pushed (every branch) to a folder remote, and a clone of it.
+fn pushed_and_cloned() -> (Env, tempfile::TempDir, String, Env) {
+    let e = project();
+    let remote = tempfile::tempdir().expect("remote");
+    let url = remote.path().display().to_string();
+    e.ok(&["remote", "add", "origin", &url]);
+    e.ok(&["push", "--all"]);
+    let other = Env::bare();
+    e.cmd(&["clone", &url, &other.path().display().to_string()])
+        .assert()
+        .success();
+    (e, remote, url, other)
+}
+
 /// Commit ids of every branch's history, oldest last.
 fn history(e: &Env) -> Vec<String> {
     let mut out = Vec::new();
@@ -242,15 +256,7 @@ fn purged_content_is_never_committed_again() {
 
 #[test]
 fn push_carries_a_purge_to_the_remote_and_fetch_applies_it() {
-    let e = project();
-    let remote = tempfile::tempdir().expect("remote");
-    let url = remote.path().display().to_string();
-    e.ok(&["remote", "add", "origin", &url]);
-    e.ok(&["push", "--all"]);
-    let other = Env::bare();
-    e.cmd(&["clone", &url, &other.path().display().to_string()])
-        .assert()
-        .success();
+    let (e, remote, url, other) = pushed_and_cloned();
     assert!(!holders(remote.path()).is_empty());
     e.ok(&[
         "purge",
@@ -446,15 +452,7 @@ fn retention_apply_purges_what_is_due_and_nothing_else() {
 
 #[test]
 fn a_forged_purge_on_a_remote_is_refused_and_erases_nothing() {
-    let e = project();
-    let remote = tempfile::tempdir().expect("remote");
-    let url = remote.path().display().to_string();
-    e.ok(&["remote", "add", "origin", &url]);
-    e.ok(&["push", "--all"]);
-    let other = Env::bare();
-    e.cmd(&["clone", &url, &other.path().display().to_string()])
-        .assert()
-        .success();
+    let (_e, remote, _, other) = pushed_and_cloned();
     let before = holders(&other.p(".folio")).len();
     // A record whose bytes do not hash to its name, then one that does but
     // is not a purge record: both refused as damage, nothing applied.
