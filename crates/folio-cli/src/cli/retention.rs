@@ -70,6 +70,14 @@ fn check(ctx: &Ctx, a: &CheckArgs) -> Result {
     };
     let config = repo.config()?;
     let r = repo.retention(rev, as_of, a.within)?;
+    let rules = config.retention.sources.len()
+        + config.retention.datasets.len()
+        + config.retention.licenses.len();
+    if a.apply && rules == 0 {
+        return Err(Failure::user(
+            "--apply: no retention rules, so nothing can be due: add [retention] sources, datasets or licenses to .folio/config.toml (docs/GOVERNANCE.md)",
+        ));
+    }
     if a.apply {
         return apply(ctx, &repo, &r, a);
     }
@@ -77,9 +85,6 @@ fn check(ctx: &Ctx, a: &CheckArgs) -> Result {
     if a.json {
         out_json(&r)?;
     } else {
-        let rules = config.retention.sources.len()
-            + config.retention.datasets.len()
-            + config.retention.licenses.len();
         let limit = if a.all {
             usize::MAX
         } else {

@@ -495,3 +495,33 @@ fn a_copy_of_a_purged_file_under_another_path_is_purged_with_it_and_named() {
     e.ok(&["cat", "HEAD:backup/other.txt"]);
     e.ok(&["verify"]);
 }
+
+#[test]
+fn bad_purge_requests_are_refused_naming_what_to_do_and_change_nothing() {
+    let e = project();
+    let state = e.repo_state();
+    for (args, says) in [
+        (
+            &["purge", "nosuch.txt", "--reason", "x"][..],
+            "no example matches 'nosuch.txt'",
+        ),
+        (
+            &["purge", "--from", "missing.txt", "--reason", "x"][..],
+            "missing.txt",
+        ),
+        (
+            &["purge", "scans/a.txt", "--reason", " "][..],
+            "needs a reason",
+        ),
+        (
+            &["purge", "--where-label", "nosuch", "--reason", "x"][..],
+            "no example of the ledger matches",
+        ),
+        (&["purge", "--verify", "scans/a.txt"][..], "never purged"),
+        (&["retention", "check", "--apply"][..], "no retention rules"),
+    ] {
+        let err = e.fails(args, 1);
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+    assert_eq!(e.repo_state(), state, "nothing written");
+}

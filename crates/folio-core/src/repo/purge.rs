@@ -685,10 +685,12 @@ impl Repo {
                     .chain(r.redacted.iter().map(|(o, _)| *o))
             })
             .collect();
-        if check.records.is_empty() && found.examples.is_empty() {
-            return Err(RepoError::PurgeRefused(
-                "no purge record names the examples selected, and no snapshot holds them: nothing to verify".into(),
-            ));
+        if check.records.is_empty() {
+            return Err(RepoError::PurgeRefused(if found.examples.is_empty() {
+                "no purge record names the examples selected, and no snapshot holds them: nothing to verify".into()
+            } else {
+                "no purge record names the examples selected: they were never purged (`folio purge SELECTOR --reason TEXT` does)".into()
+            }));
         }
         check.objects = objects.len() as u64;
         for id in &objects {
