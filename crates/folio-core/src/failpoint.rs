@@ -42,6 +42,13 @@ pub const NAMES: &[&str] = &[
     // push: a purge's copies deleted on the remote, its record not yet
     // listed there.
     "push:purged",
+    // reseal: the sealed copies written, the old ones not yet removed.
+    "reseal:copied",
+    // reseal: the record kept, the plaintext chunks not yet erased.
+    "reseal:recorded",
+    // push: a reseal's new copies uploaded and old ones deleted on the
+    // remote, its record not yet listed there.
+    "push:resealed",
 ];
 
 static ARMED: OnceLock<(String, u64)> = OnceLock::new();

@@ -25,6 +25,7 @@ mod proof;
 mod purge;
 mod quality;
 mod relabel;
+mod reseal;
 mod revision;
 mod settings;
 mod status;
@@ -69,6 +70,7 @@ pub use merge::{Conflict, LabelConflict, MergeOptions, MergeOutcome, MergeState}
 pub use oplog::{Operation, RefState};
 pub use purge::{PurgeCheck, PurgeItem, PurgeReport};
 pub use relabel::{QueueEntry, RelabelQueue};
+pub use reseal::{ResealOptions, ResealRecord, ResealReport};
 pub use status::{DatasetStatus, Status};
 pub use sync::{
     Connection, DataMode, FetchReport, GC_GRACE_MIN, PushReport, RefUpdate, RemoteEnv,

@@ -5,6 +5,7 @@
 //! [`ObjectId`] to bytes whose BLAKE3 hash is that id.
 
 mod pack;
+mod reseal;
 
 use crate::error::ErrorKind;
 use std::collections::{HashMap, HashSet};
@@ -17,6 +18,7 @@ use crate::crypt::{Keys, Seal};
 use crate::fsutil::{self, TempFile};
 use crate::id::ObjectId;
 pub use pack::{Pack, PackWriter, Record, parse_index, parse_record};
+pub use reseal::SealedCopy;
 
 /// Objects at least this large are stored loose, one file each.
 pub const LOOSE_THRESHOLD: u64 = 512 * 1024;

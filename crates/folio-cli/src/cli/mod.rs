@@ -26,6 +26,7 @@ mod quality;
 mod record;
 mod reindex;
 mod remote;
+mod reseal;
 mod retention;
 mod show;
 mod status;
@@ -144,6 +145,8 @@ enum Command {
     Retention(retention::Args),
     /// Erase examples' content from every snapshot, with a record and a proof
     Purge(purge::Args),
+    /// Encrypt again what is stored: to the recipients configured now, and what was stored in the clear
+    Reseal(reseal::Args),
     /// Allow someone to read encrypted data until a date (recorded)
     Grant(access::GrantArgs),
     /// End someone's grant to read encrypted data (recorded)
@@ -219,6 +222,7 @@ const READS: &[&str] = &[
     "commit",
     "annotate",
     "purge",
+    "reseal",
     "retention",
 ];
 
@@ -669,6 +673,7 @@ pub fn main() -> ExitCode {
             | Command::Fetch(_)
             | Command::Pull(_)
             | Command::Purge(_)
+            | Command::Reseal(_)
             | Command::Retention(_)
     );
     // Each write lock journals what moved while it was held, before it is
@@ -729,6 +734,7 @@ pub fn main() -> ExitCode {
         Command::Audit(a) => audit::run(&ctx, a),
         Command::Retention(a) => retention::run(&ctx, a),
         Command::Purge(a) => purge::run(&ctx, a),
+        Command::Reseal(a) => reseal::run(&ctx, a),
         Command::Grant(a) => access::grant(&ctx, a),
         Command::Revoke(a) => access::revoke(&ctx, a),
         Command::Quality(a) => quality::run(&ctx, a),

@@ -294,6 +294,8 @@ pub fn push(ctx: &Ctx, a: &PushArgs) -> Result {
             "objects": r.objects, "bytes": r.bytes, "writes": r.writes,
             "purges": r.purges.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
             "purged_copies": r.purged_copies,
+            "reseals": r.reseals.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
+            "applied_reseals": r.applied_reseals.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
         }))?;
     } else {
         let mut text = format!("to {} ({name})\n", conn.describe());
@@ -323,6 +325,18 @@ pub fn push(ctx: &Ctx, a: &PushArgs) -> Result {
                 "  carried {}: {} of purged content deleted from the remote\n",
                 super::count(r.purges.len() as u64, "purge"),
                 super::count(r.purged_copies, "copy")
+            ));
+        }
+        if !r.applied_reseals.is_empty() {
+            text.push_str(&format!(
+                "  applied the remote's {} here first (`folio reseal --list`)\n",
+                super::count(r.applied_reseals.len() as u64, "reseal")
+            ));
+        }
+        if !r.reseals.is_empty() {
+            text.push_str(&format!(
+                "  carried {}: the remote's copies replaced by the ones sealed here\n",
+                super::count(r.reseals.len() as u64, "reseal")
             ));
         }
         text.push_str(&format!(
@@ -389,7 +403,19 @@ fn fetch_text(conn: &Connection, r: &folio_core::repo::FetchReport) -> String {
             super::count(r.purged_copies, "copy")
         ));
     }
-    if r.updated.is_empty() && r.pruned.is_empty() && r.tags.is_empty() && r.purges.is_empty() {
+    if !r.reseals.is_empty() {
+        text.push_str(&format!(
+            "  applied the remote's {} ({}): copies here replaced by the remote's sealed ones (`folio reseal --list`)\n",
+            super::count(r.reseals.len() as u64, "reseal"),
+            r.reseals.iter().map(|p| p.short(12)).collect::<Vec<_>>().join(", ")
+        ));
+    }
+    if r.updated.is_empty()
+        && r.pruned.is_empty()
+        && r.tags.is_empty()
+        && r.purges.is_empty()
+        && r.reseals.is_empty()
+    {
         text.push_str("  up to date\n");
     }
     text.push_str(&format!(

@@ -219,6 +219,29 @@ fn every_json_output_matches_its_documented_schema() {
         &["purge", "--verify", "images/cat/1.png", "t.csv:2", "--json"],
     );
     save("purge-list", &["purge", "--list", "--json"]);
+    // Reseals: recipients configured, a dataset to encrypt that was
+    // committed in the clear.
+    let config = e.p(".folio/config.toml");
+    let mut text = std::fs::read_to_string(&config).expect("config");
+    let alice = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/cli/keys/alice.pub"
+    ))
+    .expect("key");
+    text += &format!(
+        "\n[encryption]\nrecipients = [{:?}]\n[datasets.images]\nencrypt = true\n",
+        alice.trim()
+    );
+    std::fs::write(&config, text).expect("write config");
+    save(
+        "reseal.dry",
+        &["reseal", "--clear-only", "--dry-run", "--json"],
+    );
+    save(
+        "reseal",
+        &["reseal", "--clear-only", "--reason", "schema", "--json"],
+    );
+    save("reseal-list", &["reseal", "--list", "--json"]);
     let script = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../tests/check_json_schemas.py"

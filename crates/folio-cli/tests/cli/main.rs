@@ -24,6 +24,7 @@ mod lock;
 mod maintenance;
 mod purge;
 mod remote;
+mod reseal;
 mod sensitive;
 
 use std::path::{Path, PathBuf};

@@ -20,13 +20,13 @@ fn holders(dir: &std::path::Path) -> Vec<String> {
         .collect()
 }
 
-fn contains(hay: &[u8], needle: &[u8]) -> bool {
+pub(crate) fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
 }
 
 /// Every zstd frame found in `b`, decoded (packs compress records one by
 /// one: a marker inside a compressed record is not in the raw bytes).
-fn zstd_frames(b: &[u8]) -> Vec<Vec<u8>> {
+pub(crate) fn zstd_frames(b: &[u8]) -> Vec<Vec<u8>> {
     use std::io::Read;
     let magic = [0x28, 0xb5, 0x2f, 0xfd];
     let mut out = Vec::new();

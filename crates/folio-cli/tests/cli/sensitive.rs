@@ -11,13 +11,13 @@ use std::path::{Path, PathBuf};
 use crate::{Env, walkdir};
 
 /// A test key's path.
-fn key(name: &str) -> PathBuf {
+pub(crate) fn key(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/cli/keys")
         .join(name)
 }
 
-fn key_text(name: &str) -> String {
+pub(crate) fn key_text(name: &str) -> String {
     std::fs::read_to_string(key(name))
         .expect("test key")
         .trim()
@@ -26,15 +26,21 @@ fn key_text(name: &str) -> String {
 
 /// Marks planted in the sensitive data; none may appear in any file of a
 /// store or a remote.
-const MARKS: [&str; 3] = ["SSN-MARK-0001", "SSN-MARK-0002", "NOTE-MARK-9"];
+pub(crate) const MARKS: [&str; 3] = ["SSN-MARK-0001", "SSN-MARK-0002", "NOTE-MARK-9"];
 
-/// Files under `dir` holding a mark, with the mark.
-fn plaintext_in(dir: &Path) -> Vec<String> {
+/// Files under `dir` holding a mark (raw or in a zstd frame), with the
+/// mark.
+pub(crate) fn plaintext_in(dir: &Path) -> Vec<String> {
     let mut found = Vec::new();
     for f in walkdir(dir) {
         let bytes = std::fs::read(&f).unwrap_or_default();
+        // Raw, or inside a zstd frame (packs compress records one by one).
+        let frames = crate::purge::zstd_frames(&bytes);
         for m in MARKS {
-            if bytes.windows(m.len()).any(|w| w == m.as_bytes()) {
+            let m_b = m.as_bytes();
+            if crate::purge::contains(&bytes, m_b)
+                || frames.iter().any(|f| crate::purge::contains(f, m_b))
+            {
                 found.push(format!("{} holds {m}", f.display()));
             }
         }
@@ -44,7 +50,7 @@ fn plaintext_in(dir: &Path) -> Vec<String> {
 
 /// A repository whose `people` dataset is encrypted to alice (age) and
 /// bob (SSH), with a keyed table mapping a label column and a note.
-fn sealed_repo() -> Env {
+pub(crate) fn sealed_repo() -> Env {
     let e = Env::new();
     let config = e.p(".folio/config.toml");
     let mut text = std::fs::read_to_string(&config).expect("config");
@@ -88,7 +94,7 @@ fn age_tool() -> bool {
 }
 
 /// Clones `url` into `into` with a test key as `FOLIO_IDENTITY`.
-fn clone_with_key(e: &Env, url: &str, into: &Path, name: &str) -> std::process::Output {
+pub(crate) fn clone_with_key(e: &Env, url: &str, into: &Path, name: &str) -> std::process::Output {
     let into = into.display().to_string();
     e.cmd(&["clone", url, &into, "--purpose", "test"])
         .env("FOLIO_IDENTITY", key(name))
@@ -97,7 +103,7 @@ fn clone_with_key(e: &Env, url: &str, into: &Path, name: &str) -> std::process::
 }
 
 /// Runs folio with `FOLIO_IDENTITY` set to a test key.
-fn with_key(e: &Env, name: &str, args: &[&str]) -> std::process::Output {
+pub(crate) fn with_key(e: &Env, name: &str, args: &[&str]) -> std::process::Output {
     e.cmd(args)
         .args(["--purpose", "test"])
         .env("FOLIO_IDENTITY", key(name))
@@ -400,22 +406,9 @@ fn a_sensitive_class_is_encrypted_once_recipients_are_configured() {
     );
 }
 
-#[test]
-fn an_s3_remote_holds_only_ciphertext() {
-    use crate::remote::{make_bucket, s3, s3_endpoint};
-    let Some(endpoint) = s3_endpoint() else {
-        return;
-    };
-    let e = sealed_repo();
-    let bucket = format!("folio-sealed-{}", std::process::id());
-    make_bucket(&endpoint, &bucket);
-    let url = format!("s3://{bucket}/team");
-    e.ok(&["remote", "add", "origin", &url]);
-    let o = s3(&e, &endpoint, &["push", "origin", "main"]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    // Every object of the bucket, downloaded with boto3 (moto's own
-    // client library) and searched for the marks.
-    let down = tempfile::tempdir().expect("tempdir");
+/// Downloads every object of `bucket` into `into` with boto3 (moto's own
+/// client library); returns how many there are.
+pub(crate) fn download_bucket(endpoint: &str, bucket: &str, into: &Path) -> usize {
     let script = r#"
 import boto3, os, sys
 s3 = boto3.client("s3", endpoint_url=sys.argv[1], region_name="us-east-1",
@@ -431,8 +424,8 @@ print(n)
 "#;
     let out =
         std::process::Command::new(std::env::var("PYTHON").unwrap_or_else(|_| "python3".into()))
-            .args(["-c", script, &endpoint, &bucket])
-            .arg(down.path())
+            .args(["-c", script, endpoint, bucket])
+            .arg(into)
             .output()
             .expect("python3");
     assert!(
@@ -444,8 +437,27 @@ print(n)
         .trim()
         .parse()
         .expect("a count");
+    assert_eq!(walkdir(into).len(), n);
+    n
+}
+
+#[test]
+fn an_s3_remote_holds_only_ciphertext() {
+    use crate::remote::{make_bucket, s3, s3_endpoint};
+    let Some(endpoint) = s3_endpoint() else {
+        return;
+    };
+    let e = sealed_repo();
+    let bucket = format!("folio-sealed-{}", std::process::id());
+    make_bucket(&endpoint, &bucket);
+    let url = format!("s3://{bucket}/team");
+    e.ok(&["remote", "add", "origin", &url]);
+    let o = s3(&e, &endpoint, &["push", "origin", "main"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // Every object of the bucket, downloaded and searched for the marks.
+    let down = tempfile::tempdir().expect("tempdir");
+    let n = download_bucket(&endpoint, &bucket, down.path());
     assert!(n >= 3, "the push stored objects ({n})");
-    assert_eq!(walkdir(down.path()).len(), n);
     assert_eq!(plaintext_in(down.path()), Vec::<String>::new());
     // A clone from S3 opens with an identity.
     let c = Env::bare();

@@ -514,7 +514,7 @@ impl Repo {
     }
 
     /// Whether `id` is stored sealed (D83).
-    fn is_sealed(&self, id: &ObjectId) -> bool {
+    pub(super) fn is_sealed(&self, id: &ObjectId) -> bool {
         matches!(
             self.store.packed_record(id),
             Ok(Some(r)) if r.encoding == crate::store::Encoding::Age
@@ -579,24 +579,47 @@ impl Repo {
 
     /// The chunks of the chunked blobs in `erased` that no other chunked
     /// blob of the store uses.
-    fn chunks_only_of(&self, erased: &BTreeSet<ObjectId>) -> Result<Vec<ObjectId>, RepoError> {
+    pub(super) fn chunks_only_of(
+        &self,
+        erased: &BTreeSet<ObjectId>,
+    ) -> Result<Vec<ObjectId>, RepoError> {
         let mut candidates: HashSet<ObjectId> = HashSet::new();
         for b in erased {
             if let Some(chunks) = self.store.chunk_ids(b)? {
                 candidates.extend(chunks);
             }
         }
+        self.chunks_unused_but(candidates, erased)
+    }
+
+    /// Of `candidates`, the chunks no chunked blob of the store uses.
+    pub(super) fn chunks_unused(
+        &self,
+        candidates: HashSet<ObjectId>,
+    ) -> Result<Vec<ObjectId>, RepoError> {
+        self.chunks_unused_but(candidates, &BTreeSet::new())
+    }
+
+    /// Of `candidates`, the chunks no chunked blob of the store other than
+    /// those of `except` uses.
+    fn chunks_unused_but(
+        &self,
+        mut candidates: HashSet<ObjectId>,
+        except: &BTreeSet<ObjectId>,
+    ) -> Result<Vec<ObjectId>, RepoError> {
         if candidates.is_empty() {
             return Ok(Vec::new());
         }
         for p in self.store.packs() {
             for (id, off) in p.entries() {
-                if erased.contains(&id)
+                if except.contains(&id)
                     || p.record_encoding(off, &id)? != crate::store::Encoding::Chunked
                 {
                     continue;
                 }
-                for c in self.store.chunk_ids(&id)?.unwrap_or_default() {
+                // This pack's record (another copy of `id` may be sealed).
+                let rec = p.read_record(off, &id)?;
+                for (c, _) in crate::store::decode_chunk_list(&rec.data).unwrap_or_default() {
                     candidates.remove(&c);
                 }
             }

@@ -33,6 +33,7 @@ use crate::store::{Encoding, PackWriter, Store, parse_index, parse_record};
 
 mod gc;
 mod purges;
+mod reseals;
 pub use gc::RemoteGcReport;
 
 /// Data packs are cut at this size, so uploads run in parallel and a
@@ -174,6 +175,10 @@ pub struct PushReport {
     pub purged_copies: u64,
     /// The remote's purges applied here first (D86).
     pub applied_purges: Vec<ObjectId>,
+    /// Reseal records carried to the remote (its copies replaced, D89).
+    pub reseals: Vec<ObjectId>,
+    /// The remote's reseals applied here first (D89).
+    pub applied_reseals: Vec<ObjectId>,
 }
 
 /// What a fetch did.
@@ -195,6 +200,9 @@ pub struct FetchReport {
     pub purges: Vec<ObjectId>,
     /// Local copies of purged objects removed.
     pub purged_copies: u64,
+    /// The remote's reseals applied here: our copies of what they sealed
+    /// replaced by the remote's (D89).
+    pub reseals: Vec<ObjectId>,
 }
 
 /// Which file contents a fetch takes.
@@ -830,6 +838,9 @@ impl Repo {
         let carried = self.push_purges(conn, &stats, progress)?;
         report.purges = carried.records;
         report.purged_copies = carried.removed;
+        // Reseals likewise: the remote's applied here, then ours carried.
+        report.applied_reseals = self.fetch_reseals(conn)?.records;
+        report.reseals = self.push_reseals(conn, jobs, &stats, progress)?.records;
         if plans.is_empty() {
             report.writes = stats.writes.load(Ordering::Relaxed);
             report.bytes = stats.bytes.load(Ordering::Relaxed);
@@ -1172,6 +1183,7 @@ impl Repo {
         // The remote's purges first: what they erased is absent there, and
         // stood in for by what they name (D86).
         let applied = self.fetch_purges(conn)?;
+        let resealed = self.fetch_reseals(conn)?;
         let remote_refs = self.remote_refs(conn)?;
         let index = self.remote_index(conn)?;
         let q = Quarantine::new(self)?;
@@ -1306,6 +1318,7 @@ impl Repo {
             deferred: deferred as u64,
             purges: applied.records,
             purged_copies: applied.removed,
+            reseals: resealed.records,
             ..FetchReport::default()
         };
         let prefix = format!("{}/", conn.name);

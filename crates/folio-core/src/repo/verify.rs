@@ -167,6 +167,13 @@ impl Repo {
             });
         }
         r.problems.extend(self.purge_problems()?);
+        // Reseal records (D89): each must hash to its name and decode.
+        if let Err(e) = self.reseals() {
+            r.problems.push(Problem {
+                file: self.dot.join("reseals"),
+                detail: e.to_string(),
+            });
+        }
         if let Err(e) = self.access_entries() {
             r.problems.push(Problem {
                 file: self.dot.join("access"),

@@ -87,7 +87,7 @@ impl Repo {
             erase.extend(rec.erased.iter().copied());
             erase.extend(rec.redacted.iter().map(|(o, _)| *o));
         }
-        let (removed, packs) = self.erase_on_remote(conn, &index, &erase)?;
+        let (removed, packs) = self.erase_on_remote(conn, &index, &erase, &HashSet::new())?;
         out.removed = removed;
         out.packs = packs;
         crate::failpoint::hit("push:purged");
@@ -105,16 +105,20 @@ impl Repo {
     /// Deletes every copy of `ids` on a remote: their large-object keys,
     /// and their records from the packs holding them — each such pack is
     /// written again without them (uploaded first), then the old one
-    /// deleted (index first). Returns copies removed and packs rewritten.
-    fn erase_on_remote(
+    /// deleted (index first). Large-object keys in `spare` stay (a copy
+    /// just written there). Returns copies removed and packs rewritten.
+    pub(super) fn erase_on_remote(
         &self,
         conn: &Connection,
         index: &RemoteIndex,
         ids: &HashSet<ObjectId>,
+        spare: &HashSet<String>,
     ) -> Result<(u64, u64), RepoError> {
         let mut removed = 0;
         for id in ids {
-            if let Some(l) = index.loose.get(id) {
+            if let Some(l) = index.loose.get(id)
+                && !spare.contains(&l.key)
+            {
                 conn.backend.delete(&l.key)?;
                 removed += 1;
             }
@@ -239,7 +243,7 @@ impl Repo {
 
     /// One small object from a remote's packs: checked against its id, or
     /// (sealed) as stored.
-    fn take_one(
+    pub(super) fn take_one(
         &self,
         conn: &Connection,
         index: &RemoteIndex,
@@ -277,7 +281,7 @@ impl Repo {
 }
 
 /// An object taken from a remote's pack.
-enum Taken {
+pub(super) enum Taken {
     /// Its bytes, checked against its id.
     Plain(Vec<u8>),
     /// A sealed record: decoded length and the age file.
