@@ -166,6 +166,11 @@ step "verify finds every encrypted object and says it did not open them" verify
 printf '\n\033[1m== %s\033[0m\n$ FOLIO_IDENTITY=fixtures/keys/demo.txt folio cat HEAD:patients.csv --purpose "…"\n' "With a recipient's identity, and a purpose (recorded)"
 FOLIO_IDENTITY="$FIXTURES/keys/demo.txt" "$FOLIO" cat HEAD:patients.csv --purpose "check the import (ticket 42)"
 step "Who read encrypted data, when and why" audit --access
+echo; echo "(encryption configured after the fact: a photo committed in the clear turns out to show a face)"
+step "Classify it as personal data" classify images/cat/cat_02.pgm --sensitivity pii
+step "What a reseal would seal: every stored version of it (nothing is written)" reseal --clear-only --dry-run
+step "Seal it in place, with no identity: ids and history unchanged, the plaintext copies removed" reseal --clear-only --reason "photo shows a face (ticket 51)"
+step "The reseals recorded" reseal --list
 echo; echo "(retention: the forum crawl may be kept 6 months, the images 36; the check runs as of a date)"
 "$FOLIO" config set 'retention.sources."crawl://forum"' 6 > /dev/null
 "$FOLIO" config set 'retention.datasets.images' 36 > /dev/null

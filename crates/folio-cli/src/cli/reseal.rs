@@ -117,8 +117,8 @@ fn text(r: &ResealReport) -> String {
     }
     if let Some(rec) = r.record {
         s += &format!(
-            "{} of the old copies removed ({} rewritten), {} erased; record {} (`folio reseal --list`); `folio push` replaces the remotes' copies\n",
-            super::count(r.removed, "copy"),
+            "{} removed ({} rewritten), {} erased; record {} (`folio reseal --list`); `folio push` replaces the remotes' copies\n",
+            super::count(r.removed, "old copy"),
             super::count(r.packs_rewritten, "pack"),
             super::count(r.chunks_erased, "plaintext chunk"),
             rec.short(12)
