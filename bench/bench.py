@@ -406,6 +406,41 @@ class Bench:
         self.record(case + ": audit --rev HEAD", "folio", t, m, f"{rows} examples")
         self.rows_audit = (t, m)
 
+    def memory(self, sizes):
+        """Issue 13's measured table: a commit's time and peak memory as the
+        rows grow (the first N rows of the issue-11 keyed CSV, 6 columns),
+        with no mapped columns (the table alone) and with 3 (the ledger's
+        per-row work too). Rows past a budget are sorted in runs on disk
+        (D90)."""
+        src = OUT / f"rows-{max(sizes)}" / "t.csv"
+        if not src.exists():
+            self.rows_by_reference(max(sizes))
+        f, env = self.folio, self.env
+        for n in sizes:
+            base = OUT / f"memory-{n}"
+            path = base / "t.csv"
+            if not path.exists():
+                base.mkdir(parents=True, exist_ok=True)
+                with open(src) as i, open(path, "w") as o:
+                    for k, line in enumerate(i):
+                        if k > n:
+                            break
+                        o.write(line)
+            for mapped in (False, True):
+                fresh(base / ".folio")
+                run(f"{f} init", base)
+                with open(base / ".folio/config.toml", "a") as c:
+                    c.write('[tables."t.csv"]\nkey = ["id"]\n')
+                    if mapped:
+                        c.write('[tables."t.csv".meta]\nlabel = "label"\n'
+                                'annotator = "who"\nconfidence = "conf"\n')
+                t, m = run(f"{f} commit t.csv -m one", base, env)
+                what = "3 mapped columns" if mapped else "no mapped column"
+                size = path.stat().st_size
+                self.record(f"{n}-row keyed CSV, {what}: commit", "folio", t, m,
+                            f"{size / 2**20:.0f} MiB file")
+            fresh(base / ".folio")
+
     def purge(self, rows, picked, commits):
         """Issue 16's purge target: `picked` rows (label "purgeme", a marker
         in their text) spread over a keyed CSV of `rows` rows with a history
@@ -754,7 +789,7 @@ def main():
     ap.add_argument("--quick", action="store_true", help="10x smaller datasets, one run each")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--only", nargs="+", metavar="CASE",
-                    help="run only these cases (small, large, encrypted, table, ledger, merge, drift, book, rows, purge, remote); no summary")
+                    help="run only these cases (small, large, encrypted, table, ledger, merge, drift, book, rows, purge, memory, remote); no summary")
     args = ap.parse_args()
     folio = os.path.realpath(args.folio)
     OUT.mkdir(exist_ok=True)
@@ -772,6 +807,7 @@ def main():
                  "book": lambda: b.book(10_000 // scale),
                  "rows": lambda: b.rows_by_reference(5_000_000 // scale),
                  "purge": lambda: b.purge(1_000_000 // scale, 1_000 // scale, 10),
+                 "memory": lambda: b.memory([n // scale for n in (1_000_000, 2_500_000, 5_000_000)]),
                  "remote": lambda: remote_case(b, 100_000 // scale, 1000 // scale)}
         for c in args.only:
             cases[c]()

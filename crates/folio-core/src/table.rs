@@ -11,6 +11,7 @@ pub mod manifest;
 pub mod merge;
 #[cfg(feature = "parquet")]
 mod parquet;
+pub mod spill;
 #[cfg(not(feature = "parquet"))]
 mod parquet {
     //! Built without the `parquet` feature: Parquet tables are refused.

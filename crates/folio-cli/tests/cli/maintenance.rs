@@ -179,3 +179,28 @@ fn no_retention(e: &Env) {
     cfg += "\n[gc]\noplog_days = 0\n";
     e.write(".folio/config.toml", cfg.as_bytes());
 }
+
+/// `gc --prune` removes the sorted runs a crashed table build left under
+/// `.folio/tmp` (D90) once they are an hour old, and nothing younger.
+#[test]
+fn gc_prune_removes_stale_sorted_runs_and_keeps_young_ones() {
+    let e = Env::new();
+    e.write("d/a.txt", b"a\n");
+    e.ok(&["commit", "d", "-m", "a"]);
+    let tmp = e.p(".folio/tmp");
+    std::fs::create_dir_all(&tmp).expect("mkdir");
+    let old = tmp.join(".tmp-folio-999-1");
+    let young = tmp.join(".tmp-folio-999-2");
+    std::fs::write(&old, b"run").expect("write");
+    std::fs::write(&young, b"run").expect("write");
+    let two_hours = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+    std::fs::File::options()
+        .write(true)
+        .open(&old)
+        .expect("open")
+        .set_modified(two_hours)
+        .expect("set time");
+    e.ok(&["gc", "--prune"]);
+    assert!(!old.exists(), "a stale run stays");
+    assert!(young.exists(), "a young run was removed");
+}

@@ -188,8 +188,42 @@ impl Repo {
         for path in dead_loose {
             fs::remove_file(&path).map_err(RepoError::io(&path))?;
         }
-        rep.stale_files = self.store.remove_stale_files()?;
+        rep.stale_files = self.store.remove_stale_files()? + self.remove_stale_runs()?;
         Ok(rep)
+    }
+
+    /// Removes sorted runs a crashed table build left under `.folio/tmp`
+    /// (D90): temporary files an hour old or more (a live build holds its
+    /// runs open, so even a younger one's removal would not hurt it, but
+    /// nothing that young is touched).
+    fn remove_stale_runs(&self) -> Result<u64, RepoError> {
+        // Files' times are the system clock's (not the commit clock).
+        let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        let dir = self.dot.join("tmp");
+        let Ok(rd) = fs::read_dir(&dir) else {
+            return Ok(0);
+        };
+        let mut n = 0;
+        for e in rd.flatten() {
+            let name = e.file_name();
+            if !name
+                .to_string_lossy()
+                .starts_with(crate::fsutil::TEMP_PREFIX)
+            {
+                continue;
+            }
+            let old = e
+                .metadata()
+                .ok()
+                .and_then(|m| m.modified().ok())
+                .is_some_and(|t| t <= hour_ago);
+            if old {
+                let p = e.path();
+                fs::remove_file(&p).map_err(RepoError::io(&p))?;
+                n += 1;
+            }
+        }
+        Ok(n)
     }
 
     /// Rebuilds the derived index from scratch: deletes it, re-hashes

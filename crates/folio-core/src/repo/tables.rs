@@ -166,7 +166,14 @@ impl Repo {
                         skeletons: Vec::new(),
                     });
                 }
-                let (manifest, chunks) = manifest::build(&f.abs, f.blob, &f.settings)?;
+                // Rows past a budget are sorted in runs under .folio/tmp
+                // and merged (bounded memory, D90).
+                let spill = crate::table::spill::Spill {
+                    dir: self.dot.join("tmp"),
+                    budget: crate::table::spill::DEFAULT_BUDGET,
+                };
+                let (manifest, chunks) =
+                    manifest::build_with(&f.abs, f.blob, &f.settings, Some(&spill))?;
                 Ok(BuiltTable {
                     path: f.path.clone(),
                     manifest,

@@ -150,9 +150,11 @@ impl Store {
     pub fn drop_clear_beside_sealed(&self) -> Result<(u64, u64, Vec<ObjectId>), StoreError> {
         self.reload_packs()?;
         let mut sealed: HashSet<ObjectId> = HashSet::new();
+        // A record that cannot be read is damage for `verify` to name
+        // (and `gc --prune` to refuse): it is passed over here.
         for p in self.packs() {
             for (id, off) in p.entries() {
-                if p.record_encoding(off, &id)? == Encoding::Age {
+                if matches!(p.record_encoding(off, &id), Ok(Encoding::Age)) {
                     sealed.insert(id);
                 }
             }
@@ -185,16 +187,16 @@ impl Store {
                 if !sealed.contains(&id) {
                     continue;
                 }
-                match p.record_encoding(off, &id)? {
-                    Encoding::Age => {}
-                    Encoding::Chunked => {
+                match p.record_encoding(off, &id) {
+                    Ok(Encoding::Age) | Err(_) => {}
+                    Ok(Encoding::Chunked) => {
                         let rec = p.read_record(off, &id)?;
                         if let Some(list) = super::decode_chunk_list(&rec.data) {
                             chunks.extend(list.into_iter().map(|(c, _)| c));
                         }
                         clear.insert(id);
                     }
-                    _ => {
+                    Ok(_) => {
                         clear.insert(id);
                     }
                 }
