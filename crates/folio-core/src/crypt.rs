@@ -295,10 +295,11 @@ impl Keys {
 }
 
 #[cfg(all(test, feature = "encryption"))]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn pair() -> (Seal, Keys) {
+    /// A fresh age key pair: its recipient's seal and its identity.
+    pub(crate) fn pair() -> (Seal, Keys) {
         let id = age::x25519::Identity::generate();
         let public = id.to_public().to_string();
         let secret = age::secrecy::ExposeSecret::expose_secret(&id.to_string()).to_string();

@@ -775,14 +775,7 @@ impl Store {
         self.reload_packs()?;
         let mut removed = 0;
         for id in ids {
-            for enc in LOOSE_ENCODINGS {
-                let p = self.loose_path(id, enc);
-                match fs::remove_file(&p) {
-                    Ok(()) => removed += 1,
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                    Err(e) => return Err(StoreError::io(&p, e)),
-                }
-            }
+            removed += self.remove_loose(id, &LOOSE_ENCODINGS)?;
         }
         let mut dirty = Vec::new();
         let mut keep = HashSet::new();
@@ -799,6 +792,25 @@ impl Store {
         }
         fsutil::sync_dir(&self.objects).map_err(|e| StoreError::io(&self.objects, e))?;
         Ok((removed, dirty.len() as u64))
+    }
+
+    /// Removes the loose files of `id` stored as any of `encodings`;
+    /// returns how many there were.
+    pub(crate) fn remove_loose(
+        &self,
+        id: &ObjectId,
+        encodings: &[Encoding],
+    ) -> Result<u64, StoreError> {
+        let mut removed = 0;
+        for enc in encodings {
+            let p = self.loose_path(id, *enc);
+            match fs::remove_file(&p) {
+                Ok(()) => removed += 1,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(StoreError::io(&p, e)),
+            }
+        }
+        Ok(removed)
     }
 
     /// Where copies of `id` are stored, bypassing what purges say: for

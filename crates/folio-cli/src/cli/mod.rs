@@ -835,6 +835,20 @@ pub fn out_json<T: serde::Serialize>(v: &T) -> Result {
 }
 
 /// `n` and a noun, plural unless `n` is 1: "1 event", "3 events".
+/// Records kept by id (purges, reseals) as JSON: each as stored, with its
+/// id as `record`.
+pub fn records_json<T: serde::Serialize>(
+    list: &[(folio_core::id::ObjectId, T)],
+) -> Vec<serde_json::Value> {
+    list.iter()
+        .map(|(id, r)| {
+            let mut v = serde_json::to_value(r).unwrap_or_default();
+            v["record"] = serde_json::Value::String(id.to_hex());
+            v
+        })
+        .collect()
+}
+
 pub fn count(n: impl Into<u64>, noun: &str) -> String {
     let n: u64 = n.into();
     match (n, noun.strip_suffix('y')) {

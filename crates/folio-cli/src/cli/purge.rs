@@ -44,15 +44,7 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
     if a.list {
         let purges = repo.purges()?;
         if a.json {
-            let list: Vec<serde_json::Value> = purges
-                .iter()
-                .map(|(id, r)| {
-                    let mut v = serde_json::to_value(r).unwrap_or_default();
-                    v["record"] = serde_json::Value::String(id.to_hex());
-                    v
-                })
-                .collect();
-            return out_json(&list);
+            return out_json(&super::records_json(&purges));
         }
         if purges.is_empty() {
             return out("no purges recorded\n");

@@ -35,15 +35,7 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
     if a.list {
         let list = repo.reseals()?;
         if a.json {
-            let v: Vec<serde_json::Value> = list
-                .iter()
-                .map(|(id, r)| {
-                    let mut v = serde_json::to_value(r).unwrap_or_default();
-                    v["record"] = serde_json::Value::String(id.to_hex());
-                    v
-                })
-                .collect();
-            return out_json(&v);
+            return out_json(&super::records_json(&list));
         }
         if list.is_empty() {
             return out("no reseals recorded\n");

@@ -15,6 +15,20 @@ fn with_key_in(e: &Env, dir: &std::path::Path, name: &str, args: &[&str]) -> std
     with_key(e, name, &all)
 }
 
+/// A repository whose only recipient is alice, nothing encrypted yet:
+/// the repository, its config's path and the config's text.
+fn with_alice_as_recipient() -> (Env, std::path::PathBuf, String) {
+    let e = Env::new();
+    let config = e.p(".folio/config.toml");
+    let mut text = std::fs::read_to_string(&config).expect("config");
+    text += &format!(
+        "\n[encryption]\nrecipients = [{:?}]\n",
+        key_text("alice.pub")
+    );
+    std::fs::write(&config, &text).expect("write");
+    (e, config, text)
+}
+
 fn stderr(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stderr).to_string()
 }
@@ -175,14 +189,7 @@ fn a_removed_recipient_opens_nothing_after_reseal_here_on_the_remote_and_in_clon
 
 #[test]
 fn content_committed_in_the_clear_is_sealed_and_its_plaintext_leaves_the_store() {
-    let e = Env::new();
-    let config = e.p(".folio/config.toml");
-    let mut text = std::fs::read_to_string(&config).expect("config");
-    text += &format!(
-        "\n[encryption]\nrecipients = [{:?}]\n",
-        key_text("alice.pub")
-    );
-    std::fs::write(&config, &text).expect("write");
+    let (e, config, text) = with_alice_as_recipient();
     // A small file, a large text file (stored in chunks) with a mark in
     // many chunks, a table, and a file of another dataset classified pii.
     e.write("people/note.txt", format!("call {}\n", MARKS[2]).as_bytes());
@@ -372,14 +379,7 @@ fn an_interrupted_reseal_is_finished_and_leaves_no_plaintext() {
         ),
         ("reseal:recorded", vec!["gc"]),
     ] {
-        let e = Env::new();
-        let config = e.p(".folio/config.toml");
-        let mut text = std::fs::read_to_string(&config).expect("config");
-        text += &format!(
-            "\n[encryption]\nrecipients = [{:?}]\n",
-            key_text("alice.pub")
-        );
-        std::fs::write(&config, &text).expect("write");
+        let (e, config, text) = with_alice_as_recipient();
         let mut long = String::new();
         for i in 0..30_000 {
             long += &format!("row {i} {} {}\n", MARKS[0], i * 31 % 997);

@@ -169,14 +169,7 @@ impl Store {
         }
         let mut removed = 0;
         for id in &sealed {
-            for enc in [Encoding::Raw, Encoding::Zstd] {
-                let p = self.loose_path(id, enc);
-                match fs::remove_file(&p) {
-                    Ok(()) => removed += 1,
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                    Err(e) => return Err(StoreError::io(&p, e)),
-                }
-            }
+            removed += self.remove_loose(id, &[Encoding::Raw, Encoding::Zstd])?;
         }
         let mut dirty = Vec::new();
         let mut keep = HashSet::new();
@@ -247,25 +240,11 @@ impl Store {
     ) -> Result<(u64, u64), StoreError> {
         self.reload_packs()?;
         let mut removed = 0;
-        let mut remove = |p: PathBuf| -> Result<(), StoreError> {
-            match fs::remove_file(&p) {
-                Ok(()) => {
-                    removed += 1;
-                    Ok(())
-                }
-                Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-                Err(e) => Err(StoreError::io(&p, e)),
-            }
-        };
         for id in small {
-            for enc in LOOSE_ENCODINGS {
-                remove(self.loose_path(id, enc))?;
-            }
+            removed += self.remove_loose(id, &LOOSE_ENCODINGS)?;
         }
         for id in large {
-            for enc in [Encoding::Raw, Encoding::Zstd] {
-                remove(self.loose_path(id, enc))?;
-            }
+            removed += self.remove_loose(id, &[Encoding::Raw, Encoding::Zstd])?;
         }
         let gone: HashSet<ObjectId> = small.iter().chain(large).copied().collect();
         let mut dirty = Vec::new();
@@ -297,16 +276,8 @@ impl Store {
 mod tests {
     use super::*;
     use crate::crypt::Keys;
+    use crate::crypt::tests::pair;
     use std::sync::Arc;
-
-    fn pair() -> (Seal, Keys) {
-        let id = age::x25519::Identity::generate();
-        let public = id.to_public().to_string();
-        let secret = age::secrecy::ExposeSecret::expose_secret(&id.to_string()).to_string();
-        let seal = Seal::parse(&[public]).expect("recipient");
-        let keys = Keys::parse(format!("# test\n{secret}\n").as_bytes(), "test").expect("keys");
-        (seal, keys)
-    }
 
     fn open_with(s: &Store, keys: &Arc<Keys>, id: &ObjectId) -> Result<Vec<u8>, StoreError> {
         s.set_keys(keys.clone(), Arc::new(Default::default()));
