@@ -7,6 +7,7 @@
 //! (docs/FORMAT.md), which does not depend on quoting, JSON key order or
 //! line endings.
 
+pub mod chunkset;
 pub mod manifest;
 pub mod merge;
 #[cfg(feature = "parquet")]

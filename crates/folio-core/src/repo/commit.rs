@@ -666,17 +666,21 @@ fn store_tables(
             let rows = sealing.writer_for(&b.path).unwrap_or(writer);
             refuse_purged_rows(writer, &b.path, chunks)?;
             chunks
+                .ids()
                 .par_iter()
-                .try_for_each(|(id, bytes)| rows.put_with_id(*id, bytes))
+                .try_for_each(|id| -> Result<(), RepoError> {
+                    let bytes = chunks.get(id)?.expect("listed");
+                    Ok(rows.put_with_id(*id, &bytes)?)
+                })
                 .map_err(|e| match e {
                     // A purged row, committed again (D86).
-                    crate::store::StoreError::Purged { record, .. } => {
+                    RepoError::Store(crate::store::StoreError::Purged { record, .. }) => {
                         RepoError::from(crate::snapshot::SnapshotError::Purged {
                             path: b.path.clone().into(),
                             record,
                         })
                     }
-                    other => other.into(),
+                    other => other,
                 })?;
             writer.put(&b.manifest.encode())?;
         }
@@ -718,9 +722,11 @@ fn add_skeletons(
         let mut columns = crate::ledger::rows::mapped_columns(&t.meta);
         columns.extend(t.links.as_ref().map(|l| l.column.clone()));
         let made = chunks
+            .ids()
             .par_iter()
-            .map(|(id, bytes)| {
-                let (sid, sbytes) = crate::table::manifest::skeleton(*id, bytes, &columns)?;
+            .map(|id| {
+                let bytes = chunks.get(id)?.expect("listed");
+                let (sid, sbytes) = crate::table::manifest::skeleton(*id, &bytes, &columns)?;
                 writer.put_with_id(sid, &sbytes)?;
                 Ok((*id, (sid, sbytes)))
             })
@@ -862,14 +868,15 @@ fn batch_flags(opts: &CommitOptions) -> Vec<&'static str> {
 fn refuse_purged_rows(
     writer: &crate::store::Writer,
     path: &str,
-    chunks: &[(crate::id::ObjectId, Vec<u8>)],
+    chunks: &crate::table::chunkset::ChunkSet,
 ) -> Result<(), RepoError> {
     let purged = writer.purged();
     if purged.hashes.is_empty() {
         return Ok(());
     }
-    for (id, bytes) in chunks {
-        for row in crate::table::manifest::decode_chunk(*id, bytes)? {
+    for id in chunks.ids() {
+        let bytes = chunks.get(&id)?.expect("listed");
+        for row in crate::table::manifest::decode_chunk(id, &bytes)? {
             let h = crate::id::ObjectId(crate::table::row_hash(&row.body));
             if purged.hashes.contains(&h) {
                 return Err(RepoError::PurgedContent(format!(

@@ -264,8 +264,7 @@ impl Repo {
         let mut tables = BTreeMap::new();
         for b in self.build_tables(&files, &parent)? {
             let id = b.manifest.id();
-            let chunks = b.chunks.map(|c| c.into_iter().collect());
-            tables.insert(b.path, (id, b.manifest, chunks));
+            tables.insert(b.path, (id, b.manifest, b.chunks));
         }
         Ok(Side {
             label: DiffSide::WorkTree,
@@ -521,7 +520,7 @@ fn file_entry(d: Option<&DatasetEntry>) -> Option<&DatasetEntry> {
 type SideTable = (
     crate::id::ManifestId,
     Manifest,
-    Option<HashMap<ObjectId, Vec<u8>>>,
+    Option<crate::table::chunkset::ChunkSet>,
 );
 
 fn chunk_source<'a>(repo: &'a Repo, t: &'a SideTable) -> &'a dyn ChunkSource {

@@ -282,11 +282,8 @@ impl Repo {
                 // A linked table's rows describe files: they are not
                 // examples of their own (D76).
                 let old_side = old.map(|m| (m, &self.store as &dyn ChunkSource));
-                let mem: Option<HashMap<crate::id::ObjectId, &[u8]>> = new
-                    .and_then(|b| b.chunks.as_ref())
-                    .map(|c| c.iter().map(|(id, b)| (*id, b.as_slice())).collect());
                 let new_side = new.map(|b| {
-                    let src: &dyn ChunkSource = match &mem {
+                    let src: &dyn ChunkSource = match &b.chunks {
                         Some(m) => m,
                         None => &self.store,
                     };
@@ -304,14 +301,15 @@ impl Repo {
                 continue;
             }
             // The new chunks, and the skeletons of an encrypted table's.
-            let mem: Option<HashMap<crate::id::ObjectId, &[u8]>> = new.and_then(|b| {
-                let c = b.chunks.as_ref()?;
-                Some(
-                    c.iter()
-                        .chain(&b.skeletons)
+            let mem: Option<WithSkeletons<'_>> = new.and_then(|b| {
+                Some(WithSkeletons {
+                    chunks: b.chunks.as_ref()?,
+                    skeletons: b
+                        .skeletons
+                        .iter()
                         .map(|(id, x)| (*id, x.as_slice()))
                         .collect(),
-                )
+                })
             });
             // A sealed table's rows are compared as skeletons (D83): the
             // same walk the ledger makes later, and no identity needed.
@@ -397,10 +395,7 @@ impl Repo {
                     None => continue,
                 },
             };
-            let mem: Option<HashMap<crate::id::ObjectId, &[u8]>> = built
-                .and_then(|b| b.chunks.as_ref())
-                .map(|c| c.iter().map(|(id, b)| (*id, b.as_slice())).collect());
-            let src: &dyn ChunkSource = match &mem {
+            let src: &dyn ChunkSource = match built.and_then(|b| b.chunks.as_ref()) {
                 Some(m) => m,
                 None => &self.store,
             };
@@ -770,4 +765,20 @@ pub fn read_sidecar(
         }
     }
     Ok(out)
+}
+
+/// The chunks a commit just built, and the skeletons of an encrypted
+/// table's (read first).
+struct WithSkeletons<'a> {
+    chunks: &'a crate::table::chunkset::ChunkSet,
+    skeletons: HashMap<crate::id::ObjectId, &'a [u8]>,
+}
+
+impl ChunkSource for WithSkeletons<'_> {
+    fn chunk(&self, id: &crate::id::ObjectId) -> Result<Vec<u8>, crate::table::TableError> {
+        match self.skeletons.get(id) {
+            Some(b) => Ok(b.to_vec()),
+            None => self.chunks.chunk(id),
+        }
+    }
 }

@@ -49,7 +49,7 @@ pub struct BuiltTable {
     /// The manifest.
     pub manifest: Manifest,
     /// Newly built chunks (`None` when the parent's manifest was reused).
-    pub chunks: Option<Chunks>,
+    pub chunks: Option<crate::table::chunkset::ChunkSet>,
     /// The skeletons of new chunks of an encrypted table (D83), as stored.
     pub skeletons: Chunks,
 }

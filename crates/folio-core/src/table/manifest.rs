@@ -9,6 +9,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
+use super::chunkset::ChunkSet;
 use super::read::{ReadSummary, RowSink};
 use super::spill::{Run, Spill};
 use super::{
@@ -335,7 +336,7 @@ fn boundary(ident: &[u8], keyed: bool) -> bool {
     u32::from_le_bytes([h[0], h[1], h[2], h[3]]) % CHUNK_DIVISOR == CHUNK_DIVISOR - 1
 }
 
-/// Encoded chunks of a manifest, by id.
+/// Encoded chunks (skeletons) by id.
 pub type Chunks = Vec<(ObjectId, Vec<u8>)>;
 
 /// Reads the table at `path` (whose blob id is `blob`) and builds its
@@ -345,7 +346,7 @@ pub fn build(
     path: &Path,
     blob: ObjectId,
     settings: &TableSettings,
-) -> Result<(Manifest, Chunks), TableError> {
+) -> Result<(Manifest, ChunkSet), TableError> {
     build_with(path, blob, settings, None)
 }
 
@@ -357,7 +358,7 @@ pub fn build_with(
     blob: ObjectId,
     settings: &TableSettings,
     spill: Option<&Spill>,
-) -> Result<(Manifest, Chunks), TableError> {
+) -> Result<(Manifest, ChunkSet), TableError> {
     let mut c = Collector {
         path,
         key: &settings.key,
@@ -378,7 +379,9 @@ pub fn build_with(
         Some(blob),
     )?;
     let keyed = !settings.key.is_empty();
-    let mut g = Grouper::new(path, keyed);
+    // New chunks past the budget wait in a spool file too.
+    let set = ChunkSet::new(spill.map(|sp| (sp.dir.clone(), sp.budget)));
+    let mut g = Grouper::new(path, keyed, set);
     match spill {
         Some(sp) if !c.runs.is_empty() => {
             c.spill_run(&sp.dir)?;
@@ -394,7 +397,7 @@ pub fn build_with(
             }
         }
     }
-    let (chunks, refs, duplicates) = g.finish();
+    let (chunks, refs, duplicates) = g.finish()?;
     let m = Manifest {
         blob,
         format: settings.format,
@@ -409,6 +412,9 @@ pub fn build_with(
     Ok((m, chunks))
 }
 
+/// A row's identity and body buffers, given back for reuse.
+type Buffers = (Vec<u8>, Vec<u8>);
+
 /// Rows in identity order grouped into distinct rows with their counts
 /// and cut into chunks.
 struct Grouper<'a> {
@@ -420,12 +426,12 @@ struct Grouper<'a> {
     cur: Vec<u8>,
     cur_rows: u32,
     duplicates: u64,
-    chunks: Chunks,
+    chunks: ChunkSet,
     refs: Vec<ChunkRef>,
 }
 
 impl<'a> Grouper<'a> {
-    fn new(path: &'a Path, keyed: bool) -> Self {
+    fn new(path: &'a Path, keyed: bool, chunks: ChunkSet) -> Self {
         Grouper {
             path,
             keyed,
@@ -434,7 +440,7 @@ impl<'a> Grouper<'a> {
             cur: Vec::new(),
             cur_rows: 0,
             duplicates: 0,
-            chunks: Vec::new(),
+            chunks,
             refs: Vec::new(),
         }
     }
@@ -455,7 +461,7 @@ impl<'a> Grouper<'a> {
             self.count += 1;
             return Ok(());
         }
-        let reuse = self.emit();
+        let reuse = self.emit()?;
         let (mut i, mut b) = reuse.unwrap_or_default();
         i.clear();
         i.extend_from_slice(ident);
@@ -467,8 +473,10 @@ impl<'a> Grouper<'a> {
     }
 
     /// Writes the waiting row; gives its buffers back for reuse.
-    fn emit(&mut self) -> Option<(Vec<u8>, Vec<u8>)> {
-        let (ident, body, _) = self.prev.take()?;
+    fn emit(&mut self) -> Result<Option<Buffers>, TableError> {
+        let Some((ident, body, _)) = self.prev.take() else {
+            return Ok(None);
+        };
         self.duplicates += u64::from(self.count - 1);
         put_row(
             &mut self.cur,
@@ -484,21 +492,22 @@ impl<'a> Grouper<'a> {
                 &mut self.cur_rows,
                 &mut self.chunks,
                 &mut self.refs,
-            );
+            )?;
         }
-        Some((ident, body))
+        Ok(Some((ident, body)))
     }
 
-    fn finish(mut self) -> (Chunks, Vec<ChunkRef>, u64) {
-        self.emit();
+    fn finish(mut self) -> Result<(ChunkSet, Vec<ChunkRef>, u64), TableError> {
+        self.emit()?;
         flush(
             self.keyed,
             &mut self.cur,
             &mut self.cur_rows,
             &mut self.chunks,
             &mut self.refs,
-        );
-        (self.chunks, self.refs, self.duplicates)
+        )?;
+        self.chunks.done()?;
+        Ok((self.chunks, self.refs, self.duplicates))
     }
 }
 
@@ -519,11 +528,11 @@ fn flush(
     keyed: bool,
     cur: &mut Vec<u8>,
     rows: &mut u32,
-    chunks: &mut Chunks,
+    chunks: &mut ChunkSet,
     refs: &mut Vec<ChunkRef>,
-) {
+) -> Result<(), TableError> {
     if *rows == 0 {
-        return;
+        return Ok(());
     }
     let mut bytes = Vec::with_capacity(CHUNK_TAG.len() + 5 + cur.len());
     bytes.extend_from_slice(CHUNK_TAG);
@@ -536,8 +545,9 @@ fn flush(
         rows: *rows,
         skeleton: None,
     });
-    chunks.push((id, bytes));
+    chunks.push(id, &bytes)?;
     *rows = 0;
+    Ok(())
 }
 
 /// The skeleton of a chunk (D83): each row's identity and count, and as
@@ -1188,7 +1198,10 @@ mod tests {
             let mem = build(&p, blob, &set);
             let ext = build_with(&p, blob, &set, Some(&spill));
             match (mem, ext) {
-                (Ok(a), Ok(b)) => proptest::prop_assert_eq!(a, b),
+                (Ok(a), Ok(b)) => {
+                    proptest::prop_assert_eq!(&a.0, &b.0);
+                    proptest::prop_assert_eq!(a.1.to_vec().expect("read"), b.1.to_vec().expect("read"));
+                }
                 (Err(a), Err(b)) => proptest::prop_assert_eq!(a.to_string(), b.to_string()),
                 (a, b) => proptest::prop_assert!(false, "{a:?} vs {b:?}"),
             }
@@ -1384,7 +1397,7 @@ mod tests {
         let p = d.join("t.csv");
         std::fs::write(&p, content).expect("write");
         let (m, chunks) = build(&p, ObjectId::of(content.as_bytes()), &settings(key))?;
-        Ok((m, chunks.into_iter().collect()))
+        Ok((m, chunks.to_vec()?.into_iter().collect()))
     }
 
     #[test]
