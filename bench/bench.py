@@ -281,6 +281,10 @@ class Bench:
                         setup=lambda: fresh(out), env=env)
             self.record(case + ": checkout", label, t, m)
             fresh(out)
+            if sealed:
+                # Key rotation (D89): every object opened and sealed again.
+                t, m = run(f"{f} reseal --reason rotation && sync", base, env)
+                self.record(case + ": reseal", label, t, m)
         fresh(base / ".folio")
 
     def table(self, rows):
