@@ -410,6 +410,54 @@ class Bench:
         self.record(case + ": audit --rev HEAD", "folio", t, m, f"{rows} examples")
         self.rows_audit = (t, m)
 
+    def big_table(self, rows):
+        """Issue 13's 10,000,000-row target, CSV: commit, re-commit after
+        changing 1% of the rows, diff of that 1%, drift computed and
+        cached; one run each (each step changes the repository)."""
+        base = OUT / f"big-{rows}"
+        path = base / "t.csv"
+        old = base / "t.orig.csv"
+        if not old.exists():
+            print(f"generating a {rows}-row keyed CSV ...", flush=True)
+            base.mkdir(parents=True, exist_ok=True)
+            rng = random.Random(13)
+            with open(old, "w") as out:
+                out.write("id,x,y,label,who,conf\n")
+                for i in range(rows):
+                    out.write(f"{i},{rng.randrange(10**6)},{rng.random():.6f},{rng.choice('abc')},"
+                              f"{rng.choice(['ann', 'bob', 'cy'])},{rng.randrange(1000) / 1000}\n")
+        shutil.copy(old, path)
+        f, env = self.folio, self.env
+        fresh(base / ".folio")
+        run(f"{f} init", base)
+        with open(base / ".folio/config.toml", "a") as c:
+            c.write('[tables."t.csv"]\nkey = ["id"]\n')
+        size = path.stat().st_size
+        case = f"{rows}-row keyed CSV ({size / 2**20:.0f} MiB)"
+        t, m = run(f"{f} commit t.csv -m one", base, env)
+        self.record(case + ": commit", "folio", t, m, "target < 15 s, < 500 MB")
+        # 1% of the rows get a new x, at random places.
+        rng = random.Random(14)
+        chosen = set(rng.sample(range(rows), rows // 100))
+        with open(old) as src, open(path, "w") as out:
+            out.write(next(src))
+            for i, line in enumerate(src):
+                if i in chosen:
+                    parts = line.split(",")
+                    parts[1] = str(int(parts[1]) + 1)
+                    line = ",".join(parts)
+                out.write(line)
+        t, m = run(f"{f} commit t.csv -m two", base, env)
+        self.record(case + ": re-commit, 1% changed", "folio", t, m, "target < 5 s")
+        t, m = run(f"{f} diff HEAD~1 HEAD --stat > /dev/null", base, env)
+        self.record(case + ": diff --stat of the 1%", "folio", t, m, "target < 3 s")
+        t, m = run(f"{f} drift HEAD~1 HEAD > /dev/null", base, env, check=False)
+        self.record(case + ": drift (profiles computed)", "folio", t, m, "target < 25 s")
+        t, m = run(f"{f} drift HEAD~1 HEAD > /dev/null", base, env, check=False)
+        self.record(case + ": drift (profiles cached)", "folio", t, m, "target < 1 s")
+        fresh(base / ".folio")
+        path.unlink()
+
     def memory(self, sizes):
         """Issue 13's measured table: a commit's time and peak memory as the
         rows grow (the first N rows of the issue-11 keyed CSV, 6 columns),
@@ -793,7 +841,7 @@ def main():
     ap.add_argument("--quick", action="store_true", help="10x smaller datasets, one run each")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--only", nargs="+", metavar="CASE",
-                    help="run only these cases (small, large, encrypted, table, ledger, merge, drift, book, rows, purge, memory, remote); no summary")
+                    help="run only these cases (small, large, encrypted, table, ledger, merge, drift, book, rows, purge, memory, big, remote); no summary")
     args = ap.parse_args()
     folio = os.path.realpath(args.folio)
     OUT.mkdir(exist_ok=True)
@@ -811,6 +859,7 @@ def main():
                  "book": lambda: b.book(10_000 // scale),
                  "rows": lambda: b.rows_by_reference(5_000_000 // scale),
                  "purge": lambda: b.purge(1_000_000 // scale, 1_000 // scale, 10),
+                 "big": lambda: b.big_table(10_000_000 // scale),
                  "memory": lambda: b.memory([n // scale for n in (1_000_000, 2_500_000, 5_000_000)]),
                  "remote": lambda: remote_case(b, 100_000 // scale, 1000 // scale)}
         for c in args.only:
