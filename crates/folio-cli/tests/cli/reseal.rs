@@ -406,6 +406,13 @@ fn an_interrupted_reseal_is_finished_and_leaves_no_plaintext() {
             !plaintext_in(&e.p(".folio")).is_empty(),
             "{failpoint} left plaintext"
         );
+        if failpoint == "reseal:copied" {
+            // verify names the clear copies left beside sealed ones.
+            let out = e.cmd(&["verify"]).output().expect("run");
+            assert_eq!(out.status.code(), Some(70), "{failpoint}");
+            let text = String::from_utf8_lossy(&out.stdout).to_string();
+            assert!(text.contains("sealed and also in the clear"), "{text}");
+        }
         e.ok(&finish);
         assert_eq!(
             plaintext_in(&e.p(".folio")),

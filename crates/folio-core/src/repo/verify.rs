@@ -174,6 +174,17 @@ impl Repo {
                 detail: e.to_string(),
             });
         }
+        // An interrupted reseal leaves copies in the clear beside sealed
+        // ones: plaintext the user believes sealed (D89).
+        for id in self.store.clear_beside_sealed()? {
+            r.problems.push(Problem {
+                file: self.store.objects_dir().to_path_buf(),
+                detail: format!(
+                    "object {} is stored sealed and also in the clear (an interrupted reseal): run `folio reseal` again or `folio gc` to remove the clear copy",
+                    id.short(12)
+                ),
+            });
+        }
         if let Err(e) = self.access_entries() {
             r.problems.push(Problem {
                 file: self.dot.join("access"),

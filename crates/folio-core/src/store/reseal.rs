@@ -141,6 +141,33 @@ impl Store {
         })
     }
 
+    /// Objects stored both sealed and in the clear (what an interrupted
+    /// reseal leaves), for `verify` to name. Unreadable records are passed
+    /// over (`verify` names them as damage).
+    pub fn clear_beside_sealed(&self) -> Result<Vec<ObjectId>, StoreError> {
+        let mut sealed: HashSet<ObjectId> = HashSet::new();
+        let mut clear: HashSet<ObjectId> = HashSet::new();
+        for p in self.packs() {
+            for (id, off) in p.entries() {
+                match p.record_encoding(off, &id) {
+                    Ok(Encoding::Age) => sealed.insert(id),
+                    Ok(_) => clear.insert(id),
+                    Err(_) => false,
+                };
+            }
+        }
+        for (id, path) in self.loose_objects()? {
+            if path.extension().is_some_and(|e| e == "age") {
+                sealed.insert(id);
+            } else {
+                clear.insert(id);
+            }
+        }
+        let mut both: Vec<ObjectId> = sealed.intersection(&clear).copied().collect();
+        both.sort();
+        Ok(both)
+    }
+
     /// Removes the copies in the clear of objects also stored sealed
     /// (what an interrupted reseal leaves): loose raw or compressed files,
     /// and records of other encodings in packs (rewritten without them).
