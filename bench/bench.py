@@ -145,6 +145,16 @@ def touch_percent(data: Path, pct: float, seed: int):
     return len(chosen)
 
 
+def gen_keyed_csv(path: Path, rows: int, seed: int):
+    """The issue-11 table: `id,x,y,label,who,conf`, keyed by id."""
+    rng = random.Random(seed)
+    with open(path, "w") as out:
+        out.write("id,x,y,label,who,conf\n")
+        for i in range(rows):
+            out.write(f"{i},{rng.randrange(10**6)},{rng.random():.6f},{rng.choice('abc')},"
+                      f"{rng.choice(['ann', 'bob', 'cy'])},{rng.randrange(1000) / 1000}\n")
+
+
 def fresh(path: Path):
     if path.exists():
         shutil.rmtree(path)
@@ -381,12 +391,7 @@ class Bench:
         if not path.exists():
             print(f"generating a {rows}-row keyed CSV ...", flush=True)
             base.mkdir(parents=True, exist_ok=True)
-            rng = random.Random(5)
-            with open(path, "w") as out:
-                out.write("id,x,y,label,who,conf\n")
-                for i in range(rows):
-                    out.write(f"{i},{rng.randrange(10**6)},{rng.random():.6f},{rng.choice('abc')},"
-                              f"{rng.choice(['ann', 'bob', 'cy'])},{rng.randrange(1000) / 1000}\n")
+            gen_keyed_csv(path, rows, 5)
         f, env = self.folio, self.env
         fresh(base / ".folio")
         run(f"{f} init", base)
@@ -420,12 +425,7 @@ class Bench:
         if not old.exists():
             print(f"generating a {rows}-row keyed CSV ...", flush=True)
             base.mkdir(parents=True, exist_ok=True)
-            rng = random.Random(13)
-            with open(old, "w") as out:
-                out.write("id,x,y,label,who,conf\n")
-                for i in range(rows):
-                    out.write(f"{i},{rng.randrange(10**6)},{rng.random():.6f},{rng.choice('abc')},"
-                              f"{rng.choice(['ann', 'bob', 'cy'])},{rng.randrange(1000) / 1000}\n")
+            gen_keyed_csv(old, rows, 13)
         shutil.copy(old, path)
         f, env = self.folio, self.env
         fresh(base / ".folio")

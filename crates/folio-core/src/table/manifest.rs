@@ -486,26 +486,25 @@ impl<'a> Grouper<'a> {
         );
         self.cur_rows += 1;
         if boundary(&ident, self.keyed) || self.cur_rows as usize >= MAX_CHUNK_ROWS {
-            flush(
-                self.keyed,
-                &mut self.cur,
-                &mut self.cur_rows,
-                &mut self.chunks,
-                &mut self.refs,
-            )?;
+            self.cut()?;
         }
         Ok(Some((ident, body)))
     }
 
-    fn finish(mut self) -> Result<(ChunkSet, Vec<ChunkRef>, u64), TableError> {
-        self.emit()?;
+    /// Ends the chunk being filled.
+    fn cut(&mut self) -> Result<(), TableError> {
         flush(
             self.keyed,
             &mut self.cur,
             &mut self.cur_rows,
             &mut self.chunks,
             &mut self.refs,
-        )?;
+        )
+    }
+
+    fn finish(mut self) -> Result<(ChunkSet, Vec<ChunkRef>, u64), TableError> {
+        self.emit()?;
+        self.cut()?;
         self.chunks.done()?;
         Ok((self.chunks, self.refs, self.duplicates))
     }
