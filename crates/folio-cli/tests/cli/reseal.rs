@@ -377,7 +377,7 @@ fn an_interrupted_reseal_is_finished_and_leaves_no_plaintext() {
             "reseal:copied",
             vec!["reseal", "--clear-only", "--reason", "again"],
         ),
-        ("reseal:recorded", vec!["gc"]),
+        ("reseal:recorded", vec!["gc", "--prune"]),
     ] {
         let (e, config, text) = with_alice_as_recipient();
         let mut long = String::new();
@@ -455,4 +455,52 @@ fn a_damaged_reseal_record_is_reported_by_verify_and_stops_push() {
     ]);
     let err = e.fails(&["push", "origin", "main"], 70);
     assert!(err.contains("reseals"), "{err}");
+}
+
+/// Every file under `.folio/packs` and `.folio/objects`, with its bytes.
+fn stored(e: &Env) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut out: Vec<_> = ["packs", "objects"]
+        .iter()
+        .flat_map(|d| crate::walkdir(&e.p(&format!(".folio/{d}"))))
+        .map(|p| {
+            let b = std::fs::read(&p).expect("read");
+            (p, b)
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn a_reseal_that_cannot_open_an_object_changes_nothing() {
+    let (e, config, text) = with_alice_as_recipient();
+    // In the clear: a small file and a large one; sealed: a large file of
+    // another dataset.
+    e.write("people/note.txt", format!("{}\n", MARKS[2]).as_bytes());
+    e.write("people/scan.bin", &crate::noise(700 * 1024, 8));
+    e.ok(&["commit", "people", "-m", "clear"]);
+    std::fs::write(
+        &config,
+        format!("{text}[datasets.people]\nencrypt = true\n[datasets.vault]\nencrypt = true\n"),
+    )
+    .expect("write");
+    // Large, so it is opened after the small objects were sealed.
+    e.write("vault/a.bin", &crate::noise(700 * 1024, 20));
+    e.ok(&["commit", "vault", "-m", "sealed"]);
+    let before = stored(&e);
+    // Without an identity the sealed object does not open: refused, and
+    // nothing of the files in the clear was sealed or removed either.
+    let err = e.fails(&["reseal", "--reason", "rotate"], 1);
+    assert!(err.contains("FOLIO_IDENTITY"), "{err}");
+    assert!(stored(&e) == before, "a failed reseal changed the store");
+    assert!(!e.p(".folio/reseals").exists());
+    // With one, it all goes through.
+    let o = with_key(&e, "alice.txt", &["reseal", "--reason", "rotate", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(
+        (r["resealed"].as_u64(), r["sealed"].as_u64()),
+        (Some(1), Some(2)),
+        "{r}"
+    );
 }

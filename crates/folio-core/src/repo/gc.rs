@@ -119,10 +119,10 @@ impl Repo {
         if prune {
             // An interrupted purge left copies of what it erased.
             self.finish_purges(lock)?;
+            // An interrupted reseal left copies in the clear beside sealed
+            // ones; repacking must not keep the wrong one (D89).
+            self.finish_reseals()?;
         }
-        // An interrupted reseal left copies in the clear beside sealed
-        // ones; repacking must not keep the wrong one (D89).
-        self.finish_reseals()?;
         let keep = self.reachable(now)?;
         let mut rep = GcReport {
             reachable: keep.len() as u64,

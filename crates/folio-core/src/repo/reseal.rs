@@ -177,7 +177,7 @@ impl Repo {
             erased: chunks,
         };
         // The record before the chunks go: an interruption from here is
-        // finished from it by the next reseal, fetch or `gc`.
+        // finished from it by the next reseal or `gc --prune`.
         report.record = Some(self.write_reseal_record(&record.encode())?);
         crate::failpoint::hit("reseal:recorded");
         let (gone, packs) = self.store.erase(&record.erased.iter().copied().collect())?;

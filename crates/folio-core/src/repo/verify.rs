@@ -180,7 +180,7 @@ impl Repo {
             r.problems.push(Problem {
                 file: self.store.objects_dir().to_path_buf(),
                 detail: format!(
-                    "object {} is stored sealed and also in the clear (an interrupted reseal): run `folio reseal` again or `folio gc` to remove the clear copy",
+                    "object {} is stored sealed and also in the clear (an interrupted reseal): run `folio reseal` again or `folio gc --prune` to remove the clear copy",
                     id.short(12)
                 ),
             });

@@ -45,8 +45,10 @@ impl Store {
     /// read policy given apply, as for any read) and its plaintext checked
     /// against its id before it is sealed again; one stored in the clear
     /// is read and checked. Small objects go into one new pack, large ones
-    /// become loose `.age` files; the old copies are removed only after.
-    /// An interruption leaves the old copy beside the new one (either
+    /// become loose `.age` files — none installed until every one is
+    /// written, so a failure (an object that does not open) changes
+    /// nothing; the old copies are removed only after. An interruption
+    /// past that leaves the old copy beside the new one (either
     /// opens for its recipients; running again finishes). The chunks of an
     /// object stored as a chunk list are left to the caller (other objects
     /// may use them). Call only under the repository lock.
@@ -68,30 +70,33 @@ impl Store {
                     &sealed,
                 )
             })?;
-        let pack = writer.into_inner().unwrap_or_else(|e| e.into_inner());
-        let new_pack = pack.finish()?.map(|idx| idx.with_extension("pack"));
-        large
+        // Large ones sealed into temporary files beside their places.
+        let sealed_large = large
             .par_iter()
-            .try_for_each(|id| -> Result<(), StoreError> {
+            .map(|id| -> Result<(PathBuf, TempFile), StoreError> {
                 let dest = self.loose_path(id, Encoding::Age);
                 let dir = dest.parent().expect("fan-out folder");
                 fsutil::create_dir_durable(dir).map_err(|e| StoreError::io(dir, e))?;
                 let mut tmp = TempFile::new_in(dir).map_err(|e| StoreError::io(dir, e))?;
-                let n = {
-                    let mut sealer =
-                        seal.sealer(io::BufWriter::with_capacity(CHUNK, tmp.file()))?;
-                    // Checked against the id before it is put in place.
-                    let n = self.copy_to(id, &mut sealer)?;
-                    sealer
-                        .finish()
-                        .and_then(|mut w| w.flush())
-                        .map_err(|e| StoreError::io(dir, e))?;
-                    n
-                };
-                tmp.persist(&dest).map_err(|e| StoreError::io(&dest, e))?;
+                let mut sealer = seal.sealer(io::BufWriter::with_capacity(CHUNK, tmp.file()))?;
+                // Checked against the id before it is put in place.
+                let n = self.copy_to(id, &mut sealer)?;
+                sealer
+                    .finish()
+                    .and_then(|mut w| w.flush())
+                    .map_err(|e| StoreError::io(dir, e))?;
                 bytes.fetch_add(n, Ordering::Relaxed);
-                Ok(())
-            })?;
+                Ok((dest, tmp))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        // Every new copy is written: only now is any installed (a failure
+        // before leaves the store as it was; the pack and the temporary
+        // files go when dropped).
+        let pack = writer.into_inner().unwrap_or_else(|e| e.into_inner());
+        let new_pack = pack.finish()?.map(|idx| idx.with_extension("pack"));
+        for (dest, tmp) in sealed_large {
+            tmp.persist(&dest).map_err(|e| StoreError::io(&dest, e))?;
+        }
         crate::failpoint::hit("reseal:copied");
         let (removed, packs) = self.drop_old_copies(&small, &large, new_pack.as_deref())?;
         Ok(Resealed {
