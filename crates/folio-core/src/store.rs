@@ -777,21 +777,46 @@ impl Store {
         for id in ids {
             removed += self.remove_loose(id, &LOOSE_ENCODINGS)?;
         }
+        let (records, packs) = self.repack_without(None, &mut |_, id, _| Ok(ids.contains(&id)))?;
+        fsutil::sync_dir(&self.objects).map_err(|e| StoreError::io(&self.objects, e))?;
+        Ok((removed + records, packs))
+    }
+
+    /// Rewrites every pack (but `skip`) that holds a record `drop` selects
+    /// (given the pack, the id and the record's offset) without those
+    /// records: the others are copied into one new pack, then the old
+    /// packs removed. Returns records dropped and packs rewritten.
+    pub(crate) fn repack_without(
+        &self,
+        skip: Option<&Path>,
+        drop: &mut dyn FnMut(&Pack, ObjectId, u64) -> Result<bool, StoreError>,
+    ) -> Result<(u64, u64), StoreError> {
         let mut dirty = Vec::new();
         let mut keep = HashSet::new();
+        let mut dropped = 0;
         for p in self.packs() {
-            let hit = p.entries().filter(|(id, _)| ids.contains(id)).count();
+            if Some(p.path.as_path()) == skip {
+                continue;
+            }
+            let mut kept = Vec::new();
+            let mut hit = 0;
+            for (id, off) in p.entries() {
+                if drop(&p, id, off)? {
+                    hit += 1;
+                } else {
+                    kept.push(id);
+                }
+            }
             if hit > 0 {
-                removed += hit as u64;
-                keep.extend(p.entries().map(|(id, _)| id).filter(|id| !ids.contains(id)));
+                dropped += hit;
+                keep.extend(kept);
                 dirty.push(p.path.clone());
             }
         }
         if !dirty.is_empty() {
             self.repack(&dirty, &keep)?;
         }
-        fsutil::sync_dir(&self.objects).map_err(|e| StoreError::io(&self.objects, e))?;
-        Ok((removed, dirty.len() as u64))
+        Ok((dropped, dirty.len() as u64))
     }
 
     /// Removes the loose files of `id` stored as any of `encodings`;

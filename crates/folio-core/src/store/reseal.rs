@@ -203,45 +203,26 @@ impl Store {
         for id in &sealed {
             removed += self.remove_loose(id, &[Encoding::Raw, Encoding::Zstd])?;
         }
-        let mut dirty = Vec::new();
-        let mut keep = HashSet::new();
+        // Records kept in a rewritten pack: those the dirty packs hold (a
+        // sealed copy elsewhere is not among them).
         let mut chunks = Vec::new();
-        for p in self.packs() {
-            let mut clear = HashSet::new();
-            for (id, off) in p.entries() {
-                if !sealed.contains(&id) {
-                    continue;
-                }
-                match p.record_encoding(off, &id) {
-                    Ok(Encoding::Age) | Err(_) => {}
-                    Ok(Encoding::Chunked) => {
-                        let rec = p.read_record(off, &id)?;
-                        if let Some(list) = super::decode_chunk_list(&rec.data) {
-                            chunks.extend(list.into_iter().map(|(c, _)| c));
-                        }
-                        clear.insert(id);
-                    }
-                    Ok(_) => {
-                        clear.insert(id);
-                    }
-                }
+        let (records, packs) = self.repack_without(None, &mut |p, id, off| {
+            if !sealed.contains(&id) {
+                return Ok(false);
             }
-            if !clear.is_empty() {
-                removed += clear.len() as u64;
-                keep.extend(
-                    p.entries()
-                        .map(|(id, _)| id)
-                        .filter(|id| !clear.contains(id)),
-                );
-                dirty.push(p.path.clone());
-            }
-        }
-        if !dirty.is_empty() {
-            // Records kept in a rewritten pack: those the dirty packs hold
-            // (a sealed copy elsewhere is not among them).
-            self.repack(&dirty, &keep)?;
-        }
-        Ok((removed, dirty.len() as u64, chunks))
+            Ok(match p.record_encoding(off, &id) {
+                Ok(Encoding::Age) | Err(_) => false,
+                Ok(Encoding::Chunked) => {
+                    let rec = p.read_record(off, &id)?;
+                    if let Some(list) = super::decode_chunk_list(&rec.data) {
+                        chunks.extend(list.into_iter().map(|(c, _)| c));
+                    }
+                    true
+                }
+                Ok(_) => true,
+            })
+        })?;
+        Ok((removed + records, packs, chunks))
     }
 
     /// Splits `ids` into those stored as pack records (other than chunk
@@ -279,28 +260,10 @@ impl Store {
             removed += self.remove_loose(id, &[Encoding::Raw, Encoding::Zstd])?;
         }
         let gone: HashSet<ObjectId> = small.iter().chain(large).copied().collect();
-        let mut dirty = Vec::new();
-        let mut keep = HashSet::new();
-        for p in self.packs() {
-            if Some(p.path.as_path()) == new_pack {
-                continue;
-            }
-            let hit = p.entries().filter(|(id, _)| gone.contains(id)).count();
-            if hit > 0 {
-                removed += hit as u64;
-                keep.extend(
-                    p.entries()
-                        .map(|(id, _)| id)
-                        .filter(|id| !gone.contains(id)),
-                );
-                dirty.push(p.path.clone());
-            }
-        }
-        if !dirty.is_empty() {
-            self.repack(&dirty, &keep)?;
-        }
+        let (records, packs) =
+            self.repack_without(new_pack, &mut |_, id, _| Ok(gone.contains(&id)))?;
         fsutil::sync_dir(&self.objects).map_err(|e| StoreError::io(&self.objects, e))?;
-        Ok((removed, dirty.len() as u64))
+        Ok((removed + records, packs))
     }
 }
 

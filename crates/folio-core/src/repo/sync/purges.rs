@@ -29,13 +29,17 @@ pub struct PurgeSync {
 }
 
 impl Repo {
-    /// The purge records a remote lists.
-    fn remote_purges(&self, conn: &Connection) -> Result<HashSet<ObjectId>, RepoError> {
+    /// The records a remote lists under `prefix` (`purges/`, `reseals/`):
+    /// their ids.
+    pub(super) fn remote_records(
+        &self,
+        conn: &Connection,
+        prefix: &str,
+    ) -> Result<HashSet<ObjectId>, RepoError> {
         let mut out = HashSet::new();
-        for l in conn.backend.list(PURGES)? {
-            let name = l.key.trim_start_matches(PURGES);
+        for l in conn.backend.list(prefix)? {
             // A key that is not an id is not folio's: left alone.
-            if let Ok(id) = name.parse::<ObjectId>() {
+            if let Ok(id) = l.key.trim_start_matches(prefix).parse::<ObjectId>() {
                 out.insert(id);
             }
         }
@@ -58,7 +62,7 @@ impl Repo {
         if local.is_empty() {
             return Ok(out);
         }
-        let have = self.remote_purges(conn)?;
+        let have = self.remote_records(conn, PURGES)?;
         let todo: Vec<(ObjectId, PurgeRecord)> = local
             .into_iter()
             .filter(|(id, _)| !have.contains(id))
@@ -187,7 +191,7 @@ impl Repo {
     /// and every local copy of what it erased removed.
     pub(super) fn fetch_purges(&self, conn: &Connection) -> Result<PurgeSync, RepoError> {
         let mut out = PurgeSync::default();
-        let remote = self.remote_purges(conn)?;
+        let remote = self.remote_records(conn, PURGES)?;
         let local: HashSet<ObjectId> = self.purge_records()?.into_iter().collect();
         let mut todo: Vec<ObjectId> = remote.difference(&local).copied().collect();
         if todo.is_empty() {

@@ -28,18 +28,6 @@ pub struct ResealSync {
 }
 
 impl Repo {
-    /// The reseal records a remote lists.
-    fn remote_reseals(&self, conn: &Connection) -> Result<HashSet<ObjectId>, RepoError> {
-        let mut out = HashSet::new();
-        for l in conn.backend.list(RESEALS)? {
-            // A key that is not an id is not folio's: left alone.
-            if let Ok(id) = l.key.trim_start_matches(RESEALS).parse::<ObjectId>() {
-                out.insert(id);
-            }
-        }
-        Ok(out)
-    }
-
     /// Carries this repository's reseals the remote has not had: every
     /// object they name that is stored sealed here is uploaded (small ones
     /// in one new pack, large ones to their keys), then the remote's other
@@ -57,7 +45,7 @@ impl Repo {
         if local.is_empty() {
             return Ok(out);
         }
-        let have = self.remote_reseals(conn)?;
+        let have = self.remote_records(conn, RESEALS)?;
         let todo: Vec<(ObjectId, ResealRecord)> = local
             .into_iter()
             .filter(|(id, _)| !have.contains(id))
@@ -125,7 +113,7 @@ impl Repo {
     /// record kept.
     pub(super) fn fetch_reseals(&self, conn: &Connection) -> Result<ResealSync, RepoError> {
         let mut out = ResealSync::default();
-        let remote = self.remote_reseals(conn)?;
+        let remote = self.remote_records(conn, RESEALS)?;
         let local: HashSet<ObjectId> = self.reseals()?.into_iter().map(|(id, _)| id).collect();
         let mut todo: Vec<ObjectId> = remote.difference(&local).copied().collect();
         if todo.is_empty() {
