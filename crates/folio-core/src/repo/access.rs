@@ -174,45 +174,38 @@ impl Repo {
                 .unwrap_or_else(|| UNCLASSIFIED.to_string())
         };
         let mut out: HashMap<ObjectId, BTreeSet<String>> = HashMap::new();
-        let mut seen = std::collections::HashSet::new();
-        for c in self.every_commit()? {
-            let commit = self.read_commit(c)?;
-            for d in &commit.datasets {
-                if !seen.insert((d.path.clone(), d.id)) {
-                    continue;
-                }
-                for (rel, e) in self.flatten_dataset(Some(d))? {
-                    if e.kind != crate::object::EntryKind::Tree {
-                        let path = super::join_path(&d.path, &rel);
-                        out.entry(e.id)
-                            .or_default()
-                            .insert(class(&ExampleId::file(&path)));
-                    }
-                }
+        let mut tables = Vec::new();
+        self.walk_history(
+            &mut |_, _, _, path, e| {
+                out.entry(e.id)
+                    .or_default()
+                    .insert(class(&ExampleId::file(&path)));
+                Ok(())
+            },
+            &mut |_, t| {
+                tables.push(t.clone());
+                Ok(())
+            },
+        )?;
+        for t in &tables {
+            let m = self.read_manifest(t.manifest)?;
+            let mut all = BTreeSet::new();
+            for ch in &m.chunks {
+                // Only a sealed chunk is gated; its skeleton names its rows.
+                let Some(s) = ch.skeleton else { continue };
+                let rows = crate::table::manifest::decode_chunk(s.0, &self.store.get(&s.0)?)?;
+                let classes: BTreeSet<String> = rows
+                    .iter()
+                    .map(|r| class(&ExampleId::row(&t.path, &r.ident)))
+                    .collect();
+                all.extend(classes.iter().cloned());
+                out.entry(ch.id.0).or_default().extend(classes);
             }
-            for t in &commit.tables {
-                if !seen.insert((t.path.clone(), t.manifest.0)) {
-                    continue;
-                }
-                let m = self.read_manifest(t.manifest)?;
-                let mut all = BTreeSet::new();
-                for ch in &m.chunks {
-                    // Only a sealed chunk is gated; its skeleton names its rows.
-                    let Some(s) = ch.skeleton else { continue };
-                    let rows = crate::table::manifest::decode_chunk(s.0, &self.store.get(&s.0)?)?;
-                    let classes: BTreeSet<String> = rows
-                        .iter()
-                        .map(|r| class(&ExampleId::row(&t.path, &r.ident)))
-                        .collect();
-                    all.extend(classes.iter().cloned());
-                    out.entry(ch.id.0).or_default().extend(classes);
-                }
-                if !all.is_empty() {
-                    // The table file's own class is its rows', not its path's.
-                    let e = out.entry(m.blob).or_default();
-                    e.remove(UNCLASSIFIED);
-                    e.extend(all);
-                }
+            if !all.is_empty() {
+                // The table file's own class is its rows', not its path's.
+                let e = out.entry(m.blob).or_default();
+                e.remove(UNCLASSIFIED);
+                e.extend(all);
             }
         }
         Ok(out)

@@ -28,6 +28,21 @@ use crate::table::manifest::{decode_chunk, is_skeletal, redact};
 /// The file listing the repository's purge records, one id a line.
 const PURGES_FILE: &str = "purges";
 
+/// What [`Repo::walk_history`] calls with each file of history: the
+/// commit, the dataset, the file's path and its entry.
+pub(super) type FileVisit<'a> = dyn FnMut(
+        CommitId,
+        &crate::object::Commit,
+        &crate::object::DatasetEntry,
+        String,
+        &crate::snapshot::FlatEntry,
+    ) -> Result<(), RepoError>
+    + 'a;
+
+/// What [`Repo::walk_history`] calls with each table version.
+pub(super) type TableVisit<'a> =
+    dyn FnMut(CommitId, &crate::object::TableRef) -> Result<(), RepoError> + 'a;
+
 /// One example a purge concerns.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct PurgeItem {
@@ -200,6 +215,38 @@ impl Repo {
         Ok(out)
     }
 
+    /// Walks history (every commit [`Repo::every_commit`] finds), each
+    /// dataset version and table version once, at the first commit that
+    /// shows it: `file` gets every file (not folder) of a dataset version
+    /// — the commit, the dataset, the file's path in the repository and
+    /// its entry — and `table` every table version.
+    pub(super) fn walk_history(
+        &self,
+        file: &mut FileVisit<'_>,
+        table: &mut TableVisit<'_>,
+    ) -> Result<(), RepoError> {
+        let mut seen = HashSet::new();
+        for c in self.every_commit()? {
+            let commit = self.read_commit(c)?;
+            for d in &commit.datasets {
+                if !seen.insert((d.path.clone(), d.id)) {
+                    continue;
+                }
+                for (rel, e) in self.flatten_dataset(Some(d))? {
+                    if e.kind != EntryKind::Tree {
+                        file(c, &commit, d, join_path(&d.path, &rel), &e)?;
+                    }
+                }
+            }
+            for t in &commit.tables {
+                if seen.insert((t.path.clone(), t.manifest.0)) {
+                    table(c, t)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Walks every snapshot for the content of `selected` examples.
     fn find_held(&self, selected: &HashSet<ExampleId>) -> Result<Found, RepoError> {
         let mut found = Found::default();
@@ -317,28 +364,21 @@ impl Repo {
     /// it, named and recorded (a copy of personal data under another path
     /// is still that data).
     fn same_content_elsewhere(&self, found: &mut Found) -> Result<(), RepoError> {
-        let mut seen = HashSet::new();
-        for c in self.every_commit()? {
-            let commit = self.read_commit(c)?;
-            for d in &commit.datasets {
-                if !seen.insert((d.path.clone(), d.id)) {
-                    continue;
+        self.walk_history(
+            &mut |c, _, _, path, e| {
+                let Some(paths) = found.files.get_mut(&e.id) else {
+                    return Ok(());
+                };
+                if paths.insert(path.clone()) {
+                    found
+                        .examples
+                        .insert(ExampleId::file(&path), (path, "file"));
                 }
-                for (rel, e) in self.flatten_dataset(Some(d))? {
-                    let Some(paths) = found.files.get_mut(&e.id) else {
-                        continue;
-                    };
-                    let path = join_path(&d.path, &rel);
-                    if paths.insert(path.clone()) {
-                        found
-                            .examples
-                            .insert(ExampleId::file(&path), (path, "file"));
-                    }
-                    found.commits.insert(c);
-                }
-            }
-        }
-        Ok(())
+                found.commits.insert(c);
+                Ok(())
+            },
+            &mut |_, _| Ok(()),
+        )
     }
 
     /// The error for rows that cannot be read to be purged.

@@ -12,12 +12,12 @@
 //! carried by `push` (the remote's copies replaced) and `fetch` (ours
 //! replaced by the remote's).
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashSet};
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Recorder, Repo, RepoError, join_path};
+use super::{Recorder, Repo, RepoError};
 use crate::id::ObjectId;
 use crate::ledger::ExampleId;
 use crate::lock::RepoLock;
@@ -250,54 +250,40 @@ impl Repo {
                 .and_then(|s| s.sensitivity.as_deref())
                 .is_some_and(|s| classes.contains(&s.to_ascii_lowercase()))
         };
-        let mut blobs: BTreeMap<ObjectId, BTreeSet<String>> = BTreeMap::new();
+        let mut blobs: BTreeSet<ObjectId> = BTreeSet::new();
+        let mut paths: BTreeSet<String> = BTreeSet::new();
         let mut tables: BTreeSet<String> = BTreeSet::new();
-        let mut seen = HashSet::new();
         let mut manifests_seen = HashSet::new();
-        for c in self.every_commit()? {
-            let commit = self.read_commit(c)?;
-            let table_at: BTreeMap<&str, crate::id::ManifestId> = commit
-                .tables
-                .iter()
-                .map(|t| (t.path.as_str(), t.manifest))
-                .collect();
-            for d in &commit.datasets {
-                if !seen.insert((d.path.clone(), d.id)) {
-                    continue;
+        self.walk_history(
+            &mut |_, commit, d, path, e| {
+                if e.kind == EntryKind::Symlink {
+                    return Ok(());
                 }
                 let encrypt = config.datasets.get(&d.path).is_some_and(|x| x.encrypt);
-                for (rel, e) in self.flatten_dataset(Some(d))? {
-                    if !matches!(e.kind, EntryKind::File | EntryKind::Executable) {
-                        continue;
-                    }
-                    let path = join_path(&d.path, &rel);
-                    if let Some(m) = table_at.get(path.as_str()) {
-                        // A table: its rows decide, and they cannot be
-                        // sealed after the fact.
-                        if encrypt && manifests_seen.insert(*m) {
-                            let m = self.read_manifest(*m)?;
-                            if m.chunks.iter().any(|ch| ch.skeleton.is_none()) {
-                                tables.insert(path);
-                            }
+                if let Some(t) = commit.tables.iter().find(|t| t.path == path) {
+                    // A table: its rows decide, and they cannot be sealed
+                    // after the fact.
+                    if encrypt && manifests_seen.insert(t.manifest) {
+                        let m = self.read_manifest(t.manifest)?;
+                        if m.chunks.iter().any(|ch| ch.skeleton.is_none()) {
+                            tables.insert(path);
                         }
-                        continue;
                     }
-                    if !(encrypt || classified(&path)) {
-                        continue;
-                    }
-                    if self.store.purge_record_of(&e.id).is_some() || self.is_sealed(&e.id) {
-                        continue;
-                    }
-                    blobs.entry(e.id).or_default().insert(path);
+                    return Ok(());
                 }
-            }
-        }
-        let mut paths = BTreeSet::new();
-        for p in blobs.values() {
-            paths.extend(p.iter().cloned());
-        }
+                if (encrypt || classified(&path))
+                    && self.store.purge_record_of(&e.id).is_none()
+                    && !self.is_sealed(&e.id)
+                {
+                    blobs.insert(e.id);
+                    paths.insert(path);
+                }
+                Ok(())
+            },
+            &mut |_, _| Ok(()),
+        )?;
         Ok((
-            blobs.into_keys().collect(),
+            blobs.into_iter().collect(),
             paths,
             tables.into_iter().collect(),
         ))
@@ -313,20 +299,19 @@ impl Repo {
             return Ok(chunks);
         }
         let mut named: HashSet<ObjectId> = HashSet::new();
-        let mut seen = HashSet::new();
-        for c in self.every_commit()? {
-            let commit = self.read_commit(c)?;
-            for d in &commit.datasets {
-                if seen.insert((d.path.clone(), d.id)) {
-                    named.extend(self.flatten_dataset(Some(d))?.into_values().map(|e| e.id));
-                }
-            }
-            for t in &commit.tables {
-                if seen.insert((t.path.clone(), t.manifest.0)) {
-                    let m = self.read_manifest(t.manifest)?;
-                    named.extend(m.chunks.iter().map(|ch| ch.id.0));
-                }
-            }
+        let mut tables = Vec::new();
+        self.walk_history(
+            &mut |_, _, _, _, e| {
+                named.insert(e.id);
+                Ok(())
+            },
+            &mut |_, t| {
+                tables.push(t.manifest);
+                Ok(())
+            },
+        )?;
+        for m in tables {
+            named.extend(self.read_manifest(m)?.chunks.iter().map(|ch| ch.id.0));
         }
         Ok(chunks.into_iter().filter(|c| !named.contains(c)).collect())
     }
