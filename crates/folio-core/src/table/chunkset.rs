@@ -98,16 +98,15 @@ impl ChunkSet {
 
     /// Moves what is held into a spool file.
     fn spool(&mut self, dir: &Path) -> Result<(), TableError> {
+        let Backing::Mem(held) = &self.backing else {
+            return Ok(());
+        };
         std::fs::create_dir_all(dir).map_err(io(dir))?;
         let mut tmp = TempFile::new_in(dir).map_err(io(dir))?;
         let path = tmp.path().to_path_buf();
         let reader = File::open(&path).map_err(io(&path))?;
         let file = tmp.file().try_clone().map_err(io(&path))?;
         let mut writer = BufWriter::with_capacity(1 << 20, file);
-        let held = match &self.backing {
-            Backing::Mem(m) => m.as_slice(),
-            Backing::Spool { .. } => return Ok(()),
-        };
         writer.write_all(held).map_err(io(&path))?;
         let len = held.len() as u64;
         self.backing = Backing::Spool {
@@ -143,11 +142,6 @@ impl ChunkSet {
     /// The chunks' ids, in identity order.
     pub fn ids(&self) -> Vec<ObjectId> {
         self.order.iter().map(|(id, _, _)| *id).collect()
-    }
-
-    /// True when the set holds `id`.
-    pub fn contains(&self, id: &ObjectId) -> bool {
-        self.at.contains_key(id)
     }
 
     /// The bytes of chunk `id`, if the set holds it.
