@@ -78,6 +78,11 @@ pub struct TableConfig {
     /// A column naming files of a folder dataset: each row's metadata
     /// (its `meta` columns) applies to the file it names.
     pub links: Option<LinkConfig>,
+    /// Sharded tables (D91): `true` on a folder reads every table file
+    /// under it as shards of one table named by the folder; `false` on a
+    /// `NAME` that `NAME-00000-of-00008.EXT` files would make a sharded
+    /// table keeps each shard a table of its own.
+    pub shards: Option<bool>,
 }
 
 /// `links = { column = "path", dataset = "images" }`: the table's rows

@@ -312,6 +312,16 @@ pub enum TableError {
         /// Line of the second.
         second: u64,
     },
+    /// Two rows in different shards of one table share a key (D91).
+    #[error("duplicate key {key} in {}:{} and {}:{}: keys must be unique across the shards of a table (fix the data, or choose another key)", first.0.display(), first.1, second.0.display(), second.1)]
+    DuplicateKeyAcross {
+        /// The key, displayed.
+        key: String,
+        /// The file and line of the first row with it.
+        first: (PathBuf, u64),
+        /// The file and line of the second.
+        second: (PathBuf, u64),
+    },
     /// A key column the rows do not have.
     #[error("{}: key column '{column}' is not in the table (its columns: {columns})", path.display())]
     UnknownKey {
@@ -353,6 +363,7 @@ impl TableError {
             TableError::Io { .. } => ErrorKind::Io,
             TableError::BadRow { .. }
             | TableError::DuplicateKey { .. }
+            | TableError::DuplicateKeyAcross { .. }
             | TableError::UnknownKey { .. }
             | TableError::Unreadable { .. }
             | TableError::Changed { .. } => ErrorKind::Invalid,

@@ -30,12 +30,22 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
     } else {
         path.trim_matches('/').to_string()
     };
-    let found = repo.path_at(id, &path)?.ok_or_else(|| {
-        Failure::user(format!(
+    let Some(found) = repo.path_at(id, &path)? else {
+        // A sharded table is named by no file (D91): its shards are.
+        let commit = repo.read_commit(id)?;
+        if let Some(t) = commit.tables.iter().find(|t| t.path == path) {
+            let m = repo.read_manifest(t.manifest)?;
+            let shards: Vec<&str> = m.shards.iter().map(|s| s.path.as_str()).collect();
+            return Err(Failure::user(format!(
+                "{path} is a sharded table in {rev}, not a file: `folio cat {rev}:SHARD` writes one of its files ({}); `folio export {rev} {path}` writes its rows",
+                shards.join(", ")
+            )));
+        }
+        return Err(Failure::user(format!(
             "{path} is not in {rev} ({}): `folio show {rev}` lists its datasets",
             id.0.short(12)
-        ))
-    })?;
+        )));
+    };
     match found {
         PathAt::Folder(entries) => {
             let mut s = String::new();

@@ -73,7 +73,15 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
     }
     for t in &info.tables {
         let key = super::describe_key(&t.key);
-        s += &format!("  {} ({}, {} rows, {key})\n", t.path, t.format, t.rows);
+        let shards = match t.shards.len() {
+            0 => String::new(),
+            1 => ", 1 shard".to_string(),
+            n => format!(", {n} shards"),
+        };
+        s += &format!(
+            "  {} ({}, {} rows, {key}{shards})\n",
+            t.path, t.format, t.rows
+        );
         let cols: Vec<String> = t
             .columns
             .iter()

@@ -204,6 +204,158 @@ fn parquet_tables_commit_diff_and_drift_and_damage_changes_nothing() {
     assert!(e.ok(&["verify"]).contains("no problems"));
 }
 
+/// The Parquet shards of make.py's `shards/SET` folder, written to `to`
+/// (the folder emptied first).
+fn put_shards(e: &Env, set: &str, to: &str) {
+    let _ = std::fs::remove_dir_all(e.p(to));
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../folio-core/testdata/parquet/shards")
+        .join(set);
+    for f in std::fs::read_dir(dir).expect("fixture folder") {
+        let f = f.expect("entry").path();
+        let name = f.file_name().expect("name").to_string_lossy().into_owned();
+        e.write(&format!("{to}/{name}"), &std::fs::read(&f).expect("shard"));
+    }
+}
+
+#[test]
+fn sharded_parquet_tables_are_one_table_whose_rows_do_not_depend_on_shards() {
+    let e = Env::new();
+    // The 40 rows of same.csv, as two Parquet shards.
+    put_shards(&e, "two", "d/data");
+    e.write("c/same.csv", &parquet_fixture("same.csv"));
+    e.ok(&[
+        "commit",
+        "d",
+        "c",
+        "--key",
+        "d/data/train=id",
+        "--key",
+        "c/same.csv=id",
+        "-m",
+        "two shards",
+    ]);
+    let show = e.ok(&["show"]);
+    assert!(
+        show.contains("d/data/train (parquet, 40 rows, key id, 2 shards)"),
+        "{show}"
+    );
+    let shown = e.json(&["show", "--json"]);
+    let t = shown["tables"]
+        .as_array()
+        .expect("tables")
+        .iter()
+        .find(|t| t["path"] == "d/data/train")
+        .expect("the sharded table");
+    assert_eq!(
+        t["shards"],
+        serde_json::json!([
+            "d/data/train-00000-of-00002.parquet",
+            "d/data/train-00001-of-00002.parquet"
+        ])
+    );
+    // The same rows as the CSV: the same row identities, so the same
+    // export, row for row.
+    let csv = e.ok(&["export", "HEAD", "c/same.csv", "--format", "csv"]);
+    let sharded = e.ok(&["export", "HEAD", "d/data/train", "--format", "csv"]);
+    assert_eq!(sharded, csv);
+    let row = e.ok(&["lineage", "d/data/train:7"]);
+    assert!(row.contains("locator:  d/data/train:7"), "{row}");
+    // Shard files are not examples of their own: 40 rows in d.
+    let audit = e.json(&["audit", "--json"]);
+    let text = audit.to_string();
+    assert!(!text.contains("train-00000-of-00002.parquet"), "{text}");
+    // The same rows dealt to three shards in another order: no row
+    // changes, only files.
+    put_shards(&e, "n3", "d/data");
+    e.ok(&["commit", "-m", "three shards"]);
+    let diff = e.json(&["diff", "HEAD~1", "HEAD", "--json"]);
+    assert_eq!(diff["files"]["added"].as_array().expect("added").len(), 3);
+    assert!(
+        diff["tables"]
+            .as_array()
+            .expect("tables")
+            .iter()
+            .all(|t| t["path"] != "d/data/train"),
+        "{diff}"
+    );
+    // A fourth shard adds its rows (the others renamed -of-00004).
+    put_shards(&e, "n4", "d/data");
+    e.ok(&["commit", "-m", "four shards"]);
+    let diff = e.ok(&["diff", "HEAD~1", "HEAD"]);
+    assert!(
+        diff.contains("table d/data/train (modified, key id): 2 rows added, 0 removed, 0 modified"),
+        "{diff}"
+    );
+    assert!(diff.contains("+ 41") && diff.contains("+ 42"), "{diff}");
+    // `cat` of the table names its shards; a shard is a file.
+    let err = e.fails(&["cat", "HEAD:d/data/train"], 1);
+    assert!(
+        err.contains("sharded table") && err.contains("train-00003-of-00004.parquet"),
+        "{err}"
+    );
+    let (bytes, _) = e.ok_raw(&["cat", "HEAD:d/data/train-00003-of-00004.parquet"]);
+    assert_eq!(
+        bytes,
+        std::fs::read(e.p("d/data/train-00003-of-00004.parquet")).expect("shard")
+    );
+    // A fresh checkout of the first version writes its two shards back.
+    e.ok(&["checkout", "HEAD~2", "--force"]);
+    assert!(e.p("d/data/train-00001-of-00002.parquet").exists());
+    assert!(!e.p("d/data/train-00003-of-00004.parquet").exists());
+    e.ok(&["checkout", "main"]);
+    assert!(e.ok(&["verify"]).contains("no problems"));
+}
+
+#[test]
+fn shards_declared_in_the_config_and_their_errors() {
+    let e = Env::new();
+    // Any files under a folder marked `shards = true` are one table.
+    e.write("t/parts/a.csv", b"id,x\n1,a\n2,b\n");
+    e.write("t/parts/more/b.csv", b"id,x\n3,c\n");
+    e.write(
+        ".folio/config.toml",
+        format!(
+            "{}\n[tables.\"t/parts\"]\nshards = true\nkey = [\"id\"]\n",
+            std::fs::read_to_string(e.p(".folio/config.toml")).expect("config")
+        )
+        .as_bytes(),
+    );
+    e.ok(&["commit", "t", "-m", "parts"]);
+    let show = e.ok(&["show"]);
+    assert!(
+        show.contains("t/parts (csv, 3 rows, key id, 2 shards)"),
+        "{show}"
+    );
+    // A key in two shards: both files and lines named, nothing written.
+    let before = e.repo_state();
+    e.write("t/parts/c.csv", b"id,x\n9,z\n2,again\n");
+    let err = e.fails(&["commit", "t", "-m", "dup"], 1);
+    assert!(
+        err.contains("duplicate key 2")
+            && err.contains("t/parts/a.csv:3")
+            && err.contains("t/parts/c.csv:3"),
+        "{err}"
+    );
+    assert_eq!(e.repo_state(), before);
+    // Shards of two formats: refused, naming both.
+    std::fs::remove_file(e.p("t/parts/c.csv")).expect("rm");
+    e.write("t/parts/c.jsonl", b"{\"id\":4,\"x\":\"d\"}\n");
+    let err = e.fails(&["commit", "t", "-m", "mixed"], 1);
+    assert!(
+        err.contains("different formats") && err.contains("t/parts/c.jsonl"),
+        "{err}"
+    );
+    assert_eq!(e.repo_state(), before);
+    std::fs::remove_file(e.p("t/parts/c.jsonl")).expect("rm");
+    // A shard changed while read is caught like any table file: here a
+    // damaged shard is a clear error naming it.
+    e.write("t/parts/a.csv", b"id,x\n1,a\n2\n");
+    let err = e.fails(&["commit", "t", "-m", "ragged"], 1);
+    assert!(err.contains("t/parts/a.csv:3"), "{err}");
+    assert_eq!(e.repo_state(), before);
+}
+
 #[test]
 fn keys_are_given_per_table_and_a_bare_key_only_for_one() {
     let e = Env::new();

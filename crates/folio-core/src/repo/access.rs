@@ -203,9 +203,11 @@ impl Repo {
             }
             if !all.is_empty() {
                 // The table file's own class is its rows', not its path's.
-                let e = out.entry(m.blob).or_default();
-                e.remove(UNCLASSIFIED);
-                e.extend(all);
+                for (blob, _) in m.blobs() {
+                    let e = out.entry(blob).or_default();
+                    e.remove(UNCLASSIFIED);
+                    e.extend(all.iter().cloned());
+                }
             }
         }
         Ok(out)

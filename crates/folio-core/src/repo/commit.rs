@@ -472,7 +472,7 @@ impl Repo {
                 &scan,
                 &parent.manifests,
                 &opts.tables,
-            ));
+            )?);
             if config
                 .links()
                 .any(|(_, l)| l.dataset.trim_end_matches('/') == path)

@@ -241,7 +241,7 @@ impl Repo {
                 .map(|ix| ix.stat_cache(&d.path))
                 .unwrap_or_default();
             snapshot::resolve_ids(&mut scan, &abs, &cache, None, i128::MIN, progress)?;
-            files.extend(self.table_files(&config, &d.path, &scan, &parent, &opts.tables));
+            files.extend(self.table_files(&config, &d.path, &scan, &parent, &opts.tables)?);
             if scan.single_file {
                 let e = &scan.entries[0];
                 datasets.push(DatasetEntry {

@@ -238,8 +238,15 @@ impl CommitDelta<'_> {
         out
     }
 
+    /// Whether `p` is a table file, or a shard of one (D91), now or in
+    /// the parent: its rows are the examples, not the file.
     fn is_table(&self, p: &str) -> bool {
-        self.built.iter().any(|b| b.path == p) || self.old_tables.iter().any(|t| t.path == p)
+        let shard = |m: &Manifest| m.shards.iter().any(|s| s.path == p);
+        self.built.iter().any(|b| b.path == p || shard(&b.manifest))
+            || self
+                .old_tables
+                .iter()
+                .any(|t| t.path == p || self.parent_manifests.get(&t.path).is_some_and(shard))
     }
 }
 

@@ -99,6 +99,9 @@ pub struct TableInfo {
     pub columns: Vec<ColumnInfo>,
     /// Lines rejected in lenient mode.
     pub rejected: Vec<RejectedLine>,
+    /// The files of a sharded table (D91), in path order (empty for a
+    /// table of one file).
+    pub shards: Vec<String>,
 }
 
 /// A column and its type.
@@ -382,6 +385,7 @@ impl Repo {
                 key: m.key.clone(),
                 rows: m.rows,
                 duplicates: m.duplicates,
+                shards: m.shards.iter().map(|s| s.path.clone()).collect(),
                 columns: m
                     .columns
                     .iter()

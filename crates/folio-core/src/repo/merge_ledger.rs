@@ -169,6 +169,13 @@ impl Repo {
         let (entries, tables) = now;
         let config = self.config()?;
         let mut out = HashMap::new();
+        // Table files and the shards of sharded tables (D91).
+        let mut table_files: HashSet<String> = HashSet::new();
+        for t in tables {
+            table_files.insert(t.path.clone());
+            let m = self.read_manifest(t.manifest)?;
+            table_files.extend(m.shards.into_iter().map(|s| s.path));
+        }
         for d in entries {
             for (rel, e) in self.flatten_dataset(Some(d))? {
                 if e.kind == EntryKind::Tree {
@@ -176,7 +183,7 @@ impl Repo {
                 }
                 let path = super::join_path(&d.path, &rel);
                 let id = ExampleId::file(&path);
-                if keep.contains(&id) && !tables.iter().any(|t| t.path == path) {
+                if keep.contains(&id) && !table_files.contains(&path) {
                     out.insert(
                         id,
                         Held {

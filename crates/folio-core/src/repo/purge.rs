@@ -339,6 +339,16 @@ impl Repo {
                         found.examples.insert(ex, (loc, "row"));
                     }
                 }
+                if held && !m.shards.is_empty() {
+                    // A purged table file is written back from the rows
+                    // kept (D86); which shard held a row is not recorded,
+                    // so a shard cannot be (D91).
+                    return Err(RepoError::PurgeRefused(format!(
+                        "{} is a sharded table ({} shards): folio cannot purge single rows of a sharded table from history; remove the rows from the shard files and commit, and purge the table's older versions when whole files can be",
+                        t.path,
+                        m.shards.len()
+                    )));
+                }
                 if held {
                     found
                         .table_files

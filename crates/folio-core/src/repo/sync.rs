@@ -687,9 +687,11 @@ impl Repo {
                         out.meta.push(cid);
                     }
                 }
-                if seen.insert(man.blob) && !known(&man.blob) && !erased(&man.blob) {
-                    out.data.push(man.blob);
-                    out.paths.insert(man.blob, t.path.clone());
+                for (blob, shard) in man.blobs() {
+                    if seen.insert(blob) && !known(&blob) && !erased(&blob) {
+                        out.data.push(blob);
+                        out.paths.insert(blob, shard.unwrap_or(&t.path).to_string());
+                    }
                 }
             }
             for d in &commit.datasets {

@@ -39,6 +39,40 @@ pub struct TableFile {
     pub blob: ObjectId,
     /// How to read it.
     pub settings: TableSettings,
+    /// The shards of a sharded table (D91), in path order; empty for a
+    /// table of one file. `blob` is then their set's id.
+    pub shards: Vec<crate::table::manifest::ShardFile>,
+}
+
+/// A table file found: its path, format and blob.
+type Found = (String, Format, ObjectId);
+
+fn unreadable(repo: &Repo, table: &str, reason: String) -> RepoError {
+    RepoError::Table(TableError::Unreadable {
+        path: repo.abs(table),
+        reason,
+    })
+}
+
+/// The sharded table a file named `NAME-00000-of-00008.EXT` belongs to
+/// (D91): `FOLDER/NAME`, for a file at `FOLDER/` whose name has a table
+/// format's extension.
+pub fn shard_table_of(path: &str) -> Option<String> {
+    let (folder, file) = match path.rsplit_once('/') {
+        Some((d, f)) => (Some(d), f),
+        None => (None, path),
+    };
+    let (stem, _) = file.rsplit_once('.')?;
+    let (rest, total) = stem.rsplit_once("-of-")?;
+    let (name, index) = rest.rsplit_once('-')?;
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if name.is_empty() || !digits(index) || !digits(total) {
+        return None;
+    }
+    Some(match folder {
+        Some(d) => format!("{d}/{name}"),
+        None => name.to_string(),
+    })
 }
 
 /// A table's manifest, and its chunks when it was just built.
@@ -91,6 +125,9 @@ impl Repo {
 
     /// The table files of a resolved scan of `dataset`. The key comes from
     /// the command line, else the config, else the parent's manifest.
+    /// Shards (D91) are gathered into their table: files under a folder
+    /// the config marks `shards = true`, and files named
+    /// `NAME-00000-of-00008.EXT` (unless `NAME` is marked `shards = false`).
     pub(crate) fn table_files(
         &self,
         config: &Config,
@@ -98,40 +135,127 @@ impl Repo {
         scan: &Scan,
         parent: &HashMap<String, Manifest>,
         opts: &TableOptions,
-    ) -> Vec<TableFile> {
-        let mut out = Vec::new();
+    ) -> Result<Vec<TableFile>, RepoError> {
+        use crate::table::manifest::ShardFile;
+        let folders: Vec<&str> = config
+            .tables
+            .iter()
+            .filter(|(_, t)| t.shards == Some(true))
+            .map(|(p, _)| p.trim_end_matches('/'))
+            .collect();
+        // Table path → (format, files): one file, or shards.
+        let mut found: std::collections::BTreeMap<String, (bool, Vec<Found>)> = Default::default();
         for e in scan.entries.iter().filter(|e| e.kind.is_file()) {
             let path = if e.path.is_empty() {
                 dataset.to_string()
             } else {
                 format!("{dataset}/{}", e.path)
             };
-            let tc = config.table(&path);
+            let declared = folders
+                .iter()
+                .copied()
+                .filter(|f| crate::object::is_within(&path, f) && path != *f)
+                .max_by_key(|f| f.len())
+                .map(str::to_string);
+            let auto = || shard_table_of(&path).filter(|t| config.table(t).shards != Some(false));
+            let (table, sharded) = match declared.or_else(auto) {
+                Some(t) => (t, true),
+                None => (path.clone(), false),
+            };
+            let tc = config.table(&table);
             let Some(format) = tc.format.or_else(|| Format::from_path(&path)) else {
                 continue;
             };
-            let key = if let Some(k) = opts.keys.get(&path) {
+            let blob = e.id.expect("resolved");
+            let slot = found.entry(table).or_insert((sharded, Vec::new()));
+            slot.0 |= sharded;
+            slot.1.push((path, format, blob));
+        }
+        let mut out = Vec::new();
+        for (table, (sharded, files)) in found {
+            if sharded && files.iter().any(|f| f.0 == table) {
+                let shards: Vec<&str> = files
+                    .iter()
+                    .filter(|f| f.0 != table)
+                    .map(|f| f.0.as_str())
+                    .collect();
+                return Err(unreadable(
+                    self,
+                    &table,
+                    format!(
+                        "it is both a table file and the name of a sharded table (its shards: {}): rename one, or set `shards = false` under [tables.\"{table}\"] in .folio/config.toml",
+                        shards.join(", ")
+                    ),
+                ));
+            }
+            let format = files[0].1;
+            if let Some(other) = files.iter().find(|f| f.1 != format) {
+                return Err(unreadable(
+                    self,
+                    &table,
+                    format!(
+                        "the shards of this table are in different formats ({} is {}, {} is {}): a sharded table's files share one format; convert them, or move one out",
+                        files[0].0,
+                        format.name(),
+                        other.0,
+                        other.1.name()
+                    ),
+                ));
+            }
+            let tc = config.table(&table);
+            let key = if let Some(k) = opts.keys.get(&table) {
                 k.clone()
             } else if !opts.key.is_empty() {
                 opts.key.clone()
             } else if !tc.key.is_empty() {
                 tc.key.clone()
             } else {
-                parent.get(&path).map(|m| m.key.clone()).unwrap_or_default()
+                parent
+                    .get(&table)
+                    .map(|m| m.key.clone())
+                    .unwrap_or_default()
             };
+            let settings = TableSettings {
+                format,
+                key,
+                declared: tc.columns.clone(),
+                lenient: opts.lenient,
+            };
+            if !sharded {
+                let (path, _, blob) = files.into_iter().next().expect("one file");
+                out.push(TableFile {
+                    abs: self.abs(&path),
+                    blob,
+                    settings,
+                    path,
+                    shards: Vec::new(),
+                });
+                continue;
+            }
+            let shards: Vec<ShardFile> = files
+                .into_iter()
+                .map(|(path, _, blob)| ShardFile {
+                    abs: self.abs(&path),
+                    path,
+                    blob,
+                })
+                .collect();
+            let refs: Vec<_> = shards
+                .iter()
+                .map(|s| crate::table::manifest::ShardRef {
+                    path: s.path.clone(),
+                    blob: s.blob,
+                })
+                .collect();
             out.push(TableFile {
-                abs: self.abs(&path),
-                blob: e.id.expect("resolved"),
-                settings: TableSettings {
-                    format,
-                    key,
-                    declared: tc.columns.clone(),
-                    lenient: opts.lenient,
-                },
-                path,
+                abs: self.abs(&table),
+                blob: crate::table::manifest::shard_set_id(&refs),
+                settings,
+                path: table,
+                shards,
             });
         }
-        out
+        Ok(out)
     }
 
     /// Manifests of the parent commit's tables, by path.
@@ -172,8 +296,11 @@ impl Repo {
                     dir: self.dot.join("tmp"),
                     budget: crate::table::spill::DEFAULT_BUDGET,
                 };
-                let (manifest, chunks) =
-                    manifest::build_with(&f.abs, f.blob, &f.settings, Some(&spill))?;
+                let (manifest, chunks) = if f.shards.is_empty() {
+                    manifest::build_with(&f.abs, f.blob, &f.settings, Some(&spill))?
+                } else {
+                    manifest::build_shards(&f.shards, &f.settings, Some(&spill))?
+                };
                 Ok(BuiltTable {
                     path: f.path.clone(),
                     manifest,

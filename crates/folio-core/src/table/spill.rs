@@ -74,7 +74,16 @@ impl Run {
             path,
         })
     }
+}
 
+/// Rows in identity order (then line order), one at a time: a run on
+/// disk, or a build's rows still in memory.
+pub(super) trait Sorted {
+    /// The next row, or `None` at the end.
+    fn next(&mut self) -> Result<Option<Head>, TableError>;
+}
+
+impl Sorted for Run {
     /// The next row (identity, body, line), or `None` at the end.
     fn next(&mut self) -> Result<Option<Head>, TableError> {
         let mut lens = [0u8; 16];
@@ -101,18 +110,21 @@ impl Run {
 
 /// The smallest unread row of a run.
 #[derive(PartialEq, Eq, PartialOrd, Ord)]
-struct Head {
-    ident: Vec<u8>,
-    line: u64,
-    body: Vec<u8>,
+pub(super) struct Head {
+    pub(super) ident: Vec<u8>,
+    pub(super) line: u64,
+    pub(super) body: Vec<u8>,
 }
 
 /// Called with each merged row: identity, body, line.
 pub(super) type RowFn<'a> = dyn FnMut(&[u8], &[u8], u64) -> Result<(), TableError> + 'a;
 
-/// Merges sorted runs, calling `each` with every row in identity order
+/// Merges sorted sources, calling `each` with every row in identity order
 /// (then line order, as an in-memory sort gives them).
-pub(super) fn merge(runs: &mut [Run], each: &mut RowFn<'_>) -> Result<(), TableError> {
+pub(super) fn merge(
+    runs: &mut [Box<dyn Sorted + '_>],
+    each: &mut RowFn<'_>,
+) -> Result<(), TableError> {
     let mut heap = BinaryHeap::with_capacity(runs.len());
     for (i, r) in runs.iter_mut().enumerate() {
         if let Some(h) = r.next()? {

@@ -118,3 +118,27 @@ pq.write_table(pa.table({
     "keep": pa.array([r[3] for r in rows2], pa.bool_()),
 }), HERE / "next.parquet", compression="gzip")
 print("wrote next.parquet")
+
+# Sharded tables (D91): the same 40 rows in 2 shards, then dealt again to
+# 3 shards in another order (no row changes), then 4 shards with rows 41
+# and 42 added in the new one.
+def shard(rows, path, **kw):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.table({
+        "id": pa.array([r[0] for r in rows], pa.int64()),
+        "text": pa.array([r[1] for r in rows], pa.string()),
+        "score": pa.array([r[2] for r in rows], pa.float64()),
+        "keep": pa.array([r[3] for r in rows], pa.bool_()),
+    }), path, **kw)
+
+
+for i, part in enumerate([rows[:20], rows[20:]]):
+    shard(part, HERE / "shards/two" / f"train-{i:05d}-of-00002.parquet", compression="snappy")
+for n in (3, 4):
+    for i in range(3):
+        part = [r for r in reversed(rows) if r[0] % 3 == i]
+        shard(part, HERE / f"shards/n{n}" / f"train-{i:05d}-of-{n:05d}.parquet",
+              compression="lz4", row_group_size=5)
+extra = [(41, "item 41", 20.75, False), (42, "item 42", 21.25, True)]
+shard(extra, HERE / "shards/n4" / "train-00003-of-00004.parquet", compression="zstd")
+print("wrote shards/")
