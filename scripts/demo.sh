@@ -105,6 +105,22 @@ step "The row's story across both branches" lineage reviews.csv:5
 step "History with the merge" log -n 3
 step "Data out: the positive reviews as they stand, with the ledger's latest label" export HEAD reviews.csv --where-label positive --columns id,label --with-ledger
 
+echo; echo "(a tabular training set as Hugging Face ships it: Parquet shards named train-0000N-of-0000M, read as one table)"
+cp -r "$FIXTURES/tabular" .
+cat >> .folio/config.toml <<'TOML'
+[tables."tabular/train"]
+key = ["id"]
+[tables."tabular/train".meta]
+label = "label"
+confidence = "confidence"
+TOML
+step "Commit the shards: one table, tabular/train" commit tabular --source hf://demo/spam -m "Import the spam table (2 Parquet shards)"
+step "One table of 60 rows from two files" show HEAD
+rm -r tabular; cp -r "$FIXTURES/tabular-v2" tabular
+step "Re-sharded into three files with six rows added: only the six are row changes" diff tabular
+step "Record it" commit tabular -m "Re-shard the spam table; rows 61-66 added"
+step "Rows labelled spam with confidence 0.9 or more, out as Parquet" export HEAD tabular/train --where-label spam --min-confidence 0.9 --format parquet -o "$WORK/spam.parquet"
+
 echo; echo "(a mistaken commit, undone)"
 printf 'P2\n1 1\n255\n9\n' > images/cat/cat_99.pgm
 step "Commit by mistake" commit -m "oops: a stray image"
