@@ -493,6 +493,52 @@ class Bench:
                             f"{size / 2**20:.0f} MiB file")
             fresh(base / ".folio")
 
+    def shards(self, rows, n):
+        """Issue 13's sharded tables (D91): the issue-11 keyed CSV of `rows`
+        rows committed as one file, then as `n` shards named
+        t-0000i-of-0000n.csv (read in parallel, sorted together: the same
+        manifest), then dealt again to n + 2 shards (no row changes: a
+        re-commit that adds no row)."""
+        src = OUT / f"rows-{rows}" / "t.csv"
+        if not src.exists():
+            print(f"generating a {rows}-row keyed CSV ...", flush=True)
+            src.parent.mkdir(parents=True, exist_ok=True)
+            gen_keyed_csv(src, rows, 5)
+        f, env = self.folio, self.env
+        base = OUT / f"shards-{rows}"
+        fresh(base)
+        base.mkdir(parents=True)
+
+        def deal(k):
+            data = base / "data"
+            fresh(data)
+            data.mkdir()
+            outs = [open(data / f"t-{i:05d}-of-{k:05d}.csv", "w") for i in range(k)]
+            with open(src) as i:
+                head = next(i)
+                for o in outs:
+                    o.write(head)
+                for j, line in enumerate(i):
+                    outs[(j * 7919) % k].write(line)
+            for o in outs:
+                o.close()
+
+        size = src.stat().st_size
+        case = f"{rows}-row keyed CSV ({size / 2**20:.0f} MiB)"
+        shutil.copy(src, base / "t.csv")
+        run(f"{f} init", base)
+        with open(base / ".folio/config.toml", "a") as c:
+            c.write('[tables."t.csv"]\nkey = ["id"]\n[tables."data/t"]\nkey = ["id"]\n')
+        t, m = run(f"{f} commit t.csv -m one", base, env)
+        self.record(case + ": commit, one file", "folio", t, m)
+        deal(n)
+        t, m = run(f"{f} commit data -m shards", base, env)
+        self.record(case + f": commit, {n} shards", "folio", t, m, "same rows: one manifest")
+        deal(n + 2)
+        t, m = run(f"{f} commit data -m reshard", base, env)
+        self.record(case + f": re-shard to {n + 2}, commit", "folio", t, m, "no row changed")
+        fresh(base)
+
     def purge(self, rows, picked, commits):
         """Issue 16's purge target: `picked` rows (label "purgeme", a marker
         in their text) spread over a keyed CSV of `rows` rows with a history
@@ -841,7 +887,7 @@ def main():
     ap.add_argument("--quick", action="store_true", help="10x smaller datasets, one run each")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--only", nargs="+", metavar="CASE",
-                    help="run only these cases (small, large, encrypted, table, ledger, merge, drift, book, rows, purge, memory, big, remote); no summary")
+                    help="run only these cases (small, large, encrypted, table, ledger, merge, drift, book, rows, purge, memory, big, shards, remote); no summary")
     args = ap.parse_args()
     folio = os.path.realpath(args.folio)
     OUT.mkdir(exist_ok=True)
@@ -860,6 +906,7 @@ def main():
                  "rows": lambda: b.rows_by_reference(5_000_000 // scale),
                  "purge": lambda: b.purge(1_000_000 // scale, 1_000 // scale, 10),
                  "big": lambda: b.big_table(10_000_000 // scale),
+                 "shards": lambda: b.shards(5_000_000 // scale, 8),
                  "memory": lambda: b.memory([n // scale for n in (1_000_000, 2_500_000, 5_000_000)]),
                  "remote": lambda: remote_case(b, 100_000 // scale, 1000 // scale)}
         for c in args.only:

@@ -11,7 +11,7 @@ use std::path::Path;
 
 use super::chunkset::ChunkSet;
 use super::read::{ReadSummary, RowSink};
-use super::spill::{Head, Run, Sorted, Spill};
+use super::spill::{Run, Sorted, Spill};
 use super::{
     Cell, ColumnType, Format, TableError, encode_key, encode_row, read_table_checked, row_hash,
 };
@@ -308,6 +308,13 @@ impl RowSink for Collector<'_> {
         } else {
             encode_key(&key_cells)
         };
+        // Whether a chunk ends after this row, computed here (on every
+        // parsing thread) rather than in the sequential merge.
+        let cut = if boundary(&ident, !self.key.is_empty()) {
+            CUT
+        } else {
+            0
+        };
         let need = ident.len() + body.len();
         let fits = self
             .arena
@@ -329,7 +336,7 @@ impl RowSink for Collector<'_> {
             at,
             ident_len: ident.len() as u32,
             body_len: body.len() as u32,
-            line: self.line_base | line,
+            line: self.line_base | line | cut,
         });
         if let Some(sp) = self.spill
             && self.held >= sp.budget
@@ -378,18 +385,62 @@ pub fn build_with(
     settings: &TableSettings,
     spill: Option<&Spill>,
 ) -> Result<(Manifest, ChunkSet), TableError> {
-    let mut c = Collector::new(path, &settings.key, spill, 0);
+    let large = std::fs::metadata(path).is_ok_and(|m| m.len() >= PARALLEL_BYTES);
+    let workers = if large {
+        rayon::current_num_threads().clamp(1, 8)
+    } else {
+        1
+    };
+    build_on(path, blob, settings, spill, workers)
+}
+
+/// A CSV or TSV file at least this large is parsed on several threads.
+pub const PARALLEL_BYTES: u64 = 16 << 20;
+
+/// [`build_with`] parsing a CSV or TSV file on `workers` threads (other
+/// formats, and one worker, read on this one). Each worker collects rows
+/// within its share of the spill budget; the sorted merge makes the
+/// result independent of which worker took which row.
+pub fn build_on(
+    path: &Path,
+    blob: ObjectId,
+    settings: &TableSettings,
+    spill: Option<&Spill>,
+    workers: usize,
+) -> Result<(Manifest, ChunkSet), TableError> {
+    let parallel = workers > 1 && matches!(settings.format, Format::Csv | Format::Tsv);
+    let share = spill.map(|sp| Spill {
+        dir: sp.dir.clone(),
+        budget: (sp.budget / workers.max(1)).max(1),
+    });
     // Parsed from the bytes the snapshot hashed, or refused.
-    let ReadSummary { columns, rejected } = read_table_checked(
-        path,
-        settings.format,
-        &settings.declared,
-        settings.lenient,
-        &mut c,
-        Some(blob),
-    )?;
-    let rows = c.rows;
-    let (chunks, refs, duplicates) = group(vec![c], &[path], settings, spill)?;
+    let (ReadSummary { columns, rejected }, collectors) = if parallel {
+        let mut cs: Vec<Collector<'_>> = (0..workers)
+            .map(|_| Collector::new(path, &settings.key, share.as_ref(), 0))
+            .collect();
+        let summary = super::read_csv_parallel(
+            path,
+            settings.format,
+            &settings.declared,
+            settings.lenient,
+            &mut cs,
+            Some(blob),
+        )?;
+        (summary, cs)
+    } else {
+        let mut c = Collector::new(path, &settings.key, spill, 0);
+        let summary = read_table_checked(
+            path,
+            settings.format,
+            &settings.declared,
+            settings.lenient,
+            &mut c,
+            Some(blob),
+        )?;
+        (summary, vec![c])
+    };
+    let rows = collectors.iter().map(|c| c.rows).sum();
+    let (chunks, refs, duplicates) = group(collectors, &[path], settings, spill)?;
     let m = Manifest {
         blob,
         format: settings.format,
@@ -444,8 +495,15 @@ pub fn shard_set_id(shards: &[ShardRef]) -> ObjectId {
     ObjectId(*h.finalize().as_bytes())
 }
 
-/// Shard index in the top bits of a row's line while shards are merged.
+/// Shard index in the high bits of a row's line while shards are merged
+/// (below [`CUT`]).
 const SHARD_SHIFT: u32 = 40;
+/// The top bit of a row's line while rows are sorted and merged: a chunk
+/// ends after this row ([`boundary`] of its identity). Rows with one
+/// identity have the same bit, so it never changes their order.
+const CUT: u64 = 1 << 63;
+/// The bits of a row's line that are its line.
+const LINE_MASK: u64 = (1 << SHARD_SHIFT) - 1;
 
 /// Builds one manifest from the rows of several files (D91): each shard
 /// is read (in parallel, each from the bytes its blob names), and the
@@ -463,7 +521,7 @@ pub fn build_shards(
     use rayon::prelude::*;
     let mut shards: Vec<&ShardFile> = shards.iter().collect();
     shards.sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
-    if shards.len() as u64 >= 1 << (64 - SHARD_SHIFT) {
+    if shards.len() as u64 >= 1 << (63 - SHARD_SHIFT) {
         return Err(TableError::Unreadable {
             path: shards[0].abs.clone(),
             reason: format!(
@@ -596,16 +654,19 @@ struct Held<'c, 'a> {
 }
 
 impl Sorted for Held<'_, '_> {
-    fn next(&mut self) -> Result<Option<Head>, TableError> {
+    fn advance(&mut self, ident: &mut Vec<u8>) -> Result<Option<u64>, TableError> {
         let Some(r) = self.c.recs.get(self.at) else {
             return Ok(None);
         };
         self.at += 1;
-        Ok(Some(Head {
-            ident: self.c.ident(r).to_vec(),
-            line: r.line,
-            body: self.c.body(r).to_vec(),
-        }))
+        ident.clear();
+        ident.extend_from_slice(self.c.ident(r));
+        Ok(Some(r.line))
+    }
+
+    fn body(&self) -> &[u8] {
+        // The row moved to is the one before `at`.
+        self.c.body(&self.c.recs[self.at - 1])
     }
 }
 
@@ -649,9 +710,9 @@ impl<'a> Grouper<'a> {
             && pi.as_slice() == ident
         {
             if self.keyed {
-                let mask = (1u64 << SHARD_SHIFT) - 1;
+                let mask = LINE_MASK;
                 let file = |l: u64| {
-                    let i = usize::try_from(l >> SHARD_SHIFT).unwrap_or(usize::MAX);
+                    let i = usize::try_from((l & !CUT) >> SHARD_SHIFT).unwrap_or(usize::MAX);
                     self.names.get(i).copied().unwrap_or(self.names[0])
                 };
                 let (a, b) = (file(*first), file(line));
@@ -686,7 +747,7 @@ impl<'a> Grouper<'a> {
 
     /// Writes the waiting row; gives its buffers back for reuse.
     fn emit(&mut self) -> Result<Option<Buffers>, TableError> {
-        let Some((ident, body, _)) = self.prev.take() else {
+        let Some((ident, body, line)) = self.prev.take() else {
             return Ok(None);
         };
         self.duplicates += u64::from(self.count - 1);
@@ -697,7 +758,7 @@ impl<'a> Grouper<'a> {
             &body,
         );
         self.cur_rows += 1;
-        if boundary(&ident, self.keyed) || self.cur_rows as usize >= MAX_CHUNK_ROWS {
+        if line & CUT != 0 || self.cur_rows as usize >= MAX_CHUNK_ROWS {
             self.cut()?;
         }
         Ok(Some((ident, body)))
@@ -1539,6 +1600,61 @@ mod tests {
             }
             let left = std::fs::read_dir(d.path().join("tmp")).map_or(0, |r| r.count());
             proptest::prop_assert_eq!(left, 0);
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        /// Parsing a CSV on 2–4 threads gives what one thread gives: the
+        /// same manifest and chunks, or the same error (the first bad
+        /// line's), lenient or not, spilled or not — on random tables with
+        /// repeated keys, ragged rows, quoted newlines, invalid UTF-8 and
+        /// values breaking a declared type.
+        #[test]
+        fn parallel_parses_equal_sequential_ones(
+            rows in proptest::collection::vec((0u16..300, 0u8..8, "[a-c\n]{0,3}"), 0..9000),
+            keyed in proptest::bool::ANY,
+            lenient in proptest::bool::ANY,
+            declared in proptest::bool::ANY,
+            workers in 2usize..5,
+            budget in proptest::option::of(64usize..4096),
+        ) {
+            let d = tempfile::tempdir().expect("tempdir");
+            let mut text = b"id,x,s\n".to_vec();
+            for (id, x, s) in &rows {
+                match x {
+                    // A ragged row, a bad byte, a non-integer x.
+                    7 if id % 97 == 0 => text.extend_from_slice(format!("{id},1\n").as_bytes()),
+                    6 if id % 89 == 0 => {
+                        text.extend_from_slice(format!("{id},1,\"").as_bytes());
+                        text.extend_from_slice(&[0xff, b'"', b'\n']);
+                    }
+                    5 if id % 83 == 0 => text.extend_from_slice(format!("{id},x{x},\"{s}\"\n").as_bytes()),
+                    _ => text.extend_from_slice(format!("{id},{x},\"{s}\"\n").as_bytes()),
+                }
+            }
+            let p = d.path().join("t.csv");
+            std::fs::write(&p, &text).expect("write");
+            let mut set = settings(if keyed { &["id"] } else { &[] });
+            set.lenient = lenient;
+            if declared {
+                set.declared.insert("x".into(), ColumnType::Integer);
+            }
+            let blob = ObjectId::of(&text);
+            let spill = budget.map(|budget| Spill { dir: d.path().join("tmp"), budget });
+            let one = build_on(&p, blob, &set, spill.as_ref(), 1);
+            let many = build_on(&p, blob, &set, spill.as_ref(), workers);
+            match (one, many) {
+                (Ok(a), Ok(b)) => {
+                    proptest::prop_assert_eq!(&a.0, &b.0);
+                    proptest::prop_assert_eq!(a.1.to_vec().expect("read"), b.1.to_vec().expect("read"));
+                }
+                (Err(a), Err(b)) => proptest::prop_assert_eq!(a.to_string(), b.to_string()),
+                (a, b) => proptest::prop_assert!(false, "{a:?} vs {b:?}"),
+            }
+            // A file changed after it was hashed is refused either way.
+            let stale = build_on(&p, ObjectId::of(b"other"), &set, None, workers);
+            proptest::prop_assert!(stale.is_err());
         }
     }
 

@@ -68,16 +68,22 @@ pub fn read_table_checked(
         Format::Jsonl => read_jsonl(&mut st, sink)?,
         Format::Parquet => super::parquet::read(&mut st, sink)?,
     }
+    Ok(summary(st))
+}
+
+/// What a finished read found: columns with their types (declared ones
+/// win), rejected lines.
+fn summary(st: State<'_>) -> ReadSummary {
     let columns = st
         .columns
         .iter()
         .zip(&st.types)
-        .map(|(c, t)| (c.clone(), declared.get(c).copied().unwrap_or(*t)))
+        .map(|(c, t)| (c.clone(), st.declared.get(c).copied().unwrap_or(*t)))
         .collect();
-    Ok(ReadSummary {
+    ReadSummary {
         columns,
         rejected: st.rejected,
-    })
+    }
 }
 
 pub(super) struct State<'a> {
@@ -233,10 +239,14 @@ impl Lines {
     }
 }
 
-fn read_csv(st: &mut State<'_>, delimiter: u8, sink: &mut dyn RowSink) -> Result<(), TableError> {
+/// A CSV reader over the file, counting lines and hashing, past a header
+/// that is checked and gives `st` its columns.
+type CsvReader = csv::Reader<BufReader<LineCounter<Hashing<File>>>>;
+
+fn csv_reader(st: &mut State<'_>, delimiter: u8) -> Result<(CsvReader, Lines), TableError> {
     let file = st.open()?;
     let newlines = Rc::new(RefCell::new(VecDeque::new()));
-    let mut lines = Lines {
+    let lines = Lines {
         newlines: Rc::clone(&newlines),
         passed: 0,
     };
@@ -271,6 +281,27 @@ fn read_csv(st: &mut State<'_>, delimiter: u8, sink: &mut dyn RowSink) -> Result
         }
         st.column(name);
     }
+    Ok((rdr, lines))
+}
+
+/// Why a record is bad (a reason for its line), or a read failure.
+fn csv_error(st: &State<'_>, e: csv::Error) -> Result<String, TableError> {
+    Ok(match e.kind() {
+        csv::ErrorKind::UnequalLengths {
+            expected_len, len, ..
+        } => format!("the row has {len} fields but the header has {expected_len}"),
+        csv::ErrorKind::Utf8 { err, .. } => {
+            format!("field {} is not valid UTF-8", err.field() + 1)
+        }
+        csv::ErrorKind::Io(_) => {
+            return Err(st.io(std::io::Error::other(e.to_string())));
+        }
+        _ => e.to_string(),
+    })
+}
+
+fn read_csv(st: &mut State<'_>, delimiter: u8, sink: &mut dyn RowSink) -> Result<(), TableError> {
+    let (mut rdr, mut lines) = csv_reader(st, delimiter)?;
     let mut record = csv::StringRecord::new();
     let mut cells: Vec<Cell> = Vec::with_capacity(st.columns.len());
     loop {
@@ -290,23 +321,199 @@ fn read_csv(st: &mut State<'_>, delimiter: u8, sink: &mut dyn RowSink) -> Result
             }
             Err(e) => {
                 let line = lines.line_at(e.position().map_or(0, |p| p.byte()));
-                let reason = match e.kind() {
-                    csv::ErrorKind::UnequalLengths {
-                        expected_len, len, ..
-                    } => format!("the row has {len} fields but the header has {expected_len}"),
-                    csv::ErrorKind::Utf8 { err, .. } => {
-                        format!("field {} is not valid UTF-8", err.field() + 1)
-                    }
-                    csv::ErrorKind::Io(_) => {
-                        return Err(st.io(std::io::Error::other(e.to_string())));
-                    }
-                    _ => e.to_string(),
-                };
+                let reason = csv_error(st, e)?;
                 st.reject(line, reason)?;
             }
         }
     }
     st.check(rdr.into_inner().into_inner().inner)
+}
+
+/// Rows a parallel CSV read hands a worker at a time: fields stored flat.
+#[derive(Default)]
+struct Batch {
+    /// Each row's line.
+    lines: Vec<u64>,
+    /// Each row's end in `bounds`.
+    row_ends: Vec<usize>,
+    /// Each field's end in `data`.
+    bounds: Vec<usize>,
+    data: Vec<u8>,
+}
+
+/// Rows in a batch before it is handed on.
+const BATCH_ROWS: usize = 4096;
+
+/// [`read_table_checked`] for a CSV or TSV file, parsed on as many threads
+/// as `sinks` (each row goes to one of them, in no particular order; each
+/// row's line is its own). The calling thread reads and splits the records
+/// (the csv crate, so quoting is read exactly as the sequential reader
+/// reads it) and hashes the bytes; the workers decode the fields, check
+/// declared types, infer types and hand rows to their sink. The outcome
+/// is the sequential reader's: the same columns, types, rejected lines
+/// (in line order) and, on a bad row, the error of the first bad line.
+pub fn read_csv_parallel<S: RowSink + Send>(
+    path: &Path,
+    format: Format,
+    declared: &BTreeMap<String, ColumnType>,
+    lenient: bool,
+    sinks: &mut [S],
+    expect: Option<crate::id::ObjectId>,
+) -> Result<ReadSummary, TableError> {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let delimiter = match format {
+        Format::Csv => b',',
+        Format::Tsv => b'\t',
+        _ => {
+            return Err(TableError::Unreadable {
+                path: path.to_path_buf(),
+                reason: format!("{} is not read in parallel", format.name()),
+            });
+        }
+    };
+    let mut st = State {
+        path,
+        declared,
+        lenient,
+        columns: Vec::new(),
+        types: Vec::new(),
+        rejected: Vec::new(),
+        expect,
+    };
+    let (mut rdr, mut lines) = csv_reader(&mut st, delimiter)?;
+    // The first bad line found so far (u64::MAX: none), and its error.
+    let first_bad = AtomicU64::new(u64::MAX);
+    let errors: Mutex<Vec<(u64, TableError)>> = Mutex::new(Vec::new());
+    let fail = |line: u64, e: TableError| {
+        first_bad.fetch_min(line, Ordering::SeqCst);
+        errors.lock().expect("not poisoned").push((line, e));
+    };
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(sinks.len() * 2);
+    let rx = Mutex::new(rx);
+    let columns = st.columns.clone();
+    let worker_states = std::thread::scope(|scope| {
+        let handles: Vec<_> = sinks
+            .iter_mut()
+            .map(|sink| {
+                let (rx, columns, fail, first_bad) = (&rx, &columns, &fail, &first_bad);
+                scope.spawn(move || {
+                    let mut w = State {
+                        path,
+                        declared,
+                        lenient,
+                        columns: columns.clone(),
+                        types: vec![ColumnType::Null; columns.len()],
+                        rejected: Vec::new(),
+                        expect: None,
+                    };
+                    let mut cells: Vec<Cell> = Vec::with_capacity(columns.len());
+                    loop {
+                        let batch = match rx.lock().expect("not poisoned").recv() {
+                            Ok(b) => b,
+                            Err(_) => break,
+                        };
+                        // A batch wholly after a known bad line cannot
+                        // hold the first one.
+                        if batch
+                            .lines
+                            .first()
+                            .is_none_or(|l| *l > first_bad.load(Ordering::SeqCst))
+                        {
+                            continue;
+                        }
+                        let mut at = 0;
+                        for (r, &line) in batch.lines.iter().enumerate() {
+                            let end = batch.row_ends[r];
+                            cells.clear();
+                            let mut start = if at == 0 { 0 } else { batch.bounds[at - 1] };
+                            let mut bad = None;
+                            for (i, &e) in batch.bounds[at..end].iter().enumerate() {
+                                match std::str::from_utf8(&batch.data[start..e]) {
+                                    Ok("") => cells.push(Cell::Null),
+                                    Ok(f) => cells.push(Cell::Text(f.to_string())),
+                                    Err(_) => {
+                                        bad = Some(i);
+                                        break;
+                                    }
+                                }
+                                start = e;
+                            }
+                            at = end;
+                            let done = match bad {
+                                Some(i) => {
+                                    w.reject(line, format!("field {} is not valid UTF-8", i + 1))
+                                }
+                                None => w.accept(line, &cells, &mut *sink),
+                            };
+                            if let Err(e) = done {
+                                fail(line, e);
+                                break;
+                            }
+                        }
+                    }
+                    (w.types, w.rejected)
+                })
+            })
+            .collect();
+        // This thread reads, splits and hashes.
+        let mut record = csv::ByteRecord::new();
+        let mut batch = Batch::default();
+        loop {
+            if first_bad.load(Ordering::SeqCst) != u64::MAX {
+                break;
+            }
+            match rdr.read_byte_record(&mut record) {
+                Ok(false) => break,
+                Ok(true) => {
+                    let line = lines.line_at(record.position().map_or(0, |p| p.byte()));
+                    for f in record.iter() {
+                        batch.data.extend_from_slice(f);
+                        batch.bounds.push(batch.data.len());
+                    }
+                    batch.row_ends.push(batch.bounds.len());
+                    batch.lines.push(line);
+                    if batch.lines.len() >= BATCH_ROWS
+                        && tx.send(std::mem::take(&mut batch)).is_err()
+                    {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    let line = lines.line_at(e.position().map_or(0, |p| p.byte()));
+                    match csv_error(&st, e) {
+                        Ok(reason) => {
+                            if let Err(e) = st.reject(line, reason) {
+                                fail(line, e);
+                            }
+                        }
+                        Err(e) => fail(line, e),
+                    }
+                }
+            }
+        }
+        if !batch.lines.is_empty() {
+            let _ = tx.send(batch);
+        }
+        drop(tx);
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a parse worker panicked"))
+            .collect::<Vec<_>>()
+    });
+    let mut errors = errors.into_inner().expect("not poisoned");
+    if let Some(i) = (0..errors.len()).min_by_key(|&i| errors[i].0) {
+        return Err(errors.swap_remove(i).1);
+    }
+    for (types, rejected) in worker_states {
+        for (t, w) in st.types.iter_mut().zip(types) {
+            *t = t.join(w);
+        }
+        st.rejected.extend(rejected);
+    }
+    st.rejected.sort_by_key(|r| r.0);
+    st.check(rdr.into_inner().into_inner().inner)?;
+    Ok(summary(st))
 }
 
 fn read_jsonl(st: &mut State<'_>, sink: &mut dyn RowSink) -> Result<(), TableError> {

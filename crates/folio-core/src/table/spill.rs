@@ -37,6 +37,8 @@ pub(super) struct Run {
     /// removes the name meanwhile takes nothing from this reader.
     reader: BufReader<File>,
     path: PathBuf,
+    /// The body of the row last read.
+    body: Vec<u8>,
 }
 
 fn io(path: &Path) -> impl Fn(std::io::Error) -> TableError + '_ {
@@ -72,6 +74,7 @@ impl Run {
             _file: file,
             reader,
             path,
+            body: Vec::new(),
         })
     }
 }
@@ -79,13 +82,15 @@ impl Run {
 /// Rows in identity order (then line order), one at a time: a run on
 /// disk, or a build's rows still in memory.
 pub(super) trait Sorted {
-    /// The next row, or `None` at the end.
-    fn next(&mut self) -> Result<Option<Head>, TableError>;
+    /// Moves to the next row: its identity into `ident` (whose allocation
+    /// is reused), its line returned; `None` at the end.
+    fn advance(&mut self, ident: &mut Vec<u8>) -> Result<Option<u64>, TableError>;
+    /// The body of the row moved to.
+    fn body(&self) -> &[u8];
 }
 
 impl Sorted for Run {
-    /// The next row (identity, body, line), or `None` at the end.
-    fn next(&mut self) -> Result<Option<Head>, TableError> {
+    fn advance(&mut self, ident: &mut Vec<u8>) -> Result<Option<u64>, TableError> {
         let mut lens = [0u8; 16];
         match self.reader.read_exact(&mut lens[..4]) {
             Ok(()) => {}
@@ -98,43 +103,41 @@ impl Sorted for Run {
         let word = |i: usize| u32::from_le_bytes(lens[i..i + 4].try_into().expect("4 bytes"));
         let (il, bl) = (word(0) as usize, word(4) as usize);
         let line = u64::from_le_bytes(lens[8..16].try_into().expect("8 bytes"));
-        let mut ident = vec![0u8; il];
-        let mut body = vec![0u8; bl];
+        ident.resize(il, 0);
+        self.body.resize(bl, 0);
         self.reader
-            .read_exact(&mut ident)
-            .and_then(|()| self.reader.read_exact(&mut body))
+            .read_exact(ident)
+            .and_then(|()| self.reader.read_exact(&mut self.body))
             .map_err(io(&self.path))?;
-        Ok(Some(Head { ident, line, body }))
+        Ok(Some(line))
     }
-}
 
-/// The smallest unread row of a run.
-#[derive(PartialEq, Eq, PartialOrd, Ord)]
-pub(super) struct Head {
-    pub(super) ident: Vec<u8>,
-    pub(super) line: u64,
-    pub(super) body: Vec<u8>,
+    fn body(&self) -> &[u8] {
+        &self.body
+    }
 }
 
 /// Called with each merged row: identity, body, line.
 pub(super) type RowFn<'a> = dyn FnMut(&[u8], &[u8], u64) -> Result<(), TableError> + 'a;
 
 /// Merges sorted sources, calling `each` with every row in identity order
-/// (then line order, as an in-memory sort gives them).
+/// (then line order, as an in-memory sort gives them). Each source's
+/// identity buffer goes round the heap and is reused: no allocation a row.
 pub(super) fn merge(
     runs: &mut [Box<dyn Sorted + '_>],
     each: &mut RowFn<'_>,
 ) -> Result<(), TableError> {
     let mut heap = BinaryHeap::with_capacity(runs.len());
     for (i, r) in runs.iter_mut().enumerate() {
-        if let Some(h) = r.next()? {
-            heap.push(Reverse((h, i)));
+        let mut ident = Vec::new();
+        if let Some(line) = r.advance(&mut ident)? {
+            heap.push(Reverse((ident, line, i)));
         }
     }
-    while let Some(Reverse((h, i))) = heap.pop() {
-        each(&h.ident, &h.body, h.line)?;
-        if let Some(next) = runs[i].next()? {
-            heap.push(Reverse((next, i)));
+    while let Some(Reverse((mut ident, line, i))) = heap.pop() {
+        each(&ident, runs[i].body(), line)?;
+        if let Some(next) = runs[i].advance(&mut ident)? {
+            heap.push(Reverse((ident, next, i)));
         }
     }
     Ok(())
