@@ -201,11 +201,15 @@ pub fn each_row_change_par<T: Send>(
     f: &(dyn Fn(&RowEvent<'_>) -> T + Sync),
     each: &mut dyn FnMut(Walked<T>) -> bool,
 ) -> Result<(), TableError> {
+    /// A changed row as the walk gives it (owned: no copy); its example
+    /// and locator are derived on the workers.
     enum Held {
         Sync(usize, usize),
-        Row(OwnedRow),
+        Row(RowChangeKind, Option<ChunkRow>, Option<ChunkRow>),
     }
     struct Batch<'e, T> {
+        table: &'e str,
+        keyed: bool,
         items: Vec<Held>,
         going: bool,
         f: &'e (dyn Fn(&RowEvent<'_>) -> T + Sync),
@@ -226,20 +230,31 @@ pub fn each_row_change_par<T: Send>(
             if !self.going {
                 return;
             }
-            let f = self.f;
-            let done: Vec<Option<T>> = items
-                .par_iter()
+            let (f, table, keyed) = (self.f, self.table, self.keyed);
+            let done: Vec<Walked<T>> = items
+                .into_par_iter()
                 .map(|h| match h {
-                    Held::Sync(..) => None,
-                    Held::Row(o) => Some(f(&o.event())),
+                    Held::Sync(a, b) => Walked::Sync(a, b),
+                    Held::Row(kind, old, new) => {
+                        let row = if kind == RowChangeKind::Removed {
+                            old.as_ref()
+                        } else {
+                            new.as_ref()
+                        };
+                        let ident = &row.expect("a changed row has its side").ident;
+                        let o = OwnedRow {
+                            kind,
+                            id: ExampleId::row(table, ident),
+                            locator: Locator::row(table, keyed, ident),
+                            old,
+                            new,
+                        };
+                        let t = f(&o.event());
+                        Walked::Row(o, t)
+                    }
                 })
                 .collect();
-            for (h, t) in items.into_iter().zip(done) {
-                let w = match (h, t) {
-                    (Held::Sync(a, b), _) => Walked::Sync(a, b),
-                    (Held::Row(o), Some(t)) => Walked::Row(o, t),
-                    (Held::Row(_), None) => continue,
-                };
+            for w in done {
                 if !(self.each)(w) {
                     self.going = false;
                     return;
@@ -247,26 +262,32 @@ pub fn each_row_change_par<T: Send>(
             }
         }
     }
+    let keyed = new.or(old).is_some_and(|(m, _)| !m.key.is_empty());
     let batch = std::cell::RefCell::new(Batch {
+        table,
+        keyed,
         items: Vec::with_capacity(ROW_BATCH),
         going: true,
         f,
         each,
     });
-    each_row_change(
-        table,
+    let none: std::collections::HashMap<ObjectId, Vec<u8>> = Default::default();
+    let old = side(old, window.map(|w| w.old), &none)?;
+    let new = side(new, window.map(|w| w.new), &none)?;
+    let base = window.map_or((0, 0), |w| (w.old.0 as usize, w.new.0 as usize));
+    manifest::diff_chunks(
         old,
         new,
-        window,
-        &mut |a, b| batch.borrow_mut().push(Held::Sync(a, b)),
-        &mut |row| {
-            batch.borrow_mut().push(Held::Row(OwnedRow {
-                kind: row.kind,
-                id: row.id,
-                locator: row.locator,
-                old: row.old.cloned(),
-                new: row.new.cloned(),
-            }))
+        &mut |a, b| batch.borrow_mut().push(Held::Sync(base.0 + a, base.1 + b)),
+        &mut |kind, x, y, _n| {
+            let present = if kind == RowChangeKind::Removed {
+                x.is_some()
+            } else {
+                y.is_some()
+            };
+            if present {
+                batch.borrow_mut().push(Held::Row(kind, x, y));
+            }
         },
     )?;
     batch.into_inner().flush();
