@@ -40,7 +40,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 pub use parquet::decoding_untrusted;
-pub use read::{RowSink, read_csv_parallel, read_table, read_table_checked};
+pub use read::{RowSink, read_parallel, read_table, read_table_checked};
 
 /// One row as text: its line, and column → value (null cells left out).
 pub type TextRow = (u64, std::collections::HashMap<String, String>);

@@ -329,7 +329,8 @@ fn read_csv(st: &mut State<'_>, delimiter: u8, sink: &mut dyn RowSink) -> Result
     st.check(rdr.into_inner().into_inner().inner)
 }
 
-/// Rows a parallel CSV read hands a worker at a time: fields stored flat.
+/// Rows a parallel read hands a worker at a time: fields stored flat (a
+/// JSON Lines row is one field, its line).
 #[derive(Default)]
 struct Batch {
     /// Each row's line.
@@ -341,48 +342,76 @@ struct Batch {
     data: Vec<u8>,
 }
 
-/// Rows in a batch before it is handed on.
-const BATCH_ROWS: usize = 4096;
+impl Batch {
+    /// Adds a row of `fields`.
+    fn push<'f>(&mut self, line: u64, fields: impl Iterator<Item = &'f [u8]>) {
+        for f in fields {
+            self.data.extend_from_slice(f);
+            self.bounds.push(self.data.len());
+        }
+        self.row_ends.push(self.bounds.len());
+        self.lines.push(line);
+    }
 
-/// [`read_table_checked`] for a CSV or TSV file, parsed on as many threads
-/// as `sinks` (each row goes to one of them, in no particular order; each
-/// row's line is its own). The calling thread reads and splits the records
-/// (the csv crate, so quoting is read exactly as the sequential reader
-/// reads it) and hashes the bytes; the workers decode the fields, check
-/// declared types, infer types and hand rows to their sink. The outcome
-/// is the sequential reader's: the same columns, types, rejected lines
-/// (in line order) and, on a bad row, the error of the first bad line.
-pub fn read_csv_parallel<S: RowSink + Send>(
-    path: &Path,
-    format: Format,
-    declared: &BTreeMap<String, ColumnType>,
-    lenient: bool,
+    /// The fields of row `r`.
+    fn row(&self, r: usize) -> impl Iterator<Item = &[u8]> {
+        let from = if r == 0 { 0 } else { self.row_ends[r - 1] };
+        let bounds = &self.bounds[from..self.row_ends[r]];
+        let mut start = if from == 0 { 0 } else { self.bounds[from - 1] };
+        bounds.iter().map(move |&e| {
+            let f = &self.data[start..e];
+            start = e;
+            f
+        })
+    }
+}
+
+/// Rows in a batch before it is handed on (few in unit tests, so small
+/// tables are spread over many batches and workers).
+const BATCH_ROWS: usize = if cfg!(test) { 37 } else { 4096 };
+
+/// One worker of a parallel read: its own columns (JSON Lines numbers
+/// them in the order it meets them), inferred types and rejected lines.
+struct Work<'a> {
+    st: State<'a>,
+    cells: Vec<Cell>,
+    /// Where each of its columns was first met: line, place in the row.
+    first_seen: Vec<(u64, usize)>,
+}
+
+/// What a worker does with row `r` (at its line) of a batch.
+type RowWork<'a, S> =
+    dyn Fn(&mut Work<'a>, u64, &Batch, usize, &mut S) -> Result<(), TableError> + Sync;
+
+/// How the reading thread hands rows on and hears of failures.
+struct Feed<'f> {
+    send: &'f mut dyn FnMut(Batch) -> bool,
+    fail: &'f (dyn Fn(u64, TableError) + Sync),
+    first_bad: &'f std::sync::atomic::AtomicU64,
+}
+
+impl Feed<'_> {
+    /// Whether a bad line is known (no later row can matter).
+    fn failed(&self) -> bool {
+        self.first_bad.load(std::sync::atomic::Ordering::SeqCst) != u64::MAX
+    }
+}
+
+/// The parallel read's frame: `read`, on this thread, reads the file and
+/// hands batches on; one worker per sink runs `row` on each row of the
+/// batches it takes. A failure is recorded with its line; workers skip
+/// batches that start after the earliest known one and the reader stops,
+/// so every batch that could hold an earlier bad line is still worked
+/// through: the error returned is the first bad line's, as when reading on
+/// one thread. Returns the workers' states.
+fn parallel<'a, S: RowSink + Send>(
+    st: &mut State<'a>,
     sinks: &mut [S],
-    expect: Option<crate::id::ObjectId>,
-) -> Result<ReadSummary, TableError> {
+    read: &mut dyn FnMut(&mut State<'a>, &mut Feed<'_>) -> Result<(), TableError>,
+    row: &RowWork<'a, S>,
+) -> Result<Vec<Work<'a>>, TableError> {
     use std::sync::Mutex;
     use std::sync::atomic::{AtomicU64, Ordering};
-    let delimiter = match format {
-        Format::Csv => b',',
-        Format::Tsv => b'\t',
-        _ => {
-            return Err(TableError::Unreadable {
-                path: path.to_path_buf(),
-                reason: format!("{} is not read in parallel", format.name()),
-            });
-        }
-    };
-    let mut st = State {
-        path,
-        declared,
-        lenient,
-        columns: Vec::new(),
-        types: Vec::new(),
-        rejected: Vec::new(),
-        expect,
-    };
-    let (mut rdr, mut lines) = csv_reader(&mut st, delimiter)?;
-    // The first bad line found so far (u64::MAX: none), and its error.
     let first_bad = AtomicU64::new(u64::MAX);
     let errors: Mutex<Vec<(u64, TableError)>> = Mutex::new(Vec::new());
     let fail = |line: u64, e: TableError| {
@@ -391,23 +420,27 @@ pub fn read_csv_parallel<S: RowSink + Send>(
     };
     let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(sinks.len() * 2);
     let rx = Mutex::new(rx);
+    let (path, declared, lenient) = (st.path, st.declared, st.lenient);
     let columns = st.columns.clone();
-    let worker_states = std::thread::scope(|scope| {
+    let (works, read_result) = std::thread::scope(|scope| {
         let handles: Vec<_> = sinks
             .iter_mut()
             .map(|sink| {
                 let (rx, columns, fail, first_bad) = (&rx, &columns, &fail, &first_bad);
                 scope.spawn(move || {
-                    let mut w = State {
-                        path,
-                        declared,
-                        lenient,
-                        columns: columns.clone(),
-                        types: vec![ColumnType::Null; columns.len()],
-                        rejected: Vec::new(),
-                        expect: None,
+                    let mut w = Work {
+                        st: State {
+                            path,
+                            declared,
+                            lenient,
+                            columns: columns.clone(),
+                            types: vec![ColumnType::Null; columns.len()],
+                            rejected: Vec::new(),
+                            expect: None,
+                        },
+                        cells: Vec::with_capacity(columns.len()),
+                        first_seen: vec![(0, 0); columns.len()],
                     };
-                    let mut cells: Vec<Cell> = Vec::with_capacity(columns.len());
                     loop {
                         let batch = match rx.lock().expect("not poisoned").recv() {
                             Ok(b) => b,
@@ -422,98 +455,260 @@ pub fn read_csv_parallel<S: RowSink + Send>(
                         {
                             continue;
                         }
-                        let mut at = 0;
                         for (r, &line) in batch.lines.iter().enumerate() {
-                            let end = batch.row_ends[r];
-                            cells.clear();
-                            let mut start = if at == 0 { 0 } else { batch.bounds[at - 1] };
-                            let mut bad = None;
-                            for (i, &e) in batch.bounds[at..end].iter().enumerate() {
-                                match std::str::from_utf8(&batch.data[start..e]) {
-                                    Ok("") => cells.push(Cell::Null),
-                                    Ok(f) => cells.push(Cell::Text(f.to_string())),
-                                    Err(_) => {
-                                        bad = Some(i);
-                                        break;
-                                    }
-                                }
-                                start = e;
-                            }
-                            at = end;
-                            let done = match bad {
-                                Some(i) => {
-                                    w.reject(line, format!("field {} is not valid UTF-8", i + 1))
-                                }
-                                None => w.accept(line, &cells, &mut *sink),
-                            };
-                            if let Err(e) = done {
+                            if let Err(e) = row(&mut w, line, &batch, r, &mut *sink) {
                                 fail(line, e);
                                 break;
                             }
                         }
                     }
-                    (w.types, w.rejected)
+                    w
                 })
             })
             .collect();
-        // This thread reads, splits and hashes.
-        let mut record = csv::ByteRecord::new();
-        let mut batch = Batch::default();
-        loop {
-            if first_bad.load(Ordering::SeqCst) != u64::MAX {
-                break;
-            }
-            match rdr.read_byte_record(&mut record) {
-                Ok(false) => break,
-                Ok(true) => {
-                    let line = lines.line_at(record.position().map_or(0, |p| p.byte()));
-                    for f in record.iter() {
-                        batch.data.extend_from_slice(f);
-                        batch.bounds.push(batch.data.len());
-                    }
-                    batch.row_ends.push(batch.bounds.len());
-                    batch.lines.push(line);
-                    if batch.lines.len() >= BATCH_ROWS
-                        && tx.send(std::mem::take(&mut batch)).is_err()
-                    {
-                        break;
-                    }
-                }
-                Err(e) => {
-                    let line = lines.line_at(e.position().map_or(0, |p| p.byte()));
-                    match csv_error(&st, e) {
-                        Ok(reason) => {
-                            if let Err(e) = st.reject(line, reason) {
-                                fail(line, e);
-                            }
-                        }
-                        Err(e) => fail(line, e),
-                    }
-                }
-            }
-        }
-        if !batch.lines.is_empty() {
-            let _ = tx.send(batch);
-        }
-        drop(tx);
-        handles
+        // The sender is dropped with `send` when the reading ends: the
+        // workers then drain the channel and stop.
+        let read_result = {
+            let mut send = move |b: Batch| tx.send(b).is_ok();
+            let mut feed = Feed {
+                send: &mut send,
+                fail: &fail,
+                first_bad: &first_bad,
+            };
+            read(st, &mut feed)
+        };
+        let works: Vec<Work<'a>> = handles
             .into_iter()
             .map(|h| h.join().expect("a parse worker panicked"))
-            .collect::<Vec<_>>()
+            .collect();
+        (works, read_result)
     });
+    read_result?;
     let mut errors = errors.into_inner().expect("not poisoned");
     if let Some(i) = (0..errors.len()).min_by_key(|&i| errors[i].0) {
         return Err(errors.swap_remove(i).1);
     }
-    for (types, rejected) in worker_states {
-        for (t, w) in st.types.iter_mut().zip(types) {
-            *t = t.join(w);
+    Ok(works)
+}
+
+/// Reads batches of `BATCH_ROWS` rows with `next` (which adds one row to
+/// the batch, or says the file ended) and hands them on.
+fn feed_batches(
+    feed: &mut Feed<'_>,
+    next: &mut dyn FnMut(&mut Batch, &Feed<'_>) -> Result<bool, TableError>,
+) -> Result<(), TableError> {
+    let mut batch = Batch::default();
+    while !feed.failed() {
+        if !next(&mut batch, feed)? {
+            break;
         }
-        st.rejected.extend(rejected);
+        if batch.lines.len() >= BATCH_ROWS && !(feed.send)(std::mem::take(&mut batch)) {
+            return Ok(());
+        }
     }
-    st.rejected.sort_by_key(|r| r.0);
-    st.check(rdr.into_inner().into_inner().inner)?;
+    if !batch.lines.is_empty() {
+        (feed.send)(batch);
+    }
+    Ok(())
+}
+
+/// [`read_table_checked`] for a CSV, TSV or JSON Lines file, parsed on as
+/// many threads as `sinks` (each row goes to one of them, in no particular
+/// order; each row's line is its own). The calling thread reads and
+/// splits the records (CSV: the csv crate, so quoting is read exactly as
+/// the sequential reader reads it; JSON Lines: lines) and hashes the
+/// bytes; the workers decode the fields, check declared types, infer types
+/// and hand rows to their sink. The outcome is the sequential reader's:
+/// the same columns in the same order, types, rejected lines (in line
+/// order) and, on a bad row, the error of the first bad line.
+pub fn read_parallel<S: RowSink + Send>(
+    path: &Path,
+    format: Format,
+    declared: &BTreeMap<String, ColumnType>,
+    lenient: bool,
+    sinks: &mut [S],
+    expect: Option<crate::id::ObjectId>,
+) -> Result<ReadSummary, TableError> {
+    let mut st = State {
+        path,
+        declared,
+        lenient,
+        columns: Vec::new(),
+        types: Vec::new(),
+        rejected: Vec::new(),
+        expect,
+    };
+    match format {
+        Format::Csv | Format::Tsv => {
+            let delimiter = if format == Format::Csv { b',' } else { b'\t' };
+            let (mut rdr, mut lines) = csv_reader(&mut st, delimiter)?;
+            let mut record = csv::ByteRecord::new();
+            let works = parallel(
+                &mut st,
+                sinks,
+                &mut |st, feed| {
+                    feed_batches(feed, &mut |batch, feed| {
+                        match rdr.read_byte_record(&mut record) {
+                            Ok(false) => return Ok(false),
+                            Ok(true) => {
+                                let line = lines.line_at(record.position().map_or(0, |p| p.byte()));
+                                batch.push(line, record.iter());
+                            }
+                            Err(e) => {
+                                let line = lines.line_at(e.position().map_or(0, |p| p.byte()));
+                                match csv_error(st, e).and_then(|reason| st.reject(line, reason)) {
+                                    Ok(()) => {}
+                                    Err(e) => (feed.fail)(line, e),
+                                }
+                            }
+                        }
+                        Ok(true)
+                    })
+                },
+                &|w, line, batch, r, sink| {
+                    w.cells.clear();
+                    for (i, f) in batch.row(r).enumerate() {
+                        match std::str::from_utf8(f) {
+                            Ok("") => w.cells.push(Cell::Null),
+                            Ok(f) => w.cells.push(Cell::Text(f.to_string())),
+                            Err(_) => {
+                                return w
+                                    .st
+                                    .reject(line, format!("field {} is not valid UTF-8", i + 1));
+                            }
+                        }
+                    }
+                    let cells = std::mem::take(&mut w.cells);
+                    let done = w.st.accept(line, &cells, sink);
+                    w.cells = cells;
+                    done
+                },
+            )?;
+            for w in works {
+                for (t, x) in st.types.iter_mut().zip(w.st.types) {
+                    *t = t.join(x);
+                }
+                st.rejected.extend(w.st.rejected);
+            }
+            st.rejected.sort_by_key(|r| r.0);
+            st.check(rdr.into_inner().into_inner().inner)?;
+        }
+        Format::Jsonl => {
+            let mut rdr = BufReader::with_capacity(1 << 16, st.open()?);
+            let mut buf = Vec::new();
+            let mut line = 0u64;
+            let works = parallel(
+                &mut st,
+                sinks,
+                &mut |st, feed| {
+                    feed_batches(feed, &mut |batch, _| {
+                        buf.clear();
+                        let n = rdr.read_until(b'\n', &mut buf).map_err(|e| st.io(e))?;
+                        if n == 0 {
+                            return Ok(false);
+                        }
+                        line += 1;
+                        let mut bytes = buf.as_slice();
+                        if line == 1 {
+                            bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+                        }
+                        batch.push(line, std::iter::once(bytes));
+                        Ok(true)
+                    })
+                },
+                &|w, line, batch, r, sink| {
+                    let bytes = batch.row(r).next().unwrap_or_default();
+                    let mut cells = std::mem::take(&mut w.cells);
+                    cells.clear();
+                    let done =
+                        jsonl_row(&mut w.st, line, bytes, &mut cells, &mut |st, name, at| {
+                            let before = st.columns.len();
+                            let i = st.column(name);
+                            if st.columns.len() > before {
+                                w.first_seen.push((line, at));
+                            }
+                            i
+                        })
+                        .and_then(|row| match row {
+                            Some(()) => w.st.accept(line, &cells, sink),
+                            None => Ok(()),
+                        });
+                    w.cells = cells;
+                    done
+                },
+            )?;
+            // Columns in the order the file first shows them (the line,
+            // then the place in the row), as one thread meets them.
+            let mut seen: Vec<(u64, usize, String)> = Vec::new();
+            for w in &works {
+                for (name, &(l, at)) in w.st.columns.iter().zip(&w.first_seen) {
+                    match seen.iter_mut().find(|s| s.2 == *name) {
+                        Some(s) if (l, at) < (s.0, s.1) => (s.0, s.1) = (l, at),
+                        Some(_) => {}
+                        None => seen.push((l, at, name.clone())),
+                    }
+                }
+            }
+            seen.sort();
+            for (_, _, name) in &seen {
+                st.column(name);
+            }
+            for w in works {
+                for (name, t) in w.st.columns.iter().zip(w.st.types) {
+                    let i = st.column(name);
+                    st.types[i] = st.types[i].join(t);
+                }
+                st.rejected.extend(w.st.rejected);
+            }
+            st.rejected.sort_by_key(|r| r.0);
+            st.check(rdr.into_inner())?;
+        }
+        Format::Parquet => {
+            return Err(TableError::Unreadable {
+                path: path.to_path_buf(),
+                reason: "a Parquet file is not read in parallel".into(),
+            });
+        }
+    }
     Ok(summary(st))
+}
+
+/// One JSON Lines row into `cells` (`column` numbers a column, given its
+/// name and place in the row): `Some(())` for a row to accept, `None` for
+/// a blank line or a rejected row.
+fn jsonl_row(
+    st: &mut State<'_>,
+    line: u64,
+    mut bytes: &[u8],
+    cells: &mut Vec<Cell>,
+    column: &mut dyn FnMut(&mut State<'_>, &str, usize) -> usize,
+) -> Result<Option<()>, TableError> {
+    while let Some((b'\n' | b'\r', rest)) = bytes.split_last() {
+        bytes = rest;
+    }
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    let value: serde_json::Value = match serde_json::from_slice(bytes) {
+        Ok(v) => v,
+        Err(e) => {
+            st.reject(line, format!("invalid JSON: {e}"))?;
+            return Ok(None);
+        }
+    };
+    let serde_json::Value::Object(map) = value else {
+        st.reject(line, "a JSON Lines row must be an object ({...})".into())?;
+        return Ok(None);
+    };
+    cells.clear();
+    for (at, (k, v)) in map.into_iter().enumerate() {
+        let i = column(st, &k, at);
+        if cells.len() <= i {
+            cells.resize(i + 1, Cell::Null);
+        }
+        cells[i] = json_cell(v);
+    }
+    Ok(Some(()))
 }
 
 fn read_jsonl(st: &mut State<'_>, sink: &mut dyn RowSink) -> Result<(), TableError> {
@@ -533,32 +728,13 @@ fn read_jsonl(st: &mut State<'_>, sink: &mut dyn RowSink) -> Result<(), TableErr
         if line == 1 {
             bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
         }
-        while let Some((b'\n' | b'\r', rest)) = bytes.split_last() {
-            bytes = rest;
+        if jsonl_row(st, line, bytes, &mut cells, &mut |st, name, _| {
+            st.column(name)
+        })?
+        .is_some()
+        {
+            st.accept(line, &cells, sink)?;
         }
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        let value: serde_json::Value = match serde_json::from_slice(bytes) {
-            Ok(v) => v,
-            Err(e) => {
-                st.reject(line, format!("invalid JSON: {e}"))?;
-                continue;
-            }
-        };
-        let serde_json::Value::Object(map) = value else {
-            st.reject(line, "a JSON Lines row must be an object ({...})".into())?;
-            continue;
-        };
-        cells.clear();
-        for (k, v) in map {
-            let i = st.column(&k);
-            if cells.len() <= i {
-                cells.resize(i + 1, Cell::Null);
-            }
-            cells[i] = json_cell(v);
-        }
-        st.accept(line, &cells, sink)?;
     }
     st.check(rdr.into_inner())
 }
