@@ -24,11 +24,22 @@ mod parquet {
     use super::TableError;
     use super::read::{RowSink, State};
 
-    pub(super) fn read(st: &mut State<'_>, _sink: &mut dyn RowSink) -> Result<(), TableError> {
-        Err(TableError::Unreadable {
+    fn unsupported(st: &State<'_>) -> TableError {
+        TableError::Unreadable {
             path: st.path.to_path_buf(),
             reason: "this folio was built without Parquet support (cargo feature `parquet`)".into(),
-        })
+        }
+    }
+
+    pub(super) fn read(st: &mut State<'_>, _sink: &mut dyn RowSink) -> Result<(), TableError> {
+        Err(unsupported(st))
+    }
+
+    pub(super) fn read_parallel<'a, S: RowSink + Send>(
+        st: &mut State<'a>,
+        _sinks: &mut [S],
+    ) -> Result<Vec<super::read::Work<'a>>, TableError> {
+        Err(unsupported(st))
     }
 }
 mod read;

@@ -23,7 +23,7 @@ use parquet::file::reader::{FileReader, SerializedFileReader};
 use parquet::record::Field;
 use parquet::schema::types::ColumnDescriptor;
 
-use super::read::{RowSink, State};
+use super::read::{RowSink, State, Work};
 use super::{Cell, TableError};
 
 /// How a top-level 64-bit integer column is shown, when its logical type
@@ -107,60 +107,74 @@ fn hash_handle(f: &File) -> std::io::Result<crate::id::ObjectId> {
 /// are exactly the bytes parsed.
 const IN_MEMORY: u64 = 64 << 20;
 
-pub(super) fn read(st: &mut State<'_>, sink: &mut dyn RowSink) -> Result<(), TableError> {
-    let path = st.path.to_path_buf();
-    let unreadable = |reason: String| TableError::Unreadable {
-        path: path.clone(),
-        reason,
-    };
-    let mut file = File::open(&path).map_err(|e| st.io(e))?;
+/// Opens a Parquet file, refusing an encrypted one; its length.
+fn open(st: &State<'_>) -> Result<(File, u64), TableError> {
+    let file = File::open(st.path).map_err(|e| st.io(e))?;
     if is_encrypted(&file) {
-        return Err(unreadable(
-            "an encrypted Parquet file (its footer is encrypted): folio does not read Parquet encryption; decrypt it first (e.g. with pyarrow and its key)"
-                .into(),
-        ));
+        return Err(TableError::Unreadable {
+            path: st.path.to_path_buf(),
+            reason: "an encrypted Parquet file (its footer is encrypted): folio does not read Parquet encryption; decrypt it first (e.g. with pyarrow and its key)".into(),
+        });
     }
     let len = file.metadata().map_err(|e| st.io(e))?.len();
-    if len <= IN_MEMORY {
-        use std::io::Read as _;
-        let mut bytes = Vec::with_capacity(len as usize);
-        file.read_to_end(&mut bytes).map_err(|e| st.io(e))?;
-        if let Some(want) = st.expect
-            && crate::id::ObjectId::of(&bytes) != want
-        {
-            return Err(TableError::Changed { path });
-        }
-        return parse(st, sink, &path, bytes::Bytes::from(bytes));
+    Ok((file, len))
+}
+
+/// A small file's bytes, checked against the hash expected.
+fn in_memory(st: &State<'_>, mut file: File, len: u64) -> Result<bytes::Bytes, TableError> {
+    use std::io::Read as _;
+    let mut bytes = Vec::with_capacity(len as usize);
+    file.read_to_end(&mut bytes).map_err(|e| st.io(e))?;
+    if let Some(want) = st.expect
+        && crate::id::ObjectId::of(&bytes) != want
+    {
+        return Err(TableError::Changed {
+            path: st.path.to_path_buf(),
+        });
     }
-    // The same open file, to hash what was parsed (a rename over the path
-    // meanwhile does not change what this handle reads).
-    let same = match st.expect {
-        Some(_) => Some(file.try_clone().map_err(|e| st.io(e))?),
-        None => None,
-    };
-    parse(st, sink, &path, file)?;
-    if let (Some(want), Some(f)) = (st.expect, same) {
-        let got = hash_handle(&f).map_err(|e| st.io(e))?;
+    Ok(bytes::Bytes::from(bytes))
+}
+
+/// Checks that the open file `f` holds the bytes expected (after parsing:
+/// a rename over the path meanwhile does not change what it reads).
+fn check_handle(st: &State<'_>, f: &File) -> Result<(), TableError> {
+    if let Some(want) = st.expect {
+        let got = hash_handle(f).map_err(|e| st.io(e))?;
         if got != want {
-            return Err(TableError::Changed { path });
+            return Err(TableError::Changed {
+                path: st.path.to_path_buf(),
+            });
         }
     }
     Ok(())
 }
 
-/// Reads the rows of the Parquet file `r` holds.
-fn parse<R: parquet::file::reader::ChunkReader + 'static>(
-    st: &mut State<'_>,
-    sink: &mut dyn RowSink,
+pub(super) fn read(st: &mut State<'_>, sink: &mut dyn RowSink) -> Result<(), TableError> {
+    let path = st.path.to_path_buf();
+    let (file, len) = open(st)?;
+    if len <= IN_MEMORY {
+        let bytes = in_memory(st, file, len)?;
+        return parse(st, sink, &path, bytes);
+    }
+    // The same open file, to hash what was parsed.
+    let same = file.try_clone().map_err(|e| st.io(e))?;
+    parse(st, sink, &path, file)?;
+    check_handle(st, &same)
+}
+
+/// The file's reader, its columns checked, and how each top-level field's
+/// 64-bit integers read, in the order a row lists its fields (a
+/// nanosecond timestamp has no converted type: the record reader sees a
+/// number).
+fn open_reader<R: parquet::file::reader::ChunkReader + 'static>(
     path: &std::path::Path,
     r: R,
-) -> Result<(), TableError> {
-    let path = path.to_path_buf();
+) -> Result<(SerializedFileReader<R>, Vec<Int64As>), TableError> {
     let unreadable = |reason: String| TableError::Unreadable {
-        path: path.clone(),
+        path: path.to_path_buf(),
         reason,
     };
-    let reader = guarded(&path, || SerializedFileReader::new(r))?.map_err(|e| {
+    let reader = guarded(path, || SerializedFileReader::new(r))?.map_err(|e| {
         unreadable(format!(
             "not a Parquet file folio can read ({e}); check it with `parquet-tools` or re-export it"
         ))
@@ -174,9 +188,6 @@ fn parse<R: parquet::file::reader::ChunkReader + 'static>(
             ))
         })?;
     }
-    // How each top-level field's 64-bit integers read, in the order a
-    // row lists its fields (a nanosecond timestamp has no converted type:
-    // the record reader sees a number).
     let hows: Vec<Int64As> = schema
         .root_schema()
         .get_fields()
@@ -190,36 +201,258 @@ fn parse<R: parquet::file::reader::ChunkReader + 'static>(
             _ => Int64As::Plain,
         })
         .collect();
-    let mut rows = guarded(&path, || reader.get_row_iter(None))?
+    Ok((reader, hows))
+}
+
+/// A row's cells (`column` numbers a column, given its name and place in
+/// the row); the reason when a value cannot be read.
+fn row_cells(
+    row: &parquet::record::Row,
+    hows: &[Int64As],
+    cells: &mut Vec<Cell>,
+    column: &mut dyn FnMut(&str, usize) -> usize,
+) -> Option<String> {
+    cells.clear();
+    for (k, (name, field)) in row.get_column_iter().enumerate() {
+        let at = column(name, k);
+        if cells.len() <= at {
+            cells.resize(at + 1, Cell::Null);
+        }
+        let how = hows.get(k).copied().unwrap_or(Int64As::Plain);
+        match cell(field, how) {
+            Ok(c) => cells[at] = c,
+            Err(why) => return Some(format!("column '{name}': {why}")),
+        }
+    }
+    None
+}
+
+/// Reads the rows of the Parquet file `r` holds.
+fn parse<R: parquet::file::reader::ChunkReader + 'static>(
+    st: &mut State<'_>,
+    sink: &mut dyn RowSink,
+    path: &std::path::Path,
+    r: R,
+) -> Result<(), TableError> {
+    let unreadable = |reason: String| TableError::Unreadable {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let (reader, hows) = open_reader(path, r)?;
+    let mut rows = guarded(path, || reader.get_row_iter(None))?
         .map_err(|e| unreadable(format!("cannot read its rows ({e})")))?;
     let mut cells: Vec<Cell> = Vec::new();
     let mut line = 0u64;
-    while let Some(row) = guarded(&path, || rows.next())? {
+    while let Some(row) = guarded(path, || rows.next())? {
         line += 1;
         let row = row.map_err(|e| unreadable(format!("row {line}: cannot be read ({e})")))?;
-        cells.clear();
-        let mut bad = None;
-        for (k, (name, field)) in row.get_column_iter().enumerate() {
-            let at = st.column(name);
-            if cells.len() <= at {
-                cells.resize(at + 1, Cell::Null);
-            }
-            let how = hows.get(k).copied().unwrap_or(Int64As::Plain);
-            match cell(field, how) {
-                Ok(c) => cells[at] = c,
-                Err(why) => {
-                    bad = Some(format!("column '{name}': {why}"));
-                    break;
-                }
-            }
-        }
-        match bad {
+        match row_cells(&row, &hows, &mut cells, &mut |name, _| st.column(name)) {
             // Rejected (lenient) or an error: the row is not handed on.
             Some(reason) => st.reject(line, reason)?,
             None => st.accept(line, &cells, sink)?,
         }
     }
     Ok(())
+}
+
+/// A file read at offsets, so readers on several threads do not share a
+/// position (a `File`'s clones do).
+#[derive(Clone)]
+struct At(std::sync::Arc<File>);
+
+/// A reader of [`At`] from an offset.
+struct AtRead {
+    f: std::sync::Arc<File>,
+    at: u64,
+}
+
+impl std::io::Read for AtRead {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        use std::os::unix::fs::FileExt;
+        let n = self.f.read_at(buf, self.at)?;
+        self.at += n as u64;
+        Ok(n)
+    }
+}
+
+impl parquet::file::reader::Length for At {
+    fn len(&self) -> u64 {
+        self.0.metadata().map_or(0, |m| m.len())
+    }
+}
+
+impl parquet::file::reader::ChunkReader for At {
+    type T = std::io::BufReader<AtRead>;
+
+    fn get_read(&self, start: u64) -> parquet::errors::Result<Self::T> {
+        Ok(std::io::BufReader::with_capacity(
+            1 << 16,
+            AtRead {
+                f: std::sync::Arc::clone(&self.0),
+                at: start,
+            },
+        ))
+    }
+
+    fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<bytes::Bytes> {
+        use std::os::unix::fs::FileExt;
+        let mut v = vec![0u8; length];
+        self.0
+            .read_exact_at(&mut v, start)
+            .map_err(|e| parquet::errors::ParquetError::External(Box::new(e)))?;
+        Ok(v.into())
+    }
+}
+
+/// [`read`] on as many threads as `sinks`, by row group: each worker opens
+/// its own reader on the same bytes (a small file's, in memory; a large
+/// one's, read at offsets from the one open file) and takes the next row
+/// group not taken. Rows are numbered as one thread numbers them (row
+/// groups' row counts from the footer); the first bad row's error wins.
+pub(super) fn read_parallel<'a, S: RowSink + Send>(
+    st: &mut State<'a>,
+    sinks: &mut [S],
+) -> Result<Vec<Work<'a>>, TableError> {
+    let path = st.path.to_path_buf();
+    let (file, len) = open(st)?;
+    if len <= IN_MEMORY {
+        let bytes = in_memory(st, file, len)?;
+        return parse_parallel(st, sinks, &path, bytes);
+    }
+    let f = std::sync::Arc::new(file);
+    let works = parse_parallel(st, sinks, &path, At(std::sync::Arc::clone(&f)))?;
+    check_handle(st, &f)?;
+    Ok(works)
+}
+
+fn parse_parallel<
+    'a,
+    S: RowSink + Send,
+    R: parquet::file::reader::ChunkReader + Clone + 'static,
+>(
+    st: &State<'a>,
+    sinks: &mut [S],
+    path: &std::path::Path,
+    r: R,
+) -> Result<Vec<Work<'a>>, TableError> {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+    let unreadable = |reason: String| TableError::Unreadable {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let (reader, hows) = open_reader(path, r.clone())?;
+    // The line of each row group's first row, less one.
+    let mut bases = Vec::new();
+    let mut n = 0u64;
+    for g in reader.metadata().row_groups() {
+        bases.push(n);
+        n += u64::try_from(g.num_rows()).unwrap_or(0);
+    }
+    drop(reader);
+    let next = AtomicUsize::new(0);
+    let first_bad = AtomicU64::new(u64::MAX);
+    let errors: Mutex<Vec<(u64, TableError)>> = Mutex::new(Vec::new());
+    let fail = |line: u64, e: TableError| {
+        first_bad.fetch_min(line, Ordering::SeqCst);
+        errors.lock().expect("not poisoned").push((line, e));
+    };
+    let works: Vec<Work<'a>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = sinks
+            .iter_mut()
+            .map(|sink| {
+                let (r, hows, bases, next, first_bad, fail, unreadable) = (
+                    r.clone(),
+                    &hows,
+                    &bases,
+                    &next,
+                    &first_bad,
+                    &fail,
+                    &unreadable,
+                );
+                scope.spawn(move || {
+                    let mut w = Work::new(st, &[]);
+                    let reader = match open_reader(path, r) {
+                        Ok((reader, _)) => reader,
+                        Err(e) => {
+                            fail(1, e);
+                            return w;
+                        }
+                    };
+                    let mut cells: Vec<Cell> = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::SeqCst);
+                        let Some(&base) = bases.get(i) else { break };
+                        if base + 1 > first_bad.load(Ordering::SeqCst) {
+                            continue;
+                        }
+                        let cannot = |line: u64, e: &dyn std::fmt::Display| {
+                            unreadable(format!("row {line}: cannot be read ({e})"))
+                        };
+                        let group = match guarded(path, || reader.get_row_group(i)) {
+                            Ok(Ok(g)) => g,
+                            Ok(Err(e)) => {
+                                fail(base + 1, cannot(base + 1, &e));
+                                continue;
+                            }
+                            Err(e) => {
+                                fail(base + 1, e);
+                                continue;
+                            }
+                        };
+                        let mut rows = match guarded(path, || group.get_row_iter(None)) {
+                            Ok(Ok(it)) => it,
+                            Ok(Err(e)) => {
+                                fail(base + 1, cannot(base + 1, &e));
+                                continue;
+                            }
+                            Err(e) => {
+                                fail(base + 1, e);
+                                continue;
+                            }
+                        };
+                        let mut line = base;
+                        loop {
+                            let row = match guarded(path, || rows.next()) {
+                                Ok(Some(Ok(row))) => row,
+                                Ok(None) => break,
+                                Ok(Some(Err(e))) => {
+                                    fail(line + 1, cannot(line + 1, &e));
+                                    break;
+                                }
+                                Err(e) => {
+                                    fail(line + 1, e);
+                                    break;
+                                }
+                            };
+                            line += 1;
+                            let bad = row_cells(&row, hows, &mut cells, &mut |name, at| {
+                                w.column_at(name, line, at)
+                            });
+                            let done = match bad {
+                                Some(reason) => w.st.reject(line, reason),
+                                None => w.st.accept(line, &cells, &mut *sink),
+                            };
+                            if let Err(e) = done {
+                                fail(line, e);
+                                break;
+                            }
+                        }
+                    }
+                    w
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a parse worker panicked"))
+            .collect()
+    });
+    let mut errors = errors.into_inner().expect("not poisoned");
+    if let Some(i) = (0..errors.len()).min_by_key(|&i| errors[i].0) {
+        return Err(errors.swap_remove(i).1);
+    }
+    Ok(works)
 }
 
 /// True when the file ends with the magic of an encrypted footer.

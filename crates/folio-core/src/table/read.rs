@@ -370,13 +370,76 @@ impl Batch {
 /// tables are spread over many batches and workers).
 const BATCH_ROWS: usize = if cfg!(test) { 37 } else { 4096 };
 
-/// One worker of a parallel read: its own columns (JSON Lines numbers
-/// them in the order it meets them), inferred types and rejected lines.
-struct Work<'a> {
-    st: State<'a>,
+/// One worker of a parallel read: its own columns (JSON Lines and Parquet
+/// number them in the order it meets them), inferred types and rejected
+/// lines.
+pub(super) struct Work<'a> {
+    pub(super) st: State<'a>,
     cells: Vec<Cell>,
     /// Where each of its columns was first met: line, place in the row.
-    first_seen: Vec<(u64, usize)>,
+    pub(super) first_seen: Vec<(u64, usize)>,
+}
+
+impl<'a> Work<'a> {
+    /// A worker of the read `st` starts, knowing `columns` (a CSV header's:
+    /// met at line 0, in order).
+    pub(super) fn new(st: &State<'a>, columns: &[String]) -> Work<'a> {
+        Work {
+            st: State {
+                path: st.path,
+                declared: st.declared,
+                lenient: st.lenient,
+                columns: columns.to_vec(),
+                types: vec![ColumnType::Null; columns.len()],
+                rejected: Vec::new(),
+                expect: None,
+            },
+            cells: Vec::with_capacity(columns.len()),
+            first_seen: (0..columns.len()).map(|i| (0, i)).collect(),
+        }
+    }
+}
+
+impl Work<'_> {
+    /// The number of column `name`, met at `line`, place `at` in its row
+    /// (Parquet's workers; JSON Lines' number theirs inside `jsonl_row`).
+    #[cfg_attr(not(feature = "parquet"), allow(dead_code))]
+    pub(super) fn column_at(&mut self, name: &str, line: u64, at: usize) -> usize {
+        let before = self.st.columns.len();
+        let i = self.st.column(name);
+        if self.st.columns.len() > before {
+            self.first_seen.push((line, at));
+        }
+        i
+    }
+}
+
+/// Gathers the workers' findings into `st`: columns in the order one
+/// thread meets them (by first line, then place in the row), types joined
+/// by name, rejected lines in line order.
+fn merge_works(st: &mut State<'_>, works: Vec<Work<'_>>) {
+    let mut seen: Vec<(u64, usize, String)> = Vec::new();
+    for w in &works {
+        for (name, &(l, at)) in w.st.columns.iter().zip(&w.first_seen) {
+            match seen.iter_mut().find(|s| s.2 == *name) {
+                Some(s) if (l, at) < (s.0, s.1) => (s.0, s.1) = (l, at),
+                Some(_) => {}
+                None => seen.push((l, at, name.clone())),
+            }
+        }
+    }
+    seen.sort();
+    for (_, _, name) in &seen {
+        st.column(name);
+    }
+    for w in works {
+        for (name, t) in w.st.columns.iter().zip(w.st.types) {
+            let i = st.column(name);
+            st.types[i] = st.types[i].join(t);
+        }
+        st.rejected.extend(w.st.rejected);
+    }
+    st.rejected.sort_by_key(|r| r.0);
 }
 
 /// What a worker does with row `r` (at its line) of a batch.
@@ -420,27 +483,14 @@ fn parallel<'a, S: RowSink + Send>(
     };
     let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(sinks.len() * 2);
     let rx = Mutex::new(rx);
-    let (path, declared, lenient) = (st.path, st.declared, st.lenient);
     let columns = st.columns.clone();
     let (works, read_result) = std::thread::scope(|scope| {
         let handles: Vec<_> = sinks
             .iter_mut()
             .map(|sink| {
-                let (rx, columns, fail, first_bad) = (&rx, &columns, &fail, &first_bad);
+                let (rx, fail, first_bad) = (&rx, &fail, &first_bad);
+                let mut w = Work::new(st, &columns);
                 scope.spawn(move || {
-                    let mut w = Work {
-                        st: State {
-                            path,
-                            declared,
-                            lenient,
-                            columns: columns.clone(),
-                            types: vec![ColumnType::Null; columns.len()],
-                            rejected: Vec::new(),
-                            expect: None,
-                        },
-                        cells: Vec::with_capacity(columns.len()),
-                        first_seen: vec![(0, 0); columns.len()],
-                    };
                     loop {
                         let batch = match rx.lock().expect("not poisoned").recv() {
                             Ok(b) => b,
@@ -584,13 +634,7 @@ pub fn read_parallel<S: RowSink + Send>(
                     done
                 },
             )?;
-            for w in works {
-                for (t, x) in st.types.iter_mut().zip(w.st.types) {
-                    *t = t.join(x);
-                }
-                st.rejected.extend(w.st.rejected);
-            }
-            st.rejected.sort_by_key(|r| r.0);
+            merge_works(&mut st, works);
             st.check(rdr.into_inner().into_inner().inner)?;
         }
         Format::Jsonl => {
@@ -637,37 +681,12 @@ pub fn read_parallel<S: RowSink + Send>(
                     done
                 },
             )?;
-            // Columns in the order the file first shows them (the line,
-            // then the place in the row), as one thread meets them.
-            let mut seen: Vec<(u64, usize, String)> = Vec::new();
-            for w in &works {
-                for (name, &(l, at)) in w.st.columns.iter().zip(&w.first_seen) {
-                    match seen.iter_mut().find(|s| s.2 == *name) {
-                        Some(s) if (l, at) < (s.0, s.1) => (s.0, s.1) = (l, at),
-                        Some(_) => {}
-                        None => seen.push((l, at, name.clone())),
-                    }
-                }
-            }
-            seen.sort();
-            for (_, _, name) in &seen {
-                st.column(name);
-            }
-            for w in works {
-                for (name, t) in w.st.columns.iter().zip(w.st.types) {
-                    let i = st.column(name);
-                    st.types[i] = st.types[i].join(t);
-                }
-                st.rejected.extend(w.st.rejected);
-            }
-            st.rejected.sort_by_key(|r| r.0);
+            merge_works(&mut st, works);
             st.check(rdr.into_inner())?;
         }
         Format::Parquet => {
-            return Err(TableError::Unreadable {
-                path: path.to_path_buf(),
-                reason: "a Parquet file is not read in parallel".into(),
-            });
+            let works = super::parquet::read_parallel(&mut st, sinks)?;
+            merge_works(&mut st, works);
         }
     }
     Ok(summary(st))
