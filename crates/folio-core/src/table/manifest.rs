@@ -1484,6 +1484,23 @@ pub fn schema_changes(
 mod tests {
     use super::*;
 
+    /// Two builds of one table agree: the same manifest and chunks, or
+    /// the same error.
+    fn same_build(
+        a: Result<(Manifest, ChunkSet), TableError>,
+        b: Result<(Manifest, ChunkSet), TableError>,
+    ) -> Result<(), proptest::test_runner::TestCaseError> {
+        match (a, b) {
+            (Ok(a), Ok(b)) => {
+                proptest::prop_assert_eq!(&a.0, &b.0);
+                proptest::prop_assert_eq!(a.1.to_vec().expect("read"), b.1.to_vec().expect("read"));
+            }
+            (Err(a), Err(b)) => proptest::prop_assert_eq!(a.to_string(), b.to_string()),
+            (a, b) => proptest::prop_assert!(false, "{a:?} vs {b:?}"),
+        }
+        Ok(())
+    }
+
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
         /// An external sort (runs spilled past a tiny budget, merged)
@@ -1508,14 +1525,7 @@ mod tests {
             let spill = Spill { dir: d.path().join("tmp"), budget };
             let mem = build(&p, blob, &set);
             let ext = build_with(&p, blob, &set, Some(&spill));
-            match (mem, ext) {
-                (Ok(a), Ok(b)) => {
-                    proptest::prop_assert_eq!(&a.0, &b.0);
-                    proptest::prop_assert_eq!(a.1.to_vec().expect("read"), b.1.to_vec().expect("read"));
-                }
-                (Err(a), Err(b)) => proptest::prop_assert_eq!(a.to_string(), b.to_string()),
-                (a, b) => proptest::prop_assert!(false, "{a:?} vs {b:?}"),
-            }
+            same_build(mem, ext)?;
             // Every run's file is gone once the build is done.
             let left = std::fs::read_dir(d.path().join("tmp")).map_or(0, |r| r.count());
             proptest::prop_assert_eq!(left, 0);
@@ -1645,14 +1655,7 @@ mod tests {
             let spill = budget.map(|budget| Spill { dir: d.path().join("tmp"), budget });
             let one = build_on(&p, blob, &set, spill.as_ref(), 1);
             let many = build_on(&p, blob, &set, spill.as_ref(), workers);
-            match (one, many) {
-                (Ok(a), Ok(b)) => {
-                    proptest::prop_assert_eq!(&a.0, &b.0);
-                    proptest::prop_assert_eq!(a.1.to_vec().expect("read"), b.1.to_vec().expect("read"));
-                }
-                (Err(a), Err(b)) => proptest::prop_assert_eq!(a.to_string(), b.to_string()),
-                (a, b) => proptest::prop_assert!(false, "{a:?} vs {b:?}"),
-            }
+            same_build(one, many)?;
             // A file changed after it was hashed is refused either way.
             let stale = build_on(&p, ObjectId::of(b"other"), &set, None, workers);
             proptest::prop_assert!(stale.is_err());
@@ -1699,14 +1702,7 @@ mod tests {
             let blob = ObjectId::of(text.as_bytes());
             let one = build_on(&p, blob, &set, None, 1);
             let many = build_on(&p, blob, &set, None, workers);
-            match (one, many) {
-                (Ok(a), Ok(b)) => {
-                    proptest::prop_assert_eq!(&a.0, &b.0);
-                    proptest::prop_assert_eq!(a.1.to_vec().expect("read"), b.1.to_vec().expect("read"));
-                }
-                (Err(a), Err(b)) => proptest::prop_assert_eq!(a.to_string(), b.to_string()),
-                (a, b) => proptest::prop_assert!(false, "{a:?} vs {b:?}"),
-            }
+            same_build(one, many)?;
         }
     }
 

@@ -325,6 +325,15 @@ pub(super) fn read_parallel<'a, S: RowSink + Send>(
     Ok(works)
 }
 
+/// A guarded call's outcome as one result: the reader's own error said
+/// by `said`.
+fn flat<T>(
+    r: Result<parquet::errors::Result<T>, TableError>,
+    said: &dyn Fn(&dyn std::fmt::Display) -> TableError,
+) -> Result<T, TableError> {
+    r?.map_err(|e| said(&e))
+}
+
 fn parse_parallel<
     'a,
     S: RowSink + Send,
@@ -389,28 +398,22 @@ fn parse_parallel<
                         let cannot = |line: u64, e: &dyn std::fmt::Display| {
                             unreadable(format!("row {line}: cannot be read ({e})"))
                         };
-                        let group = match guarded(path, || reader.get_row_group(i)) {
-                            Ok(Ok(g)) => g,
-                            Ok(Err(e)) => {
-                                fail(base + 1, cannot(base + 1, &e));
-                                continue;
-                            }
+                        let first = |e: &dyn std::fmt::Display| cannot(base + 1, e);
+                        let group = match flat(guarded(path, || reader.get_row_group(i)), &first) {
+                            Ok(g) => g,
                             Err(e) => {
                                 fail(base + 1, e);
                                 continue;
                             }
                         };
-                        let mut rows = match guarded(path, || group.get_row_iter(None)) {
-                            Ok(Ok(it)) => it,
-                            Ok(Err(e)) => {
-                                fail(base + 1, cannot(base + 1, &e));
-                                continue;
-                            }
-                            Err(e) => {
-                                fail(base + 1, e);
-                                continue;
-                            }
-                        };
+                        let mut rows =
+                            match flat(guarded(path, || group.get_row_iter(None)), &first) {
+                                Ok(it) => it,
+                                Err(e) => {
+                                    fail(base + 1, e);
+                                    continue;
+                                }
+                            };
                         let mut line = base;
                         loop {
                             let row = match guarded(path, || rows.next()) {

@@ -53,15 +53,7 @@ pub fn read_table_checked(
     sink: &mut dyn RowSink,
     expect: Option<crate::id::ObjectId>,
 ) -> Result<ReadSummary, TableError> {
-    let mut st = State {
-        path,
-        declared,
-        lenient,
-        columns: Vec::new(),
-        types: Vec::new(),
-        rejected: Vec::new(),
-        expect,
-    };
+    let mut st = State::new(path, declared, lenient, expect);
     match format {
         Format::Csv => read_csv(&mut st, b',', sink)?,
         Format::Tsv => read_csv(&mut st, b'\t', sink)?,
@@ -111,6 +103,26 @@ impl<R: Read> Read for Hashing<R> {
             h.update(&buf[..n]);
         }
         Ok(n)
+    }
+}
+
+impl<'a> State<'a> {
+    /// A read of `path` starting: no column met yet.
+    fn new(
+        path: &'a Path,
+        declared: &'a BTreeMap<String, ColumnType>,
+        lenient: bool,
+        expect: Option<crate::id::ObjectId>,
+    ) -> State<'a> {
+        State {
+            path,
+            declared,
+            lenient,
+            columns: Vec::new(),
+            types: Vec::new(),
+            rejected: Vec::new(),
+            expect,
+        }
     }
 }
 
@@ -384,16 +396,12 @@ impl<'a> Work<'a> {
     /// A worker of the read `st` starts, knowing `columns` (a CSV header's:
     /// met at line 0, in order).
     pub(super) fn new(st: &State<'a>, columns: &[String]) -> Work<'a> {
+        let mut fresh = State::new(st.path, st.declared, st.lenient, None);
+        for c in columns {
+            fresh.column(c);
+        }
         Work {
-            st: State {
-                path: st.path,
-                declared: st.declared,
-                lenient: st.lenient,
-                columns: columns.to_vec(),
-                types: vec![ColumnType::Null; columns.len()],
-                rejected: Vec::new(),
-                expect: None,
-            },
+            st: fresh,
             cells: Vec::with_capacity(columns.len()),
             first_seen: (0..columns.len()).map(|i| (0, i)).collect(),
         }
@@ -579,15 +587,7 @@ pub fn read_parallel<S: RowSink + Send>(
     sinks: &mut [S],
     expect: Option<crate::id::ObjectId>,
 ) -> Result<ReadSummary, TableError> {
-    let mut st = State {
-        path,
-        declared,
-        lenient,
-        columns: Vec::new(),
-        types: Vec::new(),
-        rejected: Vec::new(),
-        expect,
-    };
+    let mut st = State::new(path, declared, lenient, expect);
     match format {
         Format::Csv | Format::Tsv => {
             let delimiter = if format == Format::Csv { b',' } else { b'\t' };
