@@ -1484,6 +1484,13 @@ pub fn schema_changes(
 mod tests {
     use super::*;
 
+    /// Nothing is left under the spill folder `dir/tmp`.
+    fn no_runs_left(dir: &Path) -> Result<(), proptest::test_runner::TestCaseError> {
+        let left = std::fs::read_dir(dir.join("tmp")).map_or(0, |r| r.count());
+        proptest::prop_assert_eq!(left, 0);
+        Ok(())
+    }
+
     /// Two builds of one table agree: the same manifest and chunks, or
     /// the same error.
     fn same_build(
@@ -1527,8 +1534,7 @@ mod tests {
             let ext = build_with(&p, blob, &set, Some(&spill));
             same_build(mem, ext)?;
             // Every run's file is gone once the build is done.
-            let left = std::fs::read_dir(d.path().join("tmp")).map_or(0, |r| r.count());
-            proptest::prop_assert_eq!(left, 0);
+            no_runs_left(d.path())?;
         }
     }
 
@@ -1609,8 +1615,7 @@ mod tests {
                 }
                 (a, b) => proptest::prop_assert!(false, "{a:?} vs {b:?}"),
             }
-            let left = std::fs::read_dir(d.path().join("tmp")).map_or(0, |r| r.count());
-            proptest::prop_assert_eq!(left, 0);
+            no_runs_left(d.path())?;
         }
     }
 
