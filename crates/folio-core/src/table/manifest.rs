@@ -619,6 +619,16 @@ fn group(
     spill: Option<&Spill>,
 ) -> Result<(ChunkSet, Vec<ChunkRef>, u64), TableError> {
     let keyed = !settings.key.is_empty();
+    // Once any rows went to disk, the rows still held go too: they would
+    // otherwise stay in memory beside the chunks filling up (a budget's
+    // worth more at the peak).
+    if let Some(sp) = spill
+        && collectors.iter().any(|c| !c.runs.is_empty())
+    {
+        for c in collectors.iter_mut().filter(|c| !c.recs.is_empty()) {
+            c.spill_run(&sp.dir)?;
+        }
+    }
     // New chunks past the budget wait in a spool file too.
     let set = ChunkSet::new(spill.map(|sp| (sp.dir.clone(), sp.budget)));
     let mut g = Grouper::new(names, keyed, set);
