@@ -344,8 +344,7 @@ fn parse_parallel<
     path: &std::path::Path,
     r: R,
 ) -> Result<Vec<Work<'a>>, TableError> {
-    use std::sync::Mutex;
-    use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+    use std::sync::atomic::{AtomicUsize, Ordering};
     let unreadable = |reason: String| TableError::Unreadable {
         path: path.to_path_buf(),
         reason,
@@ -360,22 +359,18 @@ fn parse_parallel<
     }
     drop(reader);
     let next = AtomicUsize::new(0);
-    let first_bad = AtomicU64::new(u64::MAX);
-    let errors: Mutex<Vec<(u64, TableError)>> = Mutex::new(Vec::new());
-    let fail = |line: u64, e: TableError| {
-        first_bad.fetch_min(line, Ordering::SeqCst);
-        errors.lock().expect("not poisoned").push((line, e));
-    };
+    let failures = super::read::Failures::new();
+    let fail = |line: u64, e: TableError| failures.fail(line, e);
     let works: Vec<Work<'a>> = std::thread::scope(|scope| {
         let handles: Vec<_> = sinks
             .iter_mut()
             .map(|sink| {
-                let (r, hows, bases, next, first_bad, fail, unreadable) = (
+                let (r, hows, bases, next, failures, fail, unreadable) = (
                     r.clone(),
                     &hows,
                     &bases,
                     &next,
-                    &first_bad,
+                    &failures,
                     &fail,
                     &unreadable,
                 );
@@ -392,7 +387,7 @@ fn parse_parallel<
                     loop {
                         let i = next.fetch_add(1, Ordering::SeqCst);
                         let Some(&base) = bases.get(i) else { break };
-                        if base + 1 > first_bad.load(Ordering::SeqCst) {
+                        if failures.past(base + 1) {
                             continue;
                         }
                         let cannot = |line: u64, e: &dyn std::fmt::Display| {
@@ -430,7 +425,7 @@ fn parse_parallel<
                             };
                             line += 1;
                             let bad = row_cells(&row, hows, &mut cells, &mut |name, at| {
-                                w.column_at(name, line, at)
+                                super::read::column_at(&mut w.st, &mut w.first_seen, name, line, at)
                             });
                             let done = match bad {
                                 Some(reason) => w.st.reject(line, reason),
@@ -451,10 +446,7 @@ fn parse_parallel<
             .map(|h| h.join().expect("a parse worker panicked"))
             .collect()
     });
-    let mut errors = errors.into_inner().expect("not poisoned");
-    if let Some(i) = (0..errors.len()).min_by_key(|&i| errors[i].0) {
-        return Err(errors.swap_remove(i).1);
-    }
+    failures.into_result()?;
     Ok(works)
 }
 

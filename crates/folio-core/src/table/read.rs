@@ -408,18 +408,21 @@ impl<'a> Work<'a> {
     }
 }
 
-impl Work<'_> {
-    /// The number of column `name`, met at `line`, place `at` in its row
-    /// (Parquet's workers; JSON Lines' number theirs inside `jsonl_row`).
-    #[cfg_attr(not(feature = "parquet"), allow(dead_code))]
-    pub(super) fn column_at(&mut self, name: &str, line: u64, at: usize) -> usize {
-        let before = self.st.columns.len();
-        let i = self.st.column(name);
-        if self.st.columns.len() > before {
-            self.first_seen.push((line, at));
-        }
-        i
+/// The number of column `name` in `st`, noting in `first_seen` where a
+/// new one was first met (line, place in the row).
+pub(super) fn column_at(
+    st: &mut State<'_>,
+    first_seen: &mut Vec<(u64, usize)>,
+    name: &str,
+    line: u64,
+    at: usize,
+) -> usize {
+    let before = st.columns.len();
+    let i = st.column(name);
+    if st.columns.len() > before {
+        first_seen.push((line, at));
     }
+    i
 }
 
 /// Gathers the workers' findings into `st`: columns in the order one
@@ -454,17 +457,59 @@ fn merge_works(st: &mut State<'_>, works: Vec<Work<'_>>) {
 type RowWork<'a, S> =
     dyn Fn(&mut Work<'a>, u64, &Batch, usize, &mut S) -> Result<(), TableError> + Sync;
 
+/// The failures of a parallel read, each with its line: the first bad
+/// line's error is the read's, as when reading on one thread.
+pub(super) struct Failures {
+    first_bad: std::sync::atomic::AtomicU64,
+    errors: std::sync::Mutex<Vec<(u64, TableError)>>,
+}
+
+impl Failures {
+    pub(super) fn new() -> Failures {
+        Failures {
+            first_bad: std::sync::atomic::AtomicU64::new(u64::MAX),
+            errors: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Records a failure at `line`.
+    pub(super) fn fail(&self, line: u64, e: TableError) {
+        use std::sync::atomic::Ordering;
+        self.first_bad.fetch_min(line, Ordering::SeqCst);
+        self.errors.lock().expect("not poisoned").push((line, e));
+    }
+
+    /// Whether rows from `line` on cannot hold the first bad line (one
+    /// before it is known).
+    pub(super) fn past(&self, line: u64) -> bool {
+        line > self.first_bad.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Whether any failure is known.
+    fn any(&self) -> bool {
+        self.past(u64::MAX)
+    }
+
+    /// The first bad line's error, if any.
+    pub(super) fn into_result(self) -> Result<(), TableError> {
+        let mut errors = self.errors.into_inner().expect("not poisoned");
+        match (0..errors.len()).min_by_key(|&i| errors[i].0) {
+            Some(i) => Err(errors.swap_remove(i).1),
+            None => Ok(()),
+        }
+    }
+}
+
 /// How the reading thread hands rows on and hears of failures.
 struct Feed<'f> {
     send: &'f mut dyn FnMut(Batch) -> bool,
-    fail: &'f (dyn Fn(u64, TableError) + Sync),
-    first_bad: &'f std::sync::atomic::AtomicU64,
+    failures: &'f Failures,
 }
 
 impl Feed<'_> {
     /// Whether a bad line is known (no later row can matter).
     fn failed(&self) -> bool {
-        self.first_bad.load(std::sync::atomic::Ordering::SeqCst) != u64::MAX
+        self.failures.any()
     }
 }
 
@@ -482,13 +527,7 @@ fn parallel<'a, S: RowSink + Send>(
     row: &RowWork<'a, S>,
 ) -> Result<Vec<Work<'a>>, TableError> {
     use std::sync::Mutex;
-    use std::sync::atomic::{AtomicU64, Ordering};
-    let first_bad = AtomicU64::new(u64::MAX);
-    let errors: Mutex<Vec<(u64, TableError)>> = Mutex::new(Vec::new());
-    let fail = |line: u64, e: TableError| {
-        first_bad.fetch_min(line, Ordering::SeqCst);
-        errors.lock().expect("not poisoned").push((line, e));
-    };
+    let failures = Failures::new();
     let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(sinks.len() * 2);
     let rx = Mutex::new(rx);
     let columns = st.columns.clone();
@@ -496,7 +535,7 @@ fn parallel<'a, S: RowSink + Send>(
         let handles: Vec<_> = sinks
             .iter_mut()
             .map(|sink| {
-                let (rx, fail, first_bad) = (&rx, &fail, &first_bad);
+                let (rx, failures) = (&rx, &failures);
                 let mut w = Work::new(st, &columns);
                 scope.spawn(move || {
                     loop {
@@ -506,16 +545,12 @@ fn parallel<'a, S: RowSink + Send>(
                         };
                         // A batch wholly after a known bad line cannot
                         // hold the first one.
-                        if batch
-                            .lines
-                            .first()
-                            .is_none_or(|l| *l > first_bad.load(Ordering::SeqCst))
-                        {
+                        if batch.lines.first().is_none_or(|l| failures.past(*l)) {
                             continue;
                         }
                         for (r, &line) in batch.lines.iter().enumerate() {
                             if let Err(e) = row(&mut w, line, &batch, r, &mut *sink) {
-                                fail(line, e);
+                                failures.fail(line, e);
                                 break;
                             }
                         }
@@ -530,8 +565,7 @@ fn parallel<'a, S: RowSink + Send>(
             let mut send = move |b: Batch| tx.send(b).is_ok();
             let mut feed = Feed {
                 send: &mut send,
-                fail: &fail,
-                first_bad: &first_bad,
+                failures: &failures,
             };
             read(st, &mut feed)
         };
@@ -542,10 +576,7 @@ fn parallel<'a, S: RowSink + Send>(
         (works, read_result)
     });
     read_result?;
-    let mut errors = errors.into_inner().expect("not poisoned");
-    if let Some(i) = (0..errors.len()).min_by_key(|&i| errors[i].0) {
-        return Err(errors.swap_remove(i).1);
-    }
+    failures.into_result()?;
     Ok(works)
 }
 
@@ -608,7 +639,7 @@ pub fn read_parallel<S: RowSink + Send>(
                                 let line = lines.line_at(e.position().map_or(0, |p| p.byte()));
                                 match csv_error(st, e).and_then(|reason| st.reject(line, reason)) {
                                     Ok(()) => {}
-                                    Err(e) => (feed.fail)(line, e),
+                                    Err(e) => feed.failures.fail(line, e),
                                 }
                             }
                         }
@@ -666,12 +697,7 @@ pub fn read_parallel<S: RowSink + Send>(
                     cells.clear();
                     let done =
                         jsonl_row(&mut w.st, line, bytes, &mut cells, &mut |st, name, at| {
-                            let before = st.columns.len();
-                            let i = st.column(name);
-                            if st.columns.len() > before {
-                                w.first_seen.push((line, at));
-                            }
-                            i
+                            column_at(st, &mut w.first_seen, name, line, at)
                         })
                         .and_then(|row| match row {
                             Some(()) => w.st.accept(line, &cells, sink),
