@@ -5,7 +5,9 @@
 //! plaintext, chunks included, leaves the store; ids never change.
 
 use crate::Env;
-use crate::sensitive::{MARKS, key, key_text, plaintext_in, sealed_repo, with_key};
+use crate::sensitive::{
+    MARKS, key, key_text, plaintext_in, sealed_repo, with_alice_as_recipient, with_key,
+};
 
 /// Runs folio with `FOLIO_IDENTITY` set to a test key in another folder.
 fn with_key_in(e: &Env, dir: &std::path::Path, name: &str, args: &[&str]) -> std::process::Output {
@@ -13,20 +15,6 @@ fn with_key_in(e: &Env, dir: &std::path::Path, name: &str, args: &[&str]) -> std
     let mut all = vec!["-C", dir.as_str()];
     all.extend_from_slice(args);
     with_key(e, name, &all)
-}
-
-/// A repository whose only recipient is alice, nothing encrypted yet:
-/// the repository, its config's path and the config's text.
-fn with_alice_as_recipient() -> (Env, std::path::PathBuf, String) {
-    let e = Env::new();
-    let config = e.p(".folio/config.toml");
-    let mut text = std::fs::read_to_string(&config).expect("config");
-    text += &format!(
-        "\n[encryption]\nrecipients = [{:?}]\n",
-        key_text("alice.pub")
-    );
-    std::fs::write(&config, &text).expect("write");
-    (e, config, text)
 }
 
 fn stderr(o: &std::process::Output) -> String {

@@ -24,6 +24,20 @@ pub(crate) fn key_text(name: &str) -> String {
         .to_string()
 }
 
+/// A repository whose only recipient is alice, nothing encrypted yet:
+/// the repository, its config's path and the config's text.
+pub(crate) fn with_alice_as_recipient() -> (Env, std::path::PathBuf, String) {
+    let e = Env::new();
+    let config = e.p(".folio/config.toml");
+    let mut text = std::fs::read_to_string(&config).expect("config");
+    text += &format!(
+        "\n[encryption]\nrecipients = [{:?}]\n",
+        key_text("alice.pub")
+    );
+    std::fs::write(&config, &text).expect("write");
+    (e, config, text)
+}
+
 /// Marks planted in the sensitive data; none may appear in any file of a
 /// store or a remote.
 pub(crate) const MARKS: [&str; 3] = ["SSN-MARK-0001", "SSN-MARK-0002", "NOTE-MARK-9"];
@@ -381,14 +395,7 @@ fn a_sensitive_class_is_encrypted_once_recipients_are_configured() {
     e.ok(&["commit", "scans", "--sensitivity", "pii", "-m", "plain"]);
     assert!(!plaintext_in(&e.p(".folio")).is_empty());
 
-    let e = Env::new();
-    let config = e.p(".folio/config.toml");
-    let mut text = std::fs::read_to_string(&config).expect("config");
-    text += &format!(
-        "\n[encryption]\nrecipients = [{:?}]\n",
-        key_text("alice.pub")
-    );
-    std::fs::write(&config, text).expect("write");
+    let (e, _, _) = with_alice_as_recipient();
     e.write("scans/a.txt", format!("{}\n", MARKS[2]).as_bytes());
     e.ok(&["commit", "scans", "--sensitivity", "pii", "-m", "sealed"]);
     assert_eq!(plaintext_in(&e.p(".folio")), Vec::<String>::new());
