@@ -238,15 +238,24 @@ impl CommitDelta<'_> {
         out
     }
 
-    /// Whether `p` is a table file, or a shard of one (D91), now or in
-    /// the parent: its rows are the examples, not the file.
-    fn is_table(&self, p: &str) -> bool {
-        let shard = |m: &Manifest| m.shards.iter().any(|s| s.path == p);
-        self.built.iter().any(|b| b.path == p || shard(&b.manifest))
-            || self
-                .old_tables
-                .iter()
-                .any(|t| t.path == p || self.parent_manifests.get(&t.path).is_some_and(shard))
+    /// The table files and the shards of sharded tables (D91), now and in
+    /// the parent: their rows are the examples, not the files.
+    fn table_files<'d>(&'d self) -> std::collections::HashSet<&'d str> {
+        let mut out: std::collections::HashSet<&str> = Default::default();
+        let mut add = |path: &'d str, m: Option<&'d Manifest>| {
+            out.insert(path);
+            out.extend(
+                m.into_iter()
+                    .flat_map(|m| m.shards.iter().map(|s| s.path.as_str())),
+            );
+        };
+        for b in self.built {
+            add(&b.path, Some(&b.manifest));
+        }
+        for t in self.old_tables {
+            add(&t.path, self.parent_manifests.get(&t.path));
+        }
+        out
     }
 }
 
@@ -269,6 +278,7 @@ impl Repo {
         };
         let linked = self.linked_rows(ctx, delta)?;
         let mut added_files = std::collections::HashSet::new();
+        let tables = delta.table_files();
         for (dataset, ch) in delta.changes {
             let described = FileMeta {
                 links: &linked,
@@ -276,7 +286,7 @@ impl Repo {
             };
             file_events(
                 &mut ev,
-                &|p| delta.is_table(p),
+                &|p| tables.contains(p),
                 dataset,
                 ch,
                 &described,
