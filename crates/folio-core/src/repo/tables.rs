@@ -2,7 +2,6 @@
 //! row manifests.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 
 use rayon::prelude::*;
 
@@ -31,10 +30,8 @@ impl ChunkSource for Store {
 /// A table file found in a scan.
 #[derive(Debug, Clone)]
 pub struct TableFile {
-    /// Path relative to the working tree.
+    /// Path relative to the working tree (a sharded table's name).
     pub path: String,
-    /// Absolute path.
-    pub abs: PathBuf,
     /// Blob id of its content.
     pub blob: ObjectId,
     /// How to read it.
@@ -224,7 +221,6 @@ impl Repo {
             if !sharded {
                 let (path, _, blob) = files.into_iter().next().expect("one file");
                 out.push(TableFile {
-                    abs: self.abs(&path),
                     blob,
                     settings,
                     path,
@@ -248,7 +244,6 @@ impl Repo {
                 })
                 .collect();
             out.push(TableFile {
-                abs: self.abs(&table),
                 blob: crate::table::manifest::shard_set_id(&refs),
                 settings,
                 path: table,
@@ -297,7 +292,7 @@ impl Repo {
                     budget: crate::table::spill::DEFAULT_BUDGET,
                 };
                 let (manifest, chunks) = if f.shards.is_empty() {
-                    manifest::build_with(&f.abs, f.blob, &f.settings, Some(&spill))?
+                    manifest::build_with(&self.abs(&f.path), f.blob, &f.settings, Some(&spill))?
                 } else {
                     manifest::build_shards(&f.shards, &f.settings, Some(&spill))?
                 };
