@@ -197,6 +197,40 @@ impl MetaFields {
         "sensitivity",
     ];
 
+    /// The fields, in the order of [`MetaFields::NAMES`].
+    pub fn fields(&self) -> [&Option<String>; 11] {
+        [
+            &self.source,
+            &self.collected_at,
+            &self.label,
+            &self.annotator,
+            &self.confidence,
+            &self.cost,
+            &self.labelling_cost,
+            &self.vendor,
+            &self.currency,
+            &self.license,
+            &self.sensitivity,
+        ]
+    }
+
+    /// The fields, to change, in the order of [`MetaFields::NAMES`].
+    pub fn fields_mut(&mut self) -> [&mut Option<String>; 11] {
+        [
+            &mut self.source,
+            &mut self.collected_at,
+            &mut self.label,
+            &mut self.annotator,
+            &mut self.confidence,
+            &mut self.cost,
+            &mut self.labelling_cost,
+            &mut self.vendor,
+            &mut self.currency,
+            &mut self.license,
+            &mut self.sensitivity,
+        ]
+    }
+
     /// True when no field is set.
     pub fn is_empty(&self) -> bool {
         *self == MetaFields::default()

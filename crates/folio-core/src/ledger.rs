@@ -64,6 +64,20 @@ pub struct ExampleState {
 impl ExampleState {
     /// Applies the next event about the example.
     pub fn apply(&mut self, p: &Payload) {
+        // Events that change no example's state are not copied.
+        if !matches!(
+            p,
+            Payload::Trained { .. }
+                | Payload::Impaired { .. }
+                | Payload::Voided { .. }
+                | Payload::Rows(_)
+        ) {
+            self.take(p.clone())
+        }
+    }
+
+    /// Applies the next event about the example, taking its values.
+    pub fn take(&mut self, p: Payload) {
         match p {
             Payload::Added {
                 dataset,
@@ -72,33 +86,33 @@ impl ExampleState {
                 collected_at,
             } => {
                 if collected_at.is_some() {
-                    self.collected_at = collected_at.clone();
+                    self.collected_at = collected_at;
                 }
                 self.present = true;
-                self.dataset = dataset.clone();
-                self.locator = locator.clone();
+                self.dataset = dataset;
+                self.locator = locator;
                 if source.is_some() {
-                    self.source = source.clone();
+                    self.source = source;
                 }
             }
             Payload::Removed { locator } => {
                 self.present = false;
-                self.locator = locator.clone();
+                self.locator = locator;
             }
             Payload::Annotated {
                 label,
                 annotator,
                 confidence,
             } => {
-                self.label = Some(label.clone());
-                self.annotator = annotator.clone();
-                self.confidence = *confidence;
+                self.label = Some(label);
+                self.annotator = annotator;
+                self.confidence = confidence;
             }
             p @ Payload::Valued { .. } => {
                 self.cost = p.cost_micros().map(|(m, c)| (m, c.to_string()))
             }
-            Payload::Reclassified { sensitivity } => self.sensitivity = Some(sensitivity.clone()),
-            Payload::Licensed { license } => self.license = Some(license.clone()),
+            Payload::Reclassified { sensitivity } => self.sensitivity = Some(sensitivity),
+            Payload::Licensed { license } => self.license = Some(license),
             // A view expands `Rows` into its rows' events before they get here.
             Payload::Trained { .. }
             | Payload::Impaired { .. }

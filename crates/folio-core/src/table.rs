@@ -460,11 +460,35 @@ pub fn decode_key(ident: &[u8]) -> Option<Vec<Cell>> {
     Some(out)
 }
 
-/// A key identity for display: its values joined by `,`.
+/// A key identity for display: its values joined by `,` (`?` when it
+/// does not decode).
 pub fn display_key(ident: &[u8]) -> String {
-    match decode_key(ident) {
-        Some(v) => v.iter().map(Cell::display).collect::<Vec<_>>().join(","),
-        None => String::from("?"),
+    let mut s = String::new();
+    write_key(ident, &mut s);
+    s
+}
+
+/// Appends [`display_key`] of `ident` to `out`, read in place.
+pub fn write_key(ident: &[u8], out: &mut String) {
+    let start = out.len();
+    let mut r = ident;
+    let mut first = true;
+    while !r.is_empty() {
+        let Some(c) = take_cell_ref(&mut r) else {
+            out.truncate(start);
+            out.push('?');
+            return;
+        };
+        if !first {
+            out.push(',');
+        }
+        first = false;
+        out.push_str(match c {
+            CellRef::Null => "null",
+            CellRef::Text(t) | CellRef::Number(t) | CellRef::Json(t) => t,
+            CellRef::Bool(true) => "true",
+            CellRef::Bool(false) => "false",
+        });
     }
 }
 
@@ -546,15 +570,26 @@ pub fn visit_row<'a>(body: &'a [u8], f: &mut dyn FnMut(&'a str, CellRef<'a>)) ->
 }
 
 fn take_cell(r: &mut &[u8]) -> Option<Cell> {
+    Some(match take_cell_ref(r)? {
+        CellRef::Null => Cell::Null,
+        CellRef::Text(t) => Cell::Text(t.to_string()),
+        CellRef::Number(t) => Cell::Number(t.to_string()),
+        CellRef::Bool(b) => Cell::Bool(b),
+        CellRef::Json(t) => Cell::Json(t.to_string()),
+    })
+}
+
+/// One encoded cell, borrowed.
+fn take_cell_ref<'a>(r: &mut &'a [u8]) -> Option<CellRef<'a>> {
     let tag = *take(r, 1)?.first()?;
     let len = take_u32(r)? as usize;
-    let text = String::from_utf8(take(r, len)?.to_vec()).ok()?;
+    let text = std::str::from_utf8(take(r, len)?).ok()?;
     Some(match tag {
-        0 => Cell::Null,
-        1 => Cell::Text(text),
-        2 => Cell::Number(text),
-        3 => Cell::Bool(text == "true"),
-        4 => Cell::Json(text),
+        0 => CellRef::Null,
+        1 => CellRef::Text(text),
+        2 => CellRef::Number(text),
+        3 => CellRef::Bool(text == "true"),
+        4 => CellRef::Json(text),
         _ => return None,
     })
 }

@@ -44,6 +44,8 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result {
         source: a.source.clone(),
         dataset: a.dataset.clone(),
         sensitivity: a.sensitivity.clone(),
+        // The text lists the first few; JSON all of them.
+        listed: (!a.json).then_some(LISTED),
     };
     let r = repo.audit(rev, &filter)?;
     if a.json {
@@ -106,6 +108,9 @@ fn csv_text(r: &AuditReport) -> Result<String> {
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
+/// Locators the text lists of each kind of missing value.
+const LISTED: usize = 20;
+
 fn text(r: &AuditReport) -> String {
     let mut s = format!("audit of {}\n", r.commit.short(12));
     for g in &r.groups {
@@ -144,23 +149,30 @@ fn text(r: &AuditReport) -> String {
             s += &format!("  cost basis: {}\n", costs(&g.cost_micros));
         }
     }
-    for (title, list) in [
-        ("without a recorded source", &r.without_source),
-        ("without an annotation", &r.without_annotation),
-        ("without a license", &r.without_license),
+    for (title, list, n) in [
+        (
+            "without a recorded source",
+            &r.without_source,
+            r.missing.source,
+        ),
+        (
+            "without an annotation",
+            &r.without_annotation,
+            r.missing.annotation,
+        ),
+        ("without a license", &r.without_license, r.missing.license),
     ] {
-        let n = list.len();
         s += &format!("\n{n} example{} {title}", if n == 1 { "" } else { "s" });
         if list.is_empty() {
             s += "\n";
             continue;
         }
         s += ":\n";
-        for l in list.iter().take(20) {
+        for l in list.iter().take(LISTED) {
             s += &format!("  {l}\n");
         }
-        if list.len() > 20 {
-            s += &format!("  … {} more (use --json)\n", list.len() - 20);
+        if n > LISTED as u64 {
+            s += &format!("  … {} more (use --json)\n", n - LISTED as u64);
         }
     }
     s

@@ -31,6 +31,25 @@ impl ExampleId {
     }
 
     fn derive(kind: u8, path: &str, ident: &[u8]) -> ExampleId {
+        const TAG: &[u8] = b"folio-example 1\n";
+        // A short input is hashed from one buffer: the same bytes, the
+        // same hash, without a streaming hasher's set-up.
+        let len = TAG.len() + 5 + path.len() + ident.len();
+        if len <= 192 {
+            let mut buf = [0u8; 192];
+            let mut at = 0;
+            for part in [
+                TAG,
+                &[kind],
+                &(path.len() as u32).to_le_bytes(),
+                path.as_bytes(),
+                ident,
+            ] {
+                buf[at..at + part.len()].copy_from_slice(part);
+                at += part.len();
+            }
+            return ExampleId(*blake3::hash(&buf[..at]).as_bytes());
+        }
         let mut h = blake3::Hasher::new();
         h.update(b"folio-example 1\n");
         h.update(&[kind]);
@@ -274,12 +293,20 @@ impl Locator {
 
     /// The locator of the row with identity `ident` of table `table`.
     pub fn row(table: &str, keyed: bool, ident: &[u8]) -> Locator {
+        let mut s = String::with_capacity(table.len() + 1 + ident.len().min(16));
+        s.push_str(table);
         if keyed {
-            Locator(format!("{table}:{}", crate::table::display_key(ident)))
+            s.push(':');
+            crate::table::write_key(ident, &mut s);
         } else {
-            let hex: String = ident.iter().take(8).map(|b| format!("{b:02x}")).collect();
-            Locator(format!("{table}#{hex}"))
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            s.push('#');
+            for b in ident.iter().take(8) {
+                s.push(HEX[usize::from(b >> 4)] as char);
+                s.push(HEX[usize::from(b & 15)] as char);
+            }
         }
+        Locator(s)
     }
 
     /// A locator as stored or typed (not checked: a selector compares it).
@@ -1126,6 +1153,30 @@ impl ExportedEvent {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn row_locators_name_the_key_or_the_content() {
+        use crate::table::{Cell, encode_key};
+        let (a, b) = (Cell::Number("7".into()), Cell::Text("x,y".into()));
+        let key = encode_key(&[&a, &b]);
+        assert_eq!(
+            Locator::row("d/t.csv", true, &key).as_str(),
+            "d/t.csv:7,x,y"
+        );
+        let one = encode_key(&[&Cell::Null]);
+        assert_eq!(Locator::row("t", true, &one).as_str(), "t:null");
+        // A key that does not decode shows as `?`, not as part of it.
+        assert_eq!(
+            Locator::row("t", true, &key[..key.len() - 1]).as_str(),
+            "t:?"
+        );
+        // An unkeyed row: its content hash's first 8 bytes, in hex.
+        let hash = [0xab, 0x01, 0xff, 0x10, 0, 9, 0x7e, 0xc3, 0x55];
+        assert_eq!(
+            Locator::row("t", false, &hash).as_str(),
+            "t#ab01ff1000097ec3"
+        );
+    }
 
     pub(crate) fn sample(seq: u64) -> Event {
         Event {

@@ -527,23 +527,21 @@ impl<'s> LedgerView<'s> {
         keep: &Keep<'_>,
         each: &mut dyn FnMut(Event) -> Result<(), E>,
     ) -> Result<(), E> {
-        self.read_hinted(want, keep, each, None)
+        self.read_expanding(want, keep, each, !self.stored_only)
     }
 
-    /// Like [`LedgerView::read`]; before a table's rows are expanded,
-    /// `rows` hears how many distinct rows its new version holds (so a
-    /// reader can size its maps once rather than grow them).
-    fn read_hinted<E: From<LedgerIndexError>>(
+    /// Like [`LedgerView::read`], `Rows` events expanded when `expand`
+    /// and given as stored otherwise.
+    fn read_expanding<E: From<LedgerIndexError>>(
         &self,
         want: &Want,
         keep: &Keep<'_>,
         each: &mut dyn FnMut(Event) -> Result<(), E>,
-        rows: Option<&dyn Fn(u64)>,
+        expand: bool,
     ) -> Result<(), E> {
         use rayon::prelude::*;
         let frames = self.frames(want)?;
         let skip = self.skipped()?;
-        let expand = !self.stored_only;
         // Stored events are decoded on every core, a window of frames at a
         // time; `Rows` events are expanded in order as they come.
         let decoded = |f: &FrameRef| -> Result<Vec<(Event, Take)>, LogError> {
@@ -569,12 +567,6 @@ impl<'s> LedgerView<'s> {
                         each(e)?;
                         continue;
                     };
-                    if let (Some(hint), None) = (rows, &windows)
-                        && let Some(new) = e.payload.rows().and_then(|r| r.new)
-                        && let Some(m) = self.source.tables().and_then(|t| t.manifest(&new).ok())
-                    {
-                        hint(m.distinct_rows());
-                    }
                     let mut failed: Option<E> = None;
                     self.expand(&e, e.seq, windows.as_deref(), &mut |item| {
                         let Item::Made(made) = item else {
@@ -701,26 +693,144 @@ impl<'s> LedgerView<'s> {
 
     /// What the view says of every example.
     pub fn states(&self) -> Result<IdMap<ExampleState>, LedgerIndexError> {
+        let parts = self.fold_states(&Vec::new, &|v, id, st| v.push((id, st)))?;
         let mut states: IdMap<ExampleState> = Default::default();
-        // A table of N rows makes about N examples: sized once, the map
-        // is not rebuilt (and its pages not zeroed again) as it grows.
-        let wanted = std::cell::Cell::new(0u64);
-        self.read_hinted(
+        states.reserve(parts.iter().map(Vec::len).sum());
+        states.extend(parts.into_iter().flatten());
+        Ok(states)
+    }
+
+    /// Folds what the view says of every example it has events of — the
+    /// fold of each example's events in ledger order, as
+    /// [`LedgerView::states`] holds them — into accumulators made by
+    /// `init`, without holding them all: `each` is given every example
+    /// once, on any core, and the accumulators are returned, in no
+    /// promised order (an accumulation must not depend on it).
+    ///
+    /// The rows a table's first `Rows` event adds are most of a table's
+    /// examples and, in the common case, no later event touches them. The
+    /// events other than those first ones that concern an example — the
+    /// few the user recorded per example, and the later `Rows` events'
+    /// rows, which are diffs — are gathered first, by example; then each
+    /// first event's rows are folded as its expansion streams by (on every
+    /// core when it adds the whole table), each with its example's gathered
+    /// events before and after it; the examples left are folded last.
+    pub fn fold_states<A: Send>(
+        &self,
+        init: &(dyn Fn() -> A + Sync),
+        each: &(dyn Fn(&mut A, ExampleId, ExampleState) + Sync),
+    ) -> Result<Vec<A>, LedgerIndexError> {
+        let expand = !self.stored_only;
+        // Pass 1, `Rows` events unexpanded: the first of each table kept
+        // aside; every other event of an example gathered by example.
+        let mut firsts: Vec<(u64, Box<super::TableRows>)> = Vec::new();
+        let mut later_rows: Vec<(u64, Box<super::TableRows>)> = Vec::new();
+        let mut others: IdMap<Vec<(u64, Payload)>> = Default::default();
+        self.read_expanding(
             &None,
             &|_| true,
             &mut |e| {
-                let w = wanted.take() as usize;
-                if w > states.len() {
-                    states.reserve(w - states.len());
-                }
-                if let Subject::Example(id) = &e.subject {
-                    states.entry(*id).or_default().apply(&e.payload);
+                match (e.subject, e.payload) {
+                    (_, Payload::Rows(r)) if expand => {
+                        if firsts.iter().any(|(_, f)| f.table == r.table) {
+                            later_rows.push((e.seq, r));
+                        } else {
+                            firsts.push((e.seq, r));
+                        }
+                    }
+                    (Subject::Example(id), p) => others.entry(id).or_default().push((e.seq, p)),
+                    _ => {}
                 }
                 Ok::<(), LedgerIndexError>(())
             },
-            Some(&|n| wanted.set(wanted.get().max(n))),
+            false,
         )?;
-        Ok(states)
+        let src = match firsts.first() {
+            None => None,
+            Some((_, r)) => Some(self.source.tables().ok_or_else(|| LogError::Rows {
+                table: r.table.clone(),
+                detail: "this reader cannot read row manifests".into(),
+            })?),
+        };
+        for (seq, r) in &later_rows {
+            let src = src.expect("a later Rows event follows a first");
+            rows::expand(src, r, None, &mut |x, p| {
+                others.entry(x).or_default().push((*seq, p))
+            })?;
+        }
+        for evs in others.values_mut() {
+            // Stable: one event's row payloads keep their order.
+            evs.sort_by_key(|(seq, _)| *seq);
+        }
+        // An example of a first `Rows` event: its gathered events before
+        // and after that event's `mine`.
+        let state = |seq: u64, id: &ExampleId, mine: Vec<Payload>| {
+            let mut st = ExampleState::default();
+            match others.get(id) {
+                None => mine.into_iter().for_each(|p| st.take(p)),
+                Some(evs) => {
+                    let at = evs.partition_point(|(s, _)| *s < seq);
+                    evs[..at].iter().for_each(|(_, p)| st.apply(p));
+                    mine.into_iter().for_each(|p| st.take(p));
+                    evs[at..].iter().for_each(|(_, p)| st.apply(p));
+                }
+            }
+            st
+        };
+        let mut out = vec![init()];
+        let mut folded: Vec<ExampleId> = Vec::new();
+        // Pass 2: each first `Rows` event's rows as they stream by.
+        for (seq, r) in &firsts {
+            let src = src.expect("read above");
+            let par = rows::expand_added_par(
+                src,
+                r,
+                &|| (init(), Vec::new()),
+                &|(acc, hit): &mut (A, Vec<ExampleId>), id, mine| {
+                    if others.contains_key(&id) {
+                        hit.push(id);
+                    }
+                    each(acc, id, state(*seq, &id, mine));
+                },
+            )?;
+            if let Some(parts) = par {
+                for (acc, hit) in parts {
+                    out.push(acc);
+                    folded.extend(hit);
+                }
+                continue;
+            }
+            let acc = out.last_mut().expect("one made above");
+            let mut current: Option<(ExampleId, Vec<Payload>)> = None;
+            let mut fold = |id: ExampleId, mine: Vec<Payload>| {
+                if others.contains_key(&id) {
+                    folded.push(id);
+                }
+                each(acc, id, state(*seq, &id, mine));
+            };
+            rows::expand(src, r, None, &mut |x, p| match &mut current {
+                Some((id, ps)) if *id == x => ps.push(p),
+                _ => {
+                    if let Some((id, ps)) = current.replace((x, vec![p])) {
+                        fold(id, ps);
+                    }
+                }
+            })?;
+            if let Some((id, ps)) = current {
+                fold(id, ps);
+            }
+        }
+        // The examples no first `Rows` event holds.
+        for id in &folded {
+            others.remove(id);
+        }
+        let acc = out.first_mut().expect("made above");
+        for (id, evs) in others {
+            let mut st = ExampleState::default();
+            evs.into_iter().for_each(|(_, p)| st.take(p));
+            each(acc, id, st);
+        }
+        Ok(out)
     }
 
     /// What the view says of the examples added from `source`, in one pass

@@ -63,30 +63,28 @@ pub struct RowEvent<'r> {
 
 /// The metadata of a row: the values of its mapped columns.
 pub fn row_meta(columns: &MetaFields, body: &[u8]) -> MetaFields {
+    let mut meta = MetaFields::default();
     if columns.is_empty() {
-        return MetaFields::default();
+        return meta;
     }
     // The mapped columns' values, read in place (a row that does not
-    // decode has none).
-    let mut found: Vec<(&str, String)> = Vec::new();
-    let mapped = |name: &str| {
-        MetaFields::NAMES
-            .iter()
-            .any(|f| columns.field(f).as_deref() == Some(name))
-    };
+    // decode has none); fields matched by position, not by name.
+    let mapped = columns.fields();
+    let mut found: [Option<&str>; 11] = [None; 11];
     let whole = crate::table::visit_row(body, &mut |name, cell| {
         let Some(text) = cell.text() else { return };
-        if mapped(name) {
-            found.push((name, text.to_string()));
+        for (i, c) in mapped.iter().enumerate() {
+            if c.as_deref() == Some(name) && found[i].is_none() {
+                found[i] = Some(text);
+            }
         }
     });
-    if whole.is_none() {
-        found.clear();
+    if whole.is_some() {
+        for (field, value) in meta.fields_mut().into_iter().zip(found) {
+            *field = value.map(str::to_string);
+        }
     }
-    MetaFields::from_fn(|f| {
-        let c = columns.field(f).as_deref()?;
-        found.iter().find(|(n, _)| *n == c).map(|(_, v)| v.clone())
-    })
+    meta
 }
 
 /// The chunks of a window's side: `r` of `chunks` (all of them without a
@@ -313,7 +311,7 @@ pub fn row_payloads(
                 .new
                 .map(|n| row_meta(&r.columns, &n.body))
                 .unwrap_or_default()
-                .or(&r.meta);
+                .or_from(&r.meta);
             let collected_at = meta
                 .collected_at
                 .as_deref()
@@ -515,7 +513,7 @@ pub fn mapped_columns(columns: &MetaFields) -> Vec<String> {
 /// no identity is needed.
 pub struct Skeletal<'a> {
     /// Where chunks and skeletons are read.
-    pub src: &'a dyn ChunkSource,
+    pub src: &'a (dyn ChunkSource + Sync),
     /// Chunk → its skeleton.
     pub skeletons: &'a std::collections::HashMap<ObjectId, ObjectId>,
     /// The mapped columns the skeletons keep.
@@ -578,6 +576,63 @@ pub fn expand(
         }
     }
     failed.map_or(Ok(()), Err)
+}
+
+/// Expands a `Rows` event that adds a whole table (it names no old
+/// version; `None` otherwise) on every core, a run of chunks at a time:
+/// `each` is given every row's example and payloads, on the worker that
+/// read it, into that worker's accumulator (made by `init`); the
+/// accumulators are returned, in no promised order.
+pub fn expand_added_par<A: Send>(
+    src: &dyn TableSource,
+    r: &TableRows,
+    init: &(dyn Fn() -> A + Sync),
+    each: &(dyn Fn(&mut A, ExampleId, Vec<Payload>) + Sync),
+) -> Result<Option<Vec<A>>, LogError> {
+    use rayon::prelude::*;
+    if r.old.is_some() {
+        return Ok(None);
+    }
+    let loaded = Loaded::new(src, r)?;
+    let Some(m) = &loaded.new else {
+        return Ok(Some(Vec::new()));
+    };
+    let skeletons = skeletons_of([m]);
+    let columns = mapped_columns(&r.columns);
+    let skeletal = Skeletal {
+        src,
+        skeletons: &skeletons,
+        columns: &columns,
+    };
+    let chunks: &(dyn ChunkSource + Sync) = if skeletons.is_empty() { src } else { &skeletal };
+    let keyed = !m.key.is_empty();
+    // The rows of a manifest with no old side are each added once, in
+    // chunk order: what the walk of `each_row_change` gives them as.
+    m.chunks
+        .par_iter()
+        .with_min_len(16)
+        .try_fold(init, |mut acc, c| {
+            let bytes = chunks
+                .chunk(&c.id.0)
+                .map_err(|e| damaged(r, e.to_string()))?;
+            let rows =
+                manifest::decode_chunk(c.id.0, &bytes).map_err(|e| damaged(r, e.to_string()))?;
+            for row in &rows {
+                let ev = RowEvent {
+                    kind: RowChangeKind::Added,
+                    id: ExampleId::row(&r.table, &row.ident),
+                    locator: Locator::row(&r.table, keyed, &row.ident),
+                    old: None,
+                    new: Some(row),
+                };
+                let ps = row_payloads(r, &ev, None)
+                    .map_err(|e| damaged(r, format!("row {}: {e}", ev.locator)))?;
+                each(&mut acc, ev.id, ps);
+            }
+            Ok(acc)
+        })
+        .collect::<Result<Vec<A>, LogError>>()
+        .map(Some)
 }
 
 /// The windows of a `Rows` event that hold row events, each with the index

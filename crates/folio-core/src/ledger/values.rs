@@ -171,7 +171,17 @@ pub fn micros(amount: &str, currency: &str) -> Result<i128, ValueError> {
 impl MetaFields {
     /// Each field of `self`, or of `other` where `self` has none.
     pub fn or(&self, other: &MetaFields) -> MetaFields {
-        MetaFields::from_fn(|f| self.field(f).clone().or_else(|| other.field(f).clone()))
+        self.clone().or_from(other)
+    }
+
+    /// [`MetaFields::or`], taking `self`: only `other`'s values are copied.
+    pub fn or_from(mut self, other: &MetaFields) -> MetaFields {
+        for (mine, theirs) in self.fields_mut().into_iter().zip(other.fields()) {
+            if mine.is_none() {
+                mine.clone_from(theirs);
+            }
+        }
+        self
     }
 
     /// The events that record this metadata; with `old`, only what

@@ -3,7 +3,7 @@
 
 use super::{Repo, RepoError};
 use crate::id::CommitId;
-use crate::ledger::inventory::{AuditFilter, AuditReport};
+use crate::ledger::inventory::{AuditFilter, AuditReport, Inventory};
 
 impl Repo {
     /// `rev` (HEAD when absent) and the ledger as of it.
@@ -28,11 +28,18 @@ impl Repo {
         filter: &AuditFilter,
     ) -> Result<AuditReport, RepoError> {
         let (commit, view) = self.commit_and_view(rev)?;
-        let states = match &filter.source {
-            Some(src) => view.states_of_source(src)?,
-            None => view.states()?,
-        };
-        Ok(AuditReport::of(commit, &states, filter))
+        if let Some(src) = &filter.source {
+            return Ok(AuditReport::of(
+                commit,
+                &view.states_of_source(src)?,
+                filter,
+            ));
+        }
+        // Counted as each example's state is known, none kept.
+        let parts = view.fold_states(&|| Inventory::new(filter), &|inv, _, st| inv.add(st))?;
+        let mut all = Inventory::new(filter);
+        parts.into_iter().for_each(|p| all.merge(p));
+        Ok(all.finish(commit))
     }
 }
 

@@ -208,3 +208,112 @@ fn rows_by_reference_read_as_the_rows_say() {
     assert_eq!(l.added_in, Some(one));
     assert_eq!(l.removed_in, Some(two));
 }
+
+/// What the view says of every example by the plain fold: every event of
+/// the view, `Rows` events expanded, applied in ledger order — the
+/// definition [`crate::ledger::query::LedgerView::states`] computes
+/// without holding every event.
+pub(super) fn plain_states(
+    view: &crate::ledger::query::LedgerView<'_>,
+) -> crate::ledger::IdMap<crate::ledger::ExampleState> {
+    let mut states: crate::ledger::IdMap<crate::ledger::ExampleState> = Default::default();
+    view.each(&mut |e| {
+        if let Subject::Example(id) = &e.subject {
+            states.entry(*id).or_default().apply(&e.payload);
+        }
+        Ok::<(), RepoError>(())
+    })
+    .expect("read");
+    states
+}
+
+/// A step of the random history below.
+#[derive(Debug, Clone)]
+enum Step {
+    /// Commit a version: rows of ids whose bit is set, relabelled where
+    /// the second mask says so, with or without a source.
+    Commit(u64, u64, bool),
+    /// Label one row (by key) with the ledger, between commits.
+    Annotate(u8, u8),
+    /// Classify one row.
+    Classify(u8),
+}
+
+fn step() -> impl proptest::strategy::Strategy<Value = Step> {
+    use proptest::prelude::*;
+    prop_oneof![
+        3 => (any::<u64>(), any::<u64>(), any::<bool>()).prop_map(|(a, b, s)| Step::Commit(a, b, s)),
+        2 => (0u8..64, 0u8..3).prop_map(|(k, l)| Step::Annotate(k, l)),
+        1 => (0u8..64).prop_map(Step::Classify),
+    ]
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 24, ..Default::default() })]
+    /// A random history of table versions and per-example events: the
+    /// states a view folds (a table's first `Rows` event streamed, the
+    /// rest gathered) are the plain fold's, at every commit and now.
+    #[test]
+    fn folded_states_equal_the_plain_fold(steps in proptest::collection::vec(step(), 1..9)) {
+        let d = tempfile::tempdir().expect("tempdir");
+        let repo = Repo::init(d.path()).expect("init");
+        let mut cfg = fs::read_to_string(d.path().join(".folio/config.toml")).expect("config");
+        cfg += "\n[tables.\"t.csv\"]\nkey = [\"id\"]\n[tables.\"t.csv\".meta]\nlabel = \"label\"\nannotator = \"who\"\nconfidence = \"conf\"\nsensitivity = \"sens\"\n";
+        fs::write(d.path().join(".folio/config.toml"), cfg).expect("config");
+        let mut commits = Vec::new();
+        let mut present: Vec<u64> = Vec::new();
+        for s in &steps {
+            match s {
+                Step::Commit(mask, relabel, sourced) => {
+                    let rows: Rows = (0..64)
+                        .filter(|i| mask >> i & 1 == 1)
+                        .map(|i| (i, row(i, relabel >> i & 1 == 1)))
+                        .collect();
+                    write_csv(&d.path().join("t.csv"), &rows);
+                    let lock = repo.lock(false).expect("lock");
+                    let opts = CommitOptions {
+                        paths: vec![repo.work_dir().join("t.csv")],
+                        message: "v".into(),
+                        author: "T".into(),
+                        time: 0,
+                        allow_empty: true,
+                        tables: TableOptions::default(),
+                        source: sourced.then(|| format!("s3://v{}", commits.len())),
+                        meta: Meta::default(),
+                        meta_file: None,
+                    };
+                    if let Some(c) = repo.commit(&lock, &opts, &NoProgress).expect("commit").commit {
+                        commits.push(c);
+                    }
+                    present = rows.keys().copied().collect();
+                }
+                Step::Annotate(..) | Step::Classify(..) if present.is_empty() => {}
+                Step::Annotate(k, l) => {
+                    let key = present[*k as usize % present.len()];
+                    let lock = repo.lock(false).expect("lock");
+                    let who = Recorder { actor: "T".into(), time: 0, dry_run: None };
+                    let a = Annotation {
+                        label: ["x", "y", "z"][*l as usize].into(),
+                        annotator: Some("rev".into()),
+                        confidence: Some(0.5),
+                    };
+                    repo.annotate(&lock, &Selector::One(format!("t.csv:{key}")), &a, &who)
+                        .expect("annotate");
+                }
+                Step::Classify(k) => {
+                    let key = present[*k as usize % present.len()];
+                    let lock = repo.lock(false).expect("lock");
+                    let who = Recorder { actor: "T".into(), time: 0, dry_run: None };
+                    repo.classify(&lock, &Selector::One(format!("t.csv:{key}")), "confidential", &who)
+                        .expect("classify");
+                }
+            }
+        }
+        let now = repo.ledger_view().expect("view");
+        proptest::prop_assert_eq!(now.states().expect("states"), plain_states(&now));
+        for c in &commits {
+            let then = repo.ledger_view_at(*c).expect("view");
+            proptest::prop_assert_eq!(then.states().expect("states"), plain_states(&then));
+        }
+    }
+}
