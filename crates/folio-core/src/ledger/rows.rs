@@ -436,12 +436,15 @@ impl WindowTerms {
 }
 
 /// A `Rows` event's manifests, read from `src`, and how a failure to read
-/// them (or a row of them) is reported.
+/// them (or a row of them) is reported; with the skeletons their chunks
+/// name (a sealed table's rows are read through them, D83), found once.
 struct Loaded<'a> {
     src: &'a dyn TableSource,
     r: &'a TableRows,
     old: Option<Manifest>,
     new: Option<Manifest>,
+    skeletons: std::collections::HashMap<ObjectId, ObjectId>,
+    columns: Vec<String>,
 }
 
 impl<'a> Loaded<'a> {
@@ -451,12 +454,26 @@ impl<'a> Loaded<'a> {
                 .transpose()
                 .map_err(|e| damaged(r, e.to_string()))
         };
+        let (old, new) = (load(r.old)?, load(r.new)?);
+        let skeletons = skeletons_of(old.iter().chain(new.iter()));
         Ok(Loaded {
             src,
             r,
-            old: load(r.old)?,
-            new: load(r.new)?,
+            old,
+            new,
+            skeletons,
+            columns: mapped_columns(&r.columns),
         })
+    }
+
+    /// Where the rows' chunks are read: through their skeletons when the
+    /// table is sealed.
+    fn skeletal(&self) -> Skeletal<'_> {
+        Skeletal {
+            src: self.src,
+            skeletons: &self.skeletons,
+            columns: &self.columns,
+        }
     }
 
     /// Walks the rows of `window` (all of them: `None`), `f` computed of
@@ -467,16 +484,8 @@ impl<'a> Loaded<'a> {
         f: &(dyn Fn(&RowEvent<'_>) -> T + Sync),
         each: &mut dyn FnMut(Walked<T>) -> bool,
     ) -> Result<(), LogError> {
-        // A sealed table's rows are read through skeletons, which hold all
-        // the ledger reads of them (D83).
-        let skeletons = skeletons_of(self.old.iter().chain(self.new.iter()));
-        let columns = mapped_columns(&self.r.columns);
-        let skeletal = Skeletal {
-            src: self.src,
-            skeletons: &skeletons,
-            columns: &columns,
-        };
-        let src: &dyn ChunkSource = if skeletons.is_empty() {
+        let skeletal = self.skeletal();
+        let src: &dyn ChunkSource = if self.skeletons.is_empty() {
             self.src
         } else {
             &skeletal
@@ -486,7 +495,90 @@ impl<'a> Loaded<'a> {
         each_row_change_par(&self.r.table, old, new, window, f, each)
             .map_err(|e| damaged(self.r, e.to_string()))
     }
+
+    /// The rows of chunk `c` of a version that adds the whole table (no
+    /// old version), each with its example and payloads: what the walk
+    /// gives each row of it, computed apart from the other chunks.
+    fn added_chunk(
+        &self,
+        chunks: &(dyn ChunkSource + Sync),
+        keyed: bool,
+        c: &ChunkRef,
+    ) -> Result<Vec<(ExampleId, Vec<Payload>)>, LogError> {
+        let r = self.r;
+        let bytes = chunks
+            .chunk(&c.id.0)
+            .map_err(|e| damaged(r, e.to_string()))?;
+        let rows = manifest::decode_chunk(c.id.0, &bytes).map_err(|e| damaged(r, e.to_string()))?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let ev = RowEvent {
+                kind: RowChangeKind::Added,
+                id: ExampleId::row(&r.table, &row.ident),
+                locator: Locator::row(&r.table, keyed, &row.ident),
+                old: None,
+                new: Some(row),
+            };
+            let ps = row_payloads(r, &ev, None)
+                .map_err(|e| damaged(r, format!("row {}: {e}", ev.locator)))?;
+            out.push((ev.id, ps));
+        }
+        Ok(out)
+    }
+
+    /// For a version that adds the whole table: the rows of `windows`
+    /// (all: `None`), in order, given to `each` — their chunks read and
+    /// their payloads computed on every core, a stretch of chunks at a
+    /// time. `None` when the event has an old version (walk it instead).
+    fn added_in_order(
+        &self,
+        windows: Option<&[Window]>,
+        each: &mut dyn FnMut(ExampleId, Payload),
+    ) -> Option<Result<(), LogError>> {
+        use rayon::prelude::*;
+        if self.old.is_some() {
+            return None;
+        }
+        let m = self.new.as_ref()?;
+        let mut picked: Vec<&ChunkRef> = Vec::new();
+        match windows {
+            None => picked.extend(&m.chunks),
+            Some(ws) => {
+                for w in ws {
+                    match stretch(m, Some(w.new)) {
+                        Ok(cs) => picked.extend(cs),
+                        Err(e) => return Some(Err(damaged(self.r, e.to_string()))),
+                    }
+                }
+            }
+        }
+        let skeletal = self.skeletal();
+        let chunks: &(dyn ChunkSource + Sync) = if self.skeletons.is_empty() {
+            self.src
+        } else {
+            &skeletal
+        };
+        let keyed = !m.key.is_empty();
+        for stretch in picked.chunks(ADDED_STRETCH) {
+            let done: Vec<_> = stretch
+                .par_iter()
+                .map(|c| self.added_chunk(chunks, keyed, c))
+                .collect();
+            for rows in done {
+                match rows {
+                    Ok(rows) => rows
+                        .into_iter()
+                        .for_each(|(id, ps)| ps.into_iter().for_each(|p| each(id, p))),
+                    Err(e) => return Some(Err(e)),
+                }
+            }
+        }
+        Some(Ok(()))
+    }
 }
+
+/// Chunks read at once, on every core, by [`Loaded::added_in_order`].
+const ADDED_STRETCH: usize = 512;
 
 /// The skeletons the chunks of `manifests` name: chunk → skeleton.
 pub fn skeletons_of<'m>(
@@ -553,6 +645,9 @@ pub fn expand(
     each: &mut dyn FnMut(ExampleId, Payload),
 ) -> Result<(), LogError> {
     let loaded = Loaded::new(src, r)?;
+    if let Some(done) = loaded.added_in_order(windows, each) {
+        return done;
+    }
     let mut failed = None;
     let payloads = |ev: &RowEvent<'_>| row_payloads(r, ev, None);
     let mut one = |w: Walked<Result<Vec<Payload>, super::values::ValueError>>| match w {
@@ -597,37 +692,19 @@ pub fn expand_added_par<A: Send>(
     let Some(m) = &loaded.new else {
         return Ok(Some(Vec::new()));
     };
-    let skeletons = skeletons_of([m]);
-    let columns = mapped_columns(&r.columns);
-    let skeletal = Skeletal {
-        src,
-        skeletons: &skeletons,
-        columns: &columns,
+    let skeletal = loaded.skeletal();
+    let chunks: &(dyn ChunkSource + Sync) = if loaded.skeletons.is_empty() {
+        src
+    } else {
+        &skeletal
     };
-    let chunks: &(dyn ChunkSource + Sync) = if skeletons.is_empty() { src } else { &skeletal };
     let keyed = !m.key.is_empty();
-    // The rows of a manifest with no old side are each added once, in
-    // chunk order: what the walk of `each_row_change` gives them as.
     m.chunks
         .par_iter()
         .with_min_len(16)
         .try_fold(init, |mut acc, c| {
-            let bytes = chunks
-                .chunk(&c.id.0)
-                .map_err(|e| damaged(r, e.to_string()))?;
-            let rows =
-                manifest::decode_chunk(c.id.0, &bytes).map_err(|e| damaged(r, e.to_string()))?;
-            for row in &rows {
-                let ev = RowEvent {
-                    kind: RowChangeKind::Added,
-                    id: ExampleId::row(&r.table, &row.ident),
-                    locator: Locator::row(&r.table, keyed, &row.ident),
-                    old: None,
-                    new: Some(row),
-                };
-                let ps = row_payloads(r, &ev, None)
-                    .map_err(|e| damaged(r, format!("row {}: {e}", ev.locator)))?;
-                each(&mut acc, ev.id, ps);
+            for (id, ps) in loaded.added_chunk(chunks, keyed, c)? {
+                each(&mut acc, id, ps);
             }
             Ok(acc)
         })
