@@ -480,7 +480,35 @@ class Bench:
             t, m = run(f"{dvc} add -q t.csv", peer)
             self.record(case + ": re-commit, 1% changed", "dvc add", t, m, "file-level: no rows")
             fresh(peer)
+        # The same with Oxen (`oxenai`, installed with pip when missing):
+        # add + commit each version, then its keyed row diff (Polars).
+        if self.oxen():
+            peer = base / "oxen"
+            fresh(peer)
+            peer.mkdir()
+            step = f"{sys.executable} {ROOT / 'oxen_step.py'}"
+            shutil.copy(old, peer / "t.csv")
+            t, m = run(f"{step} commit one", peer)
+            self.record(case + ": commit", "oxen add + commit", t, m,
+                        "file-level at commit; Python start included")
+            shutil.copy(path, peer / "t.csv")
+            t, m = run(f"{step} commit two", peer)
+            self.record(case + ": re-commit, 1% changed", "oxen add + commit", t, m)
+            t, m = run(f"{step} diff", peer)
+            self.record(case + ": diff --stat of the 1%", "oxen diff --keys id", t, m,
+                        "rows read and joined by Polars")
+            fresh(peer)
         path.unlink()
+
+    def oxen(self):
+        """Whether Oxen's Python package imports, installed with pip when
+        missing."""
+        probe = [sys.executable, "-c", "import oxen"]
+        if subprocess.run(probe, capture_output=True).returncode != 0:
+            print("installing oxenai (pip) for the side by side ...", flush=True)
+            subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "oxenai"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return subprocess.run(probe, capture_output=True).returncode == 0
 
     def memory(self, sizes):
         """Issue 13's measured table: a commit's time and peak memory as the
