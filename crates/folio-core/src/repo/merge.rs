@@ -437,28 +437,33 @@ impl Repo {
             .filter(|id| theirs_ids.contains(id))
             .collect();
         let ours = self.manifest_rows(Some(mo))?;
-        let mut common: Vec<&ChunkRow> = Vec::new();
+        // Our rows are moved, not copied: those of shared chunks as they
+        // are, the others into the row merge.
+        let mut common: Vec<ChunkRow> = Vec::new();
         let mut ours_rest: Vec<ChunkRow> = Vec::new();
-        let mut at = 0;
+        let mut rows = ours.into_iter();
+        let mut taken = 0usize;
         for c in &mo.chunks {
             let n = c.rows as usize;
-            let rows = ours.get(at..at + n).ok_or_else(|| {
-                RepoError::Table(crate::table::TableError::Corrupt(
+            let into = if shared.contains(&c.id) {
+                &mut common
+            } else {
+                &mut ours_rest
+            };
+            let before = into.len();
+            into.extend(rows.by_ref().take(n));
+            if into.len() - before != n {
+                return Err(RepoError::Table(crate::table::TableError::Corrupt(
                     c.id.0,
                     "the chunk holds another row count than its manifest says".into(),
-                ))
-            })?;
-            if shared.contains(&c.id) {
-                common.extend(rows);
-            } else {
-                ours_rest.extend(rows.iter().cloned());
+                )));
             }
-            at += n;
+            taken += n;
         }
-        if at != ours.len() {
+        if rows.next().is_some() {
             return Err(RepoError::Table(crate::table::TableError::Corrupt(
                 mo.blob,
-                "the manifest's row counts do not add up to its chunks' rows".into(),
+                format!("the manifest's row counts ({taken}) do not add up to its chunks' rows"),
             )));
         }
         let rest = |m: &Manifest| -> Vec<crate::table::manifest::ChunkRef> {
@@ -469,12 +474,25 @@ impl Repo {
                 .collect()
         };
         let theirs_rest = self.chunk_rows(&rest(mt))?;
-        let common_ids: HashSet<&[u8]> = common.iter().map(|r| r.ident.as_slice()).collect();
+        // The shared rows are in identity order (a manifest that says
+        // otherwise is damaged): a base row is looked up among them by
+        // binary search (no set of a million identities).
+        if !common.windows(2).all(|w| w[0].ident < w[1].ident) {
+            return Err(RepoError::Table(crate::table::TableError::Corrupt(
+                mo.blob,
+                "the manifest's rows are not in identity order".into(),
+            )));
+        }
+        let in_common = |ident: &[u8]| {
+            common
+                .binary_search_by(|r| r.ident.as_slice().cmp(ident))
+                .is_ok()
+        };
         let mut base_rest = match mb {
             Some(b) => self.chunk_rows(&rest(b))?,
             None => Vec::new(),
         };
-        base_rest.retain(|r| !common_ids.contains(r.ident.as_slice()));
+        base_rest.retain(|r| !in_common(&r.ident));
         let mut merged = merge_rows(
             !mo.key.is_empty(),
             &base_rest,
@@ -491,7 +509,7 @@ impl Repo {
             while d.peek().is_some_and(|x| x.0 < c.ident) {
                 out.push(d.next().expect("peeked"));
             }
-            out.push((c.ident.clone(), c.count, c.body.clone()));
+            out.push((c.ident, c.count, c.body));
         }
         out.extend(d);
         merged.rows = out;
