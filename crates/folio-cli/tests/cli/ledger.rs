@@ -26,6 +26,79 @@ fn with_history() -> Env {
     e
 }
 
+#[test]
+fn audit_text_lists_the_first_twenty_missing_and_counts_them_all() {
+    let e = Env::new();
+    // 30 rows; keys divisible by 3 get a label from a mapped column, none a source
+    // or a licence; 5 files with a source.
+    let mut csv = String::from("id,label\n");
+    for i in 0..30 {
+        csv += &format!("{i},{}\n", if i % 3 == 0 { "cat" } else { "" });
+    }
+    e.write("t.csv", csv.as_bytes());
+    for i in 0..5 {
+        e.write(&format!("img/{i}.png"), format!("png {i}").as_bytes());
+    }
+    e.write(
+        ".folio/config.toml",
+        b"[tables.\"t.csv\"]\nkey = [\"id\"]\n[tables.\"t.csv\".meta]\nlabel = \"label\"\n",
+    );
+    e.ok(&["commit", "t.csv", "-m", "rows"]);
+    e.ok(&["commit", "img", "--source", "cam", "-m", "files"]);
+    // What the lists must hold, computed here: locators sorted as text.
+    let mut rows: Vec<String> = (0..30).map(|i| format!("t.csv:{i}")).collect();
+    let files: Vec<String> = (0..5).map(|i| format!("img/{i}.png")).collect();
+    rows.sort();
+    let mut unlabelled: Vec<String> = (0..30)
+        .filter(|i| i % 3 != 0)
+        .map(|i| format!("t.csv:{i}"))
+        .chain(files.iter().cloned())
+        .collect();
+    unlabelled.sort();
+    let mut unlicensed: Vec<String> = rows.iter().chain(&files).cloned().collect();
+    unlicensed.sort();
+
+    let text = e.ok(&["audit"]);
+    for (title, want) in [
+        ("without a recorded source", &rows),
+        ("without an annotation", &unlabelled),
+        ("without a license", &unlicensed),
+    ] {
+        let head = format!("{} examples {title}:", want.len());
+        let at = text.find(&head).unwrap_or_else(|| panic!("{head}\n{text}"));
+        let listed: Vec<&str> = text[at + head.len()..]
+            .lines()
+            .skip(1)
+            .take_while(|l| l.starts_with("  ") && !l.contains("more (use --json)"))
+            .map(str::trim)
+            .collect();
+        let first: Vec<&str> = want.iter().take(20).map(String::as_str).collect();
+        assert_eq!(listed, first, "{title}: {text}");
+        let after = text[at..].lines().nth(21).map(str::trim);
+        if want.len() > 20 {
+            let more = format!("… {} more (use --json)", want.len() - 20);
+            assert_eq!(after, Some(more.as_str()), "{title}: {text}");
+        } else {
+            assert!(after.is_none_or(|l| !l.contains("more")), "{title}: {text}");
+        }
+    }
+    // JSON lists every one, with the counts.
+    let j = e.json(&["audit", "--json"]);
+    let list = |k: &str| -> Vec<String> {
+        j[k].as_array()
+            .expect("a list")
+            .iter()
+            .map(|x| x.as_str().expect("a locator").to_string())
+            .collect()
+    };
+    assert_eq!(list("without_source"), rows);
+    assert_eq!(list("without_annotation"), unlabelled);
+    assert_eq!(list("without_license"), unlicensed);
+    assert_eq!(j["missing"]["source"], 30);
+    assert_eq!(j["missing"]["annotation"], unlabelled.len());
+    assert_eq!(j["missing"]["license"], 35);
+}
+
 /// An exact decimal amount of a two-decimal currency (JSON `"1.25"`) in
 /// cents, read digit by digit: `None` when it is not one.
 fn cents(v: &serde_json::Value) -> Option<i64> {
