@@ -132,12 +132,14 @@ impl Repo {
             Selector::One(s) => Ok(vec![self.resolve_example(s)?]),
             Selector::Filter(f) if f.is_empty() => Err(SelectError::Nothing.into()),
             Selector::Filter(f) => {
-                let states = self.ledger_view()?.states()?;
-                let mut ids: Vec<ExampleId> = states
-                    .into_iter()
-                    .filter(|(_, st)| f.matches(st))
-                    .map(|(id, _)| id)
-                    .collect();
+                // Each example's state is matched as it is folded: only the
+                // ids that match are kept (D94).
+                let parts = self.ledger_view()?.fold_states(&Vec::new, &|ids, id, st| {
+                    if f.matches(&st) {
+                        ids.push(id);
+                    }
+                })?;
+                let mut ids: Vec<ExampleId> = parts.into_iter().flatten().collect();
                 if ids.is_empty() {
                     return Err(SelectError::NoFilterMatch.into());
                 }

@@ -122,21 +122,11 @@ impl Repo {
             || opts.where_label.is_some()
             || opts.where_dataset.is_some()
             || opts.min_confidence.is_some();
-        let states: IdMap<ExampleState> = if filtered || opts.with_ledger {
-            match commit.ledger {
-                Some(_) => self.ledger_view_at(rev)?.states()?,
-                None => IdMap::default(),
-            }
-        } else {
-            IdMap::default()
-        };
-        let keep = |id: &ExampleId| -> bool {
-            if !filtered {
-                return true;
-            }
-            let Some(e) = states.get(id) else {
-                return false;
-            };
+        // What the rows need of the ledger, kept as each example's state is
+        // folded (D94): whether it passes the filters, and its label and
+        // confidence — only for the examples that pass, or every one when
+        // the ledger's columns are asked for.
+        let passes = |e: &ExampleState| {
             opts.where_source
                 .as_ref()
                 .is_none_or(|s| e.source.as_ref() == Some(s))
@@ -149,11 +139,27 @@ impl Repo {
                     .min_confidence
                     .is_none_or(|x| e.confidence.is_some_and(|c| c >= x))
         };
+        type Kept = (bool, Option<String>, Option<f64>);
+        let mut known: IdMap<Kept> = IdMap::default();
+        if (filtered || opts.with_ledger) && commit.ledger.is_some() {
+            let parts = self.ledger_view_at(rev)?.fold_states(
+                &Vec::new,
+                &|v: &mut Vec<(ExampleId, Kept)>, id, st| {
+                    let pass = passes(&st);
+                    if pass || opts.with_ledger {
+                        v.push((id, (pass, st.label, st.confidence)));
+                    }
+                },
+            )?;
+            known.reserve(parts.iter().map(Vec::len).sum());
+            known.extend(parts.into_iter().flatten());
+        }
+        let keep = |id: &ExampleId| -> bool { !filtered || known.get(id).is_some_and(|k| k.0) };
         let ledger_of = |id: &ExampleId| {
-            let e = states.get(id);
+            let e = known.get(id);
             (
-                e.and_then(|e| e.label.clone()),
-                e.and_then(|e| e.confidence).map(|c| c.to_string()),
+                e.and_then(|e| e.1.clone()),
+                e.and_then(|e| e.2).map(|c| c.to_string()),
             )
         };
         let walk = Rows {
