@@ -10,6 +10,7 @@ use super::Policy;
 use super::ledgered::Ledgered;
 use super::report::{self, BookError, By, Month, PeriodKind};
 use crate::ledger::ExampleState;
+use crate::ledger::inventory::ExactSum;
 
 /// One line of the data balance sheet.
 #[derive(Debug, Clone, Serialize)]
@@ -146,30 +147,62 @@ impl Portfolio {
         })
     }
 
-    /// Fills each row's mean confidence and sensitivity counts from the
-    /// examples present now.
-    pub fn describe<'s>(&mut self, states: impl Iterator<Item = &'s ExampleState>) {
-        let mut conf: HashMap<(&str, String), (f64, u64)> = HashMap::new();
-        let mut sens: HashMap<(&str, String), BTreeMap<String, u64>> = HashMap::new();
-        for st in states.filter(|s| s.present) {
-            let source = st.source.clone().unwrap_or_else(|| "(none)".into());
-            for key in [("dataset", st.dataset.clone()), ("source", source)] {
-                if let Some(c) = st.confidence {
-                    let e = conf.entry(key.clone()).or_default();
-                    e.0 += c;
-                    e.1 += 1;
-                }
-                let class = st
-                    .sensitivity
-                    .clone()
-                    .unwrap_or_else(|| "unclassified".into());
-                *sens.entry(key).or_default().entry(class).or_default() += 1;
-            }
-        }
+    /// Fills each row's mean confidence and sensitivity counts from what
+    /// `d` counted of the examples present now.
+    pub fn describe(&mut self, d: &Description) {
         for r in &mut self.rows {
             let key = (r.kind, r.name.clone());
-            r.mean_confidence = conf.get(&key).map(|(s, n)| s / *n as f64);
-            r.sensitivity = sens.get(&key).cloned().unwrap_or_default();
+            r.mean_confidence = d.confidence.get(&key).map(|(s, n)| s.value() / *n as f64);
+            r.sensitivity = d.sensitivity.get(&key).cloned().unwrap_or_default();
+        }
+    }
+}
+
+/// What a portfolio's rows say of the examples present, per dataset and
+/// per source: their confidences, summed exactly (the mean does not depend
+/// on the order examples come in), and their sensitivity classes. Counted
+/// one example at a time, in parts that merge.
+#[derive(Debug, Default)]
+pub struct Description {
+    confidence: HashMap<(&'static str, String), (ExactSum, u64)>,
+    sensitivity: HashMap<(&'static str, String), BTreeMap<String, u64>>,
+}
+
+impl Description {
+    /// Counts example `st` (one not present is not counted).
+    pub fn add(&mut self, st: &ExampleState) {
+        if !st.present {
+            return;
+        }
+        let source = st.source.clone().unwrap_or_else(|| "(none)".into());
+        let class = st.sensitivity.as_deref().unwrap_or("unclassified");
+        for key in [("dataset", st.dataset.clone()), ("source", source)] {
+            if let Some(c) = st.confidence {
+                let e = self.confidence.entry(key.clone()).or_default();
+                e.0.add(c);
+                e.1 += 1;
+            }
+            *self
+                .sensitivity
+                .entry(key)
+                .or_default()
+                .entry(class.to_string())
+                .or_default() += 1;
+        }
+    }
+
+    /// Counts what `other` counted too.
+    pub fn merge(&mut self, other: Description) {
+        for (k, (s, n)) in other.confidence {
+            let e = self.confidence.entry(k).or_default();
+            e.0.merge(&s);
+            e.1 += n;
+        }
+        for (k, classes) in other.sensitivity {
+            let e = self.sensitivity.entry(k).or_default();
+            for (c, n) in classes {
+                *e.entry(c).or_default() += n;
+            }
         }
     }
 }

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use super::{Repo, RepoError};
 use crate::book::ledgered::{BookValue, Ledgered, LedgeredBuilder};
-use crate::book::portfolio::{Impairment, Portfolio, drift_impairment};
+use crate::book::portfolio::{Description, Impairment, Portfolio, drift_impairment};
 use crate::book::report::{self, BookError, Lot, Month, Schedule, ScheduleOptions};
 use crate::book::{Policy, PolicyConfig};
 use crate::id::CommitId;
@@ -314,7 +314,11 @@ impl Repo {
         let view = self.ledger_view()?;
         let l = self.ledgered(&view, Some(as_of))?;
         let mut p = Portfolio::of(&l, &policies, as_of)?;
-        p.describe(view.states()?.values());
+        // Each example's state counted as it is folded, none kept (D94).
+        let parts = view.fold_states(&Description::default, &|d, _, st| d.add(&st))?;
+        let mut d = Description::default();
+        parts.into_iter().for_each(|x| d.merge(x));
+        p.describe(&d);
         // The latest drift verdict per dataset: HEAD's first parent → HEAD.
         let head = self.head_commit()?;
         let parent = match head {
