@@ -726,16 +726,17 @@ impl<'s> LedgerView<'s> {
         let mut firsts: Vec<(u64, Box<super::TableRows>)> = Vec::new();
         let mut later_rows: Vec<(u64, Box<super::TableRows>)> = Vec::new();
         let mut others: IdMap<Vec<(u64, Payload)>> = Default::default();
+        let mut tables: std::collections::HashSet<String> = Default::default();
         self.read_expanding(
             &None,
             &|_| true,
             &mut |e| {
                 match (e.subject, e.payload) {
                     (_, Payload::Rows(r)) if expand => {
-                        if firsts.iter().any(|(_, f)| f.table == r.table) {
-                            later_rows.push((e.seq, r));
-                        } else {
+                        if tables.insert(r.table.clone()) {
                             firsts.push((e.seq, r));
+                        } else {
+                            later_rows.push((e.seq, r));
                         }
                     }
                     (Subject::Example(id), p) => others.entry(id).or_default().push((e.seq, p)),
