@@ -158,6 +158,21 @@ impl ReadPolicy {
 }
 
 impl Repo {
+    /// The latest sensitivity of every example the ledger (as readers see
+    /// it now) classified; the others are not kept (each state folded and
+    /// cut to its class, D94).
+    pub(crate) fn classified(&self) -> Result<crate::ledger::IdMap<String>, RepoError> {
+        let parts = self.ledger_view()?.fold_states(&Vec::new, &|v, id, st| {
+            if let Some(s) = st.sensitivity {
+                v.push((id, s));
+            }
+        })?;
+        let mut out = crate::ledger::IdMap::default();
+        out.reserve(parts.iter().map(Vec::len).sum());
+        out.extend(parts.into_iter().flatten());
+        Ok(out)
+    }
+
     /// The sensitivity classes of the examples each encrypted object
     /// holds, over all history, by the ledger as readers see it now (a
     /// file: its example's; a sealed row chunk: its rows', read from its
@@ -166,11 +181,11 @@ impl Repo {
     /// classes (D85).
     pub fn object_classes(&self) -> Result<HashMap<ObjectId, BTreeSet<String>>, RepoError> {
         use crate::ledger::ExampleId;
-        let states = self.ledger_view()?.states()?;
+        let classes = self.classified()?;
         let class = |id: &ExampleId| {
-            states
+            classes
                 .get(id)
-                .and_then(|s| s.sensitivity.clone())
+                .cloned()
                 .unwrap_or_else(|| UNCLASSIFIED.to_string())
         };
         let mut out: HashMap<ObjectId, BTreeSet<String>> = HashMap::new();

@@ -845,13 +845,17 @@ impl Repo {
         let mut out: BTreeSet<ExampleId> = ids.into_iter().collect();
         if !filter.is_empty() {
             let before = out.len();
-            for (id, st) in self.ledger_view()?.states()? {
-                let mut any = st.clone();
-                any.present = true;
-                if filter.matches(&any) {
-                    out.insert(id);
-                }
-            }
+            // Present or not: a purge reaches what history holds. Each
+            // state is matched as it is folded (D94).
+            let parts = self
+                .ledger_view()?
+                .fold_states(&Vec::new, &|v, id, mut st| {
+                    st.present = true;
+                    if filter.matches(&st) {
+                        v.push(id);
+                    }
+                })?;
+            out.extend(parts.into_iter().flatten());
             if out.len() == before {
                 return Err(RepoError::PurgeRefused(
                     "no example of the ledger matches the filters given".into(),

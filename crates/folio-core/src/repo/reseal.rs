@@ -243,11 +243,10 @@ impl Repo {
             .iter()
             .map(|c| c.to_ascii_lowercase())
             .collect();
-        let states = self.ledger_view()?.states()?;
+        let known = self.classified()?;
         let classified = |path: &str| {
-            states
+            known
                 .get(&ExampleId::file(path))
-                .and_then(|s| s.sensitivity.as_deref())
                 .is_some_and(|s| classes.contains(&s.to_ascii_lowercase()))
         };
         let mut blobs: BTreeSet<ObjectId> = BTreeSet::new();
