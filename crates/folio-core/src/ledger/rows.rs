@@ -466,14 +466,17 @@ impl<'a> Loaded<'a> {
         })
     }
 
-    /// Where the rows' chunks are read: through their skeletons when the
-    /// table is sealed.
-    fn skeletal(&self) -> Skeletal<'_> {
-        Skeletal {
+    /// `f` given where the rows' chunks are read: through their skeletons
+    /// when the table is sealed.
+    fn reading<R>(&self, f: impl FnOnce(&(dyn ChunkSource + Sync)) -> R) -> R {
+        if self.skeletons.is_empty() {
+            return f(self.src);
+        }
+        f(&Skeletal {
             src: self.src,
             skeletons: &self.skeletons,
             columns: &self.columns,
-        }
+        })
     }
 
     /// Walks the rows of `window` (all of them: `None`), `f` computed of
@@ -484,30 +487,23 @@ impl<'a> Loaded<'a> {
         f: &(dyn Fn(&RowEvent<'_>) -> T + Sync),
         each: &mut dyn FnMut(Walked<T>) -> bool,
     ) -> Result<(), LogError> {
-        let skeletal = self.skeletal();
-        let src: &dyn ChunkSource = if self.skeletons.is_empty() {
-            self.src
-        } else {
-            &skeletal
-        };
-        let old = self.old.as_ref().map(|m| (m, src));
-        let new = self.new.as_ref().map(|m| (m, src));
-        each_row_change_par(&self.r.table, old, new, window, f, each)
-            .map_err(|e| damaged(self.r, e.to_string()))
+        self.reading(|src| {
+            let src: &dyn ChunkSource = src;
+            let old = self.old.as_ref().map(|m| (m, src));
+            let new = self.new.as_ref().map(|m| (m, src));
+            each_row_change_par(&self.r.table, old, new, window, f, each)
+        })
+        .map_err(|e| damaged(self.r, e.to_string()))
     }
 
     /// The rows of chunk `c` of a version that adds the whole table (no
     /// old version), each with its example and payloads: what the walk
     /// gives each row of it, computed apart from the other chunks.
-    fn added_chunk(
-        &self,
-        chunks: &(dyn ChunkSource + Sync),
-        keyed: bool,
-        c: &ChunkRef,
-    ) -> Result<Vec<(ExampleId, Vec<Payload>)>, LogError> {
+    fn added_chunk(&self, c: &ChunkRef) -> Result<Vec<(ExampleId, Vec<Payload>)>, LogError> {
         let r = self.r;
-        let bytes = chunks
-            .chunk(&c.id.0)
+        let keyed = self.new.as_ref().is_some_and(|m| !m.key.is_empty());
+        let bytes = self
+            .reading(|chunks| chunks.chunk(&c.id.0))
             .map_err(|e| damaged(r, e.to_string()))?;
         let rows = manifest::decode_chunk(c.id.0, &bytes).map_err(|e| damaged(r, e.to_string()))?;
         let mut out = Vec::with_capacity(rows.len());
@@ -552,18 +548,8 @@ impl<'a> Loaded<'a> {
                 }
             }
         }
-        let skeletal = self.skeletal();
-        let chunks: &(dyn ChunkSource + Sync) = if self.skeletons.is_empty() {
-            self.src
-        } else {
-            &skeletal
-        };
-        let keyed = !m.key.is_empty();
         for stretch in picked.chunks(ADDED_STRETCH) {
-            let done: Vec<_> = stretch
-                .par_iter()
-                .map(|c| self.added_chunk(chunks, keyed, c))
-                .collect();
+            let done: Vec<_> = stretch.par_iter().map(|c| self.added_chunk(c)).collect();
             for rows in done {
                 match rows {
                     Ok(rows) => rows
@@ -692,18 +678,11 @@ pub fn expand_added_par<A: Send>(
     let Some(m) = &loaded.new else {
         return Ok(Some(Vec::new()));
     };
-    let skeletal = loaded.skeletal();
-    let chunks: &(dyn ChunkSource + Sync) = if loaded.skeletons.is_empty() {
-        src
-    } else {
-        &skeletal
-    };
-    let keyed = !m.key.is_empty();
     m.chunks
         .par_iter()
         .with_min_len(16)
         .try_fold(init, |mut acc, c| {
-            for (id, ps) in loaded.added_chunk(chunks, keyed, c)? {
+            for (id, ps) in loaded.added_chunk(c)? {
                 each(&mut acc, id, ps);
             }
             Ok(acc)
