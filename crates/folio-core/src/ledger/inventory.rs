@@ -84,11 +84,11 @@ impl AuditReport {
     /// that `filter` selects, for `commit`.
     pub fn of(
         commit: crate::id::CommitId,
-        states: &IdMap<ExampleState>,
+        states: IdMap<ExampleState>,
         filter: &AuditFilter,
     ) -> AuditReport {
         let mut inv = Inventory::new(filter);
-        states.values().for_each(|st| inv.add(st.clone()));
+        states.into_values().for_each(|st| inv.add(st));
         inv.finish(commit)
     }
 }

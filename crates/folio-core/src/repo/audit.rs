@@ -29,11 +29,7 @@ impl Repo {
     ) -> Result<AuditReport, RepoError> {
         let (commit, view) = self.commit_and_view(rev)?;
         if let Some(src) = &filter.source {
-            return Ok(AuditReport::of(
-                commit,
-                &view.states_of_source(src)?,
-                filter,
-            ));
+            return Ok(AuditReport::of(commit, view.states_of_source(src)?, filter));
         }
         // Counted as each example's state is known, none kept.
         let parts = view.fold_states(&|| Inventory::new(filter), &|inv, _, st| inv.add(st))?;
