@@ -7,7 +7,8 @@
                               last two commits; prints how many rows differ
 
 Run in the peer's folder. bench.py times the whole process (the
-interpreter and the import included: about 0.3 s here)."""
+interpreter and the import included; docs/PERFORMANCE.md gives the
+command that times them alone)."""
 
 import os
 import sys
