@@ -22,6 +22,7 @@ pub mod proof;
 pub mod quality;
 pub mod query;
 pub mod rows;
+pub mod terms;
 pub mod values;
 
 pub use batch::LogError;

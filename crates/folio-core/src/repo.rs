@@ -327,6 +327,12 @@ impl Repo {
         self.dot.join("index")
     }
 
+    /// Where large builds spill sorted runs (`.folio/tmp`; what a crash
+    /// leaves there, `gc` removes).
+    fn tmp_dir(&self) -> PathBuf {
+        self.dot.join("tmp")
+    }
+
     fn open_index_rw(&self, _lock: &RepoLock) -> Result<Index, RepoError> {
         Ok(Index::open_rw(&self.index_dir())?)
     }

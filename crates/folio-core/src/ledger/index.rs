@@ -15,13 +15,13 @@ use crate::error::ErrorKind;
 use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 
-use rayon::prelude::*;
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 
 use super::batch::{self, BatchFrame, LogError};
 use super::event::{EventKind, ExampleId, Peek};
 use super::merkle::Frontier;
-use super::rows::{Window, WindowOfTerms};
+use super::rows::Window;
+use super::terms::{RowsTerms, TermRun};
 use super::{ExampleId as Ex, Payload};
 use crate::id::{CommitId, ObjectId};
 
@@ -52,18 +52,23 @@ pub type RowsWindow = (u32, Window);
 /// `Rows` event in it.
 pub type IndexedFrame = (ObjectId, BatchFrame, Option<RowsWindow>);
 
-/// The windows of the `Rows` event encoded as given, each with the terms
-/// of the row events it stands for (an error, such as a manifest that
-/// cannot be read, leaves the batch unindexed).
-pub type Windows<'a> = dyn Fn(&[u8]) -> WindowsOf + 'a;
+/// The windows of the `Rows` event encoded as given, with the terms of the
+/// row events they stand for (an error, such as a manifest that cannot be
+/// read, leaves the batch unindexed).
+pub type Windows<'a> = dyn FnMut(&[u8]) -> WindowsOf + 'a;
 
 /// What [`Windows`] gives for one `Rows` event.
-pub type WindowsOf = Result<Vec<WindowOfTerms>, LogError>;
+pub type WindowsOf = Result<RowsTerms, LogError>;
 
 /// A `Rows` event whose windows hold at least this many terms of single
 /// examples keeps them in a run (sorted blocks) instead of the postings:
 /// millions of postings cost seconds of B-tree insertions, a run a sort.
 const RUN_MIN_TERMS: usize = 4096;
+/// redb's cache for a writer: it holds at most half of it in pages not
+/// yet written, so a batch of millions of rows writes its run blocks as
+/// it goes instead of holding them all until the commit (its default,
+/// 1 GiB, let an index write hold 300 MB, D95).
+const CACHE_BYTES: usize = 64 << 20;
 /// Entries of a run block (12 bytes each: the term, big-endian, then the
 /// window's number in its event, little-endian).
 const RUN_BLOCK: usize = 1024;
@@ -254,6 +259,7 @@ impl LedgerIndex {
         crate::fsutil::refuse_symlink(&path).map_err(|e| db_err(&path, e))?;
         let db = redb::Builder::new()
             .set_concurrency_mode(redb::ConcurrencyMode::SingleWriter)
+            .set_cache_size(CACHE_BYTES)
             .create(&path)
             .map_err(|e| db_err(&path, e))?;
         Ok(LedgerIndex {
@@ -320,7 +326,7 @@ impl LedgerIndex {
         &self,
         id: &ObjectId,
         bytes: &[u8],
-        windows: &Windows<'_>,
+        windows: &mut Windows<'_>,
     ) -> Result<(), LedgerIndexError> {
         if self.has_batch(id)? {
             return Ok(());
@@ -328,8 +334,9 @@ impl LedgerIndex {
         let (_, frames) = batch::parse(id, bytes)?;
         // (frame, window, terms) in order.
         let mut entries: Vec<(BatchFrame, Option<RowsWindow>, Vec<u64>)> = Vec::new();
-        // Runs: (the entry of the first window, (term, window) sorted).
-        let mut runs: Vec<(usize, Vec<(u64, u32)>)> = Vec::new();
+        // Runs: (the entry of the first window, its number of windows, the
+        // (term, window) entries).
+        let mut runs: Vec<(usize, u32, TermRun)> = Vec::new();
         for f in &frames {
             let payload = batch::frame_payload(id, bytes, f)?;
             let mut keys = Vec::new();
@@ -343,24 +350,34 @@ impl LedgerIndex {
                     detail: "an event lacks a field its kind requires: run `folio verify`".into(),
                 })?;
                 if p.kind == EventKind::Rows {
-                    let ws = windows(enc)?;
-                    let unique: usize = ws.iter().map(|w| w.unique.len()).sum();
+                    let RowsTerms {
+                        windows: ws,
+                        unique,
+                    } = windows(enc)?;
                     let first = sub.len();
-                    if unique >= RUN_MIN_TERMS {
-                        let mut run: Vec<(u64, u32)> = Vec::with_capacity(unique);
-                        for (n, w) in ws.iter().enumerate() {
-                            run.extend(w.unique.iter().map(|t| (*t, n as u32)));
-                        }
-                        sub_runs.push((first, run));
+                    let n = ws.len();
+                    for (window, shared) in ws {
+                        sub.push((*f, Some((k as u32, window)), shared));
                     }
-                    for w in ws {
-                        let mut terms = w.shared;
-                        if unique < RUN_MIN_TERMS {
-                            terms.extend(w.unique);
-                            terms.sort_unstable();
-                            terms.dedup();
+                    if unique.len() >= RUN_MIN_TERMS as u64 {
+                        sub_runs.push((first, n as u32, unique));
+                    } else {
+                        // Few: in the windows' postings.
+                        unique.for_each_sorted::<LogError>(&mut |t, w| {
+                            let at =
+                                sub.get_mut(first + w as usize)
+                                    .ok_or_else(|| LogError::Batch {
+                                        id: *id,
+                                        offset: f.offset,
+                                        detail: format!("row terms name window {w} of {n}"),
+                                    })?;
+                            at.2.push(t);
+                            Ok(())
+                        })?;
+                        for e in &mut sub[first..] {
+                            e.2.sort_unstable();
+                            e.2.dedup();
                         }
-                        sub.push((*f, Some((k as u32, w.window)), terms));
                     }
                 }
             }
@@ -368,11 +385,9 @@ impl LedgerIndex {
             keys.dedup();
             entries.push((*f, None, keys));
             let base = entries.len();
-            runs.extend(sub_runs.into_iter().map(|(i, r)| (base + i, r)));
+            runs.extend(sub_runs.into_iter().map(|(i, n, r)| (base + i, n, r)));
             entries.extend(sub);
         }
-        // Sorted on all cores while nothing else runs.
-        runs.par_iter_mut().for_each(|(_, r)| r.par_sort_unstable());
         let txn = self.begin_write()?;
         {
             let mut mt = txn.open_table(META).map_err(|e| self.err(e))?;
@@ -397,8 +412,8 @@ impl LedgerIndex {
             for key in postings {
                 pt.insert(key, ()).map_err(|e| self.err(e))?;
             }
-            for (first, run) in &runs {
-                self.write_run(&txn, next + *first as u64, run)?;
+            for (first, windows, run) in runs {
+                self.write_run(&txn, next + first as u64, windows, run)?;
             }
             let mut bt = txn.open_table(BATCHES).map_err(|e| self.err(e))?;
             bt.insert(id.as_bytes(), next).map_err(|e| self.err(e))?;
@@ -447,26 +462,39 @@ impl LedgerIndex {
         txn.commit().map_err(|e| self.err(e))
     }
 
-    /// Writes a run whose first window is frame `base`: its (term,
-    /// window) entries, sorted, in blocks.
+    /// Writes a run of `windows` windows whose first is frame `base`: its
+    /// (term, window) entries, sorted, in blocks.
     fn write_run(
         &self,
         txn: &redb::WriteTransaction,
         base: u64,
-        run: &[(u64, u32)],
+        windows: u32,
+        run: TermRun,
     ) -> Result<(), LedgerIndexError> {
         let mut rl = txn.open_table(RUNS).map_err(|e| self.err(e))?;
         let mut rb = txn.open_table(RUN_BLOCKS).map_err(|e| self.err(e))?;
-        let windows = run.iter().map(|e| e.1).max().map_or(0, |m| m + 1);
         rl.insert(base, windows).map_err(|e| self.err(e))?;
         let mut block = Vec::with_capacity(RUN_BLOCK * RUN_ENTRY);
-        for (i, b) in run.chunks(RUN_BLOCK).enumerate() {
-            block.clear();
-            for (t, w) in b {
-                block.extend_from_slice(&t.to_be_bytes());
-                block.extend_from_slice(&w.to_le_bytes());
+        let (mut first, mut i) = (0u64, 0u32);
+        run.for_each_sorted::<LedgerIndexError>(&mut |t, w| {
+            if w >= windows {
+                return Err(self.err(format!("a run names window {w} of {windows}")));
             }
-            rb.insert((base, b[0].0, i as u32), block.as_slice())
+            if block.is_empty() {
+                first = t;
+            }
+            block.extend_from_slice(&t.to_be_bytes());
+            block.extend_from_slice(&w.to_le_bytes());
+            if block.len() == RUN_BLOCK * RUN_ENTRY {
+                rb.insert((base, first, i), block.as_slice())
+                    .map_err(|e| self.err(e))?;
+                block.clear();
+                i += 1;
+            }
+            Ok(())
+        })?;
+        if !block.is_empty() {
+            rb.insert((base, first, i), block.as_slice())
                 .map_err(|e| self.err(e))?;
         }
         Ok(())
@@ -579,9 +607,21 @@ mod tests {
         run.extend((0..1500u32).map(|w| (3000, w % 400)));
         run.sort_unstable();
         let other: Vec<(u64, u32)> = vec![(3, 0), (3000, 1)];
+        // Given out of order, as a walk gives them, to a run that spills.
+        let spill = tempfile::tempdir().expect("tempdir");
+        let term_run = |entries: &[(u64, u32)]| {
+            let mut r = TermRun::with_budget(Some(spill.path().to_path_buf()), 700);
+            for &(t, w) in entries.iter().rev() {
+                r.push(t, w).expect("push");
+            }
+            r
+        };
+        let windows = |entries: &[(u64, u32)]| entries.iter().map(|e| e.1).max().unwrap_or(0) + 1;
         let txn = ix.begin_write().expect("write");
-        ix.write_run(&txn, 100, &run).expect("run");
-        ix.write_run(&txn, 1_000_000, &other).expect("run");
+        ix.write_run(&txn, 100, windows(&run), term_run(&run))
+            .expect("run");
+        ix.write_run(&txn, 1_000_000, windows(&other), term_run(&other))
+            .expect("run");
         txn.commit().expect("commit");
         let scan = |lo: u64, hi: u64| -> BTreeSet<u64> {
             let mut want: BTreeSet<u64> = run

@@ -11,6 +11,7 @@
 //! expands here was accepted there.
 
 use super::batch::LogError;
+use super::terms::{RowsTerms, TermRun};
 use super::{ExampleId, Locator, Payload, TableRows};
 use crate::config::MetaFields;
 use crate::id::ObjectId;
@@ -343,19 +344,6 @@ pub fn row_payloads(
 /// chunk, about every 16 rows).
 const WINDOW_ROWS: usize = 256;
 
-/// A window of a `Rows` event with the index terms of the row events in it:
-/// `unique` those of one example (its id, its locator), `shared` those many
-/// rows have (a source, `annotated`), each sorted and without repeats.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct WindowOfTerms {
-    /// The window.
-    pub window: Window,
-    /// Terms of single examples.
-    pub unique: Vec<u64>,
-    /// Terms shared by many rows.
-    pub shared: Vec<u64>,
-}
-
 /// A row's index terms: of its example, and shared with other rows.
 pub type RowTerms = (Vec<u64>, Vec<u64>);
 
@@ -376,17 +364,33 @@ pub fn row_terms(
 /// Collects, during a walk of a `Rows` event's rows, its windows and the
 /// index terms of the row events in each (see
 /// [`super::index::payload_terms`]): feed it the walk's meeting points and
-/// each row's payloads.
-#[derive(Default)]
+/// each row's payloads. The terms of single examples go to a
+/// [`TermRun`], which spills past its budget (D95).
 pub struct WindowTerms {
     start: (u32, u32),
     last: (u32, u32),
     rows: usize,
-    open: WindowOfTerms,
-    done: Vec<WindowOfTerms>,
+    shared: Vec<u64>,
+    done: Vec<(Window, Vec<u64>)>,
+    unique: TermRun,
+    failed: Option<LogError>,
 }
 
 impl WindowTerms {
+    /// Collects terms, spilling them under `dir` past the default budget
+    /// (held in memory without a folder).
+    pub fn new(dir: Option<std::path::PathBuf>) -> WindowTerms {
+        WindowTerms {
+            start: (0, 0),
+            last: (0, 0),
+            rows: 0,
+            shared: Vec::new(),
+            done: Vec::new(),
+            unique: TermRun::new(dir),
+            failed: None,
+        }
+    }
+
     /// A meeting point of the walk: the open window ends here once it
     /// holds enough rows (the union of stretches between meeting points
     /// diffs alone exactly as they do).
@@ -401,37 +405,49 @@ impl WindowTerms {
 
     fn close(&mut self) {
         if self.rows > 0 {
-            let mut w = std::mem::take(&mut self.open);
-            w.window = Window {
+            let mut shared = std::mem::take(&mut self.shared);
+            shared.sort_unstable();
+            shared.dedup();
+            let window = Window {
                 old: (self.start.0, self.last.0),
                 new: (self.start.1, self.last.1),
             };
-            for t in [&mut w.unique, &mut w.shared] {
-                t.sort_unstable();
-                t.dedup();
-            }
-            self.done.push(w);
+            self.done.push((window, shared));
         }
         self.rows = 0;
         self.start = self.last;
     }
 
     /// The terms of one row's events, computed apart (no terms: the row
-    /// records nothing).
-    pub fn add_terms(&mut self, unique: Vec<u64>, shared: Vec<u64>) {
+    /// records nothing). Returns false once writing a spilled run failed.
+    pub fn add_terms(&mut self, unique: Vec<u64>, shared: Vec<u64>) -> bool {
         if unique.is_empty() && shared.is_empty() {
-            return;
+            return true;
         }
         self.rows += 1;
-        self.open.unique.extend(unique);
-        self.open.shared.extend(shared);
+        // The open window is the next one `close` keeps.
+        let w = self.done.len() as u32;
+        for t in unique {
+            if let Err(e) = self.unique.push(t, w) {
+                self.failed = Some(e);
+                return false;
+            }
+        }
+        self.shared.extend(shared);
+        true
     }
 
     /// The windows that hold row events, with their terms (the walk's last
     /// meeting point, at the ends, closes the last one).
-    pub fn finish(mut self) -> Vec<WindowOfTerms> {
+    pub fn finish(mut self) -> Result<RowsTerms, LogError> {
+        if let Some(e) = self.failed.take() {
+            return Err(e);
+        }
         self.close();
-        self.done
+        Ok(RowsTerms {
+            windows: self.done,
+            unique: self.unique,
+        })
     }
 }
 
@@ -694,19 +710,20 @@ pub fn expand_added_par<A: Send>(
 /// The windows of a `Rows` event that hold row events, each with the index
 /// terms of its events, read from `src` (the commit that writes the event
 /// collects them on its own walk instead).
-pub fn windows(src: &dyn TableSource, r: &TableRows) -> Result<Vec<WindowOfTerms>, LogError> {
+pub fn windows(
+    src: &dyn TableSource,
+    r: &TableRows,
+    spill: Option<std::path::PathBuf>,
+) -> Result<RowsTerms, LogError> {
     let loaded = Loaded::new(src, r)?;
-    let mut collected = WindowTerms::default();
+    let mut collected = WindowTerms::new(spill);
     let mut failed = None;
     loaded.walk_par(None, &|ev| row_terms(r, ev, None), &mut |w| match w {
         Walked::Sync(a, b) => {
             collected.sync(a, b);
             true
         }
-        Walked::Row(_, Ok((unique, shared))) => {
-            collected.add_terms(unique, shared);
-            true
-        }
+        Walked::Row(_, Ok((unique, shared))) => collected.add_terms(unique, shared),
         Walked::Row(o, Err(e)) => {
             failed = Some(damaged(r, format!("row {}: {e}", o.locator)));
             false
@@ -714,6 +731,6 @@ pub fn windows(src: &dyn TableSource, r: &TableRows) -> Result<Vec<WindowOfTerms
     })?;
     match failed {
         Some(e) => Err(e),
-        None => Ok(collected.finish()),
+        None => collected.finish(),
     }
 }

@@ -336,7 +336,7 @@ impl Repo {
         crate::failpoint::hit("commit:before-index");
         self.cache_frontier(lock, id, &frontier);
         if let (Some((bytes, _)), Some((batch, _))) = (&own, commit.events.last()) {
-            let _ = self.index_batch(lock, batch, bytes, &known);
+            let _ = self.index_batch(lock, batch, bytes, std::mem::take(&mut known));
         }
         let _ = self.save_caches(&index, &snap.caches);
         let keep: Vec<&str> = commit.datasets.iter().map(|d| d.path.as_str()).collect();
@@ -362,6 +362,7 @@ impl Repo {
             sidecar_name: &given.sidecar_name,
             config,
             classes: given.classes.clone(),
+            spill: self.tmp_dir(),
         }
     }
 

@@ -26,6 +26,8 @@ pub(crate) struct EventContext<'a> {
     pub config: &'a crate::config::Config,
     /// The sensitivity classes allowed.
     pub classes: Vec<String>,
+    /// Where the index terms of a large table's rows spill (D95).
+    pub spill: std::path::PathBuf,
 }
 
 /// Ledger metadata of one example, as text (validated when recorded).
@@ -578,7 +580,7 @@ fn rows_event(
     };
     // The index's windows are collected on the same walk; rows are checked
     // (and their terms computed) on every core.
-    let mut windows = rows::WindowTerms::default();
+    let mut windows = rows::WindowTerms::new(Some(ev.ctx.spill.clone()));
     let mut changed = false;
     let mut bad: Option<RepoError> = None;
     let classes = ev.ctx.classes.as_slice();
@@ -595,8 +597,7 @@ fn rows_event(
             }
             rows::Walked::Row(_, Ok((unique, shared))) => {
                 changed = true;
-                windows.add_terms(unique, shared);
-                true
+                windows.add_terms(unique, shared)
             }
             rows::Walked::Row(o, Err(e)) => {
                 bad = Some(at(row_at(o.locator.as_str()))(e));
@@ -607,7 +608,8 @@ fn rows_event(
     if let Some(e) = bad {
         ev.fail(e);
     } else if changed {
-        ev.windows.insert(path.to_string(), windows.finish());
+        let terms = windows.finish().map_err(RepoError::from)?;
+        ev.windows.insert(path.to_string(), terms);
         ev.push_about(
             Payload::Rows(Box::new(r)),
             Subject::Dataset(path.to_string()),

@@ -199,7 +199,7 @@ impl Repo {
     fn remove_stale_runs(&self) -> Result<u64, RepoError> {
         // Files' times are the system clock's (not the commit clock).
         let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
-        let dir = self.dot.join("tmp");
+        let dir = self.tmp_dir();
         let Ok(rd) = fs::read_dir(&dir) else {
             return Ok(0);
         };

@@ -45,29 +45,32 @@ impl crate::ledger::rows::TableSource for Store {
     }
 }
 
-/// Windows of `Rows` events already known, by table (a commit collects
-/// those of its own events on the walk that checks their rows).
-pub(crate) type KnownWindows =
-    std::collections::HashMap<String, Vec<crate::ledger::rows::WindowOfTerms>>;
+/// The index terms of `Rows` events already known, by table (a commit
+/// collects those of its own events on the walk that checks their rows).
+pub(crate) type KnownWindows = std::collections::HashMap<String, crate::ledger::terms::RowsTerms>;
 
 /// The index's view of the `Rows` events of a batch: their windows and
-/// the terms of the row events in each, from `known` or read from the
-/// store.
+/// the terms of the row events in each, from `known` (each taken once) or
+/// read from the store, spilling under `spill` (D95).
 pub(crate) fn rows_windows<'a>(
     store: &'a Store,
-    known: &'a KnownWindows,
-) -> impl Fn(&[u8]) -> crate::ledger::index::WindowsOf + 'a {
+    mut known: KnownWindows,
+    spill: PathBuf,
+) -> impl FnMut(&[u8]) -> crate::ledger::index::WindowsOf + 'a {
     move |enc| {
         let e = Event::decode(enc).map_err(|d| LogError::Chain {
             seq: 0,
             detail: d.to_string(),
         })?;
         let Some(r) = e.payload.rows() else {
-            return Ok(Vec::new());
+            return Ok(crate::ledger::terms::RowsTerms {
+                windows: Vec::new(),
+                unique: crate::ledger::terms::TermRun::new(None),
+            });
         };
-        match known.get(&r.table) {
-            Some(ws) => Ok(ws.clone()),
-            None => crate::ledger::rows::windows(store, r),
+        match known.remove(&r.table) {
+            Some(t) => Ok(t),
+            None => crate::ledger::rows::windows(store, r, Some(spill.clone())),
         }
     }
 }
@@ -200,7 +203,7 @@ impl Repo {
         list.push((id, n));
         self.set_pending(&branch, &list)?;
         // Derived: a batch the index lacks is read whole by readers.
-        let _ = self.index_batch(lock, &id, &built.bytes, &KnownWindows::new());
+        let _ = self.index_batch(lock, &id, &built.bytes, KnownWindows::new());
         Ok(n)
     }
 
@@ -211,12 +214,12 @@ impl Repo {
         _lock: &RepoLock,
         id: &ObjectId,
         bytes: &[u8],
-        known: &KnownWindows,
+        known: KnownWindows,
     ) -> Result<(), RepoError> {
         Ok(LedgerIndex::open_rw(&self.index_dir())?.add_batch(
             id,
             bytes,
-            &rows_windows(&self.store, known),
+            &mut rows_windows(&self.store, known, self.tmp_dir()),
         )?)
     }
 
@@ -439,7 +442,7 @@ impl Repo {
                 ix.add_batch(
                     &id,
                     &bytes,
-                    &rows_windows(&self.store, &KnownWindows::new()),
+                    &mut rows_windows(&self.store, KnownWindows::new(), self.tmp_dir()),
                 )?;
                 n += 1;
             }

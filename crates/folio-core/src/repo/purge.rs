@@ -608,7 +608,7 @@ impl Repo {
     /// `.folio/tmp`. Returns the profiles removed.
     fn clear_derived_caches(&self) -> Result<u64, RepoError> {
         let mut n = 0;
-        for dir in [self.dot.join("profiles"), self.dot.join("tmp")] {
+        for dir in [self.dot.join("profiles"), self.tmp_dir()] {
             let Ok(rd) = std::fs::read_dir(&dir) else {
                 continue;
             };

@@ -288,7 +288,7 @@ impl Repo {
                 // Rows past a budget are sorted in runs under .folio/tmp
                 // and merged (bounded memory, D90).
                 let spill = crate::table::spill::Spill {
-                    dir: self.dot.join("tmp"),
+                    dir: self.tmp_dir(),
                     budget: crate::table::spill::DEFAULT_BUDGET,
                 };
                 let (manifest, chunks) = if f.shards.is_empty() {

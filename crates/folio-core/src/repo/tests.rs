@@ -320,7 +320,7 @@ fn frames_of_a_large_batch_are_read_in_place_and_checked() {
         .add_batch(
             &id,
             &built.bytes,
-            &super::ledger::rows_windows(&store, &Default::default()),
+            &mut super::ledger::rows_windows(&store, Default::default(), d.path().join("tmp")),
         )
         .expect("indexed");
     let parts = vec![Part {
