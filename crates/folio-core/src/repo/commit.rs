@@ -187,7 +187,13 @@ impl Repo {
         )?;
         check_keys(&opts.tables, &snap.table_files)?;
         let mut built = self.build_tables(&snap.table_files, &parent.manifests)?;
-        add_skeletons(&config, &writer, &sealing, &mut built)?;
+        add_skeletons(
+            &config,
+            &writer,
+            &sealing,
+            &mut built,
+            (&self.store, &parent.manifests),
+        )?;
         let (tables, summaries) =
             store_tables(&config, &writer, &sealing, &built, &parent.tables, &targets)?;
         let outcome = |commit, events, snap: Snapshotted| CommitOutcome {
@@ -706,12 +712,17 @@ fn store_tables(
 /// Gives every new chunk of a sealed table a readable skeleton (its rows'
 /// identities, counts and mapped metadata: D83), stored plain and named by
 /// the manifest beside its chunk, so history, `audit` and `lineage` read
-/// the table without an identity.
+/// the table without an identity. A chunk of the parent version keeps
+/// the skeleton it has there (a rebuild does not hold it again, D96).
 fn add_skeletons(
     config: &crate::config::Config,
     writer: &crate::store::Writer,
     sealing: &Sealing<'_, '_>,
     built: &mut [super::BuiltTable],
+    (store, parents): (
+        &crate::store::Store,
+        &std::collections::HashMap<String, crate::table::manifest::Manifest>,
+    ),
 ) -> Result<(), RepoError> {
     use rayon::prelude::*;
     for b in built.iter_mut() {
@@ -722,20 +733,33 @@ fn add_skeletons(
         let t = config.table(&b.path);
         let mut columns = crate::ledger::rows::mapped_columns(&t.meta);
         columns.extend(t.links.as_ref().map(|l| l.column.clone()));
-        let made = chunks
-            .ids()
+        let kept: std::collections::HashMap<crate::id::ObjectId, crate::id::ChunkId> = parents
+            .get(&b.path)
+            .into_iter()
+            .flat_map(|m| &m.chunks)
+            .filter_map(|c| Some((c.id.0, c.skeleton?)))
+            .collect();
+        let all = chunks.over(store);
+        let made = b
+            .manifest
+            .chunks
             .par_iter()
+            .map(|c| c.id.0)
+            .filter(|id| !kept.contains_key(id))
             .map(|id| {
-                let bytes = chunks.get(id)?.expect("listed");
-                let (sid, sbytes) = crate::table::manifest::skeleton(*id, &bytes, &columns)?;
+                let bytes = crate::table::manifest::ChunkSource::chunk(&all, &id)?;
+                let (sid, sbytes) = crate::table::manifest::skeleton(id, &bytes, &columns)?;
                 writer.put_with_id(sid, &sbytes)?;
-                Ok((*id, (sid, sbytes)))
+                Ok((id, (sid, sbytes)))
             })
             .collect::<Result<Vec<_>, RepoError>>()?;
         let of: std::collections::HashMap<_, _> =
             made.iter().map(|(id, (sid, _))| (*id, *sid)).collect();
         for c in &mut b.manifest.chunks {
-            c.skeleton = of.get(&c.id.0).copied().map(crate::id::ChunkId);
+            c.skeleton = match of.get(&c.id.0) {
+                Some(s) => Some(crate::id::ChunkId(*s)),
+                None => kept.get(&c.id.0).copied(),
+            };
         }
         // Kept for the walk that records the commit's events, which reads
         // the table through them (not made again).

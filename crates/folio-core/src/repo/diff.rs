@@ -398,8 +398,12 @@ impl Repo {
         if a.map(|t| t.0) == b.map(|t| t.0) {
             return Ok(None);
         }
-        let old = a.map(|t| (&t.1, chunk_source(self, t)));
-        let new = b.map(|t| (&t.1, chunk_source(self, t)));
+        let (src_a, src_b) = (
+            a.map(|t| chunk_source(self, t)),
+            b.map(|t| chunk_source(self, t)),
+        );
+        let old = a.zip(src_a.as_deref()).map(|(t, s)| (&t.1, s));
+        let new = b.zip(src_b.as_deref()).map(|(t, s)| (&t.1, s));
         let (rd, sealed) = match manifest::diff(old, new, limit) {
             Err(crate::table::TableError::Sealed(..)) => {
                 // Encrypted rows and no identity: count the changes from
@@ -411,12 +415,12 @@ impl Repo {
                     .filter_map(|c| Some((c.id.0, c.skeleton?.0)))
                     .collect();
                 let (sa, sb) = (
-                    a.map(|t| HashOnly {
-                        inner: chunk_source(self, t),
+                    src_a.as_deref().map(|inner| HashOnly {
+                        inner,
                         skeletons: &skeletons,
                     }),
-                    b.map(|t| HashOnly {
-                        inner: chunk_source(self, t),
+                    src_b.as_deref().map(|inner| HashOnly {
+                        inner,
                         skeletons: &skeletons,
                     }),
                 );
@@ -523,10 +527,10 @@ type SideTable = (
     Option<crate::table::chunkset::ChunkSet>,
 );
 
-fn chunk_source<'a>(repo: &'a Repo, t: &'a SideTable) -> &'a dyn ChunkSource {
+fn chunk_source<'a>(repo: &'a Repo, t: &'a SideTable) -> Box<dyn ChunkSource + 'a> {
     match &t.2 {
-        Some(m) => m,
-        None => &repo.store,
+        Some(m) => Box::new(m.over(&repo.store)),
+        None => Box::new(&repo.store),
     }
 }
 

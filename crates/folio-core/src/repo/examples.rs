@@ -301,9 +301,12 @@ impl Repo {
                 // A linked table's rows describe files: they are not
                 // examples of their own (D76).
                 let old_side = old.map(|m| (m, &self.store as &dyn ChunkSource));
+                let over = new
+                    .and_then(|b| b.chunks.as_ref())
+                    .map(|c| c.over(&self.store));
                 let new_side = new.map(|b| {
-                    let src: &dyn ChunkSource = match &b.chunks {
-                        Some(m) => m,
+                    let src: &dyn ChunkSource = match &over {
+                        Some(o) => o,
                         None => &self.store,
                     };
                     (&b.manifest, src)
@@ -322,7 +325,7 @@ impl Repo {
             // The new chunks, and the skeletons of an encrypted table's.
             let mem: Option<WithSkeletons<'_>> = new.and_then(|b| {
                 Some(WithSkeletons {
-                    chunks: b.chunks.as_ref()?,
+                    chunks: b.chunks.as_ref()?.over(&self.store),
                     skeletons: b
                         .skeletons
                         .iter()
@@ -414,8 +417,11 @@ impl Repo {
                     None => continue,
                 },
             };
-            let src: &dyn ChunkSource = match built.and_then(|b| b.chunks.as_ref()) {
-                Some(m) => m,
+            let over = built
+                .and_then(|b| b.chunks.as_ref())
+                .map(|c| c.over(&self.store));
+            let src: &dyn ChunkSource = match &over {
+                Some(o) => o,
                 None => &self.store,
             };
             let empty = std::collections::HashSet::new();
@@ -789,7 +795,7 @@ pub fn read_sidecar(
 /// The chunks a commit just built, and the skeletons of an encrypted
 /// table's (read first).
 struct WithSkeletons<'a> {
-    chunks: &'a crate::table::chunkset::ChunkSet,
+    chunks: crate::table::chunkset::Over<'a>,
     skeletons: HashMap<crate::id::ObjectId, &'a [u8]>,
 }
 

@@ -287,9 +287,18 @@ impl Repo {
                 }
                 // Rows past a budget are sorted in runs under .folio/tmp
                 // and merged (bounded memory, D90).
+                // The parent version's chunks are in the store: a rebuild
+                // cuts them again but holds only the new ones (D96) —
+                // unless a purge erased rows, whose chunks must each be
+                // checked again (D86).
+                let stored = parent
+                    .get(&f.path)
+                    .filter(|_| self.store.purged_if_any().is_none())
+                    .map(|m| std::sync::Arc::new(m.chunks.iter().map(|c| c.id.0).collect()));
                 let spill = crate::table::spill::Spill {
                     dir: self.tmp_dir(),
                     budget: crate::table::spill::DEFAULT_BUDGET,
+                    stored,
                 };
                 let (manifest, chunks) = if f.shards.is_empty() {
                     manifest::build_with(&self.abs(&f.path), f.blob, &f.settings, Some(&spill))?

@@ -1,13 +1,16 @@
 //! The chunks a table build cuts, held until the commit stores them: in
 //! memory while they are few, then in a spool file under `.folio/tmp`
-//! (bounded memory, D90) — read back by id, as a [`ChunkSource`].
+//! (bounded memory, D90) — read back by id, over the store as a
+//! [`ChunkSource`]. Chunks the store already holds (the parent version's)
+//! are not held again (D96).
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::TableError;
 use super::manifest::ChunkSource;
@@ -22,6 +25,10 @@ pub struct ChunkSet {
     backing: Backing,
     /// Where to spool past `budget` bytes (`None`: always in memory).
     spool_to: Option<(PathBuf, usize)>,
+    /// Chunks the store holds already: cut, not held.
+    stored: Option<Arc<HashSet<ObjectId>>>,
+    /// How many chunks were cut that the store holds.
+    skipped: usize,
 }
 
 enum Backing {
@@ -56,16 +63,32 @@ impl ChunkSet {
     /// An empty set held in memory, or spooled to a file in `dir` once it
     /// holds more than `budget` bytes.
     pub fn new(spool_to: Option<(PathBuf, usize)>) -> Self {
+        ChunkSet::skipping(spool_to, None)
+    }
+
+    /// [`ChunkSet::new`] that does not hold the chunks of `stored` (ones
+    /// the store holds already): read them through [`ChunkSet::over`].
+    pub fn skipping(
+        spool_to: Option<(PathBuf, usize)>,
+        stored: Option<Arc<HashSet<ObjectId>>>,
+    ) -> Self {
         ChunkSet {
             order: Vec::new(),
             at: HashMap::new(),
             backing: Backing::Mem(Vec::new()),
             spool_to,
+            stored,
+            skipped: 0,
         }
     }
 
-    /// Adds a chunk (ids are distinct: a chunk names its rows).
+    /// Adds a chunk (ids are distinct: a chunk names its rows), unless
+    /// the store holds it already.
     pub fn push(&mut self, id: ObjectId, bytes: &[u8]) -> Result<(), TableError> {
+        if self.stored.as_ref().is_some_and(|s| s.contains(&id)) {
+            self.skipped += 1;
+            return Ok(());
+        }
         if let (Backing::Mem(m), Some((dir, budget))) = (&self.backing, &self.spool_to)
             && m.len() + bytes.len() > *budget
         {
@@ -129,7 +152,12 @@ impl ChunkSet {
         Ok(())
     }
 
-    /// How many chunks.
+    /// How many chunks cut were not held: the store holds them.
+    pub fn skipped(&self) -> usize {
+        self.skipped
+    }
+
+    /// How many chunks are held.
     pub fn len(&self) -> usize {
         self.order.len()
     }
@@ -139,7 +167,7 @@ impl ChunkSet {
         self.order.is_empty()
     }
 
-    /// The chunks' ids, in identity order.
+    /// The held chunks' ids, in identity order.
     pub fn ids(&self) -> Vec<ObjectId> {
         self.order.iter().map(|(id, _, _)| *id).collect()
     }
@@ -172,16 +200,26 @@ impl ChunkSet {
             })
             .collect()
     }
+
+    /// The chunks of the version: the ones held, then `rest` (the store)
+    /// for the others.
+    pub fn over<'a>(&'a self, rest: &'a (dyn ChunkSource + Sync)) -> Over<'a> {
+        Over { set: self, rest }
+    }
 }
 
-impl ChunkSource for ChunkSet {
+/// A [`ChunkSet`] over the store: the version's chunks, whether held or
+/// stored already.
+pub struct Over<'a> {
+    set: &'a ChunkSet,
+    rest: &'a (dyn ChunkSource + Sync),
+}
+
+impl ChunkSource for Over<'_> {
     fn chunk(&self, id: &ObjectId) -> Result<Vec<u8>, TableError> {
-        match self.get(id)? {
+        match self.set.get(id)? {
             Some(b) => Ok(b.into_owned()),
-            None => Err(TableError::Corrupt(
-                *id,
-                "not among the chunks just built".into(),
-            )),
+            None => self.rest.chunk(id),
         }
     }
 }
@@ -212,8 +250,9 @@ mod tests {
         assert_eq!(set.len(), 50);
         assert_eq!(set.to_vec().expect("read"), chunks);
         let (id, b) = &chunks[17];
-        assert_eq!(set.chunk(id).expect("chunk"), *b);
-        assert!(set.chunk(&ObjectId::of(b"absent")).is_err());
+        let none: HashMap<ObjectId, Vec<u8>> = HashMap::new();
+        assert_eq!(set.over(&none).chunk(id).expect("chunk"), *b);
+        assert!(set.over(&none).chunk(&ObjectId::of(b"absent")).is_err());
         drop(set);
         assert_eq!(std::fs::read_dir(&dir).expect("dir").count(), 0);
         // Without a budget it stays in memory.

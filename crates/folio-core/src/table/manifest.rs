@@ -413,6 +413,7 @@ pub fn build_on(
     let share = spill.map(|sp| Spill {
         dir: sp.dir.clone(),
         budget: (sp.budget / workers.max(1)).max(1),
+        stored: sp.stored.clone(),
     });
     // Parsed from the bytes the snapshot hashed, or refused.
     let (ReadSummary { columns, rejected }, collectors) = if parallel {
@@ -535,6 +536,7 @@ pub fn build_shards(
     let share = spill.map(|sp| Spill {
         dir: sp.dir.clone(),
         budget: (sp.budget / rayon::current_num_threads().min(n).max(1)).max(1),
+        stored: sp.stored.clone(),
     });
     let keep = spill.map(|sp| (sp.budget / n).max(1));
     let read: Vec<(Collector<'_>, ReadSummary)> = shards
@@ -630,7 +632,10 @@ fn group(
         }
     }
     // New chunks past the budget wait in a spool file too.
-    let set = ChunkSet::new(spill.map(|sp| (sp.dir.clone(), sp.budget)));
+    let set = ChunkSet::skipping(
+        spill.map(|sp| (sp.dir.clone(), sp.budget)),
+        spill.and_then(|sp| sp.stored.clone()),
+    );
     let mut g = Grouper::new(names, keyed, set);
     if collectors.len() == 1 && collectors[0].runs.is_empty() {
         let c = &mut collectors[0];
@@ -1155,6 +1160,13 @@ pub trait ChunkSource {
     fn chunk(&self, id: &ObjectId) -> Result<Vec<u8>, TableError>;
 }
 
+/// A source borrowed.
+impl<T: ChunkSource + ?Sized> ChunkSource for &T {
+    fn chunk(&self, id: &ObjectId) -> Result<Vec<u8>, TableError> {
+        (**self).chunk(id)
+    }
+}
+
 /// Chunks borrowed from memory (a table being committed).
 impl ChunkSource for HashMap<ObjectId, &[u8]> {
     fn chunk(&self, id: &ObjectId) -> Result<Vec<u8>, TableError> {
@@ -1539,7 +1551,7 @@ mod tests {
             std::fs::write(&p, &text).expect("write");
             let set = settings(if keyed { &["id"] } else { &[] });
             let blob = ObjectId::of(text.as_bytes());
-            let spill = Spill { dir: d.path().join("tmp"), budget };
+            let spill = Spill { dir: d.path().join("tmp"), budget, stored: None };
             let mem = build(&p, blob, &set);
             let ext = build_with(&p, blob, &set, Some(&spill));
             same_build(mem, ext)?;
@@ -1593,7 +1605,7 @@ mod tests {
                 std::fs::write(&abs, text).expect("write");
                 shards.push(ShardFile { path: format!("ds/{name}"), abs, blob: ObjectId::of(text.as_bytes()) });
             }
-            let spill = budget.map(|budget| Spill { dir: d.path().join("tmp"), budget });
+            let spill = budget.map(|budget| Spill { dir: d.path().join("tmp"), budget, stored: None });
             let got = build_shards(&shards, &set, spill.as_ref());
             match (one, got) {
                 (Ok(a), Ok(b)) => {
@@ -1667,7 +1679,7 @@ mod tests {
                 set.declared.insert("x".into(), ColumnType::Integer);
             }
             let blob = ObjectId::of(&text);
-            let spill = budget.map(|budget| Spill { dir: d.path().join("tmp"), budget });
+            let spill = budget.map(|budget| Spill { dir: d.path().join("tmp"), budget, stored: None });
             let one = build_on(&p, blob, &set, spill.as_ref(), 1);
             let many = build_on(&p, blob, &set, spill.as_ref(), workers);
             same_build(one, many)?;
@@ -1735,6 +1747,7 @@ mod tests {
         let spill = Spill {
             dir: d.path().join("tmp"),
             budget: 1,
+            stored: None,
         };
         c.spill = Some(&spill);
         read_table_checked(&p, set.format, &set.declared, false, &mut c, None).expect("read");
@@ -2060,5 +2073,66 @@ mod tests {
                 new: Some("B".into())
             }]
         );
+    }
+
+    proptest::proptest! {
+        /// A rebuild told which chunks the store holds (the parent
+        /// version's, D96) gives the same manifest as one that holds every
+        /// chunk; it holds exactly the chunks the parent lacks, and over
+        /// the store it reads every chunk the same.
+        #[test]
+        fn a_rebuild_holds_only_the_chunks_the_store_lacks(
+            rows in proptest::collection::vec((0u32..400, 0u32..5), 1..300),
+            edits in proptest::collection::vec((0u32..400, 0u32..5), 0..20),
+            keyed in proptest::bool::ANY,
+            budget in proptest::option::of(1usize..4000),
+        ) {
+            let d = tempfile::tempdir().expect("tempdir");
+            let set = settings(if keyed { &["id"] } else { &[] });
+            let text = |rows: &std::collections::BTreeMap<u32, u32>| {
+                let mut t = String::from("id,x\n");
+                for (id, x) in rows {
+                    t += &format!("{id},{x}\n");
+                }
+                t
+            };
+            let v1: std::collections::BTreeMap<u32, u32> = rows.into_iter().collect();
+            let mut v2 = v1.clone();
+            v2.extend(edits);
+            let (t1, t2) = (text(&v1), text(&v2));
+            let p = d.path().join("t.csv");
+            std::fs::write(&p, &t1).expect("write");
+            let (m1, c1) = build(&p, ObjectId::of(t1.as_bytes()), &set).expect("v1");
+            let parent: HashMap<ObjectId, Vec<u8>> = c1.to_vec().expect("read").into_iter().collect();
+            proptest::prop_assert_eq!(parent.len(), m1.chunks.len());
+            std::fs::write(&p, &t2).expect("write");
+            let blob = ObjectId::of(t2.as_bytes());
+            let (whole, all) = build(&p, blob, &set).expect("v2");
+            let spill = Spill {
+                dir: d.path().join("tmp"),
+                budget: budget.unwrap_or(super::super::spill::DEFAULT_BUDGET),
+                stored: Some(std::sync::Arc::new(parent.keys().copied().collect())),
+            };
+            let (m2, held) = build_with(&p, blob, &set, Some(&spill)).expect("v2 again");
+            proptest::prop_assert_eq!(&m2, &whole);
+            let mut want: Vec<ObjectId> = whole
+                .chunks
+                .iter()
+                .map(|c| c.id.0)
+                .filter(|id| !parent.contains_key(id))
+                .collect();
+            want.sort();
+            let mut got = held.ids();
+            got.sort();
+            proptest::prop_assert_eq!(got, want);
+            proptest::prop_assert_eq!(held.skipped() + held.len(), whole.chunks.len());
+            let over = held.over(&parent);
+            for c in &whole.chunks {
+                let full = all.get(&c.id.0).expect("read").expect("held").into_owned();
+                proptest::prop_assert_eq!(over.chunk(&c.id.0).expect("over the store"), full);
+            }
+            drop((held, all, c1));
+            no_runs_left(d.path())?;
+        }
     }
 }

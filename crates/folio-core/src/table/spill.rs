@@ -22,6 +22,9 @@ pub struct Spill {
     pub dir: PathBuf,
     /// Bytes of rows held in memory before a run is written.
     pub budget: usize,
+    /// Chunks the store holds already (the parent version's): cut and
+    /// named, not held again (D96).
+    pub stored: Option<std::sync::Arc<std::collections::HashSet<crate::id::ObjectId>>>,
 }
 
 /// Rows held in memory before a commit spills a run: with the chunks and
