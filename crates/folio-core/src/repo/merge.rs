@@ -23,7 +23,7 @@ use crate::progress::Progress;
 use crate::refs::{Head, RefKind};
 use crate::snapshot::FlatEntry;
 use crate::table::manifest::{ChunkRow, Manifest};
-use crate::table::merge::{RowConflict, Side, merge_rows, three_way, write_rows};
+use crate::table::merge::{RowConflict, Side, column_order, merge_rows, three_way, write_ordered};
 
 /// One path that conflicts.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -131,6 +131,14 @@ pub(super) struct Plan {
     writes: Vec<(String, Write)>,
     pub(super) conflicts: Vec<Conflict>,
     pub(super) datasets: BTreeSet<String>,
+}
+
+/// A table's three-way merge: our chunks theirs holds too (their rows are
+/// the result as they are), the rows the row merge gave, and its conflicts.
+struct MergedTable {
+    common: Vec<crate::table::manifest::ChunkRef>,
+    diff: Vec<(Vec<u8>, u32, Vec<u8>)>,
+    conflicts: Vec<RowConflict>,
 }
 
 impl Repo {
@@ -379,8 +387,7 @@ impl Repo {
                     .map(|c| c.0.clone())
                     .filter(|c| !mo.columns.iter().any(|x| &x.0 == c)),
             );
-            let bytes = write_rows(mo.format, &columns, &merged.rows)
-                .map_err(|e| RepoError::io(&self.abs(&path))(std::io::Error::other(e)))?;
+            let bytes = self.write_merged(&path, mo, &columns, &merged)?;
             if !merged.conflicts.is_empty() {
                 plan.conflicts.push(Conflict {
                     path: path.clone(),
@@ -418,17 +425,17 @@ impl Repo {
 
     /// The three-way merge of a table's rows. Chunks are content-defined
     /// (docs/FORMAT.md), so a chunk both sides hold holds the same rows in
-    /// both: those rows are the result as they are, whatever the base says.
-    /// Only the other chunks of each side, and the base's rows outside the
-    /// shared chunks, go through the row merge.
+    /// both: those rows are the result as they are, whatever the base says,
+    /// and are streamed from the store when the file is written, never
+    /// held. Only the other chunks of each side, and the base's rows
+    /// outside the shared chunks, go through the row merge.
     fn merge_table(
         &self,
         mb: Option<&Manifest>,
         mo: &Manifest,
         mt: &Manifest,
         prefer: Option<Side>,
-    ) -> Result<crate::table::merge::MergedRows, RepoError> {
-        use std::collections::HashSet;
+    ) -> Result<MergedTable, RepoError> {
         let theirs_ids: HashSet<_> = mt.chunks.iter().map(|c| c.id).collect();
         let shared: HashSet<_> = mo
             .chunks
@@ -436,36 +443,11 @@ impl Repo {
             .map(|c| c.id)
             .filter(|id| theirs_ids.contains(id))
             .collect();
-        let ours = self.manifest_rows(Some(mo))?;
-        // Our rows are moved, not copied: those of shared chunks as they
-        // are, the others into the row merge.
-        let mut common: Vec<ChunkRow> = Vec::new();
-        let mut ours_rest: Vec<ChunkRow> = Vec::new();
-        let mut rows = ours.into_iter();
-        let mut taken = 0usize;
-        for c in &mo.chunks {
-            let n = c.rows as usize;
-            let into = if shared.contains(&c.id) {
-                &mut common
-            } else {
-                &mut ours_rest
-            };
-            let before = into.len();
-            into.extend(rows.by_ref().take(n));
-            if into.len() - before != n {
-                return Err(RepoError::Table(crate::table::TableError::Corrupt(
-                    c.id.0,
-                    "the chunk holds another row count than its manifest says".into(),
-                )));
-            }
-            taken += n;
-        }
-        if rows.next().is_some() {
-            return Err(RepoError::Table(crate::table::TableError::Corrupt(
-                mo.blob,
-                format!("the manifest's row counts ({taken}) do not add up to its chunks' rows"),
-            )));
-        }
+        let (common, ours_rest): (Vec<_>, Vec<_>) = mo
+            .chunks
+            .iter()
+            .cloned()
+            .partition(|c| shared.contains(&c.id));
         let rest = |m: &Manifest| -> Vec<crate::table::manifest::ChunkRef> {
             m.chunks
                 .iter()
@@ -473,27 +455,40 @@ impl Repo {
                 .cloned()
                 .collect()
         };
+        let ours_rest = self.chunk_rows(&ours_rest)?;
         let theirs_rest = self.chunk_rows(&rest(mt))?;
-        // The shared rows are in identity order (a manifest that says
-        // otherwise is damaged): a base row is looked up among them by
-        // binary search (no set of a million identities).
-        if !common.windows(2).all(|w| w[0].ident < w[1].ident) {
-            return Err(RepoError::Table(crate::table::TableError::Corrupt(
-                mo.blob,
-                "the manifest's rows are not in identity order".into(),
-            )));
-        }
-        let in_common = |ident: &[u8]| {
-            common
-                .binary_search_by(|r| r.ident.as_slice().cmp(ident))
-                .is_ok()
-        };
-        let mut base_rest = match mb {
+        let base_rest = match mb {
             Some(b) => self.chunk_rows(&rest(b))?,
             None => Vec::new(),
         };
-        base_rest.retain(|r| !in_common(&r.ident));
-        let mut merged = merge_rows(
+        // A base row among the shared rows is theirs and ours alike: out
+        // of the row merge. Both lists are in identity order (a manifest
+        // that says otherwise is damaged): one walk, no set of a million
+        // identities.
+        let blob = mb.map_or(mo.blob, |b| b.blob);
+        if !base_rest.windows(2).all(|w| w[0].ident < w[1].ident) {
+            return Err(RepoError::Table(crate::table::TableError::Corrupt(
+                blob,
+                "the manifest's rows are not in identity order".into(),
+            )));
+        }
+        let mut keep = vec![true; base_rest.len()];
+        let mut at = 0;
+        self.each_shared_row(mo, &common, &mut |r| {
+            while at < base_rest.len() && base_rest[at].ident < r.ident {
+                at += 1;
+            }
+            if at < base_rest.len() && base_rest[at].ident == r.ident {
+                keep[at] = false;
+            }
+            Ok(())
+        })?;
+        let base_rest: Vec<ChunkRow> = base_rest
+            .into_iter()
+            .zip(keep)
+            .filter_map(|(r, k)| k.then_some(r))
+            .collect();
+        let merged = merge_rows(
             !mo.key.is_empty(),
             &base_rest,
             &ours_rest,
@@ -501,19 +496,91 @@ impl Repo {
             prefer,
             &crate::table::display_key,
         );
-        // Both lists are in identity order: interleave them.
-        let diff = std::mem::take(&mut merged.rows);
-        let mut out = Vec::with_capacity(common.len() + diff.len());
-        let mut d = diff.into_iter().peekable();
-        for c in common {
-            while d.peek().is_some_and(|x| x.0 < c.ident) {
-                out.push(d.next().expect("peeked"));
+        Ok(MergedTable {
+            common,
+            diff: merged.rows,
+            conflicts: merged.conflicts,
+        })
+    }
+
+    /// Calls `each` with the rows of `chunks` (shared chunks of our
+    /// version `mo`) in order, a few chunks read at a time on every core;
+    /// refuses rows out of identity order or a chunk whose row count is
+    /// not its manifest's.
+    fn each_shared_row(
+        &self,
+        mo: &Manifest,
+        chunks: &[crate::table::manifest::ChunkRef],
+        each: &mut dyn FnMut(ChunkRow) -> Result<(), RepoError>,
+    ) -> Result<(), RepoError> {
+        use rayon::prelude::*;
+        let mut last: Option<Vec<u8>> = None;
+        for window in chunks.chunks(64) {
+            let decoded: Vec<Result<Vec<ChunkRow>, RepoError>> = window
+                .par_iter()
+                .map(|c| {
+                    let bytes = self.store.get(&c.id.0)?;
+                    let rows = crate::table::manifest::decode_chunk(c.id.0, &bytes)?;
+                    if rows.len() != c.rows as usize {
+                        return Err(RepoError::Table(crate::table::TableError::Corrupt(
+                            c.id.0,
+                            "the chunk holds another row count than its manifest says".into(),
+                        )));
+                    }
+                    Ok(rows)
+                })
+                .collect();
+            for rows in decoded {
+                for r in rows? {
+                    if last.as_ref().is_some_and(|l| *l >= r.ident) {
+                        return Err(RepoError::Table(crate::table::TableError::Corrupt(
+                            mo.blob,
+                            "the manifest's rows are not in identity order".into(),
+                        )));
+                    }
+                    last = Some(r.ident.clone());
+                    each(r)?;
+                }
             }
-            out.push((c.ident, c.count, c.body));
         }
-        out.extend(d);
-        merged.rows = out;
-        Ok(merged)
+        Ok(())
+    }
+
+    /// The merged table `path` as a file: our shared rows streamed from the
+    /// store interleaved, in identity order, with the rows the row merge
+    /// gave.
+    fn write_merged(
+        &self,
+        path: &str,
+        mo: &Manifest,
+        columns: &[String],
+        merged: &MergedTable,
+    ) -> Result<Vec<u8>, RepoError> {
+        let text = |e: String| RepoError::io(&self.abs(path))(std::io::Error::other(e));
+        // Shared rows hold only our columns (listed in `columns`); a row
+        // that holds another is refused as it is written.
+        let order =
+            column_order(columns, merged.diff.iter().map(|r| r.2.as_slice())).map_err(text)?;
+        let mut failed: Option<RepoError> = None;
+        let written = write_ordered(mo.format, &order, &mut |write| {
+            let mut d = merged.diff.iter().peekable();
+            let walked = self.each_shared_row(mo, &merged.common, &mut |c| {
+                while let Some(x) = d.next_if(|x| x.0 < c.ident) {
+                    write(&x.2, x.1).map_err(text)?;
+                }
+                write(&c.body, c.count).map_err(text)
+            });
+            if let Err(e) = walked {
+                failed = Some(e);
+                return Err(String::new());
+            }
+            d.try_for_each(|x| write(&x.2, x.1))
+        });
+        match (written, failed) {
+            (_, Some(e)) => Err(e),
+            (Err(t), None) => Err(text(t)),
+            (Ok(bytes), None) => Ok(bytes),
+        }
     }
 
     /// The rows of some chunks, in order, read on every core.

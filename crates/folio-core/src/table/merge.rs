@@ -208,9 +208,20 @@ pub fn write_rows(
     columns: &[String],
     rows: &[(Vec<u8>, u32, Vec<u8>)],
 ) -> Result<Vec<u8>, String> {
-    // Columns no listed one names, in name order (one pass, no decoding).
+    let order = column_order(columns, rows.iter().map(|r| r.2.as_slice()))?;
+    write_ordered(format, &order, &mut |each| {
+        rows.iter().try_for_each(|(_, n, body)| each(body, *n))
+    })
+}
+
+/// `columns`, then every other column one of `bodies` holds, in name order
+/// (one pass, no decoding).
+pub fn column_order<'a>(
+    columns: &[String],
+    bodies: impl Iterator<Item = &'a [u8]>,
+) -> Result<Vec<String>, String> {
     let mut extra: BTreeSet<String> = BTreeSet::new();
-    for (_, _, body) in rows {
+    for body in bodies {
         super::visit_row(body, &mut |name, _| {
             if !columns.iter().any(|c| c == name) && !extra.contains(name) {
                 extra.insert(name.to_string());
@@ -220,41 +231,59 @@ pub fn write_rows(
     }
     let mut order: Vec<String> = columns.to_vec();
     order.extend(extra);
-    let cells = |body: &[u8]| -> Result<Vec<Option<Cell>>, String> {
-        let row = decode_row(body).ok_or("a merged row does not decode")?;
-        Ok(order
-            .iter()
-            .map(|c| row.iter().find(|(k, _)| k == c).map(|(_, v)| v.clone()))
-            .collect())
+    Ok(order)
+}
+
+/// Calls its argument with each row to write (canonical body, count), in
+/// order.
+pub type RowStream<'a> =
+    dyn FnMut(&mut dyn FnMut(&[u8], u32) -> Result<(), String>) -> Result<(), String> + 'a;
+
+/// Writes the rows `rows` streams as a table file of `format` with the
+/// columns `order` (see [`column_order`]); a row holding a column `order`
+/// lacks is refused, not written without it.
+pub fn write_ordered(
+    format: Format,
+    order: &[String],
+    rows: &mut RowStream<'_>,
+) -> Result<Vec<u8>, String> {
+    let unlisted = |name: &str| {
+        format!("a row holds column {name:?}, which its table's manifest does not list")
     };
     match format {
         Format::Csv | Format::Tsv => {
             let mut w = csv::WriterBuilder::new()
                 .delimiter(if format == Format::Tsv { b'\t' } else { b',' })
-                .from_writer(Vec::with_capacity(rows.len() * 64));
-            w.write_record(&order).map_err(|e| e.to_string())?;
-            // Each row's cells borrowed in column order, written as bytes:
-            // no allocation per cell.
-            let mut rec: Vec<&[u8]> = vec![b""; order.len()];
-            for (_, n, body) in rows {
-                rec.iter_mut().for_each(|c| *c = b"");
+                .from_writer(Vec::new());
+            w.write_record(order).map_err(|e| e.to_string())?;
+            rows(&mut |body, n| {
+                // The row's cells borrowed in column order, written as
+                // bytes: no allocation per cell.
+                let mut rec: Vec<&[u8]> = vec![b""; order.len()];
+                let mut missing = None;
                 super::visit_row(body, &mut |name, cell| {
-                    if let Some(i) = order.iter().position(|c| c == name) {
-                        rec[i] = match cell {
-                            super::CellRef::Null => b"",
-                            super::CellRef::Text(t)
-                            | super::CellRef::Number(t)
-                            | super::CellRef::Json(t) => t.as_bytes(),
-                            super::CellRef::Bool(true) => b"true",
-                            super::CellRef::Bool(false) => b"false",
-                        };
-                    }
+                    let Some(i) = order.iter().position(|c| c == name) else {
+                        missing.get_or_insert_with(|| unlisted(name));
+                        return;
+                    };
+                    rec[i] = match cell {
+                        super::CellRef::Null => b"",
+                        super::CellRef::Text(t)
+                        | super::CellRef::Number(t)
+                        | super::CellRef::Json(t) => t.as_bytes(),
+                        super::CellRef::Bool(true) => b"true",
+                        super::CellRef::Bool(false) => b"false",
+                    };
                 })
                 .ok_or("a merged row does not decode")?;
-                for _ in 0..*n {
+                if let Some(m) = missing {
+                    return Err(m);
+                }
+                for _ in 0..n {
                     w.write_record(&rec).map_err(|e| e.to_string())?;
                 }
-            }
+                Ok(())
+            })?;
             w.into_inner().map_err(|e| e.to_string())
         }
         Format::Parquet => Err(
@@ -262,11 +291,15 @@ pub fn write_rows(
                 .into(),
         ),
         Format::Jsonl => {
-            let mut out = Vec::with_capacity(rows.len() * 64);
-            for (_, n, body) in rows {
+            let mut out = Vec::new();
+            rows(&mut |body, n| {
+                let row = decode_row(body).ok_or("a merged row does not decode")?;
+                if let Some((k, _)) = row.iter().find(|(k, _)| !order.contains(k)) {
+                    return Err(unlisted(k));
+                }
                 let mut obj = serde_json::Map::new();
-                for (c, v) in order.iter().zip(cells(body)?) {
-                    let v = match v {
+                for c in order {
+                    let v = match row.iter().find(|(k, _)| k == c).map(|(_, v)| v.clone()) {
                         None | Some(Cell::Null) => continue,
                         Some(Cell::Text(s)) => serde_json::Value::String(s),
                         Some(Cell::Bool(b)) => serde_json::Value::Bool(b),
@@ -277,11 +310,12 @@ pub fn write_rows(
                     obj.insert(c.clone(), v);
                 }
                 let line = serde_json::to_string(&obj).map_err(|e| e.to_string())?;
-                for _ in 0..*n {
+                for _ in 0..n {
                     out.extend_from_slice(line.as_bytes());
                     out.push(b'\n');
                 }
-            }
+                Ok(())
+            })?;
             Ok(out)
         }
     }
@@ -440,6 +474,27 @@ mod tests {
         assert_eq!(
             String::from_utf8(jsonl).expect("utf8"),
             "{\"id\":\"1\",\"text\":\"a, \\\"quoted\\\" one\"}\n{\"id\":\"2\"}\n"
+        );
+    }
+
+    /// A streamed row that holds a column the order lacks is refused,
+    /// naming the column, in either format: never written without it.
+    #[test]
+    fn a_row_with_an_unlisted_column_is_refused() {
+        let r = row("1", &[("id", "1"), ("secret", "x")]);
+        for format in [Format::Csv, Format::Jsonl] {
+            let err = write_ordered(format, &["id".into()], &mut |each| each(&r.body, 1))
+                .expect_err("refused");
+            assert!(err.contains("\"secret\""), "{format:?}: {err}");
+        }
+        // Listed, it is written.
+        let csv = write_ordered(Format::Csv, &["id".into(), "secret".into()], &mut |each| {
+            each(&r.body, 2)
+        })
+        .expect("writes");
+        assert_eq!(
+            String::from_utf8(csv).expect("utf8"),
+            "id,secret\n1,x\n1,x\n"
         );
     }
 }
